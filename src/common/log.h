@@ -1,0 +1,51 @@
+/* Logging: levels, key=value context, stderr by default.
+ *
+ * Lines look like
+ *   2026-11-26T08:03:29.123Z INFO net conn=7 client=rdkafka msg="accepted"
+ * The level is checked before any formatting. The threshold and the output
+ * fd are process-wide and set once at start-up, before any thread starts;
+ * afterwards they are only read (an atomic, so a later SIGHUP-driven change
+ * would be safe too). */
+#ifndef BK_COMMON_LOG_H
+#define BK_COMMON_LOG_H
+
+#include <stdarg.h>
+
+enum bk_log_level {
+    BK_LOG_TRACE = 0,
+    BK_LOG_DEBUG,
+    BK_LOG_INFO,
+    BK_LOG_WARN,
+    BK_LOG_ERROR,
+    BK_LOG_OFF,
+};
+
+/* Sets the threshold; call before threads start. */
+void bk_log_set_level(enum bk_log_level level);
+enum bk_log_level bk_log_get_level(void);
+
+/* Parses "trace|debug|info|warn|error|off"; returns 0 or BK_EINVAL. */
+int bk_log_parse_level(const char *name, enum bk_log_level *out);
+
+/* Sets the output fd (default 2). */
+void bk_log_set_fd(int fd);
+
+/* Writes one line: timestamp, level, subsystem, then the formatted text,
+ * which should itself be key=value pairs. */
+void bk_log_write(enum bk_log_level level, const char *sub, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
+
+#define bk_log(level, sub, ...)                 \
+    do {                                        \
+        if ((level) >= bk_log_get_level()) {    \
+            bk_log_write(level, sub, __VA_ARGS__); \
+        }                                       \
+    } while (0)
+
+#define bk_log_error(sub, ...) bk_log(BK_LOG_ERROR, sub, __VA_ARGS__)
+#define bk_log_warn(sub, ...)  bk_log(BK_LOG_WARN, sub, __VA_ARGS__)
+#define bk_log_info(sub, ...)  bk_log(BK_LOG_INFO, sub, __VA_ARGS__)
+#define bk_log_debug(sub, ...) bk_log(BK_LOG_DEBUG, sub, __VA_ARGS__)
+#define bk_log_trace(sub, ...) bk_log(BK_LOG_TRACE, sub, __VA_ARGS__)
+
+#endif /* BK_COMMON_LOG_H */
