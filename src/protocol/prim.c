@@ -433,3 +433,24 @@ size_t bk_array_len_size(int32_t count, bool compact)
     }
     return 4;
 }
+
+uint32_t bk_rd_tag(struct bk_rd *rd, struct bk_rd *sub)
+{
+    uint32_t tag = bk_rd_uvarint(rd);
+    uint32_t size = bk_rd_uvarint(rd);
+    const uint8_t *p = bk_rd_raw(rd, size);
+    bk_rd_init(sub, p, p == NULL ? 0 : size);
+    if (p == NULL) {
+        sub->buf = (const uint8_t *)"";
+    }
+    return tag;
+}
+
+void bk_rd_tags_skip(struct bk_rd *rd)
+{
+    uint32_t n = bk_rd_uvarint(rd);
+    for (uint32_t i = 0; i < n && rd->err == 0; i++) {
+        (void)bk_rd_uvarint(rd);
+        bk_rd_skip(rd, bk_rd_uvarint(rd));
+    }
+}

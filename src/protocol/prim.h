@@ -84,6 +84,14 @@ struct bk_bytes bk_rd_bytes(struct bk_rd *rd, bool compact, bool nullable);
 int32_t bk_rd_array_len(struct bk_rd *rd, bool compact, bool nullable,
                         size_t min_elem_size);
 
+/* One entry of a tagged-field section (after its UNSIGNED_VARINT count):
+ * reads the tag and the size, points sub at the field's bytes and skips them
+ * in rd. Returns the tag; on a malformed entry rd->err is set and sub is
+ * empty. */
+uint32_t bk_rd_tag(struct bk_rd *rd, struct bk_rd *sub);
+/* Skips a whole tagged-field section (count, then tag/size/bytes each). */
+void bk_rd_tags_skip(struct bk_rd *rd);
+
 struct bk_wr {
     uint8_t *buf; /* borrowed */
     size_t cap;
