@@ -1,0 +1,153 @@
+#include "cluster/fsm.h"
+
+#include <string.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "common/heap.h"
+#include "common/log.h"
+
+int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
+{
+    struct bk_arena arena;
+    bk_arena_init(&arena, 16 * 1024, 0);
+    struct bk_md_rec *recs;
+    size_t n;
+    int rv = bk_md_batch_decode(buf, len, &arena, &recs, &n);
+    f->last_n = 0;
+    if (rv == BK_ENOMEM) {
+        goto out;
+    }
+    if (rv != 0) {
+        f->n_bad_entries++;
+        bk_log_error("cluster",
+                     "msg=\"skipping undecodable metadata entry\" "
+                     "len=%zu err=%s",
+                     len, bk_errname(rv));
+        rv = 0;
+        goto out;
+    }
+    if (n > f->last_cap) {
+        uint8_t *s = bk_realloc(f->last_skipped, n);
+        if (s == NULL) {
+            rv = BK_ENOMEM;
+            goto out;
+        }
+        f->last_skipped = s;
+        f->last_cap = n;
+    }
+    struct bk_md_image *img;
+    rv = bk_md_image_apply(f->cur, recs, n, f->last_skipped, &img);
+    if (rv != 0) {
+        goto out;
+    }
+    f->last_n = n;
+    bk_md_image_release(f->cur);
+    f->cur = img;
+    bk_md_image_ref(img);
+    bk_md_pub_publish(&f->pub, img);
+out:
+    bk_arena_destroy(&arena);
+    return rv;
+}
+
+static int fsm_apply(struct raft_fsm *rf,
+                     const struct raft_buffer *buf,
+                     void **result)
+{
+    struct bk_md_fsm *f = rf->data;
+    int rv = bk_md_fsm_apply_entry(f, buf->base, buf->len);
+    *result = f;
+    return rv == 0 ? 0 : RAFT_NOMEM;
+}
+
+static int fsm_snapshot(struct raft_fsm *rf,
+                        struct raft_buffer *bufs[],
+                        unsigned *n_bufs)
+{
+    struct bk_md_fsm *f = rf->data;
+    struct raft_buffer *b = raft_malloc(sizeof(*b));
+    if (b == NULL) {
+        return RAFT_NOMEM;
+    }
+    void *data;
+    size_t len;
+    int rv = bk_md_image_snapshot(f->cur, raft_malloc, &data, &len);
+    if (rv != 0) {
+        raft_free(b);
+        return RAFT_NOMEM;
+    }
+    b->base = data;
+    b->len = len;
+    *bufs = b;
+    *n_bufs = 1;
+    return 0;
+}
+
+/* Version 2: the application frees what snapshot() allocated. */
+static int fsm_snapshot_finalize(struct raft_fsm *rf,
+                                 struct raft_buffer *bufs[],
+                                 unsigned *n_bufs)
+{
+    (void)rf;
+    for (unsigned i = 0; i < *n_bufs; i++) {
+        raft_free((*bufs)[i].base);
+    }
+    raft_free(*bufs);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
+{
+    struct bk_md_fsm *f = rf->data;
+    struct bk_md_image *img;
+    int rv = bk_md_image_restore(buf->base, buf->len, &img);
+    if (rv != 0) {
+        bk_log_error("cluster",
+                     "msg=\"cannot restore metadata snapshot\" "
+                     "err=%s",
+                     bk_errname(rv));
+        return rv == BK_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
+    }
+    /* On success the fsm owns the snapshot buffer. */
+    raft_free(buf->base);
+    bk_md_image_release(f->cur);
+    f->cur = img;
+    bk_md_image_ref(img);
+    bk_md_pub_publish(&f->pub, img);
+    return 0;
+}
+
+int bk_md_fsm_init(struct bk_md_fsm *f)
+{
+    memset(f, 0, sizeof(*f));
+    f->cur = bk_md_image_new();
+    if (f->cur == NULL) {
+        return BK_ENOMEM;
+    }
+    bk_md_image_ref(f->cur);
+    bk_md_pub_init(&f->pub, f->cur);
+    f->raft.version = 2;
+    f->raft.data = f;
+    f->raft.apply = fsm_apply;
+    f->raft.snapshot = fsm_snapshot;
+    f->raft.snapshot_finalize = fsm_snapshot_finalize;
+    f->raft.restore = fsm_restore;
+    return 0;
+}
+
+void bk_md_fsm_close(struct bk_md_fsm *f)
+{
+    bk_md_pub_close(&f->pub);
+    bk_md_image_release(f->cur);
+    f->cur = NULL;
+    bk_free(f->last_skipped);
+    f->last_skipped = NULL;
+}
+
+struct bk_md_image *bk_md_fsm_acquire(struct bk_md_fsm *f)
+{
+    return bk_md_pub_acquire(&f->pub);
+}

@@ -1,0 +1,167 @@
+/* Versioned metadata records and the batch format of one Raft entry.
+ *
+ * Cluster metadata is a log of records (docs/metadata.md). Several records
+ * travel in ONE raft entry (raft-notes.md §3.4: always raft_apply with n=1),
+ * and one entry applies atomically: the state machine applies its records in
+ * order and publishes one new image afterwards.
+ *
+ * Entry (batch) layout, all integers big-endian or varint (protocol/prim.h):
+ *
+ *   u8        format           BK_MD_BATCH_FORMAT (1)
+ *   uvarint   count            number of records that follow
+ *   count x record:
+ *     uvarint type             enum bk_md_rec_type
+ *     uvarint version          the body version the writer used
+ *     uvarint body_len         bytes of the body
+ *     body                     the fields of that type, in version order
+ *
+ * A body of version V holds the fields of versions 0..V in order; a reader
+ * that knows version K < V reads its fields and skips the rest (body_len),
+ * so a field may only ever be appended, with a new version. A record type the
+ * reader does not know is an error (BK_EUNSUPPORTED): mixed-version clusters
+ * need a feature gate before a new type is written (not implemented yet).
+ *
+ * Strings are compact (uvarint length+1, 0 = null), int32 arrays are compact
+ * arrays of big-endian int32. Decoded strings are views into the entry
+ * buffer (borrowed); decoded arrays live in the caller's arena. */
+#ifndef BK_CLUSTER_RECORDS_H
+#define BK_CLUSTER_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/arena.h"
+#include "protocol/prim.h"
+
+#define BK_MD_BATCH_FORMAT 1
+
+/* Kafka's ConfigResource types (DescribeConfigs). */
+#define BK_MD_RES_TOPIC  2
+#define BK_MD_RES_BROKER 4
+
+/* Upper bounds checked by the decoder and by the controller operations. */
+#define BK_MD_MAX_NAME       249    /* Kafka's topic name limit */
+#define BK_MD_MAX_STR        65535  /* any other string */
+#define BK_MD_MAX_REPLICAS   1024   /* replicas or ISR of a partition */
+#define BK_MD_MAX_PARTITIONS 100000 /* partitions of one topic */
+
+enum bk_md_rec_type {
+    /* A broker registered (or re-registered: the newest wins). */
+    BK_MD_REC_BROKER = 1,
+    /* A topic was created: name and its random topic id. */
+    BK_MD_REC_TOPIC = 2,
+    /* The full state of one partition: creates partition `partition` when it
+     * equals the topic's partition count, else replaces it. */
+    BK_MD_REC_PARTITION = 3,
+    /* Set (value != null) or delete (value null) one config of a resource. */
+    BK_MD_REC_CONFIG = 4,
+    /* A topic was deleted (by id), with its partitions and configs. */
+    BK_MD_REC_REMOVE_TOPIC = 5,
+    /* A block of producer ids was handed to a broker. */
+    BK_MD_REC_PRODUCER_IDS = 6,
+};
+
+#define BK_MD_REC_TYPE_MAX 6
+
+/* Current body version written for each type. */
+#define BK_MD_BROKER_VERSION       0
+#define BK_MD_TOPIC_VERSION        0
+#define BK_MD_PARTITION_VERSION    0
+#define BK_MD_CONFIG_VERSION       0
+#define BK_MD_REMOVE_TOPIC_VERSION 0
+#define BK_MD_PRODUCER_IDS_VERSION 0
+
+struct bk_md_broker_rec {
+    int32_t id;
+    int64_t epoch; /* broker epoch, assigned by the controller */
+    struct bk_str host;
+    int32_t port;
+    struct bk_str rack; /* null when broker.rack is unset */
+    bool fenced;
+};
+
+struct bk_md_topic_rec {
+    struct bk_str name;
+    struct bk_uuid id;
+};
+
+struct bk_md_partition_rec {
+    struct bk_uuid topic_id;
+    int32_t partition;
+    int32_t n_replicas;
+    const int32_t *replicas;
+    int32_t n_isr;
+    const int32_t *isr;
+    int32_t leader; /* -1: no leader */
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+};
+
+struct bk_md_config_rec {
+    int8_t resource_type;   /* BK_MD_RES_TOPIC or BK_MD_RES_BROKER */
+    struct bk_str resource; /* topic name, or broker id ("" = cluster) */
+    struct bk_str name;
+    struct bk_str value; /* null: delete the config */
+};
+
+struct bk_md_remove_topic_rec {
+    struct bk_uuid topic_id;
+};
+
+struct bk_md_producer_ids_rec {
+    int32_t broker_id;
+    int64_t broker_epoch;
+    int64_t first_id; /* must equal the image's next producer id */
+    int32_t count;
+};
+
+struct bk_md_rec {
+    uint16_t type;    /* enum bk_md_rec_type */
+    uint16_t version; /* body version; the encoder writes the current one */
+    union {
+        struct bk_md_broker_rec broker;
+        struct bk_md_topic_rec topic;
+        struct bk_md_partition_rec partition;
+        struct bk_md_config_rec config;
+        struct bk_md_remove_topic_rec remove_topic;
+        struct bk_md_producer_ids_rec producer_ids;
+    } u;
+};
+
+/* Encoded size of one record, header included. */
+size_t bk_md_rec_size(const struct bk_md_rec *rec);
+
+/* Appends one record (header and body, current version) to wr. Errors are
+ * sticky in wr->err. */
+void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec);
+
+/* Size of the batch header for count records. */
+size_t bk_md_batch_header_size(size_t count);
+
+/* Writes the batch header. */
+void bk_md_batch_header_encode(struct bk_wr *wr, size_t count);
+
+/* Encodes n records as one batch into a buffer from alloc (raft_malloc for
+ * raft entries, bk_malloc otherwise). On success *out (returns owned,
+ * allocated with alloc) and *out_len are set. Returns 0 or BK_ENOMEM, or
+ * BK_EINVAL for a record that cannot be encoded (an unknown type). */
+int bk_md_batch_encode(const struct bk_md_rec *recs,
+                       size_t n,
+                       void *(*alloc)(size_t),
+                       void **out,
+                       size_t *out_len);
+
+/* Decodes one batch. *recs is allocated in arena (as are the int32 arrays);
+ * strings are views into buf, so buf must outlive the records (borrowed).
+ * Returns 0, BK_EPROTO on malformed bytes, BK_EUNSUPPORTED for an unknown
+ * record type or batch format, or BK_ENOMEM. */
+int bk_md_batch_decode(const void *buf,
+                       size_t len,
+                       struct bk_arena *arena,
+                       struct bk_md_rec **recs,
+                       size_t *n);
+
+/* Human name of a record type ("topic"), or "unknown". */
+const char *bk_md_rec_type_name(unsigned type);
+
+#endif /* BK_CLUSTER_RECORDS_H */
