@@ -1,12 +1,14 @@
 /* Records, image and state machine: encode/decode round trips, apply
  * sequences, conflicts, copy-on-write, snapshot/restore and determinism, and
  * the lock-free publication under concurrent readers. */
-#include <cmocka.h>
-#include <pthread.h>
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
