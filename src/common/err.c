@@ -10,8 +10,8 @@ const char *bk_strerror(int err)
         return text;
         BK_ERR_MAP(BK_ERR_CASE)
 #undef BK_ERR_CASE
-    default:
-        break;
+        default:
+            break;
     }
     if (err < 0 && err > -1000) {
         return strerror(-err);
@@ -27,7 +27,7 @@ const char *bk_errname(int err)
         return #name;
         BK_ERR_MAP(BK_ERR_NAME)
 #undef BK_ERR_NAME
-    default:
-        return "UNKNOWN";
+        default:
+            return "UNKNOWN";
     }
 }

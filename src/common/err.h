@@ -15,25 +15,25 @@
 #define BK_ERRMSG_SIZE 256
 
 /* X(name, value, text). Values below -1000 are brokerd's own. */
-#define BK_ERR_MAP(X)                                               \
-    X(BK_ENOMEM, -ENOMEM, "out of memory")                          \
-    X(BK_EINVAL, -EINVAL, "invalid argument")                       \
-    X(BK_ENOENT, -ENOENT, "no such file or directory")              \
-    X(BK_EEXIST, -EEXIST, "already exists")                         \
-    X(BK_EIO, -EIO, "input/output error")                           \
-    X(BK_EAGAIN, -EAGAIN, "try again")                              \
-    X(BK_ENOSPC, -ENOSPC, "no space left on device")                \
-    X(BK_EBUSY, -EBUSY, "resource busy")                            \
-    X(BK_ERANGE, -ERANGE, "out of range")                           \
-    X(BK_ECANCELED, -ECANCELED, "operation canceled")               \
-    X(BK_EPROTO, -1001, "malformed protocol data")                  \
-    X(BK_ECORRUPT, -1002, "corrupt data on disk")                   \
-    X(BK_ETOOLARGE, -1003, "size exceeds the configured limit")     \
-    X(BK_EUNSUPPORTED, -1004, "unsupported version or feature")     \
-    X(BK_ENOTFOUND, -1005, "not found")                             \
-    X(BK_ESHUTDOWN, -1006, "shutting down")                         \
-    X(BK_ECONFIG, -1007, "invalid configuration")                   \
-    X(BK_ENOTLEADER, -1008, "not the leader")                       \
+#define BK_ERR_MAP(X)                                           \
+    X(BK_ENOMEM, -ENOMEM, "out of memory")                      \
+    X(BK_EINVAL, -EINVAL, "invalid argument")                   \
+    X(BK_ENOENT, -ENOENT, "no such file or directory")          \
+    X(BK_EEXIST, -EEXIST, "already exists")                     \
+    X(BK_EIO, -EIO, "input/output error")                       \
+    X(BK_EAGAIN, -EAGAIN, "try again")                          \
+    X(BK_ENOSPC, -ENOSPC, "no space left on device")            \
+    X(BK_EBUSY, -EBUSY, "resource busy")                        \
+    X(BK_ERANGE, -ERANGE, "out of range")                       \
+    X(BK_ECANCELED, -ECANCELED, "operation canceled")           \
+    X(BK_EPROTO, -1001, "malformed protocol data")              \
+    X(BK_ECORRUPT, -1002, "corrupt data on disk")               \
+    X(BK_ETOOLARGE, -1003, "size exceeds the configured limit") \
+    X(BK_EUNSUPPORTED, -1004, "unsupported version or feature") \
+    X(BK_ENOTFOUND, -1005, "not found")                         \
+    X(BK_ESHUTDOWN, -1006, "shutting down")                     \
+    X(BK_ECONFIG, -1007, "invalid configuration")               \
+    X(BK_ENOTLEADER, -1008, "not the leader")                   \
     X(BK_ESTATE, -1009, "invalid state for this operation")
 
 enum {

@@ -44,7 +44,9 @@ void bk_log_set_fd(int fd)
     atomic_store(&log_fd, fd);
 }
 
-void bk_log_write(enum bk_log_level level, const char *sub, const char *fmt,
+void bk_log_write(enum bk_log_level level,
+                  const char *sub,
+                  const char *fmt,
                   ...)
 {
     char line[1024];
@@ -52,11 +54,10 @@ void bk_log_write(enum bk_log_level level, const char *sub, const char *fmt,
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    int n = snprintf(line, sizeof(line),
-                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                     level_names[level], sub);
+    int n = snprintf(
+        line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
+        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+        tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], sub);
     if (n < 0) {
         return;
     }

@@ -32,14 +32,16 @@ void bk_log_set_fd(int fd);
 
 /* Writes one line: timestamp, level, subsystem, then the formatted text,
  * which should itself be key=value pairs. */
-void bk_log_write(enum bk_log_level level, const char *sub, const char *fmt,
+void bk_log_write(enum bk_log_level level,
+                  const char *sub,
+                  const char *fmt,
                   ...) __attribute__((format(printf, 3, 4)));
 
-#define bk_log(level, sub, ...)                 \
-    do {                                        \
-        if ((level) >= bk_log_get_level()) {    \
+#define bk_log(level, sub, ...)                    \
+    do {                                           \
+        if ((level) >= bk_log_get_level()) {       \
             bk_log_write(level, sub, __VA_ARGS__); \
-        }                                       \
+        }                                          \
     } while (0)
 
 #define bk_log_error(sub, ...) bk_log(BK_LOG_ERROR, sub, __VA_ARGS__)

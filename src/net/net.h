@@ -1,0 +1,191 @@
+/* The network layer: shard threads, the acceptor, Kafka framing.
+ *
+ * A reactor per core (brief.md §2): N shard threads, each running its own
+ * libuv loop. The acceptor (on the control thread) accepts connections and
+ * hands each socket to a shard, round-robin; from then on only that shard
+ * touches the connection. Shards talk to each other only through their
+ * inbox, an MPSC queue woken by uv_async_send (bk_shard_post).
+ *
+ * This layer knows Kafka's framing (a 4-byte size prefix, responses in
+ * request order per connection, backpressure) but not its messages: each
+ * complete frame becomes a struct bk_req handed to the on_request callback,
+ * and the upper layer answers it with bk_req_reply(). */
+#ifndef BK_NET_NET_H
+#define BK_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/arena.h"
+#include "common/err.h"
+#include "net/mpsc.h"
+
+struct bk_shard;
+struct bk_shards;
+struct bk_conn;
+struct bk_req;
+
+/* Called on the connection's shard for every complete frame. The callee
+ * must eventually call exactly one of bk_req_reply(), bk_req_noreply() or
+ * bk_req_fail() for req, on that same shard. */
+typedef void (*bk_request_cb)(struct bk_req *req);
+
+/* Called on a shard's own thread once when the shard starts and once when it
+ * stops; lets the upper layer keep per-shard state in shard->app. */
+typedef void (*bk_shard_cb)(struct bk_shard *shard);
+
+struct bk_net_config {
+    size_t max_request_bytes;    /* socket.request.max.bytes */
+    unsigned max_inflight;       /* per connection, before reads pause */
+    size_t max_queued_out_bytes; /* per connection, before reads pause */
+    size_t request_arena_limit;  /* bytes one request may allocate */
+};
+
+/* A cross-shard message. The sender allocates it and the receiver's fn
+ * takes ownership (frees it or hands it back). */
+struct bk_shard_msg {
+    struct bk_mpsc_node node;
+    void (*fn)(struct bk_shard *shard, struct bk_shard_msg *msg);
+};
+
+struct bk_shard {
+    unsigned id;
+    struct bk_shards *group; /* borrowed back pointer */
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t wake;
+    struct bk_mpsc inbox;
+    struct bk_conn *conns; /* owned list of live connections */
+    unsigned nconns;
+    uint64_t accepted; /* connections this shard has served */
+    bool stopping;
+    uv_timer_t stop_timer;
+    uint8_t *rbuf; /* owned: shared read buffer, see conn.c */
+    size_t rbuf_size;
+    void *app; /* owned by the upper layer (set in on_start) */
+};
+
+struct bk_shards {
+    unsigned n;
+    struct bk_shard *shards; /* owned array of n */
+    struct bk_net_config cfg;
+    bk_request_cb on_request;
+    bk_shard_cb on_start;
+    bk_shard_cb on_stop;
+    void *app;           /* borrowed: the upper layer's global context */
+    unsigned next_shard; /* acceptor's round-robin cursor */
+    uint64_t next_conn_id;
+    unsigned stop_timeout_ms;
+};
+
+/* Initialises n shards (loops created, threads not started). Returns 0 or a
+ * BK_E* code. */
+int bk_shards_init(struct bk_shards *g,
+                   unsigned n,
+                   const struct bk_net_config *cfg,
+                   bk_request_cb on_request,
+                   bk_shard_cb on_start,
+                   bk_shard_cb on_stop,
+                   void *app);
+
+/* Starts the shard threads. */
+int bk_shards_start(struct bk_shards *g);
+
+/* Graceful stop: every shard stops reading, waits up to timeout_ms for the
+ * requests in flight to be answered and written, closes its connections and
+ * its loop, and its thread exits. Blocks until all threads have joined. */
+void bk_shards_stop(struct bk_shards *g, unsigned timeout_ms);
+
+/* Frees what bk_shards_init allocated (after stop). */
+void bk_shards_close(struct bk_shards *g);
+
+/* Posts msg to shard; any thread. Takes ownership of msg. */
+void bk_shard_post(struct bk_shard *shard, struct bk_shard_msg *msg);
+
+/* Hands an accepted socket to the next shard, round-robin (acceptor thread
+ * only). Takes ownership of fd. */
+void bk_shards_adopt_fd(struct bk_shards *g, int fd);
+
+/* The partition-to-shard ownership function: every partition is owned by
+ * exactly one shard, and only that shard touches its log. topic_hash is a
+ * stable hash of the topic id; the result is stable for a fixed n. */
+unsigned bk_shard_for_partition(uint64_t topic_hash,
+                                int32_t partition,
+                                unsigned n);
+
+/* FNV-1a 64, for topic_hash. */
+uint64_t bk_hash64(const void *p, size_t len);
+
+/* --- listeners ----------------------------------------------------------- */
+
+struct bk_listener {
+    uv_poll_t poll;
+    int fd;
+    struct bk_shards *group;
+    char addr[128];
+};
+
+/* Binds and listens on host:port (numeric IPv4/IPv6 or "localhost"), and
+ * accepts on loop, handing sockets to g. On failure returns a BK_E* code and
+ * writes one line into errmsg ("cannot listen on 127.0.0.1:9092: address
+ * already in use"). port 0 picks a free port; *bound_port gets it. */
+int bk_listener_open(struct bk_listener *l,
+                     uv_loop_t *loop,
+                     struct bk_shards *g,
+                     const char *host,
+                     int port,
+                     int *bound_port,
+                     char *errmsg,
+                     size_t errmsg_size);
+
+/* Stops accepting and closes the socket (loop thread). */
+void bk_listener_close(struct bk_listener *l);
+
+/* --- requests --------------------------------------------------------------
+ */
+
+enum bk_req_state {
+    BK_REQ_PENDING = 0, /* handed to the upper layer */
+    BK_REQ_DONE,        /* answered; waits for earlier ones */
+    BK_REQ_WRITING,     /* in a uv_write */
+};
+
+struct bk_req {
+    struct bk_req *next; /* conn's in-order queue */
+    struct bk_conn *conn;
+    struct bk_shard *shard; /* the connection's shard */
+    uint64_t seq;
+    enum bk_req_state state;
+    uint8_t *frame; /* owned: the frame body, without the size prefix */
+    size_t frame_len;
+    struct bk_arena arena; /* freed when the answer is written */
+    uv_buf_t *bufs;        /* arena-owned answer chunks */
+    unsigned nbufs;
+    size_t out_bytes;
+    bool close_after;
+    void *data; /* upper layer's per-request state */
+};
+
+/* Answers req with the given chunks (a complete frame: size prefix included).
+ * The chunk memory must live until the request is freed: allocate it from
+ * req->arena. The array itself is copied. */
+void bk_req_reply(struct bk_req *req, const uv_buf_t *bufs, unsigned n);
+
+/* Completes req without an answer (Produce with acks=0). */
+void bk_req_noreply(struct bk_req *req);
+
+/* Completes req by closing its connection, as Kafka does for a request it
+ * cannot parse. Earlier answers already queued are dropped. */
+void bk_req_fail(struct bk_req *req, const char *why);
+
+/* Connection identity, for logs. */
+uint64_t bk_conn_id(const struct bk_conn *c);
+const char *bk_conn_peer(const struct bk_conn *c);
+
+/* The client id the connection last sent (for logs). Borrowed. */
+const char *bk_conn_client_id(const struct bk_conn *c);
+void bk_conn_set_client_id(struct bk_conn *c, const char *id, size_t len);
+
+#endif /* BK_NET_NET_H */

@@ -1,0 +1,209 @@
+/* Shard threads and their inboxes.
+ *
+ * Happy path: bk_shards_init() creates every loop and its wake-up async on
+ * the calling thread; bk_shards_start() runs each loop on its own thread;
+ * other threads post work with bk_shard_post(). bk_shards_stop() posts a
+ * stop message to each shard, which drains its connections (conn.c) and lets
+ * its loop run dry, and then joins the threads. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/heap.h"
+#include "common/log.h"
+#include "net/net_int.h"
+
+#define SHARD_RBUF_SIZE (64 * 1024)
+
+static void wake_cb(uv_async_t *async)
+{
+    struct bk_shard *s = async->data;
+    struct bk_mpsc_node *n;
+    while ((n = bk_mpsc_pop(&s->inbox)) != NULL) {
+        struct bk_shard_msg *m =
+            (struct bk_shard_msg *)((char *)n -
+                                    offsetof(struct bk_shard_msg, node));
+        m->fn(s, m);
+    }
+}
+
+int bk_shards_init(struct bk_shards *g,
+                   unsigned n,
+                   const struct bk_net_config *cfg,
+                   bk_request_cb on_request,
+                   bk_shard_cb on_start,
+                   bk_shard_cb on_stop,
+                   void *app)
+{
+    memset(g, 0, sizeof(*g));
+    if (n == 0) {
+        return BK_EINVAL;
+    }
+    g->shards = bk_calloc(n, sizeof(*g->shards));
+    if (g->shards == NULL) {
+        return BK_ENOMEM;
+    }
+    g->n = n;
+    g->cfg = *cfg;
+    g->on_request = on_request;
+    g->on_start = on_start;
+    g->on_stop = on_stop;
+    g->app = app;
+    g->next_conn_id = 1;
+    for (unsigned i = 0; i < n; i++) {
+        struct bk_shard *s = &g->shards[i];
+        s->id = i;
+        s->group = g;
+        s->rbuf_size = SHARD_RBUF_SIZE;
+        s->rbuf = bk_malloc(s->rbuf_size);
+        int rv = uv_loop_init(&s->loop);
+        if (s->rbuf == NULL || rv != 0) {
+            bk_free(s->rbuf);
+            s->rbuf = NULL;
+            g->n = i;
+            bk_shards_close(g);
+            return rv != 0 ? rv : BK_ENOMEM;
+        }
+        bk_mpsc_init(&s->inbox);
+        uv_async_init(&s->loop, &s->wake, wake_cb);
+        s->wake.data = s;
+        uv_timer_init(&s->loop, &s->stop_timer);
+        s->stop_timer.data = s;
+    }
+    return 0;
+}
+
+static void shard_main(void *arg)
+{
+    struct bk_shard *s = arg;
+    if (s->group->on_start != NULL) {
+        s->group->on_start(s);
+    }
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    if (s->group->on_stop != NULL) {
+        s->group->on_stop(s);
+    }
+}
+
+int bk_shards_start(struct bk_shards *g)
+{
+    for (unsigned i = 0; i < g->n; i++) {
+        int rv =
+            uv_thread_create(&g->shards[i].thread, shard_main, &g->shards[i]);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+void bk_shard_post(struct bk_shard *shard, struct bk_shard_msg *msg)
+{
+    bk_mpsc_push(&shard->inbox, &msg->node);
+    uv_async_send(&shard->wake);
+}
+
+static void stop_handles(struct bk_shard *s)
+{
+    if (!uv_is_closing((uv_handle_t *)&s->wake)) {
+        uv_close((uv_handle_t *)&s->wake, NULL);
+    }
+    if (!uv_is_closing((uv_handle_t *)&s->stop_timer)) {
+        uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    }
+}
+
+/* Called by conn.c whenever a connection goes away while stopping. */
+void bk_shard_maybe_finish(struct bk_shard *s)
+{
+    if (s->stopping && s->conns == NULL) {
+        stop_handles(s);
+    }
+}
+
+static void stop_timeout_cb(uv_timer_t *t)
+{
+    struct bk_shard *s = t->data;
+    bk_log_warn("net",
+                "shard=%u msg=\"shutdown timeout, closing %u "
+                "connections with requests in flight\"",
+                s->id, s->nconns);
+    bk_conns_close_all(s);
+    bk_shard_maybe_finish(s);
+}
+
+static void stop_msg_fn(struct bk_shard *s, struct bk_shard_msg *m)
+{
+    bk_free(m);
+    s->stopping = true;
+    bk_conns_drain(s);
+    if (s->conns == NULL) {
+        stop_handles(s);
+        return;
+    }
+    uv_timer_start(&s->stop_timer, stop_timeout_cb, s->group->stop_timeout_ms,
+                   0);
+}
+
+void bk_shards_stop(struct bk_shards *g, unsigned timeout_ms)
+{
+    g->stop_timeout_ms = timeout_ms;
+    for (unsigned i = 0; i < g->n; i++) {
+        struct bk_shard_msg *m = bk_calloc(1, sizeof(*m));
+        if (m == NULL) {
+            /* Out of memory at shutdown: nothing better than to exit. */
+            bk_log_error("net", "msg=\"out of memory while stopping\"");
+            _exit(1);
+        }
+        m->fn = stop_msg_fn;
+        bk_shard_post(&g->shards[i], m);
+    }
+    for (unsigned i = 0; i < g->n; i++) {
+        uv_thread_join(&g->shards[i].thread);
+    }
+}
+
+void bk_shards_close(struct bk_shards *g)
+{
+    for (unsigned i = 0; i < g->n; i++) {
+        struct bk_shard *s = &g->shards[i];
+        if (!uv_is_closing((uv_handle_t *)&s->wake)) {
+            stop_handles(s);
+            uv_run(&s->loop, UV_RUN_DEFAULT);
+        }
+        int rv = uv_loop_close(&s->loop);
+        if (rv != 0) {
+            bk_log_warn("net", "shard=%u msg=\"loop close: %s\"", s->id,
+                        uv_strerror(rv));
+        }
+        bk_free(s->rbuf);
+    }
+    bk_free(g->shards);
+    g->shards = NULL;
+    g->n = 0;
+}
+
+uint64_t bk_hash64(const void *p, size_t len)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h ^= b[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+unsigned bk_shard_for_partition(uint64_t topic_hash,
+                                int32_t partition,
+                                unsigned n)
+{
+    /* Consecutive partitions of one topic land on consecutive shards, so a
+     * topic with at least n partitions uses every core; the topic hash
+     * staggers where each topic starts. */
+    if (n <= 1) {
+        return 0;
+    }
+    uint64_t start = topic_hash % n;
+    return (unsigned)((start + (uint32_t)partition) % n);
+}
