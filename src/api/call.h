@@ -1,0 +1,53 @@
+/* One request as the handlers see it: the parsed header, the decoded body,
+ * and the way to answer. Internal to src/api. */
+#ifndef BK_API_CALL_H
+#define BK_API_CALL_H
+
+#include "api/api.h"
+#include "protocol/gen/api.h"
+#include "protocol/header.h"
+
+struct bk_call {
+    struct bk_req *req;           /* borrowed; owns the arena below */
+    const struct bk_api_ctx *ctx; /* borrowed, immutable */
+    struct bk_req_header hdr;
+    const struct bk_api_desc *desc;
+    void *request;          /* arena-owned decoded body */
+    struct bk_arena *arena; /* == &req->arena */
+};
+
+typedef void (*bk_handler_fn)(struct bk_call *call);
+
+/* A row of the dispatch table. */
+struct bk_handler {
+    int16_t key;
+    int16_t min_version; /* lowest version decoded and answered */
+    int16_t max_version;
+    /* Lowest version advertised in ApiVersions; below min_version only
+     * where protocol-notes.md §b says clients need it (Produce v0). */
+    int16_t advertised_min;
+    bk_handler_fn fn;
+};
+
+/* The table, sorted by key; *n gets its length. */
+const struct bk_handler *bk_api_handlers(size_t *n);
+
+/* Encodes resp (a response struct of call's API) at the request's version,
+ * behind the right response header, and answers. On an encoding failure
+ * the connection is closed. */
+void bk_call_reply(struct bk_call *call, const void *resp);
+
+/* Same, forcing response header v0 (ApiVersions, KIP-511). */
+void bk_call_reply_v0_header(struct bk_call *call,
+                             const void *resp,
+                             int16_t body_version);
+
+/* Handlers. */
+void bk_handle_api_versions(struct bk_call *call);
+void bk_handle_metadata(struct bk_call *call);
+
+/* ApiVersions answer for a version this broker does not know (KIP-511):
+ * called by dispatch before the body is parsed. */
+void bk_api_versions_unsupported(struct bk_call *call);
+
+#endif /* BK_API_CALL_H */

@@ -1,0 +1,170 @@
+/* Request dispatch: header, table lookup, decode, handler.
+ *
+ * Kafka's behaviour for bad requests (RequestContext / SocketServer): an
+ * unknown API key, a version outside the supported range (except
+ * ApiVersions, which answers per KIP-511), or a body that does not parse
+ * closes the connection; the broker carries on serving everyone else. */
+#include <string.h>
+
+#include "api/call.h"
+#include "common/log.h"
+
+/* The dispatch table. ApiVersions answers from it, so what is advertised is
+ * exactly what is decoded and handled here. */
+static const struct bk_handler handlers[] = {
+    /* Metadata v0-3 were put back in Kafka 4.0.0 for kafka-python
+     * (KAFKA-18648); their layout is v4's minus later fields. */
+    { BK_API_METADATA, 0, 13, 0, bk_handle_metadata },
+    { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
+};
+
+const struct bk_handler *bk_api_handlers(size_t *n)
+{
+    *n = sizeof(handlers) / sizeof(handlers[0]);
+    return handlers;
+}
+
+static const struct bk_handler *find_handler(int16_t key)
+{
+    for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+        if (handlers[i].key == key) {
+            return &handlers[i];
+        }
+    }
+    return NULL;
+}
+
+static void write_header(struct bk_wr *wr,
+                         int32_t correlation_id,
+                         bool flexible)
+{
+    bk_wr_i32(wr, correlation_id);
+    if (flexible) {
+        bk_wr_uvarint(wr, 0); /* no tagged fields */
+    }
+}
+
+static void reply(struct bk_call *call,
+                  const void *resp,
+                  int16_t version,
+                  bool flexible_header)
+{
+    size_t body = call->desc->resp_size(resp, version);
+    size_t hdr = 4 + (flexible_header ? 1 : 0);
+    size_t total = 4 + hdr + body;
+    if (hdr + body > INT32_MAX) {
+        bk_req_fail(call->req, "answer larger than 2 GiB");
+        return;
+    }
+    uint8_t *buf = bk_arena_alloc(call->arena, total);
+    if (buf == NULL) {
+        bk_req_fail(call->req, "out of memory for the answer");
+        return;
+    }
+    struct bk_wr wr;
+    bk_wr_init(&wr, buf, total);
+    bk_wr_i32(&wr, (int32_t)(hdr + body));
+    write_header(&wr, call->hdr.correlation_id, flexible_header);
+    int rv = call->desc->resp_encode(resp, &wr, version);
+    if (rv != 0 || wr.err != 0 || wr.len != total) {
+        bk_log_error("api", "api=%s version=%d msg=\"answer encoding failed\"",
+                     call->desc->name, version);
+        bk_req_fail(call->req, "answer encoding failed");
+        return;
+    }
+    uv_buf_t ub = uv_buf_init((char *)buf, (unsigned)total);
+    bk_req_reply(call->req, &ub, 1);
+}
+
+void bk_call_reply(struct bk_call *call, const void *resp)
+{
+    int16_t v = call->hdr.api_version;
+    bool flexible =
+        call->desc->flexible_min >= 0 && v >= call->desc->flexible_min;
+    reply(call, resp, v, flexible);
+}
+
+void bk_call_reply_v0_header(struct bk_call *call,
+                             const void *resp,
+                             int16_t body_version)
+{
+    reply(call, resp, body_version, false);
+}
+
+void bk_api_on_request(struct bk_req *req)
+{
+    const struct bk_api_ctx *ctx = req->shard->group->app;
+    struct bk_call *call = bk_arena_alloc(&req->arena, sizeof(*call));
+    if (call == NULL) {
+        bk_req_fail(req, "out of memory for a request");
+        return;
+    }
+    call->req = req;
+    call->ctx = ctx;
+    call->arena = &req->arena;
+    req->data = call;
+
+    struct bk_rd rd;
+    bk_rd_init(&rd, req->frame, req->frame_len);
+    if (bk_req_header_parse(&rd, &call->hdr) != 0) {
+        bk_req_fail(req, "malformed request header");
+        return;
+    }
+    const struct bk_req_header *h = &call->hdr;
+    if (h->client_id.len > 0) {
+        bk_conn_set_client_id(req->conn, h->client_id.ptr,
+                              (size_t)h->client_id.len);
+    }
+    const struct bk_handler *row = find_handler(h->api_key);
+    call->desc = bk_api_desc(h->api_key);
+    if (row == NULL || call->desc == NULL) {
+        bk_log_info("api",
+                    "conn=%llu client=\"%s\" api_key=%d msg=\"unsupported "
+                    "API key\"",
+                    (unsigned long long)bk_conn_id(req->conn),
+                    bk_conn_client_id(req->conn), h->api_key);
+        bk_req_fail(req, "unsupported API key");
+        return;
+    }
+    if (h->api_version < row->min_version ||
+        h->api_version > row->max_version) {
+        if (h->api_key == BK_API_API_VERSIONS &&
+            h->api_version > row->max_version) {
+            bk_api_versions_unsupported(call);
+            return;
+        }
+        bk_log_info("api",
+                    "conn=%llu client=\"%s\" api=%s version=%d "
+                    "msg=\"unsupported version\"",
+                    (unsigned long long)bk_conn_id(req->conn),
+                    bk_conn_client_id(req->conn), call->desc->name,
+                    h->api_version);
+        bk_req_fail(req, "unsupported API version");
+        return;
+    }
+    call->request = bk_arena_alloc(&req->arena, call->desc->req_struct_size);
+    if (call->request == NULL) {
+        bk_req_fail(req, "out of memory for a request");
+        return;
+    }
+    call->desc->req_init(call->request);
+    int rv =
+        call->desc->req_decode(call->request, &rd, h->api_version, &req->arena);
+    if (rv != 0) {
+        bk_log_info("api",
+                    "conn=%llu client=\"%s\" api=%s version=%d "
+                    "msg=\"malformed request: %s\"",
+                    (unsigned long long)bk_conn_id(req->conn),
+                    bk_conn_client_id(req->conn), call->desc->name,
+                    h->api_version, bk_strerror(rv));
+        bk_req_fail(req, "malformed request body");
+        return;
+    }
+    bk_log_trace("api",
+                 "conn=%llu shard=%u client=\"%s\" api=%s version=%d "
+                 "correlation_id=%d",
+                 (unsigned long long)bk_conn_id(req->conn), req->shard->id,
+                 bk_conn_client_id(req->conn), call->desc->name, h->api_version,
+                 h->correlation_id);
+    row->fn(call);
+}

@@ -1,0 +1,408 @@
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/heap.h"
+#include "common/log.h"
+
+enum cfg_type { CFG_INT, CFG_BOOL, CFG_STRING };
+
+struct cfg_def {
+    const char *name;
+    enum cfg_type type;
+    size_t offset;
+    int64_t min, max;
+    const char *def;
+    bool dynamic;
+    const char *doc;
+};
+
+#define OFF(field) offsetof(struct bk_config, field)
+#define I32MAX     2147483647LL
+
+/* The table. Keep it sorted by name: docs/configuration.md follows it. */
+static const struct cfg_def defs[] = {
+    { "advertised.listeners", CFG_STRING, OFF(advertised_listeners), 0, 0, "",
+      false,
+      "Listeners to publish to clients in Metadata and FindCoordinator, in "
+      "the same form as `listeners`. Clients reconnect to these addresses, so "
+      "they must be reachable from the clients. Empty means `listeners`." },
+    { "auto.create.topics.enable", CFG_BOOL, OFF(auto_create_topics_enable), 0,
+      1, "true", false,
+      "Create a topic when a client asks Metadata for one that does not "
+      "exist (Kafka's behaviour)." },
+    { "broker.rack", CFG_STRING, OFF(broker_rack), 0, 0, "", false,
+      "Rack of this broker, used for rack-aware replica assignment and "
+      "returned in Metadata. Empty means none." },
+    { "connection.max.inflight.requests", CFG_INT,
+      OFF(connection_max_inflight_requests), 1, 100000, "100", false,
+      "brokerd: requests one connection may have queued (being handled or "
+      "waiting to be written) before the broker stops reading from it "
+      "(backpressure)." },
+    { "connection.max.queued.bytes", CFG_INT, OFF(connection_max_queued_bytes),
+      4096, I32MAX, "16777216", false,
+      "brokerd: bytes of answers one connection may have waiting to be "
+      "written before the broker stops reading from it (backpressure)." },
+    { "default.replication.factor", CFG_INT, OFF(default_replication_factor), 1,
+      32767, "1", false,
+      "Replication factor of topics created without one (auto-created, or "
+      "CreateTopics with -1)." },
+    { "listeners", CFG_STRING, OFF(listeners), 0, 0,
+      "PLAINTEXT://127.0.0.1:9092", false,
+      "Comma-separated `NAME://host:port` addresses to listen on. Only the "
+      "PLAINTEXT security protocol is supported so far. An empty host means "
+      "all interfaces; port 0 picks a free port (logged at start-up)." },
+    { "log.dirs", CFG_STRING, OFF(log_dirs), 0, 0, "./data", false,
+      "Directory holding this broker's data (partition logs, metadata). "
+      "Created if missing; must be writable. One directory is supported." },
+    { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
+      "brokerd: the lowest log level written to stderr: trace, debug, info, "
+      "warn, error or off." },
+    { "node.id", CFG_INT, OFF(node_id), 0, I32MAX, "1", false,
+      "The id of this broker in the cluster (Kafka's KRaft `node.id`)." },
+    { "num.partitions", CFG_INT, OFF(num_partitions), 1, 1000000, "1", false,
+      "Partitions of topics created without a partition count." },
+    { "num.shards", CFG_INT, OFF(num_shards), 0, 1024, "0", false,
+      "brokerd: shard threads, each running its own event loop and owning "
+      "its partitions and connections. 0 means one per CPU core." },
+    { "request.max.memory.bytes", CFG_INT, OFF(request_max_memory_bytes), 65536,
+      I32MAX, "268435456", false,
+      "brokerd: memory one request may use while it is decoded and "
+      "answered; a request needing more gets an error, never an "
+      "unbounded allocation." },
+    { "shutdown.timeout.ms", CFG_INT, OFF(shutdown_timeout_ms), 0, 3600000,
+      "10000", false,
+      "brokerd: on SIGTERM or SIGINT, how long to wait for requests in "
+      "flight to be answered before connections are closed." },
+    { "socket.request.max.bytes", CFG_INT, OFF(socket_request_max_bytes), 1024,
+      I32MAX, "104857600", false,
+      "The largest request the broker reads. A larger size prefix closes "
+      "the connection before anything is allocated." },
+};
+
+#define NDEFS (sizeof(defs) / sizeof(defs[0]))
+
+static const struct cfg_def *find_def(const char *name)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (strcmp(defs[i].name, name) == 0) {
+            return &defs[i];
+        }
+    }
+    return NULL;
+}
+
+static int set_value(struct bk_config *c,
+                     const struct cfg_def *d,
+                     const char *value,
+                     char *err,
+                     size_t errlen)
+{
+    char *base = (char *)c;
+    switch (d->type) {
+        case CFG_INT: {
+            char *end;
+            errno = 0;
+            long long v = strtoll(value, &end, 10);
+            if (errno != 0 || end == value || *end != '\0') {
+                snprintf(err, errlen, "%s: '%s' is not an integer", d->name,
+                         value);
+                return BK_ECONFIG;
+            }
+            if (v < d->min || v > d->max) {
+                snprintf(err, errlen, "%s: %lld is outside [%lld, %lld]",
+                         d->name, v, (long long)d->min, (long long)d->max);
+                return BK_ECONFIG;
+            }
+            *(int64_t *)(base + d->offset) = v;
+            return 0;
+        }
+        case CFG_BOOL:
+            if (strcmp(value, "true") == 0) {
+                *(bool *)(base + d->offset) = true;
+            } else if (strcmp(value, "false") == 0) {
+                *(bool *)(base + d->offset) = false;
+            } else {
+                snprintf(err, errlen, "%s: '%s' is not true or false", d->name,
+                         value);
+                return BK_ECONFIG;
+            }
+            return 0;
+        case CFG_STRING: {
+            char *copy = bk_strdup(value);
+            if (copy == NULL) {
+                snprintf(err, errlen, "%s: out of memory", d->name);
+                return BK_ENOMEM;
+            }
+            char **slot = (char **)(base + d->offset);
+            bk_free(*slot);
+            *slot = copy;
+            return 0;
+        }
+    }
+    return BK_EINVAL;
+}
+
+int bk_config_init(struct bk_config *c)
+{
+    char err[256];
+    memset(c, 0, sizeof(*c));
+    for (size_t i = 0; i < NDEFS; i++) {
+        int rv = set_value(c, &defs[i], defs[i].def, err, sizeof(err));
+        if (rv != 0) {
+            bk_config_free(c);
+            return rv;
+        }
+    }
+    return 0;
+}
+
+int bk_config_set(struct bk_config *c,
+                  const char *key,
+                  const char *value,
+                  char *err,
+                  size_t errlen)
+{
+    const struct cfg_def *d = find_def(key);
+    if (d == NULL) {
+        snprintf(err, errlen, "unknown configuration key '%s'", key);
+        return BK_ECONFIG;
+    }
+    return set_value(c, d, value, err, errlen);
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) {
+        s++;
+    }
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1])) {
+        s[--n] = '\0';
+    }
+    return s;
+}
+
+int bk_config_load(struct bk_config *c,
+                   const char *path,
+                   char *err,
+                   size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        int e = errno;
+        snprintf(err, errlen, "%s: cannot read: %s", path, strerror(e));
+        return -e;
+    }
+    char line[4096];
+    char msg[512];
+    int lineno = 0;
+    int rv = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path,
+                     lineno, sizeof(line) - 2);
+            rv = BK_ECONFIG;
+            break;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#' || *s == '!') {
+            continue;
+        }
+        /* Java properties allow '=' or ':' as the separator. */
+        char *sep = strpbrk(s, "=:");
+        if (sep == NULL) {
+            snprintf(err, errlen, "%s:%d: expected key=value, got '%.64s'",
+                     path, lineno, s);
+            rv = BK_ECONFIG;
+            break;
+        }
+        *sep = '\0';
+        char *key = trim(s);
+        char *value = trim(sep + 1);
+        rv = bk_config_set(c, key, value, msg, sizeof(msg));
+        if (rv != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            break;
+        }
+    }
+    fclose(f);
+    return rv;
+}
+
+/* Parses "NAME://host:port[,...]" into out. */
+static int parse_listeners(const char *key,
+                           const char *text,
+                           struct bk_listener_cfg *out,
+                           unsigned *n,
+                           char *err,
+                           size_t errlen)
+{
+    char buf[1024];
+    *n = 0;
+    if (strlen(text) >= sizeof(buf)) {
+        snprintf(err, errlen, "%s: value too long", key);
+        return BK_ECONFIG;
+    }
+    strcpy(buf, text);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item != NULL;
+         item = strtok_r(NULL, ",", &save)) {
+        item = trim(item);
+        if (*n == BK_MAX_LISTENERS) {
+            snprintf(err, errlen, "%s: more than %d listeners", key,
+                     BK_MAX_LISTENERS);
+            return BK_ECONFIG;
+        }
+        struct bk_listener_cfg *l = &out[*n];
+        char *scheme = strstr(item, "://");
+        if (scheme == NULL || scheme == item ||
+            (size_t)(scheme - item) >= sizeof(l->name)) {
+            snprintf(err, errlen, "%s: '%s' is not NAME://host:port", key,
+                     item);
+            return BK_ECONFIG;
+        }
+        memcpy(l->name, item, (size_t)(scheme - item));
+        l->name[scheme - item] = '\0';
+        char *hostport = scheme + 3;
+        char *colon = strrchr(hostport, ':');
+        if (colon == NULL) {
+            snprintf(err, errlen, "%s: '%s' has no port", key, item);
+            return BK_ECONFIG;
+        }
+        *colon = '\0';
+        char *host = hostport;
+        size_t hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+            host[hl - 1] = '\0';
+            host++;
+        }
+        if (strlen(host) >= sizeof(l->host)) {
+            snprintf(err, errlen, "%s: host name too long", key);
+            return BK_ECONFIG;
+        }
+        strcpy(l->host, host);
+        char *end;
+        errno = 0;
+        long port = strtol(colon + 1, &end, 10);
+        if (errno != 0 || end == colon + 1 || *end != '\0' || port < 0 ||
+            port > 65535) {
+            snprintf(err, errlen, "%s: '%s' is not a port number", key,
+                     colon + 1);
+            return BK_ECONFIG;
+        }
+        l->port = (int)port;
+        if (strcmp(l->name, "PLAINTEXT") != 0) {
+            snprintf(err, errlen,
+                     "%s: listener '%s' is not supported (only PLAINTEXT "
+                     "is, so far)",
+                     key, l->name);
+            return BK_ECONFIG;
+        }
+        (*n)++;
+    }
+    if (*n == 0) {
+        snprintf(err, errlen, "%s: no listener given", key);
+        return BK_ECONFIG;
+    }
+    return 0;
+}
+
+int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
+{
+    int rv = parse_listeners("listeners", c->listeners, c->listener,
+                             &c->nlisteners, err, errlen);
+    if (rv != 0) {
+        return rv;
+    }
+    if (c->advertised_listeners[0] == '\0') {
+        memcpy(c->advertised, c->listener, sizeof(c->listener));
+        c->nadvertised = c->nlisteners;
+    } else {
+        rv = parse_listeners("advertised.listeners", c->advertised_listeners,
+                             c->advertised, &c->nadvertised, err, errlen);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    for (unsigned i = 0; i < c->nadvertised; i++) {
+        if (c->advertised[i].port == 0) {
+            snprintf(err, errlen,
+                     "advertised.listeners: port 0 cannot be advertised");
+            return BK_ECONFIG;
+        }
+    }
+    if (c->log_dirs[0] == '\0') {
+        snprintf(err, errlen, "log.dirs: must not be empty");
+        return BK_ECONFIG;
+    }
+    if (strchr(c->log_dirs, ',') != NULL) {
+        snprintf(err, errlen,
+                 "log.dirs: only one directory is supported, got '%s'",
+                 c->log_dirs);
+        return BK_ECONFIG;
+    }
+    enum bk_log_level lvl;
+    if (bk_log_parse_level(c->logger_level, &lvl) != 0) {
+        snprintf(err, errlen,
+                 "logger.level: '%s' is not one of trace, debug, info, warn, "
+                 "error, off",
+                 c->logger_level);
+        return BK_ECONFIG;
+    }
+    return 0;
+}
+
+void bk_config_free(struct bk_config *c)
+{
+    for (size_t i = 0; i < NDEFS; i++) {
+        if (defs[i].type == CFG_STRING) {
+            char **slot = (char **)((char *)c + defs[i].offset);
+            bk_free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+void bk_config_write_doc(FILE *out)
+{
+    static const char *const type_names[] = { "int", "boolean", "string" };
+    fprintf(out,
+            "# brokerd configuration\n\n"
+            "Generated by `brokerd --config-doc` from the settings table in "
+            "`src/server/config.c`; do not edit by hand.\n\n"
+            "`brokerd -c FILE` reads Kafka-style properties: one `key=value` "
+            "per line, `#` or `!` starts a comment. Names are Kafka's where "
+            "Kafka has the setting; settings marked *brokerd* are our own. "
+            "An unknown key or a bad value stops start-up with one line "
+            "naming the file, line, key and reason. "
+            "`brokerd --check-config FILE` checks a file without starting.\n\n"
+            "| name | type | default | valid values | dynamic |\n"
+            "|---|---|---|---|---|\n");
+    for (size_t i = 0; i < NDEFS; i++) {
+        const struct cfg_def *d = &defs[i];
+        char range[64] = "";
+        if (d->type == CFG_INT) {
+            snprintf(range, sizeof(range), "[%lld, %lld]", (long long)d->min,
+                     (long long)d->max);
+        } else if (d->type == CFG_BOOL) {
+            snprintf(range, sizeof(range), "true, false");
+        }
+        char def[128];
+        snprintf(def, sizeof(def), d->def[0] != '\0' ? "`%s`" : "(empty)",
+                 d->def);
+        fprintf(out, "| `%s` | %s | %s | %s | %s |\n", d->name,
+                type_names[d->type], def, range, d->dynamic ? "yes" : "no");
+    }
+    fprintf(out, "\n");
+    for (size_t i = 0; i < NDEFS; i++) {
+        fprintf(out, "## `%s`\n\n%s\n\n", defs[i].name, defs[i].doc);
+    }
+}

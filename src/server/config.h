@@ -1,0 +1,78 @@
+/* Broker configuration: Kafka-style properties, one declarative table.
+ *
+ * Every setting is a row of the table in config.c (name, type, bounds,
+ * default, static or dynamic, doc). The same table parses conf files,
+ * validates values, prints `brokerd --help-config`, and writes
+ * docs/configuration.md, so the three cannot drift. Names are Kafka's where
+ * Kafka has the setting; brokerd's own settings say so in their doc.
+ *
+ * A parsed struct bk_config is immutable; a dynamic change (a later issue)
+ * builds a new one and swaps it in. */
+#ifndef BK_SERVER_CONFIG_H
+#define BK_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define BK_MAX_LISTENERS 8
+
+struct bk_listener_cfg {
+    char name[32]; /* "PLAINTEXT" */
+    char host[256];
+    int port;
+};
+
+struct bk_config {
+    int64_t node_id;
+    char *listeners; /* owned strings */
+    char *advertised_listeners;
+    char *log_dirs;
+    char *broker_rack;
+    int64_t num_partitions;
+    int64_t default_replication_factor;
+    bool auto_create_topics_enable;
+    int64_t num_shards;
+    int64_t socket_request_max_bytes;
+    int64_t connection_max_inflight_requests;
+    int64_t connection_max_queued_bytes;
+    int64_t request_max_memory_bytes;
+    int64_t shutdown_timeout_ms;
+    char *logger_level;
+
+    /* Derived by bk_config_finish(). */
+    struct bk_listener_cfg listener[BK_MAX_LISTENERS];
+    unsigned nlisteners;
+    struct bk_listener_cfg advertised[BK_MAX_LISTENERS];
+    unsigned nadvertised;
+};
+
+/* Sets every field to its default. */
+int bk_config_init(struct bk_config *c);
+
+/* Parses a properties file into c (on top of defaults). On failure returns
+ * BK_ECONFIG (or BK_ENOENT/BK_EIO for the file) and writes one line naming
+ * the file, line, key and reason into err. */
+int bk_config_load(struct bk_config *c,
+                   const char *path,
+                   char *err,
+                   size_t errlen);
+
+/* Sets one key from text, as a line of the file would. */
+int bk_config_set(struct bk_config *c,
+                  const char *key,
+                  const char *value,
+                  char *err,
+                  size_t errlen);
+
+/* Cross-field checks and derived values (listeners parsed). */
+int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
+
+/* Frees owned strings. */
+void bk_config_free(struct bk_config *c);
+
+/* Writes the Markdown reference of every setting (docs/configuration.md). */
+void bk_config_write_doc(FILE *out);
+
+#endif /* BK_SERVER_CONFIG_H */
