@@ -1,0 +1,134 @@
+/* brokerctl: manage a brokerd (or any Kafka) cluster over the Kafka
+ * protocol. Human-readable tables by default, --json for scripts; exit 0 on
+ * success, 1 when the broker refuses or cannot be reached, 2 on bad usage. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/cli.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: brokerctl [-b HOST:PORT] [--json] [--timeout-ms N] "
+            "COMMAND\n"
+            "\n"
+            "Commands:\n"
+            "  cluster info     brokers, controller, cluster id and the API\n"
+            "                   versions the broker advertises\n"
+            "\n"
+            "Options:\n"
+            "  -b, --bootstrap-server HOST:PORT   broker to ask "
+            "(default 127.0.0.1:9092)\n"
+            "  --json                             print JSON instead of "
+            "tables\n"
+            "  --timeout-ms N                     give up after N ms "
+            "(default 10000)\n"
+            "  -h, --help                         this text\n"
+            "  --version                          print the version\n");
+}
+
+int bk_cli_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("brokerctl: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int bk_cli_connect(const struct bk_cli *cli, struct bk_client *c)
+{
+    int rv = bk_client_connect(c, cli->bootstrap, cli->timeout_ms);
+    if (rv != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    return 0;
+}
+
+void bk_json_str(FILE *out, const char *s, int len)
+{
+    if (len < 0) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    for (int i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            fputc('\\', out);
+            fputc(ch, out);
+        } else if (ch < 0x20) {
+            fprintf(out, "\\u%04x", ch);
+        } else {
+            fputc(ch, out);
+        }
+    }
+    fputc('"', out);
+}
+
+int main(int argc, char **argv)
+{
+    struct bk_cli cli = {
+        .bootstrap = "127.0.0.1:9092",
+        .json = false,
+        .timeout_ms = 10000,
+    };
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("brokerctl %s\n", BK_VERSION);
+            return 0;
+        } else if (strcmp(a, "--json") == 0) {
+            cli.json = true;
+        } else if ((strcmp(a, "-b") == 0 ||
+                    strcmp(a, "--bootstrap-server") == 0) &&
+                   i + 1 < argc) {
+            cli.bootstrap = argv[++i];
+        } else if (strcmp(a, "--timeout-ms") == 0 && i + 1 < argc) {
+            char *end;
+            long v = strtol(argv[++i], &end, 10);
+            if (*end != '\0' || v <= 0 || v > 3600000) {
+                bk_cli_fail(
+                    "--timeout-ms: '%s' is not a number of ms in "
+                    "1..3600000",
+                    argv[i]);
+                return 2;
+            }
+            cli.timeout_ms = (int)v;
+        } else {
+            bk_cli_fail("unknown option '%s' (see brokerctl --help)", a);
+            return 2;
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    /* Options may also follow the command ("brokerctl cluster info
+     * --json"); pick up the global ones there too. */
+    int n = 0;
+    char *rest[64];
+    for (int j = i; j < argc; j++) {
+        if (strcmp(argv[j], "--json") == 0) {
+            cli.json = true;
+        } else if ((strcmp(argv[j], "-b") == 0 ||
+                    strcmp(argv[j], "--bootstrap-server") == 0) &&
+                   j + 1 < argc) {
+            cli.bootstrap = argv[++j];
+        } else if (n < 64) {
+            rest[n++] = argv[j];
+        }
+    }
+    if (strcmp(rest[0], "cluster") == 0) {
+        return bk_cmd_cluster(&cli, n - 1, rest + 1);
+    }
+    bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
+    return 2;
+}
