@@ -1,0 +1,667 @@
+#include "cluster/ops.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "cluster/assign.h"
+#include "common/err.h"
+#include "common/heap.h"
+
+static uint64_t system_next(void *data)
+{
+    (void)data;
+    uint64_t v = 0;
+    size_t got = 0;
+    while (got < sizeof(v)) {
+        ssize_t n = getrandom((uint8_t *)&v + got, sizeof(v) - got, 0);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            abort(); /* no entropy at all: nothing sensible to do */
+        }
+        got += (size_t)n;
+    }
+    return v;
+}
+
+static const struct bk_md_rng SYSTEM_RNG = { system_next, NULL };
+
+const struct bk_md_rng *bk_md_rng_system(void)
+{
+    return &SYSTEM_RNG;
+}
+
+struct bk_uuid bk_md_random_uuid(const struct bk_md_rng *rng)
+{
+    struct bk_uuid u;
+    for (;;) {
+        uint64_t hi = rng->next(rng->data);
+        uint64_t lo = rng->next(rng->data);
+        for (int i = 0; i < 8; i++) {
+            u.b[i] = (uint8_t)(hi >> (56 - 8 * i));
+            u.b[8 + i] = (uint8_t)(lo >> (56 - 8 * i));
+        }
+        u.b[6] = (uint8_t)((u.b[6] & 0x0f) | 0x40); /* version 4 */
+        u.b[8] = (uint8_t)((u.b[8] & 0x3f) | 0x80); /* IETF variant */
+        /* Kafka never hands out the zero id (and the reserved id 1 cannot
+         * come out with the version bits set), nor one whose URL-safe
+         * base64 form starts with '-' (top six bits 62). */
+        if (!bk_uuid_is_zero(&u) && (u.b[0] >> 2) != 62) {
+            return u;
+        }
+    }
+}
+
+void bk_md_recs_init(struct bk_md_recs *r, struct bk_arena *arena)
+{
+    r->arena = arena;
+    r->v = NULL;
+    r->n = 0;
+    r->cap = 0;
+}
+
+struct bk_md_rec *bk_md_recs_add(struct bk_md_recs *r, uint16_t type)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap == 0 ? 16 : r->cap * 2;
+        struct bk_md_rec *v = bk_arena_alloc(r->arena, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        if (r->n > 0) {
+            memcpy(v, r->v, r->n * sizeof(*v));
+        }
+        r->v = v;
+        r->cap = cap;
+    }
+    struct bk_md_rec *rec = &r->v[r->n++];
+    memset(rec, 0, sizeof(*rec));
+    rec->type = type;
+    return rec;
+}
+
+/* An arena copy of s as a view; *ok cleared on OOM. */
+static struct bk_str astr(struct bk_md_recs *r, const char *s, bool *ok)
+{
+    if (s == NULL) {
+        return BK_STR_NULL;
+    }
+    size_t len = strlen(s);
+    char *c = bk_arena_strndup(r->arena, s, len);
+    if (c == NULL) {
+        *ok = false;
+        return BK_STR_NULL;
+    }
+    return (struct bk_str){ c, (int32_t)len };
+}
+
+static int16_t oom(struct bk_md_recs *out, size_t mark, char *msg)
+{
+    out->n = mark;
+    snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+    return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+}
+
+static int16_t fail(struct bk_md_recs *out, size_t mark, int16_t code)
+{
+    out->n = mark;
+    return code;
+}
+
+/* Live brokers as assignment input (borrowed strings). */
+static struct bk_md_assign_broker *live_brokers(const struct bk_md_image *img,
+                                                size_t *n)
+{
+    struct bk_md_assign_broker *b = bk_calloc(img->n_brokers + 1, sizeof(*b));
+    if (b == NULL) {
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        if (!img->brokers[i].fenced) {
+            b[k].id = img->brokers[i].id;
+            b[k].rack = img->brokers[i].rack;
+            k++;
+        }
+    }
+    *n = k;
+    return b;
+}
+
+/* Appends partitions [from, from + count) of topic id with replication
+ * factor rf. Returns 0, or a Kafka code with msg. */
+static int16_t add_partitions(const struct bk_md_image *img,
+                              const struct bk_uuid *id,
+                              int32_t from,
+                              int32_t count,
+                              int16_t rf,
+                              const struct bk_md_rng *rng,
+                              struct bk_md_recs *out,
+                              char *msg)
+{
+    size_t n_live;
+    struct bk_md_assign_broker *live = live_brokers(img, &n_live);
+    if (live == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    if ((size_t)rf > n_live) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Unable to replicate the partition %d time(s): The target "
+                 "replication factor of %d cannot be reached because only "
+                 "%zu broker(s) are registered.",
+                 rf, rf, n_live);
+        bk_free(live);
+        return BK_MD_KERR_INVALID_REPLICATION_FACTOR;
+    }
+    int32_t *table = bk_arena_alloc(
+        out->arena, (size_t)count * (size_t)rf * sizeof(int32_t) + 1);
+    if (table == NULL) {
+        bk_free(live);
+        snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    int32_t start = (int32_t)(rng->next(rng->data) % n_live);
+    int32_t shift = (int32_t)(rng->next(rng->data) % n_live);
+    int rv = bk_md_assign_replicas(live, n_live, count, rf, start, shift, from,
+                                   table);
+    bk_free(live);
+    if (rv != 0) {
+        snprintf(msg, BK_MD_MSG_SIZE, "replica assignment failed: %s",
+                 bk_strerror(rv));
+        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    for (int32_t p = 0; p < count; p++) {
+        struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_PARTITION);
+        if (r == NULL) {
+            snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+            return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+        }
+        const int32_t *row = &table[(size_t)p * (size_t)rf];
+        r->u.partition = (struct bk_md_partition_rec){
+            .topic_id = *id,
+            .partition = from + p,
+            .n_replicas = rf,
+            .replicas = row,
+            .n_isr = rf,
+            .isr = row,
+            .leader = row[0],
+            .leader_epoch = 0,
+            .partition_epoch = 0,
+        };
+    }
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_create_topic(const struct bk_md_image *img,
+                              const struct bk_md_topic_spec *spec,
+                              const struct bk_md_defaults *defs,
+                              const struct bk_md_rng *rng,
+                              struct bk_md_recs *out,
+                              struct bk_md_create_result *result,
+                              char *msg)
+{
+    size_t mark = out->n;
+    const char *name = spec->name != NULL ? spec->name : "";
+    size_t len = strlen(name);
+    int16_t code = bk_md_topic_name_check(name, len, msg);
+    if (code != 0) {
+        return code;
+    }
+    if (bk_md_image_topic(img, name, len) != NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Topic '%s' already exists.", name);
+        return BK_MD_KERR_TOPIC_ALREADY_EXISTS;
+    }
+    for (size_t i = 0; i < img->n_topics; i++) {
+        const char *other = img->by_name[i]->name;
+        if (bk_md_topic_names_collide(name, len, other, strlen(other))) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Topic '%s' collides with existing topic: %s", name,
+                     other);
+            return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
+        }
+    }
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->v[i].type != BK_MD_REC_TOPIC) {
+            continue;
+        }
+        struct bk_str o = out->v[i].u.topic.name;
+        if (bk_str_eq_c(o, name)) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Create topics request from client contains duplicate "
+                     "topic name: %s",
+                     name);
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+        if (bk_md_topic_names_collide(name, len, o.ptr, (size_t)o.len)) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Topic '%s' collides with existing topic: %.*s", name,
+                     (int)o.len, o.ptr);
+            return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
+        }
+    }
+    int32_t parts = spec->num_partitions == -1 ? defs->num_partitions
+                                               : spec->num_partitions;
+    if (parts <= 0) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Number of partitions was set to an invalid non-positive "
+                 "value.");
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    if (parts > BK_MD_MAX_PARTITIONS) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Number of partitions %d is above the limit of %d.", parts,
+                 BK_MD_MAX_PARTITIONS);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    int16_t rf = spec->replication_factor == -1 ? defs->replication_factor
+                                                : spec->replication_factor;
+    if (rf <= 0) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Replication factor must be larger than 0, or -1 to use the "
+                 "default value.");
+        return BK_MD_KERR_INVALID_REPLICATION_FACTOR;
+    }
+    for (size_t i = 0; i < spec->n_configs; i++) {
+        const struct bk_md_kv_in *kv = &spec->configs[i];
+        code = bk_md_topic_cfg_check(kv->name != NULL ? kv->name : "",
+                                     kv->value, msg);
+        if (code != 0) {
+            return code;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(spec->configs[j].name, kv->name) == 0) {
+                snprintf(msg, BK_MD_MSG_SIZE,
+                         "Duplicate config key %s in the request", kv->name);
+                return BK_MD_KERR_INVALID_REQUEST;
+            }
+        }
+    }
+    /* min.insync.replicas above the replication factor makes every
+     * acks=all write fail; Kafka accepts it, and so do we. */
+
+    bool ok = true;
+    struct bk_md_rec *t = bk_md_recs_add(out, BK_MD_REC_TOPIC);
+    if (t == NULL) {
+        return oom(out, mark, msg);
+    }
+    t->u.topic.name = astr(out, name, &ok);
+    t->u.topic.id = bk_md_random_uuid(rng);
+    struct bk_uuid id = t->u.topic.id;
+    if (!ok) {
+        return oom(out, mark, msg);
+    }
+    code = add_partitions(img, &id, 0, parts, rf, rng, out, msg);
+    if (code != 0) {
+        return fail(out, mark, code);
+    }
+    for (size_t i = 0; i < spec->n_configs; i++) {
+        struct bk_md_rec *c = bk_md_recs_add(out, BK_MD_REC_CONFIG);
+        if (c == NULL) {
+            return oom(out, mark, msg);
+        }
+        c->u.config.resource_type = BK_MD_RES_TOPIC;
+        c->u.config.resource = astr(out, name, &ok);
+        c->u.config.name = astr(out, spec->configs[i].name, &ok);
+        c->u.config.value = astr(out, spec->configs[i].value, &ok);
+        if (!ok) {
+            return oom(out, mark, msg);
+        }
+    }
+    if (result != NULL) {
+        result->topic_id = id;
+        result->num_partitions = parts;
+        result->replication_factor = rf;
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+static int16_t delete_topic(const struct bk_md_topic *t,
+                            struct bk_md_recs *out,
+                            char *msg)
+{
+    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_REMOVE_TOPIC);
+    if (r == NULL) {
+        return oom(out, out->n, msg);
+    }
+    r->u.remove_topic.topic_id = t->id;
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_delete_topic(const struct bk_md_image *img,
+                              const char *name,
+                              struct bk_md_recs *out,
+                              char *msg)
+{
+    const struct bk_md_topic *t = bk_md_image_topic(img, name, strlen(name));
+    if (t == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "This server does not host this topic-partition.");
+        return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    return delete_topic(t, out, msg);
+}
+
+int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
+                                 const struct bk_uuid *id,
+                                 struct bk_md_recs *out,
+                                 char *msg)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, id);
+    if (t == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "This server does not host this topic "
+                 "ID.");
+        return BK_MD_KERR_UNKNOWN_TOPIC_ID;
+    }
+    return delete_topic(t, out, msg);
+}
+
+int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
+                                   const char *name,
+                                   int32_t count,
+                                   const struct bk_md_rng *rng,
+                                   struct bk_md_recs *out,
+                                   char *msg)
+{
+    size_t mark = out->n;
+    const struct bk_md_topic *t = bk_md_image_topic(img, name, strlen(name));
+    if (t == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "This server does not host this topic-partition.");
+        return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (count == t->n_partitions) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Topic already has %d partitions.",
+                 count);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    if (count < t->n_partitions) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Topic currently has %d partitions, which is higher than "
+                 "the requested %d.",
+                 t->n_partitions, count);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    if (count > BK_MD_MAX_PARTITIONS) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Number of partitions %d is above the limit of %d.", count,
+                 BK_MD_MAX_PARTITIONS);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    int16_t rf = t->n_partitions > 0 ? (int16_t)t->partitions[0].n_replicas : 1;
+    int16_t code = add_partitions(img, &t->id, t->n_partitions,
+                                  count - t->n_partitions, rf, rng, out, msg);
+    if (code != 0) {
+        return fail(out, mark, code);
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+/* Does the comma-separated list contain element e (len el)? */
+static bool list_has(const char *list, const char *e, size_t el)
+{
+    const char *p = list;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (n == el && strncmp(p, e, el) == 0) {
+            return true;
+        }
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    return false;
+}
+
+/* Computes cur (+|-) items for APPEND/SUBTRACT into an arena string. */
+static char *list_edit(struct bk_arena *a,
+                       const char *cur,
+                       const char *items,
+                       bool append)
+{
+    size_t cap = strlen(cur) + strlen(items) + 2;
+    char *res = bk_arena_alloc(a, cap);
+    if (res == NULL) {
+        return NULL;
+    }
+    size_t k = 0;
+    /* Keep current elements (minus the subtracted ones). */
+    const char *p = cur;
+    while (*p != '\0') {
+        const char *comma = strchr(p, ',');
+        size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+        if (n > 0 && (append || !list_has(items, p, n))) {
+            if (k > 0) {
+                res[k++] = ',';
+            }
+            memcpy(res + k, p, n);
+            k += n;
+        }
+        if (comma == NULL) {
+            break;
+        }
+        p = comma + 1;
+    }
+    if (append) {
+        p = items;
+        while (*p != '\0') {
+            const char *comma = strchr(p, ',');
+            size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            res[k] = '\0';
+            if (n > 0 && !list_has(res, p, n)) {
+                if (k > 0) {
+                    res[k++] = ',';
+                }
+                memcpy(res + k, p, n);
+                k += n;
+            }
+            if (comma == NULL) {
+                break;
+            }
+            p = comma + 1;
+        }
+    }
+    res[k] = '\0';
+    return res;
+}
+
+static bool broker_resource_ok(const char *res)
+{
+    if (res[0] == '\0') {
+        return true;
+    }
+    char *end;
+    errno = 0;
+    long v = strtol(res, &end, 10);
+    return errno == 0 && *end == '\0' && v >= 0 && v <= INT32_MAX;
+}
+
+int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
+                               int8_t res_type,
+                               const char *resource,
+                               const struct bk_md_alter *ops,
+                               size_t n_ops,
+                               struct bk_md_recs *out,
+                               char *msg)
+{
+    size_t mark = out->n;
+    const struct bk_md_topic *t = NULL;
+    if (res_type == BK_MD_RES_TOPIC) {
+        t = bk_md_image_topic(img, resource, strlen(resource));
+        if (t == NULL) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "This server does not host this topic-partition.");
+            return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    } else if (res_type == BK_MD_RES_BROKER) {
+        if (!broker_resource_ok(resource)) {
+            snprintf(msg, BK_MD_MSG_SIZE, "Invalid broker id %s", resource);
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+    } else {
+        snprintf(msg, BK_MD_MSG_SIZE, "Unsupported resource type %d", res_type);
+        return BK_MD_KERR_INVALID_REQUEST;
+    }
+    const struct bk_md_configs *cur =
+        t != NULL ? &t->configs : bk_md_image_broker_configs(img, resource);
+    for (size_t i = 0; i < n_ops; i++) {
+        const struct bk_md_alter *op = &ops[i];
+        const char *name = op->name != NULL ? op->name : "";
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(ops[j].name, name) == 0) {
+                snprintf(msg, BK_MD_MSG_SIZE,
+                         "Error due to duplicate config keys");
+                return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
+            }
+        }
+        if (name[0] == '\0') {
+            snprintf(msg, BK_MD_MSG_SIZE, "Config name must not be empty");
+            return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
+        }
+        const struct bk_md_cfg_def *def = NULL;
+        if (t != NULL) {
+            def = bk_md_topic_cfg_find(name);
+            if (def == NULL) {
+                snprintf(msg, BK_MD_MSG_SIZE, "Unknown topic config name: %s",
+                         name);
+                return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
+            }
+        }
+        const char *value = op->value;
+        switch (op->op) {
+            case BK_MD_ALTER_SET:
+                break;
+            case BK_MD_ALTER_DELETE:
+                value = NULL;
+                break;
+            case BK_MD_ALTER_APPEND:
+            case BK_MD_ALTER_SUBTRACT: {
+                if (def != NULL && def->type != BK_MD_CFG_LIST) {
+                    snprintf(
+                        msg, BK_MD_MSG_SIZE,
+                        "Config value %s is not allowed for config key: %s",
+                        op->op == BK_MD_ALTER_APPEND ? "append" : "subtract",
+                        name);
+                    return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
+                }
+                const char *now =
+                    cur != NULL ? bk_md_configs_get(cur, name) : NULL;
+                if (now == NULL) {
+                    now = def != NULL ? def->dflt : "";
+                }
+                value = list_edit(out->arena, now,
+                                  op->value != NULL ? op->value : "",
+                                  op->op == BK_MD_ALTER_APPEND);
+                if (value == NULL) {
+                    return oom(out, mark, msg);
+                }
+                break;
+            }
+            default:
+                snprintf(msg, BK_MD_MSG_SIZE, "Unknown config operation %d",
+                         op->op);
+                return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
+        }
+        if (value == NULL && op->op == BK_MD_ALTER_SET) {
+            snprintf(msg, BK_MD_MSG_SIZE, "Null value not supported for : %s",
+                     name);
+            return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
+        }
+        if (value != NULL && t != NULL) {
+            int16_t code = bk_md_topic_cfg_check(name, value, msg);
+            if (code != 0) {
+                return fail(out, mark, code);
+            }
+        }
+        struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_CONFIG);
+        if (r == NULL) {
+            return oom(out, mark, msg);
+        }
+        bool ok = true;
+        r->u.config.resource_type = res_type;
+        r->u.config.resource = astr(out, resource, &ok);
+        r->u.config.name = astr(out, name, &ok);
+        r->u.config.value = astr(out, value, &ok);
+        if (!ok) {
+            return oom(out, mark, msg);
+        }
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_alloc_producer_ids(const struct bk_md_image *img,
+                                    int32_t broker_id,
+                                    int64_t broker_epoch,
+                                    struct bk_md_recs *out,
+                                    int64_t *first,
+                                    char *msg)
+{
+    const struct bk_md_broker *b = bk_md_image_broker(img, broker_id);
+    if (b == NULL || b->epoch != broker_epoch || b->fenced) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Broker %d with epoch %lld is not registered and unfenced.",
+                 broker_id, (long long)broker_epoch);
+        return BK_MD_KERR_STALE_BROKER_EPOCH;
+    }
+    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_PRODUCER_IDS);
+    if (r == NULL) {
+        return oom(out, out->n, msg);
+    }
+    r->u.producer_ids = (struct bk_md_producer_ids_rec){
+        .broker_id = broker_id,
+        .broker_epoch = broker_epoch,
+        .first_id = img->next_producer_id,
+        .count = BK_MD_PRODUCER_ID_BLOCK,
+    };
+    if (first != NULL) {
+        *first = img->next_producer_id;
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_register_broker(const struct bk_md_image *img,
+                                 int32_t id,
+                                 const char *host,
+                                 int32_t port,
+                                 const char *rack,
+                                 struct bk_md_recs *out,
+                                 int64_t *epoch,
+                                 char *msg)
+{
+    size_t mark = out->n;
+    if (id < 0 || host == NULL || port <= 0 || port > 65535) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Invalid broker registration for %d", id);
+        return BK_MD_KERR_INVALID_REQUEST;
+    }
+    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_BROKER);
+    if (r == NULL) {
+        return oom(out, mark, msg);
+    }
+    bool ok = true;
+    r->u.broker.id = id;
+    r->u.broker.epoch = img->offset;
+    r->u.broker.host = astr(out, host, &ok);
+    r->u.broker.port = port;
+    r->u.broker.rack = astr(out, rack, &ok);
+    r->u.broker.fenced = false;
+    if (!ok) {
+        return oom(out, mark, msg);
+    }
+    if (epoch != NULL) {
+        *epoch = img->offset;
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}

@@ -1,0 +1,173 @@
+/* Controller operations as pure functions: image in, records out.
+ *
+ * The active controller (the raft leader, after its barrier) validates a
+ * request against the newest image and turns it into metadata records, which
+ * it then proposes with bk_md_propose() (cluster/controller.h). Everything
+ * random (topic ids, the assignment's start index and shift) is drawn here,
+ * on the leader, so that apply stays deterministic.
+ *
+ * Each operation appends to a bk_md_recs list and returns a Kafka error code
+ * (BK_MD_KERR_*, 0 on success) with Kafka's message in msg
+ * (BK_MD_MSG_SIZE bytes). On an error nothing is appended. The records and
+ * everything they point to live in the list's arena, so the inputs may be
+ * freed once the operation returns. Several operations may append to one
+ * list (one CreateTopics request with many topics is one list, and so one
+ * raft entry); create_topic also checks the topics already in the list.
+ *
+ * Races: the image may be behind proposals still in flight, so two creates
+ * of one name can both pass here. Apply then keeps the first and skips the
+ * second, and bk_md_propose() reports BK_ESTATE to the loser (see
+ * controller.h). Out of memory gives BK_MD_KERR_UNKNOWN_SERVER_ERROR. */
+#ifndef BK_CLUSTER_OPS_H
+#define BK_CLUSTER_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/image.h"
+#include "cluster/records.h"
+#include "cluster/topic_config.h"
+#include "common/arena.h"
+
+#define BK_MD_KERR_STALE_BROKER_EPOCH 77
+#define BK_MD_KERR_UNKNOWN_TOPIC_ID   100
+
+/* Size of a producer id block (Kafka's
+ * ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
+#define BK_MD_PRODUCER_ID_BLOCK 1000
+
+/* A source of randomness. next returns 64 random bits. */
+struct bk_md_rng {
+    uint64_t (*next)(void *data);
+    void *data;
+};
+
+/* The process's rng (getrandom(2)); thread-safe; static. */
+const struct bk_md_rng *bk_md_rng_system(void);
+
+/* A random topic id as Kafka makes them: version 4, never zero, never one
+ * whose base64 form starts with '-'. */
+struct bk_uuid bk_md_random_uuid(const struct bk_md_rng *rng);
+
+struct bk_md_recs {
+    struct bk_arena *arena; /* borrowed */
+    struct bk_md_rec *v;    /* in arena */
+    size_t n;
+    size_t cap;
+};
+
+void bk_md_recs_init(struct bk_md_recs *r, struct bk_arena *arena);
+
+/* Appends a zeroed record of the type; returns it, or NULL when out of
+ * memory. */
+struct bk_md_rec *bk_md_recs_add(struct bk_md_recs *r, uint16_t type);
+
+struct bk_md_kv_in {
+    const char *name;
+    const char *value;
+};
+
+struct bk_md_topic_spec {
+    const char *name;
+    int32_t num_partitions;     /* -1: the default */
+    int16_t replication_factor; /* -1: the default */
+    size_t n_configs;
+    const struct bk_md_kv_in *configs; /* borrowed */
+};
+
+struct bk_md_defaults {
+    int32_t num_partitions;     /* num.partitions */
+    int16_t replication_factor; /* default.replication.factor */
+};
+
+struct bk_md_create_result {
+    struct bk_uuid topic_id;
+    int32_t num_partitions;
+    int16_t replication_factor;
+};
+
+/* CreateTopics for one topic: name rules, collisions ('.' vs '_') and
+ * duplicates (in the image and earlier in out), partitions >= 1 (and at most
+ * BK_MD_MAX_PARTITIONS), 1 <= replication factor <= live brokers, configs by
+ * name and type. Appends the topic, its partitions (replicas from
+ * bk_md_assign_replicas over the live brokers, ISR = replicas, leader = the
+ * first replica, epochs 0) and its configs. */
+int16_t bk_md_op_create_topic(const struct bk_md_image *img,
+                              const struct bk_md_topic_spec *spec,
+                              const struct bk_md_defaults *defs,
+                              const struct bk_md_rng *rng,
+                              struct bk_md_recs *out,
+                              struct bk_md_create_result *result,
+                              char *msg);
+
+/* DeleteTopics by name (UNKNOWN_TOPIC_OR_PARTITION when absent). */
+int16_t bk_md_op_delete_topic(const struct bk_md_image *img,
+                              const char *name,
+                              struct bk_md_recs *out,
+                              char *msg);
+
+/* DeleteTopics by id (UNKNOWN_TOPIC_ID when absent). */
+int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
+                                 const struct bk_uuid *id,
+                                 struct bk_md_recs *out,
+                                 char *msg);
+
+/* CreatePartitions: grows the topic to `count` partitions, placing the new
+ * ones with the replication factor of partition 0. */
+int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
+                                   const char *name,
+                                   int32_t count,
+                                   const struct bk_md_rng *rng,
+                                   struct bk_md_recs *out,
+                                   char *msg);
+
+/* IncrementalAlterConfigs operations (Kafka's numbering). */
+enum bk_md_alter_op {
+    BK_MD_ALTER_SET = 0,
+    BK_MD_ALTER_DELETE = 1,
+    BK_MD_ALTER_APPEND = 2,
+    BK_MD_ALTER_SUBTRACT = 3,
+};
+
+struct bk_md_alter {
+    const char *name;
+    int8_t op;         /* enum bk_md_alter_op */
+    const char *value; /* ignored for DELETE */
+};
+
+/* IncrementalAlterConfigs for one resource. Topic resources: the topic must
+ * exist, names and resulting values are checked against the topic config
+ * table, APPEND/SUBTRACT only on LIST configs (starting from the explicit
+ * value, else the default). Broker resources: "" (cluster default) or a
+ * decimal broker id; names and values are not checked here (the broker
+ * config table belongs to the server). Duplicate names: INVALID_REQUEST. */
+int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
+                               int8_t res_type,
+                               const char *resource,
+                               const struct bk_md_alter *ops,
+                               size_t n_ops,
+                               struct bk_md_recs *out,
+                               char *msg);
+
+/* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
+ * *first gets its first id. STALE_BROKER_EPOCH when the broker is not
+ * registered with that epoch. */
+int16_t bk_md_op_alloc_producer_ids(const struct bk_md_image *img,
+                                    int32_t broker_id,
+                                    int64_t broker_epoch,
+                                    struct bk_md_recs *out,
+                                    int64_t *first,
+                                    char *msg);
+
+/* Registers (or re-registers) a broker, unfenced. The broker epoch is the
+ * image's offset, so it grows with every registration. *epoch gets it. */
+int16_t bk_md_op_register_broker(const struct bk_md_image *img,
+                                 int32_t id,
+                                 const char *host,
+                                 int32_t port,
+                                 const char *rack,
+                                 struct bk_md_recs *out,
+                                 int64_t *epoch,
+                                 char *msg);
+
+#endif /* BK_CLUSTER_OPS_H */

@@ -1,0 +1,492 @@
+/* Controller operations and CreateTopics validation: topic names, configs,
+ * partitions, replication factor, incremental config changes, producer id
+ * blocks and broker registration, applied through the image. */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/image.h"
+#include "cluster/ops.h"
+#include "cluster/topic_config.h"
+#include "common/arena.h"
+#include "common/err.h"
+
+/* A reproducible rng (splitmix64). */
+static uint64_t split_next(void *data)
+{
+    uint64_t *s = data;
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+struct env {
+    struct bk_arena arena;
+    struct bk_md_recs recs;
+    struct bk_md_image *img;
+    uint64_t seed;
+    struct bk_md_rng rng;
+    struct bk_md_defaults defs;
+    char msg[BK_MD_MSG_SIZE];
+};
+
+static void env_commit(struct env *e)
+{
+    struct bk_md_image *next;
+    assert_int_equal(
+        bk_md_image_apply(e->img, e->recs.v, e->recs.n, NULL, &next), 0);
+    bk_md_image_release(e->img);
+    e->img = next;
+    bk_arena_reset(&e->arena);
+    bk_md_recs_init(&e->recs, &e->arena);
+}
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    bk_arena_init(&e->arena, 4096, 0);
+    bk_md_recs_init(&e->recs, &e->arena);
+    e->img = bk_md_image_new();
+    e->seed = 7;
+    e->rng = (struct bk_md_rng){ split_next, &e->seed };
+    e->defs = (struct bk_md_defaults){ 3, 1 };
+    const char *racks[] = { "a", "b", "c" };
+    for (int32_t id = 1; id <= 3; id++) {
+        int64_t epoch;
+        assert_int_equal(
+            bk_md_op_register_broker(e->img, id, "127.0.0.1", 9092 + id,
+                                     racks[id - 1], &e->recs, &epoch, e->msg),
+            0);
+    }
+    env_commit(e);
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    bk_md_image_release(e->img);
+    bk_arena_destroy(&e->arena);
+    free(e);
+    return 0;
+}
+
+static void test_topic_names(void **state)
+{
+    (void)state;
+    char msg[BK_MD_MSG_SIZE];
+    assert_int_equal(bk_md_topic_name_check("orders.v1_x-Y", 13, msg), 0);
+    assert_int_equal(bk_md_topic_name_check("", 0, msg), 17);
+    assert_string_equal(msg, "Topic name is illegal, it can't be empty");
+    assert_int_equal(bk_md_topic_name_check(".", 1, msg), 17);
+    assert_int_equal(bk_md_topic_name_check("..", 2, msg), 17);
+    assert_int_equal(bk_md_topic_name_check("...", 3, msg), 0);
+    assert_int_equal(bk_md_topic_name_check("a b", 3, msg), 17);
+    assert_non_null(strstr(msg, "ASCII alphanumerics"));
+    assert_int_equal(bk_md_topic_name_check("caf\xc3\xa9", 5, msg), 17);
+    char longname[251];
+    memset(longname, 'x', sizeof(longname));
+    assert_int_equal(bk_md_topic_name_check(longname, 249, msg), 0);
+    assert_int_equal(bk_md_topic_name_check(longname, 250, msg), 17);
+    assert_non_null(strstr(msg, "249"));
+    assert_true(bk_md_topic_names_collide("a.b", 3, "a_b", 3));
+    assert_false(bk_md_topic_names_collide("a.b", 3, "a.b", 3));
+    assert_false(bk_md_topic_names_collide("a.b", 3, "a-b", 3));
+}
+
+static void test_topic_configs(void **state)
+{
+    (void)state;
+    char msg[BK_MD_MSG_SIZE];
+    size_t n;
+    const struct bk_md_cfg_def *t = bk_md_topic_cfg_table(&n);
+    assert_true(n >= 25);
+    for (size_t i = 1; i < n; i++) {
+        assert_true(strcmp(t[i - 1].name, t[i].name) < 0);
+    }
+    /* Every default passes its own check. */
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(bk_md_topic_cfg_check(t[i].name, t[i].dflt, msg), 0);
+    }
+    const char *required[] = {
+        "cleanup.policy",
+        "compression.type",
+        "delete.retention.ms",
+        "file.delete.delay.ms",
+        "flush.messages",
+        "flush.ms",
+        "index.interval.bytes",
+        "max.compaction.lag.ms",
+        "max.message.bytes",
+        "message.timestamp.type",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.after.max.ms",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "preallocate",
+        "retention.bytes",
+        "retention.ms",
+        "segment.bytes",
+        "segment.index.bytes",
+        "segment.jitter.ms",
+        "segment.ms",
+        "unclean.leader.election.enable",
+        "message.downconversion.enable",
+    };
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        assert_non_null(bk_md_topic_cfg_find(required[i]));
+    }
+    assert_int_equal(bk_md_topic_cfg_find("retention.ms")->type,
+                     BK_MD_CFG_LONG);
+    assert_string_equal(bk_md_topic_cfg_find("retention.ms")->dflt,
+                        "604800000");
+
+    assert_int_equal(bk_md_topic_cfg_check("nope", "1", msg), 40);
+    assert_string_equal(msg, "Unknown topic config name: nope");
+    assert_int_equal(bk_md_topic_cfg_check("retention.ms", "abc", msg), 40);
+    assert_string_equal(msg,
+                        "Invalid value abc for configuration "
+                        "retention.ms: Not a number of type LONG");
+    assert_int_equal(bk_md_topic_cfg_check("retention.ms", "-1", msg), 0);
+    assert_int_equal(bk_md_topic_cfg_check("retention.ms", "-2", msg), 40);
+    assert_non_null(strstr(msg, "at least -1"));
+    assert_int_equal(bk_md_topic_cfg_check("retention.ms", " 100 ", msg), 0);
+    assert_int_equal(
+        bk_md_topic_cfg_check("max.message.bytes", "2147483648", msg), 40);
+    assert_int_equal(
+        bk_md_topic_cfg_check("retention.bytes", "9223372036854775807", msg),
+        0);
+    assert_int_equal(
+        bk_md_topic_cfg_check("retention.bytes", "9223372036854775808", msg),
+        40);
+    assert_int_equal(bk_md_topic_cfg_check("segment.bytes", "1000", msg), 40);
+    assert_int_equal(bk_md_topic_cfg_check("min.insync.replicas", "0", msg),
+                     40);
+    assert_int_equal(
+        bk_md_topic_cfg_check("min.cleanable.dirty.ratio", "0.9", msg), 0);
+    assert_int_equal(
+        bk_md_topic_cfg_check("min.cleanable.dirty.ratio", "1.5", msg), 40);
+    assert_non_null(strstr(msg, "no more than 1"));
+    assert_int_equal(bk_md_topic_cfg_check("preallocate", "TRUE", msg), 0);
+    assert_int_equal(bk_md_topic_cfg_check("preallocate", "yes", msg), 40);
+    assert_int_equal(bk_md_topic_cfg_check("compression.type", "zstd", msg), 0);
+    assert_int_equal(bk_md_topic_cfg_check("compression.type", "brotli", msg),
+                     40);
+    assert_non_null(strstr(msg, "String must be one of"));
+    assert_int_equal(
+        bk_md_topic_cfg_check("cleanup.policy", "compact,delete", msg), 0);
+    assert_int_equal(
+        bk_md_topic_cfg_check("cleanup.policy", "compact, delete", msg), 0);
+    assert_int_equal(bk_md_topic_cfg_check("cleanup.policy", "compact,x", msg),
+                     40);
+    assert_int_equal(
+        bk_md_topic_cfg_check("message.timestamp.type", "LogAppendTime", msg),
+        0);
+    assert_int_equal(bk_md_topic_cfg_check("retention.ms", NULL, msg), 40);
+}
+
+static void test_create_topic(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_kv_in cfg[] = { { "retention.ms", "1000" },
+                                 { "cleanup.policy", "compact" } };
+    struct bk_md_topic_spec spec = { "orders", 6, 3, 2, cfg };
+    struct bk_md_create_result res;
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, &res, e->msg),
+                     0);
+    assert_int_equal(e->recs.n, 1 + 6 + 2);
+    assert_int_equal(res.num_partitions, 6);
+    assert_int_equal(res.replication_factor, 3);
+    assert_false(bk_uuid_is_zero(&res.topic_id));
+    assert_int_equal(res.topic_id.b[6] >> 4, 4);
+    /* Same name again in the same request. */
+    struct bk_md_topic_spec dup = { "orders", 1, 1, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &dup, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_int_equal(e->recs.n, 9);
+    env_commit(e);
+
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "orders", 6);
+    assert_non_null(t);
+    assert_memory_equal(t->id.b, res.topic_id.b, 16);
+    assert_int_equal(t->n_partitions, 6);
+    int leaders[4] = { 0 };
+    for (int p = 0; p < 6; p++) {
+        const struct bk_md_partition *pp = bk_md_topic_partition(t, p);
+        assert_int_equal(pp->n_replicas, 3);
+        assert_int_equal(pp->n_isr, 3);
+        assert_int_equal(pp->leader, pp->replicas[0]);
+        leaders[pp->leader]++;
+    }
+    assert_int_equal(leaders[1], 2);
+    assert_int_equal(leaders[2], 2);
+    assert_int_equal(leaders[3], 2);
+    assert_string_equal(bk_md_configs_get(&t->configs, "cleanup.policy"),
+                        "compact");
+
+    /* Errors, each with Kafka's code. */
+    struct {
+        struct bk_md_topic_spec spec;
+        int16_t code;
+    } bad[] = {
+        { { "orders", 1, 1, 0, NULL }, 36 },
+        { { "orders.x/y", 1, 1, 0, NULL }, 17 },
+        { { "..", 1, 1, 0, NULL }, 17 },
+        { { "new", 0, 1, 0, NULL }, 37 },
+        { { "new", -5, 1, 0, NULL }, 37 },
+        { { "new", BK_MD_MAX_PARTITIONS + 1, 1, 0, NULL }, 37 },
+        { { "new", 1, 0, 0, NULL }, 38 },
+        { { "new", 1, 4, 0, NULL }, 38 },
+        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "x.y", "1" } } }, 40 },
+        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "segment.ms", "0" } } },
+          40 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(bk_md_op_create_topic(e->img, &bad[i].spec, &e->defs,
+                                               &e->rng, &e->recs, NULL, e->msg),
+                         bad[i].code);
+        assert_true(strlen(e->msg) > 0);
+        assert_int_equal(e->recs.n, 0);
+    }
+    struct bk_md_topic_spec rf4 = { "new", 1, 4, 0, NULL };
+    bk_md_op_create_topic(e->img, &rf4, &e->defs, &e->rng, &e->recs, NULL,
+                          e->msg);
+    assert_string_equal(e->msg,
+                        "Unable to replicate the partition 4 time(s): The "
+                        "target replication factor of 4 cannot be reached "
+                        "because only 3 broker(s) are registered.");
+    /* '.' / '_' collision with an existing topic. */
+    struct bk_md_topic_spec a = { "a.b", 1, 1, 0, NULL };
+    struct bk_md_topic_spec b = { "a_b", 1, 1, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &a, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_create_topic(e->img, &b, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     17);
+    assert_non_null(strstr(e->msg, "collides"));
+    env_commit(e);
+    assert_int_equal(bk_md_op_create_topic(e->img, &b, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     17);
+    /* Defaults. */
+    struct bk_md_topic_spec d = { "dflt", -1, -1, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &d, &e->defs, &e->rng,
+                                           &e->recs, &res, e->msg),
+                     0);
+    assert_int_equal(res.num_partitions, 3);
+    assert_int_equal(res.replication_factor, 1);
+    env_commit(e);
+}
+
+static void test_delete_and_partitions(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_topic_spec spec = { "t1", 2, 2, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    assert_int_equal(
+        bk_md_op_create_partitions(e->img, "t1", 2, &e->rng, &e->recs, e->msg),
+        37);
+    assert_string_equal(e->msg, "Topic already has 2 partitions.");
+    assert_int_equal(
+        bk_md_op_create_partitions(e->img, "t1", 1, &e->rng, &e->recs, e->msg),
+        37);
+    assert_int_equal(
+        bk_md_op_create_partitions(e->img, "zz", 5, &e->rng, &e->recs, e->msg),
+        3);
+    assert_int_equal(
+        bk_md_op_create_partitions(e->img, "t1", 5, &e->rng, &e->recs, e->msg),
+        0);
+    assert_int_equal(e->recs.n, 3);
+    env_commit(e);
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "t1", 2);
+    assert_int_equal(t->n_partitions, 5);
+    assert_int_equal(bk_md_topic_partition(t, 4)->n_replicas, 2);
+    struct bk_uuid id = t->id;
+
+    assert_int_equal(bk_md_op_delete_topic(e->img, "zz", &e->recs, e->msg), 3);
+    struct bk_uuid zero = { { 0 } };
+    assert_int_equal(bk_md_op_delete_topic_id(e->img, &zero, &e->recs, e->msg),
+                     100);
+    assert_int_equal(bk_md_op_delete_topic(e->img, "t1", &e->recs, e->msg), 0);
+    env_commit(e);
+    assert_null(bk_md_image_topic(e->img, "t1", 2));
+    assert_null(bk_md_image_topic_by_id(e->img, &id));
+}
+
+static void test_alter_configs(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_topic_spec spec = { "c", 1, 1, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    struct bk_md_alter ops[] = {
+        { "retention.ms", BK_MD_ALTER_SET, "5000" },
+        { "cleanup.policy", BK_MD_ALTER_APPEND, "compact" },
+        { "leader.replication.throttled.replicas", BK_MD_ALTER_APPEND,
+          "0:1,0:2" },
+    };
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_TOPIC, "c", ops,
+                                            3, &e->recs, e->msg),
+                     0);
+    env_commit(e);
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "c", 1);
+    assert_string_equal(bk_md_configs_get(&t->configs, "retention.ms"), "5000");
+    assert_string_equal(bk_md_configs_get(&t->configs, "cleanup.policy"),
+                        "delete,compact");
+    struct bk_md_alter ops2[] = {
+        { "retention.ms", BK_MD_ALTER_DELETE, NULL },
+        { "cleanup.policy", BK_MD_ALTER_SUBTRACT, "delete" },
+        { "leader.replication.throttled.replicas", BK_MD_ALTER_APPEND,
+          "0:2,0:3" },
+    };
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_TOPIC, "c", ops2,
+                                            3, &e->recs, e->msg),
+                     0);
+    env_commit(e);
+    t = bk_md_image_topic(e->img, "c", 1);
+    assert_null(bk_md_configs_get(&t->configs, "retention.ms"));
+    assert_string_equal(bk_md_configs_get(&t->configs, "cleanup.policy"),
+                        "compact");
+    assert_string_equal(
+        bk_md_configs_get(&t->configs, "leader.replication.throttled.replicas"),
+        "0:1,0:2,0:3");
+
+    struct {
+        const char *res;
+        struct bk_md_alter op;
+        int16_t code;
+    } bad[] = {
+        { "nope", { "retention.ms", BK_MD_ALTER_SET, "1" }, 3 },
+        { "c", { "retention.ms", BK_MD_ALTER_APPEND, "1" }, 40 },
+        { "c", { "bogus", BK_MD_ALTER_SET, "1" }, 40 },
+        { "c", { "retention.ms", BK_MD_ALTER_SET, "x" }, 40 },
+        { "c", { "retention.ms", BK_MD_ALTER_SET, NULL }, 42 },
+        { "c", { "cleanup.policy", BK_MD_ALTER_APPEND, "zap" }, 40 },
+        { "c", { "retention.ms", 9, "1" }, 42 },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(
+            bk_md_op_alter_configs(e->img, BK_MD_RES_TOPIC, bad[i].res,
+                                   &bad[i].op, 1, &e->recs, e->msg),
+            bad[i].code);
+        assert_int_equal(e->recs.n, 0);
+    }
+    struct bk_md_alter dups[] = { { "retention.ms", 0, "1" },
+                                  { "retention.ms", 0, "2" } };
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_TOPIC, "c", dups,
+                                            2, &e->recs, e->msg),
+                     42);
+    assert_int_equal(e->recs.n, 0);
+
+    /* Broker resources: cluster default and one broker. */
+    struct bk_md_alter b[] = { { "log.retention.ms", 0, "1000" } };
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_BROKER, "", b, 1,
+                                            &e->recs, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_BROKER, "2", b, 1,
+                                            &e->recs, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_alter_configs(e->img, BK_MD_RES_BROKER, "x", b, 1,
+                                            &e->recs, e->msg),
+                     42);
+    env_commit(e);
+    assert_string_equal(
+        bk_md_configs_get(bk_md_image_broker_configs(e->img, "2"),
+                          "log.retention.ms"),
+        "1000");
+}
+
+static void test_producer_ids_and_registration(void **state)
+{
+    struct env *e = *state;
+    const struct bk_md_broker *b = bk_md_image_broker(e->img, 2);
+    int64_t epoch = b->epoch;
+    int64_t first;
+    assert_int_equal(
+        bk_md_op_alloc_producer_ids(e->img, 2, epoch, &e->recs, &first, e->msg),
+        0);
+    assert_int_equal(first, 0);
+    env_commit(e);
+    assert_int_equal(e->img->next_producer_id, 1000);
+    assert_int_equal(
+        bk_md_op_alloc_producer_ids(e->img, 2, epoch, &e->recs, &first, e->msg),
+        0);
+    assert_int_equal(first, 1000);
+    /* A block computed from the same (stale) image is skipped in apply. */
+    assert_int_equal(
+        bk_md_op_alloc_producer_ids(e->img, 2, epoch, &e->recs, &first, e->msg),
+        0);
+    uint8_t skipped[2];
+    struct bk_md_image *next;
+    assert_int_equal(
+        bk_md_image_apply(e->img, e->recs.v, e->recs.n, skipped, &next), 0);
+    assert_int_equal(skipped[0], 0);
+    assert_int_equal(skipped[1], 1);
+    assert_int_equal(next->next_producer_id, 2000);
+    bk_md_image_release(next);
+    bk_arena_reset(&e->arena);
+    bk_md_recs_init(&e->recs, &e->arena);
+
+    assert_int_equal(bk_md_op_alloc_producer_ids(e->img, 2, epoch + 1, &e->recs,
+                                                 &first, e->msg),
+                     77);
+    assert_int_equal(
+        bk_md_op_alloc_producer_ids(e->img, 9, 0, &e->recs, &first, e->msg),
+        77);
+    /* Re-registration gets a higher epoch. */
+    int64_t e2;
+    assert_int_equal(bk_md_op_register_broker(e->img, 2, "h", 1, NULL, &e->recs,
+                                              &e2, e->msg),
+                     0);
+    assert_true(e2 > epoch);
+    env_commit(e);
+    assert_int_equal(bk_md_image_broker(e->img, 2)->epoch, e2);
+    assert_null(bk_md_image_broker(e->img, 2)->rack);
+    assert_int_equal(bk_md_op_register_broker(e->img, 2, "h", 0, NULL, &e->recs,
+                                              &e2, e->msg),
+                     42);
+}
+
+static void test_random_uuid(void **state)
+{
+    (void)state;
+    struct bk_uuid a = bk_md_random_uuid(bk_md_rng_system());
+    struct bk_uuid b = bk_md_random_uuid(bk_md_rng_system());
+    assert_memory_not_equal(a.b, b.b, 16);
+    assert_int_equal(a.b[6] >> 4, 4);
+    assert_int_equal(a.b[8] >> 6, 2);
+    assert_int_not_equal(a.b[0] >> 2, 62);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_topic_names),
+        cmocka_unit_test(test_topic_configs),
+        cmocka_unit_test_setup_teardown(test_create_topic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_and_partitions, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_alter_configs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_producer_ids_and_registration,
+                                        setup, teardown),
+        cmocka_unit_test(test_random_uuid),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
