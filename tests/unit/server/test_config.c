@@ -1,0 +1,146 @@
+/* cmocka.h needs these headers first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/err.h"
+#include "server/config.h"
+
+static char *write_tmp(const char *text)
+{
+    static char path[64];
+    snprintf(path, sizeof(path), "/tmp/bk-config-test-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    return path;
+}
+
+static int load_text(struct bk_config *c,
+                     const char *text,
+                     char *err,
+                     size_t errlen)
+{
+    assert_int_equal(bk_config_init(c), 0);
+    char *path = write_tmp(text);
+    int rv = bk_config_load(c, path, err, errlen);
+    if (rv == 0) {
+        rv = bk_config_finish(c, err, errlen);
+    }
+    unlink(path);
+    return rv;
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c, "", err, sizeof(err)), 0);
+    assert_int_equal(c.node_id, 1);
+    assert_string_equal(c.log_dirs, "./data");
+    assert_int_equal(c.socket_request_max_bytes, 104857600);
+    assert_int_equal(c.nlisteners, 1);
+    assert_string_equal(c.listener[0].host, "127.0.0.1");
+    assert_int_equal(c.listener[0].port, 9092);
+    assert_int_equal(c.nadvertised, 1);
+    bk_config_free(&c);
+}
+
+static void test_parse_kafka_properties(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    const char *text =
+        "# comment\n"
+        "! also a comment\n"
+        "\n"
+        "  node.id = 7  \n"
+        "listeners=PLAINTEXT://0.0.0.0:19092,"
+        "PLAINTEXT://[::1]:19093\n"
+        "advertised.listeners:PLAINTEXT://broker7.example:19092\n"
+        "log.dirs=/var/lib/brokerd\n"
+        "auto.create.topics.enable=false\n"
+        "broker.rack=us-east-1a\n";
+    assert_int_equal(load_text(&c, text, err, sizeof(err)), 0);
+    assert_int_equal(c.node_id, 7);
+    assert_int_equal(c.nlisteners, 2);
+    assert_string_equal(c.listener[1].host, "::1");
+    assert_int_equal(c.listener[1].port, 19093);
+    assert_string_equal(c.advertised[0].host, "broker7.example");
+    assert_false(c.auto_create_topics_enable);
+    assert_string_equal(c.broker_rack, "us-east-1a");
+    bk_config_free(&c);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    struct bk_config c;
+    char err[256] = "";
+    int rv = load_text(&c, text, err, sizeof(err));
+    assert_int_equal(rv, BK_ECONFIG);
+    if (strstr(err, needle) == NULL) {
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+    }
+    assert_null(strchr(err, '\n'));
+    bk_config_free(&c);
+}
+
+static void test_errors_name_key_and_reason(void **state)
+{
+    (void)state;
+    expect_error("bogus.key=1\n", "unknown configuration key 'bogus.key'");
+    expect_error("node.id=x\n", "node.id: 'x' is not an integer");
+    expect_error("node.id=99999999999\n", "node.id");
+    expect_error("num.shards=-1\n", "outside");
+    expect_error("auto.create.topics.enable=yes\n", "not true or false");
+    expect_error("listeners=127.0.0.1:9092\n", "NAME://host:port");
+    expect_error("listeners=PLAINTEXT://h:99999\n", "not a port");
+    expect_error("listeners=SASL_SSL://h:1\n", "not supported");
+    expect_error("advertised.listeners=PLAINTEXT://h:0\n", "port 0");
+    expect_error("log.dirs=/a,/b\n", "one directory");
+    expect_error("logger.level=chatty\n", "logger.level");
+    expect_error("node.id\n", ":1: expected key=value");
+}
+
+static void test_doc_lists_every_key(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    bk_config_write_doc(f);
+    fclose(f);
+    const char *keys[] = {
+        "node.id",   "listeners",      "advertised.listeners",
+        "log.dirs",  "num.partitions", "socket.request.max.bytes",
+        "num.shards"
+    };
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        char needle[80];
+        snprintf(needle, sizeof(needle), "## `%s`", keys[i]);
+        assert_non_null(strstr(buf, needle));
+    }
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_parse_kafka_properties),
+        cmocka_unit_test(test_errors_name_key_and_reason),
+        cmocka_unit_test(test_doc_lists_every_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
