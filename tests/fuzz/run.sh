@@ -1,0 +1,45 @@
+#!/bin/sh
+# Builds (if needed) and runs every libFuzzer target for SECONDS each.
+# Usage: tests/fuzz/run.sh [SECONDS]   (default 60)
+# Exits non-zero when a target crashes or reports; the reproducer is left in
+# build-fuzz/fuzz-artifacts/. New inputs go to a scratch copy of the corpus,
+# so the committed seed corpus stays as it is.
+set -eu
+
+secs=${1:-60}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${BK_FUZZ_BUILD_DIR:-$root/build-fuzz}
+targets="fuzz_request fuzz_response"
+
+if ! command -v clang >/dev/null 2>&1; then
+    echo "tests/fuzz/run.sh: clang not found, cannot build libFuzzer targets" >&2
+    exit 1
+fi
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+    CC=clang cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Debug \
+        -DBK_FUZZ=ON -DBK_TESTS=ON >/dev/null
+fi
+# shellcheck disable=SC2086
+cmake --build "$build" -j2 --target $targets >/dev/null
+
+mkdir -p "$build/fuzz-artifacts"
+status=0
+for t in $targets; do
+    work=$(mktemp -d)
+    seeds="$root/tests/fuzz/corpus/$t"
+    echo "fuzz: $t for ${secs}s"
+    if ! "$build/tests/fuzz/$t" -max_total_time="$secs" -timeout=10 \
+        -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+        -artifact_prefix="$build/fuzz-artifacts/$t-" \
+        "$work" "$seeds" >"$build/fuzz-artifacts/$t.log" 2>&1; then
+        echo "fuzz: $t FAILED; see $build/fuzz-artifacts/$t.log" >&2
+        tail -n 40 "$build/fuzz-artifacts/$t.log" >&2
+        status=1
+    else
+        grep -E '^stat::number_of_executed_units' \
+            "$build/fuzz-artifacts/$t.log" || true
+    fi
+    rm -rf "$work"
+done
+exit $status
