@@ -72,8 +72,7 @@ static void reply(struct bk_call *call,
         bk_req_fail(call->req, "answer encoding failed");
         return;
     }
-    uv_buf_t ub = uv_buf_init((char *)buf, (unsigned)total);
-    bk_req_reply(call->req, &ub, 1);
+    bk_req_reply(call->req, buf, total);
 }
 
 void bk_call_reply(struct bk_call *call, const void *resp)

@@ -1,10 +1,14 @@
 /* A client connection: Kafka framing, in-order answers, backpressure.
  *
- * Happy path: bytes arrive in read_cb; each complete frame (INT32 size,
- * then that many bytes) becomes a bk_req queued on the connection and
- * handed to the upper layer; answers may complete in any order but are
- * written strictly in request order (the Java client matches each answer to
- * its oldest request in flight), several at once with one writev.
+ * Happy path: the socket is watched with a uv_poll handle; on readable,
+ * bytes are read and each complete frame (INT32 size, then that many
+ * bytes) becomes a bk_req queued on the connection and handed to the upper
+ * layer. Answers may complete in any order but are written strictly in
+ * request order (the Java client matches each answer to its oldest request
+ * in flight): memory pieces with writev, file pieces with sendfile(2), at
+ * once when the socket takes them and on writable otherwise. We drive the
+ * socket ourselves rather than through uv_tcp_t because libuv has no way to
+ * put a sendfile between two writes on a stream.
  *
  * Failure modes: a size prefix that is negative or above
  * socket.request.max.bytes closes the connection before anything is
@@ -19,8 +23,14 @@
  * per-frame buffers, except that the remainder of a large frame is read
  * straight into its own buffer, so a big Produce is copied once. */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/assert.h"
@@ -29,11 +39,16 @@
 #include "net/net_int.h"
 
 /* Below this many missing bytes a frame is filled through the shared buffer;
- * above it, libuv reads straight into the frame. */
+ * above it, we read straight into the frame. */
 #define DIRECT_READ_MIN (16 * 1024)
+/* Bytes read from one connection per wake-up, so one busy client cannot
+ * starve the others on its shard. */
+#define READ_BUDGET (1024 * 1024)
+#define MAX_IOV     64
 
 struct bk_conn {
-    uv_tcp_t tcp;
+    uv_poll_t poll;
+    int fd;
     struct bk_shard *shard;
     struct bk_conn *prev, *next; /* shard's list */
     uint64_t id;
@@ -50,25 +65,23 @@ struct bk_conn {
     unsigned queued;            /* requests in the queue */
     size_t queued_out;          /* answer bytes waiting or being written */
     uint64_t next_seq;
+    /* Write position inside the head request's answer. */
+    unsigned out_chunk;
+    size_t out_off;
 
     bool reading;
-    bool writing;
+    bool want_write;
     bool closing;
     bool handle_closed;
-};
-
-struct conn_write {
-    uv_write_t w;
-    struct bk_conn *conn;
-    unsigned nreq;
-    uv_buf_t bufs[];
+    bool in_flush;
 };
 
 #define bk_assert_state(r) bk_assert((r)->state == BK_REQ_PENDING)
 
 static void conn_close(struct bk_conn *c);
 static void conn_flush(struct bk_conn *c);
-static void conn_start_reading(struct bk_conn *c);
+static void update_poll(struct bk_conn *c);
+static void poll_cb(uv_poll_t *p, int status, int events);
 
 uint64_t bk_conn_id(const struct bk_conn *c)
 {
@@ -111,24 +124,15 @@ static void conn_free_if_done(struct bk_conn *c)
 
 static void req_free(struct bk_req *r)
 {
+    if (r->on_free != NULL) {
+        r->on_free(r);
+    }
     bk_arena_destroy(&r->arena);
     bk_free(r->frame);
     bk_free(r);
 }
 
-/* Unlinks r, which must be at the head of its queue. */
-static void pop_head(struct bk_conn *c)
-{
-    struct bk_req *r = c->head;
-    c->head = r->next;
-    if (c->head == NULL) {
-        c->tail = NULL;
-    }
-    c->queued--;
-    c->queued_out -= r->out_bytes;
-    req_free(r);
-}
-
+/* Unlinks r from its connection's queue and frees it. */
 static void unlink_req(struct bk_conn *c, struct bk_req *r)
 {
     struct bk_req **pp = &c->head;
@@ -156,91 +160,146 @@ static bool over_limits(const struct bk_conn *c)
            c->queued_out >= cfg->max_queued_out_bytes;
 }
 
-static void maybe_resume(struct bk_conn *c)
+static void update_poll(struct bk_conn *c)
 {
-    if (!c->reading && !c->closing && !c->shard->stopping && !over_limits(c)) {
-        conn_start_reading(c);
+    if (c->closing) {
+        return;
     }
-    if (c->shard->stopping && c->head == NULL) {
-        conn_close(c);
+    bool want_read = !c->shard->stopping && !over_limits(c);
+    int events =
+        (want_read ? UV_READABLE : 0) | (c->want_write ? UV_WRITABLE : 0);
+    c->reading = want_read;
+    if (events == 0) {
+        uv_poll_stop(&c->poll);
+    } else {
+        uv_poll_start(&c->poll, events, poll_cb);
     }
 }
 
-static void write_cb(uv_write_t *w, int status)
+/* Writes as much of the queue's finished answers as the socket takes.
+ * Returns false when the connection was closed. */
+static bool write_some(struct bk_conn *c)
 {
-    struct conn_write *cw = (struct conn_write *)w;
-    struct bk_conn *c = cw->conn;
-    for (unsigned i = 0; i < cw->nreq; i++) {
-        pop_head(c);
+    for (;;) {
+        /* Answers without bytes (acks=0) at the head need no write. */
+        while (c->head != NULL && c->head->state != BK_REQ_PENDING &&
+               c->out_chunk >= c->head->nchunks) {
+            struct bk_req *r = c->head;
+            c->head = r->next;
+            if (c->head == NULL) {
+                c->tail = NULL;
+            }
+            c->queued--;
+            c->queued_out -= r->out_bytes;
+            c->out_chunk = 0;
+            c->out_off = 0;
+            req_free(r);
+        }
+        struct bk_req *r = c->head;
+        if (r == NULL || r->state == BK_REQ_PENDING) {
+            c->want_write = false;
+            return true;
+        }
+        r->state = BK_REQ_WRITING;
+        const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
+        ssize_t n;
+        if (ch->base == NULL) {
+            off_t off = (off_t)(ch->offset + (int64_t)c->out_off);
+            n = sendfile(c->fd, ch->fd, &off, ch->len - c->out_off);
+            if (n == 0) {
+                /* The file is shorter than promised (truncated under us):
+                 * the frame cannot be completed, so the stream is lost. */
+                bk_log_warn("net",
+                            "conn=%llu msg=\"file range ended early; "
+                            "closing\"",
+                            (unsigned long long)c->id);
+                conn_close(c);
+                return false;
+            }
+        } else {
+            /* Gather this and the following memory pieces, also across
+             * finished answers, into one writev. */
+            struct iovec iov[MAX_IOV];
+            int k = 0;
+            struct bk_req *wr = r;
+            unsigned ci = c->out_chunk;
+            size_t skip = c->out_off;
+            while (wr != NULL && wr->state != BK_REQ_PENDING && k < MAX_IOV) {
+                if (ci >= wr->nchunks) {
+                    wr = wr->next;
+                    ci = 0;
+                    continue;
+                }
+                const struct bk_out_chunk *x = &wr->chunks[ci];
+                if (x->base == NULL) {
+                    break;
+                }
+                iov[k].iov_base = (char *)x->base + skip;
+                iov[k].iov_len = x->len - skip;
+                skip = 0;
+                k++;
+                ci++;
+            }
+            n = writev(c->fd, iov, k);
+        }
+        if (n < 0) {
+            if (errno == EAGAIN) { /* == EWOULDBLOCK on Linux */
+                c->want_write = true;
+                return true;
+            }
+            if (errno == EINTR) {
+                continue;
+            }
+            bk_log_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
+                         (unsigned long long)c->id, c->peer, strerror(errno));
+            conn_close(c);
+            return false;
+        }
+        /* Advance the position by n bytes over the pieces. */
+        size_t left = (size_t)n;
+        while (left > 0 && c->head != NULL) {
+            struct bk_req *h = c->head;
+            if (c->out_chunk < h->nchunks) {
+                const struct bk_out_chunk *x = &h->chunks[c->out_chunk];
+                size_t rest = x->len - c->out_off;
+                if (left < rest) {
+                    c->out_off += left;
+                    break;
+                }
+                left -= rest;
+                c->out_chunk++;
+                c->out_off = 0;
+            }
+            if (c->out_chunk >= h->nchunks) {
+                c->head = h->next;
+                if (c->head == NULL) {
+                    c->tail = NULL;
+                }
+                c->queued--;
+                c->queued_out -= h->out_bytes;
+                c->out_chunk = 0;
+                req_free(h);
+            }
+        }
     }
-    bk_free(cw);
-    c->writing = false;
-    if (c->closing) {
-        conn_free_if_done(c);
-        return;
-    }
-    if (status < 0) {
-        bk_log_debug("net", "conn=%llu peer=%s msg=\"write failed: %s\"",
-                     (unsigned long long)c->id, c->peer, uv_strerror(status));
-        conn_close(c);
-        return;
-    }
-    conn_flush(c);
-    maybe_resume(c);
 }
 
 static void conn_flush(struct bk_conn *c)
 {
-    if (c->writing || c->closing) {
+    if (c->closing || c->in_flush) {
         return;
     }
-    /* Answers without bytes (acks=0) at the head need no write. */
-    while (c->head != NULL && c->head->state == BK_REQ_DONE &&
-           c->head->nbufs == 0) {
-        pop_head(c);
-    }
-    unsigned nreq = 0, nbufs = 0;
-    for (struct bk_req *r = c->head; r != NULL && r->state == BK_REQ_DONE;
-         r = r->next) {
-        nreq++;
-        nbufs += r->nbufs;
-        if (nbufs >= 512) {
-            break; /* stay well under IOV_MAX */
-        }
-    }
-    if (nreq == 0) {
+    c->in_flush = true;
+    bool alive = write_some(c);
+    c->in_flush = false;
+    if (!alive) {
         return;
     }
-    struct conn_write *cw =
-        bk_malloc(sizeof(*cw) + (size_t)nbufs * sizeof(uv_buf_t));
-    if (cw == NULL) {
-        bk_log_error("net", "conn=%llu msg=\"out of memory writing answers\"",
-                     (unsigned long long)c->id);
+    if (c->shard->stopping && c->head == NULL) {
         conn_close(c);
         return;
     }
-    cw->conn = c;
-    cw->nreq = nreq;
-    unsigned k = 0;
-    struct bk_req *r = c->head;
-    for (unsigned i = 0; i < nreq; i++, r = r->next) {
-        r->state = BK_REQ_WRITING;
-        for (unsigned j = 0; j < r->nbufs; j++) {
-            cw->bufs[k++] = r->bufs[j];
-        }
-    }
-    int rv = uv_write(&cw->w, (uv_stream_t *)&c->tcp, cw->bufs, k, write_cb);
-    if (rv != 0) {
-        /* Nothing was queued: undo so close frees these requests. */
-        for (r = c->head; r != NULL && r->state == BK_REQ_WRITING;
-             r = r->next) {
-            r->state = BK_REQ_DONE;
-        }
-        bk_free(cw);
-        conn_close(c);
-        return;
-    }
-    c->writing = true;
+    update_poll(c);
 }
 
 static void complete(struct bk_req *r)
@@ -251,38 +310,48 @@ static void complete(struct bk_req *r)
         conn_free_if_done(c);
         return;
     }
-    conn_flush(c);
-    maybe_resume(c);
+    /* Only the head can be written; a later answer waits for it. */
+    if (c->head == r) {
+        conn_flush(c);
+    }
 }
 
-void bk_req_reply(struct bk_req *r, const uv_buf_t *bufs, unsigned n)
+void bk_req_reply_chunks(struct bk_req *r,
+                         const struct bk_out_chunk *chunks,
+                         unsigned n)
 {
     bk_assert_state(r);
-    uv_buf_t *copy = NULL;
+    struct bk_out_chunk *copy = NULL;
     if (n > 0) {
-        copy = bk_arena_alloc(&r->arena, n * sizeof(uv_buf_t));
+        copy = bk_arena_alloc(&r->arena, n * sizeof(*copy));
         if (copy == NULL) {
             bk_req_fail(r, "out of memory for the answer");
             return;
         }
-        memcpy(copy, bufs, n * sizeof(uv_buf_t));
+        memcpy(copy, chunks, n * sizeof(*copy));
     }
     size_t bytes = 0;
     for (unsigned i = 0; i < n; i++) {
-        bytes += bufs[i].len;
+        bytes += chunks[i].len;
     }
-    r->bufs = copy;
-    r->nbufs = n;
+    r->chunks = copy;
+    r->nchunks = n;
     r->out_bytes = bytes;
     r->conn->queued_out += bytes;
     r->state = BK_REQ_DONE;
     complete(r);
 }
 
+void bk_req_reply(struct bk_req *r, const void *frame, size_t len)
+{
+    struct bk_out_chunk ch = { .base = frame, .len = len, .fd = -1 };
+    bk_req_reply_chunks(r, &ch, 1);
+}
+
 void bk_req_noreply(struct bk_req *r)
 {
     bk_assert_state(r);
-    r->nbufs = 0;
+    r->nchunks = 0;
     r->state = BK_REQ_DONE;
     complete(r);
 }
@@ -293,7 +362,7 @@ void bk_req_fail(struct bk_req *r, const char *why)
     struct bk_conn *c = r->conn;
     bk_log_info("net", "conn=%llu peer=%s client=\"%s\" msg=\"closing: %s\"",
                 (unsigned long long)c->id, c->peer, c->client_id, why);
-    r->nbufs = 0;
+    r->nchunks = 0;
     r->state = BK_REQ_DONE;
     if (c->closing) {
         unlink_req(c, r);
@@ -365,19 +434,6 @@ static bool frame_start(struct bk_conn *c)
     return !c->closing;
 }
 
-static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    struct bk_conn *c = h->data;
-    (void)suggested;
-    if (c->frame != NULL && c->frame_len - c->frame_have >= DIRECT_READ_MIN) {
-        buf->base = (char *)c->frame + c->frame_have;
-        buf->len = c->frame_len - c->frame_have;
-        return;
-    }
-    buf->base = (char *)c->shard->rbuf;
-    buf->len = c->shard->rbuf_size;
-}
-
 static void consume(struct bk_conn *c, const uint8_t *p, size_t n)
 {
     while (n > 0 && !c->closing) {
@@ -409,51 +465,73 @@ static void consume(struct bk_conn *c, const uint8_t *p, size_t n)
     }
 }
 
-static void read_cb(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+static void on_readable(struct bk_conn *c)
 {
-    struct bk_conn *c = stream->data;
-    if (nread < 0) {
-        if (nread != UV_EOF) {
-            bk_log_debug("net", "conn=%llu peer=%s msg=\"read: %s\"",
-                         (unsigned long long)c->id, c->peer,
-                         uv_strerror((int)nread));
+    size_t budget = READ_BUDGET;
+    while (budget > 0 && !c->closing && c->reading) {
+        bool direct =
+            c->frame != NULL && c->frame_len - c->frame_have >= DIRECT_READ_MIN;
+        uint8_t *dst = direct ? c->frame + c->frame_have : c->shard->rbuf;
+        size_t cap =
+            direct ? c->frame_len - c->frame_have : c->shard->rbuf_size;
+        ssize_t n = read(c->fd, dst, cap);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN) { /* == EWOULDBLOCK on Linux */
+                bk_log_debug("net", "conn=%llu peer=%s msg=\"read: %s\"",
+                             (unsigned long long)c->id, c->peer,
+                             strerror(errno));
+                conn_close(c);
+            }
+            return;
         }
-        conn_close(c);
-        return;
-    }
-    if (nread == 0) {
-        return;
-    }
-    if (buf->base == (char *)c->shard->rbuf) {
-        consume(c, c->shard->rbuf, (size_t)nread);
-    } else {
-        c->frame_have += (size_t)nread;
-        if (c->frame_have == c->frame_len) {
-            frame_done(c);
+        if (n == 0) {
+            conn_close(c);
+            return;
         }
-    }
-    /* The shared buffer is always consumed whole, so pausing here loses
-     * nothing; the limits may be overshot by one buffer's worth of frames. */
-    if (!c->closing && c->reading && over_limits(c)) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
+        budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
+        if (direct) {
+            c->frame_have += (size_t)n;
+            if (c->frame_have == c->frame_len) {
+                frame_done(c);
+            }
+        } else {
+            consume(c, c->shard->rbuf, (size_t)n);
+        }
+        /* The shared buffer is always consumed whole, so pausing here loses
+         * nothing; the limits may be overshot by one buffer's frames. */
+        if (!c->closing && over_limits(c)) {
+            update_poll(c);
+            return;
+        }
     }
 }
 
-static void conn_start_reading(struct bk_conn *c)
+static void poll_cb(uv_poll_t *p, int status, int events)
 {
-    int rv = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
-    if (rv != 0) {
+    struct bk_conn *c = p->data;
+    if (status < 0) {
+        bk_log_debug("net", "conn=%llu peer=%s msg=\"poll: %s\"",
+                     (unsigned long long)c->id, c->peer, uv_strerror(status));
         conn_close(c);
         return;
     }
-    c->reading = true;
+    if ((events & UV_WRITABLE) != 0) {
+        conn_flush(c);
+    }
+    if (!c->closing && (events & UV_READABLE) != 0) {
+        on_readable(c);
+    }
 }
 
 static void close_cb(uv_handle_t *h)
 {
     struct bk_conn *c = h->data;
     c->handle_closed = true;
+    close(c->fd);
+    c->fd = -1;
     /* Answered requests can go now; those still being handled elsewhere
      * are freed when their handler completes them. */
     struct bk_req *r = c->head;
@@ -487,7 +565,30 @@ static void conn_close(struct bk_conn *c)
                  "conn=%llu shard=%u peer=%s client=\"%s\" "
                  "msg=\"closed\"",
                  (unsigned long long)c->id, s->id, c->peer, c->client_id);
-    uv_close((uv_handle_t *)&c->tcp, close_cb);
+    uv_poll_stop(&c->poll);
+    uv_close((uv_handle_t *)&c->poll, close_cb);
+}
+
+static void peer_name(int fd, char *out, size_t len)
+{
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    snprintf(out, len, "?");
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return;
+    }
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    }
+    snprintf(out, len, "%s:%d", ip, port);
 }
 
 void bk_conn_adopt(struct bk_shard *s, int fd, uint64_t id)
@@ -499,33 +600,16 @@ void bk_conn_adopt(struct bk_shard *s, int fd, uint64_t id)
     }
     c->shard = s;
     c->id = id;
-    c->tcp.data = c;
-    uv_tcp_init(&s->loop, &c->tcp);
-    int rv = uv_tcp_open(&c->tcp, fd);
-    if (rv != 0) {
+    c->fd = fd;
+    c->poll.data = c;
+    if (uv_poll_init(&s->loop, &c->poll, fd) != 0) {
         close(fd);
-        c->closing = true;
-        uv_close((uv_handle_t *)&c->tcp, close_cb);
+        bk_free(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
-    struct sockaddr_storage ss;
-    int sl = sizeof(ss);
-    snprintf(c->peer, sizeof(c->peer), "?");
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sl) == 0) {
-        char ip[INET6_ADDRSTRLEN] = "?";
-        int port;
-        if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            uv_ip6_name(a, ip, sizeof(ip));
-            port = ntohs(a->sin6_port);
-        } else {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            uv_ip4_name(a, ip, sizeof(ip));
-            port = ntohs(a->sin_port);
-        }
-        snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
-    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    peer_name(fd, c->peer, sizeof(c->peer));
     c->next = s->conns;
     if (s->conns != NULL) {
         s->conns->prev = c;
@@ -535,7 +619,8 @@ void bk_conn_adopt(struct bk_shard *s, int fd, uint64_t id)
     s->accepted++;
     bk_log_debug("net", "conn=%llu shard=%u peer=%s msg=\"accepted\"",
                  (unsigned long long)id, s->id, c->peer);
-    conn_start_reading(c);
+    c->reading = true;
+    uv_poll_start(&c->poll, UV_READABLE, poll_cb);
 }
 
 void bk_conns_drain(struct bk_shard *s)
@@ -543,12 +628,10 @@ void bk_conns_drain(struct bk_shard *s)
     struct bk_conn *c = s->conns;
     while (c != NULL) {
         struct bk_conn *next = c->next;
-        if (c->reading) {
-            uv_read_stop((uv_stream_t *)&c->tcp);
-            c->reading = false;
-        }
         if (c->head == NULL) {
             conn_close(c);
+        } else {
+            update_poll(c);
         }
         c = next;
     }

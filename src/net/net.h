@@ -148,8 +148,18 @@ void bk_listener_close(struct bk_listener *l);
 
 enum bk_req_state {
     BK_REQ_PENDING = 0, /* handed to the upper layer */
-    BK_REQ_DONE,        /* answered; waits for earlier ones */
-    BK_REQ_WRITING,     /* in a uv_write */
+    BK_REQ_DONE,        /* answered; waits for earlier ones to be written */
+    BK_REQ_WRITING,     /* its bytes are going out */
+};
+
+/* One piece of an answer: bytes in memory, or a range of a file that goes
+ * out with sendfile(2) and never passes through user space (plaintext
+ * Fetch, brief.md section 4). */
+struct bk_out_chunk {
+    const void *base; /* memory chunk, or NULL for a file chunk */
+    size_t len;
+    int fd;         /* file chunk: borrowed, valid until req->on_free */
+    int64_t offset; /* file chunk: where the range starts */
 };
 
 struct bk_req {
@@ -160,18 +170,27 @@ struct bk_req {
     enum bk_req_state state;
     uint8_t *frame; /* owned: the frame body, without the size prefix */
     size_t frame_len;
-    struct bk_arena arena; /* freed when the answer is written */
-    uv_buf_t *bufs;        /* arena-owned answer chunks */
-    unsigned nbufs;
+    struct bk_arena arena;       /* freed when the answer is written */
+    struct bk_out_chunk *chunks; /* arena-owned answer pieces */
+    unsigned nchunks;
     size_t out_bytes;
-    bool close_after;
     void *data; /* upper layer's per-request state */
+    /* Called once just before the request is freed (answer written or
+     * connection gone), on the connection's shard: releases what the
+     * answer borrowed (pinned files). May be NULL. */
+    void (*on_free)(struct bk_req *req);
 };
 
-/* Answers req with the given chunks (a complete frame: size prefix included).
- * The chunk memory must live until the request is freed: allocate it from
- * req->arena. The array itself is copied. */
-void bk_req_reply(struct bk_req *req, const uv_buf_t *bufs, unsigned n);
+/* Answers req with the given pieces, which together form a complete frame
+ * (size prefix included). Memory chunks must live until the request is
+ * freed (allocate them from req->arena), file chunks' fds until on_free.
+ * The array itself is copied. */
+void bk_req_reply_chunks(struct bk_req *req,
+                         const struct bk_out_chunk *chunks,
+                         unsigned n);
+
+/* Answers req with one buffer from req->arena (a complete frame). */
+void bk_req_reply(struct bk_req *req, const void *frame, size_t len);
 
 /* Completes req without an answer (Produce with acks=0). */
 void bk_req_noreply(struct bk_req *req);
