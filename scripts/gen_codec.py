@@ -274,6 +274,10 @@ class Message:
                         raise GenError("%s.%s: C name %s clashes" %
                                        (self.name, name, ident))
                     idents.add(ident)
+                if f.elem_is_struct and f.tagged is not None and \
+                        not f.is_array and not f.nullable.empty:
+                    raise GenError("%s.%s: nullable tagged structs are not "
+                                   "supported" % (self.name, f.name))
                 if f.elem_is_struct:
                     if f.elem not in defs:
                         raise GenError("%s: unknown type %s" %
@@ -583,7 +587,13 @@ class Gen:
             w("}")
         elif f.struct is not None:
             if not f.nullable.empty:
-                w("if (bk_rd_i8(%s) < 0) {" % rd)
+                # A nullable struct carries an INT8 marker (-1 null, 1
+                # present) only in its nullable versions.
+                c = self.vcond(f.nullable)
+                if c is None:
+                    w("if (bk_rd_i8(%s) < 0) {" % rd)
+                else:
+                    w("if ((%s) && bk_rd_i8(%s) < 0) {" % (c, rd))
                 w("%s = NULL;" % lhs)
                 w("} else {")
                 w("%s = bk_arena_alloc(a, sizeof(*%s));" % (lhs, lhs))
@@ -734,9 +744,22 @@ class Gen:
             w("}")
         elif f.struct is not None:
             if not f.nullable.empty:
-                w("%s += 1;" % acc)
+                c = self.vcond(f.nullable)
+                if c is None:
+                    w("%s += 1;" % acc)
+                else:
+                    w("if (%s) {" % c)
+                    w("%s += 1;" % acc)
+                    w("}")
                 w("if (%s != NULL) {" % lhs)
                 w("%s += %s(%s, v);" % (acc, self.fn(f.struct, "size"), lhs))
+                if c is not None:
+                    # Not nullable in this version: a null goes out as the
+                    # default struct.
+                    w("} else if (!(%s)) {" % c)
+                    w("struct %s d;" % f.struct.cname)
+                    w("%s(&d);" % self.fn(f.struct, "init"))
+                    w("%s += %s(&d, v);" % (acc, self.fn(f.struct, "size")))
                 w("}")
             else:
                 w("%s += %s(&%s, v);" % (acc, self.fn(f.struct, "size"),
@@ -821,10 +844,25 @@ class Gen:
             w("}")
         elif f.struct is not None:
             if not f.nullable.empty:
+                c = self.vcond(f.nullable)
                 w("if (%s == NULL) {" % lhs)
-                w("bk_wr_i8(wr, -1);")
+                if c is None:
+                    w("bk_wr_i8(wr, -1);")
+                else:
+                    w("if (%s) {" % c)
+                    w("bk_wr_i8(wr, -1);")
+                    w("} else {")
+                    w("struct %s d;" % f.struct.cname)
+                    w("%s(&d);" % self.fn(f.struct, "init"))
+                    w("%s(&d, wr, v);" % self.fn(f.struct, "encode"))
+                    w("}")
                 w("} else {")
-                w("bk_wr_i8(wr, 1);")
+                if c is None:
+                    w("bk_wr_i8(wr, 1);")
+                else:
+                    w("if (%s) {" % c)
+                    w("bk_wr_i8(wr, 1);")
+                    w("}")
                 w("%s(%s, wr, v);" % (self.fn(f.struct, "encode"), lhs))
                 w("}")
             else:
@@ -1497,8 +1535,8 @@ def main(argv):
         sys.stderr.write("usage: gen_codec.py [--check] MESSAGES_DIR "
                          "OUT_DIR\n")
         return 2
-    msg_dir, out_dir = args
-    out_dir = os.path.abspath(out_dir)
+    msg_dir, out_arg = args
+    out_dir = os.path.abspath(out_arg)
     test_dir = os.path.join(repo_root(out_dir), "tests", "unit", "protocol")
     try:
         if not check:
@@ -1539,7 +1577,7 @@ def main(argv):
                 print("gen_codec.py: generated codec is stale (%s); run "
                       "scripts/gen_codec.py %s %s" %
                       (", ".join(diffs[:5]) + (" ..." if len(diffs) > 5
-                                               else ""), msg_dir, out_dir))
+                                               else ""), msg_dir, out_arg))
                 return 1
         return 0
     except GenError as e:

@@ -5,7 +5,10 @@
  *
  * "Retriable" follows the client-side classification (the Java exception
  * extends RetriableException): clients retry, usually after refreshing
- * metadata, without surfacing the error to the application. */
+ * metadata, without surfacing the error to the application. Names, codes,
+ * messages and retriability were checked against apache/kafka trunk
+ * 1eb76443 (Errors.java and common/errors/); 129 REBOOTSTRAP_REQUIRED is
+ * from the 4.0 branch (KIP-1102). */
 #ifndef BK_PROTOCOL_KERR_H
 #define BK_PROTOCOL_KERR_H
 
@@ -38,7 +41,10 @@
     X(REQUEST_TIMED_OUT, 7, true, "The request timed out.")                    \
     X(BROKER_NOT_AVAILABLE, 8, false, "The broker is not available.")          \
     X(REPLICA_NOT_AVAILABLE, 9, true,                                          \
-      "The replica is not available for the requested topic-partition.")       \
+      "The replica is not available for the requested topic-partition. "       \
+      "Produce/Fetch requests and other requests intended only for the "       \
+      "leader or follower return NOT_LEADER_OR_FOLLOWER if the broker is not " \
+      "a replica of the topic-partition.")                                     \
     X(MESSAGE_TOO_LARGE, 10, false,                                            \
       "The request included a message larger than the max message size the "   \
       "server will accept.")                                                   \
@@ -146,7 +152,12 @@
     X(SASL_AUTHENTICATION_FAILED, 58, false, "SASL Authentication failed.")    \
     X(UNKNOWN_PRODUCER_ID, 59, false,                                          \
       "This exception is raised by the broker if it could not locate the "     \
-      "producer metadata associated with the producerId in question.")         \
+      "producer metadata associated with the producerId in question. This "    \
+      "could happen if, for instance, the producer's records were deleted "    \
+      "because their retention time had elapsed. Once the last records of "    \
+      "the producerId are removed, the producer's metadata is removed from "   \
+      "the broker, and future appends by the producer will return this "       \
+      "exception.")                                                            \
     X(REASSIGNMENT_IN_PROGRESS, 60, false,                                     \
       "A partition reassignment is in progress.")                              \
     X(DELEGATION_TOKEN_AUTH_DISABLED, 61, false,                               \
@@ -193,7 +204,7 @@
     X(PREFERRED_LEADER_NOT_AVAILABLE, 80, true,                                \
       "The preferred leader was not available.")                               \
     X(GROUP_MAX_SIZE_REACHED, 81, false,                                       \
-      "The group has reached its maximum size.")                               \
+      "The consumer group has reached its max size.")                          \
     X(FENCED_INSTANCE_ID, 82, false,                                           \
       "The broker rejected this static consumer since another consumer with "  \
       "the same group.instance.id has registered with a different member.id.") \
@@ -231,7 +242,8 @@
       "Unable to update finalized features due to an unexpected server "       \
       "error.")                                                                \
     X(PRINCIPAL_DESERIALIZATION_FAILURE, 97, false,                            \
-      "Request principal deserialization failed during forwarding.")           \
+      "Request principal deserialization failed during forwarding. This "      \
+      "indicates an internal error on the broker cluster security setup.")     \
     X(SNAPSHOT_NOT_FOUND, 98, false, "Requested snapshot was not found.")      \
     X(POSITION_OUT_OF_RANGE, 99, false,                                        \
       "Requested position is not greater than or equal to zero, and less "     \

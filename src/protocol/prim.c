@@ -226,7 +226,9 @@ struct bk_bytes bk_rd_bytes(struct bk_rd *rd, bool compact, bool nullable)
     return (struct bk_bytes){ p, (int32_t)n };
 }
 
-int32_t bk_rd_array_len(struct bk_rd *rd, bool compact, bool nullable,
+int32_t bk_rd_array_len(struct bk_rd *rd,
+                        bool compact,
+                        bool nullable,
                         size_t min_elem_size)
 {
     int64_t n = rd_len(rd, compact, true);

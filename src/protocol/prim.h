@@ -81,7 +81,9 @@ struct bk_bytes bk_rd_bytes(struct bk_rd *rd, bool compact, bool nullable);
  * (an error unless nullable). Fails when the count could not possibly fit in
  * the bytes left (each element takes at least min_elem_size bytes), so a
  * peer cannot make the decoder allocate for a count it did not send. */
-int32_t bk_rd_array_len(struct bk_rd *rd, bool compact, bool nullable,
+int32_t bk_rd_array_len(struct bk_rd *rd,
+                        bool compact,
+                        bool nullable,
                         size_t min_elem_size);
 
 /* One entry of a tagged-field section (after its UNSIGNED_VARINT count):
