@@ -1,0 +1,130 @@
+/* The metadata controller: one raft group on its own thread and loop.
+ *
+ * bk_md_start() opens (or bootstraps) the raft log in the metadata
+ * directory, starts a dedicated pthread running its own uv_loop, and
+ * returns once raft_start succeeded. From then on:
+ *
+ *  - any thread reads the newest applied metadata with
+ *    bk_md_image_acquire()/bk_md_image_release(), without locks;
+ *  - any thread proposes records with bk_md_propose(); everything pending
+ *    when the raft thread wakes up is coalesced into ONE raft entry
+ *    (raft-notes §3.4), applied atomically;
+ *  - completion callbacks run ON THE RAFT THREAD. They must be short and
+ *    must not block; a caller that lives on a shard loop bounces the result
+ *    to its own loop (its cross-shard queue + uv_async_send). They may call
+ *    bk_md_propose() and bk_md_image_acquire().
+ *
+ * Mitigations of raft-notes §5 applied here: pre-vote on; a raft_barrier
+ * after winning an election before proposals are accepted (the node is
+ * "active" only once it has applied everything of earlier terms); the
+ * raft_uv_tcp transport wrapped to set TCP_NODELAY on every raft connection;
+ * flock(LOCK_EX|LOCK_NB) on the metadata directory; raft on its own thread;
+ * snapshot threshold 16384 and trailing 4096 by default.
+ *
+ * Raft ids are node.id + 1 (raft reserves id 0; Kafka allows node.id 0).
+ *
+ * Not yet here: forwarding proposals from a follower to the leader (a
+ * follower answers BK_ENOTLEADER; the admin layer must send the request to
+ * the active controller, as Kafka's clients do), membership changes, and a
+ * raft_transfer on controlled shutdown. */
+#ifndef BK_CLUSTER_CONTROLLER_H
+#define BK_CLUSTER_CONTROLLER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cluster/image.h"
+#include "cluster/records.h"
+
+/* The outcome of a proposal is unknown: leadership was lost after the entry
+ * was appended, and it may still commit. Re-read the image (after the next
+ * leader's barrier) before retrying. */
+#define BK_MD_EUNKNOWN BK_EAGAIN
+
+struct bk_md_config {
+    int32_t node_id;    /* node.id, >= 0 */
+    const char *voters; /* controller.quorum.voters: "1@host:port,..." */
+    const char *dir;    /* metadata directory; created when missing */
+    unsigned election_timeout_ms;  /* 0: 1000 */
+    unsigned heartbeat_timeout_ms; /* 0: 100 */
+    unsigned snapshot_threshold;   /* 0: 16384 entries */
+    unsigned snapshot_trailing;    /* 0: 4096 entries */
+};
+
+struct bk_md;
+
+/* Completion of a proposal or barrier; runs on the raft thread. status:
+ * 0 (applied), BK_ENOTLEADER (not proposed: this node is not the active
+ * controller), BK_MD_EUNKNOWN (leadership lost; may or may not commit),
+ * BK_ESTATE (committed, but some of these records conflicted with the image
+ * and were skipped: e.g. the topic was created meanwhile), BK_ESHUTDOWN,
+ * BK_ENOMEM or BK_EIO. */
+typedef void (*bk_md_done_cb)(void *data, int status);
+
+/* Starts the controller. Borrows cfg during the call only. On failure
+ * returns BK_ECONFIG (bad voters / node.id not a voter), BK_EBUSY (the
+ * directory is locked by another process), BK_EIO (raft could not start),
+ * BK_ENOMEM, and writes one clear line to errmsg (BK_ERRMSG_SIZE bytes),
+ * e.g. "data directory /x is locked by another brokerd process". */
+int bk_md_start(const struct bk_md_config *cfg,
+                struct bk_md **out,
+                char *errmsg);
+
+/* Stops raft, fails what is still queued with BK_ESHUTDOWN, joins the
+ * thread, unlocks the directory and frees md. Not from the raft thread.
+ * Images acquired earlier remain valid until released. */
+void bk_md_stop(struct bk_md *md);
+
+/* Any thread: the newest applied image (returns owned: release it). */
+struct bk_md_image *bk_md_image_acquire(struct bk_md *md);
+
+/* Any thread: encodes recs now (they are borrowed only during the call) and
+ * queues them for the next raft entry. cb fires exactly once, on the raft
+ * thread, unless this returns an error (BK_ESHUTDOWN, BK_ENOMEM,
+ * BK_EINVAL for an unknown record type). */
+int bk_md_propose(struct bk_md *md,
+                  const struct bk_md_rec *recs,
+                  size_t n,
+                  bk_md_done_cb cb,
+                  void *data);
+
+/* Any thread: cb fires once everything committed before it has been applied
+ * on this node (a raft barrier; leader only, else BK_ENOTLEADER). Acquire
+ * the image after it for a linearizable read. Errors as bk_md_propose. */
+int bk_md_barrier(struct bk_md *md, bk_md_done_cb cb, void *data);
+
+/* Blocking forms for start-up and tools; never from the raft thread.
+ * Return the callback's status, or BK_EAGAIN after timeout_ms (the
+ * proposal may still complete later). */
+int bk_md_propose_sync(struct bk_md *md,
+                       const struct bk_md_rec *recs,
+                       size_t n,
+                       unsigned timeout_ms);
+int bk_md_barrier_sync(struct bk_md *md, unsigned timeout_ms);
+
+/* Waits until this node is the active controller (leader, barrier done).
+ * Returns 0 or BK_ENOTLEADER after timeout_ms. */
+int bk_md_wait_active(struct bk_md *md, unsigned timeout_ms);
+
+/* Any thread: whether this node is the active controller right now. */
+bool bk_md_is_active(struct bk_md *md);
+
+/* Any thread: the node.id of the current leader as this node knows it, or
+ * -1 when unknown. */
+int32_t bk_md_leader(struct bk_md *md);
+
+/* Registers this broker and waits until the registration is applied: waits
+ * to be the active controller, builds the record with
+ * bk_md_op_register_broker() on the newest image, proposes it and waits.
+ * *epoch (may be NULL) gets the broker epoch. Returns 0, BK_ENOTLEADER,
+ * BK_EAGAIN (timeout), BK_EINVAL or a proposal status. */
+int bk_md_register_broker_sync(struct bk_md *md,
+                               int32_t id,
+                               const char *host,
+                               int32_t port,
+                               const char *rack,
+                               unsigned timeout_ms,
+                               int64_t *epoch);
+
+#endif /* BK_CLUSTER_CONTROLLER_H */
