@@ -697,9 +697,9 @@ class Gen:
 
     def prologue(self, w, body, has_arena=False):
         text = "\n".join(body.lines)
-        uses_flex = re.search(r"\bflex\b", text) is not None
-        uses_v = re.search(r"\bv\b", text) is not None
-        uses_a = re.search(r"\ba\b", text) is not None
+        uses_flex = uses(text, "flex")
+        uses_v = uses(text, "v")
+        uses_a = uses(text, "a")
         if uses_flex:
             fc = self.m.flex_cond()
             w("const bool flex = %s;" % bool_expr(fc))
@@ -708,7 +708,7 @@ class Gen:
             w("(void)v;")
         if has_arena and not uses_a:
             w("(void)a;")
-        if not re.search(r"\bs\b", text):
+        if not uses(text, "s"):
             w("(void)s;")
 
     # ---- size --------------------------------------------------------
@@ -1047,17 +1047,22 @@ class Gen:
           " uint64_t *rng)" % (self.fn(s, "fill"), s.cname))
         w("{")
         text = "\n".join(body.lines)
-        if not re.search(r"\bv\b", text):
+        if not uses(text, "v"):
             w("(void)v;")
-        if not re.search(r"\ba\b", text):
+        if not uses(text, "a"):
             w("(void)a;")
-        if not re.search(r"\brng\b", text):
+        if not uses(text, "rng"):
             w("(void)rng;")
         if not body.lines:
             w("(void)s;")
         w.lines.extend(body.lines)
         w("}")
         w()
+
+
+def uses(text, ident):
+    """Whether generated code uses a local name (not a struct member)."""
+    return re.search(r"(?<!->)(?<!\.)\b%s\b" % ident, text) is not None
 
 
 def c_string(s):
