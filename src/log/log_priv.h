@@ -1,0 +1,141 @@
+/* Private state of struct bk_log, shared by log.c and recover.c. */
+#ifndef BK_LOG_LOG_PRIV_H
+#define BK_LOG_LOG_PRIV_H
+
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "log/batch.h"
+#include "log/log_int.h"
+
+#define BK_LOG_PATH_MAX 4096
+#define IDX_ENTRY       8
+#define TIM_ENTRY       12
+#define CKPT_NAME       "log-checkpoint"
+#define EPOCH_NAME      "leader-epoch-checkpoint"
+#define CLEAN_NAME      ".clean-shutdown"
+
+enum seg_index_state {
+    SEG_INDEX_UNCHECKED = 0, /* not looked at since open */
+    SEG_INDEX_OK = 1,        /* counts and max_ts valid */
+};
+
+/* One segment. About 150 bytes plus three file handles. Index contents stay
+ * on disk (read with pread when looked up), so an idle partition's memory
+ * does not grow with its data. */
+struct segment {
+    int64_t base;
+    int64_t size;         /* bytes of valid batches in the .log file */
+    int64_t max_ts;       /* largest batch maxTimestamp; -1 none */
+    int64_t created_ms;   /* wall ms of the first append (segment.ms) */
+    int64_t since_index;  /* bytes appended since the last index entry */
+    int64_t idx_entries;  /* entries in .index */
+    int64_t tim_entries;  /* entries in .timeindex */
+    int64_t last_idx_pos; /* position of the last .index entry; 0 none */
+    int64_t last_tim_ts;  /* timestamp of the last .timeindex entry */
+    int index_state;
+    struct bk_fdc_file *log_f, *idx_f, *tim_f;
+};
+
+struct epoch_entry {
+    int32_t epoch;
+    int64_t start;
+};
+
+struct bk_log {
+    char *dir; /* owned */
+    struct bk_log_config cfg;
+    const struct bk_disk *disk;
+    const struct bk_clock *clock;
+    struct bk_fdcache *fc;
+    struct bk_syncer *syncer;
+
+    struct segment **segs; /* owned, oldest first */
+    int nsegs, cap;
+
+    int64_t log_start;
+    int64_t leo;
+    int64_t hw;
+    int64_t rp;         /* recovery point last queued for checkpoint */
+    int64_t rp_base;    /* base of the segment holding rp */
+    int64_t rp_pos;     /* position of rp in that segment */
+    int64_t rp_idx;     /* index entries of that segment at rp */
+    int64_t rp_tim;     /* time index entries of that segment at rp */
+    int64_t rp_bytes;   /* bytes appended since that checkpoint */
+    int64_t rp_ckpt_ms; /* mono ms of that checkpoint */
+    int64_t unflushed;  /* batches since the last flush-policy sync */
+    int64_t flush_ms;   /* mono ms of the last flush-policy sync */
+    int64_t scanned;    /* bytes scanned by the last recovery */
+
+    struct epoch_entry *epochs; /* owned */
+    int nepochs, epochs_cap;
+
+    /* Read hint: where the batch at hint_offset starts. */
+    int64_t hint_offset, hint_base, hint_pos;
+
+    _Atomic int64_t durable;
+    _Atomic uint64_t gen;
+    _Atomic int failed;
+};
+
+int seg_path(const struct bk_log *log,
+             int64_t base,
+             const char *ext,
+             char *buf,
+             size_t cap);
+struct segment *seg_new(struct bk_log *log, int64_t base);
+void seg_free(struct segment *s);
+int64_t seg_end_offset(const struct bk_log *log, int i);
+int segs_insert(struct bk_log *log, struct segment *s);
+int seg_find(const struct bk_log *log, int64_t offset);
+ssize_t file_pread(struct bk_log *log,
+                   struct bk_fdc_file *f,
+                   void *buf,
+                   size_t len,
+                   int64_t off);
+int file_pwrite(struct bk_log *log,
+                struct bk_fdc_file *f,
+                const void *buf,
+                size_t len,
+                int64_t off);
+int file_truncate(struct bk_log *log, struct bk_fdc_file *f, int64_t len);
+int seg_index_load(struct bk_log *log, struct segment *s);
+int seg_index_set_counts(struct bk_log *log,
+                         struct segment *s,
+                         int64_t nidx,
+                         int64_t ntim,
+                         int64_t pos);
+int seg_final_time_entry(struct bk_log *log, struct segment *s);
+int seg_index_append(struct bk_log *log,
+                     struct segment *s,
+                     int64_t offset,
+                     int64_t pos,
+                     int64_t max_ts);
+int seg_index_truncate(struct bk_log *log,
+                       struct segment *s,
+                       int64_t pos,
+                       int64_t end_offset);
+int seg_index_rebuild(struct bk_log *log, struct segment *s, bool sealed);
+bool seg_is_active(const struct bk_log *log, const struct segment *s);
+int read_hdr(struct bk_log *log,
+             struct segment *s,
+             int64_t pos,
+             struct bk_batch_hdr *h);
+int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean);
+int queue_sync(struct bk_log *log);
+void seg_note_batch(struct bk_log *log,
+                    struct segment *s,
+                    int64_t base,
+                    int64_t pos,
+                    int64_t size,
+                    int64_t max_ts);
+int seg_index_lookup(struct bk_log *log,
+                     struct segment *s,
+                     int64_t offset,
+                     int64_t *pos);
+int queue_epochs(struct bk_log *log);
+void queue_delete(struct bk_log *log, struct segment *s);
+int log_recover(struct bk_log *log, bool clean, char *errmsg);
+void epochs_truncate_end(struct bk_log *log, int64_t leo);
+
+#endif /* BK_LOG_LOG_PRIV_H */

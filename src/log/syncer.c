@@ -1,0 +1,315 @@
+/* The syncer: one background thread that runs every fdatasync, checkpoint
+ * write and segment deletion of the log store.
+ *
+ * Grouping. Shards queue items (roll syncs, flush-policy syncs,
+ * checkpoints, deletions) and bk_log_sync requests under one mutex and
+ * signal a condition variable. The thread takes the whole queue at once
+ * (a "round"), fdatasyncs each distinct file once per round, whatever the
+ * number of requests on it, and only then runs the completions. Requests
+ * that arrive during a round wait for the next one, so under load one
+ * fdatasync covers every append that reached the page cache before the
+ * round started: group commit across partitions and producers.
+ *
+ * Completions run on this thread; callers bounce them to their own loop
+ * (uv_async_send). Nothing here touches a log's shard-owned state: items
+ * carry snapshots, and the durable offset and failure flag are atomics. */
+#include <string.h>
+
+#include "common/err.h"
+#include "common/heap.h"
+#include "common/log.h"
+#include "log/log_int.h"
+
+struct bk_syncer {
+    const struct bk_disk *disk;
+    struct bk_fdcache *fc;
+    pthread_mutex_t mu;
+    pthread_cond_t work;
+    pthread_cond_t done;
+    struct bk_sync_item *head, *tail;
+    struct bk_log_sync_req *rhead, *rtail;
+    bool stop;
+    bool threaded;
+    pthread_t thread;
+    uint64_t round;
+    _Atomic uint64_t fsyncs;
+};
+
+void bk_sync_item_free(struct bk_sync_item *item)
+{
+    for (int i = 0; i < item->nfiles; i++) {
+        bk_fdc_file_unref(item->files[i]);
+    }
+    bk_free(item->ckpt_dir);
+    bk_free(item->ckpt_path);
+    bk_free(item->ckpt_buf);
+    bk_free(item);
+}
+
+static void dir_of(const char *path, char *buf, size_t cap)
+{
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 0 : (size_t)(slash - path);
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    if (n == 0) {
+        buf[0] = '.';
+        n = 1;
+    } else {
+        memcpy(buf, path, n);
+    }
+    buf[n] = '\0';
+}
+
+static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
+{
+    if (f->sync_round == s->round) {
+        return f->sync_status;
+    }
+    int rv = 0;
+    int fd = bk_fdc_pin(f, false);
+    if (fd >= 0) {
+        rv = s->disk->fdatasync(s->disk, fd);
+        atomic_fetch_add(&s->fsyncs, 1);
+        bk_fdc_unpin(f);
+        if (rv == 0 && bk_fdc_take_created(f)) {
+            /* A new file's directory entry is not covered by fdatasync. */
+            char dir[4096];
+            dir_of(f->path, dir, sizeof dir);
+            rv = s->disk->fsync_dir(s->disk, dir);
+        }
+    } else if (fd != BK_ENOENT) {
+        rv = fd;
+    }
+    /* ENOENT: never written (nothing to sync) or deleted meanwhile. */
+    if (rv != 0) {
+        bk_log_error("log", "path=%s err=%s msg=\"fdatasync failed\"", f->path,
+                     bk_errname(rv));
+    }
+    f->sync_round = s->round;
+    f->sync_status = rv;
+    return rv;
+}
+
+static void run_files(struct bk_syncer *s, struct bk_sync_item *it)
+{
+    int rv = 0;
+    for (int i = 0; i < it->nfiles && rv == 0; i++) {
+        rv = sync_file(s, it->files[i]);
+    }
+    if (rv == 0 && it->ckpt_buf != NULL) {
+        rv = bk_disk_write_atomic(s->disk, it->ckpt_dir, it->ckpt_path,
+                                  it->ckpt_buf, it->ckpt_len);
+        if (rv != 0) {
+            bk_log_error("log", "path=%s err=%s msg=\"checkpoint failed\"",
+                         it->ckpt_path, bk_errname(rv));
+        }
+    }
+    if (it->log != NULL) {
+        if (rv != 0) {
+            bk_log_syncer_failed(it->log);
+        } else if (it->durable >= 0) {
+            bk_log_syncer_durable(it->log, it->gen, it->durable);
+        }
+    }
+}
+
+static void run_delete(struct bk_syncer *s, struct bk_sync_item *it)
+{
+    for (int i = 0; i < it->nfiles; i++) {
+        struct bk_fdc_file *f = it->files[i];
+        bk_fdc_mark_deleted(f);
+        int rv = s->disk->unlink(s->disk, f->path);
+        if (rv != 0 && rv != BK_ENOENT) {
+            bk_log_warn("log", "path=%s err=%s msg=\"unlink failed\"", f->path,
+                        bk_errname(rv));
+        }
+    }
+    if (it->nfiles > 0) {
+        char dir[4096];
+        dir_of(it->files[0]->path, dir, sizeof dir);
+        s->disk->fsync_dir(s->disk, dir);
+    }
+}
+
+int bk_syncer_run_once(struct bk_syncer *s)
+{
+    pthread_mutex_lock(&s->mu);
+    struct bk_sync_item *items = s->head;
+    struct bk_log_sync_req *reqs = s->rhead;
+    s->head = s->tail = NULL;
+    s->rhead = s->rtail = NULL;
+    pthread_mutex_unlock(&s->mu);
+    if (items == NULL && reqs == NULL) {
+        return 0;
+    }
+    s->round++;
+    int n = 0;
+    struct bk_sync_item *barriers = NULL;
+    for (struct bk_sync_item *it = items, *next; it != NULL; it = next) {
+        next = it->next;
+        n++;
+        switch (it->kind) {
+            case BK_SYNC_FILES:
+                run_files(s, it);
+                bk_sync_item_free(it);
+                break;
+            case BK_SYNC_DELETE:
+                run_delete(s, it);
+                bk_sync_item_free(it);
+                break;
+            case BK_SYNC_BARRIER:
+                it->next = barriers;
+                barriers = it;
+                break;
+        }
+    }
+    /* Every fdatasync of the round before any completion. */
+    for (struct bk_log_sync_req *r = reqs; r != NULL; r = r->next) {
+        int rv = r->file != NULL ? sync_file(s, r->file) : 0;
+        if (rv != 0) {
+            bk_log_syncer_failed(r->log);
+        } else {
+            bk_log_syncer_durable(r->log, bk_log_gen(r->log), r->offset);
+        }
+    }
+    for (struct bk_log_sync_req *r = reqs, *next; r != NULL; r = next) {
+        next = r->next;
+        n++;
+        int rv = r->file != NULL ? r->file->sync_status : 0;
+        bk_fdc_file_unref(r->file);
+        r->file = NULL;
+        r->cb(r, rv);
+    }
+    if (barriers != NULL) {
+        pthread_mutex_lock(&s->mu);
+        for (struct bk_sync_item *b = barriers; b != NULL; b = b->next) {
+            b->done = true;
+        }
+        pthread_cond_broadcast(&s->done);
+        pthread_mutex_unlock(&s->mu);
+    }
+    return n;
+}
+
+static void *syncer_main(void *arg)
+{
+    struct bk_syncer *s = arg;
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        while (!s->stop && s->head == NULL && s->rhead == NULL) {
+            pthread_cond_wait(&s->work, &s->mu);
+        }
+        if (s->head == NULL && s->rhead == NULL) {
+            break; /* stop requested and nothing left */
+        }
+        pthread_mutex_unlock(&s->mu);
+        bk_syncer_run_once(s);
+        pthread_mutex_lock(&s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+int bk_syncer_start(const struct bk_disk *disk,
+                    struct bk_fdcache *fc,
+                    bool threaded,
+                    struct bk_syncer **out)
+{
+    struct bk_syncer *s = bk_calloc(1, sizeof *s);
+    if (s == NULL) {
+        return BK_ENOMEM;
+    }
+    s->disk = disk;
+    s->fc = fc;
+    s->threaded = threaded;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->done, NULL);
+    if (threaded) {
+        int rv = pthread_create(&s->thread, NULL, syncer_main, s);
+        if (rv != 0) {
+            pthread_cond_destroy(&s->done);
+            pthread_cond_destroy(&s->work);
+            pthread_mutex_destroy(&s->mu);
+            bk_free(s);
+            return -rv;
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+void bk_syncer_stop(struct bk_syncer *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    if (s->threaded) {
+        pthread_mutex_lock(&s->mu);
+        s->stop = true;
+        pthread_cond_signal(&s->work);
+        pthread_mutex_unlock(&s->mu);
+        pthread_join(s->thread, NULL);
+    } else {
+        while (bk_syncer_run_once(s) > 0) {
+        }
+    }
+    pthread_cond_destroy(&s->done);
+    pthread_cond_destroy(&s->work);
+    pthread_mutex_destroy(&s->mu);
+    bk_free(s);
+}
+
+uint64_t bk_syncer_fsync_count(struct bk_syncer *s)
+{
+    return atomic_load(&s->fsyncs);
+}
+
+void bk_syncer_push(struct bk_syncer *s, struct bk_sync_item *item)
+{
+    item->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->tail != NULL) {
+        s->tail->next = item;
+    } else {
+        s->head = item;
+    }
+    s->tail = item;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void bk_syncer_push_req(struct bk_syncer *s, struct bk_log_sync_req *req)
+{
+    req->next = NULL;
+    pthread_mutex_lock(&s->mu);
+    if (s->rtail != NULL) {
+        s->rtail->next = req;
+    } else {
+        s->rhead = req;
+    }
+    s->rtail = req;
+    pthread_cond_signal(&s->work);
+    pthread_mutex_unlock(&s->mu);
+}
+
+void bk_syncer_barrier(struct bk_syncer *s)
+{
+    struct bk_sync_item b;
+    memset(&b, 0, sizeof b);
+    b.kind = BK_SYNC_BARRIER;
+    bk_syncer_push(s, &b);
+    if (!s->threaded) {
+        while (!b.done) {
+            bk_syncer_run_once(s);
+        }
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (!b.done) {
+        pthread_cond_wait(&s->done, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+}

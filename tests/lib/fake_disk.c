@@ -1,0 +1,634 @@
+#include "fake_disk.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+
+struct op {
+    int64_t off; /* write offset, or new length for a truncate */
+    size_t len;
+    uint8_t *data; /* NULL for a truncate */
+};
+
+struct image {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+struct inode {
+    char *path; /* NULL once unlinked */
+    struct image cur, dur;
+    struct op *ops;
+    size_t nops, ops_cap;
+    int opens;
+};
+
+struct fake {
+    pthread_mutex_t mu;
+    struct inode **files;
+    size_t nfiles, cap;
+    struct inode **fds;
+    int nfds;
+    bool dead;
+    uint64_t rng;
+    uint64_t fsyncs, reads;
+    struct bk_disk disk;
+};
+
+#define FD_BASE 1000
+
+static struct fake *F(const struct bk_disk *d)
+{
+    return d->data;
+}
+
+static uint64_t rnd(struct fake *f)
+{
+    /* splitmix64 */
+    uint64_t z = (f->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void img_reserve(struct image *im, size_t n)
+{
+    if (n > im->cap) {
+        size_t cap = im->cap ? im->cap : 4096;
+        while (cap < n) {
+            cap *= 2;
+        }
+        im->buf = realloc(im->buf, cap);
+        if (im->buf == NULL) {
+            abort();
+        }
+        im->cap = cap;
+    }
+}
+
+static void img_write(struct image *im, int64_t off, const uint8_t *p, size_t n)
+{
+    size_t end = (size_t)off + n;
+    img_reserve(im, end);
+    if ((size_t)off > im->len) {
+        memset(im->buf + im->len, 0, (size_t)off - im->len);
+    }
+    memcpy(im->buf + off, p, n);
+    if (end > im->len) {
+        im->len = end;
+    }
+}
+
+static void img_truncate(struct image *im, int64_t len)
+{
+    img_reserve(im, (size_t)len);
+    if ((size_t)len > im->len) {
+        memset(im->buf + im->len, 0, (size_t)len - im->len);
+    }
+    im->len = (size_t)len;
+}
+
+static void img_copy(struct image *dst, const struct image *src)
+{
+    img_reserve(dst, src->len);
+    if (src->len > 0) {
+        memcpy(dst->buf, src->buf, src->len);
+    }
+    dst->len = src->len;
+}
+
+static void ops_clear(struct inode *in)
+{
+    for (size_t i = 0; i < in->nops; i++) {
+        free(in->ops[i].data);
+    }
+    in->nops = 0;
+}
+
+static void ops_push(struct inode *in, int64_t off, const uint8_t *p, size_t n)
+{
+    if (in->nops == in->ops_cap) {
+        in->ops_cap = in->ops_cap ? in->ops_cap * 2 : 16;
+        in->ops = realloc(in->ops, in->ops_cap * sizeof *in->ops);
+        if (in->ops == NULL) {
+            abort();
+        }
+    }
+    struct op *o = &in->ops[in->nops++];
+    o->off = off;
+    o->len = n;
+    o->data = NULL;
+    if (p != NULL) {
+        o->data = malloc(n ? n : 1);
+        if (o->data == NULL) {
+            abort();
+        }
+        memcpy(o->data, p, n);
+    }
+}
+
+static void inode_free(struct inode *in)
+{
+    ops_clear(in);
+    free(in->ops);
+    free(in->cur.buf);
+    free(in->dur.buf);
+    free(in->path);
+    free(in);
+}
+
+static struct inode *lookup(struct fake *f, const char *path, size_t *idx)
+{
+    for (size_t i = 0; i < f->nfiles; i++) {
+        if (strcmp(f->files[i]->path, path) == 0) {
+            if (idx != NULL) {
+                *idx = i;
+            }
+            return f->files[i];
+        }
+    }
+    return NULL;
+}
+
+static struct inode *fd_inode(struct fake *f, int fd)
+{
+    int i = fd - FD_BASE;
+    return i >= 0 && i < f->nfds ? f->fds[i] : NULL;
+}
+
+static void maybe_release(struct fake *f, struct inode *in)
+{
+    (void)f;
+    if (in->path == NULL && in->opens == 0) {
+        inode_free(in);
+    }
+}
+
+static int fk_open(const struct bk_disk *d, const char *path, int flags)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv;
+    struct inode *in = NULL;
+    if (f->dead) {
+        rv = BK_EIO;
+        goto out;
+    }
+    in = lookup(f, path, NULL);
+    if (in != NULL && (flags & BK_DISK_CREATE) && (flags & BK_DISK_EXCL)) {
+        rv = BK_EEXIST;
+        goto out;
+    }
+    if (in == NULL) {
+        if (!(flags & BK_DISK_CREATE)) {
+            rv = BK_ENOENT;
+            goto out;
+        }
+        in = calloc(1, sizeof *in);
+        in->path = strdup(path);
+        if (f->nfiles == f->cap) {
+            f->cap = f->cap ? f->cap * 2 : 16;
+            f->files = realloc(f->files, f->cap * sizeof *f->files);
+        }
+        f->files[f->nfiles++] = in;
+    }
+    if (flags & BK_DISK_TRUNC) {
+        img_truncate(&in->cur, 0);
+        ops_push(in, 0, NULL, 0);
+    }
+    int slot = -1;
+    for (int i = 0; i < f->nfds; i++) {
+        if (f->fds[i] == NULL) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0) {
+        f->fds = realloc(f->fds, (size_t)(f->nfds + 1) * sizeof *f->fds);
+        slot = f->nfds++;
+    }
+    f->fds[slot] = in;
+    in->opens++;
+    rv = FD_BASE + slot;
+out:
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_close(const struct bk_disk *d, int fd)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    struct inode *in = fd_inode(f, fd);
+    if (in != NULL) {
+        f->fds[fd - FD_BASE] = NULL;
+        in->opens--;
+        maybe_release(f, in);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
+static ssize_t fk_pread(const struct bk_disk *d,
+                        int fd,
+                        void *buf,
+                        size_t len,
+                        int64_t off)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    ssize_t rv;
+    struct inode *in = fd_inode(f, fd);
+    if (f->dead || in == NULL) {
+        rv = f->dead ? BK_EIO : -EBADF;
+    } else if (off >= (int64_t)in->cur.len) {
+        rv = 0;
+    } else {
+        size_t n = in->cur.len - (size_t)off;
+        if (n > len) {
+            n = len;
+        }
+        memcpy(buf, in->cur.buf + off, n);
+        rv = (ssize_t)n;
+        f->reads++;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static ssize_t fk_pwritev(const struct bk_disk *d,
+                          int fd,
+                          const struct iovec *iov,
+                          int iovcnt,
+                          int64_t off)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    ssize_t rv = 0;
+    struct inode *in = fd_inode(f, fd);
+    if (f->dead || in == NULL) {
+        rv = f->dead ? BK_EIO : -EBADF;
+    } else {
+        for (int i = 0; i < iovcnt; i++) {
+            img_write(&in->cur, off + rv, iov[i].iov_base, iov[i].iov_len);
+            ops_push(in, off + rv, iov[i].iov_base, iov[i].iov_len);
+            rv += (ssize_t)iov[i].iov_len;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_fdatasync(const struct bk_disk *d, int fd)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    struct inode *in = fd_inode(f, fd);
+    if (f->dead || in == NULL) {
+        rv = f->dead ? BK_EIO : -EBADF;
+    } else {
+        img_copy(&in->dur, &in->cur);
+        ops_clear(in);
+        f->fsyncs++;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_ftruncate(const struct bk_disk *d, int fd, int64_t len)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    struct inode *in = fd_inode(f, fd);
+    if (f->dead || in == NULL) {
+        rv = f->dead ? BK_EIO : -EBADF;
+    } else {
+        img_truncate(&in->cur, len);
+        ops_push(in, len, NULL, 0);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_fsize(const struct bk_disk *d, int fd, int64_t *size)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    struct inode *in = fd_inode(f, fd);
+    if (f->dead || in == NULL) {
+        rv = f->dead ? BK_EIO : -EBADF;
+    } else {
+        *size = (int64_t)in->cur.len;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_stat_size(const struct bk_disk *d,
+                        const char *path,
+                        int64_t *size)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    struct inode *in = f->dead ? NULL : lookup(f, path, NULL);
+    if (f->dead) {
+        rv = BK_EIO;
+    } else if (in == NULL) {
+        rv = BK_ENOENT;
+    } else {
+        *size = (int64_t)in->cur.len;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static void unlink_locked(struct fake *f, size_t idx)
+{
+    struct inode *in = f->files[idx];
+    f->files[idx] = f->files[--f->nfiles];
+    free(in->path);
+    in->path = NULL;
+    maybe_release(f, in);
+}
+
+static int fk_rename(const struct bk_disk *d, const char *from, const char *to)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    size_t idx;
+    struct inode *in = f->dead ? NULL : lookup(f, from, NULL);
+    if (f->dead) {
+        rv = BK_EIO;
+    } else if (in == NULL) {
+        rv = BK_ENOENT;
+    } else {
+        if (lookup(f, to, &idx) != NULL) {
+            unlink_locked(f, idx);
+        }
+        free(in->path);
+        in->path = strdup(to);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_unlink(const struct bk_disk *d, const char *path)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    size_t idx;
+    if (f->dead) {
+        rv = BK_EIO;
+    } else if (lookup(f, path, &idx) == NULL) {
+        rv = BK_ENOENT;
+    } else {
+        unlink_locked(f, idx);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+static int fk_mkdir(const struct bk_disk *d, const char *path)
+{
+    (void)path;
+    return F(d)->dead ? BK_EIO : 0;
+}
+
+static int fk_fsync_dir(const struct bk_disk *d, const char *path)
+{
+    (void)path;
+    return F(d)->dead ? BK_EIO : 0;
+}
+
+static int fk_readdir(const struct bk_disk *d,
+                      const char *path,
+                      bk_disk_readdir_cb cb,
+                      void *arg)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    if (f->dead) {
+        pthread_mutex_unlock(&f->mu);
+        return BK_EIO;
+    }
+    size_t plen = strlen(path);
+    char **names = calloc(f->nfiles + 1, sizeof *names);
+    size_t n = 0;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        const char *p = f->files[i]->path;
+        if (strncmp(p, path, plen) == 0 && p[plen] == '/' &&
+            strchr(p + plen + 1, '/') == NULL) {
+            names[n++] = strdup(p + plen + 1);
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    int rv = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rv == 0) {
+            rv = cb(arg, names[i]);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return rv;
+}
+
+struct bk_disk *fake_disk_new(uint64_t seed)
+{
+    struct fake *f = calloc(1, sizeof *f);
+    if (f == NULL) {
+        return NULL;
+    }
+    pthread_mutex_init(&f->mu, NULL);
+    f->rng = seed;
+    f->disk = (struct bk_disk){
+        .open = fk_open,
+        .close = fk_close,
+        .pread = fk_pread,
+        .pwritev = fk_pwritev,
+        .fdatasync = fk_fdatasync,
+        .ftruncate = fk_ftruncate,
+        .fsize = fk_fsize,
+        .stat_size = fk_stat_size,
+        .rename = fk_rename,
+        .unlink = fk_unlink,
+        .mkdir = fk_mkdir,
+        .fsync_dir = fk_fsync_dir,
+        .readdir = fk_readdir,
+        .data = f,
+    };
+    return &f->disk;
+}
+
+void fake_disk_free(struct bk_disk *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    struct fake *f = F(d);
+    /* Unlinked but still open inodes first: they are not in files[]. */
+    for (int i = 0; i < f->nfds; i++) {
+        struct inode *in = f->fds[i];
+        if (in != NULL && in->path == NULL) {
+            for (int j = i; j < f->nfds; j++) {
+                if (f->fds[j] == in) {
+                    f->fds[j] = NULL;
+                }
+            }
+            inode_free(in);
+        }
+    }
+    for (size_t i = 0; i < f->nfiles; i++) {
+        inode_free(f->files[i]);
+    }
+    free(f->files);
+    free(f->fds);
+    pthread_mutex_destroy(&f->mu);
+    free(f);
+}
+
+static void apply_op(struct image *im, const struct op *o, size_t n)
+{
+    if (o->data == NULL) {
+        img_truncate(im, o->off);
+    } else {
+        img_write(im, o->off, o->data, n);
+    }
+}
+
+static void crash_inode(struct fake *f,
+                        struct inode *in,
+                        enum fake_crash_mode mode)
+{
+    if (mode == FAKE_CRASH_KILL) {
+        img_copy(&in->dur, &in->cur);
+    } else if (in->nops > 0) {
+        switch (rnd(f) % 3) {
+            case 0: /* nothing reached the disk */
+                break;
+            case 1: { /* in order up to a torn write */
+                size_t k = (size_t)(rnd(f) % (in->nops + 1));
+                for (size_t i = 0; i < k; i++) {
+                    apply_op(&in->dur, &in->ops[i], in->ops[i].len);
+                }
+                if (k < in->nops) {
+                    const struct op *o = &in->ops[k];
+                    apply_op(&in->dur, o, o->len ? rnd(f) % o->len : 0);
+                }
+                break;
+            }
+            default: /* any subset, each write possibly torn */
+                for (size_t i = 0; i < in->nops; i++) {
+                    const struct op *o = &in->ops[i];
+                    uint64_t r = rnd(f) % 4;
+                    if (r == 0) {
+                        continue;
+                    }
+                    apply_op(&in->dur, o,
+                             r == 1 && o->len ? rnd(f) % o->len : o->len);
+                }
+                break;
+        }
+    }
+    img_copy(&in->cur, &in->dur);
+    ops_clear(in);
+}
+
+void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    for (size_t i = 0; i < f->nfiles; i++) {
+        crash_inode(f, f->files[i], mode);
+    }
+    f->dead = true;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_disk_revive(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    /* Every fd of the crashed "process" is gone. */
+    for (int i = 0; i < f->nfds; i++) {
+        struct inode *in = f->fds[i];
+        if (in != NULL) {
+            f->fds[i] = NULL;
+            in->opens--;
+            maybe_release(f, in);
+        }
+    }
+    f->dead = false;
+    pthread_mutex_unlock(&f->mu);
+}
+
+int fake_disk_corrupt(struct bk_disk *d,
+                      const char *path,
+                      int64_t off,
+                      uint8_t x)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = 0;
+    struct inode *in = lookup(f, path, NULL);
+    if (in == NULL) {
+        rv = BK_ENOENT;
+    } else if (off < 0 || (size_t)off >= in->cur.len) {
+        rv = BK_ERANGE;
+    } else {
+        in->cur.buf[off] ^= x;
+        if ((size_t)off < in->dur.len) {
+            in->dur.buf[off] ^= x;
+        }
+    }
+    pthread_mutex_unlock(&f->mu);
+    return rv;
+}
+
+int64_t fake_disk_size(struct bk_disk *d, const char *path)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    struct inode *in = lookup(f, path, NULL);
+    int64_t n = in == NULL ? -1 : (int64_t)in->cur.len;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+uint64_t fake_disk_fsyncs(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->fsyncs;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+uint64_t fake_disk_reads(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->reads;
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}
+
+int fake_disk_open_fds(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int n = 0;
+    for (int i = 0; i < f->nfds; i++) {
+        n += f->fds[i] != NULL;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return n;
+}

@@ -1,0 +1,52 @@
+/* In-memory struct bk_disk that can simulate a power failure.
+ *
+ * Every file keeps two images: what reads see (the page cache) and what is
+ * on "stable storage". A write or truncate goes to the first and is also
+ * logged as pending; fdatasync on the file copies the first image into the
+ * second and clears the log (SQLite's src/test6.c model). A crash then
+ * decides, per file, what of the pending operations reached the platter:
+ *   FAKE_CRASH_KILL   everything (kill -9: the page cache survives);
+ *   FAKE_CRASH_POWER  per file at random: nothing, an in-order prefix with
+ *                     the next write torn at a random byte, or a random
+ *                     subset of the writes (the kernel writes pages back in
+ *                     any order), each possibly torn.
+ * After fake_disk_crash() every call fails with BK_EIO until
+ * fake_disk_revive(), so threads still running against the old image
+ * cannot change the post-crash one. Directory operations (create, rename,
+ * unlink) are durable at once: the model covers file contents only.
+ * Thread-safe (one mutex). */
+#ifndef BK_TESTS_LIB_FAKE_DISK_H
+#define BK_TESTS_LIB_FAKE_DISK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/disk.h"
+
+enum fake_crash_mode {
+    FAKE_CRASH_KILL = 0,
+    FAKE_CRASH_POWER = 1,
+};
+
+/* Returns a new empty disk seeded for its crash choices, or NULL. */
+struct bk_disk *fake_disk_new(uint64_t seed);
+void fake_disk_free(struct bk_disk *d);
+
+void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode);
+void fake_disk_revive(struct bk_disk *d);
+
+/* XORs byte `off` of path with x in both images (bit rot). Returns 0 or
+ * BK_ENOENT/BK_ERANGE. */
+int fake_disk_corrupt(struct bk_disk *d,
+                      const char *path,
+                      int64_t off,
+                      uint8_t x);
+/* Current size of path, or -1 when missing. */
+int64_t fake_disk_size(struct bk_disk *d, const char *path);
+/* Counters. */
+uint64_t fake_disk_fsyncs(struct bk_disk *d);
+uint64_t fake_disk_reads(struct bk_disk *d);
+/* Open file descriptors right now. */
+int fake_disk_open_fds(struct bk_disk *d);
+
+#endif /* BK_TESTS_LIB_FAKE_DISK_H */

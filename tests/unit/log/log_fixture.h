@@ -1,0 +1,112 @@
+/* Shared fixture for the log store tests: a fake disk, a manual clock, a
+ * manually driven syncer and an in-memory model of the batches appended. */
+#ifndef BK_TESTS_UNIT_LOG_FIXTURE_H
+#define BK_TESTS_UNIT_LOG_FIXTURE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch_gen.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "fake_disk.h"
+#include "log/batch.h"
+#include "log/log.h"
+
+struct mclock {
+    struct bk_clock c;
+    int64_t wall, mono;
+};
+
+static inline int64_t mclock_wall(const struct bk_clock *c)
+{
+    return ((const struct mclock *)c->data)->wall;
+}
+
+static inline int64_t mclock_mono(const struct bk_clock *c)
+{
+    return ((const struct mclock *)c->data)->mono;
+}
+
+static inline void mclock_init(struct mclock *m, int64_t wall)
+{
+    m->c.wall_ms = mclock_wall;
+    m->c.mono_ms = mclock_mono;
+    m->c.data = m;
+    m->wall = wall;
+    m->mono = 1000;
+}
+
+static inline void mclock_advance(struct mclock *m, int64_t ms)
+{
+    m->wall += ms;
+    m->mono += ms;
+}
+
+/* One appended batch as the model remembers it. */
+struct mbatch {
+    int64_t base, last;
+    size_t len;
+    uint8_t *bytes; /* as stored (after the log's in-place rewrite) */
+    int64_t base_ts, ts_step;
+    int nrec;
+};
+
+struct model {
+    struct mbatch *b;
+    int n, cap;
+};
+
+static inline void model_push(struct model *m,
+                              const uint8_t *buf,
+                              size_t len,
+                              int64_t base,
+                              int64_t last,
+                              int64_t base_ts,
+                              int64_t ts_step,
+                              int nrec)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->b = realloc(m->b, (size_t)m->cap * sizeof *m->b);
+    }
+    struct mbatch *x = &m->b[m->n++];
+    x->base = base;
+    x->last = last;
+    x->len = len;
+    x->bytes = malloc(len);
+    memcpy(x->bytes, buf, len);
+    x->base_ts = base_ts;
+    x->ts_step = ts_step;
+    x->nrec = nrec;
+}
+
+/* Drops batches with base >= leo. */
+static inline void model_truncate(struct model *m, int64_t leo)
+{
+    while (m->n > 0 && m->b[m->n - 1].base >= leo) {
+        free(m->b[--m->n].bytes);
+    }
+}
+
+static inline void model_free(struct model *m)
+{
+    model_truncate(m, INT64_MIN);
+    free(m->b);
+    memset(m, 0, sizeof *m);
+}
+
+/* Index of the batch holding offset, or -1. */
+static inline int model_find(const struct model *m, int64_t offset)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (m->b[i].base <= offset && offset <= m->b[i].last) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+#endif /* BK_TESTS_UNIT_LOG_FIXTURE_H */
