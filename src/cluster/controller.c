@@ -361,7 +361,11 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
     }
     size_t hdr = bk_md_batch_header_size(f->n_recs);
     struct raft_buffer buf;
-    buf.len = hdr + f->len;
+    /* raft_uv 0.15 misreads its own segments when an entry's length is not
+     * a multiple of 8 (found by the restart test: "load closed segment ...
+     * short read"), so pad the entry with zeros; the batch decoder accepts
+     * up to 7 zero bytes after the last record. */
+    buf.len = (hdr + f->len + 7) & ~(size_t)7;
     buf.base = raft_malloc(buf.len);
     if (buf.base == NULL) {
         struct md_req *head = f->head;
@@ -377,6 +381,7 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
             bk_wr_raw(&wr, r->bytes, r->len);
         }
     }
+    memset((uint8_t *)buf.base + wr.len, 0, buf.len - wr.len);
     f->apply.data = f;
     rv = raft_apply(&md->raft, &f->apply, &buf, 1, apply_cb);
     if (rv != 0) {
@@ -654,6 +659,10 @@ static void *md_main(void *arg)
              raft_strerror(rv), md->io.errmsg);
         goto err_transport;
     }
+    /* A corrupt closed segment must stop start-up with an error, not be
+     * moved aside silently (0.15 does that by default), which would lose
+     * committed metadata. */
+    raft_uv_set_auto_recovery(&md->io, false);
     raft_id id = (raft_id)md->node_id + 1;
     rv = raft_init(&md->raft, &md->io, &md->fsm.raft, id, md->address);
     if (rv != 0) {

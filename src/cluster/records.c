@@ -320,8 +320,15 @@ int bk_md_batch_decode(const void *buf,
         }
         bk_rd_skip(&rd, body_len);
     }
-    if (bk_rd_left(&rd) != 0) {
+    /* Raft entries are padded to a multiple of 8 bytes with zeros. */
+    size_t pad = bk_rd_left(&rd);
+    if (pad >= 8) {
         return BK_EPROTO;
+    }
+    for (size_t i = 0; i < pad; i++) {
+        if (rd.buf[rd.pos + i] != 0) {
+            return BK_EPROTO;
+        }
     }
     *recs_out = recs;
     *n_out = count;

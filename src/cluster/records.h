@@ -14,6 +14,8 @@
  *     uvarint version          the body version the writer used
  *     uvarint body_len         bytes of the body
  *     body                     the fields of that type, in version order
+ *   0-7 zero bytes             padding to a multiple of 8 (raft_uv 0.15
+ *                              needs entry lengths that are multiples of 8)
  *
  * A body of version V holds the fields of versions 0..V in order; a reader
  * that knows version K < V reads its fields and skips the rest (body_len),

@@ -202,9 +202,17 @@ static void test_records_roundtrip(void **state)
     /* Trailing garbage is rejected too. */
     uint8_t *big = bk_malloc(len + 1);
     memcpy(big, buf, len);
-    big[len] = 0;
+    big[len] = 0x55;
     assert_int_equal(bk_md_batch_decode(big, len + 1, &arena, &out, &n_out),
                      BK_EPROTO);
+    /* Up to 7 zero bytes of raft padding are accepted, 8 are not. */
+    uint8_t *pad = bk_calloc(1, len + 8);
+    memcpy(pad, buf, len);
+    assert_int_equal(bk_md_batch_decode(pad, len + 7, &arena, &out, &n_out), 0);
+    assert_int_equal(n_out, n);
+    assert_int_equal(bk_md_batch_decode(pad, len + 8, &arena, &out, &n_out),
+                     BK_EPROTO);
+    bk_free(pad);
     /* An unknown batch format or record type is unsupported. */
     big[0] = 9;
     assert_int_equal(bk_md_batch_decode(big, len, &arena, &out, &n_out),

@@ -1,0 +1,290 @@
+/* The real controller thread over raft_uv on a temporary directory and a
+ * free loopback port, as a single voter: start, become active, register,
+ * propose from several threads, stop, restart and find the state again;
+ * the directory lock, a taken port and bad configs give one clear line. */
+// clang-format off
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+// clang-format on
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cluster/controller.h"
+#include "cluster/ops.h"
+#include "common/arena.h"
+#include "common/err.h"
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        snprintf(p, sizeof(p), "%s/%s", path, e->d_name);
+        unlink(p);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+struct env {
+    char root[64];
+    char dir[128];
+    char voters[64];
+    int port;
+    struct bk_md_config cfg;
+};
+
+static int setup(void **state)
+{
+    struct env *e = calloc(1, sizeof(*e));
+    snprintf(e->root, sizeof(e->root), "/tmp/bk-md-XXXXXX");
+    assert_non_null(mkdtemp(e->root));
+    /* The controller creates the metadata directory itself. */
+    snprintf(e->dir, sizeof(e->dir), "%s/meta", e->root);
+    e->port = free_port();
+    snprintf(e->voters, sizeof(e->voters), "1@127.0.0.1:%d", e->port);
+    e->cfg = (struct bk_md_config){
+        .node_id = 1,
+        .voters = e->voters,
+        .dir = e->dir,
+        .election_timeout_ms = 300,
+        .heartbeat_timeout_ms = 50,
+    };
+    *state = e;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct env *e = *state;
+    rm_rf(e->dir);
+    rmdir(e->root);
+    free(e);
+    return 0;
+}
+
+static int create_topic(struct bk_md *md, const char *name, int32_t parts)
+{
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, &arena);
+    char msg[BK_MD_MSG_SIZE];
+    struct bk_md_topic_spec spec = { name, parts, 1, 0, NULL };
+    struct bk_md_defaults defs = { 1, 1 };
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    int16_t code = bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(),
+                                         &recs, NULL, msg);
+    bk_md_image_release(img);
+    assert_int_equal(code, 0);
+    int rv = bk_md_propose_sync(md, recs.v, recs.n, 5000);
+    bk_arena_destroy(&arena);
+    return rv;
+}
+
+struct prop_thread {
+    struct bk_md *md;
+    int idx;
+    atomic_int *done;
+    atomic_int *ok;
+};
+
+static void count_cb(void *data, int status)
+{
+    struct prop_thread *p = data;
+    if (status == 0) {
+        atomic_fetch_add(p->ok, 1);
+    }
+    atomic_fetch_add(p->done, 1);
+}
+
+static void *prop_main(void *arg)
+{
+    struct prop_thread *p = arg;
+    for (int i = 0; i < 25; i++) {
+        struct bk_md_rec r = { .type = BK_MD_REC_CONFIG };
+        char name[32];
+        snprintf(name, sizeof(name), "k%d.%d", p->idx, i);
+        r.u.config.resource_type = BK_MD_RES_BROKER;
+        r.u.config.resource = bk_str_c("");
+        r.u.config.name = bk_str_c(name);
+        r.u.config.value = bk_str_c("v");
+        if (bk_md_propose(p->md, &r, 1, count_cb, p) != 0) {
+            atomic_fetch_add(p->done, 1);
+        }
+    }
+    return NULL;
+}
+
+static void test_start_propose_restart(void **state)
+{
+    struct env *e = *state;
+    char err[BK_ERRMSG_SIZE];
+    struct bk_md *md;
+    assert_int_equal(bk_md_start(&e->cfg, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    assert_true(bk_md_is_active(md));
+    assert_int_equal(bk_md_leader(md), 1);
+
+    int64_t epoch;
+    assert_int_equal(bk_md_register_broker_sync(md, 1, "127.0.0.1", 9092,
+                                                "rack-a", 5000, &epoch),
+                     0);
+    assert_int_equal(create_topic(md, "orders", 4), 0);
+    assert_int_equal(bk_md_barrier_sync(md, 5000), 0);
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    const struct bk_md_topic *t = bk_md_image_topic(img, "orders", 6);
+    assert_non_null(t);
+    assert_int_equal(t->n_partitions, 4);
+    struct bk_uuid id = t->id;
+    bk_md_image_release(img);
+
+    /* The same records again conflict: committed, but skipped. */
+    struct bk_md_rec dup = { .type = BK_MD_REC_TOPIC };
+    dup.u.topic.name = bk_str_c("orders");
+    dup.u.topic.id = bk_md_random_uuid(bk_md_rng_system());
+    assert_int_equal(bk_md_propose_sync(md, &dup, 1, 5000), BK_ESTATE);
+
+    /* Proposals from several threads at once, coalesced into entries. */
+    atomic_int done, ok;
+    atomic_init(&done, 0);
+    atomic_init(&ok, 0);
+    pthread_t th[4];
+    struct prop_thread pt[4];
+    for (int i = 0; i < 4; i++) {
+        pt[i] = (struct prop_thread){ md, i, &done, &ok };
+        assert_int_equal(pthread_create(&th[i], NULL, prop_main, &pt[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+    }
+    for (int i = 0; i < 1000 && atomic_load(&done) < 100; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(atomic_load(&ok), 100);
+    img = bk_md_image_acquire(md);
+    assert_int_equal(bk_md_image_broker_configs(img, "")->n, 100);
+    int64_t offset = img->offset;
+    bk_md_image_release(img);
+
+    /* A second controller on the same directory refuses to start. */
+    struct bk_md *md2;
+    int rv = bk_md_start(&e->cfg, &md2, err);
+    assert_int_equal(rv, BK_EBUSY);
+    char want[BK_ERRMSG_SIZE];
+    snprintf(want, sizeof(want),
+             "data directory %s is locked by another brokerd process", e->dir);
+    assert_string_equal(err, want);
+
+    /* Another directory but the same port: one line naming the address. */
+    struct env other;
+    memcpy(&other, e, sizeof(other));
+    snprintf(other.dir, sizeof(other.dir), "%s/other", e->root);
+    other.cfg.dir = other.dir;
+    rv = bk_md_start(&other.cfg, &md2, err);
+    assert_int_equal(rv, BK_EIO);
+    snprintf(want, sizeof(want), "127.0.0.1:%d", e->port);
+    assert_non_null(strstr(err, want));
+    assert_non_null(strstr(err, "cannot listen"));
+    rm_rf(other.dir);
+
+    bk_md_stop(md);
+
+    /* Restart: the log (and any snapshot) brings everything back. */
+    rv = bk_md_start(&e->cfg, &md, err);
+    if (rv != 0) {
+        fprintf(stderr, "restart: %s\n", err);
+    }
+    assert_int_equal(rv, 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    img = bk_md_image_acquire(md);
+    t = bk_md_image_topic(img, "orders", 6);
+    assert_non_null(t);
+    assert_memory_equal(t->id.b, id.b, 16);
+    assert_int_equal(t->n_partitions, 4);
+    assert_string_equal(bk_md_image_broker(img, 1)->rack, "rack-a");
+    assert_int_equal(img->offset, offset);
+    bk_md_image_release(img);
+    assert_int_equal(create_topic(md, "more", 1), 0);
+    bk_md_stop(md);
+}
+
+static void test_bad_configs(void **state)
+{
+    struct env *e = *state;
+    char err[BK_ERRMSG_SIZE];
+    struct bk_md *md;
+    struct bk_md_config c = e->cfg;
+    c.voters = "1@127.0.0.1";
+    assert_int_equal(bk_md_start(&c, &md, err), BK_ECONFIG);
+    assert_non_null(strstr(err, "controller.quorum.voters: bad entry"));
+    c.voters = "";
+    assert_int_equal(bk_md_start(&c, &md, err), BK_ECONFIG);
+    c.voters = "2@127.0.0.1:1,3@127.0.0.1:2";
+    assert_int_equal(bk_md_start(&c, &md, err), BK_ECONFIG);
+    assert_non_null(strstr(err, "node.id 1 is not in"));
+    c.voters = "1@127.0.0.1:1,1@127.0.0.1:2";
+    assert_int_equal(bk_md_start(&c, &md, err), BK_ECONFIG);
+    assert_non_null(strstr(err, "twice"));
+}
+
+/* A follower-to-be: two voters, only one running, never gets a quorum. It
+ * starts, is never active, and refuses proposals with BK_ENOTLEADER. */
+static void test_no_quorum(void **state)
+{
+    struct env *e = *state;
+    char voters[96];
+    snprintf(voters, sizeof(voters), "1@127.0.0.1:%d,2@127.0.0.1:%d", e->port,
+             free_port());
+    struct bk_md_config c = e->cfg;
+    c.voters = voters;
+    char err[BK_ERRMSG_SIZE];
+    struct bk_md *md;
+    assert_int_equal(bk_md_start(&c, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 300), BK_ENOTLEADER);
+    struct bk_md_rec r = { .type = BK_MD_REC_REMOVE_TOPIC };
+    assert_int_equal(bk_md_propose_sync(md, &r, 1, 2000), BK_ENOTLEADER);
+    assert_int_equal(bk_md_barrier_sync(md, 2000), BK_ENOTLEADER);
+    bk_md_stop(md);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_start_propose_restart, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
