@@ -53,6 +53,32 @@ DATA_MESSAGES = [
     "GroupMetadataValue",
 ]
 
+API_DOC = """
+/* Conventions of every generated message, struct bk_msg_<name>:
+ *
+ * - One struct covers all versions of the message. Field names are the
+ *   schema's, snake_cased. Arrays are `T *x; int32_t x_count;` (count -1 =
+ *   null array). Strings and bytes (records included) are views, len -1 =
+ *   null. A nullable struct field is a pointer (NULL = null); other struct
+ *   fields are embedded.
+ * - bk_msg_X_init(m) sets every field to its schema default.
+ * - bk_msg_X_decode(m, rd, version, arena) initialises m, then reads the
+ *   body of that version from rd. Strings and bytes are borrowed views into
+ *   rd's buffer, which must outlive m; arrays and nullable structs are
+ *   allocated from arena. Fields that the version lacks keep their
+ *   defaults, and unknown tagged fields are skipped. Bytes after the body
+ *   are left unread in rd. Returns 0, BK_EPROTO (malformed or truncated),
+ *   BK_ENOMEM (the arena is exhausted or past its limit) or BK_EUNSUPPORTED
+ *   (version outside _MIN_VERSION.._MAX_VERSION). On error m may hold
+ *   partial data.
+ * - bk_msg_X_size(m, version) is the exact encoded size of the body (0 for
+ *   an unsupported version). bk_msg_X_encode(m, wr, version) writes it and
+ *   returns 0, wr->err (BK_ERANGE when the buffer is too small) or
+ *   BK_EUNSUPPORTED. Fields that the version lacks are dropped silently;
+ *   tagged fields are written only when they differ from their default.
+ */
+"""
+
 C_KEYWORDS = {
     "auto", "break", "case", "char", "const", "continue", "default", "do",
     "double", "else", "enum", "extern", "float", "for", "goto", "if",
@@ -169,6 +195,16 @@ class Versions:
         if not parts:
             return None
         return " && ".join(parts)
+
+
+def vers_text(v):
+    if v.empty:
+        return "never"
+    if v.hi is None:
+        return "v%d+" % v.lo
+    if v.hi == v.lo:
+        return "v%d" % v.lo
+    return "v%d-%d" % (v.lo, v.hi)
 
 
 def bool_expr(c):
@@ -428,6 +464,7 @@ class Gen:
         w("struct %s {" % s.cname)
         for f in s.fields:
             t = f.elem
+            w(self.member_comment(f))
             if f.is_array:
                 if f.struct is not None:
                     ct = "struct %s" % f.struct.cname
@@ -445,6 +482,20 @@ class Gen:
                 w("%s %s;" % (self.scalar_ctype(t), f.ident))
         w("};")
         w()
+
+    def member_comment(self, f):
+        """A comment with the versions of a field and its schema text."""
+        parts = [vers_text(f.versions)]
+        if not f.nullable.empty:
+            parts.append("nullable " + vers_text(f.nullable))
+        if f.tagged is not None:
+            parts.append("tag %d" % f.tag)
+        if f.default is not None:
+            parts.append("default %s" % str(f.default).lower())
+        about = f.js.get("about", "").strip()
+        text = ", ".join(parts) + (". " + about if about else ".")
+        text = text.replace("*/", "* /").replace("/*", "/ *")
+        return "/* %s */" % text
 
     @staticmethod
     def scalar_ctype(t):
@@ -1141,6 +1192,9 @@ def gen_unit(base, msgs):
     h('#include "common/arena.h"')
     h('#include "protocol/prim.h"')
     h()
+    h("/* The conventions of the bk_msg_* structs and functions are described"
+      " in protocol/gen/api.h. */")
+    h()
     c = Writer()
     c(HEADER_COMMENT.rstrip("\n"))
     c('#include "protocol/gen/%s.h"' % base)
@@ -1191,6 +1245,9 @@ def gen_api(apis):
     h()
     h('#include "common/arena.h"')
     h('#include "protocol/prim.h"')
+    h()
+    for line in API_DOC.strip("\n").split("\n"):
+        h(line)
     h()
     h("/* Every API served on a broker listener (listeners include"
       " \"broker\"). */")

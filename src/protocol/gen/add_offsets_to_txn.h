@@ -10,10 +10,17 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_add_offsets_to_txn_request {
+    /* v0+. The transactional id corresponding to the transaction. */
     struct bk_str transactional_id;
+    /* v0+. Current producer id in use by the transactional id. */
     int64_t producer_id;
+    /* v0+. Current epoch associated with the producer id. */
     int16_t producer_epoch;
+    /* v0+. The unique group identifier. */
     struct bk_str group_id;
 };
 
@@ -36,7 +43,10 @@ int bk_msg_add_offsets_to_txn_request_encode(
     int16_t version);
 
 struct bk_msg_add_offsets_to_txn_response {
+    /* v0+. Duration in milliseconds for which the request was throttled due to
+     * a quota violation, or zero if the request did not violate any quota. */
     int32_t throttle_time_ms;
+    /* v0+. The response error code, or 0 if there was no error. */
     int16_t error_code;
 };
 

@@ -10,30 +10,46 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_add_partitions_to_txn_request_add_partitions_to_txn_topic {
+    /* v0+. The name of the topic. */
     struct bk_str name;
+    /* v0+. The partition indexes to add to the transaction. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_add_partitions_to_txn_request_add_partitions_to_txn_transaction {
+    /* v4+. The transactional id corresponding to the transaction. */
     struct bk_str transactional_id;
+    /* v4+. Current producer id in use by the transactional id. */
     int64_t producer_id;
+    /* v4+. Current epoch associated with the producer id. */
     int16_t producer_epoch;
+    /* v4+, default false. Boolean to signify if we want to check if the
+     * partition is in the transaction rather than add it. */
     bool verify_only;
+    /* v4+. The partitions to add to the transaction. */
     struct bk_msg_add_partitions_to_txn_request_add_partitions_to_txn_topic
         *topics;
     int32_t topics_count; /* -1 = null */
 };
 
 struct bk_msg_add_partitions_to_txn_request {
+    /* v4+. List of transactions to add partitions to. */
     struct
         bk_msg_add_partitions_to_txn_request_add_partitions_to_txn_transaction
             *transactions;
     int32_t transactions_count; /* -1 = null */
+    /* v0-3. The transactional id corresponding to the transaction. */
     struct bk_str v3_and_below_transactional_id;
+    /* v0-3. Current producer id in use by the transactional id. */
     int64_t v3_and_below_producer_id;
+    /* v0-3. Current epoch associated with the producer id. */
     int16_t v3_and_below_producer_epoch;
+    /* v0-3. The partitions to add to the transaction. */
     struct bk_msg_add_partitions_to_txn_request_add_partitions_to_txn_topic
         *v3_and_below_topics;
     int32_t v3_and_below_topics_count; /* -1 = null */
@@ -59,13 +75,17 @@ int bk_msg_add_partitions_to_txn_request_encode(
 
 struct
     bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_partition_result {
+    /* v0+. The partition indexes. */
     int32_t partition_index;
+    /* v0+. The response error code. */
     int16_t partition_error_code;
 };
 
 struct
     bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_topic_result {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The results for each partition. */
     struct
         bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_partition_result
             *results_by_partition;
@@ -73,7 +93,9 @@ struct
 };
 
 struct bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_result {
+    /* v4+. The transactional id corresponding to the transaction. */
     struct bk_str transactional_id;
+    /* v4+. The results for each topic. */
     struct
         bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_topic_result
             *topic_results;
@@ -81,11 +103,16 @@ struct bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_result {
 };
 
 struct bk_msg_add_partitions_to_txn_response {
+    /* v0+. Duration in milliseconds for which the request was throttled due to
+     * a quota violation, or zero if the request did not violate any quota. */
     int32_t throttle_time_ms;
+    /* v4+. The response top level error code. */
     int16_t error_code;
+    /* v4+. Results categorized by transactional ID. */
     struct bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_result
         *results_by_transaction;
     int32_t results_by_transaction_count; /* -1 = null */
+    /* v0-3. The results for each topic. */
     struct
         bk_msg_add_partitions_to_txn_response_add_partitions_to_txn_topic_result
             *results_by_topic_v3_and_below;

@@ -10,17 +10,30 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_add_raft_voter_request_listener {
+    /* v0+. The name of the endpoint. */
     struct bk_str name;
+    /* v0+. The hostname. */
     struct bk_str host;
+    /* v0+. The port. */
     uint16_t port;
 };
 
 struct bk_msg_add_raft_voter_request {
+    /* v0+, nullable v0+. The cluster id. */
     struct bk_str cluster_id;
+    /* v0+. The maximum time to wait for the request to complete before
+     * returning. */
     int32_t timeout_ms;
+    /* v0+. The replica id of the voter getting added to the topic partition. */
     int32_t voter_id;
+    /* v0+. The directory id of the voter getting added to the topic partition.
+     */
     struct bk_uuid voter_directory_id;
+    /* v0+. The endpoints that can be used to communicate with the voter. */
     struct bk_msg_add_raft_voter_request_listener *listeners;
     int32_t listeners_count; /* -1 = null */
 };
@@ -44,8 +57,13 @@ int bk_msg_add_raft_voter_request_encode(
     int16_t version);
 
 struct bk_msg_add_raft_voter_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if there was no error. */
     struct bk_str error_message;
 };
 

@@ -10,27 +10,41 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_alter_client_quotas_request_entity_data {
+    /* v0+. The entity type. */
     struct bk_str entity_type;
+    /* v0+, nullable v0+. The name of the entity, or null if the default. */
     struct bk_str entity_name;
 };
 
 struct bk_msg_alter_client_quotas_request_op_data {
+    /* v0+. The quota configuration key. */
     struct bk_str key;
+    /* v0+. The value to set, otherwise ignored if the value is to be removed.
+     */
     double value;
+    /* v0+. Whether the quota configuration value should be removed, otherwise
+     * set. */
     bool remove;
 };
 
 struct bk_msg_alter_client_quotas_request_entry_data {
+    /* v0+. The quota entity to alter. */
     struct bk_msg_alter_client_quotas_request_entity_data *entity;
     int32_t entity_count; /* -1 = null */
+    /* v0+. An individual quota configuration entry to alter. */
     struct bk_msg_alter_client_quotas_request_op_data *ops;
     int32_t ops_count; /* -1 = null */
 };
 
 struct bk_msg_alter_client_quotas_request {
+    /* v0+. The quota configuration entries to alter. */
     struct bk_msg_alter_client_quotas_request_entry_data *entries;
     int32_t entries_count; /* -1 = null */
+    /* v0+. Whether the alteration should be validated, but not performed. */
     bool validate_only;
 };
 
@@ -53,19 +67,29 @@ int bk_msg_alter_client_quotas_request_encode(
     int16_t version);
 
 struct bk_msg_alter_client_quotas_response_entity_data {
+    /* v0+. The entity type. */
     struct bk_str entity_type;
+    /* v0+, nullable v0+. The name of the entity, or null if the default. */
     struct bk_str entity_name;
 };
 
 struct bk_msg_alter_client_quotas_response_entry_data {
+    /* v0+. The error code, or `0` if the quota alteration succeeded. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or `null` if the quota alteration
+     * succeeded. */
     struct bk_str error_message;
+    /* v0+. The quota entity to alter. */
     struct bk_msg_alter_client_quotas_response_entity_data *entity;
     int32_t entity_count; /* -1 = null */
 };
 
 struct bk_msg_alter_client_quotas_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The quota configuration entries to alter. */
     struct bk_msg_alter_client_quotas_response_entry_data *entries;
     int32_t entries_count; /* -1 = null */
 };

@@ -10,21 +10,32 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_alter_partition_reassignments_request_reassignable_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+, nullable v0+, default null. The replicas to place the partitions on,
+     * or null to cancel a pending reassignment for this partition. */
     int32_t *replicas;
     int32_t replicas_count; /* -1 = null */
 };
 
 struct bk_msg_alter_partition_reassignments_request_reassignable_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The partitions to reassign. */
     struct bk_msg_alter_partition_reassignments_request_reassignable_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_alter_partition_reassignments_request {
+    /* v0+, default 60000. The time in ms to wait for the request to complete.
+     */
     int32_t timeout_ms;
+    /* v0+. The topics to reassign. */
     struct bk_msg_alter_partition_reassignments_request_reassignable_topic
         *topics;
     int32_t topics_count; /* -1 = null */
@@ -50,14 +61,20 @@ int bk_msg_alter_partition_reassignments_request_encode(
 
 struct
     bk_msg_alter_partition_reassignments_response_reassignable_partition_response {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code for this partition, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message for this partition, or null if there
+     * was no error. */
     struct bk_str error_message;
 };
 
 struct
     bk_msg_alter_partition_reassignments_response_reassignable_topic_response {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The responses to partitions to reassign. */
     struct
         bk_msg_alter_partition_reassignments_response_reassignable_partition_response
             *partitions;
@@ -65,9 +82,16 @@ struct
 };
 
 struct bk_msg_alter_partition_reassignments_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The top-level error message, or null if there was no
+     * error. */
     struct bk_str error_message;
+    /* v0+. The responses to topics to reassign. */
     struct
         bk_msg_alter_partition_reassignments_response_reassignable_topic_response
             *responses;

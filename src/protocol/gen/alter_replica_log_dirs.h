@@ -10,20 +10,28 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_alter_replica_log_dirs_request_alter_replica_log_dir_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The partition indexes. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_alter_replica_log_dirs_request_alter_replica_log_dir {
+    /* v0+. The absolute directory path. */
     struct bk_str path;
+    /* v0+. The topics to add to the directory. */
     struct bk_msg_alter_replica_log_dirs_request_alter_replica_log_dir_topic
         *topics;
     int32_t topics_count; /* -1 = null */
 };
 
 struct bk_msg_alter_replica_log_dirs_request {
+    /* v0+. The alterations to make for each directory. */
     struct bk_msg_alter_replica_log_dirs_request_alter_replica_log_dir *dirs;
     int32_t dirs_count; /* -1 = null */
 };
@@ -48,13 +56,17 @@ int bk_msg_alter_replica_log_dirs_request_encode(
 
 struct
     bk_msg_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct
     bk_msg_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result {
+    /* v0+. The name of the topic. */
     struct bk_str topic_name;
+    /* v0+. The results for each partition. */
     struct
         bk_msg_alter_replica_log_dirs_response_alter_replica_log_dir_partition_result
             *partitions;
@@ -62,7 +74,10 @@ struct
 };
 
 struct bk_msg_alter_replica_log_dirs_response {
+    /* v0+. Duration in milliseconds for which the request was throttled due to
+     * a quota violation, or zero if the request did not violate any quota. */
     int32_t throttle_time_ms;
+    /* v0+. The results for each topic. */
     struct
         bk_msg_alter_replica_log_dirs_response_alter_replica_log_dir_topic_result
             *results;

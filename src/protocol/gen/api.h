@@ -10,6 +10,30 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* Conventions of every generated message, struct bk_msg_<name>:
+ *
+ * - One struct covers all versions of the message. Field names are the
+ *   schema's, snake_cased. Arrays are `T *x; int32_t x_count;` (count -1 =
+ *   null array). Strings and bytes (records included) are views, len -1 =
+ *   null. A nullable struct field is a pointer (NULL = null); other struct
+ *   fields are embedded.
+ * - bk_msg_X_init(m) sets every field to its schema default.
+ * - bk_msg_X_decode(m, rd, version, arena) initialises m, then reads the
+ *   body of that version from rd. Strings and bytes are borrowed views into
+ *   rd's buffer, which must outlive m; arrays and nullable structs are
+ *   allocated from arena. Fields that the version lacks keep their
+ *   defaults, and unknown tagged fields are skipped. Bytes after the body
+ *   are left unread in rd. Returns 0, BK_EPROTO (malformed or truncated),
+ *   BK_ENOMEM (the arena is exhausted or past its limit) or BK_EUNSUPPORTED
+ *   (version outside _MIN_VERSION.._MAX_VERSION). On error m may hold
+ *   partial data.
+ * - bk_msg_X_size(m, version) is the exact encoded size of the body (0 for
+ *   an unsupported version). bk_msg_X_encode(m, wr, version) writes it and
+ *   returns 0, wr->err (BK_ERANGE when the buffer is too small) or
+ *   BK_EUNSUPPORTED. Fields that the version lacks are dropped silently;
+ *   tagged fields are written only when they differ from their default.
+ */
+
 /* Every API served on a broker listener (listeners include "broker"). */
 enum bk_api_key {
     BK_API_PRODUCE = 0,

@@ -10,8 +10,13 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_api_versions_request {
+    /* v3+. The name of the client. */
     struct bk_str client_software_name;
+    /* v3+. The version of the client. */
     struct bk_str client_software_version;
 };
 
@@ -32,35 +37,58 @@ int bk_msg_api_versions_request_encode(
     int16_t version);
 
 struct bk_msg_api_versions_response_api_version {
+    /* v0+. The API index. */
     int16_t api_key;
+    /* v0+. The minimum supported version, inclusive. */
     int16_t min_version;
+    /* v0+. The maximum supported version, inclusive. */
     int16_t max_version;
 };
 
 struct bk_msg_api_versions_response_supported_feature_key {
+    /* v3+. The name of the feature. */
     struct bk_str name;
+    /* v3+. The minimum supported version for the feature. */
     int16_t min_version;
+    /* v3+. The maximum supported version for the feature. */
     int16_t max_version;
 };
 
 struct bk_msg_api_versions_response_finalized_feature_key {
+    /* v3+. The name of the feature. */
     struct bk_str name;
+    /* v3+. The cluster-wide finalized max version level for the feature. */
     int16_t max_version_level;
+    /* v3+. The cluster-wide finalized min version level for the feature. */
     int16_t min_version_level;
 };
 
 struct bk_msg_api_versions_response {
+    /* v0+. The top-level error code. */
     int16_t error_code;
+    /* v0+. The APIs supported by the broker. */
     struct bk_msg_api_versions_response_api_version *api_keys;
     int32_t api_keys_count; /* -1 = null */
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v3+, tag 0. Features supported by the broker. Note: in v0-v3, features
+     * with MinSupportedVersion = 0 are omitted. */
     struct bk_msg_api_versions_response_supported_feature_key
         *supported_features;
     int32_t supported_features_count; /* -1 = null */
+    /* v3+, tag 1, default -1. The monotonically increasing epoch for the
+     * finalized features information. Valid values are >= 0. A value of -1 is
+     * special and represents unknown epoch. */
     int64_t finalized_features_epoch;
+    /* v3+, tag 2. List of cluster-wide finalized features. The information is
+     * valid only if FinalizedFeaturesEpoch >= 0. */
     struct bk_msg_api_versions_response_finalized_feature_key
         *finalized_features;
     int32_t finalized_features_count; /* -1 = null */
+    /* v3+, tag 3, default false. Set by a KRaft controller if the required
+     * configurations for ZK migration are present. */
     bool zk_migration_ready;
 };
 

@@ -10,9 +10,14 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_consumer_group_describe_request {
+    /* v0+. The ids of the groups to describe. */
     struct bk_str *group_ids;
     int32_t group_ids_count; /* -1 = null */
+    /* v0+. Whether to include authorized operations. */
     bool include_authorized_operations;
 };
 
@@ -35,48 +40,80 @@ int bk_msg_consumer_group_describe_request_encode(
     int16_t version);
 
 struct bk_msg_consumer_group_describe_response_topic_partitions {
+    /* v0+. The topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The topic name. */
     struct bk_str topic_name;
+    /* v0+. The partitions. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_consumer_group_describe_response_assignment {
+    /* v0+. The assigned topic-partitions to the member. */
     struct bk_msg_consumer_group_describe_response_topic_partitions
         *topic_partitions;
     int32_t topic_partitions_count; /* -1 = null */
 };
 
 struct bk_msg_consumer_group_describe_response_member {
+    /* v0+. The member ID. */
     struct bk_str member_id;
+    /* v0+, nullable v0+, default null. The member instance ID. */
     struct bk_str instance_id;
+    /* v0+, nullable v0+, default null. The member rack ID. */
     struct bk_str rack_id;
+    /* v0+. The current member epoch. */
     int32_t member_epoch;
+    /* v0+. The client ID. */
     struct bk_str client_id;
+    /* v0+. The client host. */
     struct bk_str client_host;
+    /* v0+. The subscribed topic names. */
     struct bk_str *subscribed_topic_names;
     int32_t subscribed_topic_names_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. the subscribed topic regex otherwise or
+     * null of not provided. */
     struct bk_str subscribed_topic_regex;
+    /* v0+. The current assignment. */
     struct bk_msg_consumer_group_describe_response_assignment assignment;
+    /* v0+. The target assignment. */
     struct bk_msg_consumer_group_describe_response_assignment target_assignment;
+    /* v1+, default -1. -1 for unknown. 0 for classic member. +1 for consumer
+     * member. */
     int8_t member_type;
 };
 
 struct bk_msg_consumer_group_describe_response_described_group {
+    /* v0+. The describe error, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The top-level error message, or null if
+     * there was no error. */
     struct bk_str error_message;
+    /* v0+. The group ID string. */
     struct bk_str group_id;
+    /* v0+. The group state string, or the empty string. */
     struct bk_str group_state;
+    /* v0+. The group epoch. */
     int32_t group_epoch;
+    /* v0+. The assignment epoch. */
     int32_t assignment_epoch;
+    /* v0+. The selected assignor. */
     struct bk_str assignor_name;
+    /* v0+. The members. */
     struct bk_msg_consumer_group_describe_response_member *members;
     int32_t members_count; /* -1 = null */
+    /* v0+, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this group. */
     int32_t authorized_operations;
 };
 
 struct bk_msg_consumer_group_describe_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each described group. */
     struct bk_msg_consumer_group_describe_response_described_group *groups;
     int32_t groups_count; /* -1 = null */
 };

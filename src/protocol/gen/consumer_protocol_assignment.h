@@ -10,16 +10,23 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_consumer_protocol_assignment_topic_partition {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. The list of partitions assigned to this consumer. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_consumer_protocol_assignment {
+    /* v0+. The list of topics and partitions assigned to this consumer. */
     struct bk_msg_consumer_protocol_assignment_topic_partition
         *assigned_partitions;
     int32_t assigned_partitions_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. User data. */
     struct bk_bytes user_data;
 };
 

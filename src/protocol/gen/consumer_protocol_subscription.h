@@ -10,20 +10,31 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_consumer_protocol_subscription_topic_partition {
+    /* v1+. The topic name. */
     struct bk_str topic;
+    /* v1+. The partition ids. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_consumer_protocol_subscription {
+    /* v0+. The topics that the member wants to consume. */
     struct bk_str *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. User data that will be passed back to
+     * the consumer. */
     struct bk_bytes user_data;
+    /* v1+. The partitions that the member owns. */
     struct bk_msg_consumer_protocol_subscription_topic_partition
         *owned_partitions;
     int32_t owned_partitions_count; /* -1 = null */
+    /* v2+, default -1. The generation id of the member. */
     int32_t generation_id;
+    /* v3+, nullable v3+, default null. The rack id of the member. */
     struct bk_str rack_id;
 };
 

@@ -10,17 +10,28 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_create_acls_request_acl_creation {
+    /* v0+. The type of the resource. */
     int8_t resource_type;
+    /* v0+. The resource name for the ACL. */
     struct bk_str resource_name;
+    /* v1+, default 3. The pattern type for the ACL. */
     int8_t resource_pattern_type;
+    /* v0+. The principal for the ACL. */
     struct bk_str principal;
+    /* v0+. The host for the ACL. */
     struct bk_str host;
+    /* v0+. The operation type for the ACL (read, write, etc.). */
     int8_t operation;
+    /* v0+. The permission type for the ACL (allow, deny, etc.). */
     int8_t permission_type;
 };
 
 struct bk_msg_create_acls_request {
+    /* v0+. The ACLs that we want to create. */
     struct bk_msg_create_acls_request_acl_creation *creations;
     int32_t creations_count; /* -1 = null */
 };
@@ -42,12 +53,18 @@ int bk_msg_create_acls_request_encode(
     int16_t version);
 
 struct bk_msg_create_acls_response_acl_creation_result {
+    /* v0+. The result error, or zero if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The result message, or null if there was no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_create_acls_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The results for each ACL creation. */
     struct bk_msg_create_acls_response_acl_creation_result *results;
     int32_t results_count; /* -1 = null */
 };

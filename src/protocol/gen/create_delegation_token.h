@@ -10,16 +10,29 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_create_delegation_token_request_creatable_renewers {
+    /* v0+. The type of the Kafka principal. */
     struct bk_str principal_type;
+    /* v0+. The name of the Kafka principal. */
     struct bk_str principal_name;
 };
 
 struct bk_msg_create_delegation_token_request {
+    /* v3+, nullable v3+. The principal type of the owner of the token. If it's
+     * null it defaults to the token request principal. */
     struct bk_str owner_principal_type;
+    /* v3+, nullable v3+. The principal name of the owner of the token. If it's
+     * null it defaults to the token request principal. */
     struct bk_str owner_principal_name;
+    /* v0+. A list of those who are allowed to renew this token before it
+     * expires. */
     struct bk_msg_create_delegation_token_request_creatable_renewers *renewers;
     int32_t renewers_count; /* -1 = null */
+    /* v0+. The maximum lifetime of the token in milliseconds, or -1 to use the
+     * server side default. */
     int64_t max_lifetime_ms;
 };
 
@@ -42,16 +55,29 @@ int bk_msg_create_delegation_token_request_encode(
     int16_t version);
 
 struct bk_msg_create_delegation_token_response {
+    /* v0+. The top-level error, or zero if there was no error. */
     int16_t error_code;
+    /* v0+. The principal type of the token owner. */
     struct bk_str principal_type;
+    /* v0+. The name of the token owner. */
     struct bk_str principal_name;
+    /* v3+. The principal type of the requester of the token. */
     struct bk_str token_requester_principal_type;
+    /* v3+. The principal type of the requester of the token. */
     struct bk_str token_requester_principal_name;
+    /* v0+. When this token was generated. */
     int64_t issue_timestamp_ms;
+    /* v0+. When this token expires. */
     int64_t expiry_timestamp_ms;
+    /* v0+. The maximum lifetime of this token. */
     int64_t max_timestamp_ms;
+    /* v0+. The token UUID. */
     struct bk_str token_id;
+    /* v0+. HMAC of the delegation token. */
     struct bk_bytes hmac;
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
 };
 

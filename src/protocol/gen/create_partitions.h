@@ -10,23 +10,34 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_create_partitions_request_create_partitions_assignment {
+    /* v0+. The assigned broker IDs. */
     int32_t *broker_ids;
     int32_t broker_ids_count; /* -1 = null */
 };
 
 struct bk_msg_create_partitions_request_create_partitions_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The new partition count. */
     int32_t count;
+    /* v0+, nullable v0+. The new partition assignments. */
     struct bk_msg_create_partitions_request_create_partitions_assignment
         *assignments;
     int32_t assignments_count; /* -1 = null */
 };
 
 struct bk_msg_create_partitions_request {
+    /* v0+. Each topic that we want to create new partitions inside. */
     struct bk_msg_create_partitions_request_create_partitions_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+. The time in ms to wait for the partitions to be created. */
     int32_t timeout_ms;
+    /* v0+. If true, then validate the request, but don't actually increase the
+     * number of partitions. */
     bool validate_only;
 };
 
@@ -49,13 +60,21 @@ int bk_msg_create_partitions_request_encode(
     int16_t version);
 
 struct bk_msg_create_partitions_response_create_partitions_topic_result {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The result error, or zero if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The result message, or null if there was
+     * no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_create_partitions_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The partition creation results for each topic. */
     struct bk_msg_create_partitions_response_create_partitions_topic_result
         *results;
     int32_t results_count; /* -1 = null */

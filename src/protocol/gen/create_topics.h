@@ -10,32 +10,54 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_create_topics_request_creatable_replica_assignment {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The brokers to place the partition on. */
     int32_t *broker_ids;
     int32_t broker_ids_count; /* -1 = null */
 };
 
 struct bk_msg_create_topics_request_creatable_topic_config {
+    /* v0+. The configuration name. */
     struct bk_str name;
+    /* v0+, nullable v0+. The configuration value. */
     struct bk_str value;
 };
 
 struct bk_msg_create_topics_request_creatable_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The number of partitions to create in the topic, or -1 if we are
+     * either specifying a manual partition assignment or using the default
+     * partitions. */
     int32_t num_partitions;
+    /* v0+. The number of replicas to create for each partition in the topic, or
+     * -1 if we are either specifying a manual partition assignment or using the
+     * default replication factor. */
     int16_t replication_factor;
+    /* v0+. The manual partition assignment, or the empty array if we are using
+     * automatic assignment. */
     struct bk_msg_create_topics_request_creatable_replica_assignment
         *assignments;
     int32_t assignments_count; /* -1 = null */
+    /* v0+. The custom topic configurations to set. */
     struct bk_msg_create_topics_request_creatable_topic_config *configs;
     int32_t configs_count; /* -1 = null */
 };
 
 struct bk_msg_create_topics_request {
+    /* v0+. The topics to create. */
     struct bk_msg_create_topics_request_creatable_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+, default 60000. How long to wait in milliseconds before timing out
+     * the request. */
     int32_t timeout_ms;
+    /* v1+, default false. If true, check that the topics can be created as
+     * specified, but don't create anything. */
     bool validate_only;
 };
 
@@ -56,27 +78,45 @@ int bk_msg_create_topics_request_encode(
     int16_t version);
 
 struct bk_msg_create_topics_response_creatable_topic_configs {
+    /* v5+. The configuration name. */
     struct bk_str name;
+    /* v5+, nullable v5+. The configuration value. */
     struct bk_str value;
+    /* v5+. True if the configuration is read-only. */
     bool read_only;
+    /* v5+, default -1. The configuration source. */
     int8_t config_source;
+    /* v5+. True if this configuration is sensitive. */
     bool is_sensitive;
 };
 
 struct bk_msg_create_topics_response_creatable_topic_result {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v7+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v1+, nullable v0+. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v5+, tag 0. Optional topic config error returned if configs are not
+     * returned in the response. */
     int16_t topic_config_error_code;
+    /* v5+, default -1. Number of partitions of the topic. */
     int32_t num_partitions;
+    /* v5+, default -1. Replication factor of the topic. */
     int16_t replication_factor;
+    /* v5+, nullable v5+. Configuration of the topic. */
     struct bk_msg_create_topics_response_creatable_topic_configs *configs;
     int32_t configs_count; /* -1 = null */
 };
 
 struct bk_msg_create_topics_response {
+    /* v2+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Results for each topic we tried to create. */
     struct bk_msg_create_topics_response_creatable_topic_result *topics;
     int32_t topics_count; /* -1 = null */
 };

@@ -10,17 +10,29 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_delete_acls_request_delete_acls_filter {
+    /* v0+. The resource type. */
     int8_t resource_type_filter;
+    /* v0+, nullable v0+. The resource name. */
     struct bk_str resource_name_filter;
+    /* v1+, default 3. The pattern type. */
     int8_t pattern_type_filter;
+    /* v0+, nullable v0+. The principal filter, or null to accept all
+     * principals. */
     struct bk_str principal_filter;
+    /* v0+, nullable v0+. The host filter, or null to accept all hosts. */
     struct bk_str host_filter;
+    /* v0+. The ACL operation. */
     int8_t operation;
+    /* v0+. The permission type. */
     int8_t permission_type;
 };
 
 struct bk_msg_delete_acls_request {
+    /* v0+. The filters to use when deleting ACLs. */
     struct bk_msg_delete_acls_request_delete_acls_filter *filters;
     int32_t filters_count; /* -1 = null */
 };
@@ -42,26 +54,43 @@ int bk_msg_delete_acls_request_encode(
     int16_t version);
 
 struct bk_msg_delete_acls_response_delete_acls_matching_acl {
+    /* v0+. The deletion error code, or 0 if the deletion succeeded. */
     int16_t error_code;
+    /* v0+, nullable v0+. The deletion error message, or null if the deletion
+     * succeeded. */
     struct bk_str error_message;
+    /* v0+. The ACL resource type. */
     int8_t resource_type;
+    /* v0+. The ACL resource name. */
     struct bk_str resource_name;
+    /* v1+, default 3. The ACL resource pattern type. */
     int8_t pattern_type;
+    /* v0+. The ACL principal. */
     struct bk_str principal;
+    /* v0+. The ACL host. */
     struct bk_str host;
+    /* v0+. The ACL operation. */
     int8_t operation;
+    /* v0+. The ACL permission type. */
     int8_t permission_type;
 };
 
 struct bk_msg_delete_acls_response_delete_acls_filter_result {
+    /* v0+. The error code, or 0 if the filter succeeded. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if the filter succeeded. */
     struct bk_str error_message;
+    /* v0+. The ACLs which matched this filter. */
     struct bk_msg_delete_acls_response_delete_acls_matching_acl *matching_acls;
     int32_t matching_acls_count; /* -1 = null */
 };
 
 struct bk_msg_delete_acls_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The results for each filter. */
     struct bk_msg_delete_acls_response_delete_acls_filter_result
         *filter_results;
     int32_t filter_results_count; /* -1 = null */

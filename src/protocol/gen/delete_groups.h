@@ -10,7 +10,11 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_delete_groups_request {
+    /* v0+. The group names to delete. */
     struct bk_str *groups_names;
     int32_t groups_names_count; /* -1 = null */
 };
@@ -32,12 +36,18 @@ int bk_msg_delete_groups_request_encode(
     int16_t version);
 
 struct bk_msg_delete_groups_response_deletable_group_result {
+    /* v0+. The group id. */
     struct bk_str group_id;
+    /* v0+. The deletion error, or 0 if the deletion succeeded. */
     int16_t error_code;
 };
 
 struct bk_msg_delete_groups_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The deletion results. */
     struct bk_msg_delete_groups_response_deletable_group_result *results;
     int32_t results_count; /* -1 = null */
 };

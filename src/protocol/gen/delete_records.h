@@ -10,20 +10,29 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_delete_records_request_delete_records_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The deletion offset. */
     int64_t offset;
 };
 
 struct bk_msg_delete_records_request_delete_records_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition that we want to delete records from. */
     struct bk_msg_delete_records_request_delete_records_partition *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_delete_records_request {
+    /* v0+. Each topic that we want to delete records from. */
     struct bk_msg_delete_records_request_delete_records_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+. How long to wait for the deletion to complete, in milliseconds. */
     int32_t timeout_ms;
 };
 
@@ -46,20 +55,29 @@ int bk_msg_delete_records_request_encode(
     int16_t version);
 
 struct bk_msg_delete_records_response_delete_records_partition_result {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The partition low water mark. */
     int64_t low_watermark;
+    /* v0+. The deletion error code, or 0 if the deletion succeeded. */
     int16_t error_code;
 };
 
 struct bk_msg_delete_records_response_delete_records_topic_result {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition that we wanted to delete records from. */
     struct bk_msg_delete_records_response_delete_records_partition_result
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_delete_records_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each topic that we wanted to delete records from. */
     struct bk_msg_delete_records_response_delete_records_topic_result *topics;
     int32_t topics_count; /* -1 = null */
 };

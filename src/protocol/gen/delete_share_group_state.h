@@ -10,18 +10,26 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_delete_share_group_state_request_partition_data {
+    /* v0+. The partition index. */
     int32_t partition;
 };
 
 struct bk_msg_delete_share_group_state_request_delete_state_data {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The data for the partitions. */
     struct bk_msg_delete_share_group_state_request_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_delete_share_group_state_request {
+    /* v0+. The group identifier. */
     struct bk_str group_id;
+    /* v0+. The data for the topics. */
     struct bk_msg_delete_share_group_state_request_delete_state_data *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -45,19 +53,26 @@ int bk_msg_delete_share_group_state_request_encode(
     int16_t version);
 
 struct bk_msg_delete_share_group_state_response_partition_result {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The error message, or null if there was
+     * no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_delete_share_group_state_response_delete_state_result {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The results for the partitions. */
     struct bk_msg_delete_share_group_state_response_partition_result
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_delete_share_group_state_response {
+    /* v0+. The delete results. */
     struct bk_msg_delete_share_group_state_response_delete_state_result
         *results;
     int32_t results_count; /* -1 = null */

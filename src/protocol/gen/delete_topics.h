@@ -10,16 +10,25 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_delete_topics_request_delete_topic_state {
+    /* v6+, nullable v6+, default null. The topic name. */
     struct bk_str name;
+    /* v6+. The unique topic ID. */
     struct bk_uuid topic_id;
 };
 
 struct bk_msg_delete_topics_request {
+    /* v6+. The name or topic ID of the topic. */
     struct bk_msg_delete_topics_request_delete_topic_state *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0-5. The names of the topics to delete. */
     struct bk_str *topic_names;
     int32_t topic_names_count; /* -1 = null */
+    /* v0+. The length of time in milliseconds to wait for the deletions to
+     * complete. */
     int32_t timeout_ms;
 };
 
@@ -40,14 +49,23 @@ int bk_msg_delete_topics_request_encode(
     int16_t version);
 
 struct bk_msg_delete_topics_response_deletable_topic_result {
+    /* v0+, nullable v6+. The topic name. */
     struct bk_str name;
+    /* v6+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The deletion error, or 0 if the deletion succeeded. */
     int16_t error_code;
+    /* v5+, nullable v5+, default null. The error message, or null if there was
+     * no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_delete_topics_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The results for each topic we tried to delete. */
     struct bk_msg_delete_topics_response_deletable_topic_result *responses;
     int32_t responses_count; /* -1 = null */
 };

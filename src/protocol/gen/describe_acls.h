@@ -10,13 +10,25 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_acls_request {
+    /* v0+. The resource type. */
     int8_t resource_type_filter;
+    /* v0+, nullable v0+. The resource name, or null to match any resource name.
+     */
     struct bk_str resource_name_filter;
+    /* v1+, default 3. The resource pattern to match. */
     int8_t pattern_type_filter;
+    /* v0+, nullable v0+. The principal to match, or null to match any
+     * principal. */
     struct bk_str principal_filter;
+    /* v0+, nullable v0+. The host to match, or null to match any host. */
     struct bk_str host_filter;
+    /* v0+. The operation to match. */
     int8_t operation;
+    /* v0+. The permission type to match. */
     int8_t permission_type;
 };
 
@@ -37,24 +49,38 @@ int bk_msg_describe_acls_request_encode(
     int16_t version);
 
 struct bk_msg_describe_acls_response_acl_description {
+    /* v0+. The ACL principal. */
     struct bk_str principal;
+    /* v0+. The ACL host. */
     struct bk_str host;
+    /* v0+. The ACL operation. */
     int8_t operation;
+    /* v0+. The ACL permission type. */
     int8_t permission_type;
 };
 
 struct bk_msg_describe_acls_response_describe_acls_resource {
+    /* v0+. The resource type. */
     int8_t resource_type;
+    /* v0+. The resource name. */
     struct bk_str resource_name;
+    /* v1+, default 3. The resource pattern type. */
     int8_t pattern_type;
+    /* v0+. The ACLs. */
     struct bk_msg_describe_acls_response_acl_description *acls;
     int32_t acls_count; /* -1 = null */
 };
 
 struct bk_msg_describe_acls_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v0+. Each Resource that is referenced in an ACL. */
     struct bk_msg_describe_acls_response_describe_acls_resource *resources;
     int32_t resources_count; /* -1 = null */
 };

@@ -10,15 +10,26 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_client_quotas_request_component_data {
+    /* v0+. The entity type that the filter component applies to. */
     struct bk_str entity_type;
+    /* v0+. How to match the entity {0 = exact name, 1 = default name, 2 = any
+     * specified name}. */
     int8_t match_type;
+    /* v0+, nullable v0+. The string to match against, or null if unused for the
+     * match type. */
     struct bk_str match;
 };
 
 struct bk_msg_describe_client_quotas_request {
+    /* v0+. Filter components to apply to quota entities. */
     struct bk_msg_describe_client_quotas_request_component_data *components;
     int32_t components_count; /* -1 = null */
+    /* v0+. Whether the match is strict, i.e. should exclude entities with
+     * unspecified entity types. */
     bool strict;
 };
 
@@ -41,26 +52,39 @@ int bk_msg_describe_client_quotas_request_encode(
     int16_t version);
 
 struct bk_msg_describe_client_quotas_response_entity_data {
+    /* v0+. The entity type. */
     struct bk_str entity_type;
+    /* v0+, nullable v0+. The entity name, or null if the default. */
     struct bk_str entity_name;
 };
 
 struct bk_msg_describe_client_quotas_response_value_data {
+    /* v0+. The quota configuration key. */
     struct bk_str key;
+    /* v0+. The quota configuration value. */
     double value;
 };
 
 struct bk_msg_describe_client_quotas_response_entry_data {
+    /* v0+. The quota entity description. */
     struct bk_msg_describe_client_quotas_response_entity_data *entity;
     int32_t entity_count; /* -1 = null */
+    /* v0+. The quota values for the entity. */
     struct bk_msg_describe_client_quotas_response_value_data *values;
     int32_t values_count; /* -1 = null */
 };
 
 struct bk_msg_describe_client_quotas_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or `0` if the quota description succeeded. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or `null` if the quota description
+     * succeeded. */
     struct bk_str error_message;
+    /* v0+, nullable v0+. A result entry. */
     struct bk_msg_describe_client_quotas_response_entry_data *entries;
     int32_t entries_count; /* -1 = null */
 };

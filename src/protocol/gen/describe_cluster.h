@@ -10,9 +10,16 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_cluster_request {
+    /* v0+. Whether to include cluster authorized operations. */
     bool include_cluster_authorized_operations;
+    /* v1+, default 1. The endpoint type to describe. 1=brokers, 2=controllers.
+     */
     int8_t endpoint_type;
+    /* v2+. Whether to include fenced brokers when listing brokers. */
     bool include_fenced_brokers;
 };
 
@@ -35,22 +42,41 @@ int bk_msg_describe_cluster_request_encode(
     int16_t version);
 
 struct bk_msg_describe_cluster_response_describe_cluster_broker {
+    /* v0+. The broker ID. */
     int32_t broker_id;
+    /* v0+. The broker hostname. */
     struct bk_str host;
+    /* v0+. The broker port. */
     int32_t port;
+    /* v0+, nullable v0+, default null. The rack of the broker, or null if it
+     * has not been assigned to a rack. */
     struct bk_str rack;
+    /* v2+. Whether the broker is fenced */
     bool is_fenced;
 };
 
 struct bk_msg_describe_cluster_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The top-level error message, or null if
+     * there was no error. */
     struct bk_str error_message;
+    /* v1+, default 1. The endpoint type that was described. 1=brokers,
+     * 2=controllers. */
     int8_t endpoint_type;
+    /* v0+. The cluster ID that responding broker belongs to. */
     struct bk_str cluster_id;
+    /* v0+, default -1. The ID of the controller broker. */
     int32_t controller_id;
+    /* v0+. Each broker in the response. */
     struct bk_msg_describe_cluster_response_describe_cluster_broker *brokers;
     int32_t brokers_count; /* -1 = null */
+    /* v0+, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this cluster. */
     int32_t cluster_authorized_operations;
 };
 

@@ -10,17 +10,28 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_configs_request_describe_configs_resource {
+    /* v0+. The resource type. */
     int8_t resource_type;
+    /* v0+. The resource name. */
     struct bk_str resource_name;
+    /* v0+, nullable v0+. The configuration keys to list, or null to list all
+     * configuration keys. */
     struct bk_str *configuration_keys;
     int32_t configuration_keys_count; /* -1 = null */
 };
 
 struct bk_msg_describe_configs_request {
+    /* v0+. The resources whose configurations we want to describe. */
     struct bk_msg_describe_configs_request_describe_configs_resource *resources;
     int32_t resources_count; /* -1 = null */
+    /* v1+, default false. True if we should include all synonyms. */
     bool include_synonyms;
+    /* v3+, default false. True if we should include configuration
+     * documentation. */
     bool include_documentation;
 };
 
@@ -43,35 +54,59 @@ int bk_msg_describe_configs_request_encode(
     int16_t version);
 
 struct bk_msg_describe_configs_response_describe_configs_synonym {
+    /* v1+. The synonym name. */
     struct bk_str name;
+    /* v1+, nullable v0+. The synonym value. */
     struct bk_str value;
+    /* v1+. The synonym source. */
     int8_t source;
 };
 
 struct bk_msg_describe_configs_response_describe_configs_resource_result {
+    /* v0+. The configuration name. */
     struct bk_str name;
+    /* v0+, nullable v0+. The configuration value. */
     struct bk_str value;
+    /* v0+. True if the configuration is read-only. */
     bool read_only;
+    /* v1+, default -1. The configuration source. */
     int8_t config_source;
+    /* v0+. True if this configuration is sensitive. */
     bool is_sensitive;
+    /* v1+. The synonyms for this configuration key. */
     struct bk_msg_describe_configs_response_describe_configs_synonym *synonyms;
     int32_t synonyms_count; /* -1 = null */
+    /* v3+, default 0. The configuration data type. Type can be one of the
+     * following values - BOOLEAN, STRING, INT, SHORT, LONG, DOUBLE, LIST,
+     * CLASS, PASSWORD. */
     int8_t config_type;
+    /* v3+, nullable v0+. The configuration documentation. */
     struct bk_str documentation;
 };
 
 struct bk_msg_describe_configs_response_describe_configs_result {
+    /* v0+. The error code, or 0 if we were able to successfully describe the
+     * configurations. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if we were able to
+     * successfully describe the configurations. */
     struct bk_str error_message;
+    /* v0+. The resource type. */
     int8_t resource_type;
+    /* v0+. The resource name. */
     struct bk_str resource_name;
+    /* v0+. Each listed configuration. */
     struct bk_msg_describe_configs_response_describe_configs_resource_result
         *configs;
     int32_t configs_count; /* -1 = null */
 };
 
 struct bk_msg_describe_configs_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The results for each resource. */
     struct bk_msg_describe_configs_response_describe_configs_result *results;
     int32_t results_count; /* -1 = null */
 };

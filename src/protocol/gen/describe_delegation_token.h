@@ -10,13 +10,20 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct
     bk_msg_describe_delegation_token_request_describe_delegation_token_owner {
+    /* v0+. The owner principal type. */
     struct bk_str principal_type;
+    /* v0+. The owner principal name. */
     struct bk_str principal_name;
 };
 
 struct bk_msg_describe_delegation_token_request {
+    /* v0+, nullable v0+. Each owner that we want to describe delegation tokens
+     * for, or null to describe all tokens. */
     struct
         bk_msg_describe_delegation_token_request_describe_delegation_token_owner
             *owners;
@@ -43,20 +50,32 @@ int bk_msg_describe_delegation_token_request_encode(
 
 struct
     bk_msg_describe_delegation_token_response_described_delegation_token_renewer {
+    /* v0+. The renewer principal type. */
     struct bk_str principal_type;
+    /* v0+. The renewer principal name. */
     struct bk_str principal_name;
 };
 
 struct bk_msg_describe_delegation_token_response_described_delegation_token {
+    /* v0+. The token principal type. */
     struct bk_str principal_type;
+    /* v0+. The token principal name. */
     struct bk_str principal_name;
+    /* v3+. The principal type of the requester of the token. */
     struct bk_str token_requester_principal_type;
+    /* v3+. The principal type of the requester of the token. */
     struct bk_str token_requester_principal_name;
+    /* v0+. The token issue timestamp in milliseconds. */
     int64_t issue_timestamp;
+    /* v0+. The token expiry timestamp in milliseconds. */
     int64_t expiry_timestamp;
+    /* v0+. The token maximum timestamp length in milliseconds. */
     int64_t max_timestamp;
+    /* v0+. The token ID. */
     struct bk_str token_id;
+    /* v0+. The token HMAC. */
     struct bk_bytes hmac;
+    /* v0+. Those who are able to renew this token before it expires. */
     struct
         bk_msg_describe_delegation_token_response_described_delegation_token_renewer
             *renewers;
@@ -64,10 +83,15 @@ struct bk_msg_describe_delegation_token_response_described_delegation_token {
 };
 
 struct bk_msg_describe_delegation_token_response {
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The tokens. */
     struct bk_msg_describe_delegation_token_response_described_delegation_token
         *tokens;
     int32_t tokens_count; /* -1 = null */
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
 };
 

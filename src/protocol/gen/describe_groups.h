@@ -10,9 +10,14 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_groups_request {
+    /* v0+. The names of the groups to describe. */
     struct bk_str *groups;
     int32_t groups_count; /* -1 = null */
+    /* v3+. Whether to include authorized operations. */
     bool include_authorized_operations;
 };
 
@@ -35,28 +40,49 @@ int bk_msg_describe_groups_request_encode(
     int16_t version);
 
 struct bk_msg_describe_groups_response_described_group_member {
+    /* v0+. The member id. */
     struct bk_str member_id;
+    /* v4+, nullable v4+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v0+. The client ID used in the member's latest join group request. */
     struct bk_str client_id;
+    /* v0+. The client host. */
     struct bk_str client_host;
+    /* v0+. The metadata corresponding to the current group protocol in use. */
     struct bk_bytes member_metadata;
+    /* v0+. The current assignment provided by the group leader. */
     struct bk_bytes member_assignment;
 };
 
 struct bk_msg_describe_groups_response_described_group {
+    /* v0+. The describe error, or 0 if there was no error. */
     int16_t error_code;
+    /* v6+, nullable v6+, default null. The describe error message, or null if
+     * there was no error. */
     struct bk_str error_message;
+    /* v0+. The group ID string. */
     struct bk_str group_id;
+    /* v0+. The group state string, or the empty string. */
     struct bk_str group_state;
+    /* v0+. The group protocol type, or the empty string. */
     struct bk_str protocol_type;
+    /* v0+. The group protocol data, or the empty string. */
     struct bk_str protocol_data;
+    /* v0+. The group members. */
     struct bk_msg_describe_groups_response_described_group_member *members;
     int32_t members_count; /* -1 = null */
+    /* v3+, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this group. */
     int32_t authorized_operations;
 };
 
 struct bk_msg_describe_groups_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each described group. */
     struct bk_msg_describe_groups_response_described_group *groups;
     int32_t groups_count; /* -1 = null */
 };

@@ -10,13 +10,20 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_log_dirs_request_describable_log_dir_topic {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. The partition indexes. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_log_dirs_request {
+    /* v0+, nullable v0+. Each topic that we want to describe log directories
+     * for, or null for all topics. */
     struct bk_msg_describe_log_dirs_request_describable_log_dir_topic *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -40,31 +47,52 @@ int bk_msg_describe_log_dirs_request_encode(
     int16_t version);
 
 struct bk_msg_describe_log_dirs_response_describe_log_dirs_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The size of the log segments in this partition in bytes. */
     int64_t partition_size;
+    /* v0+. The lag of the log's LEO w.r.t. partition's HW (if it is the current
+     * log for the partition) or current replica's LEO (if it is the future log
+     * for the partition). */
     int64_t offset_lag;
+    /* v0+. True if this log is created by AlterReplicaLogDirsRequest and will
+     * replace the current log of the replica in the future. */
     bool is_future_key;
 };
 
 struct bk_msg_describe_log_dirs_response_describe_log_dirs_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The partitions. */
     struct bk_msg_describe_log_dirs_response_describe_log_dirs_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_log_dirs_response_describe_log_dirs_result {
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The absolute log directory path. */
     struct bk_str log_dir;
+    /* v0+. The topics. */
     struct bk_msg_describe_log_dirs_response_describe_log_dirs_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v4+, default -1. The total size in bytes of the volume the log directory
+     * is in. */
     int64_t total_bytes;
+    /* v4+, default -1. The usable size in bytes of the volume the log directory
+     * is in. */
     int64_t usable_bytes;
 };
 
 struct bk_msg_describe_log_dirs_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v3+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The log directories. */
     struct bk_msg_describe_log_dirs_response_describe_log_dirs_result *results;
     int32_t results_count; /* -1 = null */
 };

@@ -10,13 +10,19 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_producers_request_topic_request {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The indexes of the partitions to list producers for. */
     int32_t *partition_indexes;
     int32_t partition_indexes_count; /* -1 = null */
 };
 
 struct bk_msg_describe_producers_request {
+    /* v0+. The topics to list producers for. */
     struct bk_msg_describe_producers_request_topic_request *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -40,30 +46,47 @@ int bk_msg_describe_producers_request_encode(
     int16_t version);
 
 struct bk_msg_describe_producers_response_producer_state {
+    /* v0+. The producer id. */
     int64_t producer_id;
+    /* v0+. The producer epoch. */
     int32_t producer_epoch;
+    /* v0+, default -1. The last sequence number sent by the producer. */
     int32_t last_sequence;
+    /* v0+, default -1. The last timestamp sent by the producer. */
     int64_t last_timestamp;
+    /* v0+. The current epoch of the producer group. */
     int32_t coordinator_epoch;
+    /* v0+, default -1. The current transaction start offset of the producer. */
     int64_t current_txn_start_offset;
 };
 
 struct bk_msg_describe_producers_response_partition_response {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The partition error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The partition error message, which may
+     * be null if no additional details are available. */
     struct bk_str error_message;
+    /* v0+. The active producers for the partition. */
     struct bk_msg_describe_producers_response_producer_state *active_producers;
     int32_t active_producers_count; /* -1 = null */
 };
 
 struct bk_msg_describe_producers_response_topic_response {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition in the response. */
     struct bk_msg_describe_producers_response_partition_response *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_producers_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each topic in the response. */
     struct bk_msg_describe_producers_response_topic_response *topics;
     int32_t topics_count; /* -1 = null */
 };

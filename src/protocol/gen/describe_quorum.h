@@ -10,17 +10,24 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_quorum_request_partition_data {
+    /* v0+. The partition index. */
     int32_t partition_index;
 };
 
 struct bk_msg_describe_quorum_request_topic_data {
+    /* v0+. The topic name. */
     struct bk_str topic_name;
+    /* v0+. The partitions to describe. */
     struct bk_msg_describe_quorum_request_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_quorum_request {
+    /* v0+. The topics to describe. */
     struct bk_msg_describe_quorum_request_topic_data *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -44,49 +51,78 @@ int bk_msg_describe_quorum_request_encode(
     int16_t version);
 
 struct bk_msg_describe_quorum_response_replica_state {
+    /* v0+. The ID of the replica. */
     int32_t replica_id;
+    /* v2+. The replica directory ID of the replica. */
     struct bk_uuid replica_directory_id;
+    /* v0+. The last known log end offset of the follower or -1 if it is
+     * unknown. */
     int64_t log_end_offset;
+    /* v1+, default -1. The last known leader wall clock time time when a
+     * follower fetched from the leader. This is reported as -1 both for the
+     * current leader or if it is unknown for a voter. */
     int64_t last_fetch_timestamp;
+    /* v1+, default -1. The leader wall clock append time of the offset for
+     * which the follower made the most recent fetch request. This is reported
+     * as the current time for the leader and -1 if unknown for a voter. */
     int64_t last_caught_up_timestamp;
 };
 
 struct bk_msg_describe_quorum_response_partition_data {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The partition error code. */
     int16_t error_code;
+    /* v2+, nullable v2+. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v0+. The ID of the current leader or -1 if the leader is unknown. */
     int32_t leader_id;
+    /* v0+. The latest known leader epoch. */
     int32_t leader_epoch;
+    /* v0+. The high water mark. */
     int64_t high_watermark;
+    /* v0+. The current voters of the partition. */
     struct bk_msg_describe_quorum_response_replica_state *current_voters;
     int32_t current_voters_count; /* -1 = null */
+    /* v0+. The observers of the partition. */
     struct bk_msg_describe_quorum_response_replica_state *observers;
     int32_t observers_count; /* -1 = null */
 };
 
 struct bk_msg_describe_quorum_response_topic_data {
+    /* v0+. The topic name. */
     struct bk_str topic_name;
+    /* v0+. The partition data. */
     struct bk_msg_describe_quorum_response_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_quorum_response_listener {
+    /* v2+. The name of the endpoint. */
     struct bk_str name;
+    /* v2+. The hostname. */
     struct bk_str host;
+    /* v2+. The port. */
     uint16_t port;
 };
 
 struct bk_msg_describe_quorum_response_node {
+    /* v2+. The ID of the associated node. */
     int32_t node_id;
+    /* v2+. The listeners of this controller. */
     struct bk_msg_describe_quorum_response_listener *listeners;
     int32_t listeners_count; /* -1 = null */
 };
 
 struct bk_msg_describe_quorum_response {
+    /* v0+. The top level error code. */
     int16_t error_code;
+    /* v2+, nullable v2+. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v0+. The response from the describe quorum API. */
     struct bk_msg_describe_quorum_response_topic_data *topics;
     int32_t topics_count; /* -1 = null */
+    /* v2+. The nodes in the quorum. */
     struct bk_msg_describe_quorum_response_node *nodes;
     int32_t nodes_count; /* -1 = null */
 };

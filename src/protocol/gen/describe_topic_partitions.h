@@ -10,19 +10,30 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_topic_partitions_request_topic_request {
+    /* v0+. The topic name. */
     struct bk_str name;
 };
 
 struct bk_msg_describe_topic_partitions_request_cursor {
+    /* v0+. The name for the first topic to process. */
     struct bk_str topic_name;
+    /* v0+. The partition index to start with. */
     int32_t partition_index;
 };
 
 struct bk_msg_describe_topic_partitions_request {
+    /* v0+. The topics to fetch details for. */
     struct bk_msg_describe_topic_partitions_request_topic_request *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+, default 2000. The maximum number of partitions included in the
+     * response. */
     int32_t response_partition_limit;
+    /* v0+, nullable v0+, default null. The first topic and partition index to
+     * fetch details for. */
     struct bk_msg_describe_topic_partitions_request_cursor
         *cursor; /* NULL = null */
 };
@@ -47,46 +58,72 @@ int bk_msg_describe_topic_partitions_request_encode(
 
 struct
     bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_partition {
+    /* v0+. The partition error, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The ID of the leader broker. */
     int32_t leader_id;
+    /* v0+, default -1. The leader epoch of this partition. */
     int32_t leader_epoch;
+    /* v0+. The set of all nodes that host this partition. */
     int32_t *replica_nodes;
     int32_t replica_nodes_count; /* -1 = null */
+    /* v0+. The set of nodes that are in sync with the leader for this
+     * partition. */
     int32_t *isr_nodes;
     int32_t isr_nodes_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. The new eligible leader replicas
+     * otherwise. */
     int32_t *eligible_leader_replicas;
     int32_t eligible_leader_replicas_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. The last known ELR. */
     int32_t *last_known_elr;
     int32_t last_known_elr_count; /* -1 = null */
+    /* v0+. The set of offline replicas of this partition. */
     int32_t *offline_replicas;
     int32_t offline_replicas_count; /* -1 = null */
 };
 
 struct
     bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_topic {
+    /* v0+. The topic error, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The topic id. */
     struct bk_uuid topic_id;
+    /* v0+, default false. True if the topic is internal. */
     bool is_internal;
+    /* v0+. Each partition in the topic. */
     struct
         bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_partition
             *partitions;
     int32_t partitions_count; /* -1 = null */
+    /* v0+, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this topic. */
     int32_t topic_authorized_operations;
 };
 
 struct bk_msg_describe_topic_partitions_response_cursor {
+    /* v0+. The name for the first topic to process. */
     struct bk_str topic_name;
+    /* v0+. The partition index to start with. */
     int32_t partition_index;
 };
 
 struct bk_msg_describe_topic_partitions_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each topic in the response. */
     struct
         bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_topic
             *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+, nullable v0+, default null. The next topic and partition index to
+     * fetch details for. */
     struct bk_msg_describe_topic_partitions_response_cursor
         *next_cursor; /* NULL = null */
 };

@@ -10,7 +10,12 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_transactions_request {
+    /* v0+. Array of transactionalIds to include in describe results. If empty,
+     * then no results will be returned. */
     struct bk_str *transactional_ids;
     int32_t transactional_ids_count; /* -1 = null */
 };
@@ -34,25 +39,41 @@ int bk_msg_describe_transactions_request_encode(
     int16_t version);
 
 struct bk_msg_describe_transactions_response_topic_data {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. The partition ids included in the current transaction. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_describe_transactions_response_transaction_state {
+    /* v0+. The error code. */
     int16_t error_code;
+    /* v0+. The transactional id. */
     struct bk_str transactional_id;
+    /* v0+. The current transaction state of the producer. */
     struct bk_str transaction_state;
+    /* v0+. The timeout in milliseconds for the transaction. */
     int32_t transaction_timeout_ms;
+    /* v0+. The start time of the transaction in milliseconds. */
     int64_t transaction_start_time_ms;
+    /* v0+. The current producer id associated with the transaction. */
     int64_t producer_id;
+    /* v0+. The current epoch associated with the producer id. */
     int16_t producer_epoch;
+    /* v0+. The set of partitions included in the current transaction (if
+     * active). When a transaction is preparing to commit or abort, this will
+     * include only partitions which do not have markers. */
     struct bk_msg_describe_transactions_response_topic_data *topics;
     int32_t topics_count; /* -1 = null */
 };
 
 struct bk_msg_describe_transactions_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The current state of the transaction. */
     struct bk_msg_describe_transactions_response_transaction_state
         *transaction_states;
     int32_t transaction_states_count; /* -1 = null */

@@ -10,11 +10,17 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_describe_user_scram_credentials_request_user_name {
+    /* v0+. The user name. */
     struct bk_str name;
 };
 
 struct bk_msg_describe_user_scram_credentials_request {
+    /* v0+, nullable v0+. The users to describe, or null/empty to describe all
+     * users. */
     struct bk_msg_describe_user_scram_credentials_request_user_name *users;
     int32_t users_count; /* -1 = null */
 };
@@ -38,24 +44,38 @@ int bk_msg_describe_user_scram_credentials_request_encode(
     int16_t version);
 
 struct bk_msg_describe_user_scram_credentials_response_credential_info {
+    /* v0+. The SCRAM mechanism. */
     int8_t mechanism;
+    /* v0+. The number of iterations used in the SCRAM credential. */
     int32_t iterations;
 };
 
 struct
     bk_msg_describe_user_scram_credentials_response_describe_user_scram_credentials_result {
+    /* v0+. The user name. */
     struct bk_str user;
+    /* v0+. The user-level error code. */
     int16_t error_code;
+    /* v0+, nullable v0+. The user-level error message, if any. */
     struct bk_str error_message;
+    /* v0+. The mechanism and related information associated with the user's
+     * SCRAM credentials. */
     struct bk_msg_describe_user_scram_credentials_response_credential_info
         *credential_infos;
     int32_t credential_infos_count; /* -1 = null */
 };
 
 struct bk_msg_describe_user_scram_credentials_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The message-level error code, 0 except for user authorization or
+     * infrastructure issues. */
     int16_t error_code;
+    /* v0+, nullable v0+. The message-level error message, if any. */
     struct bk_str error_message;
+    /* v0+. The results for descriptions, one per user. */
     struct
         bk_msg_describe_user_scram_credentials_response_describe_user_scram_credentials_result
             *results;

@@ -10,16 +10,27 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_elect_leaders_request_topic_partitions {
+    /* v0+. The name of a topic. */
     struct bk_str topic;
+    /* v0+. The partitions of this topic whose leader should be elected. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_elect_leaders_request {
+    /* v1+. Type of elections to conduct for the partition. A value of '0'
+     * elects the preferred replica. A value of '1' elects the first live
+     * replica if there are no in-sync replica. */
     int8_t election_type;
+    /* v0+, nullable v0+. The topic partitions to elect leaders. */
     struct bk_msg_elect_leaders_request_topic_partitions *topic_partitions;
     int32_t topic_partitions_count; /* -1 = null */
+    /* v0+, default 60000. The time in ms to wait for the election to complete.
+     */
     int32_t timeout_ms;
 };
 
@@ -40,20 +51,31 @@ int bk_msg_elect_leaders_request_encode(
     int16_t version);
 
 struct bk_msg_elect_leaders_response_partition_result {
+    /* v0+. The partition id. */
     int32_t partition_id;
+    /* v0+. The result error, or zero if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The result message, or null if there was no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_elect_leaders_response_replica_election_result {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. The results for each partition. */
     struct bk_msg_elect_leaders_response_partition_result *partition_result;
     int32_t partition_result_count; /* -1 = null */
 };
 
 struct bk_msg_elect_leaders_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v1+. The top level response error code. */
     int16_t error_code;
+    /* v0+. The election results, or an empty array if the requester did not
+     * have permission and the request asks for all partitions. */
     struct bk_msg_elect_leaders_response_replica_election_result
         *replica_election_results;
     int32_t replica_election_results_count; /* -1 = null */

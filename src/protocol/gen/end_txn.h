@@ -10,10 +10,17 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_end_txn_request {
+    /* v0+. The ID of the transaction to end. */
     struct bk_str transactional_id;
+    /* v0+. The producer ID. */
     int64_t producer_id;
+    /* v0+. The current epoch associated with the producer. */
     int16_t producer_epoch;
+    /* v0+. True if the transaction was committed, false if it was aborted. */
     bool committed;
 };
 
@@ -32,9 +39,15 @@ int bk_msg_end_txn_request_encode(const struct bk_msg_end_txn_request *m,
                                   int16_t version);
 
 struct bk_msg_end_txn_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v5+, default -1. The producer ID. */
     int64_t producer_id;
+    /* v5+, default -1. The current epoch associated with the producer. */
     int16_t producer_epoch;
 };
 

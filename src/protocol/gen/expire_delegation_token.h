@@ -10,8 +10,13 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_expire_delegation_token_request {
+    /* v0+. The HMAC of the delegation token to be expired. */
     struct bk_bytes hmac;
+    /* v0+. The expiry time period in milliseconds. */
     int64_t expiry_time_period_ms;
 };
 
@@ -34,8 +39,13 @@ int bk_msg_expire_delegation_token_request_encode(
     int16_t version);
 
 struct bk_msg_expire_delegation_token_response {
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The timestamp in milliseconds at which this token expires. */
     int64_t expiry_timestamp_ms;
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
 };
 

@@ -10,49 +10,94 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_fetch_request_replica_state {
+    /* v15+, default -1. The replica ID of the follower, or -1 if this request
+     * is from a consumer. */
     int32_t replica_id;
+    /* v15+, default -1. The epoch of this follower, or -1 if not available. */
     int64_t replica_epoch;
 };
 
 struct bk_msg_fetch_request_fetch_partition {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v9+, default -1. The current leader epoch of the partition. */
     int32_t current_leader_epoch;
+    /* v0+. The message offset. */
     int64_t fetch_offset;
+    /* v12+, default -1. The epoch of the last fetched record or -1 if there is
+     * none. */
     int32_t last_fetched_epoch;
+    /* v5+, default -1. The earliest available offset of the follower replica.
+     * The field is only used when the request is sent by the follower. */
     int64_t log_start_offset;
+    /* v0+. The maximum bytes to fetch from this partition.  See KIP-74 for
+     * cases where this limit may not be honored. */
     int32_t partition_max_bytes;
+    /* v17+, tag 0. The directory id of the follower fetching. */
     struct bk_uuid replica_directory_id;
 };
 
 struct bk_msg_fetch_request_fetch_topic {
+    /* v0-12. The name of the topic to fetch. */
     struct bk_str topic;
+    /* v13+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The partitions to fetch. */
     struct bk_msg_fetch_request_fetch_partition *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_fetch_request_forgotten_topic {
+    /* v7-12. The topic name. */
     struct bk_str topic;
+    /* v13+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v7+. The partitions indexes to forget. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_fetch_request {
+    /* v12+, nullable v12+, tag 0, default null. The clusterId if known. This is
+     * used to validate metadata fetches prior to broker registration. */
     struct bk_str cluster_id;
+    /* v0-14, default -1. The broker ID of the follower, of -1 if this request
+     * is from a consumer. */
     int32_t replica_id;
+    /* v15+, tag 1. The state of the replica in the follower. */
     struct bk_msg_fetch_request_replica_state replica_state;
+    /* v0+. The maximum time in milliseconds to wait for the response. */
     int32_t max_wait_ms;
+    /* v0+. The minimum bytes to accumulate in the response. */
     int32_t min_bytes;
+    /* v3+, default 0x7fffffff. The maximum bytes to fetch.  See KIP-74 for
+     * cases where this limit may not be honored. */
     int32_t max_bytes;
+    /* v4+, default 0. This setting controls the visibility of transactional
+     * records. Using READ_UNCOMMITTED (isolation_level = 0) makes all records
+     * visible. With READ_COMMITTED (isolation_level = 1), non-transactional and
+     * COMMITTED transactional records are visible. To be more concrete,
+     * READ_COMMITTED returns all data from offsets smaller than the current LSO
+     * (last stable offset), and enables the inclusion of the list of aborted
+     * transactions in the result, which allows consumers to discard ABORTED
+     * transactional records. */
     int8_t isolation_level;
+    /* v7+, default 0. The fetch session ID. */
     int32_t session_id;
+    /* v7+, default -1. The fetch session epoch, which is used for ordering
+     * requests in a session. */
     int32_t session_epoch;
+    /* v0+. The topics to fetch. */
     struct bk_msg_fetch_request_fetch_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v7+. In an incremental fetch request, the partitions to remove. */
     struct bk_msg_fetch_request_forgotten_topic *forgotten_topics_data;
     int32_t forgotten_topics_data_count; /* -1 = null */
+    /* v11+, default . Rack ID of the consumer making this request. */
     struct bk_str rack_id;
 };
 
@@ -71,60 +116,106 @@ int bk_msg_fetch_request_encode(const struct bk_msg_fetch_request *m,
                                 int16_t version);
 
 struct bk_msg_fetch_response_epoch_end_offset {
+    /* v12+, default -1. The largest epoch. */
     int32_t epoch;
+    /* v12+, default -1. The end offset of the epoch. */
     int64_t end_offset;
 };
 
 struct bk_msg_fetch_response_leader_id_and_epoch {
+    /* v12+, default -1. The ID of the current leader or -1 if the leader is
+     * unknown. */
     int32_t leader_id;
+    /* v12+, default -1. The latest known leader epoch. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_fetch_response_snapshot_id {
+    /* v0+, default -1. The end offset of the epoch. */
     int64_t end_offset;
+    /* v0+, default -1. The largest epoch. */
     int32_t epoch;
 };
 
 struct bk_msg_fetch_response_aborted_transaction {
+    /* v4+. The producer id associated with the aborted transaction. */
     int64_t producer_id;
+    /* v4+. The first offset in the aborted transaction. */
     int64_t first_offset;
 };
 
 struct bk_msg_fetch_response_partition_data {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no fetch error. */
     int16_t error_code;
+    /* v0+. The current high water mark. */
     int64_t high_watermark;
+    /* v4+, default -1. The last stable offset (or LSO) of the partition. This
+     * is the last offset such that the state of all transactional records prior
+     * to this offset have been decided (ABORTED or COMMITTED). */
     int64_t last_stable_offset;
+    /* v5+, default -1. The current log start offset. */
     int64_t log_start_offset;
+    /* v12+, tag 0. In case divergence is detected based on the
+     * `LastFetchedEpoch` and `FetchOffset` in the request, this field indicates
+     * the largest epoch and its end offset such that subsequent records are
+     * known to diverge. */
     struct bk_msg_fetch_response_epoch_end_offset diverging_epoch;
+    /* v12+, tag 1. The current leader of the partition. */
     struct bk_msg_fetch_response_leader_id_and_epoch current_leader;
+    /* v12+, tag 2. In the case of fetching an offset less than the
+     * LogStartOffset, this is the end offset and epoch that should be used in
+     * the FetchSnapshot request. */
     struct bk_msg_fetch_response_snapshot_id snapshot_id;
+    /* v4+, nullable v4+. The aborted transactions. */
     struct bk_msg_fetch_response_aborted_transaction *aborted_transactions;
     int32_t aborted_transactions_count; /* -1 = null */
+    /* v11+, default -1. The preferred read replica for the consumer to use on
+     * its next fetch request. */
     int32_t preferred_read_replica;
+    /* v0+, nullable v0+. The record data. */
     struct bk_bytes records;
 };
 
 struct bk_msg_fetch_response_fetchable_topic_response {
+    /* v0-12. The topic name. */
     struct bk_str topic;
+    /* v13+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The topic partitions. */
     struct bk_msg_fetch_response_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_fetch_response_node_endpoint {
+    /* v16+. The ID of the associated node. */
     int32_t node_id;
+    /* v16+. The node's hostname. */
     struct bk_str host;
+    /* v16+. The node's port. */
     int32_t port;
+    /* v16+, nullable v16+, default null. The rack of the node, or null if it
+     * has not been assigned to a rack. */
     struct bk_str rack;
 };
 
 struct bk_msg_fetch_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v7+. The top level response error code. */
     int16_t error_code;
+    /* v7+, default 0. The fetch session ID, or 0 if this is not part of a fetch
+     * session. */
     int32_t session_id;
+    /* v0+. The response topics. */
     struct bk_msg_fetch_response_fetchable_topic_response *responses;
     int32_t responses_count; /* -1 = null */
+    /* v16+, tag 0. Endpoints for all current-leaders enumerated in
+     * PartitionData, with errors NOT_LEADER_OR_FOLLOWER & FENCED_LEADER_EPOCH.
+     */
     struct bk_msg_fetch_response_node_endpoint *node_endpoints;
     int32_t node_endpoints_count; /* -1 = null */
 };

@@ -10,9 +10,15 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_find_coordinator_request {
+    /* v0-3. The coordinator key. */
     struct bk_str key;
+    /* v1+, default 0. The coordinator key type. (group, transaction, share). */
     int8_t key_type;
+    /* v4+. The coordinator keys. */
     struct bk_str *coordinator_keys;
     int32_t coordinator_keys_count; /* -1 = null */
 };
@@ -36,21 +42,36 @@ int bk_msg_find_coordinator_request_encode(
     int16_t version);
 
 struct bk_msg_find_coordinator_response_coordinator {
+    /* v4+. The coordinator key. */
     struct bk_str key;
+    /* v4+. The node id. */
     int32_t node_id;
+    /* v4+. The host name. */
     struct bk_str host;
+    /* v4+. The port. */
     int32_t port;
+    /* v4+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v4+, nullable v4+. The error message, or null if there was no error. */
     struct bk_str error_message;
 };
 
 struct bk_msg_find_coordinator_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0-3. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v1-3, nullable v1-3. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v0-3. The node id. */
     int32_t node_id;
+    /* v0-3. The host name. */
     struct bk_str host;
+    /* v0-3. The port. */
     int32_t port;
+    /* v4+. Each coordinator result in the response. */
     struct bk_msg_find_coordinator_response_coordinator *coordinators;
     int32_t coordinators_count; /* -1 = null */
 };

@@ -10,7 +10,12 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_get_telemetry_subscriptions_request {
+    /* v0+. Unique id for this client instance, must be set to 0 on the first
+     * request. */
     struct bk_uuid client_instance_id;
 };
 
@@ -33,15 +38,33 @@ int bk_msg_get_telemetry_subscriptions_request_encode(
     int16_t version);
 
 struct bk_msg_get_telemetry_subscriptions_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. Assigned client instance id if ClientInstanceId was 0 in the
+     * request, else 0. */
     struct bk_uuid client_instance_id;
+    /* v0+. Unique identifier for the current subscription set for this client
+     * instance. */
     int32_t subscription_id;
+    /* v0+. Compression types that broker accepts for the PushTelemetryRequest.
+     */
     int8_t *accepted_compression_types;
     int32_t accepted_compression_types_count; /* -1 = null */
+    /* v0+. Configured push interval, which is the lowest configured interval in
+     * the current subscription set. */
     int32_t push_interval_ms;
+    /* v0+. The maximum bytes of binary data the broker accepts in
+     * PushTelemetryRequest. */
     int32_t telemetry_max_bytes;
+    /* v0+. Flag to indicate monotonic/counter metrics are to be emitted as
+     * deltas or cumulative values. */
     bool delta_temporality;
+    /* v0+. Requested metrics prefix string match. Empty array: No metrics
+     * subscribed, Array[0] empty string: All metrics subscribed. */
     struct bk_str *requested_metrics;
     int32_t requested_metrics_count; /* -1 = null */
 };

@@ -10,10 +10,18 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_heartbeat_request {
+    /* v0+. The group id. */
     struct bk_str group_id;
+    /* v0+. The generation of the group. */
     int32_t generation_id;
+    /* v0+. The member ID. */
     struct bk_str member_id;
+    /* v3+, nullable v3+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
 };
 
@@ -32,7 +40,11 @@ int bk_msg_heartbeat_request_encode(const struct bk_msg_heartbeat_request *m,
                                     int16_t version);
 
 struct bk_msg_heartbeat_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 

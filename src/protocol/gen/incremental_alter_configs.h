@@ -10,23 +10,35 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_incremental_alter_configs_request_alterable_config {
+    /* v0+. The configuration key name. */
     struct bk_str name;
+    /* v0+. The type (Set, Delete, Append, Subtract) of operation. */
     int8_t config_operation;
+    /* v0+, nullable v0+. The value to set for the configuration key. */
     struct bk_str value;
 };
 
 struct bk_msg_incremental_alter_configs_request_alter_configs_resource {
+    /* v0+. The resource type. */
     int8_t resource_type;
+    /* v0+. The resource name. */
     struct bk_str resource_name;
+    /* v0+. The configurations. */
     struct bk_msg_incremental_alter_configs_request_alterable_config *configs;
     int32_t configs_count; /* -1 = null */
 };
 
 struct bk_msg_incremental_alter_configs_request {
+    /* v0+. The incremental updates for each resource. */
     struct bk_msg_incremental_alter_configs_request_alter_configs_resource
         *resources;
     int32_t resources_count; /* -1 = null */
+    /* v0+. True if we should validate the request, but not change the
+     * configurations. */
     bool validate_only;
 };
 
@@ -50,14 +62,22 @@ int bk_msg_incremental_alter_configs_request_encode(
 
 struct
     bk_msg_incremental_alter_configs_response_alter_configs_resource_response {
+    /* v0+. The resource error code. */
     int16_t error_code;
+    /* v0+, nullable v0+. The resource error message, or null if there was no
+     * error. */
     struct bk_str error_message;
+    /* v0+. The resource type. */
     int8_t resource_type;
+    /* v0+. The resource name. */
     struct bk_str resource_name;
 };
 
 struct bk_msg_incremental_alter_configs_response {
+    /* v0+. Duration in milliseconds for which the request was throttled due to
+     * a quota violation, or zero if the request did not violate any quota. */
     int32_t throttle_time_ms;
+    /* v0+. The responses for each resource. */
     struct
         bk_msg_incremental_alter_configs_response_alter_configs_resource_response
             *responses;

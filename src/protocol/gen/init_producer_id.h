@@ -10,10 +10,23 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_init_producer_id_request {
+    /* v0+, nullable v0+. The transactional id, or null if the producer is not
+     * transactional. */
     struct bk_str transactional_id;
+    /* v0+. The time in ms to wait before aborting idle transactions sent by
+     * this producer. This is only relevant if a TransactionalId has been
+     * defined. */
     int32_t transaction_timeout_ms;
+    /* v3+, default -1. The producer id. This is used to disambiguate requests
+     * if a transactional id is reused following its expiration. */
     int64_t producer_id;
+    /* v3+, default -1. The producer's current epoch. This will be checked
+     * against the producer epoch on the broker, and the request will return an
+     * error if they do not match. */
     int16_t producer_epoch;
 };
 
@@ -36,9 +49,15 @@ int bk_msg_init_producer_id_request_encode(
     int16_t version);
 
 struct bk_msg_init_producer_id_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, default -1. The current producer id. */
     int64_t producer_id;
+    /* v0+. The current epoch associated with the producer id. */
     int16_t producer_epoch;
 };
 

@@ -10,20 +10,38 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_join_group_request_join_group_request_protocol {
+    /* v0+. The protocol name. */
     struct bk_str name;
+    /* v0+. The protocol metadata. */
     struct bk_bytes metadata;
 };
 
 struct bk_msg_join_group_request {
+    /* v0+. The group identifier. */
     struct bk_str group_id;
+    /* v0+. The coordinator considers the consumer dead if it receives no
+     * heartbeat after this timeout in milliseconds. */
     int32_t session_timeout_ms;
+    /* v1+, default -1. The maximum time in milliseconds that the coordinator
+     * will wait for each member to rejoin when rebalancing the group. */
     int32_t rebalance_timeout_ms;
+    /* v0+. The member id assigned by the group coordinator. */
     struct bk_str member_id;
+    /* v5+, nullable v5+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v0+. The unique name the for class of protocols implemented by the group
+     * we want to join. */
     struct bk_str protocol_type;
+    /* v0+. The list of protocols that the member supports. */
     struct bk_msg_join_group_request_join_group_request_protocol *protocols;
     int32_t protocols_count; /* -1 = null */
+    /* v8+, nullable v8+, default null. The reason why the member (re-)joins the
+     * group. */
     struct bk_str reason;
 };
 
@@ -42,20 +60,36 @@ int bk_msg_join_group_request_encode(const struct bk_msg_join_group_request *m,
                                      int16_t version);
 
 struct bk_msg_join_group_response_join_group_response_member {
+    /* v0+. The group member ID. */
     struct bk_str member_id;
+    /* v5+, nullable v5+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v0+. The group member metadata. */
     struct bk_bytes metadata;
 };
 
 struct bk_msg_join_group_response {
+    /* v2+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, default -1. The generation ID of the group. */
     int32_t generation_id;
+    /* v7+, nullable v7+, default null. The group protocol name. */
     struct bk_str protocol_type;
+    /* v0+, nullable v7+. The group protocol selected by the coordinator. */
     struct bk_str protocol_name;
+    /* v0+. The leader of the group. */
     struct bk_str leader;
+    /* v9+, default false. True if the leader must skip running the assignment.
+     */
     bool skip_assignment;
+    /* v0+. The member ID assigned by the group coordinator. */
     struct bk_str member_id;
+    /* v0+. The group members. */
     struct bk_msg_join_group_response_join_group_response_member *members;
     int32_t members_count; /* -1 = null */
 };

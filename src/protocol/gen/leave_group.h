@@ -10,15 +10,26 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_leave_group_request_member_identity {
+    /* v3+. The member ID to remove from the group. */
     struct bk_str member_id;
+    /* v3+, nullable v3+, default null. The group instance ID to remove from the
+     * group. */
     struct bk_str group_instance_id;
+    /* v5+, nullable v5+, default null. The reason why the member left the
+     * group. */
     struct bk_str reason;
 };
 
 struct bk_msg_leave_group_request {
+    /* v0+. The ID of the group to leave. */
     struct bk_str group_id;
+    /* v0-2. The member ID to remove from the group. */
     struct bk_str member_id;
+    /* v3+. List of leaving member identities. */
     struct bk_msg_leave_group_request_member_identity *members;
     int32_t members_count; /* -1 = null */
 };
@@ -40,14 +51,22 @@ int bk_msg_leave_group_request_encode(
     int16_t version);
 
 struct bk_msg_leave_group_response_member_response {
+    /* v3+. The member ID to remove from the group. */
     struct bk_str member_id;
+    /* v3+, nullable v3+. The group instance ID to remove from the group. */
     struct bk_str group_instance_id;
+    /* v3+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_leave_group_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v3+. List of leaving member responses. */
     struct bk_msg_leave_group_response_member_response *members;
     int32_t members_count; /* -1 = null */
 };

@@ -10,6 +10,9 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_list_client_metrics_resources_request {};
 
 /* ListClientMetricsResourcesRequest, versions 0-0, flexible from 0. */
@@ -31,12 +34,18 @@ int bk_msg_list_client_metrics_resources_request_encode(
     int16_t version);
 
 struct bk_msg_list_client_metrics_resources_response_client_metrics_resource {
+    /* v0+. The resource name. */
     struct bk_str name;
 };
 
 struct bk_msg_list_client_metrics_resources_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. Each client metrics resource in the response. */
     struct bk_msg_list_client_metrics_resources_response_client_metrics_resource
         *client_metrics_resources;
     int32_t client_metrics_resources_count; /* -1 = null */

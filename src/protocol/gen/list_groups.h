@@ -10,9 +10,16 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_list_groups_request {
+    /* v4+. The states of the groups we want to list. If empty, all groups are
+     * returned with their state. */
     struct bk_str *states_filter;
     int32_t states_filter_count; /* -1 = null */
+    /* v5+. The types of the groups we want to list. If empty, all groups are
+     * returned with their type. */
     struct bk_str *types_filter;
     int32_t types_filter_count; /* -1 = null */
 };
@@ -34,15 +41,24 @@ int bk_msg_list_groups_request_encode(
     int16_t version);
 
 struct bk_msg_list_groups_response_listed_group {
+    /* v0+. The group ID. */
     struct bk_str group_id;
+    /* v0+. The group protocol type. */
     struct bk_str protocol_type;
+    /* v4+. The group state name. */
     struct bk_str group_state;
+    /* v5+. The group type name. */
     struct bk_str group_type;
 };
 
 struct bk_msg_list_groups_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. Each group in the response. */
     struct bk_msg_list_groups_response_listed_group *groups;
     int32_t groups_count; /* -1 = null */
 };

@@ -10,23 +10,45 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_list_offsets_request_list_offsets_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v4+, default -1. The current leader epoch. */
     int32_t current_leader_epoch;
+    /* v0+. The current timestamp. */
     int64_t timestamp;
 };
 
 struct bk_msg_list_offsets_request_list_offsets_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition in the request. */
     struct bk_msg_list_offsets_request_list_offsets_partition *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_list_offsets_request {
+    /* v0+. The broker ID of the requester, or -1 if this request is being made
+     * by a normal consumer. */
     int32_t replica_id;
+    /* v2+. This setting controls the visibility of transactional records. Using
+     * READ_UNCOMMITTED (isolation_level = 0) makes all records visible. With
+     * READ_COMMITTED (isolation_level = 1), non-transactional and COMMITTED
+     * transactional records are visible. To be more concrete, READ_COMMITTED
+     * returns all data from offsets smaller than the current LSO (last stable
+     * offset), and enables the inclusion of the list of aborted transactions in
+     * the result, which allows consumers to discard ABORTED transactional
+     * records. */
     int8_t isolation_level;
+    /* v0+. Each topic in the request. */
     struct bk_msg_list_offsets_request_list_offsets_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v10+. The timeout to await a response in milliseconds for requests that
+     * require reading from remote storage for topics enabled with tiered
+     * storage. */
     int32_t timeout_ms;
 };
 
@@ -47,22 +69,33 @@ int bk_msg_list_offsets_request_encode(
     int16_t version);
 
 struct bk_msg_list_offsets_response_list_offsets_partition_response {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The partition error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v1+, default -1. The timestamp associated with the returned offset. */
     int64_t timestamp;
+    /* v1+, default -1. The returned offset. */
     int64_t offset;
+    /* v4+, default -1. The leader epoch associated with the returned offset. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_list_offsets_response_list_offsets_topic_response {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition in the response. */
     struct bk_msg_list_offsets_response_list_offsets_partition_response
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_list_offsets_response {
+    /* v2+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each topic in the response. */
     struct bk_msg_list_offsets_response_list_offsets_topic_response *topics;
     int32_t topics_count; /* -1 = null */
 };

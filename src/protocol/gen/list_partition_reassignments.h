@@ -10,15 +10,24 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct
     bk_msg_list_partition_reassignments_request_list_partition_reassignments_topics {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The partitions to list partition reassignments for. */
     int32_t *partition_indexes;
     int32_t partition_indexes_count; /* -1 = null */
 };
 
 struct bk_msg_list_partition_reassignments_request {
+    /* v0+, default 60000. The time in ms to wait for the request to complete.
+     */
     int32_t timeout_ms;
+    /* v0+, nullable v0+, default null. The topics to list partition
+     * reassignments for, or null to list everything. */
     struct
         bk_msg_list_partition_reassignments_request_list_partition_reassignments_topics
             *topics;
@@ -45,17 +54,23 @@ int bk_msg_list_partition_reassignments_request_encode(
 
 struct
     bk_msg_list_partition_reassignments_response_ongoing_partition_reassignment {
+    /* v0+. The index of the partition. */
     int32_t partition_index;
+    /* v0+. The current replica set. */
     int32_t *replicas;
     int32_t replicas_count; /* -1 = null */
+    /* v0+. The set of replicas we are currently adding. */
     int32_t *adding_replicas;
     int32_t adding_replicas_count; /* -1 = null */
+    /* v0+. The set of replicas we are currently removing. */
     int32_t *removing_replicas;
     int32_t removing_replicas_count; /* -1 = null */
 };
 
 struct bk_msg_list_partition_reassignments_response_ongoing_topic_reassignment {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The ongoing reassignments for each partition. */
     struct
         bk_msg_list_partition_reassignments_response_ongoing_partition_reassignment
             *partitions;
@@ -63,9 +78,16 @@ struct bk_msg_list_partition_reassignments_response_ongoing_topic_reassignment {
 };
 
 struct bk_msg_list_partition_reassignments_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The top-level error message, or null if there was no
+     * error. */
     struct bk_str error_message;
+    /* v0+. The ongoing reassignments for each topic. */
     struct
         bk_msg_list_partition_reassignments_response_ongoing_topic_reassignment
             *topics;

@@ -10,11 +10,23 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_list_transactions_request {
+    /* v0+. The transaction states to filter by: if empty, all transactions are
+     * returned; if non-empty, then only transactions matching one of the
+     * filtered states will be returned. */
     struct bk_str *state_filters;
     int32_t state_filters_count; /* -1 = null */
+    /* v0+. The producerIds to filter by: if empty, all transactions will be
+     * returned; if non-empty, only transactions which match one of the filtered
+     * producerIds will be returned. */
     int64_t *producer_id_filters;
     int32_t producer_id_filters_count; /* -1 = null */
+    /* v1+, default -1. Duration (in millis) to filter by: if < 0, all
+     * transactions will be returned; otherwise, only transactions running
+     * longer than this duration will be returned. */
     int64_t duration_filter;
 };
 
@@ -37,16 +49,26 @@ int bk_msg_list_transactions_request_encode(
     int16_t version);
 
 struct bk_msg_list_transactions_response_transaction_state {
+    /* v0+. The transactional id. */
     struct bk_str transactional_id;
+    /* v0+. The producer id. */
     int64_t producer_id;
+    /* v0+. The current transaction state of the producer. */
     struct bk_str transaction_state;
 };
 
 struct bk_msg_list_transactions_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. Set of state filters provided in the request which were unknown to
+     * the transaction coordinator. */
     struct bk_str *unknown_state_filters;
     int32_t unknown_state_filters_count; /* -1 = null */
+    /* v0+. The current state of the transaction for the transactional id. */
     struct bk_msg_list_transactions_response_transaction_state
         *transaction_states;
     int32_t transaction_states_count; /* -1 = null */

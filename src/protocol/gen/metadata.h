@@ -10,16 +10,27 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_metadata_request_metadata_request_topic {
+    /* v10+. The topic id. */
     struct bk_uuid topic_id;
+    /* v0+, nullable v10+. The topic name. */
     struct bk_str name;
 };
 
 struct bk_msg_metadata_request {
+    /* v0+, nullable v1+. The topics to fetch metadata for. */
     struct bk_msg_metadata_request_metadata_request_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v4+, default true. If this is true, the broker may auto-create topics
+     * that we requested which do not already exist, if it is configured to do
+     * so. */
     bool allow_auto_topic_creation;
+    /* v8-10. Whether to include cluster authorized operations. */
     bool include_cluster_authorized_operations;
+    /* v8+. Whether to include topic authorized operations. */
     bool include_topic_authorized_operations;
 };
 
@@ -38,44 +49,79 @@ int bk_msg_metadata_request_encode(const struct bk_msg_metadata_request *m,
                                    int16_t version);
 
 struct bk_msg_metadata_response_metadata_response_broker {
+    /* v0+. The broker ID. */
     int32_t node_id;
+    /* v0+. The broker hostname. */
     struct bk_str host;
+    /* v0+. The broker port. */
     int32_t port;
+    /* v1+, nullable v1+, default null. The rack of the broker, or null if it
+     * has not been assigned to a rack. */
     struct bk_str rack;
 };
 
 struct bk_msg_metadata_response_metadata_response_partition {
+    /* v0+. The partition error, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The ID of the leader broker. */
     int32_t leader_id;
+    /* v7+, default -1. The leader epoch of this partition. */
     int32_t leader_epoch;
+    /* v0+. The set of all nodes that host this partition. */
     int32_t *replica_nodes;
     int32_t replica_nodes_count; /* -1 = null */
+    /* v0+. The set of nodes that are in sync with the leader for this
+     * partition. */
     int32_t *isr_nodes;
     int32_t isr_nodes_count; /* -1 = null */
+    /* v5+. The set of offline replicas of this partition. */
     int32_t *offline_replicas;
     int32_t offline_replicas_count; /* -1 = null */
 };
 
 struct bk_msg_metadata_response_metadata_response_topic {
+    /* v0+. The topic error, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v12+. The topic name. Null for non-existing topics queried
+     * by ID. This is never null when ErrorCode is zero. One of Name and TopicId
+     * is always populated. */
     struct bk_str name;
+    /* v10+. The topic id. Zero for non-existing topics queried by name. This is
+     * never zero when ErrorCode is zero. One of Name and TopicId is always
+     * populated. */
     struct bk_uuid topic_id;
+    /* v1+, default false. True if the topic is internal. */
     bool is_internal;
+    /* v0+. Each partition in the topic. */
     struct bk_msg_metadata_response_metadata_response_partition *partitions;
     int32_t partitions_count; /* -1 = null */
+    /* v8+, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this topic. */
     int32_t topic_authorized_operations;
 };
 
 struct bk_msg_metadata_response {
+    /* v3+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. A list of brokers present in the cluster. */
     struct bk_msg_metadata_response_metadata_response_broker *brokers;
     int32_t brokers_count; /* -1 = null */
+    /* v2+, nullable v2+, default null. The cluster ID that responding broker
+     * belongs to. */
     struct bk_str cluster_id;
+    /* v1+, default -1. The ID of the controller broker. */
     int32_t controller_id;
+    /* v0+. Each topic in the response. */
     struct bk_msg_metadata_response_metadata_response_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v8-10, default -2147483648. 32-bit bitfield to represent authorized
+     * operations for this cluster. */
     int32_t cluster_authorized_operations;
+    /* v13+. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
 };
 

@@ -10,26 +10,43 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_offset_commit_request_offset_commit_request_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The message offset to be committed. */
     int64_t committed_offset;
+    /* v6+, default -1. The leader epoch of this partition. */
     int32_t committed_leader_epoch;
+    /* v0+, nullable v0+. Any associated metadata the client wants to keep. */
     struct bk_str committed_metadata;
 };
 
 struct bk_msg_offset_commit_request_offset_commit_request_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition to commit offsets for. */
     struct bk_msg_offset_commit_request_offset_commit_request_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_commit_request {
+    /* v0+. The unique group identifier. */
     struct bk_str group_id;
+    /* v1+, default -1. The generation of the group if using the classic group
+     * protocol or the member epoch if using the consumer protocol. */
     int32_t generation_id_or_member_epoch;
+    /* v1+. The member ID assigned by the group coordinator. */
     struct bk_str member_id;
+    /* v7+, nullable v7+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v2-4, default -1. The time period in ms to retain the offset. */
     int64_t retention_time_ms;
+    /* v0+. The topics to commit offsets for. */
     struct bk_msg_offset_commit_request_offset_commit_request_topic *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -51,19 +68,27 @@ int bk_msg_offset_commit_request_encode(
     int16_t version);
 
 struct bk_msg_offset_commit_response_offset_commit_response_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_offset_commit_response_offset_commit_response_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The responses for each partition in the topic. */
     struct bk_msg_offset_commit_response_offset_commit_response_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_commit_response {
+    /* v3+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The responses for each topic. */
     struct bk_msg_offset_commit_response_offset_commit_response_topic *topics;
     int32_t topics_count; /* -1 = null */
 };

@@ -10,19 +10,27 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_offset_delete_request_offset_delete_request_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
 };
 
 struct bk_msg_offset_delete_request_offset_delete_request_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition to delete offsets for. */
     struct bk_msg_offset_delete_request_offset_delete_request_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_delete_request {
+    /* v0+. The unique group identifier. */
     struct bk_str group_id;
+    /* v0+. The topics to delete offsets for. */
     struct bk_msg_offset_delete_request_offset_delete_request_topic *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -44,20 +52,29 @@ int bk_msg_offset_delete_request_encode(
     int16_t version);
 
 struct bk_msg_offset_delete_response_offset_delete_response_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_offset_delete_response_offset_delete_response_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The responses for each partition in the topic. */
     struct bk_msg_offset_delete_response_offset_delete_response_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_delete_response {
+    /* v0+. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The responses for each topic. */
     struct bk_msg_offset_delete_response_offset_delete_response_topic *topics;
     int32_t topics_count; /* -1 = null */
 };

@@ -10,32 +10,51 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_offset_fetch_request_offset_fetch_request_topic {
+    /* v0-7. The topic name. */
     struct bk_str name;
+    /* v0-7. The partition indexes we would like to fetch offsets for. */
     int32_t *partition_indexes;
     int32_t partition_indexes_count; /* -1 = null */
 };
 
 struct bk_msg_offset_fetch_request_offset_fetch_request_topics {
+    /* v8+. The topic name. */
     struct bk_str name;
+    /* v8+. The partition indexes we would like to fetch offsets for. */
     int32_t *partition_indexes;
     int32_t partition_indexes_count; /* -1 = null */
 };
 
 struct bk_msg_offset_fetch_request_offset_fetch_request_group {
+    /* v8+. The group ID. */
     struct bk_str group_id;
+    /* v9+, nullable v9+, default null. The member id. */
     struct bk_str member_id;
+    /* v9+, default -1. The member epoch if using the new consumer protocol
+     * (KIP-848). */
     int32_t member_epoch;
+    /* v8+, nullable v8+. Each topic we would like to fetch offsets for, or null
+     * to fetch offsets for all topics. */
     struct bk_msg_offset_fetch_request_offset_fetch_request_topics *topics;
     int32_t topics_count; /* -1 = null */
 };
 
 struct bk_msg_offset_fetch_request {
+    /* v0-7. The group to fetch offsets for. */
     struct bk_str group_id;
+    /* v0-7, nullable v2-7. Each topic we would like to fetch offsets for, or
+     * null to fetch offsets for all topics. */
     struct bk_msg_offset_fetch_request_offset_fetch_request_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v8+. Each group we would like to fetch offsets for. */
     struct bk_msg_offset_fetch_request_offset_fetch_request_group *groups;
     int32_t groups_count; /* -1 = null */
+    /* v7+, default false. Whether broker should hold on returning unstable
+     * offsets but set a retriable error code for the partitions. */
     bool require_stable;
 };
 
@@ -56,47 +75,71 @@ int bk_msg_offset_fetch_request_encode(
     int16_t version);
 
 struct bk_msg_offset_fetch_response_offset_fetch_response_partition {
+    /* v0-7. The partition index. */
     int32_t partition_index;
+    /* v0-7. The committed message offset. */
     int64_t committed_offset;
+    /* v5-7, default -1. The leader epoch. */
     int32_t committed_leader_epoch;
+    /* v0-7, nullable v0-7. The partition metadata. */
     struct bk_str metadata;
+    /* v0-7. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_offset_fetch_response_offset_fetch_response_topic {
+    /* v0-7. The topic name. */
     struct bk_str name;
+    /* v0-7. The responses per partition. */
     struct bk_msg_offset_fetch_response_offset_fetch_response_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_fetch_response_offset_fetch_response_partitions {
+    /* v8+. The partition index. */
     int32_t partition_index;
+    /* v8+. The committed message offset. */
     int64_t committed_offset;
+    /* v8+, default -1. The leader epoch. */
     int32_t committed_leader_epoch;
+    /* v8+, nullable v8+. The partition metadata. */
     struct bk_str metadata;
+    /* v8+. The partition-level error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_offset_fetch_response_offset_fetch_response_topics {
+    /* v8+. The topic name. */
     struct bk_str name;
+    /* v8+. The responses per partition. */
     struct bk_msg_offset_fetch_response_offset_fetch_response_partitions
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_fetch_response_offset_fetch_response_group {
+    /* v8+. The group ID. */
     struct bk_str group_id;
+    /* v8+. The responses per topic. */
     struct bk_msg_offset_fetch_response_offset_fetch_response_topics *topics;
     int32_t topics_count; /* -1 = null */
+    /* v8+, default 0. The group-level error code, or 0 if there was no error.
+     */
     int16_t error_code;
 };
 
 struct bk_msg_offset_fetch_response {
+    /* v3+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0-7. The responses per topic. */
     struct bk_msg_offset_fetch_response_offset_fetch_response_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v2-7, default 0. The top-level error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v8+. The responses per group id. */
     struct bk_msg_offset_fetch_response_offset_fetch_response_group *groups;
     int32_t groups_count; /* -1 = null */
 };

@@ -10,21 +10,36 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_offset_for_leader_epoch_request_offset_for_leader_partition {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v2+, default -1. An epoch used to fence consumers/replicas with old
+     * metadata. If the epoch provided by the client is larger than the current
+     * epoch known to the broker, then the UNKNOWN_LEADER_EPOCH error code will
+     * be returned. If the provided epoch is smaller, then the
+     * FENCED_LEADER_EPOCH error code will be returned. */
     int32_t current_leader_epoch;
+    /* v0+. The epoch to look up an offset for. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_offset_for_leader_epoch_request_offset_for_leader_topic {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. Each partition to get offsets for. */
     struct bk_msg_offset_for_leader_epoch_request_offset_for_leader_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_for_leader_epoch_request {
+    /* v3+, default -2. The broker ID of the follower, of -1 if this request is
+     * from a consumer. */
     int32_t replica_id;
+    /* v0+. Each topic to get offsets for. */
     struct bk_msg_offset_for_leader_epoch_request_offset_for_leader_topic
         *topics;
     int32_t topics_count; /* -1 = null */
@@ -49,20 +64,30 @@ int bk_msg_offset_for_leader_epoch_request_encode(
     int16_t version);
 
 struct bk_msg_offset_for_leader_epoch_response_epoch_end_offset {
+    /* v0+. The error code 0, or if there was no error. */
     int16_t error_code;
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v1+, default -1. The leader epoch of the partition. */
     int32_t leader_epoch;
+    /* v0+, default -1. The end offset of the epoch. */
     int64_t end_offset;
 };
 
 struct bk_msg_offset_for_leader_epoch_response_offset_for_leader_topic_result {
+    /* v0+. The topic name. */
     struct bk_str topic;
+    /* v0+. Each partition in the topic we fetched offsets for. */
     struct bk_msg_offset_for_leader_epoch_response_epoch_end_offset *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_offset_for_leader_epoch_response {
+    /* v2+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. Each topic we fetched offsets for. */
     struct
         bk_msg_offset_for_leader_epoch_response_offset_for_leader_topic_result
             *topics;

@@ -10,21 +10,35 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_produce_request_partition_produce_data {
+    /* v0+. The partition index. */
     int32_t index;
+    /* v0+, nullable v0+. The record data to be produced. */
     struct bk_bytes records;
 };
 
 struct bk_msg_produce_request_topic_produce_data {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition to produce to. */
     struct bk_msg_produce_request_partition_produce_data *partition_data;
     int32_t partition_data_count; /* -1 = null */
 };
 
 struct bk_msg_produce_request {
+    /* v3+, nullable v3+, default null. The transactional ID, or null if the
+     * producer is not transactional. */
     struct bk_str transactional_id;
+    /* v0+. The number of acknowledgments the producer requires the leader to
+     * have received before considering a request complete. Allowed values: 0
+     * for no acknowledgments, 1 for only the leader and -1 for the full ISR. */
     int16_t acks;
+    /* v0+. The timeout to await a response in milliseconds. */
     int32_t timeout_ms;
+    /* v0+. Each topic to produce to. */
     struct bk_msg_produce_request_topic_produce_data *topic_data;
     int32_t topic_data_count; /* -1 = null */
 };
@@ -44,45 +58,78 @@ int bk_msg_produce_request_encode(const struct bk_msg_produce_request *m,
                                   int16_t version);
 
 struct bk_msg_produce_response_batch_index_and_error_message {
+    /* v8+. The batch index of the record that caused the batch to be dropped.
+     */
     int32_t batch_index;
+    /* v8+, nullable v8+, default null. The error message of the record that
+     * caused the batch to be dropped. */
     struct bk_str batch_index_error_message;
 };
 
 struct bk_msg_produce_response_leader_id_and_epoch {
+    /* v10+, default -1. The ID of the current leader or -1 if the leader is
+     * unknown. */
     int32_t leader_id;
+    /* v10+, default -1. The latest known leader epoch. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_produce_response_partition_produce_response {
+    /* v0+. The partition index. */
     int32_t index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The base offset. */
     int64_t base_offset;
+    /* v2+, default -1. The timestamp returned by broker after appending the
+     * messages. If CreateTime is used for the topic, the timestamp will be -1.
+     * If LogAppendTime is used for the topic, the timestamp will be the broker
+     * local time when the messages are appended. */
     int64_t log_append_time_ms;
+    /* v5+, default -1. The log start offset. */
     int64_t log_start_offset;
+    /* v8+. The batch indices of records that caused the batch to be dropped. */
     struct bk_msg_produce_response_batch_index_and_error_message *record_errors;
     int32_t record_errors_count; /* -1 = null */
+    /* v8+, nullable v8+, default null. The global error message summarizing the
+     * common root cause of the records that caused the batch to be dropped. */
     struct bk_str error_message;
+    /* v10+, tag 0. The leader broker that the producer should use for future
+     * requests. */
     struct bk_msg_produce_response_leader_id_and_epoch current_leader;
 };
 
 struct bk_msg_produce_response_topic_produce_response {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. Each partition that we produced to within the topic. */
     struct bk_msg_produce_response_partition_produce_response
         *partition_responses;
     int32_t partition_responses_count; /* -1 = null */
 };
 
 struct bk_msg_produce_response_node_endpoint {
+    /* v10+. The ID of the associated node. */
     int32_t node_id;
+    /* v10+. The node's hostname. */
     struct bk_str host;
+    /* v10+. The node's port. */
     int32_t port;
+    /* v10+, nullable v10+, default null. The rack of the node, or null if it
+     * has not been assigned to a rack. */
     struct bk_str rack;
 };
 
 struct bk_msg_produce_response {
+    /* v0+. Each produce response. */
     struct bk_msg_produce_response_topic_produce_response *responses;
     int32_t responses_count; /* -1 = null */
+    /* v1+, default 0. The duration in milliseconds for which the request was
+     * throttled due to a quota violation, or zero if the request did not
+     * violate any quota. */
     int32_t throttle_time_ms;
+    /* v10+, tag 0. Endpoints for all current-leaders enumerated in
+     * PartitionProduceResponses, with errors NOT_LEADER_OR_FOLLOWER. */
     struct bk_msg_produce_response_node_endpoint *node_endpoints;
     int32_t node_endpoints_count; /* -1 = null */
 };

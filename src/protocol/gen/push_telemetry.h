@@ -10,11 +10,19 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_push_telemetry_request {
+    /* v0+. Unique id for this client instance. */
     struct bk_uuid client_instance_id;
+    /* v0+. Unique identifier for the current subscription. */
     int32_t subscription_id;
+    /* v0+. Client is terminating the connection. */
     bool terminating;
+    /* v0+. Compression codec used to compress the metrics. */
     int8_t compression_type;
+    /* v0+. Metrics encoded in OpenTelemetry MetricsData v1 protobuf format. */
     struct bk_bytes metrics;
 };
 
@@ -37,7 +45,11 @@ int bk_msg_push_telemetry_request_encode(
     int16_t version);
 
 struct bk_msg_push_telemetry_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 

@@ -10,19 +10,28 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_read_share_group_state_request_partition_data {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v0+. The leader epoch of the share-partition. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_read_share_group_state_request_read_state_data {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The data for the partitions. */
     struct bk_msg_read_share_group_state_request_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_read_share_group_state_request {
+    /* v0+. The group identifier. */
     struct bk_str group_id;
+    /* v0+. The data for the topics. */
     struct bk_msg_read_share_group_state_request_read_state_data *topics;
     int32_t topics_count; /* -1 = null */
 };
@@ -46,29 +55,44 @@ int bk_msg_read_share_group_state_request_encode(
     int16_t version);
 
 struct bk_msg_read_share_group_state_response_state_batch {
+    /* v0+. The base offset of this state batch. */
     int64_t first_offset;
+    /* v0+. The last offset of this state batch. */
     int64_t last_offset;
+    /* v0+. The state - 0:Available,2:Acked,4:Archived. */
     int8_t delivery_state;
+    /* v0+. The delivery count. */
     int16_t delivery_count;
 };
 
 struct bk_msg_read_share_group_state_response_partition_result {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The error message, or null if there was
+     * no error. */
     struct bk_str error_message;
+    /* v0+. The state epoch for this share-partition. */
     int32_t state_epoch;
+    /* v0+. The share-partition start offset, which can be -1 if it is not yet
+     * initialized. */
     int64_t start_offset;
+    /* v0+. The state batches for this share-partition. */
     struct bk_msg_read_share_group_state_response_state_batch *state_batches;
     int32_t state_batches_count; /* -1 = null */
 };
 
 struct bk_msg_read_share_group_state_response_read_state_result {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The results for the partitions. */
     struct bk_msg_read_share_group_state_response_partition_result *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_read_share_group_state_response {
+    /* v0+. The read results. */
     struct bk_msg_read_share_group_state_response_read_state_result *results;
     int32_t results_count; /* -1 = null */
 };

@@ -10,20 +10,29 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_read_share_group_state_summary_request_partition_data {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v0+. The leader epoch of the share-partition. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_read_share_group_state_summary_request_read_state_summary_data {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The data for the partitions. */
     struct bk_msg_read_share_group_state_summary_request_partition_data
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_read_share_group_state_summary_request {
+    /* v0+. The group identifier. */
     struct bk_str group_id;
+    /* v0+. The data for the topics. */
     struct bk_msg_read_share_group_state_summary_request_read_state_summary_data
         *topics;
     int32_t topics_count; /* -1 = null */
@@ -48,22 +57,31 @@ int bk_msg_read_share_group_state_summary_request_encode(
     int16_t version);
 
 struct bk_msg_read_share_group_state_summary_response_partition_result {
+    /* v0+. The partition index. */
     int32_t partition;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The error message, or null if there was
+     * no error. */
     struct bk_str error_message;
+    /* v0+. The state epoch of the share-partition. */
     int32_t state_epoch;
+    /* v0+. The share-partition start offset. */
     int64_t start_offset;
 };
 
 struct
     bk_msg_read_share_group_state_summary_response_read_state_summary_result {
+    /* v0+. The topic identifier. */
     struct bk_uuid topic_id;
+    /* v0+. The results for the partitions. */
     struct bk_msg_read_share_group_state_summary_response_partition_result
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_read_share_group_state_summary_response {
+    /* v0+. The read results. */
     struct
         bk_msg_read_share_group_state_summary_response_read_state_summary_result
             *results;

@@ -10,9 +10,17 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_remove_raft_voter_request {
+    /* v0+, nullable v0+. The cluster id of the request. */
     struct bk_str cluster_id;
+    /* v0+. The replica id of the voter getting removed from the topic
+     * partition. */
     int32_t voter_id;
+    /* v0+. The directory id of the voter getting removed from the topic
+     * partition. */
     struct bk_uuid voter_directory_id;
 };
 
@@ -35,8 +43,13 @@ int bk_msg_remove_raft_voter_request_encode(
     int16_t version);
 
 struct bk_msg_remove_raft_voter_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if there was no error. */
     struct bk_str error_message;
 };
 

@@ -10,10 +10,17 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_request_header {
+    /* v0+. The API key of this request. */
     int16_t request_api_key;
+    /* v0+. The API version of this request. */
     int16_t request_api_version;
+    /* v0+. The correlation ID of this request. */
     int32_t correlation_id;
+    /* v1+, nullable v1+. The client ID string. */
     struct bk_str client_id;
 };
 

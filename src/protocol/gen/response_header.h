@@ -10,7 +10,11 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_response_header {
+    /* v0+. The correlation ID of this response. */
     int32_t correlation_id;
 };
 

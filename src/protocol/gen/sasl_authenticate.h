@@ -10,7 +10,12 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_sasl_authenticate_request {
+    /* v0+. The SASL authentication bytes from the client, as defined by the
+     * SASL mechanism. */
     struct bk_bytes auth_bytes;
 };
 
@@ -33,9 +38,15 @@ int bk_msg_sasl_authenticate_request_encode(
     int16_t version);
 
 struct bk_msg_sasl_authenticate_response {
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The error message, or null if there was no error. */
     struct bk_str error_message;
+    /* v0+. The SASL authentication bytes from the server, as defined by the
+     * SASL mechanism. */
     struct bk_bytes auth_bytes;
+    /* v1+, default 0. Number of milliseconds after which only re-authentication
+     * over the existing connection to create a new session can occur. */
     int64_t session_lifetime_ms;
 };
 

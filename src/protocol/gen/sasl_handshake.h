@@ -10,7 +10,11 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_sasl_handshake_request {
+    /* v0+. The SASL mechanism chosen by the client. */
     struct bk_str mechanism;
 };
 
@@ -33,7 +37,9 @@ int bk_msg_sasl_handshake_request_encode(
     int16_t version);
 
 struct bk_msg_sasl_handshake_response {
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+. The mechanisms enabled in the server. */
     struct bk_str *mechanisms;
     int32_t mechanisms_count; /* -1 = null */
 };

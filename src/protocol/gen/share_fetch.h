@@ -10,42 +10,67 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_share_fetch_request_acknowledgement_batch {
+    /* v0+. First offset of batch of records to acknowledge. */
     int64_t first_offset;
+    /* v0+. Last offset (inclusive) of batch of records to acknowledge. */
     int64_t last_offset;
+    /* v0+. Array of acknowledge types - 0:Gap,1:Accept,2:Release,3:Reject. */
     int8_t *acknowledge_types;
     int32_t acknowledge_types_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_request_fetch_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The maximum bytes to fetch from this partition. 0 when only
+     * acknowledgement with no fetching is required. See KIP-74 for cases where
+     * this limit may not be honored. */
     int32_t partition_max_bytes;
+    /* v0+. Record batches to acknowledge. */
     struct bk_msg_share_fetch_request_acknowledgement_batch
         *acknowledgement_batches;
     int32_t acknowledgement_batches_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_request_fetch_topic {
+    /* v0+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The partitions to fetch. */
     struct bk_msg_share_fetch_request_fetch_partition *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_request_forgotten_topic {
+    /* v0+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The partitions indexes to forget. */
     int32_t *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_request {
+    /* v0+, nullable v0+, default null. The group identifier. */
     struct bk_str group_id;
+    /* v0+, nullable v0+. The member ID. */
     struct bk_str member_id;
+    /* v0+. The current share session epoch: 0 to open a share session; -1 to
+     * close it; otherwise increments for consecutive requests. */
     int32_t share_session_epoch;
+    /* v0+. The maximum time in milliseconds to wait for the response. */
     int32_t max_wait_ms;
+    /* v0+. The minimum bytes to accumulate in the response. */
     int32_t min_bytes;
+    /* v0+, default 0x7fffffff. The maximum bytes to fetch.  See KIP-74 for
+     * cases where this limit may not be honored. */
     int32_t max_bytes;
+    /* v0+. The topics to fetch. */
     struct bk_msg_share_fetch_request_fetch_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+. The partitions to remove from this share session. */
     struct bk_msg_share_fetch_request_forgotten_topic *forgotten_topics_data;
     int32_t forgotten_topics_data_count; /* -1 = null */
 };
@@ -67,48 +92,80 @@ int bk_msg_share_fetch_request_encode(
     int16_t version);
 
 struct bk_msg_share_fetch_response_leader_id_and_epoch {
+    /* v0+. The ID of the current leader or -1 if the leader is unknown. */
     int32_t leader_id;
+    /* v0+. The latest known leader epoch. */
     int32_t leader_epoch;
 };
 
 struct bk_msg_share_fetch_response_acquired_records {
+    /* v0+. The earliest offset in this batch of acquired records. */
     int64_t first_offset;
+    /* v0+. The last offset of this batch of acquired records. */
     int64_t last_offset;
+    /* v0+. The delivery count of this batch of acquired records. */
     int16_t delivery_count;
 };
 
 struct bk_msg_share_fetch_response_partition_data {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The fetch error code, or 0 if there was no fetch error. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The fetch error message, or null if
+     * there was no fetch error. */
     struct bk_str error_message;
+    /* v0+. The acknowledge error code, or 0 if there was no acknowledge error.
+     */
     int16_t acknowledge_error_code;
+    /* v0+, nullable v0+, default null. The acknowledge error message, or null
+     * if there was no acknowledge error. */
     struct bk_str acknowledge_error_message;
+    /* v0+. The current leader of the partition. */
     struct bk_msg_share_fetch_response_leader_id_and_epoch current_leader;
+    /* v0+, nullable v0+. The record data. */
     struct bk_bytes records;
+    /* v0+. The acquired records. */
     struct bk_msg_share_fetch_response_acquired_records *acquired_records;
     int32_t acquired_records_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_response_share_fetchable_topic_response {
+    /* v0+. The unique topic ID. */
     struct bk_uuid topic_id;
+    /* v0+. The topic partitions. */
     struct bk_msg_share_fetch_response_partition_data *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_share_fetch_response_node_endpoint {
+    /* v0+. The ID of the associated node. */
     int32_t node_id;
+    /* v0+. The node's hostname. */
     struct bk_str host;
+    /* v0+. The node's port. */
     int32_t port;
+    /* v0+, nullable v0+, default null. The rack of the node, or null if it has
+     * not been assigned to a rack. */
     struct bk_str rack;
 };
 
 struct bk_msg_share_fetch_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The top-level response error code. */
     int16_t error_code;
+    /* v0+, nullable v0+, default null. The top-level error message, or null if
+     * there was no error. */
     struct bk_str error_message;
+    /* v0+. The response topics. */
     struct bk_msg_share_fetch_response_share_fetchable_topic_response
         *responses;
     int32_t responses_count; /* -1 = null */
+    /* v0+. Endpoints for all current leaders enumerated in PartitionData with
+     * error NOT_LEADER_OR_FOLLOWER. */
     struct bk_msg_share_fetch_response_node_endpoint *node_endpoints;
     int32_t node_endpoints_count; /* -1 = null */
 };

@@ -10,18 +10,31 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_sync_group_request_sync_group_request_assignment {
+    /* v0+. The ID of the member to assign. */
     struct bk_str member_id;
+    /* v0+. The member assignment. */
     struct bk_bytes assignment;
 };
 
 struct bk_msg_sync_group_request {
+    /* v0+. The unique group identifier. */
     struct bk_str group_id;
+    /* v0+. The generation of the group. */
     int32_t generation_id;
+    /* v0+. The member ID assigned by the group. */
     struct bk_str member_id;
+    /* v3+, nullable v3+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v5+, nullable v5+, default null. The group protocol type. */
     struct bk_str protocol_type;
+    /* v5+, nullable v5+, default null. The group protocol name. */
     struct bk_str protocol_name;
+    /* v0+. Each assignment. */
     struct bk_msg_sync_group_request_sync_group_request_assignment *assignments;
     int32_t assignments_count; /* -1 = null */
 };
@@ -41,10 +54,17 @@ int bk_msg_sync_group_request_encode(const struct bk_msg_sync_group_request *m,
                                      int16_t version);
 
 struct bk_msg_sync_group_response {
+    /* v1+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v5+, nullable v5+, default null. The group protocol type. */
     struct bk_str protocol_type;
+    /* v5+, nullable v5+, default null. The group protocol name. */
     struct bk_str protocol_name;
+    /* v0+. The member assignment. */
     struct bk_bytes assignment;
 };
 

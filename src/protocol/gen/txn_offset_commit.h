@@ -10,28 +10,47 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_txn_offset_commit_request_txn_offset_commit_request_partition {
+    /* v0+. The index of the partition within the topic. */
     int32_t partition_index;
+    /* v0+. The message offset to be committed. */
     int64_t committed_offset;
+    /* v2+, default -1. The leader epoch of the last consumed record. */
     int32_t committed_leader_epoch;
+    /* v0+, nullable v0+. Any associated metadata the client wants to keep. */
     struct bk_str committed_metadata;
 };
 
 struct bk_msg_txn_offset_commit_request_txn_offset_commit_request_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The partitions inside the topic that we want to commit offsets for.
+     */
     struct bk_msg_txn_offset_commit_request_txn_offset_commit_request_partition
         *partitions;
     int32_t partitions_count; /* -1 = null */
 };
 
 struct bk_msg_txn_offset_commit_request {
+    /* v0+. The ID of the transaction. */
     struct bk_str transactional_id;
+    /* v0+. The ID of the group. */
     struct bk_str group_id;
+    /* v0+. The current producer ID in use by the transactional ID. */
     int64_t producer_id;
+    /* v0+. The current epoch associated with the producer ID. */
     int16_t producer_epoch;
+    /* v3+, default -1. The generation of the consumer. */
     int32_t generation_id;
+    /* v3+, default . The member ID assigned by the group coordinator. */
     struct bk_str member_id;
+    /* v3+, nullable v3+, default null. The unique identifier of the consumer
+     * instance provided by end user. */
     struct bk_str group_instance_id;
+    /* v0+. Each topic that we want to commit offsets for. */
     struct bk_msg_txn_offset_commit_request_txn_offset_commit_request_topic
         *topics;
     int32_t topics_count; /* -1 = null */
@@ -56,12 +75,16 @@ int bk_msg_txn_offset_commit_request_encode(
     int16_t version);
 
 struct bk_msg_txn_offset_commit_response_txn_offset_commit_response_partition {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_txn_offset_commit_response_txn_offset_commit_response_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The responses for each partition in the topic. */
     struct
         bk_msg_txn_offset_commit_response_txn_offset_commit_response_partition
             *partitions;
@@ -69,7 +92,11 @@ struct bk_msg_txn_offset_commit_response_txn_offset_commit_response_topic {
 };
 
 struct bk_msg_txn_offset_commit_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The responses for each topic. */
     struct bk_msg_txn_offset_commit_response_txn_offset_commit_response_topic
         *topics;
     int32_t topics_count; /* -1 = null */

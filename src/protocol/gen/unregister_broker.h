@@ -10,7 +10,11 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_unregister_broker_request {
+    /* v0+. The broker ID to unregister. */
     int32_t broker_id;
 };
 
@@ -33,8 +37,13 @@ int bk_msg_unregister_broker_request_encode(
     int16_t version);
 
 struct bk_msg_unregister_broker_response {
+    /* v0+. Duration in milliseconds for which the request was throttled due to
+     * a quota violation, or zero if the request did not violate any quota. */
     int32_t throttle_time_ms;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The top-level error message, or `null` if there was no
+     * top-level error. */
     struct bk_str error_message;
 };
 

@@ -10,17 +10,36 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_update_features_request_feature_update_key {
+    /* v0+. The name of the finalized feature to be updated. */
     struct bk_str feature;
+    /* v0+. The new maximum version level for the finalized feature. A value >=
+     * 1 is valid. A value < 1, is special, and can be used to request the
+     * deletion of the finalized feature. */
     int16_t max_version_level;
+    /* v0. DEPRECATED in version 1 (see DowngradeType). When set to true, the
+     * finalized feature version level is allowed to be downgraded/deleted. The
+     * downgrade request will fail if the new maximum version level is a value
+     * that's not lower than the existing maximum finalized version level. */
     bool allow_downgrade;
+    /* v1+, default 1. Determine which type of upgrade will be performed: 1 will
+     * perform an upgrade only (default), 2 is safe downgrades only (lossless),
+     * 3 is unsafe downgrades (lossy). */
     int8_t upgrade_type;
 };
 
 struct bk_msg_update_features_request {
+    /* v0+, default 60000. How long to wait in milliseconds before timing out
+     * the request. */
     int32_t timeout_ms;
+    /* v0+. The list of updates to finalized features. */
     struct bk_msg_update_features_request_feature_update_key *feature_updates;
     int32_t feature_updates_count; /* -1 = null */
+    /* v1+, default false. True if we should validate the request, but not
+     * perform the upgrade or downgrade. */
     bool validate_only;
 };
 
@@ -43,15 +62,27 @@ int bk_msg_update_features_request_encode(
     int16_t version);
 
 struct bk_msg_update_features_response_updatable_feature_result {
+    /* v0+. The name of the finalized feature. */
     struct bk_str feature;
+    /* v0+. The feature update error code or `0` if the feature update
+     * succeeded. */
     int16_t error_code;
+    /* v0+, nullable v0+. The feature update error, or `null` if the feature
+     * update succeeded. */
     struct bk_str error_message;
 };
 
 struct bk_msg_update_features_response {
+    /* v0+. The duration in milliseconds for which the request was throttled due
+     * to a quota violation, or zero if the request did not violate any quota.
+     */
     int32_t throttle_time_ms;
+    /* v0+. The top-level error code, or `0` if there was no top-level error. */
     int16_t error_code;
+    /* v0+, nullable v0+. The top-level error message, or `null` if there was no
+     * top-level error. */
     struct bk_str error_message;
+    /* v0-1. Results for each feature update. */
     struct bk_msg_update_features_response_updatable_feature_result *results;
     int32_t results_count; /* -1 = null */
 };

@@ -10,22 +10,35 @@
 #include "common/arena.h"
 #include "protocol/prim.h"
 
+/* The conventions of the bk_msg_* structs and functions are described in
+ * protocol/gen/api.h. */
+
 struct bk_msg_write_txn_markers_request_writable_txn_marker_topic {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The indexes of the partitions to write transaction markers for. */
     int32_t *partition_indexes;
     int32_t partition_indexes_count; /* -1 = null */
 };
 
 struct bk_msg_write_txn_markers_request_writable_txn_marker {
+    /* v0+. The current producer ID. */
     int64_t producer_id;
+    /* v0+. The current epoch associated with the producer ID. */
     int16_t producer_epoch;
+    /* v0+. The result of the transaction to write to the partitions (false =
+     * ABORT, true = COMMIT). */
     bool transaction_result;
+    /* v0+. Each topic that we want to write transaction marker(s) for. */
     struct bk_msg_write_txn_markers_request_writable_txn_marker_topic *topics;
     int32_t topics_count; /* -1 = null */
+    /* v0+. Epoch associated with the transaction state partition hosted by this
+     * transaction coordinator. */
     int32_t coordinator_epoch;
 };
 
 struct bk_msg_write_txn_markers_request {
+    /* v0+. The transaction markers to be written. */
     struct bk_msg_write_txn_markers_request_writable_txn_marker *markers;
     int32_t markers_count; /* -1 = null */
 };
@@ -49,12 +62,16 @@ int bk_msg_write_txn_markers_request_encode(
     int16_t version);
 
 struct bk_msg_write_txn_markers_response_writable_txn_marker_partition_result {
+    /* v0+. The partition index. */
     int32_t partition_index;
+    /* v0+. The error code, or 0 if there was no error. */
     int16_t error_code;
 };
 
 struct bk_msg_write_txn_markers_response_writable_txn_marker_topic_result {
+    /* v0+. The topic name. */
     struct bk_str name;
+    /* v0+. The results by partition. */
     struct
         bk_msg_write_txn_markers_response_writable_txn_marker_partition_result
             *partitions;
@@ -62,13 +79,16 @@ struct bk_msg_write_txn_markers_response_writable_txn_marker_topic_result {
 };
 
 struct bk_msg_write_txn_markers_response_writable_txn_marker_result {
+    /* v0+. The current producer ID in use by the transactional ID. */
     int64_t producer_id;
+    /* v0+. The results by topic. */
     struct bk_msg_write_txn_markers_response_writable_txn_marker_topic_result
         *topics;
     int32_t topics_count; /* -1 = null */
 };
 
 struct bk_msg_write_txn_markers_response {
+    /* v0+. The results for writing makers. */
     struct bk_msg_write_txn_markers_response_writable_txn_marker_result
         *markers;
     int32_t markers_count; /* -1 = null */
