@@ -278,11 +278,56 @@ static void test_no_quorum(void **state)
     bk_md_stop(md);
 }
 
+/* With a tiny snapshot threshold the restart goes through raft_uv's
+ * snapshot files and the FSM's restore, then replays the log tail. */
+static void test_snapshot_restart(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_config c = e->cfg;
+    c.snapshot_threshold = 8;
+    c.snapshot_trailing = 2;
+    char err[BK_ERRMSG_SIZE];
+    struct bk_md *md;
+    assert_int_equal(bk_md_start(&c, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    assert_int_equal(
+        bk_md_register_broker_sync(md, 1, "h", 1, NULL, 5000, NULL), 0);
+    char name[32];
+    for (int i = 0; i < 30; i++) {
+        snprintf(name, sizeof(name), "s%d", i);
+        assert_int_equal(create_topic(md, name, 2), 0);
+    }
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    int64_t offset = img->offset;
+    bk_md_image_release(img);
+    bk_md_stop(md);
+
+    /* raft_uv wrote at least one snapshot. */
+    DIR *d = opendir(e->dir);
+    int snaps = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        snaps += strncmp(de->d_name, "snapshot-", 9) == 0;
+    }
+    closedir(d);
+    assert_true(snaps > 0);
+
+    assert_int_equal(bk_md_start(&c, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    img = bk_md_image_acquire(md);
+    assert_int_equal(img->offset, offset);
+    assert_int_equal(img->n_topics, 30);
+    assert_int_equal(bk_md_image_topic(img, "s29", 3)->n_partitions, 2);
+    bk_md_image_release(img);
+    bk_md_stop(md);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_propose_restart, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
     };
