@@ -414,8 +414,9 @@ class Writer:
         return "\n".join(self.lines) + "\n"
 
 
-def min_size(f, flex_possible):
-    """A lower bound of a field's wire size in any version."""
+def min_size(f, lo, hi):
+    """A lower bound of a field's wire size in every version of lo..hi
+    (the message's valid versions) where the field is present."""
     if f.tagged is not None:
         return 0
     t = f.elem
@@ -430,17 +431,20 @@ def min_size(f, flex_possible):
     if f.struct is not None:
         if not f.nullable.empty:
             return 1
-        return struct_min_size(f.struct, flex_possible)
+        return struct_min_size(f.struct, lo, hi)
     return 0
 
 
-def struct_min_size(s, flex_possible):
-    # Only fields present from version 0 with no upper bound are certain.
+def struct_min_size(s, lo, hi):
+    """A lower bound of a struct's wire size, counting only the fields that
+    are present in every version of lo..hi. At least 1, so that an array
+    count is always bounded by the bytes left (bk_rd_array_len)."""
     n = 0
     for f in s.fields:
-        if f.versions.empty or f.versions.lo != 0 or f.versions.hi is not None:
+        v = f.versions
+        if v.empty or v.lo > lo or (v.hi is not None and v.hi < hi):
             continue
-        n += min_size(f, flex_possible)
+        n += min_size(f, lo, hi)
     return max(n, 1)
 
 
@@ -608,11 +612,12 @@ class Gen:
             compact = self.compact_expr(f)
             nul = bool_expr(self.vcond(f.nullable))
             if f.struct is not None:
-                mn = struct_min_size(f.struct, True)
+                mn = struct_min_size(f.struct, self.m.lo, self.m.hi)
                 et = "struct %s" % f.struct.cname
             else:
                 mn = min_size(Field({"name": "x", "type": f.elem,
-                                     "versions": "0+"}, self.m), True)
+                                     "versions": "0+"}, self.m),
+                              self.m.lo, self.m.hi)
                 et = self.scalar_ctype(f.elem)
             w("{")
             w("int32_t n = bk_rd_array_len(%s, %s, %s, %d);" %

@@ -115,7 +115,7 @@ static int create_acls_request_decode(struct bk_msg_create_acls_request *s,
     const bool flex = (v >= 2);
     create_acls_request_init(s);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 6);
+        int32_t n = bk_rd_array_len(rd, flex, false, 7);
         s->creations_count = n;
         s->creations = NULL;
         if (n > 0) {

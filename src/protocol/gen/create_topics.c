@@ -732,7 +732,7 @@ static int create_topics_response_decode(
     create_topics_response_init(s);
     s->throttle_time_ms = bk_rd_i32(rd);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 3);
+        int32_t n = bk_rd_array_len(rd, flex, false, 4);
         s->topics_count = n;
         s->topics = NULL;
         if (n > 0) {

@@ -115,7 +115,7 @@ static int delete_acls_request_decode(struct bk_msg_delete_acls_request *s,
     const bool flex = (v >= 2);
     delete_acls_request_init(s);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 6);
+        int32_t n = bk_rd_array_len(rd, flex, false, 7);
         s->filters_count = n;
         s->filters = NULL;
         if (n > 0) {
@@ -351,7 +351,7 @@ static int delete_acls_response_delete_acls_filter_result_decode(
     s->error_code = bk_rd_i16(rd);
     s->error_message = bk_rd_str(rd, flex, true);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 9);
+        int32_t n = bk_rd_array_len(rd, flex, false, 10);
         s->matching_acls_count = n;
         s->matching_acls = NULL;
         if (n > 0) {

@@ -332,7 +332,7 @@ static int describe_acls_response_decode(
     s->error_code = bk_rd_i16(rd);
     s->error_message = bk_rd_str(rd, flex, true);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 3);
+        int32_t n = bk_rd_array_len(rd, flex, false, 4);
         s->resources_count = n;
         s->resources = NULL;
         if (n > 0) {

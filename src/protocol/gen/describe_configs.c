@@ -381,7 +381,7 @@ static int describe_configs_response_describe_configs_resource_result_decode(
     s->config_source = bk_rd_i8(rd);
     s->is_sensitive = bk_rd_bool(rd);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 1);
+        int32_t n = bk_rd_array_len(rd, flex, false, 3);
         s->synonyms_count = n;
         s->synonyms = NULL;
         if (n > 0) {
@@ -494,7 +494,7 @@ static int describe_configs_response_describe_configs_result_decode(
     s->resource_type = bk_rd_i8(rd);
     s->resource_name = bk_rd_str(rd, flex, false);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 4);
+        int32_t n = bk_rd_array_len(rd, flex, false, 6);
         s->configs_count = n;
         s->configs = NULL;
         if (n > 0) {

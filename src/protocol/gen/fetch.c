@@ -1109,7 +1109,7 @@ static int fetch_response_partition_data_decode(
         s->log_start_offset = bk_rd_i64(rd);
     }
     {
-        int32_t n = bk_rd_array_len(rd, flex, true, 1);
+        int32_t n = bk_rd_array_len(rd, flex, true, 16);
         s->aborted_transactions_count = n;
         s->aborted_transactions = NULL;
         if (n > 0) {
@@ -1331,7 +1331,7 @@ static int fetch_response_fetchable_topic_response_decode(
         bk_rd_uuid(rd, &s->topic_id);
     }
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 15);
+        int32_t n = bk_rd_array_len(rd, flex, false, 24);
         s->partitions_count = n;
         s->partitions = NULL;
         if (n > 0) {

@@ -453,7 +453,7 @@ static int list_offsets_response_list_offsets_topic_response_decode(
     list_offsets_response_list_offsets_topic_response_init(s);
     s->name = bk_rd_str(rd, flex, false);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 6);
+        int32_t n = bk_rd_array_len(rd, flex, false, 22);
         s->partitions_count = n;
         s->partitions = NULL;
         if (n > 0) {

@@ -131,7 +131,7 @@ static int offset_for_leader_epoch_request_offset_for_leader_topic_decode(
     offset_for_leader_epoch_request_offset_for_leader_topic_init(s);
     s->topic = bk_rd_str(rd, flex, false);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 8);
+        int32_t n = bk_rd_array_len(rd, flex, false, 12);
         s->partitions_count = n;
         s->partitions = NULL;
         if (n > 0) {
@@ -460,7 +460,7 @@ offset_for_leader_epoch_response_offset_for_leader_topic_result_decode(
     offset_for_leader_epoch_response_offset_for_leader_topic_result_init(s);
     s->topic = bk_rd_str(rd, flex, false);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 14);
+        int32_t n = bk_rd_array_len(rd, flex, false, 18);
         s->partitions_count = n;
         s->partitions = NULL;
         if (n > 0) {

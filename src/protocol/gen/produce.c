@@ -695,7 +695,7 @@ static int produce_response_topic_produce_response_decode(
     produce_response_topic_produce_response_init(s);
     s->name = bk_rd_str(rd, flex, false);
     {
-        int32_t n = bk_rd_array_len(rd, flex, false, 14);
+        int32_t n = bk_rd_array_len(rd, flex, false, 22);
         s->partition_responses_count = n;
         s->partition_responses = NULL;
         if (n > 0) {
