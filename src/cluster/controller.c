@@ -310,20 +310,22 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
     struct md_flight *f = req->data;
     struct bk_md *md = f->md;
     int st = map_raft_status(status);
-    /* The fsm's per-record skip flags belong to this entry: raft calls this
-     * right after applying it, on the same thread. */
-    bool flags =
-        status == 0 && result == &md->fsm && md->fsm.last_n == f->n_recs;
+    /* Per-record skip flags of this entry, remembered by the fsm. If they
+     * were forgotten already (cannot happen with 0.15, which calls us right
+     * after apply), report success: the entry did commit. */
+    size_t n = 0;
+    const uint8_t *skipped =
+        status == 0 ? bk_md_fsm_skipped(&md->fsm, (uintptr_t)result, &n) : NULL;
     size_t off = 0;
     for (struct md_req *r = f->head; r != NULL;) {
         struct md_req *next = r->next;
         int rs = st;
-        if (status == 0 && r->kind == REQ_PROPOSE) {
-            if (!flags) {
-                rs = BK_EPROTO;
+        if (skipped != NULL && r->kind == REQ_PROPOSE) {
+            if (n != f->n_recs) {
+                rs = BK_EPROTO; /* the entry could not be decoded */
             } else {
                 for (size_t i = 0; i < r->n_recs; i++) {
-                    if (md->fsm.last_skipped[off + i]) {
+                    if (skipped[off + i]) {
                         rs = BK_ESTATE;
                     }
                 }

@@ -13,8 +13,9 @@ int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
     bk_arena_init(&arena, 16 * 1024, 0);
     struct bk_md_rec *recs;
     size_t n;
+    struct bk_md_fsm_result *res =
+        &f->results[(f->seq + 1) % BK_MD_FSM_RESULTS];
     int rv = bk_md_batch_decode(buf, len, &arena, &recs, &n);
-    f->last_n = 0;
     if (rv == BK_ENOMEM) {
         goto out;
     }
@@ -24,24 +25,27 @@ int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
                      "msg=\"skipping undecodable metadata entry\" "
                      "len=%zu err=%s",
                      len, bk_errname(rv));
+        res->seq = ++f->seq;
+        res->n = 0;
         rv = 0;
         goto out;
     }
-    if (n > f->last_cap) {
-        uint8_t *s = bk_realloc(f->last_skipped, n);
+    if (n > res->cap) {
+        uint8_t *s = bk_realloc(res->skipped, n);
         if (s == NULL) {
             rv = BK_ENOMEM;
             goto out;
         }
-        f->last_skipped = s;
-        f->last_cap = n;
+        res->skipped = s;
+        res->cap = n;
     }
     struct bk_md_image *img;
-    rv = bk_md_image_apply(f->cur, recs, n, f->last_skipped, &img);
+    rv = bk_md_image_apply(f->cur, recs, n, res->skipped, &img);
     if (rv != 0) {
         goto out;
     }
-    f->last_n = n;
+    res->seq = ++f->seq;
+    res->n = n;
     bk_md_image_release(f->cur);
     f->cur = img;
     bk_md_image_ref(img);
@@ -51,13 +55,25 @@ out:
     return rv;
 }
 
+const uint8_t *bk_md_fsm_skipped(const struct bk_md_fsm *f,
+                                 uint64_t seq,
+                                 size_t *n)
+{
+    const struct bk_md_fsm_result *res = &f->results[seq % BK_MD_FSM_RESULTS];
+    if (seq == 0 || res->seq != seq) {
+        return NULL;
+    }
+    *n = res->n;
+    return res->skipped;
+}
+
 static int fsm_apply(struct raft_fsm *rf,
                      const struct raft_buffer *buf,
                      void **result)
 {
     struct bk_md_fsm *f = rf->data;
     int rv = bk_md_fsm_apply_entry(f, buf->base, buf->len);
-    *result = f;
+    *result = (void *)(uintptr_t)f->seq;
     return rv == 0 ? 0 : RAFT_NOMEM;
 }
 
@@ -143,8 +159,10 @@ void bk_md_fsm_close(struct bk_md_fsm *f)
     bk_md_pub_close(&f->pub);
     bk_md_image_release(f->cur);
     f->cur = NULL;
-    bk_free(f->last_skipped);
-    f->last_skipped = NULL;
+    for (size_t i = 0; i < BK_MD_FSM_RESULTS; i++) {
+        bk_free(f->results[i].skipped);
+        f->results[i].skipped = NULL;
+    }
 }
 
 struct bk_md_image *bk_md_fsm_acquire(struct bk_md_fsm *f)

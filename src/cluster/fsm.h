@@ -10,9 +10,12 @@
  * mixed-version clusters need a feature gate before new types are written.
  * Only out-of-memory makes apply return an error (raft then retries).
  *
- * The apply result handed to raft's apply callback is the fsm itself; the
- * leader's callback, which runs right after apply on the same thread, reads
- * last_skipped[] to tell each proposer whether its records conflicted.
+ * The apply result handed to raft's apply callback is the entry's sequence
+ * number (an integer cast to void *, nothing to free: followers drop it).
+ * The fsm remembers the per-record skip flags of its last
+ * BK_MD_FSM_RESULTS entries, so the leader's callback can tell each
+ * proposer whether its records conflicted, whether raft calls it right
+ * after apply (0.15) or later in the same loop iteration (newer releases).
  *
  * snapshot: the whole image as one buffer (bk_md_image_snapshot); restore:
  * the reverse. All callbacks run on the raft thread; readers on other
@@ -26,14 +29,19 @@
 
 #include "cluster/image.h"
 
+#define BK_MD_FSM_RESULTS 64
+
 struct bk_md_fsm {
     struct raft_fsm raft; /* passed to raft_init; raft.data == this */
     struct bk_md_pub pub;
     struct bk_md_image *cur; /* the writer's reference to the newest image */
-    /* Per record of the last applied entry: 1 when it was skipped. */
-    uint8_t *last_skipped;
-    size_t last_n;
-    size_t last_cap;
+    uint64_t seq; /* entries applied by this fsm (the apply result) */
+    struct bk_md_fsm_result {
+        uint64_t seq;
+        uint8_t *skipped; /* per record: 1 when it was skipped */
+        size_t n;
+        size_t cap;
+    } results[BK_MD_FSM_RESULTS];
     int64_t n_bad_entries; /* entries that could not be decoded */
 };
 
@@ -49,5 +57,12 @@ struct bk_md_image *bk_md_fsm_acquire(struct bk_md_fsm *f);
 /* Applies one entry's bytes (borrowed), as raft's apply does. Returns 0 or
  * BK_ENOMEM. For tests and for the raft apply callback. */
 int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len);
+
+/* The skip flags of the entry whose apply result was seq (borrowed, valid
+ * until BK_MD_FSM_RESULTS more entries are applied), with *n records; NULL
+ * when it is no longer remembered. Raft thread only. */
+const uint8_t *bk_md_fsm_skipped(const struct bk_md_fsm *f,
+                                 uint64_t seq,
+                                 size_t *n);
 
 #endif /* BK_CLUSTER_FSM_H */

@@ -308,8 +308,12 @@ static void test_apply_sequence(void **state)
     };
     apply_entry(&f, e2, 9);
     const uint8_t want[] = { 1, 1, 1, 1, 1, 1, 0, 0, 0 };
-    assert_int_equal(f.last_n, 9);
-    assert_memory_equal(f.last_skipped, want, 9);
+    size_t n_flags;
+    const uint8_t *flags = bk_md_fsm_skipped(&f, f.seq, &n_flags);
+    assert_non_null(flags);
+    assert_int_equal(n_flags, 9);
+    assert_memory_equal(flags, want, 9);
+    assert_null(bk_md_fsm_skipped(&f, f.seq + 1, &n_flags));
     struct bk_md_image *img2 = bk_md_fsm_acquire(&f);
     assert_int_equal(img2->offset, 17);
     assert_int_equal(img2->n_skipped, 6);
@@ -345,7 +349,9 @@ static void test_apply_sequence(void **state)
     struct bk_md_rec e5[] = { broker_rec(2, "old") };
     e5[0].u.broker.epoch = 1;
     apply_entry(&f, e5, 1);
-    assert_int_equal(f.last_skipped[0], 1);
+    assert_int_equal(bk_md_fsm_skipped(&f, f.seq, &n_flags)[0], 1);
+    /* The flags of older entries are remembered for a while. */
+    assert_int_equal(bk_md_fsm_skipped(&f, f.seq - 3, &n_flags)[5], 1);
 
     /* Undecodable entries are skipped whole, not fatal. */
     uint8_t junk[] = { 77, 1, 2 };
