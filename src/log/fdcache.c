@@ -121,6 +121,7 @@ void bk_fdc_file_unref(struct bk_fdc_file *f)
     }
     close_locked(fc, f);
     pthread_mutex_unlock(&fc->mu);
+    bk_free(f->old_path);
     bk_free(f->path);
     bk_free(f);
 }
@@ -194,4 +195,34 @@ bool bk_fdc_take_created(struct bk_fdc_file *f)
     f->created = false;
     pthread_mutex_unlock(&f->fc->mu);
     return c;
+}
+
+int bk_fdc_retire(struct bk_fdc_file *f)
+{
+    struct bk_fdcache *fc = f->fc;
+    size_t len = strlen(f->path);
+    char *np = bk_malloc(len + sizeof ".deleted");
+    if (np == NULL) {
+        return BK_ENOMEM;
+    }
+    memcpy(np, f->path, len);
+    memcpy(np + len, ".deleted", sizeof ".deleted");
+    pthread_mutex_lock(&fc->mu);
+    int rv = fc->disk->rename(fc->disk, f->path, np);
+    if (rv == 0 || rv == BK_ENOENT) {
+        /* The syncer may still be formatting the old name: keep it until
+         * the last reference goes. */
+        bk_free(f->old_path);
+        f->old_path = f->path;
+        f->path = np;
+        np = NULL;
+        rv = 0;
+    }
+    f->deleted = true;
+    if (f->pins == 0) {
+        close_locked(fc, f);
+    }
+    pthread_mutex_unlock(&fc->mu);
+    bk_free(np);
+    return rv;
 }

@@ -483,19 +483,20 @@ static int seg_time_lookup(struct bk_log *log,
     return 0;
 }
 
-/* Drops index entries at or past pos (offset index) or end_offset (time
- * index), then recomputes the running max timestamp. */
-int seg_index_truncate(struct bk_log *log,
-                       struct segment *s,
-                       int64_t pos,
-                       int64_t end_offset)
+/* Counts the index entries below pos (offset index) and below end_offset
+ * (time index): what a truncation there keeps. Reads only. */
+static int seg_index_keep(struct bk_log *log,
+                          struct segment *s,
+                          int64_t pos,
+                          int64_t end_offset,
+                          int64_t *keep_out,
+                          int64_t *tkeep_out)
 {
     int rv = seg_index_load(log, s);
     if (rv != 0) {
         return rv;
     }
     int64_t keep = 0, lo = 0, hi = s->idx_entries - 1;
-    s->last_idx_pos = 0;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2, rel, p;
         if ((rv = idx_read(log, s, mid, &rel, &p)) != 0) {
@@ -503,14 +504,12 @@ int seg_index_truncate(struct bk_log *log,
         }
         if (p < pos) {
             keep = mid + 1;
-            s->last_idx_pos = p;
             lo = mid + 1;
         } else {
             hi = mid - 1;
         }
     }
     int64_t tkeep = 0;
-    s->last_tim_ts = -1;
     lo = 0;
     hi = s->tim_entries - 1;
     while (lo <= hi) {
@@ -520,11 +519,27 @@ int seg_index_truncate(struct bk_log *log,
         }
         if (s->base + rel < end_offset) {
             tkeep = mid + 1;
-            s->last_tim_ts = t;
             lo = mid + 1;
         } else {
             hi = mid - 1;
         }
+    }
+    *keep_out = keep;
+    *tkeep_out = tkeep;
+    return 0;
+}
+
+/* Drops index entries at or past pos (offset index) or end_offset (time
+ * index), then recomputes the running max timestamp. */
+int seg_index_truncate(struct bk_log *log,
+                       struct segment *s,
+                       int64_t pos,
+                       int64_t end_offset)
+{
+    int64_t keep, tkeep;
+    int rv = seg_index_keep(log, s, pos, end_offset, &keep, &tkeep);
+    if (rv != 0) {
+        return rv;
     }
     return seg_index_set_counts(log, s, keep, tkeep, pos);
 }
@@ -569,7 +584,7 @@ int seg_index_set_counts(struct bk_log *log,
         (rv = tim_read(log, s, ntim - 1, &s->last_tim_ts, &rel)) != 0) {
         return rv;
     }
-    if (s->last_idx_pos >= pos) {
+    if (nidx > 0 && s->last_idx_pos >= pos) {
         return BK_ECORRUPT;
     }
     s->max_ts = s->last_tim_ts;
@@ -705,19 +720,27 @@ int queue_sync(struct bk_log *log)
     return 0;
 }
 
-/* Hands the segment's files to the syncer for unlinking and frees the
- * segment. Readers holding pinned ranges keep their fds. */
+/* Renames the segment's files to *.deleted now (cheap metadata operations,
+ * as Kafka does), so that a segment created later with the same base
+ * offset (after a truncation) cannot collide with them, then hands them to
+ * the syncer for unlinking and frees the segment. Readers holding pinned
+ * ranges keep their fds. */
 void queue_delete(struct bk_log *log, struct segment *s)
 {
+    struct bk_fdc_file *f[3] = { s->log_f, s->idx_f, s->tim_f };
+    for (int i = 0; i < 3; i++) {
+        int rv = bk_fdc_retire(f[i]);
+        if (rv != 0) {
+            bk_log_warn("log", "path=%s err=%s msg=\"rename failed\"",
+                        f[i]->path, bk_errname(rv));
+        }
+    }
     struct bk_sync_item *it = item_new(log, BK_SYNC_DELETE);
     if (it != NULL) {
         item_add_seg(it, s);
         bk_syncer_push(log->syncer, it);
     } else {
-        /* Out of memory: delete inline rather than leak the files. */
-        struct bk_fdc_file *f[3] = { s->log_f, s->idx_f, s->tim_f };
         for (int i = 0; i < 3; i++) {
-            bk_fdc_mark_deleted(f[i]);
             log->disk->unlink(log->disk, f[i]->path);
         }
     }
@@ -1352,10 +1375,7 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
     if (i < 0) {
         i = 0;
     }
-    atomic_fetch_add(&log->gen, 1);
-    while (log->nsegs > i + 1) {
-        queue_delete(log, log->segs[--log->nsegs]);
-    }
+    /* Find the cut: the batch holding offset goes entirely. Reads only. */
     struct segment *s = log->segs[i];
     int rv = seg_index_load(log, s);
     int64_t pos = 0, new_leo = offset;
@@ -1376,15 +1396,43 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
     if (rv == 0 && new_leo < s->base) {
         new_leo = s->base;
     }
+    int64_t keep = 0, tkeep = 0;
     if (rv == 0) {
-        rv = file_truncate(log, s->log_f, pos);
+        rv = seg_index_keep(log, s, pos, new_leo, &keep, &tkeep);
     }
     if (rv != 0) {
         return fail(log, rv);
     }
+    /* When the cut is below the checkpointed recovery point, the lower
+     * recovery point must be on disk before any byte is cut: otherwise a
+     * crash could leave a checkpoint that vouches for a prefix that no
+     * longer exists (half-applied truncation, stale later segments). This
+     * waits for one syncer round on the caller's thread; truncation is
+     * rare (a follower meeting a new leader). */
+    if (log->rp > new_leo) {
+        log->rp = new_leo;
+        log->rp_base = s->base;
+        log->rp_pos = pos;
+        log->rp_idx = keep;
+        log->rp_tim = tkeep;
+        if ((rv = queue_checkpoint(log, NULL, false)) != 0) {
+            return rv;
+        }
+        bk_syncer_barrier(log->syncer);
+        if (atomic_load(&log->failed)) {
+            return BK_EIO;
+        }
+    }
+    atomic_fetch_add(&log->gen, 1);
+    while (log->nsegs > i + 1) {
+        queue_delete(log, log->segs[--log->nsegs]);
+    }
+    if ((rv = file_truncate(log, s->log_f, pos)) != 0) {
+        return fail(log, rv);
+    }
     s->size = pos;
     log->leo = new_leo;
-    if ((rv = seg_index_truncate(log, s, pos, new_leo)) != 0) {
+    if ((rv = seg_index_set_counts(log, s, keep, tkeep, pos)) != 0) {
         return fail(log, rv);
     }
     log->hint_offset = -1;
@@ -1396,15 +1444,7 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         atomic_store(&log->durable, new_leo);
     }
     epochs_truncate_end(log, new_leo);
-    if (log->rp > new_leo) {
-        log->rp = new_leo;
-        log->rp_base = s->base;
-        log->rp_pos = pos;
-        log->rp_idx = s->idx_entries;
-        log->rp_tim = s->tim_entries;
-    }
-    /* Make the truncation itself durable in the background. */
-    return queue_checkpoint(log, s, false);
+    return 0;
 }
 
 /* Removes segments from the head while pred says so; never the active. */

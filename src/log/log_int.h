@@ -17,8 +17,9 @@
  * sits on the LRU list and may be closed at any time. */
 struct bk_fdc_file {
     struct bk_fdcache *fc;
-    char *path; /* owned */
-    int fd;     /* -1 when closed */
+    char *path;     /* owned; changes (under the mutex) when retired */
+    char *old_path; /* owned; the name before retirement */
+    int fd;         /* -1 when closed */
     int pins;
     int refs;
     bool deleted;        /* unlinked or about to be: never reopened */
@@ -36,6 +37,10 @@ void bk_fdc_file_unref(struct bk_fdc_file *f);
  * returns the fd or a negative error. Pair with bk_fdc_unpin(). */
 int bk_fdc_pin(struct bk_fdc_file *f, bool create);
 void bk_fdc_unpin(struct bk_fdc_file *f);
+/* Renames the file to <path>.deleted at once (so that a new segment may
+ * reuse the name before the background unlink), marks it deleted and
+ * closes its fd unless pinned. A missing file is not an error. */
+int bk_fdc_retire(struct bk_fdc_file *f);
 /* Marks the file deleted and closes its fd unless pinned. */
 void bk_fdc_mark_deleted(struct bk_fdc_file *f);
 /* Returns and clears f->created (under the mutex). */

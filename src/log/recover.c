@@ -290,8 +290,13 @@ static int recover_scan(struct bk_log *log,
     }
     bk_log_info("log",
                 "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
+                " segments=%d ckpt_rp=%" PRId64
                 " msg=\"recovering after unclean shutdown\"",
-                log->dir, all[k]->base, pos);
+                log->dir, all[k]->base, pos, n, c->valid ? c->rp : -1);
+    for (int j = 0; j < n; j++) {
+        bk_log_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
+                     all[j]->base, all[j]->size);
+    }
     int rv = 0;
     for (int j = 0; j < k; j++) {
         segs_insert(log, all[j]);

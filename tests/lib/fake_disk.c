@@ -70,6 +70,9 @@ static void img_reserve(struct image *im, size_t n)
 
 static void img_write(struct image *im, int64_t off, const uint8_t *p, size_t n)
 {
+    if (n == 0) {
+        return;
+    }
     size_t end = (size_t)off + n;
     img_reserve(im, end);
     if ((size_t)off > im->len) {
@@ -83,6 +86,10 @@ static void img_write(struct image *im, int64_t off, const uint8_t *p, size_t n)
 
 static void img_truncate(struct image *im, int64_t len)
 {
+    if (len == 0) {
+        im->len = 0;
+        return;
+    }
     img_reserve(im, (size_t)len);
     if ((size_t)len > im->len) {
         memset(im->buf + im->len, 0, (size_t)len - im->len);
@@ -92,6 +99,10 @@ static void img_truncate(struct image *im, int64_t len)
 
 static void img_copy(struct image *dst, const struct image *src)
 {
+    if (src->len == 0) {
+        dst->len = 0;
+        return;
+    }
     img_reserve(dst, src->len);
     if (src->len > 0) {
         memcpy(dst->buf, src->buf, src->len);
