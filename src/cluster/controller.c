@@ -22,6 +22,7 @@
 #include <pthread.h>
 #include <raft.h>
 #include <raft/uv.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -640,6 +641,14 @@ static void failed_close_cb(struct raft *r)
 static void *md_main(void *arg)
 {
     struct bk_md *md = arg;
+    /* A peer that went away makes a raft write fail with EPIPE; without this
+     * the process would die of SIGPIPE (found by the failover test). The
+     * signal is synchronous, so blocking it in this thread is enough and
+     * leaves the process's disposition to the server. */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     int rv = uv_loop_init(&md->loop);
     if (rv != 0) {
         errf(md->errmsg, "metadata loop: %s", uv_strerror(rv));

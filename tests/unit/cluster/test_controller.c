@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -322,12 +323,119 @@ static void test_snapshot_restart(void **state)
     bk_md_stop(md);
 }
 
+static int wait_active_of(struct bk_md **mds, int n, int skip)
+{
+    for (int t = 0; t < 2000; t++) {
+        for (int i = 0; i < n; i++) {
+            if (i != skip && mds[i] != NULL && bk_md_is_active(mds[i])) {
+                return i;
+            }
+        }
+        usleep(5000);
+    }
+    return -1;
+}
+
+static bool has_topic(struct bk_md *md, const char *name)
+{
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    bool found = bk_md_image_topic(img, name, strlen(name)) != NULL;
+    bk_md_image_release(img);
+    return found;
+}
+
+static void wait_topic(struct bk_md *md, const char *name)
+{
+    for (int t = 0; t < 2000 && !has_topic(md, name); t++) {
+        usleep(5000);
+    }
+    assert_true(has_topic(md, name));
+}
+
+/* Three real controllers over loopback TCP in one process: one becomes
+ * active, followers converge and refuse proposals, the leader stops, a new
+ * one takes over, and the old one rejoins and catches up. */
+static void test_three_voters_failover(void **state)
+{
+    struct env *e = *state;
+    char voters[128];
+    int ports[3] = { e->port, free_port(), free_port() };
+    snprintf(voters, sizeof(voters),
+             "0@127.0.0.1:%d,1@127.0.0.1:%d,2@127.0.0.1:%d", ports[0], ports[1],
+             ports[2]);
+    char dirs[3][128];
+    struct bk_md_config cfgs[3];
+    struct bk_md *mds[3] = { NULL, NULL, NULL };
+    char err[BK_ERRMSG_SIZE];
+    for (int i = 0; i < 3; i++) {
+        snprintf(dirs[i], sizeof(dirs[i]), "%s/n%d", e->root, i);
+        cfgs[i] = e->cfg;
+        cfgs[i].node_id = i;
+        cfgs[i].voters = voters;
+        cfgs[i].dir = dirs[i];
+        assert_int_equal(bk_md_start(&cfgs[i], &mds[i], err), 0);
+    }
+    int a = wait_active_of(mds, 3, -1);
+    assert_true(a >= 0);
+    for (int32_t id = 0; id < 3; id++) {
+        assert_int_equal(
+            bk_md_register_broker_sync(mds[a], id, "127.0.0.1", 9092 + id, NULL,
+                                       5000, NULL),
+            0);
+    }
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, &arena);
+    char msg[BK_MD_MSG_SIZE];
+    struct bk_md_topic_spec spec = { "replicated", 6, 3, 0, NULL };
+    struct bk_md_defaults defs = { 1, 1 };
+    struct bk_md_image *img = bk_md_image_acquire(mds[a]);
+    assert_int_equal(
+        bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(), &recs,
+                              NULL, msg),
+        0);
+    bk_md_image_release(img);
+    assert_int_equal(bk_md_propose_sync(mds[a], recs.v, recs.n, 5000), 0);
+    bk_arena_destroy(&arena);
+    for (int i = 0; i < 3; i++) {
+        wait_topic(mds[i], "replicated");
+        if (i != a) {
+            assert_int_equal(bk_md_leader(mds[i]), a);
+            assert_int_equal(bk_md_propose_sync(mds[i], recs.v, 0, 100),
+                             BK_EINVAL);
+            assert_int_equal(bk_md_barrier_sync(mds[i], 5000), BK_ENOTLEADER);
+        }
+    }
+
+    /* The active controller goes away; another takes over. */
+    bk_md_stop(mds[a]);
+    mds[a] = NULL;
+    int b = wait_active_of(mds, 3, a);
+    assert_true(b >= 0);
+    assert_int_not_equal(b, a);
+    assert_true(has_topic(mds[b], "replicated"));
+    assert_int_equal(create_topic(mds[b], "after-failover", 2), 0);
+    int c = 3 - a - b;
+    wait_topic(mds[c], "after-failover");
+
+    /* The old leader rejoins and catches up. */
+    assert_int_equal(bk_md_start(&cfgs[a], &mds[a], err), 0);
+    wait_topic(mds[a], "after-failover");
+    for (int i = 0; i < 3; i++) {
+        bk_md_stop(mds[i]);
+        rm_rf(dirs[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_propose_restart, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_three_voters_failover, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
     };
