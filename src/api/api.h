@@ -13,6 +13,9 @@
 #include <stdint.h>
 
 #include "net/net.h"
+#include "partition/partition.h"
+
+struct bk_md;
 
 #define BK_API_MAX_ADVERTISED 8
 
@@ -28,8 +31,26 @@ struct bk_api_ctx {
     } advertised[BK_API_MAX_ADVERTISED];
     unsigned nadvertised;
     bool auto_create_topics;
-    struct bk_shards *shards; /* borrowed */
+    int32_t num_partitions;             /* num.partitions */
+    int16_t default_replication_factor; /* default.replication.factor */
+    struct bk_shards *shards;           /* borrowed */
+    struct bk_md *md;                   /* borrowed: cluster metadata */
+    const struct bk_storage *storage;   /* borrowed: logs' shared context */
 };
+
+/* Per-shard state of the API layer: the partitions this shard owns. */
+struct bk_api_shard {
+    struct bk_part_table parts;
+    uv_timer_t tick;
+    int64_t md_offset_seen; /* metadata offset of the last table sync */
+};
+
+/* Shard hooks for bk_shards_init (see net.h): create the shard's partition
+ * table and housekeeping timer, close the timer when a stop begins, and
+ * close every partition cleanly once the loop has ended. */
+void bk_api_shard_start(struct bk_shard *shard);
+void bk_api_shard_drain(struct bk_shard *shard);
+void bk_api_shard_stop(struct bk_shard *shard);
 
 /* The net layer's on_request callback: parses the header, finds the
  * handler, decodes the body and calls the handler. */

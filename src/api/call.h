@@ -7,6 +7,9 @@
 #include "protocol/gen/api.h"
 #include "protocol/header.h"
 
+struct bk_md_rec;
+struct bk_md_image;
+
 struct bk_call {
     struct bk_req *req;           /* borrowed; owns the arena below */
     const struct bk_api_ctx *ctx; /* borrowed, immutable */
@@ -14,6 +17,7 @@ struct bk_call {
     const struct bk_api_desc *desc;
     void *request;          /* arena-owned decoded body */
     struct bk_arena *arena; /* == &req->arena */
+    void *data_ptr;         /* the handler's own state (arena-owned) */
 };
 
 typedef void (*bk_handler_fn)(struct bk_call *call);
@@ -42,9 +46,31 @@ void bk_call_reply_v0_header(struct bk_call *call,
                              const void *resp,
                              int16_t body_version);
 
+/* Proposes metadata records on behalf of call and calls done(call, status)
+ * back on the call's shard once they are applied (status 0), refused
+ * (BK_ENOTLEADER), or of unknown outcome (BK_MD_EUNKNOWN). The records are
+ * encoded during the call (borrowed). Returns 0, or an error when nothing
+ * was proposed (then done is not called). */
+int bk_api_propose(struct bk_call *call,
+                   const struct bk_md_rec *recs,
+                   size_t n,
+                   void (*done)(struct bk_call *call, int status));
+
+/* Maps a BK_E* code of a metadata proposal to a Kafka error code. */
+int16_t bk_api_md_kerr(int status);
+
+/* The current metadata image (returns owned: bk_md_image_release it). */
+struct bk_md_image *bk_api_image(const struct bk_call *call);
+
+/* An arena-owned NUL-terminated copy of s ("" for null), or NULL when out
+ * of memory. */
+char *bk_call_cstr(struct bk_call *call, struct bk_str s);
+
 /* Handlers. */
 void bk_handle_api_versions(struct bk_call *call);
 void bk_handle_metadata(struct bk_call *call);
+void bk_handle_create_topics(struct bk_call *call);
+void bk_handle_delete_topics(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

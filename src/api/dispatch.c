@@ -16,6 +16,8 @@ static const struct bk_handler handlers[] = {
      * (KAFKA-18648); their layout is v4's minus later fields. */
     { BK_API_METADATA, 0, 13, 0, bk_handle_metadata },
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
+    { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
+    { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

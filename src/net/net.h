@@ -73,6 +73,7 @@ struct bk_shards {
     struct bk_net_config cfg;
     bk_request_cb on_request;
     bk_shard_cb on_start;
+    bk_shard_cb on_drain; /* stop begins: close the upper layer's handles */
     bk_shard_cb on_stop;
     void *app;           /* borrowed: the upper layer's global context */
     unsigned next_shard; /* acceptor's round-robin cursor */
@@ -81,12 +82,16 @@ struct bk_shards {
 };
 
 /* Initialises n shards (loops created, threads not started). Returns 0 or a
- * BK_E* code. */
+ * BK_E* code. The hooks (each may be NULL) run on each shard's thread:
+ * on_start before its loop runs, on_drain when a stop begins (the upper
+ * layer closes its own handles there so the loop can end), on_stop after
+ * the loop has ended. */
 int bk_shards_init(struct bk_shards *g,
                    unsigned n,
                    const struct bk_net_config *cfg,
                    bk_request_cb on_request,
                    bk_shard_cb on_start,
+                   bk_shard_cb on_drain,
                    bk_shard_cb on_stop,
                    void *app);
 

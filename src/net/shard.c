@@ -32,6 +32,7 @@ int bk_shards_init(struct bk_shards *g,
                    const struct bk_net_config *cfg,
                    bk_request_cb on_request,
                    bk_shard_cb on_start,
+                   bk_shard_cb on_drain,
                    bk_shard_cb on_stop,
                    void *app)
 {
@@ -47,6 +48,7 @@ int bk_shards_init(struct bk_shards *g,
     g->cfg = *cfg;
     g->on_request = on_request;
     g->on_start = on_start;
+    g->on_drain = on_drain;
     g->on_stop = on_stop;
     g->app = app;
     g->next_conn_id = 1;
@@ -136,6 +138,9 @@ static void stop_msg_fn(struct bk_shard *s, struct bk_shard_msg *m)
 {
     bk_free(m);
     s->stopping = true;
+    if (s->group->on_drain != NULL) {
+        s->group->on_drain(s);
+    }
     bk_conns_drain(s);
     if (s->conns == NULL) {
         stop_handles(s);

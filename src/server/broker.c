@@ -7,10 +7,18 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "cluster/controller.h"
+#include "common/disk.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "log/log.h"
 #include "net/net.h"
+#include "partition/partition.h"
 #include "server/datadir.h"
+
+/* How long start-up waits for the metadata quorum (election, barrier,
+ * broker registration) before giving up with an error. */
+#define MD_START_TIMEOUT_MS 30000
 
 struct broker {
     const struct bk_config *cfg;
@@ -22,6 +30,9 @@ struct broker {
     struct bk_shards shards;
     struct bk_datadir datadir;
     struct bk_api_ctx api;
+    int bound_port[BK_MAX_LISTENERS];
+    struct bk_md *md;
+    struct bk_storage storage;
     int signals_seen;
 };
 
@@ -77,7 +88,107 @@ static void fill_api_ctx(struct broker *b)
         a->advertised[i].port = l->port;
         a->nadvertised++;
     }
+    a->num_partitions = (int32_t)cfg->num_partitions;
+    a->default_replication_factor = (int16_t)cfg->default_replication_factor;
     a->shards = &b->shards;
+    a->md = b->md;
+    a->storage = &b->storage;
+}
+
+/* Starts the metadata quorum and registers this broker. */
+static int start_metadata(struct broker *b, char *err, size_t errlen)
+{
+    const struct bk_config *cfg = b->cfg;
+    char voters[512], dir[4200], why[BK_ERRMSG_SIZE] = "";
+    if (cfg->controller_quorum_voters[0] != '\0') {
+        snprintf(voters, sizeof(voters), "%s", cfg->controller_quorum_voters);
+    } else {
+        snprintf(voters, sizeof(voters), "%lld@127.0.0.1:0",
+                 (long long)cfg->node_id);
+    }
+    snprintf(dir, sizeof(dir), "%s/__cluster_metadata-0", cfg->log_dirs);
+    struct bk_md_config mc = {
+        .node_id = (int32_t)cfg->node_id,
+        .voters = voters,
+        .dir = dir,
+    };
+    int rv = bk_md_start(&mc, &b->md, why);
+    if (rv != 0) {
+        snprintf(err, errlen, "controller.quorum.voters: %s", why);
+        return rv;
+    }
+    const struct bk_listener_cfg *adv = &cfg->advertised[0];
+    int64_t epoch = 0;
+    rv = bk_md_register_broker_sync(
+        b->md, (int32_t)cfg->node_id,
+        adv->host[0] != '\0' ? adv->host : "127.0.0.1",
+        adv->port != 0 ? adv->port : b->bound_port[0],
+        cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
+        MD_START_TIMEOUT_MS, &epoch);
+    if (rv != 0) {
+        snprintf(err, errlen,
+                 "controller.quorum.voters: could not register with the "
+                 "metadata quorum within %d ms: %s",
+                 MD_START_TIMEOUT_MS, bk_strerror(rv));
+        bk_md_stop(b->md);
+        b->md = NULL;
+        return rv;
+    }
+    return 0;
+}
+
+/* Opens the storage context shared by every partition log. */
+static int start_storage(struct broker *b, char *err, size_t errlen)
+{
+    struct bk_storage *st = &b->storage;
+    snprintf(st->root, sizeof(st->root), "%s", b->cfg->log_dirs);
+    st->disk = bk_disk_posix();
+    st->clock = bk_clock_system();
+    st->node_id = (int32_t)b->cfg->node_id;
+    int rv = bk_fdcache_new(st->disk, (int)b->cfg->log_max_open_files, &st->fc);
+    if (rv == 0) {
+        rv = bk_syncer_start(st->disk, st->fc, true, &st->syncer);
+    }
+    if (rv == 0) {
+        rv = bk_log_root_begin(st->disk, st->root, &st->was_clean);
+    }
+    if (rv != 0) {
+        snprintf(err, errlen, "log.dirs: cannot open the log store in %s: %s",
+                 st->root, bk_strerror(rv));
+    }
+    return rv;
+}
+
+static void stop_storage(struct broker *b)
+{
+    struct bk_storage *st = &b->storage;
+    if (st->syncer != NULL) {
+        bk_syncer_stop(st->syncer);
+        st->syncer = NULL;
+        /* Every log was closed cleanly by the shards: mark the root. */
+        int rv = bk_log_root_end(st->disk, st->root);
+        if (rv != 0) {
+            bk_log_warn("server",
+                        "msg=\"cannot write the clean shutdown "
+                        "marker: %s\"",
+                        bk_strerror(rv));
+        }
+    }
+    if (st->fc != NULL) {
+        bk_fdcache_free(st->fc);
+        st->fc = NULL;
+    }
+}
+
+static void close_listeners(struct broker *b)
+{
+    for (unsigned j = 0; j < b->nlisteners; j++) {
+        bk_listener_close(&b->listeners[j]);
+    }
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
 }
 
 static void print_err(const char *line)
@@ -100,25 +211,17 @@ int bk_broker_run(const struct bk_config *cfg)
         return 1;
     }
 
-    unsigned nshards =
-        cfg->num_shards > 0 ? (unsigned)cfg->num_shards : cpu_count();
-    struct bk_net_config ncfg = {
-        .max_request_bytes = (size_t)cfg->socket_request_max_bytes,
-        .max_inflight = (unsigned)cfg->connection_max_inflight_requests,
-        .max_queued_out_bytes = (size_t)cfg->connection_max_queued_bytes,
-        .request_arena_limit = (size_t)cfg->request_max_memory_bytes,
-    };
-    fill_api_ctx(&b);
-    rv = bk_shards_init(&b.shards, nshards, &ncfg, bk_api_on_request, NULL,
-                        NULL, &b.api);
-    if (rv != 0) {
-        snprintf(err, sizeof(err), "cannot create %u shards: %s", nshards,
-                 bk_strerror(rv));
-        print_err(err);
-        bk_datadir_close(&b.datadir);
-        return 1;
-    }
+    /* Listeners first: a port in use must stop start-up before anything
+     * else (the metadata quorum) starts and logs. */
     uv_loop_init(&b.loop);
+    /* Signals are caught from here on; one that arrives during start-up is
+     * handled as soon as the control loop runs. */
+    uv_signal_init(&b.loop, &b.sigterm);
+    uv_signal_init(&b.loop, &b.sigint);
+    b.sigterm.data = b.sigint.data = &b;
+    uv_signal_start(&b.sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&b.sigint, signal_cb, SIGINT);
+    signal(SIGPIPE, SIG_IGN);
     for (unsigned i = 0; i < cfg->nlisteners; i++) {
         const struct bk_listener_cfg *l = &cfg->listener[i];
         int port = 0;
@@ -128,29 +231,60 @@ int bk_broker_run(const struct bk_config *cfg)
         if (rv != 0) {
             snprintf(err, sizeof(err), "listeners: %s", why);
             print_err(err);
-            for (unsigned j = 0; j < b.nlisteners; j++) {
-                bk_listener_close(&b.listeners[j]);
-            }
-            uv_run(&b.loop, UV_RUN_DEFAULT);
-            uv_loop_close(&b.loop);
-            bk_shards_close(&b.shards);
+            close_listeners(&b);
             bk_datadir_close(&b.datadir);
             return 1;
         }
+        b.bound_port[i] = port;
         b.nlisteners++;
+    }
+
+    rv = start_metadata(&b, err, sizeof(err));
+    if (rv == 0) {
+        rv = start_storage(&b, err, sizeof(err));
+    }
+    if (rv != 0) {
+        print_err(err);
+        close_listeners(&b);
+        stop_storage(&b);
+        if (b.md != NULL) {
+            bk_md_stop(b.md);
+        }
+        bk_datadir_close(&b.datadir);
+        return 1;
+    }
+
+    unsigned nshards =
+        cfg->num_shards > 0 ? (unsigned)cfg->num_shards : cpu_count();
+    struct bk_net_config ncfg = {
+        .max_request_bytes = (size_t)cfg->socket_request_max_bytes,
+        .max_inflight = (unsigned)cfg->connection_max_inflight_requests,
+        .max_queued_out_bytes = (size_t)cfg->connection_max_queued_bytes,
+        .request_arena_limit = (size_t)cfg->request_max_memory_bytes,
+    };
+    fill_api_ctx(&b);
+    rv = bk_shards_init(&b.shards, nshards, &ncfg, bk_api_on_request,
+                        bk_api_shard_start, bk_api_shard_drain,
+                        bk_api_shard_stop, &b.api);
+    if (rv != 0) {
+        snprintf(err, sizeof(err), "cannot create %u shards: %s", nshards,
+                 bk_strerror(rv));
+        print_err(err);
+        close_listeners(&b);
+        stop_storage(&b);
+        bk_md_stop(b.md);
+        bk_datadir_close(&b.datadir);
+        return 1;
+    }
+    for (unsigned i = 0; i < b.nlisteners; i++) {
         /* With port 0 the advertised port is the one we got. */
         if (i < b.api.nadvertised && b.api.advertised[i].port == 0) {
-            b.api.advertised[i].port = port;
+            b.api.advertised[i].port = b.bound_port[i];
         }
-        bk_log_info("server", "listener=%s://%s:%d msg=\"listening\"", l->name,
-                    l->host, port);
+        bk_log_info("server", "listener=%s://%s:%d msg=\"listening\"",
+                    cfg->listener[i].name, cfg->listener[i].host,
+                    b.bound_port[i]);
     }
-    uv_signal_init(&b.loop, &b.sigterm);
-    uv_signal_init(&b.loop, &b.sigint);
-    b.sigterm.data = b.sigint.data = &b;
-    uv_signal_start(&b.sigterm, signal_cb, SIGTERM);
-    uv_signal_start(&b.sigint, signal_cb, SIGINT);
-    signal(SIGPIPE, SIG_IGN);
 
     rv = bk_shards_start(&b.shards);
     if (rv != 0) {
@@ -173,6 +307,8 @@ int bk_broker_run(const struct bk_config *cfg)
     uv_run(&b.loop, UV_RUN_DEFAULT);
     uv_loop_close(&b.loop);
     bk_shards_close(&b.shards);
+    stop_storage(&b);
+    bk_md_stop(b.md);
     bk_datadir_close(&b.datadir);
     bk_log_info("server", "msg=\"stopped\"");
     return 0;

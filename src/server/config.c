@@ -48,6 +48,13 @@ static const struct cfg_def defs[] = {
       4096, I32MAX, "16777216", false,
       "brokerd: bytes of answers one connection may have waiting to be "
       "written before the broker stops reading from it (backpressure)." },
+    { "controller.quorum.voters", CFG_STRING, OFF(controller_quorum_voters), 0,
+      0, "", false,
+      "The metadata quorum: comma-separated `id@host:port` voters (Kafka's "
+      "KRaft name). Cluster metadata is a Raft log replicated among them; "
+      "this node must be one of them. Empty means a single-node cluster "
+      "whose only voter is this node, with its Raft port chosen by the "
+      "system on 127.0.0.1." },
     { "default.replication.factor", CFG_INT, OFF(default_replication_factor), 1,
       32767, "1", false,
       "Replication factor of topics created without one (auto-created, or "
@@ -60,6 +67,11 @@ static const struct cfg_def defs[] = {
     { "log.dirs", CFG_STRING, OFF(log_dirs), 0, 0, "./data", false,
       "Directory holding this broker's data (partition logs, metadata). "
       "Created if missing; must be writable. One directory is supported." },
+    { "log.max.open.files", CFG_INT, OFF(log_max_open_files), 16, 1000000,
+      "4096", false,
+      "brokerd: segment and index files kept open at once across all "
+      "partitions; others are opened when used, so the number of "
+      "partitions is not bounded by the file-descriptor limit." },
     { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
       "brokerd: the lowest log level written to stderr: trace, debug, info, "
       "warn, error or off." },

@@ -40,6 +40,8 @@ struct bk_config {
     int64_t request_max_memory_bytes;
     int64_t shutdown_timeout_ms;
     char *logger_level;
+    char *controller_quorum_voters;
+    int64_t log_max_open_files;
 
     /* Derived by bk_config_finish(). */
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];

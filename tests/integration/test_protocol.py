@@ -48,9 +48,21 @@ def test_metadata_v0_lists_broker(broker):
     assert corr == 9
     assert brokers == [(1, "127.0.0.1", broker.port)]
     assert topics == []
-    corr, brokers, topics = metadata_v0(s, corr=10, topics=["nope"])
-    assert topics == [("nope", 3)]
+    # Metadata v0 creates unknown topics implicitly (auto-create is on by
+    # default): LEADER_NOT_AVAILABLE until the topic exists.
+    corr, brokers, topics = metadata_v0(s, corr=10, topics=["fresh"])
+    assert topics == [("fresh", 5)]
+    corr, brokers, topics = metadata_v0(s, corr=11, topics=["bad name"])
+    assert topics == [("bad name", 17)]
     s.close()
+
+
+def test_metadata_unknown_topic_without_auto_create():
+    with Broker({"auto.create.topics.enable": "false"}) as b:
+        s = connect(b.port)
+        corr, brokers, topics = metadata_v0(s, corr=3, topics=["nope"])
+        assert topics == [("nope", 3)]
+        s.close()
 
 
 def metadata_v12_null_topics(corr):

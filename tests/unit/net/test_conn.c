@@ -109,8 +109,8 @@ static void test_ordered_mixed_answers(void **state)
 
     struct bk_shards g;
     struct bk_net_config cfg = { 1 << 20, 8, 1 << 20, 1 << 20 };
-    assert_int_equal(bk_shards_init(&g, 2, &cfg, on_request, NULL, NULL, NULL),
-                     0);
+    assert_int_equal(
+        bk_shards_init(&g, 2, &cfg, on_request, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(bk_shards_start(&g), 0);
     int sv[2];
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);

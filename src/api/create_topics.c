@@ -1,0 +1,202 @@
+/* CreateTopics (key 19), v2-7.
+ *
+ * Each topic is checked against the current image by the controller's pure
+ * operation (name rules, partitions, replication factor against the live
+ * brokers, configs by name and type), the records of every valid topic go
+ * into one proposal, and the answer waits until they are applied, so a
+ * client that reads Metadata after the answer sees the topics. With
+ * validate_only nothing is proposed. A name given twice in one request is
+ * INVALID_REQUEST for both, as in Kafka. Manual replica assignments are
+ * refused with INVALID_REPLICA_ASSIGNMENT until assignment by hand exists. */
+#include "protocol/gen/create_topics.h"
+
+#include <string.h>
+
+#include "api/call.h"
+#include "cluster/controller.h"
+#include "cluster/ops.h"
+#include "cluster/topic_config.h"
+#include "protocol/kerr.h"
+
+typedef struct bk_msg_create_topics_request_creatable_topic in_topic;
+typedef struct bk_msg_create_topics_response_creatable_topic_result out_topic;
+typedef struct bk_msg_create_topics_response_creatable_topic_configs out_cfg;
+
+/* Config sources of DescribeConfigs / CreateTopics v5+. */
+#define SOURCE_DYNAMIC_TOPIC 1
+#define SOURCE_DEFAULT       5
+
+struct ct_state {
+    struct bk_msg_create_topics_response resp;
+    bool *proposed; /* per topic: part of the proposal */
+};
+
+static int fill_configs(struct bk_call *call, const in_topic *t, out_topic *out)
+{
+    size_t n;
+    const struct bk_md_cfg_def *defs = bk_md_topic_cfg_table(&n);
+    out->configs = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_cfg));
+    if (out->configs == NULL) {
+        return BK_ENOMEM;
+    }
+    out->configs_count = (int32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        out_cfg *c = &out->configs[i];
+        c->name = bk_str_c(defs[i].name);
+        c->value = bk_str_c(defs[i].dflt);
+        c->config_source = SOURCE_DEFAULT;
+        c->read_only = false;
+        c->is_sensitive = false;
+        for (int32_t j = 0; j < t->configs_count; j++) {
+            if (bk_str_eq_c(t->configs[j].name, defs[i].name)) {
+                c->value = t->configs[j].value;
+                c->config_source = SOURCE_DYNAMIC_TOPIC;
+            }
+        }
+    }
+    return 0;
+}
+
+static void reply(struct bk_call *call, struct ct_state *st)
+{
+    bk_call_reply(call, &st->resp);
+}
+
+static void applied(struct bk_call *call, int status)
+{
+    struct ct_state *st = call->data_ptr;
+    if (status != 0) {
+        int16_t err = bk_api_md_kerr(status);
+        for (int32_t i = 0; i < st->resp.topics_count; i++) {
+            if (st->proposed[i]) {
+                st->resp.topics[i].error_code = err;
+                st->resp.topics[i].error_message =
+                    bk_str_c(bk_kerr_message(err));
+            }
+        }
+    }
+    reply(call, st);
+}
+
+static bool duplicated(const struct bk_msg_create_topics_request *req,
+                       int32_t i)
+{
+    for (int32_t j = 0; j < req->topics_count; j++) {
+        if (j != i && bk_str_eq(req->topics[j].name, req->topics[i].name)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void bk_handle_create_topics(struct bk_call *call)
+{
+    const struct bk_msg_create_topics_request *req = call->request;
+    struct ct_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    int32_t n = req->topics_count < 0 ? 0 : req->topics_count;
+    if (st == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    call->data_ptr = st;
+    bk_msg_create_topics_response_init(&st->resp);
+    st->resp.topics =
+        bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_topic));
+    st->proposed = bk_arena_alloc(call->arena, (size_t)(n + 1));
+    struct bk_md_image *img = bk_api_image(call);
+    if (st->resp.topics == NULL || st->proposed == NULL || img == NULL) {
+        bk_md_image_release(img);
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    st->resp.topics_count = n;
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, call->arena);
+    struct bk_md_defaults defs = {
+        .num_partitions = call->ctx->num_partitions,
+        .replication_factor = call->ctx->default_replication_factor,
+    };
+    for (int32_t i = 0; i < n; i++) {
+        const in_topic *t = &req->topics[i];
+        out_topic *out = &st->resp.topics[i];
+        out->name = t->name;
+        out->num_partitions = -1;
+        out->replication_factor = -1;
+        out->configs_count = -1;
+        char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
+        char *name = bk_call_cstr(call, t->name);
+        struct bk_md_kv_in *kv = bk_arena_alloc(
+            call->arena, (size_t)(t->configs_count > 0 ? t->configs_count : 1) *
+                             sizeof(*kv));
+        if (msg == NULL || name == NULL || kv == NULL) {
+            bk_md_image_release(img);
+            bk_req_fail(call->req, "out of memory");
+            return;
+        }
+        int16_t err = 0;
+        if (duplicated(req, i)) {
+            err = BK_KERR_INVALID_REQUEST;
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Create topics request from client contains multiple "
+                     "entries for the topic %s",
+                     name);
+        } else if (t->assignments_count > 0) {
+            err = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Manual replica assignment is not supported by this "
+                     "broker yet; omit the assignments");
+        }
+        size_t nkv = 0;
+        for (int32_t j = 0; err == 0 && j < t->configs_count; j++) {
+            kv[nkv].name = bk_call_cstr(call, t->configs[j].name);
+            kv[nkv].value = t->configs[j].value.len < 0
+                                ? NULL
+                                : bk_call_cstr(call, t->configs[j].value);
+            if (kv[nkv].name == NULL) {
+                bk_md_image_release(img);
+                bk_req_fail(call->req, "out of memory");
+                return;
+            }
+            nkv++;
+        }
+        if (err == 0) {
+            struct bk_md_topic_spec spec = {
+                .name = name,
+                .num_partitions = t->num_partitions,
+                .replication_factor = t->replication_factor,
+                .n_configs = nkv,
+                .configs = kv,
+            };
+            struct bk_md_create_result res;
+            size_t before = recs.n;
+            err = bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(),
+                                        &recs, &res, msg);
+            if (err == 0) {
+                out->topic_id = res.topic_id;
+                out->num_partitions = res.num_partitions;
+                out->replication_factor = res.replication_factor;
+                if (fill_configs(call, t, out) != 0) {
+                    bk_md_image_release(img);
+                    bk_req_fail(call->req, "out of memory");
+                    return;
+                }
+                if (req->validate_only) {
+                    recs.n = before; /* drop this topic's records */
+                } else {
+                    st->proposed[i] = true;
+                }
+            }
+        }
+        out->error_code = err;
+        out->error_message = err != 0 ? bk_str_c(msg) : BK_STR_NULL;
+    }
+    bk_md_image_release(img);
+    if (recs.n == 0) {
+        reply(call, st);
+        return;
+    }
+    int rv = bk_api_propose(call, recs.v, recs.n, applied);
+    if (rv != 0) {
+        applied(call, rv);
+    }
+}

@@ -1,0 +1,388 @@
+#include "partition/partition.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster/topic_config.h"
+#include "common/err.h"
+#include "common/heap.h"
+#include "common/log.h"
+#include "log/batch.h"
+
+/* Producer state is snapshotted after this many appended bytes, which
+ * bounds the replay after a crash. */
+#define SNAPSHOT_EVERY_BYTES (16 * 1024 * 1024)
+#define REPLAY_CHUNK         (1024 * 1024)
+
+int bk_part_dir(const struct bk_storage *st,
+                const char *topic,
+                int32_t index,
+                char *out,
+                size_t outlen)
+{
+    int n = snprintf(out, outlen, "%s/%s-%d", st->root, topic, index);
+    return (n < 0 || (size_t)n >= outlen) ? BK_EINVAL : 0;
+}
+
+static const char *cfg_value(const struct bk_md_topic *t, const char *name)
+{
+    const char *v = bk_md_configs_get(&t->configs, name);
+    if (v != NULL) {
+        return v;
+    }
+    const struct bk_md_cfg_def *d = bk_md_topic_cfg_find(name);
+    return d != NULL ? d->dflt : NULL;
+}
+
+static int64_t cfg_long(const struct bk_md_topic *t,
+                        const char *name,
+                        int64_t fallback)
+{
+    const char *v = cfg_value(t, name);
+    if (v == NULL || *v == '\0') {
+        return fallback;
+    }
+    char *end;
+    long long x = strtoll(v, &end, 10);
+    return *end == '\0' ? (int64_t)x : fallback;
+}
+
+static int8_t codec_of(const char *name)
+{
+    static const char *const names[] = { "uncompressed", "gzip", "snappy",
+                                         "lz4", "zstd" };
+    for (int8_t i = 0; i < 5; i++) {
+        if (name != NULL && strcmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1; /* "producer": keep what the producer sent */
+}
+
+static void apply_config(struct bk_partition *p,
+                         const struct bk_md_topic *t,
+                         struct bk_log_config *lc)
+{
+    bk_log_config_default(lc);
+    lc->segment_bytes = cfg_long(t, "segment.bytes", lc->segment_bytes);
+    lc->segment_ms = cfg_long(t, "segment.ms", lc->segment_ms);
+    lc->index_interval_bytes =
+        cfg_long(t, "index.interval.bytes", lc->index_interval_bytes);
+    lc->retention_ms = cfg_long(t, "retention.ms", lc->retention_ms);
+    lc->retention_bytes = cfg_long(t, "retention.bytes", lc->retention_bytes);
+    lc->flush_messages = cfg_long(t, "flush.messages", lc->flush_messages);
+    lc->flush_ms = cfg_long(t, "flush.ms", lc->flush_ms);
+    lc->max_message_bytes =
+        cfg_long(t, "max.message.bytes", lc->max_message_bytes);
+    const char *tt = cfg_value(t, "message.timestamp.type");
+    lc->log_append_time = tt != NULL && strcmp(tt, "LogAppendTime") == 0;
+    p->max_message_bytes = lc->max_message_bytes;
+    p->log_append_time = lc->log_append_time;
+    p->timestamp_before_ms =
+        cfg_long(t, "message.timestamp.before.max.ms", INT64_MAX);
+    p->timestamp_after_ms =
+        cfg_long(t, "message.timestamp.after.max.ms", INT64_MAX);
+    p->compression = codec_of(cfg_value(t, "compression.type"));
+}
+
+static size_t bucket_of(const struct bk_part_table *t,
+                        const struct bk_uuid *id,
+                        int32_t index)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < sizeof(id->b); i++) {
+        h = (h ^ id->b[i]) * 1099511628211ULL;
+    }
+    h = (h ^ (uint32_t)index) * 1099511628211ULL;
+    return (size_t)(h % t->nbuckets);
+}
+
+int bk_part_table_init(struct bk_part_table *t, const struct bk_storage *st)
+{
+    memset(t, 0, sizeof(*t));
+    t->st = st;
+    t->nbuckets = 1024;
+    t->buckets = bk_calloc(t->nbuckets, sizeof(*t->buckets));
+    return t->buckets == NULL ? BK_ENOMEM : 0;
+}
+
+struct bk_partition *bk_part_find(struct bk_part_table *t,
+                                  const struct bk_uuid *topic_id,
+                                  int32_t index)
+{
+    for (struct bk_partition *p = t->buckets[bucket_of(t, topic_id, index)];
+         p != NULL; p = p->hnext) {
+        if (p->index == index &&
+            memcmp(p->topic_id.b, topic_id->b, sizeof(p->topic_id.b)) == 0) {
+            return p;
+        }
+    }
+    return NULL;
+}
+
+static void snapshot_path(const struct bk_storage *st,
+                          const struct bk_partition *p,
+                          char *out,
+                          size_t len)
+{
+    char dir[4096];
+    bk_part_dir(st, p->topic, p->index, dir, sizeof(dir));
+    snprintf(out, len, "%s/producer.snapshot", dir);
+}
+
+/* Replays batch headers from `from` to the log end into the producer
+ * state (after a crash, or when the snapshot is older than the log). */
+static int replay_producers(struct bk_partition *p, int64_t from)
+{
+    int64_t end = bk_log_end_offset(p->log);
+    int64_t start = bk_log_start_offset(p->log);
+    if (from < start) {
+        from = start;
+    }
+    if (from >= end) {
+        return 0;
+    }
+    uint8_t *buf = bk_malloc(REPLAY_CHUNK);
+    if (buf == NULL) {
+        return BK_ENOMEM;
+    }
+    size_t cap = REPLAY_CHUNK;
+    int rv = 0;
+    while (from < end) {
+        size_t len = 0;
+        int64_t next = from;
+        rv = bk_log_read_copy(p->log, from, (int64_t)cap, INT64_MAX, buf, cap,
+                              &len, &next);
+        if (rv == BK_ETOOLARGE && len > cap) {
+            /* One batch bigger than the buffer: grow to fit it. */
+            uint8_t *nb = bk_realloc(buf, len);
+            if (nb == NULL) {
+                rv = BK_ENOMEM;
+                break;
+            }
+            buf = nb;
+            cap = len;
+            continue;
+        }
+        if (rv != 0 || len == 0 || next <= from) {
+            break;
+        }
+        size_t pos = 0;
+        while (pos + BK_BATCH_HEADER_SIZE <= len) {
+            struct bk_batch_hdr h;
+            bk_batch_hdr_decode(buf + pos, &h);
+            int64_t size = bk_batch_hdr_size(&h);
+            if (size <= 0 || pos + (size_t)size > len) {
+                break;
+            }
+            if (h.producer_id >= 0 && h.base_offset >= from &&
+                (h.attributes & BK_BATCH_ATTR_CONTROL) == 0) {
+                bk_pstate_update(&p->pstate, h.producer_id, h.producer_epoch,
+                                 h.base_sequence, h.last_offset_delta + 1,
+                                 h.base_offset, h.max_timestamp);
+            }
+            pos += (size_t)size;
+        }
+        from = next;
+    }
+    bk_free(buf);
+    return rv;
+}
+
+int bk_part_get(struct bk_part_table *t,
+                const struct bk_md_topic *topic,
+                int32_t index,
+                int32_t leader_epoch,
+                struct bk_partition **out,
+                char *errmsg)
+{
+    struct bk_partition *p = bk_part_find(t, &topic->id, index);
+    if (p != NULL) {
+        p->leader_epoch = leader_epoch;
+        *out = p;
+        return 0;
+    }
+    p = bk_calloc(1, sizeof(*p));
+    if (p == NULL) {
+        snprintf(errmsg, BK_ERRMSG_SIZE, "out of memory");
+        return BK_ENOMEM;
+    }
+    p->topic = bk_strdup(topic->name);
+    if (p->topic == NULL) {
+        bk_free(p);
+        snprintf(errmsg, BK_ERRMSG_SIZE, "out of memory");
+        return BK_ENOMEM;
+    }
+    p->topic_id = topic->id;
+    p->index = index;
+    p->leader_epoch = leader_epoch;
+    bk_pstate_init(&p->pstate);
+    struct bk_log_config lc;
+    apply_config(p, topic, &lc);
+    char dir[4096];
+    int rv = bk_part_dir(t->st, topic->name, index, dir, sizeof(dir));
+    if (rv == 0) {
+        rv = bk_log_open(dir, &lc, t->st->disk, t->st->clock, t->st->fc,
+                         t->st->syncer, t->st->was_clean, &p->log, errmsg);
+    } else {
+        snprintf(errmsg, BK_ERRMSG_SIZE, "partition directory name too long");
+    }
+    if (rv != 0) {
+        bk_free(p->topic);
+        bk_free(p);
+        return rv;
+    }
+    /* Idempotence survives restarts: load the snapshot, then replay what
+     * was appended after it. */
+    char path[4200];
+    snapshot_path(t->st, p, path, sizeof(path));
+    int64_t snap_offset = -1;
+    if (bk_pstate_load(&p->pstate, t->st->disk, path, &snap_offset) != 0 ||
+        snap_offset > bk_log_end_offset(p->log)) {
+        bk_pstate_free(&p->pstate);
+        bk_pstate_init(&p->pstate);
+        snap_offset = -1;
+    }
+    rv = replay_producers(p, snap_offset < 0 ? 0 : snap_offset);
+    if (rv != 0) {
+        bk_log_warn("partition",
+                    "topic=%s partition=%d msg=\"producer state replay "
+                    "failed: %s\"",
+                    p->topic, index, bk_strerror(rv));
+    }
+    size_t b = bucket_of(t, &topic->id, index);
+    p->hnext = t->buckets[b];
+    t->buckets[b] = p;
+    t->n++;
+    *out = p;
+    return 0;
+}
+
+static void part_close(const struct bk_storage *st,
+                       struct bk_partition *p,
+                       bool clean)
+{
+    if (clean) {
+        char path[4200];
+        snapshot_path(st, p, path, sizeof(path));
+        int rv = bk_pstate_save(&p->pstate, st->disk, path,
+                                bk_log_end_offset(p->log));
+        if (rv != 0) {
+            bk_log_warn("partition",
+                        "topic=%s partition=%d msg=\"producer snapshot: %s\"",
+                        p->topic, p->index, bk_strerror(rv));
+        }
+    }
+    /* Parked fetches are answered by their own timers; drop the links. */
+    p->waiters = NULL;
+    bk_log_close(p->log, clean);
+    bk_pstate_free(&p->pstate);
+    bk_free(p->topic);
+    bk_free(p);
+}
+
+void bk_part_table_close(struct bk_part_table *t, bool clean)
+{
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        struct bk_partition *p = t->buckets[b];
+        while (p != NULL) {
+            struct bk_partition *next = p->hnext;
+            part_close(t->st, p, clean);
+            p = next;
+        }
+    }
+    bk_free(t->buckets);
+    t->buckets = NULL;
+    t->n = 0;
+}
+
+size_t bk_part_table_sync(struct bk_part_table *t,
+                          const struct bk_md_image *img)
+{
+    size_t dropped = 0;
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        struct bk_partition **pp = &t->buckets[b];
+        while (*pp != NULL) {
+            struct bk_partition *p = *pp;
+            const struct bk_md_topic *topic =
+                bk_md_image_topic_by_id(img, &p->topic_id);
+            if (topic != NULL && p->index < topic->n_partitions) {
+                pp = &p->hnext;
+                continue;
+            }
+            *pp = p->hnext;
+            t->n--;
+            dropped++;
+            bk_part_wake(p);
+            part_close(t->st, p, false);
+        }
+    }
+    return dropped;
+}
+
+void bk_part_table_tick(struct bk_part_table *t)
+{
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
+            int rv = bk_log_tick(p->log);
+            if (rv != 0) {
+                bk_log_warn("partition",
+                            "topic=%s partition=%d msg=\"housekeeping: %s\"",
+                            p->topic, p->index, bk_strerror(rv));
+            }
+        }
+    }
+}
+
+void bk_part_wake(struct bk_partition *p)
+{
+    struct bk_part_waiter *w = p->waiters;
+    p->waiters = NULL;
+    while (w != NULL) {
+        struct bk_part_waiter *next = w->next;
+        w->next = NULL;
+        w->wake(w);
+        w = next;
+    }
+}
+
+void bk_part_wait(struct bk_partition *p, struct bk_part_waiter *w)
+{
+    w->next = p->waiters;
+    p->waiters = w;
+}
+
+void bk_part_unwait(struct bk_partition *p, struct bk_part_waiter *w)
+{
+    for (struct bk_part_waiter **pp = &p->waiters; *pp != NULL;
+         pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            w->next = NULL;
+            return;
+        }
+    }
+}
+
+void bk_part_after_append(struct bk_partition *p,
+                          int64_t producer_id,
+                          int16_t epoch,
+                          int32_t first_seq,
+                          int32_t count,
+                          int64_t base_offset,
+                          int64_t timestamp,
+                          size_t bytes)
+{
+    if (producer_id >= 0) {
+        if (bk_pstate_update(&p->pstate, producer_id, epoch, first_seq, count,
+                             base_offset, timestamp) != 0) {
+            bk_log_warn("partition",
+                        "topic=%s partition=%d msg=\"producer state: out of "
+                        "memory\"",
+                        p->topic, p->index);
+        }
+    }
+    p->bytes_since_snapshot += (int64_t)bytes;
+    bk_part_wake(p);
+}

@@ -1,0 +1,120 @@
+/* Partitions as the data path sees them: the open log, the idempotent
+ * producer state and the fetches waiting for data, one struct per
+ * partition, owned by the shard that bk_shard_for_partition() names.
+ *
+ * Each shard has a bk_part_table; a partition is opened lazily the first
+ * time a request touches it on its owning shard, from the metadata image
+ * (topic id, name, configs). Nothing here is thread-safe: every call comes
+ * from the owning shard's thread. The bk_storage context is shared by all
+ * shards and immutable after start (its fd cache and syncer are
+ * thread-safe themselves). */
+#ifndef BK_PARTITION_PARTITION_H
+#define BK_PARTITION_PARTITION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cluster/image.h"
+#include "common/clock.h"
+#include "common/disk.h"
+#include "log/log.h"
+#include "partition/producer_state.h"
+
+/* Shared storage context: one per broker, filled at start-up. */
+struct bk_storage {
+    char root[4096]; /* log.dirs */
+    const struct bk_disk *disk;
+    const struct bk_clock *clock;
+    struct bk_fdcache *fc;    /* owned by the server */
+    struct bk_syncer *syncer; /* owned by the server */
+    bool was_clean;           /* previous shutdown was clean */
+    int32_t node_id;
+};
+
+/* A fetch parked on a partition until data arrives (long polling). */
+struct bk_part_waiter {
+    struct bk_part_waiter *next;
+    void (*wake)(struct bk_part_waiter *w); /* on the owning shard */
+    void *data;
+};
+
+struct bk_partition {
+    struct bk_partition *hnext; /* table chain */
+    struct bk_uuid topic_id;
+    char *topic; /* owned */
+    int32_t index;
+    struct bk_log *log;
+    struct bk_pstate pstate;
+    int32_t leader_epoch;
+    struct bk_part_waiter *waiters;
+    int64_t bytes_since_snapshot;
+    int64_t max_message_bytes;
+    int64_t timestamp_before_ms; /* message.timestamp.before.max.ms */
+    int64_t timestamp_after_ms;  /* message.timestamp.after.max.ms */
+    bool log_append_time;
+    int8_t compression; /* compression.type: -1 = producer */
+};
+
+struct bk_part_table {
+    const struct bk_storage *st; /* borrowed */
+    struct bk_partition **buckets;
+    size_t nbuckets;
+    size_t n;
+};
+
+int bk_part_table_init(struct bk_part_table *t, const struct bk_storage *st);
+
+/* Closes every partition (clean: checkpoints, producer snapshots). */
+void bk_part_table_close(struct bk_part_table *t, bool clean);
+
+/* Returns the open partition for (topic, index), opening its log when this
+ * is the first use. topic is borrowed from an image the caller holds; the
+ * partition copies what it keeps. On failure returns BK_EIO/BK_ENOMEM/
+ * BK_ECORRUPT with one line in errmsg (BK_ERRMSG_SIZE). */
+int bk_part_get(struct bk_part_table *t,
+                const struct bk_md_topic *topic,
+                int32_t index,
+                int32_t leader_epoch,
+                struct bk_partition **out,
+                char *errmsg);
+
+/* Looks up an already open partition, or NULL. */
+struct bk_partition *bk_part_find(struct bk_part_table *t,
+                                  const struct bk_uuid *topic_id,
+                                  int32_t index);
+
+/* Closes and forgets partitions whose topic is no longer in img (deleted
+ * topics) and removes their directories. Returns how many were dropped. */
+size_t bk_part_table_sync(struct bk_part_table *t,
+                          const struct bk_md_image *img);
+
+/* Periodic housekeeping for every open partition (retention, flush.ms,
+ * segment.ms, producer-state snapshots). */
+void bk_part_table_tick(struct bk_part_table *t);
+
+/* Calls every waiter of p and clears the list (after an append). */
+void bk_part_wake(struct bk_partition *p);
+
+/* Adds / removes a waiter. */
+void bk_part_wait(struct bk_partition *p, struct bk_part_waiter *w);
+void bk_part_unwait(struct bk_partition *p, struct bk_part_waiter *w);
+
+/* Records a successful append in the producer state and snapshots the
+ * state every so often. */
+void bk_part_after_append(struct bk_partition *p,
+                          int64_t producer_id,
+                          int16_t epoch,
+                          int32_t first_seq,
+                          int32_t count,
+                          int64_t base_offset,
+                          int64_t timestamp,
+                          size_t bytes);
+
+/* Directory of a partition: "<root>/<topic>-<index>" (Kafka's layout). */
+int bk_part_dir(const struct bk_storage *st,
+                const char *topic,
+                int32_t index,
+                char *out,
+                size_t outlen);
+
+#endif /* BK_PARTITION_PARTITION_H */
