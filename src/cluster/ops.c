@@ -197,6 +197,127 @@ static int16_t add_partitions(const struct bk_md_image *img,
     return BK_MD_KERR_NONE;
 }
 
+/* Kafka's checks of a manual replica assignment. */
+static int16_t check_manual(const struct bk_md_image *img,
+                            const struct bk_md_topic_spec *spec,
+                            char *msg)
+{
+    size_t n = spec->n_assignments;
+    if (n > BK_MD_MAX_PARTITIONS) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Number of partitions %zu is above the limit of %d.", n,
+                 BK_MD_MAX_PARTITIONS);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    int32_t rf = spec->assignments[0].n;
+    for (size_t i = 0; i < n; i++) {
+        const struct bk_md_replicas *a = &spec->assignments[i];
+        if (a->partition < 0 || (size_t)a->partition >= n) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Partitions should be a consecutive 0-based integer "
+                     "sequence, but got partition %d.",
+                     a->partition);
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (spec->assignments[j].partition == a->partition) {
+                snprintf(msg, BK_MD_MSG_SIZE,
+                         "Partition %d appears twice in the manual partition "
+                         "assignment.",
+                         a->partition);
+                return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+            }
+        }
+        if (a->n <= 0 || a->n > BK_MD_MAX_REPLICAS) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "The manual partition assignment includes an empty "
+                     "replica list.");
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (a->n != rf) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "The manual partition assignment includes a partition "
+                     "with %d replica(s), but this is not consistent with "
+                     "previous partitions, which have %d replica(s).",
+                     a->n, rf);
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        bool any_live = false;
+        for (int32_t r = 0; r < a->n; r++) {
+            int32_t b = a->brokers[r];
+            for (int32_t q = 0; q < r; q++) {
+                if (a->brokers[q] == b) {
+                    snprintf(msg, BK_MD_MSG_SIZE,
+                             "The manual partition assignment includes the "
+                             "broker %d more than once.",
+                             b);
+                    return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+                }
+            }
+            const struct bk_md_broker *br = bk_md_image_broker(img, b);
+            if (br == NULL) {
+                snprintf(msg, BK_MD_MSG_SIZE,
+                         "The manual partition assignment includes broker "
+                         "%d, but no such broker is registered.",
+                         b);
+                return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+            }
+            any_live = any_live || !br->fenced;
+        }
+        if (!any_live) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "All brokers specified in the manual partition "
+                     "assignment for partition %d are fenced.",
+                     a->partition);
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* Partition records for a checked manual assignment: ISR = the unfenced
+ * replicas, leader = the first of them. */
+static int16_t add_manual(const struct bk_md_image *img,
+                          const struct bk_uuid *id,
+                          const struct bk_md_topic_spec *spec,
+                          struct bk_md_recs *out,
+                          char *msg)
+{
+    for (int32_t p = 0; p < (int32_t)spec->n_assignments; p++) {
+        const struct bk_md_replicas *a = NULL;
+        for (size_t i = 0; i < spec->n_assignments; i++) {
+            if (spec->assignments[i].partition == p) {
+                a = &spec->assignments[i];
+            }
+        }
+        size_t sz = sizeof(int32_t) * (size_t)a->n;
+        int32_t *replicas = bk_arena_alloc(out->arena, sz);
+        int32_t *isr = bk_arena_alloc(out->arena, sz);
+        struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_PARTITION);
+        if (replicas == NULL || isr == NULL || r == NULL) {
+            snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+            return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+        }
+        int32_t n_isr = 0;
+        for (int32_t k = 0; k < a->n; k++) {
+            replicas[k] = a->brokers[k];
+            if (!bk_md_image_broker(img, a->brokers[k])->fenced) {
+                isr[n_isr++] = a->brokers[k];
+            }
+        }
+        r->u.partition = (struct bk_md_partition_rec){
+            .topic_id = *id,
+            .partition = p,
+            .n_replicas = a->n,
+            .replicas = replicas,
+            .n_isr = n_isr,
+            .isr = isr,
+            .leader = isr[0],
+        };
+    }
+    return BK_MD_KERR_NONE;
+}
+
 int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                               const struct bk_md_topic_spec *spec,
                               const struct bk_md_defaults *defs,
@@ -244,8 +365,24 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
             return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
         }
     }
+    if (spec->n_assignments > 0) {
+        if (spec->num_partitions != -1 || spec->replication_factor != -1) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Both numPartitions or replicationFactor and "
+                     "replicasAssignments were set. Both cannot be used at "
+                     "the same time.");
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+        code = check_manual(img, spec, msg);
+        if (code != 0) {
+            return code;
+        }
+    }
     int32_t parts = spec->num_partitions == -1 ? defs->num_partitions
                                                : spec->num_partitions;
+    if (spec->n_assignments > 0) {
+        parts = (int32_t)spec->n_assignments;
+    }
     if (parts <= 0) {
         snprintf(msg, BK_MD_MSG_SIZE,
                  "Number of partitions was set to an invalid non-positive "
@@ -260,6 +397,9 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
     }
     int16_t rf = spec->replication_factor == -1 ? defs->replication_factor
                                                 : spec->replication_factor;
+    if (spec->n_assignments > 0) {
+        rf = (int16_t)spec->assignments[0].n;
+    }
     if (rf <= 0) {
         snprintf(msg, BK_MD_MSG_SIZE,
                  "Replication factor must be larger than 0, or -1 to use the "
@@ -295,7 +435,11 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
     if (!ok) {
         return oom(out, mark, msg);
     }
-    code = add_partitions(img, &id, 0, parts, rf, rng, out, msg);
+    if (spec->n_assignments > 0) {
+        code = add_manual(img, &id, spec, out, msg);
+    } else {
+        code = add_partitions(img, &id, 0, parts, rf, rng, out, msg);
+    }
     if (code != 0) {
         return fail(out, mark, code);
     }
@@ -661,6 +805,123 @@ int16_t bk_md_op_register_broker(const struct bk_md_image *img,
     }
     if (epoch != NULL) {
         *epoch = img->offset;
+    }
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_change_partition(const struct bk_md_image *img,
+                                  const struct bk_uuid *topic_id,
+                                  int32_t partition,
+                                  int32_t expected_partition_epoch,
+                                  int32_t leader,
+                                  const int32_t *isr,
+                                  int32_t n_isr,
+                                  struct bk_md_recs *out,
+                                  char *msg)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, topic_id);
+    if (t == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "This server does not host this topic "
+                 "ID.");
+        return BK_MD_KERR_UNKNOWN_TOPIC_ID;
+    }
+    const struct bk_md_partition *p = bk_md_topic_partition(t, partition);
+    if (p == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "This server does not host this topic-partition.");
+        return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (p->partition_epoch != expected_partition_epoch) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Partition %s-%d has epoch %d, not %d.",
+                 t->name, partition, p->partition_epoch,
+                 expected_partition_epoch);
+        return BK_MD_KERR_INVALID_UPDATE_VERSION;
+    }
+    if (n_isr < 0 || n_isr > p->n_replicas) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Invalid ISR size %d.", n_isr);
+        return BK_MD_KERR_INELIGIBLE_REPLICA;
+    }
+    bool leader_in_isr = leader == -1;
+    for (int32_t i = 0; i < n_isr; i++) {
+        bool replica = false;
+        for (int32_t k = 0; k < p->n_replicas; k++) {
+            replica = replica || p->replicas[k] == isr[i];
+        }
+        bool dup = false;
+        for (int32_t k = 0; k < i; k++) {
+            dup = dup || isr[k] == isr[i];
+        }
+        if (!replica || dup) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Broker %d cannot be in the ISR of %s-%d: it is %s.",
+                     isr[i], t->name, partition,
+                     dup ? "listed twice" : "not a replica");
+            return BK_MD_KERR_INELIGIBLE_REPLICA;
+        }
+        leader_in_isr = leader_in_isr || isr[i] == leader;
+    }
+    if (!leader_in_isr) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Leader %d of %s-%d must be in the ISR.",
+                 leader, t->name, partition);
+        return BK_MD_KERR_INELIGIBLE_REPLICA;
+    }
+    int32_t *isr_copy =
+        bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)n_isr + 1);
+    int32_t *replicas =
+        bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)p->n_replicas + 1);
+    struct bk_md_rec *r = isr_copy != NULL && replicas != NULL
+                              ? bk_md_recs_add(out, BK_MD_REC_PARTITION)
+                              : NULL;
+    if (r == NULL) {
+        return oom(out, out->n, msg);
+    }
+    if (n_isr > 0) {
+        memcpy(isr_copy, isr, sizeof(int32_t) * (size_t)n_isr);
+    }
+    memcpy(replicas, p->replicas, sizeof(int32_t) * (size_t)p->n_replicas);
+    r->u.partition = (struct bk_md_partition_rec){
+        .topic_id = t->id,
+        .partition = partition,
+        .n_replicas = p->n_replicas,
+        .replicas = replicas,
+        .n_isr = n_isr,
+        .isr = isr_copy,
+        .leader = leader,
+        .leader_epoch = p->leader_epoch + (leader != p->leader ? 1 : 0),
+        .partition_epoch = p->partition_epoch + 1,
+    };
+    msg[0] = '\0';
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_fence_broker(const struct bk_md_image *img,
+                              int32_t id,
+                              bool fenced,
+                              struct bk_md_recs *out,
+                              char *msg)
+{
+    const struct bk_md_broker *b = bk_md_image_broker(img, id);
+    if (b == NULL) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Broker %d is not registered.", id);
+        return BK_MD_KERR_BROKER_NOT_AVAILABLE;
+    }
+    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_BROKER);
+    if (r == NULL) {
+        return oom(out, out->n, msg);
+    }
+    bool ok = true;
+    r->u.broker.id = id;
+    r->u.broker.epoch = b->epoch;
+    r->u.broker.host = astr(out, b->host, &ok);
+    r->u.broker.port = b->port;
+    r->u.broker.rack = astr(out, b->rack, &ok);
+    r->u.broker.fenced = fenced;
+    if (!ok) {
+        out->n--;
+        snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
     }
     msg[0] = '\0';
     return BK_MD_KERR_NONE;

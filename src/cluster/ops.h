@@ -21,6 +21,7 @@
 #ifndef BK_CLUSTER_OPS_H
 #define BK_CLUSTER_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +30,12 @@
 #include "cluster/topic_config.h"
 #include "common/arena.h"
 
-#define BK_MD_KERR_STALE_BROKER_EPOCH 77
-#define BK_MD_KERR_UNKNOWN_TOPIC_ID   100
+#define BK_MD_KERR_BROKER_NOT_AVAILABLE       8
+#define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT 39
+#define BK_MD_KERR_STALE_BROKER_EPOCH         77
+#define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
+#define BK_MD_KERR_INELIGIBLE_REPLICA         107
+#define BK_MD_KERR_INVALID_UPDATE_VERSION     108
 
 /* Size of a producer id block (Kafka's
  * ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
@@ -67,12 +72,25 @@ struct bk_md_kv_in {
     const char *value;
 };
 
+/* One partition of a manual replica assignment (CreateTopics'
+ * Assignments, kafka-topics --replica-assignment). */
+struct bk_md_replicas {
+    int32_t partition;
+    int32_t n;
+    const int32_t *brokers; /* borrowed; brokers[0] is the preferred leader */
+};
+
 struct bk_md_topic_spec {
     const char *name;
     int32_t num_partitions;     /* -1: the default */
     int16_t replication_factor; /* -1: the default */
     size_t n_configs;
     const struct bk_md_kv_in *configs; /* borrowed */
+    /* Manual assignment (then num_partitions and replication_factor must be
+     * -1): partition ids 0..n-1 in any order, all of the same size, distinct
+     * registered brokers. */
+    size_t n_assignments;
+    const struct bk_md_replicas *assignments; /* borrowed */
 };
 
 struct bk_md_defaults {
@@ -148,6 +166,32 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
                                size_t n_ops,
                                struct bk_md_recs *out,
                                char *msg);
+
+/* AlterPartition / leader election: sets the ISR and leader of one
+ * partition. expected_partition_epoch must match the image (else
+ * INVALID_UPDATE_VERSION: the caller decided on stale state). The ISR must
+ * be distinct replicas of the partition (INELIGIBLE_REPLICA otherwise); the
+ * leader must be in the ISR, or -1 for no leader. A new leader bumps the
+ * leader epoch; every change bumps the partition epoch. Unknown topic id:
+ * UNKNOWN_TOPIC_ID; partition out of range: UNKNOWN_TOPIC_OR_PARTITION. */
+int16_t bk_md_op_change_partition(const struct bk_md_image *img,
+                                  const struct bk_uuid *topic_id,
+                                  int32_t partition,
+                                  int32_t expected_partition_epoch,
+                                  int32_t leader,
+                                  const int32_t *isr,
+                                  int32_t n_isr,
+                                  struct bk_md_recs *out,
+                                  char *msg);
+
+/* Fences (true) or unfences a registered broker, keeping its epoch.
+ * BROKER_NOT_AVAILABLE when it is not registered. Fenced brokers get no new
+ * replicas; moving leadership off them is the replication layer's job. */
+int16_t bk_md_op_fence_broker(const struct bk_md_image *img,
+                              int32_t id,
+                              bool fenced,
+                              struct bk_md_recs *out,
+                              char *msg);
 
 /* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
  * *first gets its first id. STALE_BROKER_EPOCH when the broker is not

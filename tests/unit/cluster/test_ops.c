@@ -199,7 +199,7 @@ static void test_create_topic(void **state)
     struct env *e = *state;
     struct bk_md_kv_in cfg[] = { { "retention.ms", "1000" },
                                  { "cleanup.policy", "compact" } };
-    struct bk_md_topic_spec spec = { "orders", 6, 3, 2, cfg };
+    struct bk_md_topic_spec spec = { "orders", 6, 3, 2, cfg, 0, NULL };
     struct bk_md_create_result res;
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
@@ -210,7 +210,7 @@ static void test_create_topic(void **state)
     assert_false(bk_uuid_is_zero(&res.topic_id));
     assert_int_equal(res.topic_id.b[6] >> 4, 4);
     /* Same name again in the same request. */
-    struct bk_md_topic_spec dup = { "orders", 1, 1, 0, NULL };
+    struct bk_md_topic_spec dup = { "orders", 1, 1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &dup, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      BK_MD_KERR_INVALID_REQUEST);
@@ -240,16 +240,18 @@ static void test_create_topic(void **state)
         struct bk_md_topic_spec spec;
         int16_t code;
     } bad[] = {
-        { { "orders", 1, 1, 0, NULL }, 36 },
-        { { "orders.x/y", 1, 1, 0, NULL }, 17 },
-        { { "..", 1, 1, 0, NULL }, 17 },
-        { { "new", 0, 1, 0, NULL }, 37 },
-        { { "new", -5, 1, 0, NULL }, 37 },
-        { { "new", BK_MD_MAX_PARTITIONS + 1, 1, 0, NULL }, 37 },
-        { { "new", 1, 0, 0, NULL }, 38 },
-        { { "new", 1, 4, 0, NULL }, 38 },
-        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "x.y", "1" } } }, 40 },
-        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "segment.ms", "0" } } },
+        { { "orders", 1, 1, 0, NULL, 0, NULL }, 36 },
+        { { "orders.x/y", 1, 1, 0, NULL, 0, NULL }, 17 },
+        { { "..", 1, 1, 0, NULL, 0, NULL }, 17 },
+        { { "new", 0, 1, 0, NULL, 0, NULL }, 37 },
+        { { "new", -5, 1, 0, NULL, 0, NULL }, 37 },
+        { { "new", BK_MD_MAX_PARTITIONS + 1, 1, 0, NULL, 0, NULL }, 37 },
+        { { "new", 1, 0, 0, NULL, 0, NULL }, 38 },
+        { { "new", 1, 4, 0, NULL, 0, NULL }, 38 },
+        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "x.y", "1" } }, 0, NULL },
+          40 },
+        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "segment.ms", "0" } }, 0,
+            NULL },
           40 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -259,7 +261,7 @@ static void test_create_topic(void **state)
         assert_true(strlen(e->msg) > 0);
         assert_int_equal(e->recs.n, 0);
     }
-    struct bk_md_topic_spec rf4 = { "new", 1, 4, 0, NULL };
+    struct bk_md_topic_spec rf4 = { "new", 1, 4, 0, NULL, 0, NULL };
     bk_md_op_create_topic(e->img, &rf4, &e->defs, &e->rng, &e->recs, NULL,
                           e->msg);
     assert_string_equal(e->msg,
@@ -267,8 +269,8 @@ static void test_create_topic(void **state)
                         "target replication factor of 4 cannot be reached "
                         "because only 3 broker(s) are registered.");
     /* '.' / '_' collision with an existing topic. */
-    struct bk_md_topic_spec a = { "a.b", 1, 1, 0, NULL };
-    struct bk_md_topic_spec b = { "a_b", 1, 1, 0, NULL };
+    struct bk_md_topic_spec a = { "a.b", 1, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec b = { "a_b", 1, 1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &a, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -281,7 +283,7 @@ static void test_create_topic(void **state)
                                            &e->recs, NULL, e->msg),
                      17);
     /* Defaults. */
-    struct bk_md_topic_spec d = { "dflt", -1, -1, 0, NULL };
+    struct bk_md_topic_spec d = { "dflt", -1, -1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &d, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
                      0);
@@ -293,7 +295,7 @@ static void test_create_topic(void **state)
 static void test_delete_and_partitions(void **state)
 {
     struct env *e = *state;
-    struct bk_md_topic_spec spec = { "t1", 2, 2, 0, NULL };
+    struct bk_md_topic_spec spec = { "t1", 2, 2, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -331,7 +333,7 @@ static void test_delete_and_partitions(void **state)
 static void test_alter_configs(void **state)
 {
     struct env *e = *state;
-    struct bk_md_topic_spec spec = { "c", 1, 1, 0, NULL };
+    struct bk_md_topic_spec spec = { "c", 1, 1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -464,6 +466,142 @@ static void test_producer_ids_and_registration(void **state)
                      42);
 }
 
+static void test_manual_assignment(void **state)
+{
+    struct env *e = *state;
+    const int32_t p0[] = { 3, 1 };
+    const int32_t p1[] = { 2, 3 };
+    struct bk_md_replicas as[] = { { 1, 2, p1 }, { 0, 2, p0 } };
+    struct bk_md_topic_spec spec = { "manual", -1, -1, 0, NULL, 2, as };
+    struct bk_md_create_result res;
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, &res, e->msg),
+                     0);
+    assert_int_equal(res.num_partitions, 2);
+    assert_int_equal(res.replication_factor, 2);
+    env_commit(e);
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "manual", 6);
+    assert_memory_equal(bk_md_topic_partition(t, 0)->replicas, p0, 8);
+    assert_memory_equal(bk_md_topic_partition(t, 1)->replicas, p1, 8);
+    assert_int_equal(bk_md_topic_partition(t, 1)->leader, 2);
+
+    const int32_t dup[] = { 1, 1 };
+    const int32_t unknown[] = { 1, 9 };
+    const int32_t three[] = { 1, 2, 3 };
+    struct {
+        struct bk_md_replicas a[2];
+        size_t n;
+        int32_t parts;
+        int16_t code;
+    } bad[] = {
+        { { { 0, 2, p0 } }, 1, 3, 42 },                   /* both given */
+        { { { 1, 2, p0 } }, 1, -1, 39 },                  /* not from 0 */
+        { { { 0, 2, p0 }, { 0, 2, p1 } }, 2, -1, 39 },    /* twice */
+        { { { 0, 2, dup } }, 1, -1, 39 },                 /* same broker */
+        { { { 0, 2, unknown } }, 1, -1, 39 },             /* unregistered */
+        { { { 0, 2, p0 }, { 1, 3, three } }, 2, -1, 39 }, /* sizes differ */
+        { { { 0, 0, p0 } }, 1, -1, 39 },                  /* empty */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct bk_md_topic_spec b = { "m2", bad[i].parts, -1,      0,
+                                      NULL, bad[i].n,     bad[i].a };
+        assert_int_equal(bk_md_op_create_topic(e->img, &b, &e->defs, &e->rng,
+                                               &e->recs, NULL, e->msg),
+                         bad[i].code);
+        assert_int_equal(e->recs.n, 0);
+    }
+}
+
+static void test_change_partition_and_fence(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_topic_spec spec = { "p", 1, 3, 0, NULL, 0, NULL };
+    struct bk_md_create_result res;
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, &res, e->msg),
+                     0);
+    env_commit(e);
+    const struct bk_md_partition *p =
+        bk_md_topic_partition(bk_md_image_topic(e->img, "p", 1), 0);
+    int32_t leader = p->leader;
+    int32_t other = p->replicas[1];
+    /* Shrink the ISR, same leader: partition epoch only. */
+    int32_t isr1[] = { leader, other };
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 0, 0, leader, isr1, 2,
+                                  &e->recs, e->msg),
+        0);
+    env_commit(e);
+    p = bk_md_topic_partition(bk_md_image_topic(e->img, "p", 1), 0);
+    assert_int_equal(p->n_isr, 2);
+    assert_int_equal(p->leader_epoch, 0);
+    assert_int_equal(p->partition_epoch, 1);
+    /* Stale epoch. */
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 0, 0, leader, isr1, 2,
+                                  &e->recs, e->msg),
+        108);
+    /* New leader: both epochs. */
+    int32_t isr2[] = { other };
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 0, 1, other, isr2, 1,
+                                  &e->recs, e->msg),
+        0);
+    env_commit(e);
+    p = bk_md_topic_partition(bk_md_image_topic(e->img, "p", 1), 0);
+    assert_int_equal(p->leader, other);
+    assert_int_equal(p->leader_epoch, 1);
+    assert_int_equal(p->partition_epoch, 2);
+    /* Ineligible: leader outside ISR, non-replica, duplicates. */
+    int32_t bad1[] = { 9 };
+    int32_t bad2[] = { other, other };
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 0, 2, leader, isr2, 1,
+                                  &e->recs, e->msg),
+        107);
+    assert_int_equal(bk_md_op_change_partition(e->img, &res.topic_id, 0, 2, -1,
+                                               bad1, 1, &e->recs, e->msg),
+                     107);
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 0, 2, other, bad2, 2,
+                                  &e->recs, e->msg),
+        107);
+    assert_int_equal(
+        bk_md_op_change_partition(e->img, &res.topic_id, 5, 2, other, isr2, 1,
+                                  &e->recs, e->msg),
+        3);
+    struct bk_uuid zero = { { 0 } };
+    assert_int_equal(bk_md_op_change_partition(e->img, &zero, 0, 2, other, isr2,
+                                               1, &e->recs, e->msg),
+                     100);
+    assert_int_equal(e->recs.n, 0);
+
+    /* Fencing: fenced brokers get no new replicas. */
+    assert_int_equal(bk_md_op_fence_broker(e->img, 3, true, &e->recs, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_fence_broker(e->img, 7, true, &e->recs, e->msg),
+                     8);
+    env_commit(e);
+    assert_true(bk_md_image_broker(e->img, 3)->fenced);
+    assert_string_equal(bk_md_image_broker(e->img, 3)->rack, "c");
+    assert_int_equal(bk_md_image_live_brokers(e->img), 2);
+    struct bk_md_topic_spec q = { "q", 4, 2, 0, NULL, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &q, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    const struct bk_md_topic *qt = bk_md_image_topic(e->img, "q", 1);
+    for (int i = 0; i < 4; i++) {
+        const struct bk_md_partition *pp = bk_md_topic_partition(qt, i);
+        assert_int_not_equal(pp->replicas[0], 3);
+        assert_int_not_equal(pp->replicas[1], 3);
+    }
+    struct bk_md_topic_spec q3 = { "q3", 1, 3, 0, NULL, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &q3, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     38);
+}
+
 static void test_random_uuid(void **state)
 {
     (void)state;
@@ -486,6 +624,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alter_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_producer_ids_and_registration,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_assignment, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_change_partition_and_fence, setup,
+                                        teardown),
         cmocka_unit_test(test_random_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
