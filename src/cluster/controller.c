@@ -37,6 +37,7 @@
 
 #include "cluster/fsm.h"
 #include "cluster/ops.h"
+#include "common/assert.h"
 #include "common/err.h"
 #include "common/heap.h"
 #include "common/log.h"
@@ -384,6 +385,7 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
             bk_wr_raw(&wr, r->bytes, r->len);
         }
     }
+    bk_assert(wr.err == 0 && wr.len == hdr + f->len);
     memset((uint8_t *)buf.base + wr.len, 0, buf.len - wr.len);
     f->apply.data = f;
     rv = raft_apply(&md->raft, &f->apply, &buf, 1, apply_cb);
@@ -899,6 +901,7 @@ void bk_md_stop(struct bk_md *md)
     if (md == NULL) {
         return;
     }
+    bk_assert(!pthread_equal(pthread_self(), md->thread));
     pthread_mutex_lock(&md->qlock);
     md->stopping = true;
     uv_async_send(&md->wake);
@@ -965,10 +968,7 @@ int bk_md_propose(struct bk_md *md,
     for (size_t i = 0; i < n; i++) {
         bk_md_rec_encode(&wr, &recs[i]);
     }
-    if (wr.err != 0 || wr.len != len) {
-        bk_free(r);
-        return BK_EINVAL;
-    }
+    bk_assert(wr.err == 0 && wr.len == len);
     return enqueue(md, r);
 }
 
@@ -1075,6 +1075,7 @@ int bk_md_propose_sync(struct bk_md *md,
 
 int bk_md_barrier_sync(struct bk_md *md, unsigned timeout_ms)
 {
+    bk_assert(!pthread_equal(pthread_self(), md->thread));
     struct waiter *w = waiter_new();
     if (w == NULL) {
         return BK_ENOMEM;

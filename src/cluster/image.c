@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/assert.h"
 #include "common/err.h"
 #include "common/heap.h"
 
@@ -895,12 +896,8 @@ int bk_md_image_snapshot(const struct bk_md_image *img,
     for (size_t i = 0; i < n; i++) {
         bk_md_rec_encode(&wr, &recs[i]);
     }
-    if (wr.err != 0 || wr.len != len) {
-        /* Not reachable: the sizes are exact. The caller frees with the
-         * allocator's own free, which we do not know here, so hand the
-         * buffer back anyway and report the error. */
-        rv = BK_EINVAL;
-    }
+    /* The sizes above are exact. */
+    bk_assert(wr.err == 0 && wr.len == len);
     *out = buf;
     *out_len = len;
 out:

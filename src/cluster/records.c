@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "common/assert.h"
 #include "common/err.h"
 #include "common/heap.h"
 
@@ -205,9 +206,7 @@ int bk_md_batch_encode(const struct bk_md_rec *recs,
         bk_md_rec_encode(&wr, &recs[i]);
     }
     /* The sizes above are exact; a mismatch is a bug in this file. */
-    if (wr.err != 0 || wr.len != len) {
-        return wr.err != 0 ? wr.err : BK_EINVAL;
-    }
+    bk_assert(wr.err == 0 && wr.len == len);
     *out = buf;
     *out_len = len;
     return 0;
