@@ -9,6 +9,7 @@
 #include <cmocka.h>
 // clang-format on
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/heap.h"
+#include "common/log.h"
 
 static struct bk_uuid uuid_of(uint8_t seed)
 {
@@ -482,6 +484,106 @@ static void test_snapshot_restore_determinism(void **state)
     bk_md_fsm_close(&c);
 }
 
+/* Random corruptions of a valid entry and of a snapshot: decode and
+ * restore either succeed or fail cleanly; never crash or leak (ASan). */
+static void test_decode_mutations(void **state)
+{
+    (void)state;
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    feed(&f, 7, 0, 60);
+    size_t slen;
+    void *snapbuf = snap(&f, &slen);
+    struct bk_md_rec recs[] = {
+        broker_rec(1, "r1"),
+        topic_rec("orders", 1),
+        part_rec(1, 0, 1, 0),
+        config_rec(BK_MD_RES_TOPIC, "orders", "retention.ms", "1000"),
+        pid_rec(0, 1000),
+    };
+    size_t elen;
+    uint8_t *ent = entry(recs, 5, &elen);
+    uint8_t *copy = bk_malloc(slen > elen ? slen : elen);
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    uint32_t x = 12345;
+    for (int round = 0; round < 4000; round++) {
+        bool is_snap = round % 2;
+        const uint8_t *src = is_snap ? snapbuf : ent;
+        size_t len = is_snap ? slen : elen;
+        memcpy(copy, src, len);
+        int flips = 1 + round % 4;
+        for (int k = 0; k < flips; k++) {
+            x = x * 1103515245u + 12345u;
+            size_t at = (x >> 8) % len;
+            x = x * 1103515245u + 12345u;
+            copy[at] = (uint8_t)(x >> 16);
+        }
+        if (is_snap) {
+            struct bk_md_image *img;
+            if (bk_md_image_restore(copy, len, &img) == 0) {
+                bk_md_image_release(img);
+            }
+        } else {
+            struct bk_md_rec *out;
+            size_t n;
+            bk_arena_reset(&arena);
+            (void)bk_md_batch_decode(copy, len, &arena, &out, &n);
+            assert_int_equal(bk_md_fsm_apply_entry(&f, copy, len), 0);
+        }
+    }
+    bk_arena_destroy(&arena);
+    bk_free(copy);
+    bk_free(ent);
+    bk_free(snapbuf);
+    bk_md_fsm_close(&f);
+}
+
+/* Out of memory at every allocation of an apply: the apply fails with
+ * BK_ENOMEM and the published image is unchanged; once memory is back the
+ * same entry applies. */
+static void test_apply_oom(void **state)
+{
+    (void)state;
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    feed(&f, 3, 0, 40);
+    struct bk_md_rec recs[] = {
+        broker_rec(9, "z"),
+        topic_rec("oom.topic", 200),
+        part_rec(200, 0, 1, 0),
+        part_rec(200, 1, 2, 0),
+        config_rec(BK_MD_RES_TOPIC, "oom.topic", "retention.ms", "1"),
+        config_rec(BK_MD_RES_BROKER, "9", "a", "b"),
+        pid_rec(f.cur->next_producer_id, 5),
+    };
+    size_t len;
+    void *buf = entry(recs, 7, &len);
+    size_t before_len;
+    void *before = snap(&f, &before_len);
+    int failures = 0;
+    for (int countdown = 0; countdown < 400; countdown++) {
+        bk_heap_fault_config(countdown, 1);
+        int rv = bk_md_fsm_apply_entry(&f, buf, len);
+        bk_heap_fault_config(-1, 0);
+        if (rv == 0) {
+            break;
+        }
+        failures++;
+        assert_int_equal(rv, BK_ENOMEM);
+        size_t now_len;
+        void *now = snap(&f, &now_len);
+        assert_int_equal(now_len, before_len);
+        assert_memory_equal(now, before, now_len);
+        bk_free(now);
+    }
+    assert_true(failures > 5);
+    assert_non_null(bk_md_image_topic(f.cur, "oom.topic", 9));
+    bk_free(before);
+    bk_free(buf);
+    bk_md_fsm_close(&f);
+}
+
 struct reader_arg {
     struct bk_md_fsm *f;
     atomic_int *stop;
@@ -539,11 +641,14 @@ static void test_publication_concurrent_readers(void **state)
 
 int main(void)
 {
+    bk_log_set_level(BK_LOG_OFF);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_roundtrip),
         cmocka_unit_test(test_records_forward_compat),
         cmocka_unit_test(test_apply_sequence),
         cmocka_unit_test(test_snapshot_restore_determinism),
+        cmocka_unit_test(test_decode_mutations),
+        cmocka_unit_test(test_apply_oom),
         cmocka_unit_test(test_publication_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
