@@ -764,7 +764,10 @@ int bk_md_image_apply(const struct bk_md_image *base,
     }
     /* Topics built by this apply become shared and immutable from here. */
     for (size_t i = 0; i < img->n_topics; i++) {
-        img->by_name[i]->draft = false;
+        /* Only touch our own drafts: shared topics are being read. */
+        if (img->by_name[i]->draft) {
+            img->by_name[i]->draft = false;
+        }
     }
     *out = img;
     return 0;
