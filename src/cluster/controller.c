@@ -121,7 +121,11 @@ struct bk_md {
     bool was_leader;
     bool barrier_pending;
     bool closing;
+    bool close_started;
+    bool timer_on;
     struct raft_barrier lead_barrier;
+    struct raft_transfer transfer;
+    uv_timer_t transfer_timer;
 
     atomic_int active;
     atomic_int leader;
@@ -533,6 +537,34 @@ static void md_raft_close_cb(struct raft *r)
     uv_close((uv_handle_t *)&md->wake, handle_close_cb);
 }
 
+static void start_close(struct bk_md *md)
+{
+    if (md->close_started) {
+        return;
+    }
+    md->close_started = true;
+    if (md->timer_on) {
+        uv_close((uv_handle_t *)&md->transfer_timer, handle_close_cb);
+    }
+    raft_close(&md->raft, md_raft_close_cb);
+}
+
+static void transfer_cb(struct raft_transfer *req)
+{
+    struct bk_md *md = req->data;
+    raft_id lid = 0;
+    const char *laddr = NULL;
+    raft_leader(&md->raft, &lid, &laddr);
+    bk_log_info("cluster", "msg=\"leadership handed over\" to=%d",
+                lid == 0 ? -1 : (int)(lid - 1));
+    start_close(md);
+}
+
+static void transfer_timer_cb(uv_timer_t *t)
+{
+    start_close(t->data);
+}
+
 static void wake_cb(uv_async_t *h)
 {
     struct bk_md *md = h->data;
@@ -551,7 +583,22 @@ static void wake_cb(uv_async_t *h)
         atomic_store(&md->active, 0);
         complete_list(take_held(md), BK_ESHUTDOWN);
         complete_list(list, BK_ESHUTDOWN);
-        raft_close(&md->raft, md_raft_close_cb);
+        /* A controlled shutdown of the leader hands leadership over first
+         * (raft-notes §5.3: ~2 ms instead of an election timeout). raft
+         * calls back within an election timeout either way; the timer is a
+         * guard so that stop never hangs. */
+        if (raft_state(&md->raft) == RAFT_LEADER && md->n_voters > 1) {
+            md->transfer.data = md;
+            if (raft_transfer(&md->raft, &md->transfer, 0, transfer_cb) == 0) {
+                uv_timer_init(&md->loop, &md->transfer_timer);
+                md->transfer_timer.data = md;
+                md->timer_on = true;
+                uv_timer_start(&md->transfer_timer, transfer_timer_cb,
+                               2 * (uint64_t)md->cfg.election_timeout_ms, 0);
+                return;
+            }
+        }
+        start_close(md);
         return;
     }
     if (list == NULL) {
