@@ -80,9 +80,11 @@ void bk_md_stop(struct bk_md *md);
 struct bk_md_image *bk_md_image_acquire(struct bk_md *md);
 
 /* Any thread: encodes recs now (they are borrowed only during the call) and
- * queues them for the next raft entry. cb fires exactly once, on the raft
- * thread, unless this returns an error (BK_ESHUTDOWN, BK_ENOMEM,
- * BK_EINVAL for an unknown record type). */
+ * queues them for the next raft entry. The records of one call always land
+ * in one entry, so they apply atomically; calls queued together share an
+ * entry (up to 1 MiB). cb fires exactly once, on the raft thread, unless
+ * this returns an error: BK_ESHUTDOWN, BK_ENOMEM, or BK_EINVAL for n == 0,
+ * an unknown record type or more than 16 MiB of records. */
 int bk_md_propose(struct bk_md *md,
                   const struct bk_md_rec *recs,
                   size_t n,
