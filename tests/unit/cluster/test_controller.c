@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -325,6 +326,46 @@ static void test_snapshot_restart(void **state)
     bk_md_stop(md);
 }
 
+/* Counts this process's connected TCP sockets to or from one of the ports,
+ * and how many of them have TCP_NODELAY set. */
+static void count_nodelay(const int *ports,
+                          int n_ports,
+                          int *conns,
+                          int *nodelay)
+{
+    *conns = 0;
+    *nodelay = 0;
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        int fd = atoi(de->d_name);
+        struct sockaddr_in local, peer;
+        socklen_t ll = sizeof(local), pl = sizeof(peer);
+        if (de->d_name[0] == '.' || fd == dirfd(d) ||
+            getsockname(fd, (struct sockaddr *)&local, &ll) != 0 ||
+            local.sin_family != AF_INET ||
+            getpeername(fd, (struct sockaddr *)&peer, &pl) != 0) {
+            continue;
+        }
+        bool ours = false;
+        for (int i = 0; i < n_ports; i++) {
+            ours = ours || ntohs(local.sin_port) == ports[i] ||
+                   ntohs(peer.sin_port) == ports[i];
+        }
+        if (!ours) {
+            continue;
+        }
+        int v = 0;
+        socklen_t vl = sizeof(v);
+        (*conns)++;
+        if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v) {
+            (*nodelay)++;
+        }
+    }
+    closedir(d);
+}
+
 static int wait_active_of(struct bk_md **mds, int n, int skip)
 {
     for (int t = 0; t < 2000; t++) {
@@ -409,6 +450,13 @@ static void test_three_voters_failover(void **state)
             assert_int_equal(bk_md_barrier_sync(mds[i], 5000), BK_ENOTLEADER);
         }
     }
+
+    /* raft-notes §3.3: every raft connection, accepted or connected, has
+     * TCP_NODELAY (our transport wrapper). */
+    int conns, nodelay;
+    count_nodelay(ports, 3, &conns, &nodelay);
+    assert_true(conns >= 4);
+    assert_int_equal(nodelay, conns);
 
     /* The active controller goes away; another takes over. */
     struct timespec t0, t1;
