@@ -141,6 +141,7 @@ void seg_free(struct segment *s)
         bk_fdc_file_unref(s->log_f);
         bk_fdc_file_unref(s->idx_f);
         bk_fdc_file_unref(s->tim_f);
+        bk_free(s->pend);
         bk_free(s);
     }
 }
@@ -251,30 +252,57 @@ static int tim_read(struct bk_log *log,
     return 0;
 }
 
+int seg_index_flush(struct bk_log *log, struct segment *s)
+{
+    struct idx_pending *p = s->pend;
+    if (p == NULL || (p->nidx == 0 && p->ntim == 0)) {
+        return 0;
+    }
+    int rv = 0;
+    if (p->nidx > 0) {
+        rv = file_pwrite(log, s->idx_f, p->idx, (size_t)p->nidx * IDX_ENTRY,
+                         (s->idx_entries - p->nidx) * IDX_ENTRY);
+    }
+    if (rv == 0 && p->ntim > 0) {
+        rv = file_pwrite(log, s->tim_f, p->tim, (size_t)p->ntim * TIM_ENTRY,
+                         (s->tim_entries - p->ntim) * TIM_ENTRY);
+    }
+    if (rv == 0) {
+        p->nidx = p->ntim = 0;
+    }
+    return rv;
+}
+
 int seg_index_append(struct bk_log *log,
                      struct segment *s,
                      int64_t offset,
                      int64_t pos,
                      int64_t max_ts)
 {
-    uint8_t b[TIM_ENTRY];
-    bk_put_be32(b, (uint32_t)(offset - s->base));
-    bk_put_be32(b + 4, (uint32_t)pos);
-    int rv =
-        file_pwrite(log, s->idx_f, b, IDX_ENTRY, s->idx_entries * IDX_ENTRY);
-    if (rv != 0) {
-        return rv;
+    if (s->pend == NULL) {
+        s->pend = bk_calloc(1, sizeof *s->pend);
+        if (s->pend == NULL) {
+            return BK_ENOMEM;
+        }
     }
-    s->idx_entries++;
-    s->last_idx_pos = pos;
-    if (max_ts > s->last_tim_ts) {
-        bk_put_be64(b, (uint64_t)max_ts);
-        bk_put_be32(b + 8, (uint32_t)(offset - s->base));
-        rv = file_pwrite(log, s->tim_f, b, TIM_ENTRY,
-                         s->tim_entries * TIM_ENTRY);
+    struct idx_pending *p = s->pend;
+    if (p->nidx == PEND_MAX || p->ntim == PEND_MAX) {
+        int rv = seg_index_flush(log, s);
         if (rv != 0) {
             return rv;
         }
+    }
+    uint8_t *b = p->idx + p->nidx * IDX_ENTRY;
+    bk_put_be32(b, (uint32_t)(offset - s->base));
+    bk_put_be32(b + 4, (uint32_t)pos);
+    p->nidx++;
+    s->idx_entries++;
+    s->last_idx_pos = pos;
+    if (max_ts > s->last_tim_ts) {
+        b = p->tim + p->ntim * TIM_ENTRY;
+        bk_put_be64(b, (uint64_t)max_ts);
+        bk_put_be32(b + 8, (uint32_t)(offset - s->base));
+        p->ntim++;
         s->tim_entries++;
         s->last_tim_ts = max_ts;
     }
@@ -285,16 +313,16 @@ int seg_index_append(struct bk_log *log,
  * carry its largest timestamp (Kafka does the same at roll). */
 int seg_final_time_entry(struct bk_log *log, struct segment *s)
 {
-    if (s->max_ts <= s->last_tim_ts || s->size == 0) {
-        return 0;
+    int rv = seg_index_flush(log, s);
+    if (rv != 0 || s->max_ts <= s->last_tim_ts || s->size == 0) {
+        return rv;
     }
     int i = seg_find(log, s->base);
     int64_t last = seg_end_offset(log, i) - 1;
     uint8_t b[TIM_ENTRY];
     bk_put_be64(b, (uint64_t)s->max_ts);
     bk_put_be32(b + 8, (uint32_t)(last - s->base));
-    int rv =
-        file_pwrite(log, s->tim_f, b, TIM_ENTRY, s->tim_entries * TIM_ENTRY);
+    rv = file_pwrite(log, s->tim_f, b, TIM_ENTRY, s->tim_entries * TIM_ENTRY);
     if (rv == 0) {
         s->tim_entries++;
         s->last_tim_ts = s->max_ts;
@@ -346,6 +374,9 @@ int seg_index_rebuild(struct bk_log *log, struct segment *s, bool sealed)
 {
     bk_log_info("log", "dir=%s base=%" PRId64 " msg=\"rebuilding index\"",
                 log->dir, s->base);
+    if (s->pend != NULL) {
+        s->pend->nidx = s->pend->ntim = 0;
+    }
     int rv = file_truncate(log, s->idx_f, 0);
     if (rv == 0) {
         rv = file_truncate(log, s->tim_f, 0);
@@ -396,13 +427,13 @@ int seg_index_load(struct bk_log *log, struct segment *s)
     s->last_idx_pos = 0;
     s->last_tim_ts = -1;
     if (ok && s->idx_entries > 0) {
-        int64_t rel, pos;
+        int64_t rel = 0, pos = 0;
         ok = idx_read(log, s, s->idx_entries - 1, &rel, &pos) == 0 && pos > 0 &&
              pos < s->size && s->base + rel < end;
         s->last_idx_pos = pos;
     }
     if (ok && s->tim_entries > 0) {
-        int64_t ts, rel;
+        int64_t ts = -1, rel = 0;
         ok = tim_read(log, s, s->tim_entries - 1, &ts, &rel) == 0 &&
              s->base + rel < end;
         s->last_tim_ts = ts;
@@ -437,13 +468,16 @@ int seg_index_lookup(struct bk_log *log,
                      int64_t *pos)
 {
     int rv = seg_index_load(log, s);
+    if (rv == 0) {
+        rv = seg_index_flush(log, s);
+    }
     if (rv != 0) {
         return rv;
     }
     int64_t lo = 0, hi = s->idx_entries - 1;
     *pos = 0;
     while (lo <= hi) {
-        int64_t mid = lo + (hi - lo) / 2, rel, p;
+        int64_t mid = lo + (hi - lo) / 2, rel = 0, p = 0;
         rv = idx_read(log, s, mid, &rel, &p);
         if (rv != 0) {
             return rv;
@@ -465,11 +499,15 @@ static int seg_time_lookup(struct bk_log *log,
                            int64_t ts,
                            int64_t *offset)
 {
+    int rv = seg_index_flush(log, s);
+    if (rv != 0) {
+        return rv;
+    }
     int64_t lo = 0, hi = s->tim_entries - 1;
     *offset = s->base;
     while (lo <= hi) {
-        int64_t mid = lo + (hi - lo) / 2, t, rel;
-        int rv = tim_read(log, s, mid, &t, &rel);
+        int64_t mid = lo + (hi - lo) / 2, t = 0, rel = 0;
+        rv = tim_read(log, s, mid, &t, &rel);
         if (rv != 0) {
             return rv;
         }
@@ -493,12 +531,15 @@ static int seg_index_keep(struct bk_log *log,
                           int64_t *tkeep_out)
 {
     int rv = seg_index_load(log, s);
+    if (rv == 0) {
+        rv = seg_index_flush(log, s);
+    }
     if (rv != 0) {
         return rv;
     }
     int64_t keep = 0, lo = 0, hi = s->idx_entries - 1;
     while (lo <= hi) {
-        int64_t mid = lo + (hi - lo) / 2, rel, p;
+        int64_t mid = lo + (hi - lo) / 2, rel = 0, p = 0;
         if ((rv = idx_read(log, s, mid, &rel, &p)) != 0) {
             return rv;
         }
@@ -513,7 +554,7 @@ static int seg_index_keep(struct bk_log *log,
     lo = 0;
     hi = s->tim_entries - 1;
     while (lo <= hi) {
-        int64_t mid = lo + (hi - lo) / 2, t, rel;
+        int64_t mid = lo + (hi - lo) / 2, t = 0, rel = 0;
         if ((rv = tim_read(log, s, mid, &t, &rel)) != 0) {
             return rv;
         }
@@ -552,7 +593,10 @@ int seg_index_set_counts(struct bk_log *log,
                          int64_t ntim,
                          int64_t pos)
 {
-    int rv;
+    int rv = seg_index_flush(log, s);
+    if (rv != 0) {
+        return rv;
+    }
     int64_t isz = file_size(log, s->idx_f), tsz = file_size(log, s->tim_f);
     if (isz < 0 || tsz < 0) {
         return (int)(isz < 0 ? isz : tsz);
@@ -575,7 +619,7 @@ int seg_index_set_counts(struct bk_log *log,
     s->tim_entries = ntim;
     s->last_idx_pos = 0;
     s->last_tim_ts = -1;
-    int64_t rel;
+    int64_t rel = 0;
     if (nidx > 0 &&
         (rv = idx_read(log, s, nidx - 1, &rel, &s->last_idx_pos)) != 0) {
         return rv;
@@ -647,6 +691,12 @@ int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
     if (sync != NULL) {
         struct segment *act = log->segs[log->nsegs - 1];
         int rv = seg_index_load(log, act);
+        if (rv == 0) {
+            rv = seg_index_flush(log, act);
+        }
+        if (rv == 0) {
+            rv = seg_index_flush(log, sync);
+        }
         if (rv != 0) {
             bk_sync_item_free(it);
             return rv;

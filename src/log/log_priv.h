@@ -35,6 +35,19 @@ struct segment {
     int64_t last_tim_ts;  /* timestamp of the last .timeindex entry */
     int index_state;
     struct bk_fdc_file *log_f, *idx_f, *tim_f;
+    /* Index entries not yet written (counted in idx_entries/tim_entries),
+     * so that an append costs one pwrite, not three. Allocated for the
+     * segment being appended to; flushed when full, before any index read,
+     * and before a checkpoint. */
+    struct idx_pending *pend;
+};
+
+#define PEND_MAX 32
+
+struct idx_pending {
+    int nidx, ntim;
+    uint8_t idx[PEND_MAX * IDX_ENTRY];
+    uint8_t tim[PEND_MAX * TIM_ENTRY];
 };
 
 struct epoch_entry {
@@ -106,6 +119,7 @@ int seg_index_set_counts(struct bk_log *log,
                          int64_t ntim,
                          int64_t pos);
 int seg_final_time_entry(struct bk_log *log, struct segment *s);
+int seg_index_flush(struct bk_log *log, struct segment *s);
 int seg_index_append(struct bk_log *log,
                      struct segment *s,
                      int64_t offset,
