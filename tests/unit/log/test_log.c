@@ -9,7 +9,10 @@
 #include <cmocka.h>
 /* clang-format on */
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log_fixture.h"
 
@@ -744,6 +747,111 @@ static void test_fd_cache_bounded(void **state)
     free(logs);
 }
 
+struct tsync {
+    struct bk_log_sync_req req;
+    _Atomic int *done;
+};
+
+static void tsync_cb(struct bk_log_sync_req *req, int status)
+{
+    struct tsync *t = req->data;
+    assert_int_equal(status, 0);
+    atomic_fetch_add(t->done, 1);
+}
+
+/* The real thing: POSIX disk in a temporary directory, syncer thread, fds
+ * usable with pread/sendfile, clean and unclean restarts. */
+static void test_posix_threaded(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/bk-test-log-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char dir[64];
+    snprintf(dir, sizeof dir, "%s/p-0", root);
+    const struct bk_disk *disk = bk_disk_posix();
+    struct bk_fdcache *fc;
+    struct bk_syncer *sy;
+    struct bk_log_config cfg;
+    bk_log_config_default(&cfg);
+    cfg.segment_bytes = 65536;
+    assert_int_equal(bk_fdcache_new(disk, 8, &fc), 0);
+    assert_int_equal(bk_syncer_start(disk, fc, true, &sy), 0);
+    bool clean;
+    assert_int_equal(bk_log_root_begin(disk, root, &clean), 0);
+    assert_false(clean);
+    struct bk_log *log;
+    assert_int_equal(bk_log_open(dir, &cfg, disk, bk_clock_system(), fc, sy,
+                                 clean, &log, NULL),
+                     0);
+    enum { N = 300 };
+    static uint8_t buf[8192];
+    static struct tsync reqs[N];
+    _Atomic int done = 0;
+    for (int i = 0; i < N; i++) {
+        size_t n =
+            test_batch_build(buf, sizeof buf, 3, 1000 + i, 1, 500, (uint32_t)i);
+        struct bk_log_append_result r;
+        assert_int_equal(
+            bk_log_append(log, buf, n, 0, BK_LOG_APPEND_LEADER, &r), 0);
+        reqs[i].done = &done;
+        reqs[i].req.data = &reqs[i];
+        assert_int_equal(
+            bk_log_sync(log, r.last_offset + 1, &reqs[i].req, tsync_cb), 0);
+    }
+    for (int k = 0; k < 10000 && atomic_load(&done) < N; k++) {
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&done), N);
+    assert_int_equal(bk_log_durable_offset(log), 3 * N);
+    assert_true(bk_log_segment_count(log) > 3);
+    /* The ranges carry real fds. */
+    struct bk_log_read_result res;
+    assert_int_equal(bk_log_read(log, 0, 1 << 20, INT64_MAX, &res), 0);
+    assert_true(res.count >= 1);
+    uint8_t hdr[BK_BATCH_HEADER_SIZE];
+    assert_int_equal(pread(res.ranges[0].fd, hdr, sizeof hdr,
+                           (off_t)res.ranges[0].file_offset),
+                     (ssize_t)sizeof hdr);
+    struct bk_batch_hdr h;
+    bk_batch_hdr_decode(hdr, &h);
+    assert_int_equal(h.base_offset, 0);
+    bk_log_read_release(&res);
+    assert_int_equal(bk_log_close(log, true), 0);
+    assert_int_equal(bk_log_root_end(disk, root), 0);
+    /* Clean restart. */
+    assert_int_equal(bk_log_root_begin(disk, root, &clean), 0);
+    assert_true(clean);
+    assert_int_equal(bk_log_open(dir, &cfg, disk, bk_clock_system(), fc, sy,
+                                 clean, &log, NULL),
+                     0);
+    assert_int_equal(bk_log_end_offset(log), 3 * N);
+    assert_int_equal(bk_log_recovery_scanned(log), 0);
+    size_t n = test_batch_build(buf, sizeof buf, 3, 1, 1, 500, 1);
+    struct bk_log_append_result r;
+    assert_int_equal(bk_log_append(log, buf, n, 0, BK_LOG_APPEND_LEADER, &r),
+                     0);
+    /* "kill -9": no clean close, no marker. */
+    bk_log_close(log, false);
+    assert_int_equal(bk_log_root_begin(disk, root, &clean), 0);
+    assert_false(clean);
+    assert_int_equal(bk_log_open(dir, &cfg, disk, bk_clock_system(), fc, sy,
+                                 clean, &log, NULL),
+                     0);
+    assert_int_equal(bk_log_end_offset(log), 3 * N + 3);
+    assert_true(bk_log_recovery_scanned(log) > 0);
+    int64_t ts_off, ts;
+    assert_int_equal(bk_log_offset_for_time(log, 1000 + 150, &ts_off, &ts), 0);
+    assert_int_equal(ts_off, 3 * 148 + 2); /* batch 148: 1148..1150 */
+    assert_int_equal(ts, 1150);
+    assert_int_equal(bk_log_close(log, true), 0);
+    bk_syncer_stop(sy);
+    bk_fdcache_free(fc);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -773,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_grouped_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flush_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fd_cache_bounded, setup, teardown),
+        cmocka_unit_test(test_posix_threaded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
