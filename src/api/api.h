@@ -38,9 +38,17 @@ struct bk_api_ctx {
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
 };
 
+/* Something waiting on a timer (a parked Fetch) that must finish early when
+ * the shard stops, so shutdown stays bounded. */
+struct bk_api_waiting {
+    struct bk_api_waiting *prev, *next;
+    void (*cut_short)(struct bk_api_waiting *w);
+};
+
 /* Per-shard state of the API layer: the partitions this shard owns. */
 struct bk_api_shard {
     struct bk_part_table parts;
+    struct bk_api_waiting *waiting; /* list, this shard's requests only */
     uv_timer_t tick;
     int64_t md_offset_seen; /* metadata offset of the last table sync */
 };
@@ -49,6 +57,8 @@ struct bk_api_shard {
  * table and housekeeping timer, close the timer when a stop begins, and
  * close every partition cleanly once the loop has ended. */
 void bk_api_shard_start(struct bk_shard *shard);
+void bk_api_waiting_add(struct bk_shard *shard, struct bk_api_waiting *w);
+void bk_api_waiting_remove(struct bk_shard *shard, struct bk_api_waiting *w);
 void bk_api_shard_drain(struct bk_shard *shard);
 void bk_api_shard_stop(struct bk_shard *shard);
 

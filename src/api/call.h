@@ -41,6 +41,20 @@ const struct bk_handler *bk_api_handlers(size_t *n);
  * the connection is closed. */
 void bk_call_reply(struct bk_call *call, const void *resp);
 
+/* Encodes resp like bk_call_reply() but leaves out deferred byte regions
+ * (bytes fields with ptr == NULL and len > 0, see prim.h), whose lengths
+ * add up to deferred_bytes: *buf (arena-owned, *buf_len bytes) holds the
+ * frame without them, and holes[0..*nholes) say where each belongs. The
+ * caller answers with bk_req_reply_chunks(). Returns 0 or a BK_E* code. */
+int bk_call_encode_deferred(struct bk_call *call,
+                            const void *resp,
+                            size_t deferred_bytes,
+                            struct bk_wr_hole *holes,
+                            size_t holes_cap,
+                            size_t *nholes,
+                            uint8_t **buf,
+                            size_t *buf_len);
+
 /* Same, forcing response header v0 (ApiVersions, KIP-511). */
 void bk_call_reply_v0_header(struct bk_call *call,
                              const void *resp,
@@ -70,6 +84,9 @@ char *bk_call_cstr(struct bk_call *call, struct bk_str s);
 void bk_handle_api_versions(struct bk_call *call);
 void bk_handle_metadata(struct bk_call *call);
 void bk_handle_create_topics(struct bk_call *call);
+void bk_handle_produce(struct bk_call *call);
+void bk_handle_fetch(struct bk_call *call);
+void bk_handle_list_offsets(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):

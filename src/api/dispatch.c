@@ -12,6 +12,13 @@
 /* The dispatch table. ApiVersions answers from it, so what is advertised is
  * exactly what is decoded and handled here. */
 static const struct bk_handler handlers[] = {
+    /* Produce v0-2 are refused (connection closed) as Kafka 4 does, but v0
+     * is advertised: librdkafka < 2.11.1 disables compression otherwise
+     * (protocol-notes.md section b, KAFKA-18659). */
+    { BK_API_PRODUCE, 3, 12, 0, bk_handle_produce },
+    /* Fetch from v4 (KIP-896). */
+    { BK_API_FETCH, 4, 17, 4, bk_handle_fetch },
+    { BK_API_LIST_OFFSETS, 1, 10, 1, bk_handle_list_offsets },
     /* Metadata v0-3 were put back in Kafka 4.0.0 for kafka-python
      * (KAFKA-18648); their layout is v4's minus later fields. */
     { BK_API_METADATA, 0, 13, 0, bk_handle_metadata },
@@ -75,6 +82,45 @@ static void reply(struct bk_call *call,
         return;
     }
     bk_req_reply(call->req, buf, total);
+}
+
+int bk_call_encode_deferred(struct bk_call *call,
+                            const void *resp,
+                            size_t deferred_bytes,
+                            struct bk_wr_hole *holes,
+                            size_t holes_cap,
+                            size_t *nholes,
+                            uint8_t **buf,
+                            size_t *buf_len)
+{
+    int16_t v = call->hdr.api_version;
+    bool flexible =
+        call->desc->flexible_min >= 0 && v >= call->desc->flexible_min;
+    size_t body = call->desc->resp_size(resp, v);
+    size_t hdr = 4 + (flexible ? 1 : 0);
+    if (hdr + body > INT32_MAX || deferred_bytes > 4 + hdr + body) {
+        return BK_ETOOLARGE;
+    }
+    /* The buffer holds only what is really in memory. */
+    size_t cap = 4 + hdr + body - deferred_bytes;
+    uint8_t *out = bk_arena_alloc(call->arena, cap);
+    if (out == NULL) {
+        return BK_ENOMEM;
+    }
+    struct bk_wr wr;
+    bk_wr_init(&wr, out, cap);
+    wr.holes = holes;
+    wr.holes_cap = holes_cap;
+    bk_wr_i32(&wr, (int32_t)(hdr + body));
+    write_header(&wr, call->hdr.correlation_id, flexible);
+    int rv = call->desc->resp_encode(resp, &wr, v);
+    if (rv != 0 || wr.err != 0 || wr.len != cap) {
+        return rv != 0 ? rv : (wr.err != 0 ? wr.err : BK_EINVAL);
+    }
+    *nholes = wr.nholes;
+    *buf = out;
+    *buf_len = wr.len;
+    return 0;
 }
 
 void bk_call_reply(struct bk_call *call, const void *resp)

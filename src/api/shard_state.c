@@ -54,6 +54,39 @@ void bk_api_shard_drain(struct bk_shard *shard)
     struct bk_api_shard *st = shard->app;
     uv_timer_stop(&st->tick);
     uv_close((uv_handle_t *)&st->tick, NULL);
+    /* Parked fetches answer now instead of at max_wait_ms. */
+    while (st->waiting != NULL) {
+        struct bk_api_waiting *w = st->waiting;
+        bk_api_waiting_remove(shard, w);
+        w->cut_short(w);
+    }
+}
+
+void bk_api_waiting_add(struct bk_shard *shard, struct bk_api_waiting *w)
+{
+    struct bk_api_shard *st = shard->app;
+    w->prev = NULL;
+    w->next = st->waiting;
+    if (st->waiting != NULL) {
+        st->waiting->prev = w;
+    }
+    st->waiting = w;
+}
+
+void bk_api_waiting_remove(struct bk_shard *shard, struct bk_api_waiting *w)
+{
+    struct bk_api_shard *st = shard->app;
+    if (w->prev != NULL) {
+        w->prev->next = w->next;
+    } else if (st->waiting == w) {
+        st->waiting = w->next;
+    } else {
+        return; /* not in the list */
+    }
+    if (w->next != NULL) {
+        w->next->prev = w->prev;
+    }
+    w->prev = w->next = NULL;
 }
 
 void bk_api_shard_stop(struct bk_shard *shard)

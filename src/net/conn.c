@@ -119,6 +119,7 @@ static void conn_free_if_done(struct bk_conn *c)
     struct bk_shard *s = c->shard;
     bk_free(c->frame);
     bk_free(c);
+    s->alive--;
     bk_shard_maybe_finish(s);
 }
 
@@ -616,6 +617,7 @@ void bk_conn_adopt(struct bk_shard *s, int fd, uint64_t id)
     }
     s->conns = c;
     s->nconns++;
+    s->alive++;
     s->accepted++;
     bk_log_debug("net", "conn=%llu shard=%u peer=%s msg=\"accepted\"",
                  (unsigned long long)id, s->id, c->peer);

@@ -13,6 +13,7 @@
 #ifndef BK_NET_NET_H
 #define BK_NET_NET_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -59,8 +60,13 @@ struct bk_shard {
     struct bk_mpsc inbox;
     struct bk_conn *conns; /* owned list of live connections */
     unsigned nconns;
+    /* Connection objects not yet freed, closed ones included: a closed
+     * connection lives on until its requests in flight complete, and the
+     * shard's loop must not end before that. */
+    unsigned alive;
     uint64_t accepted; /* connections this shard has served */
     bool stopping;
+    bool drained; /* stopping and nothing left in flight */
     uv_timer_t stop_timer;
     uint8_t *rbuf; /* owned: shared read buffer, see conn.c */
     size_t rbuf_size;
@@ -79,6 +85,9 @@ struct bk_shards {
     unsigned next_shard; /* acceptor's round-robin cursor */
     uint64_t next_conn_id;
     unsigned stop_timeout_ms;
+    /* Shards still draining. Every loop keeps running (and serving the
+     * others' cross-shard work) until all have drained. */
+    atomic_uint undrained;
 };
 
 /* Initialises n shards (loops created, threads not started). Returns 0 or a

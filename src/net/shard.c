@@ -115,11 +115,40 @@ static void stop_handles(struct bk_shard *s)
     }
 }
 
-/* Called by conn.c whenever a connection goes away while stopping. */
+static void finish_msg_fn(struct bk_shard *s, struct bk_shard_msg *m)
+{
+    bk_free(m);
+    stop_handles(s);
+}
+
+static void post_finish(struct bk_shard *s)
+{
+    struct bk_shard_msg *m = bk_calloc(1, sizeof(*m));
+    if (m == NULL) {
+        bk_log_error("net", "msg=\"out of memory while stopping\"");
+        _exit(1);
+    }
+    m->fn = finish_msg_fn;
+    bk_shard_post(s, m);
+}
+
+/* Called by conn.c whenever a connection goes away while stopping, and
+ * when a stop begins. A shard that has nothing left in flight counts
+ * itself drained; the last one to drain tells every shard to close its
+ * loop. Until then drained shards keep serving cross-shard work (a Fetch
+ * or Produce still in flight elsewhere may need them). */
 void bk_shard_maybe_finish(struct bk_shard *s)
 {
-    if (s->stopping && s->conns == NULL) {
-        stop_handles(s);
+    if (!s->stopping || s->drained || s->conns != NULL || s->alive != 0) {
+        return;
+    }
+    s->drained = true;
+    uv_timer_stop(&s->stop_timer);
+    struct bk_shards *g = s->group;
+    if (atomic_fetch_sub(&g->undrained, 1) == 1) {
+        for (unsigned i = 0; i < g->n; i++) {
+            post_finish(&g->shards[i]);
+        }
     }
 }
 
@@ -141,18 +170,16 @@ static void stop_msg_fn(struct bk_shard *s, struct bk_shard_msg *m)
     if (s->group->on_drain != NULL) {
         s->group->on_drain(s);
     }
-    bk_conns_drain(s);
-    if (s->conns == NULL) {
-        stop_handles(s);
-        return;
-    }
     uv_timer_start(&s->stop_timer, stop_timeout_cb, s->group->stop_timeout_ms,
                    0);
+    bk_conns_drain(s);
+    bk_shard_maybe_finish(s);
 }
 
 void bk_shards_stop(struct bk_shards *g, unsigned timeout_ms)
 {
     g->stop_timeout_ms = timeout_ms;
+    atomic_store(&g->undrained, g->n);
     for (unsigned i = 0; i < g->n; i++) {
         struct bk_shard_msg *m = bk_calloc(1, sizeof(*m));
         if (m == NULL) {

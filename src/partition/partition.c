@@ -216,6 +216,7 @@ int bk_part_get(struct bk_part_table *t,
     }
     p->topic_id = topic->id;
     p->index = index;
+    p->disk = t->st->disk;
     p->leader_epoch = leader_epoch;
     bk_pstate_init(&p->pstate);
     struct bk_log_config lc;
@@ -385,4 +386,84 @@ void bk_part_after_append(struct bk_partition *p,
     }
     p->bytes_since_snapshot += (int64_t)bytes;
     bk_part_wake(p);
+}
+
+int bk_part_batch_at(struct bk_partition *p,
+                     int64_t offset,
+                     struct bk_batch_hdr *h)
+{
+    struct bk_log_read_result rd;
+    int rv = bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
+    if (rv != 0) {
+        return rv;
+    }
+    if (rd.count == 0) {
+        return BK_ENOTFOUND;
+    }
+    uint8_t buf[BK_BATCH_HEADER_SIZE];
+    ssize_t n = bk_disk_pread_all(p->disk, rd.ranges[0].fd, buf, sizeof(buf),
+                                  rd.ranges[0].file_offset);
+    bk_log_read_release(&rd);
+    if (n != (ssize_t)sizeof(buf)) {
+        return BK_EIO;
+    }
+    bk_batch_hdr_decode(buf, h);
+    return 0;
+}
+
+int bk_part_max_timestamp(struct bk_partition *p,
+                          int64_t *offset,
+                          int64_t *timestamp)
+{
+    int64_t off = bk_log_start_offset(p->log);
+    int64_t end = bk_log_end_offset(p->log);
+    int64_t best_ts = INT64_MIN, best_base = -1;
+    struct bk_batch_hdr h;
+    /* Walk the batch headers; the largest maxTimestamp wins, the first one
+     * on ties (Kafka's offsetOfMaxTimestamp). */
+    while (off < end) {
+        int rv = bk_part_batch_at(p, off, &h);
+        if (rv != 0) {
+            return rv == BK_ENOTFOUND ? 0 : rv;
+        }
+        if (h.max_timestamp > best_ts) {
+            best_ts = h.max_timestamp;
+            best_base = h.base_offset;
+        }
+        int64_t next = bk_batch_hdr_last_offset(&h) + 1;
+        off = next > off ? next : off + 1;
+    }
+    if (best_base < 0) {
+        return BK_ENOTFOUND;
+    }
+    /* Find the record inside that batch. */
+    struct bk_log_read_result rd;
+    int rv = bk_log_read(p->log, best_base, 1, INT64_MAX, &rd);
+    if (rv != 0 || rd.count == 0) {
+        return rv != 0 ? rv : BK_ENOTFOUND;
+    }
+    size_t len = (size_t)rd.ranges[0].length;
+    uint8_t *buf = bk_malloc(len);
+    if (buf == NULL) {
+        bk_log_read_release(&rd);
+        return BK_ENOMEM;
+    }
+    ssize_t n = bk_disk_pread_all(p->disk, rd.ranges[0].fd, buf, len,
+                                  rd.ranges[0].file_offset);
+    bk_log_read_release(&rd);
+    if (n != (ssize_t)len) {
+        bk_free(buf);
+        return BK_EIO;
+    }
+    int64_t found_off = best_base, found_ts = best_ts;
+    bk_batch_hdr_decode(buf, &h);
+    if (bk_batch_find_timestamp(buf, (size_t)bk_batch_hdr_size(&h), best_ts,
+                                &found_off, &found_ts) != 0) {
+        found_off = best_base;
+        found_ts = best_ts;
+    }
+    bk_free(buf);
+    *offset = found_off;
+    *timestamp = found_ts;
+    return 0;
 }

@@ -17,6 +17,7 @@
 #include "cluster/image.h"
 #include "common/clock.h"
 #include "common/disk.h"
+#include "log/batch.h"
 #include "log/log.h"
 #include "partition/producer_state.h"
 
@@ -44,6 +45,7 @@ struct bk_partition {
     char *topic; /* owned */
     int32_t index;
     struct bk_log *log;
+    const struct bk_disk *disk; /* borrowed from the storage context */
     struct bk_pstate pstate;
     int32_t leader_epoch;
     struct bk_part_waiter *waiters;
@@ -116,5 +118,19 @@ int bk_part_dir(const struct bk_storage *st,
                 int32_t index,
                 char *out,
                 size_t outlen);
+
+/* Reads the header of the batch that holds `offset` (pread of its first
+ * bytes, no data copied). Returns 0, BK_ERANGE, BK_ENOTFOUND (offset at the
+ * end), BK_EIO. */
+int bk_part_batch_at(struct bk_partition *p,
+                     int64_t offset,
+                     struct bk_batch_hdr *h);
+
+/* ListOffsets -3 (KIP-734): the offset and timestamp of the record with the
+ * largest timestamp in the log. Returns 0, BK_ENOTFOUND for an empty log,
+ * BK_EIO or BK_ENOMEM. */
+int bk_part_max_timestamp(struct bk_partition *p,
+                          int64_t *offset,
+                          int64_t *timestamp);
 
 #endif /* BK_PARTITION_PARTITION_H */

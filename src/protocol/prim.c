@@ -255,6 +255,9 @@ void bk_wr_init(struct bk_wr *wr, void *buf, size_t cap)
     wr->cap = cap;
     wr->len = 0;
     wr->err = 0;
+    wr->holes = NULL;
+    wr->nholes = 0;
+    wr->holes_cap = 0;
 }
 
 void bk_wr_raw(struct bk_wr *wr, const void *p, size_t n)
@@ -370,6 +373,16 @@ void bk_wr_bytes(struct bk_wr *wr, struct bk_bytes b, bool compact)
         bk_wr_uvarint(wr, b.len < 0 ? 0 : (uint32_t)b.len + 1);
     } else {
         bk_wr_i32(wr, b.len < 0 ? -1 : b.len);
+    }
+    if (b.len > 0 && b.ptr == NULL) {
+        if (wr->err != 0 || wr->nholes >= wr->holes_cap) {
+            wr->err = BK_ERANGE;
+            return;
+        }
+        wr->holes[wr->nholes].pos = wr->len;
+        wr->holes[wr->nholes].len = (size_t)b.len;
+        wr->nholes++;
+        return;
     }
     if (b.len > 0) {
         bk_wr_raw(wr, b.ptr, (size_t)b.len);

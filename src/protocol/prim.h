@@ -94,11 +94,26 @@ uint32_t bk_rd_tag(struct bk_rd *rd, struct bk_rd *sub);
 /* Skips a whole tagged-field section (count, then tag/size/bytes each). */
 void bk_rd_tags_skip(struct bk_rd *rd);
 
+/* A deferred region: bytes that belong at `pos` of the encoded output but
+ * are not in the writer's buffer (they go out from a file with sendfile). */
+struct bk_wr_hole {
+    size_t pos; /* offset in buf where the region belongs */
+    size_t len;
+};
+
 struct bk_wr {
     uint8_t *buf; /* borrowed */
     size_t cap;
     size_t len;
     int err; /* 0 or BK_ERANGE, sticky */
+    /* Optional (NULL = none): a bytes value with ptr == NULL and len > 0 is
+     * a deferred region; its length prefix is written, its bytes are not,
+     * and the region is recorded here. Plaintext Fetch uses this to send
+     * records with sendfile. A deferred region without room here is an
+     * error (BK_ERANGE). */
+    struct bk_wr_hole *holes; /* borrowed */
+    size_t nholes;
+    size_t holes_cap;
 };
 
 void bk_wr_init(struct bk_wr *wr, void *buf, size_t cap);

@@ -1,0 +1,112 @@
+#include "api/fan.h"
+
+#include "common/heap.h"
+
+static void part_home(struct bk_shard *shard, struct bk_shard_msg *m)
+{
+    struct bk_fan_part *p = (struct bk_fan_part *)m;
+    (void)shard;
+    struct bk_fan *fan = p->fan;
+    bk_free(p);
+    if (--fan->left == 0) {
+        fan->done(fan);
+    }
+}
+
+static void part_run(struct bk_shard *shard, struct bk_shard_msg *m)
+{
+    struct bk_fan_part *p = (struct bk_fan_part *)m;
+    (void)shard;
+    p->fan->run(p);
+}
+
+void bk_fan_hold(struct bk_fan_part *part)
+{
+    atomic_fetch_add(&part->holds, 1);
+}
+
+void bk_fan_release(struct bk_fan_part *part)
+{
+    if (atomic_fetch_sub(&part->holds, 1) == 1) {
+        part->msg.fn = part_home;
+        bk_shard_post(part->fan->call->req->shard, &part->msg);
+    }
+}
+
+struct bk_api_shard *bk_fan_shard_state(struct bk_fan_part *part)
+{
+    return part->owner->app;
+}
+
+int bk_fan_start(struct bk_fan *fan,
+                 struct bk_call *call,
+                 size_t nitems,
+                 const unsigned *owner_of,
+                 bk_fan_run_fn run,
+                 bk_fan_done_fn done,
+                 void *data)
+{
+    struct bk_shards *g = call->req->shard->group;
+    fan->call = call;
+    fan->run = run;
+    fan->done = done;
+    fan->data = data;
+    fan->left = 0;
+    size_t *count = bk_arena_alloc(call->arena, g->n * sizeof(*count));
+    struct bk_fan_part **parts =
+        bk_arena_alloc(call->arena, g->n * sizeof(*parts));
+    if (count == NULL || parts == NULL) {
+        return BK_ENOMEM;
+    }
+    for (size_t i = 0; i < nitems; i++) {
+        count[owner_of[i]]++;
+    }
+    for (unsigned s = 0; s < g->n; s++) {
+        if (count[s] == 0) {
+            continue;
+        }
+        /* Parts are heap-allocated: they cross threads and outlive nothing
+         * but the trip; their index arrays live in the arena, which only
+         * the owner reads while the part is out. */
+        parts[s] = bk_calloc(1, sizeof(**parts));
+        uint32_t *idx = bk_arena_alloc(call->arena, count[s] * sizeof(*idx));
+        if (parts[s] == NULL || idx == NULL) {
+            for (unsigned k = 0; k <= s; k++) {
+                bk_free(count[k] ? parts[k] : NULL);
+            }
+            return BK_ENOMEM;
+        }
+        parts[s]->fan = fan;
+        parts[s]->owner = &g->shards[s];
+        parts[s]->idx = idx;
+        atomic_init(&parts[s]->holds, 1);
+        fan->left++;
+    }
+    for (size_t i = 0; i < nitems; i++) {
+        struct bk_fan_part *p = parts[owner_of[i]];
+        p->idx[p->n++] = (uint32_t)i;
+    }
+    if (fan->left == 0) {
+        done(fan);
+        return 0;
+    }
+    /* Post the remote parts first, then run ours inline: ours may finish
+     * (and even complete the fan) before this returns. */
+    struct bk_shard *home = call->req->shard;
+    struct bk_fan_part *local = NULL;
+    for (unsigned s = 0; s < g->n; s++) {
+        if (count[s] == 0) {
+            continue;
+        }
+        if (&g->shards[s] == home) {
+            local = parts[s];
+            continue;
+        }
+        parts[s]->msg.fn = part_run;
+        bk_shard_post(&g->shards[s], &parts[s]->msg);
+    }
+    if (local != NULL) {
+        run(local);
+    }
+    return 0;
+}

@@ -1,0 +1,68 @@
+/* Fan-out of per-partition work to the shards that own the partitions, and
+ * gathering on the connection's shard (brief.md section 2: a request that
+ * touches partitions owned by other shards is split, sent to the owners
+ * over their inboxes, and answered in order once every part is back).
+ *
+ * The handler keeps its own item array in the call's arena and gives each
+ * item an owner shard. bk_fan_start() groups items by owner, runs the part
+ * for the connection's own shard inline, posts the others, and calls done
+ * on the connection's shard once every part has been released.
+ *
+ * Rules for run functions (on the owner's thread): they may read the
+ * request and write only their own items; they must not allocate from the
+ * call's arena (it belongs to the connection's shard). A part is finished
+ * when its holds reach zero: run starts with one hold and must release it;
+ * asynchronous work (an fdatasync) takes more holds and releases them from
+ * any thread. */
+#ifndef BK_API_FAN_H
+#define BK_API_FAN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/call.h"
+
+struct bk_fan;
+struct bk_fan_part;
+
+typedef void (*bk_fan_run_fn)(struct bk_fan_part *part);
+typedef void (*bk_fan_done_fn)(struct bk_fan *fan);
+
+struct bk_fan {
+    struct bk_call *call; /* borrowed */
+    bk_fan_run_fn run;
+    bk_fan_done_fn done;
+    void *data;    /* the handler's state */
+    unsigned left; /* parts not yet back (connection's shard only) */
+};
+
+struct bk_fan_part {
+    struct bk_shard_msg msg; /* used for the trip out and the trip back */
+    struct bk_fan *fan;
+    struct bk_shard *owner;
+    uint32_t *idx; /* items of this part (arena-owned) */
+    size_t n;
+    atomic_int holds;
+};
+
+/* owner_of[i] is the owning shard id of item i (< number of shards).
+ * Returns 0, or BK_ENOMEM (then nothing was started). */
+int bk_fan_start(struct bk_fan *fan,
+                 struct bk_call *call,
+                 size_t nitems,
+                 const unsigned *owner_of,
+                 bk_fan_run_fn run,
+                 bk_fan_done_fn done,
+                 void *data);
+
+/* Takes one more hold on part (owner thread, before starting async work). */
+void bk_fan_hold(struct bk_fan_part *part);
+
+/* Releases one hold; the last one sends the part home. Any thread. */
+void bk_fan_release(struct bk_fan_part *part);
+
+/* The owner shard's API state (its partition table). */
+struct bk_api_shard *bk_fan_shard_state(struct bk_fan_part *part);
+
+#endif /* BK_API_FAN_H */

@@ -1,0 +1,529 @@
+/* Fetch (key 1), v4-17.
+ *
+ * Happy path: the partitions are split by owning shard (fan.h); each owner
+ * checks the partition (topic, leader epoch, offset range) and reads whole
+ * batches from its log as file ranges, pinned, never copied. Back on the
+ * connection's shard the answer is encoded with the records left out
+ * (deferred regions, prim.h) and goes out as memory pieces and sendfile
+ * ranges (net.h), so segment bytes never pass through user space.
+ *
+ * Long polling: when less than min_bytes is available and max_wait_ms has
+ * not passed, the fetch parks: each owner registers a waiter on its
+ * partitions (waking at once if data arrived meanwhile), the first append
+ * on any of them (or the timer) wakes the fetch, the waiters are removed,
+ * and the partitions are read again.
+ *
+ * Limits (KIP-74): each partition gets at most partition_max_bytes and the
+ * answer at most max_bytes, except that the first partition with data
+ * always returns at least one whole batch, so a consumer can progress.
+ *
+ * Fetch sessions (KIP-227), minimal form: session id 0 with epoch -1 or 0
+ * is a full fetch and is answered with session id 0, so clients keep
+ * sending full fetches; any other session id is
+ * FETCH_SESSION_ID_NOT_FOUND. isolation_level: the last stable offset is
+ * the high watermark until transactions exist. */
+#include "protocol/gen/fetch.h"
+
+#include <string.h>
+
+#include "api/fan.h"
+#include "cluster/controller.h"
+#include "common/clock.h"
+#include "common/heap.h"
+#include "common/log.h"
+#include "protocol/kerr.h"
+
+typedef struct bk_msg_fetch_response_partition_data out_part;
+typedef struct bk_msg_fetch_response_fetchable_topic_response out_topic;
+
+enum phase { PH_READ, PH_WATCH, PH_WAITING, PH_UNWATCH, PH_DONE };
+
+struct fetch_item {
+    struct bk_uuid topic_id;
+    bool known; /* topic resolved at the connection's shard */
+    int32_t partition;
+    int64_t fetch_offset;
+    int32_t current_leader_epoch;
+    int64_t max_bytes;
+    out_part *out;
+    struct bk_log_read_result rd; /* rd.count > 0 while ranges are pinned */
+    struct bk_part_waiter waiter;
+    struct fetch_state *st;
+};
+
+struct fetch_state {
+    struct bk_fan fan;
+    struct bk_call *call;
+    struct fetch_item *items;
+    size_t n;
+    unsigned *owner;
+    struct bk_msg_fetch_response resp;
+    enum phase phase;
+    int64_t deadline;
+    int32_t min_bytes;
+    int32_t max_bytes;
+    uv_timer_t *timer; /* heap: freed in its close callback */
+    atomic_int woken;
+    struct bk_shard_msg wake_msg;
+    struct bk_api_waiting waiting; /* listed while PH_WAITING */
+};
+
+static void start_phase(struct fetch_state *st, enum phase ph);
+
+static void release_reads(struct fetch_state *st)
+{
+    for (size_t i = 0; i < st->n; i++) {
+        if (st->items[i].rd.count > 0) {
+            bk_log_read_release(&st->items[i].rd);
+            st->items[i].rd.count = 0;
+            st->items[i].rd.bytes = 0;
+        }
+    }
+}
+
+static void on_free(struct bk_req *req)
+{
+    struct bk_call *call = req->data;
+    release_reads(call->data_ptr);
+}
+
+static void set_error(struct fetch_item *it, int16_t code)
+{
+    it->out->error_code = code;
+    it->out->high_watermark = -1;
+    it->out->last_stable_offset = -1;
+    it->out->log_start_offset = -1;
+}
+
+/* ---- on the owning shard ------------------------------------------------ */
+
+static struct bk_partition *open_part(struct bk_fan_part *part,
+                                      const struct bk_md_image *img,
+                                      struct fetch_item *it)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, &it->topic_id);
+    const struct bk_md_partition *mp =
+        t != NULL ? bk_md_topic_partition(t, it->partition) : NULL;
+    if (mp == NULL) {
+        set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+        return NULL;
+    }
+    /* Leader epoch fencing (KIP-320): -1 means the client does not know. */
+    if (it->current_leader_epoch >= 0 &&
+        it->current_leader_epoch != mp->leader_epoch) {
+        set_error(it, it->current_leader_epoch < mp->leader_epoch
+                          ? BK_KERR_FENCED_LEADER_EPOCH
+                          : BK_KERR_UNKNOWN_LEADER_EPOCH);
+        return NULL;
+    }
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p = NULL;
+    char errmsg[BK_ERRMSG_SIZE] = "";
+    if (bk_part_get(&sh->parts, t, it->partition, mp->leader_epoch, &p,
+                    errmsg) != 0) {
+        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
+                     t->name, it->partition, errmsg);
+        set_error(it, BK_KERR_KAFKA_STORAGE_ERROR);
+        return NULL;
+    }
+    return p;
+}
+
+static void read_one(struct bk_fan_part *part,
+                     const struct bk_md_image *img,
+                     struct fetch_item *it)
+{
+    struct bk_partition *p = open_part(part, img, it);
+    if (p == NULL) {
+        return;
+    }
+    int64_t start = bk_log_start_offset(p->log);
+    int64_t end = bk_log_end_offset(p->log);
+    int64_t hw = bk_log_hw(p->log);
+    it->out->error_code = BK_KERR_NONE;
+    it->out->high_watermark = hw;
+    it->out->last_stable_offset = hw;
+    it->out->log_start_offset = start;
+    if (it->fetch_offset < start || it->fetch_offset > end) {
+        it->out->error_code = BK_KERR_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    if (it->fetch_offset >= hw) {
+        return; /* nothing committed past the offset yet */
+    }
+    int rv = bk_log_read(p->log, it->fetch_offset, it->max_bytes, hw, &it->rd);
+    if (rv == BK_ERANGE) {
+        it->out->error_code = BK_KERR_OFFSET_OUT_OF_RANGE;
+    } else if (rv != 0) {
+        it->rd.count = 0;
+        set_error(it, BK_KERR_KAFKA_STORAGE_ERROR);
+    }
+}
+
+static void wake_cb(struct bk_part_waiter *w)
+{
+    struct fetch_item *it = w->data;
+    struct fetch_state *st = it->st;
+    if (atomic_exchange(&st->woken, 1) == 0) {
+        bk_shard_post(st->call->req->shard, &st->wake_msg);
+    }
+}
+
+static void watch_one(struct bk_fan_part *part, struct fetch_item *it)
+{
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p =
+        bk_part_find(&sh->parts, &it->topic_id, it->partition);
+    if (p == NULL) {
+        return;
+    }
+    if (bk_log_hw(p->log) > it->fetch_offset) {
+        wake_cb(&it->waiter); /* data arrived since the read */
+        return;
+    }
+    it->waiter.wake = wake_cb;
+    it->waiter.data = it;
+    bk_part_wait(p, &it->waiter);
+}
+
+static void unwatch_one(struct bk_fan_part *part, struct fetch_item *it)
+{
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p =
+        bk_part_find(&sh->parts, &it->topic_id, it->partition);
+    if (p != NULL) {
+        bk_part_unwait(p, &it->waiter);
+    }
+}
+
+static void run_part(struct bk_fan_part *part)
+{
+    struct fetch_state *st = part->fan->data;
+    struct bk_md_image *img = NULL;
+    if (st->phase == PH_READ) {
+        img = bk_md_image_acquire(st->call->ctx->md);
+    }
+    for (size_t i = 0; i < part->n; i++) {
+        struct fetch_item *it = &st->items[part->idx[i]];
+        if (!it->known) {
+            continue;
+        }
+        switch (st->phase) {
+            case PH_READ:
+                if (img != NULL) {
+                    read_one(part, img, it);
+                }
+                break;
+            case PH_WATCH:
+                if (it->out->error_code == 0) {
+                    watch_one(part, it);
+                }
+                break;
+            case PH_UNWATCH:
+                unwatch_one(part, it);
+                break;
+            default:
+                break;
+        }
+    }
+    bk_md_image_release(img);
+    bk_fan_release(part);
+}
+
+/* ---- on the connection's shard --------------------------------------------
+ */
+
+static void timer_closed(uv_handle_t *h)
+{
+    bk_free(h);
+}
+
+static void stop_timer(struct fetch_state *st)
+{
+    bk_api_waiting_remove(st->call->req->shard, &st->waiting);
+    if (st->timer != NULL) {
+        uv_timer_stop(st->timer);
+        uv_close((uv_handle_t *)st->timer, timer_closed);
+        st->timer = NULL;
+    }
+}
+
+static void respond(struct fetch_state *st)
+{
+    struct bk_call *call = st->call;
+    st->phase = PH_DONE;
+    stop_timer(st);
+    /* max_bytes over the whole answer, in request order; the first
+     * partition with data always keeps its batches (KIP-74). */
+    int64_t total = 0;
+    size_t nholes = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        struct fetch_item *it = &st->items[i];
+        if (it->rd.count == 0) {
+            continue;
+        }
+        if (total > 0 && total + it->rd.bytes > st->max_bytes) {
+            bk_log_read_release(&it->rd);
+            it->rd.count = 0;
+            it->rd.bytes = 0;
+            continue;
+        }
+        total += it->rd.bytes;
+        it->out->records = (struct bk_bytes){ NULL, (int32_t)it->rd.bytes };
+        nholes++;
+    }
+    struct bk_wr_hole *holes =
+        bk_arena_alloc(call->arena, (nholes + 1) * sizeof(*holes));
+    uint8_t *buf = NULL;
+    size_t buf_len = 0, got = 0;
+    int rv = holes == NULL
+                 ? BK_ENOMEM
+                 : bk_call_encode_deferred(call, &st->resp, (size_t)total,
+                                           holes, nholes, &got, &buf, &buf_len);
+    if (rv != 0 || got != nholes) {
+        bk_req_fail(call->req, "cannot encode the Fetch answer");
+        return;
+    }
+    /* Pieces: memory up to each hole, then that partition's file ranges. */
+    size_t max_chunks = 1 + nholes * (1 + BK_LOG_MAX_RANGES);
+    struct bk_out_chunk *ch =
+        bk_arena_alloc(call->arena, max_chunks * sizeof(*ch));
+    if (ch == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    size_t nch = 0, pos = 0, h = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        struct fetch_item *it = &st->items[i];
+        if (it->rd.count == 0) {
+            continue;
+        }
+        struct bk_wr_hole *hole = &holes[h++];
+        if (hole->pos > pos) {
+            ch[nch++] = (struct bk_out_chunk){ .base = buf + pos,
+                                               .len = hole->pos - pos,
+                                               .fd = -1 };
+        }
+        pos = hole->pos;
+        for (int r = 0; r < it->rd.count; r++) {
+            const struct bk_log_range *lr = &it->rd.ranges[r];
+            ch[nch++] = (struct bk_out_chunk){ .base = NULL,
+                                               .len = (size_t)lr->length,
+                                               .fd = lr->fd,
+                                               .offset = lr->file_offset };
+        }
+    }
+    if (buf_len > pos) {
+        ch[nch++] = (struct bk_out_chunk){ .base = buf + pos,
+                                           .len = buf_len - pos,
+                                           .fd = -1 };
+    }
+    bk_req_reply_chunks(call->req, ch, (unsigned)nch);
+}
+
+static void timeout_cb(uv_timer_t *t)
+{
+    struct fetch_state *st = t->data;
+    if (st->phase == PH_WAITING) {
+        start_phase(st, PH_UNWATCH);
+    }
+}
+
+static void wake_home(struct bk_shard *shard, struct bk_shard_msg *m)
+{
+    struct fetch_state *st =
+        (struct fetch_state *)((char *)m -
+                               offsetof(struct fetch_state, wake_msg));
+    (void)shard;
+    if (st->phase == PH_WAITING) {
+        stop_timer(st);
+        start_phase(st, PH_UNWATCH);
+    }
+}
+
+static void cut_short(struct bk_api_waiting *w)
+{
+    struct fetch_state *st =
+        (struct fetch_state *)((char *)w -
+                               offsetof(struct fetch_state, waiting));
+    st->deadline = 0; /* the read that follows answers whatever it finds */
+    if (st->phase == PH_WAITING) {
+        stop_timer(st);
+        start_phase(st, PH_UNWATCH);
+    }
+}
+
+static bool enough(struct fetch_state *st)
+{
+    int64_t total = 0;
+    for (size_t i = 0; i < st->n; i++) {
+        const struct fetch_item *it = &st->items[i];
+        if (it->out->error_code != 0) {
+            return true; /* answer errors at once */
+        }
+        total += it->rd.bytes;
+    }
+    return total >= st->min_bytes;
+}
+
+static void phase_done(struct bk_fan *fan)
+{
+    struct fetch_state *st = fan->data;
+    int64_t now = bk_clock_mono_ms(bk_clock_system());
+    switch (st->phase) {
+        case PH_READ:
+            if (enough(st) || now >= st->deadline ||
+                st->call->req->shard->stopping) {
+                respond(st);
+                return;
+            }
+            release_reads(st);
+            atomic_store(&st->woken, 0);
+            start_phase(st, PH_WATCH);
+            return;
+        case PH_WATCH:
+            if (atomic_load(&st->woken)) {
+                start_phase(st, PH_UNWATCH);
+                return;
+            }
+            st->phase = PH_WAITING;
+            st->timer = bk_malloc(sizeof(*st->timer));
+            if (st->timer == NULL) {
+                start_phase(st, PH_UNWATCH);
+                return;
+            }
+            uv_timer_init(&st->call->req->shard->loop, st->timer);
+            st->timer->data = st;
+            uv_timer_start(st->timer, timeout_cb,
+                           (uint64_t)(st->deadline - now), 0);
+            st->waiting.cut_short = cut_short;
+            bk_api_waiting_add(st->call->req->shard, &st->waiting);
+            return;
+        case PH_UNWATCH:
+            start_phase(st, PH_READ);
+            return;
+        default:
+            return;
+    }
+}
+
+static void start_phase(struct fetch_state *st, enum phase ph)
+{
+    st->phase = ph;
+    if (bk_fan_start(&st->fan, st->call, st->n, st->owner, run_part, phase_done,
+                     st) != 0) {
+        bk_req_fail(st->call->req, "out of memory");
+    }
+}
+
+static void init_out(out_part *op, int32_t index, bool read_committed)
+{
+    op->partition_index = index;
+    op->error_code = BK_KERR_NONE;
+    op->high_watermark = -1;
+    op->last_stable_offset = -1;
+    op->log_start_offset = -1;
+    op->diverging_epoch.epoch = -1;
+    op->diverging_epoch.end_offset = -1;
+    op->current_leader.leader_id = -1;
+    op->current_leader.leader_epoch = -1;
+    op->snapshot_id.end_offset = -1;
+    op->snapshot_id.epoch = -1;
+    op->aborted_transactions = NULL;
+    op->aborted_transactions_count = read_committed ? 0 : -1;
+    op->preferred_read_replica = -1;
+    op->records = (struct bk_bytes){ (const uint8_t *)"", 0 };
+}
+
+void bk_handle_fetch(struct bk_call *call)
+{
+    const struct bk_msg_fetch_request *req = call->request;
+    int16_t v = call->hdr.api_version;
+    struct fetch_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    if (st == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    call->data_ptr = st;
+    call->req->on_free = on_free;
+    st->call = call;
+    st->wake_msg.fn = wake_home;
+    atomic_init(&st->woken, 0);
+    bk_msg_fetch_response_init(&st->resp);
+    st->resp.throttle_time_ms = 0;
+    st->resp.session_id = 0;
+    st->min_bytes = req->min_bytes;
+    st->max_bytes = req->max_bytes > 0 ? req->max_bytes : INT32_MAX;
+    st->deadline = bk_clock_mono_ms(bk_clock_system()) +
+                   (req->max_wait_ms > 0 ? req->max_wait_ms : 0);
+    if (req->session_id != 0) {
+        st->resp.error_code = BK_KERR_FETCH_SESSION_ID_NOT_FOUND;
+        st->resp.responses_count = 0;
+        bk_call_reply(call, &st->resp);
+        return;
+    }
+    bool read_committed = req->isolation_level == 1;
+    int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
+    size_t n = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        int32_t np = req->topics[i].partitions_count;
+        n += np < 0 ? 0 : (size_t)np;
+    }
+    st->resp.responses =
+        bk_arena_alloc(call->arena, (size_t)(nt + 1) * sizeof(out_topic));
+    st->items = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->items));
+    st->owner = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->owner));
+    out_part *outs = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_part));
+    struct bk_md_image *img = bk_api_image(call);
+    if (st->resp.responses == NULL || st->items == NULL || st->owner == NULL ||
+        outs == NULL || img == NULL) {
+        bk_md_image_release(img);
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    st->n = n;
+    st->resp.responses_count = nt;
+    unsigned nshards = call->req->shard->group->n;
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct bk_msg_fetch_request_fetch_topic *ft = &req->topics[i];
+        out_topic *ot = &st->resp.responses[i];
+        ot->topic = ft->topic;
+        ot->topic_id = ft->topic_id;
+        ot->partitions = &outs[k];
+        ot->partitions_count =
+            ft->partitions_count < 0 ? 0 : ft->partitions_count;
+        const struct bk_md_topic *t = NULL;
+        if (v >= 13) {
+            t = bk_md_image_topic_by_id(img, &ft->topic_id);
+        } else if (ft->topic.len >= 0) {
+            t = bk_md_image_topic(img, ft->topic.ptr, (size_t)ft->topic.len);
+        }
+        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
+        for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
+            const struct bk_msg_fetch_request_fetch_partition *fp =
+                &ft->partitions[j];
+            struct fetch_item *it = &st->items[k];
+            it->st = st;
+            it->out = &outs[k];
+            init_out(it->out, fp->partition, read_committed);
+            it->partition = fp->partition;
+            it->fetch_offset = fp->fetch_offset;
+            it->current_leader_epoch = v >= 9 ? fp->current_leader_epoch : -1;
+            int64_t pmax =
+                fp->partition_max_bytes > 0 ? fp->partition_max_bytes : 1;
+            it->max_bytes = pmax < st->max_bytes ? pmax : st->max_bytes;
+            if (t == NULL) {
+                set_error(it, v >= 13 ? BK_KERR_UNKNOWN_TOPIC_ID
+                                      : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
+                st->owner[k] = call->req->shard->id;
+                continue;
+            }
+            it->known = true;
+            it->topic_id = t->id;
+            st->owner[k] = bk_shard_for_partition(th, fp->partition, nshards);
+        }
+    }
+    bk_md_image_release(img);
+    start_phase(st, PH_READ);
+}

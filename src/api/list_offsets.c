@@ -1,0 +1,213 @@
+/* ListOffsets (key 2), v1-10.
+ *
+ * Special timestamps (protocol-notes.md section d): -1 latest (the high
+ * watermark, which is also the last stable offset until transactions
+ * exist), -2 earliest, -3 the record with the largest timestamp (v7+,
+ * KIP-734), -4 earliest local (v8+; every segment is local), -5 latest
+ * tiered (v9+; nothing is tiered, so -1). Any other value finds the first
+ * record whose timestamp is at least that, or -1/-1 when none is.
+ * current_leader_epoch (v4+) fences stale callers as Fetch does. */
+#include "protocol/gen/list_offsets.h"
+
+#include "api/fan.h"
+#include "cluster/controller.h"
+#include "common/log.h"
+#include "protocol/kerr.h"
+
+typedef struct bk_msg_list_offsets_response_list_offsets_partition_response
+    out_part;
+typedef struct bk_msg_list_offsets_response_list_offsets_topic_response
+    out_topic;
+
+struct lo_item {
+    struct bk_uuid topic_id;
+    bool known;
+    int32_t partition;
+    int32_t current_leader_epoch;
+    int64_t timestamp;
+    out_part *out;
+};
+
+struct lo_state {
+    struct bk_fan fan;
+    struct bk_msg_list_offsets_response resp;
+    struct lo_item *items;
+    int16_t version;
+};
+
+static int32_t epoch_at(struct bk_partition *p, int64_t offset)
+{
+    struct bk_batch_hdr h;
+    if (bk_part_batch_at(p, offset, &h) == 0) {
+        return h.leader_epoch;
+    }
+    return bk_log_latest_epoch(p->log);
+}
+
+static void list_one(struct bk_fan_part *part,
+                     const struct bk_md_image *img,
+                     struct lo_item *it)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, &it->topic_id);
+    const struct bk_md_partition *mp =
+        t != NULL ? bk_md_topic_partition(t, it->partition) : NULL;
+    if (mp == NULL) {
+        it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    if (it->current_leader_epoch >= 0 &&
+        it->current_leader_epoch != mp->leader_epoch) {
+        it->out->error_code = it->current_leader_epoch < mp->leader_epoch
+                                  ? BK_KERR_FENCED_LEADER_EPOCH
+                                  : BK_KERR_UNKNOWN_LEADER_EPOCH;
+        return;
+    }
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p = NULL;
+    char errmsg[BK_ERRMSG_SIZE] = "";
+    if (bk_part_get(&sh->parts, t, it->partition, mp->leader_epoch, &p,
+                    errmsg) != 0) {
+        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
+                     t->name, it->partition, errmsg);
+        it->out->error_code = BK_KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    int64_t off = -1, ts = -1;
+    int rv = 0;
+    switch (it->timestamp) {
+        case -1: /* latest */
+            off = bk_log_hw(p->log);
+            break;
+        case -2: /* earliest */
+        case -4: /* earliest local */
+            off = bk_log_start_offset(p->log);
+            break;
+        case -3: /* max timestamp */
+            rv = bk_part_max_timestamp(p, &off, &ts);
+            if (rv == BK_ENOTFOUND) {
+                off = -1;
+                ts = -1;
+                rv = 0;
+            }
+            break;
+        case -5: /* latest tiered: nothing is tiered */
+            break;
+        default:
+            if (it->timestamp < 0) {
+                it->out->error_code = BK_KERR_INVALID_REQUEST;
+                return;
+            }
+            rv = bk_log_offset_for_time(p->log, it->timestamp, &off, &ts);
+            if (rv == BK_ENOTFOUND) {
+                off = -1;
+                ts = -1;
+                rv = 0;
+            }
+            break;
+    }
+    if (rv != 0) {
+        it->out->error_code = BK_KERR_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    it->out->error_code = BK_KERR_NONE;
+    it->out->offset = off;
+    it->out->timestamp = ts;
+    if (off >= 0) {
+        it->out->leader_epoch = off >= bk_log_end_offset(p->log)
+                                    ? bk_log_latest_epoch(p->log)
+                                    : epoch_at(p, off);
+    }
+}
+
+static void run_part(struct bk_fan_part *part)
+{
+    struct lo_state *st = part->fan->data;
+    struct bk_md_image *img = bk_md_image_acquire(part->fan->call->ctx->md);
+    for (size_t i = 0; i < part->n; i++) {
+        struct lo_item *it = &st->items[part->idx[i]];
+        if (it->known && img != NULL) {
+            list_one(part, img, it);
+        }
+    }
+    bk_md_image_release(img);
+    bk_fan_release(part);
+}
+
+static void done(struct bk_fan *fan)
+{
+    struct lo_state *st = fan->data;
+    bk_call_reply(fan->call, &st->resp);
+}
+
+void bk_handle_list_offsets(struct bk_call *call)
+{
+    const struct bk_msg_list_offsets_request *req = call->request;
+    struct lo_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    if (st == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    st->version = call->hdr.api_version;
+    bk_msg_list_offsets_response_init(&st->resp);
+    int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
+    size_t n = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        int32_t np = req->topics[i].partitions_count;
+        n += np < 0 ? 0 : (size_t)np;
+    }
+    st->resp.topics =
+        bk_arena_alloc(call->arena, (size_t)(nt + 1) * sizeof(out_topic));
+    st->items = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->items));
+    unsigned *owner = bk_arena_alloc(call->arena, (n + 1) * sizeof(*owner));
+    out_part *outs = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_part));
+    struct bk_md_image *img = bk_api_image(call);
+    if (st->resp.topics == NULL || st->items == NULL || owner == NULL ||
+        outs == NULL || img == NULL) {
+        bk_md_image_release(img);
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    st->resp.topics_count = nt;
+    unsigned nshards = call->req->shard->group->n;
+    size_t k = 0;
+    for (int32_t i = 0; i < nt; i++) {
+        const struct bk_msg_list_offsets_request_list_offsets_topic *rt =
+            &req->topics[i];
+        out_topic *ot = &st->resp.topics[i];
+        ot->name = rt->name;
+        ot->partitions = &outs[k];
+        ot->partitions_count =
+            rt->partitions_count < 0 ? 0 : rt->partitions_count;
+        const struct bk_md_topic *t =
+            rt->name.len >= 0
+                ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
+                : NULL;
+        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
+        for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
+            const struct bk_msg_list_offsets_request_list_offsets_partition
+                *rp = &rt->partitions[j];
+            struct lo_item *it = &st->items[k];
+            it->out = &outs[k];
+            it->out->partition_index = rp->partition_index;
+            it->out->timestamp = -1;
+            it->out->offset = -1;
+            it->out->leader_epoch = -1;
+            it->partition = rp->partition_index;
+            it->timestamp = rp->timestamp;
+            it->current_leader_epoch =
+                st->version >= 4 ? rp->current_leader_epoch : -1;
+            if (t == NULL) {
+                it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                owner[k] = call->req->shard->id;
+                continue;
+            }
+            it->known = true;
+            it->topic_id = t->id;
+            owner[k] = bk_shard_for_partition(th, rp->partition_index, nshards);
+        }
+    }
+    bk_md_image_release(img);
+    if (bk_fan_start(&st->fan, call, n, owner, run_part, done, st) != 0) {
+        bk_req_fail(call->req, "out of memory");
+    }
+}
