@@ -100,9 +100,13 @@ static void env_close(struct env *e, const char *root)
 
 static size_t make_batch(uint8_t *buf, size_t cap)
 {
-    /* 16 records of 1 KiB each (1000-byte value + record framing). */
-    size_t n = test_batch_build(buf, cap, 16, 1700000000000LL, 1, 1010, 7);
-    if (n == 0) {
+    /* 16 records of 1 KiB each (1011-byte value + framing), exactly
+     * 16384 bytes: the timestamp step of 5 ms makes the last three
+     * records' timestamp deltas take two bytes. Same write size as dd's
+     * bs=16k. */
+    size_t n = test_batch_build(buf, cap, 16, 1700000000000LL, 5, 1011, 7);
+    if (n != 16384) {
+        fprintf(stderr, "batch is %zu bytes\n", n);
         die("batch", BK_EINVAL);
     }
     return n;
