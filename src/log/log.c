@@ -813,11 +813,6 @@ void bk_log_syncer_failed(struct bk_log *log)
     atomic_store(&log->failed, 1);
 }
 
-uint64_t bk_log_gen(struct bk_log *log)
-{
-    return atomic_load(&log->gen);
-}
-
 /* ---- open / close ---- */
 
 int bk_log_root_begin(const struct bk_disk *disk,
@@ -1137,6 +1132,7 @@ int bk_log_sync(struct bk_log *log,
     req->cb = cb;
     req->log = log;
     req->offset = end_offset < log->leo ? end_offset : log->leo;
+    req->gen = atomic_load(&log->gen);
     req->file = act->log_f;
     bk_fdc_file_ref(act->log_f);
     bk_syncer_push_req(log->syncer, req);
@@ -1602,6 +1598,7 @@ size_t bk_log_memory(const struct bk_log *log)
     m += (size_t)log->epochs_cap * sizeof *log->epochs;
     for (int i = 0; i < log->nsegs; i++) {
         struct segment *s = log->segs[i];
+        m += s->pend != NULL ? sizeof *s->pend : 0;
         m += sizeof *s + bk_fdc_file_memory(s->log_f) +
              bk_fdc_file_memory(s->idx_f) + bk_fdc_file_memory(s->tim_f);
     }

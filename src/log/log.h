@@ -183,6 +183,7 @@ struct bk_log_sync_req {
     bk_log_sync_cb cb;
     struct bk_log *log;
     int64_t offset;
+    uint64_t gen;
     struct bk_fdc_file *file;
     struct bk_log_sync_req *next;
 };

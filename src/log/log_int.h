@@ -86,6 +86,5 @@ void bk_sync_item_free(struct bk_sync_item *item);
 /* Called by the syncer thread. */
 void bk_log_syncer_durable(struct bk_log *log, uint64_t gen, int64_t offset);
 void bk_log_syncer_failed(struct bk_log *log);
-uint64_t bk_log_gen(struct bk_log *log);
 
 #endif /* BK_LOG_LOG_INT_H */

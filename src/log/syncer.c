@@ -171,7 +171,7 @@ int bk_syncer_run_once(struct bk_syncer *s)
         if (rv != 0) {
             bk_log_syncer_failed(r->log);
         } else {
-            bk_log_syncer_durable(r->log, bk_log_gen(r->log), r->offset);
+            bk_log_syncer_durable(r->log, r->gen, r->offset);
         }
     }
     for (struct bk_log_sync_req *r = reqs, *next; r != NULL; r = next) {
