@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "net/net.h"
 #include "partition/partition.h"
@@ -18,6 +19,15 @@
 struct bk_md;
 
 #define BK_API_MAX_ADVERTISED 8
+
+/* Producer ids this broker hands out (InitProducerId), from blocks that
+ * the metadata log allocates. Shared by the shards; the mutex guards a few
+ * integers on a path that runs once per producer, never per record. */
+struct bk_pid_pool {
+    uv_mutex_t lock;
+    int64_t next; /* next id to hand out */
+    int64_t end;  /* one past the block's last id */
+};
 
 /* What handlers know of the broker. Filled by the server before the shards
  * start and immutable afterwards (so shards read it without locks). */
@@ -36,6 +46,8 @@ struct bk_api_ctx {
     struct bk_shards *shards;           /* borrowed */
     struct bk_md *md;                   /* borrowed: cluster metadata */
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
+    int64_t broker_epoch;               /* from this broker's registration */
+    struct bk_pid_pool *pids;           /* borrowed */
 };
 
 /* Something waiting on a timer (a parked Fetch) that must finish early when

@@ -25,6 +25,7 @@ static const struct bk_handler handlers[] = {
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
+    { BK_API_INIT_PRODUCER_ID, 0, 5, 0, bk_handle_init_producer_id },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

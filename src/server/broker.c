@@ -32,6 +32,8 @@ struct broker {
     struct bk_api_ctx api;
     int bound_port[BK_MAX_LISTENERS];
     struct bk_md *md;
+    int64_t broker_epoch;
+    struct bk_pid_pool pids;
     struct bk_storage storage;
     int signals_seen;
 };
@@ -93,6 +95,8 @@ static void fill_api_ctx(struct broker *b)
     a->shards = &b->shards;
     a->md = b->md;
     a->storage = &b->storage;
+    a->broker_epoch = b->broker_epoch;
+    a->pids = &b->pids;
 }
 
 /* Starts the metadata quorum and registers this broker. */
@@ -125,6 +129,7 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         adv->port != 0 ? adv->port : b->bound_port[0],
         cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
         MD_START_TIMEOUT_MS, &epoch);
+    b->broker_epoch = epoch;
     if (rv != 0) {
         snprintf(err, errlen,
                  "controller.quorum.voters: could not register with the "
@@ -204,6 +209,7 @@ int bk_broker_run(const struct bk_config *cfg)
 
     memset(&b, 0, sizeof(b));
     b.cfg = cfg;
+    uv_mutex_init(&b.pids.lock);
     rv = bk_datadir_open(&b.datadir, cfg->log_dirs, cfg->node_id, err,
                          sizeof(err));
     if (rv != 0) {
