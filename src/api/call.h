@@ -88,6 +88,8 @@ void bk_handle_produce(struct bk_call *call);
 void bk_handle_fetch(struct bk_call *call);
 void bk_handle_list_offsets(struct bk_call *call);
 void bk_handle_init_producer_id(struct bk_call *call);
+void bk_handle_offset_for_leader_epoch(struct bk_call *call);
+void bk_handle_delete_records(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):

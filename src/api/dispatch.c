@@ -25,7 +25,11 @@ static const struct bk_handler handlers[] = {
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
+    { BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records },
     { BK_API_INIT_PRODUCER_ID, 0, 5, 0, bk_handle_init_producer_id },
+    /* OffsetForLeaderEpoch from v2 (KIP-896). */
+    { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
+      bk_handle_offset_for_leader_epoch },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

@@ -1,6 +1,9 @@
 #include "api/fan.h"
 
+#include "cluster/image.h"
 #include "common/heap.h"
+#include "common/log.h"
+#include "protocol/kerr.h"
 
 static void part_home(struct bk_shard *shard, struct bk_shard_msg *m)
 {
@@ -109,4 +112,38 @@ int bk_fan_start(struct bk_fan *fan,
         run(local);
     }
     return 0;
+}
+
+struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
+                                           const struct bk_md_image *img,
+                                           const struct bk_uuid *topic_id,
+                                           int32_t partition,
+                                           int32_t current_leader_epoch,
+                                           int16_t *err)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, topic_id);
+    const struct bk_md_partition *mp =
+        t != NULL ? bk_md_topic_partition(t, partition) : NULL;
+    if (mp == NULL) {
+        *err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    if (current_leader_epoch >= 0 && current_leader_epoch != mp->leader_epoch) {
+        *err = current_leader_epoch < mp->leader_epoch
+                   ? BK_KERR_FENCED_LEADER_EPOCH
+                   : BK_KERR_UNKNOWN_LEADER_EPOCH;
+        return NULL;
+    }
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p = NULL;
+    char errmsg[BK_ERRMSG_SIZE] = "";
+    if (bk_part_get(&sh->parts, t, partition, mp->leader_epoch, &p, errmsg) !=
+        0) {
+        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
+                     t->name, partition, errmsg);
+        *err = BK_KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    *err = BK_KERR_NONE;
+    return p;
 }

@@ -101,30 +101,12 @@ static struct bk_partition *open_part(struct bk_fan_part *part,
                                       const struct bk_md_image *img,
                                       struct fetch_item *it)
 {
-    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, &it->topic_id);
-    const struct bk_md_partition *mp =
-        t != NULL ? bk_md_topic_partition(t, it->partition) : NULL;
-    if (mp == NULL) {
-        set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
-        return NULL;
-    }
-    /* Leader epoch fencing (KIP-320): -1 means the client does not know. */
-    if (it->current_leader_epoch >= 0 &&
-        it->current_leader_epoch != mp->leader_epoch) {
-        set_error(it, it->current_leader_epoch < mp->leader_epoch
-                          ? BK_KERR_FENCED_LEADER_EPOCH
-                          : BK_KERR_UNKNOWN_LEADER_EPOCH);
-        return NULL;
-    }
-    struct bk_api_shard *sh = bk_fan_shard_state(part);
-    struct bk_partition *p = NULL;
-    char errmsg[BK_ERRMSG_SIZE] = "";
-    if (bk_part_get(&sh->parts, t, it->partition, mp->leader_epoch, &p,
-                    errmsg) != 0) {
-        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
-                     t->name, it->partition, errmsg);
-        set_error(it, BK_KERR_KAFKA_STORAGE_ERROR);
-        return NULL;
+    int16_t err;
+    struct bk_partition *p =
+        bk_fan_open_partition(part, img, &it->topic_id, it->partition,
+                              it->current_leader_epoch, &err);
+    if (p == NULL) {
+        set_error(it, err);
     }
     return p;
 }

@@ -48,28 +48,12 @@ static void list_one(struct bk_fan_part *part,
                      const struct bk_md_image *img,
                      struct lo_item *it)
 {
-    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, &it->topic_id);
-    const struct bk_md_partition *mp =
-        t != NULL ? bk_md_topic_partition(t, it->partition) : NULL;
-    if (mp == NULL) {
-        it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-        return;
-    }
-    if (it->current_leader_epoch >= 0 &&
-        it->current_leader_epoch != mp->leader_epoch) {
-        it->out->error_code = it->current_leader_epoch < mp->leader_epoch
-                                  ? BK_KERR_FENCED_LEADER_EPOCH
-                                  : BK_KERR_UNKNOWN_LEADER_EPOCH;
-        return;
-    }
-    struct bk_api_shard *sh = bk_fan_shard_state(part);
-    struct bk_partition *p = NULL;
-    char errmsg[BK_ERRMSG_SIZE] = "";
-    if (bk_part_get(&sh->parts, t, it->partition, mp->leader_epoch, &p,
-                    errmsg) != 0) {
-        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
-                     t->name, it->partition, errmsg);
-        it->out->error_code = BK_KERR_KAFKA_STORAGE_ERROR;
+    int16_t err;
+    struct bk_partition *p =
+        bk_fan_open_partition(part, img, &it->topic_id, it->partition,
+                              it->current_leader_epoch, &err);
+    if (p == NULL) {
+        it->out->error_code = err;
         return;
     }
     int64_t off = -1, ts = -1;
