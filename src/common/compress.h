@@ -55,7 +55,10 @@ bool bk_codec_valid(int codec);
  *
  * At most max_out bytes are ever produced or allocated for the output: more
  * gives BK_ETOOLARGE (a decompression bomb fails early, memory stays bounded
- * by about max_out plus the codec's own state). BK_CODEC_NONE copies.
+ * by about max_out plus the codec's own state: zlib 44 KiB, lz4 up to 4 MiB
+ * for 4 MiB blocks, zstd its window, at most 128 MiB (zstd's default
+ * windowLogMax 27, which level-22 streams need) for a frame without a
+ * content size). BK_CODEC_NONE copies.
  * Errors: BK_ECORRUPT for malformed or truncated input, BK_ETOOLARGE,
  * BK_ENOMEM (heap or arena limit), BK_EUNSUPPORTED for an unknown codec.
  * On error nothing is returned (heap memory is freed; arena memory stays
