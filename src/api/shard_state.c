@@ -30,7 +30,7 @@ static void tick_cb(uv_timer_t *t)
         }
         bk_md_image_release(img);
     }
-    bk_part_table_tick(&st->parts);
+    bk_part_table_tick(&st->parts, &shard->loop);
 }
 
 void bk_api_shard_start(struct bk_shard *shard)

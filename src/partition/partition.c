@@ -322,10 +322,74 @@ size_t bk_part_table_sync(struct bk_part_table *t,
     return dropped;
 }
 
-void bk_part_table_tick(struct bk_part_table *t)
+/* A producer-state snapshot being written on the threadpool. It owns a
+ * copy of everything it needs, so the partition may close meanwhile; the
+ * partition is told only through its flag, if it still exists. */
+struct snap_job {
+    uv_work_t work;
+    const struct bk_disk *disk;
+    struct bk_part_table *table;
+    struct bk_uuid topic_id;
+    int32_t index;
+    uint8_t *buf;
+    size_t len;
+    int rv;
+    char path[4200];
+};
+
+static void snap_work(uv_work_t *w)
+{
+    struct snap_job *j = (struct snap_job *)w;
+    j->rv = bk_pstate_write(j->disk, j->path, j->buf, j->len);
+}
+
+static void snap_done(uv_work_t *w, int status)
+{
+    struct snap_job *j = (struct snap_job *)w;
+    struct bk_partition *p = bk_part_find(j->table, &j->topic_id, j->index);
+    if (p != NULL) {
+        p->snapshot_running = false;
+    }
+    if (status != 0 || j->rv != 0) {
+        bk_log_warn("partition", "path=%s msg=\"producer snapshot: %s\"",
+                    j->path, bk_strerror(status != 0 ? status : j->rv));
+    }
+    bk_free(j->buf);
+    bk_free(j);
+}
+
+static void maybe_snapshot(struct bk_part_table *t,
+                           struct bk_partition *p,
+                           uv_loop_t *loop)
+{
+    if (p->snapshot_running || p->bytes_since_snapshot < SNAPSHOT_EVERY_BYTES) {
+        return;
+    }
+    struct snap_job *j = bk_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return;
+    }
+    j->disk = t->st->disk;
+    j->table = t;
+    j->topic_id = p->topic_id;
+    j->index = p->index;
+    snapshot_path(t->st, p, j->path, sizeof(j->path));
+    if (bk_pstate_encode(&p->pstate, bk_log_end_offset(p->log), &j->buf,
+                         &j->len) != 0 ||
+        uv_queue_work(loop, &j->work, snap_work, snap_done) != 0) {
+        bk_free(j->buf);
+        bk_free(j);
+        return;
+    }
+    p->snapshot_running = true;
+    p->bytes_since_snapshot = 0;
+}
+
+void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
 {
     for (size_t b = 0; b < t->nbuckets; b++) {
         for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
+            maybe_snapshot(t, p, loop);
             int rv = bk_log_tick(p->log);
             if (rv != 0) {
                 bk_log_warn("partition",

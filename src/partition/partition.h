@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "cluster/image.h"
 #include "common/clock.h"
@@ -50,6 +51,7 @@ struct bk_partition {
     int32_t leader_epoch;
     struct bk_part_waiter *waiters;
     int64_t bytes_since_snapshot;
+    bool snapshot_running; /* a threadpool write is in flight */
     int64_t max_message_bytes;
     int64_t timestamp_before_ms; /* message.timestamp.before.max.ms */
     int64_t timestamp_after_ms;  /* message.timestamp.after.max.ms */
@@ -91,8 +93,9 @@ size_t bk_part_table_sync(struct bk_part_table *t,
                           const struct bk_md_image *img);
 
 /* Periodic housekeeping for every open partition (retention, flush.ms,
- * segment.ms, producer-state snapshots). */
-void bk_part_table_tick(struct bk_part_table *t);
+ * segment.ms), and a producer-state snapshot after every 16 MiB appended,
+ * written on libuv's threadpool of loop so the shard never blocks on it. */
+void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop);
 
 /* Calls every waiter of p and clears the list (after an append). */
 void bk_part_wake(struct bk_partition *p);

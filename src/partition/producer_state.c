@@ -154,10 +154,10 @@ void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset)
     ps->n = w;
 }
 
-int bk_pstate_save(const struct bk_pstate *ps,
-                   const struct bk_disk *disk,
-                   const char *path,
-                   int64_t offset)
+int bk_pstate_encode(const struct bk_pstate *ps,
+                     int64_t offset,
+                     uint8_t **out,
+                     size_t *out_len)
 {
     size_t size = 4 + 2 + 8 + 4 + ps->n * ENTRY_SIZE + 4;
     if (size > SNAP_MAX) {
@@ -188,19 +188,43 @@ int bk_pstate_save(const struct bk_pstate *ps,
         }
     }
     bk_wr_u32(&wr, bk_crc32c(0, buf, wr.len));
-    int rv = wr.err;
-    if (rv == 0) {
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash != NULL) {
-            *slash = '\0';
-        } else {
-            snprintf(dir, sizeof(dir), ".");
-        }
-        rv = bk_disk_write_atomic(disk, dir, path, buf, wr.len);
+    if (wr.err != 0) {
+        bk_free(buf);
+        return wr.err;
     }
-    bk_free(buf);
+    *out = buf;
+    *out_len = wr.len;
+    return 0;
+}
+
+int bk_pstate_write(const struct bk_disk *disk,
+                    const char *path,
+                    const uint8_t *buf,
+                    size_t len)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash != NULL) {
+        *slash = '\0';
+    } else {
+        snprintf(dir, sizeof(dir), ".");
+    }
+    return bk_disk_write_atomic(disk, dir, path, buf, len);
+}
+
+int bk_pstate_save(const struct bk_pstate *ps,
+                   const struct bk_disk *disk,
+                   const char *path,
+                   int64_t offset)
+{
+    uint8_t *buf;
+    size_t len;
+    int rv = bk_pstate_encode(ps, offset, &buf, &len);
+    if (rv == 0) {
+        rv = bk_pstate_write(disk, path, buf, len);
+        bk_free(buf);
+    }
     return rv;
 }
 

@@ -80,6 +80,20 @@ int bk_pstate_update(struct bk_pstate *ps,
 /* Removes every batch at or past offset (after a log truncation). */
 void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset);
 
+/* Serializes the state as of log offset `offset` into a new buffer
+ * (returns owned, bk_free it). Returns 0, BK_ENOMEM or BK_ETOOLARGE. */
+int bk_pstate_encode(const struct bk_pstate *ps,
+                     int64_t offset,
+                     uint8_t **out,
+                     size_t *out_len);
+
+/* Writes encoded state to path durably (temp + fdatasync + rename + fsync
+ * of the directory). Blocking: never on a shard thread. */
+int bk_pstate_write(const struct bk_disk *disk,
+                    const char *path,
+                    const uint8_t *buf,
+                    size_t len);
+
 /* Writes the state as of log offset `offset` to path (temp + fsync +
  * rename). Returns 0 or BK_EIO. */
 int bk_pstate_save(const struct bk_pstate *ps,
