@@ -1,0 +1,241 @@
+"""The data path on the raw wire: hand-built magic-2 record batches sent
+with Produce v8, checked with ListOffsets v1 and Fetch v4.
+
+Idempotence: the same batch twice gives one copy at the original offset; a
+sequence gap gives 45 OUT_OF_ORDER_SEQUENCE_NUMBER. Bad input (wrong CRC,
+batch over max.message.bytes, truncated batch, unknown topic) gets Kafka's
+error code and writes nothing."""
+import struct
+
+import pytest
+
+from data_util import create_topics
+from harness import Broker, connect
+from kafka_records import (OFF_BATCH_LENGTH, OFF_CRC, build_batch, fetch_all,
+                           fetch_v4, list_offsets_v1, metadata_v1, produce_v8)
+
+NONE = 0
+CORRUPT_MESSAGE = 2
+UNKNOWN_TOPIC_OR_PARTITION = 3
+MESSAGE_TOO_LARGE = 10
+OUT_OF_ORDER_SEQUENCE_NUMBER = 45
+INVALID_PRODUCER_EPOCH = 47
+INVALID_RECORD = 87
+
+PID = 1234
+
+
+def recs(prefix, n, size=8):
+    return [(b"%s-k%d" % (prefix, i), (b"%s-v%d-" % (prefix, i)).ljust(size, b"x"))
+            for i in range(n)]
+
+
+@pytest.fixture(scope="module")
+def broker():
+    with Broker() as b:
+        create_topics(b.bootstrap, {
+            "idem": (1, {}),
+            "idem-restart": (1, {}),
+            "epoch": (1, {}),
+            "bad-crc": (1, {}),
+            "too-large": (1, {"max.message.bytes": "1000"}),
+            "truncated": (1, {}),
+            "plain": (2, {}),
+        })
+        yield b
+
+
+@pytest.fixture
+def sock(broker):
+    s = connect(broker.port)
+    yield s
+    s.close()
+
+
+def latest(sock, topic, partition=0):
+    err, _, off = list_offsets_v1(sock, topic, partition, -1)
+    assert err == NONE
+    return off
+
+
+def assert_empty(sock, topic, partition=0):
+    """Nothing was written: the log end is 0 and a fetch from 0 returns no
+    record bytes."""
+    assert latest(sock, topic, partition) == 0
+    err, hw, _, data = fetch_v4(sock, topic, partition, 0)
+    assert (err, hw, data) == (NONE, 0, b"")
+
+
+def test_plain_produce_and_fetch(sock):
+    """Non-idempotent batches get consecutive offsets and read back intact,
+    with their keys, values and timestamps."""
+    b1 = build_batch(recs(b"a", 3), base_timestamp=1700000000000)
+    b2 = build_batch(recs(b"b", 4), base_timestamp=1700000001000)
+    assert produce_v8(sock, "plain", 1, b1)[:2] == (NONE, 0)
+    assert produce_v8(sock, "plain", 1, b2)[:2] == (NONE, 3)
+    assert latest(sock, "plain", 1) == 7
+    assert latest(sock, "plain", 0) == 0
+    batches, hw = fetch_all(sock, "plain", 1)
+    assert hw == 7
+    got = [(r["offset"], r["key"], r["value"], r["timestamp"])
+           for b in batches for r in b["records"]]
+    want = [(i, k, v, 1700000000000 + i) for i, (k, v) in enumerate(recs(b"a", 3))]
+    want += [(3 + i, k, v, 1700000001000 + i)
+             for i, (k, v) in enumerate(recs(b"b", 4))]
+    assert got == want
+    # acks=1 appends too.
+    assert produce_v8(sock, "plain", 0, build_batch(recs(b"c", 1)), acks=1)[:2] == (NONE, 0)
+
+
+def test_idempotent_duplicate_gets_original_offset(sock):
+    first = build_batch(recs(b"i", 5), producer_id=PID, producer_epoch=0,
+                        base_sequence=0)
+    err, off, _, _, _ = produce_v8(sock, "idem", 0, first)
+    assert (err, off) == (NONE, 0)
+    # The same batch again (a producer retry): success, the original offset.
+    err, off, _, _, _ = produce_v8(sock, "idem", 0, first, corr=101)
+    assert (err, off) == (NONE, 0)
+    assert latest(sock, "idem") == 5
+    second = build_batch(recs(b"j", 2), producer_id=PID, producer_epoch=0,
+                         base_sequence=5)
+    assert produce_v8(sock, "idem", 0, second, corr=102)[:2] == (NONE, 5)
+    # A retry of an older batch still among the last five: its own offset.
+    assert produce_v8(sock, "idem", 0, first, corr=103)[:2] == (NONE, 0)
+    assert produce_v8(sock, "idem", 0, second, corr=104)[:2] == (NONE, 5)
+    assert latest(sock, "idem") == 7
+    batches, hw = fetch_all(sock, "idem", 0)
+    assert hw == 7
+    assert [(b["base_offset"], b["count"], b["producer_id"], b["base_sequence"])
+            for b in batches] == [(0, 5, PID, 0), (5, 2, PID, 5)]
+    values = [r["value"] for b in batches for r in b["records"]]
+    assert values == [v for _, v in recs(b"i", 5)] + [v for _, v in recs(b"j", 2)]
+
+
+def test_idempotent_sequence_gap_is_error_45(sock):
+    b0 = build_batch(recs(b"g", 3), producer_id=PID + 1, producer_epoch=0,
+                     base_sequence=0)
+    assert produce_v8(sock, "idem", 0, b0)[0] == NONE
+    end = latest(sock, "idem")
+    # Next expected sequence is 3: 5 leaves a gap.
+    gap = build_batch(recs(b"h", 2), producer_id=PID + 1, producer_epoch=0,
+                      base_sequence=5)
+    err = produce_v8(sock, "idem", 0, gap, corr=105)[0]
+    assert err == OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert latest(sock, "idem") == end, "the out-of-order batch was written"
+    # The right sequence is still accepted afterwards.
+    ok = build_batch(recs(b"h", 2), producer_id=PID + 1, producer_epoch=0,
+                     base_sequence=3)
+    assert produce_v8(sock, "idem", 0, ok, corr=106)[:2] == (NONE, end)
+
+
+def test_producer_epoch_rules(sock):
+    """A new epoch must start at sequence 0 (else 45); an older epoch than
+    the stored one gets 47 INVALID_PRODUCER_EPOCH."""
+    pid = PID + 2
+    b = build_batch(recs(b"e", 2), producer_id=pid, producer_epoch=3,
+                    base_sequence=0)
+    assert produce_v8(sock, "epoch", 0, b)[:2] == (NONE, 0)
+    bump = build_batch(recs(b"f", 1), producer_id=pid, producer_epoch=4,
+                       base_sequence=7)
+    assert produce_v8(sock, "epoch", 0, bump)[0] == OUT_OF_ORDER_SEQUENCE_NUMBER
+    bump = build_batch(recs(b"f", 1), producer_id=pid, producer_epoch=4,
+                       base_sequence=0)
+    assert produce_v8(sock, "epoch", 0, bump)[:2] == (NONE, 2)
+    old = build_batch(recs(b"o", 1), producer_id=pid, producer_epoch=3,
+                      base_sequence=2)
+    assert produce_v8(sock, "epoch", 0, old)[0] == INVALID_PRODUCER_EPOCH
+    assert latest(sock, "epoch") == 3
+
+
+def test_idempotent_duplicate_detected_after_restart(broker):
+    """Kafka rebuilds producer state from the log: a producer's retry that
+    arrives after a broker restart is still answered with the original
+    offset and not appended again."""
+    batch = build_batch(recs(b"r", 4), producer_id=PID + 3, producer_epoch=0,
+                        base_sequence=0)
+    s = connect(broker.port)
+    try:
+        assert produce_v8(s, "idem-restart", 0, batch)[:2] == (NONE, 0)
+    finally:
+        s.close()
+    assert broker.stop() == 0
+    broker.start()
+    s = connect(broker.port)
+    try:
+        assert produce_v8(s, "idem-restart", 0, batch)[:2] == (NONE, 0)
+        assert latest(s, "idem-restart") == 4
+        nxt = build_batch(recs(b"s", 1), producer_id=PID + 3, producer_epoch=0,
+                          base_sequence=4)
+        assert produce_v8(s, "idem-restart", 0, nxt)[:2] == (NONE, 4)
+    finally:
+        s.close()
+
+
+def test_wrong_crc_is_corrupt_message(sock):
+    good = bytearray(build_batch(recs(b"c", 3)))
+    bad = bytearray(good)
+    bad[-1] ^= 0x01  # flip a bit in the last value byte: CRC no longer matches
+    assert produce_v8(sock, "bad-crc", 0, bytes(bad))[0] == CORRUPT_MESSAGE
+    bad = bytearray(good)
+    struct.pack_into(">I", bad, OFF_CRC, struct.unpack_from(">I", good, OFF_CRC)[0] ^ 1)
+    assert produce_v8(sock, "bad-crc", 0, bytes(bad), corr=107)[0] == CORRUPT_MESSAGE
+    assert_empty(sock, "bad-crc")
+
+
+def test_batch_over_max_message_bytes_is_message_too_large(sock):
+    big = build_batch([(b"k", b"x" * 1200)])
+    assert len(big) > 1000
+    assert produce_v8(sock, "too-large", 0, big)[0] == MESSAGE_TOO_LARGE
+    assert_empty(sock, "too-large")
+    # Just under the limit is accepted.
+    small = build_batch([(b"k", b"x" * 800)])
+    assert len(small) <= 1000
+    assert produce_v8(sock, "too-large", 0, small)[:2] == (NONE, 0)
+
+
+@pytest.mark.parametrize("how", ["cut-tail", "cut-in-header", "length-fixed"])
+def test_truncated_batch_is_rejected(sock, how):
+    good = build_batch(recs(b"t", 5))
+    if how == "cut-tail":
+        # The batch says it is longer than the bytes sent.
+        bad = good[:-7]
+    elif how == "cut-in-header":
+        bad = good[:40]
+    else:
+        # The batch length is made to match the cut bytes: the records end
+        # early (and the CRC, computed on the whole batch, no longer fits).
+        bad = bytearray(good[:-7])
+        struct.pack_into(">i", bad, OFF_BATCH_LENGTH, len(bad) - 12)
+        bad = bytes(bad)
+    err = produce_v8(sock, "truncated", 0, bad)[0]
+    assert err in (CORRUPT_MESSAGE, INVALID_RECORD), "error %d" % err
+    assert_empty(sock, "truncated")
+
+
+def test_record_count_larger_than_records_is_rejected(sock):
+    """A batch whose CRC is right but whose record count claims one record
+    more than it holds is invalid (Kafka: 87 INVALID_RECORD or 2)."""
+    from kafka_records import crc32c, OFF_ATTRIBUTES
+    bad = bytearray(build_batch(recs(b"n", 3)))
+    struct.pack_into(">i", bad, 57, 4)  # records count
+    struct.pack_into(">I", bad, OFF_CRC, crc32c(bytes(bad[OFF_ATTRIBUTES:])))
+    err = produce_v8(sock, "truncated", 0, bytes(bad))[0]
+    assert err in (CORRUPT_MESSAGE, INVALID_RECORD), "error %d" % err
+    assert_empty(sock, "truncated")
+
+
+def test_unknown_topic_without_auto_create():
+    with Broker({"auto.create.topics.enable": "false"}) as b:
+        s = connect(b.port)
+        try:
+            batch = build_batch(recs(b"u", 2))
+            err = produce_v8(s, "no-such-topic", 0, batch)[0]
+            assert err == UNKNOWN_TOPIC_OR_PARTITION
+            md = metadata_v1(s, ["no-such-topic"])
+            assert md["no-such-topic"][0] == UNKNOWN_TOPIC_OR_PARTITION
+            # An unknown partition of a known topic is error 3 too.
+            create_topics(b.bootstrap, {"known": (1, {})})
+            assert produce_v8(s, "known", 5, batch)[0] == UNKNOWN_TOPIC_OR_PARTITION
+            assert latest(s, "known") == 0
+        finally:
+            s.close()
