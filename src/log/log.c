@@ -43,7 +43,7 @@ void bk_log_config_default(struct bk_log_config *c)
     c->flush_messages = INT64_MAX;
     c->flush_ms = INT64_MAX;
     c->max_message_bytes = 1048576 + 12;
-    c->recovery_checkpoint_bytes = 64LL << 20;
+    c->recovery_checkpoint_bytes = 256LL << 20;
     c->log_append_time = false;
 }
 

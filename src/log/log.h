@@ -56,7 +56,7 @@ struct bk_log_config {
     int64_t max_message_bytes;    /* max.message.bytes (1 MiB + 12) */
     /* Bytes appended between two recovery-point checkpoints; bounds the
      * tail that recovery scans after a crash (brokerd's own setting). */
-    int64_t recovery_checkpoint_bytes; /* default 64 MiB */
+    int64_t recovery_checkpoint_bytes; /* default 256 MiB */
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
 };
 
