@@ -17,14 +17,22 @@
 
 #include "api/fan.h"
 #include "cluster/controller.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "log/batch.h"
 #include "protocol/kerr.h"
+#include "protocol/record_batch.h"
+
+/* Decompression limit for validating one batch: generous enough for any
+ * real batch, small enough that a compression bomb cannot exhaust memory. */
+#define MAX_UNCOMPRESSED (256 * 1024 * 1024)
 
 typedef struct bk_msg_produce_response_partition_produce_response out_part;
 typedef struct bk_msg_produce_response_topic_produce_response out_topic;
 
 struct produce_item {
+    /* The per-record error (Produce v8+) when a record is refused. */
+    struct bk_msg_produce_response_batch_index_and_error_message rec_error;
     const struct bk_msg_produce_request_topic_produce_data *topic;
     const struct bk_msg_produce_request_partition_produce_data *in;
     out_part *out;
@@ -152,6 +160,69 @@ static void produce_one(struct produce_state *st,
                   "The batch is larger than the topic's max.message.bytes");
         return;
     }
+    /* Records: decompressed and walked once (Kafka's LogValidator), then
+     * recompressed when the topic's compression.type asks for another
+     * codec. A corrupt batch is told apart from an invalid one by its
+     * CRC. */
+    struct bk_arena scratch;
+    bk_arena_init(&scratch, 64 * 1024, 0);
+    struct bk_batch_records_info info;
+    int vrv = bk_batch_records_validate(buf, len,
+                                        p->compacted ? BK_RB_REQUIRE_KEYS : 0,
+                                        MAX_UNCOMPRESSED, &scratch, &info);
+    if (vrv == 0 && !p->log_append_time) {
+        int64_t now = bk_clock_wall_ms(bk_clock_system());
+        vrv = bk_batch_check_timestamps(&info, now, p->timestamp_before_ms,
+                                        p->timestamp_after_ms);
+    }
+    if (vrv != 0) {
+        int16_t code = BK_KERR_CORRUPT_MESSAGE;
+        if (vrv == BK_ERANGE) {
+            code = BK_KERR_INVALID_TIMESTAMP;
+        } else if (vrv == BK_EPROTO &&
+                   bk_batch_validate(buf, len, BK_BATCH_CHECK_PRODUCE, NULL) ==
+                       0) {
+            code = BK_KERR_INVALID_RECORD;
+        } else if (vrv == BK_ENOMEM) {
+            code = BK_KERR_UNKNOWN_SERVER_ERROR;
+        }
+        set_error(it, code, info.reason);
+        if (info.bad_record >= 0 && st->version >= 8) {
+            it->rec_error.batch_index = info.bad_record;
+            it->rec_error.batch_index_error_message = bk_str_c(info.reason);
+            it->out->record_errors = &it->rec_error;
+            it->out->record_errors_count = 1;
+        }
+        bk_arena_destroy(&scratch);
+        return;
+    }
+    int batch_codec = h.attributes & BK_BATCH_ATTR_COMPRESSION_MASK;
+    if (p->compression >= 0 && p->compression != batch_codec) {
+        if (p->compression == BK_CODEC_ZSTD && st->version < 7) {
+            set_error(it, BK_KERR_UNSUPPORTED_COMPRESSION_TYPE,
+                      "The topic's zstd compression needs Produce v7");
+            bk_arena_destroy(&scratch);
+            return;
+        }
+        uint8_t *rebuilt = NULL;
+        size_t rebuilt_len = 0;
+        if (bk_batch_validate(buf, len, BK_BATCH_CHECK_PRODUCE, NULL) != 0) {
+            set_error(it, BK_KERR_CORRUPT_MESSAGE, NULL);
+            bk_arena_destroy(&scratch);
+            return;
+        }
+        if (bk_batch_rebuild(buf, info.records_data, info.records_size,
+                             (enum bk_codec)p->compression,
+                             BK_COMPRESS_LEVEL_DEFAULT, &scratch, &rebuilt,
+                             &rebuilt_len) != 0) {
+            set_error(it, BK_KERR_UNKNOWN_SERVER_ERROR,
+                      "Recompressing the batch failed");
+            bk_arena_destroy(&scratch);
+            return;
+        }
+        buf = rebuilt;
+        len = rebuilt_len;
+    }
     int32_t count = h.last_offset_delta + 1;
     struct bk_pstate_batch dup;
     switch (bk_pstate_check(&p->pstate, h.producer_id, h.producer_epoch,
@@ -165,12 +236,15 @@ static void produce_one(struct produce_state *st,
             it->out->base_offset = dup.first_offset;
             it->out->log_append_time_ms = -1;
             it->out->log_start_offset = bk_log_start_offset(p->log);
+            bk_arena_destroy(&scratch);
             return;
         case BK_PSTATE_BAD_EPOCH:
             set_error(it, BK_KERR_INVALID_PRODUCER_EPOCH, NULL);
+            bk_arena_destroy(&scratch);
             return;
         case BK_PSTATE_OUT_OF_ORDER:
             set_error(it, BK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER, NULL);
+            bk_arena_destroy(&scratch);
             return;
     }
     struct bk_log_append_result res;
@@ -178,6 +252,7 @@ static void produce_one(struct produce_state *st,
                        &res);
     if (rv != 0) {
         set_error(it, append_error(rv), NULL);
+        bk_arena_destroy(&scratch);
         return;
     }
     /* One replica: the high watermark is the log end. */
@@ -199,6 +274,7 @@ static void produce_one(struct produce_state *st,
             bk_fan_release(part);
         }
     }
+    bk_arena_destroy(&scratch);
 }
 
 static void run_part(struct bk_fan_part *part)

@@ -84,6 +84,8 @@ static void apply_config(struct bk_partition *p,
     p->timestamp_after_ms =
         cfg_long(t, "message.timestamp.after.max.ms", INT64_MAX);
     p->compression = codec_of(cfg_value(t, "compression.type"));
+    const char *policy = cfg_value(t, "cleanup.policy");
+    p->compacted = policy != NULL && strstr(policy, "compact") != NULL;
 }
 
 static size_t bucket_of(const struct bk_part_table *t,

@@ -56,6 +56,7 @@ struct bk_partition {
     int64_t timestamp_before_ms; /* message.timestamp.before.max.ms */
     int64_t timestamp_after_ms;  /* message.timestamp.after.max.ms */
     bool log_append_time;
+    bool compacted;     /* cleanup.policy has compact: keys required */
     int8_t compression; /* compression.type: -1 = producer */
 };
 
