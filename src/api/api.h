@@ -18,7 +18,19 @@
 
 struct bk_md;
 
-#define BK_API_MAX_ADVERTISED 8
+#define BK_API_MAX_ADVERTISED     8
+#define BK_API_MAX_BROKER_CONFIGS 64
+
+/* One broker setting as DescribeConfigs shows it (a copy of the server's
+ * config table row and its effective value). */
+struct bk_api_broker_config {
+    const char *name; /* static */
+    const char *doc;  /* static */
+    char value[512];
+    int8_t type; /* Kafka's ConfigDef type (enum bk_md_cfg_type) */
+    bool is_default;
+    bool dynamic;
+};
 
 /* Producer ids this broker hands out (InitProducerId), from blocks that
  * the metadata log allocates. Shared by the shards; the mutex guards a few
@@ -48,6 +60,9 @@ struct bk_api_ctx {
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
     int64_t broker_epoch;               /* from this broker's registration */
     struct bk_pid_pool *pids;           /* borrowed */
+    /* The broker's static configuration, for DescribeConfigs. */
+    struct bk_api_broker_config broker_configs[BK_API_MAX_BROKER_CONFIGS];
+    unsigned n_broker_configs;
 };
 
 /* Something waiting on a timer (a parked Fetch) that must finish early when

@@ -91,6 +91,12 @@ void bk_handle_init_producer_id(struct bk_call *call);
 void bk_handle_offset_for_leader_epoch(struct bk_call *call);
 void bk_handle_delete_records(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
+void bk_handle_describe_configs(struct bk_call *call);
+void bk_handle_alter_configs(struct bk_call *call);
+void bk_handle_create_partitions(struct bk_call *call);
+void bk_handle_incremental_alter_configs(struct bk_call *call);
+void bk_handle_describe_cluster(struct bk_call *call);
+void bk_handle_describe_topic_partitions(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

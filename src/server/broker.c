@@ -73,6 +73,24 @@ static void signal_cb(uv_signal_t *h, int signum)
     uv_stop(&b->loop);
 }
 
+/* Copies one broker setting into the API context (DescribeConfigs). */
+static void add_broker_config(const struct bk_config_entry *e, void *data)
+{
+    struct bk_api_ctx *a = data;
+    if (a->n_broker_configs >= BK_API_MAX_BROKER_CONFIGS) {
+        return;
+    }
+    struct bk_api_broker_config *bc = &a->broker_configs[a->n_broker_configs++];
+    bc->name = e->name;
+    bc->doc = e->doc;
+    snprintf(bc->value, sizeof(bc->value), "%s", e->value);
+    bc->type = strcmp(e->type, "int") == 0       ? 3  /* INT */
+               : strcmp(e->type, "boolean") == 0 ? 1  /* BOOLEAN */
+                                                 : 2; /* STRING */
+    bc->is_default = strcmp(e->value, e->dflt) == 0;
+    bc->dynamic = e->dynamic;
+}
+
 static void fill_api_ctx(struct broker *b)
 {
     const struct bk_config *cfg = b->cfg;
@@ -97,6 +115,8 @@ static void fill_api_ctx(struct broker *b)
     a->storage = &b->storage;
     a->broker_epoch = b->broker_epoch;
     a->pids = &b->pids;
+    a->n_broker_configs = 0;
+    bk_config_each(cfg, add_broker_config, a);
 }
 
 /* Starts the metadata quorum and registers this broker. */

@@ -383,6 +383,41 @@ void bk_config_free(struct bk_config *c)
     }
 }
 
+void bk_config_each(const struct bk_config *c,
+                    void (*cb)(const struct bk_config_entry *e, void *data),
+                    void *data)
+{
+    static const char *const type_names[] = { "int", "boolean", "string" };
+    const char *base = (const char *)c;
+    for (size_t i = 0; i < NDEFS; i++) {
+        const struct cfg_def *d = &defs[i];
+        char num[32];
+        struct bk_config_entry e = {
+            .name = d->name,
+            .type = type_names[d->type],
+            .dflt = d->def,
+            .dynamic = d->dynamic,
+            .doc = d->doc,
+        };
+        switch (d->type) {
+            case CFG_INT:
+                snprintf(num, sizeof(num), "%lld",
+                         (long long)*(const int64_t *)(base + d->offset));
+                e.value = num;
+                break;
+            case CFG_BOOL:
+                e.value = *(const bool *)(base + d->offset) ? "true" : "false";
+                break;
+            case CFG_STRING: {
+                const char *s = *(char *const *)(base + d->offset);
+                e.value = s != NULL ? s : "";
+                break;
+            }
+        }
+        cb(&e, data);
+    }
+}
+
 void bk_config_write_doc(FILE *out)
 {
     static const char *const type_names[] = { "int", "boolean", "string" };

@@ -74,6 +74,23 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
 /* Frees owned strings. */
 void bk_config_free(struct bk_config *c);
 
+/* One setting as bk_config_each() shows it. Strings are borrowed: name,
+ * type, dflt and doc are static; value lives until the callback returns. */
+struct bk_config_entry {
+    const char *name;
+    const char *type; /* "int", "boolean" or "string" */
+    const char *value;
+    const char *dflt;
+    bool dynamic; /* may change without a restart */
+    const char *doc;
+};
+
+/* Calls cb for every setting of the table, in name order, with its
+ * effective value in c (a read-only view, e.g. for DescribeConfigs). */
+void bk_config_each(const struct bk_config *c,
+                    void (*cb)(const struct bk_config_entry *e, void *data),
+                    void *data);
+
 /* Writes the Markdown reference of every setting (docs/configuration.md). */
 void bk_config_write_doc(FILE *out);
 

@@ -1,0 +1,184 @@
+#include "api/configs.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cluster/ops.h"
+#include "cluster/records.h"
+
+/* Kafka 4.x ServerTopicConfigSynonyms: the broker setting that gives each
+ * topic config its default, with the default of the first such setting
+ * that has one (the one Kafka lists as the DEFAULT_CONFIG synonym). */
+static const struct {
+    const char *topic;
+    const char *broker;
+    const char *dflt;
+} SYNONYMS[] = {
+    { "cleanup.policy", "log.cleanup.policy", "delete" },
+    { "compression.gzip.level", "compression.gzip.level", "-1" },
+    { "compression.lz4.level", "compression.lz4.level", "9" },
+    { "compression.type", "compression.type", "producer" },
+    { "compression.zstd.level", "compression.zstd.level", "3" },
+    { "delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000" },
+    { "file.delete.delay.ms", "log.segment.delete.delay.ms", "60000" },
+    { "flush.messages", "log.flush.interval.messages", "9223372036854775807" },
+    { "flush.ms", "log.flush.scheduler.interval.ms", "9223372036854775807" },
+    { "index.interval.bytes", "log.index.interval.bytes", "4096" },
+    { "local.retention.bytes", "log.local.retention.bytes", "-2" },
+    { "local.retention.ms", "log.local.retention.ms", "-2" },
+    { "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms",
+      "9223372036854775807" },
+    { "max.message.bytes", "message.max.bytes", "1048588" },
+    { "message.downconversion.enable", "log.message.downconversion.enable",
+      "true" },
+    { "message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms",
+      "3600000" },
+    { "message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms",
+      "9223372036854775807" },
+    { "message.timestamp.type", "log.message.timestamp.type", "CreateTime" },
+    { "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5" },
+    { "min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0" },
+    { "min.insync.replicas", "min.insync.replicas", "1" },
+    { "preallocate", "log.preallocate", "false" },
+    { "retention.bytes", "log.retention.bytes", "-1" },
+    { "retention.ms", "log.retention.hours", "168" },
+    { "segment.bytes", "log.segment.bytes", "1073741824" },
+    { "segment.index.bytes", "log.index.size.max.bytes", "10485760" },
+    { "segment.jitter.ms", "log.roll.jitter.hours", "0" },
+    { "segment.ms", "log.roll.hours", "168" },
+    { "unclean.leader.election.enable", "unclean.leader.election.enable",
+      "false" },
+};
+
+const char *bk_cfg_topic_broker_synonym(const char *name, const char **dflt)
+{
+    for (size_t i = 0; i < sizeof(SYNONYMS) / sizeof(SYNONYMS[0]); i++) {
+        if (strcmp(SYNONYMS[i].topic, name) == 0) {
+            if (dflt != NULL) {
+                *dflt = SYNONYMS[i].dflt;
+            }
+            return SYNONYMS[i].broker;
+        }
+    }
+    return NULL;
+}
+
+static void add_synonym(struct bk_cfg_entry *e,
+                        const char *name,
+                        const char *value,
+                        int8_t source)
+{
+    if (e->n_synonyms < BK_CFG_MAX_SYNONYMS) {
+        e->synonyms[e->n_synonyms].name = name;
+        e->synonyms[e->n_synonyms].value = value;
+        e->synonyms[e->n_synonyms].source = source;
+        e->n_synonyms++;
+    }
+}
+
+void bk_cfg_describe_topic(const struct bk_md_cfg_def *def,
+                           const struct bk_md_configs *explicit,
+                           struct bk_cfg_entry *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = def->name;
+    out->doc = def->doc;
+    out->type = (int8_t)def->type;
+    const char *v =
+        explicit != NULL ? bk_md_configs_get(explicit, def->name) : NULL;
+    if (v != NULL) {
+        out->value = v;
+        out->source = BK_CFG_SRC_DYNAMIC_TOPIC;
+        add_synonym(out, def->name, v, BK_CFG_SRC_DYNAMIC_TOPIC);
+    } else {
+        out->value = def->dflt;
+        out->source = BK_CFG_SRC_DEFAULT;
+    }
+    const char *bdflt = NULL;
+    const char *bname = bk_cfg_topic_broker_synonym(def->name, &bdflt);
+    if (bname != NULL) {
+        add_synonym(out, bname, bdflt, BK_CFG_SRC_DEFAULT);
+    }
+}
+
+void bk_cfg_describe_broker(const struct bk_api_broker_config *bc,
+                            const struct bk_md_configs *per_broker,
+                            const struct bk_md_configs *cluster_default,
+                            struct bk_cfg_entry *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = bc->name;
+    out->doc = bc->doc;
+    out->type = bc->type;
+    out->read_only = !bc->dynamic;
+    const char *dyn =
+        per_broker != NULL ? bk_md_configs_get(per_broker, bc->name) : NULL;
+    const char *dflt_dyn = cluster_default != NULL
+                               ? bk_md_configs_get(cluster_default, bc->name)
+                               : NULL;
+    if (dyn != NULL) {
+        add_synonym(out, bc->name, dyn, BK_CFG_SRC_DYNAMIC_BROKER);
+    }
+    if (dflt_dyn != NULL) {
+        add_synonym(out, bc->name, dflt_dyn, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    }
+    add_synonym(out, bc->name, bc->value,
+                bc->is_default ? BK_CFG_SRC_DEFAULT : BK_CFG_SRC_STATIC_BROKER);
+    out->value = out->synonyms[0].value;
+    out->source = out->synonyms[0].source;
+}
+
+const struct bk_api_broker_config *bk_cfg_broker_find(
+    const struct bk_api_ctx *ctx,
+    const char *name)
+{
+    for (unsigned i = 0; i < ctx->n_broker_configs; i++) {
+        if (strcmp(ctx->broker_configs[i].name, name) == 0) {
+            return &ctx->broker_configs[i];
+        }
+    }
+    return NULL;
+}
+
+int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
+                     const struct bk_md_image *img,
+                     int8_t res_type,
+                     const char *resource,
+                     const struct bk_md_alter *ops,
+                     size_t n_ops,
+                     struct bk_md_recs *recs,
+                     char *msg)
+{
+    if (res_type != BK_MD_RES_TOPIC && res_type != BK_MD_RES_BROKER) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Unsupported resource type %d", res_type);
+        return BK_MD_KERR_INVALID_REQUEST;
+    }
+    if (res_type == BK_MD_RES_BROKER) {
+        /* Kafka names every offending key: "Set(a, b)". */
+        char keys[160] = "";
+        size_t k = 0;
+        for (size_t i = 0; i < n_ops; i++) {
+            const struct bk_api_broker_config *bc =
+                ops[i].name != NULL ? bk_cfg_broker_find(ctx, ops[i].name)
+                                    : NULL;
+            if (bc != NULL && !bc->dynamic) {
+                int w = snprintf(keys + k, sizeof(keys) - k, "%s%s",
+                                 k > 0 ? ", " : "", bc->name);
+                if (w < 0 || (size_t)w >= sizeof(keys) - k) {
+                    break;
+                }
+                k += (size_t)w;
+            }
+        }
+        if (k > 0) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Invalid config value for resource "
+                     "ConfigResource(type=BROKER, name='%.32s'): Cannot "
+                     "update these configs dynamically: Set(%.100s)",
+                     resource, keys);
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+    }
+    return bk_md_op_alter_configs(img, res_type, resource, ops, n_ops, recs,
+                                  msg);
+}

@@ -1,0 +1,209 @@
+/* DescribeTopicPartitions (key 75), v0 (KIP-966).
+ *
+ * Topics and their partitions from the metadata image, in name order, at
+ * most response_partition_limit partitions per answer (capped at 2000,
+ * Kafka's max.request.partition.size.limit). Pagination as Kafka does it:
+ * the request's cursor names the first topic and partition to describe;
+ * when the limit cuts a topic short the answer's next_cursor names the
+ * first partition left out, and when it ends exactly at a topic boundary
+ * with topics left, it names the next topic at partition 0. An empty topic
+ * list means every topic. A named topic that does not exist is answered
+ * UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal
+ * name), with no partitions. */
+#include "protocol/gen/describe_topic_partitions.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/call.h"
+#include "cluster/controller.h"
+#include "cluster/ops.h"
+#include "protocol/kerr.h"
+
+#define PARTITION_LIMIT 2000
+
+typedef struct
+    bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_topic
+        out_topic;
+typedef struct
+    bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_partition
+        out_part;
+
+static int32_t *copy_ids(struct bk_call *call, const int32_t *v, int32_t n)
+{
+    int32_t *out = bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(*v));
+    if (out != NULL && n > 0) {
+        memcpy(out, v, (size_t)n * sizeof(*v));
+    }
+    return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    const struct bk_str *x = a, *y = b;
+    size_t n = (size_t)(x->len < y->len ? x->len : y->len);
+    int c = n > 0 ? memcmp(x->ptr, y->ptr, n) : 0;
+    return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Fills partitions [from, from + max) of t; returns how many. */
+static int32_t fill_parts(struct bk_call *call,
+                          const struct bk_md_topic *t,
+                          int32_t from,
+                          int32_t max,
+                          out_topic *out)
+{
+    int32_t n = t->n_partitions - from;
+    if (n < 0) {
+        n = 0;
+    }
+    if (n > max) {
+        n = max;
+    }
+    out->partitions =
+        bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_part));
+    if (out->partitions == NULL) {
+        return -1;
+    }
+    for (int32_t k = 0; k < n; k++) {
+        const struct bk_md_partition *p = &t->partitions[from + k];
+        out_part *op = &out->partitions[k];
+        memset(op, 0, sizeof(*op));
+        op->error_code =
+            p->leader >= 0 ? BK_KERR_NONE : BK_KERR_LEADER_NOT_AVAILABLE;
+        op->partition_index = from + k;
+        op->leader_id = p->leader;
+        op->leader_epoch = p->leader_epoch;
+        op->replica_nodes = copy_ids(call, p->replicas, p->n_replicas);
+        op->replica_nodes_count = p->n_replicas;
+        op->isr_nodes = copy_ids(call, p->isr, p->n_isr);
+        op->isr_nodes_count = p->n_isr;
+        op->eligible_leader_replicas = NULL;
+        op->eligible_leader_replicas_count = -1;
+        op->last_known_elr = NULL;
+        op->last_known_elr_count = -1;
+        op->offline_replicas = NULL;
+        op->offline_replicas_count = 0;
+        if (op->replica_nodes == NULL || op->isr_nodes == NULL) {
+            return -1;
+        }
+    }
+    out->partitions_count = n;
+    return n;
+}
+
+void bk_handle_describe_topic_partitions(struct bk_call *call)
+{
+    const struct bk_msg_describe_topic_partitions_request *req = call->request;
+    struct bk_msg_describe_topic_partitions_response resp;
+    bk_msg_describe_topic_partitions_response_init(&resp);
+    resp.next_cursor = NULL;
+    struct bk_md_image *img = bk_api_image(call);
+    if (img == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    /* The topic names to walk, sorted. */
+    size_t n;
+    struct bk_str *names;
+    if (req->topics_count <= 0) {
+        n = img->n_topics;
+        names = bk_arena_alloc(call->arena, (n + 1) * sizeof(*names));
+        for (size_t i = 0; names != NULL && i < n; i++) {
+            names[i] =
+                bk_str_c(bk_call_cstr(call, bk_str_c(img->by_name[i]->name)));
+            if (names[i].ptr == NULL) {
+                names = NULL;
+            }
+        }
+    } else {
+        n = (size_t)req->topics_count;
+        names = bk_arena_alloc(call->arena, (n + 1) * sizeof(*names));
+        for (size_t i = 0; names != NULL && i < n; i++) {
+            names[i] = req->topics[i].name;
+            if (names[i].len < 0) {
+                names[i] = bk_str_c("");
+            }
+        }
+        if (names != NULL) {
+            qsort(names, n, sizeof(*names), cmp_str);
+        }
+    }
+    resp.topics = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_topic));
+    if (names == NULL || resp.topics == NULL) {
+        bk_md_image_release(img);
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    int32_t remaining = req->response_partition_limit;
+    if (remaining <= 0 || remaining > PARTITION_LIMIT) {
+        remaining = PARTITION_LIMIT;
+    }
+    const struct bk_msg_describe_topic_partitions_request_cursor *cur =
+        req->cursor;
+    size_t i = 0;
+    if (cur != NULL) {
+        while (i < n && cmp_str(&names[i], &cur->topic_name) < 0) {
+            i++;
+        }
+    }
+    resp.topics_count = 0;
+    for (; i < n; i++) {
+        if (i > 0 && cmp_str(&names[i], &names[i - 1]) == 0) {
+            continue; /* a name given twice is described once */
+        }
+        if (remaining == 0) {
+            /* Ended exactly at a topic boundary: continue from here. */
+            resp.next_cursor =
+                bk_arena_alloc(call->arena, sizeof(*resp.next_cursor));
+            if (resp.next_cursor == NULL) {
+                break;
+            }
+            resp.next_cursor->topic_name = names[i];
+            resp.next_cursor->partition_index = 0;
+            break;
+        }
+        out_topic *out = &resp.topics[resp.topics_count++];
+        memset(out, 0, sizeof(*out));
+        out->name = names[i];
+        out->topic_authorized_operations = INT32_MIN;
+        out->partitions = NULL;
+        out->partitions_count = 0;
+        const struct bk_md_topic *t =
+            bk_md_image_topic(img, names[i].ptr, (size_t)names[i].len);
+        if (t == NULL) {
+            char msg[BK_MD_MSG_SIZE];
+            out->error_code = bk_md_topic_name_check(
+                                  names[i].ptr, (size_t)names[i].len, msg) != 0
+                                  ? BK_KERR_INVALID_TOPIC_EXCEPTION
+                                  : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+            continue;
+        }
+        out->topic_id = t->id;
+        out->is_internal = t->name[0] == '_' && t->name[1] == '_';
+        int32_t from = 0;
+        if (cur != NULL && cmp_str(&names[i], &cur->topic_name) == 0 &&
+            cur->partition_index > 0) {
+            from = cur->partition_index;
+        }
+        int32_t got = fill_parts(call, t, from, remaining, out);
+        if (got < 0) {
+            bk_md_image_release(img);
+            bk_req_fail(call->req, "out of memory");
+            return;
+        }
+        remaining -= got;
+        if (from + got < t->n_partitions) {
+            resp.next_cursor =
+                bk_arena_alloc(call->arena, sizeof(*resp.next_cursor));
+            if (resp.next_cursor == NULL) {
+                break;
+            }
+            resp.next_cursor->topic_name = names[i];
+            resp.next_cursor->partition_index = from + got;
+            break;
+        }
+    }
+    bk_md_image_release(img);
+    bk_call_reply(call, &resp);
+}
