@@ -64,7 +64,7 @@ def read_all(bootstrap, topic, partitions, expected, timeout=60.0,
         settle = None
         while time.monotonic() < deadline:
             if len(out) >= expected:
-                settle = settle or time.monotonic() + 1.0
+                settle = settle or time.monotonic() + 0.5
                 if time.monotonic() > settle:
                     break
             for m in c.consume(num_messages=1000, timeout=0.2):
