@@ -26,6 +26,8 @@ static void tick_cb(uv_timer_t *t)
                             "deleted topics\"",
                             shard->id, n);
             }
+            /* Topic configs may have changed: apply the live ones. */
+            bk_part_table_refresh_configs(&st->parts, img);
             st->md_offset_seen = img->offset;
         }
         bk_md_image_release(img);

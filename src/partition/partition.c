@@ -387,6 +387,28 @@ static void maybe_snapshot(struct bk_part_table *t,
     p->bytes_since_snapshot = 0;
 }
 
+size_t bk_part_table_refresh_configs(struct bk_part_table *t,
+                                     const struct bk_md_image *img)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
+            const struct bk_md_topic *topic =
+                bk_md_image_topic_by_id(img, &p->topic_id);
+            if (topic == NULL) {
+                continue;
+            }
+            /* The same computation as at open, so a refresh with unchanged
+             * configs changes nothing. */
+            struct bk_log_config lc;
+            apply_config(p, topic, &lc);
+            bk_log_set_config(p->log, &lc);
+            n++;
+        }
+    }
+    return n;
+}
+
 void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
 {
     for (size_t b = 0; b < t->nbuckets; b++) {

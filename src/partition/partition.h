@@ -93,6 +93,15 @@ struct bk_partition *bk_part_find(struct bk_part_table *t,
 size_t bk_part_table_sync(struct bk_part_table *t,
                           const struct bk_md_image *img);
 
+/* Applies the topic configs of img to every open partition of a topic in
+ * it: the log's settings (retention, segment size and age, flush, max
+ * message bytes, timestamp type) and the cached produce checks
+ * (max.message.bytes, timestamp bounds, compression.type), so that
+ * changed configs take effect without a restart. Cheap (no I/O); called
+ * when the metadata image changes. Returns the partitions refreshed. */
+size_t bk_part_table_refresh_configs(struct bk_part_table *t,
+                                     const struct bk_md_image *img);
+
 /* Periodic housekeeping for every open partition (retention, flush.ms,
  * segment.ms), and a producer-state snapshot after every 16 MiB appended,
  * written on libuv's threadpool of loop so the shard never blocks on it. */
