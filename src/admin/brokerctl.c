@@ -9,23 +9,31 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: brokerctl [-b HOST:PORT] [--json] [--timeout-ms N] "
-            "COMMAND\n"
-            "\n"
-            "Commands:\n"
-            "  cluster info     brokers, controller, cluster id and the API\n"
-            "                   versions the broker advertises\n"
-            "\n"
-            "Options:\n"
-            "  -b, --bootstrap-server HOST:PORT   broker to ask "
-            "(default 127.0.0.1:9092)\n"
-            "  --json                             print JSON instead of "
-            "tables\n"
-            "  --timeout-ms N                     give up after N ms "
-            "(default 10000)\n"
-            "  -h, --help                         this text\n"
-            "  --version                          print the version\n");
+    fprintf(
+        out,
+        "Usage: brokerctl [-b HOST:PORT] [--json] [--timeout-ms N] "
+        "COMMAND\n"
+        "\n"
+        "Commands:\n"
+        "  cluster info     brokers, controller, cluster id and the API\n"
+        "                   versions the broker advertises\n"
+        "  produce TOPIC    send standard input, one record per line\n"
+        "                   [-p PARTITION] [-K KEYSEP] [-H KEY=VALUE]\n"
+        "                   [--acks all|1|0] [-z none|gzip|snappy|lz4|zstd]\n"
+        "  consume TOPIC    print records [-p PARTITION]\n"
+        "                   [-o beginning|end|OFFSET] [--from-time T]\n"
+        "                   [-c COUNT] [-f FORMAT] [--follow]\n"
+        "                   FORMAT: %%t %%p %%o %%T %%k %%v %%h %%S \\n \\t\n"
+        "\n"
+        "Options:\n"
+        "  -b, --bootstrap-server HOST:PORT   broker to ask "
+        "(default 127.0.0.1:9092)\n"
+        "  --json                             print JSON instead of "
+        "tables\n"
+        "  --timeout-ms N                     give up after N ms "
+        "(default 10000)\n"
+        "  -h, --help                         this text\n"
+        "  --version                          print the version\n");
 }
 
 int bk_cli_fail(const char *fmt, ...)
@@ -128,6 +136,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "cluster") == 0) {
         return bk_cmd_cluster(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "produce") == 0) {
+        return bk_cmd_produce(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "consume") == 0) {
+        return bk_cmd_consume(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

@@ -28,4 +28,23 @@ void bk_json_str(FILE *out, const char *s, int len);
 /* brokerctl cluster info */
 int bk_cmd_cluster(const struct bk_cli *cli, int argc, char **argv);
 
+/* Prints a refusal by the broker on one line to stderr, "brokerctl:
+ * NAME: message" (Kafka's error name, and the broker's message or Kafka's
+ * default one when it sent none); with what (may be NULL) in front of the
+ * message when several things were asked. Returns 1. */
+int bk_cli_kerr(const char *what, int16_t code, struct bk_str message);
+
+/* A topic id as Kafka prints it (URL-safe base64 without padding). */
+void bk_cli_uuid(const struct bk_uuid *u, char out[23]);
+
+/* brokerctl topic create|list|describe|delete|alter */
+int bk_cmd_topic(const struct bk_cli *cli, int argc, char **argv);
+
+/* brokerctl config get|set|delete --topic T | --broker ID */
+int bk_cmd_config(const struct bk_cli *cli, int argc, char **argv);
+
+/* brokerctl produce TOPIC / consume TOPIC */
+int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv);
+int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv);
+
 #endif /* BK_ADMIN_CLI_H */

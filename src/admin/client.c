@@ -112,14 +112,12 @@ static int recv_all(struct bk_client *c, uint8_t *p, size_t n)
     return 0;
 }
 
-/* Sends one request and reads its answer into c->frame; body and body_len
- * get the bytes after the response header. */
-static int roundtrip(struct bk_client *c,
-                     int16_t key,
-                     int16_t version,
-                     const void *req,
-                     const uint8_t **body,
-                     size_t *body_len)
+/* Encodes and sends one request; *corr gets its correlation id. */
+static int send_request(struct bk_client *c,
+                        int16_t key,
+                        int16_t version,
+                        const void *req,
+                        int32_t *corr)
 {
     const struct bk_api_desc *d = bk_api_desc(key);
     if (d == NULL) {
@@ -136,11 +134,11 @@ static int roundtrip(struct bk_client *c,
     }
     struct bk_wr wr;
     bk_wr_init(&wr, buf, total);
-    int32_t corr = c->next_corr++;
+    *corr = c->next_corr++;
     bk_wr_i32(&wr, (int32_t)(hdr + body_size));
     bk_wr_i16(&wr, key);
     bk_wr_i16(&wr, version);
-    bk_wr_i32(&wr, corr);
+    bk_wr_i32(&wr, *corr);
     bk_wr_str(&wr, bk_str_c(client_id), false);
     if (flexible) {
         bk_wr_uvarint(&wr, 0);
@@ -154,6 +152,29 @@ static int roundtrip(struct bk_client *c,
     }
     rv = send_all(c, buf, wr.len);
     bk_free(buf);
+    return rv;
+}
+
+int bk_client_send_only(struct bk_client *c,
+                        int16_t key,
+                        int16_t version,
+                        const void *req)
+{
+    int32_t corr;
+    return send_request(c, key, version, req, &corr);
+}
+
+/* Sends one request and reads its answer into c->frame; body and body_len
+ * get the bytes after the response header. */
+static int roundtrip(struct bk_client *c,
+                     int16_t key,
+                     int16_t version,
+                     const void *req,
+                     const uint8_t **body,
+                     size_t *body_len)
+{
+    int32_t corr;
+    int rv = send_request(c, key, version, req, &corr);
     if (rv != 0) {
         return rv;
     }

@@ -46,4 +46,10 @@ int bk_client_call(struct bk_client *c,
                    void *resp,
                    struct bk_arena *arena);
 
+/* Sends req without waiting for an answer (Produce with acks=0). */
+int bk_client_send_only(struct bk_client *c,
+                        int16_t key,
+                        int16_t version,
+                        const void *req);
+
 #endif /* BK_ADMIN_CLIENT_H */
