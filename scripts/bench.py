@@ -19,8 +19,8 @@ Standard library only. What it does, in order:
 5. stops every process it started and removes the temporary folder: on
    success, on error, on Ctrl-C and on SIGTERM.
 
-A failing brokerd workload is reported as "unsupported (error: ...)" with
-the broker's error, never as a number. See SMOKE RULE in check().
+A failing brokerd workload is reported as "unsupported (error: see [n])",
+note [n] quoting the broker's error, never as a number. See SMOKE RULE in check().
 """
 import argparse
 import base64
@@ -57,22 +57,25 @@ KAFKA_JVM = ["-Xmx1G", "-Xms1G", "-server", "-XX:+UseG1GC",
              "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
              "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15",
              "-Djava.awt.headless=true"]
-TOOL_JVM = ["-Xmx512M", "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
+TOOL_JVM = ["-Xmx1G", "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 
 # Loads per mode. Sizes are per run; reps is how many times each broker
 # runs each workload (A B A B ...).
 MODES = {
     "smoke": dict(reps=1, startups=1, settle=1.0,
-                  produce={1024: 20_000, 100: 60_000}, backlog=20_000,
+                  produce={1024: 20_000, 100: 60_000},
+                  produce_durable={1024: 5_000, 100: 20_000}, backlog=20_000,
                   e2e_rate=200, e2e_seconds=2.0, e2e_warmup=0.5,
-                  run_timeout=60),
+                  run_timeout=30),
     "quick": dict(reps=2, startups=2, settle=3.0,
-                  produce={1024: 120_000, 100: 400_000}, backlog=200_000,
+                  produce={1024: 100_000, 100: 300_000},
+                  produce_durable={1024: 15_000, 100: 100_000}, backlog=150_000,
                   e2e_rate=1000, e2e_seconds=6.0, e2e_warmup=2.0,
                   run_timeout=120),
     "full": dict(reps=3, startups=3, settle=5.0,
-                 produce={1024: 400_000, 100: 1_500_000}, backlog=600_000,
-                 e2e_rate=1000, e2e_seconds=20.0, e2e_warmup=5.0,
+                 produce={1024: 400_000, 100: 1_500_000},
+                 produce_durable={1024: 50_000, 100: 300_000}, backlog=600_000,
+                 e2e_rate=1000, e2e_seconds=15.0, e2e_warmup=5.0,
                  run_timeout=240),
 }
 
@@ -160,6 +163,80 @@ def run_tool(argv, out_path, timeout):
     with open(out_path, "r", errors="replace") as f:
         out = f.read()
     return rc, out
+
+
+class ToolServer:
+    """The load generator: one JVM running `brokerd.bench.Tool serve`, fed
+    one command a line. Restarted if a command hangs past its timeout."""
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+        self.proc = None
+        self.lines = None
+
+    def _start(self):
+        import queue
+        self.proc = subprocess.Popen(tool_argv("brokerd.bench.Tool", "serve"), stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True, cwd=ROOT, text=True, bufsize=1)
+        with _children_lock:
+            _children.append(self.proc)
+        self.lines = queue.Queue()
+        proc, lines = self.proc, self.lines
+
+        def pump():
+            for line in proc.stdout:
+                lines.put(line)
+            lines.put(None)
+        threading.Thread(target=pump, daemon=True).start()
+
+    def stop(self):
+        if self.proc is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            stop_proc(self.proc, timeout=10.0)
+            self.proc = None
+
+    def call(self, argv, log_path, timeout):
+        """Runs one command; returns (rc, output): rc 0 ok, 1 error, None timeout."""
+        import queue
+        if self.proc is None or self.proc.poll() is not None:
+            self._start()
+        out = []
+        rc = 0
+        try:
+            self.proc.stdin.write("\t".join(argv) + "\n")
+            self.proc.stdin.flush()
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise queue.Empty
+                line = self.lines.get(timeout=left)
+                if line is None:
+                    out.append("ERROR load generator exited (code %s)\n" % self.proc.wait())
+                    self.proc = None
+                    rc = 1
+                    break
+                if line.rstrip("\n") == "@@DONE":
+                    break
+                out.append(line)
+        except queue.Empty:
+            out.append("ERROR timed out after %d s\n" % timeout)
+            self.stop()
+            rc = None
+        except (BrokenPipeError, OSError) as e:
+            out.append("ERROR load generator: %s\n" % e)
+            self.stop()
+            rc = 1
+        text = "".join(out)
+        if rc == 0 and any(line.startswith("ERROR ") for line in out):
+            rc = 1
+        with open(log_path, "w") as f:
+            f.write("$ " + " ".join(argv) + "\n" + text)
+        return rc, text
 
 
 def free_port():
@@ -538,6 +615,7 @@ class Bench:
         self.blocked = {}               # broker name -> error that stops its workloads
         self.seq = 0
         self.failed = {}                # (broker, workload) -> error
+        self.server = ToolServer(outdir)
 
     # each run: dict(workload, broker, rep, ok, error, values...)
     def record(self, workload, broker, rep, ok, error=None, **values):
@@ -545,7 +623,7 @@ class Bench:
         r.update(values)
         self.runs.append(r)
         status = ("ok " + ", ".join("%s=%s" % (k, _fmt_num(v)) for k, v in values.items()
-                                    if k in ("rec_s", "mb_s", "p50", "p99", "p999", "seconds")))\
+                                    if k in ("rec_s", "mb_s", "p50", "p99", "p999", "seconds", "rss_mib")))\
             if ok else "FAILED: %s" % error
         log("%-34s %-8s rep %d: %s" % (workload, broker.label, rep + 1, status))
         return r
@@ -554,7 +632,7 @@ class Bench:
         self.seq += 1
         path = os.path.join(self.outdir, "runs", "%03d-%s-%s.log" % (self.seq, broker.name, name))
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        return run_tool(argv, path, timeout or self.cfg["run_timeout"])
+        return self.server.call(argv, path, timeout or self.cfg["run_timeout"])
 
     def check_alive(self, broker):
         if broker.name in self.blocked:
@@ -598,9 +676,13 @@ class Bench:
 
     def create_topics(self):
         for b in self.brokers:
+            if self.check_alive(b):
+                if b.kind == "kafka":
+                    raise RuntimeError(self.check_alive(b))
+                continue
             specs = ["%s:%d:%s" % (t, p, ",".join("%s=%s" % kv for kv in sorted(c.items())))
                      for t, p, c in self.topic_specs(b)]
-            rc, out = self.tool(b, "topics", tool_argv("brokerd.bench.Tool", "topics",
+            rc, out = self.tool(b, "topics", ("topics",
                                                        "--bootstrap", b.bootstrap, *specs))
             if rc != 0:
                 err = "creating topics: " + (first_error(out) or "rc %s" % rc)
@@ -625,12 +707,12 @@ class Bench:
         return out
 
     def producer_perf(self, b, topic, size, acks, records, name):
-        argv = tool_argv("org.apache.kafka.tools.ProducerPerformance",
-                         "--topic", topic, "--num-records", str(records),
+        argv = ("pp", "--topic", topic, "--num-records", str(records),
                          "--record-size", str(size), "--throughput", "-1",
                          "--producer-props", "bootstrap.servers=" + b.bootstrap,
                          "acks=" + acks, "enable.idempotence=false", "max.block.ms=20000",
                          "delivery.timeout.ms=60000")
+        argv = list(argv)
         cpu0 = proc_cpu_seconds(b.pid)
         with RssSampler(b.pid) as rs:
             rc, out = self.tool(b, name, argv)
@@ -656,7 +738,7 @@ class Bench:
 
     def produce(self):
         for w in self.produce_workloads():
-            records = self.cfg["produce"][w["size"]]
+            records = self.cfg["produce_durable" if w["durable"] else "produce"][w["size"]]
             for rep in range(self.cfg["reps"]):
                 for b in self.brokers:
                     wid = w["id"] + (" durable" if w["durable"] else "")
@@ -692,8 +774,8 @@ class Bench:
                     self.record("consume", b, rep, False, error=blocked)
                     continue
                 cpu0 = proc_cpu_seconds(b.pid)
-                rc, out = self.tool(b, "consume", tool_argv(
-                    "brokerd.bench.Tool", "consume", "--bootstrap", b.bootstrap,
+                rc, out = self.tool(b, "consume", (
+                    "consume", "--bootstrap", b.bootstrap,
                     "--topic", "backlog", "--partitions", "12", "--records", str(records)))
                 cpu1 = proc_cpu_seconds(b.pid)
                 res = parse_result(out)
@@ -720,8 +802,8 @@ class Bench:
                     if blocked:
                         self.record(w["id"], b, rep, False, error=blocked)
                         continue
-                    rc, out = self.tool(b, "e2e", tool_argv(
-                        "brokerd.bench.Tool", "e2e", "--bootstrap", b.bootstrap,
+                    rc, out = self.tool(b, "e2e", (
+                        "e2e", "--bootstrap", b.bootstrap,
                         "--topic", "%s-%d" % (w["topic"], rep), "--rate", str(self.cfg["e2e_rate"]),
                         "--seconds", str(self.cfg["e2e_seconds"]),
                         "--warmup", str(self.cfg["e2e_warmup"]), "--size", "1024", "--acks", "all"),
@@ -825,33 +907,46 @@ def build_rows(bench):
     return rows
 
 
-def cell_text(side, broker, width=None):
+def cell_text(side, broker, notes, strict):
+    """A number, or "unsupported (error: see [n])" (brokerd, until it
+    advertises Produce and Fetch) / "FAILED (error: see [n])", with the
+    error itself in note n."""
     if side["value"] is not None:
         return side["cell"]
-    err = side.get("error") or "?"
-    if width and len(err) > width:
-        err = err[:width - 1] + "…"
-    prefix = "unsupported" if broker.kind == "brokerd" else "FAILED"
-    return "%s (error: %s)" % (prefix, err)
+    err = "%s: %s" % (broker.label, side.get("error") or "?")
+    if err not in notes:
+        notes.append(err)
+    prefix = "unsupported" if broker.kind == "brokerd" and not strict else "FAILED"
+    return "%s (error: see [%d])" % (prefix, notes.index(err) + 1)
 
 
 def ratio_text(row):
-    return "%.2f" % row["ratio"] if row["ratio"] is not None else "-"
+    r = row["ratio"]
+    if r is None:
+        return "-"
+    return "%.2f" % r if r >= 0.1 else "%.2g" % r
 
 
-def table_lines(bench, rows, markdown=False, errwidth=60):
+def table_lines(bench, rows, strict, markdown=False):
     A, B = bench.brokers
+    notes = []
     head = ["workload", "durability", A.label, B.label, "%s/%s" % (B.label, A.label), "better", "target"]
-    body = [[r["name"], r["durability"], cell_text(r["a"], A, errwidth), cell_text(r["b"], B, errwidth),
+    body = [[r["name"], r["durability"], cell_text(r["a"], A, notes, strict),
+             cell_text(r["b"], B, notes, strict),
              ratio_text(r), r["better"], r["target"] or ""] for r in rows]
     if markdown:
         esc = lambda s: s.replace("|", "\\|")
         out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         out += ["| " + " | ".join(esc(c) for c in line) + " |" for line in body]
+        if notes:
+            out.append("")
+            out += ["[%d] %s  " % (i + 1, esc(n)) for i, n in enumerate(notes)]
         return out
     widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
     fmt = lambda line: "  ".join(str(c).ljust(widths[i]) for i, c in enumerate(line)).rstrip()
-    return [fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in body]
+    out = [fmt(head), fmt(["-" * w for w in widths])] + [fmt(line) for line in body]
+    out += ["[%d] %s" % (i + 1, n) for i, n in enumerate(notes)]
+    return out
 
 
 def check(bench, rows, strict):
@@ -898,16 +993,19 @@ def machine():
         rot = "/sys/block/%s/queue/rotational" % re.sub(r"p?\d+$", "", dev)
         if os.path.exists(rot):
             with open(rot) as f:
-                info["disk"] += ", rotational" if f.read().strip() == "1" else ", non-rotational"
+                info["disk"] += ", reported %s" % (
+                    "rotational" if f.read().strip() == "1" else "non-rotational")
     except (OSError, IndexError):
         pass
     return info
 
 
-def git_commit():
+def git_commit(given_binary=None):
     try:
         c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
+        if given_binary:
+            return "%s (binary given: %s)" % (c, given_binary)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
                                 "src", "CMakeLists.txt"], cwd=ROOT, capture_output=True,
                                text=True).stdout.strip()
@@ -937,14 +1035,16 @@ def write_doc(bench, rows, meta):
                  "yes" if meta["strict"] else "no", "strict" if meta["strict"] else "lenient"),
              "- runs per broker and workload: %d, alternating A B A B; medians" % bench.cfg["reps"],
              ""]
-    lines += table_lines(bench, rows, markdown=True, errwidth=120)
+    lines += table_lines(bench, rows, meta["strict"], markdown=True)
     lines += ["",
               "Durability: *default* = each broker as shipped: Kafka acknowledges acks=all once the",
               "batch is in the page cache (no fsync), brokerd fsyncs before the acks=all answer.",
               "*fsync/batch* = both flush every batch before answering: Kafka with the topic config",
               "`flush.messages=1`, brokerd with its default. Ratios are brokerd/Kafka of the medians;",
               "`better` says which direction wins; `target` is the project goal, not a pass mark.",
-              "An `unsupported (error: ...)` cell quotes the error brokerd gave; it is never a number.",
+              "A cell `unsupported (error: see [n])` (brokerd does not advertise Produce and Fetch",
+              "yet) or `FAILED (error: see [n])` (it does) means the workload failed against that",
+              "broker; note [n] quotes the error. It is never a number, and its ratio is `-`.",
               ""]
     lines += DOC_METHOD
     lines += [END]
@@ -1024,8 +1124,9 @@ so single runs are noisy; medians and ratios from one run are what count.
 
 **What brokerd must serve.** The workloads use ApiVersions, Metadata,
 CreateTopics, Produce and Fetch. While brokerd lacks one of them its cells
-read `unsupported (error: ...)` with the error the client got from it, and
-the ratio is `-`.
+read `unsupported (error: see [n])`, note [n] quoting the error the client
+got from it, and the ratio is `-`. Once brokerd advertises Produce and
+Fetch, a failing brokerd workload reads `FAILED (error: see [n])`.
 
 **The smoke rule** (`scripts/bench --smoke`, run by scripts/test through
 tests/integration/test_bench_smoke.py; tiny loads, speed never checked):
@@ -1038,10 +1139,33 @@ tests/integration/test_bench_smoke.py; tiny loads, speed never checked):
    ApiVersions, rule 3 turns strict by itself: a brokerd workload that fails
    fails the smoke test.
 
-`--b-broker=kafka` (a debug option) runs Kafka on both sides, to check that
-the A/B machinery, medians and ratios hold (ratios near 1). Every run writes
+**Noise.** `--b-broker=kafka` (a debug option) runs Kafka on both sides,
+to check the A/B machinery, medians and ratios. On this 2-core machine,
+shared with builds, a `--quick` sanity run (2026-11-26, Kafka 4.1.1) gave
+Kafka-B/Kafka ratios of 0.82-1.38 on most rows, with outliers of 1.68-1.96
+(100 B, 12 partitions) and 3.97 (1 KiB, 1 partition, fsync/batch), and
+0.43 on one fsync/batch p50. So a single `--quick` ratio within about
++-40% of 1 is noise, and even larger swings happen on the fsync rows; use
+the full run (3 runs each) or several quick runs before drawing a
+conclusion. Every run writes
 its raw measurements and tool logs to `bench-out/<date>/`.
 """.splitlines()
+
+
+def keep_logs(tmp, outdir):
+    """Copies each broker instance's logs (not its data) to bench-out."""
+    try:
+        for inst in sorted(os.listdir(tmp)):
+            src = os.path.join(tmp, inst)
+            if not os.path.isdir(src):
+                continue
+            for f in os.listdir(src):
+                if f.endswith((".log", ".conf", ".properties")):
+                    dst = os.path.join(outdir, "brokers", inst)
+                    os.makedirs(dst, exist_ok=True)
+                    shutil.copy2(os.path.join(src, f), dst)
+    except OSError as e:
+        log("could not keep the broker logs: %s" % e)
 
 
 # --- main --------------------------------------------------------------------
@@ -1063,6 +1187,8 @@ def main():
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
     command = "scripts/bench" + "".join(" " + a for a in sys.argv[1:])
 
+    # Ctrl-C included: a shell may start us with SIGINT ignored
+    signal.signal(signal.SIGINT, _on_signal)
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGHUP, _on_signal)
     t_start = time.monotonic()
@@ -1090,15 +1216,17 @@ def main():
         rows = build_rows(bench)
         problems = check(bench, rows, strict)
         meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    command=command, mode=mode, machine=machine(), brokerd_commit=git_commit(),
+                    command=command, mode=mode, machine=machine(),
+                    brokerd_commit=git_commit(args.brokerd or os.environ.get("BROKERD")),
                     kafka_version=kafka_version(), strict=strict, b_broker=args.b_broker,
                     seconds=round(time.monotonic() - t_start, 1),
                     brokerd_api_keys=sorted(B.keys))
         print()
-        print("brokerd vs Apache Kafka %s, %s run, %s, %d cores, %s GiB; brokerd %s" % (
-            meta["kafka_version"], mode, meta["date"], meta["machine"].get("cores"),
-            meta["machine"].get("memory_gib"), meta["brokerd_commit"]))
-        for line in table_lines(bench, rows):
+        print("%s vs Apache Kafka %s, %s run, %s, %d cores, %s GiB%s" % (
+            B.label, meta["kafka_version"], mode, meta["date"], meta["machine"].get("cores"),
+            meta["machine"].get("memory_gib"),
+            "; brokerd " + meta["brokerd_commit"] if B.kind == "brokerd" else " (sanity run: Kafka on both sides)"))
+        for line in table_lines(bench, rows, strict):
             print(line)
         print("durability: default = as shipped (Kafka: no fsync; brokerd: fsync before ack); "
               "fsync/batch = both flush every batch (Kafka: flush.messages=1)")
@@ -1128,6 +1256,7 @@ def main():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop_all()
+        keep_logs(tmp, outdir)
         shutil.rmtree(tmp, ignore_errors=True)
     return rc
 

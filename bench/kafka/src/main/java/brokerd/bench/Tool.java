@@ -32,8 +32,9 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 /**
  * The benchmark's helpers, driven by scripts/bench.py. Each subcommand
  * prints one line "RESULT key=value ..." on success, or "ERROR <exception
- * class>: <message>" on stderr and exits 1, so that the driver can quote
- * the broker's own error when a workload cannot run.
+ * class>: <message>" (and exits 1), so that the driver can quote the
+ * broker's own error when a workload cannot run. "serve" runs many
+ * commands in one JVM (see serve()).
  *
  *   topics  --bootstrap B NAME:PARTITIONS[:key=value,...] ...
  *       creates the topics with the Admin client (CreateTopics) and waits
@@ -52,7 +53,71 @@ public final class Tool {
     private Tool() {}
 
     public static void main(String[] args) {
+        if (args.length == 1 && args[0].equals("serve")) {
+            serve();
+            return;
+        }
         try {
+            dispatch(args);
+            System.out.flush();
+            System.exit(0);
+        } catch (Throwable t) {
+            System.err.println("ERROR " + describe(t));
+            System.err.flush();
+            System.exit(1);
+        }
+    }
+
+    /**
+     * One JVM for all the runs of a benchmark: reads one command a line
+     * (arguments separated by tabs), runs it, and ends its output with a
+     * line "@@DONE". Saves a JVM start per run, and both brokers meet a
+     * client whose JIT is equally warm. "pp ARGS" runs Kafka's
+     * ProducerPerformance with ARGS, unchanged.
+     */
+    private static void serve() {
+        System.setErr(System.out);
+        java.io.BufferedReader in = new java.io.BufferedReader(
+            new java.io.InputStreamReader(System.in, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (line.isEmpty()) {
+                    continue;
+                }
+                String[] a = line.split("\t");
+                try {
+                    if (a[0].equals("pp")) {
+                        org.apache.kafka.tools.ProducerPerformance.main(
+                            Arrays.copyOfRange(a, 1, a.length));
+                    } else {
+                        dispatch(a);
+                    }
+                } catch (Throwable t) {
+                    System.out.println("ERROR " + describe(t));
+                }
+                System.out.println("@@DONE");
+                System.out.flush();
+            }
+        } catch (java.io.IOException e) {
+            System.out.println("ERROR " + describe(e));
+        }
+        System.out.flush();
+        System.exit(0);
+    }
+
+    private static String describe(Throwable t) {
+        Throwable root = t;
+        while ((root instanceof ExecutionException
+                || root instanceof java.util.concurrent.CompletionException)
+                && root.getCause() != null) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName() + ": " + root.getMessage();
+    }
+
+    private static void dispatch(String[] args) throws Exception {
+        {
             if (args.length == 0) {
                 throw new IllegalArgumentException("usage: topics|consume|e2e ...");
             }
@@ -72,18 +137,6 @@ public final class Tool {
                 case "e2e": e2e(opts); break;
                 default: throw new IllegalArgumentException("unknown command " + cmd);
             }
-            System.out.flush();
-            System.exit(0);
-        } catch (Throwable t) {
-            Throwable root = t;
-            while ((root instanceof ExecutionException
-                    || root instanceof java.util.concurrent.CompletionException)
-                    && root.getCause() != null) {
-                root = root.getCause();
-            }
-            System.err.println("ERROR " + root.getClass().getSimpleName() + ": " + root.getMessage());
-            System.err.flush();
-            System.exit(1);
         }
     }
 
@@ -220,6 +273,8 @@ public final class Tool {
         pp.put(ProducerConfig.ACKS_CONFIG, acks);
         pp.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "false");
         pp.put(ProducerConfig.LINGER_MS_CONFIG, "0");
+        pp.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        pp.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "20000");
         pp.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         pp.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         Properties cp = new Properties();
@@ -259,7 +314,7 @@ public final class Tool {
                             }
                         }
                         if (sendStart.get() != 0 && deadline == Long.MAX_VALUE) {
-                            deadline = sendStart.get() + (long) ((seconds + 30) * 1e9);
+                            deadline = sendStart.get() + (long) ((seconds + 20) * 1e9);
                         }
                         if (now > deadline || failure.get() != null) {
                             break;
