@@ -17,6 +17,17 @@ static void usage(FILE *out)
         "Commands:\n"
         "  cluster info     brokers, controller, cluster id and the API\n"
         "                   versions the broker advertises\n"
+        "  topic create NAME [--partitions N] [--replication-factor N]\n"
+        "                   [--config K=V]...\n"
+        "  topic list       topics with partition counts and topic ids\n"
+        "  topic describe [NAME...]\n"
+        "                   partitions, leaders, replicas, ISR, set configs\n"
+        "  topic delete NAME...\n"
+        "  topic alter NAME [--partitions N] [--config K=V]...\n"
+        "                   [--delete-config K]...\n"
+        "  config get --topic T | --broker ID | --broker-defaults [KEY...]\n"
+        "  config set --topic T | --broker ID | --broker-defaults K=V...\n"
+        "  config delete --topic T | --broker ID | --broker-defaults KEY...\n"
         "  produce TOPIC    send standard input, one record per line\n"
         "                   [-p PARTITION] [-K KEYSEP] [-H KEY=VALUE]\n"
         "                   [--acks all|1|0] [-z none|gzip|snappy|lz4|zstd]\n"
@@ -136,6 +147,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "cluster") == 0) {
         return bk_cmd_cluster(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "topic") == 0) {
+        return bk_cmd_topic(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "config") == 0) {
+        return bk_cmd_config(&cli, n - 1, rest + 1);
     }
     if (strcmp(rest[0], "produce") == 0) {
         return bk_cmd_produce(&cli, n - 1, rest + 1);

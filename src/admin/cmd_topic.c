@@ -1,0 +1,701 @@
+/* brokerctl topic create|list|describe|delete|alter: what kafka-topics.sh
+ * does, over CreateTopics, Metadata, DescribeConfigs, DeleteTopics,
+ * CreatePartitions and IncrementalAlterConfigs. A refusal prints one line,
+ * "brokerctl: TOPIC_ALREADY_EXISTS: Topic 'x' already exists.", and exits
+ * 1; bad usage exits 2. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin/cli.h"
+#include "protocol/gen/create_partitions.h"
+#include "protocol/gen/create_topics.h"
+#include "protocol/gen/delete_topics.h"
+#include "protocol/gen/describe_configs.h"
+#include "protocol/gen/incremental_alter_configs.h"
+#include "protocol/gen/metadata.h"
+#include "protocol/kerr.h"
+
+#define MAX_ARGS 64
+
+/* Resource type and config source numbers of DescribeConfigs. */
+#define RES_TOPIC            2
+#define SOURCE_DYNAMIC_TOPIC 1
+
+typedef struct bk_msg_metadata_response_metadata_response_topic md_topic;
+typedef struct bk_msg_metadata_response_metadata_response_partition md_part;
+
+int bk_cli_kerr(const char *what, int16_t code, struct bk_str message)
+{
+    const char *msg = message.len >= 0 ? message.ptr : bk_kerr_message(code);
+    int len = message.len >= 0 ? message.len : (int)strlen(msg);
+    if (what != NULL) {
+        return bk_cli_fail("%s: %s: %.*s", bk_kerr_name(code), what, len, msg);
+    }
+    return bk_cli_fail("%s: %.*s", bk_kerr_name(code), len, msg);
+}
+
+void bk_cli_uuid(const struct bk_uuid *u, char out[23])
+{
+    static const char T[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t k = 0;
+    for (size_t i = 0; i < 16; i += 3) {
+        uint32_t v = (uint32_t)u->b[i] << 16;
+        size_t n = 16 - i < 3 ? 16 - i : 3;
+        if (n > 1) {
+            v |= (uint32_t)u->b[i + 1] << 8;
+        }
+        if (n > 2) {
+            v |= u->b[i + 2];
+        }
+        out[k++] = T[(v >> 18) & 63];
+        out[k++] = T[(v >> 12) & 63];
+        if (n > 1) {
+            out[k++] = T[(v >> 6) & 63];
+        }
+        if (n > 2) {
+            out[k++] = T[v & 63];
+        }
+    }
+    out[k] = '\0';
+}
+
+static int usage(void)
+{
+    bk_cli_fail(
+        "usage: brokerctl topic create NAME [--partitions N] "
+        "[--replication-factor N] [--config K=V]... | list | describe "
+        "[NAME...] | delete NAME... | alter NAME [--partitions N] "
+        "[--config K=V]... [--delete-config K]...");
+    return 2;
+}
+
+/* Parses a positive int option value. */
+static int parse_int(const char *opt, const char *s, int32_t *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || end == s || v < -1 || v > INT32_MAX) {
+        bk_cli_fail("%s: '%s' is not a number", opt, s);
+        return 2;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* Splits "k=v" (in place); returns 0 or 2 with the usage message. */
+static int split_kv(char *s, char **k, char **v)
+{
+    char *eq = strchr(s, '=');
+    if (eq == NULL || eq == s) {
+        bk_cli_fail("--config: '%s' is not KEY=VALUE", s);
+        return 2;
+    }
+    *eq = '\0';
+    *k = s;
+    *v = eq + 1;
+    return 0;
+}
+
+static int need_version(struct bk_client *c, int16_t key, int16_t *v)
+{
+    *v = bk_client_version(c, key);
+    if (*v < 0) {
+        const struct bk_api_desc *d = bk_api_desc(key);
+        return bk_cli_fail("%s does not support %s", c->addr,
+                           d != NULL ? d->name : "this request");
+    }
+    return 0;
+}
+
+/* ---- create ---- */
+
+static int topic_create(const struct bk_cli *cli,
+                        struct bk_client *c,
+                        struct bk_arena *a,
+                        int argc,
+                        char **argv)
+{
+    const char *name = NULL;
+    int32_t partitions = -1, rf = -1;
+    struct bk_msg_create_topics_request_creatable_topic_config cfg[MAX_ARGS];
+    int32_t ncfg = 0;
+    for (int i = 0; i < argc; i++) {
+        int rv = 0;
+        if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
+            rv = parse_int("--partitions", argv[++i], &partitions);
+        } else if (strcmp(argv[i], "--replication-factor") == 0 &&
+                   i + 1 < argc) {
+            rv = parse_int("--replication-factor", argv[++i], &rf);
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            char *k, *v;
+            rv = split_kv(argv[++i], &k, &v);
+            if (rv == 0 && ncfg < MAX_ARGS) {
+                cfg[ncfg].name = bk_str_c(k);
+                cfg[ncfg].value = bk_str_c(v);
+                ncfg++;
+            }
+        } else if (argv[i][0] != '-' && name == NULL) {
+            name = argv[i];
+        } else {
+            return usage();
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (name == NULL || rf > INT16_MAX) {
+        return usage();
+    }
+    int16_t ver;
+    if (need_version(c, BK_API_CREATE_TOPICS, &ver) != 0) {
+        return 1;
+    }
+    struct bk_msg_create_topics_request_creatable_topic t;
+    memset(&t, 0, sizeof(t));
+    t.name = bk_str_c(name);
+    t.num_partitions = partitions;
+    t.replication_factor = (int16_t)rf;
+    t.assignments = NULL;
+    t.assignments_count = 0;
+    t.configs = cfg;
+    t.configs_count = ncfg;
+    struct bk_msg_create_topics_request req;
+    bk_msg_create_topics_request_init(&req);
+    req.topics = &t;
+    req.topics_count = 1;
+    req.timeout_ms = cli->timeout_ms;
+    struct bk_msg_create_topics_response resp;
+    if (bk_client_call(c, BK_API_CREATE_TOPICS, ver, &req, &resp, a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    if (resp.topics_count != 1) {
+        return bk_cli_fail("%s sent %d results for one topic", c->addr,
+                           resp.topics_count);
+    }
+    const struct bk_msg_create_topics_response_creatable_topic_result *r =
+        &resp.topics[0];
+    if (r->error_code != 0) {
+        return bk_cli_kerr(NULL, r->error_code, r->error_message);
+    }
+    char id[23];
+    bk_cli_uuid(&r->topic_id, id);
+    if (cli->json) {
+        printf("{\"name\":");
+        bk_json_str(stdout, name, (int)strlen(name));
+        printf(
+            ",\"topic_id\":\"%s\",\"partitions\":%d,"
+            "\"replication_factor\":%d}\n",
+            id, r->num_partitions, r->replication_factor);
+    } else if (ver >= 5) {
+        printf(
+            "Created topic %s (%d partitions, replication factor %d, "
+            "id %s).\n",
+            name, r->num_partitions, r->replication_factor, id);
+    } else {
+        printf("Created topic %s.\n", name);
+    }
+    return 0;
+}
+
+/* ---- list / describe ---- */
+
+static int metadata(struct bk_client *c,
+                    struct bk_arena *a,
+                    int n,
+                    char **names,
+                    struct bk_msg_metadata_response *resp)
+{
+    int16_t ver;
+    if (need_version(c, BK_API_METADATA, &ver) != 0) {
+        return 1;
+    }
+    struct bk_msg_metadata_request req;
+    bk_msg_metadata_request_init(&req);
+    struct bk_msg_metadata_request_metadata_request_topic t[MAX_ARGS];
+    if (n > 0) {
+        memset(t, 0, sizeof(t));
+        for (int i = 0; i < n && i < MAX_ARGS; i++) {
+            t[i].name = bk_str_c(names[i]);
+        }
+        req.topics = t;
+        req.topics_count = n < MAX_ARGS ? n : MAX_ARGS;
+    } else {
+        req.topics = NULL;
+        req.topics_count = -1; /* all */
+    }
+    req.allow_auto_topic_creation = false;
+    if (bk_client_call(c, BK_API_METADATA, ver, &req, resp, a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    return 0;
+}
+
+static int cmp_topic(const void *x, const void *y)
+{
+    const md_topic *a = x, *b = y;
+    int n = a->name.len < b->name.len ? a->name.len : b->name.len;
+    int r = n > 0 ? memcmp(a->name.ptr, b->name.ptr, (size_t)n) : 0;
+    return r != 0 ? r : a->name.len - b->name.len;
+}
+
+static int replication_factor(const md_topic *t)
+{
+    return t->partitions_count > 0 ? t->partitions[0].replica_nodes_count : 0;
+}
+
+static void print_ids(FILE *out,
+                      const int32_t *v,
+                      int32_t n,
+                      const char *sep,
+                      bool json)
+{
+    if (json) {
+        fputc('[', out);
+    }
+    for (int32_t i = 0; i < n; i++) {
+        fprintf(out, "%s%d", i > 0 ? sep : "", v[i]);
+    }
+    if (json) {
+        fputc(']', out);
+    }
+}
+
+static int topic_list(const struct bk_cli *cli,
+                      struct bk_client *c,
+                      struct bk_arena *a,
+                      int argc,
+                      char **argv)
+{
+    (void)argv;
+    if (argc > 0) {
+        return usage();
+    }
+    struct bk_msg_metadata_response md;
+    if (metadata(c, a, 0, NULL, &md) != 0) {
+        return 1;
+    }
+    if (md.topics_count > 1) {
+        qsort(md.topics, (size_t)md.topics_count, sizeof(md_topic), cmp_topic);
+    }
+    if (cli->json) {
+        printf("[");
+    } else {
+        printf("%-40s %-10s %-11s %s\n", "NAME", "PARTITIONS", "REPLICATION",
+               "TOPIC ID");
+    }
+    for (int32_t i = 0; i < md.topics_count; i++) {
+        const md_topic *t = &md.topics[i];
+        char id[23];
+        bk_cli_uuid(&t->topic_id, id);
+        if (cli->json) {
+            printf("%s{\"name\":", i > 0 ? "," : "");
+            bk_json_str(stdout, t->name.ptr, t->name.len);
+            printf(
+                ",\"topic_id\":\"%s\",\"partitions\":%d,"
+                "\"replication_factor\":%d,\"internal\":%s}",
+                id, t->partitions_count, replication_factor(t),
+                t->is_internal ? "true" : "false");
+        } else {
+            printf("%-40.*s %-10d %-11d %s\n", t->name.len, t->name.ptr,
+                   t->partitions_count, replication_factor(t), id);
+        }
+    }
+    if (cli->json) {
+        printf("]\n");
+    }
+    return 0;
+}
+
+/* The configs set explicitly on a topic (DescribeConfigs, source
+ * DYNAMIC_TOPIC_CONFIG). Returns 0, or 1 after printing the failure. */
+static int explicit_configs(
+    struct bk_client *c,
+    struct bk_arena *a,
+    struct bk_str topic,
+    struct bk_msg_describe_configs_response_describe_configs_result **out)
+{
+    int16_t ver = bk_client_version(c, BK_API_DESCRIBE_CONFIGS);
+    *out = NULL;
+    if (ver < 0) {
+        return 0; /* describe without configs */
+    }
+    struct bk_msg_describe_configs_request_describe_configs_resource r;
+    memset(&r, 0, sizeof(r));
+    r.resource_type = RES_TOPIC;
+    r.resource_name = topic;
+    r.configuration_keys = NULL;
+    r.configuration_keys_count = -1;
+    struct bk_msg_describe_configs_request req;
+    bk_msg_describe_configs_request_init(&req);
+    req.resources = &r;
+    req.resources_count = 1;
+    struct bk_msg_describe_configs_response resp;
+    if (bk_client_call(c, BK_API_DESCRIBE_CONFIGS, ver, &req, &resp, a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    if (resp.results_count == 1 && resp.results[0].error_code == 0) {
+        *out = &resp.results[0];
+    }
+    return 0;
+}
+
+static void print_configs(
+    const struct bk_msg_describe_configs_response_describe_configs_result *r,
+    bool json)
+{
+    int k = 0;
+    for (int32_t i = 0; r != NULL && i < r->configs_count; i++) {
+        const struct
+            bk_msg_describe_configs_response_describe_configs_resource_result
+                *e = &r->configs[i];
+        if (e->config_source != SOURCE_DYNAMIC_TOPIC) {
+            continue;
+        }
+        if (json) {
+            printf("%s", k > 0 ? "," : "");
+            bk_json_str(stdout, e->name.ptr, e->name.len);
+            printf(":");
+            bk_json_str(stdout, e->value.ptr, e->value.len);
+        } else {
+            printf("%s%.*s=%.*s", k > 0 ? "," : "", e->name.len, e->name.ptr,
+                   e->value.len < 0 ? 0 : e->value.len,
+                   e->value.len < 0 ? "" : e->value.ptr);
+        }
+        k++;
+    }
+}
+
+static int topic_describe(const struct bk_cli *cli,
+                          struct bk_client *c,
+                          struct bk_arena *a,
+                          int argc,
+                          char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            return usage();
+        }
+    }
+    struct bk_msg_metadata_response md;
+    if (metadata(c, a, argc, argv, &md) != 0) {
+        return 1;
+    }
+    if (md.topics_count > 1) {
+        qsort(md.topics, (size_t)md.topics_count, sizeof(md_topic), cmp_topic);
+    }
+    /* Metadata's frame is replaced by the DescribeConfigs calls below:
+     * copy the names first. */
+    for (int32_t i = 0; i < md.topics_count; i++) {
+        md_topic *t = &md.topics[i];
+        if (t->error_code != 0) {
+            char what[300];
+            snprintf(what, sizeof(what), "%.*s",
+                     t->name.len < 0 ? 0 : t->name.len,
+                     t->name.len < 0 ? "" : t->name.ptr);
+            if (t->error_code == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
+                char msg[400];
+                snprintf(msg, sizeof(msg), "Topic '%s' does not exist.", what);
+                return bk_cli_kerr(NULL, t->error_code, bk_str_c(msg));
+            }
+            return bk_cli_kerr(what, t->error_code, BK_STR_NULL);
+        }
+        char *copy = bk_arena_strndup(a, t->name.ptr, (size_t)t->name.len);
+        if (copy == NULL) {
+            return bk_cli_fail("out of memory");
+        }
+        t->name = bk_str_c(copy);
+    }
+    /* The partition arrays live in the arena, but the ids of the replica
+     * lists too: only the strings pointed into the frame. */
+    if (cli->json) {
+        printf("[");
+    }
+    for (int32_t i = 0; i < md.topics_count; i++) {
+        const md_topic *t = &md.topics[i];
+        struct bk_msg_describe_configs_response_describe_configs_result *cfg;
+        if (explicit_configs(c, a, t->name, &cfg) != 0) {
+            return 1;
+        }
+        char id[23];
+        bk_cli_uuid(&t->topic_id, id);
+        if (cli->json) {
+            printf("%s{\"name\":", i > 0 ? "," : "");
+            bk_json_str(stdout, t->name.ptr, t->name.len);
+            printf(
+                ",\"topic_id\":\"%s\",\"internal\":%s,"
+                "\"replication_factor\":%d,\"configs\":{",
+                id, t->is_internal ? "true" : "false", replication_factor(t));
+            print_configs(cfg, true);
+            printf("},\"partitions\":[");
+        } else {
+            printf(
+                "Topic: %.*s\tTopicId: %s\tPartitionCount: %d\t"
+                "ReplicationFactor: %d\tConfigs: ",
+                t->name.len, t->name.ptr, id, t->partitions_count,
+                replication_factor(t));
+            print_configs(cfg, false);
+            printf("\n");
+        }
+        for (int32_t j = 0; j < t->partitions_count; j++) {
+            const md_part *p = &t->partitions[j];
+            if (cli->json) {
+                printf(
+                    "%s{\"partition\":%d,\"leader\":%d,"
+                    "\"leader_epoch\":%d,\"replicas\":",
+                    j > 0 ? "," : "", p->partition_index, p->leader_id,
+                    p->leader_epoch);
+                print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",",
+                          true);
+                printf(",\"isr\":");
+                print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
+                printf("}");
+            } else {
+                printf(
+                    "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
+                    "LeaderEpoch: %d\tReplicas: ",
+                    t->name.len, t->name.ptr, p->partition_index, p->leader_id,
+                    p->leader_epoch);
+                print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",",
+                          false);
+                printf("\tIsr: ");
+                print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
+                printf("\n");
+            }
+        }
+        if (cli->json) {
+            printf("]}");
+        }
+    }
+    if (cli->json) {
+        printf("]\n");
+    }
+    return 0;
+}
+
+/* ---- delete ---- */
+
+static int topic_delete(const struct bk_cli *cli,
+                        struct bk_client *c,
+                        struct bk_arena *a,
+                        int argc,
+                        char **argv)
+{
+    if (argc < 1 || argc > MAX_ARGS) {
+        return usage();
+    }
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            return usage();
+        }
+    }
+    int16_t ver;
+    if (need_version(c, BK_API_DELETE_TOPICS, &ver) != 0) {
+        return 1;
+    }
+    struct bk_msg_delete_topics_request req;
+    bk_msg_delete_topics_request_init(&req);
+    struct bk_msg_delete_topics_request_delete_topic_state st[MAX_ARGS];
+    struct bk_str names[MAX_ARGS];
+    memset(st, 0, sizeof(st));
+    for (int i = 0; i < argc; i++) {
+        st[i].name = bk_str_c(argv[i]);
+        names[i] = bk_str_c(argv[i]);
+    }
+    if (ver >= 6) {
+        req.topics = st;
+        req.topics_count = argc;
+    } else {
+        req.topic_names = names;
+        req.topic_names_count = argc;
+    }
+    req.timeout_ms = cli->timeout_ms;
+    struct bk_msg_delete_topics_response resp;
+    if (bk_client_call(c, BK_API_DELETE_TOPICS, ver, &req, &resp, a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    int rc = 0;
+    int ok = 0;
+    if (cli->json) {
+        printf("{\"deleted\":[");
+    }
+    for (int32_t i = 0; i < resp.responses_count; i++) {
+        const struct bk_msg_delete_topics_response_deletable_topic_result *r =
+            &resp.responses[i];
+        if (r->error_code != 0) {
+            char what[300];
+            snprintf(what, sizeof(what), "%.*s",
+                     r->name.len < 0 ? 0 : r->name.len,
+                     r->name.len < 0 ? "" : r->name.ptr);
+            if (r->error_message.len < 0 &&
+                r->error_code == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION) {
+                char msg[400];
+                snprintf(msg, sizeof(msg), "Topic '%s' does not exist.", what);
+                rc = bk_cli_kerr(NULL, r->error_code, bk_str_c(msg));
+            } else {
+                rc = bk_cli_kerr(argc > 1 ? what : NULL, r->error_code,
+                                 r->error_message);
+            }
+            continue;
+        }
+        if (cli->json) {
+            printf("%s", ok > 0 ? "," : "");
+            bk_json_str(stdout, r->name.ptr, r->name.len);
+        } else {
+            printf("Deleted topic %.*s.\n", r->name.len, r->name.ptr);
+        }
+        ok++;
+    }
+    if (cli->json) {
+        printf("]}\n");
+    }
+    return rc;
+}
+
+/* ---- alter ---- */
+
+static int topic_alter(const struct bk_cli *cli,
+                       struct bk_client *c,
+                       struct bk_arena *a,
+                       int argc,
+                       char **argv)
+{
+    const char *name = NULL;
+    int32_t partitions = -1;
+    struct bk_msg_incremental_alter_configs_request_alterable_config
+        ops[MAX_ARGS];
+    int32_t nops = 0;
+    for (int i = 0; i < argc; i++) {
+        int rv = 0;
+        if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
+            rv = parse_int("--partitions", argv[++i], &partitions);
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
+                   nops < MAX_ARGS) {
+            char *k, *v;
+            rv = split_kv(argv[++i], &k, &v);
+            if (rv == 0) {
+                ops[nops].name = bk_str_c(k);
+                ops[nops].config_operation = 0; /* SET */
+                ops[nops].value = bk_str_c(v);
+                nops++;
+            }
+        } else if (strcmp(argv[i], "--delete-config") == 0 && i + 1 < argc &&
+                   nops < MAX_ARGS) {
+            ops[nops].name = bk_str_c(argv[++i]);
+            ops[nops].config_operation = 1; /* DELETE */
+            ops[nops].value = BK_STR_NULL;
+            nops++;
+        } else if (argv[i][0] != '-' && name == NULL) {
+            name = argv[i];
+        } else {
+            return usage();
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    if (name == NULL || (partitions < 0 && nops == 0)) {
+        return usage();
+    }
+    if (partitions >= 0) {
+        int16_t ver;
+        if (need_version(c, BK_API_CREATE_PARTITIONS, &ver) != 0) {
+            return 1;
+        }
+        struct bk_msg_create_partitions_request_create_partitions_topic t;
+        memset(&t, 0, sizeof(t));
+        t.name = bk_str_c(name);
+        t.count = partitions;
+        t.assignments = NULL;
+        t.assignments_count = -1;
+        struct bk_msg_create_partitions_request req;
+        bk_msg_create_partitions_request_init(&req);
+        req.topics = &t;
+        req.topics_count = 1;
+        req.timeout_ms = cli->timeout_ms;
+        struct bk_msg_create_partitions_response resp;
+        if (bk_client_call(c, BK_API_CREATE_PARTITIONS, ver, &req, &resp, a) !=
+            0) {
+            return bk_cli_fail("%s", c->errmsg);
+        }
+        if (resp.results_count != 1) {
+            return bk_cli_fail("%s sent %d results for one topic", c->addr,
+                               resp.results_count);
+        }
+        if (resp.results[0].error_code != 0) {
+            return bk_cli_kerr(NULL, resp.results[0].error_code,
+                               resp.results[0].error_message);
+        }
+    }
+    if (nops > 0) {
+        int16_t ver;
+        if (need_version(c, BK_API_INCREMENTAL_ALTER_CONFIGS, &ver) != 0) {
+            return 1;
+        }
+        struct bk_msg_incremental_alter_configs_request_alter_configs_resource
+            r;
+        memset(&r, 0, sizeof(r));
+        r.resource_type = RES_TOPIC;
+        r.resource_name = bk_str_c(name);
+        r.configs = ops;
+        r.configs_count = nops;
+        struct bk_msg_incremental_alter_configs_request req;
+        bk_msg_incremental_alter_configs_request_init(&req);
+        req.resources = &r;
+        req.resources_count = 1;
+        struct bk_msg_incremental_alter_configs_response resp;
+        if (bk_client_call(c, BK_API_INCREMENTAL_ALTER_CONFIGS, ver, &req,
+                           &resp, a) != 0) {
+            return bk_cli_fail("%s", c->errmsg);
+        }
+        if (resp.responses_count != 1) {
+            return bk_cli_fail("%s sent %d results for one resource", c->addr,
+                               resp.responses_count);
+        }
+        if (resp.responses[0].error_code != 0) {
+            return bk_cli_kerr(NULL, resp.responses[0].error_code,
+                               resp.responses[0].error_message);
+        }
+    }
+    if (cli->json) {
+        printf("{\"name\":");
+        bk_json_str(stdout, name, (int)strlen(name));
+        printf(",\"partitions\":%d,\"configs_changed\":%d}\n", partitions,
+               nops);
+    } else {
+        printf("Altered topic %s.\n", name);
+    }
+    return 0;
+}
+
+int bk_cmd_topic(const struct bk_cli *cli, int argc, char **argv)
+{
+    if (argc < 1) {
+        return usage();
+    }
+    int (*fn)(const struct bk_cli *, struct bk_client *, struct bk_arena *, int,
+              char **) = NULL;
+    if (strcmp(argv[0], "create") == 0) {
+        fn = topic_create;
+    } else if (strcmp(argv[0], "list") == 0) {
+        fn = topic_list;
+    } else if (strcmp(argv[0], "describe") == 0) {
+        fn = topic_describe;
+    } else if (strcmp(argv[0], "delete") == 0) {
+        fn = topic_delete;
+    } else if (strcmp(argv[0], "alter") == 0) {
+        fn = topic_alter;
+    } else {
+        return usage();
+    }
+    struct bk_client c;
+    if (bk_cli_connect(cli, &c) != 0) {
+        return 1;
+    }
+    struct bk_arena arena;
+    bk_arena_init(&arena, 65536, 0);
+    int rv = fn(cli, &c, &arena, argc - 1, argv + 1);
+    bk_arena_destroy(&arena);
+    bk_client_close(&c);
+    return rv;
+}
