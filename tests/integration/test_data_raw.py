@@ -6,13 +6,16 @@ sequence gap gives 45 OUT_OF_ORDER_SEQUENCE_NUMBER. Bad input (wrong CRC,
 batch over max.message.bytes, truncated batch, unknown topic) gets Kafka's
 error code and writes nothing."""
 import struct
+import threading
+import time
 
 import pytest
 
 from data_util import create_topics
 from harness import Broker, connect
 from kafka_records import (OFF_BATCH_LENGTH, OFF_CRC, build_batch, fetch_all,
-                           fetch_v4, list_offsets_v1, metadata_v1, produce_v8)
+                           fetch_v4, list_offsets_v1, metadata_v1,
+                           parse_batches, produce_v8)
 
 NONE = 0
 CORRUPT_MESSAGE = 2
@@ -41,6 +44,8 @@ def broker():
             "too-large": (1, {"max.message.bytes": "1000"}),
             "truncated": (1, {}),
             "plain": (2, {}),
+            "longpoll": (1, {}),
+            "big": (1, {}),
         })
         yield b
 
@@ -85,6 +90,50 @@ def test_plain_produce_and_fetch(sock):
     assert got == want
     # acks=1 appends too.
     assert produce_v8(sock, "plain", 0, build_batch(recs(b"c", 1)), acks=1)[:2] == (NONE, 0)
+
+
+def test_fetch_long_poll(broker, sock):
+    """A fetch at the end waits up to max_wait_ms, and answers as soon as a
+    produce makes data available."""
+    t0 = time.monotonic()
+    err, hw, _, data = fetch_v4(sock, "longpoll", 0, 0, max_wait_ms=1000)
+    waited = time.monotonic() - t0
+    assert (err, hw, data) == (NONE, 0, b"")
+    assert 0.8 <= waited < 5, "empty long poll answered after %.2fs" % waited
+
+    def produce_later():
+        time.sleep(0.5)
+        s2 = connect(broker.port)
+        try:
+            produce_v8(s2, "longpoll", 0, build_batch(recs(b"l", 2)))
+        finally:
+            s2.close()
+
+    t = threading.Thread(target=produce_later)
+    t0 = time.monotonic()
+    t.start()
+    try:
+        err, hw, _, data = fetch_v4(sock, "longpoll", 0, 0, max_wait_ms=10000)
+    finally:
+        t.join()
+    waited = time.monotonic() - t0
+    assert err == NONE and hw == 2
+    assert [r["value"] for b in parse_batches(data) for r in b["records"]] == \
+        [v for _, v in recs(b"l", 2)]
+    assert waited < 3, "long poll answered %.2fs after the start (data came at 0.5s)" % waited
+
+
+def test_fetch_returns_a_whole_batch_larger_than_max_bytes(sock):
+    """KIP-74: the first batch comes back whole even when it is larger than
+    the fetch's max_bytes and partition_max_bytes."""
+    big = build_batch([(b"big", bytes(range(256)) * 2000)])  # ~512 KiB
+    assert produce_v8(sock, "big", 0, big)[:2] == (NONE, 0)
+    assert produce_v8(sock, "big", 0, build_batch(recs(b"z", 1)))[:2] == (NONE, 1)
+    err, hw, _, data = fetch_v4(sock, "big", 0, 0, max_bytes=1000)
+    assert (err, hw) == (NONE, 2)
+    batches = parse_batches(data)
+    assert len(batches) >= 1
+    assert batches[0]["records"][0]["value"] == bytes(range(256)) * 2000
 
 
 def test_idempotent_duplicate_gets_original_offset(sock):
