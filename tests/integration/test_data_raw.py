@@ -46,6 +46,7 @@ def broker():
             "plain": (2, {}),
             "longpoll": (1, {}),
             "big": (1, {}),
+            "mixed": (2, {}),
         })
         yield b
 
@@ -288,3 +289,75 @@ def test_unknown_topic_without_auto_create():
             assert latest(s, "known") == 0
         finally:
             s.close()
+
+
+def test_idempotence_window_and_sequence_wraparound(sock):
+    """Only the last five batches are remembered: a retry of an older one
+    is out of order (45). Sequences wrap from INT32 max to 0."""
+    pid = PID + 4
+    for q in range(7):
+        b = build_batch(recs(b"w%d" % q, 1), producer_id=pid, producer_epoch=0,
+                        base_sequence=q)
+        assert produce_v8(sock, "epoch", 0, b)[0] == NONE
+    end = latest(sock, "epoch")
+    old = build_batch(recs(b"w0", 1), producer_id=pid, producer_epoch=0,
+                      base_sequence=0)
+    assert produce_v8(sock, "epoch", 0, old)[0] == OUT_OF_ORDER_SEQUENCE_NUMBER
+    recent = build_batch(recs(b"w2", 1), producer_id=pid, producer_epoch=0,
+                         base_sequence=2)
+    assert produce_v8(sock, "epoch", 0, recent)[:2] == (NONE, end - 5)
+    assert latest(sock, "epoch") == end
+
+    pid = PID + 5
+    top = build_batch(recs(b"x", 3), producer_id=pid, producer_epoch=0,
+                      base_sequence=2147483645)  # last sequence INT32 max
+    assert produce_v8(sock, "epoch", 0, top)[:2] == (NONE, end)
+    nxt = build_batch(recs(b"y", 2), producer_id=pid, producer_epoch=0,
+                      base_sequence=0)
+    assert produce_v8(sock, "epoch", 0, nxt)[:2] == (NONE, end + 3)
+    assert produce_v8(sock, "epoch", 0, nxt)[:2] == (NONE, end + 3)
+    assert latest(sock, "epoch") == end + 5
+
+
+def test_produce_request_validation(sock):
+    """acks other than -1/0/1: 21 INVALID_REQUIRED_ACKS. Not exactly one
+    magic-2 batch per partition (two batches, magic 1, none): 87
+    INVALID_RECORD (2 also accepted for magic 1). Nothing is written."""
+    one = build_batch(recs(b"v", 1))
+    assert produce_v8(sock, "truncated", 0, one, acks=2)[0] == 21
+    assert produce_v8(sock, "truncated", 0, one + one)[0] == INVALID_RECORD
+    assert produce_v8(sock, "truncated", 0, b"")[0] == INVALID_RECORD
+    m1 = bytearray(one)
+    m1[16] = 1
+    assert produce_v8(sock, "truncated", 0, bytes(m1))[0] in (INVALID_RECORD,
+                                                             CORRUPT_MESSAGE)
+    assert_empty(sock, "truncated")
+
+
+def test_one_bad_partition_does_not_block_the_others(sock):
+    """A Produce with a good batch for partition 0 and a corrupt one for
+    partition 1: partition 0 is written, partition 1 gets 2 and stays
+    empty."""
+    from harness import recv_frame, request
+    from kafka_records import Reader, _str
+    good = build_batch(recs(b"p0", 2))
+    bad = bytearray(build_batch(recs(b"p1", 2)))
+    bad[-1] ^= 0xFF
+    body = struct.pack(">hhi", -1, -1, 10000) + struct.pack(">i", 1) + _str("mixed")
+    body += struct.pack(">i", 2)
+    for part, data in ((0, good), (1, bytes(bad))):
+        body += struct.pack(">ii", part, len(data)) + data
+    sock.sendall(request(0, 8, 77, body))
+    r = Reader(recv_frame(sock))
+    assert r.i32() == 77 and r.i32() == 1 and r.string() == "mixed"
+    errs = {}
+    for _ in range(r.i32()):
+        part = r.i32()
+        errs[part] = r.i16()
+        r.i64(), r.i64(), r.i64()
+        for _ in range(max(r.i32(), 0)):
+            r.i32(), r.string()
+        r.string()
+    assert errs == {0: NONE, 1: CORRUPT_MESSAGE}
+    assert latest(sock, "mixed", 0) == 2
+    assert_empty(sock, "mixed", 1)
