@@ -682,7 +682,7 @@ class Bench:
                 continue
             specs = ["%s:%d:%s" % (t, p, ",".join("%s=%s" % kv for kv in sorted(c.items())))
                      for t, p, c in self.topic_specs(b)]
-            rc, out = self.tool(b, "topics", ("topics",
+            rc, out = self.tool(b, "topics", timeout=max(60, self.cfg["run_timeout"]), argv=("topics",
                                                        "--bootstrap", b.bootstrap, *specs))
             if rc != 0:
                 err = "creating topics: " + (first_error(out) or "rc %s" % rc)

@@ -16,7 +16,6 @@ import java.util.concurrent.locks.LockSupport;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -25,7 +24,6 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 
@@ -169,42 +167,42 @@ public final class Tool {
         }
         long t0 = System.nanoTime();
         try (Admin admin = Admin.create(p)) {
-            admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);
-            List<String> names = new ArrayList<>();
+            admin.createTopics(topics).all().get(20, TimeUnit.SECONDS);
+        }
+        // Wait until Metadata shows a leader for every partition. Metadata,
+        // not Admin.describeTopics (DescribeTopicPartitions): the workloads
+        // need nothing more than Metadata.
+        Properties cp = new Properties();
+        cp.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, need(o, "bootstrap"));
+        cp.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        cp.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(cp)) {
             for (NewTopic t : topics) {
-                names.add(t.name());
-            }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            while (true) {
-                boolean ready = true;
-                try {
-                    Map<String, TopicDescription> d =
-                        admin.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
-                    for (NewTopic t : topics) {
-                        TopicDescription td = d.get(t.name());
-                        if (td == null || td.partitions().size() != t.numPartitions()) {
-                            ready = false;
-                            break;
-                        }
-                        for (TopicPartitionInfo pi : td.partitions()) {
-                            if (pi.leader() == null) {
+                while (true) {
+                    List<org.apache.kafka.common.PartitionInfo> ps = null;
+                    try {
+                        ps = c.partitionsFor(t.name(), Duration.ofSeconds(5));
+                    } catch (org.apache.kafka.common.errors.RetriableException e) {
+                        ps = null;
+                    }
+                    boolean ready = ps != null && ps.size() == t.numPartitions();
+                    if (ready) {
+                        for (org.apache.kafka.common.PartitionInfo pi : ps) {
+                            if (pi.leader() == null || pi.leader().isEmpty()) {
                                 ready = false;
                             }
                         }
                     }
-                } catch (ExecutionException e) {
-                    if (System.nanoTime() > deadline) {
-                        throw e;
+                    if (ready) {
+                        break;
                     }
-                    ready = false;
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("topic " + t.name()
+                            + " has no leader for every partition after 20 s");
+                    }
+                    Thread.sleep(50);
                 }
-                if (ready) {
-                    break;
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException("topics have no leaders after 30 s");
-                }
-                Thread.sleep(50);
             }
         }
         System.out.printf("RESULT topics=%d seconds=%.3f%n", topics.size(),
