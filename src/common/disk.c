@@ -187,6 +187,25 @@ static int posix_readdir(const struct bk_disk *d,
     return rv;
 }
 
+static int posix_boot_id(const struct bk_disk *d, char *buf, size_t cap)
+{
+    (void)d;
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return neg_errno();
+    }
+    ssize_t n = read(fd, buf, cap - 1);
+    close(fd);
+    if (n <= 0) {
+        return BK_EIO;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        n--;
+    }
+    buf[n] = '\0';
+    return n > 0 ? 0 : BK_EIO;
+}
+
 static const struct bk_disk posix_disk = {
     .open = posix_open,
     .close = posix_close,
@@ -201,6 +220,7 @@ static const struct bk_disk posix_disk = {
     .mkdir = posix_mkdir,
     .fsync_dir = posix_fsync_dir,
     .readdir = posix_readdir,
+    .boot_id = posix_boot_id,
     .data = NULL,
 };
 
@@ -280,6 +300,25 @@ int bk_disk_write_atomic(const struct bk_disk *d,
         rv = d->fsync_dir(d, dir);
     }
     return rv;
+}
+
+int bk_disk_write_replace(const struct bk_disk *d,
+                          const char *path,
+                          const void *buf,
+                          size_t len)
+{
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (n < 0 || (size_t)n >= sizeof tmp) {
+        return BK_EINVAL;
+    }
+    int fd = d->open(d, tmp, BK_DISK_CREATE | BK_DISK_TRUNC);
+    if (fd < 0) {
+        return fd;
+    }
+    int rv = bk_disk_pwrite_all(d, fd, buf, len, 0);
+    d->close(d, fd);
+    return rv == 0 ? d->rename(d, tmp, path) : rv;
 }
 
 ssize_t bk_disk_read_small(const struct bk_disk *d,

@@ -58,6 +58,11 @@ struct bk_disk {
                    const char *path,
                    bk_disk_readdir_cb cb,
                    void *arg);
+    /* Writes an identifier of the current boot of the machine (the kernel's
+     * boot_id) into buf, NUL-terminated. Data that was written, even never
+     * synced, is still intact after a crash if the boot id did not change
+     * (the process died, the page cache did not). May be NULL: unknown. */
+    int (*boot_id)(const struct bk_disk *d, char *buf, size_t cap);
     void *data; /* implementation state */
 };
 
@@ -85,6 +90,14 @@ int bk_disk_write_atomic(const struct bk_disk *d,
                          const char *path,
                          const void *buf,
                          size_t len);
+
+/* Replaces path with buf via path.tmp and rename, WITHOUT any sync: the
+ * content survives a process crash, not a power loss (it may then be empty
+ * or torn; readers must validate it). */
+int bk_disk_write_replace(const struct bk_disk *d,
+                          const char *path,
+                          const void *buf,
+                          size_t len);
 
 /* Reads a whole small file (at most cap bytes) into buf; returns the length
  * or a negative errno (BK_ENOENT when missing, BK_ETOOLARGE when bigger). */

@@ -43,7 +43,7 @@ void bk_log_config_default(struct bk_log_config *c)
     c->flush_messages = INT64_MAX;
     c->flush_ms = INT64_MAX;
     c->max_message_bytes = 1048576 + 12;
-    c->recovery_checkpoint_bytes = 256LL << 20;
+    c->recovery_checkpoint_bytes = 64LL << 20;
     c->log_append_time = false;
 }
 
@@ -711,6 +711,11 @@ int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
         log->rp_base = act->base;
         log->rp_pos = act->size;
         log->rp_bytes = 0;
+        log->soft = log->rp;
+        log->soft_base = log->rp_base;
+        log->soft_pos = log->rp_pos;
+        log->soft_idx = log->rp_idx;
+        log->soft_tim = log->rp_tim;
         log->rp_ckpt_ms = bk_clock_mono_ms(log->clock);
         it->durable = log->leo;
     }
@@ -727,6 +732,51 @@ int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
     }
     bk_syncer_push(log->syncer, it);
     return 0;
+}
+
+/* Writes the soft recovery point as it stands (no sync). */
+int queue_soft_write(struct bk_log *log)
+{
+    if (log->boot_id[0] == '\0') {
+        return 0; /* without a boot id it could never be trusted */
+    }
+    struct bk_sync_item *it = item_new(log, BK_SYNC_FILES);
+    if (it == NULL) {
+        return BK_ENOMEM;
+    }
+    char buf[256];
+    int n = snprintf(buf, sizeof buf,
+                     "1 %s %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
+                     " %" PRId64 "\n",
+                     log->boot_id, log->soft, log->soft_base, log->soft_pos,
+                     log->soft_idx, log->soft_tim);
+    int rv = item_set_ckpt(log, it, SOFT_NAME, buf, (size_t)n);
+    if (rv != 0) {
+        bk_sync_item_free(it);
+        return rv;
+    }
+    it->ckpt_nosync = true;
+    bk_syncer_push(log->syncer, it);
+    return 0;
+}
+
+/* Moves the soft recovery point to the log end: every byte below is in
+ * the page cache (index entries flushed first), which is all a restart
+ * after kill -9 needs. */
+static int queue_soft_checkpoint(struct bk_log *log)
+{
+    struct segment *act = log->segs[log->nsegs - 1];
+    int rv = seg_index_flush(log, act);
+    if (rv != 0) {
+        return rv;
+    }
+    log->soft = log->leo;
+    log->soft_base = act->base;
+    log->soft_pos = act->size;
+    log->soft_idx = act->idx_entries;
+    log->soft_tim = act->tim_entries;
+    log->rp_bytes = 0;
+    return queue_soft_write(log);
 }
 
 int queue_epochs(struct bk_log *log)
@@ -876,6 +926,11 @@ int bk_log_open(const char *dir,
     log->syncer = syncer;
     log->hint_offset = -1;
     log->flush_ms = log->rp_ckpt_ms = bk_clock_mono_ms(clock);
+    if (disk->boot_id == NULL ||
+        disk->boot_id(disk, log->boot_id, sizeof log->boot_id) != 0 ||
+        strchr(log->boot_id, ' ') != NULL) {
+        log->boot_id[0] = '\0';
+    }
     int rv = disk->mkdir(disk, dir);
     if (rv == 0) {
         rv = log_recover(log, clean, errmsg);
@@ -1115,7 +1170,7 @@ int bk_log_append(struct bk_log *log,
         queue_sync(log);
     }
     if (log->rp_bytes >= log->cfg.recovery_checkpoint_bytes) {
-        queue_checkpoint(log, s, false);
+        queue_soft_checkpoint(log);
     }
     return 0;
 }
@@ -1452,9 +1507,11 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
     /* When the cut is below the checkpointed recovery point, the lower
      * recovery point must be on disk before any byte is cut: otherwise a
      * crash could leave a checkpoint that vouches for a prefix that no
-     * longer exists (half-applied truncation, stale later segments). This
+     * longer exists (half-applied truncation, stale later segments). The
+     * same holds for the soft recovery point (written, not synced). This
      * waits for one syncer round on the caller's thread; truncation is
      * rare (a follower meeting a new leader). */
+    bool wait = false;
     if (log->rp > new_leo) {
         log->rp = new_leo;
         log->rp_base = s->base;
@@ -1464,6 +1521,20 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         if ((rv = queue_checkpoint(log, NULL, false)) != 0) {
             return rv;
         }
+        wait = true;
+    }
+    if (log->soft > new_leo) {
+        log->soft = new_leo;
+        log->soft_base = s->base;
+        log->soft_pos = pos;
+        log->soft_idx = keep;
+        log->soft_tim = tkeep;
+        if ((rv = queue_soft_write(log)) != 0) {
+            return rv;
+        }
+        wait = true;
+    }
+    if (wait) {
         bk_syncer_barrier(log->syncer);
         if (atomic_load(&log->failed)) {
             return BK_EIO;

@@ -54,9 +54,11 @@ struct bk_log_config {
     int64_t flush_messages;       /* flush.messages (INT64_MAX = off) */
     int64_t flush_ms;             /* flush.ms (INT64_MAX = off) */
     int64_t max_message_bytes;    /* max.message.bytes (1 MiB + 12) */
-    /* Bytes appended between two recovery-point checkpoints; bounds the
-     * tail that recovery scans after a crash (brokerd's own setting). */
-    int64_t recovery_checkpoint_bytes; /* default 256 MiB */
+    /* Bytes appended between two soft recovery points (written, not
+     * synced; they bound the scan after kill -9 as long as the machine did
+     * not reboot). The durable recovery point moves at each roll, every
+     * 60 s and at a clean close. brokerd's own setting. */
+    int64_t recovery_checkpoint_bytes; /* default 64 MiB */
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
 };
 

@@ -70,6 +70,7 @@ struct bk_sync_item {
     char *ckpt_path;
     char *ckpt_buf;
     size_t ckpt_len;
+    bool ckpt_nosync; /* write and rename only (the soft checkpoint) */
     /* BARRIER */
     bool done;
 };

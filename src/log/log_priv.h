@@ -14,6 +14,7 @@
 #define CKPT_NAME       "log-checkpoint"
 #define EPOCH_NAME      "leader-epoch-checkpoint"
 #define CLEAN_NAME      ".clean-shutdown"
+#define SOFT_NAME       "log-checkpoint.soft"
 
 enum seg_index_state {
     SEG_INDEX_UNCHECKED = 0, /* not looked at since open */
@@ -69,12 +70,17 @@ struct bk_log {
     int64_t log_start;
     int64_t leo;
     int64_t hw;
-    int64_t rp;         /* recovery point last queued for checkpoint */
-    int64_t rp_base;    /* base of the segment holding rp */
-    int64_t rp_pos;     /* position of rp in that segment */
-    int64_t rp_idx;     /* index entries of that segment at rp */
-    int64_t rp_tim;     /* time index entries of that segment at rp */
-    int64_t rp_bytes;   /* bytes appended since that checkpoint */
+    int64_t rp;       /* recovery point last queued for checkpoint */
+    int64_t rp_base;  /* base of the segment holding rp */
+    int64_t rp_pos;   /* position of rp in that segment */
+    int64_t rp_idx;   /* index entries of that segment at rp */
+    int64_t rp_tim;   /* time index entries of that segment at rp */
+    int64_t rp_bytes; /* bytes appended since the last soft checkpoint */
+    /* Soft recovery point: like rp, but only written, never synced, so it
+     * holds only if the machine did not reboot (boot id check). It bounds
+     * the scan after kill -9 without forcing writeback on appends. */
+    int64_t soft, soft_base, soft_pos, soft_idx, soft_tim;
+    char boot_id[48];   /* this boot's id, "" if unknown */
     int64_t rp_ckpt_ms; /* mono ms of that checkpoint */
     int64_t unflushed;  /* batches since the last flush-policy sync */
     int64_t flush_ms;   /* mono ms of the last flush-policy sync */
@@ -136,6 +142,7 @@ int read_hdr(struct bk_log *log,
              int64_t pos,
              struct bk_batch_hdr *h);
 int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean);
+int queue_soft_write(struct bk_log *log);
 int queue_sync(struct bk_log *log);
 void seg_note_batch(struct bk_log *log,
                     struct segment *s,

@@ -134,6 +134,35 @@ static void read_ckpt(struct bk_log *log, struct ckpt *c)
     }
 }
 
+/* The soft recovery point counts only when written during this boot: then
+ * everything below it is still in the page cache or on disk. */
+static void read_soft(struct bk_log *log,
+                      const struct ckpt *c,
+                      struct ckpt *soft)
+{
+    char path[BK_LOG_PATH_MAX], buf[256], boot[64];
+    memset(soft, 0, sizeof *soft);
+    if (log->boot_id[0] == '\0') {
+        return;
+    }
+    snprintf(path, sizeof path, "%s/%s", log->dir, SOFT_NAME);
+    ssize_t n = bk_disk_read_small(log->disk, path, buf, sizeof buf - 1);
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = '\0';
+    int version;
+    if (sscanf(buf,
+               "%d %63s %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64
+               " %" SCNd64,
+               &version, boot, &soft->rp, &soft->rp_base, &soft->rp_pos,
+               &soft->rp_idx, &soft->rp_tim) == 7 &&
+        version == 1 && strcmp(boot, log->boot_id) == 0 && soft->rp >= 0 &&
+        soft->rp_pos >= 0 && (!c->valid || soft->rp >= c->rp)) {
+        soft->valid = true;
+    }
+}
+
 static void read_epochs(struct bk_log *log)
 {
     char path[BK_LOG_PATH_MAX];
@@ -268,31 +297,47 @@ static int scan_segment(struct bk_log *log,
     return 0;
 }
 
+/* Index of the segment that holds checkpoint c's recovery point, or -1
+ * when c does not match the files. */
+static int ckpt_segment(struct segment **all, int n, const struct ckpt *c)
+{
+    if (!c->valid) {
+        return -1;
+    }
+    for (int j = 0; j < n; j++) {
+        if (all[j]->base == c->rp_base && c->rp >= all[j]->base &&
+            c->rp_pos <= all[j]->size &&
+            (j + 1 == n || c->rp <= all[j + 1]->base)) {
+            return j;
+        }
+    }
+    return -1;
+}
+
 static int recover_scan(struct bk_log *log,
                         struct segment **all,
                         int n,
-                        const struct ckpt *c,
+                        const struct ckpt *durable,
+                        const struct ckpt *soft,
                         char *errmsg)
 {
-    int k = 0;
+    /* Scan from the soft point when it holds (same boot), else from the
+     * durable one, else from the start. Sync from the durable one. */
+    int kd = ckpt_segment(all, n, durable);
+    int ks = ckpt_segment(all, n, soft);
+    const struct ckpt *c = ks >= 0 ? soft : durable;
+    int k = ks >= 0 ? ks : (kd >= 0 ? kd : 0);
+    int sync_from = kd >= 0 ? kd : 0;
     int64_t pos = 0, expected = all[0]->base;
-    if (c->valid) {
-        for (int j = 0; j < n; j++) {
-            if (all[j]->base == c->rp_base && c->rp >= all[j]->base &&
-                c->rp_pos <= all[j]->size &&
-                (j + 1 == n || c->rp <= all[j + 1]->base)) {
-                k = j;
-                pos = c->rp_pos;
-                expected = c->rp;
-                break;
-            }
-        }
+    if (ks >= 0 || kd >= 0) {
+        pos = c->rp_pos;
+        expected = c->rp;
     }
     bk_log_info("log",
                 "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
                 " segments=%d ckpt_rp=%" PRId64
                 " msg=\"recovering after unclean shutdown\"",
-                log->dir, all[k]->base, pos, n, c->valid ? c->rp : -1);
+                log->dir, all[k]->base, pos, n, kd >= 0 ? durable->rp : -1);
     for (int j = 0; j < n; j++) {
         bk_log_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
                      all[j]->base, all[j]->size);
@@ -372,8 +417,12 @@ static int recover_scan(struct bk_log *log,
     log->leo = expected;
     /* Sync what was scanned (kill -9 keeps it in the page cache only) and
      * move the recovery point to the end. */
-    atomic_store(&log->durable, c->valid && c->rp <= expected ? c->rp : 0);
-    for (int i = k; i < log->nsegs; i++) {
+    atomic_store(&log->durable,
+                 kd >= 0 && durable->rp <= expected ? durable->rp : 0);
+    if (sync_from > k) {
+        sync_from = k;
+    }
+    for (int i = sync_from; i < log->nsegs; i++) {
         rv = queue_checkpoint(log, log->segs[i], false);
         if (rv != 0) {
             return rv;
@@ -407,8 +456,9 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
         snprintf(path, sizeof path, "%s/%s", log->dir, l.junk[i]);
         log->disk->unlink(log->disk, path);
     }
-    struct ckpt c;
+    struct ckpt c, soft;
     read_ckpt(log, &c);
+    read_soft(log, &c, &soft);
     read_epochs(log);
     log->log_start = c.valid ? c.log_start : (l.n > 0 ? l.bases[0] : 0);
 
@@ -463,7 +513,7 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
         log->rp_tim = c.rp_tim;
         atomic_store(&log->durable, log->leo);
     } else if (rv == 0) {
-        rv = recover_scan(log, all, l.n, &c, errmsg);
+        rv = recover_scan(log, all, l.n, &c, &soft, errmsg);
     }
     for (int i = 0; i < l.n; i++) {
         seg_free(all[i]);

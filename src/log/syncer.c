@@ -98,7 +98,10 @@ static void run_files(struct bk_syncer *s, struct bk_sync_item *it)
     for (int i = 0; i < it->nfiles && rv == 0; i++) {
         rv = sync_file(s, it->files[i]);
     }
-    if (rv == 0 && it->ckpt_buf != NULL) {
+    if (rv == 0 && it->ckpt_buf != NULL && it->ckpt_nosync) {
+        rv = bk_disk_write_replace(s->disk, it->ckpt_path, it->ckpt_buf,
+                                   it->ckpt_len);
+    } else if (rv == 0 && it->ckpt_buf != NULL) {
         rv = bk_disk_write_atomic(s->disk, it->ckpt_dir, it->ckpt_path,
                                   it->ckpt_buf, it->ckpt_len);
         if (rv != 0) {

@@ -1,6 +1,7 @@
 #include "fake_disk.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ struct fake {
     bool dead;
     uint64_t rng;
     uint64_t fsyncs, reads;
+    unsigned boots;
     struct bk_disk disk;
 };
 
@@ -452,6 +454,15 @@ static int fk_readdir(const struct bk_disk *d,
     return rv;
 }
 
+static int fk_boot_id(const struct bk_disk *d, char *buf, size_t cap)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    snprintf(buf, cap, "fake-boot-%u", f->boots);
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
 struct bk_disk *fake_disk_new(uint64_t seed)
 {
     struct fake *f = calloc(1, sizeof *f);
@@ -474,6 +485,7 @@ struct bk_disk *fake_disk_new(uint64_t seed)
         .mkdir = fk_mkdir,
         .fsync_dir = fk_fsync_dir,
         .readdir = fk_readdir,
+        .boot_id = fk_boot_id,
         .data = f,
     };
     return &f->disk;
@@ -559,6 +571,9 @@ void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode)
     pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < f->nfiles; i++) {
         crash_inode(f, f->files[i], mode);
+    }
+    if (mode == FAKE_CRASH_POWER) {
+        f->boots++; /* the machine rebooted */
     }
     f->dead = true;
     pthread_mutex_unlock(&f->mu);

@@ -10,6 +10,8 @@
  *                     the next write torn at a random byte, or a random
  *                     subset of the writes (the kernel writes pages back in
  *                     any order), each possibly torn.
+ * A power loss also changes the disk's boot id (boot_id in struct bk_disk);
+ * a kill does not.
  * After fake_disk_crash() every call fails with BK_EIO until
  * fake_disk_revive(), so threads still running against the old image
  * cannot change the post-crash one. Directory operations (create, rename,
