@@ -511,9 +511,21 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
         log->rp_pos = c.rp_pos;
         log->rp_idx = c.rp_idx;
         log->rp_tim = c.rp_tim;
+        /* The soft file on disk is unknown here: any truncation must
+         * rewrite it before cutting. */
+        log->soft = INT64_MAX;
         atomic_store(&log->durable, log->leo);
     } else if (rv == 0) {
         rv = recover_scan(log, all, l.n, &c, &soft, errmsg);
+        if (rv == 0) {
+            /* The old soft point may name bytes that were just cut and
+             * that new appends would overwrite with other batches: drop
+             * it before the first append (unlink only; same-boot
+             * semantics need no sync). */
+            char path[BK_LOG_PATH_MAX];
+            snprintf(path, sizeof path, "%s/%s", log->dir, SOFT_NAME);
+            log->disk->unlink(log->disk, path);
+        }
     }
     for (int i = 0; i < l.n; i++) {
         seg_free(all[i]);
@@ -528,6 +540,9 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
         }
         log->hw = log->leo;
         epochs_truncate_end(log, log->leo);
+        /* segment.ms counts from the open for a segment found on disk (its
+         * creation time is not recorded), not from the epoch. */
+        log->segs[log->nsegs - 1]->created_ms = bk_clock_wall_ms(log->clock);
     }
 out:
     for (int i = 0; i < l.njunk; i++) {

@@ -458,6 +458,33 @@ static void test_restart_unclean_scans_tail(void **state)
     check_offsets(f, 100);
 }
 
+/* A soft recovery point left on disk by an earlier run must not survive a
+ * truncation below it: new batches laid out differently would otherwise
+ * be scanned from the middle of a batch after kill -9. */
+static void test_soft_point_vs_truncation(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.segment_bytes = 1 << 20;
+    f->cfg.recovery_checkpoint_bytes = 6000;
+    bk_log_set_config(f->log, &f->cfg);
+    /* About 9.4 KB: one soft point near 6 KB. */
+    for (int i = 0; i < 20; i++) {
+        append(f, 2, 1000 + i, 1, 200, 0);
+    }
+    bk_syncer_run_once(f->sy);
+    restart(f, true);
+    int64_t cut = f->m.b[5].base;
+    assert_int_equal(bk_log_truncate(f->log, cut), 0);
+    model_truncate(&f->m, cut);
+    /* About 4.1 KB from 2.4 KB: past the old soft point, too little for a
+     * new one. */
+    for (int i = 0; i < 10; i++) {
+        append(f, 1, 5000 + i, 1, 333, 0);
+    }
+    restart(f, false);
+    check_all(f);
+}
+
 static void test_corrupt_tail_truncated(void **state)
 {
     struct fx *f = *state;
@@ -869,6 +896,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_clean_reads_no_data, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_unclean_scans_tail, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_soft_point_vs_truncation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_tail_truncated, setup,
                                         teardown),

@@ -228,11 +228,11 @@ static void crash_cycle(struct run *r)
     bk_log_debug("test", "crash mode=%d leo=%lld acked=%lld", (int)mode,
                  (long long)bk_log_end_offset(r->log), (long long)r->acked);
     if (mode < 15) {
-        /* Clean shutdown, then power loss: nothing may be lost at all. */
+        /* Clean shutdown, then power loss or not: nothing may be lost. */
         assert_int_equal(bk_log_close(r->log, true), 0);
         assert_int_equal(bk_log_root_end(r->disk, ROOT), 0);
         r->acked = r->m.n > 0 ? r->m.b[r->m.n - 1].last + 1 : r->acked;
-        fake_disk_crash(r->disk, FAKE_CRASH_POWER);
+        fake_disk_crash(r->disk, mode < 8 ? FAKE_CRASH_POWER : FAKE_CRASH_KILL);
         fake_disk_revive(r->disk);
     } else {
         r->crashed = true;
