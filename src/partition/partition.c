@@ -21,7 +21,10 @@ int bk_part_dir(const struct bk_storage *st,
                 char *out,
                 size_t outlen)
 {
-    int n = snprintf(out, outlen, "%s/%s-%d", st->root, topic, index);
+    /* Bounded widths: log.dirs is checked shorter than 3800 bytes at
+     * start-up (datadir.c) and topic names are at most 249 bytes (Kafka's
+     * rule). */
+    int n = snprintf(out, outlen, "%.3800s/%.249s-%d", st->root, topic, index);
     return (n < 0 || (size_t)n >= outlen) ? BK_EINVAL : 0;
 }
 

@@ -144,8 +144,9 @@ int bk_datadir_open(struct bk_datadir *d,
 {
     memset(d, 0, sizeof(*d));
     d->lock_fd = -1;
-    if (strlen(path) >= sizeof(d->path) - 64) {
-        snprintf(err, errlen, "log.dirs: path too long");
+    /* Partition directories add up to ~260 bytes (partition.c). */
+    if (strlen(path) >= 3800) {
+        snprintf(err, errlen, "log.dirs: path longer than 3799 bytes");
         return BK_EINVAL;
     }
     snprintf(d->path, sizeof(d->path), "%s", path);
