@@ -1,6 +1,7 @@
 #include "api/configs.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cluster/ops.h"
@@ -152,6 +153,19 @@ int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
     if (res_type != BK_MD_RES_TOPIC && res_type != BK_MD_RES_BROKER) {
         snprintf(msg, BK_MD_MSG_SIZE, "Unsupported resource type %d", res_type);
         return BK_MD_KERR_INVALID_REQUEST;
+    }
+    if (res_type == BK_MD_RES_BROKER && resource[0] != '\0') {
+        /* A broker's own settings are changed through that broker (the
+         * admin client sends the request to it), as in Kafka. */
+        char *end;
+        long id = strtol(resource, &end, 10);
+        if (*end != '\0' || end == resource || id != ctx->node_id) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Unexpected broker id, expected %d or empty string, but "
+                     "received %.32s",
+                     ctx->node_id, resource);
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
     }
     if (res_type == BK_MD_RES_BROKER) {
         /* Kafka names every offending key: "Set(a, b)". */

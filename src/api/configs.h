@@ -80,9 +80,10 @@ struct bk_md_alter;
  * topic, 4 broker) and appends their records to recs, like
  * bk_md_op_alter_configs(), after refusing what Kafka refuses first: a
  * broker setting brokerd knows that cannot change without a restart
- * (INVALID_REQUEST, "Cannot update these configs dynamically"), and other
- * resource types (INVALID_REQUEST). Returns a Kafka error code with its
- * message in msg (BK_MD_MSG_SIZE). */
+ * (INVALID_REQUEST, "Cannot update these configs dynamically"), a broker
+ * resource naming another broker (INVALID_REQUEST: that broker must be
+ * asked), and other resource types (INVALID_REQUEST). Returns a Kafka error
+ * code with its message in msg (BK_MD_MSG_SIZE). */
 int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
                      const struct bk_md_image *img,
                      int8_t res_type,

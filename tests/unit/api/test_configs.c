@@ -237,6 +237,14 @@ static void test_alter_checks(void **state)
                                   &good, 1, &recs, e->msg),
                      BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION);
 
+    /* Another broker's settings are changed through that broker. */
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "2",
+                                  &ops[1], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_string_equal(e->msg,
+                        "Unexpected broker id, expected 1 or empty string, "
+                        "but received 2");
+
     /* Other resource types. */
     assert_int_equal(
         bk_cfg_alter(&e->ctx, e->img, 8, "x", &good, 1, &recs, e->msg),
