@@ -212,3 +212,48 @@ def test_topics_and_configs_survive_restart():
         if b.alive():
             b.stop()
         b.cleanup()
+
+
+def test_live_retention_and_timestamp_type(broker):
+    """retention.bytes and message.timestamp.type apply to open partitions."""
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+    a = admin(broker)
+    p = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=0,
+                      batch_size=200000, api_version_auto_timeout_ms=10000)
+    c = KafkaConsumer(bootstrap_servers=broker.bootstrap,
+                      api_version_auto_timeout_ms=10000)
+    tp = TopicPartition("roll", 0)
+    try:
+        a.create_topics([NewTopic("roll", 1, 1,
+                                  topic_configs={"segment.bytes": "1048576"})])
+        wait_partitions(a, "roll", 1)
+        for _ in range(40):  # 4 MB: several 1 MiB segments
+            p.send("roll", b"r" * 100000).get(timeout=15)
+        assert c.beginning_offsets([tp])[tp] == 0
+        resp = a.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, "roll",
+            configs={"segment.bytes": "1048576", "retention.bytes": "1048576"})])
+        assert resp.resources[0][0] == 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and c.beginning_offsets([tp])[tp] == 0:
+            time.sleep(0.2)
+        start = c.beginning_offsets([tp])[tp]
+        assert start > 0, "retention.bytes was not applied live"
+        assert c.end_offsets([tp])[tp] == 40
+
+        resp = a.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, "roll",
+            configs={"message.timestamp.type": "LogAppendTime"})])
+        assert resp.resources[0][0] == 0
+        # The shards apply the new image at their next tick (100 ms).
+        deadline = time.monotonic() + 10
+        while True:
+            md = p.send("roll", b"late", timestamp_ms=1000).get(timeout=15)
+            if md.timestamp > 1000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert md.timestamp > 1000  # the broker's append time, not ours
+    finally:
+        c.close()
+        p.close()
+        a.close()
