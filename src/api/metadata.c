@@ -183,17 +183,18 @@ void bk_handle_metadata(struct bk_call *call)
             out->topic_authorized_operations = INT32_MIN;
             out->name = rt->name;
             out->topic_id = rt->topic_id;
-            const struct bk_md_topic *t = NULL;
-            if (rt->name.len >= 0) {
-                t = bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len);
-            } else {
-                t = bk_md_image_topic_by_id(img, &rt->topic_id);
-            }
+            /* v10+ may name a topic by id; the Java client then sends an
+             * empty (not null) name, so a non-zero id wins. */
+            bool by_id = !bk_uuid_is_zero(&rt->topic_id) || rt->name.len < 0;
+            const struct bk_md_topic *t =
+                by_id ? bk_md_image_topic_by_id(img, &rt->topic_id)
+                      : bk_md_image_topic(img, rt->name.ptr,
+                                          (size_t)rt->name.len);
             if (t != NULL) {
                 rv = fill_topic(call, t, out);
                 continue;
             }
-            if (rt->name.len < 0) {
+            if (by_id) {
                 out->error_code = BK_KERR_UNKNOWN_TOPIC_ID;
                 continue;
             }

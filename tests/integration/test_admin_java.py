@@ -98,10 +98,6 @@ def test_java_admin_lifecycle(broker):
     assert f["deleted"] == "true"
 
 
-@pytest.mark.xfail(reason="Metadata looks topics up by name first, and the Java "
-                          "client sends name \"\" (not null) with topic ids; "
-                          "src/api/metadata.c must prefer a non-zero topic id",
-                   strict=False)
 def test_java_admin_describe_by_topic_id(broker):
     f = admin_check(broker, "lifecycle", "byid")
     assert f["by.id.name"] == "byid"
