@@ -9,7 +9,8 @@
  * with topics left, it names the next topic at partition 0. An empty topic
  * list means every topic. A named topic that does not exist is answered
  * UNKNOWN_TOPIC_OR_PARTITION (INVALID_TOPIC_EXCEPTION for an illegal
- * name), with no partitions. */
+ * name), with no partitions. A cursor naming a topic that the request's
+ * list lacks is INVALID_REQUEST, as in Kafka. */
 #include "protocol/gen/describe_topic_partitions.h"
 
 #include <stdlib.h>
@@ -147,6 +148,24 @@ void bk_handle_describe_topic_partitions(struct bk_call *call)
     if (cur != NULL) {
         while (i < n && cmp_str(&names[i], &cur->topic_name) < 0) {
             i++;
+        }
+        if (req->topics_count > 0 &&
+            (i == n || cmp_str(&names[i], &cur->topic_name) != 0)) {
+            /* Kafka: "topic list should contain the cursor topic", an
+             * InvalidRequestException answered on every topic asked. */
+            for (size_t k = 0; k < n; k++) {
+                out_topic *out = &resp.topics[k];
+                memset(out, 0, sizeof(*out));
+                out->error_code = BK_KERR_INVALID_REQUEST;
+                out->name = req->topics[k].name;
+                out->topic_authorized_operations = INT32_MIN;
+                out->partitions = NULL;
+                out->partitions_count = 0;
+            }
+            resp.topics_count = (int32_t)n;
+            bk_md_image_release(img);
+            bk_call_reply(call, &resp);
+            return;
         }
     }
     resp.topics_count = 0;

@@ -169,6 +169,10 @@ def test_describe_topic_partitions_paging(broker):
     topics_out, _ = dtp(broker, [], 2000)
     assert {"pa", "pb", "pc"} <= {t["name"] for t in topics_out}
 
+    # The cursor's topic must be one of those asked for.
+    topics_out, nxt = dtp(broker, ["pb", "pc"], 10, cursor=("pa", 0))
+    assert [(t["name"], t["error"]) for t in topics_out] == [("pb", 42), ("pc", 42)]
+
     # Unknown and illegal names.
     topics_out, _ = dtp(broker, ["ghost", "bad name"], 10)
     assert {t["name"]: t["error"] for t in topics_out} == {"ghost": 3, "bad name": 17}
