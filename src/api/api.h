@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "group/group.h"
 #include "net/net.h"
 #include "partition/partition.h"
 
@@ -60,6 +61,9 @@ struct bk_api_ctx {
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
     int64_t broker_epoch;               /* from this broker's registration */
     struct bk_pid_pool *pids;           /* borrowed */
+    int32_t offsets_partitions;         /* offsets.topic.num.partitions */
+    int16_t offsets_replication_factor; /* offsets.topic.replication.factor */
+    struct bk_group_config group;       /* group.* and offsets.retention */
     /* The broker's static configuration, for DescribeConfigs. */
     struct bk_api_broker_config broker_configs[BK_API_MAX_BROKER_CONFIGS];
     unsigned n_broker_configs;
@@ -77,7 +81,8 @@ struct bk_api_shard {
     struct bk_part_table parts;
     struct bk_api_waiting *waiting; /* list, this shard's requests only */
     uv_timer_t tick;
-    int64_t md_offset_seen; /* metadata offset of the last table sync */
+    int64_t md_offset_seen;   /* metadata offset of the last table sync */
+    struct bk_gcoord *gcoord; /* the groups this shard coordinates */
 };
 
 /* Shard hooks for bk_shards_init (see net.h): create the shard's partition

@@ -97,6 +97,13 @@ void bk_handle_create_partitions(struct bk_call *call);
 void bk_handle_incremental_alter_configs(struct bk_call *call);
 void bk_handle_describe_cluster(struct bk_call *call);
 void bk_handle_describe_topic_partitions(struct bk_call *call);
+void bk_handle_find_coordinator(struct bk_call *call);
+void bk_handle_join_group(struct bk_call *call);
+void bk_handle_sync_group(struct bk_call *call);
+void bk_handle_heartbeat(struct bk_call *call);
+void bk_handle_leave_group(struct bk_call *call);
+void bk_handle_offset_commit(struct bk_call *call);
+void bk_handle_offset_fetch(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

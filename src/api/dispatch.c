@@ -22,6 +22,16 @@ static const struct bk_handler handlers[] = {
     /* Metadata v0-3 were put back in Kafka 4.0.0 for kafka-python
      * (KAFKA-18648); their layout is v4's minus later fields. */
     { BK_API_METADATA, 0, 13, 0, bk_handle_metadata },
+    /* OffsetCommit from v2, OffsetFetch from v1 (KIP-896). */
+    { BK_API_OFFSET_COMMIT, 2, 9, 2, bk_handle_offset_commit },
+    { BK_API_OFFSET_FETCH, 1, 9, 1, bk_handle_offset_fetch },
+    { BK_API_FIND_COORDINATOR, 0, 6, 0, bk_handle_find_coordinator },
+    /* JoinGroup v0-1 were put back in Kafka 4.0.1 for old librdkafka and
+     * sarama (KAFKA-19444). */
+    { BK_API_JOIN_GROUP, 0, 9, 0, bk_handle_join_group },
+    { BK_API_HEARTBEAT, 0, 4, 0, bk_handle_heartbeat },
+    { BK_API_LEAVE_GROUP, 0, 5, 0, bk_handle_leave_group },
+    { BK_API_SYNC_GROUP, 0, 5, 0, bk_handle_sync_group },
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "api/api.h"
+#include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "common/heap.h"
 #include "common/log.h"
@@ -33,6 +34,7 @@ static void tick_cb(uv_timer_t *t)
         bk_md_image_release(img);
     }
     bk_part_table_tick(&st->parts, &shard->loop);
+    bk_gcoord_tick(shard);
 }
 
 void bk_api_shard_start(struct bk_shard *shard)
@@ -49,6 +51,7 @@ void bk_api_shard_start(struct bk_shard *shard)
     st->tick.data = shard;
     uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
     shard->app = st;
+    bk_gcoord_start(shard);
 }
 
 void bk_api_shard_drain(struct bk_shard *shard)
@@ -56,6 +59,7 @@ void bk_api_shard_drain(struct bk_shard *shard)
     struct bk_api_shard *st = shard->app;
     uv_timer_stop(&st->tick);
     uv_close((uv_handle_t *)&st->tick, NULL);
+    bk_gcoord_drain(shard);
     /* Parked fetches answer now instead of at max_wait_ms. */
     while (st->waiting != NULL) {
         struct bk_api_waiting *w = st->waiting;
@@ -94,6 +98,7 @@ void bk_api_waiting_remove(struct bk_shard *shard, struct bk_api_waiting *w)
 void bk_api_shard_stop(struct bk_shard *shard)
 {
     struct bk_api_shard *st = shard->app;
+    bk_gcoord_stop(shard);
     bk_part_table_close(&st->parts, true);
     bk_free(st);
     shard->app = NULL;

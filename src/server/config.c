@@ -59,6 +59,19 @@ static const struct cfg_def defs[] = {
       32767, "1", false,
       "Replication factor of topics created without one (auto-created, or "
       "CreateTopics with -1)." },
+    { "group.initial.rebalance.delay.ms", CFG_INT,
+      OFF(group_initial_rebalance_delay_ms), 0, I32MAX, "3000", false,
+      "How long the coordinator waits for more consumers to join a new, "
+      "empty group before the first rebalance (extended by this much each "
+      "time one joins, up to the rebalance timeout)." },
+    { "group.max.session.timeout.ms", CFG_INT,
+      OFF(group_max_session_timeout_ms), 1, I32MAX, "1800000", false,
+      "The largest session timeout a group member may ask for." },
+    { "group.max.size", CFG_INT, OFF(group_max_size), 1, I32MAX, "2147483647",
+      false, "The most members one consumer group may have." },
+    { "group.min.session.timeout.ms", CFG_INT,
+      OFF(group_min_session_timeout_ms), 1, I32MAX, "6000", false,
+      "The smallest session timeout a group member may ask for." },
     { "listeners", CFG_STRING, OFF(listeners), 0, 0,
       "PLAINTEXT://127.0.0.1:9092", false,
       "Comma-separated `NAME://host:port` addresses to listen on. Only the "
@@ -82,6 +95,21 @@ static const struct cfg_def defs[] = {
     { "num.shards", CFG_INT, OFF(num_shards), 0, 1024, "0", false,
       "brokerd: shard threads, each running its own event loop and owning "
       "its partitions and connections. 0 means one per CPU core." },
+    { "offsets.retention.minutes", CFG_INT, OFF(offsets_retention_minutes), 1,
+      I32MAX, "10080", false,
+      "Committed offsets of a group are dropped this long after the group "
+      "became empty (or, for a group used only to commit, after the "
+      "commit)." },
+    { "offsets.topic.num.partitions", CFG_INT,
+      OFF(offsets_topic_num_partitions), 1, 100000, "50", false,
+      "Partitions of the internal `__consumer_offsets` topic, created on "
+      "first use. A group lives on the partition its id hashes to, as "
+      "Kafka computes it; do not change this once the topic exists." },
+    { "offsets.topic.replication.factor", CFG_INT,
+      OFF(offsets_topic_replication_factor), 1, 32767, "3", false,
+      "Replication factor of `__consumer_offsets`. brokerd caps it at the "
+      "number of live brokers when it creates the topic, so a single node "
+      "works with the default." },
     { "request.max.memory.bytes", CFG_INT, OFF(request_max_memory_bytes), 65536,
       I32MAX, "268435456", false,
       "brokerd: memory one request may use while it is decoded and "

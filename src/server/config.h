@@ -42,6 +42,13 @@ struct bk_config {
     char *logger_level;
     char *controller_quorum_voters;
     int64_t log_max_open_files;
+    int64_t offsets_topic_num_partitions;
+    int64_t offsets_topic_replication_factor;
+    int64_t offsets_retention_minutes;
+    int64_t group_initial_rebalance_delay_ms;
+    int64_t group_min_session_timeout_ms;
+    int64_t group_max_session_timeout_ms;
+    int64_t group_max_size;
 
     /* Derived by bk_config_finish(). */
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];

@@ -1,0 +1,767 @@
+/* The group coordinator glue; see group_coord.h.
+ *
+ * Happy path of a group request: the handler (connection's shard) routes
+ * the group to the shard owning its __consumer_offsets partition; there,
+ * bk_gcoord_open() opens the partition (reading it back into the registry
+ * the first time since start), the handler runs the registry operation,
+ * and any change is appended to the partition in Kafka's record formats.
+ * Failure modes: the offsets topic missing or led elsewhere
+ * (NOT_COORDINATOR, the client asks FindCoordinator again), the partition
+ * failing to open or append (COORDINATOR_NOT_AVAILABLE /
+ * KAFKA_STORAGE_ERROR), a malformed record while loading (logged and
+ * skipped: the rest still loads). */
+#include "api/group_coord.h"
+
+#include <string.h>
+
+#include "cluster/controller.h"
+#include "cluster/ops.h"
+#include "common/heap.h"
+#include "common/log.h"
+#include "protocol/kerr.h"
+#include "protocol/record_batch.h"
+
+#define LOAD_CHUNK            (1024 * 1024)
+#define LOAD_MAX_UNCOMPRESSED (64 * 1024 * 1024)
+
+struct bk_gcoord {
+    struct bk_group_registry reg;
+    struct bk_shard *shard;
+    struct bk_uuid topic_id; /* of the offsets topic seen last */
+    uint8_t *loaded;         /* per partition: read back since start */
+    int32_t nparts;
+    bool closed;
+};
+
+/* ---- heap results ---- */
+
+struct bk_gbuf_chunk {
+    struct bk_gbuf_chunk *next;
+    max_align_t align[];
+};
+
+void *bk_gbuf_alloc(struct bk_gbuf *b, size_t n)
+{
+    struct bk_gbuf_chunk *c = bk_malloc(sizeof(*c) + n + 1);
+    if (c == NULL) {
+        b->failed = true;
+        return NULL;
+    }
+    c->next = b->head;
+    b->head = c;
+    return c->align;
+}
+
+struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s)
+{
+    if (s == NULL) {
+        return BK_STR_NULL;
+    }
+    size_t n = strlen(s);
+    char *p = bk_gbuf_alloc(b, n + 1);
+    if (p == NULL) {
+        return bk_str_c("");
+    }
+    memcpy(p, s, n + 1);
+    return (struct bk_str){ p, (int32_t)n };
+}
+
+struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *src, size_t n)
+{
+    uint8_t *p = bk_gbuf_alloc(b, n);
+    if (p == NULL) {
+        return (struct bk_bytes){ NULL, 0 };
+    }
+    if (n > 0) {
+        memcpy(p, src, n);
+    }
+    return (struct bk_bytes){ p, (int32_t)n };
+}
+
+void bk_gbuf_free(struct bk_gbuf *b)
+{
+    while (b->head != NULL) {
+        struct bk_gbuf_chunk *c = b->head;
+        b->head = c->next;
+        bk_free(c);
+    }
+}
+
+/* ---- routing ---- */
+
+int32_t bk_gcoord_partition_for(struct bk_str group_id, int32_t n)
+{
+    /* Java's String.hashCode over UTF-16 code units: decode the UTF-8 id,
+     * splitting code points above U+FFFF into surrogate pairs. */
+    uint32_t h = 0;
+    const uint8_t *p = (const uint8_t *)group_id.ptr;
+    size_t len = group_id.len > 0 ? (size_t)group_id.len : 0;
+    for (size_t i = 0; i < len;) {
+        uint32_t cp = p[i];
+        size_t extra = 0;
+        if (cp >= 0xf0 && cp < 0xf8) {
+            cp &= 0x07;
+            extra = 3;
+        } else if (cp >= 0xe0) {
+            cp &= 0x0f;
+            extra = 2;
+        } else if (cp >= 0xc0) {
+            cp &= 0x1f;
+            extra = 1;
+        }
+        if (i + extra >= len && extra > 0) {
+            extra = len - i - 1;
+        }
+        for (size_t k = 1; k <= extra; k++) {
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        i += extra + 1;
+        if (cp >= 0x10000) {
+            cp -= 0x10000;
+            h = 31 * h + (0xd800 + (cp >> 10));
+            h = 31 * h + (0xdc00 + (cp & 0x3ff));
+        } else {
+            h = 31 * h + cp;
+        }
+    }
+    int32_t s = (int32_t)h;
+    /* Kafka's Utils.abs: MIN_VALUE maps to 0. */
+    int32_t a = s == INT32_MIN ? 0 : (s < 0 ? -s : s);
+    return n > 0 ? a % n : 0;
+}
+
+int16_t bk_gcoord_route(const struct bk_call *call,
+                        const struct bk_md_image *img,
+                        struct bk_str group_id,
+                        int32_t *partition,
+                        unsigned *owner,
+                        struct bk_uuid *topic_id)
+{
+    if (group_id.len < 0) {
+        return BK_KERR_INVALID_GROUP_ID;
+    }
+    const struct bk_md_topic *t =
+        img != NULL
+            ? bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))
+            : NULL;
+    if (t == NULL || t->n_partitions <= 0) {
+        return BK_KERR_NOT_COORDINATOR;
+    }
+    int32_t p = bk_gcoord_partition_for(group_id, t->n_partitions);
+    const struct bk_md_partition *mp = bk_md_topic_partition(t, p);
+    if (mp == NULL || mp->leader != call->ctx->node_id) {
+        return BK_KERR_NOT_COORDINATOR;
+    }
+    *partition = p;
+    *topic_id = t->id;
+    *owner = bk_shard_for_partition(bk_hash64(t->id.b, sizeof(t->id.b)), p,
+                                    call->req->shard->group->n);
+    return BK_KERR_NONE;
+}
+
+/* ---- loading ---- */
+
+static void apply_record(struct bk_gcoord *gc,
+                         const struct bk_record *rec,
+                         struct bk_arena *scratch)
+{
+    struct bk_gr_key k;
+    if (rec->key.len < 0 || bk_gr_key_decode(rec->key, &k) != 0) {
+        return; /* KIP-848 / share / txn records: not ours to read */
+    }
+    struct bk_group_registry *r = &gc->reg;
+    if (k.version <= 1) {
+        if (rec->value.len < 0) {
+            struct bk_group *g = bk_group_find(r, k.group);
+            if (g != NULL) {
+                bk_group_offset_delete(g, k.topic, k.partition);
+            }
+            return;
+        }
+        struct bk_gr_offset_value v;
+        if (bk_gr_offset_value_decode(rec->value, &v) != 0) {
+            return;
+        }
+        struct bk_group *g = bk_group_get(r, k.group);
+        if (g != NULL) {
+            (void)bk_group_offset_put(g, k.topic, k.partition, v.offset,
+                                      v.leader_epoch, v.metadata, v.commit_ms,
+                                      v.expire_ms);
+        }
+        return;
+    }
+    if (rec->value.len < 0) {
+        bk_group_load_tombstone(r, k.group);
+        return;
+    }
+    struct bk_group_meta_load ml;
+    if (bk_gr_group_value_decode(rec->value, scratch, &ml) == 0) {
+        (void)bk_group_load_meta(r, k.group, &ml);
+    }
+}
+
+static void apply_batch(struct bk_gcoord *gc, const uint8_t *b, size_t len)
+{
+    struct bk_arena scratch;
+    bk_arena_init(&scratch, 64 * 1024, 0);
+    struct bk_record_iter it;
+    if (bk_record_iter_init(&it, b, len, &scratch, LOAD_MAX_UNCOMPRESSED) ==
+            0 &&
+        (it.attributes & BK_RB_ATTR_CONTROL) == 0) {
+        struct bk_record rec;
+        while (bk_record_iter_next(&it, &rec) == 1) {
+            apply_record(gc, &rec, &scratch);
+        }
+    }
+    bk_arena_destroy(&scratch);
+}
+
+static void load_partition(struct bk_gcoord *gc, struct bk_partition *p)
+{
+    int64_t off = bk_log_start_offset(p->log);
+    int64_t end = bk_log_end_offset(p->log);
+    size_t cap = LOAD_CHUNK;
+    uint8_t *buf = bk_malloc(cap);
+    size_t nbatches = 0;
+    while (buf != NULL && off < end) {
+        size_t len = 0;
+        int64_t next = off;
+        int rv = bk_log_read_copy(p->log, off, (int64_t)cap, INT64_MAX, buf,
+                                  cap, &len, &next);
+        if (rv == BK_ETOOLARGE && len > cap) {
+            uint8_t *nb = bk_realloc(buf, len);
+            if (nb == NULL) {
+                break;
+            }
+            buf = nb;
+            cap = len;
+            continue;
+        }
+        if (rv != 0 || len == 0 || next <= off) {
+            if (rv != 0) {
+                bk_log_error("group",
+                             "partition=%d offset=%lld msg=\"reading "
+                             "__consumer_offsets failed: %s\"",
+                             p->index, (long long)off, bk_strerror(rv));
+            }
+            break;
+        }
+        for (size_t pos = 0; pos + 12 <= len;) {
+            uint32_t blen = ((uint32_t)buf[pos + 8] << 24) |
+                            ((uint32_t)buf[pos + 9] << 16) |
+                            ((uint32_t)buf[pos + 10] << 8) | buf[pos + 11];
+            size_t total = 12 + (size_t)blen;
+            if (pos + total > len) {
+                break;
+            }
+            apply_batch(gc, buf + pos, total);
+            nbatches++;
+            pos += total;
+        }
+        off = next;
+    }
+    bk_free(buf);
+    if (nbatches > 0) {
+        bk_log_info("group",
+                    "shard=%u partition=%d batches=%zu groups=%zu "
+                    "msg=\"loaded groups and offsets\"",
+                    gc->shard->id, p->index, nbatches, gc->reg.ngroups);
+    }
+}
+
+struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
+                                 const struct bk_md_image *img,
+                                 const struct bk_uuid *topic_id,
+                                 int32_t partition,
+                                 int16_t *err)
+{
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_gcoord *gc = sh->gcoord;
+    if (gc == NULL || gc->closed) {
+        *err = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+        return NULL;
+    }
+    if (memcmp(&gc->topic_id, topic_id, sizeof(*topic_id)) != 0) {
+        /* First use, or the topic was recreated: load everything again. */
+        gc->topic_id = *topic_id;
+        if (gc->loaded != NULL) {
+            memset(gc->loaded, 0, (size_t)gc->nparts);
+        }
+    }
+    if (partition >= gc->nparts) {
+        uint8_t *l = bk_realloc(gc->loaded, (size_t)partition + 1);
+        if (l == NULL) {
+            *err = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+            return NULL;
+        }
+        memset(l + gc->nparts, 0, (size_t)(partition + 1 - gc->nparts));
+        gc->loaded = l;
+        gc->nparts = partition + 1;
+    }
+    struct bk_partition *p =
+        bk_fan_open_partition(part, img, topic_id, partition, -1, err);
+    if (p == NULL) {
+        *err = *err == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                   ? BK_KERR_NOT_COORDINATOR
+                   : BK_KERR_COORDINATOR_NOT_AVAILABLE;
+        return NULL;
+    }
+    if (!gc->loaded[partition]) {
+        load_partition(gc, p);
+        gc->loaded[partition] = 1;
+    }
+    *err = BK_KERR_NONE;
+    return gc;
+}
+
+struct bk_group_registry *bk_gcoord_registry(struct bk_gcoord *gc)
+{
+    return &gc->reg;
+}
+
+/* ---- writing ---- */
+
+struct sync_ctx {
+    struct bk_log_sync_req req;
+    struct bk_fan_part *part;
+    int16_t *err;
+};
+
+static void synced_cb(struct bk_log_sync_req *req, int status)
+{
+    struct sync_ctx *s = req->data;
+    if (status != 0 && s->err != NULL) {
+        *s->err = BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    struct bk_fan_part *part = s->part;
+    bk_free(s);
+    bk_fan_release(part);
+}
+
+int16_t bk_gcoord_append(struct bk_gcoord *gc,
+                         int32_t partition,
+                         const struct bk_gcoord_rec *recs,
+                         size_t n,
+                         struct bk_fan_part *part,
+                         int16_t *sync_err)
+{
+    struct bk_api_shard *sh = gc->shard->app;
+    struct bk_partition *p = bk_part_find(&sh->parts, &gc->topic_id, partition);
+    if (p == NULL) {
+        return BK_KERR_NOT_COORDINATOR;
+    }
+    if (n == 0) {
+        return BK_KERR_NONE;
+    }
+    struct bk_batch_builder b;
+    bk_batch_builder_init(&b, BK_CODEC_NONE);
+    int64_t now = bk_clock_wall_ms(gc->reg.clock);
+    int rv = 0;
+    for (size_t i = 0; i < n && rv == 0; i++) {
+        rv = bk_batch_builder_add(&b, now, recs[i].key, recs[i].value, NULL, 0);
+    }
+    uint8_t *out = NULL;
+    size_t len = 0;
+    if (rv == 0) {
+        rv = bk_batch_builder_finish(&b, NULL, &out, &len);
+    }
+    bk_batch_builder_free(&b);
+    if (rv != 0) {
+        return BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    struct bk_log_append_result res;
+    rv = bk_log_append(p->log, out, len, p->leader_epoch, BK_LOG_APPEND_LEADER,
+                       &res);
+    bk_free(out);
+    if (rv != 0) {
+        bk_log_error("group",
+                     "partition=%d msg=\"appending to __consumer_offsets "
+                     "failed: %s\"",
+                     partition, bk_strerror(rv));
+        return rv == BK_ETOOLARGE ? BK_KERR_OFFSET_METADATA_TOO_LARGE
+                                  : BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    /* One replica: the high watermark is the log end. */
+    bk_log_set_hw(p->log, bk_log_end_offset(p->log));
+    bk_part_after_append(p, -1, -1, -1, (int32_t)n, res.base_offset, now, len);
+    if (part != NULL && bk_log_durable_offset(p->log) < res.last_offset + 1) {
+        struct sync_ctx *s = bk_calloc(1, sizeof(*s));
+        if (s == NULL) {
+            return BK_KERR_UNKNOWN_SERVER_ERROR;
+        }
+        s->req.data = s;
+        s->part = part;
+        s->err = sync_err;
+        bk_fan_hold(part);
+        if (bk_log_sync(p->log, res.last_offset + 1, &s->req, synced_cb) != 0) {
+            bk_free(s);
+            bk_fan_release(part);
+            return BK_KERR_KAFKA_STORAGE_ERROR;
+        }
+    }
+    return BK_KERR_NONE;
+}
+
+int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
+                                  const struct bk_group *g)
+{
+    struct bk_api_shard *sh = gc->shard->app;
+    (void)sh;
+    int32_t n = 0;
+    const struct bk_api_ctx *ctx = gc->shard->group->app;
+    struct bk_md_image *img = bk_md_image_acquire(ctx->md);
+    if (img != NULL) {
+        const struct bk_md_topic *t =
+            bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC));
+        n = t != NULL ? t->n_partitions : 0;
+        bk_md_image_release(img);
+    }
+    return bk_gcoord_partition_for(bk_str_c(g->id), n);
+}
+
+static void write_group(struct bk_gcoord *gc, struct bk_group *g)
+{
+    struct bk_arena a;
+    bk_arena_init(&a, 4096, 0);
+    struct bk_gcoord_rec rec = {
+        .key = bk_gr_group_key(&a, bk_str_c(g->id)),
+        .value = bk_gr_group_value_encode(&a, g),
+    };
+    if (rec.key.len >= 0 && rec.value.len >= 0) {
+        (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1,
+                               NULL, NULL);
+    }
+    bk_arena_destroy(&a);
+}
+
+void bk_gcoord_flush(struct bk_gcoord *gc)
+{
+    for (struct bk_group *g = gc->reg.groups; g != NULL; g = g->next) {
+        if (g->dirty) {
+            g->dirty = false;
+            write_group(gc, g);
+        }
+    }
+}
+
+int16_t bk_gcoord_delete_group(struct bk_gcoord *gc, struct bk_group *g)
+{
+    struct bk_arena a;
+    bk_arena_init(&a, 4096, 0);
+    size_t n = g->noffsets + 1;
+    struct bk_gcoord_rec *recs = bk_arena_alloc(&a, n * sizeof(*recs));
+    int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
+    if (recs != NULL) {
+        for (size_t i = 0; i < g->noffsets; i++) {
+            recs[i].key = bk_gr_offset_key(&a, bk_str_c(g->id),
+                                           bk_str_c(g->offsets[i].topic),
+                                           g->offsets[i].partition);
+            recs[i].value = BK_BYTES_NULL;
+        }
+        recs[n - 1].key = bk_gr_group_key(&a, bk_str_c(g->id));
+        recs[n - 1].value = BK_BYTES_NULL;
+        err = bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), recs, n,
+                               NULL, NULL);
+    }
+    bk_arena_destroy(&a);
+    if (err == BK_KERR_NONE) {
+        bk_group_remove(&gc->reg, g);
+    }
+    return err;
+}
+
+/* ---- registry hooks ---- */
+
+static void hook_join(void *data,
+                      void *waiter,
+                      const struct bk_group_join_result *r)
+{
+    (void)data;
+    struct bk_gwait *w = waiter;
+    w->join_done(w, r);
+}
+
+static void hook_sync(void *data,
+                      void *waiter,
+                      int16_t error,
+                      const char *pt,
+                      const char *pn,
+                      const uint8_t *a,
+                      size_t alen)
+{
+    (void)data;
+    struct bk_gwait *w = waiter;
+    w->sync_done(w, error, pt, pn, a, alen);
+}
+
+static void hook_offset_expired(void *data,
+                                const struct bk_group *g,
+                                const char *topic,
+                                int32_t partition)
+{
+    struct bk_gcoord *gc = data;
+    struct bk_arena a;
+    bk_arena_init(&a, 1024, 0);
+    struct bk_gcoord_rec rec = {
+        .key =
+            bk_gr_offset_key(&a, bk_str_c(g->id), bk_str_c(topic), partition),
+        .value = BK_BYTES_NULL,
+    };
+    (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1, NULL,
+                           NULL);
+    bk_arena_destroy(&a);
+}
+
+static void hook_group_expired(void *data, const struct bk_group *g)
+{
+    struct bk_gcoord *gc = data;
+    struct bk_arena a;
+    bk_arena_init(&a, 1024, 0);
+    struct bk_gcoord_rec rec = {
+        .key = bk_gr_group_key(&a, bk_str_c(g->id)),
+        .value = BK_BYTES_NULL,
+    };
+    (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1, NULL,
+                           NULL);
+    bk_arena_destroy(&a);
+}
+
+/* ---- lifecycle ---- */
+
+void bk_gcoord_start(struct bk_shard *shard)
+{
+    const struct bk_api_ctx *ctx = shard->group->app;
+    struct bk_api_shard *st = shard->app;
+    struct bk_gcoord *gc = bk_calloc(1, sizeof(*gc));
+    if (gc == NULL) {
+        return; /* group requests on this shard answer "not available" */
+    }
+    gc->shard = shard;
+    struct bk_group_hooks hooks = {
+        .join_done = hook_join,
+        .sync_done = hook_sync,
+        .offset_expired = hook_offset_expired,
+        .group_expired = hook_group_expired,
+        .data = gc,
+    };
+    struct bk_group_config cfg = ctx->group;
+    if (cfg.max_session_timeout_ms == 0) {
+        bk_group_config_default(&cfg);
+    }
+    bk_group_registry_init(&gc->reg, &cfg, bk_clock_system(), &hooks);
+    st->gcoord = gc;
+}
+
+void bk_gcoord_tick(struct bk_shard *shard)
+{
+    struct bk_api_shard *st = shard->app;
+    struct bk_gcoord *gc = st->gcoord;
+    if (gc == NULL || gc->closed) {
+        return;
+    }
+    bk_group_tick(&gc->reg);
+    bk_gcoord_flush(gc);
+}
+
+void bk_gcoord_drain(struct bk_shard *shard)
+{
+    struct bk_api_shard *st = shard->app;
+    struct bk_gcoord *gc = st->gcoord;
+    if (gc == NULL || gc->closed) {
+        return;
+    }
+    /* Parked joins and syncs answer now (COORDINATOR_NOT_AVAILABLE), so
+     * shutdown does not wait for rebalance timeouts. */
+    gc->closed = true;
+    bk_group_registry_close(&gc->reg);
+}
+
+void bk_gcoord_stop(struct bk_shard *shard)
+{
+    struct bk_api_shard *st = shard->app;
+    struct bk_gcoord *gc = st->gcoord;
+    if (gc == NULL) {
+        return;
+    }
+    if (!gc->closed) {
+        bk_group_registry_close(&gc->reg);
+    }
+    bk_free(gc->loaded);
+    bk_free(gc);
+    st->gcoord = NULL;
+}
+
+/* ---- FindCoordinator helpers ---- */
+
+int bk_gcoord_create_topic(struct bk_call *call,
+                           void (*done)(struct bk_call *call, int status))
+{
+    struct bk_md_image *img = bk_api_image(call);
+    if (img == NULL) {
+        return BK_ENOMEM;
+    }
+    if (bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC)) !=
+        NULL) {
+        bk_md_image_release(img);
+        done(call, 0);
+        return 0;
+    }
+    int16_t rf = call->ctx->offsets_replication_factor > 0
+                     ? call->ctx->offsets_replication_factor
+                     : 3;
+    size_t live = bk_md_image_live_brokers(img);
+    if (live > 0 && (size_t)rf > live) {
+        rf = (int16_t)live;
+    }
+    static const struct bk_md_kv_in configs[] = {
+        { "cleanup.policy", "compact" },
+        { "compression.type", "producer" },
+        { "segment.bytes", "104857600" },
+    };
+    struct bk_md_topic_spec spec = {
+        .name = BK_OFFSETS_TOPIC,
+        .num_partitions = call->ctx->offsets_partitions > 0
+                              ? call->ctx->offsets_partitions
+                              : 50,
+        .replication_factor = rf,
+        .n_configs = sizeof(configs) / sizeof(configs[0]),
+        .configs = configs,
+    };
+    struct bk_md_defaults defs = {
+        .num_partitions = call->ctx->num_partitions,
+        .replication_factor = call->ctx->default_replication_factor,
+    };
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, call->arena);
+    struct bk_md_create_result res;
+    char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
+    if (msg == NULL) {
+        bk_md_image_release(img);
+        return BK_ENOMEM;
+    }
+    int16_t err = bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(),
+                                        &recs, &res, msg);
+    bk_md_image_release(img);
+    if (err != 0) {
+        bk_log_warn("group", "msg=\"cannot create __consumer_offsets: %s\"",
+                    msg);
+        return BK_EINVAL;
+    }
+    bk_log_info("group",
+                "partitions=%d replication_factor=%d msg=\"creating "
+                "__consumer_offsets\"",
+                res.num_partitions, res.replication_factor);
+    return bk_api_propose(call, recs.v, recs.n, done);
+}
+
+bool bk_gcoord_broker_addr(const struct bk_call *call,
+                           const struct bk_md_image *img,
+                           int32_t node,
+                           struct bk_str *host,
+                           int32_t *port)
+{
+    if (node == call->ctx->node_id && call->ctx->nadvertised > 0) {
+        *host = bk_str_c(call->ctx->advertised[0].host);
+        *port = call->ctx->advertised[0].port;
+        return true;
+    }
+    const struct bk_md_broker *b = bk_md_image_broker(img, node);
+    if (b == NULL) {
+        return false;
+    }
+    *host = bk_str_c(b->host);
+    *port = b->port;
+    return true;
+}
+
+/* ---- group operations ---- */
+
+int bk_gops_init(struct bk_gops *ops, struct bk_call *call, size_t n)
+{
+    memset(ops, 0, sizeof(*ops));
+    ops->call = call;
+    ops->n = n;
+    ops->items = bk_arena_alloc(call->arena, (n + 1) * sizeof(*ops->items));
+    if (ops->items == NULL) {
+        return BK_ENOMEM;
+    }
+    memset(ops->items, 0, (n + 1) * sizeof(*ops->items));
+    return 0;
+}
+
+static void gops_run_part(struct bk_fan_part *part)
+{
+    struct bk_gops *ops = part->fan->data;
+    struct bk_md_image *img = bk_md_image_acquire(ops->call->ctx->md);
+    struct bk_gcoord *last = NULL;
+    for (size_t k = 0; k < part->n; k++) {
+        size_t i = part->idx[k];
+        struct bk_gop_item *it = &ops->items[i];
+        if (it->error != 0) {
+            continue;
+        }
+        if (img == NULL) {
+            it->error = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+            continue;
+        }
+        struct bk_gcoord *gc =
+            bk_gcoord_open(part, img, &it->topic_id, it->partition, &it->error);
+        if (gc == NULL) {
+            continue;
+        }
+        last = gc;
+        ops->run(ops, i, gc, part);
+    }
+    if (last != NULL) {
+        bk_gcoord_flush(last);
+    }
+    bk_md_image_release(img);
+    bk_fan_release(part);
+}
+
+static void gops_done(struct bk_fan *fan)
+{
+    struct bk_gops *ops = fan->data;
+    ops->done(ops);
+}
+
+int bk_gops_start(struct bk_gops *ops,
+                  bk_gop_run_fn run,
+                  bk_gops_done_fn done,
+                  void *data)
+{
+    struct bk_call *call = ops->call;
+    ops->run = run;
+    ops->done = done;
+    ops->data = data;
+    unsigned *owner =
+        bk_arena_alloc(call->arena, (ops->n + 1) * sizeof(*owner));
+    if (owner == NULL) {
+        return BK_ENOMEM;
+    }
+    struct bk_md_image *img = bk_api_image(call);
+    for (size_t i = 0; i < ops->n; i++) {
+        struct bk_gop_item *it = &ops->items[i];
+        owner[i] = call->req->shard->id;
+        it->error = bk_gcoord_route(call, img, it->group_id, &it->partition,
+                                    &owner[i], &it->topic_id);
+    }
+    bk_md_image_release(img);
+    return bk_fan_start(&ops->fan, call, ops->n, owner, gops_run_part,
+                        gops_done, ops);
+}
+
+struct bk_gbuf bk_gops_take(struct bk_gops *ops)
+{
+    struct bk_gbuf all = { NULL, false };
+    for (size_t i = 0; i < ops->n; i++) {
+        struct bk_gbuf *b = &ops->items[i].buf;
+        while (b->head != NULL) {
+            struct bk_gbuf_chunk *c = b->head;
+            b->head = c->next;
+            c->next = all.head;
+            all.head = c;
+        }
+    }
+    return all;
+}

@@ -1,0 +1,174 @@
+/* The group coordinator glue: where a group lives, and the per-shard
+ * registry of the groups a shard coordinates (src/group), persisted in
+ * __consumer_offsets.
+ *
+ * A group lives on the leader of __consumer_offsets partition
+ * abs(javaHashCode(group_id)) % offsets.topic.num.partitions (Kafka's
+ * rule, so tools agree where a group is), and within this broker on the
+ * shard that owns that partition. Handlers route each group to its shard
+ * with bk_gcoord_route() and fan.h; on the owner, bk_gcoord_open() opens
+ * the partition, loading it into the registry the first time (after a
+ * restart, every commit and group record is read back), and
+ * bk_gcoord_append() writes records (offset commits wait for an fdatasync,
+ * as acks=all would).
+ *
+ * JoinGroup and SyncGroup answers may come later (other members, timers):
+ * their items embed a struct bk_gwait whose functions the registry's hooks
+ * call on the owner shard. */
+#ifndef BK_API_GROUP_COORD_H
+#define BK_API_GROUP_COORD_H
+
+#include "api/fan.h"
+#include "group/group.h"
+#include "group/records.h"
+
+#define BK_OFFSETS_TOPIC "__consumer_offsets"
+
+struct bk_gcoord;
+
+struct bk_gwait {
+    void (*join_done)(struct bk_gwait *w, const struct bk_group_join_result *r);
+    void (*sync_done)(struct bk_gwait *w,
+                      int16_t error,
+                      const char *protocol_type,
+                      const char *protocol_name,
+                      const uint8_t *assignment,
+                      size_t assignment_len);
+};
+
+/* Heap memory for results that cross from the owner shard back to the
+ * connection's shard (the call's arena belongs to the latter). Freed with
+ * bk_gbuf_free() once the answer is encoded. */
+struct bk_gbuf {
+    struct bk_gbuf_chunk *head;
+    bool failed; /* an allocation failed */
+};
+
+void *bk_gbuf_alloc(struct bk_gbuf *b, size_t n);
+/* A copy of s (NULL -> null string). */
+struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s);
+struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *p, size_t n);
+void bk_gbuf_free(struct bk_gbuf *b);
+
+/* Kafka's partition for a group id: abs(String.hashCode()) % n. */
+int32_t bk_gcoord_partition_for(struct bk_str group_id, int32_t n);
+
+/* Where group_id lives (connection's shard): fills *partition, *owner (the
+ * shard) and *topic_id and returns NONE, or NOT_COORDINATOR (the offsets
+ * topic does not exist yet, or another broker leads the partition),
+ * INVALID_GROUP_ID (null id). */
+int16_t bk_gcoord_route(const struct bk_call *call,
+                        const struct bk_md_image *img,
+                        struct bk_str group_id,
+                        int32_t *partition,
+                        unsigned *owner,
+                        struct bk_uuid *topic_id);
+
+/* On the owner shard: the coordinator, with `partition` of the offsets
+ * topic open and loaded. Returns NULL with *err set (storage errors give
+ * COORDINATOR_NOT_AVAILABLE). img is borrowed. */
+struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
+                                 const struct bk_md_image *img,
+                                 const struct bk_uuid *topic_id,
+                                 int32_t partition,
+                                 int16_t *err);
+
+struct bk_group_registry *bk_gcoord_registry(struct bk_gcoord *gc);
+
+/* One record for bk_gcoord_append(): value len -1 is a tombstone. */
+struct bk_gcoord_rec {
+    struct bk_bytes key;
+    struct bk_bytes value;
+};
+
+/* Appends records to the open offsets partition as one batch. With part
+ * non-NULL, takes a hold on it that is released once an fdatasync covers
+ * the batch, and *sync_err gets KAFKA_STORAGE_ERROR if that fails (the
+ * int16_t must outlive the part). Returns NONE or Kafka's error code. */
+int16_t bk_gcoord_append(struct bk_gcoord *gc,
+                         int32_t partition,
+                         const struct bk_gcoord_rec *recs,
+                         size_t n,
+                         struct bk_fan_part *part,
+                         int16_t *sync_err);
+
+/* Writes a GroupMetadata record for every group whose membership changed
+ * (group->dirty). Called after each operation and each tick. */
+void bk_gcoord_flush(struct bk_gcoord *gc);
+
+/* Writes a group's tombstones (its offsets and its metadata) and removes
+ * it (DeleteGroups). */
+int16_t bk_gcoord_delete_group(struct bk_gcoord *gc, struct bk_group *g);
+
+/* The partition of the offsets topic a group lives in (its id's hash). */
+int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
+                                  const struct bk_group *g);
+
+/* ---- running group operations on their coordinator shard ---- */
+
+struct bk_gops;
+
+struct bk_gop_item {
+    struct bk_str group_id; /* set by the handler after bk_gops_init() */
+    int32_t partition;
+    struct bk_uuid topic_id;
+    int16_t error;      /* routing or loading error: run was not called */
+    struct bk_gbuf buf; /* heap results of this item (owner shard) */
+    void *data;         /* the handler's per-item state */
+};
+
+/* Runs on the owner shard with the group's partition loaded. May take
+ * holds on part (bk_fan_hold) for answers that come later. */
+typedef void (*bk_gop_run_fn)(struct bk_gops *ops,
+                              size_t i,
+                              struct bk_gcoord *gc,
+                              struct bk_fan_part *part);
+/* On the connection's shard once every item is back. */
+typedef void (*bk_gops_done_fn)(struct bk_gops *ops);
+
+struct bk_gops {
+    struct bk_fan fan;
+    struct bk_call *call;
+    struct bk_gop_item *items; /* arena-owned */
+    size_t n;
+    bk_gop_run_fn run;
+    bk_gops_done_fn done;
+    void *data;
+};
+
+/* Allocates n items in the call's arena. Returns 0 or BK_ENOMEM. */
+int bk_gops_init(struct bk_gops *ops, struct bk_call *call, size_t n);
+
+/* Routes every item to its coordinator shard and runs run there; done
+ * follows on the call's shard. Returns 0 or BK_ENOMEM (nothing started). */
+int bk_gops_start(struct bk_gops *ops,
+                  bk_gop_run_fn run,
+                  bk_gops_done_fn done,
+                  void *data);
+
+/* Moves the items' heap results into one buffer for the caller to free
+ * after the answer is encoded (the answer may complete and free the call's
+ * arena, and so the items, inside bk_call_reply). */
+struct bk_gbuf bk_gops_take(struct bk_gops *ops);
+
+/* Shard lifecycle, from shard_state.c. */
+void bk_gcoord_start(struct bk_shard *shard);
+void bk_gcoord_tick(struct bk_shard *shard);
+void bk_gcoord_drain(struct bk_shard *shard);
+void bk_gcoord_stop(struct bk_shard *shard);
+
+/* Proposes the creation of __consumer_offsets (FindCoordinator): done is
+ * called on the call's shard once applied (0, or an error; a concurrent
+ * creation counts as success). Returns 0 or an error (done not called). */
+int bk_gcoord_create_topic(struct bk_call *call,
+                           void (*done)(struct bk_call *call, int status));
+
+/* Host and port of a broker for FindCoordinator (this broker's advertised
+ * address for itself). Returns false when unknown. */
+bool bk_gcoord_broker_addr(const struct bk_call *call,
+                           const struct bk_md_image *img,
+                           int32_t node,
+                           struct bk_str *host,
+                           int32_t *port);
+
+#endif /* BK_API_GROUP_COORD_H */

@@ -1,0 +1,190 @@
+/* OffsetCommit (key 8), v2-9.
+ *
+ * On the group's coordinator shard: the member's identity is checked
+ * (generation, member id, static instance; generation -1 with no member
+ * into an empty or unknown group is a simple/admin commit, e.g. kafka-
+ * consumer-groups --reset-offsets), the offsets are written to
+ * __consumer_offsets as OffsetCommit records in one batch, and the answer
+ * waits for an fdatasync that covers them (acks=all durability).
+ * Metadata longer than offset.metadata.max.bytes (Kafka's 4096) gets
+ * OFFSET_METADATA_TOO_LARGE for that partition. */
+#include "protocol/gen/offset_commit.h"
+
+#include <string.h>
+
+#include "api/group_coord.h"
+#include "common/heap.h"
+#include "protocol/kerr.h"
+
+#define MAX_METADATA 4096
+
+typedef struct bk_msg_offset_commit_response_offset_commit_response_topic
+    out_topic;
+typedef struct bk_msg_offset_commit_response_offset_commit_response_partition
+    out_part;
+
+struct commit_state {
+    struct bk_gops ops;
+    struct bk_msg_offset_commit_response resp;
+    int16_t sync_err;
+};
+
+static void set_all(struct commit_state *st, int16_t err, bool only_ok)
+{
+    for (int32_t t = 0; t < st->resp.topics_count; t++) {
+        out_topic *ot = &st->resp.topics[t];
+        for (int32_t p = 0; p < ot->partitions_count; p++) {
+            if (!only_ok || ot->partitions[p].error_code == 0) {
+                ot->partitions[p].error_code = err;
+            }
+        }
+    }
+}
+
+static void run(struct bk_gops *ops,
+                size_t i,
+                struct bk_gcoord *gc,
+                struct bk_fan_part *part)
+{
+    struct commit_state *st = ops->data;
+    const struct bk_msg_offset_commit_request *req = ops->call->request;
+    int16_t v = ops->call->hdr.api_version;
+    struct bk_group *g = NULL;
+    int16_t err = bk_group_commit_check(
+        bk_gcoord_registry(gc), ops->items[i].group_id, req->member_id,
+        v >= 7 ? req->group_instance_id : BK_STR_NULL,
+        req->generation_id_or_member_epoch, &g);
+    if (err != 0) {
+        set_all(st, err, false);
+        return;
+    }
+    int64_t now = bk_clock_wall_ms(bk_gcoord_registry(gc)->clock);
+    int64_t expire = -1;
+    if (v <= 4 && req->retention_time_ms >= 0) {
+        expire = now + req->retention_time_ms;
+    }
+    struct bk_arena a;
+    bk_arena_init(&a, 16 * 1024, 0);
+    size_t n = 0;
+    for (int32_t t = 0; t < req->topics_count; t++) {
+        n += req->topics[t].partitions_count > 0
+                 ? (size_t)req->topics[t].partitions_count
+                 : 0;
+    }
+    struct bk_gcoord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
+    if (recs == NULL) {
+        bk_arena_destroy(&a);
+        set_all(st, BK_KERR_UNKNOWN_SERVER_ERROR, false);
+        return;
+    }
+    size_t k = 0;
+    for (int32_t t = 0; t < req->topics_count; t++) {
+        const struct bk_msg_offset_commit_request_offset_commit_request_topic
+            *rt = &req->topics[t];
+        for (int32_t p = 0; p < rt->partitions_count; p++) {
+            const struct
+                bk_msg_offset_commit_request_offset_commit_request_partition
+                    *rp = &rt->partitions[p];
+            if (rp->committed_metadata.len > MAX_METADATA) {
+                st->resp.topics[t].partitions[p].error_code =
+                    BK_KERR_OFFSET_METADATA_TOO_LARGE;
+                continue;
+            }
+            struct bk_gr_offset_value val = {
+                .offset = rp->committed_offset,
+                .leader_epoch = v >= 6 ? rp->committed_leader_epoch : -1,
+                .metadata = rp->committed_metadata,
+                .commit_ms = now,
+                .expire_ms = expire,
+            };
+            recs[k].key = bk_gr_offset_key(&a, ops->items[i].group_id, rt->name,
+                                           rp->partition_index);
+            recs[k].value = bk_gr_offset_value_encode(&a, &val);
+            if (recs[k].key.len < 0 || recs[k].value.len < 0) {
+                st->resp.topics[t].partitions[p].error_code =
+                    BK_KERR_UNKNOWN_SERVER_ERROR;
+                continue;
+            }
+            k++;
+        }
+    }
+    err = bk_gcoord_append(gc, ops->items[i].partition, recs, k, part,
+                           &st->sync_err);
+    bk_arena_destroy(&a);
+    if (err != 0) {
+        set_all(st, err, true);
+        return;
+    }
+    for (int32_t t = 0; t < req->topics_count; t++) {
+        const struct bk_msg_offset_commit_request_offset_commit_request_topic
+            *rt = &req->topics[t];
+        for (int32_t p = 0; p < rt->partitions_count; p++) {
+            const struct
+                bk_msg_offset_commit_request_offset_commit_request_partition
+                    *rp = &rt->partitions[p];
+            if (st->resp.topics[t].partitions[p].error_code != 0) {
+                continue;
+            }
+            if (bk_group_offset_put(g, rt->name, rp->partition_index,
+                                    rp->committed_offset,
+                                    v >= 6 ? rp->committed_leader_epoch : -1,
+                                    rp->committed_metadata, now, expire) != 0) {
+                st->resp.topics[t].partitions[p].error_code =
+                    BK_KERR_UNKNOWN_SERVER_ERROR;
+            }
+        }
+    }
+}
+
+static void done(struct bk_gops *ops)
+{
+    struct commit_state *st = ops->data;
+    if (ops->items[0].error != 0) {
+        set_all(st, ops->items[0].error, false);
+    } else if (st->sync_err != 0) {
+        set_all(st, st->sync_err, true);
+    }
+    bk_call_reply(ops->call, &st->resp);
+}
+
+void bk_handle_offset_commit(struct bk_call *call)
+{
+    const struct bk_msg_offset_commit_request *req = call->request;
+    struct commit_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    if (st == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    memset(st, 0, sizeof(*st));
+    bk_msg_offset_commit_response_init(&st->resp);
+    int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
+    st->resp.topics =
+        bk_arena_alloc(call->arena, (size_t)(nt + 1) * sizeof(out_topic));
+    if (st->resp.topics == NULL || bk_gops_init(&st->ops, call, 1) != 0) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    st->resp.topics_count = nt;
+    for (int32_t t = 0; t < nt; t++) {
+        out_topic *ot = &st->resp.topics[t];
+        int32_t np = req->topics[t].partitions_count;
+        np = np < 0 ? 0 : np;
+        ot->name = req->topics[t].name;
+        ot->partitions_count = np;
+        ot->partitions =
+            bk_arena_alloc(call->arena, (size_t)(np + 1) * sizeof(out_part));
+        if (ot->partitions == NULL) {
+            bk_req_fail(call->req, "out of memory");
+            return;
+        }
+        for (int32_t p = 0; p < np; p++) {
+            ot->partitions[p].partition_index =
+                req->topics[t].partitions[p].partition_index;
+            ot->partitions[p].error_code = BK_KERR_NONE;
+        }
+    }
+    st->ops.items[0].group_id = req->group_id;
+    if (bk_gops_start(&st->ops, run, done, st) != 0) {
+        bk_req_fail(call->req, "out of memory");
+    }
+}
