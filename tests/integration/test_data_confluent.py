@@ -10,7 +10,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
-from data_util import create_topics, read_all
+from data_util import create_topics, read_all, stop_cleanly
 from harness import Broker, connect
 from kafka_records import fetch_v4, parse_batches
 
@@ -27,6 +27,7 @@ def broker():
         topics.update({"idem": (PARTS, {}), "ts": (1, {}), "oor": (1, {})})
         create_topics(b.bootstrap, topics)
         yield b
+        stop_cleanly(b)
 
 
 def key_of(i):
@@ -324,6 +325,6 @@ def test_sigkill_loses_no_acknowledged_record():
         for q in range(PARTS):
             offs = sorted(off for r, off, *_ in got if r == q)
             assert offs == list(range(len(offs))), "gap in partition %d" % q
-        assert b.stop() == 0
+        stop_cleanly(b)
     finally:
         b.cleanup()

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from data_util import create_topics
+from data_util import create_topics, stop_cleanly
 from harness import Broker, REPO, connect
 from kafka_records import fetch_v4, parse_batches
 
@@ -39,6 +39,7 @@ def broker():
                                     "java-lz4": (PARTS, {}),
                                     "java-zstd": (PARTS, {})})
         yield b
+        stop_cleanly(b)
 
 
 @pytest.mark.parametrize("codec", ["none", "lz4", "zstd"])
@@ -70,8 +71,9 @@ def test_java_round_trip_across_restart():
         create_topics(b.bootstrap, {"java-restart": (PARTS, {})})
         produced = data_check("produce", b.bootstrap, "java-restart", N)
         assert produced.startswith("produced %d idempotence=true" % N), produced
-        assert b.stop() == 0
+        stop_cleanly(b)
         b.start()  # same port, same data directory
         consumed = data_check("consume", b.bootstrap, "java-restart", N)
         assert consumed.startswith("consumed %d " % N), consumed
         assert partition_counts(consumed) == partition_counts(produced)
+        stop_cleanly(b)

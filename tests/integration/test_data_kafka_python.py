@@ -7,7 +7,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 
-from data_util import create_topics
+from data_util import create_topics, stop_cleanly
 from harness import Broker
 
 N = 3000
@@ -20,6 +20,7 @@ def broker():
         create_topics(b.bootstrap, {"kp-none": (PARTS, {}),
                                     "kp-gzip": (PARTS, {})})
         yield b
+        stop_cleanly(b)
 
 
 @pytest.mark.parametrize("codec", [None, "gzip"])

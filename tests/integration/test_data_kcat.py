@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from data_util import create_topics
+from data_util import create_topics, stop_cleanly
 from harness import Broker
 
 N = 2000
@@ -19,6 +19,7 @@ def broker():
                                     "kcat-gzip": (PARTS, {}),
                                     "kcat-ts": (1, {})})
         yield b
+        stop_cleanly(b)
 
 
 def kcat():

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from data_util import create_topics
+from data_util import create_topics, stop_cleanly
 from harness import Broker, connect
 from kafka_records import (OFF_BATCH_LENGTH, OFF_CRC, build_batch, fetch_all,
                            fetch_v4, list_offsets_v1, metadata_v1,
@@ -49,6 +49,7 @@ def broker():
             "mixed": (2, {}),
         })
         yield b
+        stop_cleanly(b)
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_idempotent_duplicate_detected_after_restart(broker):
         assert produce_v8(s, "idem-restart", 0, batch)[:2] == (NONE, 0)
     finally:
         s.close()
-    assert broker.stop() == 0
+    stop_cleanly(broker)
     broker.start()
     s = connect(broker.port)
     try:
@@ -289,6 +290,7 @@ def test_unknown_topic_without_auto_create():
             assert latest(s, "known") == 0
         finally:
             s.close()
+        stop_cleanly(b)
 
 
 def test_idempotence_window_and_sequence_wraparound(sock):

@@ -10,7 +10,7 @@ import time
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from data_util import create_topics, read_all
+from data_util import create_topics, read_all, stop_cleanly
 from harness import Broker, connect
 from kafka_records import build_batch, fetch_all, list_offsets_v1, produce_v8
 
@@ -67,7 +67,7 @@ def test_segments_survive_restart_and_sigkill():
         segs = glob.glob(os.path.join(b.data_dir, "seg-0", "*.log"))
         assert len(segs) >= 3, "expected several segments, got %r" % segs
         check_segmented(b, base)
-        assert b.stop() == 0
+        stop_cleanly(b)
         b.start()
         check_segmented(b, base)
         sigkill(b)
@@ -78,6 +78,7 @@ def test_segments_survive_restart_and_sigkill():
             assert produce_v8(s, "seg", 0, build_batch([(b"n", b"new")]))[:2] == (0, N)
         finally:
             s.close()
+        stop_cleanly(b)
 
 
 @pytest.mark.parametrize("damage", ["cut-7-bytes", "zeros-4096", "garbage-300"])
@@ -122,3 +123,4 @@ def test_torn_tail_after_crash_is_cut_back(damage):
             assert [r["value"] for bt in batches for r in bt["records"]] == [b"n"]
         finally:
             s.close()
+        stop_cleanly(b)
