@@ -64,17 +64,17 @@ TOOL_JVM = ["-Xmx1G", "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 MODES = {
     "smoke": dict(reps=1, startups=1, settle=1.0,
                   produce={1024: 20_000, 100: 60_000},
-                  produce_durable={1024: 5_000, 100: 20_000}, backlog=20_000,
+                  produce_durable={1024: 5_000, 100: 20_000}, backlog=20_000, consume_reps=1,
                   e2e_rate=200, e2e_seconds=2.0, e2e_warmup=0.5,
                   run_timeout=30),
     "quick": dict(reps=2, startups=2, settle=3.0,
                   produce={1024: 100_000, 100: 300_000},
-                  produce_durable={1024: 15_000, 100: 100_000}, backlog=150_000,
+                  produce_durable={1024: 15_000, 100: 100_000}, backlog=300_000, consume_reps=3,
                   e2e_rate=1000, e2e_seconds=6.0, e2e_warmup=2.0,
                   run_timeout=120),
     "full": dict(reps=3, startups=3, settle=5.0,
                  produce={1024: 400_000, 100: 1_500_000},
-                 produce_durable={1024: 50_000, 100: 300_000}, backlog=600_000,
+                 produce_durable={1024: 50_000, 100: 300_000}, backlog=1_000_000, consume_reps=5,
                  e2e_rate=1000, e2e_seconds=15.0, e2e_warmup=5.0,
                  run_timeout=240),
 }
@@ -619,6 +619,10 @@ class Bench:
 
     # each run: dict(workload, broker, rep, ok, error, values...)
     def record(self, workload, broker, rep, ok, error=None, **values):
+        if not ok and broker.proc is not None and not broker.alive() and "exited" not in error:
+            # the broker died under this run: say so, not only what the client saw
+            error = "%s exited (code %s) during the run; the client got: %s" % (
+                broker.label, broker.proc.returncode, error)
         r = dict(workload=workload, broker=broker.name, rep=rep, ok=ok, error=error)
         r.update(values)
         self.runs.append(r)
@@ -767,11 +771,15 @@ class Bench:
             if err:
                 filled[b.name] = "filling the backlog: " + err
             log("%s: backlog of %d x 1 KiB records %s" % (b.label, records, "ready" if not err else "FAILED: " + err))
-        for rep in range(self.cfg["reps"]):
+        # one unmeasured pass each first (smoke: none): otherwise A, which
+        # always goes first, would meet the consumer code still cold
+        warmup = [-1] if self.mode != "smoke" else []
+        for rep in warmup + list(range(self.cfg["consume_reps"])):
             for b in self.brokers:
                 blocked = self.check_alive(b) or filled.get(b.name)
                 if blocked:
-                    self.record("consume", b, rep, False, error=blocked)
+                    if rep >= 0:
+                        self.record("consume", b, rep, False, error=blocked)
                     continue
                 cpu0 = proc_cpu_seconds(b.pid)
                 rc, out = self.tool(b, "consume", (
@@ -781,7 +789,10 @@ class Bench:
                 res = parse_result(out)
                 if rc != 0 or res is None:
                     err = first_error(out) or ("timed out" if rc is None else "rc %s" % rc)
-                    self.record("consume", b, rep, False, error=err)
+                    self.record("consume", b, max(rep, 0), False, error=err)
+                    continue
+                if rep < 0:
+                    log("%s: consumer warm-up pass done" % b.label)
                     continue
                 vals = dict(rec_s=res["records_per_s"], mb_s=res["mb_per_s"], bytes=res["bytes"],
                             seconds=res["seconds"])
@@ -1034,6 +1045,12 @@ def write_doc(bench, rows, meta):
              "- brokerd advertised Produce and Fetch: %s, so the smoke rule was %s" % (
                  "yes" if meta["strict"] else "no", "strict" if meta["strict"] else "lenient"),
              "- runs per broker and workload: %d, alternating A B A B; medians" % bench.cfg["reps"],
+             "- load per run: produce %s x 1 KiB or %s x 100 B records (fsync/batch: %s and %s); "
+             "consume %s x 1 KiB; e2e %d records/s for %g s, the first %g s dropped" % (
+                 "{:,}".format(bench.cfg["produce"][1024]), "{:,}".format(bench.cfg["produce"][100]),
+                 "{:,}".format(bench.cfg["produce_durable"][1024]),
+                 "{:,}".format(bench.cfg["produce_durable"][100]), "{:,}".format(bench.cfg["backlog"]),
+                 bench.cfg["e2e_rate"], bench.cfg["e2e_seconds"], bench.cfg["e2e_warmup"]),
              ""]
     lines += table_lines(bench, rows, meta["strict"], markdown=True)
     lines += ["",
@@ -1077,7 +1094,9 @@ settings, so the only thing that changes between A and B is the broker:
   (what `kafka-producer-perf-test.sh` runs), `--throughput -1`, client
   defaults (`linger.ms=5`, `batch.size=16384`, no compression) except
   `enable.idempotence=false`, so that the run measures Produce and not
-  producer-id allocation;
+  producer-id allocation (and `max.block.ms=20000`,
+  `delivery.timeout.ms=60000`, so that a broker that cannot serve fails
+  the run quickly);
 - consume: `brokerd.bench.Tool consume` (bench/kafka), a plain
   `KafkaConsumer` with `assign()` and `seek(0)` over all partitions, no
   consumer group. Kafka's `ConsumerPerformance` always joins a group, which
@@ -1100,7 +1119,10 @@ Central (bench/kafka/pom.xml, into `.deps/kafka`), builds brokerd
 (build/release), and starts both on free 127.0.0.1 ports with their data
 under one temporary folder, Kafka in KRaft combined mode with Kafka's own
 JVM settings (`-Xmx1G -Xms1G`, G1). Topics (replication factor 1) are
-created through the Admin client on both. Each workload runs against Kafka
+created through the Admin client (CreateTopics) on both, and the run waits
+until Metadata shows a leader for every partition. The load generator is
+one JVM (`brokerd.bench.Tool serve`) that runs every command in turn, so
+both brokers meet a client whose JIT is equally warm. Each workload runs against Kafka
 then brokerd, repeated (A B A B ...); a row shows the median of the runs
 and the ratio of the medians. The machine is shared (2 cores, other jobs),
 so single runs are noisy; medians and ratios from one run are what count.
@@ -1108,7 +1130,10 @@ so single runs are noisy; medians and ratios from one run are what count.
 - produce: 1 KiB and 100 B records; acks=1 and acks=all; 1 and 12
   partitions. The acks=all rows run twice, *default* and *fsync/batch*.
 - consume: a backlog of 1 KiB records in 12 partitions is written first
-  (this also warms both brokers up), then read from offset 0 each run.
+  (this also warms both brokers up), read once unmeasured by each broker's
+  consumer (so that Kafka, which goes first, does not meet a cold client),
+  then read from offset 0 in each measured run (3 in --quick, 5 in the
+  full run).
 - end-to-end latency: p50, p99 and p99.9 at a fixed rate far below both
   brokers' limits, *default* and *fsync/batch*; medians of the per-run
   percentiles.
@@ -1147,8 +1172,11 @@ Kafka-B/Kafka ratios of 0.82-1.38 on most rows, with outliers of 1.68-1.96
 0.43 on one fsync/batch p50. So a single `--quick` ratio within about
 +-40% of 1 is noise, and even larger swings happen on the fsync rows; use
 the full run (3 runs each) or several quick runs before drawing a
-conclusion. Every run writes
-its raw measurements and tool logs to `bench-out/<date>/`.
+conclusion.
+
+Every run writes its raw measurements (`results.json`), the load
+generator's output for each run and the brokers' logs and configs to
+`bench-out/<stamp>-<mode>/` (ignored by git).
 """.splitlines()
 
 
