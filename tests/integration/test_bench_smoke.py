@@ -51,3 +51,84 @@ def test_bench_smoke():
     for row in rows:
         if row["workload"] in ("startup", "rss_idle"):
             assert row["b"]["value"] is not None, row
+
+
+# --- the smoke rule itself, on made-up runs (no brokers) -------------------
+
+def _load_bench():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "bench", os.path.join(REPO, "scripts", "bench.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _fake_bench(mod, brokerd_fails):
+    kafka = mod.Kafka("kafka", "Kafka", "/nonexistent")
+    brokerd = mod.Brokerd("brokerd", "brokerd", "/nonexistent", "/bin/false")
+    bench = mod.Bench.__new__(mod.Bench)
+    bench.cfg = mod.MODES["smoke"]
+    bench.brokers = [kafka, brokerd]
+    bench.runs = []
+    workloads = [w["id"] + (" durable" if w["durable"] else "")
+                 for w in bench.produce_workloads()]
+    for b in bench.brokers:
+        for w in workloads:
+            if b is brokerd and brokerd_fails:
+                bench.runs.append(dict(workload=w, broker=b.name, rep=0, ok=False,
+                                       error="UnsupportedVersionException: no"))
+            else:
+                bench.runs.append(dict(workload=w, broker=b.name, rep=0, ok=True, error=None,
+                                       rec_s=1.0, mb_s=1.0, peak_rss_mib=1.0,
+                                       cpu_s_per_gib=1.0))
+        for w, vals in (("consume", dict(mb_s=1.0, rec_s=1.0, cpu_s_per_gib=1.0)),
+                        ("e2e", dict(p50=1.0, p99=1.0, p999=1.0)),
+                        ("e2e durable", dict(p50=1.0, p99=1.0, p999=1.0))):
+            if b is brokerd and brokerd_fails:
+                bench.runs.append(dict(workload=w, broker=b.name, rep=0, ok=False,
+                                       error="UnsupportedVersionException: no"))
+            else:
+                bench.runs.append(dict(workload=w, broker=b.name, rep=0, ok=True,
+                                       error=None, **vals))
+        bench.runs.append(dict(workload="startup", broker=b.name, rep=0, ok=True,
+                               error=None, seconds=0.1))
+        bench.runs.append(dict(workload="rss_idle", broker=b.name, rep=0, ok=True,
+                               error=None, rss_mib=1.0))
+    return bench
+
+
+def test_smoke_rule_lenient_until_produce_and_fetch():
+    mod = _load_bench()
+    bench = _fake_bench(mod, brokerd_fails=True)
+    rows = mod.build_rows(bench)
+    assert mod.check(bench, rows, strict=False) == []
+    lines = "\n".join(mod.table_lines(bench, rows, strict=False))
+    assert "unsupported (error: see [1])" in lines
+    assert "UnsupportedVersionException" in lines
+    # once brokerd advertises Produce and Fetch, the same failures fail
+    assert mod.check(bench, rows, strict=True)
+    assert "FAILED (error: see [1])" in "\n".join(mod.table_lines(bench, rows, strict=True))
+
+
+def test_smoke_rule_kafka_must_always_produce_numbers():
+    mod = _load_bench()
+    bench = _fake_bench(mod, brokerd_fails=False)
+    rows = mod.build_rows(bench)
+    assert mod.check(bench, rows, strict=True) == []
+    assert all(r["ratio"] == 1.0 for r in rows)
+    for r in bench.runs:
+        if r["broker"] == "kafka" and r["workload"] == "consume":
+            r.update(ok=False, error="boom")
+    rows = mod.build_rows(bench)
+    assert any("Kafka produced no number" in p for p in mod.check(bench, rows, strict=False))
+
+
+def test_start_up_and_idle_rss_always_required_from_brokerd():
+    mod = _load_bench()
+    bench = _fake_bench(mod, brokerd_fails=True)
+    for r in bench.runs:
+        if r["broker"] == "brokerd" and r["workload"] == "startup":
+            r.update(ok=False, error="did not start")
+    rows = mod.build_rows(bench)
+    assert any("start-up" in p for p in mod.check(bench, rows, strict=False))
