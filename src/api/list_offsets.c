@@ -81,7 +81,7 @@ static void list_one(struct bk_fan_part *part,
                 it->out->error_code = BK_KERR_INVALID_REQUEST;
                 return;
             }
-            rv = bk_log_offset_for_time(p->log, it->timestamp, &off, &ts);
+            rv = bk_part_offset_for_time(p, it->timestamp, &off, &ts);
             if (rv == BK_ENOTFOUND) {
                 off = -1;
                 ts = -1;

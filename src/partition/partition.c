@@ -9,6 +9,7 @@
 #include "common/heap.h"
 #include "common/log.h"
 #include "log/batch.h"
+#include "protocol/record_batch.h"
 
 /* Producer state is snapshotted after this many appended bytes, which
  * bounds the replay after a crash. */
@@ -502,6 +503,63 @@ int bk_part_batch_at(struct bk_partition *p,
     return 0;
 }
 
+/* Reads the whole batch that starts at or holds `offset` into a heap
+ * buffer (returns owned). */
+static int read_batch(struct bk_partition *p,
+                      int64_t offset,
+                      uint8_t **out,
+                      size_t *len)
+{
+    struct bk_log_read_result rd;
+    int rv = bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
+    if (rv != 0 || rd.count == 0) {
+        return rv != 0 ? rv : BK_ENOTFOUND;
+    }
+    size_t n = (size_t)rd.ranges[0].length;
+    uint8_t *buf = bk_malloc(n);
+    if (buf == NULL) {
+        bk_log_read_release(&rd);
+        return BK_ENOMEM;
+    }
+    ssize_t got = bk_disk_pread_all(p->disk, rd.ranges[0].fd, buf, n,
+                                    rd.ranges[0].file_offset);
+    bk_log_read_release(&rd);
+    if (got != (ssize_t)n) {
+        bk_free(buf);
+        return BK_EIO;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* The first record of batch buf whose timestamp is >= ts, read with the
+ * record iterator so compressed batches answer exactly too. Leaves *offset
+ * and *timestamp alone when none is. */
+static void find_in_batch(const uint8_t *buf,
+                          int64_t ts,
+                          int64_t *offset,
+                          int64_t *timestamp)
+{
+    struct bk_batch_hdr h;
+    bk_batch_hdr_decode(buf, &h);
+    struct bk_arena arena;
+    bk_arena_init(&arena, 64 * 1024, 0);
+    struct bk_record_iter it;
+    struct bk_record r;
+    if (bk_record_iter_init(&it, buf, (size_t)bk_batch_hdr_size(&h), &arena,
+                            256u * 1024 * 1024) == 0) {
+        while (bk_record_iter_next(&it, &r) == 1) {
+            if (r.timestamp >= ts) {
+                *offset = r.offset;
+                *timestamp = r.timestamp;
+                break;
+            }
+        }
+    }
+    bk_arena_destroy(&arena);
+}
+
 int bk_part_max_timestamp(struct bk_partition *p,
                           int64_t *offset,
                           int64_t *timestamp)
@@ -528,33 +586,43 @@ int bk_part_max_timestamp(struct bk_partition *p,
         return BK_ENOTFOUND;
     }
     /* Find the record inside that batch. */
-    struct bk_log_read_result rd;
-    int rv = bk_log_read(p->log, best_base, 1, INT64_MAX, &rd);
-    if (rv != 0 || rd.count == 0) {
-        return rv != 0 ? rv : BK_ENOTFOUND;
-    }
-    size_t len = (size_t)rd.ranges[0].length;
-    uint8_t *buf = bk_malloc(len);
-    if (buf == NULL) {
-        bk_log_read_release(&rd);
-        return BK_ENOMEM;
-    }
-    ssize_t n = bk_disk_pread_all(p->disk, rd.ranges[0].fd, buf, len,
-                                  rd.ranges[0].file_offset);
-    bk_log_read_release(&rd);
-    if (n != (ssize_t)len) {
-        bk_free(buf);
-        return BK_EIO;
+    uint8_t *buf;
+    size_t len;
+    int rv = read_batch(p, best_base, &buf, &len);
+    if (rv != 0) {
+        return rv;
     }
     int64_t found_off = best_base, found_ts = best_ts;
-    bk_batch_hdr_decode(buf, &h);
-    if (bk_batch_find_timestamp(buf, (size_t)bk_batch_hdr_size(&h), best_ts,
-                                &found_off, &found_ts) != 0) {
-        found_off = best_base;
-        found_ts = best_ts;
-    }
+    (void)len;
+    find_in_batch(buf, best_ts, &found_off, &found_ts);
     bk_free(buf);
     *offset = found_off;
     *timestamp = found_ts;
+    return 0;
+}
+
+int bk_part_offset_for_time(struct bk_partition *p,
+                            int64_t ts,
+                            int64_t *offset,
+                            int64_t *timestamp)
+{
+    int rv = bk_log_offset_for_time(p->log, ts, offset, timestamp);
+    if (rv != 0) {
+        return rv;
+    }
+    struct bk_batch_hdr h;
+    if (bk_part_batch_at(p, *offset, &h) != 0 ||
+        (h.attributes & BK_BATCH_ATTR_COMPRESSION_MASK) == 0 ||
+        (h.attributes & BK_BATCH_ATTR_LOG_APPEND_TIME) != 0) {
+        return 0; /* exact already, or one timestamp for the whole batch */
+    }
+    uint8_t *buf;
+    size_t len;
+    if (read_batch(p, *offset, &buf, &len) != 0) {
+        return 0; /* keep the batch's own answer */
+    }
+    (void)len;
+    find_in_batch(buf, ts, offset, timestamp);
+    bk_free(buf);
     return 0;
 }

@@ -139,6 +139,15 @@ int bk_part_batch_at(struct bk_partition *p,
                      int64_t offset,
                      struct bk_batch_hdr *h);
 
+/* ListOffsets by timestamp: the first record whose timestamp is >= ts.
+ * The log's time index finds the batch; inside a compressed batch the
+ * records are read to find the exact record, as Kafka does. Returns 0,
+ * BK_ENOTFOUND when no record is that late, BK_EIO or BK_ENOMEM. */
+int bk_part_offset_for_time(struct bk_partition *p,
+                            int64_t ts,
+                            int64_t *offset,
+                            int64_t *timestamp);
+
 /* ListOffsets -3 (KIP-734): the offset and timestamp of the record with the
  * largest timestamp in the log. Returns 0, BK_ENOTFOUND for an empty log,
  * BK_EIO or BK_ENOMEM. */

@@ -83,3 +83,33 @@ def test_offset_for_leader_epoch_and_delete_records():
                               "epochs:0:-2"], capture_output=True, text=True,
                              timeout=60)
         assert "offset 100" in res.stdout, res.stdout + res.stderr
+
+
+def test_list_offsets_by_time_inside_compressed_batches():
+    from confluent_kafka import Consumer, Producer, TopicPartition
+    with Broker() as b:
+        for codec in ("lz4", "zstd", "none"):
+            topic = "times-" + codec
+            p = Producer({"bootstrap.servers": b.bootstrap,
+                          "compression.type": codec, "linger.ms": 200,
+                          "acks": "all"})
+            base = 1_700_000_000_000
+            # One batch of 100 records with timestamps base, base+10, ...
+            for i in range(100):
+                p.produce(topic, value=b"v%d" % i, partition=0,
+                          timestamp=base + 10 * i)
+            assert p.flush(30) == 0
+            c = Consumer({"bootstrap.servers": b.bootstrap,
+                          "group.id": "unused-" + codec})
+            try:
+                for want_ts, want_off in ((base + 255, 26), (base, 0),
+                                          (base + 990, 99)):
+                    got = c.offsets_for_times(
+                        [TopicPartition(topic, 0, want_ts)], timeout=15)
+                    assert got[0].error is None
+                    assert got[0].offset == want_off, (codec, want_ts, got)
+                got = c.offsets_for_times(
+                    [TopicPartition(topic, 0, base + 5000)], timeout=15)
+                assert got[0].offset == -1, (codec, got)
+            finally:
+                c.close()
