@@ -312,3 +312,33 @@ def fetch_all(sock, topic, partition, start=0, limit=100000):
         offset = got[-1]["base_offset"] + got[-1]["last_offset_delta"] + 1
         if offset >= hw or len(batches) > limit:
             return batches, hw
+
+
+def fetch_v4_multi(sock, parts, max_bytes, corr=301, max_wait_ms=0):
+    """Fetch v4 for several partitions in request order. parts: list of
+    (topic, partition, fetch_offset, partition_max_bytes). Returns a list
+    of (topic, partition, error, high_watermark, record bytes) in answer
+    order."""
+    body = struct.pack(">iiiib", -1, max_wait_ms, 0, max_bytes, 0)
+    body += struct.pack(">i", len(parts))
+    for topic, partition, offset, pmax in parts:
+        body += _str(topic) + struct.pack(">i", 1)
+        body += struct.pack(">iqi", partition, offset, pmax)
+    sock.sendall(request(1, 4, corr, body))
+    r = Reader(recv_frame(sock))
+    assert r.i32() == corr
+    r.i32()  # throttle
+    out = []
+    for _ in range(r.i32()):
+        topic = r.string()
+        for _ in range(r.i32()):
+            partition = r.i32()
+            err = r.i16()
+            hw = r.i64()
+            r.i64()  # last stable offset
+            for _ in range(max(r.i32(), 0)):
+                r.i64()
+                r.i64()
+            data = r.bytes_() or b""
+            out.append((topic, partition, err, hw, data))
+    return out

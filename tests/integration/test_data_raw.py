@@ -47,6 +47,7 @@ def broker():
             "longpoll": (1, {}),
             "big": (1, {}),
             "mixed": (2, {}),
+            "limits": (3, {}),
         })
         yield b
         stop_cleanly(b)
@@ -136,6 +137,34 @@ def test_fetch_returns_a_whole_batch_larger_than_max_bytes(sock):
     batches = parse_batches(data)
     assert len(batches) >= 1
     assert batches[0]["records"][0]["value"] == bytes(range(256)) * 2000
+
+
+def test_fetch_partition_max_bytes_exception_only_for_first_partition(sock):
+    """KIP-74, and brokerd's own fetch.c: each partition gets at most
+    partition_max_bytes, except that the first partition with data returns
+    one whole batch even when it is larger. The partitions after it stay
+    within their limit (Kafka's ReplicaManager.readFromLog stops ignoring
+    the limits once one partition returned data), so a 200 KB batch does
+    not come back for them."""
+    from kafka_records import fetch_v4_multi
+    payload = b"p" * 200000
+    for part in (1, 2):
+        assert produce_v8(sock, "limits", part, build_batch([(b"k", payload)]))[:2] == (NONE, 0)
+    # partition 0 is empty: partition 1 is the first with data.
+    ans = fetch_v4_multi(sock, [("limits", 0, 0, 10), ("limits", 1, 0, 10),
+                                ("limits", 2, 0, 10)], max_bytes=10 << 20)
+    got = {(t, p): (err, hw, len(parse_batches(d)), len(d))
+           for t, p, err, hw, d in ans}
+    assert got[("limits", 0)] == (NONE, 0, 0, 0)
+    assert got[("limits", 1)][:3] == (NONE, 1, 1), got
+    # Kafka may send a partial batch of up to partition_max_bytes (which
+    # clients drop), but never the whole 200 KB batch.
+    assert got[("limits", 2)][:3] == (NONE, 1, 0) and got[("limits", 2)][3] <= 10, \
+        "partition 2 returned %d bytes with partition_max_bytes=10" % got[("limits", 2)][3]
+    # max_bytes over the whole answer: only the first partition's batch.
+    ans = fetch_v4_multi(sock, [("limits", 1, 0, 1 << 20), ("limits", 2, 0, 1 << 20)],
+                         max_bytes=1000)
+    assert [(p, len(parse_batches(d))) for _, p, _, _, d in ans] == [(1, 1), (2, 0)]
 
 
 def test_idempotent_duplicate_gets_original_offset(sock):
