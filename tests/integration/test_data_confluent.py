@@ -24,7 +24,8 @@ CODEC_ID = {"none": 0, "gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}
 def broker():
     with Broker() as b:
         topics = {"codec-" + c: (PARTS, {}) for c in CODECS}
-        topics.update({"idem": (PARTS, {}), "ts": (1, {}), "oor": (1, {})})
+        topics.update({"idem": (PARTS, {}), "ts": (1, {}), "oor": (1, {}),
+                       "ts-unordered": (1, {})})
         create_topics(b.bootstrap, topics)
         yield b
         stop_cleanly(b)
@@ -193,6 +194,42 @@ def test_list_offsets_by_timestamp(broker):
         assert kc.end_offsets([tp])[tp] == 20
     finally:
         kc.close()
+
+
+def test_list_offsets_with_unordered_timestamps(broker):
+    """Timestamps need not grow with offsets: a lookup gives the first
+    offset whose timestamp is >= the target, and max-timestamp (-3, through
+    the admin client) the offset of the record with the largest one."""
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+    base = (int(time.time()) - 3600) * 1000
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all"})
+    # offsets 0-4, one batch each; then offsets 5-7 in one batch.
+    for i, t in enumerate([5000, 1000, 9000, 3000, 7000]):
+        p.produce("ts-unordered", value=b"v%d" % i, partition=0, timestamp=base + t)
+        assert p.flush(30) == 0
+    for i, t in enumerate([8000, 12000, 10000]):
+        p.produce("ts-unordered", value=b"w%d" % i, partition=0, timestamp=base + t)
+    assert p.flush(30) == 0
+    cases = {0: 0, 1000: 0, 5000: 0, 5001: 2, 9000: 2, 9001: 6, 10000: 6,
+             12000: 6, 12001: -1}
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "ts"})
+    try:
+        for t, want in cases.items():
+            r = c.offsets_for_times([TopicPartition("ts-unordered", 0, base + t)],
+                                    timeout=10)[0]
+            assert r.error is None and r.offset == want, (t, r.offset, want)
+    finally:
+        c.close()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    tp = TopicPartition("ts-unordered", 0)
+    r = admin.list_offsets({tp: OffsetSpec.max_timestamp()})[tp].result(10)
+    assert (r.offset, r.timestamp) == (6, base + 12000)
+    r = admin.list_offsets({tp: OffsetSpec.earliest()})[tp].result(10)
+    assert r.offset == 0
+    r = admin.list_offsets({tp: OffsetSpec.latest()})[tp].result(10)
+    assert r.offset == 8
+    r = admin.list_offsets({tp: OffsetSpec.for_timestamp(base + 9500)})[tp].result(10)
+    assert (r.offset, r.timestamp) == (6, base + 12000)
 
 
 def _poll_one(c, timeout=15.0):
