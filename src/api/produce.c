@@ -88,6 +88,25 @@ static void synced_cb(struct bk_log_sync_req *req, int status)
     bk_fan_release(it->part);
 }
 
+/* acks=all: holds the part until an fdatasync covers last_offset. */
+static void wait_durable(struct produce_state *st,
+                         struct bk_fan_part *part,
+                         struct bk_partition *p,
+                         struct produce_item *it,
+                         int64_t last_offset)
+{
+    if (st->acks != -1 || bk_log_durable_offset(p->log) >= last_offset + 1) {
+        return;
+    }
+    it->part = part;
+    it->sync.data = it;
+    bk_fan_hold(part);
+    if (bk_log_sync(p->log, last_offset + 1, &it->sync, synced_cb) != 0) {
+        it->sync_error = BK_KERR_KAFKA_STORAGE_ERROR;
+        bk_fan_release(part);
+    }
+}
+
 static void produce_one(struct produce_state *st,
                         struct bk_fan_part *part,
                         const struct bk_md_image *img,
@@ -236,6 +255,9 @@ static void produce_one(struct produce_state *st,
             it->out->base_offset = dup.first_offset;
             it->out->log_append_time_ms = -1;
             it->out->log_start_offset = bk_log_start_offset(p->log);
+            /* The first copy may not be on disk yet: a retried acks=all
+             * batch is acknowledged only once it is. */
+            wait_durable(st, part, p, it, dup.last_offset);
             bk_arena_destroy(&scratch);
             return;
         case BK_PSTATE_BAD_EPOCH:
@@ -263,17 +285,7 @@ static void produce_one(struct produce_state *st,
     it->out->base_offset = res.base_offset;
     it->out->log_append_time_ms = res.log_append_time;
     it->out->log_start_offset = bk_log_start_offset(p->log);
-    if (st->acks == -1 && bk_log_durable_offset(p->log) < res.last_offset + 1) {
-        /* acks=all: answer once an fdatasync covers the batch. */
-        it->part = part;
-        it->sync.data = it;
-        bk_fan_hold(part);
-        if (bk_log_sync(p->log, res.last_offset + 1, &it->sync, synced_cb) !=
-            0) {
-            it->sync_error = BK_KERR_KAFKA_STORAGE_ERROR;
-            bk_fan_release(part);
-        }
-    }
+    wait_durable(st, part, p, it, res.last_offset);
     bk_arena_destroy(&scratch);
 }
 
