@@ -244,7 +244,11 @@ static void respond(struct fetch_state *st)
         if (it->rd.count == 0) {
             continue;
         }
-        if (total > 0 && total + it->rd.bytes > st->max_bytes) {
+        /* Only the first partition with data may exceed a limit, with
+         * one whole batch (Kafka's ReplicaManager stops ignoring the
+         * limits once a partition has returned data). */
+        if (total > 0 && (total + it->rd.bytes > st->max_bytes ||
+                          it->rd.bytes > it->max_bytes)) {
             bk_log_read_release(&it->rd);
             it->rd.count = 0;
             it->rd.bytes = 0;
