@@ -25,7 +25,11 @@ def broker():
     with Broker() as b:
         topics = {"codec-" + c: (PARTS, {}) for c in CODECS}
         topics.update({"idem": (PARTS, {}), "ts": (1, {}), "oor": (1, {}),
-                       "ts-unordered": (1, {})})
+                       "ts-unordered": (1, {}), "concurrent": (1, {}),
+                       "acks0": (PARTS, {}),
+                       "append-time": (1, {"message.timestamp.type":
+                                           "LogAppendTime"}),
+                       "compacted": (1, {"cleanup.policy": "compact"})})
         create_topics(b.bootstrap, topics)
         yield b
         stop_cleanly(b)
@@ -230,6 +234,102 @@ def test_list_offsets_with_unordered_timestamps(broker):
     assert r.offset == 8
     r = admin.list_offsets({tp: OffsetSpec.for_timestamp(base + 9500)})[tp].result(10)
     assert (r.offset, r.timestamp) == (6, base + 12000)
+
+
+def test_concurrent_producers_on_one_partition(broker):
+    """Four producers (four connections, spread over the shards) write to
+    one partition at once: every record lands once, offsets are contiguous
+    and each producer's records keep their order."""
+    per_producer = 5000
+
+    def run(w):
+        p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all",
+                      "linger.ms": 1, "enable.idempotence": w % 2 == 0})
+        for i in range(per_producer):
+            while True:
+                try:
+                    p.produce("concurrent", key=b"w%d" % w,
+                              value=b"w%d-%05d" % (w, i), partition=0)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            p.poll(0)
+        assert p.flush(60) == 0
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    got = read_all(broker.bootstrap, "concurrent", [0], 4 * per_producer)
+    assert [off for _, off, *_ in got] == list(range(4 * per_producer))
+    seqs = {}
+    for _, _, k, v, _ in got:
+        assert v.startswith(k + b"-")
+        seqs.setdefault(k, []).append(int(v.split(b"-")[1]))
+    assert seqs == {b"w%d" % w: list(range(per_producer)) for w in range(4)}
+
+
+def test_acks_zero_producer(broker):
+    """acks=0 gets no answers, and every record is still written."""
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "0",
+                  "linger.ms": 5})
+    for i in range(N):
+        p.produce("acks0", key=key_of(i), value=value_of(i))
+        p.poll(0)
+    assert p.flush(30) == 0
+    got = read_all(broker.bootstrap, "acks0", range(PARTS), N, timeout=30)
+    assert sorted(v for *_, v, _ in got) == sorted(value_of(i) for i in range(N))
+    for p_ in range(PARTS):
+        offs = [off for q, off, *_ in got if q == p_]
+        assert offs == list(range(len(offs)))
+
+
+def test_log_append_time_topic(broker):
+    """message.timestamp.type=LogAppendTime: the broker's clock replaces the
+    producer's timestamps (also inside a gzip batch), the batch is marked
+    and its CRC still checks out."""
+    from confluent_kafka import TIMESTAMP_LOG_APPEND_TIME
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all",
+                  "compression.type": "gzip", "linger.ms": 5})
+    before = int(time.time() * 1000)
+    for i in range(100):
+        p.produce("append-time", value=b"v%d" % i, timestamp=1000000 + i)
+    assert p.flush(30) == 0
+    after = int(time.time() * 1000)
+    got = read_all(broker.bootstrap, "append-time", [0], 100)
+    assert len(got) == 100
+    assert all(before - 1000 <= ts <= after + 1000 for *_, ts in got), got[:3]
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "lat",
+                  "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition("append-time", 0, 0)])
+        m = _poll_one(c)
+        assert m is not None and m.error() is None
+        assert m.timestamp()[0] == TIMESTAMP_LOG_APPEND_TIME
+    finally:
+        c.close()
+    s = connect(broker.port)
+    try:
+        err, _, _, data = fetch_v4(s, "append-time", 0, 0)
+    finally:
+        s.close()
+    batches = parse_batches(data)  # checks each CRC
+    assert err == 0 and batches
+    assert all(b["attributes"] & 0x08 for b in batches), "timestamp type bit"
+
+
+def test_compacted_topic_needs_keys(broker):
+    """A record without a key on a compacted topic: 87 INVALID_RECORD,
+    nothing written; with a key it is accepted."""
+    from kafka_records import build_batch, list_offsets_v1, produce_v8
+    s = connect(broker.port)
+    try:
+        assert produce_v8(s, "compacted", 0, build_batch([(None, b"v")]))[0] == 87
+        assert list_offsets_v1(s, "compacted", 0, -1) == (0, -1, 0)
+        assert produce_v8(s, "compacted", 0, build_batch([(b"k", b"v")]))[:2] == (0, 0)
+    finally:
+        s.close()
 
 
 def _poll_one(c, timeout=15.0):
