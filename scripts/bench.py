@@ -1011,12 +1011,13 @@ def machine():
     return info
 
 
-def git_commit(given_binary=None):
+def git_commit(given_binary=None, desc=None):
     try:
         c = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                            text=True).stdout.strip()
         if given_binary:
-            return "%s (binary given: %s)" % (c, given_binary)
+            return "%s (binary given: %s; this tree was at %s)" % (
+                desc or "unknown", given_binary, c)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
                                 "src", "CMakeLists.txt"], cwd=ROOT, capture_output=True,
                                text=True).stdout.strip()
@@ -1207,6 +1208,7 @@ def main():
     g.add_argument("--smoke", action="store_true",
                    help="seconds, tiny loads: checks that every workload ran (used by scripts/test)")
     ap.add_argument("--brokerd", help="brokerd binary to use (default: build build/release; or $BROKERD)")
+    ap.add_argument("--brokerd-desc", help="what the --brokerd binary is (e.g. its commit), for the report")
     ap.add_argument("--no-build", action="store_true", help="use build/release/bin/brokerd as it is")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--b-broker", choices=("brokerd", "kafka"), default="brokerd", help=argparse.SUPPRESS)
@@ -1224,6 +1226,7 @@ def main():
     outdir = os.path.join(ROOT, "bench-out", "%s-%s" % (stamp, mode))
     os.makedirs(outdir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="brokerd-bench-", dir=args.tmp)
+    commit_at_start = git_commit(args.brokerd or os.environ.get("BROKERD"), args.brokerd_desc)
     rc = 1
     try:
         ensure_kafka()
@@ -1245,7 +1248,7 @@ def main():
         problems = check(bench, rows, strict)
         meta = dict(date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                     command=command, mode=mode, machine=machine(),
-                    brokerd_commit=git_commit(args.brokerd or os.environ.get("BROKERD")),
+                    brokerd_commit=commit_at_start,
                     kafka_version=kafka_version(), strict=strict, b_broker=args.b_broker,
                     seconds=round(time.monotonic() - t_start, 1),
                     brokerd_api_keys=sorted(B.keys))
