@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -1215,7 +1216,7 @@ def main():
     ap.add_argument("--tmp", help="parent folder for the temporary data (default: system temp)")
     args = ap.parse_args()
     mode = "smoke" if args.smoke else "quick" if args.quick else "full"
-    command = "scripts/bench" + "".join(" " + a for a in sys.argv[1:])
+    command = " ".join(["scripts/bench"] + [shlex.quote(a) for a in sys.argv[1:]])
 
     # Ctrl-C included: a shell may start us with SIGINT ignored
     signal.signal(signal.SIGINT, _on_signal)
