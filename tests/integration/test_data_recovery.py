@@ -124,3 +124,68 @@ def test_torn_tail_after_crash_is_cut_back(damage):
         finally:
             s.close()
         stop_cleanly(b)
+
+
+@pytest.mark.parametrize("how", ["sigterm", "sigkill"])
+def test_idempotent_producer_across_broker_restart(how):
+    """An idempotent librdkafka producer keeps sending while brokerd
+    restarts under it (gracefully, or after SIGKILL): it retries what was in
+    flight, and every record ends up in the log exactly once, in order."""
+    import threading
+    n = 30000
+    with Broker() as b:
+        create_topics(b.bootstrap, {"idem-restart": (3, {})})
+        p = Producer({"bootstrap.servers": b.bootstrap,
+                      "enable.idempotence": True, "linger.ms": 2,
+                      "compression.type": "lz4", "message.timeout.ms": 60000,
+                      "reconnect.backoff.max.ms": 200})
+        acked = {}
+        errors = []
+
+        def on_delivery(err, msg, i):
+            if err is not None:
+                errors.append((i, str(err)))
+            else:
+                acked[i] = (msg.partition(), msg.offset())
+
+        def produce():
+            for i in range(n):
+                while True:
+                    try:
+                        p.produce("idem-restart", key=b"k%d" % (i % 50),
+                                  value=b"v%06d" % i,
+                                  on_delivery=lambda e, m, i=i: on_delivery(e, m, i))
+                        break
+                    except BufferError:
+                        p.poll(0.02)
+                p.poll(0)
+            p.flush(90)
+
+        t = threading.Thread(target=produce)
+        t.start()
+        try:
+            deadline = time.monotonic() + 60
+            while len(acked) < 3000 and time.monotonic() < deadline:
+                time.sleep(0.005)
+            assert len(acked) >= 3000
+            if how == "sigterm":
+                stop_cleanly(b)
+            else:
+                sigkill(b)
+            time.sleep(0.3)
+            b.start()
+        finally:
+            t.join(120)
+        assert not t.is_alive()
+        assert not errors, errors[:5]
+        assert len(acked) == n
+        got = read_all(b.bootstrap, "idem-restart", range(3), n, timeout=60)
+        assert len(got) == n, "read %d records for %d produced" % (len(got), n)
+        seen = {(q, off): v for q, off, _, v, _ in got}
+        for i, (q, off) in acked.items():
+            assert seen.get((q, off)) == b"v%06d" % i
+        for q in range(3):
+            mine = [(off, int(v[1:])) for r, off, _, v, _ in got if r == q]
+            assert [off for off, _ in mine] == list(range(len(mine)))
+            assert [i for _, i in mine] == sorted(i for _, i in mine)
+        stop_cleanly(b)
