@@ -319,7 +319,8 @@ def fetch_v4_multi(sock, parts, max_bytes, corr=301, max_wait_ms=0):
     (topic, partition, fetch_offset, partition_max_bytes). Returns a list
     of (topic, partition, error, high_watermark, record bytes) in answer
     order."""
-    body = struct.pack(">iiiib", -1, max_wait_ms, 0, max_bytes, 0)
+    body = struct.pack(">iiiib", -1, max_wait_ms, 1 if max_wait_ms else 0,
+                       max_bytes, 0)
     body += struct.pack(">i", len(parts))
     for topic, partition, offset, pmax in parts:
         body += _str(topic) + struct.pack(">i", 1)

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from data_util import create_topics, stop_cleanly
-from harness import Broker, connect
+from harness import Broker, connect, recv_frame, request
 from kafka_records import (OFF_BATCH_LENGTH, OFF_CRC, build_batch, fetch_all,
                            fetch_v4, list_offsets_v1, metadata_v1,
                            parse_batches, produce_v8)
@@ -48,6 +48,7 @@ def broker():
             "big": (1, {}),
             "mixed": (2, {}),
             "limits": (3, {}),
+            "wake": (4, {}),
         })
         yield b
         stop_cleanly(b)
@@ -124,6 +125,61 @@ def test_fetch_long_poll(broker, sock):
     assert [r["value"] for b in parse_batches(data) for r in b["records"]] == \
         [v for _, v in recs(b"l", 2)]
     assert waited < 3, "long poll answered %.2fs after the start (data came at 0.5s)" % waited
+
+
+def test_fetch_long_poll_over_partitions_and_min_bytes(broker, sock):
+    """A long poll over four partitions (owned by different shards) wakes
+    when any one of them gets data; with min_bytes above what arrived it
+    waits for max_wait_ms, and answers once min_bytes are there."""
+    from kafka_records import fetch_v4_multi
+
+    def produce_later(part, size, delay=0.4):
+        def run():
+            time.sleep(delay)
+            s2 = connect(broker.port)
+            try:
+                produce_v8(s2, "wake", part, build_batch([(b"k", b"x" * size)]))
+            finally:
+                s2.close()
+        t = threading.Thread(target=run)
+        t.start()
+        return t
+
+    ends = {0: 0, 1: 0, 2: 0, 3: 0}
+    for part in (3, 1):
+        t = produce_later(part, 10)
+        t0 = time.monotonic()
+        try:
+            ans = fetch_v4_multi(sock, [("wake", q, ends[q], 1 << 20) for q in range(4)],
+                                 max_bytes=1 << 20, max_wait_ms=10000)
+        finally:
+            t.join()
+        waited = time.monotonic() - t0
+        assert waited < 3, "woke %.2fs after the start (data at 0.4s)" % waited
+        data = {q: d for _, q, _, _, d in ans}
+        assert len(parse_batches(data[part])) == 1
+        assert all(d == b"" for q, d in data.items() if q != part)
+        ends[part] += 1
+
+    def fetch_min(min_bytes, max_wait, offset):
+        body = struct.pack(">iiiib", -1, max_wait, min_bytes, 1 << 20, 0)
+        body += struct.pack(">i", 1) + struct.pack(">h", 4) + b"wake"
+        body += struct.pack(">i", 1) + struct.pack(">iqi", 0, offset, 1 << 20)
+        sock.sendall(request(1, 4, 88, body))
+        return recv_frame(sock)
+
+    t = produce_later(0, 10, 0.3)
+    t0 = time.monotonic()
+    fetch_min(5000, 1500, 0)
+    t.join()
+    waited = time.monotonic() - t0
+    assert 1.3 <= waited < 5, "min_bytes=5000 with 80 bytes there: %.2fs" % waited
+    t = produce_later(0, 6000, 0.3)
+    t0 = time.monotonic()
+    fetch_min(5000, 10000, 1)
+    t.join()
+    waited = time.monotonic() - t0
+    assert waited < 3, "min_bytes reached at 0.3s, answered at %.2fs" % waited
 
 
 def test_fetch_returns_a_whole_batch_larger_than_max_bytes(sock):
