@@ -49,6 +49,7 @@ def broker():
             "mixed": (2, {}),
             "limits": (3, {}),
             "wake": (4, {}),
+            "ts-bounds": (1, {"message.timestamp.before.max.ms": "60000"}),
         })
         yield b
         stop_cleanly(b)
@@ -305,6 +306,24 @@ def test_idempotent_duplicate_detected_after_restart(broker):
         assert produce_v8(s, "idem-restart", 0, nxt)[:2] == (NONE, 4)
     finally:
         s.close()
+
+
+def test_timestamp_bounds_are_invalid_timestamp(sock):
+    """CreateTime more than message.timestamp.after.max.ms (Kafka 4 default
+    one hour) ahead of the broker's clock, or more than the topic's
+    message.timestamp.before.max.ms behind it: 32 INVALID_TIMESTAMP, and
+    nothing written."""
+    now = int(time.time() * 1000)
+    ahead = build_batch(recs(b"a", 2), base_timestamp=now + 2 * 3600 * 1000)
+    assert produce_v8(sock, "ts-bounds", 0, ahead)[0] == 32
+    behind = build_batch(recs(b"b", 2), base_timestamp=now - 3600 * 1000)
+    assert produce_v8(sock, "ts-bounds", 0, behind)[0] == 32
+    assert_empty(sock, "ts-bounds")
+    # Inside the bounds: accepted.
+    ok = build_batch(recs(b"c", 2), base_timestamp=now + 30 * 60 * 1000)
+    assert produce_v8(sock, "ts-bounds", 0, ok)[:2] == (NONE, 0)
+    ok = build_batch(recs(b"d", 2), base_timestamp=now - 30 * 1000)
+    assert produce_v8(sock, "ts-bounds", 0, ok)[:2] == (NONE, 2)
 
 
 def test_wrong_crc_is_corrupt_message(sock):
