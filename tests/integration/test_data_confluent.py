@@ -29,7 +29,8 @@ def broker():
                        "acks0": (PARTS, {}),
                        "append-time": (1, {"message.timestamp.type":
                                            "LogAppendTime"}),
-                       "compacted": (1, {"cleanup.policy": "compact"})})
+                       "compacted": (1, {"cleanup.policy": "compact"}),
+                       "shapes": (1, {})})
         create_topics(b.bootstrap, topics)
         yield b
         stop_cleanly(b)
@@ -330,6 +331,41 @@ def test_compacted_topic_needs_keys(broker):
         assert produce_v8(s, "compacted", 0, build_batch([(b"k", b"v")]))[:2] == (0, 0)
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+def test_headers_null_and_empty_fields(broker, codec):
+    """Headers (binary, empty, null values, repeated names), null keys,
+    null values and empty values come back exactly."""
+    from confluent_kafka import OFFSET_BEGINNING
+    cases = [
+        (None, b"no key", None),
+        (b"k", None, None),
+        (b"", b"", []),
+        (b"k2", b"v2", [("h1", b"\x00\x01\xff"), ("h2", b""), ("h3", None),
+                       ("h1", b"again")]),
+        (b"k3", b"x" * 3000, [("big", b"y" * 2000)]),
+    ]
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all",
+                  "compression.type": codec})
+    for k, v, h in cases:
+        p.produce("shapes", key=k, value=v, headers=h, partition=0)
+    assert p.flush(30) == 0
+    start = len(cases) * (0 if codec == "none" else 1)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "shapes",
+                  "enable.auto.commit": False})
+    got = []
+    try:
+        c.assign([TopicPartition("shapes", 0, start)])
+        deadline = time.monotonic() + 15
+        while len(got) < len(cases) and time.monotonic() < deadline:
+            m = c.poll(0.2)
+            if m is not None:
+                assert m.error() is None, m.error()
+                got.append((m.key(), m.value(), m.headers()))
+    finally:
+        c.close()
+    assert got == [(k, v, h or None) for k, v, h in cases]
 
 
 def _poll_one(c, timeout=15.0):
