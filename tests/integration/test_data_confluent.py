@@ -30,7 +30,8 @@ def broker():
                        "append-time": (1, {"message.timestamp.type":
                                            "LogAppendTime"}),
                        "compacted": (1, {"cleanup.policy": "compact"}),
-                       "shapes": (1, {})})
+                       "shapes": (1, {}),
+                       "small": (1, {"max.message.bytes": "1000"})})
         create_topics(b.bootstrap, topics)
         yield b
         stop_cleanly(b)
@@ -366,6 +367,28 @@ def test_headers_null_and_empty_fields(broker, codec):
     finally:
         c.close()
     assert got == [(k, v, h or None) for k, v, h in cases]
+
+
+def test_client_sees_message_too_large(broker):
+    """A record over the topic's max.message.bytes fails at the client with
+    the broker's MESSAGE_TOO_LARGE; the small ones around it are written."""
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all",
+                  "linger.ms": 0, "batch.num.messages": 1})
+    results = []
+
+    def on_delivery(err, msg):
+        results.append((msg.value()[:5], err.code() if err else None))
+
+    p.produce("small", value=b"small" + b"1" * 10, partition=0, on_delivery=on_delivery)
+    p.flush(30)
+    p.produce("small", value=b"large" + b"x" * 3000, partition=0, on_delivery=on_delivery)
+    p.flush(30)
+    p.produce("small", value=b"after" + b"2" * 10, partition=0, on_delivery=on_delivery)
+    assert p.flush(30) == 0
+    assert results == [(b"small", None), (b"large", KafkaError.MSG_SIZE_TOO_LARGE),
+                       (b"after", None)]
+    got = read_all(broker.bootstrap, "small", [0], 2)
+    assert [(off, v[:5]) for _, off, _, v, _ in got] == [(0, b"small"), (1, b"after")]
 
 
 def _poll_one(c, timeout=15.0):
