@@ -1182,6 +1182,17 @@ generator's output for each run and the brokers' logs and configs to
 """.splitlines()
 
 
+def prune_smoke_outputs(keep=10):
+    """scripts/test runs --smoke on every test run: keep its newest few."""
+    base = os.path.join(ROOT, "bench-out")
+    try:
+        old = sorted(d for d in os.listdir(base) if d.endswith("-smoke"))[:-keep]
+    except OSError:
+        return
+    for d in old:
+        shutil.rmtree(os.path.join(base, d), ignore_errors=True)
+
+
 def keep_logs(tmp, outdir):
     """Copies each broker instance's logs (not its data) to bench-out."""
     try:
@@ -1290,6 +1301,8 @@ def main():
         stop_all()
         keep_logs(tmp, outdir)
         shutil.rmtree(tmp, ignore_errors=True)
+        if mode == "smoke":
+            prune_smoke_outputs()
     return rc
 
 
