@@ -45,6 +45,7 @@ struct fetch_item {
     int64_t fetch_offset;
     int32_t current_leader_epoch;
     int64_t max_bytes;
+    int64_t seen_hw; /* high watermark at the last read: wake past it */
     out_part *out;
     struct bk_log_read_result rd; /* rd.count > 0 while ranges are pinned */
     struct bk_part_waiter waiter;
@@ -122,6 +123,7 @@ static void read_one(struct bk_fan_part *part,
     int64_t start = bk_log_start_offset(p->log);
     int64_t end = bk_log_end_offset(p->log);
     int64_t hw = bk_log_hw(p->log);
+    it->seen_hw = hw;
     it->out->error_code = BK_KERR_NONE;
     it->out->high_watermark = hw;
     it->out->last_stable_offset = hw;
@@ -159,12 +161,12 @@ static void watch_one(struct bk_fan_part *part, struct fetch_item *it)
     if (p == NULL) {
         return;
     }
-    if (bk_log_hw(p->log) > it->fetch_offset) {
+    it->waiter.wake = wake_cb;
+    it->waiter.data = it;
+    if (bk_log_hw(p->log) > it->seen_hw) {
         wake_cb(&it->waiter); /* data arrived since the read */
         return;
     }
-    it->waiter.wake = wake_cb;
-    it->waiter.data = it;
     bk_part_wait(p, &it->waiter);
 }
 
