@@ -23,9 +23,12 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 
 /**
  * The data path with the real Java client. Usage:
- *   DataCheck produce BOOTSTRAP TOPIC N [COMPRESSION]
+ *   DataCheck produce BOOTSTRAP TOPIC N [COMPRESSION [MARK]]
  *     The default producer (idempotent, acks=all) sends N keyed records
  *     (key-%04d of i % 997, value-%06d of i) and waits for every ack.
+ *     COMPRESSION "none" keeps the default. With MARK, prints "acked MARK"
+ *     as soon as MARK records are acknowledged, while sending goes on (a
+ *     test can restart the broker at that moment).
  *     Prints "produced N idempotence=... partitions=P:COUNT,..." and exits 0,
  *     or prints "error: ..." and exits 1. Checks that the offsets each
  *     partition acknowledged are contiguous from 0 in send order.
@@ -67,7 +70,9 @@ public final class DataCheck {
             String topic = args[2];
             int n = Integer.parseInt(args[3]);
             if (mode.equals("produce")) {
-                produce(bootstrap, topic, n, args.length > 4 ? args[4] : null);
+                String compression = args.length > 4 && !args[4].equals("none") ? args[4] : null;
+                int mark = args.length > 5 ? Integer.parseInt(args[5]) : -1;
+                produce(bootstrap, topic, n, compression, mark);
             } else if (mode.equals("consume")) {
                 consume(bootstrap, topic, n, args.length > 4 ? Integer.parseInt(args[4]) : 60);
             } else {
@@ -92,7 +97,7 @@ public final class DataCheck {
         return sb.toString();
     }
 
-    static void produce(String bootstrap, String topic, int n, String compression)
+    static void produce(String bootstrap, String topic, int n, String compression, int mark)
             throws Exception {
         Properties props = new Properties();
         props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -104,6 +109,7 @@ public final class DataCheck {
         long[] offsets = new long[n];
         int[] partitions = new int[n];
         AtomicReference<Exception> failure = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicInteger acks = new java.util.concurrent.atomic.AtomicInteger();
         try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
             for (int i = 0; i < n; i++) {
                 final int idx = i;
@@ -113,6 +119,10 @@ public final class DataCheck {
                     } else {
                         offsets[idx] = md.offset();
                         partitions[idx] = md.partition();
+                        if (acks.incrementAndGet() == mark) {
+                            System.out.println("acked " + mark);
+                            System.out.flush();
+                        }
                     }
                 });
             }
