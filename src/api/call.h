@@ -104,6 +104,10 @@ void bk_handle_heartbeat(struct bk_call *call);
 void bk_handle_leave_group(struct bk_call *call);
 void bk_handle_offset_commit(struct bk_call *call);
 void bk_handle_offset_fetch(struct bk_call *call);
+void bk_handle_list_groups(struct bk_call *call);
+void bk_handle_describe_groups(struct bk_call *call);
+void bk_handle_delete_groups(struct bk_call *call);
+void bk_handle_offset_delete(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

@@ -32,6 +32,8 @@ static const struct bk_handler handlers[] = {
     { BK_API_HEARTBEAT, 0, 4, 0, bk_handle_heartbeat },
     { BK_API_LEAVE_GROUP, 0, 5, 0, bk_handle_leave_group },
     { BK_API_SYNC_GROUP, 0, 5, 0, bk_handle_sync_group },
+    { BK_API_DESCRIBE_GROUPS, 0, 6, 0, bk_handle_describe_groups },
+    { BK_API_LIST_GROUPS, 0, 5, 0, bk_handle_list_groups },
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
@@ -48,6 +50,8 @@ static const struct bk_handler handlers[] = {
     /* OffsetForLeaderEpoch from v2 (KIP-896). */
     { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
       bk_handle_offset_for_leader_epoch },
+    { BK_API_DELETE_GROUPS, 0, 2, 0, bk_handle_delete_groups },
+    { BK_API_OFFSET_DELETE, 0, 0, 0, bk_handle_offset_delete },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

@@ -78,6 +78,17 @@ struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *src, size_t n)
     return (struct bk_bytes){ p, (int32_t)n };
 }
 
+void bk_gbuf_move(struct bk_gbuf *dst, struct bk_gbuf *src)
+{
+    while (src->head != NULL) {
+        struct bk_gbuf_chunk *c = src->head;
+        src->head = c->next;
+        c->next = dst->head;
+        dst->head = c;
+    }
+    dst->failed |= src->failed;
+}
+
 void bk_gbuf_free(struct bk_gbuf *b)
 {
     while (b->head != NULL) {
@@ -755,13 +766,36 @@ struct bk_gbuf bk_gops_take(struct bk_gops *ops)
 {
     struct bk_gbuf all = { NULL, false };
     for (size_t i = 0; i < ops->n; i++) {
-        struct bk_gbuf *b = &ops->items[i].buf;
-        while (b->head != NULL) {
-            struct bk_gbuf_chunk *c = b->head;
-            b->head = c->next;
-            c->next = all.head;
-            all.head = c;
-        }
+        bk_gbuf_move(&all, &ops->items[i].buf);
     }
     return all;
+}
+
+struct bk_gcoord *bk_gcoord_load_all(struct bk_fan_part *part,
+                                     const struct bk_md_image *img)
+{
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    const struct bk_md_topic *t =
+        img != NULL
+            ? bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))
+            : NULL;
+    if (sh->gcoord == NULL || sh->gcoord->closed) {
+        return NULL;
+    }
+    if (t == NULL) {
+        return sh->gcoord;
+    }
+    const struct bk_api_ctx *ctx = part->fan->call->ctx;
+    uint64_t th = bk_hash64(t->id.b, sizeof(t->id.b));
+    unsigned nshards = part->owner->group->n;
+    for (int32_t p = 0; p < t->n_partitions; p++) {
+        const struct bk_md_partition *mp = bk_md_topic_partition(t, p);
+        if (mp == NULL || mp->leader != ctx->node_id ||
+            bk_shard_for_partition(th, p, nshards) != part->owner->id) {
+            continue;
+        }
+        int16_t err;
+        (void)bk_gcoord_open(part, img, &t->id, p, &err);
+    }
+    return sh->gcoord;
 }

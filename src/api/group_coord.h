@@ -48,6 +48,8 @@ void *bk_gbuf_alloc(struct bk_gbuf *b, size_t n);
 /* A copy of s (NULL -> null string). */
 struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s);
 struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *p, size_t n);
+/* Moves src's memory (and failure) into dst. */
+void bk_gbuf_move(struct bk_gbuf *dst, struct bk_gbuf *src);
 void bk_gbuf_free(struct bk_gbuf *b);
 
 /* Kafka's partition for a group id: abs(String.hashCode()) % n. */
@@ -74,6 +76,12 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
                                  int16_t *err);
 
 struct bk_group_registry *bk_gcoord_registry(struct bk_gcoord *gc);
+
+/* On a shard (a fan part's owner): loads every offsets partition this
+ * shard coordinates (ListGroups) and returns its coordinator, or NULL when
+ * it is shut down. */
+struct bk_gcoord *bk_gcoord_load_all(struct bk_fan_part *part,
+                                     const struct bk_md_image *img);
 
 /* One record for bk_gcoord_append(): value len -1 is a tombstone. */
 struct bk_gcoord_rec {
