@@ -35,6 +35,15 @@ static void usage(FILE *out)
         "                   [-o beginning|end|OFFSET] [--from-time T]\n"
         "                   [-c COUNT] [-f FORMAT] [--follow]\n"
         "                   FORMAT: %%t %%p %%o %%T %%k %%v %%h %%S \\n \\t\n"
+        "  group list       consumer groups [--state S]\n"
+        "  group describe GROUP\n"
+        "                   members, assignments, committed offset, log "
+        "end and lag\n"
+        "  group reset-offsets GROUP --topic T[:P,...] --to-earliest |\n"
+        "                   --to-latest | --to-offset N | --to-datetime "
+        "T |\n"
+        "                   --shift-by N [--dry-run]\n"
+        "  group delete GROUP...\n"
         "\n"
         "Options:\n"
         "  -b, --bootstrap-server HOST:PORT   broker to ask "
@@ -159,6 +168,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "consume") == 0) {
         return bk_cmd_consume(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "group") == 0) {
+        return bk_cmd_group(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

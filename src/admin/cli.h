@@ -47,4 +47,7 @@ int bk_cmd_config(const struct bk_cli *cli, int argc, char **argv);
 int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv);
 int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv);
 
+/* brokerctl group list|describe|reset-offsets|delete */
+int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
+
 #endif /* BK_ADMIN_CLI_H */
