@@ -52,6 +52,9 @@ static const struct bk_handler handlers[] = {
       bk_handle_offset_for_leader_epoch },
     { BK_API_DELETE_GROUPS, 0, 2, 0, bk_handle_delete_groups },
     { BK_API_OFFSET_DELETE, 0, 0, 0, bk_handle_offset_delete },
+    /* KIP-848 consumer groups (group.protocol=consumer). */
+    { BK_API_CONSUMER_GROUP_HEARTBEAT, 0, 1, 0,
+      bk_handle_consumer_group_heartbeat },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

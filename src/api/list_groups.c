@@ -1,8 +1,8 @@
 /* ListGroups (key 16), v0-5: every group this broker coordinates, gathered
  * from every shard (each loads its offsets partitions first, so groups
  * come back after a restart), with the state filter (v4+, KIP-518, case-
- * insensitive) and the type filter (v5+, KIP-848: these are all
- * "classic" groups). */
+ * insensitive) and the type filter (v5+, KIP-848: "classic" or
+ * "consumer"). */
 #include "protocol/gen/list_groups.h"
 
 #include <string.h>
@@ -10,6 +10,7 @@
 
 #include "api/group_coord.h"
 #include "cluster/controller.h"
+#include "group/consumer.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_list_groups_response_listed_group out_group;
@@ -58,12 +59,14 @@ static void run_part(struct bk_fan_part *part)
         bk_gbuf_alloc(&out->buf, (r->ngroups + 1) * sizeof(out_group));
     for (const struct bk_group *g = r->groups; out->groups != NULL && g != NULL;
          g = g->next) {
-        const char *state = bk_group_state_name(g->state);
+        const char *state = g->consumer != NULL ? bk_cgroup_state(g)
+                                                : bk_group_state_name(g->state);
+        const char *type = g->consumer != NULL ? "consumer" : "classic";
         if (g->state == BK_GROUP_DEAD ||
             (v >= 4 &&
              !match(req->states_filter, req->states_filter_count, state)) ||
             (v >= 5 &&
-             !match(req->types_filter, req->types_filter_count, "classic"))) {
+             !match(req->types_filter, req->types_filter_count, type))) {
             continue;
         }
         out_group *o = &out->groups[out->n++];
@@ -72,7 +75,7 @@ static void run_part(struct bk_fan_part *part)
         o->protocol_type =
             bk_gbuf_str(&out->buf, g->protocol_type ? g->protocol_type : "");
         o->group_state = bk_str_c(state);
-        o->group_type = bk_str_c("classic");
+        o->group_type = bk_str_c(type);
     }
     bk_fan_release(part);
 }

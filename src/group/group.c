@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/heap.h"
+#include "group/consumer.h"
 #include "protocol/kerr.h"
 
 #define RETENTION_CHECK_MS 60000
@@ -438,6 +439,7 @@ static void group_free(struct bk_group_registry *r, struct bk_group *g)
         bk_free(g->offsets[i].metadata);
     }
     bk_free(g->offsets);
+    bk_cgroup_free(g->consumer);
     bk_free(g->protocol_type);
     bk_free(g->protocol);
     bk_free(g->leader);
@@ -855,6 +857,16 @@ void bk_group_join(struct bk_group_registry *r,
         join_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE, NULL);
         return;
     }
+    if (g->consumer != NULL) {
+        if (g->consumer->nmembers > 0) {
+            /* Classic members cannot join a consumer group with members
+             * (the migration paths of KIP-848 are not implemented). */
+            join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
+            return;
+        }
+        bk_cgroup_free(g->consumer); /* empty: it becomes classic again */
+        g->consumer = NULL;
+    }
     struct bk_group_member *known =
         unknown ? NULL : find_member(g, req->member_id);
     struct bk_group_member *stat = find_static(g, req->instance_id);
@@ -1257,6 +1269,18 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
     if (g->state == BK_GROUP_DEAD) {
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
     }
+    if (g->consumer != NULL) {
+        /* KIP-848: the member epoch stands in for the generation. */
+        if (generation < 0 && g->consumer->nmembers == 0) {
+            *out = g;
+            return BK_KERR_NONE;
+        }
+        int16_t cerr = bk_cgroup_commit_check(g, member_id, generation);
+        if (cerr == BK_KERR_NONE) {
+            *out = g;
+        }
+        return cerr;
+    }
     if (generation < 0 && g->state == BK_GROUP_EMPTY) {
         *out = g; /* a simple consumer or an admin reset */
         return BK_KERR_NONE;
@@ -1366,6 +1390,10 @@ void bk_group_tick(struct bk_group_registry *r)
 {
     int64_t now = now_mono(r);
     for (struct bk_group *g = r->groups; g != NULL; g = g->next) {
+        if (g->consumer != NULL) {
+            bk_cgroup_tick(r, g);
+            continue;
+        }
         for (size_t i = 0; i < g->npending;) {
             if (now >= g->pending[i].expires_ms) {
                 bk_free(g->pending[i].id);

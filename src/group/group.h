@@ -110,6 +110,8 @@ struct bk_group {
     size_t noffsets;
     size_t offsets_cap;
     bool dirty; /* membership changed: persist a GroupMetadata record */
+    /* KIP-848 consumer group (consumer.h); NULL for a classic group. */
+    struct bk_cgroup *consumer;
 };
 
 struct bk_group_join_result {

@@ -1,8 +1,9 @@
 """Consumer groups with the Java client (kafka-clients 4.x, tests/java
 GroupCheck) and Kafka's own consumer-groups tool (ConsumerGroupCommand,
-the class behind kafka-consumer-groups.sh): three classic members consume
-a 6-partition topic exactly once through a join and a leave; the tool
-describes the group and resets its offsets."""
+the class behind kafka-consumer-groups.sh): three members (classic, and
+again with group.protocol=consumer) consume a 6-partition topic exactly
+once through a join and a leave; the tool describes the group and resets
+its offsets."""
 import glob
 import os
 import subprocess
@@ -48,16 +49,20 @@ def committed(bootstrap, group, topic):
         c.close()
 
 
-def test_java_classic_group(broker):
-    topic = "grp-java"
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_java_group(broker, protocol):
+    """group.protocol=classic (JoinGroup/SyncGroup) and =consumer (KIP-848
+    ConsumerGroupHeartbeat with the server-side uniform assignor)."""
+    topic = "grp-java-" + protocol
+    group = "java-group-" + protocol
     create_topics(broker.bootstrap, {topic: (PARTS, {})})
     produce(broker.bootstrap, topic, 0, N)
     rc, out = java("brokerd.GroupCheck", "consume", broker.bootstrap, topic,
-                   "java-group", N, "classic", 120)
+                   group, N, protocol, 120)
     assert rc == 0, out
     last = out.strip().splitlines()[-1] if out.strip() else out
     assert "consumed %d dups=0 members=3" % N in out, last
-    assert sum(committed(broker.bootstrap, "java-group", topic)) == N
+    assert sum(committed(broker.bootstrap, group, topic)) == N
 
 
 def test_consumer_groups_tool(broker):

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "group/consumer.h"
 #include "group/group.h"
 #include "group/records.h"
 #include "protocol/kerr.h"
@@ -485,6 +486,117 @@ static void test_records_round_trip(void **state)
     bk_arena_destroy(&a);
 }
 
+/* ---- KIP-848 ---- */
+
+static struct bk_uuid topic_a = { { 1, 2, 3 } };
+
+static int32_t lookup(void *ctx, const char *name, struct bk_uuid *id)
+{
+    (void)ctx;
+    if (strcmp(name, "a") != 0) {
+        return -1;
+    }
+    *id = topic_a;
+    return 4;
+}
+
+static struct bk_cg_result cg_hb(const char *member,
+                                 int32_t epoch,
+                                 const struct bk_cg_tp *owned,
+                                 int32_t nowned)
+{
+    static const struct bk_str topics[1] = { { "a", 1 } };
+    struct bk_cg_heartbeat hb = {
+        .member_id = bk_str_c(member),
+        .member_epoch = epoch,
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("h"),
+        .rebalance_timeout_ms = 30000,
+        .topics = epoch == 0 ? topics : NULL,
+        .ntopics = epoch == 0 ? 1 : 0,
+        .server_assignor = BK_STR_NULL,
+        .owned = owned,
+        .nowned = nowned,
+    };
+    struct bk_cg_result res;
+    bk_cgroup_heartbeat(&reg, bk_str_c("cg"), &hb, lookup, NULL, &res);
+    return res;
+}
+
+/* Incremental reconciliation: a partition moves to a new member only after
+ * its owner acknowledged the revocation; epochs follow. */
+static void test_consumer_protocol_reconciliation(void **state)
+{
+    (void)state;
+    struct bk_cg_result r = cg_hb("m1", 0, NULL, -1);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.member_epoch, 1);
+    assert_int_equal(r.assignment->n, 4);
+    struct bk_cg_tp owned[4];
+    memcpy(owned, r.assignment->v, sizeof(owned));
+
+    r = cg_hb("m2", 0, NULL, -1);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.assignment->n, 0); /* all still owned by m1 */
+    int32_t e2 = r.member_epoch;
+
+    r = cg_hb("m1", 1, owned, 4);
+    assert_int_equal(r.member_epoch, 1); /* revoking: epoch stays */
+    assert_int_equal(r.assignment->n, 2);
+    struct bk_cg_tp kept[2];
+    memcpy(kept, r.assignment->v, sizeof(kept));
+    struct bk_group *g = bk_group_find(&reg, bk_str_c("cg"));
+    assert_string_equal(bk_cgroup_state(g), "Reconciling");
+
+    /* m2 cannot have them before m1 acknowledges. */
+    r = cg_hb("m2", e2, NULL, -1);
+    assert_int_equal(r.assignment->n, 0);
+    /* m1 acknowledges: it now owns two, and moves to the group epoch. */
+    r = cg_hb("m1", 1, kept, 2);
+    assert_int_equal(r.assignment->n, 2);
+    assert_true(r.member_epoch > 1);
+    int32_t e1 = r.member_epoch;
+    r = cg_hb("m2", e2, NULL, -1);
+    assert_int_equal(r.assignment->n, 2);
+    e2 = r.member_epoch;
+    assert_int_equal(e1, e2);
+    assert_string_equal(bk_cgroup_state(g), "Stable");
+
+    /* Epoch checks. */
+    r = cg_hb("m1", e1 + 5, NULL, -1);
+    assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
+    r = cg_hb("nobody", 3, NULL, -1);
+    assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1), 0);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 + 1),
+                     BK_KERR_FENCED_MEMBER_EPOCH);
+
+    /* An unknown server assignor. */
+    struct bk_cg_heartbeat bad = {
+        .member_id = bk_str_c("m3"),
+        .instance_id = BK_STR_NULL,
+        .server_assignor = bk_str_c("sticky"),
+    };
+    bk_cgroup_heartbeat(&reg, bk_str_c("cg"), &bad, lookup, NULL, &r);
+    assert_int_equal(r.error, BK_KERR_UNSUPPORTED_ASSIGNOR);
+
+    /* m2 leaves: m1 gets everything back. */
+    r = cg_hb("m2", -1, NULL, -1);
+    assert_int_equal(r.member_epoch, -1);
+    r = cg_hb("m1", e1, kept, 2);
+    assert_int_equal(r.assignment->n, 4);
+    /* And the session timeout removes a silent member. */
+    clock_ms += BK_CGROUP_SESSION_TIMEOUT_MS + 1;
+    bk_group_tick(&reg);
+    assert_string_equal(bk_cgroup_state(g), "Empty");
+    /* A classic join is refused while consumer members exist, but an
+     * empty consumer group may turn classic. */
+    struct waiter j;
+    join(&j, "", NULL, "m", false);
+    assert_int_equal(j.error, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -501,6 +613,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_records_round_trip, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_consumer_protocol_reconciliation,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,641 @@
+/* KIP-848 consumer groups; see consumer.h. */
+#include "group/consumer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/heap.h"
+#include "protocol/kerr.h"
+
+/* ---- partition sets ---- */
+
+static bool tp_eq(const struct bk_cg_tp *a, const struct bk_cg_tp *b)
+{
+    return a->partition == b->partition &&
+           memcmp(&a->topic_id, &b->topic_id, sizeof(a->topic_id)) == 0;
+}
+
+static bool set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (tp_eq(&s->v[i], tp)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+{
+    if (set_has(s, tp)) {
+        return 0;
+    }
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        struct bk_cg_tp *v = bk_realloc(s->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return BK_ENOMEM;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = *tp;
+    return 0;
+}
+
+static void set_del(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (tp_eq(&s->v[i], tp)) {
+            s->v[i] = s->v[--s->n];
+            return;
+        }
+    }
+}
+
+static void set_free(struct bk_cg_set *s)
+{
+    bk_free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static bool set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (!set_has(b, &a->v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- members ---- */
+
+static void member_free(struct bk_cmember *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < m->ntopics; i++) {
+        bk_free(m->topics[i]);
+    }
+    bk_free(m->topics);
+    bk_free(m->id);
+    bk_free(m->instance_id);
+    bk_free(m->client_id);
+    bk_free(m->client_host);
+    set_free(&m->assigned);
+    set_free(&m->revoking);
+    set_free(&m->target);
+    bk_free(m);
+}
+
+void bk_cgroup_free(struct bk_cgroup *cg)
+{
+    if (cg == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        member_free(cg->members[i]);
+    }
+    bk_free(cg->members);
+    bk_free(cg->assignor);
+    bk_free(cg);
+}
+
+static char *dup_str(struct bk_str s)
+{
+    return bk_strndup(s.len > 0 ? s.ptr : "", s.len > 0 ? (size_t)s.len : 0);
+}
+
+static struct bk_cmember *find(const struct bk_cgroup *cg, struct bk_str id)
+{
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        const char *mid = cg->members[i]->id;
+        if (id.len >= 0 && strlen(mid) == (size_t)id.len &&
+            memcmp(mid, id.ptr, (size_t)id.len) == 0) {
+            return cg->members[i];
+        }
+    }
+    return NULL;
+}
+
+static void remove_member(struct bk_cgroup *cg, struct bk_cmember *m)
+{
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        if (cg->members[i] == m) {
+            memmove(&cg->members[i], &cg->members[i + 1],
+                    (cg->nmembers - i - 1) * sizeof(*cg->members));
+            cg->nmembers--;
+            break;
+        }
+    }
+    member_free(m);
+    cg->group_epoch++;
+}
+
+static int set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n)
+{
+    char **v = bk_calloc((size_t)n + 1, sizeof(*v));
+    if (v == NULL) {
+        return BK_ENOMEM;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        v[i] = dup_str(t[i]);
+        if (v[i] == NULL) {
+            for (int32_t k = 0; k < i; k++) {
+                bk_free(v[k]);
+            }
+            bk_free(v);
+            return BK_ENOMEM;
+        }
+    }
+    for (size_t i = 0; i < m->ntopics; i++) {
+        bk_free(m->topics[i]);
+    }
+    bk_free(m->topics);
+    m->topics = v;
+    m->ntopics = (size_t)n;
+    return 0;
+}
+
+static bool same_topics(const struct bk_cmember *m,
+                        const struct bk_str *t,
+                        int32_t n)
+{
+    if ((size_t)n != m->ntopics) {
+        return false;
+    }
+    for (int32_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < m->ntopics && !found; k++) {
+            found = bk_str_eq_c(t[i], m->topics[k]);
+        }
+        if (!found) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool subscribes(const struct bk_cmember *m, const char *topic)
+{
+    for (size_t i = 0; i < m->ntopics; i++) {
+        if (strcmp(m->topics[i], topic) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- assignors ---- */
+
+static int cmp_member(const void *a, const void *b)
+{
+    const struct bk_cmember *x = *(const struct bk_cmember *const *)a;
+    const struct bk_cmember *y = *(const struct bk_cmember *const *)b;
+    return strcmp(x->id, y->id);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The union of the subscriptions, sorted and unique (borrowed strings). */
+static size_t all_topics(const struct bk_cgroup *cg, const char ***out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        n += cg->members[i]->ntopics;
+    }
+    const char **v = bk_calloc(n + 1, sizeof(*v));
+    if (v == NULL) {
+        *out = NULL;
+        return 0;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        for (size_t t = 0; t < cg->members[i]->ntopics; t++) {
+            v[k++] = cg->members[i]->topics[t];
+        }
+    }
+    qsort(v, k, sizeof(*v), cmp_str);
+    size_t u = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (u == 0 || strcmp(v[u - 1], v[i]) != 0) {
+            v[u++] = v[i];
+        }
+    }
+    *out = v;
+    return u;
+}
+
+/* Range (per topic, contiguous ranges over the members sorted by id). */
+static void assign_range(struct bk_cgroup *cg,
+                         struct bk_cmember **ms,
+                         const char **topics,
+                         size_t ntopics,
+                         bk_cg_topic_fn lookup,
+                         void *ctx)
+{
+    for (size_t t = 0; t < ntopics; t++) {
+        struct bk_uuid id;
+        int32_t np = lookup(ctx, topics[t], &id);
+        size_t ns = 0;
+        for (size_t i = 0; i < cg->nmembers; i++) {
+            ns += subscribes(ms[i], topics[t]);
+        }
+        if (np <= 0 || ns == 0) {
+            continue;
+        }
+        int32_t per = np / (int32_t)ns, extra = np % (int32_t)ns;
+        int32_t next = 0, k = 0;
+        for (size_t i = 0; i < cg->nmembers; i++) {
+            if (!subscribes(ms[i], topics[t])) {
+                continue;
+            }
+            int32_t cnt = per + (k++ < extra ? 1 : 0);
+            for (int32_t p = 0; p < cnt; p++) {
+                struct bk_cg_tp tp = { id, next++ };
+                (void)set_add(&ms[i]->target, &tp);
+            }
+        }
+    }
+}
+
+/* Uniform: balanced counts, sticky (a member keeps what it owns up to its
+ * share), the rest to the least loaded eligible member. */
+static void assign_uniform(struct bk_cgroup *cg,
+                           struct bk_cmember **ms,
+                           const char **topics,
+                           size_t ntopics,
+                           bk_cg_topic_fn lookup,
+                           void *ctx)
+{
+    size_t total = 0;
+    for (size_t t = 0; t < ntopics; t++) {
+        struct bk_uuid id;
+        int32_t np = lookup(ctx, topics[t], &id);
+        total += np > 0 ? (size_t)np : 0;
+    }
+    size_t quota = cg->nmembers ? (total + cg->nmembers - 1) / cg->nmembers : 0;
+    struct bk_cg_set leftover = { 0 };
+    for (size_t t = 0; t < ntopics; t++) {
+        struct bk_uuid id;
+        int32_t np = lookup(ctx, topics[t], &id);
+        for (int32_t p = 0; p < np; p++) {
+            struct bk_cg_tp tp = { id, p };
+            struct bk_cmember *owner = NULL;
+            for (size_t i = 0; i < cg->nmembers && owner == NULL; i++) {
+                if (subscribes(ms[i], topics[t]) &&
+                    (set_has(&ms[i]->assigned, &tp) ||
+                     set_has(&ms[i]->revoking, &tp)) &&
+                    ms[i]->target.n < quota) {
+                    owner = ms[i];
+                }
+            }
+            if (owner != NULL) {
+                (void)set_add(&owner->target, &tp);
+            } else {
+                (void)set_add(&leftover, &tp);
+            }
+        }
+    }
+    /* Leftovers in topic order; the topic of each is found again by id. */
+    for (size_t k = 0; k < leftover.n; k++) {
+        const struct bk_cg_tp *tp = &leftover.v[k];
+        struct bk_cmember *best = NULL;
+        for (size_t t = 0; t < ntopics && best == NULL; t++) {
+            struct bk_uuid id;
+            (void)lookup(ctx, topics[t], &id);
+            if (memcmp(&id, &tp->topic_id, sizeof(id)) != 0) {
+                continue;
+            }
+            for (size_t i = 0; i < cg->nmembers; i++) {
+                if (subscribes(ms[i], topics[t]) &&
+                    (best == NULL || ms[i]->target.n < best->target.n)) {
+                    best = ms[i];
+                }
+            }
+        }
+        if (best != NULL) {
+            (void)set_add(&best->target, tp);
+        }
+    }
+    set_free(&leftover);
+}
+
+/* Computes every member's target assignment; bumps the group epoch when
+ * any target changed (membership, subscriptions or topic metadata). */
+static void compute_targets(struct bk_cgroup *cg,
+                            bk_cg_topic_fn lookup,
+                            void *ctx)
+{
+    struct bk_cmember **ms = bk_calloc(cg->nmembers + 1, sizeof(*ms));
+    struct bk_cg_set *old = bk_calloc(cg->nmembers + 1, sizeof(*old));
+    const char **topics = NULL;
+    size_t ntopics = all_topics(cg, &topics);
+    if (ms == NULL || old == NULL || topics == NULL) {
+        bk_free(ms);
+        bk_free(old);
+        bk_free(topics);
+        return;
+    }
+    memcpy(ms, cg->members, cg->nmembers * sizeof(*ms));
+    qsort(ms, cg->nmembers, sizeof(*ms), cmp_member);
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        old[i] = ms[i]->target;
+        memset(&ms[i]->target, 0, sizeof(ms[i]->target));
+    }
+    if (cg->assignor != NULL && strcmp(cg->assignor, "range") == 0) {
+        assign_range(cg, ms, topics, ntopics, lookup, ctx);
+    } else {
+        assign_uniform(cg, ms, topics, ntopics, lookup, ctx);
+    }
+    bool changed = false;
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        changed |= !set_same(&old[i], &ms[i]->target);
+        set_free(&old[i]);
+    }
+    if (changed) {
+        cg->group_epoch++;
+    }
+    bk_free(old);
+    bk_free(ms);
+    bk_free(topics);
+}
+
+/* ---- reconciliation ---- */
+
+static bool owned_by_other(const struct bk_cgroup *cg,
+                           const struct bk_cmember *self,
+                           const struct bk_cg_tp *tp)
+{
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        const struct bk_cmember *o = cg->members[i];
+        if (o != self &&
+            (set_has(&o->assigned, tp) || set_has(&o->revoking, tp))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void reconcile(struct bk_cgroup *cg, struct bk_cmember *m)
+{
+    /* Revoke first: the member keeps its epoch until it acknowledges. */
+    bool revoked = false;
+    for (size_t i = 0; i < m->assigned.n;) {
+        if (!set_has(&m->target, &m->assigned.v[i])) {
+            (void)set_add(&m->revoking, &m->assigned.v[i]);
+            set_del(&m->assigned, &m->assigned.v[i]);
+            revoked = true;
+            continue;
+        }
+        i++;
+    }
+    if (revoked || m->revoking.n > 0) {
+        return;
+    }
+    /* Then take what is free; the rest follows once its owner released
+     * it (that member's own heartbeats). */
+    for (size_t i = 0; i < m->target.n; i++) {
+        if (!set_has(&m->assigned, &m->target.v[i]) &&
+            !owned_by_other(cg, m, &m->target.v[i])) {
+            (void)set_add(&m->assigned, &m->target.v[i]);
+        }
+    }
+    if (m->epoch != cg->group_epoch) {
+        m->prev_epoch = m->epoch;
+        m->epoch = cg->group_epoch;
+    }
+}
+
+/* ---- the heartbeat ---- */
+
+static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
+{
+    memset(res, 0, sizeof(*res));
+    res->error = err;
+    res->error_message = msg;
+    res->member_epoch = -1;
+    res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+}
+
+void bk_cgroup_heartbeat(struct bk_group_registry *r,
+                         struct bk_str group_id,
+                         const struct bk_cg_heartbeat *hb,
+                         bk_cg_topic_fn topics,
+                         void *topics_ctx,
+                         struct bk_cg_result *res)
+{
+    if (group_id.len <= 0) {
+        fail(res, BK_KERR_INVALID_REQUEST, "GroupId can't be empty.");
+        return;
+    }
+    if (hb->server_assignor.len >= 0 &&
+        !bk_str_eq_c(hb->server_assignor, "uniform") &&
+        !bk_str_eq_c(hb->server_assignor, "range")) {
+        fail(res, BK_KERR_UNSUPPORTED_ASSIGNOR,
+             "The assignor is not supported; use uniform or range.");
+        return;
+    }
+    struct bk_group *g = bk_group_find(r, group_id);
+    if (hb->member_epoch != 0 && (g == NULL || g->consumer == NULL)) {
+        fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+        return;
+    }
+    if (g == NULL) {
+        g = bk_group_get(r, group_id);
+        if (g == NULL) {
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return;
+        }
+    }
+    if (g->consumer == NULL) {
+        if (g->nmembers > 0 || g->state != BK_GROUP_EMPTY) {
+            fail(res, BK_KERR_GROUP_ID_NOT_FOUND,
+                 "The group is a classic group with members.");
+            return;
+        }
+        /* An empty classic group (maybe only offsets) becomes a consumer
+         * group; its offsets stay. */
+        g->consumer = bk_calloc(1, sizeof(*g->consumer));
+        if (g->consumer == NULL) {
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return;
+        }
+        bk_free(g->protocol_type);
+        g->protocol_type = bk_strdup("consumer");
+    }
+    struct bk_cgroup *cg = g->consumer;
+    int64_t now = bk_clock_mono_ms(r->clock);
+    struct bk_cmember *m = find(cg, hb->member_id);
+    if (hb->member_epoch == -1 || hb->member_epoch == -2) {
+        if (m != NULL) {
+            remove_member(cg, m);
+            compute_targets(cg, topics, topics_ctx);
+        }
+        memset(res, 0, sizeof(*res));
+        res->member_epoch = hb->member_epoch;
+        res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+        return;
+    }
+    if (hb->member_epoch == 0) {
+        if (hb->topics == NULL) {
+            fail(res, BK_KERR_INVALID_REQUEST,
+                 "SubscribedTopicNames must be set in first request.");
+            return;
+        }
+        if (m != NULL) {
+            remove_member(cg, m); /* a restart under the same id */
+            m = NULL;
+        }
+        if ((int64_t)cg->nmembers >= r->cfg.max_size) {
+            fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            return;
+        }
+        m = bk_calloc(1, sizeof(*m));
+        struct bk_cmember **v =
+            bk_realloc(cg->members, (cg->nmembers + 1) * sizeof(*v));
+        if (m == NULL || v == NULL) {
+            bk_free(m);
+            if (v != NULL) {
+                cg->members = v;
+            }
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return;
+        }
+        cg->members = v;
+        if (hb->member_id.len > 0) {
+            m->id = dup_str(hb->member_id);
+        } else {
+            /* v0: the coordinator names the member. */
+            char id[40];
+            uint64_t x =
+                (uint64_t)now * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)m;
+            snprintf(id, sizeof(id), "%016llx%08x", (unsigned long long)x,
+                     (unsigned)cg->group_epoch);
+            m->id = bk_strdup(id);
+        }
+        m->instance_id =
+            hb->instance_id.len >= 0 ? dup_str(hb->instance_id) : NULL;
+        m->client_id = dup_str(hb->client_id);
+        m->client_host = dup_str(hb->client_host);
+        m->rebalance_timeout_ms =
+            hb->rebalance_timeout_ms > 0 ? hb->rebalance_timeout_ms : 300000;
+        /* The group epoch moves when the targets are computed below. */
+        cg->members[cg->nmembers++] = m;
+        if (m->id == NULL || set_topics(m, hb->topics, hb->ntopics) != 0) {
+            remove_member(cg, m);
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return;
+        }
+    } else {
+        if (m == NULL) {
+            fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            return;
+        }
+        if (hb->member_epoch != m->epoch &&
+            !(hb->member_epoch == m->prev_epoch && hb->owned != NULL)) {
+            fail(res, BK_KERR_FENCED_MEMBER_EPOCH,
+                 "The member epoch does not match the coordinator's.");
+            return;
+        }
+        if (hb->topics != NULL && !same_topics(m, hb->topics, hb->ntopics)) {
+            if (set_topics(m, hb->topics, hb->ntopics) != 0) {
+                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+            }
+        }
+        if (hb->rebalance_timeout_ms > 0) {
+            m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+        }
+    }
+    if (hb->server_assignor.len > 0) {
+        char *a = dup_str(hb->server_assignor);
+        if (a != NULL) {
+            bk_free(cg->assignor);
+            cg->assignor = a;
+        }
+    }
+    m->expires_ms = now + BK_CGROUP_SESSION_TIMEOUT_MS;
+    if (hb->owned != NULL) {
+        /* Revocations the member acknowledged: no longer owned. */
+        for (size_t i = 0; i < m->revoking.n;) {
+            bool still = false;
+            for (int32_t k = 0; k < hb->nowned && !still; k++) {
+                still = tp_eq(&hb->owned[k], &m->revoking.v[i]);
+            }
+            if (!still) {
+                set_del(&m->revoking, &m->revoking.v[i]);
+                continue;
+            }
+            i++;
+        }
+    }
+    compute_targets(cg, topics, topics_ctx);
+    reconcile(cg, m);
+    g->state = cg->nmembers > 0 ? BK_GROUP_STABLE : BK_GROUP_EMPTY;
+    memset(res, 0, sizeof(*res));
+    res->member_id = m->id;
+    res->member_epoch = m->epoch;
+    res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+    res->assignment = &m->assigned;
+}
+
+int16_t bk_cgroup_commit_check(struct bk_group *g,
+                               struct bk_str member_id,
+                               int32_t member_epoch)
+{
+    struct bk_cmember *m = find(g->consumer, member_id);
+    if (m == NULL) {
+        return BK_KERR_UNKNOWN_MEMBER_ID;
+    }
+    if (member_epoch > m->epoch) {
+        return BK_KERR_FENCED_MEMBER_EPOCH;
+    }
+    if (member_epoch < m->epoch && member_epoch != m->prev_epoch) {
+        return BK_KERR_STALE_MEMBER_EPOCH;
+    }
+    return BK_KERR_NONE;
+}
+
+void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
+{
+    struct bk_cgroup *cg = g->consumer;
+    int64_t now = bk_clock_mono_ms(r->clock);
+    for (size_t i = 0; i < cg->nmembers;) {
+        if (now >= cg->members[i]->expires_ms) {
+            remove_member(cg, cg->members[i]);
+            continue;
+        }
+        i++;
+    }
+    if (cg->nmembers == 0 && g->state != BK_GROUP_EMPTY) {
+        g->state = BK_GROUP_EMPTY;
+        g->state_ms = bk_clock_wall_ms(r->clock);
+    }
+}
+
+const char *bk_cgroup_state(const struct bk_group *g)
+{
+    const struct bk_cgroup *cg = g->consumer;
+    if (cg->nmembers == 0) {
+        return "Empty";
+    }
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        const struct bk_cmember *m = cg->members[i];
+        if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
+            !set_same(&m->assigned, &m->target)) {
+            return "Reconciling";
+        }
+    }
+    return "Stable";
+}
