@@ -42,6 +42,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 @pytest.mark.parametrize("codec", ["none", "lz4", "zstd"])
 def test_java_default_producer_round_trip(broker, codec):
     topic = "java-" + codec

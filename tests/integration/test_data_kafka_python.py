@@ -23,6 +23,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 @pytest.mark.parametrize("codec", [None, "gzip"])
 def test_kafka_python_round_trip(broker, codec):
     topic = "kp-" + (codec or "none")

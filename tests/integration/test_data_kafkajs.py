@@ -32,6 +32,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 def test_kafkajs_produce_and_fetch_read_committed(broker):
     lines = [l for l in roundtrip("fetch", broker.bootstrap, "kjs", N)
              if l.startswith("ok ")]

@@ -22,6 +22,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 def kcat():
     path = shutil.which("kcat") or shutil.which("kafkacat")
     assert path, "kcat is installed by scripts/deps test"

@@ -55,6 +55,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 @pytest.fixture
 def sock(broker):
     s = connect(broker.port)

@@ -26,6 +26,12 @@ def broker():
         stop_cleanly(b)
 
 
+@pytest.fixture(autouse=True)
+def alive(broker):
+    """Fails at once, with brokerd's output, when brokerd died earlier."""
+    assert broker.alive(), "brokerd died:\n" + broker.output()[-4000:]
+
+
 def delete_topic(bootstrap, name):
     admin = AdminClient({"bootstrap.servers": bootstrap})
     for f in admin.delete_topics([name], operation_timeout=15).values():
