@@ -41,7 +41,8 @@ void bk_api_shard_start(struct bk_shard *shard)
 {
     const struct bk_api_ctx *ctx = shard->group->app;
     struct bk_api_shard *st = bk_calloc(1, sizeof(*st));
-    if (st == NULL || bk_part_table_init(&st->parts, ctx->storage) != 0) {
+    if (st == NULL ||
+        bk_part_table_init(&st->parts, ctx->storage, &shard->loop) != 0) {
         bk_log_error("api", "shard=%u msg=\"out of memory at start\"",
                      shard->id);
         abort();

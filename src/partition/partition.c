@@ -1,5 +1,7 @@
 #include "partition/partition.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,10 +106,13 @@ static size_t bucket_of(const struct bk_part_table *t,
     return (size_t)(h % t->nbuckets);
 }
 
-int bk_part_table_init(struct bk_part_table *t, const struct bk_storage *st)
+int bk_part_table_init(struct bk_part_table *t,
+                       const struct bk_storage *st,
+                       uv_loop_t *loop)
 {
     memset(t, 0, sizeof(*t));
     t->st = st;
+    t->loop = loop;
     t->nbuckets = 1024;
     t->buckets = bk_calloc(t->nbuckets, sizeof(*t->buckets));
     return t->buckets == NULL ? BK_ENOMEM : 0;
@@ -196,6 +201,124 @@ static int replay_producers(struct bk_partition *p, int64_t from)
     return rv;
 }
 
+/* ---- partition directories of deleted topics --------------------------- */
+
+/* Kafka's Uuid.toString(): URL-safe base64 of the 16 bytes, no padding. */
+static void uuid_text(const struct bk_uuid *id, char out[23])
+{
+    static const char b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t o = 0;
+    unsigned bits = 0, acc = 0;
+    for (size_t i = 0; i < 16; i++) {
+        acc = (acc << 8) | id->b[i];
+        bits += 8;
+        while (bits >= 6) {
+            out[o++] = b64[(acc >> (bits - 6)) & 63];
+            bits -= 6;
+        }
+    }
+    out[o++] = b64[(acc << (6 - bits)) & 63];
+    out[o] = '\0';
+}
+
+struct rm_job {
+    uv_work_t work;
+    char path[4200];
+};
+
+static int rm_entry(const char *path,
+                    const struct stat *sb,
+                    int type,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0; /* keep going: remove as much as possible */
+}
+
+static void rm_work(uv_work_t *w)
+{
+    struct rm_job *j = (struct rm_job *)w;
+    nftw(j->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void rm_done(uv_work_t *w, int status)
+{
+    (void)status;
+    bk_free(w);
+}
+
+/* Moves a partition directory out of the way under a name no live
+ * partition uses, then deletes it on the threadpool (unlinking gigabytes
+ * of segments must not stall the shard). */
+static int retire_dir(struct bk_part_table *t,
+                      const char *dir,
+                      const char *old_id)
+{
+    struct rm_job *j = bk_calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return BK_ENOMEM;
+    }
+    snprintf(j->path, sizeof(j->path), "%.4096s.%.31s-delete", dir, old_id);
+    if (rename(dir, j->path) != 0) {
+        int err = errno;
+        bk_free(j);
+        if (err == ENOENT) {
+            return 0;
+        }
+        bk_log_warn("partition", "dir=%s msg=\"cannot retire: %s\"", dir,
+                    strerror(err));
+        return -err;
+    }
+    if (t->loop == NULL ||
+        uv_queue_work(t->loop, &j->work, rm_work, rm_done) != 0) {
+        rm_work(&j->work);
+        bk_free(j);
+    }
+    return 0;
+}
+
+/* Reads the topic id from <dir>/partition.metadata (Kafka's format:
+ * "version: 0" and "topic_id: <uuid>" lines). Returns 0 and fills out, or
+ * BK_ENOENT when there is no such file. */
+static int read_dir_topic_id(const char *dir, char out[32])
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%.4096s/partition.metadata", dir);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return BK_ENOENT;
+    }
+    char line[128];
+    out[0] = '\0';
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, "topic_id: ", 10) == 0) {
+            snprintf(out, 32, "%.31s", line + 10);
+            out[strcspn(out, "\r\n")] = '\0';
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+/* Writes partition.metadata so that a later topic with the same name can
+ * tell this directory is not its own. Not synced: it is only consulted when
+ * a topic is deleted and re-created, and a lost file is rewritten. */
+static void write_dir_topic_id(const char *dir, const struct bk_uuid *id)
+{
+    char path[4200], text[23];
+    snprintf(path, sizeof(path), "%.4096s/partition.metadata", dir);
+    uuid_text(id, text);
+    FILE *f = fopen(path, "w");
+    if (f != NULL) {
+        fprintf(f, "version: 0\ntopic_id: %s\n", text);
+        fclose(f);
+    }
+}
+
 int bk_part_get(struct bk_part_table *t,
                 const struct bk_md_topic *topic,
                 int32_t index,
@@ -230,8 +353,30 @@ int bk_part_get(struct bk_part_table *t,
     char dir[4096];
     int rv = bk_part_dir(t->st, topic->name, index, dir, sizeof(dir));
     if (rv == 0) {
-        rv = bk_log_open(dir, &lc, t->st->disk, t->st->clock, t->st->fc,
-                         t->st->syncer, t->st->was_clean, &p->log, errmsg);
+        /* A directory left by a deleted topic of the same name belongs to
+         * another topic id: move it away rather than serve its records. */
+        char stored[32], mine[23];
+        uuid_text(&topic->id, mine);
+        if (read_dir_topic_id(dir, stored) == 0 && strcmp(stored, mine) != 0) {
+            bk_log_info("partition",
+                        "dir=%s topic_id=%s msg=\"retiring the directory of "
+                        "a deleted topic\"",
+                        dir, stored);
+            rv = retire_dir(t, dir, stored);
+            if (rv != 0) {
+                snprintf(errmsg, BK_ERRMSG_SIZE,
+                         "%.180s holds a deleted topic's data and cannot be "
+                         "moved",
+                         dir);
+            }
+        }
+        rv = rv != 0 ? rv
+                     : bk_log_open(dir, &lc, t->st->disk, t->st->clock,
+                                   t->st->fc, t->st->syncer, t->st->was_clean,
+                                   &p->log, errmsg);
+        if (rv == 0) {
+            write_dir_topic_id(dir, &topic->id);
+        }
     } else {
         snprintf(errmsg, BK_ERRMSG_SIZE, "partition directory name too long");
     }
@@ -322,7 +467,13 @@ size_t bk_part_table_sync(struct bk_part_table *t,
             t->n--;
             dropped++;
             bk_part_wake(p);
+            char dir[4096], id[23];
+            uuid_text(&p->topic_id, id);
+            int drv = bk_part_dir(t->st, p->topic, p->index, dir, sizeof(dir));
             part_close(t->st, p, false);
+            if (drv == 0) {
+                retire_dir(t, dir, id);
+            }
         }
     }
     return dropped;

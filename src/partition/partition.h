@@ -62,12 +62,15 @@ struct bk_partition {
 
 struct bk_part_table {
     const struct bk_storage *st; /* borrowed */
+    uv_loop_t *loop;             /* the shard's loop, for background work */
     struct bk_partition **buckets;
     size_t nbuckets;
     size_t n;
 };
 
-int bk_part_table_init(struct bk_part_table *t, const struct bk_storage *st);
+int bk_part_table_init(struct bk_part_table *t,
+                       const struct bk_storage *st,
+                       uv_loop_t *loop);
 
 /* Closes every partition (clean: checkpoints, producer snapshots). */
 void bk_part_table_close(struct bk_part_table *t, bool clean);
@@ -89,7 +92,9 @@ struct bk_partition *bk_part_find(struct bk_part_table *t,
                                   int32_t index);
 
 /* Closes and forgets partitions whose topic is no longer in img (deleted
- * topics) and removes their directories. Returns how many were dropped. */
+ * topics) and removes their directories in the background (renamed first
+ * to "<dir>.<topic id>-delete", as Kafka does, so a topic re-created with
+ * the same name starts empty). Returns how many were dropped. */
 size_t bk_part_table_sync(struct bk_part_table *t,
                           const struct bk_md_image *img);
 
