@@ -5,6 +5,7 @@
  * let the coordinator do it. */
 #include "protocol/gen/consumer_group_heartbeat.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/group_coord.h"
@@ -163,14 +164,22 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call)
             }
         }
     }
+    /* Kafka shows the client host as "/<address>". */
     const char *peer = bk_conn_peer(call->req->conn);
+    char host[128];
+    snprintf(host, sizeof(host), "/%s", peer != NULL ? peer : "");
+    char *colon = strrchr(host, ':');
+    if (colon != NULL && strchr(host, ':') == colon) {
+        *colon = '\0';
+    }
+    char *host_copy = bk_arena_strndup(call->arena, host, strlen(host));
     st->hb = (struct bk_cg_heartbeat){
         .member_id = req->member_id,
         .member_epoch = req->member_epoch,
         .instance_id = req->instance_id,
         .client_id =
             call->hdr.client_id.len >= 0 ? call->hdr.client_id : bk_str_c(""),
-        .client_host = bk_str_c(peer != NULL ? peer : ""),
+        .client_host = bk_str_c(host_copy != NULL ? host_copy : "/"),
         .rebalance_timeout_ms = req->rebalance_timeout_ms,
         .topics = req->subscribed_topic_names_count >= 0
                       ? req->subscribed_topic_names

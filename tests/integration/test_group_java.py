@@ -63,6 +63,15 @@ def test_java_group(broker, protocol):
     last = out.strip().splitlines()[-1] if out.strip() else out
     assert "consumed %d dups=0 members=3" % N in out, last
     assert sum(committed(broker.bootstrap, group, topic)) == N
+    # Kafka's tool describes either kind of group through DescribeGroups.
+    tool = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+    rc, out = java(tool, "--bootstrap-server", broker.bootstrap, "--describe",
+                   "--group", group)
+    if "NoClassDefFoundError" in out or "ClassNotFoundException" in out:
+        return
+    assert rc == 0, out
+    rows = [l.split() for l in out.splitlines() if l.startswith(group)]
+    assert len(rows) == PARTS and all(r[5] == "0" for r in rows), out
 
 
 def test_consumer_groups_tool(broker):
