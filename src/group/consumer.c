@@ -482,6 +482,10 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             remove_member(cg, m);
             compute_targets(cg, topics, topics_ctx);
         }
+        if (cg->nmembers == 0 && g->state != BK_GROUP_EMPTY) {
+            g->state = BK_GROUP_EMPTY;
+            g->state_ms = bk_clock_wall_ms(r->clock);
+        }
         memset(res, 0, sizeof(*res));
         res->member_epoch = hb->member_epoch;
         res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
@@ -582,7 +586,10 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
     }
     compute_targets(cg, topics, topics_ctx);
     reconcile(cg, m);
-    g->state = cg->nmembers > 0 ? BK_GROUP_STABLE : BK_GROUP_EMPTY;
+    if (g->state != BK_GROUP_STABLE) {
+        g->state = BK_GROUP_STABLE;
+        g->state_ms = bk_clock_wall_ms(r->clock);
+    }
     memset(res, 0, sizeof(*res));
     res->member_id = m->id;
     res->member_epoch = m->epoch;

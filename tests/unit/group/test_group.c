@@ -581,6 +581,10 @@ static void test_consumer_protocol_reconciliation(void **state)
     bk_cgroup_heartbeat(&reg, bk_str_c("cg"), &bad, lookup, NULL, &r);
     assert_int_equal(r.error, BK_KERR_UNSUPPORTED_ASSIGNOR);
 
+    /* Not deletable while members remain. */
+    struct bk_group *dg = NULL;
+    assert_int_equal(bk_group_delete_check(&reg, bk_str_c("cg"), &dg),
+                     BK_KERR_NON_EMPTY_GROUP);
     /* m2 leaves: m1 gets everything back. */
     r = cg_hb("m2", -1, NULL, -1);
     assert_int_equal(r.member_epoch, -1);
@@ -590,6 +594,7 @@ static void test_consumer_protocol_reconciliation(void **state)
     clock_ms += BK_CGROUP_SESSION_TIMEOUT_MS + 1;
     bk_group_tick(&reg);
     assert_string_equal(bk_cgroup_state(g), "Empty");
+    assert_int_equal(g->state, BK_GROUP_EMPTY);
     /* A classic join is refused while consumer members exist, but an
      * empty consumer group may turn classic. */
     struct waiter j;
