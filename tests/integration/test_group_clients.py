@@ -126,6 +126,16 @@ def test_kafka_python_group(broker):
     produce(broker.bootstrap, topic, N, 60)
     broker.stop()
     broker.start()
+    # The group came back from __consumer_offsets (GroupMetadata records).
+    admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap,
+                             request_timeout_ms=15000)
+    try:
+        assert dict(admin.list_consumer_groups()).get("kp-group") == \
+            "consumer"
+        [desc] = admin.describe_consumer_groups(["kp-group"])
+        assert desc.state == "Empty" and desc.protocol_type == "consumer"
+    finally:
+        admin.close()
     c = kp_consumer(broker.bootstrap, topic, "kp-group")
     try:
         got = []
