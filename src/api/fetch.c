@@ -313,6 +313,12 @@ static void timeout_cb(uv_timer_t *t)
 {
     struct fetch_state *st = t->data;
     if (st->phase == PH_WAITING) {
+        /* Leave the shard's waiting list and close the timer now: the
+         * loop's clock may lag ours, so the read that follows must answer
+         * even if it thinks a few milliseconds remain (otherwise the fetch
+         * parks again and is listed twice). */
+        stop_timer(st);
+        st->deadline = 0;
         start_phase(st, PH_UNWATCH);
     }
 }

@@ -110,6 +110,18 @@ static void fill_api_ctx(struct broker *b)
     }
     a->num_partitions = (int32_t)cfg->num_partitions;
     a->default_replication_factor = (int16_t)cfg->default_replication_factor;
+    a->offsets_partitions = (int32_t)cfg->offsets_topic_num_partitions;
+    a->offsets_replication_factor =
+        (int16_t)cfg->offsets_topic_replication_factor;
+    bk_group_config_default(&a->group);
+    a->group.initial_rebalance_delay_ms =
+        (int32_t)cfg->group_initial_rebalance_delay_ms;
+    a->group.min_session_timeout_ms =
+        (int32_t)cfg->group_min_session_timeout_ms;
+    a->group.max_session_timeout_ms =
+        (int32_t)cfg->group_max_session_timeout_ms;
+    a->group.max_size = (int32_t)cfg->group_max_size;
+    a->group.offsets_retention_ms = cfg->offsets_retention_minutes * 60000;
     a->shards = &b->shards;
     a->md = b->md;
     a->storage = &b->storage;
@@ -178,8 +190,9 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
         rv = bk_log_root_begin(st->disk, st->root, &st->was_clean);
     }
     if (rv != 0) {
-        snprintf(err, errlen, "log.dirs: cannot open the log store in %s: %s",
-                 st->root, bk_strerror(rv));
+        snprintf(err, errlen,
+                 "log.dirs: cannot open the log store in %.300s: %s", st->root,
+                 bk_strerror(rv));
     }
     return rv;
 }
