@@ -4,7 +4,6 @@ the class behind kafka-consumer-groups.sh): three members (classic, and
 again with group.protocol=consumer) consume a 6-partition topic exactly
 once through a join and a leave; the tool describes the group and resets
 its offsets."""
-import glob
 import os
 import subprocess
 
@@ -19,12 +18,8 @@ from test_group_clients import GROUP_SETTINGS, PARTS, produce
 N = 3000
 TARGET = os.path.join(REPO, "tests", "java", "target")
 CP = os.path.join(TARGET, "classes") + ":" + os.path.join(TARGET, "deps", "*")
-# ConsumerGroupCommand needs more than tests/java/pom.xml fetches (re2j,
-# jackson): use the Kafka distribution scripts/bench installs into .deps
-# when it is there.
-KAFKA_LIB = os.path.join(REPO, ".deps", "kafka", "lib")
-TOOL_CP = (os.path.join(KAFKA_LIB, "*") if glob.glob(
-    os.path.join(KAFKA_LIB, "kafka-tools-*.jar")) else CP)
+# Kafka's own tools come from tests/java/pom.xml too (scripts/deps).
+TOOL_CP = CP
 
 
 def java(cls, *args, timeout=180):
@@ -87,8 +82,6 @@ def test_consumer_groups_tool(broker):
     c.close()
     tool = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
     rc, out = java(tool, "--bootstrap-server", broker.bootstrap, "--list")
-    if "NoClassDefFoundError" in out or "ClassNotFoundException" in out:
-        pytest.skip("Kafka's tools are not installed (scripts/bench does)")
     assert rc == 0, out
     assert "tool-group" in out.split()
     rc, out = java(tool, "--bootstrap-server", broker.bootstrap, "--describe",
