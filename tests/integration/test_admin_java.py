@@ -4,9 +4,7 @@ Admin client (tests/java AdminCheck), and the classes behind kafka-topics.sh
 (kafka.admin.ConfigCommand), from Kafka's artifacts on Maven Central, run
 with java -cp. Also: topics, partitions, topic ids and configs unchanged
 after a restart."""
-import glob
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -17,12 +15,6 @@ TARGET = os.path.join(REPO, "tests", "java", "target")
 CP = os.path.join(TARGET, "classes") + ":" + os.path.join(TARGET, "deps", "*")
 TOPIC_COMMAND = "org.apache.kafka.tools.TopicCommand"
 CONFIG_COMMAND = "kafka.admin.ConfigCommand"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("java") is None
-    or not glob.glob(os.path.join(TARGET, "deps", "kafka-tools-*.jar"))
-    or not os.path.exists(os.path.join(TARGET, "classes", "brokerd", "AdminCheck.class")),
-    reason="the Java checks are not built (scripts/deps test)")
 
 
 @pytest.fixture

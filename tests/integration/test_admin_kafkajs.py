@@ -4,19 +4,11 @@ describe and alter configs, grow, describe the cluster, delete, and the
 error types Kafka gives for bad requests."""
 import json
 import os
-import shutil
 import subprocess
-
-import pytest
 
 from harness import REPO, Broker
 
 NODE_DIR = os.path.join(REPO, "tests", "node")
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None
-    or not os.path.isdir(os.path.join(NODE_DIR, "node_modules", "kafkajs")),
-    reason="kafkajs is not installed (scripts/deps test)")
 
 
 def test_kafkajs_admin():
