@@ -48,6 +48,7 @@ struct fetch_item {
     int64_t seen_hw; /* high watermark at the last read: wake past it */
     out_part *out;
     struct bk_log_read_result rd; /* rd.count > 0 while ranges are pinned */
+    int64_t send_bytes;           /* of rd, what the answer carries */
     struct bk_part_waiter waiter;
     struct fetch_state *st;
 };
@@ -238,26 +239,37 @@ static void respond(struct fetch_state *st)
     st->phase = PH_DONE;
     stop_timer(st);
     /* max_bytes over the whole answer, in request order; the first
-     * partition with data always keeps its batches (KIP-74). */
+     * partition with data always keeps its batches (KIP-74). After it,
+     * a partition whose batch does not fit its own limit or what is left
+     * of max_bytes sends only that many bytes: a partial batch, which
+     * clients drop but which tells them to fetch with a larger limit
+     * (librdkafka grows its per-partition size when it sees one), as
+     * Kafka does; sending nothing would starve that partition. */
     int64_t total = 0;
     size_t nholes = 0;
     for (size_t i = 0; i < st->n; i++) {
         struct fetch_item *it = &st->items[i];
+        it->send_bytes = 0;
         if (it->rd.count == 0) {
             continue;
         }
-        /* Only the first partition with data may exceed a limit, with
-         * one whole batch (Kafka's ReplicaManager stops ignoring the
-         * limits once a partition has returned data). */
-        if (total > 0 && (total + it->rd.bytes > st->max_bytes ||
-                          it->rd.bytes > it->max_bytes)) {
+        int64_t send = it->rd.bytes;
+        if (total > 0) {
+            int64_t room = st->max_bytes - total;
+            int64_t limit = it->max_bytes < room ? it->max_bytes : room;
+            if (send > limit) {
+                send = limit;
+            }
+        }
+        if (send <= 0) {
             bk_log_read_release(&it->rd);
             it->rd.count = 0;
             it->rd.bytes = 0;
             continue;
         }
-        total += it->rd.bytes;
-        it->out->records = (struct bk_bytes){ NULL, (int32_t)it->rd.bytes };
+        it->send_bytes = send;
+        total += send;
+        it->out->records = (struct bk_bytes){ NULL, (int32_t)send };
         nholes++;
     }
     struct bk_wr_hole *holes =
@@ -283,7 +295,7 @@ static void respond(struct fetch_state *st)
     size_t nch = 0, pos = 0, h = 0;
     for (size_t i = 0; i < st->n; i++) {
         struct fetch_item *it = &st->items[i];
-        if (it->rd.count == 0) {
+        if (it->send_bytes == 0) {
             continue;
         }
         struct bk_wr_hole *hole = &holes[h++];
@@ -293,12 +305,15 @@ static void respond(struct fetch_state *st)
                                                .fd = -1 };
         }
         pos = hole->pos;
-        for (int r = 0; r < it->rd.count; r++) {
+        int64_t left = it->send_bytes;
+        for (int r = 0; r < it->rd.count && left > 0; r++) {
             const struct bk_log_range *lr = &it->rd.ranges[r];
+            int64_t len = lr->length < left ? lr->length : left;
             ch[nch++] = (struct bk_out_chunk){ .base = NULL,
-                                               .len = (size_t)lr->length,
+                                               .len = (size_t)len,
                                                .fd = lr->fd,
                                                .offset = lr->file_offset };
+            left -= len;
         }
     }
     if (buf_len > pos) {
