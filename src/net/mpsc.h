@@ -16,14 +16,14 @@ struct bk_mpsc_node {
 struct bk_mpsc {
     _Atomic(struct bk_mpsc_node *) head; /* producers swap here */
     struct bk_mpsc_node *tail;           /* consumer only */
-    struct bk_mpsc_node stub;
+    struct bk_mpsc_node sentinel;
 };
 
 static inline void bk_mpsc_init(struct bk_mpsc *q)
 {
-    atomic_store(&q->stub.next, NULL);
-    atomic_store(&q->head, &q->stub);
-    q->tail = &q->stub;
+    atomic_store(&q->sentinel.next, NULL);
+    atomic_store(&q->head, &q->sentinel);
+    q->tail = &q->sentinel;
 }
 
 /* Any thread. The node is borrowed by the queue until popped. */
@@ -42,7 +42,7 @@ static inline struct bk_mpsc_node *bk_mpsc_pop(struct bk_mpsc *q)
     struct bk_mpsc_node *tail = q->tail;
     struct bk_mpsc_node *next =
         atomic_load_explicit(&tail->next, memory_order_acquire);
-    if (tail == &q->stub) {
+    if (tail == &q->sentinel) {
         if (next == NULL) {
             return NULL;
         }
@@ -59,7 +59,7 @@ static inline struct bk_mpsc_node *bk_mpsc_pop(struct bk_mpsc *q)
     if (tail != head) {
         return NULL;
     }
-    bk_mpsc_push(q, &q->stub);
+    bk_mpsc_push(q, &q->sentinel);
     next = atomic_load_explicit(&tail->next, memory_order_acquire);
     if (next != NULL) {
         q->tail = next;
