@@ -3,8 +3,9 @@
  * assignments of classic groups are shown only while the group is Stable,
  * and an unknown group is described as Dead (v6: with GROUP_ID_NOT_FOUND).
  * KIP-848 groups are shown with their members' subscriptions and current
- * assignments in the consumer protocol's layout (ConsumerGroupDescribe is
- * not served yet, so admin clients ask DescribeGroups). */
+ * assignments in the consumer protocol's layout, for tools that only know
+ * DescribeGroups (Kafka's Admin asks ConsumerGroupDescribe first,
+ * consumer_group_describe.c). */
 #include "protocol/gen/describe_groups.h"
 
 #include <string.h>

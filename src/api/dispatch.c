@@ -55,6 +55,8 @@ static const struct bk_handler handlers[] = {
     /* KIP-848 consumer groups (group.protocol=consumer). */
     { BK_API_CONSUMER_GROUP_HEARTBEAT, 0, 1, 0,
       bk_handle_consumer_group_heartbeat },
+    { BK_API_CONSUMER_GROUP_DESCRIBE, 0, 1, 0,
+      bk_handle_consumer_group_describe },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)
