@@ -27,7 +27,9 @@ typedef struct bk_msg_consumer_group_describe_response_member out_member;
 typedef struct bk_msg_consumer_group_describe_response_topic_partitions out_tp;
 typedef struct bk_msg_consumer_group_describe_response_assignment out_asg;
 
-/* MemberType (v1+): a member that speaks the consumer protocol. */
+/* MemberType (v1+): a classic member (JoinGroup, KIP-848 migration) or
+ * one that speaks the consumer protocol. */
+#define MEMBER_TYPE_CLASSIC  0
 #define MEMBER_TYPE_CONSUMER 1
 
 /* What Kafka's AuthHelper.authorizedOperations gives for a group when no
@@ -109,7 +111,7 @@ static void describe_member(const struct bk_cmember *m,
      * apart from what it still has to revoke, as m->assigned does. */
     describe_set(&m->assigned, img, b, &om->assignment);
     describe_set(&m->target, img, b, &om->target_assignment);
-    om->member_type = MEMBER_TYPE_CONSUMER;
+    om->member_type = m->classic ? MEMBER_TYPE_CLASSIC : MEMBER_TYPE_CONSUMER;
 }
 
 static void run(struct bk_gops *ops,

@@ -18,6 +18,7 @@
 #include "cluster/ops.h"
 #include "common/heap.h"
 #include "common/log.h"
+#include "group/persist.h"
 #include "protocol/kerr.h"
 #include "protocol/record_batch.h"
 
@@ -176,39 +177,7 @@ static void apply_record(struct bk_gcoord *gc,
                          const struct bk_record *rec,
                          struct bk_arena *scratch)
 {
-    struct bk_gr_key k;
-    if (rec->key.len < 0 || bk_gr_key_decode(rec->key, &k) != 0) {
-        return; /* KIP-848 / share / txn records: not ours to read */
-    }
-    struct bk_group_registry *r = &gc->reg;
-    if (k.version <= 1) {
-        if (rec->value.len < 0) {
-            struct bk_group *g = bk_group_find(r, k.group);
-            if (g != NULL) {
-                bk_group_offset_delete(g, k.topic, k.partition);
-            }
-            return;
-        }
-        struct bk_gr_offset_value v;
-        if (bk_gr_offset_value_decode(rec->value, &v) != 0) {
-            return;
-        }
-        struct bk_group *g = bk_group_get(r, k.group);
-        if (g != NULL) {
-            (void)bk_group_offset_put(g, k.topic, k.partition, v.offset,
-                                      v.leader_epoch, v.metadata, v.commit_ms,
-                                      v.expire_ms);
-        }
-        return;
-    }
-    if (rec->value.len < 0) {
-        bk_group_load_tombstone(r, k.group);
-        return;
-    }
-    struct bk_group_meta_load ml;
-    if (bk_gr_group_value_decode(rec->value, scratch, &ml) == 0) {
-        (void)bk_group_load_meta(r, k.group, &ml);
-    }
+    bk_group_load_record(&gc->reg, rec->key, rec->value, scratch);
 }
 
 static void apply_batch(struct bk_gcoord *gc, const uint8_t *b, size_t len)
@@ -430,28 +399,40 @@ int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
     return bk_gcoord_partition_for(bk_str_c(g->id), n);
 }
 
-static void write_group(struct bk_gcoord *gc, struct bk_group *g)
+/* Appends a list of records to g's partition. */
+static int16_t append_recs(struct bk_gcoord *gc,
+                           const struct bk_group *g,
+                           const struct bk_gr_recs *rs)
 {
-    struct bk_arena a;
-    bk_arena_init(&a, 4096, 0);
-    struct bk_gcoord_rec rec = {
-        .key = bk_gr_group_key(&a, bk_str_c(g->id)),
-        .value = bk_gr_group_value_encode(&a, g),
-    };
-    if (rec.key.len >= 0 && rec.value.len >= 0) {
-        (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1,
-                               NULL, NULL);
+    if (rs->failed) {
+        return BK_KERR_UNKNOWN_SERVER_ERROR;
     }
-    bk_arena_destroy(&a);
+    if (rs->n == 0) {
+        return BK_KERR_NONE;
+    }
+    struct bk_gcoord_rec *recs = bk_arena_alloc(rs->a, rs->n * sizeof(*recs));
+    if (recs == NULL) {
+        return BK_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        recs[i] = (struct bk_gcoord_rec){ rs->v[i].key, rs->v[i].value };
+    }
+    return bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), recs, rs->n,
+                            NULL, NULL);
 }
 
 void bk_gcoord_flush(struct bk_gcoord *gc)
 {
     for (struct bk_group *g = gc->reg.groups; g != NULL; g = g->next) {
-        if (g->dirty) {
-            g->dirty = false;
-            write_group(gc, g);
+        struct bk_arena a;
+        bk_arena_init(&a, 4096, 0);
+        struct bk_gr_recs rs = { .a = &a };
+        bk_group_pending_records(g, &rs);
+        /* On failure the flags stay and the next flush retries. */
+        if (rs.n > 0 && append_recs(gc, g, &rs) == BK_KERR_NONE) {
+            bk_group_pending_clear(g);
         }
+        bk_arena_destroy(&a);
     }
 }
 
@@ -459,21 +440,9 @@ int16_t bk_gcoord_delete_group(struct bk_gcoord *gc, struct bk_group *g)
 {
     struct bk_arena a;
     bk_arena_init(&a, 4096, 0);
-    size_t n = g->noffsets + 1;
-    struct bk_gcoord_rec *recs = bk_arena_alloc(&a, n * sizeof(*recs));
-    int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
-    if (recs != NULL) {
-        for (size_t i = 0; i < g->noffsets; i++) {
-            recs[i].key = bk_gr_offset_key(&a, bk_str_c(g->id),
-                                           bk_str_c(g->offsets[i].topic),
-                                           g->offsets[i].partition);
-            recs[i].value = BK_BYTES_NULL;
-        }
-        recs[n - 1].key = bk_gr_group_key(&a, bk_str_c(g->id));
-        recs[n - 1].value = BK_BYTES_NULL;
-        err = bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), recs, n,
-                               NULL, NULL);
-    }
+    struct bk_gr_recs rs = { .a = &a };
+    bk_group_delete_records(g, &rs);
+    int16_t err = append_recs(gc, g, &rs);
     bk_arena_destroy(&a);
     if (err == BK_KERR_NONE) {
         bk_group_remove(&gc->reg, g);
@@ -528,13 +497,46 @@ static void hook_group_expired(void *data, const struct bk_group *g)
     struct bk_gcoord *gc = data;
     struct bk_arena a;
     bk_arena_init(&a, 1024, 0);
-    struct bk_gcoord_rec rec = {
-        .key = bk_gr_group_key(&a, bk_str_c(g->id)),
-        .value = BK_BYTES_NULL,
-    };
-    (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1, NULL,
-                           NULL);
+    struct bk_gr_recs rs = { .a = &a };
+    bk_group_delete_records(g, &rs);
+    (void)append_recs(gc, g, &rs);
     bk_arena_destroy(&a);
+}
+
+static int32_t hook_topic_lookup(void *data,
+                                 const char *name,
+                                 struct bk_uuid *id)
+{
+    struct bk_gcoord *gc = data;
+    const struct bk_api_ctx *ctx = gc->shard->group->app;
+    struct bk_md_image *img = bk_md_image_acquire(ctx->md);
+    const struct bk_md_topic *t =
+        img != NULL ? bk_md_image_topic(img, name, strlen(name)) : NULL;
+    int32_t n = -1;
+    if (t != NULL) {
+        *id = t->id;
+        n = t->n_partitions;
+    }
+    bk_md_image_release(img);
+    return n;
+}
+
+static bool hook_topic_name(void *data,
+                            const struct bk_uuid *id,
+                            char *buf,
+                            size_t cap)
+{
+    struct bk_gcoord *gc = data;
+    const struct bk_api_ctx *ctx = gc->shard->group->app;
+    struct bk_md_image *img = bk_md_image_acquire(ctx->md);
+    const struct bk_md_topic *t =
+        img != NULL ? bk_md_image_topic_by_id(img, id) : NULL;
+    bool ok = t != NULL && strlen(t->name) < cap;
+    if (ok) {
+        memcpy(buf, t->name, strlen(t->name) + 1);
+    }
+    bk_md_image_release(img);
+    return ok;
 }
 
 /* ---- lifecycle ---- */
@@ -554,6 +556,8 @@ void bk_gcoord_start(struct bk_shard *shard)
         .offset_expired = hook_offset_expired,
         .group_expired = hook_group_expired,
         .data = gc,
+        .topic_lookup = hook_topic_lookup,
+        .topic_name = hook_topic_name,
     };
     struct bk_group_config cfg = ctx->group;
     if (cfg.max_session_timeout_ms == 0) {

@@ -7,6 +7,7 @@
 
 #include "common/err.h"
 #include "common/heap.h"
+#include "group/group_int.h"
 #include "protocol/kerr.h"
 
 /* ---- partition sets ---- */
@@ -17,7 +18,7 @@ static bool tp_eq(const struct bk_cg_tp *a, const struct bk_cg_tp *b)
            memcmp(&a->topic_id, &b->topic_id, sizeof(a->topic_id)) == 0;
 }
 
-static bool set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
+bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (tp_eq(&s->v[i], tp)) {
@@ -27,9 +28,9 @@ static bool set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
     return false;
 }
 
-static int set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
 {
-    if (set_has(s, tp)) {
+    if (bk_ci_set_has(s, tp)) {
         return 0;
     }
     if (s->n == s->cap) {
@@ -55,7 +56,7 @@ static void set_del(struct bk_cg_set *s, const struct bk_cg_tp *tp)
     }
 }
 
-static void set_free(struct bk_cg_set *s)
+void bk_ci_set_free(struct bk_cg_set *s)
 {
     bk_free(s->v);
     memset(s, 0, sizeof(*s));
@@ -67,7 +68,7 @@ static bool set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
         return false;
     }
     for (size_t i = 0; i < a->n; i++) {
-        if (!set_has(b, &a->v[i])) {
+        if (!bk_ci_set_has(b, &a->v[i])) {
             return false;
         }
     }
@@ -76,7 +77,7 @@ static bool set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
 
 /* ---- members ---- */
 
-static void member_free(struct bk_cmember *m)
+void bk_ci_member_free(struct bk_cmember *m)
 {
     if (m == NULL) {
         return;
@@ -89,9 +90,10 @@ static void member_free(struct bk_cmember *m)
     bk_free(m->instance_id);
     bk_free(m->client_id);
     bk_free(m->client_host);
-    set_free(&m->assigned);
-    set_free(&m->revoking);
-    set_free(&m->target);
+    bk_ci_set_free(&m->assigned);
+    bk_ci_set_free(&m->revoking);
+    bk_ci_set_free(&m->target);
+    bk_gi_protocols_free(m->protocols, m->nprotocols);
     bk_free(m);
 }
 
@@ -101,7 +103,7 @@ void bk_cgroup_free(struct bk_cgroup *cg)
         return;
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
-        member_free(cg->members[i]);
+        bk_ci_member_free(cg->members[i]);
     }
     bk_free(cg->members);
     bk_free(cg->assignor);
@@ -113,7 +115,7 @@ static char *dup_str(struct bk_str s)
     return bk_strndup(s.len > 0 ? s.ptr : "", s.len > 0 ? (size_t)s.len : 0);
 }
 
-static struct bk_cmember *find(const struct bk_cgroup *cg, struct bk_str id)
+struct bk_cmember *bk_ci_find(const struct bk_cgroup *cg, struct bk_str id)
 {
     for (size_t i = 0; i < cg->nmembers; i++) {
         const char *mid = cg->members[i]->id;
@@ -125,8 +127,68 @@ static struct bk_cmember *find(const struct bk_cgroup *cg, struct bk_str id)
     return NULL;
 }
 
-static void remove_member(struct bk_cgroup *cg, struct bk_cmember *m)
+struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
+                                     struct bk_str instance_id)
 {
+    if (instance_id.len < 0) {
+        return NULL;
+    }
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        if (cg->members[i]->instance_id != NULL &&
+            bk_str_eq_c(instance_id, cg->members[i]->instance_id)) {
+            return cg->members[i];
+        }
+    }
+    return NULL;
+}
+
+struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id)
+{
+    struct bk_cmember *m = bk_calloc(1, sizeof(*m));
+    struct bk_cmember **v =
+        bk_realloc(cg->members, (cg->nmembers + 1) * sizeof(*v));
+    if (v != NULL) {
+        cg->members = v;
+    }
+    if (m == NULL || v == NULL) {
+        bk_free(m);
+        return NULL;
+    }
+    m->id = dup_str(id);
+    m->client_id = bk_strdup("");
+    m->client_host = bk_strdup("");
+    m->topics = bk_calloc(1, sizeof(*m->topics));
+    if (m->id == NULL || m->client_id == NULL || m->client_host == NULL ||
+        m->topics == NULL) {
+        bk_ci_member_free(m);
+        return NULL;
+    }
+    m->rebalance_timeout_ms = 300000;
+    m->session_timeout_ms = BK_CGROUP_SESSION_TIMEOUT_MS;
+    m->dirty = true;
+    cg->members[cg->nmembers++] = m;
+    return m;
+}
+
+void bk_ci_note_gone(struct bk_group *g, const char *id)
+{
+    char *c = bk_strdup(id);
+    char **v = bk_realloc(g->cg_gone, (g->ncg_gone + 1) * sizeof(*v));
+    if (v != NULL) {
+        g->cg_gone = v;
+    }
+    if (c == NULL || v == NULL) {
+        bk_free(c); /* out of memory: the records stay until overwritten */
+        return;
+    }
+    g->cg_gone[g->ncg_gone++] = c;
+}
+
+void bk_ci_member_remove(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         struct bk_cmember *m)
+{
+    struct bk_cgroup *cg = g->consumer;
     for (size_t i = 0; i < cg->nmembers; i++) {
         if (cg->members[i] == m) {
             memmove(&cg->members[i], &cg->members[i + 1],
@@ -135,11 +197,24 @@ static void remove_member(struct bk_cgroup *cg, struct bk_cmember *m)
             break;
         }
     }
-    member_free(m);
+    bk_ci_note_gone(g, m->id);
+    bk_ci_member_free(m);
     cg->group_epoch++;
+    cg->dirty = true;
+    bk_ci_update_state(r, g);
 }
 
-static int set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n)
+void bk_ci_update_state(struct bk_group_registry *r, struct bk_group *g)
+{
+    enum bk_group_state s =
+        g->consumer->nmembers > 0 ? BK_GROUP_STABLE : BK_GROUP_EMPTY;
+    if (g->state != s) {
+        g->state = s;
+        g->state_ms = bk_clock_wall_ms(r->clock);
+    }
+}
+
+int bk_ci_set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n)
 {
     char **v = bk_calloc((size_t)n + 1, sizeof(*v));
     if (v == NULL) {
@@ -164,9 +239,9 @@ static int set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n)
     return 0;
 }
 
-static bool same_topics(const struct bk_cmember *m,
-                        const struct bk_str *t,
-                        int32_t n)
+bool bk_ci_same_topics(const struct bk_cmember *m,
+                       const struct bk_str *t,
+                       int32_t n)
 {
     if ((size_t)n != m->ntopics) {
         return false;
@@ -263,7 +338,7 @@ static void assign_range(struct bk_cgroup *cg,
             int32_t cnt = per + (k++ < extra ? 1 : 0);
             for (int32_t p = 0; p < cnt; p++) {
                 struct bk_cg_tp tp = { id, next++ };
-                (void)set_add(&ms[i]->target, &tp);
+                (void)bk_ci_set_add(&ms[i]->target, &tp);
             }
         }
     }
@@ -294,16 +369,16 @@ static void assign_uniform(struct bk_cgroup *cg,
             struct bk_cmember *owner = NULL;
             for (size_t i = 0; i < cg->nmembers && owner == NULL; i++) {
                 if (subscribes(ms[i], topics[t]) &&
-                    (set_has(&ms[i]->assigned, &tp) ||
-                     set_has(&ms[i]->revoking, &tp)) &&
+                    (bk_ci_set_has(&ms[i]->assigned, &tp) ||
+                     bk_ci_set_has(&ms[i]->revoking, &tp)) &&
                     ms[i]->target.n < quota) {
                     owner = ms[i];
                 }
             }
             if (owner != NULL) {
-                (void)set_add(&owner->target, &tp);
+                (void)bk_ci_set_add(&owner->target, &tp);
             } else {
-                (void)set_add(&leftover, &tp);
+                (void)bk_ci_set_add(&leftover, &tp);
             }
         }
     }
@@ -325,17 +400,17 @@ static void assign_uniform(struct bk_cgroup *cg,
             }
         }
         if (best != NULL) {
-            (void)set_add(&best->target, tp);
+            (void)bk_ci_set_add(&best->target, tp);
         }
     }
-    set_free(&leftover);
+    bk_ci_set_free(&leftover);
 }
 
 /* Computes every member's target assignment; bumps the group epoch when
  * any target changed (membership, subscriptions or topic metadata). */
-static void compute_targets(struct bk_cgroup *cg,
-                            bk_cg_topic_fn lookup,
-                            void *ctx)
+void bk_ci_compute_targets(struct bk_cgroup *cg,
+                           bk_cg_topic_fn lookup,
+                           void *ctx)
 {
     struct bk_cmember **ms = bk_calloc(cg->nmembers + 1, sizeof(*ms));
     struct bk_cg_set *old = bk_calloc(cg->nmembers + 1, sizeof(*old));
@@ -360,11 +435,15 @@ static void compute_targets(struct bk_cgroup *cg,
     }
     bool changed = false;
     for (size_t i = 0; i < cg->nmembers; i++) {
-        changed |= !set_same(&old[i], &ms[i]->target);
-        set_free(&old[i]);
+        if (!set_same(&old[i], &ms[i]->target)) {
+            changed = true;
+            ms[i]->dirty = true;
+        }
+        bk_ci_set_free(&old[i]);
     }
     if (changed) {
         cg->group_epoch++;
+        cg->dirty = true;
     }
     bk_free(old);
     bk_free(ms);
@@ -379,41 +458,69 @@ static bool owned_by_other(const struct bk_cgroup *cg,
 {
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *o = cg->members[i];
-        if (o != self &&
-            (set_has(&o->assigned, tp) || set_has(&o->revoking, tp))) {
+        if (o != self && (bk_ci_set_has(&o->assigned, tp) ||
+                          bk_ci_set_has(&o->revoking, tp))) {
             return true;
         }
     }
     return false;
 }
 
-static void reconcile(struct bk_cgroup *cg, struct bk_cmember *m)
+void bk_ci_reconcile(struct bk_group_registry *r,
+                     struct bk_cgroup *cg,
+                     struct bk_cmember *m,
+                     const struct bk_cg_tp *owned,
+                     int32_t nowned)
 {
-    /* Revoke first: the member keeps its epoch until it acknowledges. */
+    size_t was_assigned = m->assigned.n, was_revoking = m->revoking.n;
+    int32_t was_epoch = m->epoch;
+    if (owned != NULL) {
+        /* Revocations the member acknowledged: no longer owned. */
+        for (size_t i = 0; i < m->revoking.n;) {
+            bool still = false;
+            for (int32_t k = 0; k < nowned && !still; k++) {
+                still = tp_eq(&owned[k], &m->revoking.v[i]);
+            }
+            if (!still) {
+                set_del(&m->revoking, &m->revoking.v[i]);
+                continue;
+            }
+            i++;
+        }
+    }
+    /* Revoke first: the member keeps its epoch until it acknowledges,
+     * within its rebalance timeout. */
     bool revoked = false;
     for (size_t i = 0; i < m->assigned.n;) {
-        if (!set_has(&m->target, &m->assigned.v[i])) {
-            (void)set_add(&m->revoking, &m->assigned.v[i]);
+        if (!bk_ci_set_has(&m->target, &m->assigned.v[i])) {
+            (void)bk_ci_set_add(&m->revoking, &m->assigned.v[i]);
             set_del(&m->assigned, &m->assigned.v[i]);
             revoked = true;
             continue;
         }
         i++;
     }
-    if (revoked || m->revoking.n > 0) {
-        return;
+    if (revoked) {
+        m->revoke_deadline_ms =
+            bk_clock_mono_ms(r->clock) + m->rebalance_timeout_ms;
     }
-    /* Then take what is free; the rest follows once its owner released
-     * it (that member's own heartbeats). */
-    for (size_t i = 0; i < m->target.n; i++) {
-        if (!set_has(&m->assigned, &m->target.v[i]) &&
-            !owned_by_other(cg, m, &m->target.v[i])) {
-            (void)set_add(&m->assigned, &m->target.v[i]);
+    if (m->revoking.n == 0) {
+        /* Then take what is free; the rest follows once its owner
+         * released it (that member's own heartbeats). */
+        for (size_t i = 0; i < m->target.n; i++) {
+            if (!bk_ci_set_has(&m->assigned, &m->target.v[i]) &&
+                !owned_by_other(cg, m, &m->target.v[i])) {
+                (void)bk_ci_set_add(&m->assigned, &m->target.v[i]);
+            }
+        }
+        if (m->epoch != cg->group_epoch) {
+            m->prev_epoch = m->epoch;
+            m->epoch = cg->group_epoch;
         }
     }
-    if (m->epoch != cg->group_epoch) {
-        m->prev_epoch = m->epoch;
-        m->epoch = cg->group_epoch;
+    if (revoked || m->assigned.n != was_assigned ||
+        m->revoking.n != was_revoking || m->epoch != was_epoch) {
+        m->dirty = true;
     }
 }
 
@@ -460,33 +567,58 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
     }
     if (g->consumer == NULL) {
         if (g->nmembers > 0 || g->state != BK_GROUP_EMPTY) {
-            fail(res, BK_KERR_GROUP_ID_NOT_FOUND,
-                 "The group is a classic group with members.");
-            return;
+            /* KIP-848 online upgrade: the classic members stay, as
+             * members of the consumer group. */
+            int16_t err = bk_ci_upgrade(r, g, topics, topics_ctx);
+            if (err != BK_KERR_NONE) {
+                fail(res, err,
+                     "The group is a classic group that cannot be "
+                     "converted to a consumer group.");
+                return;
+            }
+        } else {
+            /* An empty classic group (maybe only offsets) becomes a
+             * consumer group; its offsets stay. */
+            g->consumer = bk_calloc(1, sizeof(*g->consumer));
+            if (g->consumer == NULL) {
+                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+            }
+            g->consumer->dirty = true;
+            g->tombstone_classic = true;
+            g->dirty = false;
+            bk_free(g->protocol_type);
+            g->protocol_type = bk_strdup("consumer");
         }
-        /* An empty classic group (maybe only offsets) becomes a consumer
-         * group; its offsets stay. */
-        g->consumer = bk_calloc(1, sizeof(*g->consumer));
-        if (g->consumer == NULL) {
-            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        bk_free(g->protocol_type);
-        g->protocol_type = bk_strdup("consumer");
     }
     struct bk_cgroup *cg = g->consumer;
     int64_t now = bk_clock_mono_ms(r->clock);
-    struct bk_cmember *m = find(cg, hb->member_id);
+    struct bk_cmember *m = bk_ci_find(cg, hb->member_id);
+    if (m != NULL && m->classic) {
+        fail(res, BK_KERR_UNKNOWN_MEMBER_ID,
+             "The member uses the classic protocol.");
+        return;
+    }
+    if (hb->member_epoch == -2 && m != NULL && m->instance_id != NULL) {
+        /* KIP-848: a static member leaving for a while keeps its
+         * assignment until its session expires or it rejoins. */
+        m->epoch = -2;
+        m->dirty = true;
+        memset(res, 0, sizeof(*res));
+        res->member_id = m->id;
+        res->member_epoch = -2;
+        res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+        return;
+    }
     if (hb->member_epoch == -1 || hb->member_epoch == -2) {
         if (m != NULL) {
-            remove_member(cg, m);
-            compute_targets(cg, topics, topics_ctx);
-        }
-        if (cg->nmembers == 0 && g->state != BK_GROUP_EMPTY) {
-            g->state = BK_GROUP_EMPTY;
-            g->state_ms = bk_clock_wall_ms(r->clock);
+            int32_t epoch = cg->group_epoch;
+            bk_ci_member_remove(r, g, m);
+            bk_ci_compute_targets(cg, topics, topics_ctx);
+            bk_ci_maybe_downgrade(r, g, epoch);
         }
         memset(res, 0, sizeof(*res));
+        res->member_id = NULL;
         res->member_epoch = hb->member_epoch;
         res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
         return;
@@ -497,47 +629,64 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                  "SubscribedTopicNames must be set in first request.");
             return;
         }
+        struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
+        if (prev != NULL && prev != m && prev->epoch != -2) {
+            fail(res, BK_KERR_UNRELEASED_INSTANCE_ID,
+                 "The static member's instance id is still in use.");
+            return;
+        }
+        struct bk_cg_set keep_assigned = { 0 }, keep_revoking = { 0 };
+        if (prev != NULL && prev != m) {
+            /* KIP-848 static membership: the new member id takes over the
+             * previous one's assignment (its epoch restarts at 0). */
+            keep_assigned = prev->assigned;
+            keep_revoking = prev->revoking;
+            memset(&prev->assigned, 0, sizeof(prev->assigned));
+            memset(&prev->revoking, 0, sizeof(prev->revoking));
+            bk_ci_member_remove(r, g, prev);
+        }
         if (m != NULL) {
-            remove_member(cg, m); /* a restart under the same id */
+            bk_ci_member_remove(r, g, m); /* a restart under the same id */
             m = NULL;
         }
         if ((int64_t)cg->nmembers >= r->cfg.max_size) {
+            bk_ci_set_free(&keep_assigned);
+            bk_ci_set_free(&keep_revoking);
             fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
             return;
         }
-        m = bk_calloc(1, sizeof(*m));
-        struct bk_cmember **v =
-            bk_realloc(cg->members, (cg->nmembers + 1) * sizeof(*v));
-        if (m == NULL || v == NULL) {
-            bk_free(m);
-            if (v != NULL) {
-                cg->members = v;
-            }
+        char gen[40];
+        struct bk_str id = hb->member_id;
+        if (id.len <= 0) {
+            /* v0: the coordinator names the member. */
+            uint64_t x = (uint64_t)now * 0x9e3779b97f4a7c15ULL ^
+                         (uint64_t)(uintptr_t)cg ^ (uint64_t)cg->nmembers;
+            snprintf(gen, sizeof(gen), "%016llx%08x", (unsigned long long)x,
+                     (unsigned)cg->group_epoch);
+            id = bk_str_c(gen);
+        }
+        m = bk_ci_member_add(cg, id);
+        if (m == NULL) {
+            bk_ci_set_free(&keep_assigned);
+            bk_ci_set_free(&keep_revoking);
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
-        cg->members = v;
-        if (hb->member_id.len > 0) {
-            m->id = dup_str(hb->member_id);
-        } else {
-            /* v0: the coordinator names the member. */
-            char id[40];
-            uint64_t x =
-                (uint64_t)now * 0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)m;
-            snprintf(id, sizeof(id), "%016llx%08x", (unsigned long long)x,
-                     (unsigned)cg->group_epoch);
-            m->id = bk_strdup(id);
-        }
+        m->assigned = keep_assigned;
+        m->revoking = keep_revoking;
+        bk_free(m->client_id);
+        bk_free(m->client_host);
         m->instance_id =
             hb->instance_id.len >= 0 ? dup_str(hb->instance_id) : NULL;
         m->client_id = dup_str(hb->client_id);
         m->client_host = dup_str(hb->client_host);
-        m->rebalance_timeout_ms =
-            hb->rebalance_timeout_ms > 0 ? hb->rebalance_timeout_ms : 300000;
-        /* The group epoch moves when the targets are computed below. */
-        cg->members[cg->nmembers++] = m;
-        if (m->id == NULL || set_topics(m, hb->topics, hb->ntopics) != 0) {
-            remove_member(cg, m);
+        if (hb->rebalance_timeout_ms > 0) {
+            m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+        }
+        if (m->client_id == NULL || m->client_host == NULL ||
+            (hb->instance_id.len >= 0 && m->instance_id == NULL) ||
+            bk_ci_set_topics(m, hb->topics, hb->ntopics) != 0) {
+            bk_ci_member_remove(r, g, m);
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
@@ -552,44 +701,34 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                  "The member epoch does not match the coordinator's.");
             return;
         }
-        if (hb->topics != NULL && !same_topics(m, hb->topics, hb->ntopics)) {
-            if (set_topics(m, hb->topics, hb->ntopics) != 0) {
+        if (hb->topics != NULL &&
+            !bk_ci_same_topics(m, hb->topics, hb->ntopics)) {
+            if (bk_ci_set_topics(m, hb->topics, hb->ntopics) != 0) {
                 fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
                 return;
             }
+            m->dirty = true;
         }
-        if (hb->rebalance_timeout_ms > 0) {
+        if (hb->rebalance_timeout_ms > 0 &&
+            hb->rebalance_timeout_ms != m->rebalance_timeout_ms) {
             m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+            m->dirty = true;
         }
     }
-    if (hb->server_assignor.len > 0) {
+    if (hb->server_assignor.len > 0 &&
+        (cg->assignor == NULL ||
+         !bk_str_eq_c(hb->server_assignor, cg->assignor))) {
         char *a = dup_str(hb->server_assignor);
         if (a != NULL) {
             bk_free(cg->assignor);
             cg->assignor = a;
+            m->dirty = true; /* the assignor is persisted with the member */
         }
     }
     m->expires_ms = now + BK_CGROUP_SESSION_TIMEOUT_MS;
-    if (hb->owned != NULL) {
-        /* Revocations the member acknowledged: no longer owned. */
-        for (size_t i = 0; i < m->revoking.n;) {
-            bool still = false;
-            for (int32_t k = 0; k < hb->nowned && !still; k++) {
-                still = tp_eq(&hb->owned[k], &m->revoking.v[i]);
-            }
-            if (!still) {
-                set_del(&m->revoking, &m->revoking.v[i]);
-                continue;
-            }
-            i++;
-        }
-    }
-    compute_targets(cg, topics, topics_ctx);
-    reconcile(cg, m);
-    if (g->state != BK_GROUP_STABLE) {
-        g->state = BK_GROUP_STABLE;
-        g->state_ms = bk_clock_wall_ms(r->clock);
-    }
+    bk_ci_compute_targets(cg, topics, topics_ctx);
+    bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
+    bk_ci_update_state(r, g);
     memset(res, 0, sizeof(*res));
     res->member_id = m->id;
     res->member_epoch = m->epoch;
@@ -601,9 +740,14 @@ int16_t bk_cgroup_commit_check(struct bk_group *g,
                                struct bk_str member_id,
                                int32_t member_epoch)
 {
-    struct bk_cmember *m = find(g->consumer, member_id);
+    struct bk_cmember *m = bk_ci_find(g->consumer, member_id);
     if (m == NULL) {
         return BK_KERR_UNKNOWN_MEMBER_ID;
+    }
+    if (m->classic) {
+        /* A classic member commits with its generation (the epoch). */
+        return member_epoch == m->epoch ? BK_KERR_NONE
+                                        : BK_KERR_ILLEGAL_GENERATION;
     }
     if (member_epoch > m->epoch) {
         return BK_KERR_FENCED_MEMBER_EPOCH;
@@ -618,19 +762,25 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
 {
     struct bk_cgroup *cg = g->consumer;
     int64_t now = bk_clock_mono_ms(r->clock);
+    bool consumer_left = false;
+    int32_t epoch = cg->group_epoch;
     for (size_t i = 0; i < cg->nmembers;) {
-        if (now >= cg->members[i]->expires_ms) {
-            remove_member(cg, cg->members[i]);
+        struct bk_cmember *m = cg->members[i];
+        /* Session expiry, or a revocation not acknowledged within the
+         * rebalance timeout: the member is fenced (Kafka's session and
+         * revocation timers). */
+        if (now >= m->expires_ms ||
+            (m->revoking.n > 0 && now >= m->revoke_deadline_ms)) {
+            consumer_left |= !m->classic;
+            bk_ci_member_remove(r, g, m);
             continue;
         }
         i++;
     }
-    if (cg->nmembers == 0 && g->state != BK_GROUP_EMPTY) {
-        g->state = BK_GROUP_EMPTY;
-        g->state_ms = bk_clock_wall_ms(r->clock);
+    if (consumer_left) {
+        bk_ci_maybe_downgrade(r, g, epoch);
     }
 }
-
 const char *bk_cgroup_state(const struct bk_group *g)
 {
     const struct bk_cgroup *cg = g->consumer;

@@ -4,12 +4,21 @@
  * owner acknowledged revoking it). Pure like group.h: topic metadata comes
  * from a lookup the caller provides.
  *
- * Simplifications (documented, not Kafka's full machinery): membership of
- * consumer groups is not persisted (after a coordinator restart members
- * get UNKNOWN_MEMBER_ID and rejoin with epoch 0; committed offsets are
- * persisted as for classic groups); regex subscriptions and rack-aware
- * assignment are not supported; a non-empty classic group is not converted
- * (GROUP_ID_NOT_FOUND), an empty one is. */
+ * Membership is persisted in __consumer_offsets as Kafka's KIP-848 records
+ * (cg_records.h): the registry marks what changed (dirty flags, the ids of
+ * removed members) and the coordinator glue writes it; loading replays the
+ * records (bk_cgroup_load_*), so members keep their epochs and assignments
+ * across a coordinator restart.
+ *
+ * Classic and consumer members may share a group (KIP-848's migration,
+ * group.consumer.migration.policy=bidirectional): a ConsumerGroupHeartbeat
+ * to a classic group with members converts it (online upgrade), classic
+ * JoinGroup/SyncGroup/Heartbeat/LeaveGroup are then served from the
+ * consumer group's server-side assignment (classic.c), and when the last
+ * consumer-protocol member leaves a group of classic members it becomes a
+ * classic group again (online downgrade).
+ *
+ * Not supported: regex subscriptions and rack-aware assignment. */
 #ifndef BK_GROUP_CONSUMER_H
 #define BK_GROUP_CONSUMER_H
 
@@ -43,6 +52,16 @@ struct bk_cmember {
     struct bk_cg_set revoking; /* told to revoke, not yet acknowledged */
     struct bk_cg_set target;
     int64_t expires_ms;
+    /* Fenced when a revocation is not acknowledged by then (the member's
+     * rebalance timeout, as Kafka's revocation timer). */
+    int64_t revoke_deadline_ms;
+    /* A classic member (JoinGroup) in a consumer group: its session
+     * timeout and the protocols it offered (owned). */
+    bool classic;
+    int32_t session_timeout_ms;
+    struct bk_group_protocol *protocols;
+    size_t nprotocols;
+    bool dirty; /* its records must be written */
 };
 
 struct bk_cgroup {
@@ -50,6 +69,7 @@ struct bk_cgroup {
     char *assignor; /* "uniform" (default) or "range" */
     struct bk_cmember **members;
     size_t nmembers;
+    bool dirty; /* the group epoch record must be written */
 };
 
 /* Topic metadata for the assignors: returns the partition count of name
@@ -103,5 +123,73 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g);
 const char *bk_cgroup_state(const struct bk_group *g);
 
 void bk_cgroup_free(struct bk_cgroup *cg);
+
+/* ---- classic members in a consumer group (classic.c) ---- */
+
+/* JoinGroup to a consumer group with members: answered at once through
+ * hooks.join_done (Kafka's classicGroupJoinToConsumerGroup). */
+void bk_cgroup_classic_join(struct bk_group_registry *r,
+                            struct bk_group *g,
+                            const struct bk_group_join_req *req,
+                            void *waiter);
+/* SyncGroup: the member's current assignment, through hooks.sync_done. */
+void bk_cgroup_classic_sync(struct bk_group_registry *r,
+                            struct bk_group *g,
+                            const struct bk_group_sync_req *req,
+                            void *waiter);
+/* Heartbeat: NONE or REBALANCE_IN_PROGRESS (rejoin to reconcile), or an
+ * error for an unknown member or a wrong generation. */
+int16_t bk_cgroup_classic_heartbeat(struct bk_group_registry *r,
+                                    struct bk_group *g,
+                                    struct bk_str member_id,
+                                    struct bk_str instance_id,
+                                    int32_t generation);
+int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
+                                struct bk_group *g,
+                                struct bk_str member_id,
+                                struct bk_str instance_id);
+
+/* ---- loading (records written by the coordinator glue) ---- */
+
+struct bk_cg_member_load {
+    struct bk_str instance_id;
+    struct bk_str client_id;
+    struct bk_str client_host;
+    const struct bk_str *topics;
+    int32_t ntopics;
+    int32_t rebalance_timeout_ms;
+    struct bk_str server_assignor;
+    bool classic; /* ClassicMemberMetadata present */
+    int32_t session_timeout_ms;
+    const struct bk_group_proto_in *protocols;
+    size_t nprotocols;
+};
+
+struct bk_cg_current_load {
+    int32_t epoch;
+    int32_t prev_epoch;
+    const struct bk_cg_tp *assigned;
+    size_t nassigned;
+    const struct bk_cg_tp *revoking;
+    size_t nrevoking;
+};
+
+/* Each returns 0 or BK_ENOMEM. A NULL value (m, tps, c) is a tombstone. */
+int bk_cgroup_load_epoch(struct bk_group_registry *r,
+                         struct bk_str group_id,
+                         const int32_t *epoch);
+int bk_cgroup_load_member(struct bk_group_registry *r,
+                          struct bk_str group_id,
+                          struct bk_str member_id,
+                          const struct bk_cg_member_load *m);
+int bk_cgroup_load_target(struct bk_group_registry *r,
+                          struct bk_str group_id,
+                          struct bk_str member_id,
+                          const struct bk_cg_tp *tps,
+                          size_t n);
+int bk_cgroup_load_current(struct bk_group_registry *r,
+                           struct bk_str group_id,
+                           struct bk_str member_id,
+                           const struct bk_cg_current_load *c);
 
 #endif /* BK_GROUP_CONSUMER_H */

@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "group/consumer.h"
+#include "group/group_int.h"
 #include "protocol/kerr.h"
 
 #define RETENTION_CHECK_MS 60000
@@ -66,6 +67,11 @@ static char *dup_str(struct bk_str s)
     return bk_strndup(s.len > 0 ? s.ptr : "", (size_t)s.len);
 }
 
+char *bk_gi_dup(struct bk_str s)
+{
+    return dup_str(s.len < 0 ? bk_str_c("") : s);
+}
+
 static void set_str(char **dst, const char *src)
 {
     char *n = src != NULL ? bk_strdup(src) : NULL;
@@ -73,9 +79,9 @@ static void set_str(char **dst, const char *src)
     *dst = n;
 }
 
-static void set_state(struct bk_group_registry *r,
-                      struct bk_group *g,
-                      enum bk_group_state s)
+void bk_gi_set_state(struct bk_group_registry *r,
+                     struct bk_group *g,
+                     enum bk_group_state s)
 {
     g->state = s;
     g->state_ms = now_wall(r);
@@ -111,10 +117,10 @@ static uint64_t next_rand(struct bk_group_registry *r)
 
 /* ---- answering waiters ---- */
 
-static void join_error(struct bk_group_registry *r,
-                       void *waiter,
-                       int16_t err,
-                       const char *member_id)
+void bk_gi_join_error(struct bk_group_registry *r,
+                      void *waiter,
+                      int16_t err,
+                      const char *member_id)
 {
     struct bk_group_join_result res = {
         .error = err,
@@ -125,14 +131,14 @@ static void join_error(struct bk_group_registry *r,
     r->hooks.join_done(r->hooks.data, waiter, &res);
 }
 
-static void sync_error(struct bk_group_registry *r, void *waiter, int16_t err)
+void bk_gi_sync_error(struct bk_group_registry *r, void *waiter, int16_t err)
 {
     r->hooks.sync_done(r->hooks.data, waiter, err, NULL, NULL, NULL, 0);
 }
 
 /* ---- members ---- */
 
-static void member_free(struct bk_group_member *m)
+void bk_gi_member_free(struct bk_group_member *m)
 {
     if (m == NULL) {
         return;
@@ -200,7 +206,17 @@ const struct bk_group_protocol *bk_group_member_protocol(
     return m->nprotocols > 0 ? &m->protocols[0] : NULL;
 }
 
-static int set_protocols(struct bk_group_member *m,
+void bk_gi_protocols_free(struct bk_group_protocol *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        bk_free(p[i].name);
+        bk_free(p[i].metadata);
+    }
+    bk_free(p);
+}
+
+int bk_gi_protocols_copy(struct bk_group_protocol **out,
+                         size_t *nout,
                          const struct bk_group_proto_in *in,
                          size_t n)
 {
@@ -213,11 +229,7 @@ static int set_protocols(struct bk_group_member *m,
         size_t len = in[i].metadata.len > 0 ? (size_t)in[i].metadata.len : 0;
         p[i].metadata = len > 0 ? bk_malloc(len) : NULL;
         if (p[i].name == NULL || (len > 0 && p[i].metadata == NULL)) {
-            for (size_t k = 0; k <= i; k++) {
-                bk_free(p[k].name);
-                bk_free(p[k].metadata);
-            }
-            bk_free(p);
+            bk_gi_protocols_free(p, i + 1);
             return BK_ENOMEM;
         }
         if (len > 0) {
@@ -225,13 +237,23 @@ static int set_protocols(struct bk_group_member *m,
         }
         p[i].metadata_len = len;
     }
-    for (size_t i = 0; i < m->nprotocols; i++) {
-        bk_free(m->protocols[i].name);
-        bk_free(m->protocols[i].metadata);
+    *out = p;
+    *nout = n;
+    return 0;
+}
+
+static int set_protocols(struct bk_group_member *m,
+                         const struct bk_group_proto_in *in,
+                         size_t n)
+{
+    struct bk_group_protocol *p = NULL;
+    size_t np = 0;
+    if (bk_gi_protocols_copy(&p, &np, in, n) != 0) {
+        return BK_ENOMEM;
     }
-    bk_free(m->protocols);
+    bk_gi_protocols_free(m->protocols, m->nprotocols);
     m->protocols = p;
-    m->nprotocols = n;
+    m->nprotocols = np;
     return 0;
 }
 
@@ -303,7 +325,7 @@ static bool supports_protocols(const struct bk_group *g,
     return false;
 }
 
-static int add_member(struct bk_group *g, struct bk_group_member *m)
+int bk_gi_member_add(struct bk_group *g, struct bk_group_member *m)
 {
     if (g->nmembers == g->members_cap) {
         size_t cap = g->members_cap ? g->members_cap * 2 : 8;
@@ -405,22 +427,22 @@ static void cancel_waiters(struct bk_group_registry *r,
     if (m->join_waiter != NULL) {
         void *w = m->join_waiter;
         m->join_waiter = NULL;
-        join_error(r, w, err, m->id);
+        bk_gi_join_error(r, w, err, m->id);
     }
     if (m->sync_waiter != NULL) {
         void *w = m->sync_waiter;
         m->sync_waiter = NULL;
-        sync_error(r, w, err);
+        bk_gi_sync_error(r, w, err);
     }
 }
 
-static void clear_members(struct bk_group_registry *r,
-                          struct bk_group *g,
-                          int16_t err)
+void bk_gi_clear_members(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         int16_t err)
 {
     for (size_t i = 0; i < g->nmembers; i++) {
         cancel_waiters(r, g->members[i], err);
-        member_free(g->members[i]);
+        bk_gi_member_free(g->members[i]);
     }
     g->nmembers = 0;
     for (size_t i = 0; i < g->npending; i++) {
@@ -431,7 +453,7 @@ static void clear_members(struct bk_group_registry *r,
 
 static void group_free(struct bk_group_registry *r, struct bk_group *g)
 {
-    clear_members(r, g, BK_KERR_COORDINATOR_NOT_AVAILABLE);
+    bk_gi_clear_members(r, g, BK_KERR_COORDINATOR_NOT_AVAILABLE);
     bk_free(g->members);
     bk_free(g->pending);
     for (size_t i = 0; i < g->noffsets; i++) {
@@ -440,6 +462,10 @@ static void group_free(struct bk_group_registry *r, struct bk_group *g)
     }
     bk_free(g->offsets);
     bk_cgroup_free(g->consumer);
+    for (size_t i = 0; i < g->ncg_gone; i++) {
+        bk_free(g->cg_gone[i]);
+    }
+    bk_free(g->cg_gone);
     bk_free(g->protocol_type);
     bk_free(g->protocol);
     bk_free(g->leader);
@@ -482,7 +508,7 @@ static int32_t max_rebalance_timeout(const struct bk_group *g)
 
 static void try_complete_join(struct bk_group_registry *r, struct bk_group *g);
 
-static void prepare_rebalance(struct bk_group_registry *r, struct bk_group *g)
+void bk_gi_prepare_rebalance(struct bk_group_registry *r, struct bk_group *g)
 {
     if (g->state == BK_GROUP_COMPLETING_REBALANCE) {
         /* The assignment of the aborted generation is void: tell members
@@ -496,7 +522,7 @@ static void prepare_rebalance(struct bk_group_registry *r, struct bk_group *g)
             if (m->sync_waiter != NULL) {
                 void *w = m->sync_waiter;
                 m->sync_waiter = NULL;
-                sync_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS);
+                bk_gi_sync_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS);
             }
         }
     }
@@ -515,7 +541,7 @@ static void prepare_rebalance(struct bk_group_registry *r, struct bk_group *g)
         g->initial_delay = false;
         g->rebalance_deadline_ms = now + rebalance;
     }
-    set_state(r, g, BK_GROUP_PREPARING_REBALANCE);
+    bk_gi_set_state(r, g, BK_GROUP_PREPARING_REBALANCE);
 }
 
 /* Protocol selection: every member votes for its most preferred protocol
@@ -587,7 +613,7 @@ static void complete_join(struct bk_group_registry *r, struct bk_group *g)
         if (m->join_waiter == NULL && m->instance_id == NULL) {
             cancel_waiters(r, m, BK_KERR_UNKNOWN_MEMBER_ID);
             unlink_member(g, m);
-            member_free(m);
+            bk_gi_member_free(m);
             continue;
         }
         i++;
@@ -600,7 +626,7 @@ static void complete_join(struct bk_group_registry *r, struct bk_group *g)
         g->protocol = NULL;
         bk_free(g->leader);
         g->leader = NULL;
-        set_state(r, g, BK_GROUP_EMPTY);
+        bk_gi_set_state(r, g, BK_GROUP_EMPTY);
         return;
     }
     set_str(&g->protocol, select_protocol(g));
@@ -618,7 +644,7 @@ static void complete_join(struct bk_group_registry *r, struct bk_group *g)
             }
         }
     }
-    set_state(r, g, BK_GROUP_COMPLETING_REBALANCE);
+    bk_gi_set_state(r, g, BK_GROUP_COMPLETING_REBALANCE);
     int64_t now = now_mono(r);
     for (size_t i = 0; i < g->nmembers; i++) {
         struct bk_group_member *m = g->members[i];
@@ -655,12 +681,12 @@ static void remove_member(struct bk_group_registry *r,
 {
     cancel_waiters(r, m, BK_KERR_UNKNOWN_MEMBER_ID);
     unlink_member(g, m);
-    member_free(m);
+    bk_gi_member_free(m);
     g->dirty = true;
     switch (g->state) {
         case BK_GROUP_STABLE:
         case BK_GROUP_COMPLETING_REBALANCE:
-            prepare_rebalance(r, g);
+            bk_gi_prepare_rebalance(r, g);
             try_complete_join(r, g);
             break;
         case BK_GROUP_PREPARING_REBALANCE:
@@ -673,8 +699,8 @@ static void remove_member(struct bk_group_registry *r,
 
 /* ---- JoinGroup ---- */
 
-static struct bk_group_member *new_member(struct bk_group_registry *r,
-                                          const struct bk_group_join_req *req)
+struct bk_group_member *bk_gi_member_new(struct bk_group_registry *r,
+                                         const struct bk_group_join_req *req)
 {
     struct bk_group_member *m = bk_calloc(1, sizeof(*m));
     if (m == NULL) {
@@ -707,7 +733,7 @@ static struct bk_group_member *new_member(struct bk_group_registry *r,
         dup_str(req->client_host.len < 0 ? bk_str_c("") : req->client_host);
     if (m->id == NULL || m->client_id == NULL || m->client_host == NULL ||
         (req->instance_id.len >= 0 && m->instance_id == NULL)) {
-        member_free(m);
+        bk_gi_member_free(m);
         return NULL;
     }
     return m;
@@ -740,9 +766,9 @@ static void join_new_member(struct bk_group_registry *r,
             g->protocol_type = pt;
         }
     }
-    if (add_member(g, m) != 0) {
-        member_free(m);
-        join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+    if (bk_gi_member_add(g, m) != 0) {
+        bk_gi_member_free(m);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
         return;
     }
     update_member(m, req, waiter, now);
@@ -762,7 +788,7 @@ static void join_new_member(struct bk_group_registry *r,
         g->rebalance_deadline_ms =
             next < g->initial_delay_max_ms ? next : g->initial_delay_max_ms;
     } else if (g->state != BK_GROUP_PREPARING_REBALANCE) {
-        prepare_rebalance(r, g);
+        bk_gi_prepare_rebalance(r, g);
     }
     try_complete_join(r, g);
 }
@@ -775,9 +801,9 @@ static void join_static_rejoin(struct bk_group_registry *r,
                                void *waiter,
                                struct bk_group_member *old)
 {
-    struct bk_group_member *m = new_member(r, req);
+    struct bk_group_member *m = bk_gi_member_new(r, req);
     if (m == NULL) {
-        join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
         return;
     }
     cancel_waiters(r, old, BK_KERR_FENCED_INSTANCE_ID);
@@ -795,7 +821,7 @@ static void join_static_rejoin(struct bk_group_registry *r,
     if (was_leader) {
         set_str(&g->leader, m->id);
     }
-    member_free(old);
+    bk_gi_member_free(old);
     int64_t now = now_mono(r);
     update_member(m, req, waiter, now);
     g->dirty = true;
@@ -822,7 +848,7 @@ static void join_static_rejoin(struct bk_group_registry *r,
         try_complete_join(r, g);
         return;
     }
-    prepare_rebalance(r, g);
+    bk_gi_prepare_rebalance(r, g);
     try_complete_join(r, g);
 }
 
@@ -832,47 +858,50 @@ void bk_group_join(struct bk_group_registry *r,
                    void *waiter)
 {
     if (group_id.len <= 0) {
-        join_error(r, waiter, BK_KERR_INVALID_GROUP_ID, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_INVALID_GROUP_ID, NULL);
         return;
     }
     if (req->session_timeout_ms < r->cfg.min_session_timeout_ms ||
         req->session_timeout_ms > r->cfg.max_session_timeout_ms) {
-        join_error(r, waiter, BK_KERR_INVALID_SESSION_TIMEOUT, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_INVALID_SESSION_TIMEOUT, NULL);
         return;
     }
     struct bk_group *g = bk_group_find(r, group_id);
     bool unknown = req->member_id.len <= 0;
     if (g == NULL) {
         if (!unknown) {
-            join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
             return;
         }
         g = bk_group_get(r, group_id);
         if (g == NULL) {
-            join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
     }
     if (g->state == BK_GROUP_DEAD) {
-        join_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE, NULL);
         return;
     }
     if (g->consumer != NULL) {
         if (g->consumer->nmembers > 0) {
-            /* Classic members cannot join a consumer group with members
-             * (the migration paths of KIP-848 are not implemented). */
-            join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
+            /* KIP-848 migration: a classic member in a consumer group. */
+            bk_cgroup_classic_join(r, g, req, waiter);
             return;
         }
-        bk_cgroup_free(g->consumer); /* empty: it becomes classic again */
+        /* An empty consumer group becomes classic again, as Kafka deletes
+         * it and creates a classic one (offsets stay); its records are
+         * tombstoned. */
+        bk_cgroup_free(g->consumer);
         g->consumer = NULL;
+        g->tombstone_consumer = true;
     }
     struct bk_group_member *known =
         unknown ? NULL : find_member(g, req->member_id);
     struct bk_group_member *stat = find_static(g, req->instance_id);
     if (!supports_protocols(g, known != NULL ? known : stat, req->protocol_type,
                             req->protocols, req->nprotocols)) {
-        join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
         return;
     }
     if (unknown) {
@@ -881,12 +910,12 @@ void bk_group_join(struct bk_group_registry *r,
             return;
         }
         if ((int64_t)(g->nmembers + g->npending) >= r->cfg.max_size) {
-            join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
             return;
         }
-        struct bk_group_member *m = new_member(r, req);
+        struct bk_group_member *m = bk_gi_member_new(r, req);
         if (m == NULL) {
-            join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
         if (req->require_known_member && m->instance_id == NULL) {
@@ -894,12 +923,12 @@ void bk_group_join(struct bk_group_registry *r,
              * it, so a retried join never leaves a ghost member. */
             if (pending_add(g, m->id, now_mono(r) + req->session_timeout_ms) !=
                 0) {
-                member_free(m);
-                join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+                bk_gi_member_free(m);
+                bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
                 return;
             }
-            join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, m->id);
-            member_free(m);
+            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, m->id);
+            bk_gi_member_free(m);
             return;
         }
         join_new_member(r, g, req, waiter, m);
@@ -908,30 +937,30 @@ void bk_group_join(struct bk_group_registry *r,
     /* A known member id. */
     if (known == NULL && pending_take(g, req->member_id)) {
         if ((int64_t)g->nmembers >= r->cfg.max_size) {
-            join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
             return;
         }
-        struct bk_group_member *m = new_member(r, req);
+        struct bk_group_member *m = bk_gi_member_new(r, req);
         if (m == NULL) {
-            join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
         bk_free(m->id);
         m->id = dup_str(req->member_id);
         if (m->id == NULL) {
-            member_free(m);
-            join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            bk_gi_member_free(m);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
         join_new_member(r, g, req, waiter, m);
         return;
     }
     if (stat != NULL && stat != known) {
-        join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
         return;
     }
     if (known == NULL || g->state == BK_GROUP_EMPTY) {
-        join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
         return;
     }
     if (known->join_waiter != NULL) {
@@ -939,7 +968,7 @@ void bk_group_join(struct bk_group_registry *r,
          * it); answer the old one so its request completes. */
         void *w = known->join_waiter;
         known->join_waiter = NULL;
-        join_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS, known->id);
+        bk_gi_join_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS, known->id);
     }
     int64_t now = now_mono(r);
     bool same = same_protocols(known, req->protocols, req->nprotocols);
@@ -958,7 +987,7 @@ void bk_group_join(struct bk_group_registry *r,
                 return;
             }
             update_member(known, req, waiter, now);
-            prepare_rebalance(r, g);
+            bk_gi_prepare_rebalance(r, g);
             try_complete_join(r, g);
             return;
         case BK_GROUP_STABLE:
@@ -966,7 +995,7 @@ void bk_group_join(struct bk_group_registry *r,
                 /* The leader rejoining asks for a new assignment (e.g. a
                  * metadata change); a follower with new metadata too. */
                 update_member(known, req, waiter, now);
-                prepare_rebalance(r, g);
+                bk_gi_prepare_rebalance(r, g);
                 try_complete_join(r, g);
                 return;
             }
@@ -975,7 +1004,7 @@ void bk_group_join(struct bk_group_registry *r,
             answer_join(r, g, known);
             return;
         default:
-            join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
             return;
     }
 }
@@ -988,39 +1017,43 @@ void bk_group_sync(struct bk_group_registry *r,
                    void *waiter)
 {
     struct bk_group *g = bk_group_find(r, group_id);
+    if (g != NULL && g->consumer != NULL) {
+        bk_cgroup_classic_sync(r, g, req, waiter);
+        return;
+    }
     if (g == NULL || g->state == BK_GROUP_EMPTY) {
-        sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
+        bk_gi_sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
         return;
     }
     if (g->state == BK_GROUP_DEAD) {
-        sync_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE);
+        bk_gi_sync_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE);
         return;
     }
     struct bk_group_member *stat = find_static(g, req->instance_id);
     struct bk_group_member *m = find_member(g, req->member_id);
     if (req->instance_id.len >= 0 && stat != NULL && stat != m) {
-        sync_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID);
+        bk_gi_sync_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID);
         return;
     }
     if (m == NULL) {
-        sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
+        bk_gi_sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
         return;
     }
     if (req->generation != g->generation) {
-        sync_error(r, waiter, BK_KERR_ILLEGAL_GENERATION);
+        bk_gi_sync_error(r, waiter, BK_KERR_ILLEGAL_GENERATION);
         return;
     }
     if ((req->protocol_type.len >= 0 &&
          !str_is(req->protocol_type, g->protocol_type)) ||
         (req->protocol_name.len >= 0 &&
          !str_is(req->protocol_name, g->protocol))) {
-        sync_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
+        bk_gi_sync_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
         return;
     }
     int64_t now = now_mono(r);
     switch (g->state) {
         case BK_GROUP_PREPARING_REBALANCE:
-            sync_error(r, waiter, BK_KERR_REBALANCE_IN_PROGRESS);
+            bk_gi_sync_error(r, waiter, BK_KERR_REBALANCE_IN_PROGRESS);
             return;
         case BK_GROUP_STABLE:
             m->expires_ms = now + m->session_timeout_ms;
@@ -1031,13 +1064,13 @@ void bk_group_sync(struct bk_group_registry *r,
         case BK_GROUP_COMPLETING_REBALANCE:
             break;
         default:
-            sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
+            bk_gi_sync_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID);
             return;
     }
     if (m->sync_waiter != NULL) {
         void *w = m->sync_waiter;
         m->sync_waiter = NULL;
-        sync_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS);
+        bk_gi_sync_error(r, w, BK_KERR_REBALANCE_IN_PROGRESS);
     }
     m->sync_waiter = waiter;
     m->expires_ms = now + m->session_timeout_ms;
@@ -1064,7 +1097,7 @@ void bk_group_sync(struct bk_group_registry *r,
         }
     }
     g->dirty = true;
-    set_state(r, g, BK_GROUP_STABLE);
+    bk_gi_set_state(r, g, BK_GROUP_STABLE);
     for (size_t i = 0; i < g->nmembers; i++) {
         struct bk_group_member *gm = g->members[i];
         if (gm->sync_waiter != NULL) {
@@ -1104,6 +1137,10 @@ int16_t bk_group_heartbeat(struct bk_group_registry *r,
                            int32_t generation)
 {
     struct bk_group *g = bk_group_find(r, group_id);
+    if (g != NULL && g->consumer != NULL) {
+        return bk_cgroup_classic_heartbeat(r, g, member_id, instance_id,
+                                           generation);
+    }
     if (g == NULL || g->state == BK_GROUP_EMPTY) {
         return BK_KERR_UNKNOWN_MEMBER_ID;
     }
@@ -1135,6 +1172,9 @@ int16_t bk_group_leave(struct bk_group_registry *r,
     }
     if (g->state == BK_GROUP_DEAD) {
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
+    }
+    if (g->consumer != NULL) {
+        return bk_cgroup_classic_leave(r, g, member_id, instance_id);
     }
     struct bk_group_member *m = NULL;
     if (instance_id.len >= 0) {
@@ -1303,6 +1343,17 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
 
 bool bk_group_subscribed(const struct bk_group *g, struct bk_str topic)
 {
+    if (g->consumer != NULL) {
+        for (size_t i = 0; i < g->consumer->nmembers; i++) {
+            const struct bk_cmember *m = g->consumer->members[i];
+            for (size_t k = 0; k < m->ntopics; k++) {
+                if (bk_str_eq_c(topic, m->topics[k])) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
     if (g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0) {
         return false;
     }
@@ -1435,7 +1486,7 @@ int bk_group_load_meta(struct bk_group_registry *r,
     if (g == NULL) {
         return BK_ENOMEM;
     }
-    clear_members(r, g, BK_KERR_NOT_COORDINATOR);
+    bk_gi_clear_members(r, g, BK_KERR_NOT_COORDINATOR);
     char *pt = dup_str(ml->protocol_type);
     bk_free(g->protocol_type);
     g->protocol_type = pt;
@@ -1471,8 +1522,8 @@ int bk_group_load_meta(struct bk_group_registry *r,
                 m->assignment_len = (size_t)in->assignment.len;
             }
         }
-        if (rv != 0 || m->id == NULL || add_member(g, m) != 0) {
-            member_free(m);
+        if (rv != 0 || m->id == NULL || bk_gi_member_add(g, m) != 0) {
+            bk_gi_member_free(m);
             return BK_ENOMEM;
         }
     }
@@ -1493,7 +1544,7 @@ void bk_group_load_tombstone(struct bk_group_registry *r,
         bk_group_remove(r, g);
         return;
     }
-    clear_members(r, g, BK_KERR_NOT_COORDINATOR);
+    bk_gi_clear_members(r, g, BK_KERR_NOT_COORDINATOR);
     g->state = BK_GROUP_EMPTY;
     g->generation = 0;
 }

@@ -110,6 +110,14 @@ struct bk_group {
     size_t noffsets;
     size_t offsets_cap;
     bool dirty; /* membership changed: persist a GroupMetadata record */
+    /* Records to write after a conversion between classic and consumer
+     * (KIP-848): a GroupMetadata tombstone, the consumer group's own
+     * tombstones, and the ids of removed consumer members (owned) whose
+     * records must be tombstoned. */
+    bool tombstone_classic;
+    bool tombstone_consumer;
+    char **cg_gone;
+    size_t ncg_gone;
     /* KIP-848 consumer group (consumer.h); NULL for a classic group. */
     struct bk_cgroup *consumer;
 };
@@ -148,6 +156,15 @@ struct bk_group_hooks {
      * its tombstone. g is freed right after. */
     void (*group_expired)(void *data, const struct bk_group *g);
     void *data;
+    /* Topic metadata, for classic members of KIP-848 groups (NULL: no
+     * topics exist). topic_lookup returns the partition count of name
+     * and its id, or -1; topic_name copies the name of a topic id into
+     * buf (false: unknown). */
+    int32_t (*topic_lookup)(void *data, const char *name, struct bk_uuid *id);
+    bool (*topic_name)(void *data,
+                       const struct bk_uuid *id,
+                       char *buf,
+                       size_t cap);
 };
 
 struct bk_group_registry {

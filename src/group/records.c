@@ -119,13 +119,16 @@ int bk_gr_key_decode(struct bk_bytes in, struct bk_gr_key *k)
     bk_rd_init(&rd, in.ptr, (size_t)in.len);
     memset(k, 0, sizeof(*k));
     k->version = bk_rd_i16(&rd);
-    if (k->version < 0 || k->version > 2) {
-        return BK_EUNSUPPORTED;
+    if (k->version < 0 || k->version > 8) {
+        return BK_EUNSUPPORTED; /* share and streams groups: not read */
     }
     k->group = bk_rd_str(&rd, false, false);
+    k->member = BK_STR_NULL;
     if (k->version <= 1) {
         k->topic = bk_rd_str(&rd, false, false);
         k->partition = bk_rd_i32(&rd);
+    } else if (k->version == 5 || k->version == 7 || k->version == 8) {
+        k->member = bk_rd_str(&rd, false, false); /* KIP-848 member keys */
     }
     return rd.err != 0 ? BK_EPROTO : 0;
 }

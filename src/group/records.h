@@ -18,8 +18,9 @@
  *
  * (Kafka's group-coordinator/src/main/resources/common/message/
  * OffsetCommitKey.json, OffsetCommitValue.json, GroupMetadataKey.json,
- * GroupMetadataValue.json.) Other key versions (the KIP-848 and share
- * group records) are skipped when loading. */
+ * GroupMetadataValue.json.) The KIP-848 records (key versions 3-8) are in
+ * cg_records.h; share and streams group records are skipped when
+ * loading. */
 #ifndef BK_GROUP_RECORDS_H
 #define BK_GROUP_RECORDS_H
 
@@ -34,10 +35,13 @@
 #define BK_GR_KEY_GROUP  2
 
 struct bk_gr_key {
-    int16_t version; /* 0 or 1: offset commit; 2: group metadata */
+    /* 0 or 1: offset commit; 2: group metadata; 3-8: KIP-848 consumer
+     * group records (cg_records.h) */
+    int16_t version;
     struct bk_str group;
-    struct bk_str topic; /* offset commit only */
-    int32_t partition;   /* offset commit only */
+    struct bk_str topic;  /* offset commit only */
+    int32_t partition;    /* offset commit only */
+    struct bk_str member; /* KIP-848 member records (5, 7, 8) only */
 };
 
 struct bk_gr_offset_value {

@@ -100,8 +100,11 @@ static int setup(void **state)
     struct bk_group_config cfg;
     bk_group_config_default(&cfg);
     cfg.initial_rebalance_delay_ms = 0;
-    struct bk_group_hooks hooks = { join_done, sync_done, offset_expired, NULL,
-                                    NULL };
+    struct bk_group_hooks hooks = {
+        .join_done = join_done,
+        .sync_done = sync_done,
+        .offset_expired = offset_expired,
+    };
     bk_group_registry_init(&reg, &cfg, &manual, &hooks);
     return 0;
 }

@@ -19,8 +19,10 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 /**
  * Consumer groups with the real Java client. Usage:
  *   GroupCheck consume BOOTSTRAP TOPIC GROUP N PROTOCOL [TIMEOUT_S]
- *     Two consumers of GROUP (group.protocol=PROTOCOL: classic or consumer)
- *     subscribe to TOPIC; once a third of the N records arrived a third
+ *     Two consumers of GROUP (group.protocol=PROTOCOL: classic or consumer,
+ *     or a comma-separated list naming each member's in turn, which mixes
+ *     the protocols in one group as KIP-848's migration allows) subscribe
+ *     to TOPIC; once a third of the N records arrived a third
  *     member joins, once two thirds arrived the first member leaves
  *     (committing first). Commits synchronously after each poll. Stops
  *     when N distinct values were seen. Prints "consumed N dups=D
@@ -97,7 +99,7 @@ public final class GroupCheck {
         }
         String bootstrap = args[1], topic = args[2], group = args[3];
         int n = Integer.parseInt(args[4]);
-        String protocol = args[5];
+        String[] protocols = args[5].split(",");
         long timeout = args.length > 6 ? Long.parseLong(args[6]) : 120;
         long deadline = System.currentTimeMillis() + timeout * 1000;
         Set<String> seen = ConcurrentHashMap.newKeySet();
@@ -106,13 +108,15 @@ public final class GroupCheck {
         List<Member> members = new ArrayList<>();
         int joined = 0;
         for (int i = 0; i < 2; i++) {
-            members.add(new Member(bootstrap, topic, group, protocol,
+            members.add(new Member(bootstrap, topic, group,
+                                   protocols[i % protocols.length],
                                    "java-" + i, seen, total, failure));
             members.get(i).start();
             joined++;
         }
         await(seen, n / 3, deadline, failure);
-        Member third = new Member(bootstrap, topic, group, protocol, "java-2",
+        Member third = new Member(bootstrap, topic, group,
+                                  protocols[2 % protocols.length], "java-2",
                                   seen, total, failure);
         members.add(third);
         third.start();

@@ -1,0 +1,92 @@
+/* Internals shared by the files of src/group (group.c, consumer.c,
+ * classic.c, consumer_load.c): not for use outside this folder. */
+#ifndef BK_GROUP_GROUP_INT_H
+#define BK_GROUP_GROUP_INT_H
+
+#include "group/consumer.h"
+#include "group/group.h"
+
+/* ---- group.c: the classic state machine ---- */
+
+void bk_gi_join_error(struct bk_group_registry *r,
+                      void *waiter,
+                      int16_t err,
+                      const char *member_id);
+void bk_gi_sync_error(struct bk_group_registry *r, void *waiter, int16_t err);
+/* A member named as Kafka does ("<client.id or instance id>-<uuid>"), not
+ * yet in any group; NULL when out of memory. */
+struct bk_group_member *bk_gi_member_new(struct bk_group_registry *r,
+                                         const struct bk_group_join_req *req);
+void bk_gi_member_free(struct bk_group_member *m);
+int bk_gi_member_add(struct bk_group *g, struct bk_group_member *m);
+/* Copies protocols into *out (owned); 0 or BK_ENOMEM. */
+int bk_gi_protocols_copy(struct bk_group_protocol **out,
+                         size_t *nout,
+                         const struct bk_group_proto_in *in,
+                         size_t n);
+void bk_gi_protocols_free(struct bk_group_protocol *p, size_t n);
+/* Removes every classic member, answering parked waiters with err. */
+void bk_gi_clear_members(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         int16_t err);
+void bk_gi_prepare_rebalance(struct bk_group_registry *r, struct bk_group *g);
+void bk_gi_set_state(struct bk_group_registry *r,
+                     struct bk_group *g,
+                     enum bk_group_state s);
+char *bk_gi_dup(struct bk_str s); /* "" for null */
+
+/* ---- consumer.c: the KIP-848 state machine ---- */
+
+struct bk_cmember *bk_ci_find(const struct bk_cgroup *cg, struct bk_str id);
+struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
+                                     struct bk_str instance_id);
+void bk_ci_member_free(struct bk_cmember *m);
+/* A new member (epoch 0) appended to cg; NULL when out of memory. */
+struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id);
+/* Removes and frees m, remembering its id for tombstones and bumping the
+ * group epoch; then maybe converts the group back to classic (when only
+ * classic members are left). */
+void bk_ci_member_remove(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         struct bk_cmember *m);
+/* Remembers a removed member's id: its records get tombstones. */
+void bk_ci_note_gone(struct bk_group *g, const char *id);
+int bk_ci_set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n);
+bool bk_ci_same_topics(const struct bk_cmember *m,
+                       const struct bk_str *t,
+                       int32_t n);
+int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp);
+bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp);
+void bk_ci_set_free(struct bk_cg_set *s);
+/* Recomputes every target (bumps the epoch when one changed). */
+void bk_ci_compute_targets(struct bk_cgroup *cg,
+                           bk_cg_topic_fn lookup,
+                           void *ctx);
+/* Moves m toward its target; owned (NULL: unknown) are the partitions the
+ * member says it still owns, which acknowledges revocations. */
+void bk_ci_reconcile(struct bk_group_registry *r,
+                     struct bk_cgroup *cg,
+                     struct bk_cmember *m,
+                     const struct bk_cg_tp *owned,
+                     int32_t nowned);
+/* Group state after a membership change (Empty or Stable). */
+void bk_ci_update_state(struct bk_group_registry *r, struct bk_group *g);
+
+/* ---- classic.c: migration between the protocols ---- */
+
+/* Online upgrade: a classic group with members becomes a consumer group
+ * whose members are those classic members. Returns NONE or
+ * GROUP_ID_NOT_FOUND (the group cannot be converted). */
+int16_t bk_ci_upgrade(struct bk_group_registry *r,
+                      struct bk_group *g,
+                      bk_cg_topic_fn lookup,
+                      void *ctx);
+/* Online downgrade, after a consumer-protocol member left: when only
+ * classic members remain, the group becomes classic and rebalances, with
+ * generation = the group epoch before the member left (Kafka converts
+ * instead of removing), so the members' commits stay valid. */
+void bk_ci_maybe_downgrade(struct bk_group_registry *r,
+                           struct bk_group *g,
+                           int32_t generation);
+
+#endif /* BK_GROUP_GROUP_INT_H */

@@ -1,0 +1,744 @@
+/* KIP-848 consumer groups under a manual clock: persistence in
+ * __consumer_offsets (records written, then read back into a new
+ * registry), static members, the revocation timeout, and the migration
+ * between classic and consumer groups (upgrade, classic members served by
+ * the server-side assignor, downgrade). */
+/* cmocka.h needs these headers first. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/arena.h"
+#include "group/cg_records.h"
+#include "group/consumer.h"
+#include "group/group.h"
+#include "group/persist.h"
+#include "protocol/gen/consumer_protocol_assignment.h"
+#include "protocol/gen/consumer_protocol_subscription.h"
+#include "protocol/kerr.h"
+
+static int64_t clock_ms;
+
+static int64_t manual_ms(const struct bk_clock *c)
+{
+    (void)c;
+    return clock_ms;
+}
+
+static const struct bk_clock manual = { manual_ms, manual_ms, NULL };
+
+/* One topic "t" with 6 partitions. */
+static const struct bk_uuid topic_t = { { 9, 8, 7, 6 } };
+#define NPARTS 6
+
+static int32_t lookup(void *ctx, const char *name, struct bk_uuid *id)
+{
+    (void)ctx;
+    if (strcmp(name, "t") != 0) {
+        return -1;
+    }
+    *id = topic_t;
+    return NPARTS;
+}
+
+static bool topic_name(void *data,
+                       const struct bk_uuid *id,
+                       char *buf,
+                       size_t cap)
+{
+    (void)data;
+    if (memcmp(id, &topic_t, sizeof(*id)) != 0 || cap < 2) {
+        return false;
+    }
+    strcpy(buf, "t");
+    return true;
+}
+
+/* ---- waiters ---- */
+
+struct waiter {
+    bool done;
+    int16_t error;
+    int32_t generation;
+    char member_id[128];
+    char leader[128];
+    char protocol[32];
+    int32_t parts[NPARTS]; /* SyncGroup: the partitions of "t" */
+    int32_t nparts;
+};
+
+static void join_done(void *data, void *w, const struct bk_group_join_result *r)
+{
+    (void)data;
+    struct waiter *x = w;
+    assert_false(x->done);
+    x->done = true;
+    x->error = r->error;
+    x->generation = r->generation;
+    snprintf(x->member_id, sizeof(x->member_id), "%s", r->member_id);
+    snprintf(x->leader, sizeof(x->leader), "%s", r->leader);
+    snprintf(x->protocol, sizeof(x->protocol), "%s",
+             r->protocol_name ? r->protocol_name : "");
+}
+
+static void sync_done(void *data,
+                      void *w,
+                      int16_t error,
+                      const char *ptype,
+                      const char *pname,
+                      const uint8_t *a,
+                      size_t len)
+{
+    (void)data;
+    (void)ptype;
+    (void)pname;
+    struct waiter *x = w;
+    assert_false(x->done);
+    x->done = true;
+    x->error = error;
+    x->nparts = 0;
+    if (error != 0 || len < 2) {
+        return;
+    }
+    struct bk_arena ar;
+    bk_arena_init(&ar, 1024, 0);
+    struct bk_rd rd;
+    bk_rd_init(&rd, a, len);
+    int16_t v = bk_rd_i16(&rd);
+    struct bk_msg_consumer_protocol_assignment asg;
+    bk_msg_consumer_protocol_assignment_init(&asg);
+    assert_int_equal(
+        bk_msg_consumer_protocol_assignment_decode(&asg, &rd, v, &ar), 0);
+    for (int32_t i = 0; i < asg.assigned_partitions_count; i++) {
+        assert_true(bk_str_eq_c(asg.assigned_partitions[i].topic, "t"));
+        for (int32_t k = 0; k < asg.assigned_partitions[i].partitions_count;
+             k++) {
+            x->parts[x->nparts++] = asg.assigned_partitions[i].partitions[k];
+        }
+    }
+    bk_arena_destroy(&ar);
+}
+
+/* ---- a registry and its "log" ---- */
+
+struct log_rec {
+    uint8_t *key;
+    size_t klen;
+    uint8_t *val; /* NULL: tombstone */
+    size_t vlen;
+};
+
+static struct log_rec wal[4096];
+static size_t nwal;
+static struct bk_group_registry reg;
+
+static void init_reg(struct bk_group_registry *r)
+{
+    struct bk_group_config cfg;
+    bk_group_config_default(&cfg);
+    cfg.initial_rebalance_delay_ms = 0;
+    struct bk_group_hooks hooks = {
+        .join_done = join_done,
+        .sync_done = sync_done,
+        .topic_lookup = lookup,
+        .topic_name = topic_name,
+    };
+    bk_group_registry_init(r, &cfg, &manual, &hooks);
+}
+
+/* What the coordinator glue does after each request: write what is
+ * pending. */
+static void flush(void)
+{
+    for (struct bk_group *g = reg.groups; g != NULL; g = g->next) {
+        struct bk_arena a;
+        bk_arena_init(&a, 4096, 0);
+        struct bk_gr_recs rs = { .a = &a };
+        bk_group_pending_records(g, &rs);
+        assert_false(rs.failed);
+        for (size_t i = 0; i < rs.n; i++) {
+            assert_true(nwal < sizeof(wal) / sizeof(wal[0]));
+            struct log_rec *lr = &wal[nwal++];
+            lr->klen = (size_t)rs.v[i].key.len;
+            lr->key = malloc(lr->klen);
+            memcpy(lr->key, rs.v[i].key.ptr, lr->klen);
+            lr->val = NULL;
+            if (rs.v[i].value.len >= 0) {
+                lr->vlen = (size_t)rs.v[i].value.len;
+                lr->val = malloc(lr->vlen + 1);
+                memcpy(lr->val, rs.v[i].value.ptr, lr->vlen);
+            }
+        }
+        bk_group_pending_clear(g);
+        bk_arena_destroy(&a);
+    }
+}
+
+/* A coordinator restart: a new registry reads the log back. */
+static void reload(void)
+{
+    bk_group_registry_close(&reg);
+    init_reg(&reg);
+    for (size_t i = 0; i < nwal; i++) {
+        struct bk_arena a;
+        bk_arena_init(&a, 4096, 0);
+        struct bk_bytes k = { wal[i].key, (int32_t)wal[i].klen };
+        struct bk_bytes v =
+            wal[i].val != NULL
+                ? (struct bk_bytes){ wal[i].val, (int32_t)wal[i].vlen }
+                : BK_BYTES_NULL;
+        bk_group_load_record(&reg, k, v, &a);
+        bk_arena_destroy(&a);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    clock_ms = 1000000;
+    nwal = 0;
+    init_reg(&reg);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    bk_group_registry_close(&reg);
+    for (size_t i = 0; i < nwal; i++) {
+        free(wal[i].key);
+        free(wal[i].val);
+    }
+    return 0;
+}
+
+#define CG bk_str_c("cg")
+
+static struct bk_cg_result hb_full(const char *member,
+                                   const char *instance,
+                                   int32_t epoch,
+                                   const struct bk_cg_set *owned)
+{
+    static const struct bk_str topics[1] = { { "t", 1 } };
+    struct bk_cg_heartbeat hb = {
+        .member_id = bk_str_c(member),
+        .member_epoch = epoch,
+        .instance_id = instance != NULL ? bk_str_c(instance) : BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .rebalance_timeout_ms = 30000,
+        .topics = epoch == 0 ? topics : NULL,
+        .ntopics = epoch == 0 ? 1 : 0,
+        .server_assignor = BK_STR_NULL,
+        .owned = owned != NULL ? owned->v : NULL,
+        .nowned = owned != NULL ? (int32_t)owned->n : -1,
+    };
+    struct bk_cg_result res;
+    bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
+    flush();
+    return res;
+}
+
+/* A consumer member heartbeats until its assignment stops changing,
+ * acknowledging what it was told each time. Returns its epoch. */
+static int32_t settle(const char *member, int32_t epoch, struct bk_cg_set *own)
+{
+    for (int i = 0; i < 8; i++) {
+        struct bk_cg_result r = hb_full(member, NULL, epoch, own);
+        assert_int_equal(r.error, 0);
+        epoch = r.member_epoch;
+        own->n = 0;
+        for (size_t k = 0; k < r.assignment->n; k++) {
+            own->v[own->n++] = r.assignment->v[k];
+        }
+    }
+    return epoch;
+}
+
+static struct bk_cmember *cmember(const char *id)
+{
+    struct bk_group *g = bk_group_find(&reg, CG);
+    assert_non_null(g);
+    assert_non_null(g->consumer);
+    for (size_t i = 0; i < g->consumer->nmembers; i++) {
+        if (strcmp(g->consumer->members[i]->id, id) == 0) {
+            return g->consumer->members[i];
+        }
+    }
+    return NULL;
+}
+
+/* Membership, epochs and assignments survive a coordinator restart; a
+ * member that left stays gone; a deleted group stays deleted. */
+static void test_persist_round_trip(void **state)
+{
+    (void)state;
+    struct bk_cg_tp v1[NPARTS], v2[NPARTS];
+    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
+    int32_t e1 = settle("m1", 0, &o1);
+    int32_t e2 = settle("m2", 0, &o2);
+    e1 = settle("m1", e1, &o1);
+    e2 = settle("m2", e2, &o2);
+    assert_int_equal(o1.n + o2.n, NPARTS);
+    struct bk_group *g = bk_group_find(&reg, CG);
+    int32_t epoch = g->consumer->group_epoch;
+    size_t before = nwal;
+    /* Nothing changes on a plain heartbeat: nothing is written. */
+    (void)hb_full("m1", NULL, e1, NULL);
+    assert_int_equal(nwal, before);
+
+    reload();
+    g = bk_group_find(&reg, CG);
+    assert_non_null(g);
+    assert_non_null(g->consumer);
+    assert_int_equal(g->consumer->group_epoch, epoch);
+    assert_int_equal(g->consumer->nmembers, 2);
+    assert_int_equal(g->state, BK_GROUP_STABLE);
+    struct bk_cmember *m1 = cmember("m1");
+    assert_non_null(m1);
+    assert_int_equal(m1->epoch, e1);
+    assert_int_equal(m1->assigned.n, o1.n);
+    assert_int_equal(m1->target.n, o1.n);
+    assert_int_equal(m1->ntopics, 1);
+    assert_string_equal(m1->topics[0], "t");
+    assert_string_equal(m1->client_host, "/127.0.0.1");
+    /* The members carry on with their epochs, as if nothing happened. */
+    struct bk_cg_result r = hb_full("m1", NULL, e1, &o1);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.member_epoch, e1);
+    assert_int_equal(r.assignment->n, o1.n);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m2"), e2), 0);
+
+    /* m2 leaves: after a restart it is not there, m1 takes everything. */
+    r = hb_full("m2", NULL, -1, NULL);
+    assert_int_equal(r.member_epoch, -1);
+    reload();
+    assert_null(cmember("m2"));
+    e1 = settle("m1", e1, &o1);
+    assert_int_equal(o1.n, NPARTS);
+    reload();
+    assert_int_equal(cmember("m1")->assigned.n, NPARTS);
+
+    /* The last member leaves; the empty group is deleted. */
+    (void)hb_full("m1", NULL, -1, NULL);
+    g = bk_group_find(&reg, CG);
+    assert_int_equal(g->state, BK_GROUP_EMPTY);
+    struct bk_group *dg = NULL;
+    assert_int_equal(bk_group_delete_check(&reg, CG, &dg), 0);
+    struct bk_arena a;
+    bk_arena_init(&a, 4096, 0);
+    struct bk_gr_recs rs = { .a = &a };
+    bk_group_delete_records(dg, &rs);
+    for (size_t i = 0; i < rs.n; i++) {
+        struct log_rec *lr = &wal[nwal++];
+        lr->klen = (size_t)rs.v[i].key.len;
+        lr->key = malloc(lr->klen);
+        memcpy(lr->key, rs.v[i].key.ptr, lr->klen);
+        lr->val = NULL;
+    }
+    bk_arena_destroy(&a);
+    bk_group_remove(&reg, dg);
+    reload();
+    assert_null(bk_group_find(&reg, CG));
+}
+
+/* The record layouts are Kafka's: key = int16 type + strings, value =
+ * int16 version 0 + flexible fields. */
+static void test_record_layouts(void **state)
+{
+    (void)state;
+    struct bk_arena a;
+    bk_arena_init(&a, 4096, 0);
+    struct bk_bytes k =
+        bk_gr_cg_key(&a, BK_GR_KEY_CG_CURRENT, bk_str_c("g"), bk_str_c("m"));
+    static const uint8_t want_key[] = { 0, 8, 0, 1, 'g', 0, 1, 'm' };
+    assert_int_equal(k.len, sizeof(want_key));
+    assert_memory_equal(k.ptr, want_key, sizeof(want_key));
+    struct bk_bytes e = bk_gr_cg_epoch_value(&a, 7);
+    static const uint8_t want_epoch[] = { 0, 0, 0, 0, 0, 7, 0 };
+    assert_int_equal(e.len, sizeof(want_epoch));
+    assert_memory_equal(e.ptr, want_epoch, sizeof(want_epoch));
+    struct bk_cg_tp tps[2] = { { topic_t, 1 }, { topic_t, 4 } };
+    struct bk_cg_set s = { tps, 2, 2 };
+    struct bk_bytes t = bk_gr_cg_target_value(&a, &s);
+    /* version, 1 topic (compact 2), uuid, 2 partitions (compact 3), tags */
+    assert_int_equal(t.len, 2 + 1 + 16 + 1 + 8 + 1 + 1);
+    struct bk_cg_tp *back = NULL;
+    size_t n = 0;
+    assert_int_equal(bk_gr_cg_target_decode(t, &a, &back, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(back[1].partition, 4);
+    /* A truncated value is refused, not read past. */
+    struct bk_bytes cut = { t.ptr, t.len - 3 };
+    assert_int_not_equal(bk_gr_cg_target_decode(cut, &a, &back, &n), 0);
+    bk_arena_destroy(&a);
+}
+
+/* KIP-848 static membership: leaving with epoch -2 keeps the assignment;
+ * the same instance rejoining under a new member id gets it back; a second
+ * live member with the same instance id is refused. */
+static void test_static_member(void **state)
+{
+    (void)state;
+    struct bk_cg_tp v1[NPARTS];
+    struct bk_cg_set o1 = { v1, 0, NPARTS };
+    struct bk_cg_result r = hb_full("s1", "inst", 0, NULL);
+    assert_int_equal(r.error, 0);
+    r = hb_full("s2", "inst", 0, NULL);
+    assert_int_equal(r.error, BK_KERR_UNRELEASED_INSTANCE_ID);
+    int32_t e = settle("s1", r.member_epoch > 0 ? r.member_epoch : 1, &o1);
+    (void)e;
+    assert_int_equal(o1.n, NPARTS);
+    r = hb_full("s1", "inst", -2, NULL);
+    assert_int_equal(r.member_epoch, -2);
+    assert_int_equal(cmember("s1")->assigned.n, NPARTS); /* kept */
+    r = hb_full("s3", "inst", 0, NULL);
+    assert_int_equal(r.error, 0);
+    assert_null(cmember("s1"));
+    assert_int_equal(r.assignment->n, NPARTS);
+}
+
+/* A member that does not acknowledge a revocation within its rebalance
+ * timeout is fenced, and its partitions go to the others. */
+static void test_revocation_timeout(void **state)
+{
+    (void)state;
+    struct bk_cg_tp v1[NPARTS], v2[NPARTS];
+    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
+    int32_t e1 = settle("m1", 0, &o1);
+    assert_int_equal(o1.n, NPARTS);
+    struct bk_cg_result r = hb_full("m2", NULL, 0, NULL);
+    int32_t e2 = r.member_epoch;
+    /* m1 is told to revoke half, then goes silent (but keeps its session
+     * alive with heartbeats that do not acknowledge). */
+    r = hb_full("m1", NULL, e1, &o1);
+    assert_int_equal(cmember("m1")->revoking.n, NPARTS / 2);
+    clock_ms += 20000;
+    r = hb_full("m1", NULL, e1, &o1);
+    assert_int_equal(r.error, 0);
+    clock_ms += 11000; /* past the 30 s rebalance timeout */
+    bk_group_tick(&reg);
+    flush();
+    assert_null(cmember("m1"));
+    e2 = settle("m2", e2, &o2);
+    assert_int_equal(o2.n, NPARTS);
+}
+
+/* ---- classic members ---- */
+
+/* A ConsumerProtocolSubscription v1 for topic "t" owning parts. */
+static size_t subscription(uint8_t *buf,
+                           size_t cap,
+                           const int32_t *parts,
+                           int32_t nparts)
+{
+    struct bk_msg_consumer_protocol_subscription sub;
+    bk_msg_consumer_protocol_subscription_init(&sub);
+    struct bk_str topics[1] = { bk_str_c("t") };
+    sub.topics = topics;
+    sub.topics_count = 1;
+    struct bk_msg_consumer_protocol_subscription_topic_partition own = {
+        bk_str_c("t"), (int32_t *)parts, nparts
+    };
+    sub.owned_partitions = &own;
+    sub.owned_partitions_count = nparts > 0 ? 1 : 0;
+    struct bk_wr w;
+    bk_wr_init(&w, buf, cap);
+    bk_wr_i16(&w, 1);
+    assert_int_equal(bk_msg_consumer_protocol_subscription_encode(&sub, &w, 1),
+                     0);
+    assert_int_equal(w.err, 0);
+    return w.len;
+}
+
+static void classic_join(struct waiter *w,
+                         const char *member,
+                         const int32_t *owned,
+                         int32_t nowned)
+{
+    char id[128];
+    snprintf(id, sizeof(id), "%s", member); /* member may point into w */
+    int32_t own[NPARTS];
+    memcpy(own, owned != NULL ? owned : own, (size_t)nowned * sizeof(*own));
+    memset(w, 0, sizeof(*w));
+    member = id;
+    owned = own;
+    uint8_t meta[256];
+    size_t len = subscription(meta, sizeof(meta), owned, nowned);
+    struct bk_group_proto_in p[1] = {
+        { bk_str_c("range"), { meta, (int32_t)len } },
+    };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(member),
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("classic"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = p,
+        .nprotocols = 1,
+        .require_known_member = true,
+    };
+    bk_group_join(&reg, CG, &req, w);
+    flush();
+}
+
+static void classic_sync(struct waiter *w,
+                         const char *member,
+                         int32_t generation,
+                         const struct bk_group_assignment_in *as,
+                         size_t nas)
+{
+    memset(w, 0, sizeof(*w));
+    struct bk_group_sync_req req = {
+        .member_id = bk_str_c(member),
+        .instance_id = BK_STR_NULL,
+        .generation = generation,
+        .protocol_type = bk_str_c("consumer"),
+        .protocol_name = bk_str_c("range"),
+        .assignments = as,
+        .nassignments = nas,
+    };
+    bk_group_sync(&reg, CG, &req, w);
+    flush();
+}
+
+/* A classic consumer's loop: rejoin while told to, until stable. */
+static void classic_settle(const char *member, struct waiter *last)
+{
+    for (int i = 0; i < 8; i++) {
+        struct waiter j, s;
+        classic_join(&j, member, last->parts, last->nparts);
+        assert_true(j.done);
+        assert_int_equal(j.error, 0);
+        assert_string_equal(j.leader, ""); /* a follower: no assigning */
+        classic_sync(&s, member, j.generation, NULL, 0);
+        assert_true(s.done);
+        assert_int_equal(s.error, 0);
+        *last = s;
+        last->generation = j.generation;
+        if (bk_group_heartbeat(&reg, CG, bk_str_c(member), BK_STR_NULL,
+                               j.generation) == 0) {
+            return;
+        }
+    }
+    fail_msg("the classic member did not settle");
+}
+
+/* A classic group with members, a consumer-protocol member arrives: the
+ * group is upgraded, the classic members keep their partitions until the
+ * server-side assignor moves them, and every partition ends up with
+ * exactly one member. When the consumer member leaves, the group becomes
+ * classic again and rebalances. */
+static void test_upgrade_and_downgrade(void **state)
+{
+    (void)state;
+    /* A classic group: two members, the leader assigns 0-2 and 3-5. */
+    struct waiter j1, j2;
+    classic_join(&j1, "", NULL, 0);
+    assert_int_equal(j1.error, BK_KERR_MEMBER_ID_REQUIRED);
+    classic_join(&j1, j1.member_id, NULL, 0);
+    assert_true(j1.done);
+    assert_int_equal(j1.error, 0);
+    char c1[128], c2[128];
+    snprintf(c1, sizeof(c1), "%s", j1.member_id);
+    classic_join(&j2, "", NULL, 0);
+    snprintf(c2, sizeof(c2), "%s", j2.member_id);
+    classic_join(&j2, c2, NULL, 0); /* parks: rebalance */
+    struct waiter j1b;
+    classic_join(&j1b, c1, NULL, 0);
+    assert_true(j1b.done && j2.done);
+    int32_t gen = j1b.generation;
+    /* The leader's assignment, in the consumer protocol's format. */
+    uint8_t a1[64], a2[64];
+    size_t l1, l2;
+    {
+        int32_t p1[3] = { 0, 1, 2 }, p2[3] = { 3, 4, 5 };
+        struct bk_msg_consumer_protocol_assignment_topic_partition
+            t1 = { bk_str_c("t"), p1, 3 },
+            t2 = { bk_str_c("t"), p2, 3 };
+        struct bk_msg_consumer_protocol_assignment x;
+        bk_msg_consumer_protocol_assignment_init(&x);
+        struct bk_wr w;
+        x.assigned_partitions = &t1;
+        x.assigned_partitions_count = 1;
+        bk_wr_init(&w, a1, sizeof(a1));
+        bk_wr_i16(&w, 1);
+        bk_msg_consumer_protocol_assignment_encode(&x, &w, 1);
+        l1 = w.len;
+        x.assigned_partitions = &t2;
+        bk_wr_init(&w, a2, sizeof(a2));
+        bk_wr_i16(&w, 1);
+        bk_msg_consumer_protocol_assignment_encode(&x, &w, 1);
+        l2 = w.len;
+    }
+    struct bk_group_assignment_in as[2] = {
+        { bk_str_c(c1), { a1, (int32_t)l1 } },
+        { bk_str_c(c2), { a2, (int32_t)l2 } },
+    };
+    struct waiter s1, s2;
+    classic_sync(&s2, c2, gen, NULL, 0);
+    classic_sync(&s1, c1, gen, as, 2);
+    assert_int_equal(s1.error, 0);
+    assert_int_equal(s1.nparts, 3);
+    assert_int_equal(s2.nparts, 3);
+    struct bk_group *g = bk_group_find(&reg, CG);
+    assert_int_equal(g->state, BK_GROUP_STABLE);
+    assert_null(g->consumer);
+
+    /* The upgrade: a consumer member joins the classic group. */
+    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    assert_int_equal(r.error, 0);
+    g = bk_group_find(&reg, CG);
+    assert_non_null(g->consumer);
+    assert_int_equal(g->consumer->nmembers, 3);
+    assert_true(cmember(c1)->classic);
+    assert_int_equal(cmember(c1)->assigned.n, 3); /* kept from classic */
+    assert_int_equal(r.assignment->n, 0);         /* all still owned */
+    /* The classic members learn of the rebalance from Heartbeat. */
+    assert_int_equal(
+        bk_group_heartbeat(&reg, CG, bk_str_c(c1), BK_STR_NULL, gen),
+        BK_KERR_REBALANCE_IN_PROGRESS);
+    /* Everyone converges. */
+    struct bk_cg_tp vk[NPARTS];
+    struct bk_cg_set ok = { vk, 0, NPARTS };
+    int32_t ek = r.member_epoch;
+    for (int round = 0; round < 4; round++) {
+        classic_settle(c1, &s1);
+        classic_settle(c2, &s2);
+        ek = settle("k1", ek, &ok);
+    }
+    assert_int_equal(s1.nparts + s2.nparts + (int32_t)ok.n, NPARTS);
+    bool seen[NPARTS] = { false };
+    for (int32_t i = 0; i < s1.nparts; i++) {
+        seen[s1.parts[i]] = true;
+    }
+    for (int32_t i = 0; i < s2.nparts; i++) {
+        assert_false(seen[s2.parts[i]]);
+        seen[s2.parts[i]] = true;
+    }
+    for (size_t i = 0; i < ok.n; i++) {
+        assert_false(seen[ok.v[i].partition]);
+        seen[ok.v[i].partition] = true;
+    }
+    assert_int_equal(ok.n, 2);
+    assert_string_equal(bk_cgroup_state(g), "Stable");
+    /* A classic member commits with its generation (the member epoch). */
+    struct bk_group *cg = NULL;
+    assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
+                                           s1.generation, &cg),
+                     0);
+    assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
+                                           s1.generation + 7, &cg),
+                     BK_KERR_ILLEGAL_GENERATION);
+
+    /* The mixed group survives a restart. */
+    reload();
+    g = bk_group_find(&reg, CG);
+    assert_non_null(g->consumer);
+    assert_int_equal(g->consumer->nmembers, 3);
+    assert_true(cmember(c2)->classic);
+    assert_int_equal(cmember(c2)->session_timeout_ms, 10000);
+    assert_int_equal(
+        bk_group_heartbeat(&reg, CG, bk_str_c(c2), BK_STR_NULL, s2.generation),
+        0);
+
+    /* The downgrade: the consumer member leaves, the classic members are
+     * all that is left, and the group is classic again, rebalancing. */
+    r = hb_full("k1", NULL, -1, NULL);
+    g = bk_group_find(&reg, CG);
+    assert_null(g->consumer);
+    assert_int_equal(g->nmembers, 2);
+    assert_int_equal(g->state, BK_GROUP_PREPARING_REBALANCE);
+    /* The generation is the epoch the members had: their commits and
+     * heartbeats stay valid while they rejoin. */
+    assert_int_equal(g->generation, s1.generation);
+    assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
+                                           s1.generation, &cg),
+                     0);
+    assert_int_equal(
+        bk_group_heartbeat(&reg, CG, bk_str_c(c1), BK_STR_NULL, g->generation),
+        BK_KERR_REBALANCE_IN_PROGRESS);
+    /* After a restart it is still classic, with the two members. */
+    reload();
+    g = bk_group_find(&reg, CG);
+    assert_null(g->consumer);
+    assert_int_equal(g->nmembers, 2);
+}
+
+/* A classic consumer joining a consumer group from the start; its
+ * LeaveGroup gives its partitions back. */
+static void test_classic_join_and_leave(void **state)
+{
+    (void)state;
+    struct bk_cg_tp vk[NPARTS];
+    struct bk_cg_set ok = { vk, 0, NPARTS };
+    int32_t ek = settle("k1", 0, &ok);
+    assert_int_equal(ok.n, NPARTS);
+    struct waiter j;
+    classic_join(&j, "", NULL, 0);
+    assert_int_equal(j.error, BK_KERR_MEMBER_ID_REQUIRED);
+    char c[128];
+    snprintf(c, sizeof(c), "%s", j.member_id);
+    struct waiter s = { 0 };
+    for (int round = 0; round < 4; round++) {
+        ek = settle("k1", ek, &ok);
+        classic_settle(c, &s);
+    }
+    assert_int_equal(ok.n, NPARTS / 2);
+    assert_int_equal(s.nparts, NPARTS / 2);
+    /* A consumer-protocol heartbeat cannot use a classic member's id. */
+    struct bk_cg_result r = hb_full(c, NULL, s.generation, NULL);
+    assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
+    /* A wrong generation. */
+    struct waiter bad;
+    classic_sync(&bad, c, s.generation + 3, NULL, 0);
+    assert_int_equal(bad.error, BK_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(bk_group_leave(&reg, CG, bk_str_c(c), BK_STR_NULL), 0);
+    assert_int_equal(bk_group_leave(&reg, CG, bk_str_c(c), BK_STR_NULL),
+                     BK_KERR_UNKNOWN_MEMBER_ID);
+    ek = settle("k1", ek, &ok);
+    assert_int_equal(ok.n, NPARTS);
+    /* A consumer group does not take members of another protocol type. */
+    struct waiter other;
+    memset(&other, 0, sizeof(other));
+    struct bk_group_proto_in p = { bk_str_c("x"), { (const uint8_t *)"", 0 } };
+    struct bk_group_join_req req = {
+        .member_id = BK_STR_NULL,
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("h"),
+        .protocol_type = bk_str_c("connect"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = &p,
+        .nprotocols = 1,
+    };
+    bk_group_join(&reg, CG, &req, &other);
+    assert_int_equal(other.error, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_persist_round_trip, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_record_layouts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_revocation_timeout, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_and_downgrade, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_classic_join_and_leave, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
