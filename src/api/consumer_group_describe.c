@@ -106,7 +106,7 @@ static void describe_member(const struct bk_cmember *m,
         }
         om->subscribed_topic_names_count = (int32_t)m->ntopics;
     }
-    om->subscribed_topic_regex = BK_STR_NULL; /* regexes are not supported */
+    om->subscribed_topic_regex = bk_gbuf_str(b, m->regex);
     /* Kafka's member keeps what it was told it owns (assignedPartitions)
      * apart from what it still has to revoke, as m->assigned does. */
     describe_set(&m->assigned, img, b, &om->assignment);

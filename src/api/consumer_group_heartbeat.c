@@ -185,6 +185,7 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call)
                       ? req->subscribed_topic_names
                       : NULL,
         .ntopics = req->subscribed_topic_names_count,
+        .regex = req->subscribed_topic_regex, /* v1+; null before */
         .server_assignor = req->server_assignor,
         .owned = nowned >= 0 ? owned : NULL,
         .nowned = nowned,

@@ -539,6 +539,19 @@ static bool hook_topic_name(void *data,
     return ok;
 }
 
+static void hook_topic_each(void *data,
+                            void (*fn)(void *arg, const char *name),
+                            void *arg)
+{
+    struct bk_gcoord *gc = data;
+    const struct bk_api_ctx *ctx = gc->shard->group->app;
+    struct bk_md_image *img = bk_md_image_acquire(ctx->md);
+    for (size_t i = 0; img != NULL && i < img->n_topics; i++) {
+        fn(arg, img->by_name[i]->name);
+    }
+    bk_md_image_release(img);
+}
+
 /* ---- lifecycle ---- */
 
 void bk_gcoord_start(struct bk_shard *shard)
@@ -558,6 +571,7 @@ void bk_gcoord_start(struct bk_shard *shard)
         .data = gc,
         .topic_lookup = hook_topic_lookup,
         .topic_name = hook_topic_name,
+        .topic_each = hook_topic_each,
     };
     struct bk_group_config cfg = ctx->group;
     if (cfg.max_session_timeout_ms == 0) {

@@ -120,7 +120,7 @@ static void emit_member(struct bk_wr *w, const void *x, const void *y)
     for (size_t i = 0; i < m->ntopics; i++) {
         bk_wr_str(w, bk_str_c(m->topics[i]), true);
     }
-    bk_wr_str(w, BK_STR_NULL, true); /* SubscribedTopicRegex */
+    bk_wr_str(w, cs(m->regex), true);
     bk_wr_i32(w, m->rebalance_timeout_ms);
     bk_wr_str(w, m->classic ? BK_STR_NULL : cs(cg->assignor), true);
     if (!m->classic) {
@@ -292,7 +292,7 @@ int bk_gr_cg_member_decode(struct bk_bytes in,
     }
     m->topics = t;
     m->ntopics = n;
-    (void)bk_rd_str(&rd, true, true); /* SubscribedTopicRegex */
+    m->regex = bk_rd_str(&rd, true, true);
     m->rebalance_timeout_ms = bk_rd_i32(&rd);
     m->server_assignor = bk_rd_str(&rd, true, true);
     uint32_t ntags = bk_rd_uvarint(&rd);

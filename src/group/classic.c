@@ -392,13 +392,15 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     if (req->rebalance_timeout_ms > 0) {
         m->rebalance_timeout_ms = req->rebalance_timeout_ms;
     }
-    if (!bk_ci_same_topics(m, sub.topics, sub.ntopics) &&
-        bk_ci_set_topics(m, sub.topics, sub.ntopics) != 0) {
-        goto fail;
+    if (!bk_ci_same_topics(m, sub.topics, sub.ntopics)) {
+        if (bk_ci_set_topics(m, sub.topics, sub.ntopics) != 0) {
+            goto fail;
+        }
+        cg->bump = true; /* a new member or a new subscription */
     }
     m->dirty = true;
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
-    bk_ci_compute_targets(cg, hook_lookup, r);
+    bk_ci_compute_targets(r, cg, hook_lookup, r);
     bk_ci_reconcile(r, cg, m, sub.owned, sub.nowned);
     bk_ci_update_state(r, g);
     /* The member is a follower (the leader is nobody) and gets its
@@ -500,7 +502,7 @@ int16_t bk_cgroup_classic_heartbeat(struct bk_group_registry *r,
     }
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
     /* Other members may have joined or left since: refresh the targets. */
-    bk_ci_compute_targets(cg, hook_lookup, r);
+    bk_ci_compute_targets(r, cg, hook_lookup, r);
     return must_rejoin(cg, m) ? BK_KERR_REBALANCE_IN_PROGRESS : BK_KERR_NONE;
 }
 
@@ -530,7 +532,7 @@ int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
         }
     }
     bk_ci_member_remove(r, g, m);
-    bk_ci_compute_targets(cg, hook_lookup, r);
+    bk_ci_compute_targets(r, cg, hook_lookup, r);
     return BK_KERR_NONE;
 }
 

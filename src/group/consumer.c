@@ -94,6 +94,7 @@ void bk_ci_member_free(struct bk_cmember *m)
     bk_ci_set_free(&m->revoking);
     bk_ci_set_free(&m->target);
     bk_gi_protocols_free(m->protocols, m->nprotocols);
+    bk_ci_regex_free(m);
     bk_free(m);
 }
 
@@ -199,7 +200,7 @@ void bk_ci_member_remove(struct bk_group_registry *r,
     }
     bk_ci_note_gone(g, m->id);
     bk_ci_member_free(m);
-    cg->group_epoch++;
+    cg->bump = true;
     cg->dirty = true;
     bk_ci_update_state(r, g);
 }
@@ -265,6 +266,11 @@ static bool subscribes(const struct bk_cmember *m, const char *topic)
             return true;
         }
     }
+    for (size_t i = 0; i < m->nresolved; i++) {
+        if (strcmp(m->resolved[i], topic) == 0) {
+            return true;
+        }
+    }
     return false;
 }
 
@@ -287,7 +293,7 @@ static size_t all_topics(const struct bk_cgroup *cg, const char ***out)
 {
     size_t n = 0;
     for (size_t i = 0; i < cg->nmembers; i++) {
-        n += cg->members[i]->ntopics;
+        n += cg->members[i]->ntopics + cg->members[i]->nresolved;
     }
     const char **v = bk_calloc(n + 1, sizeof(*v));
     if (v == NULL) {
@@ -298,6 +304,9 @@ static size_t all_topics(const struct bk_cgroup *cg, const char ***out)
     for (size_t i = 0; i < cg->nmembers; i++) {
         for (size_t t = 0; t < cg->members[i]->ntopics; t++) {
             v[k++] = cg->members[i]->topics[t];
+        }
+        for (size_t t = 0; t < cg->members[i]->nresolved; t++) {
+            v[k++] = cg->members[i]->resolved[t];
         }
     }
     qsort(v, k, sizeof(*v), cmp_str);
@@ -408,10 +417,14 @@ static void assign_uniform(struct bk_cgroup *cg,
 
 /* Computes every member's target assignment; bumps the group epoch when
  * any target changed (membership, subscriptions or topic metadata). */
-void bk_ci_compute_targets(struct bk_cgroup *cg,
+void bk_ci_compute_targets(struct bk_group_registry *r,
+                           struct bk_cgroup *cg,
                            bk_cg_topic_fn lookup,
                            void *ctx)
 {
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        bk_ci_resolve_regex(r, cg->members[i]);
+    }
     struct bk_cmember **ms = bk_calloc(cg->nmembers + 1, sizeof(*ms));
     struct bk_cg_set *old = bk_calloc(cg->nmembers + 1, sizeof(*old));
     const char **topics = NULL;
@@ -441,9 +454,10 @@ void bk_ci_compute_targets(struct bk_cgroup *cg,
         }
         bk_ci_set_free(&old[i]);
     }
-    if (changed) {
+    if (changed || cg->bump) {
         cg->group_epoch++;
         cg->dirty = true;
+        cg->bump = false;
     }
     bk_free(old);
     bk_free(ms);
@@ -614,7 +628,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         if (m != NULL) {
             int32_t epoch = cg->group_epoch;
             bk_ci_member_remove(r, g, m);
-            bk_ci_compute_targets(cg, topics, topics_ctx);
+            bk_ci_compute_targets(r, cg, topics, topics_ctx);
             bk_ci_maybe_downgrade(r, g, epoch);
         }
         memset(res, 0, sizeof(*res));
@@ -623,10 +637,21 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
         return;
     }
+    if (hb->regex.len > 0) {
+        struct bk_cmember probe = { 0 };
+        int rc = bk_ci_set_regex(&probe, hb->regex);
+        bk_ci_regex_free(&probe);
+        if (rc == BK_EINVAL) {
+            fail(res, BK_KERR_INVALID_REGULAR_EXPRESSION,
+                 "SubscribedTopicRegex is not a valid regular expression.");
+            return;
+        }
+    }
     if (hb->member_epoch == 0) {
-        if (hb->topics == NULL) {
+        if (hb->topics == NULL && hb->regex.len < 0) {
             fail(res, BK_KERR_INVALID_REQUEST,
-                 "SubscribedTopicNames must be set in first request.");
+                 "SubscribedTopicNames or SubscribedTopicRegex must be set in "
+                 "first request.");
             return;
         }
         struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
@@ -685,11 +710,14 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         }
         if (m->client_id == NULL || m->client_host == NULL ||
             (hb->instance_id.len >= 0 && m->instance_id == NULL) ||
-            bk_ci_set_topics(m, hb->topics, hb->ntopics) != 0) {
+            bk_ci_set_topics(m, hb->topics, hb->topics ? hb->ntopics : 0) !=
+                0 ||
+            (hb->regex.len > 0 && bk_ci_set_regex(m, hb->regex) != 0)) {
             bk_ci_member_remove(r, g, m);
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
+        cg->bump = true;
     } else {
         if (m == NULL) {
             fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
@@ -708,6 +736,17 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                 return;
             }
             m->dirty = true;
+            cg->bump = true;
+        }
+        if (hb->regex.len >= 0 &&
+            !(m->regex != NULL ? bk_str_eq_c(hb->regex, m->regex)
+                               : hb->regex.len == 0)) {
+            if (bk_ci_set_regex(m, hb->regex) != 0) {
+                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+                return;
+            }
+            m->dirty = true;
+            cg->bump = true;
         }
         if (hb->rebalance_timeout_ms > 0 &&
             hb->rebalance_timeout_ms != m->rebalance_timeout_ms) {
@@ -726,7 +765,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         }
     }
     m->expires_ms = now + BK_CGROUP_SESSION_TIMEOUT_MS;
-    bk_ci_compute_targets(cg, topics, topics_ctx);
+    bk_ci_compute_targets(r, cg, topics, topics_ctx);
     bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
     bk_ci_update_state(r, g);
     memset(res, 0, sizeof(*res));

@@ -18,7 +18,14 @@
  * consumer-protocol member leaves a group of classic members it becomes a
  * classic group again (online downgrade).
  *
- * Not supported: regex subscriptions and rack-aware assignment. */
+ * Regex subscriptions (SubscribedTopicRegex, KIP-848): the pattern must
+ * match a whole topic name; it is compiled as a POSIX extended regular
+ * expression after mapping the Java/RE2 shorthands \d \D (\w \s \b are
+ * GNU extensions already); internal topics never match. A member's
+ * subscription is its topic names plus the topics its regex matches now,
+ * so topics created later join the assignment at the next heartbeat.
+ *
+ * Not supported: rack-aware assignment. */
 #ifndef BK_GROUP_CONSUMER_H
 #define BK_GROUP_CONSUMER_H
 
@@ -45,6 +52,10 @@ struct bk_cmember {
     char *client_host;
     char **topics; /* subscription, owned */
     size_t ntopics;
+    char *regex;         /* SubscribedTopicRegex, owned; NULL: none */
+    struct bk_cg_re *re; /* compiled regex, owned */
+    char **resolved;     /* topics the regex matched, owned */
+    size_t nresolved;
     int32_t epoch;
     int32_t prev_epoch;
     int32_t rebalance_timeout_ms;
@@ -70,6 +81,10 @@ struct bk_cgroup {
     struct bk_cmember **members;
     size_t nmembers;
     bool dirty; /* the group epoch record must be written */
+    /* Membership or a subscription changed: the next target computation
+     * bumps the epoch even when no target moved (Kafka bumps on every
+     * such change, so a joining member always gets an epoch > 0). */
+    bool bump;
 };
 
 /* Topic metadata for the assignors: returns the partition count of name
@@ -87,6 +102,7 @@ struct bk_cg_heartbeat {
     int32_t rebalance_timeout_ms;
     const struct bk_str *topics; /* NULL: unchanged */
     int32_t ntopics;
+    struct bk_str regex;           /* null: unchanged; "": none */
     struct bk_str server_assignor; /* null: unchanged */
     const struct bk_cg_tp *owned;  /* NULL (nowned -1): unchanged */
     int32_t nowned;
@@ -159,7 +175,8 @@ struct bk_cg_member_load {
     int32_t ntopics;
     int32_t rebalance_timeout_ms;
     struct bk_str server_assignor;
-    bool classic; /* ClassicMemberMetadata present */
+    struct bk_str regex; /* null: none */
+    bool classic;        /* ClassicMemberMetadata present */
     int32_t session_timeout_ms;
     const struct bk_group_proto_in *protocols;
     size_t nprotocols;

@@ -130,7 +130,8 @@ int bk_cgroup_load_member(struct bk_group_registry *r,
         host == NULL ||
         (ml->classic && bk_gi_protocols_copy(&protos, &nprotos, ml->protocols,
                                              ml->nprotocols) != 0) ||
-        bk_ci_set_topics(m, ml->topics, ml->ntopics) != 0) {
+        bk_ci_set_topics(m, ml->topics, ml->ntopics) != 0 ||
+        bk_ci_set_regex(m, ml->regex) == BK_ENOMEM) {
         bk_free(iid);
         bk_free(cid);
         bk_free(host);

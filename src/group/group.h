@@ -165,6 +165,10 @@ struct bk_group_hooks {
                        const struct bk_uuid *id,
                        char *buf,
                        size_t cap);
+    /* Calls fn for every topic that exists (for regex subscriptions). */
+    void (*topic_each)(void *data,
+                       void (*fn)(void *arg, const char *name),
+                       void *arg);
 };
 
 struct bk_group_registry {

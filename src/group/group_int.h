@@ -58,10 +58,18 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
 int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp);
 bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp);
 void bk_ci_set_free(struct bk_cg_set *s);
-/* Recomputes every target (bumps the epoch when one changed). */
-void bk_ci_compute_targets(struct bk_cgroup *cg,
+/* Recomputes every target (bumps the epoch when one changed), resolving
+ * regex subscriptions first. */
+void bk_ci_compute_targets(struct bk_group_registry *r,
+                           struct bk_cgroup *cg,
                            bk_cg_topic_fn lookup,
                            void *ctx);
+/* Sets (pattern non-empty) or clears a member's regex; BK_EINVAL when it
+ * does not compile, BK_ENOMEM. */
+int bk_ci_set_regex(struct bk_cmember *m, struct bk_str pattern);
+void bk_ci_regex_free(struct bk_cmember *m);
+/* Recomputes the topics m's regex matches now (topic_regex.c). */
+void bk_ci_resolve_regex(struct bk_group_registry *r, struct bk_cmember *m);
 /* Moves m toward its target; owned (NULL: unknown) are the partitions the
  * member says it still owns, which acknowledges revocations. */
 void bk_ci_reconcile(struct bk_group_registry *r,

@@ -77,6 +77,24 @@ def test_java_group(broker, protocol):
     assert len(rows) == PARTS and all(r[5] == "0" for r in rows), out
 
 
+@pytest.mark.parametrize("protocol", ["consumer", "classic,consumer,classic"])
+def test_java_group_pattern(broker, protocol):
+    """Pattern subscriptions: consumer-protocol members use
+    subscribe(SubscriptionPattern), which the broker resolves (KIP-848
+    SubscribedTopicRegex) over two topics; classic members of the same group
+    match a java.util.regex.Pattern client-side."""
+    name = protocol.replace(",", "-")
+    topics = ["pat-%s-a" % name, "pat-%s-b" % name]
+    create_topics(broker.bootstrap, {t: (PARTS, {}) for t in topics})
+    produce(broker.bootstrap, topics[0], 0, N // 2)
+    produce(broker.bootstrap, topics[1], N // 2, N // 2)
+    rc, out = java("brokerd.GroupCheck", "consume", broker.bootstrap,
+                   "re:pat-%s-.*" % name, "java-pattern-" + name, N, protocol,
+                   120)
+    assert rc == 0, out
+    assert "consumed %d dups=0 members=3" % N in out, out
+
+
 def test_consumer_groups_tool(broker):
     topic = "grp-tool"
     create_topics(broker.bootstrap, {topic: (PARTS, {})})

@@ -34,18 +34,30 @@ static int64_t manual_ms(const struct bk_clock *c)
 
 static const struct bk_clock manual = { manual_ms, manual_ms, NULL };
 
-/* One topic "t" with 6 partitions. */
+/* Topic "t" with 6 partitions; for regex subscriptions also "u1" and
+ * "u22" (2 each, created on demand) and an internal topic. */
 static const struct bk_uuid topic_t = { { 9, 8, 7, 6 } };
+static const struct bk_uuid topic_u1 = { { 5, 1 } };
+static const struct bk_uuid topic_u22 = { { 5, 22 } };
 #define NPARTS 6
+static bool u_topics; /* do u1/u22 exist */
 
 static int32_t lookup(void *ctx, const char *name, struct bk_uuid *id)
 {
     (void)ctx;
-    if (strcmp(name, "t") != 0) {
-        return -1;
+    if (strcmp(name, "t") == 0) {
+        *id = topic_t;
+        return NPARTS;
     }
-    *id = topic_t;
-    return NPARTS;
+    if (u_topics && strcmp(name, "u1") == 0) {
+        *id = topic_u1;
+        return 2;
+    }
+    if (u_topics && strcmp(name, "u22") == 0) {
+        *id = topic_u22;
+        return 2;
+    }
+    return -1;
 }
 
 static bool topic_name(void *data,
@@ -59,6 +71,19 @@ static bool topic_name(void *data,
     }
     strcpy(buf, "t");
     return true;
+}
+
+static void topic_each(void *data,
+                       void (*fn)(void *arg, const char *name),
+                       void *arg)
+{
+    (void)data;
+    fn(arg, "__consumer_offsets");
+    fn(arg, "t");
+    if (u_topics) {
+        fn(arg, "u1");
+        fn(arg, "u22");
+    }
 }
 
 /* ---- waiters ---- */
@@ -149,6 +174,7 @@ static void init_reg(struct bk_group_registry *r)
         .sync_done = sync_done,
         .topic_lookup = lookup,
         .topic_name = topic_name,
+        .topic_each = topic_each,
     };
     bk_group_registry_init(r, &cfg, &manual, &hooks);
 }
@@ -204,6 +230,7 @@ static int setup(void **state)
     (void)state;
     clock_ms = 1000000;
     nwal = 0;
+    u_topics = false;
     init_reg(&reg);
     return 0;
 }
@@ -726,6 +753,64 @@ static void test_classic_join_and_leave(void **state)
     assert_int_equal(other.error, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
 }
 
+static struct bk_cg_result hb_regex(const char *member,
+                                    int32_t epoch,
+                                    const char *regex)
+{
+    struct bk_cg_heartbeat hb = {
+        .member_id = bk_str_c(member),
+        .member_epoch = epoch,
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("h"),
+        .rebalance_timeout_ms = 30000,
+        .topics = NULL,
+        .regex = regex != NULL ? bk_str_c(regex) : BK_STR_NULL,
+        .server_assignor = BK_STR_NULL,
+        .owned = NULL,
+        .nowned = -1,
+    };
+    struct bk_cg_result res;
+    bk_cgroup_heartbeat(&reg, bk_str_c("rg"), &hb, lookup, NULL, &res);
+    flush();
+    return res;
+}
+
+/* SubscribedTopicRegex: a whole-name match (Java's \d works), internal
+ * topics excluded, topics created later picked up at the next heartbeat,
+ * bad patterns refused, the pattern persisted. */
+static void test_regex_subscription(void **state)
+{
+    (void)state;
+    struct bk_cg_result r = hb_regex("x", 0, NULL);
+    assert_int_equal(r.error, BK_KERR_INVALID_REQUEST);
+    r = hb_regex("x", 0, "u(");
+    assert_int_equal(r.error, BK_KERR_INVALID_REGULAR_EXPRESSION);
+    r = hb_regex("x", 0, "u\\d+");
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.assignment->n, 0); /* no u topics yet */
+    int32_t e = r.member_epoch;
+    u_topics = true; /* created meanwhile */
+    r = hb_regex("x", e, NULL);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.assignment->n, 4);
+    e = r.member_epoch;
+    /* "t" is not matched: a partial match does not count. */
+    for (size_t i = 0; i < r.assignment->n; i++) {
+        assert_memory_not_equal(&r.assignment->v[i].topic_id, &topic_t,
+                                sizeof(topic_t));
+    }
+    /* ".*" matches t, u1, u22 but never the internal topic. */
+    r = hb_regex("x", e, ".*");
+    r = hb_regex("x", r.member_epoch, NULL);
+    assert_int_equal(r.assignment->n, NPARTS + 4);
+    /* Persisted with the member. */
+    reload();
+    struct bk_group *g = bk_group_find(&reg, bk_str_c("rg"));
+    assert_non_null(g);
+    assert_string_equal(g->consumer->members[0]->regex, ".*");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -738,6 +823,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_upgrade_and_downgrade, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_classic_join_and_leave, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_regex_subscription, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,9 +11,11 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.SubscriptionPattern;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
@@ -22,7 +24,7 @@ import org.apache.kafka.common.serialization.ByteArrayDeserializer;
  *     Two consumers of GROUP (group.protocol=PROTOCOL: classic or consumer,
  *     or a comma-separated list naming each member's in turn, which mixes
  *     the protocols in one group as KIP-848's migration allows) subscribe
- *     to TOPIC; once a third of the N records arrived a third
+ *     to TOPIC (re:PATTERN subscribes to a pattern); once a third of the N records arrived a third
  *     member joins, once two thirds arrived the first member leaves
  *     (committing first). Commits synchronously after each poll. Stops
  *     when N distinct values were seen. Prints "consumed N dups=D
@@ -56,7 +58,17 @@ public final class GroupCheck {
             p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "50");
             this.consumer = new KafkaConsumer<>(p, new ByteArrayDeserializer(),
                                                 new ByteArrayDeserializer());
-            this.consumer.subscribe(Collections.singletonList(topic));
+            if (topic.startsWith("re:") && protocol.equals("consumer")) {
+                /* A pattern the broker resolves (KIP-848
+                 * SubscribedTopicRegex); a java.util.regex.Pattern would
+                 * be matched by the client. */
+                this.consumer.subscribe(
+                    new SubscriptionPattern(topic.substring(3)));
+            } else if (topic.startsWith("re:")) {
+                this.consumer.subscribe(Pattern.compile(topic.substring(3)));
+            } else {
+                this.consumer.subscribe(Collections.singletonList(topic));
+            }
             this.seen = seen;
             this.total = total;
             this.failure = failure;
