@@ -157,19 +157,28 @@ def test_kafka_python_group(broker):
         probe.close()
 
 
-def test_confluent_group(broker):
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_confluent_group(broker, protocol):
+    """librdkafka's classic protocol, and its KIP-848 implementation
+    (group.protocol=consumer: ConsumerGroupHeartbeat, server-side
+    assignment)."""
     from confluent_kafka import Consumer
-    topic = "grp-ck"
+    topic = "grp-ck-" + protocol
+    group = "ck-group-" + protocol
     create_topics(broker.bootstrap, {topic: (PARTS, {})})
     produce(broker.bootstrap, topic, 0, N)
 
     def consumer(name):
-        c = Consumer({"bootstrap.servers": broker.bootstrap,
-                      "group.id": "ck-group", "client.id": name,
-                      "auto.offset.reset": "earliest",
-                      "enable.auto.commit": False,
-                      "session.timeout.ms": 6000,
-                      "heartbeat.interval.ms": 500})
+        conf = {"bootstrap.servers": broker.bootstrap,
+                "group.id": group, "client.id": name,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "group.protocol": protocol}
+        if protocol == "classic":
+            # The consumer protocol takes these from the broker instead.
+            conf.update({"session.timeout.ms": 6000,
+                         "heartbeat.interval.ms": 500})
+        c = Consumer(conf)
         c.subscribe([topic])
         return c
 
