@@ -258,6 +258,9 @@ static int scan_segment(struct bk_log *log,
 {
     int rv = 0;
     int64_t pos = s->size;
+    /* The buffer holds another segment's bytes: positions are per file. */
+    sc->off = 0;
+    sc->len = 0;
     while (pos < file_size) {
         struct bk_batch_hdr h;
         const uint8_t *p = scan_get(log, s, sc, pos, BK_BATCH_HEADER_SIZE, &rv);

@@ -458,6 +458,26 @@ static void test_restart_unclean_scans_tail(void **state)
     check_offsets(f, 100);
 }
 
+/* With no usable checkpoint, recovery scans every segment from the first
+ * one: each segment must be read from its own file (the scan's read buffer
+ * once served the previous segment's bytes for the next one's start). */
+static void test_restart_without_checkpoint_scans_all(void **state)
+{
+    struct fx *f = *state;
+    srand(f->seed + 9);
+    append_random(f, 300);
+    assert_true(bk_log_segment_count(f->log) > 3);
+    int64_t leo = bk_log_end_offset(f->log);
+    bk_log_close(f->log, false);
+    f->log = NULL;
+    f->disk->unlink(f->disk, DIR "/log-checkpoint");
+    f->disk->unlink(f->disk, DIR "/log-checkpoint.soft");
+    fx_open(f, false);
+    assert_int_equal(bk_log_end_offset(f->log), leo);
+    check_all(f);
+    check_offsets(f, 100);
+}
+
 /* A soft recovery point left on disk by an earlier run must not survive a
  * truncation below it: new batches laid out differently would otherwise
  * be scanned from the middle of a batch after kill -9. */
@@ -897,6 +917,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_restart_unclean_scans_tail, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(
+            test_restart_without_checkpoint_scans_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_soft_point_vs_truncation, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_tail_truncated, setup,
