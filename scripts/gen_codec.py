@@ -38,7 +38,31 @@ VERSION_OVERRIDES = {
     "MetadataResponse": "0-13",
     "JoinGroupRequest": "0-9",
     "JoinGroupResponse": "0-9",
+    # OffsetCommit v1 for sarama <= 1.40 and kafka-python's api_version
+    # (0, 8, 2) mode; v1 also needs CommitTimestamp (FIELD_ADDITIONS).
+    "OffsetCommitRequest": "1-9",
+    "OffsetCommitResponse": "1-9",
 }
+
+# Fields that only a removed version carried, so that the versions put back
+# by VERSION_OVERRIDES can be decoded. Unlike the version ranges, such a
+# field is gone from the JSON altogether. Each entry is
+# (message, struct path, after, field): `field` is a field definition in the
+# JSON's own form, inserted into the struct reached from the message's
+# top-level fields through the array/struct field names of `struct path`
+# ("" for the top level, "Topics/Partitions" for a nested struct), right
+# after the field named `after`. The position in the list is the position on
+# the wire for the versions that have the field. A missing path or `after`
+# field, or a field that the JSON already has, is an error, so that a new
+# snapshot of the JSON cannot silently change the meaning of an entry; an
+# entry for a message that MESSAGES_DIR lacks is ignored.
+FIELD_ADDITIONS = [
+    # Kafka's OffsetCommitRequest.json up to 3.9 (removed with v0-1 by
+    # KIP-896): v1's per-partition commit timestamp, -1 meaning "now".
+    ("OffsetCommitRequest", "Topics/Partitions", "CommittedOffset",
+     {"name": "CommitTimestamp", "type": "int64", "versions": "1",
+      "default": "-1", "about": "The timestamp of the commit."}),
+]
 
 # Non-API messages generated as well (embedded formats).
 DATA_MESSAGES = [
@@ -1135,6 +1159,29 @@ def c_string(s):
     return "".join(out)
 
 
+def add_fields(js, additions):
+    """Applies the entries of additions (FIELD_ADDITIONS' form) that name
+    message js to js["fields"], in place."""
+    for msg, path, after, field in additions:
+        if msg != js["name"]:
+            continue
+        fields = js["fields"]
+        for step in [p for p in path.split("/") if p]:
+            found = [f for f in fields if f["name"] == step]
+            if not found or "fields" not in found[0]:
+                raise GenError("%s: no struct field %s for an added field" %
+                               (msg, path))
+            fields = found[0]["fields"]
+        names = [f["name"] for f in fields]
+        if field["name"] in names:
+            raise GenError("%s: added field %s/%s is already defined" %
+                           (msg, path, field["name"]))
+        if after not in names:
+            raise GenError("%s: no field %s/%s to add %s after" %
+                           (msg, path, after, field["name"]))
+        fields.insert(names.index(after) + 1, dict(field))
+
+
 def load_messages(msg_dir):
     msgs = {}
     for fn in sorted(os.listdir(msg_dir)):
@@ -1146,6 +1193,7 @@ def load_messages(msg_dir):
                 js = json.loads(strip_comments(fh.read()))
             except ValueError as e:
                 raise GenError("%s: %s" % (fn, e))
+        add_fields(js, FIELD_ADDITIONS)
         msgs[js["name"]] = Message(js, path)
     return msgs
 

@@ -53,6 +53,7 @@ static void offset_commit_request_offset_commit_request_partition_init(
     struct bk_msg_offset_commit_request_offset_commit_request_partition *s)
 {
     memset(s, 0, sizeof(*s));
+    s->commit_timestamp = INT64_C(-1);
     s->committed_leader_epoch = -1;
     s->committed_metadata = (struct bk_str){ "", 0 };
 }
@@ -68,6 +69,9 @@ static int offset_commit_request_offset_commit_request_partition_decode(
     offset_commit_request_offset_commit_request_partition_init(s);
     s->partition_index = bk_rd_i32(rd);
     s->committed_offset = bk_rd_i64(rd);
+    if (v <= 1) {
+        s->commit_timestamp = bk_rd_i64(rd);
+    }
     if (v >= 6) {
         s->committed_leader_epoch = bk_rd_i32(rd);
     }
@@ -87,6 +91,9 @@ static size_t offset_commit_request_offset_commit_request_partition_size(
     size_t n = 0;
     n += 4;
     n += 8;
+    if (v <= 1) {
+        n += 8;
+    }
     if (v >= 6) {
         n += 4;
     }
@@ -106,6 +113,9 @@ static void offset_commit_request_offset_commit_request_partition_encode(
     const bool flex = (v >= 8);
     bk_wr_i32(wr, s->partition_index);
     bk_wr_i64(wr, s->committed_offset);
+    if (v <= 1) {
+        bk_wr_i64(wr, s->commit_timestamp);
+    }
     if (v >= 6) {
         bk_wr_i32(wr, s->committed_leader_epoch);
     }
@@ -219,7 +229,7 @@ static int offset_commit_request_decode(struct bk_msg_offset_commit_request *s,
     if (v >= 7) {
         s->group_instance_id = bk_rd_str(rd, flex, (v >= 7));
     }
-    if (v <= 4) {
+    if (v >= 2 && v <= 4) {
         s->retention_time_ms = bk_rd_i64(rd);
     }
     {
@@ -264,7 +274,7 @@ static size_t offset_commit_request_size(
     if (v >= 7) {
         n += bk_str_size(s->group_instance_id, flex);
     }
-    if (v <= 4) {
+    if (v >= 2 && v <= 4) {
         n += 8;
     }
     n += bk_array_len_size(s->topics_count, flex);
@@ -290,7 +300,7 @@ static void offset_commit_request_encode(
     if (v >= 7) {
         bk_wr_str(wr, s->group_instance_id, flex);
     }
-    if (v <= 4) {
+    if (v >= 2 && v <= 4) {
         bk_wr_i64(wr, s->retention_time_ms);
     }
     bk_wr_array_len(wr, s->topics_count, flex);
@@ -313,7 +323,7 @@ int bk_msg_offset_commit_request_decode(struct bk_msg_offset_commit_request *m,
                                         int16_t v,
                                         struct bk_arena *a)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         offset_commit_request_init(m);
         return BK_EUNSUPPORTED;
     }
@@ -328,7 +338,7 @@ size_t bk_msg_offset_commit_request_size(
     const struct bk_msg_offset_commit_request *m,
     int16_t v)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         return 0;
     }
     return offset_commit_request_size(m, v);
@@ -339,7 +349,7 @@ int bk_msg_offset_commit_request_encode(
     struct bk_wr *wr,
     int16_t v)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         return BK_EUNSUPPORTED;
     }
     offset_commit_request_encode(m, wr, v);
@@ -621,7 +631,7 @@ int bk_msg_offset_commit_response_decode(
     int16_t v,
     struct bk_arena *a)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         offset_commit_response_init(m);
         return BK_EUNSUPPORTED;
     }
@@ -636,7 +646,7 @@ size_t bk_msg_offset_commit_response_size(
     const struct bk_msg_offset_commit_response *m,
     int16_t v)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         return 0;
     }
     return offset_commit_response_size(m, v);
@@ -647,7 +657,7 @@ int bk_msg_offset_commit_response_encode(
     struct bk_wr *wr,
     int16_t v)
 {
-    if (v < 2 || v > 9) {
+    if (v < 1 || v > 9) {
         return BK_EUNSUPPORTED;
     }
     offset_commit_response_encode(m, wr, v);

@@ -18,6 +18,8 @@ struct bk_msg_offset_commit_request_offset_commit_request_partition {
     int32_t partition_index;
     /* v0+. The message offset to be committed. */
     int64_t committed_offset;
+    /* v1, default -1. The timestamp of the commit. */
+    int64_t commit_timestamp;
     /* v6+, default -1. The leader epoch of this partition. */
     int32_t committed_leader_epoch;
     /* v0+, nullable v0+. Any associated metadata the client wants to keep. */
@@ -51,8 +53,8 @@ struct bk_msg_offset_commit_request {
     int32_t topics_count; /* -1 = null */
 };
 
-/* OffsetCommitRequest, versions 2-9, flexible from 8. */
-#define BK_MSG_OFFSET_COMMIT_REQUEST_MIN_VERSION 2
+/* OffsetCommitRequest, versions 1-9, flexible from 8. */
+#define BK_MSG_OFFSET_COMMIT_REQUEST_MIN_VERSION 1
 #define BK_MSG_OFFSET_COMMIT_REQUEST_MAX_VERSION 9
 void bk_msg_offset_commit_request_init(struct bk_msg_offset_commit_request *m);
 int bk_msg_offset_commit_request_decode(struct bk_msg_offset_commit_request *m,
@@ -93,8 +95,8 @@ struct bk_msg_offset_commit_response {
     int32_t topics_count; /* -1 = null */
 };
 
-/* OffsetCommitResponse, versions 2-9, flexible from 8. */
-#define BK_MSG_OFFSET_COMMIT_RESPONSE_MIN_VERSION 2
+/* OffsetCommitResponse, versions 1-9, flexible from 8. */
+#define BK_MSG_OFFSET_COMMIT_RESPONSE_MIN_VERSION 1
 #define BK_MSG_OFFSET_COMMIT_RESPONSE_MAX_VERSION 9
 void bk_msg_offset_commit_response_init(
     struct bk_msg_offset_commit_response *m);

@@ -3104,6 +3104,9 @@ static void offset_commit_request_offset_commit_request_partition_fill(
     (void)a;
     s->partition_index = (int32_t)fill_next(rng);
     s->committed_offset = (int64_t)fill_next(rng);
+    if (v <= 1) {
+        s->commit_timestamp = (int64_t)fill_next(rng);
+    }
     if (v >= 6) {
         s->committed_leader_epoch = (int32_t)fill_next(rng);
     }
@@ -3147,7 +3150,7 @@ static void offset_commit_request_fill(struct bk_msg_offset_commit_request *s,
     if (v >= 7) {
         s->group_instance_id = fill_str(rng, (v >= 7));
     }
-    if (v <= 4) {
+    if (v >= 2 && v <= 4) {
         s->retention_time_ms = (int64_t)fill_next(rng);
     }
     {
@@ -16601,7 +16604,7 @@ const struct bk_fill_entry bk_fill_entries[] = {
     {
         .name = "OffsetCommitRequest",
         .api_key = 8,
-        .min_version = 2,
+        .min_version = 1,
         .max_version = 9,
         .struct_size = sizeof(struct bk_msg_offset_commit_request),
         .fill = offset_commit_request_fill_v,
@@ -16613,7 +16616,7 @@ const struct bk_fill_entry bk_fill_entries[] = {
     {
         .name = "OffsetCommitResponse",
         .api_key = 8,
-        .min_version = 2,
+        .min_version = 1,
         .max_version = 9,
         .struct_size = sizeof(struct bk_msg_offset_commit_response),
         .fill = offset_commit_response_fill_v,

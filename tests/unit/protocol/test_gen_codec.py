@@ -289,6 +289,33 @@ class GenCodecTest(unittest.TestCase):
             subprocess.run(cmd, check=True)
             subprocess.run([exe], check=True)
 
+    def test_add_fields(self):
+        js = json.loads(gen_codec.strip_comments(REQUEST))
+        names = [f["name"] for f in js["fields"]]
+        gen_codec.add_fields(js, [
+            ("SyntheticRequest", "", "ClientId",
+             {"name": "Top", "type": "int8", "versions": "0"}),
+            ("OtherRequest", "", "Nope", {"name": "X", "type": "int8"}),
+        ])
+        self.assertEqual([f["name"] for f in js["fields"]],
+                         names[:1] + ["Top"] + names[1:])
+
+    def test_add_fields_nested_and_errors(self):
+        js = json.loads(gen_codec.strip_comments(REQUEST))
+        field = {"name": "Stamp", "type": "int64", "versions": "1",
+                 "default": "-1"}
+        gen_codec.add_fields(js, [("SyntheticRequest", "Opt", "A", field)])
+        opt = [f for f in js["fields"] if f["name"] == "Opt"][0]
+        self.assertEqual([f["name"] for f in opt["fields"]],
+                         ["A", "Stamp", "S"])
+        # Already there, no such struct, no such field, not a struct, a
+        # struct given by a common type (no inline fields).
+        for path, after in (("Opt", "A"), ("Nope", "A"), ("Opt", "Nope"),
+                            ("Opt/A", "A"), ("Items/Sub", "X")):
+            with self.assertRaises(gen_codec.GenError):
+                gen_codec.add_fields(js, [("SyntheticRequest", path, after,
+                                           field)])
+
     def test_unsupported_feature_is_an_error(self):
         bad = json.loads(REQUEST.split("\n", 2)[2])
         bad["fields"].append({"name": "Nt", "type": "Common",
