@@ -22,8 +22,11 @@ static const struct bk_handler handlers[] = {
     /* Metadata v0-3 were put back in Kafka 4.0.0 for kafka-python
      * (KAFKA-18648); their layout is v4's minus later fields. */
     { BK_API_METADATA, 0, 13, 0, bk_handle_metadata },
-    /* OffsetCommit from v2, OffsetFetch from v1 (KIP-896). */
-    { BK_API_OFFSET_COMMIT, 2, 9, 2, bk_handle_offset_commit },
+    /* OffsetFetch from v1 (KIP-896). KIP-896 also removed OffsetCommit
+     * v0-1 in Kafka 4, but v1 is served and advertised: sarama < 1.41 (by
+     * default) and kafka-python's api_version (0, 8, 2) mode still send it
+     * (protocol-notes.md section b). */
+    { BK_API_OFFSET_COMMIT, 1, 9, 1, bk_handle_offset_commit },
     { BK_API_OFFSET_FETCH, 1, 9, 1, bk_handle_offset_fetch },
     { BK_API_FIND_COORDINATOR, 0, 6, 0, bk_handle_find_coordinator },
     /* JoinGroup v0-1 were put back in Kafka 4.0.1 for old librdkafka and

@@ -1,4 +1,4 @@
-/* OffsetCommit (key 8), v2-9.
+/* OffsetCommit (key 8), v1-9.
  *
  * On the group's coordinator shard: the member's identity is checked
  * (generation, member id, static instance; generation -1 with no member
@@ -7,7 +7,15 @@
  * __consumer_offsets as OffsetCommit records in one batch, and the answer
  * waits for an fdatasync that covers them (acks=all durability).
  * Metadata longer than offset.metadata.max.bytes (Kafka's 4096) gets
- * OFFSET_METADATA_TOO_LARGE for that partition. */
+ * OFFSET_METADATA_TOO_LARGE for that partition.
+ *
+ * v1 (removed by KIP-896 in Kafka 4, still sent by sarama <= 1.40 and
+ * kafka-python's api_version (0, 8, 2) mode) has no retention time but a
+ * per-partition commit timestamp. As Kafka 2.1-3.9 did (KafkaApis
+ * handleOffsetCommitRequest), -1 means "now" and any other value is stored
+ * as the commit time, with no per-offset expiry: the offset then expires by
+ * the group's rule, which for a group without a protocol counts the
+ * retention from the commit time (KIP-211). */
 #include "protocol/gen/offset_commit.h"
 
 #include <string.h>
@@ -39,6 +47,17 @@ static void set_all(struct commit_state *st, int16_t err, bool only_ok)
             }
         }
     }
+}
+
+/* The commit time of one partition: v1's explicit commit timestamp, or now
+ * (-1 in v1, and every other version). */
+static int64_t commit_ms(
+    const struct bk_msg_offset_commit_request_offset_commit_request_partition
+        *rp,
+    int16_t v,
+    int64_t now)
+{
+    return v == 1 && rp->commit_timestamp != -1 ? rp->commit_timestamp : now;
 }
 
 static void run(struct bk_gops *ops,
@@ -94,7 +113,7 @@ static void run(struct bk_gops *ops,
                 .offset = rp->committed_offset,
                 .leader_epoch = v >= 6 ? rp->committed_leader_epoch : -1,
                 .metadata = rp->committed_metadata,
-                .commit_ms = now,
+                .commit_ms = commit_ms(rp, v, now),
                 .expire_ms = expire,
             };
             recs[k].key = bk_gr_offset_key(&a, ops->items[i].group_id, rt->name,
@@ -128,7 +147,8 @@ static void run(struct bk_gops *ops,
             if (bk_group_offset_put(g, rt->name, rp->partition_index,
                                     rp->committed_offset,
                                     v >= 6 ? rp->committed_leader_epoch : -1,
-                                    rp->committed_metadata, now, expire) != 0) {
+                                    rp->committed_metadata,
+                                    commit_ms(rp, v, now), expire) != 0) {
                 st->resp.topics[t].partitions[p].error_code =
                     BK_KERR_UNKNOWN_SERVER_ERROR;
             }
