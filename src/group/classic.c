@@ -503,7 +503,11 @@ int16_t bk_cgroup_classic_heartbeat(struct bk_group_registry *r,
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
     /* Other members may have joined or left since: refresh the targets. */
     bk_ci_compute_targets(r, cg, hook_lookup, r);
-    return must_rejoin(cg, m) ? BK_KERR_REBALANCE_IN_PROGRESS : BK_KERR_NONE;
+    if (must_rejoin(cg, m)) {
+        return BK_KERR_REBALANCE_IN_PROGRESS;
+    }
+    bk_ci_try_downgrade(r, g); /* may turn g classic: m is gone then */
+    return BK_KERR_NONE;
 }
 
 int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
@@ -635,9 +639,7 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
     return BK_KERR_NONE;
 }
 
-void bk_ci_maybe_downgrade(struct bk_group_registry *r,
-                           struct bk_group *g,
-                           int32_t generation)
+void bk_ci_maybe_downgrade(struct bk_group_registry *r, struct bk_group *g)
 {
     struct bk_cgroup *cg = g->consumer;
     /* validateOnlineDowngradeWithFencedMember: members remain, all of them
@@ -651,9 +653,83 @@ void bk_ci_maybe_downgrade(struct bk_group_registry *r,
             return;
         }
     }
+    cg->downgrade = true;
+    bk_ci_try_downgrade(r, g);
+}
+
+static bool same_set(const struct bk_cg_set *a, const struct bk_cg_set *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (!bk_ci_set_has(b, &a->v[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A protocol name every member offers (the group's protocol after the
+ * conversion), the first member's preference first; NULL when none. */
+static const char *common_protocol(const struct bk_cgroup *cg)
+{
+    const struct bk_cmember *first = cg->members[0];
+    for (size_t p = 0; p < first->nprotocols; p++) {
+        const char *name = first->protocols[p].name;
+        bool all = true;
+        for (size_t i = 1; i < cg->nmembers && all; i++) {
+            bool has = false;
+            for (size_t k = 0; k < cg->members[i]->nprotocols && !has; k++) {
+                has = strcmp(cg->members[i]->protocols[k].name, name) == 0;
+            }
+            all = has;
+        }
+        if (all) {
+            return name;
+        }
+    }
+    return NULL;
+}
+
+void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
+{
+    struct bk_cgroup *cg = g->consumer;
+    if (cg == NULL || !cg->downgrade) {
+        return;
+    }
+    if (cg->nmembers == 0) {
+        cg->downgrade = false; /* an empty consumer group stays one */
+        return;
+    }
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        if (!cg->members[i]->classic) {
+            cg->downgrade = false; /* a consumer member came back */
+            return;
+        }
+    }
+    if (cg->bump) {
+        return; /* the epoch is about to move: members will rejoin */
+    }
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        const struct bk_cmember *m = cg->members[i];
+        if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
+            !same_set(&m->assigned, &m->target)) {
+            return;
+        }
+    }
+    const char *proto = common_protocol(cg);
+    if (proto == NULL) {
+        return; /* no protocol they all speak: stays a consumer group */
+    }
+    char *p = bk_strdup(proto);
+    if (p == NULL) {
+        return;
+    }
     int64_t now = bk_clock_mono_ms(r->clock);
     struct bk_group_member **ms = bk_calloc(cg->nmembers, sizeof(*ms));
     if (ms == NULL) {
+        bk_free(p);
         return; /* stays a consumer group; members keep being served */
     }
     size_t n = 0;
@@ -684,14 +760,10 @@ void bk_ci_maybe_downgrade(struct bk_group_registry *r,
              encode_assignment(r, &cm->assigned, ver, &m->assignment,
                                &m->assignment_len) == 0;
     }
-    char *p =
-        ok ? bk_strdup(ms[0]->nprotocols > 0 ? ms[0]->protocols[0].name : "")
-           : NULL;
     char *leader = ok ? bk_strdup(ms[0]->id) : NULL;
-    if (p == NULL || leader == NULL) {
+    if (leader == NULL) {
         /* Out of memory: undo (the protocols go back) and stay consumer. */
         bk_free(p);
-        bk_free(leader);
         for (size_t i = 0; i < n; i++) {
             cg->members[i]->protocols = ms[i]->protocols;
             cg->members[i]->nprotocols = ms[i]->nprotocols;
@@ -710,7 +782,7 @@ void bk_ci_maybe_downgrade(struct bk_group_registry *r,
         bk_ci_note_gone(g, cg->members[i]->id);
     }
     bk_free(ms);
-    g->generation = generation;
+    g->generation = cg->group_epoch;
     bk_free(g->protocol);
     bk_free(g->leader);
     g->protocol = p;
@@ -719,8 +791,6 @@ void bk_ci_maybe_downgrade(struct bk_group_registry *r,
     g->consumer = NULL;
     g->tombstone_consumer = true;
     g->dirty = true;
-    /* Kafka rebalances the downgraded group at once: members learn it from
-     * their next Heartbeat (REBALANCE_IN_PROGRESS) and rejoin. */
+    /* Every member has its target at the group epoch: Stable as it is. */
     bk_gi_set_state(r, g, BK_GROUP_STABLE);
-    bk_gi_prepare_rebalance(r, g);
 }

@@ -626,10 +626,9 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
     }
     if (hb->member_epoch == -1 || hb->member_epoch == -2) {
         if (m != NULL) {
-            int32_t epoch = cg->group_epoch;
             bk_ci_member_remove(r, g, m);
             bk_ci_compute_targets(r, cg, topics, topics_ctx);
-            bk_ci_maybe_downgrade(r, g, epoch);
+            bk_ci_maybe_downgrade(r, g);
         }
         memset(res, 0, sizeof(*res));
         res->member_id = NULL;
@@ -802,7 +801,6 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
     struct bk_cgroup *cg = g->consumer;
     int64_t now = bk_clock_mono_ms(r->clock);
     bool consumer_left = false;
-    int32_t epoch = cg->group_epoch;
     for (size_t i = 0; i < cg->nmembers;) {
         struct bk_cmember *m = cg->members[i];
         /* Session expiry, or a revocation not acknowledged within the
@@ -817,7 +815,9 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
         i++;
     }
     if (consumer_left) {
-        bk_ci_maybe_downgrade(r, g, epoch);
+        bk_ci_maybe_downgrade(r, g);
+    } else {
+        bk_ci_try_downgrade(r, g);
     }
 }
 const char *bk_cgroup_state(const struct bk_group *g)

@@ -16,7 +16,7 @@
  * JoinGroup/SyncGroup/Heartbeat/LeaveGroup are then served from the
  * consumer group's server-side assignment (classic.c), and when the last
  * consumer-protocol member leaves a group of classic members it becomes a
- * classic group again (online downgrade).
+ * classic group again (online downgrade) as soon as they all reconciled.
  *
  * Regex subscriptions (SubscribedTopicRegex, KIP-848): the pattern must
  * match a whole topic name; it is compiled as a POSIX extended regular
@@ -85,6 +85,9 @@ struct bk_cgroup {
      * bumps the epoch even when no target moved (Kafka bumps on every
      * such change, so a joining member always gets an epoch > 0). */
     bool bump;
+    /* A consumer-protocol member left and only classic members remain:
+     * the group turns classic once they all caught up (classic.c). */
+    bool downgrade;
 };
 
 /* Topic metadata for the assignors: returns the partition count of name

@@ -90,11 +90,15 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
                       bk_cg_topic_fn lookup,
                       void *ctx);
 /* Online downgrade, after a consumer-protocol member left: when only
- * classic members remain, the group becomes classic and rebalances, with
- * generation = the group epoch before the member left (Kafka converts
- * instead of removing), so the members' commits stay valid. */
-void bk_ci_maybe_downgrade(struct bk_group_registry *r,
-                           struct bk_group *g,
-                           int32_t generation);
+ * classic members remain, the group is marked to turn classic, and does
+ * at once if they are all reconciled (bk_ci_try_downgrade). */
+void bk_ci_maybe_downgrade(struct bk_group_registry *r, struct bk_group *g);
+/* Converts a marked group whose classic members all caught up with the
+ * group epoch (nothing to revoke, nothing pending). Kafka converts at the
+ * leave and makes the members rejoin; a member still behind then has its
+ * commits refused (ILLEGAL_GENERATION) until it rejoined. Converting once
+ * everyone is at the group epoch keeps every commit valid, and the group
+ * comes back Stable with the assignment it has, no rebalance needed. */
+void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g);
 
 #endif /* BK_GROUP_GROUP_INT_H */

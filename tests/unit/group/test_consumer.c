@@ -678,22 +678,43 @@ static void test_upgrade_and_downgrade(void **state)
         bk_group_heartbeat(&reg, CG, bk_str_c(c2), BK_STR_NULL, s2.generation),
         0);
 
-    /* The downgrade: the consumer member leaves, the classic members are
-     * all that is left, and the group is classic again, rebalancing. */
+    /* The downgrade: the consumer member leaves and only classic members
+     * are left. They catch up (rejoin for k1's partitions), then the group
+     * is classic again, Stable, at the generation they have. */
     r = hb_full("k1", NULL, -1, NULL);
     g = bk_group_find(&reg, CG);
+    assert_non_null(g->consumer);
+    assert_true(g->consumer->downgrade);
+    assert_int_equal(
+        bk_group_heartbeat(&reg, CG, bk_str_c(c1), BK_STR_NULL, s1.generation),
+        BK_KERR_REBALANCE_IN_PROGRESS);
+    for (int round = 0; round < 4 && g->consumer != NULL; round++) {
+        classic_settle(c1, &s1);
+        g = bk_group_find(&reg, CG);
+        if (g->consumer != NULL) {
+            classic_settle(c2, &s2);
+            g = bk_group_find(&reg, CG);
+        }
+    }
     assert_null(g->consumer);
     assert_int_equal(g->nmembers, 2);
-    assert_int_equal(g->state, BK_GROUP_PREPARING_REBALANCE);
-    /* The generation is the epoch the members had: their commits and
-     * heartbeats stay valid while they rejoin. */
+    assert_int_equal(g->state, BK_GROUP_STABLE);
+    assert_int_equal(s1.nparts + s2.nparts, NPARTS);
+    /* The generation is the epoch both members have: their commits and
+     * heartbeats stay valid, no rebalance needed. */
     assert_int_equal(g->generation, s1.generation);
+    assert_int_equal(g->generation, s2.generation);
     assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
                                            s1.generation, &cg),
                      0);
     assert_int_equal(
-        bk_group_heartbeat(&reg, CG, bk_str_c(c1), BK_STR_NULL, g->generation),
-        BK_KERR_REBALANCE_IN_PROGRESS);
+        bk_group_heartbeat(&reg, CG, bk_str_c(c2), BK_STR_NULL, s2.generation),
+        0);
+    /* Each keeps its partitions, in the classic group's own records. */
+    struct waiter s;
+    classic_sync(&s, c1, s1.generation, NULL, 0);
+    assert_int_equal(s.error, 0);
+    assert_int_equal(s.nparts, s1.nparts);
     /* After a restart it is still classic, with the two members. */
     reload();
     g = bk_group_find(&reg, CG);
