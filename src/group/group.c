@@ -1404,7 +1404,7 @@ static void retention(struct bk_group_registry *r)
         if (g->state != BK_GROUP_EMPTY) {
             continue;
         }
-        /* KIP-496: offsets of a group with a protocol expire once it has
+        /* KIP-211: offsets of a group with a protocol expire once it has
          * been empty for the retention period; those of a simple group
          * (no protocol) a retention period after their commit. */
         for (size_t i = 0; i < g->noffsets;) {

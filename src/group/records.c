@@ -49,15 +49,23 @@ struct bk_bytes bk_gr_offset_value_encode(struct bk_arena *a,
                                           const struct bk_gr_offset_value *v)
 {
     struct bk_str md = v->metadata.len < 0 ? bk_str_c("") : v->metadata;
-    size_t n = 2 + 8 + 4 + bk_str_size(md, false) + 8;
+    /* An explicit expiry (OffsetCommit v2-4 RetentionTimeMs) only fits
+     * value v1, as Kafka writes it; everything else is v3. */
+    bool v1 = v->expire_ms >= 0;
+    size_t n = 2 + 8 + 4 + bk_str_size(md, false) + 8 + 8;
     uint8_t *buf = bk_arena_alloc(a, n);
     struct bk_wr wr;
     bk_wr_init(&wr, buf, buf != NULL ? n : 0);
-    bk_wr_i16(&wr, 3);
+    bk_wr_i16(&wr, v1 ? 1 : 3);
     bk_wr_i64(&wr, v->offset);
-    bk_wr_i32(&wr, v->leader_epoch);
+    if (!v1) {
+        bk_wr_i32(&wr, v->leader_epoch);
+    }
     bk_wr_str(&wr, md, false);
     bk_wr_i64(&wr, v->commit_ms);
+    if (v1) {
+        bk_wr_i64(&wr, v->expire_ms);
+    }
     return finish(buf, &wr);
 }
 

@@ -462,6 +462,16 @@ static void test_records_round_trip(void **state)
     assert_int_equal(dv.offset, 99);
     assert_int_equal(dv.leader_epoch, 4);
     assert_int_equal(dv.commit_ms, 1234);
+    assert_int_equal(dv.expire_ms, -1);
+    /* An explicit expiry (OffsetCommit v2-4 retention) is value v1. */
+    v.expire_ms = 5678;
+    vb = bk_gr_offset_value_encode(&a, &v);
+    assert_int_equal(vb.len, 2 + 8 + 2 + 8 + 8);
+    assert_int_equal(((const uint8_t *)vb.ptr)[1], 1);
+    assert_int_equal(bk_gr_offset_value_decode(vb, &dv), 0);
+    assert_int_equal(dv.offset, 99);
+    assert_int_equal(dv.commit_ms, 1234);
+    assert_int_equal(dv.expire_ms, 5678);
 
     struct waiter j, s;
     join(&j, "", "static-a", "meta", false);
