@@ -35,6 +35,21 @@ static int32_t lookup_topic(struct bk_group_registry *r,
     return r->hooks.topic_lookup(r->hooks.data, name, id);
 }
 
+/* The id of a topic named by a wire string; false when it does not exist
+ * (or the name could not be a topic's). */
+static bool topic_id_of(struct bk_group_registry *r,
+                        struct bk_str topic,
+                        struct bk_uuid *id)
+{
+    char name[256];
+    if (topic.len <= 0 || topic.len >= (int32_t)sizeof(name)) {
+        return false;
+    }
+    memcpy(name, topic.ptr, (size_t)topic.len);
+    name[topic.len] = '\0';
+    return lookup_topic(r, name, id) >= 0;
+}
+
 static int32_t hook_lookup(void *ctx, const char *name, struct bk_uuid *id)
 {
     return lookup_topic(ctx, name, id);
@@ -88,14 +103,8 @@ static int decode_subscription(struct bk_group_registry *r,
     for (int32_t i = 0; i < sub.owned_partitions_count; i++) {
         const struct bk_msg_consumer_protocol_subscription_topic_partition *t =
             &sub.owned_partitions[i];
-        char name[256];
         struct bk_uuid id;
-        if (t->topic.len <= 0 || t->topic.len >= (int32_t)sizeof(name)) {
-            continue;
-        }
-        memcpy(name, t->topic.ptr, (size_t)t->topic.len);
-        name[t->topic.len] = '\0';
-        if (lookup_topic(r, name, &id) < 0) {
+        if (!topic_id_of(r, t->topic, &id)) {
             continue;
         }
         for (int32_t k = 0; k < t->partitions_count; k++) {
@@ -129,14 +138,8 @@ static void decode_assignment(struct bk_group_registry *r,
         for (int32_t i = 0; i < asg.assigned_partitions_count; i++) {
             const struct bk_msg_consumer_protocol_assignment_topic_partition
                 *t = &asg.assigned_partitions[i];
-            char name[256];
             struct bk_uuid id;
-            if (t->topic.len <= 0 || t->topic.len >= (int32_t)sizeof(name)) {
-                continue;
-            }
-            memcpy(name, t->topic.ptr, (size_t)t->topic.len);
-            name[t->topic.len] = '\0';
-            if (lookup_topic(r, name, &id) < 0) {
+            if (!topic_id_of(r, t->topic, &id)) {
                 continue;
             }
             for (int32_t k = 0; k < t->partitions_count; k++) {
@@ -657,19 +660,6 @@ void bk_ci_maybe_downgrade(struct bk_group_registry *r, struct bk_group *g)
     bk_ci_try_downgrade(r, g);
 }
 
-static bool same_set(const struct bk_cg_set *a, const struct bk_cg_set *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        if (!bk_ci_set_has(b, &a->v[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 /* A protocol name every member offers (the group's protocol after the
  * conversion), the first member's preference first; NULL when none. */
 static const char *common_protocol(const struct bk_cgroup *cg)
@@ -714,7 +704,7 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *m = cg->members[i];
         if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
-            !same_set(&m->assigned, &m->target)) {
+            !bk_ci_set_same(&m->assigned, &m->target)) {
             return;
         }
     }

@@ -62,7 +62,7 @@ void bk_ci_set_free(struct bk_cg_set *s)
     memset(s, 0, sizeof(*s));
 }
 
-static bool set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
+bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
 {
     if (a->n != b->n) {
         return false;
@@ -185,19 +185,24 @@ void bk_ci_note_gone(struct bk_group *g, const char *id)
     g->cg_gone[g->ncg_gone++] = c;
 }
 
-void bk_ci_member_remove(struct bk_group_registry *r,
-                         struct bk_group *g,
-                         struct bk_cmember *m)
+void bk_ci_member_unlink(struct bk_cgroup *cg, const struct bk_cmember *m)
 {
-    struct bk_cgroup *cg = g->consumer;
     for (size_t i = 0; i < cg->nmembers; i++) {
         if (cg->members[i] == m) {
             memmove(&cg->members[i], &cg->members[i + 1],
                     (cg->nmembers - i - 1) * sizeof(*cg->members));
             cg->nmembers--;
-            break;
+            return;
         }
     }
+}
+
+void bk_ci_member_remove(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         struct bk_cmember *m)
+{
+    struct bk_cgroup *cg = g->consumer;
+    bk_ci_member_unlink(cg, m);
     bk_ci_note_gone(g, m->id);
     bk_ci_member_free(m);
     cg->bump = true;
@@ -448,7 +453,7 @@ void bk_ci_compute_targets(struct bk_group_registry *r,
     }
     bool changed = false;
     for (size_t i = 0; i < cg->nmembers; i++) {
-        if (!set_same(&old[i], &ms[i]->target)) {
+        if (!bk_ci_set_same(&old[i], &ms[i]->target)) {
             changed = true;
             ms[i]->dirty = true;
         }
@@ -829,7 +834,7 @@ const char *bk_cgroup_state(const struct bk_group *g)
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *m = cg->members[i];
         if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
-            !set_same(&m->assigned, &m->target)) {
+            !bk_ci_set_same(&m->assigned, &m->target)) {
             return "Reconciling";
         }
     }

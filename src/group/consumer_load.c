@@ -54,14 +54,7 @@ static struct bk_cmember *member_of(struct bk_group_registry *r,
  * says it is gone). */
 static void drop_member(struct bk_cgroup *cg, struct bk_cmember *m)
 {
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        if (cg->members[i] == m) {
-            memmove(&cg->members[i], &cg->members[i + 1],
-                    (cg->nmembers - i - 1) * sizeof(*cg->members));
-            cg->nmembers--;
-            break;
-        }
-    }
+    bk_ci_member_unlink(cg, m);
     bk_ci_member_free(m);
 }
 

@@ -43,6 +43,8 @@ struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
 void bk_ci_member_free(struct bk_cmember *m);
 /* A new member (epoch 0) appended to cg; NULL when out of memory. */
 struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id);
+/* Takes m out of cg->members (not freed). */
+void bk_ci_member_unlink(struct bk_cgroup *cg, const struct bk_cmember *m);
 /* Removes and frees m, remembering its id for tombstones and bumping the
  * group epoch; then maybe converts the group back to classic (when only
  * classic members are left). */
@@ -57,6 +59,7 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
                        int32_t n);
 int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp);
 bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp);
+bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b);
 void bk_ci_set_free(struct bk_cg_set *s);
 /* Recomputes every target (bumps the epoch when one changed), resolving
  * regex subscriptions first. */
