@@ -45,6 +45,16 @@ void bk_log_config_default(struct bk_log_config *c)
     c->max_message_bytes = 1048576 + 12;
     c->recovery_checkpoint_bytes = 64LL << 20;
     c->log_append_time = false;
+    c->cleanup_delete = true;
+    c->cleanup_compact = false;
+    c->delete_retention_ms = 86400000;
+    c->min_compaction_lag_ms = 0;
+    c->max_compaction_lag_ms = INT64_MAX;
+    c->min_cleanable_dirty_ratio = 0.5;
+    c->producer_id_expiration_ms = 86400000;
+    c->cleaner_enable = true;
+    c->cleaner_backoff_ms = 15000;
+    c->cleaner_map_bytes = 128LL << 20;
 }
 
 /* ---- files ---- */
@@ -734,6 +744,80 @@ int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
     return 0;
 }
 
+int queue_small_file(struct bk_log *log,
+                     const char *name,
+                     const char *buf,
+                     size_t len)
+{
+    struct bk_sync_item *it = item_new(log, BK_SYNC_FILES);
+    if (it == NULL) {
+        return BK_ENOMEM;
+    }
+    int rv = item_set_ckpt(log, it, name, buf, len);
+    if (rv != 0) {
+        bk_sync_item_free(it);
+        return rv;
+    }
+    bk_syncer_push(log->syncer, it);
+    return 0;
+}
+
+int queue_unlink_names(struct bk_log *log, const char *const *names, int n)
+{
+    struct bk_sync_item *it = item_new(log, BK_SYNC_DELETE);
+    if (it == NULL) {
+        return BK_ENOMEM;
+    }
+    char path[BK_LOG_PATH_MAX];
+    for (int i = 0; i < n && i < BK_SYNC_MAX_FILES; i++) {
+        snprintf(path, sizeof path, "%s/%s", log->dir, names[i]);
+        struct bk_fdc_file *f = bk_fdc_file_new(log->fc, path);
+        if (f == NULL) {
+            bk_sync_item_free(it);
+            return BK_ENOMEM;
+        }
+        it->files[it->nfiles++] = f;
+    }
+    bk_syncer_push(log->syncer, it);
+    return 0;
+}
+
+void queue_release_pinned(struct bk_log *log, struct bk_fdc_file *f)
+{
+    struct bk_sync_item *it = item_new(log, BK_SYNC_RELEASE);
+    if (it == NULL) {
+        bk_fdc_mark_deleted(f);
+        bk_fdc_unpin(f);
+        return;
+    }
+    bk_fdc_file_ref(f);
+    it->files[it->nfiles++] = f;
+    bk_syncer_push(log->syncer, it);
+}
+
+void queue_retire_files(struct bk_log *log, struct bk_fdc_file **f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int rv = bk_fdc_retire(f[i]);
+        if (rv != 0) {
+            bk_log_warn("log", "path=%s err=%s msg=\"rename failed\"",
+                        f[i]->path, bk_errname(rv));
+        }
+    }
+    struct bk_sync_item *it = item_new(log, BK_SYNC_DELETE);
+    if (it == NULL) {
+        for (int i = 0; i < n; i++) {
+            log->disk->unlink(log->disk, f[i]->path);
+        }
+        return;
+    }
+    for (int i = 0; i < n && i < BK_SYNC_MAX_FILES; i++) {
+        bk_fdc_file_ref(f[i]);
+        it->files[it->nfiles++] = f[i];
+    }
+    bk_syncer_push(log->syncer, it);
+}
+
 /* Writes the soft recovery point as it stands (no sync). */
 int queue_soft_write(struct bk_log *log)
 {
@@ -925,7 +1009,9 @@ int bk_log_open(const char *dir,
     log->fc = fc;
     log->syncer = syncer;
     log->hint_offset = -1;
+    log->clean_horizon = INT64_MAX;
     log->flush_ms = log->rp_ckpt_ms = bk_clock_mono_ms(clock);
+    log->clean_check_ms = log->flush_ms;
     if (disk->boot_id == NULL ||
         disk->boot_id(disk, log->boot_id, sizeof log->boot_id) != 0 ||
         strchr(log->boot_id, ' ') != NULL) {
@@ -955,6 +1041,7 @@ int bk_log_open(const char *dir,
 int bk_log_close(struct bk_log *log, bool clean)
 {
     int rv = 0;
+    clean_detach(log);
     if (clean && !atomic_load(&log->failed)) {
         struct segment *act = log->segs[log->nsegs - 1];
         rv = queue_checkpoint(log, act, true);
@@ -1487,7 +1574,9 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         struct bk_batch_hdr h;
         rv = read_hdr(log, s, pos, &h);
         if (rv == 0 && bk_batch_hdr_last_offset(&h) >= offset) {
-            new_leo = h.base_offset;
+            /* The batch holding offset goes entirely; past a compaction
+             * gap the first batch may start after offset. */
+            new_leo = h.base_offset < offset ? h.base_offset : offset;
             break;
         }
         if (rv == 0) {
@@ -1534,6 +1623,9 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         }
         wait = true;
     }
+    /* Offset gaps are accepted only below the cleaned offset: lower it
+     * (durably, in the same syncer round) before cutting. */
+    clean_truncated(log, new_leo);
     if (wait) {
         bk_syncer_barrier(log->syncer);
         if (atomic_load(&log->failed)) {
@@ -1564,9 +1656,15 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
     return 0;
 }
 
-/* Removes segments from the head while pred says so; never the active. */
+/* Removes segments from the head while pred says so; never the active.
+ * While a cleaning job holds a snapshot of the segments, nothing is
+ * removed (the next tick does it): reads already refuse offsets below the
+ * log start, and the job would otherwise be wasted. */
 static int delete_head(struct bk_log *log, int64_t now)
 {
+    if (log->cleaning != NULL) {
+        return 0;
+    }
     int64_t total = 0;
     for (int i = 0; i < log->nsegs; i++) {
         total += log->segs[i]->size;
@@ -1576,13 +1674,16 @@ static int delete_head(struct bk_log *log, int64_t now)
         struct segment *s = log->segs[0];
         int64_t end = log->segs[1]->base;
         bool del = end <= log->log_start;
-        if (!del && log->cfg.retention_ms >= 0 && now >= 0) {
+        bool policy = log->cfg.cleanup_delete && now >= 0;
+        if (!del && policy && log->cfg.retention_ms >= 0) {
             if (seg_index_load(log, s) != 0) {
                 break;
             }
-            del = s->max_ts >= 0 && s->max_ts < now - log->cfg.retention_ms;
+            /* A segment the cleaner emptied has no timestamp left. */
+            del = s->size == 0 ||
+                  (s->max_ts >= 0 && s->max_ts < now - log->cfg.retention_ms);
         }
-        if (!del && log->cfg.retention_bytes >= 0 && now >= 0) {
+        if (!del && policy && log->cfg.retention_bytes >= 0) {
             del = total - s->size >= log->cfg.retention_bytes;
         }
         if (!del) {

@@ -60,6 +60,27 @@ struct bk_log_config {
      * 60 s and at a clean close. brokerd's own setting. */
     int64_t recovery_checkpoint_bytes; /* default 64 MiB */
     bool log_append_time; /* message.timestamp.type=LogAppendTime */
+    /* cleanup.policy: "delete" turns on retention by retention.ms and
+     * retention.bytes, "compact" the cleaner (compact.c); both may be set.
+     * Segments wholly below the log start are removed either way. */
+    bool cleanup_delete;  /* default true */
+    bool cleanup_compact; /* default false */
+    /* Compaction settings, Kafka's names and defaults. */
+    int64_t delete_retention_ms;      /* delete.retention.ms (1 day) */
+    int64_t min_compaction_lag_ms;    /* min.compaction.lag.ms (0) */
+    int64_t max_compaction_lag_ms;    /* max.compaction.lag.ms (INT64_MAX) */
+    double min_cleanable_dirty_ratio; /* min.cleanable.dirty.ratio (0.5) */
+    /* How long the cleaner keeps the last (possibly emptied) batch of an
+     * idempotent producer, so that its sequence survives a restart:
+     * Kafka's producer.id.expiration.ms (1 day). */
+    int64_t producer_id_expiration_ms;
+    /* Broker-wide cleaner settings (log.cleaner.*), copied per log. */
+    bool cleaner_enable;        /* log.cleaner.enable (true) */
+    int64_t cleaner_backoff_ms; /* log.cleaner.backoff.ms (15 s) */
+    /* Memory of one job's key map (log.cleaner.dedupe.buffer.size,
+     * 128 MiB); a dirty section with more distinct keys than fit is
+     * cleaned in several rounds, one whole segment at least per round. */
+    int64_t cleaner_map_bytes;
 };
 
 /* Fills c with Kafka's defaults. */
@@ -206,9 +227,10 @@ int64_t bk_log_durable_offset(const struct bk_log *log);
 
 /* Periodic housekeeping from the owning shard (every ~100 ms or so):
  * flush.ms, segment.ms roll of an idle segment, the recovery point
- * checkpoint, and retention (by retention.ms and retention.bytes: whole
- * segments, never the active one, deleted on the syncer thread). Returns
- * 0 or BK_EIO. */
+ * checkpoint, and retention (with cleanup.policy delete: by retention.ms
+ * and retention.bytes, whole segments, never the active one, deleted on the
+ * syncer thread). It does not run the cleaner: the owner starts cleaning
+ * jobs with bk_log_clean_begin(). Returns 0 or BK_EIO. */
 int bk_log_tick(struct bk_log *log);
 /* Just the retention part of bk_log_tick; returns the number of segments
  * removed from the log. */
@@ -288,6 +310,90 @@ int bk_log_truncate(struct bk_log *log, int64_t offset);
  * <= the high watermark: BK_ERANGE otherwise); segments wholly below it
  * are deleted in the background and the new start is checkpointed. */
 int bk_log_advance_start(struct bk_log *log, int64_t offset);
+
+/* ---- compaction (cleanup.policy=compact; compact.c) ----
+ *
+ * The cleaner keeps, per key, only the latest record of the cleanable part
+ * of the log: the sealed segments from the log start up to the first one
+ * that is active, not yet below the high watermark and the recovery point,
+ * or younger than min.compaction.lag.ms. Offsets never change: a batch
+ * keeps its base offset, producer id/epoch and base sequence; a batch whose
+ * records were all removed disappears (the log then has offset gaps),
+ * except the last batch of a live idempotent producer, which stays as an
+ * empty batch so that its sequence survives a restart. A tombstone (null
+ * value) stays for delete.retention.ms after its batch was first cleaned
+ * (Kafka's delete horizon, KIP-534: stored in the batch). A segment left
+ * empty is deleted, except the first one (it holds the log start).
+ *
+ * A job has three steps so that the heavy part runs off the shard thread:
+ * bk_log_clean_begin() (owning thread: decides, snapshots the segments),
+ * bk_log_clean_run() (any thread: reads, writes <base>.*.cleaned files,
+ * syncs them), bk_log_clean_end() (owning thread: swaps the files in with
+ * rename, or throws them away when the log changed meanwhile). Readers
+ * keep using the old files through the fds they have pinned. See
+ * docs/storage.md for the crash windows. */
+
+struct bk_log_clean;
+
+struct bk_log_clean_stats {
+    int segments;         /* segments rewritten */
+    int segments_deleted; /* segments left empty and deleted */
+    int64_t bytes_before; /* of the rewritten segments */
+    int64_t bytes_after;
+    int64_t bytes_read; /* everything the job read, map pass included */
+    int64_t records_kept;
+    int64_t records_removed; /* superseded, keyless or expired tombstones */
+    int64_t tombstones_removed;
+    int64_t batches_removed;
+    int64_t map_keys;  /* distinct keys of the dirty part */
+    int64_t clean_end; /* first dirty offset after the job */
+};
+
+/* Owning thread. Decides whether the log needs cleaning now: the policy has
+ * compact, log.cleaner.backoff.ms passed since the last look, and the dirty
+ * part's share of the cleanable bytes is at least
+ * min.cleanable.dirty.ratio, or a dirty segment is older than
+ * max.compaction.lag.ms, or a tombstone's delete horizon passed. With
+ * force, any cleanable segment will do. On success *out is a job (owned by
+ * the caller until bk_log_clean_end/discard), or NULL when there is
+ * nothing to do. While a job exists no other starts, and retention defers
+ * segment deletion. Returns 0 or BK_ENOMEM/BK_EIO. */
+int bk_log_clean_begin(struct bk_log *log,
+                       bool force,
+                       struct bk_log_clean **out);
+
+/* Any thread, blocking: builds the key map, writes the cleaned segments to
+ * <base>.log.cleaned (and .index.cleaned, .timeindex.cleaned), syncs them,
+ * waits for the syncer's queue, and writes the cleaner checkpoint. Touches
+ * no state of the log itself (only its files, through their references),
+ * so the log may go on appending meanwhile. */
+void bk_log_clean_run(struct bk_log_clean *job);
+
+/* Owning thread, after run. Swaps the cleaned files in (rename over the
+ * old names; readers holding ranges keep the old files), or discards them
+ * when the job failed or was cancelled or the log was truncated meanwhile.
+ * Frees the job. Fills *stats when non-NULL. Returns 0 (swapped), the run's
+ * error, BK_ECANCELED (discarded) or BK_EIO. */
+int bk_log_clean_end(struct bk_log *log,
+                     struct bk_log_clean *job,
+                     struct bk_log_clean_stats *stats);
+
+/* Any thread: asks a running job to stop early (it then ends with
+ * BK_ECANCELED). */
+void bk_log_clean_cancel(struct bk_log_clean *job);
+
+/* Frees a job whose log was closed meanwhile (instead of
+ * bk_log_clean_end): removes its .cleaned files. */
+void bk_log_clean_discard(struct bk_log_clean *job);
+
+/* begin + run + end on the calling thread (tests, tools). Returns 0 with
+ * stats->segments == 0 when there was nothing to do. */
+int bk_log_clean(struct bk_log *log,
+                 bool force,
+                 struct bk_log_clean_stats *stats);
+
+/* The first dirty offset: below it the log has been cleaned. */
+int64_t bk_log_clean_offset(const struct bk_log *log);
 
 /* ---- leader epoch cache (checkpointed to leader-epoch-checkpoint) ---- */
 

@@ -53,6 +53,10 @@ enum bk_sync_kind {
     BK_SYNC_FILES,   /* fdatasync files, then maybe a checkpoint */
     BK_SYNC_DELETE,  /* unlink files */
     BK_SYNC_BARRIER, /* wake a waiter once everything before is done */
+    /* Unpin files that were replaced by a rename and close them here: the
+     * last close of a big file frees its blocks, which takes milliseconds
+     * that the shard thread must not spend. */
+    BK_SYNC_RELEASE,
 };
 
 #define BK_SYNC_MAX_FILES 6

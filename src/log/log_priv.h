@@ -15,6 +15,8 @@
 #define EPOCH_NAME      "leader-epoch-checkpoint"
 #define CLEAN_NAME      ".clean-shutdown"
 #define SOFT_NAME       "log-checkpoint.soft"
+#define CLEANER_NAME    "cleaner-checkpoint"
+#define CLEANED_SUFFIX  ".cleaned"
 
 enum seg_index_state {
     SEG_INDEX_UNCHECKED = 0, /* not looked at since open */
@@ -92,6 +94,18 @@ struct bk_log {
     /* Read hint: where the batch at hint_offset starts. */
     int64_t hint_offset, hint_base, hint_pos;
 
+    /* Compaction (compact.c), both in cleaner-checkpoint. Below clean_end
+     * (the first dirty offset) the log has been cleaned; it is written
+     * after the cleaned files are in place. Below gap_end the log may have
+     * offset gaps, which recovery accepts there and nowhere else; it is
+     * written before the first cleaned file is in place. */
+    int64_t clean_end;
+    int64_t gap_end;
+    int64_t clean_horizon;         /* earliest tombstone delete horizon below
+                                    * clean_end; INT64_MAX when none */
+    int64_t clean_check_ms;        /* mono ms of the last look at the ratio */
+    struct bk_log_clean *cleaning; /* the job in flight, or NULL */
+
     _Atomic int64_t durable;
     _Atomic uint64_t gen;
     _Atomic int failed;
@@ -155,8 +169,34 @@ int seg_index_lookup(struct bk_log *log,
                      int64_t offset,
                      int64_t *pos);
 int queue_epochs(struct bk_log *log);
+/* Queues a durable write of a small file of the log's directory (temp,
+ * fdatasync, rename, fsync of the directory) on the syncer. */
+int queue_small_file(struct bk_log *log,
+                     const char *name,
+                     const char *buf,
+                     size_t len);
+/* Queues the unlink of files of the log's directory (names borrowed, at
+ * most BK_SYNC_MAX_FILES). */
+int queue_unlink_names(struct bk_log *log, const char *const *names, int n);
+/* f is pinned by the caller: the syncer marks it deleted and unpins it,
+ * so that the last close of a file replaced by a rename (which frees its
+ * blocks) happens there. */
+void queue_release_pinned(struct bk_log *log, struct bk_fdc_file *f);
+/* Renames each file to *.deleted now and unlinks it on the syncer (the
+ * handles stay owned by the caller). */
+void queue_retire_files(struct bk_log *log, struct bk_fdc_file **f, int n);
 void queue_delete(struct bk_log *log, struct segment *s);
 int log_recover(struct bk_log *log, bool clean, char *errmsg);
+/* compact.c: reads cleaner-checkpoint into clean_end, clean_horizon and
+ * gap_end (log start, none and 0 when missing or unreadable). */
+void clean_ckpt_read(struct bk_log *log);
+/* compact.c: lowers clean_end and gap_end to offset after a truncation
+ * (and cancels a running job); queues the new checkpoint unless a job is
+ * running, whose end writes it. */
+void clean_truncated(struct bk_log *log, int64_t offset);
+/* compact.c: called by bk_log_close: a running job is cancelled and
+ * forgotten (its owner discards it). */
+void clean_detach(struct bk_log *log);
 void epochs_truncate_end(struct bk_log *log, int64_t leo);
 
 #endif /* BK_LOG_LOG_PRIV_H */

@@ -84,6 +84,9 @@ static int list_cb(void *arg, const char *name)
         l->bases[l->n++] = base;
     } else if ((len > 4 && strcmp(name + len - 4, ".tmp") == 0) ||
                (len > 8 && strcmp(name + len - 8, ".deleted") == 0) ||
+               /* A cleaner's output not swapped in before a crash: the
+                * segment it was made from is still there, whole. */
+               (len > 8 && strcmp(name + len - 8, CLEANED_SUFFIX) == 0) ||
                parse_base(name, ".index", &base) ||
                parse_base(name, ".timeindex", &base)) {
         /* Index files are kept only when their .log exists (below). */
@@ -247,6 +250,16 @@ static const uint8_t *scan_get(struct bk_log *log,
     return sc->len >= n ? sc->buf : NULL;
 }
 
+/* Whether the next batch (or segment) may start at `next` when the log so
+ * far ends at `expected`. Offsets are contiguous except where the cleaner
+ * removed batches, which is only below gap_end (on disk before any cleaned
+ * file was). Anywhere else a gap means lost data (a segment after an
+ * unsynced tail) and ends the log. */
+static bool continues(const struct bk_log *log, int64_t expected, int64_t next)
+{
+    return next == expected || (next > expected && next <= log->gap_end);
+}
+
 /* Scans s from s->size (the verified prefix) to file_size. Returns 0 when
  * the whole file was valid, 1 when a torn or corrupt tail was cut off, or
  * a negative error. */
@@ -270,7 +283,7 @@ static int scan_segment(struct bk_log *log,
         bk_batch_hdr_decode(p, &h);
         if (bk_batch_hdr_check(&h, file_size - pos, BK_BATCH_CHECK_STORED) !=
                 0 ||
-            h.base_offset != *expected) {
+            !continues(log, *expected, h.base_offset)) {
             break;
         }
         int64_t sz = bk_batch_hdr_size(&h);
@@ -355,12 +368,15 @@ static int recover_scan(struct bk_log *log,
     int j = k;
     for (; j < n && !cut; j++) {
         struct segment *s = all[j];
-        if (j > k && s->base != expected) {
+        if (j > k && !continues(log, expected, s->base)) {
             bk_log_warn("log",
                         "dir=%s base=%" PRId64 " expected=%" PRId64
                         " msg=\"segment does not continue the log\"",
                         log->dir, s->base, expected);
             break;
+        }
+        if (s->base > expected) {
+            expected = s->base; /* the cleaner emptied what was between */
         }
         int64_t file_size = s->size;
         if ((rv = segs_insert(log, s)) != 0) {
@@ -464,6 +480,7 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
     read_soft(log, &c, &soft);
     read_epochs(log);
     log->log_start = c.valid ? c.log_start : (l.n > 0 ? l.bases[0] : 0);
+    clean_ckpt_read(log);
 
     if (l.n == 0) {
         struct segment *s = seg_new(log, log->log_start);

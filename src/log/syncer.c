@@ -136,6 +136,14 @@ static void run_delete(struct bk_syncer *s, struct bk_sync_item *it)
     }
 }
 
+static void run_release(struct bk_sync_item *it)
+{
+    for (int i = 0; i < it->nfiles; i++) {
+        bk_fdc_mark_deleted(it->files[i]);
+        bk_fdc_unpin(it->files[i]);
+    }
+}
+
 int bk_syncer_run_once(struct bk_syncer *s)
 {
     pthread_mutex_lock(&s->mu);
@@ -160,6 +168,10 @@ int bk_syncer_run_once(struct bk_syncer *s)
                 break;
             case BK_SYNC_DELETE:
                 run_delete(s, it);
+                bk_sync_item_free(it);
+                break;
+            case BK_SYNC_RELEASE:
+                run_release(it);
                 bk_sync_item_free(it);
                 break;
             case BK_SYNC_BARRIER:

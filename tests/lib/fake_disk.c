@@ -36,8 +36,37 @@ struct fake {
     uint64_t rng;
     uint64_t fsyncs, reads;
     unsigned boots;
+    /* Fault injection (fake_disk_fail_at / fake_disk_crash_at). */
+    uint64_t mutations;
+    uint64_t fault_left; /* 0: disarmed */
+    bool fault_crash;
+    int fault_err;
+    enum fake_crash_mode fault_mode;
+    bool fault_fired;
     struct bk_disk disk;
 };
+
+static void crash_locked(struct fake *f, enum fake_crash_mode mode);
+
+/* Called under the mutex by every mutating call before it does anything:
+ * returns 0 to go on, or the error to return (the armed fault fired, or
+ * the disk is dead). */
+static int mutation(struct fake *f)
+{
+    if (f->dead) {
+        return BK_EIO;
+    }
+    f->mutations++;
+    if (f->fault_left == 0 || --f->fault_left > 0) {
+        return 0;
+    }
+    f->fault_fired = true;
+    if (f->fault_crash) {
+        crash_locked(f, f->fault_mode);
+        return BK_EIO;
+    }
+    return f->fault_err;
+}
 
 #define FD_BASE 1000
 
@@ -189,6 +218,9 @@ static int fk_open(const struct bk_disk *d, const char *path, int flags)
         rv = BK_EIO;
         goto out;
     }
+    if ((flags & BK_DISK_CREATE) && (rv = mutation(f)) != 0) {
+        goto out;
+    }
     in = lookup(f, path, NULL);
     if (in != NULL && (flags & BK_DISK_CREATE) && (flags & BK_DISK_EXCL)) {
         rv = BK_EEXIST;
@@ -283,6 +315,8 @@ static ssize_t fk_pwritev(const struct bk_disk *d,
     struct inode *in = fd_inode(f, fd);
     if (f->dead || in == NULL) {
         rv = f->dead ? BK_EIO : -EBADF;
+    } else if ((rv = mutation(f)) != 0) {
+        /* the fault fired */
     } else {
         for (int i = 0; i < iovcnt; i++) {
             img_write(&in->cur, off + rv, iov[i].iov_base, iov[i].iov_len);
@@ -302,6 +336,8 @@ static int fk_fdatasync(const struct bk_disk *d, int fd)
     struct inode *in = fd_inode(f, fd);
     if (f->dead || in == NULL) {
         rv = f->dead ? BK_EIO : -EBADF;
+    } else if ((rv = mutation(f)) != 0) {
+        /* the fault fired */
     } else {
         img_copy(&in->dur, &in->cur);
         ops_clear(in);
@@ -319,6 +355,8 @@ static int fk_ftruncate(const struct bk_disk *d, int fd, int64_t len)
     struct inode *in = fd_inode(f, fd);
     if (f->dead || in == NULL) {
         rv = f->dead ? BK_EIO : -EBADF;
+    } else if ((rv = mutation(f)) != 0) {
+        /* the fault fired */
     } else {
         img_truncate(&in->cur, len);
         ops_push(in, len, NULL, 0);
@@ -381,6 +419,8 @@ static int fk_rename(const struct bk_disk *d, const char *from, const char *to)
         rv = BK_EIO;
     } else if (in == NULL) {
         rv = BK_ENOENT;
+    } else if ((rv = mutation(f)) != 0) {
+        /* the fault fired */
     } else {
         if (lookup(f, to, &idx) != NULL) {
             unlink_locked(f, idx);
@@ -402,6 +442,8 @@ static int fk_unlink(const struct bk_disk *d, const char *path)
         rv = BK_EIO;
     } else if (lookup(f, path, &idx) == NULL) {
         rv = BK_ENOENT;
+    } else if ((rv = mutation(f)) != 0) {
+        /* the fault fired */
     } else {
         unlink_locked(f, idx);
     }
@@ -418,7 +460,11 @@ static int fk_mkdir(const struct bk_disk *d, const char *path)
 static int fk_fsync_dir(const struct bk_disk *d, const char *path)
 {
     (void)path;
-    return F(d)->dead ? BK_EIO : 0;
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int rv = mutation(f);
+    pthread_mutex_unlock(&f->mu);
+    return rv;
 }
 
 static int fk_readdir(const struct bk_disk *d,
@@ -565,10 +611,8 @@ static void crash_inode(struct fake *f,
     ops_clear(in);
 }
 
-void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode)
+static void crash_locked(struct fake *f, enum fake_crash_mode mode)
 {
-    struct fake *f = F(d);
-    pthread_mutex_lock(&f->mu);
     for (size_t i = 0; i < f->nfiles; i++) {
         crash_inode(f, f->files[i], mode);
     }
@@ -576,7 +620,57 @@ void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode)
         f->boots++; /* the machine rebooted */
     }
     f->dead = true;
+    f->fault_left = 0;
+}
+
+void fake_disk_crash(struct bk_disk *d, enum fake_crash_mode mode)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    crash_locked(f, mode);
     pthread_mutex_unlock(&f->mu);
+}
+
+void fake_disk_fail_at(struct bk_disk *d, uint64_t n, int err)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    f->fault_left = n;
+    f->fault_crash = false;
+    f->fault_err = err;
+    f->fault_fired = false;
+    pthread_mutex_unlock(&f->mu);
+}
+
+void fake_disk_crash_at(struct bk_disk *d,
+                        uint64_t n,
+                        enum fake_crash_mode mode)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    f->fault_left = n;
+    f->fault_crash = true;
+    f->fault_mode = mode;
+    f->fault_fired = false;
+    pthread_mutex_unlock(&f->mu);
+}
+
+bool fake_disk_fault_fired(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    bool fired = f->fault_fired;
+    pthread_mutex_unlock(&f->mu);
+    return fired;
+}
+
+uint64_t fake_disk_mutations(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    uint64_t n = f->mutations;
+    pthread_mutex_unlock(&f->mu);
+    return n;
 }
 
 void fake_disk_revive(struct bk_disk *d)

@@ -43,6 +43,23 @@ int fake_disk_corrupt(struct bk_disk *d,
                       const char *path,
                       int64_t off,
                       uint8_t x);
+/* Fault injection, counted over mutating calls (open with BK_DISK_CREATE,
+ * pwritev, fdatasync, ftruncate, rename, unlink, fsync_dir):
+ *   fake_disk_fail_at(d, n, err): the n-th such call from now fails with
+ *     err and changes nothing; the calls after it work again;
+ *   fake_disk_crash_at(d, n, mode): the n-th such call from now does not
+ *     happen: the disk crashes (as fake_disk_crash) just before it, so a
+ *     test can stop a multi-step operation between any two steps.
+ * n == 0 disarms. fake_disk_fault_fired() tells whether the armed fault
+ * went off (and rearming clears it). */
+void fake_disk_fail_at(struct bk_disk *d, uint64_t n, int err);
+void fake_disk_crash_at(struct bk_disk *d,
+                        uint64_t n,
+                        enum fake_crash_mode mode);
+bool fake_disk_fault_fired(struct bk_disk *d);
+/* Mutating calls so far (to size a sweep over fake_disk_crash_at). */
+uint64_t fake_disk_mutations(struct bk_disk *d);
+
 /* Current size of path, or -1 when missing. */
 int64_t fake_disk_size(struct bk_disk *d, const char *path);
 /* Counters. */
