@@ -60,6 +60,8 @@ void bk_api_shard_drain(struct bk_shard *shard)
     struct bk_api_shard *st = shard->app;
     uv_timer_stop(&st->tick);
     uv_close((uv_handle_t *)&st->tick, NULL);
+    /* A compaction in progress would hold the loop open until done. */
+    bk_part_table_stop_cleaning(&st->parts);
     bk_gcoord_drain(shard);
     /* Parked fetches answer now instead of at max_wait_ms. */
     while (st->waiting != NULL) {

@@ -66,7 +66,42 @@ static int8_t codec_of(const char *name)
     return -1; /* "producer": keep what the producer sent */
 }
 
+static double cfg_double(const struct bk_md_topic *t,
+                         const char *name,
+                         double fallback)
+{
+    const char *v = cfg_value(t, name);
+    if (v == NULL || *v == '\0') {
+        return fallback;
+    }
+    char *end;
+    double x = strtod(v, &end);
+    return *end == '\0' ? x : fallback;
+}
+
+/* Whether the list value (Kafka's LIST: comma-separated, maybe spaced)
+ * holds item. */
+static bool list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p != NULL && *p != '\0';) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        const char *e = p;
+        while (*e != '\0' && *e != ',' && *e != ' ') {
+            e++;
+        }
+        if ((size_t)(e - p) == n && strncmp(p, item, n) == 0) {
+            return true;
+        }
+        p = e;
+    }
+    return false;
+}
+
 static void apply_config(struct bk_partition *p,
+                         const struct bk_storage *st,
                          const struct bk_md_topic *t,
                          struct bk_log_config *lc)
 {
@@ -91,7 +126,22 @@ static void apply_config(struct bk_partition *p,
         cfg_long(t, "message.timestamp.after.max.ms", INT64_MAX);
     p->compression = codec_of(cfg_value(t, "compression.type"));
     const char *policy = cfg_value(t, "cleanup.policy");
-    p->compacted = policy != NULL && strstr(policy, "compact") != NULL;
+    p->compacted = list_has(policy, "compact");
+    lc->cleanup_compact = p->compacted;
+    lc->cleanup_delete = list_has(policy, "delete");
+    lc->delete_retention_ms =
+        cfg_long(t, "delete.retention.ms", lc->delete_retention_ms);
+    lc->min_compaction_lag_ms =
+        cfg_long(t, "min.compaction.lag.ms", lc->min_compaction_lag_ms);
+    lc->max_compaction_lag_ms =
+        cfg_long(t, "max.compaction.lag.ms", lc->max_compaction_lag_ms);
+    lc->min_cleanable_dirty_ratio = cfg_double(t, "min.cleanable.dirty.ratio",
+                                               lc->min_cleanable_dirty_ratio);
+    lc->cleaner_enable = st->cleaner_enable;
+    lc->cleaner_backoff_ms = st->cleaner_backoff_ms;
+    if (st->cleaner_map_bytes > 0) {
+        lc->cleaner_map_bytes = st->cleaner_map_bytes;
+    }
 }
 
 static size_t bucket_of(const struct bk_part_table *t,
@@ -349,7 +399,7 @@ int bk_part_get(struct bk_part_table *t,
     p->leader_epoch = leader_epoch;
     bk_pstate_init(&p->pstate);
     struct bk_log_config lc;
-    apply_config(p, topic, &lc);
+    apply_config(p, t->st, topic, &lc);
     char dir[4096];
     int rv = bk_part_dir(t->st, topic->name, index, dir, sizeof(dir));
     if (rv == 0) {
@@ -428,6 +478,12 @@ static void part_close(const struct bk_storage *st,
     }
     /* Parked fetches are answered by their own timers; drop the links. */
     p->waiters = NULL;
+    if (p->clean_job != NULL) {
+        /* Still on the threadpool: its completion finds no partition and
+         * discards it. The log forgets it at close. */
+        bk_log_clean_cancel(p->clean_job);
+        p->clean_job = NULL;
+    }
     bk_log_close(p->log, clean);
     bk_pstate_free(&p->pstate);
     bk_free(p->topic);
@@ -556,12 +612,102 @@ size_t bk_part_table_refresh_configs(struct bk_part_table *t,
             /* The same computation as at open, so a refresh with unchanged
              * configs changes nothing. */
             struct bk_log_config lc;
-            apply_config(p, topic, &lc);
+            apply_config(p, t->st, topic, &lc);
             bk_log_set_config(p->log, &lc);
             n++;
         }
     }
     return n;
+}
+
+/* ---- the log cleaner ---------------------------------------------------- */
+
+/* A cleaning job on the threadpool. Like a snapshot job it finds its
+ * partition again by id when done, so the partition may close meanwhile. */
+struct bk_clean_work {
+    uv_work_t work;
+    struct bk_part_table *table;
+    struct bk_uuid topic_id;
+    int32_t index;
+    struct bk_log_clean *job;
+};
+
+static void clean_work_cb(uv_work_t *w)
+{
+    struct bk_clean_work *cw = (struct bk_clean_work *)w;
+    bk_log_clean_run(cw->job);
+}
+
+static void clean_done_cb(uv_work_t *w, int status)
+{
+    (void)status; /* a cancelled work never ran: the job says so itself */
+    struct bk_clean_work *cw = (struct bk_clean_work *)w;
+    struct bk_part_table *t = cw->table;
+    if (t->cleaning == cw) {
+        t->cleaning = NULL;
+    }
+    struct bk_partition *p = bk_part_find(t, &cw->topic_id, cw->index);
+    if (p != NULL && p->clean_job == cw->job) {
+        p->clean_job = NULL;
+        struct bk_log_clean_stats st;
+        int rv = bk_log_clean_end(p->log, cw->job, &st);
+        if (rv != 0 && rv != BK_ECANCELED) {
+            bk_log_warn("partition",
+                        "topic=%s partition=%d msg=\"compaction failed: %s\"",
+                        p->topic, p->index, bk_strerror(rv));
+        }
+    } else {
+        bk_log_clean_discard(cw->job);
+    }
+    bk_free(cw);
+}
+
+/* Starts a cleaning job on the first compacted partition (from the cursor
+ * on, so that every partition gets its turn) whose log wants one. */
+static void maybe_clean(struct bk_part_table *t, uv_loop_t *loop)
+{
+    if (t->cleaning != NULL || loop == NULL || !t->st->cleaner_enable) {
+        return;
+    }
+    for (size_t k = 0; k < t->nbuckets; k++) {
+        size_t b = (t->clean_cursor + k) % t->nbuckets;
+        for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
+            if (!p->compacted || p->clean_job != NULL) {
+                continue;
+            }
+            struct bk_log_clean *job = NULL;
+            int rv = bk_log_clean_begin(p->log, false, &job);
+            if (rv != 0 || job == NULL) {
+                continue;
+            }
+            struct bk_clean_work *cw = bk_calloc(1, sizeof(*cw));
+            if (cw != NULL) {
+                cw->table = t;
+                cw->topic_id = p->topic_id;
+                cw->index = p->index;
+                cw->job = job;
+            }
+            if (cw == NULL || uv_queue_work(loop, &cw->work, clean_work_cb,
+                                            clean_done_cb) != 0) {
+                /* Nothing ran: ending it discards it. */
+                bk_log_clean_end(p->log, job, NULL);
+                bk_free(cw);
+                return;
+            }
+            p->clean_job = job;
+            t->cleaning = cw;
+            t->clean_cursor = (b + 1) % t->nbuckets;
+            return;
+        }
+    }
+}
+
+void bk_part_table_stop_cleaning(struct bk_part_table *t)
+{
+    if (t->cleaning != NULL) {
+        bk_log_clean_cancel(t->cleaning->job);
+        uv_cancel((uv_req_t *)&t->cleaning->work);
+    }
 }
 
 void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
@@ -577,6 +723,7 @@ void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
             }
         }
     }
+    maybe_clean(t, loop);
 }
 
 void bk_part_wake(struct bk_partition *p)

@@ -31,6 +31,10 @@ struct bk_storage {
     struct bk_syncer *syncer; /* owned by the server */
     bool was_clean;           /* previous shutdown was clean */
     int32_t node_id;
+    /* log.cleaner.* (compaction of cleanup.policy=compact topics). */
+    bool cleaner_enable;
+    int64_t cleaner_backoff_ms;
+    int64_t cleaner_map_bytes;
 };
 
 /* A fetch parked on a partition until data arrives (long polling). */
@@ -58,6 +62,9 @@ struct bk_partition {
     bool log_append_time;
     bool compacted;     /* cleanup.policy has compact: keys required */
     int8_t compression; /* compression.type: -1 = producer */
+    /* The cleaning job of this partition's log on the threadpool, or
+     * NULL. */
+    struct bk_log_clean *clean_job;
 };
 
 struct bk_part_table {
@@ -66,6 +73,9 @@ struct bk_part_table {
     struct bk_partition **buckets;
     size_t nbuckets;
     size_t n;
+    /* At most one cleaning job per shard runs on the threadpool. */
+    struct bk_clean_work *cleaning;
+    size_t clean_cursor; /* bucket to look at first next time */
 };
 
 int bk_part_table_init(struct bk_part_table *t,
@@ -109,8 +119,16 @@ size_t bk_part_table_refresh_configs(struct bk_part_table *t,
 
 /* Periodic housekeeping for every open partition (retention, flush.ms,
  * segment.ms), and a producer-state snapshot after every 16 MiB appended,
- * written on libuv's threadpool of loop so the shard never blocks on it. */
+ * written on libuv's threadpool of loop so the shard never blocks on it.
+ * It also starts the log cleaner on a compacted partition that needs it
+ * (bk_log_clean_begin); the job's heavy part runs on the threadpool, one
+ * job per shard at a time, and its files are swapped in on this thread
+ * when it is done. */
 void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop);
+
+/* Asks a running cleaning job to stop early (shutdown): its work ends
+ * soon and nothing of it is kept. */
+void bk_part_table_stop_cleaning(struct bk_part_table *t);
 
 /* Calls every waiter of p and clears the list (after an append). */
 void bk_part_wake(struct bk_partition *p);

@@ -182,6 +182,9 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
     st->disk = bk_disk_posix();
     st->clock = bk_clock_system();
     st->node_id = (int32_t)b->cfg->node_id;
+    st->cleaner_enable = b->cfg->log_cleaner_enable;
+    st->cleaner_backoff_ms = b->cfg->log_cleaner_backoff_ms;
+    st->cleaner_map_bytes = b->cfg->log_cleaner_dedupe_buffer_size;
     int rv = bk_fdcache_new(st->disk, (int)b->cfg->log_max_open_files, &st->fc);
     if (rv == 0) {
         rv = bk_syncer_start(st->disk, st->fc, true, &st->syncer);

@@ -77,6 +77,20 @@ static const struct cfg_def defs[] = {
       "Comma-separated `NAME://host:port` addresses to listen on. Only the "
       "PLAINTEXT security protocol is supported so far. An empty host means "
       "all interfaces; port 0 picks a free port (logged at start-up)." },
+    { "log.cleaner.backoff.ms", CFG_INT, OFF(log_cleaner_backoff_ms), 0, I32MAX,
+      "15000", false,
+      "How often the cleaner looks at a compacted partition "
+      "(`cleanup.policy=compact`) to see whether its dirty part reached "
+      "`min.cleanable.dirty.ratio`." },
+    { "log.cleaner.dedupe.buffer.size", CFG_INT,
+      OFF(log_cleaner_dedupe_buffer_size), 1048576, I32MAX, "134217728", false,
+      "Memory for the key map of one cleaning job (24 bytes per distinct "
+      "key). brokerd runs at most one job per shard. A dirty part with more "
+      "keys than fit is cleaned in several rounds." },
+    { "log.cleaner.enable", CFG_BOOL, OFF(log_cleaner_enable), 0, 1, "true",
+      false,
+      "Run the log cleaner, which compacts topics with "
+      "`cleanup.policy=compact` (`__consumer_offsets` among them)." },
     { "log.dirs", CFG_STRING, OFF(log_dirs), 0, 0, "./data", false,
       "Directory holding this broker's data (partition logs, metadata). "
       "Created if missing; must be writable. One directory is supported." },

@@ -42,6 +42,9 @@ struct bk_config {
     char *logger_level;
     char *controller_quorum_voters;
     int64_t log_max_open_files;
+    bool log_cleaner_enable;
+    int64_t log_cleaner_backoff_ms;
+    int64_t log_cleaner_dedupe_buffer_size;
     int64_t offsets_topic_num_partitions;
     int64_t offsets_topic_replication_factor;
     int64_t offsets_retention_minutes;
