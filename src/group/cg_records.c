@@ -130,7 +130,10 @@ static void emit_member(struct bk_wr *w, const void *x, const void *y)
     /* Tag 0, ClassicMemberMetadata: tag, size, struct. */
     bk_wr_uvarint(w, 1);
     bk_wr_uvarint(w, 0);
-    bk_wr_uvarint(w, (uint32_t)classic_size(m));
+    /* A nullable struct starts with an int8 marker: -1 null, 1 present
+     * (Kafka's generated code), counted in the tagged field's size. */
+    bk_wr_uvarint(w, (uint32_t)(1 + classic_size(m)));
+    bk_wr_i8(w, 1);
     emit_classic(w, m);
 }
 
@@ -242,6 +245,9 @@ static void read_classic(struct bk_rd *rd,
                          struct bk_arena *a,
                          struct bk_cg_member_load *m)
 {
+    if (bk_rd_i8(rd) < 0) {
+        return; /* a null ClassicMemberMetadata: a consumer member */
+    }
     m->session_timeout_ms = bk_rd_i32(rd);
     int32_t n = bk_rd_array_len(rd, true, false, 3);
     if (rd->err != 0 || n < 0) {

@@ -9,18 +9,22 @@ mix classic and consumer-protocol members (KIP-848's online migration):
   other member speaks ConsumerGroupHeartbeat: the server-side assignor
   splits the partitions between them, none owned twice;
 - when the consumer-protocol member leaves, the group becomes a classic
-  group again and the kafka-python consumer gets everything.
+  group again and the kafka-python consumer gets everything;
+- Kafka's own record classes (kafka-group-coordinator 4.1, what its
+  coordinator and offsets formatters use) parse every record brokerd wrote
+  to __consumer_offsets, KIP-848 ones included.
 (The Java client's mixed groups are in test_group_java.py.)"""
 import time
 
 import pytest
 from kafka import KafkaConsumer
-from kafka.structs import TopicPartition
+from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from data_util import create_topics
 from harness import Broker
 from test_group_clients import GROUP_SETTINGS
 from test_group_describe import describe, heartbeat
+from test_group_java import java
 
 TOPIC = "mig-topic"
 PARTS = 4
@@ -131,6 +135,12 @@ def test_classic_client_in_consumer_group(broker):
         assert len(mine) + len(hb_parts(ok)) == PARTS
         (g,) = describe(broker, [group])
         assert g["error"] == 0 and len(g["members"]) == 2, g
+        types = {m["id"]: m["type"] for m in g["members"]}
+        assert sorted(types.values()) == [0, 1], g  # classic, consumer
+        # The classic member commits with its generation (= member epoch).
+        c.commit({TopicPartition(TOPIC, p): OffsetAndMetadata(7, "")
+                  for p in mine})
+        assert c.committed(TopicPartition(TOPIC, mine[0])) == 7
 
         # The consumer member leaves: only a classic member is left, the
         # group turns classic and rebalances; kafka-python gets it all.
@@ -145,3 +155,31 @@ def test_classic_client_in_consumer_group(broker):
         assert g["error"] == 69, g  # a classic group now
     finally:
         c.close()
+
+
+def test_offsets_topic_readable_by_kafka(broker):
+    """Runs last in this module: by now __consumer_offsets holds KIP-848
+    records (members, targets, assignments, epochs, a classic member's
+    ClassicMemberMetadata, tombstones), a classic GroupMetadata after the
+    downgrade and offset commits."""
+    rc, out = java("brokerd.OffsetsTopicCheck", broker.bootstrap)
+    assert rc == 0, out
+    lines = out.strip().splitlines()
+    assert lines[-1].startswith("records="), out[-2000:]
+    types = {l.split(" ", 1)[0] for l in lines[:-1]}
+    for t in ("CONSUMER_GROUP_METADATA", "CONSUMER_GROUP_MEMBER_METADATA",
+              "CONSUMER_GROUP_TARGET_ASSIGNMENT_METADATA",
+              "CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER",
+              "CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT", "GROUP_METADATA",
+              "OFFSET_COMMIT"):
+        assert t in types, (t, sorted(types))
+    # What Kafka reads is what was written: m1's subscription, a classic
+    # member's protocols, the commit of the mixed group.
+    members = [l for l in lines if l.startswith(
+        "CONSUMER_GROUP_MEMBER_METADATA") and "memberId='m1'" in l]
+    assert members and "subscribedTopicNames=[mig-topic]" in members[-1], \
+        members
+    assert any("classicMemberMetadata=ClassicMemberMetadata" in l and
+               "kp-classic" in l for l in lines), out[-3000:]
+    assert any(l.startswith("OFFSET_COMMIT") and "mig-mixed" in l and
+               "(offset=7," in l for l in lines), out[-3000:]
