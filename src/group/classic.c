@@ -334,7 +334,7 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
             return;
         }
     }
-    if (m == NULL && (int64_t)cg->nmembers >= r->cfg.max_size) {
+    if (m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
         bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
         return;
     }
@@ -552,10 +552,12 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
 {
     (void)lookup;
     (void)ctx;
-    /* validateOnlineUpgrade: the embedded consumer protocol, and no more
-     * members than a consumer group may have. */
-    if (g->protocol_type == NULL || strcmp(g->protocol_type, "consumer") != 0 ||
-        (int64_t)g->nmembers > r->cfg.max_size) {
+    /* validateOnlineUpgrade: allowed by group.consumer.migration.policy,
+     * the embedded consumer protocol, and no more members than a consumer
+     * group may have. */
+    if (!r->cfg.cg_upgrade || g->protocol_type == NULL ||
+        strcmp(g->protocol_type, "consumer") != 0 ||
+        (int64_t)g->nmembers > r->cfg.cg_max_size) {
         return BK_KERR_GROUP_ID_NOT_FOUND;
     }
     struct bk_cgroup *cg = bk_calloc(1, sizeof(*cg));
@@ -645,9 +647,10 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
 void bk_ci_maybe_downgrade(struct bk_group_registry *r, struct bk_group *g)
 {
     struct bk_cgroup *cg = g->consumer;
-    /* validateOnlineDowngradeWithFencedMember: members remain, all of them
-     * classic, and no more than a classic group may have. */
-    if (cg == NULL || cg->nmembers == 0 ||
+    /* validateOnlineDowngradeWithFencedMember: allowed by
+     * group.consumer.migration.policy, members remain, all of them classic,
+     * and no more than a classic group may have. */
+    if (!r->cfg.cg_downgrade || cg == NULL || cg->nmembers == 0 ||
         (int64_t)cg->nmembers > r->cfg.max_size) {
         return;
     }

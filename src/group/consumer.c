@@ -626,7 +626,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         memset(res, 0, sizeof(*res));
         res->member_id = m->id;
         res->member_epoch = -2;
-        res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+        res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
         return;
     }
     if (hb->member_epoch == -1 || hb->member_epoch == -2) {
@@ -638,7 +638,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         memset(res, 0, sizeof(*res));
         res->member_id = NULL;
         res->member_epoch = hb->member_epoch;
-        res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+        res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
         return;
     }
     if (hb->regex.len > 0) {
@@ -678,7 +678,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             bk_ci_member_remove(r, g, m); /* a restart under the same id */
             m = NULL;
         }
-        if ((int64_t)cg->nmembers >= r->cfg.max_size) {
+        if ((int64_t)cg->nmembers >= r->cfg.cg_max_size) {
             bk_ci_set_free(&keep_assigned);
             bk_ci_set_free(&keep_revoking);
             fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
@@ -768,14 +768,14 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             m->dirty = true; /* the assignor is persisted with the member */
         }
     }
-    m->expires_ms = now + BK_CGROUP_SESSION_TIMEOUT_MS;
+    m->expires_ms = now + r->cfg.cg_session_timeout_ms;
     bk_ci_compute_targets(r, cg, topics, topics_ctx);
     bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
     bk_ci_update_state(r, g);
     memset(res, 0, sizeof(*res));
     res->member_id = m->id;
     res->member_epoch = m->epoch;
-    res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+    res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
     res->assignment = &m->assigned;
 }
 

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/err.h"
 #include "common/heap.h"
@@ -38,6 +39,34 @@ void bk_group_config_default(struct bk_group_config *c)
     c->initial_rebalance_delay_ms = 3000;
     c->max_size = INT32_MAX;
     c->offsets_retention_ms = 7LL * 24 * 3600 * 1000;
+    c->cg_session_timeout_ms = BK_CGROUP_SESSION_TIMEOUT_MS;
+    c->cg_heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
+    c->cg_max_size = INT32_MAX;
+    c->cg_upgrade = true;
+    c->cg_downgrade = true;
+}
+
+bool bk_group_parse_migration_policy(const char *s,
+                                     bool *upgrade,
+                                     bool *downgrade)
+{
+    static const struct {
+        const char *name;
+        bool up, down;
+    } policies[] = {
+        { "disabled", false, false },
+        { "upgrade", true, false },
+        { "downgrade", false, true },
+        { "bidirectional", true, true },
+    };
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        if (strcasecmp(s, policies[i].name) == 0) {
+            *upgrade = policies[i].up;
+            *downgrade = policies[i].down;
+            return true;
+        }
+    }
+    return false;
 }
 
 static int64_t now_mono(const struct bk_group_registry *r)

@@ -46,9 +46,24 @@ struct bk_group_config {
     int32_t initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
     int32_t max_size;                   /* group.max.size */
     int64_t offsets_retention_ms;       /* offsets.retention.minutes */
+    /* KIP-848 consumer groups (group.consumer.*). */
+    int32_t cg_session_timeout_ms;    /* session.timeout.ms */
+    int32_t cg_heartbeat_interval_ms; /* heartbeat.interval.ms */
+    int32_t cg_max_size;              /* max.size */
+    /* migration.policy: whether a classic group with members may become
+     * a consumer group (upgrade) and back (downgrade). */
+    bool cg_upgrade;
+    bool cg_downgrade;
 };
 
-/* Kafka's defaults: 6 s, 30 min, 3 s, unlimited, 7 days. */
+/* group.consumer.migration.policy: "disabled", "upgrade", "downgrade" or
+ * "bidirectional" (any case). Returns false for anything else. */
+bool bk_group_parse_migration_policy(const char *s,
+                                     bool *upgrade,
+                                     bool *downgrade);
+
+/* Kafka's defaults: 6 s, 30 min, 3 s, unlimited, 7 days; consumer groups
+ * 45 s sessions, 5 s heartbeats, unlimited, bidirectional migration. */
 void bk_group_config_default(struct bk_group_config *c);
 
 struct bk_group_protocol {

@@ -122,6 +122,15 @@ static void fill_api_ctx(struct broker *b)
         (int32_t)cfg->group_max_session_timeout_ms;
     a->group.max_size = (int32_t)cfg->group_max_size;
     a->group.offsets_retention_ms = cfg->offsets_retention_minutes * 60000;
+    a->group.cg_session_timeout_ms =
+        (int32_t)cfg->group_consumer_session_timeout_ms;
+    a->group.cg_heartbeat_interval_ms =
+        (int32_t)cfg->group_consumer_heartbeat_interval_ms;
+    a->group.cg_max_size = (int32_t)cfg->group_consumer_max_size;
+    /* Validated by bk_config_finish(). */
+    (void)bk_group_parse_migration_policy(cfg->group_consumer_migration_policy,
+                                          &a->group.cg_upgrade,
+                                          &a->group.cg_downgrade);
     a->shards = &b->shards;
     a->md = b->md;
     a->storage = &b->storage;

@@ -9,6 +9,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "common/log.h"
+#include "group/group.h"
 
 enum cfg_type { CFG_INT, CFG_BOOL, CFG_STRING };
 
@@ -59,6 +60,24 @@ static const struct cfg_def defs[] = {
       32767, "1", false,
       "Replication factor of topics created without one (auto-created, or "
       "CreateTopics with -1)." },
+    { "group.consumer.heartbeat.interval.ms", CFG_INT,
+      OFF(group_consumer_heartbeat_interval_ms), 1, I32MAX, "5000", false,
+      "How often members of consumer-protocol groups (KIP-848, "
+      "group.protocol=consumer) are told to heartbeat." },
+    { "group.consumer.max.size", CFG_INT, OFF(group_consumer_max_size), 1,
+      I32MAX, "2147483647", false,
+      "The most members one consumer-protocol group may have." },
+    { "group.consumer.migration.policy", CFG_STRING,
+      OFF(group_consumer_migration_policy), 0, 0, "bidirectional", false,
+      "Whether a classic group with members becomes a consumer-protocol "
+      "group when a consumer-protocol member joins (upgrade), and back when "
+      "only classic members are left (downgrade): disabled, upgrade, "
+      "downgrade or bidirectional. Classic members may join a "
+      "consumer-protocol group either way." },
+    { "group.consumer.session.timeout.ms", CFG_INT,
+      OFF(group_consumer_session_timeout_ms), 1, I32MAX, "45000", false,
+      "How long a member of a consumer-protocol group may go without a "
+      "heartbeat before it is removed." },
     { "group.initial.rebalance.delay.ms", CFG_INT,
       OFF(group_initial_rebalance_delay_ms), 0, I32MAX, "3000", false,
       "How long the coordinator waits for more consumers to join a new, "
@@ -401,6 +420,15 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
         snprintf(err, errlen,
                  "log.dirs: only one directory is supported, got '%s'",
                  c->log_dirs);
+        return BK_ECONFIG;
+    }
+    bool up, down;
+    if (!bk_group_parse_migration_policy(c->group_consumer_migration_policy,
+                                         &up, &down)) {
+        snprintf(err, errlen,
+                 "group.consumer.migration.policy: '%.64s' is not one of "
+                 "disabled, upgrade, downgrade, bidirectional",
+                 c->group_consumer_migration_policy);
         return BK_ECONFIG;
     }
     enum bk_log_level lvl;

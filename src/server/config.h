@@ -52,6 +52,10 @@ struct bk_config {
     int64_t group_min_session_timeout_ms;
     int64_t group_max_session_timeout_ms;
     int64_t group_max_size;
+    int64_t group_consumer_session_timeout_ms;
+    int64_t group_consumer_heartbeat_interval_ms;
+    int64_t group_consumer_max_size;
+    char *group_consumer_migration_policy;
 
     /* Derived by bk_config_finish(). */
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];

@@ -50,8 +50,10 @@ def classic_group(broker):
 
 # --- raw requests ------------------------------------------------------------
 
-def heartbeat(b, group, member_id, epoch, topics=None, owned=None):
-    """ConsumerGroupHeartbeat v1; returns (error, epoch, {topic_id: [p]})."""
+def heartbeat(b, group, member_id, epoch, topics=None, owned=None,
+              interval=None):
+    """ConsumerGroupHeartbeat v1; returns (error, epoch, {topic_id: [p]});
+    interval, a list, gets the heartbeat interval appended."""
     body = cstr(group) + cstr(member_id) + struct.pack(">i", epoch)
     body += cstr(None) + cstr(None) + struct.pack(">i", 30000)
     body += carray([cstr(t) for t in topics]) if topics is not None else b"\x00"
@@ -64,7 +66,9 @@ def heartbeat(b, group, member_id, epoch, topics=None, owned=None):
     body += b"\x00"
     r = call(b, 68, 1, body)
     r.i32()
-    err, _msg, _mid, mepoch, _interval = r.i16(), r.cstr(), r.cstr(), r.i32(), r.i32()
+    err, _msg, _mid, mepoch, hb_ms = r.i16(), r.cstr(), r.cstr(), r.i32(), r.i32()
+    if interval is not None:
+        interval.append(hb_ms)
     assignment = None
     if r.i8() >= 0:
         assignment = {}

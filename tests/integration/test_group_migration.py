@@ -157,6 +157,37 @@ def test_classic_client_in_consumer_group(broker):
         c.close()
 
 
+def test_consumer_group_settings():
+    """group.consumer.session.timeout.ms and .heartbeat.interval.ms reach
+    the members; group.consumer.migration.policy=disabled keeps a classic
+    group with members classic (GROUP_ID_NOT_FOUND to a consumer member,
+    as Kafka answers)."""
+    settings = dict(GROUP_SETTINGS)
+    settings.update({"group.consumer.session.timeout.ms": "1500",
+                     "group.consumer.heartbeat.interval.ms": "700",
+                     "group.consumer.migration.policy": "disabled"})
+    with Broker(extra=settings) as b:
+        create_topics(b.bootstrap, {TOPIC: (PARTS, {})})
+        c = KafkaConsumer(TOPIC, bootstrap_servers=b.bootstrap,
+                          group_id="mig-classic", enable_auto_commit=False)
+        try:
+            deadline = time.monotonic() + 30
+            while len(c.assignment()) < PARTS and time.monotonic() < deadline:
+                c.poll(timeout_ms=200)
+            assert len(c.assignment()) == PARTS
+            err, _, _ = heartbeat(b, "mig-classic", "k1", 0, topics=[TOPIC])
+            assert err == 69  # GROUP_ID_NOT_FOUND: no upgrade
+        finally:
+            c.close()
+        interval = []
+        err, epoch, _ = heartbeat(b, "mig-cfg", "m1", 0, topics=[TOPIC],
+                                  interval=interval)
+        assert err == 0 and interval == [700]
+        time.sleep(2.5)  # past the 1.5 s session, checked every 100 ms
+        err, _, _ = heartbeat(b, "mig-cfg", "m1", epoch)
+        assert err == UNKNOWN_MEMBER_ID
+
+
 def test_offsets_topic_readable_by_kafka(broker):
     """Runs last in this module: by now __consumer_offsets holds KIP-848
     records (members, targets, assignments, epochs, a classic member's

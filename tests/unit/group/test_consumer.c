@@ -832,6 +832,60 @@ static void test_regex_subscription(void **state)
     assert_string_equal(g->consumer->members[0]->regex, ".*");
 }
 
+/* group.consumer.migration.policy: "disabled" keeps a classic group with
+ * members classic (a consumer member gets GROUP_ID_NOT_FOUND) and a
+ * consumer group consumer when only classic members are left. */
+static void test_migration_policy(void **state)
+{
+    (void)state;
+    bool up = true, down = true;
+    assert_true(bk_group_parse_migration_policy("Upgrade", &up, &down));
+    assert_true(up && !down);
+    assert_true(bk_group_parse_migration_policy("disabled", &up, &down));
+    assert_true(!up && !down);
+    assert_false(bk_group_parse_migration_policy("both", &up, &down));
+    reg.cfg.cg_upgrade = false;
+    reg.cfg.cg_downgrade = false;
+    /* A classic group with a member. */
+    struct waiter j;
+    classic_join(&j, "", NULL, 0);
+    char c[128];
+    snprintf(c, sizeof(c), "%s", j.member_id);
+    classic_join(&j, c, NULL, 0);
+    assert_int_equal(j.error, 0);
+    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    assert_int_equal(r.error, BK_KERR_GROUP_ID_NOT_FOUND);
+    assert_null(bk_group_find(&reg, CG)->consumer);
+    /* A consumer group a classic member joined stays one when the
+     * consumer member leaves. */
+    r = hb_full("k2", NULL, 0, NULL);
+    (void)bk_group_leave(&reg, CG, bk_str_c(c), BK_STR_NULL);
+    bk_group_tick(&reg);
+    struct bk_group *g = bk_group_find(&reg, CG);
+    r = hb_full("k3", NULL, 0, NULL);
+    assert_int_equal(r.error, 0);
+    g = bk_group_find(&reg, CG);
+    assert_non_null(g->consumer);
+    struct waiter s = { 0 };
+    classic_settle(c, &s);
+    (void)hb_full("k3", NULL, -1, NULL);
+    for (int i = 0; i < 3; i++) {
+        classic_settle(c, &s);
+    }
+    g = bk_group_find(&reg, CG);
+    assert_non_null(g->consumer); /* no downgrade */
+    assert_int_equal(s.nparts, NPARTS);
+    /* The consumer heartbeat interval and session come from the config. */
+    reg.cfg.cg_heartbeat_interval_ms = 700;
+    reg.cfg.cg_session_timeout_ms = 2000;
+    r = hb_full("k4", NULL, 0, NULL);
+    assert_int_equal(r.heartbeat_interval_ms, 700);
+    clock_ms += 2001;
+    bk_group_tick(&reg);
+    flush();
+    assert_null(cmember("k4"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -847,6 +901,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_regex_subscription, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_migration_policy, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,8 @@ static void test_errors_name_key_and_reason(void **state)
     expect_error("advertised.listeners=PLAINTEXT://h:0\n", "port 0");
     expect_error("log.dirs=/a,/b\n", "one directory");
     expect_error("logger.level=chatty\n", "logger.level");
+    expect_error("group.consumer.migration.policy=sideways\n",
+                 "group.consumer.migration.policy: 'sideways' is not one of");
     expect_error("node.id\n", ":1: expected key=value");
 }
 
