@@ -329,10 +329,9 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
             bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
             return;
         }
-        if (stat->epoch != -2 && !stat->classic) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNRELEASED_INSTANCE_ID, NULL);
-            return;
-        }
+        /* A classic member replaces a static member of either protocol
+         * (Kafka checks the release only between two consumer-protocol
+         * members). */
     }
     if (m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
         bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
@@ -351,6 +350,7 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         return;
     }
     int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
+    bool added = m == NULL;
     if (m == NULL) {
         m = bk_ci_member_add(cg, member_id);
         if (m == NULL) {
@@ -368,7 +368,6 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         if (req->instance_id.len >= 0) {
             m->instance_id = bk_gi_dup(req->instance_id);
             if (m->instance_id == NULL) {
-                bk_ci_member_remove(r, g, m);
                 goto fail;
             }
         }
@@ -420,6 +419,11 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     r->hooks.join_done(r->hooks.data, waiter, &res);
     return;
 fail:
+    if (added && m != NULL) {
+        /* Out of memory: a member without its protocols could not be
+         * served (SyncGroup names the first); it never joined. */
+        bk_ci_member_remove(r, g, m);
+    }
     bk_arena_destroy(&a);
     bk_gi_join_error(r, waiter, err, NULL);
 }

@@ -545,6 +545,21 @@ void bk_ci_reconcile(struct bk_group_registry *r,
 
 /* ---- the heartbeat ---- */
 
+/* The classic static member of a classic group with this instance id:
+ * joining under it replaces that member instead of adding one. */
+static const struct bk_group_member *find_static_classic(
+    const struct bk_group *g,
+    struct bk_str instance_id)
+{
+    for (size_t i = 0; instance_id.len >= 0 && i < g->nmembers; i++) {
+        if (g->members[i]->instance_id != NULL &&
+            bk_str_eq_c(instance_id, g->members[i]->instance_id)) {
+            return g->members[i];
+        }
+    }
+    return NULL;
+}
+
 static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
 {
     memset(res, 0, sizeof(*res));
@@ -572,7 +587,33 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
              "The assignor is not supported; use uniform or range.");
         return;
     }
+    /* Requests that fail validation change nothing: checked before an
+     * empty or classic group is converted (Kafka discards a failed
+     * request's records, conversion included). */
+    if (hb->regex.len > 0) {
+        struct bk_cmember probe = { 0 };
+        int rc = bk_ci_set_regex(&probe, hb->regex);
+        bk_ci_regex_free(&probe);
+        if (rc == BK_EINVAL) {
+            fail(res, BK_KERR_INVALID_REGULAR_EXPRESSION,
+                 "SubscribedTopicRegex is not a valid regular expression.");
+            return;
+        }
+    }
+    if (hb->member_epoch == 0 && hb->topics == NULL && hb->regex.len < 0) {
+        fail(res, BK_KERR_INVALID_REQUEST,
+             "SubscribedTopicNames or SubscribedTopicRegex must be set in "
+             "first request.");
+        return;
+    }
     struct bk_group *g = bk_group_find(r, group_id);
+    if (hb->member_epoch == 0 && g != NULL && g->consumer == NULL &&
+        (int64_t)g->nmembers >= r->cfg.cg_max_size &&
+        find_static_classic(g, hb->instance_id) == NULL) {
+        /* The upgrade would be refused by the join that follows. */
+        fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+        return;
+    }
     if (hb->member_epoch != 0 && (g == NULL || g->consumer == NULL)) {
         fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
         return;
@@ -641,25 +682,12 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
         return;
     }
-    if (hb->regex.len > 0) {
-        struct bk_cmember probe = { 0 };
-        int rc = bk_ci_set_regex(&probe, hb->regex);
-        bk_ci_regex_free(&probe);
-        if (rc == BK_EINVAL) {
-            fail(res, BK_KERR_INVALID_REGULAR_EXPRESSION,
-                 "SubscribedTopicRegex is not a valid regular expression.");
-            return;
-        }
-    }
     if (hb->member_epoch == 0) {
-        if (hb->topics == NULL && hb->regex.len < 0) {
-            fail(res, BK_KERR_INVALID_REQUEST,
-                 "SubscribedTopicNames or SubscribedTopicRegex must be set in "
-                 "first request.");
-            return;
-        }
         struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
-        if (prev != NULL && prev != m && prev->epoch != -2) {
+        /* Kafka checks the release only when both use the consumer
+         * protocol: a classic static member restarting with
+         * group.protocol=consumer replaces its old self at once. */
+        if (prev != NULL && prev != m && prev->epoch != -2 && !prev->classic) {
             fail(res, BK_KERR_UNRELEASED_INSTANCE_ID,
                  "The static member's instance id is still in use.");
             return;
@@ -805,7 +833,6 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
 {
     struct bk_cgroup *cg = g->consumer;
     int64_t now = bk_clock_mono_ms(r->clock);
-    bool consumer_left = false;
     for (size_t i = 0; i < cg->nmembers;) {
         struct bk_cmember *m = cg->members[i];
         /* Session expiry, or a revocation not acknowledged within the
@@ -813,17 +840,15 @@ void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g)
          * revocation timers). */
         if (now >= m->expires_ms ||
             (m->revoking.n > 0 && now >= m->revoke_deadline_ms)) {
-            consumer_left |= !m->classic;
             bk_ci_member_remove(r, g, m);
             continue;
         }
         i++;
     }
-    if (consumer_left) {
-        bk_ci_maybe_downgrade(r, g);
-    } else {
-        bk_ci_try_downgrade(r, g);
-    }
+    /* A consumer group left with classic members only turns classic: the
+     * mark is derived here rather than trusted, since it is not persisted
+     * (a reload) and a failed request may have left such a group. */
+    bk_ci_maybe_downgrade(r, g);
 }
 const char *bk_cgroup_state(const struct bk_group *g)
 {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/heap.h"
 #include "group/cg_records.h"
 #include "group/consumer.h"
 #include "group/group.h"
@@ -886,6 +887,146 @@ static void test_migration_policy(void **state)
     assert_null(cmember("k4"));
 }
 
+/* ---- review tests: allocation failures, static migration, replay ---- */
+
+/* Every classic member of a consumer group can be served: it has the
+ * protocols it offered (SyncGroup answers with the first one's name). */
+static void check_members_servable(void)
+{
+    for (struct bk_group *g = reg.groups; g != NULL; g = g->next) {
+        if (g->consumer == NULL) {
+            continue;
+        }
+        for (size_t i = 0; i < g->consumer->nmembers; i++) {
+            const struct bk_cmember *m = g->consumer->members[i];
+            assert_non_null(m->id);
+            assert_non_null(m->client_id);
+            assert_non_null(m->client_host);
+            if (m->classic) {
+                assert_true(m->nprotocols > 0);
+            }
+        }
+    }
+}
+
+/* A classic JoinGroup into a consumer group failing at any allocation
+ * leaves no half-made member behind: every member left can sync. */
+static void test_classic_join_oom(void **state)
+{
+    (void)state;
+    struct bk_cg_set own = { 0 };
+    own.v = calloc(NPARTS, sizeof(*own.v));
+    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    assert_int_equal(r.error, 0);
+    (void)settle("k1", r.member_epoch, &own);
+    for (int k = 0; k < 40; k++) {
+        char id[32];
+        snprintf(id, sizeof(id), "classic-%d", k);
+        uint8_t meta[256];
+        size_t len = subscription(meta, sizeof(meta), NULL, 0);
+        struct bk_group_proto_in p[1] = {
+            { bk_str_c("range"), { meta, (int32_t)len } },
+        };
+        struct bk_group_join_req req = {
+            .member_id = bk_str_c(id),
+            .instance_id = BK_STR_NULL,
+            .client_id = bk_str_c("classic"),
+            .client_host = bk_str_c("/127.0.0.1"),
+            .protocol_type = bk_str_c("consumer"),
+            .session_timeout_ms = 10000,
+            .rebalance_timeout_ms = 30000,
+            .protocols = p,
+            .nprotocols = 1,
+        };
+        struct waiter w = { 0 };
+        bk_heap_fault_config(k, 1);
+        bk_group_join(&reg, CG, &req, &w);
+        bk_heap_fault_config(-1, 0);
+        assert_true(w.done);
+        flush();
+        check_members_servable();
+        /* The member (if it exists) can sync without crashing. */
+        struct waiter s;
+        classic_sync(&s, id, cmember(id) != NULL ? cmember(id)->epoch : 0, NULL,
+                     0);
+        assert_true(s.done);
+        (void)bk_group_leave(&reg, CG, bk_str_c(id), BK_STR_NULL);
+        flush();
+    }
+    free(own.v);
+}
+
+/* KIP-848 rolling upgrade of a static consumer: a consumer-protocol member
+ * with the instance id of a classic static member replaces it at once
+ * (Kafka checks the release only between two consumer-protocol members);
+ * UNRELEASED_INSTANCE_ID would be fatal for the Java consumer. */
+static void test_static_classic_to_consumer(void **state)
+{
+    (void)state;
+    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    assert_int_equal(r.error, 0);
+    /* A classic static member joins the consumer group. */
+    uint8_t meta[256];
+    size_t len = subscription(meta, sizeof(meta), NULL, 0);
+    struct bk_group_proto_in p[1] = {
+        { bk_str_c("range"), { meta, (int32_t)len } },
+    };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(""),
+        .instance_id = bk_str_c("inst"),
+        .client_id = bk_str_c("classic"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = p,
+        .nprotocols = 1,
+    };
+    struct waiter w = { 0 };
+    bk_group_join(&reg, CG, &req, &w);
+    flush();
+    assert_true(w.done);
+    assert_int_equal(w.error, 0);
+    /* It restarts with group.protocol=consumer, same instance id. */
+    r = hb_full("k2", "inst", 0, NULL);
+    assert_int_equal(r.error, 0);
+    assert_null(cmember(w.member_id));
+    assert_non_null(cmember("k2"));
+    assert_false(cmember("k2")->classic);
+}
+
+/* A ConsumerGroupHeartbeat refused after the online upgrade started must
+ * not leave a consumer group of classic members only: Kafka rolls the
+ * conversion back with the failed request. */
+static void test_failed_upgrade_heartbeat(void **state)
+{
+    (void)state;
+    struct waiter j;
+    classic_join(&j, "", NULL, 0);
+    char c[128];
+    snprintf(c, sizeof(c), "%s", j.member_id);
+    classic_join(&j, c, NULL, 0);
+    assert_int_equal(j.error, 0);
+    struct waiter s;
+    classic_sync(&s, c, j.generation, NULL, 0);
+    assert_int_equal(s.error, 0);
+    reg.cfg.cg_max_size = 1; /* the upgrade is allowed, the join is not */
+    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    assert_int_equal(r.error, BK_KERR_GROUP_MAX_SIZE_REACHED);
+    bk_group_tick(&reg);
+    flush();
+    struct bk_group *g = bk_group_find(&reg, CG);
+    assert_null(g->consumer);
+    assert_int_equal(g->nmembers, 1);
+    /* The classic member goes on heartbeating. */
+    assert_int_equal(
+        bk_group_heartbeat(&reg, CG, bk_str_c(c), BK_STR_NULL, g->generation),
+        0);
+    reload();
+    g = bk_group_find(&reg, CG);
+    assert_null(g->consumer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,6 +1043,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_regex_subscription, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_migration_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_classic_join_oom, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_classic_to_consumer, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_failed_upgrade_heartbeat, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
