@@ -352,7 +352,7 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
     bool added = m == NULL;
     if (m == NULL) {
-        m = bk_ci_member_add(cg, member_id);
+        m = bk_ci_member_add(g, cg, member_id);
         if (m == NULL) {
             goto fail;
         }
@@ -576,7 +576,7 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
         const struct bk_group_member *om = g->members[i];
         const struct bk_group_protocol *p = bk_group_member_protocol(g, om);
         struct sub_view sub;
-        struct bk_cmember *m = bk_ci_member_add(cg, bk_str_c(om->id));
+        struct bk_cmember *m = bk_ci_member_add(g, cg, bk_str_c(om->id));
         if (p == NULL || m == NULL ||
             decode_subscription(r, p->metadata, p->metadata_len, &a, &sub) !=
                 0) {
@@ -776,7 +776,7 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
             bk_gi_member_free(ms[i]); /* that member will rejoin */
         }
         /* Their consumer records go (ClassicGroup.fromConsumerGroup). */
-        bk_ci_note_gone(g, cg->members[i]->id);
+        bk_ci_note_gone(g, &cg->members[i]->id);
     }
     bk_free(ms);
     g->generation = cg->group_epoch;

@@ -143,8 +143,31 @@ struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
     return NULL;
 }
 
-struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id)
+/* Room in g->cg_gone for need ids. */
+static int reserve_gone(struct bk_group *g, size_t need)
 {
+    if (g->cg_gone_cap >= need) {
+        return 0;
+    }
+    size_t cap = need < 8 ? 8 : need * 2;
+    char **v = bk_realloc(g->cg_gone, cap * sizeof(*v));
+    if (v == NULL) {
+        return BK_ENOMEM;
+    }
+    g->cg_gone = v;
+    g->cg_gone_cap = cap;
+    return 0;
+}
+
+struct bk_cmember *bk_ci_member_add(struct bk_group *g,
+                                    struct bk_cgroup *cg,
+                                    struct bk_str id)
+{
+    /* A removal that could not be remembered would let the member come
+     * back at a reload: its tombstone's slot is taken now. */
+    if (reserve_gone(g, g->ncg_gone + cg->nmembers + 1) != 0) {
+        return NULL;
+    }
     struct bk_cmember *m = bk_calloc(1, sizeof(*m));
     struct bk_cmember **v =
         bk_realloc(cg->members, (cg->nmembers + 1) * sizeof(*v));
@@ -171,18 +194,16 @@ struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id)
     return m;
 }
 
-void bk_ci_note_gone(struct bk_group *g, const char *id)
+void bk_ci_note_gone(struct bk_group *g, char **id)
 {
-    char *c = bk_strdup(id);
-    char **v = bk_realloc(g->cg_gone, (g->ncg_gone + 1) * sizeof(*v));
-    if (v != NULL) {
-        g->cg_gone = v;
-    }
-    if (c == NULL || v == NULL) {
-        bk_free(c); /* out of memory: the records stay until overwritten */
+    /* Room was reserved when the member was added (bk_ci_member_add). */
+    if (reserve_gone(g, g->ncg_gone + 1) != 0) {
+        bk_free(*id); /* cannot happen: the records stay until overwritten */
+        *id = NULL;
         return;
     }
-    g->cg_gone[g->ncg_gone++] = c;
+    g->cg_gone[g->ncg_gone++] = *id;
+    *id = NULL;
 }
 
 void bk_ci_member_unlink(struct bk_cgroup *cg, const struct bk_cmember *m)
@@ -203,7 +224,7 @@ void bk_ci_member_remove(struct bk_group_registry *r,
 {
     struct bk_cgroup *cg = g->consumer;
     bk_ci_member_unlink(cg, m);
-    bk_ci_note_gone(g, m->id);
+    bk_ci_note_gone(g, &m->id);
     bk_ci_member_free(m);
     cg->bump = true;
     cg->dirty = true;
@@ -722,7 +743,7 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                      (unsigned)cg->group_epoch);
             id = bk_str_c(gen);
         }
-        m = bk_ci_member_add(cg, id);
+        m = bk_ci_member_add(g, cg, id);
         if (m == NULL) {
             bk_ci_set_free(&keep_assigned);
             bk_ci_set_free(&keep_revoking);

@@ -35,12 +35,13 @@ static struct bk_cgroup *cgroup_of(struct bk_group_registry *r,
 
 /* The member, created when missing; its session starts now. */
 static struct bk_cmember *member_of(struct bk_group_registry *r,
+                                    struct bk_group *g,
                                     struct bk_cgroup *cg,
                                     struct bk_str member_id)
 {
     struct bk_cmember *m = bk_ci_find(cg, member_id);
     if (m == NULL) {
-        m = bk_ci_member_add(cg, member_id);
+        m = bk_ci_member_add(g, cg, member_id);
         if (m == NULL) {
             return NULL;
         }
@@ -110,7 +111,7 @@ int bk_cgroup_load_member(struct bk_group_registry *r,
     }
     struct bk_group *g = NULL;
     struct bk_cgroup *cg = cgroup_of(r, group_id, &g);
-    struct bk_cmember *m = cg != NULL ? member_of(r, cg, member_id) : NULL;
+    struct bk_cmember *m = cg != NULL ? member_of(r, g, cg, member_id) : NULL;
     if (m == NULL) {
         return BK_ENOMEM;
     }
@@ -187,7 +188,7 @@ int bk_cgroup_load_target(struct bk_group_registry *r,
         return 0;
     }
     struct bk_cgroup *cg = cgroup_of(r, group_id, &g);
-    struct bk_cmember *m = cg != NULL ? member_of(r, cg, member_id) : NULL;
+    struct bk_cmember *m = cg != NULL ? member_of(r, g, cg, member_id) : NULL;
     if (m == NULL) {
         return BK_ENOMEM;
     }
@@ -213,7 +214,7 @@ int bk_cgroup_load_current(struct bk_group_registry *r,
         return 0;
     }
     struct bk_cgroup *cg = cgroup_of(r, group_id, &g);
-    struct bk_cmember *m = cg != NULL ? member_of(r, cg, member_id) : NULL;
+    struct bk_cmember *m = cg != NULL ? member_of(r, g, cg, member_id) : NULL;
     if (m == NULL) {
         return BK_ENOMEM;
     }

@@ -133,6 +133,7 @@ struct bk_group {
     bool tombstone_consumer;
     char **cg_gone;
     size_t ncg_gone;
+    size_t cg_gone_cap; /* room for every consumer member's id */
     /* KIP-848 consumer group (consumer.h); NULL for a classic group. */
     struct bk_cgroup *consumer;
 };

@@ -41,8 +41,12 @@ struct bk_cmember *bk_ci_find(const struct bk_cgroup *cg, struct bk_str id);
 struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
                                      struct bk_str instance_id);
 void bk_ci_member_free(struct bk_cmember *m);
-/* A new member (epoch 0) appended to cg; NULL when out of memory. */
-struct bk_cmember *bk_ci_member_add(struct bk_cgroup *cg, struct bk_str id);
+/* A new member (epoch 0) appended to cg (g's consumer group, or the one
+ * it is becoming); NULL when out of memory. Reserves room in g->cg_gone
+ * for its id, so removing it later never needs memory. */
+struct bk_cmember *bk_ci_member_add(struct bk_group *g,
+                                    struct bk_cgroup *cg,
+                                    struct bk_str id);
 /* Takes m out of cg->members (not freed). */
 void bk_ci_member_unlink(struct bk_cgroup *cg, const struct bk_cmember *m);
 /* Removes and frees m, remembering its id for tombstones and bumping the
@@ -51,8 +55,9 @@ void bk_ci_member_unlink(struct bk_cgroup *cg, const struct bk_cmember *m);
 void bk_ci_member_remove(struct bk_group_registry *r,
                          struct bk_group *g,
                          struct bk_cmember *m);
-/* Remembers a removed member's id: its records get tombstones. */
-void bk_ci_note_gone(struct bk_group *g, const char *id);
+/* Remembers a removed member's id (takes *id, leaving NULL): its records
+ * get tombstones. */
+void bk_ci_note_gone(struct bk_group *g, char **id);
 int bk_ci_set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n);
 bool bk_ci_same_topics(const struct bk_cmember *m,
                        const struct bk_str *t,

@@ -1027,6 +1027,364 @@ static void test_failed_upgrade_heartbeat(void **state)
     assert_null(g->consumer);
 }
 
+/* ---- replay: live state against a reload of what was written ---- */
+
+struct dump {
+    char buf[16384];
+    size_t len;
+};
+
+static void dump_add(struct dump *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void dump_add(struct dump *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(d->buf + d->len, sizeof(d->buf) - d->len, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0 && (size_t)n < sizeof(d->buf) - d->len);
+    d->len += (size_t)n;
+}
+
+static int cmp_tp(const void *a, const void *b)
+{
+    const struct bk_cg_tp *x = a, *y = b;
+    int c = memcmp(&x->topic_id, &y->topic_id, sizeof(x->topic_id));
+    return c != 0
+               ? c
+               : (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static void dump_set(struct dump *d,
+                     const char *name,
+                     const struct bk_cg_set *s)
+{
+    struct bk_cg_tp v[64];
+    assert_true(s->n <= 64);
+    if (s->n > 0) {
+        memcpy(v, s->v, s->n * sizeof(*v));
+    }
+    qsort(v, s->n, sizeof(*v), cmp_tp);
+    dump_add(d, " %s=[", name);
+    for (size_t i = 0; i < s->n; i++) {
+        dump_add(d, "%d.%d/%d,", v[i].topic_id.b[0], v[i].topic_id.b[1],
+                 v[i].partition);
+    }
+    dump_add(d, "]");
+}
+
+static int cmp_cm(const void *a, const void *b)
+{
+    return strcmp((*(struct bk_cmember *const *)a)->id,
+                  (*(struct bk_cmember *const *)b)->id);
+}
+
+/* What a coordinator restart must give back. Classic groups are compared
+ * only when no rebalance is under way (their record is written when one
+ * completes). */
+static void dump_registry(struct bk_group_registry *r, struct dump *d)
+{
+    d->len = 0;
+    d->buf[0] = '\0';
+    for (struct bk_group *g = r->groups; g != NULL; g = g->next) {
+        if (g->consumer == NULL && g->nmembers == 0 && g->noffsets == 0) {
+            continue; /* the same as no group at all */
+        }
+        dump_add(d, "group %s", g->id);
+        if (g->consumer == NULL) {
+            dump_add(d, " classic");
+            if (g->state != BK_GROUP_STABLE && g->state != BK_GROUP_EMPTY) {
+                dump_add(d, " (rebalancing)\n");
+                continue;
+            }
+            dump_add(d, " %s gen=%d proto=%s leader=%s\n",
+                     bk_group_state_name(g->state), g->generation,
+                     g->protocol ? g->protocol : "-",
+                     g->leader ? g->leader : "-");
+            for (size_t i = 0; i < g->nmembers; i++) {
+                dump_add(d, "  %s alen=%zu\n", g->members[i]->id,
+                         g->members[i]->assignment_len);
+            }
+            continue;
+        }
+        const struct bk_cgroup *cg = g->consumer;
+        dump_add(d, " consumer %s epoch=%d assignor=%s\n",
+                 bk_group_state_name(g->state), cg->group_epoch,
+                 cg->assignor ? cg->assignor : "-");
+        struct bk_cmember *ms[64];
+        assert_true(cg->nmembers <= 64);
+        if (cg->nmembers > 0) {
+            memcpy(ms, cg->members, cg->nmembers * sizeof(*ms));
+        }
+        qsort(ms, cg->nmembers, sizeof(*ms), cmp_cm);
+        for (size_t i = 0; i < cg->nmembers; i++) {
+            const struct bk_cmember *m = ms[i];
+            dump_add(d, "  %s inst=%s classic=%d epoch=%d prev=%d rto=%d",
+                     m->id, m->instance_id ? m->instance_id : "-", m->classic,
+                     m->epoch, m->prev_epoch, m->rebalance_timeout_ms);
+            if (m->classic) {
+                dump_add(d, " sto=%d protos=%zu", m->session_timeout_ms,
+                         m->nprotocols);
+            }
+            dump_add(d, " topics=%zu regex=%s", m->ntopics,
+                     m->regex ? m->regex : "-");
+            dump_set(d, "assigned", &m->assigned);
+            dump_set(d, "revoking", &m->revoking);
+            dump_set(d, "target", &m->target);
+            dump_add(d, "\n");
+        }
+    }
+}
+
+/* No partition is owned by two members at once (assigned or still being
+ * revoked): KIP-848's incremental reconciliation guarantees it. */
+static void check_exclusive(void)
+{
+    struct bk_group *g = bk_group_find(&reg, CG);
+    if (g == NULL || g->consumer == NULL) {
+        return;
+    }
+    const struct bk_cgroup *cg = g->consumer;
+    for (size_t i = 0; i < cg->nmembers; i++) {
+        const struct bk_cmember *m = cg->members[i];
+        for (size_t k = i + 1; k < cg->nmembers; k++) {
+            const struct bk_cmember *o = cg->members[k];
+            for (size_t x = 0; x < m->assigned.n + m->revoking.n; x++) {
+                const struct bk_cg_tp *tp =
+                    x < m->assigned.n ? &m->assigned.v[x]
+                                      : &m->revoking.v[x - m->assigned.n];
+                for (size_t y = 0; y < o->assigned.n + o->revoking.n; y++) {
+                    const struct bk_cg_tp *tq =
+                        y < o->assigned.n ? &o->assigned.v[y]
+                                          : &o->revoking.v[y - o->assigned.n];
+                    if (cmp_tp(tp, tq) == 0) {
+                        fail_msg("%s and %s both own %d", m->id, o->id,
+                                 tp->partition);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Loads the whole log into a fresh registry and compares it with reg. */
+static void check_replay(unsigned seed, int step)
+{
+    static struct dump live, loaded;
+    dump_registry(&reg, &live);
+    struct bk_group_registry r2;
+    struct bk_group_config cfg;
+    bk_group_config_default(&cfg);
+    struct bk_group_hooks hooks = {
+        .join_done = join_done,
+        .sync_done = sync_done,
+        .topic_lookup = lookup,
+        .topic_name = topic_name,
+        .topic_each = topic_each,
+    };
+    bk_group_registry_init(&r2, &cfg, &manual, &hooks);
+    for (size_t i = 0; i < nwal; i++) {
+        struct bk_arena a;
+        bk_arena_init(&a, 4096, 0);
+        struct bk_bytes k = { wal[i].key, (int32_t)wal[i].klen };
+        struct bk_bytes v =
+            wal[i].val != NULL
+                ? (struct bk_bytes){ wal[i].val, (int32_t)wal[i].vlen }
+                : BK_BYTES_NULL;
+        bk_group_load_record(&r2, k, v, &a);
+        bk_arena_destroy(&a);
+    }
+    dump_registry(&r2, &loaded);
+    bk_group_registry_close(&r2);
+    if (strcmp(live.buf, loaded.buf) != 0) {
+        fprintf(stderr, "live:\n%sloaded:\n%s", live.buf, loaded.buf);
+        fail_msg("seed %u step %d: reload differs", seed, step);
+    }
+}
+
+/* Waiters of the random steps: each used once, some answered later. */
+static struct waiter rwait[4096];
+static size_t nrwait;
+
+static struct waiter *rw(void)
+{
+    if (nrwait == sizeof(rwait) / sizeof(rwait[0])) {
+        nrwait = 0; /* old ones answered long ago */
+    }
+    struct waiter *w = &rwait[nrwait++];
+    memset(w, 0, sizeof(*w));
+    return w;
+}
+
+static void random_classic_join(unsigned *s, const char *id, const char *inst)
+{
+    struct bk_cmember *m = bk_group_find(&reg, CG) != NULL &&
+                                   bk_group_find(&reg, CG)->consumer != NULL
+                               ? cmember(id)
+                               : NULL;
+    int32_t owned[NPARTS];
+    int32_t n = 0;
+    if (m != NULL && rand_r(s) % 2) {
+        for (size_t i = 0; i < m->assigned.n + m->revoking.n && n < NPARTS;
+             i++) {
+            const struct bk_cg_tp *tp = i < m->assigned.n
+                                            ? &m->assigned.v[i]
+                                            : &m->revoking.v[i - m->assigned.n];
+            if (i >= m->assigned.n && rand_r(s) % 2) {
+                continue; /* acknowledge this revocation */
+            }
+            owned[n++] = tp->partition;
+        }
+    }
+    uint8_t meta[256];
+    size_t len = subscription(meta, sizeof(meta), owned, n);
+    struct bk_group_proto_in p[1] = {
+        { bk_str_c("range"), { meta, (int32_t)len } },
+    };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(id),
+        .instance_id = inst != NULL ? bk_str_c(inst) : BK_STR_NULL,
+        .client_id = bk_str_c("classic"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = p,
+        .nprotocols = 1,
+    };
+    bk_group_join(&reg, CG, &req, rw());
+}
+
+static void random_step(unsigned *s)
+{
+    static const char *ids[] = { "k0", "k1", "k2", "k3", "c0", "c1", "c2" };
+    int which = (int)(rand_r(s) % 7);
+    const char *id = ids[which];
+    const char *inst = which == 1 ? "s1" : which == 5 ? "s5" : NULL;
+    struct bk_group *g = bk_group_find(&reg, CG);
+    struct bk_cmember *m =
+        g != NULL && g->consumer != NULL ? cmember(id) : NULL;
+    int op = (int)(rand_r(s) % 10);
+    if (which >= 4) {
+        /* A classic member: join, sync, heartbeat, leave. */
+        int32_t gen = m != NULL ? m->epoch : g != NULL ? g->generation : 0;
+        switch (op % 5) {
+            case 0:
+            case 1:
+                random_classic_join(s, id, inst);
+                break;
+            case 2: {
+                struct bk_group_sync_req req = {
+                    .member_id = bk_str_c(id),
+                    .instance_id = inst ? bk_str_c(inst) : BK_STR_NULL,
+                    .generation = gen,
+                    .protocol_type = bk_str_c("consumer"),
+                    .protocol_name = bk_str_c("range"),
+                };
+                bk_group_sync(&reg, CG, &req, rw());
+                break;
+            }
+            case 3:
+                (void)bk_group_heartbeat(&reg, CG, bk_str_c(id),
+                                         inst ? bk_str_c(inst) : BK_STR_NULL,
+                                         gen);
+                break;
+            default:
+                (void)bk_group_leave(&reg, CG, bk_str_c(id),
+                                     inst ? bk_str_c(inst) : BK_STR_NULL);
+        }
+        return;
+    }
+    static const struct bk_str topics[2] = { { "t", 1 }, { "u1", 2 } };
+    struct bk_cg_tp owned[NPARTS + 4];
+    int32_t nowned = -1;
+    int32_t epoch = m != NULL ? m->epoch : 0;
+    if (m != NULL && op < 6) {
+        nowned = 0;
+        for (size_t i = 0; i < m->assigned.n; i++) {
+            owned[nowned++] = m->assigned.v[i];
+        }
+        for (size_t i = 0; i < m->revoking.n; i++) {
+            if (rand_r(s) % 2) {
+                owned[nowned++] = m->revoking.v[i];
+            }
+        }
+    }
+    if (op == 6) {
+        epoch = 0; /* a rejoin */
+    } else if (op == 7) {
+        epoch = inst != NULL && rand_r(s) % 2 ? -2 : -1;
+    } else if (op == 8 && m != NULL) {
+        epoch = m->epoch + 1; /* fenced */
+    }
+    bool sub = epoch == 0 || op == 9;
+    struct bk_cg_heartbeat hb = {
+        .member_id = bk_str_c(id),
+        .member_epoch = epoch,
+        .instance_id = inst != NULL ? bk_str_c(inst) : BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .rebalance_timeout_ms = 30000,
+        .topics = sub ? topics : NULL,
+        .ntopics = sub ? 1 + (int32_t)(rand_r(s) % 2) : 0,
+        .regex = which == 3 && sub ? bk_str_c("u.*") : BK_STR_NULL,
+        .server_assignor = op == 9
+                               ? bk_str_c(rand_r(s) % 2 ? "range" : "uniform")
+                               : BK_STR_NULL,
+        .owned = nowned >= 0 ? owned : NULL,
+        .nowned = nowned,
+    };
+    struct bk_cg_result res;
+    bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
+}
+
+/* Random sequences of consumer and classic heartbeats, joins, syncs,
+ * leaves, session expiries, topic changes, restarts and (every other run)
+ * allocation failures: after each step, what was written must load back
+ * into the same groups, members, epochs and assignments, and no partition
+ * may have two owners. BK_SEED=n runs that seed only; BK_OOM adds the
+ * allocation failures to every run. */
+static void test_random_replay(void **state)
+{
+    (void)state;
+    const char *env = getenv("BK_SEED");
+    unsigned seed0 = env != NULL ? (unsigned)strtoul(env, NULL, 10) : 1;
+    int runs = env != NULL ? 1 : 24;
+    for (int run = 0; run < runs; run++) {
+        unsigned seed = seed0 + (unsigned)run, s = seed;
+        teardown(NULL);
+        setup(NULL);
+        nrwait = 0;
+        for (int step = 0; step < 300; step++) {
+            int x = (int)(rand_r(&s) % 20);
+            if (x == 0) {
+                clock_ms += 1000 + rand_r(&s) % 40000;
+                bk_group_tick(&reg);
+            } else if (x == 1) {
+                u_topics = !u_topics;
+            } else if (x == 2 && nwal < 3000) {
+                flush();
+                reload();
+                nrwait = 0;
+            } else if (x == 3 && (run % 2 == 1 || getenv("BK_OOM") != NULL)) {
+                bk_heap_fault_config((int)(rand_r(&s) % 40), 1);
+                random_step(&s);
+                bk_heap_fault_config(-1, 0);
+            } else {
+                random_step(&s);
+            }
+            flush();
+            check_members_servable();
+            check_exclusive();
+            if (nwal > 3500) {
+                break;
+            }
+            check_replay(seed, step);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1048,6 +1406,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_failed_upgrade_heartbeat, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_random_replay, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
