@@ -692,11 +692,14 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         return;
     }
     if (hb->member_epoch == -1 || hb->member_epoch == -2) {
-        if (m != NULL) {
-            bk_ci_member_remove(r, g, m);
-            bk_ci_compute_targets(r, cg, topics, topics_ctx);
-            bk_ci_maybe_downgrade(r, g);
+        if (m == NULL) {
+            /* consumerGroupLeave: getOrMaybeCreateMember(id, false) */
+            fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            return;
         }
+        bk_ci_member_remove(r, g, m);
+        bk_ci_compute_targets(r, cg, topics, topics_ctx);
+        bk_ci_maybe_downgrade(r, g);
         memset(res, 0, sizeof(*res));
         res->member_id = NULL;
         res->member_epoch = hb->member_epoch;

@@ -1380,6 +1380,12 @@ bool bk_group_subscribed(const struct bk_group *g, struct bk_str topic)
                     return true;
                 }
             }
+            /* Topics its regex matched at the last target computation. */
+            for (size_t k = 0; k < m->nresolved; k++) {
+                if (bk_str_eq_c(topic, m->resolved[k])) {
+                    return true;
+                }
+            }
         }
         return false;
     }

@@ -826,6 +826,13 @@ static void test_regex_subscription(void **state)
     r = hb_regex("x", e, ".*");
     r = hb_regex("x", r.member_epoch, NULL);
     assert_int_equal(r.assignment->n, NPARTS + 4);
+    /* OffsetDelete sees topics subscribed by pattern. */
+    struct bk_group *rg = bk_group_find(&reg, bk_str_c("rg"));
+    assert_true(bk_group_subscribed(rg, bk_str_c("u22")));
+    assert_false(bk_group_subscribed(rg, bk_str_c("__consumer_offsets")));
+    /* Leaving under an id the group does not know is an error. */
+    r = hb_regex("nobody", -1, NULL);
+    assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
     /* Persisted with the member. */
     reload();
     struct bk_group *g = bk_group_find(&reg, bk_str_c("rg"));
