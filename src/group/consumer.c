@@ -46,33 +46,10 @@ int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
     return 0;
 }
 
-static void set_del(struct bk_cg_set *s, const struct bk_cg_tp *tp)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        if (tp_eq(&s->v[i], tp)) {
-            s->v[i] = s->v[--s->n];
-            return;
-        }
-    }
-}
-
 void bk_ci_set_free(struct bk_cg_set *s)
 {
     bk_free(s->v);
     memset(s, 0, sizeof(*s));
-}
-
-bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
-{
-    if (a->n != b->n) {
-        return false;
-    }
-    for (size_t i = 0; i < a->n; i++) {
-        if (!bk_ci_set_has(b, &a->v[i])) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /* ---- members ---- */
@@ -285,225 +262,12 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
     return true;
 }
 
-static bool subscribes(const struct bk_cmember *m, const char *topic)
-{
-    for (size_t i = 0; i < m->ntopics; i++) {
-        if (strcmp(m->topics[i], topic) == 0) {
-            return true;
-        }
-    }
-    for (size_t i = 0; i < m->nresolved; i++) {
-        if (strcmp(m->resolved[i], topic) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
-/* ---- assignors ---- */
-
-static int cmp_member(const void *a, const void *b)
-{
-    const struct bk_cmember *x = *(const struct bk_cmember *const *)a;
-    const struct bk_cmember *y = *(const struct bk_cmember *const *)b;
-    return strcmp(x->id, y->id);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* The union of the subscriptions, sorted and unique (borrowed strings). */
-static size_t all_topics(const struct bk_cgroup *cg, const char ***out)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        n += cg->members[i]->ntopics + cg->members[i]->nresolved;
-    }
-    const char **v = bk_calloc(n + 1, sizeof(*v));
-    if (v == NULL) {
-        *out = NULL;
-        return 0;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        for (size_t t = 0; t < cg->members[i]->ntopics; t++) {
-            v[k++] = cg->members[i]->topics[t];
-        }
-        for (size_t t = 0; t < cg->members[i]->nresolved; t++) {
-            v[k++] = cg->members[i]->resolved[t];
-        }
-    }
-    qsort(v, k, sizeof(*v), cmp_str);
-    size_t u = 0;
-    for (size_t i = 0; i < k; i++) {
-        if (u == 0 || strcmp(v[u - 1], v[i]) != 0) {
-            v[u++] = v[i];
-        }
-    }
-    *out = v;
-    return u;
-}
-
-/* Range (per topic, contiguous ranges over the members sorted by id). */
-static void assign_range(struct bk_cgroup *cg,
-                         struct bk_cmember **ms,
-                         const char **topics,
-                         size_t ntopics,
-                         bk_cg_topic_fn lookup,
-                         void *ctx)
-{
-    for (size_t t = 0; t < ntopics; t++) {
-        struct bk_uuid id;
-        int32_t np = lookup(ctx, topics[t], &id);
-        size_t ns = 0;
-        for (size_t i = 0; i < cg->nmembers; i++) {
-            ns += subscribes(ms[i], topics[t]);
-        }
-        if (np <= 0 || ns == 0) {
-            continue;
-        }
-        int32_t per = np / (int32_t)ns, extra = np % (int32_t)ns;
-        int32_t next = 0, k = 0;
-        for (size_t i = 0; i < cg->nmembers; i++) {
-            if (!subscribes(ms[i], topics[t])) {
-                continue;
-            }
-            int32_t cnt = per + (k++ < extra ? 1 : 0);
-            for (int32_t p = 0; p < cnt; p++) {
-                struct bk_cg_tp tp = { id, next++ };
-                (void)bk_ci_set_add(&ms[i]->target, &tp);
-            }
-        }
-    }
-}
-
-/* Uniform: balanced counts, sticky (a member keeps what it owns up to its
- * share), the rest to the least loaded eligible member. */
-static void assign_uniform(struct bk_cgroup *cg,
-                           struct bk_cmember **ms,
-                           const char **topics,
-                           size_t ntopics,
-                           bk_cg_topic_fn lookup,
-                           void *ctx)
-{
-    size_t total = 0;
-    for (size_t t = 0; t < ntopics; t++) {
-        struct bk_uuid id;
-        int32_t np = lookup(ctx, topics[t], &id);
-        total += np > 0 ? (size_t)np : 0;
-    }
-    size_t quota = cg->nmembers ? (total + cg->nmembers - 1) / cg->nmembers : 0;
-    struct bk_cg_set leftover = { 0 };
-    for (size_t t = 0; t < ntopics; t++) {
-        struct bk_uuid id;
-        int32_t np = lookup(ctx, topics[t], &id);
-        for (int32_t p = 0; p < np; p++) {
-            struct bk_cg_tp tp = { id, p };
-            struct bk_cmember *owner = NULL;
-            for (size_t i = 0; i < cg->nmembers && owner == NULL; i++) {
-                if (subscribes(ms[i], topics[t]) &&
-                    (bk_ci_set_has(&ms[i]->assigned, &tp) ||
-                     bk_ci_set_has(&ms[i]->revoking, &tp)) &&
-                    ms[i]->target.n < quota) {
-                    owner = ms[i];
-                }
-            }
-            if (owner != NULL) {
-                (void)bk_ci_set_add(&owner->target, &tp);
-            } else {
-                (void)bk_ci_set_add(&leftover, &tp);
-            }
-        }
-    }
-    /* Leftovers in topic order; the topic of each is found again by id. */
-    for (size_t k = 0; k < leftover.n; k++) {
-        const struct bk_cg_tp *tp = &leftover.v[k];
-        struct bk_cmember *best = NULL;
-        for (size_t t = 0; t < ntopics && best == NULL; t++) {
-            struct bk_uuid id;
-            (void)lookup(ctx, topics[t], &id);
-            if (memcmp(&id, &tp->topic_id, sizeof(id)) != 0) {
-                continue;
-            }
-            for (size_t i = 0; i < cg->nmembers; i++) {
-                if (subscribes(ms[i], topics[t]) &&
-                    (best == NULL || ms[i]->target.n < best->target.n)) {
-                    best = ms[i];
-                }
-            }
-        }
-        if (best != NULL) {
-            (void)bk_ci_set_add(&best->target, tp);
-        }
-    }
-    bk_ci_set_free(&leftover);
-}
-
-/* Computes every member's target assignment; bumps the group epoch when
- * any target changed (membership, subscriptions or topic metadata). */
-void bk_ci_compute_targets(struct bk_group_registry *r,
-                           struct bk_cgroup *cg,
-                           bk_cg_topic_fn lookup,
-                           void *ctx)
-{
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        bk_ci_resolve_regex(r, cg->members[i]);
-    }
-    struct bk_cmember **ms = bk_calloc(cg->nmembers + 1, sizeof(*ms));
-    struct bk_cg_set *old = bk_calloc(cg->nmembers + 1, sizeof(*old));
-    const char **topics = NULL;
-    size_t ntopics = all_topics(cg, &topics);
-    if (ms == NULL || old == NULL || topics == NULL) {
-        bk_free(ms);
-        bk_free(old);
-        bk_free(topics);
-        return;
-    }
-    memcpy(ms, cg->members, cg->nmembers * sizeof(*ms));
-    qsort(ms, cg->nmembers, sizeof(*ms), cmp_member);
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        old[i] = ms[i]->target;
-        memset(&ms[i]->target, 0, sizeof(ms[i]->target));
-    }
-    if (cg->assignor != NULL && strcmp(cg->assignor, "range") == 0) {
-        assign_range(cg, ms, topics, ntopics, lookup, ctx);
-    } else {
-        assign_uniform(cg, ms, topics, ntopics, lookup, ctx);
-    }
-    bool changed = false;
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        if (!bk_ci_set_same(&old[i], &ms[i]->target)) {
-            changed = true;
-            ms[i]->dirty = true;
-        }
-        bk_ci_set_free(&old[i]);
-    }
-    if (changed || cg->bump) {
-        cg->group_epoch++;
-        cg->dirty = true;
-        cg->bump = false;
-    }
-    bk_free(old);
-    bk_free(ms);
-    bk_free(topics);
-}
-
 /* ---- reconciliation ---- */
 
-static bool owned_by_other(const struct bk_cgroup *cg,
-                           const struct bk_cmember *self,
-                           const struct bk_cg_tp *tp)
+/* Removes v[i] by moving the last element there. */
+static void set_take(struct bk_cg_set *s, size_t i)
 {
-    for (size_t i = 0; i < cg->nmembers; i++) {
-        const struct bk_cmember *o = cg->members[i];
-        if (o != self && (bk_ci_set_has(&o->assigned, tp) ||
-                          bk_ci_set_has(&o->revoking, tp))) {
-            return true;
-        }
-    }
-    return false;
+    s->v[i] = s->v[--s->n];
 }
 
 void bk_ci_reconcile(struct bk_group_registry *r,
@@ -514,44 +278,66 @@ void bk_ci_reconcile(struct bk_group_registry *r,
 {
     size_t was_assigned = m->assigned.n, was_revoking = m->revoking.n;
     int32_t was_epoch = m->epoch;
-    if (owned != NULL) {
+    struct bk_ci_tpmap idx;
+    if (owned != NULL && m->revoking.n > 0 &&
+        bk_ci_tpmap_init(&idx, (size_t)nowned) == 0) {
         /* Revocations the member acknowledged: no longer owned. */
+        for (int32_t k = 0; k < nowned; k++) {
+            bk_ci_tpmap_put(&idx, &owned[k], 0);
+        }
         for (size_t i = 0; i < m->revoking.n;) {
-            bool still = false;
-            for (int32_t k = 0; k < nowned && !still; k++) {
-                still = tp_eq(&owned[k], &m->revoking.v[i]);
-            }
-            if (!still) {
-                set_del(&m->revoking, &m->revoking.v[i]);
+            if (bk_ci_tpmap_get(&idx, &m->revoking.v[i]) < 0) {
+                set_take(&m->revoking, i);
                 continue;
             }
             i++;
         }
+        bk_ci_tpmap_free(&idx);
     }
     /* Revoke first: the member keeps its epoch until it acknowledges,
      * within its rebalance timeout. */
     bool revoked = false;
+    if (bk_ci_tpmap_init(&idx, m->target.n + m->revoking.n) != 0) {
+        return; /* out of memory: the next heartbeat tries again */
+    }
+    for (size_t i = 0; i < m->target.n; i++) {
+        bk_ci_tpmap_put(&idx, &m->target.v[i], 1);
+    }
+    for (size_t i = 0; i < m->revoking.n; i++) {
+        bk_ci_tpmap_put(&idx, &m->revoking.v[i], 2);
+    }
     for (size_t i = 0; i < m->assigned.n;) {
-        if (!bk_ci_set_has(&m->target, &m->assigned.v[i])) {
-            (void)bk_ci_set_add(&m->revoking, &m->assigned.v[i]);
-            set_del(&m->assigned, &m->assigned.v[i]);
+        int32_t where = bk_ci_tpmap_get(&idx, &m->assigned.v[i]);
+        if (where != 1) {
+            if (where != 2 &&
+                bk_ci_set_push(&m->revoking, &m->assigned.v[i]) != 0) {
+                break; /* out of memory: the rest next time */
+            }
+            set_take(&m->assigned, i);
             revoked = true;
             continue;
         }
         i++;
     }
+    bk_ci_tpmap_free(&idx);
     if (revoked) {
         m->revoke_deadline_ms =
             bk_clock_mono_ms(r->clock) + m->rebalance_timeout_ms;
     }
-    if (m->revoking.n == 0) {
+    /* assigned is a subset of target now: equal sizes, nothing to take. */
+    bool take = m->revoking.n == 0 && m->assigned.n < m->target.n;
+    bool indexed =
+        take && bk_ci_owners_build(&idx, cg->members, cg->nmembers) == 0;
+    if (m->revoking.n == 0 && (!take || indexed)) {
         /* Then take what is free; the rest follows once its owner
          * released it (that member's own heartbeats). */
-        for (size_t i = 0; i < m->target.n; i++) {
-            if (!bk_ci_set_has(&m->assigned, &m->target.v[i]) &&
-                !owned_by_other(cg, m, &m->target.v[i])) {
-                (void)bk_ci_set_add(&m->assigned, &m->target.v[i]);
+        for (size_t i = 0; indexed && i < m->target.n; i++) {
+            if (bk_ci_tpmap_get(&idx, &m->target.v[i]) < 0) {
+                (void)bk_ci_set_push(&m->assigned, &m->target.v[i]);
             }
+        }
+        if (indexed) {
+            bk_ci_tpmap_free(&idx);
         }
         if (m->epoch != cg->group_epoch) {
             m->prev_epoch = m->epoch;

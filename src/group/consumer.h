@@ -88,6 +88,10 @@ struct bk_cgroup {
     /* A consumer-protocol member left and only classic members remain:
      * the group turns classic once they all caught up (classic.c). */
     bool downgrade;
+    /* The targets were computed for these members and this signature of
+     * the subscribed topics' metadata (assign.c): no need to redo them. */
+    bool targets_valid;
+    uint64_t topics_sig;
 };
 
 /* Topic metadata for the assignors: returns the partition count of name

@@ -64,8 +64,30 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
                        int32_t n);
 int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp);
 bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp);
+/* Appends without looking for a duplicate: callers know there is none. */
+int bk_ci_set_push(struct bk_cg_set *s, const struct bk_cg_tp *tp);
 bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b);
 void bk_ci_set_free(struct bk_cg_set *s);
+/* An index of partitions, (topic id, partition) -> int32 (assign.c). */
+struct bk_ci_tpmap {
+    struct bk_cg_tp *keys;
+    int32_t *vals; /* INT32_MIN: an empty slot */
+    size_t cap;
+};
+/* Room for n entries; 0 or BK_ENOMEM. */
+int bk_ci_tpmap_init(struct bk_ci_tpmap *m, size_t n);
+void bk_ci_tpmap_free(struct bk_ci_tpmap *m);
+/* Adds tp -> v unless tp is there (at most init's n puts). */
+void bk_ci_tpmap_put(struct bk_ci_tpmap *m,
+                     const struct bk_cg_tp *tp,
+                     int32_t v);
+/* The value of tp, or -1. */
+int32_t bk_ci_tpmap_get(const struct bk_ci_tpmap *m, const struct bk_cg_tp *tp);
+/* Who holds each partition: 2*i for ms[i]'s assigned, 2*i+1 for its
+ * revoking. 0 or BK_ENOMEM. */
+int bk_ci_owners_build(struct bk_ci_tpmap *m,
+                       struct bk_cmember *const *ms,
+                       size_t n);
 /* Recomputes every target (bumps the epoch when one changed), resolving
  * regex subscriptions first. */
 void bk_ci_compute_targets(struct bk_group_registry *r,
