@@ -442,7 +442,12 @@ class Kafka(Broker):
                 "rootLogger.appenderRef.file.ref = FILE",
                 "",
             ]))
-        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        # Kafka's Uuid.randomUuid() draws again when the text starts with
+        # "-": the tool's argument parser would take it for an option (1 run
+        # in 64 failed "expected one argument" before this loop).
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
         jvm = ["java", "-Xmx256M", "-Dlog4j2.configurationFile=" + log4j,
                "-cp", java_cp()]
         rc, out = run_tool(jvm + ["kafka.tools.StorageTool", "format", "-t", cluster_id,
