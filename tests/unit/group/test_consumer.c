@@ -486,6 +486,39 @@ static size_t subscription(uint8_t *buf,
     return w.len;
 }
 
+/* A classic consumer's JoinGroup: the embedded consumer protocol, topic
+ * "t", owning parts. member and instance must outlive the call. */
+struct classic_req {
+    uint8_t meta[256];
+    struct bk_group_proto_in proto;
+    struct bk_group_join_req req;
+};
+
+static const struct bk_group_join_req *classic_req(struct classic_req *c,
+                                                   const char *member,
+                                                   const char *instance,
+                                                   const int32_t *owned,
+                                                   int32_t nowned,
+                                                   bool require_known)
+{
+    size_t len = subscription(c->meta, sizeof(c->meta), owned, nowned);
+    c->proto = (struct bk_group_proto_in){ bk_str_c("range"),
+                                           { c->meta, (int32_t)len } };
+    c->req = (struct bk_group_join_req){
+        .member_id = bk_str_c(member),
+        .instance_id = instance != NULL ? bk_str_c(instance) : BK_STR_NULL,
+        .client_id = bk_str_c("classic"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = &c->proto,
+        .nprotocols = 1,
+        .require_known_member = require_known,
+    };
+    return &c->req;
+}
+
 static void classic_join(struct waiter *w,
                          const char *member,
                          const int32_t *owned,
@@ -498,24 +531,9 @@ static void classic_join(struct waiter *w,
     memset(w, 0, sizeof(*w));
     member = id;
     owned = own;
-    uint8_t meta[256];
-    size_t len = subscription(meta, sizeof(meta), owned, nowned);
-    struct bk_group_proto_in p[1] = {
-        { bk_str_c("range"), { meta, (int32_t)len } },
-    };
-    struct bk_group_join_req req = {
-        .member_id = bk_str_c(member),
-        .instance_id = BK_STR_NULL,
-        .client_id = bk_str_c("classic"),
-        .client_host = bk_str_c("/127.0.0.1"),
-        .protocol_type = bk_str_c("consumer"),
-        .session_timeout_ms = 10000,
-        .rebalance_timeout_ms = 30000,
-        .protocols = p,
-        .nprotocols = 1,
-        .require_known_member = true,
-    };
-    bk_group_join(&reg, CG, &req, w);
+    struct classic_req c;
+    bk_group_join(&reg, CG, classic_req(&c, member, NULL, owned, nowned, true),
+                  w);
     flush();
 }
 
@@ -929,25 +947,12 @@ static void test_classic_join_oom(void **state)
     for (int k = 0; k < 40; k++) {
         char id[32];
         snprintf(id, sizeof(id), "classic-%d", k);
-        uint8_t meta[256];
-        size_t len = subscription(meta, sizeof(meta), NULL, 0);
-        struct bk_group_proto_in p[1] = {
-            { bk_str_c("range"), { meta, (int32_t)len } },
-        };
-        struct bk_group_join_req req = {
-            .member_id = bk_str_c(id),
-            .instance_id = BK_STR_NULL,
-            .client_id = bk_str_c("classic"),
-            .client_host = bk_str_c("/127.0.0.1"),
-            .protocol_type = bk_str_c("consumer"),
-            .session_timeout_ms = 10000,
-            .rebalance_timeout_ms = 30000,
-            .protocols = p,
-            .nprotocols = 1,
-        };
+        struct classic_req c;
+        const struct bk_group_join_req *req =
+            classic_req(&c, id, NULL, NULL, 0, false);
         struct waiter w = { 0 };
         bk_heap_fault_config(k, 1);
-        bk_group_join(&reg, CG, &req, &w);
+        bk_group_join(&reg, CG, req, &w);
         bk_heap_fault_config(-1, 0);
         assert_true(w.done);
         flush();
@@ -973,24 +978,9 @@ static void test_static_classic_to_consumer(void **state)
     struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, 0);
     /* A classic static member joins the consumer group. */
-    uint8_t meta[256];
-    size_t len = subscription(meta, sizeof(meta), NULL, 0);
-    struct bk_group_proto_in p[1] = {
-        { bk_str_c("range"), { meta, (int32_t)len } },
-    };
-    struct bk_group_join_req req = {
-        .member_id = bk_str_c(""),
-        .instance_id = bk_str_c("inst"),
-        .client_id = bk_str_c("classic"),
-        .client_host = bk_str_c("/127.0.0.1"),
-        .protocol_type = bk_str_c("consumer"),
-        .session_timeout_ms = 10000,
-        .rebalance_timeout_ms = 30000,
-        .protocols = p,
-        .nprotocols = 1,
-    };
+    struct classic_req c;
     struct waiter w = { 0 };
-    bk_group_join(&reg, CG, &req, &w);
+    bk_group_join(&reg, CG, classic_req(&c, "", "inst", NULL, 0, false), &w);
     flush();
     assert_true(w.done);
     assert_int_equal(w.error, 0);
@@ -1244,23 +1234,8 @@ static void random_classic_join(unsigned *s, const char *id, const char *inst)
             owned[n++] = tp->partition;
         }
     }
-    uint8_t meta[256];
-    size_t len = subscription(meta, sizeof(meta), owned, n);
-    struct bk_group_proto_in p[1] = {
-        { bk_str_c("range"), { meta, (int32_t)len } },
-    };
-    struct bk_group_join_req req = {
-        .member_id = bk_str_c(id),
-        .instance_id = inst != NULL ? bk_str_c(inst) : BK_STR_NULL,
-        .client_id = bk_str_c("classic"),
-        .client_host = bk_str_c("/127.0.0.1"),
-        .protocol_type = bk_str_c("consumer"),
-        .session_timeout_ms = 10000,
-        .rebalance_timeout_ms = 30000,
-        .protocols = p,
-        .nprotocols = 1,
-    };
-    bk_group_join(&reg, CG, &req, rw());
+    struct classic_req c;
+    bk_group_join(&reg, CG, classic_req(&c, id, inst, owned, n, false), rw());
 }
 
 static void random_step(unsigned *s)
