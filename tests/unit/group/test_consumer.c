@@ -526,8 +526,9 @@ static void classic_join(struct waiter *w,
 {
     char id[128];
     snprintf(id, sizeof(id), "%s", member); /* member may point into w */
-    int32_t own[NPARTS];
-    memcpy(own, owned != NULL ? owned : own, (size_t)nowned * sizeof(*own));
+    int32_t own[NPARTS] = { 0 };            /* owned may point into w as well */
+    if (owned != NULL)
+        memcpy(own, owned, (size_t)nowned * sizeof(*own));
     memset(w, 0, sizeof(*w));
     member = id;
     owned = own;
