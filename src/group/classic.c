@@ -403,7 +403,7 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     m->dirty = true;
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
     bk_ci_compute_targets(r, cg, hook_lookup, r);
-    bk_ci_reconcile(r, cg, m, sub.owned, sub.nowned);
+    (void)bk_ci_reconcile(r, cg, m, sub.owned, sub.nowned);
     bk_ci_update_state(r, g);
     /* The member is a follower (the leader is nobody) and gets its
      * partitions from SyncGroup; generation = member epoch. */

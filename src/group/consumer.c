@@ -270,7 +270,7 @@ static void set_take(struct bk_cg_set *s, size_t i)
     s->v[i] = s->v[--s->n];
 }
 
-void bk_ci_reconcile(struct bk_group_registry *r,
+bool bk_ci_reconcile(struct bk_group_registry *r,
                      struct bk_cgroup *cg,
                      struct bk_cmember *m,
                      const struct bk_cg_tp *owned,
@@ -298,7 +298,7 @@ void bk_ci_reconcile(struct bk_group_registry *r,
      * within its rebalance timeout. */
     bool revoked = false;
     if (bk_ci_tpmap_init(&idx, m->target.n + m->revoking.n) != 0) {
-        return; /* out of memory: the next heartbeat tries again */
+        return false; /* out of memory: the next heartbeat tries again */
     }
     for (size_t i = 0; i < m->target.n; i++) {
         bk_ci_tpmap_put(&idx, &m->target.v[i], 1);
@@ -348,6 +348,41 @@ void bk_ci_reconcile(struct bk_group_registry *r,
         m->revoking.n != was_revoking || m->epoch != was_epoch) {
         m->dirty = true;
     }
+    /* assigned only loses (revoked) or only gains (taken) in one call. */
+    return revoked || m->assigned.n != was_assigned;
+}
+
+/* owned (n of them) is a subset of s. */
+static bool subset_of(const struct bk_cg_tp *owned,
+                      int32_t n,
+                      const struct bk_cg_set *s)
+{
+    struct bk_ci_tpmap idx;
+    if (owned == NULL || bk_ci_tpmap_init(&idx, s->n) != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        bk_ci_tpmap_put(&idx, &s->v[i], 0);
+    }
+    bool all = true;
+    for (int32_t k = 0; k < n && all; k++) {
+        all = bk_ci_tpmap_get(&idx, &owned[k]) >= 0;
+    }
+    bk_ci_tpmap_free(&idx);
+    return all;
+}
+
+/* The heartbeat subscribes to what m subscribes to (topics and regex). */
+static bool same_subscription(const struct bk_cmember *m,
+                              const struct bk_cg_heartbeat *hb)
+{
+    bool topics = hb->topics != NULL
+                      ? bk_ci_same_topics(m, hb->topics, hb->ntopics)
+                      : m->ntopics == 0;
+    bool regex = m->regex != NULL
+                     ? hb->regex.len > 0 && bk_str_eq_c(hb->regex, m->regex)
+                     : hb->regex.len <= 0;
+    return topics && regex;
 }
 
 /* ---- the heartbeat ---- */
@@ -502,7 +537,15 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                  "The static member's instance id is still in use.");
             return;
         }
-        struct bk_cg_set keep_assigned = { 0 }, keep_revoking = { 0 };
+        struct bk_cg_set keep_assigned = { 0 }, keep_revoking = { 0 },
+                         keep_target = { 0 };
+        /* A static member back with the subscription it left with takes
+         * its old place, target included, and the group epoch stays: no
+         * other member reconciles (Kafka replaces the member in place and
+         * bumps only on a subscription change). */
+        bool replace = prev != NULL && prev != m && !prev->classic &&
+                       same_subscription(prev, hb);
+        bool bump = cg->bump;
         if (prev != NULL && prev != m) {
             /* KIP-848 static membership: the new member id takes over the
              * previous one's assignment (its epoch restarts at 0). */
@@ -510,15 +553,21 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             keep_revoking = prev->revoking;
             memset(&prev->assigned, 0, sizeof(prev->assigned));
             memset(&prev->revoking, 0, sizeof(prev->revoking));
+            if (replace) {
+                keep_target = prev->target;
+                memset(&prev->target, 0, sizeof(prev->target));
+            }
             bk_ci_member_remove(r, g, prev);
         }
         if (m != NULL) {
             bk_ci_member_remove(r, g, m); /* a restart under the same id */
             m = NULL;
+            replace = false;
         }
         if ((int64_t)cg->nmembers >= r->cfg.cg_max_size) {
             bk_ci_set_free(&keep_assigned);
             bk_ci_set_free(&keep_revoking);
+            bk_ci_set_free(&keep_target);
             fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
             return;
         }
@@ -536,11 +585,13 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         if (m == NULL) {
             bk_ci_set_free(&keep_assigned);
             bk_ci_set_free(&keep_revoking);
+            bk_ci_set_free(&keep_target);
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
         m->assigned = keep_assigned;
         m->revoking = keep_revoking;
+        m->target = keep_target;
         bk_free(m->client_id);
         bk_free(m->client_host);
         m->instance_id =
@@ -559,14 +610,18 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
-        cg->bump = true;
+        cg->bump = replace ? bump : true;
     } else {
         if (m == NULL) {
             fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
             return;
         }
+        /* The previous epoch is accepted when the member owns a subset
+         * of its partitions: the answer that moved it on may have been
+         * lost (Kafka's throwIfConsumerGroupMemberEpochIsInvalid). */
         if (hb->member_epoch != m->epoch &&
-            !(hb->member_epoch == m->prev_epoch && hb->owned != NULL)) {
+            !(hb->member_epoch == m->prev_epoch &&
+              subset_of(hb->owned, hb->nowned, &m->assigned))) {
             fail(res, BK_KERR_FENCED_MEMBER_EPOCH,
                  "The member epoch does not match the coordinator's.");
             return;
@@ -604,17 +659,26 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             bk_free(cg->assignor);
             cg->assignor = a;
             m->dirty = true; /* the assignor is persisted with the member */
+            cg->bump = true; /* the targets are the new assignor's */
         }
     }
     m->expires_ms = now + r->cfg.cg_session_timeout_ms;
     bk_ci_compute_targets(r, cg, topics, topics_ctx);
-    bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
+    bool moved = bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
     bk_ci_update_state(r, g);
     memset(res, 0, sizeof(*res));
     res->member_id = m->id;
     res->member_epoch = m->epoch;
     res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
-    res->assignment = &m->assigned;
+    /* The assignment goes out on a join, on a full request (what a client
+     * sends after an error, so a lost answer is made good) and when it
+     * changed; otherwise it is left null, meaning "unchanged" (KIP-848,
+     * as Kafka's consumerGroupHeartbeat). */
+    bool full = hb->rebalance_timeout_ms != -1 &&
+                (hb->topics != NULL || hb->regex.len >= 0) && hb->owned != NULL;
+    if (hb->member_epoch == 0 || full || moved) {
+        res->assignment = &m->assigned;
+    }
 }
 
 int16_t bk_cgroup_commit_check(struct bk_group *g,

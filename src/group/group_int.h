@@ -101,8 +101,9 @@ void bk_ci_regex_free(struct bk_cmember *m);
 /* Recomputes the topics m's regex matches now (topic_regex.c). */
 void bk_ci_resolve_regex(struct bk_group_registry *r, struct bk_cmember *m);
 /* Moves m toward its target; owned (NULL: unknown) are the partitions the
- * member says it still owns, which acknowledges revocations. */
-void bk_ci_reconcile(struct bk_group_registry *r,
+ * member says it still owns, which acknowledges revocations. Returns true
+ * when m's assigned partitions changed. */
+bool bk_ci_reconcile(struct bk_group_registry *r,
                      struct bk_cgroup *cg,
                      struct bk_cmember *m,
                      const struct bk_cg_tp *owned,

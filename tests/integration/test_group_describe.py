@@ -51,11 +51,12 @@ def classic_group(broker):
 # --- raw requests ------------------------------------------------------------
 
 def heartbeat(b, group, member_id, epoch, topics=None, owned=None,
-              interval=None):
-    """ConsumerGroupHeartbeat v1; returns (error, epoch, {topic_id: [p]});
-    interval, a list, gets the heartbeat interval appended."""
+              interval=None, instance=None, rebalance_ms=30000):
+    """ConsumerGroupHeartbeat v1; returns (error, epoch, {topic_id: [p]}),
+    the assignment None when the answer has none; interval, a list, gets
+    the heartbeat interval appended. rebalance_ms -1 leaves it unsent."""
     body = cstr(group) + cstr(member_id) + struct.pack(">i", epoch)
-    body += cstr(None) + cstr(None) + struct.pack(">i", 30000)
+    body += cstr(instance) + cstr(None) + struct.pack(">i", rebalance_ms)
     body += carray([cstr(t) for t in topics]) if topics is not None else b"\x00"
     body += cstr(None) + cstr(None)  # SubscribedTopicRegex, ServerAssignor
     if owned is None:

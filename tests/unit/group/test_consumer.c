@@ -264,6 +264,7 @@ static struct bk_cg_result hb_full(const char *member,
         .rebalance_timeout_ms = 30000,
         .topics = epoch == 0 ? topics : NULL,
         .ntopics = epoch == 0 ? 1 : 0,
+        .regex = BK_STR_NULL,
         .server_assignor = BK_STR_NULL,
         .owned = owned != NULL ? owned->v : NULL,
         .nowned = owned != NULL ? (int32_t)owned->n : -1,
@@ -275,16 +276,20 @@ static struct bk_cg_result hb_full(const char *member,
 }
 
 /* A consumer member heartbeats until its assignment stops changing,
- * acknowledging what it was told each time. Returns its epoch. */
+ * acknowledging what it was told each time (no assignment in an answer:
+ * unchanged). Returns its epoch. */
 static int32_t settle(const char *member, int32_t epoch, struct bk_cg_set *own)
 {
     for (int i = 0; i < 8; i++) {
         struct bk_cg_result r = hb_full(member, NULL, epoch, own);
         assert_int_equal(r.error, 0);
+        assert_true(epoch != 0 || r.assignment != NULL);
         epoch = r.member_epoch;
-        own->n = 0;
-        for (size_t k = 0; k < r.assignment->n; k++) {
-            own->v[own->n++] = r.assignment->v[k];
+        if (r.assignment != NULL) {
+            own->n = 0;
+            for (size_t k = 0; k < r.assignment->n; k++) {
+                own->v[own->n++] = r.assignment->v[k];
+            }
         }
     }
     return epoch;
@@ -341,7 +346,7 @@ static void test_persist_round_trip(void **state)
     struct bk_cg_result r = hb_full("m1", NULL, e1, &o1);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.member_epoch, e1);
-    assert_int_equal(r.assignment->n, o1.n);
+    assert_null(r.assignment); /* unchanged */
     assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m2"), e2), 0);
 
     /* m2 leaves: after a restart it is not there, m1 takes everything. */
@@ -409,6 +414,14 @@ static void test_record_layouts(void **state)
     bk_arena_destroy(&a);
 }
 
+static void copy_set(struct bk_cg_set *to, const struct bk_cg_set *from)
+{
+    to->n = 0;
+    for (size_t i = 0; i < from->n; i++) {
+        to->v[to->n++] = from->v[i];
+    }
+}
+
 /* KIP-848 static membership: leaving with epoch -2 keeps the assignment;
  * the same instance rejoining under a new member id gets it back; a second
  * live member with the same instance id is refused. */
@@ -419,10 +432,11 @@ static void test_static_member(void **state)
     struct bk_cg_set o1 = { v1, 0, NPARTS };
     struct bk_cg_result r = hb_full("s1", "inst", 0, NULL);
     assert_int_equal(r.error, 0);
+    int32_t e = r.member_epoch;
+    copy_set(&o1, r.assignment);
     r = hb_full("s2", "inst", 0, NULL);
     assert_int_equal(r.error, BK_KERR_UNRELEASED_INSTANCE_ID);
-    int32_t e = settle("s1", r.member_epoch > 0 ? r.member_epoch : 1, &o1);
-    (void)e;
+    (void)settle("s1", e, &o1);
     assert_int_equal(o1.n, NPARTS);
     r = hb_full("s1", "inst", -2, NULL);
     assert_int_equal(r.member_epoch, -2);
@@ -431,6 +445,154 @@ static void test_static_member(void **state)
     assert_int_equal(r.error, 0);
     assert_null(cmember("s1"));
     assert_int_equal(r.assignment->n, NPARTS);
+}
+
+/* A heartbeat as a client sends it after an error or on joining: every
+ * field set (KIP-848 "full request"). */
+static struct bk_cg_result hb_whole(const char *member,
+                                    const char *instance,
+                                    int32_t epoch,
+                                    const struct bk_str *topics,
+                                    int32_t ntopics,
+                                    const struct bk_cg_set *owned)
+{
+    struct bk_cg_heartbeat hb = {
+        .member_id = bk_str_c(member),
+        .member_epoch = epoch,
+        .instance_id = instance != NULL ? bk_str_c(instance) : BK_STR_NULL,
+        .client_id = bk_str_c("c"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .rebalance_timeout_ms = 30000,
+        .topics = topics,
+        .ntopics = ntopics,
+        .regex = BK_STR_NULL,
+        .server_assignor = BK_STR_NULL,
+        .owned = owned->v,
+        .nowned = (int32_t)owned->n,
+    };
+    struct bk_cg_result res;
+    bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
+    flush();
+    return res;
+}
+
+/* A static member that comes back with the subscription it left with
+ * takes its old place: same partitions, and no new group epoch, so the
+ * other members have nothing to reconcile. With another subscription the
+ * group epoch moves on. */
+static void test_static_rejoin_keeps_epoch(void **state)
+{
+    (void)state;
+    struct bk_cg_tp vs[NPARTS], vd[NPARTS], keep[NPARTS];
+    struct bk_cg_set os = { vs, 0, NPARTS }, od = { vd, 0, NPARTS },
+                     kept = { keep, 0, NPARTS };
+    struct bk_cg_result r = hb_full("s1", "inst", 0, NULL);
+    assert_int_equal(r.error, 0);
+    int32_t es = settle("s1", r.member_epoch, &os);
+    int32_t ed = settle("d1", 0, &od);
+    es = settle("s1", es, &os);
+    ed = settle("d1", ed, &od);
+    assert_int_equal(os.n + od.n, NPARTS);
+    assert_int_equal(os.n, NPARTS / 2);
+    struct bk_group *g = bk_group_find(&reg, CG);
+    int32_t epoch = g->consumer->group_epoch;
+    copy_set(&kept, &os);
+
+    r = hb_full("s1", "inst", -2, NULL);
+    assert_int_equal(r.member_epoch, -2);
+    static const struct bk_str t[1] = { { "t", 1 } };
+    struct bk_cg_tp nv[1];
+    struct bk_cg_set none = { nv, 0, 1 }; /* an empty owned list */
+    r = hb_whole("s2", "inst", 0, t, 1, &none);
+    assert_int_equal(r.error, 0);
+    assert_null(cmember("s1"));
+    assert_int_equal(g->consumer->group_epoch, epoch);
+    assert_int_equal(r.member_epoch, epoch);
+    assert_non_null(r.assignment);
+    assert_int_equal(r.assignment->n, kept.n);
+    for (size_t i = 0; i < kept.n; i++) {
+        bool found = false;
+        for (size_t k = 0; k < r.assignment->n; k++) {
+            found =
+                found || r.assignment->v[k].partition == kept.v[i].partition;
+        }
+        assert_true(found);
+    }
+    /* d1 carries on at its epoch, nothing to do. */
+    r = hb_full("d1", NULL, ed, NULL);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.member_epoch, ed);
+    assert_null(r.assignment);
+    /* The restart survives a coordinator restart. */
+    reload();
+    g = bk_group_find(&reg, CG);
+    assert_non_null(cmember("s2"));
+    assert_int_equal(cmember("s2")->target.n, kept.n);
+
+    /* Back with another subscription: a new group epoch. */
+    r = hb_full("s2", "inst", -2, NULL);
+    assert_int_equal(r.member_epoch, -2);
+    static const struct bk_str tu[2] = { { "t", 1 }, { "u1", 2 } };
+    r = hb_whole("s3", "inst", 0, tu, 2, &none);
+    assert_int_equal(r.error, 0);
+    assert_true(g->consumer->group_epoch > epoch);
+}
+
+/* KIP-848 answers carry the assignment when the member joins, sends a
+ * full request or its partitions changed; otherwise it is null
+ * ("unchanged"). A member one epoch behind is accepted only while it owns
+ * a subset of its partitions (the answer that moved it on was lost). */
+static void test_assignment_sent_when_changed(void **state)
+{
+    (void)state;
+    struct bk_cg_tp v1[NPARTS], v2[NPARTS], va[NPARTS];
+    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS },
+                     all = { va, 0, NPARTS };
+    static const struct bk_str t[1] = { { "t", 1 } };
+    struct bk_cg_result r = hb_full("m1", NULL, 0, NULL);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.assignment->n, NPARTS);
+    copy_set(&o1, r.assignment);
+    copy_set(&all, r.assignment);
+    int32_t e1 = r.member_epoch;
+    r = hb_full("m1", NULL, e1, NULL);
+    assert_int_equal(r.error, 0);
+    assert_null(r.assignment);
+    r = hb_whole("m1", NULL, e1, t, 1, &o1); /* a full request */
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.assignment->n, NPARTS);
+
+    /* m2 joins: m1's next heartbeat revokes half, and says so. */
+    (void)settle("m2", 0, &o2);
+    r = hb_full("m1", NULL, e1, NULL);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.member_epoch, e1); /* until it acknowledges */
+    assert_non_null(r.assignment);
+    assert_int_equal(r.assignment->n, NPARTS / 2);
+    copy_set(&o1, r.assignment);
+    r = hb_full("m1", NULL, e1, NULL);
+    assert_null(r.assignment);
+    /* The acknowledgement moves m1 to the group epoch; its partitions
+     * did not change, so none are sent. */
+    r = hb_full("m1", NULL, e1, &o1);
+    assert_int_equal(r.error, 0);
+    int32_t e2 = r.member_epoch;
+    assert_true(e2 > e1);
+    assert_null(r.assignment);
+
+    /* The previous epoch: fine with a subset of what m1 has, fenced with
+     * a partition it no longer has or with no owned list at all. */
+    r = hb_full("m1", NULL, e1, &o1);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(r.member_epoch, e2);
+    r = hb_full("m1", NULL, e1, &all);
+    assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
+    r = hb_full("m1", NULL, e1, NULL);
+    assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
+    r = hb_full("m1", NULL, e2 + 1, NULL);
+    assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
+    r = hb_full("m1", NULL, e2, NULL);
+    assert_int_equal(r.error, 0);
 }
 
 /* A member that does not acknowledge a revocation within its rebalance
@@ -843,8 +1005,9 @@ static void test_regex_subscription(void **state)
     }
     /* ".*" matches t, u1, u22 but never the internal topic. */
     r = hb_regex("x", e, ".*");
-    r = hb_regex("x", r.member_epoch, NULL);
     assert_int_equal(r.assignment->n, NPARTS + 4);
+    r = hb_regex("x", r.member_epoch, NULL);
+    assert_null(r.assignment); /* unchanged */
     /* OffsetDelete sees topics subscribed by pattern. */
     struct bk_group *rg = bk_group_find(&reg, bk_str_c("rg"));
     assert_true(bk_group_subscribed(rg, bk_str_c("u22")));
@@ -1375,6 +1538,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_record_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_member, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_static_rejoin_keeps_epoch, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_assignment_sent_when_changed,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_revocation_timeout, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_and_downgrade, setup,
