@@ -542,9 +542,9 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         /* A static member back with the subscription it left with takes
          * its old place, target included, and the group epoch stays: no
          * other member reconciles (Kafka replaces the member in place and
-         * bumps only on a subscription change). */
-        bool replace = prev != NULL && prev != m && !prev->classic &&
-                       same_subscription(prev, hb);
+         * bumps only on a subscription change). The old one may have used
+         * the classic protocol. */
+        bool replace = prev != NULL && prev != m && same_subscription(prev, hb);
         bool bump = cg->bump;
         if (prev != NULL && prev != m) {
             /* KIP-848 static membership: the new member id takes over the

@@ -1148,12 +1148,19 @@ static void test_static_classic_to_consumer(void **state)
     flush();
     assert_true(w.done);
     assert_int_equal(w.error, 0);
-    /* It restarts with group.protocol=consumer, same instance id. */
+    /* It restarts with group.protocol=consumer, same instance id and
+     * subscription: it takes the classic member's place, and the group
+     * epoch stays. */
+    struct bk_group *g = bk_group_find(&reg, CG);
+    int32_t epoch = g->consumer->group_epoch;
+    size_t target = cmember(w.member_id)->target.n;
     r = hb_full("k2", "inst", 0, NULL);
     assert_int_equal(r.error, 0);
     assert_null(cmember(w.member_id));
     assert_non_null(cmember("k2"));
     assert_false(cmember("k2")->classic);
+    assert_int_equal(g->consumer->group_epoch, epoch);
+    assert_int_equal(cmember("k2")->target.n, target);
 }
 
 /* A ConsumerGroupHeartbeat refused after the online upgrade started must
