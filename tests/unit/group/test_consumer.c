@@ -249,12 +249,16 @@ static int teardown(void **state)
 
 #define CG bk_str_c("cg")
 
-static struct bk_cg_result hb_full(const char *member,
-                                   const char *instance,
-                                   int32_t epoch,
-                                   const struct bk_cg_set *owned)
+/* One heartbeat with every field given: topics NULL or owned NULL leave
+ * them unsent. With both sent it is a KIP-848 "full request", as a client
+ * sends after an error. */
+static struct bk_cg_result hb_whole(const char *member,
+                                    const char *instance,
+                                    int32_t epoch,
+                                    const struct bk_str *topics,
+                                    int32_t ntopics,
+                                    const struct bk_cg_set *owned)
 {
-    static const struct bk_str topics[1] = { { "t", 1 } };
     struct bk_cg_heartbeat hb = {
         .member_id = bk_str_c(member),
         .member_epoch = epoch,
@@ -262,8 +266,8 @@ static struct bk_cg_result hb_full(const char *member,
         .client_id = bk_str_c("c"),
         .client_host = bk_str_c("/127.0.0.1"),
         .rebalance_timeout_ms = 30000,
-        .topics = epoch == 0 ? topics : NULL,
-        .ntopics = epoch == 0 ? 1 : 0,
+        .topics = topics,
+        .ntopics = ntopics,
         .regex = BK_STR_NULL,
         .server_assignor = BK_STR_NULL,
         .owned = owned != NULL ? owned->v : NULL,
@@ -273,6 +277,18 @@ static struct bk_cg_result hb_full(const char *member,
     bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
     flush();
     return res;
+}
+
+/* A heartbeat as the Java client sends it: the subscription (topic "t")
+ * only on joining. */
+static struct bk_cg_result hb_full(const char *member,
+                                   const char *instance,
+                                   int32_t epoch,
+                                   const struct bk_cg_set *owned)
+{
+    static const struct bk_str topics[1] = { { "t", 1 } };
+    return hb_whole(member, instance, epoch, epoch == 0 ? topics : NULL,
+                    epoch == 0 ? 1 : 0, owned);
 }
 
 /* A consumer member heartbeats until its assignment stops changing,
@@ -445,35 +461,6 @@ static void test_static_member(void **state)
     assert_int_equal(r.error, 0);
     assert_null(cmember("s1"));
     assert_int_equal(r.assignment->n, NPARTS);
-}
-
-/* A heartbeat as a client sends it after an error or on joining: every
- * field set (KIP-848 "full request"). */
-static struct bk_cg_result hb_whole(const char *member,
-                                    const char *instance,
-                                    int32_t epoch,
-                                    const struct bk_str *topics,
-                                    int32_t ntopics,
-                                    const struct bk_cg_set *owned)
-{
-    struct bk_cg_heartbeat hb = {
-        .member_id = bk_str_c(member),
-        .member_epoch = epoch,
-        .instance_id = instance != NULL ? bk_str_c(instance) : BK_STR_NULL,
-        .client_id = bk_str_c("c"),
-        .client_host = bk_str_c("/127.0.0.1"),
-        .rebalance_timeout_ms = 30000,
-        .topics = topics,
-        .ntopics = ntopics,
-        .regex = BK_STR_NULL,
-        .server_assignor = BK_STR_NULL,
-        .owned = owned->v,
-        .nowned = (int32_t)owned->n,
-    };
-    struct bk_cg_result res;
-    bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
-    flush();
-    return res;
 }
 
 /* A static member that comes back with the subscription it left with
