@@ -188,18 +188,15 @@ static void done(struct bk_gops *ops)
             o->authorized_operations = INT32_MIN;
         }
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(ops->call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_consumer_group_describe(struct bk_call *call)
 {
     const struct bk_msg_consumer_group_describe_request *req = call->request;
     size_t n = req->group_ids_count < 0 ? 0 : (size_t)req->group_ids_count;
-    struct cgd_state *st = bk_arena_alloc(call->arena, sizeof(*st));
-    if (st == NULL || bk_gops_init(&st->ops, call, n) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct cgd_state *st = BK_GOPS_ALLOC(call, struct cgd_state, n);
+    if (st == NULL) {
         return;
     }
     st->out = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->out));

@@ -122,22 +122,14 @@ static void done(struct bk_gops *ops)
     if (resp.error_code != 0 && resp.error_message.len < 0) {
         resp.error_message = bk_str_c(bk_kerr_message(resp.error_code));
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(ops->call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_consumer_group_heartbeat(struct bk_call *call)
 {
     const struct bk_msg_consumer_group_heartbeat_request *req = call->request;
-    struct cgh_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct cgh_state *st = BK_GOPS_ALLOC(call, struct cgh_state, 1);
     if (st == NULL) {
-        bk_req_fail(call->req, "out of memory");
-        return;
-    }
-    memset(st, 0, sizeof(*st));
-    if (bk_gops_init(&st->ops, call, 1) != 0) {
-        bk_req_fail(call->req, "out of memory");
         return;
     }
     struct bk_cg_tp *owned = NULL;

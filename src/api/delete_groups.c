@@ -42,7 +42,7 @@ static void done(struct bk_gops *ops)
     }
     resp.results = st->out;
     resp.results_count = (int32_t)ops->n;
-    bk_call_reply(ops->call, &resp);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_delete_groups(struct bk_call *call)
@@ -50,9 +50,8 @@ void bk_handle_delete_groups(struct bk_call *call)
     const struct bk_msg_delete_groups_request *req = call->request;
     size_t n =
         req->groups_names_count < 0 ? 0 : (size_t)req->groups_names_count;
-    struct del_state *st = bk_arena_alloc(call->arena, sizeof(*st));
-    if (st == NULL || bk_gops_init(&st->ops, call, n) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct del_state *st = BK_GOPS_ALLOC(call, struct del_state, n);
+    if (st == NULL) {
         return;
     }
     st->out = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->out));

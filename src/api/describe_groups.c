@@ -210,18 +210,15 @@ static void done(struct bk_gops *ops)
             st->out[i].members_count = 0;
         }
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(ops->call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_describe_groups(struct bk_call *call)
 {
     const struct bk_msg_describe_groups_request *req = call->request;
     size_t n = req->groups_count < 0 ? 0 : (size_t)req->groups_count;
-    struct dg_state *st = bk_arena_alloc(call->arena, sizeof(*st));
-    if (st == NULL || bk_gops_init(&st->ops, call, n) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct dg_state *st = BK_GOPS_ALLOC(call, struct dg_state, n);
+    if (st == NULL) {
         return;
     }
     st->out = bk_arena_alloc(call->arena, (n + 1) * sizeof(*st->out));

@@ -780,6 +780,29 @@ int bk_gops_start(struct bk_gops *ops,
                         gops_done, ops);
 }
 
+void *bk_gops_alloc(struct bk_call *call, size_t size, size_t ops_off, size_t n)
+{
+    uint8_t *st = bk_arena_alloc(call->arena, size);
+    if (st != NULL) {
+        memset(st, 0, size);
+        if (bk_gops_init((struct bk_gops *)(void *)(st + ops_off), call, n) !=
+            0) {
+            st = NULL;
+        }
+    }
+    if (st == NULL) {
+        bk_req_fail(call->req, "out of memory");
+    }
+    return st;
+}
+
+void bk_gops_reply(struct bk_gops *ops, const void *resp)
+{
+    struct bk_gbuf mem = bk_gops_take(ops);
+    bk_call_reply(ops->call, resp);
+    bk_gbuf_free(&mem);
+}
+
 struct bk_gbuf bk_gops_take(struct bk_gops *ops)
 {
     struct bk_gbuf all = { NULL, false };

@@ -18,6 +18,8 @@
 #ifndef BK_API_GROUP_COORD_H
 #define BK_API_GROUP_COORD_H
 
+#include <stddef.h>
+
 #include "api/fan.h"
 #include "group/group.h"
 #include "group/records.h"
@@ -147,6 +149,16 @@ struct bk_gops {
 /* Allocates n items in the call's arena. Returns 0 or BK_ENOMEM. */
 int bk_gops_init(struct bk_gops *ops, struct bk_call *call, size_t n);
 
+/* A group handler's state: size bytes from the call's arena, zeroed, with
+ * the struct bk_gops at offset ops_off ready for n items. NULL when out of
+ * memory; the request has then been failed. Use BK_GOPS_ALLOC. */
+void *bk_gops_alloc(struct bk_call *call,
+                    size_t size,
+                    size_t ops_off,
+                    size_t n);
+#define BK_GOPS_ALLOC(call, type, n) \
+    ((type *)bk_gops_alloc((call), sizeof(type), offsetof(type, ops), (n)))
+
 /* Routes every item to its coordinator shard and runs run there; done
  * follows on the call's shard. Returns 0 or BK_ENOMEM (nothing started). */
 int bk_gops_start(struct bk_gops *ops,
@@ -158,6 +170,10 @@ int bk_gops_start(struct bk_gops *ops,
  * after the answer is encoded (the answer may complete and free the call's
  * arena, and so the items, inside bk_call_reply). */
 struct bk_gbuf bk_gops_take(struct bk_gops *ops);
+
+/* Answers the call with resp (which may point into the items' results),
+ * then frees those results: the end of every handler's done. */
+void bk_gops_reply(struct bk_gops *ops, const void *resp);
 
 /* Shard lifecycle, from shard_state.c. */
 void bk_gcoord_start(struct bk_shard *shard);

@@ -31,18 +31,16 @@ static void done(struct bk_gops *ops)
     bk_msg_heartbeat_response_init(&resp);
     resp.error_code =
         ops->items[0].error != 0 ? ops->items[0].error : st->error;
-    bk_call_reply(ops->call, &resp);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_heartbeat(struct bk_call *call)
 {
     const struct bk_msg_heartbeat_request *req = call->request;
-    struct hb_state *st = bk_arena_alloc(call->arena, sizeof(*st));
-    if (st == NULL || bk_gops_init(&st->ops, call, 1) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct hb_state *st = BK_GOPS_ALLOC(call, struct hb_state, 1);
+    if (st == NULL) {
         return;
     }
-    st->error = 0;
     st->ops.items[0].group_id = req->group_id;
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");

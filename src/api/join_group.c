@@ -131,9 +131,7 @@ static void done(struct bk_gops *ops)
         resp.error_code = BK_KERR_UNKNOWN_SERVER_ERROR;
         resp.members_count = 0;
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 /* Kafka shows the client host as "/<address>". */
@@ -154,16 +152,14 @@ void bk_handle_join_group(struct bk_call *call)
 {
     const struct bk_msg_join_group_request *req = call->request;
     int16_t v = call->hdr.api_version;
-    struct join_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct join_state *st = BK_GOPS_ALLOC(call, struct join_state, 1);
+    if (st == NULL) {
+        return;
+    }
     int32_t np = req->protocols_count < 0 ? 0 : req->protocols_count;
     struct bk_group_proto_in *protos =
         bk_arena_alloc(call->arena, (size_t)(np + 1) * sizeof(*protos));
-    if (st == NULL || protos == NULL) {
-        bk_req_fail(call->req, "out of memory");
-        return;
-    }
-    memset(st, 0, sizeof(*st));
-    if (bk_gops_init(&st->ops, call, 1) != 0) {
+    if (protos == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;
     }

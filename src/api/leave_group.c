@@ -49,20 +49,18 @@ static void done(struct bk_gops *ops)
         resp.members = st->out;
         resp.members_count = st->n;
     }
-    bk_call_reply(ops->call, &resp);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_leave_group(struct bk_call *call)
 {
     const struct bk_msg_leave_group_request *req = call->request;
-    struct leave_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct leave_state *st = BK_GOPS_ALLOC(call, struct leave_state, 1);
     int32_t n = req->members_count < 0 ? 0 : req->members_count;
-    if (st == NULL || bk_gops_init(&st->ops, call, 1) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    if (st == NULL) {
         return;
     }
     st->n = call->hdr.api_version >= 3 ? n : 0;
-    st->error = 0;
     st->out = bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_member));
     if (st->out == NULL) {
         bk_req_fail(call->req, "out of memory");

@@ -164,23 +164,21 @@ static void done(struct bk_gops *ops)
     } else if (st->sync_err != 0) {
         set_all(st, st->sync_err, true);
     }
-    bk_call_reply(ops->call, &st->resp);
+    bk_gops_reply(ops, &st->resp);
 }
 
 void bk_handle_offset_commit(struct bk_call *call)
 {
     const struct bk_msg_offset_commit_request *req = call->request;
-    struct commit_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct commit_state *st = BK_GOPS_ALLOC(call, struct commit_state, 1);
     if (st == NULL) {
-        bk_req_fail(call->req, "out of memory");
         return;
     }
-    memset(st, 0, sizeof(*st));
     bk_msg_offset_commit_response_init(&st->resp);
     int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
     st->resp.topics =
         bk_arena_alloc(call->arena, (size_t)(nt + 1) * sizeof(out_topic));
-    if (st->resp.topics == NULL || bk_gops_init(&st->ops, call, 1) != 0) {
+    if (st->resp.topics == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;
     }

@@ -78,15 +78,14 @@ static void done(struct bk_gops *ops)
     if (st->resp.error_code != 0) {
         st->resp.topics_count = 0;
     }
-    bk_call_reply(ops->call, &st->resp);
+    bk_gops_reply(ops, &st->resp);
 }
 
 void bk_handle_offset_delete(struct bk_call *call)
 {
     const struct bk_msg_offset_delete_request *req = call->request;
-    struct od_state *st = bk_arena_alloc(call->arena, sizeof(*st));
-    if (st == NULL || bk_gops_init(&st->ops, call, 1) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct od_state *st = BK_GOPS_ALLOC(call, struct od_state, 1);
+    if (st == NULL) {
         return;
     }
     bk_msg_offset_delete_response_init(&st->resp);

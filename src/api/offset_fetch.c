@@ -226,9 +226,7 @@ static void done(struct bk_gops *ops)
         bk_gbuf_free(&mem);
         return;
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 static int set_topics(struct bk_call *call,
@@ -250,11 +248,10 @@ void bk_handle_offset_fetch(struct bk_call *call)
 {
     const struct bk_msg_offset_fetch_request *req = call->request;
     int16_t v = call->hdr.api_version;
-    struct fetch_state *st = bk_arena_alloc(call->arena, sizeof(*st));
     size_t ng =
         v >= 8 ? (size_t)(req->groups_count < 0 ? 0 : req->groups_count) : 1;
-    if (st == NULL || bk_gops_init(&st->ops, call, ng) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    struct fetch_state *st = BK_GOPS_ALLOC(call, struct fetch_state, ng);
+    if (st == NULL) {
         return;
     }
     st->groups = bk_arena_alloc(call->arena, (ng + 1) * sizeof(*st->groups));

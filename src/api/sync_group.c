@@ -77,25 +77,21 @@ static void done(struct bk_gops *ops)
             }
         }
     }
-    struct bk_gbuf mem = bk_gops_take(ops);
-    bk_call_reply(ops->call, &resp);
-    bk_gbuf_free(&mem);
+    bk_gops_reply(ops, &resp);
 }
 
 void bk_handle_sync_group(struct bk_call *call)
 {
     const struct bk_msg_sync_group_request *req = call->request;
     int16_t v = call->hdr.api_version;
-    struct sync_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct sync_state *st = BK_GOPS_ALLOC(call, struct sync_state, 1);
+    if (st == NULL) {
+        return;
+    }
     int32_t na = req->assignments_count < 0 ? 0 : req->assignments_count;
     struct bk_group_assignment_in *as =
         bk_arena_alloc(call->arena, (size_t)(na + 1) * sizeof(*as));
-    if (st == NULL || as == NULL) {
-        bk_req_fail(call->req, "out of memory");
-        return;
-    }
-    memset(st, 0, sizeof(*st));
-    if (bk_gops_init(&st->ops, call, 1) != 0) {
+    if (as == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;
     }
