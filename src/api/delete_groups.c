@@ -19,13 +19,12 @@ static void run(struct bk_gops *ops,
                 struct bk_gcoord *gc,
                 struct bk_fan_part *part)
 {
-    (void)part;
     struct del_state *st = ops->data;
     struct bk_group *g = NULL;
     int16_t err = bk_group_delete_check(bk_gcoord_registry(gc),
                                         ops->items[i].group_id, &g);
     if (err == 0) {
-        err = bk_gcoord_delete_group(gc, g);
+        err = bk_gcoord_delete_group(gc, g, part, bk_gops_sync_err(ops, part));
     }
     st->out[i].error_code = err;
 }

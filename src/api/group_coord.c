@@ -311,7 +311,7 @@ static void synced_cb(struct bk_log_sync_req *req, int status)
 {
     struct sync_ctx *s = req->data;
     if (status != 0 && s->err != NULL) {
-        *s->err = BK_KERR_KAFKA_STORAGE_ERROR;
+        *s->err = BK_KERR_NOT_COORDINATOR;
     }
     struct bk_fan_part *part = s->part;
     bk_free(s);
@@ -359,7 +359,7 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
                      "failed: %s\"",
                      partition, bk_strerror(rv));
         return rv == BK_ETOOLARGE ? BK_KERR_OFFSET_METADATA_TOO_LARGE
-                                  : BK_KERR_KAFKA_STORAGE_ERROR;
+                                  : BK_KERR_NOT_COORDINATOR;
     }
     /* One replica: the high watermark is the log end. */
     bk_log_set_hw(p->log, bk_log_end_offset(p->log));
@@ -376,7 +376,7 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
         if (bk_log_sync(p->log, res.last_offset + 1, &s->req, synced_cb) != 0) {
             bk_free(s);
             bk_fan_release(part);
-            return BK_KERR_KAFKA_STORAGE_ERROR;
+            return BK_KERR_NOT_COORDINATOR;
         }
     }
     return BK_KERR_NONE;
@@ -399,10 +399,13 @@ int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
     return bk_gcoord_partition_for(bk_str_c(g->id), n);
 }
 
-/* Appends a list of records to g's partition. */
+/* Appends a list of records to g's partition; part and sync_err as for
+ * bk_gcoord_append(). */
 static int16_t append_recs(struct bk_gcoord *gc,
                            const struct bk_group *g,
-                           const struct bk_gr_recs *rs)
+                           const struct bk_gr_recs *rs,
+                           struct bk_fan_part *part,
+                           int16_t *sync_err)
 {
     if (rs->failed) {
         return BK_KERR_UNKNOWN_SERVER_ERROR;
@@ -418,31 +421,42 @@ static int16_t append_recs(struct bk_gcoord *gc,
         recs[i] = (struct bk_gcoord_rec){ rs->v[i].key, rs->v[i].value };
     }
     return bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), recs, rs->n,
-                            NULL, NULL);
+                            part, sync_err);
 }
 
-void bk_gcoord_flush(struct bk_gcoord *gc)
+void bk_gcoord_flush(struct bk_gcoord *gc,
+                     struct bk_fan_part *part,
+                     int16_t *sync_err)
 {
     for (struct bk_group *g = gc->reg.groups; g != NULL; g = g->next) {
         struct bk_arena a;
         bk_arena_init(&a, 4096, 0);
         struct bk_gr_recs rs = { .a = &a };
         bk_group_pending_records(g, &rs);
-        /* On failure the flags stay and the next flush retries. */
-        if (rs.n > 0 && append_recs(gc, g, &rs) == BK_KERR_NONE) {
-            bk_group_pending_clear(g);
+        if (rs.n > 0) {
+            int16_t err = append_recs(gc, g, &rs, part, sync_err);
+            /* On failure the flags stay and the next flush retries; the
+             * operation waiting, if any, is not told it worked. */
+            if (err == BK_KERR_NONE) {
+                bk_group_pending_clear(g);
+            } else if (sync_err != NULL) {
+                *sync_err = err;
+            }
         }
         bk_arena_destroy(&a);
     }
 }
 
-int16_t bk_gcoord_delete_group(struct bk_gcoord *gc, struct bk_group *g)
+int16_t bk_gcoord_delete_group(struct bk_gcoord *gc,
+                               struct bk_group *g,
+                               struct bk_fan_part *part,
+                               int16_t *sync_err)
 {
     struct bk_arena a;
     bk_arena_init(&a, 4096, 0);
     struct bk_gr_recs rs = { .a = &a };
     bk_group_delete_records(g, &rs);
-    int16_t err = append_recs(gc, g, &rs);
+    int16_t err = append_recs(gc, g, &rs, part, sync_err);
     bk_arena_destroy(&a);
     if (err == BK_KERR_NONE) {
         bk_group_remove(&gc->reg, g);
@@ -499,7 +513,7 @@ static void hook_group_expired(void *data, const struct bk_group *g)
     bk_arena_init(&a, 1024, 0);
     struct bk_gr_recs rs = { .a = &a };
     bk_group_delete_records(g, &rs);
-    (void)append_recs(gc, g, &rs);
+    (void)append_recs(gc, g, &rs, NULL, NULL);
     bk_arena_destroy(&a);
 }
 
@@ -589,7 +603,7 @@ void bk_gcoord_tick(struct bk_shard *shard)
         return;
     }
     bk_group_tick(&gc->reg);
-    bk_gcoord_flush(gc);
+    bk_gcoord_flush(gc, NULL, NULL);
 }
 
 void bk_gcoord_drain(struct bk_shard *shard)
@@ -742,7 +756,7 @@ static void gops_run_part(struct bk_fan_part *part)
         ops->run(ops, i, gc, part);
     }
     if (last != NULL) {
-        bk_gcoord_flush(last);
+        bk_gcoord_flush(last, part, bk_gops_sync_err(ops, part));
     }
     bk_md_image_release(img);
     bk_fan_release(part);
@@ -751,7 +765,18 @@ static void gops_run_part(struct bk_fan_part *part)
 static void gops_done(struct bk_fan *fan)
 {
     struct bk_gops *ops = fan->data;
+    for (size_t i = 0; i < ops->n; i++) {
+        int16_t err = ops->sync_err[ops->owner[i]];
+        if (err != 0 && ops->items[i].error == 0) {
+            ops->items[i].error = err;
+        }
+    }
     ops->done(ops);
+}
+
+int16_t *bk_gops_sync_err(struct bk_gops *ops, struct bk_fan_part *part)
+{
+    return &ops->sync_err[part->owner->id];
 }
 
 int bk_gops_start(struct bk_gops *ops,
@@ -765,9 +790,14 @@ int bk_gops_start(struct bk_gops *ops,
     ops->data = data;
     unsigned *owner =
         bk_arena_alloc(call->arena, (ops->n + 1) * sizeof(*owner));
-    if (owner == NULL) {
+    size_t nshards = call->req->shard->group->n;
+    ops->sync_err =
+        bk_arena_alloc(call->arena, nshards * sizeof(*ops->sync_err));
+    if (owner == NULL || ops->sync_err == NULL) {
         return BK_ENOMEM;
     }
+    memset(ops->sync_err, 0, nshards * sizeof(*ops->sync_err));
+    ops->owner = owner;
     struct bk_md_image *img = bk_api_image(call);
     for (size_t i = 0; i < ops->n; i++) {
         struct bk_gop_item *it = &ops->items[i];

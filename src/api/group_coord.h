@@ -93,8 +93,11 @@ struct bk_gcoord_rec {
 
 /* Appends records to the open offsets partition as one batch. With part
  * non-NULL, takes a hold on it that is released once an fdatasync covers
- * the batch, and *sync_err gets KAFKA_STORAGE_ERROR if that fails (the
- * int16_t must outlive the part). Returns NONE or Kafka's error code. */
+ * the batch, and *sync_err gets NOT_COORDINATOR if that fails (the int16_t
+ * must outlive the part). Returns NONE or Kafka's error code. A failed
+ * write is NOT_COORDINATOR, as Kafka maps KAFKA_STORAGE_ERROR for every
+ * coordinator operation (CoordinatorOperationExceptionHelper), so that
+ * clients look for the coordinator again and retry. */
 int16_t bk_gcoord_append(struct bk_gcoord *gc,
                          int32_t partition,
                          const struct bk_gcoord_rec *recs,
@@ -102,13 +105,21 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
                          struct bk_fan_part *part,
                          int16_t *sync_err);
 
-/* Writes a GroupMetadata record for every group whose membership changed
- * (group->dirty). Called after each operation and each tick. */
-void bk_gcoord_flush(struct bk_gcoord *gc);
+/* Writes the records of every group whose state changed (membership,
+ * KIP-848 epochs and assignments). Called after each operation and each
+ * tick. With part (an operation), the part is held until the records are
+ * on disk and a failure lands in *sync_err, so the answer never reports a
+ * change that a crash could undo; a tick passes NULL, NULL. */
+void bk_gcoord_flush(struct bk_gcoord *gc,
+                     struct bk_fan_part *part,
+                     int16_t *sync_err);
 
 /* Writes a group's tombstones (its offsets and its metadata) and removes
- * it (DeleteGroups). */
-int16_t bk_gcoord_delete_group(struct bk_gcoord *gc, struct bk_group *g);
+ * it (DeleteGroups); part and sync_err as for bk_gcoord_flush(). */
+int16_t bk_gcoord_delete_group(struct bk_gcoord *gc,
+                               struct bk_group *g,
+                               struct bk_fan_part *part,
+                               int16_t *sync_err);
 
 /* The partition of the offsets topic a group lives in (its id's hash). */
 int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
@@ -141,6 +152,8 @@ struct bk_gops {
     struct bk_call *call;
     struct bk_gop_item *items; /* arena-owned */
     size_t n;
+    unsigned *owner;   /* each item's coordinator shard (arena-owned) */
+    int16_t *sync_err; /* per shard: its writes failed (arena-owned) */
     bk_gop_run_fn run;
     bk_gops_done_fn done;
     void *data;
@@ -170,6 +183,10 @@ int bk_gops_start(struct bk_gops *ops,
  * after the answer is encoded (the answer may complete and free the call's
  * arena, and so the items, inside bk_call_reply). */
 struct bk_gbuf bk_gops_take(struct bk_gops *ops);
+
+/* Where run functions on part's shard report a failed write of theirs
+ * (for bk_gcoord_append); every item of that shard then answers with it. */
+int16_t *bk_gops_sync_err(struct bk_gops *ops, struct bk_fan_part *part);
 
 /* Answers the call with resp (which may point into the items' results),
  * then frees those results: the end of every handler's done. */

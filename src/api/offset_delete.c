@@ -24,7 +24,6 @@ static void run(struct bk_gops *ops,
                 struct bk_gcoord *gc,
                 struct bk_fan_part *part)
 {
-    (void)part;
     struct od_state *st = ops->data;
     const struct bk_msg_offset_delete_request *req = ops->call->request;
     struct bk_group *g =
@@ -64,7 +63,8 @@ static void run(struct bk_gops *ops,
         st->resp.error_code = BK_KERR_UNKNOWN_SERVER_ERROR;
     } else if (k > 0) {
         st->resp.error_code =
-            bk_gcoord_append(gc, ops->items[i].partition, recs, k, NULL, NULL);
+            bk_gcoord_append(gc, ops->items[i].partition, recs, k, part,
+                             bk_gops_sync_err(ops, part));
     }
     bk_arena_destroy(&a);
 }

@@ -58,8 +58,9 @@ def wait_port(port, timeout, proc=None):
 
 
 class Broker:
-    def __init__(self, extra=None, data_dir=None, port=None):
+    def __init__(self, extra=None, data_dir=None, port=None, env=None):
         self.tmp = tempfile.mkdtemp(prefix="brokerd-test-")
+        self.env = dict(os.environ, **env) if env else None
         self.port = port or free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
         self.conf = os.path.join(self.tmp, "brokerd.conf")
@@ -82,7 +83,8 @@ class Broker:
     def start(self, wait=True):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([brokerd_path(), "-c", self.conf],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
         if wait and not wait_port(self.port, START_TIMEOUT, self.proc):
             out = self.output()
             self.kill()
