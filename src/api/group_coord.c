@@ -32,6 +32,10 @@ struct bk_gcoord {
     uint8_t *loaded;         /* per partition: read back since start */
     int32_t nparts;
     bool closed;
+    /* Parked answers given since the last flush (struct bk_gwait): the
+     * flush releases them once their partition is on disk. */
+    struct bk_gwait **answered;
+    size_t nanswered, cap_answered;
 };
 
 /* ---- heap results ---- */
@@ -399,6 +403,62 @@ int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
     return bk_gcoord_partition_for(bk_str_c(g->id), n);
 }
 
+/* A parked request has its answer: it goes out after the next flush has
+ * made the change that answered it durable (release_answered), or now
+ * when the coordinator is closing or out of memory. */
+static void answered(struct bk_gcoord *gc, struct bk_gwait *w)
+{
+    if (!gc->closed && gc->nanswered == gc->cap_answered) {
+        size_t cap = gc->cap_answered ? 2 * gc->cap_answered : 8;
+        struct bk_gwait **v =
+            bk_realloc(gc->answered, cap * sizeof(*gc->answered));
+        if (v != NULL) {
+            gc->answered = v;
+            gc->cap_answered = cap;
+        }
+    }
+    if (gc->closed || gc->nanswered == gc->cap_answered) {
+        bk_fan_release(w->part);
+        return;
+    }
+    gc->answered[gc->nanswered++] = w;
+}
+
+/* After a flush: each answered request waits for an fdatasync of its
+ * group's partition when that holds anything not yet on disk; a failed
+ * sync becomes its error. */
+static void release_answered(struct bk_gcoord *gc)
+{
+    struct bk_api_shard *sh = gc->shard->app;
+    for (size_t i = 0; i < gc->nanswered; i++) {
+        struct bk_gwait *w = gc->answered[i];
+        struct bk_fan_part *part = w->part;
+        struct bk_partition *p =
+            bk_part_find(&sh->parts, &gc->topic_id, w->partition);
+        int64_t end = p != NULL ? bk_log_end_offset(p->log) : 0;
+        if (p == NULL || bk_log_durable_offset(p->log) >= end) {
+            bk_fan_release(part);
+            continue;
+        }
+        int16_t *err = bk_gops_sync_err(part->fan->data, part);
+        struct sync_ctx *s = bk_calloc(1, sizeof(*s));
+        if (s == NULL) {
+            *err = BK_KERR_UNKNOWN_SERVER_ERROR;
+            bk_fan_release(part);
+            continue;
+        }
+        s->req.data = s;
+        s->part = part; /* takes over the parked hold */
+        s->err = err;
+        if (bk_log_sync(p->log, end, &s->req, synced_cb) != 0) {
+            bk_free(s);
+            *err = BK_KERR_NOT_COORDINATOR;
+            bk_fan_release(part);
+        }
+    }
+    gc->nanswered = 0;
+}
+
 /* Appends a list of records to g's partition; part and sync_err as for
  * bk_gcoord_append(). */
 static int16_t append_recs(struct bk_gcoord *gc,
@@ -445,6 +505,7 @@ void bk_gcoord_flush(struct bk_gcoord *gc,
         }
         bk_arena_destroy(&a);
     }
+    release_answered(gc);
 }
 
 int16_t bk_gcoord_delete_group(struct bk_gcoord *gc,
@@ -470,9 +531,9 @@ static void hook_join(void *data,
                       void *waiter,
                       const struct bk_group_join_result *r)
 {
-    (void)data;
     struct bk_gwait *w = waiter;
     w->join_done(w, r);
+    answered(data, w);
 }
 
 static void hook_sync(void *data,
@@ -483,9 +544,9 @@ static void hook_sync(void *data,
                       const uint8_t *a,
                       size_t alen)
 {
-    (void)data;
     struct bk_gwait *w = waiter;
     w->sync_done(w, error, pt, pn, a, alen);
+    answered(data, w);
 }
 
 static void hook_offset_expired(void *data,
@@ -627,8 +688,13 @@ void bk_gcoord_stop(struct bk_shard *shard)
         return;
     }
     if (!gc->closed) {
+        gc->closed = true; /* parked answers go out at once */
         bk_group_registry_close(&gc->reg);
     }
+    for (size_t i = 0; i < gc->nanswered; i++) {
+        bk_fan_release(gc->answered[i]->part); /* never strand one */
+    }
+    bk_free(gc->answered);
     bk_free(gc->loaded);
     bk_free(gc);
     st->gcoord = NULL;

@@ -28,7 +28,14 @@
 
 struct bk_gcoord;
 
+/* A parked JoinGroup or SyncGroup. The handler takes a hold on part and
+ * sets part and partition before calling the registry; the functions
+ * record the answer, and the coordinator releases the hold once the
+ * records of the change that answered it are on disk (Kafka answers the
+ * members' SyncGroups after the leader's GroupMetadata write). */
 struct bk_gwait {
+    struct bk_fan_part *part;
+    int32_t partition; /* of __consumer_offsets, for the sync */
     void (*join_done)(struct bk_gwait *w, const struct bk_group_join_result *r);
     void (*sync_done)(struct bk_gwait *w,
                       int16_t error,

@@ -4,7 +4,8 @@
  *
  * The join runs on the group's coordinator shard and usually waits there
  * (for the other members, or the rebalance timeout): the part keeps a hold
- * until the registry answers through join_done. */
+ * until the registry answers through join_done and the coordinator has
+ * written what changed (struct bk_gwait). */
 #include "protocol/gen/join_group.h"
 
 #include <stdio.h>
@@ -19,7 +20,6 @@ struct join_state {
     struct bk_gwait w;
     struct bk_gops ops;
     struct bk_group_join_req jreq;
-    struct bk_fan_part *part;
     struct bk_gbuf *buf;
     bool answered;
     int16_t error;
@@ -62,7 +62,6 @@ static void join_done(struct bk_gwait *w, const struct bk_group_join_result *r)
             st->nmembers = (int32_t)r->nmembers;
         }
     }
-    bk_fan_release(st->part);
 }
 
 static void sync_unused(struct bk_gwait *w,
@@ -86,7 +85,8 @@ static void run(struct bk_gops *ops,
                 struct bk_fan_part *part)
 {
     struct join_state *st = ops->data;
-    st->part = part;
+    st->w.part = part;
+    st->w.partition = ops->items[i].partition;
     st->buf = &ops->items[i].buf;
     bk_fan_hold(part);
     bk_group_join(bk_gcoord_registry(gc), ops->items[i].group_id, &st->jreq,

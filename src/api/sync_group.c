@@ -12,7 +12,6 @@ struct sync_state {
     struct bk_gwait w;
     struct bk_gops ops;
     struct bk_group_sync_req sreq;
-    struct bk_fan_part *part;
     struct bk_gbuf *buf;
     bool answered;
     int16_t error;
@@ -40,7 +39,6 @@ static void sync_done(struct bk_gwait *w,
     st->protocol_type = bk_gbuf_str(st->buf, pt);
     st->protocol_name = bk_gbuf_str(st->buf, pn);
     st->assignment = bk_gbuf_bytes(st->buf, a, alen);
-    bk_fan_release(st->part);
 }
 
 static void run(struct bk_gops *ops,
@@ -49,7 +47,8 @@ static void run(struct bk_gops *ops,
                 struct bk_fan_part *part)
 {
     struct sync_state *st = ops->data;
-    st->part = part;
+    st->w.part = part;
+    st->w.partition = ops->items[i].partition;
     st->buf = &ops->items[i].buf;
     bk_fan_hold(part);
     bk_group_sync(bk_gcoord_registry(gc), ops->items[i].group_id, &st->sreq,

@@ -1,18 +1,21 @@
 """The group coordinator answers only once its writes are on disk: a
-KIP-848 membership change, an offset commit and a group deletion whose
-__consumer_offsets records could not be synced are answered with
-NOT_COORDINATOR (Kafka's answer to a failed coordinator write), never
-with success. The disk is made to refuse syncs by fsync_fail.c, preloaded
-into a real broker; a heartbeat that changes nothing writes nothing and
-still succeeds."""
+KIP-848 membership change, a classic rebalance (the leader's SyncGroup
+and the members' SyncGroups parked until it came), an offset commit and a
+group deletion whose __consumer_offsets records could not be synced are
+answered with NOT_COORDINATOR (Kafka's answer to a failed coordinator
+write), never with success. The disk is made to refuse syncs by
+fsync_fail.c, preloaded into a real broker; a heartbeat that changes
+nothing writes nothing and still succeeds."""
 import os
 import struct
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from data_util import create_topics
-from harness import Broker
+from harness import Broker, connect, recv_frame, request
 from test_admin_protocol import call, carray, cstr
 from test_group_clients import GROUP_SETTINGS
 from test_group_describe import heartbeat
@@ -20,6 +23,80 @@ from test_group_heartbeat import find_coordinator
 
 TOPIC = "dur-topic"
 NOT_COORDINATOR = 16
+MEMBER_ID_REQUIRED = 79
+REBALANCE_IN_PROGRESS = 27
+
+
+def s16(s):
+    if s is None:
+        return struct.pack(">h", -1)
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def b32(b):
+    return struct.pack(">i", len(b)) + b
+
+
+class Frame:
+    def __init__(self, buf):
+        self.buf, self.pos = buf, 0
+
+    def take(self, fmt):
+        (v,) = struct.unpack_from(fmt, self.buf, self.pos)
+        self.pos += struct.calcsize(fmt)
+        return v
+
+    def str(self):
+        n = self.take(">h")
+        v = self.buf[self.pos:self.pos + max(n, 0)].decode()
+        self.pos += max(n, 0)
+        return v
+
+
+def classic(b, key, version, body):
+    """One non-flexible request on its own connection; a parked JoinGroup
+    or SyncGroup may take a while to be answered."""
+    s = connect(b.port, timeout=30)
+    try:
+        s.sendall(request(key, version, 1, body))
+        f = Frame(recv_frame(s))
+    finally:
+        s.close()
+    assert f.take(">i") == 1
+    return f
+
+
+def join(b, group, member):
+    """JoinGroup v5; returns (error, generation, leader, member id)."""
+    body = s16(group) + struct.pack(">ii", 10000, 30000) + s16(member)
+    body += s16(None) + s16("consumer")
+    body += struct.pack(">i", 1) + s16("range") + b32(b"m")
+    f = classic(b, 11, 5, body)
+    f.take(">i")
+    err, gen = f.take(">h"), f.take(">i")
+    f.str()
+    leader, mid = f.str(), f.str()
+    return err, gen, leader, mid
+
+
+def sync(b, group, member, gen, assignments=()):
+    """SyncGroup v3; returns (error, assignment)."""
+    body = s16(group) + struct.pack(">i", gen) + s16(member) + s16(None)
+    body += struct.pack(">i", len(assignments))
+    for m, a in assignments:
+        body += s16(m) + b32(a)
+    f = classic(b, 14, 3, body)
+    f.take(">i")
+    err, n = f.take(">h"), f.take(">i")
+    return err, f.buf[f.pos:f.pos + max(n, 0)]
+
+
+def heartbeat_classic(b, group, member, gen):
+    f = classic(b, 12, 3, s16(group) + struct.pack(">i", gen) + s16(member) +
+                s16(None))
+    f.take(">i")
+    return f.take(">h")
 
 
 def shim_env(flag):
@@ -99,6 +176,37 @@ def test_unsynced_membership_change_is_not_acknowledged(broker):
     m2 = str(uuid.uuid4())
     err, _, _ = heartbeat(broker, group, m2, 0, topics=[TOPIC], owned={})
     assert err == NOT_COORDINATOR
+
+
+def test_unsynced_classic_rebalance_is_not_acknowledged(broker):
+    """A second member joins a stable classic group; its SyncGroup parks
+    until the leader's brings the assignment. That assignment cannot be
+    written, so neither SyncGroup is answered with success."""
+    group = "dur-classic"
+    find_coordinator(broker, group)
+    err, _, _, a = join(broker, group, "")
+    assert err == MEMBER_ID_REQUIRED
+    err, gen, leader, _ = join(broker, group, a)
+    assert err == 0 and leader == a
+    assert sync(broker, group, a, gen, [(a, b"all")]) == (0, b"all")
+    err, _, _, m = join(broker, group, "")
+    assert err == MEMBER_ID_REQUIRED
+    with ThreadPoolExecutor(2) as pool:
+        joined = pool.submit(join, broker, group, m)  # parks: a rebalance
+        assert heartbeat_classic(broker, group, a, gen) == \
+            REBALANCE_IN_PROGRESS
+        err, gen2, leader, _ = join(broker, group, a)
+        assert err == 0 and leader == a
+        assert joined.result(timeout=30)[:2] == (0, gen2)
+        parked = pool.submit(sync, broker, group, m, gen2)
+        # Give the member's SyncGroup time to reach the coordinator and
+        # park there (nothing on the wire tells), then break the disk.
+        time.sleep(0.5)
+        assert not parked.done()
+        broker.refuse_syncs()
+        err, _ = sync(broker, group, a, gen2, [(a, b"half"), (m, b"other")])
+        assert err == NOT_COORDINATOR
+        assert parked.result(timeout=30)[0] == NOT_COORDINATOR
 
 
 def test_unsynced_commit_is_not_acknowledged(broker):
