@@ -9,8 +9,8 @@
  * with bk_gcoord_route() and fan.h; on the owner, bk_gcoord_open() opens
  * the partition, loading it into the registry the first time (after a
  * restart, every commit and group record is read back), and
- * bk_gcoord_append() writes records (offset commits wait for an fdatasync,
- * as acks=all would).
+ * bk_gcoord_append() writes records. No answer reports a change before an
+ * fdatasync covers its records, as acks=all would (docs/storage.md).
  *
  * JoinGroup and SyncGroup answers may come later (other members, timers):
  * their items embed a struct bk_gwait whose functions the registry's hooks
