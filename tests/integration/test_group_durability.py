@@ -193,15 +193,20 @@ def test_unsynced_classic_rebalance_is_not_acknowledged(broker):
     assert err == MEMBER_ID_REQUIRED
     with ThreadPoolExecutor(2) as pool:
         joined = pool.submit(join, broker, group, m)  # parks: a rebalance
-        assert heartbeat_classic(broker, group, a, gen) == \
-            REBALANCE_IN_PROGRESS
+        # The leader learns of it from its heartbeats, as a client does.
+        deadline = time.monotonic() + 20
+        while heartbeat_classic(broker, group, a, gen) != \
+                REBALANCE_IN_PROGRESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
         err, gen2, leader, _ = join(broker, group, a)
         assert err == 0 and leader == a
         assert joined.result(timeout=30)[:2] == (0, gen2)
         parked = pool.submit(sync, broker, group, m, gen2)
         # Give the member's SyncGroup time to reach the coordinator and
-        # park there (nothing on the wire tells), then break the disk.
-        time.sleep(0.5)
+        # park there (nothing on the wire tells; it takes milliseconds),
+        # then break the disk.
+        time.sleep(1.0)
         assert not parked.done()
         broker.refuse_syncs()
         err, _ = sync(broker, group, a, gen2, [(a, b"half"), (m, b"other")])
