@@ -290,6 +290,13 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
                    : BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return NULL;
     }
+    if (bk_log_failed(p->log)) {
+        /* A write failed: what this shard holds in memory for these
+         * groups may be ahead of the log, so it stops coordinating them,
+         * as Kafka does once the log directory is offline. */
+        *err = BK_KERR_NOT_COORDINATOR;
+        return NULL;
+    }
     if (!gc->loaded[partition]) {
         load_partition(gc, p);
         gc->loaded[partition] = 1;

@@ -1286,6 +1286,11 @@ int64_t bk_log_durable_offset(const struct bk_log *log)
     return atomic_load(&((struct bk_log *)log)->durable);
 }
 
+bool bk_log_failed(const struct bk_log *log)
+{
+    return atomic_load(&((struct bk_log *)log)->failed) != 0;
+}
+
 /* ---- read ---- */
 
 /* Finds the batch holding offset: segment index and position. Returns 1

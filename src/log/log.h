@@ -225,6 +225,10 @@ int bk_log_sync(struct bk_log *log,
 /* Next offset known to be on stable storage (atomic; any thread). */
 int64_t bk_log_durable_offset(const struct bk_log *log);
 
+/* A write or fdatasync failed: the log refuses appends from now on
+ * (atomic; any thread). */
+bool bk_log_failed(const struct bk_log *log);
+
 /* Periodic housekeeping from the owning shard (every ~100 ms or so):
  * flush.ms, segment.ms roll of an idle segment, the recovery point
  * checkpoint, and retention (with cleanup.policy delete: by retention.ms

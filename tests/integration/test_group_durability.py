@@ -5,7 +5,8 @@ group deletion whose __consumer_offsets records could not be synced are
 answered with NOT_COORDINATOR (Kafka's answer to a failed coordinator
 write), never with success. The disk is made to refuse syncs by
 fsync_fail.c, preloaded into a real broker; a heartbeat that changes
-nothing writes nothing and still succeeds."""
+nothing writes nothing and still succeeds, until a write has failed: the
+coordinator then stops coordinating the groups of that partition."""
 import os
 import struct
 import time
@@ -175,6 +176,11 @@ def test_unsynced_membership_change_is_not_acknowledged(broker):
     # A new member is a change that must be written first.
     m2 = str(uuid.uuid4())
     err, _, _ = heartbeat(broker, group, m2, 0, topics=[TOPIC], owned={})
+    assert err == NOT_COORDINATOR
+    # After a failed write the coordinator's memory may be ahead of its
+    # log: it stops coordinating the groups there, as Kafka does when the
+    # log directory goes offline.
+    err, _, _ = heartbeat(broker, group, m1, epoch, rebalance_ms=-1)
     assert err == NOT_COORDINATOR
 
 
