@@ -24,16 +24,7 @@
 #include "protocol/gen/consumer_protocol_assignment.h"
 #include "protocol/gen/consumer_protocol_subscription.h"
 #include "protocol/kerr.h"
-
-static int64_t clock_ms;
-
-static int64_t manual_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return clock_ms;
-}
-
-static const struct bk_clock manual = { manual_ms, manual_ms, NULL };
+#include "unit/group/group_fixture.h"
 
 /* Topic "t" with 6 partitions; for regex subscriptions also "u1" and
  * "u22" (2 each, created on demand) and an internal topic. */
@@ -89,31 +80,8 @@ static void topic_each(void *data,
 
 /* ---- waiters ---- */
 
-struct waiter {
-    bool done;
-    int16_t error;
-    int32_t generation;
-    char member_id[128];
-    char leader[128];
-    char protocol[32];
-    int32_t parts[NPARTS]; /* SyncGroup: the partitions of "t" */
-    int32_t nparts;
-};
-
-static void join_done(void *data, void *w, const struct bk_group_join_result *r)
-{
-    (void)data;
-    struct waiter *x = w;
-    assert_false(x->done);
-    x->done = true;
-    x->error = r->error;
-    x->generation = r->generation;
-    snprintf(x->member_id, sizeof(x->member_id), "%s", r->member_id);
-    snprintf(x->leader, sizeof(x->leader), "%s", r->leader);
-    snprintf(x->protocol, sizeof(x->protocol), "%s",
-             r->protocol_name ? r->protocol_name : "");
-}
-
+/* A SyncGroup answer: the partitions of "t" in the consumer protocol's
+ * assignment go to parts. */
 static void sync_done(void *data,
                       void *w,
                       int16_t error,
@@ -122,14 +90,8 @@ static void sync_done(void *data,
                       const uint8_t *a,
                       size_t len)
 {
-    (void)data;
-    (void)ptype;
-    (void)pname;
     struct waiter *x = w;
-    assert_false(x->done);
-    x->done = true;
-    x->error = error;
-    x->nparts = 0;
+    waiter_sync(data, w, error, ptype, pname, a, len);
     if (error != 0 || len < 2) {
         return;
     }
@@ -146,6 +108,7 @@ static void sync_done(void *data,
         assert_true(bk_str_eq_c(asg.assigned_partitions[i].topic, "t"));
         for (int32_t k = 0; k < asg.assigned_partitions[i].partitions_count;
              k++) {
+            assert_true(x->nparts < WAITER_PARTS);
             x->parts[x->nparts++] = asg.assigned_partitions[i].partitions[k];
         }
     }
@@ -171,7 +134,7 @@ static void init_reg(struct bk_group_registry *r)
     bk_group_config_default(&cfg);
     cfg.initial_rebalance_delay_ms = 0;
     struct bk_group_hooks hooks = {
-        .join_done = join_done,
+        .join_done = waiter_join,
         .sync_done = sync_done,
         .topic_lookup = lookup,
         .topic_name = topic_name,
@@ -209,10 +172,10 @@ static void flush(void)
 }
 
 /* A coordinator restart: a new registry reads the log back. */
-static void reload(void)
+/* Reads every record of the "log" into r, as a coordinator loads its
+ * partition. */
+static void replay_into(struct bk_group_registry *r)
 {
-    bk_group_registry_close(&reg);
-    init_reg(&reg);
     for (size_t i = 0; i < nwal; i++) {
         struct bk_arena a;
         bk_arena_init(&a, 4096, 0);
@@ -221,9 +184,16 @@ static void reload(void)
             wal[i].val != NULL
                 ? (struct bk_bytes){ wal[i].val, (int32_t)wal[i].vlen }
                 : BK_BYTES_NULL;
-        bk_group_load_record(&reg, k, v, &a);
+        bk_group_load_record(r, k, v, &a);
         bk_arena_destroy(&a);
     }
+}
+
+static void reload(void)
+{
+    bk_group_registry_close(&reg);
+    init_reg(&reg);
+    replay_into(&reg);
 }
 
 static int setup(void **state)
@@ -1332,24 +1302,14 @@ static void check_replay(unsigned seed, int step)
     struct bk_group_config cfg;
     bk_group_config_default(&cfg);
     struct bk_group_hooks hooks = {
-        .join_done = join_done,
+        .join_done = waiter_join,
         .sync_done = sync_done,
         .topic_lookup = lookup,
         .topic_name = topic_name,
         .topic_each = topic_each,
     };
     bk_group_registry_init(&r2, &cfg, &manual, &hooks);
-    for (size_t i = 0; i < nwal; i++) {
-        struct bk_arena a;
-        bk_arena_init(&a, 4096, 0);
-        struct bk_bytes k = { wal[i].key, (int32_t)wal[i].klen };
-        struct bk_bytes v =
-            wal[i].val != NULL
-                ? (struct bk_bytes){ wal[i].val, (int32_t)wal[i].vlen }
-                : BK_BYTES_NULL;
-        bk_group_load_record(&r2, k, v, &a);
-        bk_arena_destroy(&a);
-    }
+    replay_into(&r2);
     dump_registry(&r2, &loaded);
     bk_group_registry_close(&r2);
     if (strcmp(live.buf, loaded.buf) != 0) {

@@ -17,64 +17,7 @@
 #include "group/group.h"
 #include "group/records.h"
 #include "protocol/kerr.h"
-
-static int64_t clock_ms;
-
-static int64_t manual_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return clock_ms;
-}
-
-static const struct bk_clock manual = { manual_ms, manual_ms, NULL };
-
-/* A waiter records the answer it got. */
-struct waiter {
-    bool done;
-    int16_t error;
-    int32_t generation;
-    char member_id[128];
-    char leader[128];
-    char protocol[32];
-    size_t nmembers;
-    bool skip;
-    char assignment[64];
-};
-
-static void join_done(void *data, void *w, const struct bk_group_join_result *r)
-{
-    (void)data;
-    struct waiter *x = w;
-    assert_false(x->done);
-    x->done = true;
-    x->error = r->error;
-    x->generation = r->generation;
-    snprintf(x->member_id, sizeof(x->member_id), "%s", r->member_id);
-    snprintf(x->leader, sizeof(x->leader), "%s", r->leader);
-    snprintf(x->protocol, sizeof(x->protocol), "%s",
-             r->protocol_name ? r->protocol_name : "");
-    x->nmembers = r->nmembers;
-    x->skip = r->skip_assignment;
-}
-
-static void sync_done(void *data,
-                      void *w,
-                      int16_t error,
-                      const char *ptype,
-                      const char *pname,
-                      const uint8_t *a,
-                      size_t len)
-{
-    (void)data;
-    (void)ptype;
-    (void)pname;
-    struct waiter *x = w;
-    assert_false(x->done);
-    x->done = true;
-    x->error = error;
-    snprintf(x->assignment, sizeof(x->assignment), "%.*s", (int)len,
-             a ? (const char *)a : "");
-}
+#include "unit/group/group_fixture.h"
 
 static int expired_offsets;
 
@@ -101,8 +44,8 @@ static int setup(void **state)
     bk_group_config_default(&cfg);
     cfg.initial_rebalance_delay_ms = 0;
     struct bk_group_hooks hooks = {
-        .join_done = join_done,
-        .sync_done = sync_done,
+        .join_done = waiter_join,
+        .sync_done = waiter_sync,
         .offset_expired = offset_expired,
     };
     bk_group_registry_init(&reg, &cfg, &manual, &hooks);
