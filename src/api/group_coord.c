@@ -491,6 +491,15 @@ static int16_t append_recs(struct bk_gcoord *gc,
                             part, sync_err);
 }
 
+/* g's partition of __consumer_offsets has a failed log. */
+static bool group_log_failed(struct bk_gcoord *gc, const struct bk_group *g)
+{
+    struct bk_api_shard *sh = gc->shard->app;
+    struct bk_partition *p = bk_part_find(&sh->parts, &gc->topic_id,
+                                          bk_gcoord_group_partition(gc, g));
+    return p != NULL && bk_log_failed(p->log);
+}
+
 void bk_gcoord_flush(struct bk_gcoord *gc,
                      struct bk_fan_part *part,
                      int16_t *sync_err)
@@ -500,6 +509,13 @@ void bk_gcoord_flush(struct bk_gcoord *gc,
         bk_arena_init(&a, 4096, 0);
         struct bk_gr_recs rs = { .a = &a };
         bk_group_pending_records(g, &rs);
+        if (rs.n > 0 && group_log_failed(gc, g)) {
+            /* Its partition is no longer coordinated (bk_gcoord_open):
+             * its records wait for the restart that reloads the group,
+             * and they must not fail the operations of other groups. */
+            bk_arena_destroy(&a);
+            continue;
+        }
         if (rs.n > 0) {
             int16_t err = append_recs(gc, g, &rs, part, sync_err);
             /* On failure the flags stay and the next flush retries; the

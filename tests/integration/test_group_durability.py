@@ -19,7 +19,7 @@ from data_util import create_topics
 from harness import Broker, connect, recv_frame, request
 from test_admin_protocol import call, carray, cstr
 from test_group_clients import GROUP_SETTINGS
-from test_group_describe import heartbeat
+from test_group_describe import describe, heartbeat
 from test_group_heartbeat import find_coordinator
 
 TOPIC = "dur-topic"
@@ -156,10 +156,28 @@ def delete_group(b, group):
 @pytest.fixture
 def broker(tmp_path):
     flag = tmp_path / "refuse-syncs"
-    with Broker(extra=GROUP_SETTINGS, env=shim_env(flag)) as b:
+    # One shard: every group below shares its coordinator's registry.
+    # KIP-848 sessions of 1.5 s let a test see a member expire.
+    extra = dict(GROUP_SETTINGS, **{
+        "num.shards": "1",
+        "group.consumer.session.timeout.ms": "1500",
+        "group.consumer.heartbeat.interval.ms": "500",
+    })
+    with Broker(extra=extra, env=shim_env(flag)) as b:
         create_topics(b.bootstrap, {TOPIC: (2, {})})
         b.refuse_syncs = flag.touch
+        b.allow_syncs = flag.unlink
         yield b
+
+
+def java_partition(group, partitions=50):
+    """The __consumer_offsets partition of a group, as Kafka computes it."""
+    h = 0
+    for ch in group:
+        h = (31 * h + ord(ch)) & 0xFFFFFFFF
+    if h >= 2**31:
+        h -= 2**32
+    return abs(h) % partitions
 
 
 def test_unsynced_membership_change_is_not_acknowledged(broker):
@@ -182,6 +200,9 @@ def test_unsynced_membership_change_is_not_acknowledged(broker):
     # log directory goes offline.
     err, _, _ = heartbeat(broker, group, m1, epoch, rebalance_ms=-1)
     assert err == NOT_COORDINATOR
+    # Reads too: nothing is answered from that memory.
+    (g,) = describe(broker, [group])
+    assert g["error"] == NOT_COORDINATOR
 
 
 def test_unsynced_classic_rebalance_is_not_acknowledged(broker):
@@ -234,3 +255,32 @@ def test_unsynced_group_deletion_is_not_acknowledged(broker):
     assert commit(broker, group, 5) == 0
     broker.refuse_syncs()
     assert delete_group(broker, group) == NOT_COORDINATOR
+
+
+def test_failed_partition_leaves_the_others_alone(broker):
+    """Once a write to one __consumer_offsets partition has failed, its
+    groups get NOT_COORDINATOR for everything, reads included, and a
+    group on another partition of the same shard is served as before."""
+    broken, healthy = "dur-broken", "dur-healthy"
+    assert java_partition(broken) != java_partition(healthy)
+    find_coordinator(broker, broken)
+    find_coordinator(broker, healthy)
+    m1 = str(uuid.uuid4())
+    err, epoch, _ = heartbeat(broker, broken, m1, 0, topics=[TOPIC],
+                              owned={})
+    assert err == 0
+    broker.refuse_syncs()
+    err, _, _ = heartbeat(broker, broken, str(uuid.uuid4()), 0,
+                          topics=[TOPIC], owned={})
+    assert err == NOT_COORDINATOR
+    broker.allow_syncs()
+    (g,) = describe(broker, [broken])
+    assert g["error"] == NOT_COORDINATOR
+    # m1's session expires meanwhile: the coordinator's timer changes the
+    # broken group, whose records can no longer be appended. They are not
+    # retried on behalf of the healthy group, whose answers stay good.
+    time.sleep(2.5)
+    assert commit(broker, healthy, 7) == 0
+    mh = str(uuid.uuid4())
+    err, _, asg = heartbeat(broker, healthy, mh, 0, topics=[TOPIC], owned={})
+    assert err == 0 and asg is not None
