@@ -30,20 +30,7 @@ bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
 
 int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
 {
-    if (bk_ci_set_has(s, tp)) {
-        return 0;
-    }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        struct bk_cg_tp *v = bk_realloc(s->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return BK_ENOMEM;
-        }
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = *tp;
-    return 0;
+    return bk_ci_set_has(s, tp) ? 0 : bk_ci_set_push(s, tp);
 }
 
 void bk_ci_set_free(struct bk_cg_set *s)
