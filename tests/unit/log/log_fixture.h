@@ -109,4 +109,29 @@ static inline int model_find(const struct model *m, int64_t offset)
     return -1;
 }
 
+/* The seed of a randomized test: BK_TEST_SEED, or def. */
+static inline unsigned fixture_seed(unsigned def)
+{
+    const char *s = getenv("BK_TEST_SEED");
+    return s != NULL ? (unsigned)strtoul(s, NULL, 10) : def;
+}
+
+/* Opens the log in dir, or fails the test with the reason. Include
+ * cmocka.h first. */
+static inline void fixture_open(const char *dir,
+                                const struct bk_log_config *cfg,
+                                const struct bk_disk *disk,
+                                const struct bk_clock *clk,
+                                struct bk_fdcache *fc,
+                                struct bk_syncer *sy,
+                                bool clean,
+                                struct bk_log **out)
+{
+    char err[BK_ERRMSG_SIZE] = "";
+    int rv = bk_log_open(dir, cfg, disk, clk, fc, sy, clean, out, err);
+    if (rv != 0) {
+        fail_msg("open: %s (%s)", bk_errname(rv), err);
+    }
+}
+
 #endif /* BK_TESTS_UNIT_LOG_FIXTURE_H */

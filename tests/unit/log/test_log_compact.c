@@ -57,26 +57,16 @@ struct fx {
     unsigned seed;
 };
 
-static unsigned test_seed(void)
-{
-    const char *s = getenv("BK_TEST_SEED");
-    return s != NULL ? (unsigned)strtoul(s, NULL, 10) : 20261127u;
-}
-
 static void fx_open(struct fx *f, bool clean)
 {
-    char err[BK_ERRMSG_SIZE] = "";
-    int rv = bk_log_open(DIR, &f->cfg, f->disk, &f->clk.c, f->fc, f->sy, clean,
-                         &f->log, err);
-    if (rv != 0) {
-        fail_msg("open: %s (%s)", bk_errname(rv), err);
-    }
+    fixture_open(DIR, &f->cfg, f->disk, &f->clk.c, f->fc, f->sy, clean,
+                 &f->log);
 }
 
 static void fx_init(struct fx *f)
 {
     memset(f, 0, sizeof *f);
-    f->seed = test_seed();
+    f->seed = fixture_seed(20261127u);
     srand(f->seed);
     f->disk = fake_disk_new(f->seed);
     mclock_init(&f->clk, 1700000000000LL);

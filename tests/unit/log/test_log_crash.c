@@ -72,12 +72,8 @@ static void open_log(struct run *r)
 {
     bool was_clean;
     assert_int_equal(bk_log_root_begin(r->disk, ROOT, &was_clean), 0);
-    char err[BK_ERRMSG_SIZE] = "";
-    int rv = bk_log_open(DIR, &r->cfg, r->disk, &r->clk.c, r->fc, r->sy,
-                         was_clean, &r->log, err);
-    if (rv != 0) {
-        fail_msg("open: %s %s", bk_errname(rv), err);
-    }
+    fixture_open(DIR, &r->cfg, r->disk, &r->clk.c, r->fc, r->sy, was_clean,
+                 &r->log);
 }
 
 /* Reads the whole log, checks it, and makes it the new model. */
