@@ -34,7 +34,8 @@
     X(BK_ESHUTDOWN, -1006, "shutting down")                     \
     X(BK_ECONFIG, -1007, "invalid configuration")               \
     X(BK_ENOTLEADER, -1008, "not the leader")                   \
-    X(BK_ESTATE, -1009, "invalid state for this operation")
+    X(BK_ESTATE, -1009, "invalid state for this operation")     \
+    X(BK_ELIMIT, -1010, "a configured limit is reached")
 
 enum {
 #define BK_ERR_ENUM(name, value, text) name = (value),

@@ -18,6 +18,11 @@ char *bk_strdup(const char *s);
 /* Returns an owned, NUL-terminated copy of the first n bytes of s, or NULL. */
 char *bk_strndup(const char *s, size_t n);
 
+/* Returns freed memory to the system (glibc keeps what a burst freed in
+ * its arenas until asked: malloc_trim). Costs a walk of the heap, so call
+ * it after a burst, not per request. */
+void bk_heap_trim(void);
+
 /* Test hook: after `countdown` more successful allocations, fail the next
  * `repeat` ones (dqlite's fault model). countdown < 0 disables. Thread-local,
  * so a test can fault one thread's allocations only. */

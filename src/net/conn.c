@@ -14,10 +14,30 @@
  * socket.request.max.bytes closes the connection before anything is
  * allocated; a read or write error closes it; a request still being handled
  * when the connection closes keeps the bk_conn alive (the queue holds it)
- * until the upper layer answers it, and that answer is dropped.
+ * until the upper layer answers it, and that answer is dropped. A request
+ * that takes longer than partial_request_ms to arrive, and a connection
+ * idle for max_idle_ms (connections.max.idle.ms), are closed by the
+ * shard's sweep.
  *
- * Backpressure: with max_inflight requests queued or max_queued_out_bytes
- * of answers waiting, the connection stops reading until it drains.
+ * Memory is bounded per frame, not per read. One 64 KiB read can hold
+ * thousands of small requests, so the limits are checked before each new
+ * frame is taken: with max_inflight requests queued, max_queued_out_bytes
+ * of requests and answers held, or the group's queued.max.request.bytes
+ * reached, the connection takes no further frame. The bytes already read
+ * stay unparsed in the connection's stash and reading stops; once answers
+ * drain (or group memory frees), the shard's resume timer parses the stash
+ * and reading starts again. A frame once started is always read to its end,
+ * so no frame can wait for memory that only other half-read frames hold.
+ * The group bound counts the bytes that frames actually occupy, not their
+ * declared sizes: Kafka's MemoryPool reserves the declared size, which lets
+ * a few connections that send large size prefixes and stop block every
+ * other client until they time out; here such a connection holds only what
+ * it sent, and connection.partial.request.timeout.ms closes it.
+ *
+ * Frame buffers above FRAME_EAGER_MAX grow as bytes arrive (doubling, from
+ * FRAME_FIRST_CHUNK), so a
+ * connection that sends only a large size prefix costs a small buffer, not
+ * the declared size.
  *
  * Reads go into the shard's shared 64 KiB buffer and are copied into
  * per-frame buffers, except that the remainder of a large frame is read
@@ -41,10 +61,23 @@
 /* Below this many missing bytes a frame is filled through the shared buffer;
  * above it, we read straight into the frame. */
 #define DIRECT_READ_MIN (16 * 1024)
-/* Bytes read from one connection per wake-up, so one busy client cannot
- * starve the others on its shard. */
-#define READ_BUDGET (1024 * 1024)
-#define MAX_IOV     64
+/* Bytes read from, and requests taken from, one connection per wake-up,
+ * so one busy client cannot starve the others on its shard: a 64 KiB read
+ * can hold thousands of small requests, and a client that pipelines them
+ * would otherwise keep its shard to itself for as long as it sends. The
+ * rest waits in the stash for the next turn of the loop. */
+#define READ_BUDGET  (1024 * 1024)
+#define FRAME_BUDGET 64
+#define MAX_IOV      64
+/* Frames up to this size get their whole buffer at once; larger ones grow
+ * as their bytes arrive. Produce batches are at most 1 MiB by default in
+ * the Java client and librdkafka, so the common path never reallocates. */
+#define FRAME_EAGER_MAX   (1024 * 1024)
+#define FRAME_FIRST_CHUNK (64 * 1024)
+/* Requests a shard takes before a quiet second hands freed memory back. */
+#define TRIM_AFTER_REQUESTS 1000
+/* How often a connection waiting for group memory looks again. */
+#define MEM_RETRY_MS 10
 
 struct bk_conn {
     uv_poll_t poll;
@@ -55,15 +88,33 @@ struct bk_conn {
     char peer[64];
     char client_id[64];
 
+    uint8_t key[16]; /* peer address, as counted in the group's limits */
+
     uint8_t size_buf[4];
     unsigned size_have;
-    uint8_t *frame; /* owned: frame being read */
+    bool in_frame;  /* a size prefix arrived; its body is being read */
+    uint8_t *frame; /* owned: frame being read (NULL until bytes arrive) */
     size_t frame_len;
+    size_t frame_cap;
     size_t frame_have;
+    uint64_t frame_started; /* loop time of the frame's first byte */
+    uint64_t last_active;   /* loop time of the last byte in or out */
+
+    /* Bytes read but not yet cut into frames, kept while the connection is
+     * over a limit; parsed before anything more is read. */
+    uint8_t *stash; /* owned */
+    size_t stash_len;
+    size_t stash_off;
 
     struct bk_req *head, *tail; /* owned: requests in order */
     unsigned queued;            /* requests in the queue */
-    size_t queued_out;          /* answer bytes waiting or being written */
+    /* Bytes held for the queue: request frames (counted from when their
+     * size arrives until they are freed) and answers waiting or being
+     * written. Compared with max_queued_out_bytes. */
+    size_t queued_out;
+    struct bk_conn *rnext, *rprev; /* shard's resume list */
+    bool resume_queued;
+    bool parsing;
     uint64_t next_seq;
     /* Write position inside the head request's answer. */
     unsigned out_chunk;
@@ -111,13 +162,90 @@ void bk_conn_set_client_id(struct bk_conn *c, const char *id, size_t len)
     c->client_id[len] = '\0';
 }
 
+/* Counts delta request bytes against queued.max.request.bytes. A shard
+ * publishes to the shared total only when its own change reaches mem_step,
+ * so that the hot path writes no shared cache line. */
+static void mem_add(struct bk_shard *s, int64_t delta)
+{
+    struct bk_shards *g = s->group;
+    if (g->cfg.max_queued_request_bytes == 0) {
+        return;
+    }
+    s->mem_unpublished += delta;
+    int64_t step = (int64_t)g->mem_step;
+    if (s->mem_unpublished >= step || s->mem_unpublished <= -step) {
+        atomic_fetch_add_explicit(&g->mem_used, s->mem_unpublished,
+                                  memory_order_relaxed);
+        s->mem_unpublished = 0;
+    }
+}
+
+static bool mem_full(const struct bk_shard *s)
+{
+    size_t limit = s->group->cfg.max_queued_request_bytes;
+    if (limit == 0) {
+        return false;
+    }
+    int64_t used =
+        atomic_load_explicit(&s->group->mem_used, memory_order_relaxed) +
+        s->mem_unpublished;
+    return used >= (int64_t)limit;
+}
+
+static void resume_unlink(struct bk_conn *c)
+{
+    struct bk_shard *s = c->shard;
+    if (!c->resume_queued) {
+        return;
+    }
+    if (c->rprev != NULL) {
+        c->rprev->rnext = c->rnext;
+    } else {
+        s->resume_head = c->rnext;
+    }
+    if (c->rnext != NULL) {
+        c->rnext->rprev = c->rprev;
+    } else {
+        s->resume_tail = c->rprev;
+    }
+    c->rnext = c->rprev = NULL;
+    c->resume_queued = false;
+    s->resume_count--;
+}
+
+/* Has the shard look at c again after delay_ms (0: on the next turn of
+ * the loop, outside the call stack that asked). */
+static void resume_schedule(struct bk_conn *c, uint64_t delay_ms)
+{
+    struct bk_shard *s = c->shard;
+    if (!c->resume_queued) {
+        c->resume_queued = true;
+        c->rnext = NULL;
+        c->rprev = s->resume_tail;
+        if (s->resume_tail != NULL) {
+            s->resume_tail->rnext = c;
+        } else {
+            s->resume_head = c;
+        }
+        s->resume_tail = c;
+        s->resume_count++;
+    }
+    if (delay_ms == 0 || !uv_is_active((uv_handle_t *)&s->resume_timer)) {
+        uv_timer_start(&s->resume_timer, bk_conns_resume_cb, delay_ms, 0);
+    }
+}
+
 static void conn_free_if_done(struct bk_conn *c)
 {
     if (!c->handle_closed || c->head != NULL) {
         return;
     }
     struct bk_shard *s = c->shard;
+    if (c->in_frame) {
+        mem_add(s, -(int64_t)c->frame_cap);
+    }
     bk_free(c->frame);
+    bk_free(c->stash);
     bk_free(c);
     s->alive--;
     bk_shard_maybe_finish(s);
@@ -131,6 +259,16 @@ static void req_free(struct bk_req *r)
     bk_arena_destroy(&r->arena);
     bk_free(r->frame);
     bk_free(r);
+}
+
+/* Gives back what r held (its place in the queue, its frame and answer
+ * bytes) and frees it; r must already be out of the queue's links. */
+static void req_release(struct bk_conn *c, struct bk_req *r)
+{
+    c->queued--;
+    c->queued_out -= r->out_bytes + r->held;
+    mem_add(c->shard, -(int64_t)r->held);
+    req_free(r);
 }
 
 /* Unlinks r from its connection's queue and frees it. */
@@ -149,9 +287,7 @@ static void unlink_req(struct bk_conn *c, struct bk_req *r)
     if (c->tail == r) {
         c->tail = prev;
     }
-    c->queued--;
-    c->queued_out -= r->out_bytes;
-    req_free(r);
+    req_release(c, r);
 }
 
 static bool over_limits(const struct bk_conn *c)
@@ -161,12 +297,32 @@ static bool over_limits(const struct bk_conn *c)
            c->queued_out >= cfg->max_queued_out_bytes;
 }
 
+/* Whether c may start on another frame now. */
+static bool may_take_frame(const struct bk_conn *c)
+{
+    return !over_limits(c) && !mem_full(c->shard);
+}
+
 static void update_poll(struct bk_conn *c)
 {
     if (c->closing) {
         return;
     }
-    bool want_read = !c->shard->stopping && !over_limits(c);
+    struct bk_shard *s = c->shard;
+    bool want_read = false;
+    if (!s->stopping) {
+        /* A frame once started is read to its end (its bytes are
+         * reserved); between frames, only within the limits and once the
+         * stash is parsed, so that requests keep their order. */
+        want_read = c->in_frame || (c->stash == NULL && may_take_frame(c));
+        if (!c->in_frame && !over_limits(c)) {
+            if (mem_full(s)) {
+                resume_schedule(c, MEM_RETRY_MS);
+            } else if (c->stash != NULL) {
+                resume_schedule(c, 0);
+            }
+        }
+    }
     int events =
         (want_read ? UV_READABLE : 0) | (c->want_write ? UV_WRITABLE : 0);
     c->reading = want_read;
@@ -190,11 +346,9 @@ static bool write_some(struct bk_conn *c)
             if (c->head == NULL) {
                 c->tail = NULL;
             }
-            c->queued--;
-            c->queued_out -= r->out_bytes;
             c->out_chunk = 0;
             c->out_off = 0;
-            req_free(r);
+            req_release(c, r);
         }
         struct bk_req *r = c->head;
         if (r == NULL || r->state == BK_REQ_PENDING) {
@@ -256,6 +410,7 @@ static bool write_some(struct bk_conn *c)
             conn_close(c);
             return false;
         }
+        c->last_active = uv_now(&c->shard->loop);
         /* Advance the position by n bytes over the pieces. */
         size_t left = (size_t)n;
         while (left > 0 && c->head != NULL) {
@@ -276,10 +431,8 @@ static bool write_some(struct bk_conn *c)
                 if (c->head == NULL) {
                     c->tail = NULL;
                 }
-                c->queued--;
-                c->queued_out -= h->out_bytes;
                 c->out_chunk = 0;
-                req_free(h);
+                req_release(c, h);
             }
         }
     }
@@ -387,9 +540,13 @@ static void frame_done(struct bk_conn *c)
     r->seq = c->next_seq++;
     r->frame = c->frame;
     r->frame_len = c->frame_len;
+    /* What the frame counts for moves from the connection to the request
+     * (complete, its buffer is exactly frame_len). */
+    r->held = c->frame_len;
     bk_arena_init(&r->arena, 4096, c->shard->group->cfg.request_arena_limit);
     c->frame = NULL;
-    c->frame_len = c->frame_have = 0;
+    c->frame_len = c->frame_have = c->frame_cap = 0;
+    c->in_frame = false;
     c->size_have = 0;
     if (c->tail != NULL) {
         c->tail->next = r;
@@ -398,7 +555,40 @@ static void frame_done(struct bk_conn *c)
     }
     c->tail = r;
     c->queued++;
+    c->shard->reqs_tick++;
     c->shard->group->on_request(r);
+}
+
+/* Makes room in the frame buffer for at least min(want, missing) more
+ * bytes, doubling it, so a large frame costs O(log n) copies at most and
+ * only as its bytes actually arrive. False if the connection closed. */
+static bool frame_room(struct bk_conn *c, size_t want)
+{
+    size_t missing = c->frame_len - c->frame_have;
+    size_t need = c->frame_have + (want < missing ? want : missing);
+    if (need <= c->frame_cap && c->frame != NULL) {
+        return true;
+    }
+    size_t cap = c->frame_cap * 2;
+    if (cap < need) {
+        cap = need;
+    }
+    if (cap > c->frame_len) {
+        cap = c->frame_len;
+    }
+    uint8_t *grown = bk_realloc(c->frame, cap > 0 ? cap : 1);
+    if (grown == NULL) {
+        bk_log_error("net",
+                     "conn=%llu msg=\"out of memory for a %zu byte "
+                     "request\"",
+                     (unsigned long long)c->id, c->frame_len);
+        conn_close(c);
+        return false;
+    }
+    mem_add(c->shard, (int64_t)(cap - c->frame_cap));
+    c->frame = grown;
+    c->frame_cap = cap;
+    return true;
 }
 
 /* Starts a frame after its size prefix; false if the connection closed. */
@@ -418,15 +608,16 @@ static bool frame_start(struct bk_conn *c)
         conn_close(c);
         return false;
     }
+    c->in_frame = true;
     c->frame_len = (size_t)size;
     c->frame_have = 0;
-    c->frame = bk_malloc(c->frame_len);
-    if (c->frame == NULL) {
-        bk_log_error("net",
-                     "conn=%llu msg=\"out of memory for a %d byte "
-                     "request\"",
-                     (unsigned long long)c->id, size);
-        conn_close(c);
+    c->frame_cap = 0;
+    /* The connection's own bound counts the declared size from now (it
+     * is at most socket.request.max.bytes); memory is taken, and counted
+     * against the group bound, only as the bytes arrive. */
+    c->queued_out += c->frame_len;
+    if (!frame_room(c, c->frame_len <= FRAME_EAGER_MAX ? FRAME_EAGER_MAX
+                                                       : FRAME_FIRST_CHUNK)) {
         return false;
     }
     if (c->frame_len == 0) {
@@ -435,46 +626,82 @@ static bool frame_start(struct bk_conn *c)
     return !c->closing;
 }
 
-static void consume(struct bk_conn *c, const uint8_t *p, size_t n)
+/* Cuts p[0..n) into frames, and stops at a frame boundary as soon as the
+ * connection may take no further frame or *budget frames were taken.
+ * Returns the bytes used. */
+static size_t consume(struct bk_conn *c,
+                      const uint8_t *p,
+                      size_t n,
+                      unsigned *budget)
 {
-    while (n > 0 && !c->closing) {
-        if (c->frame == NULL) {
-            size_t take = 4 - c->size_have;
-            if (take > n) {
-                take = n;
+    size_t used = 0;
+    while (used < n && !c->closing) {
+        if (!c->in_frame) {
+            if (c->size_have == 0) {
+                if (*budget == 0 || !may_take_frame(c)) {
+                    break;
+                }
+                (*budget)--;
+                c->frame_started = uv_now(&c->shard->loop);
             }
-            memcpy(c->size_buf + c->size_have, p, take);
+            size_t take = 4 - c->size_have;
+            if (take > n - used) {
+                take = n - used;
+            }
+            memcpy(c->size_buf + c->size_have, p + used, take);
             c->size_have += (unsigned)take;
-            p += take;
-            n -= take;
+            used += take;
             if (c->size_have == 4 && !frame_start(c)) {
-                return;
+                break;
             }
             continue;
         }
         size_t take = c->frame_len - c->frame_have;
-        if (take > n) {
-            take = n;
+        if (take > n - used) {
+            take = n - used;
         }
-        memcpy(c->frame + c->frame_have, p, take);
+        if (!frame_room(c, take)) {
+            break;
+        }
+        memcpy(c->frame + c->frame_have, p + used, take);
         c->frame_have += take;
-        p += take;
-        n -= take;
+        used += take;
         if (c->frame_have == c->frame_len) {
             frame_done(c);
         }
     }
+    return used;
+}
+
+/* Keeps p[0..n), read but not parsed, until the connection may go on. */
+static void stash_keep(struct bk_conn *c, const uint8_t *p, size_t n)
+{
+    bk_assert(c->stash == NULL);
+    c->stash = bk_malloc(n);
+    if (c->stash == NULL) {
+        bk_log_error("net", "conn=%llu msg=\"out of memory for read bytes\"",
+                     (unsigned long long)c->id);
+        conn_close(c);
+        return;
+    }
+    memcpy(c->stash, p, n);
+    c->stash_len = n;
+    c->stash_off = 0;
 }
 
 static void on_readable(struct bk_conn *c)
 {
     size_t budget = READ_BUDGET;
+    unsigned frames = FRAME_BUDGET;
     while (budget > 0 && !c->closing && c->reading) {
         bool direct =
-            c->frame != NULL && c->frame_len - c->frame_have >= DIRECT_READ_MIN;
+            c->in_frame && c->frame_len - c->frame_have >= DIRECT_READ_MIN;
+        if (direct && !frame_room(c, DIRECT_READ_MIN)) {
+            return;
+        }
         uint8_t *dst = direct ? c->frame + c->frame_have : c->shard->rbuf;
         size_t cap =
-            direct ? c->frame_len - c->frame_have : c->shard->rbuf_size;
+            direct ? c->frame_cap - c->frame_have : c->shard->rbuf_size;
         ssize_t n = read(c->fd, dst, cap);
         if (n < 0) {
             if (errno == EINTR) {
@@ -492,6 +719,7 @@ static void on_readable(struct bk_conn *c)
             conn_close(c);
             return;
         }
+        c->last_active = uv_now(&c->shard->loop);
         budget = (size_t)n >= budget ? 0 : budget - (size_t)n;
         if (direct) {
             c->frame_have += (size_t)n;
@@ -499,14 +727,105 @@ static void on_readable(struct bk_conn *c)
                 frame_done(c);
             }
         } else {
-            consume(c, c->shard->rbuf, (size_t)n);
+            size_t used = consume(c, c->shard->rbuf, (size_t)n, &frames);
+            if (used < (size_t)n && !c->closing) {
+                stash_keep(c, c->shard->rbuf + used, (size_t)n - used);
+            }
         }
-        /* The shared buffer is always consumed whole, so pausing here loses
-         * nothing; the limits may be overshot by one buffer's frames. */
-        if (!c->closing && over_limits(c)) {
+        if (!c->closing && (c->stash != NULL || !c->reading ||
+                            (!c->in_frame && !may_take_frame(c)))) {
             update_poll(c);
             return;
         }
+        if (frames == 0) {
+            /* Out of turn: the socket stays readable, so level-triggered
+             * polling brings us back after the others had theirs. */
+            return;
+        }
+    }
+}
+
+/* Parses what c kept while over a limit, then lets it read again. */
+static void resume_conn(struct bk_conn *c)
+{
+    if (c->closing) {
+        return;
+    }
+    if (c->stash != NULL && may_take_frame(c)) {
+        unsigned frames = FRAME_BUDGET;
+        size_t used = consume(c, c->stash + c->stash_off,
+                              c->stash_len - c->stash_off, &frames);
+        c->stash_off += used;
+        if (c->closing) {
+            return;
+        }
+        if (c->stash_off == c->stash_len) {
+            bk_free(c->stash);
+            c->stash = NULL;
+            c->stash_len = c->stash_off = 0;
+        }
+    }
+    update_poll(c);
+}
+
+void bk_conns_resume_cb(uv_timer_t *t)
+{
+    struct bk_shard *s = t->data;
+    /* Only those queued now: a connection still blocked queues itself
+     * again behind them. */
+    unsigned n = s->resume_count;
+    while (n-- > 0 && s->resume_head != NULL) {
+        struct bk_conn *c = s->resume_head;
+        resume_unlink(c);
+        resume_conn(c);
+    }
+}
+
+/* After a burst of requests, once the shard is quiet, hands what the
+ * burst freed back to the system: glibc keeps it in the shard thread's
+ * arena otherwise (a burst of pipelined requests left 9 GB behind).
+ * docs/memory.md has the figures behind this choice. */
+static void trim_after_burst(struct bk_shard *s)
+{
+    s->reqs_since_trim += s->reqs_tick;
+    bool quiet = s->reqs_tick == 0;
+    s->reqs_tick = 0;
+    if (quiet && s->reqs_since_trim >= TRIM_AFTER_REQUESTS) {
+        s->reqs_since_trim = 0;
+        bk_heap_trim();
+    }
+}
+
+void bk_conns_sweep_cb(uv_timer_t *t)
+{
+    struct bk_shard *s = t->data;
+    const struct bk_net_config *cfg = &s->group->cfg;
+    uint64_t now = uv_now(&s->loop);
+    trim_after_burst(s);
+    struct bk_conn *c = s->conns;
+    while (c != NULL) {
+        struct bk_conn *next = c->next;
+        bool partial = c->in_frame || c->size_have > 0;
+        if (partial && cfg->partial_request_ms > 0 &&
+            now - c->frame_started >= cfg->partial_request_ms) {
+            bk_log_info("net",
+                        "conn=%llu peer=%s client=\"%s\" msg=\"closing: a "
+                        "request took over %llu ms to arrive (%zu of %zu "
+                        "bytes)\"",
+                        (unsigned long long)c->id, c->peer, c->client_id,
+                        (unsigned long long)cfg->partial_request_ms,
+                        c->frame_have, c->frame_len);
+            conn_close(c);
+        } else if (!partial && c->head == NULL && c->stash == NULL &&
+                   cfg->max_idle_ms > 0 &&
+                   now - c->last_active >= cfg->max_idle_ms) {
+            /* Kafka closes idle connections without a word to the client;
+             * clients reconnect on their next request. */
+            bk_log_debug("net", "conn=%llu peer=%s msg=\"closing: idle\"",
+                         (unsigned long long)c->id, c->peer);
+            conn_close(c);
+        }
+        c = next;
     }
 }
 
@@ -533,6 +852,7 @@ static void close_cb(uv_handle_t *h)
     c->handle_closed = true;
     close(c->fd);
     c->fd = -1;
+    bk_conn_limits_release(&c->shard->group->limits, c->key);
     /* Answered requests can go now; those still being handled elsewhere
      * are freed when their handler completes them. */
     struct bk_req *r = c->head;
@@ -562,6 +882,7 @@ static void conn_close(struct bk_conn *c)
         c->next->prev = c->prev;
     }
     s->nconns--;
+    resume_unlink(c);
     bk_log_debug("net",
                  "conn=%llu shard=%u peer=%s client=\"%s\" "
                  "msg=\"closed\"",
@@ -592,19 +913,26 @@ static void peer_name(int fd, char *out, size_t len)
     snprintf(out, len, "%s:%d", ip, port);
 }
 
-void bk_conn_adopt(struct bk_shard *s, int fd, uint64_t id)
+void bk_conn_adopt(struct bk_shard *s,
+                   int fd,
+                   uint64_t id,
+                   const uint8_t key[16])
 {
     struct bk_conn *c = bk_calloc(1, sizeof(*c));
     if (c == NULL) {
         close(fd);
+        bk_conn_limits_release(&s->group->limits, key);
         return;
     }
     c->shard = s;
     c->id = id;
     c->fd = fd;
+    memcpy(c->key, key, sizeof(c->key));
+    c->last_active = uv_now(&s->loop);
     c->poll.data = c;
     if (uv_poll_init(&s->loop, &c->poll, fd) != 0) {
         close(fd);
+        bk_conn_limits_release(&s->group->limits, key);
         bk_free(c);
         return;
     }

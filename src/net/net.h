@@ -42,6 +42,21 @@ struct bk_net_config {
     unsigned max_inflight;       /* per connection, before reads pause */
     size_t max_queued_out_bytes; /* per connection, before reads pause */
     size_t request_arena_limit;  /* bytes one request may allocate */
+    /* queued.max.request.bytes: request bytes held broker-wide before the
+     * shards stop taking new requests; 0 means no bound. */
+    size_t max_queued_request_bytes;
+    /* max.connections and max.connections.per.ip; 0 means no bound. */
+    unsigned max_connections;
+    unsigned max_connections_per_ip;
+    /* max.connections.per.ip.overrides ("host:count,..."); borrowed for
+     * the duration of bk_shards_init, may be NULL. */
+    const char *per_ip_overrides;
+    /* connections.max.idle.ms: a connection with nothing in flight and no
+     * bytes for this long is closed; 0 means never. */
+    uint64_t max_idle_ms;
+    /* How long one request may take to arrive once its first byte has;
+     * 0 means no bound. */
+    uint64_t partial_request_ms;
 };
 
 /* A cross-shard message. The sender allocates it and the receiver's fn
@@ -70,7 +85,31 @@ struct bk_shard {
     uv_timer_t stop_timer;
     uint8_t *rbuf; /* owned: shared read buffer, see conn.c */
     size_t rbuf_size;
+    /* Request bytes this shard holds that it has not yet added to the
+     * group's mem_used (it publishes in steps, see conn.c). */
+    int64_t mem_unpublished;
+    /* Connections that stopped reading and must be looked at again: they
+     * hold bytes not yet cut into frames, or wait for group memory. */
+    struct bk_conn *resume_head, *resume_tail; /* borrowed list (conn.c) */
+    unsigned resume_count;
+    uv_timer_t resume_timer;
+    uv_timer_t sweep_timer; /* idle and stalled connections, each second */
+    /* Requests taken since the last sweep, and since memory was last
+     * handed back to the system (conn.c). */
+    uint64_t reqs_tick;
+    uint64_t reqs_since_trim;
     void *app; /* owned by the upper layer (set in on_start) */
+};
+
+/* Connection counts by peer address (limits.c). */
+struct bk_conn_limits {
+    uv_mutex_t lock;
+    unsigned total;
+    unsigned max_total;
+    unsigned max_per_ip;
+    struct ip_count **buckets;     /* owned */
+    struct ip_override *overrides; /* owned array */
+    unsigned noverrides;
 };
 
 struct bk_shards {
@@ -83,6 +122,11 @@ struct bk_shards {
     bk_shard_cb on_stop;
     void *app;           /* borrowed: the upper layer's global context */
     unsigned next_shard; /* acceptor's round-robin cursor */
+    struct bk_conn_limits limits;
+    /* Request bytes held by every shard (queued.max.request.bytes), as
+     * published; each shard may hold up to mem_step more unpublished. */
+    atomic_llong mem_used;
+    size_t mem_step;
     uint64_t next_conn_id;
     unsigned stop_timeout_ms;
     /* Shards still draining. Every loop keeps running (and serving the
@@ -91,10 +135,10 @@ struct bk_shards {
 };
 
 /* Initialises n shards (loops created, threads not started). Returns 0 or a
- * BK_E* code. The hooks (each may be NULL) run on each shard's thread:
- * on_start before its loop runs, on_drain when a stop begins (the upper
- * layer closes its own handles there so the loop can end), on_stop after
- * the loop has ended. */
+ * BK_E* code (BK_ECONFIG for bad per-IP overrides). The hooks (each may be
+ * NULL) run on each shard's thread: on_start before its loop runs, on_drain
+ * when a stop begins (the upper layer closes its own handles there so the loop
+ * can end), on_stop after the loop has ended. */
 int bk_shards_init(struct bk_shards *g,
                    unsigned n,
                    const struct bk_net_config *cfg,
@@ -137,8 +181,19 @@ uint64_t bk_hash64(const void *p, size_t len);
 struct bk_listener {
     uv_poll_t poll;
     int fd;
+    /* A descriptor kept open to close excess connections with when the
+     * process is out of descriptors (see listener.c); -1 if none. */
+    int spare_fd;
     struct bk_shards *group;
     char addr[128];
+    /* Accepting paused: out of descriptors or max.connections reached. */
+    uv_timer_t retry;
+    unsigned backoff_ms;
+    bool paused;
+    bool emfile_episode; /* out of descriptors, logged once */
+    uint64_t shed;       /* connections closed unserved this episode */
+    uint64_t refused;    /* refused by the per-address limit */
+    uint64_t refused_logged;
 };
 
 /* Binds and listens on host:port (numeric IPv4/IPv6 or "localhost"), and
@@ -184,6 +239,7 @@ struct bk_req {
     enum bk_req_state state;
     uint8_t *frame; /* owned: the frame body, without the size prefix */
     size_t frame_len;
+    size_t held; /* net layer: bytes counted against the memory bounds */
     struct bk_arena arena;       /* freed when the answer is written */
     struct bk_out_chunk *chunks; /* arena-owned answer pieces */
     unsigned nchunks;

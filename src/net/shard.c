@@ -52,6 +52,22 @@ int bk_shards_init(struct bk_shards *g,
     g->on_stop = on_stop;
     g->app = app;
     g->next_conn_id = 1;
+    /* A shard publishes its request bytes in steps so that taking a frame
+     * costs no shared write; the bound may be overshot by n steps. */
+    g->mem_step = cfg->max_queued_request_bytes / (8 * (size_t)n);
+    if (g->mem_step > 256 * 1024) {
+        g->mem_step = 256 * 1024;
+    }
+    atomic_init(&g->mem_used, 0LL);
+    char why[256];
+    int lrv = bk_conn_limits_init(&g->limits, cfg, why, sizeof(why));
+    if (lrv != 0) {
+        bk_log_error("net", "msg=\"%s\"", why);
+        bk_free(g->shards);
+        g->shards = NULL;
+        g->n = 0;
+        return lrv;
+    }
     for (unsigned i = 0; i < n; i++) {
         struct bk_shard *s = &g->shards[i];
         s->id = i;
@@ -71,6 +87,10 @@ int bk_shards_init(struct bk_shards *g,
         s->wake.data = s;
         uv_timer_init(&s->loop, &s->stop_timer);
         s->stop_timer.data = s;
+        uv_timer_init(&s->loop, &s->resume_timer);
+        s->resume_timer.data = s;
+        uv_timer_init(&s->loop, &s->sweep_timer);
+        s->sweep_timer.data = s;
     }
     return 0;
 }
@@ -81,6 +101,7 @@ static void shard_main(void *arg)
     if (s->group->on_start != NULL) {
         s->group->on_start(s);
     }
+    uv_timer_start(&s->sweep_timer, bk_conns_sweep_cb, 1000, 1000);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (s->group->on_stop != NULL) {
         s->group->on_stop(s);
@@ -110,8 +131,13 @@ static void stop_handles(struct bk_shard *s)
     if (!uv_is_closing((uv_handle_t *)&s->wake)) {
         uv_close((uv_handle_t *)&s->wake, NULL);
     }
-    if (!uv_is_closing((uv_handle_t *)&s->stop_timer)) {
-        uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    uv_handle_t *timers[] = { (uv_handle_t *)&s->stop_timer,
+                              (uv_handle_t *)&s->resume_timer,
+                              (uv_handle_t *)&s->sweep_timer };
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++) {
+        if (!uv_is_closing(timers[i])) {
+            uv_close(timers[i], NULL);
+        }
     }
 }
 
@@ -210,6 +236,7 @@ void bk_shards_close(struct bk_shards *g)
         }
         bk_free(s->rbuf);
     }
+    bk_conn_limits_close(&g->limits);
     bk_free(g->shards);
     g->shards = NULL;
     g->n = 0;

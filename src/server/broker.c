@@ -312,6 +312,15 @@ int bk_broker_run(const struct bk_config *cfg)
         .max_inflight = (unsigned)cfg->connection_max_inflight_requests,
         .max_queued_out_bytes = (size_t)cfg->connection_max_queued_bytes,
         .request_arena_limit = (size_t)cfg->request_max_memory_bytes,
+        .max_queued_request_bytes = cfg->queued_max_request_bytes > 0
+                                        ? (size_t)cfg->queued_max_request_bytes
+                                        : 0,
+        .max_connections = (unsigned)cfg->max_connections,
+        .max_connections_per_ip = (unsigned)cfg->max_connections_per_ip,
+        .per_ip_overrides = cfg->max_connections_per_ip_overrides,
+        .max_idle_ms = (uint64_t)cfg->connections_max_idle_ms,
+        .partial_request_ms =
+            (uint64_t)cfg->connection_partial_request_timeout_ms,
     };
     fill_api_ctx(&b);
     rv = bk_shards_init(&b.shards, nshards, &ncfg, bk_api_on_request,

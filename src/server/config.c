@@ -47,8 +47,22 @@ static const struct cfg_def defs[] = {
       "(backpressure)." },
     { "connection.max.queued.bytes", CFG_INT, OFF(connection_max_queued_bytes),
       4096, I32MAX, "16777216", false,
-      "brokerd: bytes of answers one connection may have waiting to be "
-      "written before the broker stops reading from it (backpressure)." },
+      "brokerd: bytes one connection may hold, its requests being read or "
+      "handled and its answers waiting to be written, before the broker "
+      "takes no further request from it (backpressure). Checked before each "
+      "request, so one read full of small requests cannot overshoot it." },
+    { "connection.partial.request.timeout.ms", CFG_INT,
+      OFF(connection_partial_request_timeout_ms), 0, I32MAX, "30000", false,
+      "brokerd: how long one request may take to arrive once its first "
+      "byte has; a connection that takes longer is closed, so a client that "
+      "sends part of a request and stops cannot hold its reserved memory. "
+      "Clients give up on a request after `request.timeout.ms` (30 s by "
+      "default) anyway. 0 means no bound." },
+    { "connections.max.idle.ms", CFG_INT, OFF(connections_max_idle_ms), 0,
+      I32MAX, "600000", false,
+      "Close a connection that has had no request in flight and no bytes "
+      "in either direction for this long (Kafka's default, 10 minutes). 0 "
+      "means never." },
     { "controller.quorum.voters", CFG_STRING, OFF(controller_quorum_voters), 0,
       0, "", false,
       "The metadata quorum: comma-separated `id@host:port` voters (Kafka's "
@@ -121,6 +135,20 @@ static const struct cfg_def defs[] = {
     { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
       "brokerd: the lowest log level written to stderr: trace, debug, info, "
       "warn, error or off." },
+    { "max.connections", CFG_INT, OFF(max_connections), 1, I32MAX, "2147483647",
+      false,
+      "The most client connections the broker holds at once. At the limit "
+      "it stops accepting (new clients wait in the listen backlog) until a "
+      "connection closes, as Kafka does." },
+    { "max.connections.per.ip", CFG_INT, OFF(max_connections_per_ip), 1, I32MAX,
+      "2147483647", false,
+      "The most connections from one IP address; a connection over it is "
+      "closed as soon as it is accepted." },
+    { "max.connections.per.ip.overrides", CFG_STRING,
+      OFF(max_connections_per_ip_overrides), 0, 0, "", false,
+      "Per-address exceptions to `max.connections.per.ip`: comma-separated "
+      "`host:count` pairs (a host name counts for every address it resolves "
+      "to at start-up), e.g. `127.0.0.1:200,10.0.0.5:0`." },
     { "node.id", CFG_INT, OFF(node_id), 0, I32MAX, "1", false,
       "The id of this broker in the cluster (Kafka's KRaft `node.id`)." },
     { "num.partitions", CFG_INT, OFF(num_partitions), 1, 1000000, "1", false,
@@ -143,6 +171,14 @@ static const struct cfg_def defs[] = {
       "Replication factor of `__consumer_offsets`. brokerd caps it at the "
       "number of live brokers when it creates the topic, so a single node "
       "works with the default." },
+    { "queued.max.request.bytes", CFG_INT, OFF(queued_max_request_bytes), -1,
+      I32MAX, "268435456", false,
+      "Bytes of requests the broker holds in memory at once, over all "
+      "connections: a request counts from its first bytes until it is "
+      "answered. At the bound the broker takes no new request until memory "
+      "frees (requests already started are read to their end). -1 means no "
+      "bound, Kafka's default; brokerd bounds it by default so that clients "
+      "cannot grow the broker without limit." },
     { "request.max.memory.bytes", CFG_INT, OFF(request_max_memory_bytes), 65536,
       I32MAX, "268435456", false,
       "brokerd: memory one request may use while it is decoded and "

@@ -37,6 +37,12 @@ struct bk_config {
     int64_t socket_request_max_bytes;
     int64_t connection_max_inflight_requests;
     int64_t connection_max_queued_bytes;
+    int64_t connection_partial_request_timeout_ms;
+    int64_t connections_max_idle_ms;
+    int64_t max_connections;
+    int64_t max_connections_per_ip;
+    char *max_connections_per_ip_overrides;
+    int64_t queued_max_request_bytes;
     int64_t request_max_memory_bytes;
     int64_t shutdown_timeout_ms;
     char *logger_level;

@@ -58,8 +58,10 @@ def wait_port(port, timeout, proc=None):
 
 
 class Broker:
-    def __init__(self, extra=None, data_dir=None, port=None, env=None):
+    def __init__(self, extra=None, data_dir=None, port=None, env=None,
+                 preexec_fn=None):
         self.tmp = tempfile.mkdtemp(prefix="brokerd-test-")
+        self.preexec_fn = preexec_fn
         self.env = dict(os.environ, **env) if env else None
         self.port = port or free_port()
         self.data_dir = data_dir or os.path.join(self.tmp, "data")
@@ -84,7 +86,7 @@ class Broker:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([brokerd_path(), "-c", self.conf],
                                      stdout=self.log, stderr=subprocess.STDOUT,
-                                     env=self.env)
+                                     env=self.env, preexec_fn=self.preexec_fn)
         if wait and not wait_port(self.port, START_TIMEOUT, self.proc):
             out = self.output()
             self.kill()

@@ -108,7 +108,10 @@ static void test_ordered_mixed_answers(void **state)
     assert_int_equal(write(data_fd, file_copy, FILE_BYTES), FILE_BYTES);
 
     struct bk_shards g;
-    struct bk_net_config cfg = { 1 << 20, 8, 1 << 20, 1 << 20 };
+    struct bk_net_config cfg = { .max_request_bytes = 1 << 20,
+                                 .max_inflight = 8,
+                                 .max_queued_out_bytes = 1 << 20,
+                                 .request_arena_limit = 1 << 20 };
     assert_int_equal(
         bk_shards_init(&g, 2, &cfg, on_request, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(bk_shards_start(&g), 0);

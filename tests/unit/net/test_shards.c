@@ -96,7 +96,10 @@ static void test_shards_pass_messages_and_stop(void **state)
 {
     (void)state;
     struct bk_shards g;
-    struct bk_net_config cfg = { 1 << 20, 10, 1 << 20, 1 << 20 };
+    struct bk_net_config cfg = { .max_request_bytes = 1 << 20,
+                                 .max_inflight = 10,
+                                 .max_queued_out_bytes = 1 << 20,
+                                 .request_arena_limit = 1 << 20 };
     assert_int_equal(
         bk_shards_init(&g, 3, &cfg, no_request, NULL, NULL, NULL, NULL), 0);
     assert_int_equal(bk_shards_start(&g), 0);
