@@ -114,6 +114,18 @@ static int32_t build_ops(struct bk_call *call,
     return k;
 }
 
+/* Refuses names and values that a C string would change (see
+ * bk_cfg_check_resource and bk_cfg_check_entry). */
+static int16_t check_bytes(const in_res *r, char *msg)
+{
+    int16_t err =
+        bk_cfg_check_resource(r->resource_type, r->resource_name, msg);
+    for (int32_t j = 0; err == 0 && j < r->configs_count; j++) {
+        err = bk_cfg_check_entry(r->configs[j].name, r->configs[j].value, msg);
+    }
+    return err;
+}
+
 void bk_handle_alter_configs(struct bk_call *call)
 {
     const struct bk_msg_alter_configs_request *req = call->request;
@@ -155,6 +167,8 @@ void bk_handle_alter_configs(struct bk_call *call)
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
             snprintf(msg, BK_MD_MSG_SIZE, "Error due to duplicate resources");
+        } else if ((err = check_bytes(r, msg)) != 0) {
+            /* Refused before any name becomes a C string. */
         } else {
             int32_t nops = build_ops(call, img, r, name, &ops);
             if (nops < 0) {

@@ -6,6 +6,8 @@
 
 #include "cluster/ops.h"
 #include "cluster/records.h"
+#include "cluster/topic_config.h"
+#include "common/log.h"
 
 /* Kafka 4.x ServerTopicConfigSynonyms: the broker setting that gives each
  * topic config its default, with the default of the first such setting
@@ -139,6 +141,48 @@ const struct bk_api_broker_config *bk_cfg_broker_find(
         }
     }
     return NULL;
+}
+
+int16_t bk_cfg_check_resource(int8_t res_type,
+                              struct bk_str resource,
+                              char *msg)
+{
+    size_t len = resource.len > 0 ? (size_t)resource.len : 0;
+    if (res_type == BK_MD_RES_TOPIC) {
+        if (len == 0) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "Default topic resources are not allowed.");
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+        return bk_md_topic_name_check(resource.ptr, len, msg);
+    }
+    if (res_type == BK_MD_RES_BROKER && bk_str_has_nul(resource)) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Unable to parse broker name as a base 10 number.");
+        return BK_MD_KERR_INVALID_REQUEST;
+    }
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_cfg_check_entry(struct bk_str name, struct bk_str value, char *msg)
+{
+    char shown[64];
+    if (bk_str_has_nul(name)) {
+        snprintf(
+            msg, BK_MD_MSG_SIZE,
+            "Invalid config name \"%s\": it contains a NUL byte",
+            bk_log_escape(shown, sizeof(shown), name.ptr, (size_t)name.len));
+        return BK_MD_KERR_INVALID_CONFIG;
+    }
+    if (bk_str_has_nul(value)) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Invalid value for configuration %.*s: it contains a NUL "
+                 "byte",
+                 name.len > 0 ? (int)name.len : 0,
+                 name.len > 0 ? name.ptr : "");
+        return BK_MD_KERR_INVALID_CONFIG;
+    }
+    return BK_MD_KERR_NONE;
 }
 
 int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,

@@ -14,6 +14,7 @@
 #include "api/api.h"
 #include "cluster/image.h"
 #include "cluster/topic_config.h"
+#include "protocol/prim.h"
 
 /* Kafka's ConfigSource numbering (DescribeConfigs v1+). */
 #define BK_CFG_SRC_DYNAMIC_TOPIC          1
@@ -75,6 +76,22 @@ const struct bk_api_broker_config *bk_cfg_broker_find(
 
 struct bk_md_recs;
 struct bk_md_alter;
+
+/* Checks a resource name from the wire before it is used as a C string,
+ * as Kafka's controller does: a topic name must follow the topic name rules
+ * (INVALID_TOPIC_EXCEPTION; "" is INVALID_REQUEST, no default topic
+ * resource), and a broker name must not hold a NUL byte (INVALID_REQUEST:
+ * "1\0x" is no broker id). Other resource types pass (bk_cfg_alter refuses
+ * them). Returns 0 or a Kafka error code with its message in msg
+ * (BK_MD_MSG_SIZE). */
+int16_t bk_cfg_check_resource(int8_t res_type,
+                              struct bk_str resource,
+                              char *msg);
+
+/* Refuses a config name or value holding a NUL byte (INVALID_CONFIG), which
+ * a C string would cut short: "retention.ms\0x" must not set retention.ms.
+ * Returns 0 or the error with its message in msg (BK_MD_MSG_SIZE). */
+int16_t bk_cfg_check_entry(struct bk_str name, struct bk_str value, char *msg);
 
 /* Validates config changes of one resource (Kafka's resource types: 2
  * topic, 4 broker) and appends their records to recs, like

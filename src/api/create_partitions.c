@@ -82,8 +82,7 @@ void bk_handle_create_partitions(struct bk_call *call)
         out->name = t->name;
         st->proposed[i] = false;
         char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
-        char *name = bk_call_cstr(call, t->name);
-        if (msg == NULL || name == NULL) {
+        if (msg == NULL) {
             bk_md_image_release(img);
             bk_req_fail(call->req, "out of memory");
             return;
@@ -99,8 +98,11 @@ void bk_handle_create_partitions(struct bk_call *call)
                      "Manual replica assignment is not supported by this "
                      "broker yet; omit the assignments");
         } else {
-            err = bk_md_op_create_partitions(img, name, t->count,
-                                             bk_md_rng_system(), &recs, msg);
+            /* By every byte of the name, as in DeleteTopics. */
+            size_t len = t->name.len > 0 ? (size_t)t->name.len : 0;
+            err = bk_md_op_create_partitions(img, len > 0 ? t->name.ptr : "",
+                                             len, t->count, bk_md_rng_system(),
+                                             &recs, msg);
         }
         if (err == 0 && req->validate_only) {
             recs.n = before;

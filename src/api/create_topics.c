@@ -13,9 +13,11 @@
 #include <string.h>
 
 #include "api/call.h"
+#include "api/configs.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "cluster/topic_config.h"
+#include "common/log.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_create_topics_request_creatable_topic in_topic;
@@ -124,22 +126,25 @@ void bk_handle_create_topics(struct bk_call *call)
         out->replication_factor = -1;
         out->configs_count = -1;
         char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
-        char *name = bk_call_cstr(call, t->name);
         struct bk_md_kv_in *kv = bk_arena_alloc(
             call->arena, (size_t)(t->configs_count > 0 ? t->configs_count : 1) *
                              sizeof(*kv));
-        if (msg == NULL || name == NULL || kv == NULL) {
+        if (msg == NULL || kv == NULL) {
             bk_md_image_release(img);
             bk_req_fail(call->req, "out of memory");
             return;
         }
+        /* The name goes to the controller with its length: the name rules
+         * see every byte, so "x\0y" is refused rather than read as "x". */
         int16_t err = 0;
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
+            char shown[BK_MD_MAX_NAME + 1];
             snprintf(msg, BK_MD_MSG_SIZE,
                      "Create topics request from client contains multiple "
                      "entries for the topic %s",
-                     name);
+                     bk_log_escape(shown, sizeof(shown), t->name.ptr,
+                                   t->name.len > 0 ? (size_t)t->name.len : 0));
         } else if (t->assignments_count > 0) {
             err = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
             snprintf(msg, BK_MD_MSG_SIZE,
@@ -148,6 +153,11 @@ void bk_handle_create_topics(struct bk_call *call)
         }
         size_t nkv = 0;
         for (int32_t j = 0; err == 0 && j < t->configs_count; j++) {
+            err = bk_cfg_check_entry(t->configs[j].name, t->configs[j].value,
+                                     msg);
+            if (err != 0) {
+                break;
+            }
             kv[nkv].name = bk_call_cstr(call, t->configs[j].name);
             kv[nkv].value = t->configs[j].value.len < 0
                                 ? NULL
@@ -161,7 +171,7 @@ void bk_handle_create_topics(struct bk_call *call)
         }
         if (err == 0) {
             struct bk_md_topic_spec spec = {
-                .name = name,
+                .name = t->name,
                 .num_partitions = t->num_partitions,
                 .replication_factor = t->replication_factor,
                 .n_configs = nkv,

@@ -65,8 +65,7 @@ void bk_handle_delete_topics(struct bk_call *call)
         out_topic *out = &st->resp.responses[i];
         struct bk_str name = v6 ? req->topics[i].name : req->topic_names[i];
         char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
-        char *cname = bk_call_cstr(call, name);
-        if (msg == NULL || cname == NULL) {
+        if (msg == NULL) {
             bk_md_image_release(img);
             bk_req_fail(call->req, "out of memory");
             return;
@@ -74,12 +73,15 @@ void bk_handle_delete_topics(struct bk_call *call)
         int16_t err;
         out->name = name;
         if (name.len >= 0) {
-            const struct bk_md_topic *t =
-                bk_md_image_topic(img, cname, strlen(cname));
+            /* By every byte of the name: "victim\0zzz" names no topic (a C
+             * string of it would name "victim"). */
+            size_t len = (size_t)name.len;
+            const char *p = len > 0 ? name.ptr : "";
+            const struct bk_md_topic *t = bk_md_image_topic(img, p, len);
             if (t != NULL) {
                 out->topic_id = t->id;
             }
-            err = bk_md_op_delete_topic(img, cname, &recs, msg);
+            err = bk_md_op_delete_topic(img, p, len, &recs, msg);
         } else {
             out->topic_id = req->topics[i].topic_id;
             const struct bk_md_topic *t =

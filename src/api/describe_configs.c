@@ -201,7 +201,9 @@ static int describe_broker(struct ctx *c, const struct bk_md_image *img)
         return describe_dynamic_only(c, bk_md_image_broker_configs(img, ""),
                                      BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER, false);
     }
-    if ((size_t)r->resource_name.len >= sizeof(name)) {
+    /* "1\0x" is no broker id, though strtol would read it as 1. */
+    if ((size_t)r->resource_name.len >= sizeof(name) ||
+        bk_str_has_nul(r->resource_name)) {
         fail(c, BK_KERR_INVALID_REQUEST, "Broker id must be an integer");
         return 0;
     }

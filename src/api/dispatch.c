@@ -173,6 +173,15 @@ void bk_call_reply_v0_header(struct bk_call *call,
     reply(call, resp, body_version, false);
 }
 
+/* The request's client id escaped for a log line (see bk_log_escape). */
+static const char *shown_client(const struct bk_req_header *h,
+                                char *buf,
+                                size_t cap)
+{
+    size_t len = h->client_id.len > 0 ? (size_t)h->client_id.len : 0;
+    return bk_log_escape(buf, cap, h->client_id.ptr, len);
+}
+
 void bk_api_on_request(struct bk_req *req)
 {
     const struct bk_api_ctx *ctx = req->shard->group->app;
@@ -193,6 +202,10 @@ void bk_api_on_request(struct bk_req *req)
         return;
     }
     const struct bk_req_header *h = &call->hdr;
+    /* The client id is any bytes the client chose: logged escaped, and
+     * only escaped when a line is written (bk_log checks the level before
+     * it evaluates its arguments). */
+    char client[256];
     if (h->client_id.len > 0) {
         bk_conn_set_client_id(req->conn, h->client_id.ptr,
                               (size_t)h->client_id.len);
@@ -204,7 +217,7 @@ void bk_api_on_request(struct bk_req *req)
                     "conn=%llu client=\"%s\" api_key=%d msg=\"unsupported "
                     "API key\"",
                     (unsigned long long)bk_conn_id(req->conn),
-                    bk_conn_client_id(req->conn), h->api_key);
+                    shown_client(h, client, sizeof(client)), h->api_key);
         bk_req_fail(req, "unsupported API key");
         return;
     }
@@ -219,7 +232,7 @@ void bk_api_on_request(struct bk_req *req)
                     "conn=%llu client=\"%s\" api=%s version=%d "
                     "msg=\"unsupported version\"",
                     (unsigned long long)bk_conn_id(req->conn),
-                    bk_conn_client_id(req->conn), call->desc->name,
+                    shown_client(h, client, sizeof(client)), call->desc->name,
                     h->api_version);
         bk_req_fail(req, "unsupported API version");
         return;
@@ -237,7 +250,7 @@ void bk_api_on_request(struct bk_req *req)
                     "conn=%llu client=\"%s\" api=%s version=%d "
                     "msg=\"malformed request: %s\"",
                     (unsigned long long)bk_conn_id(req->conn),
-                    bk_conn_client_id(req->conn), call->desc->name,
+                    shown_client(h, client, sizeof(client)), call->desc->name,
                     h->api_version, bk_strerror(rv));
         bk_req_fail(req, "malformed request body");
         return;
@@ -246,7 +259,7 @@ void bk_api_on_request(struct bk_req *req)
                  "conn=%llu shard=%u client=\"%s\" api=%s version=%d "
                  "correlation_id=%d",
                  (unsigned long long)bk_conn_id(req->conn), req->shard->id,
-                 bk_conn_client_id(req->conn), call->desc->name, h->api_version,
-                 h->correlation_id);
+                 shown_client(h, client, sizeof(client)), call->desc->name,
+                 h->api_version, h->correlation_id);
     row->fn(call);
 }

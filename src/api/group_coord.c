@@ -407,7 +407,7 @@ int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
         n = t != NULL ? t->n_partitions : 0;
         bk_md_image_release(img);
     }
-    return bk_gcoord_partition_for(bk_str_c(g->id), n);
+    return bk_gcoord_partition_for(bk_group_id(g), n);
 }
 
 /* A parked request has its answer: it goes out after the next flush has
@@ -581,8 +581,7 @@ static void hook_offset_expired(void *data,
     struct bk_arena a;
     bk_arena_init(&a, 1024, 0);
     struct bk_gcoord_rec rec = {
-        .key =
-            bk_gr_offset_key(&a, bk_str_c(g->id), bk_str_c(topic), partition),
+        .key = bk_gr_offset_key(&a, bk_group_id(g), bk_str_c(topic), partition),
         .value = BK_BYTES_NULL,
     };
     (void)bk_gcoord_append(gc, bk_gcoord_group_partition(gc, g), &rec, 1, NULL,
@@ -751,7 +750,7 @@ int bk_gcoord_create_topic(struct bk_call *call,
         { "segment.bytes", "104857600" },
     };
     struct bk_md_topic_spec spec = {
-        .name = BK_OFFSETS_TOPIC,
+        .name = bk_str_c(BK_OFFSETS_TOPIC),
         .num_partitions = call->ctx->offsets_partitions > 0
                               ? call->ctx->offsets_partitions
                               : 50,

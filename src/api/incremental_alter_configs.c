@@ -61,6 +61,18 @@ static bool duplicated(const struct bk_msg_incremental_alter_configs_request *r,
     return false;
 }
 
+/* Refuses names and values that a C string would change (see
+ * bk_cfg_check_resource and bk_cfg_check_entry). */
+static int16_t check_bytes(const in_res *r, char *msg)
+{
+    int16_t err =
+        bk_cfg_check_resource(r->resource_type, r->resource_name, msg);
+    for (int32_t j = 0; err == 0 && j < r->configs_count; j++) {
+        err = bk_cfg_check_entry(r->configs[j].name, r->configs[j].value, msg);
+    }
+    return err;
+}
+
 void bk_handle_incremental_alter_configs(struct bk_call *call)
 {
     const struct bk_msg_incremental_alter_configs_request *req = call->request;
@@ -116,6 +128,8 @@ void bk_handle_incremental_alter_configs(struct bk_call *call)
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
             snprintf(msg, BK_MD_MSG_SIZE, "Error due to duplicate resources");
+        } else if ((err = check_bytes(r, msg)) != 0) {
+            /* Refused before any name becomes a C string. */
         } else {
             err = bk_cfg_alter(call->ctx, img, r->resource_type, name, ops,
                                (size_t)nops, &recs, msg);

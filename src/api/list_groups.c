@@ -71,7 +71,11 @@ static void run_part(struct bk_fan_part *part)
         }
         out_group *o = &out->groups[out->n++];
         memset(o, 0, sizeof(*o));
-        o->group_id = bk_gbuf_str(&out->buf, g->id);
+        /* With its length: a group id may hold NUL bytes. */
+        struct bk_bytes id = bk_gbuf_bytes(&out->buf, g->id, g->id_len);
+        o->group_id = id.ptr != NULL
+                          ? (struct bk_str){ (const char *)id.ptr, id.len }
+                          : bk_str_c("");
         o->protocol_type =
             bk_gbuf_str(&out->buf, g->protocol_type ? g->protocol_type : "");
         o->group_state = bk_str_c(state);

@@ -116,7 +116,7 @@ static int16_t auto_create(struct bk_call *call,
     char msg[BK_MD_MSG_SIZE] = "";
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, call->arena);
-    struct bk_md_topic_spec spec = { .name = name,
+    struct bk_md_topic_spec spec = { .name = bk_str_c(name),
                                      .num_partitions = -1,
                                      .replication_factor = -1 };
     struct bk_md_defaults defs = {

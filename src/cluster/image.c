@@ -273,11 +273,17 @@ void bk_md_image_release(struct bk_md_image *img)
     }
 }
 
+/* Compares the C string a with the blen bytes at b, in strcmp's order. b
+ * comes from the wire and may hold NUL bytes: it matches a only when every
+ * one of its bytes does (strncmp would stop at a NUL in b, and read past
+ * the end of a shorter a). */
 static int str_cmp_n(const char *a, const char *b, size_t blen)
 {
-    int c = strncmp(a, b, blen);
-    if (c == 0 && a[blen] != '\0') {
-        c = 1;
+    size_t alen = strlen(a);
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c == 0) {
+        c = (alen > blen) - (alen < blen);
     }
     return c;
 }

@@ -327,11 +327,18 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                               char *msg)
 {
     size_t mark = out->n;
-    const char *name = spec->name != NULL ? spec->name : "";
-    size_t len = strlen(name);
-    int16_t code = bk_md_topic_name_check(name, len, msg);
+    /* The name is checked with its full length before it is ever used as a
+     * C string: "x\0y" must be refused, not taken for "x". */
+    const char *raw = spec->name.len > 0 ? spec->name.ptr : "";
+    size_t len = spec->name.len > 0 ? (size_t)spec->name.len : 0;
+    int16_t code = bk_md_topic_name_check(raw, len, msg);
     if (code != 0) {
         return code;
+    }
+    /* Only [a-zA-Z0-9._-] is left, so the C string copy means the same. */
+    const char *name = bk_arena_strndup(out->arena, raw, len);
+    if (name == NULL) {
+        return oom(out, mark, msg);
     }
     if (bk_md_image_topic(img, name, len) != NULL) {
         snprintf(msg, BK_MD_MSG_SIZE, "Topic '%s' already exists.", name);
@@ -480,10 +487,11 @@ static int16_t delete_topic(const struct bk_md_topic *t,
 
 int16_t bk_md_op_delete_topic(const struct bk_md_image *img,
                               const char *name,
+                              size_t name_len,
                               struct bk_md_recs *out,
                               char *msg)
 {
-    const struct bk_md_topic *t = bk_md_image_topic(img, name, strlen(name));
+    const struct bk_md_topic *t = bk_md_image_topic(img, name, name_len);
     if (t == NULL) {
         snprintf(msg, BK_MD_MSG_SIZE,
                  "This server does not host this topic-partition.");
@@ -509,13 +517,14 @@ int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
 
 int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
                                    const char *name,
+                                   size_t name_len,
                                    int32_t count,
                                    const struct bk_md_rng *rng,
                                    struct bk_md_recs *out,
                                    char *msg)
 {
     size_t mark = out->n;
-    const struct bk_md_topic *t = bk_md_image_topic(img, name, strlen(name));
+    const struct bk_md_topic *t = bk_md_image_topic(img, name, name_len);
     if (t == NULL) {
         snprintf(msg, BK_MD_MSG_SIZE,
                  "This server does not host this topic-partition.");

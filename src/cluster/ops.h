@@ -81,7 +81,9 @@ struct bk_md_replicas {
 };
 
 struct bk_md_topic_spec {
-    const char *name;
+    /* Borrowed; bytes, not a C string: a name from the wire may hold a NUL
+     * byte, which the name rules refuse (a C string would cut it short). */
+    struct bk_str name;
     int32_t num_partitions;     /* -1: the default */
     int16_t replication_factor; /* -1: the default */
     size_t n_configs;
@@ -118,9 +120,11 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                               struct bk_md_create_result *result,
                               char *msg);
 
-/* DeleteTopics by name (UNKNOWN_TOPIC_OR_PARTITION when absent). */
+/* DeleteTopics by name, the name_len bytes at name (UNKNOWN_TOPIC_OR_PARTITION
+ * when absent; a name holding a NUL byte names no topic). */
 int16_t bk_md_op_delete_topic(const struct bk_md_image *img,
                               const char *name,
+                              size_t name_len,
                               struct bk_md_recs *out,
                               char *msg);
 
@@ -130,10 +134,12 @@ int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
                                  struct bk_md_recs *out,
                                  char *msg);
 
-/* CreatePartitions: grows the topic to `count` partitions, placing the new
- * ones with the replication factor of partition 0. */
+/* CreatePartitions: grows the topic named by the name_len bytes at name to
+ * `count` partitions, placing the new ones with the replication factor of
+ * partition 0. */
 int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
                                    const char *name,
+                                   size_t name_len,
                                    int32_t count,
                                    const struct bk_md_rng *rng,
                                    struct bk_md_recs *out,

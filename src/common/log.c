@@ -44,6 +44,62 @@ void bk_log_set_fd(int fd)
     atomic_store(&log_fd, fd);
 }
 
+/* The escaped form of byte c into out (4 bytes); returns its length. */
+static size_t escape_byte(unsigned char c, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (c == '"' || c == '\\') {
+        out[0] = '\\';
+        out[1] = (char)c;
+        return 2;
+    }
+    if (c >= 0x20 && c < 0x7f) {
+        out[0] = (char)c;
+        return 1;
+    }
+    out[0] = '\\';
+    out[1] = 'x';
+    out[2] = hex[c >> 4];
+    out[3] = hex[c & 0xf];
+    return 4;
+}
+
+const char *bk_log_escape(char *dst,
+                          size_t dstlen,
+                          const char *src,
+                          size_t srclen)
+{
+    if (dstlen == 0) {
+        return dst;
+    }
+    const unsigned char *s = (const unsigned char *)src;
+    if (s == NULL) {
+        srclen = 0;
+    }
+    char esc[4];
+    size_t total = 0;
+    for (size_t i = 0; i < srclen; i++) {
+        total += escape_byte(s[i], esc);
+    }
+    size_t room = dstlen - 1;
+    /* When it does not all fit, keep room for the "..." that says so. */
+    size_t limit = total <= room ? room : (room >= 3 ? room - 3 : 0);
+    size_t k = 0;
+    for (size_t i = 0; i < srclen; i++) {
+        size_t n = escape_byte(s[i], esc);
+        if (k + n > limit) {
+            break;
+        }
+        memcpy(dst + k, esc, n);
+        k += n;
+    }
+    for (int dots = 0; total > room && dots < 3 && k < room; dots++) {
+        dst[k++] = '.';
+    }
+    dst[k] = '\0';
+    return dst;
+}
+
 void bk_log_write(enum bk_log_level level,
                   const char *sub,
                   const char *fmt,

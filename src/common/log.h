@@ -10,6 +10,7 @@
 #define BK_COMMON_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum bk_log_level {
     BK_LOG_TRACE = 0,
@@ -36,6 +37,23 @@ void bk_log_write(enum bk_log_level level,
                   const char *sub,
                   const char *fmt,
                   ...) __attribute__((format(printf, 3, 4)));
+
+/* Room for escaping n bytes whole with bk_log_escape(), NUL included. */
+#define BK_LOG_ESCAPED_SIZE(n) (4 * (n) + 1)
+
+/* Writes the srclen bytes at src (borrowed; NULL reads as "") into dst as
+ * printable ASCII, for a log line or a message built from a wire string
+ * (client id, group id, topic or config name): bytes 0x20-0x7e stay, except
+ * '"' and '\\', which get a backslash; every other byte (control bytes,
+ * NUL, and 0x80 and above, so the line stays valid UTF-8 whatever the
+ * client sent) becomes \xHH. The result fits in a key="value" field and
+ * cannot end or forge a line. dst (dstlen >= 1 bytes) is always
+ * NUL-terminated; when the escaped text does not fit, it is cut after a
+ * whole escape and ends in "...". Returns dst, for use as a "%s" argument. */
+const char *bk_log_escape(char *dst,
+                          size_t dstlen,
+                          const char *src,
+                          size_t srclen);
 
 #define bk_log(level, sub, ...)                    \
     do {                                           \

@@ -419,11 +419,16 @@ static int pending_add(struct bk_group *g, const char *id, int64_t expires)
 struct bk_group *bk_group_find(struct bk_group_registry *r, struct bk_str id)
 {
     for (struct bk_group *g = r->groups; g != NULL; g = g->next) {
-        if (str_is(id, g->id)) {
+        if (bk_str_eq(id.len < 0 ? bk_str_c("") : id, bk_group_id(g))) {
             return g;
         }
     }
     return NULL;
+}
+
+struct bk_str bk_group_id(const struct bk_group *g)
+{
+    return (struct bk_str){ g->id, (int32_t)g->id_len };
 }
 
 struct bk_group *bk_group_get(struct bk_group_registry *r, struct bk_str id)
@@ -441,6 +446,7 @@ struct bk_group *bk_group_get(struct bk_group_registry *r, struct bk_str id)
         bk_free(g);
         return NULL;
     }
+    g->id_len = id.len > 0 ? (size_t)id.len : 0;
     g->state = BK_GROUP_EMPTY;
     g->state_ms = now_wall(r);
     g->next = r->groups;

@@ -106,7 +106,12 @@ struct bk_group_pending {
 
 struct bk_group {
     struct bk_group *next; /* registry list */
-    char *id;              /* owned */
+    /* Owned, id_len bytes plus a NUL. Kafka's group ids are opaque strings
+     * that may hold NUL bytes: "g\0x" is its own group, not "g", so the id
+     * is compared and persisted with its length (bk_group_id()), never as a
+     * C string. */
+    char *id;
+    size_t id_len;
     enum bk_group_state state;
     int32_t generation;
     char *protocol_type; /* owned; NULL: none yet (e.g. offsets only) */
@@ -207,6 +212,9 @@ void bk_group_registry_init(struct bk_group_registry *r,
 void bk_group_registry_close(struct bk_group_registry *r);
 
 struct bk_group *bk_group_find(struct bk_group_registry *r, struct bk_str id);
+
+/* The group's id with its length (borrowed from g). */
+struct bk_str bk_group_id(const struct bk_group *g);
 
 /* Finds or creates (Empty, generation 0) a group; NULL when out of
  * memory. */

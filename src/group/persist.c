@@ -68,7 +68,7 @@ static void group_tombstones(struct bk_gr_recs *rs, struct bk_str gid)
 
 static void consumer_records(struct bk_gr_recs *rs, const struct bk_group *g)
 {
-    struct bk_str gid = bk_str_c(g->id);
+    struct bk_str gid = bk_group_id(g);
     const struct bk_cgroup *cg = g->consumer;
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *m = cg->members[i];
@@ -112,7 +112,7 @@ static void consumer_records(struct bk_gr_recs *rs, const struct bk_group *g)
 
 void bk_group_pending_records(const struct bk_group *g, struct bk_gr_recs *rs)
 {
-    struct bk_str gid = bk_str_c(g->id);
+    struct bk_str gid = bk_group_id(g);
     for (size_t i = 0; i < g->ncg_gone; i++) {
         member_tombstones(rs, gid, g->cg_gone[i]);
     }
@@ -151,7 +151,7 @@ void bk_group_pending_clear(struct bk_group *g)
 
 void bk_group_delete_records(const struct bk_group *g, struct bk_gr_recs *rs)
 {
-    struct bk_str gid = bk_str_c(g->id);
+    struct bk_str gid = bk_group_id(g);
     for (size_t i = 0; i < g->noffsets; i++) {
         bk_gr_recs_add(
             rs,

@@ -25,6 +25,11 @@ bool bk_str_eq_c(struct bk_str a, const char *s)
     return bk_str_eq(a, bk_str_c(s));
 }
 
+bool bk_str_has_nul(struct bk_str s)
+{
+    return s.len > 0 && memchr(s.ptr, '\0', (size_t)s.len) != NULL;
+}
+
 bool bk_uuid_is_zero(const struct bk_uuid *u)
 {
     for (size_t i = 0; i < sizeof(u->b); i++) {

@@ -39,6 +39,10 @@ struct bk_uuid {
 struct bk_str bk_str_c(const char *s);
 bool bk_str_eq(struct bk_str a, struct bk_str b);
 bool bk_str_eq_c(struct bk_str a, const char *s);
+/* Whether s (null or not) holds a NUL byte. Such a string from the wire
+ * cannot become a C string without changing its meaning ("x\0y" would read
+ * as "x"), so whoever keeps it as one refuses it first. */
+bool bk_str_has_nul(struct bk_str s);
 bool bk_uuid_is_zero(const struct bk_uuid *u);
 
 struct bk_rd {

@@ -74,7 +74,7 @@ static int setup(void **state)
     uint64_t seed = 1;
     struct bk_md_rng rng = { fixed_next, &seed };
     struct bk_md_kv_in kv = { "retention.ms", "1000" };
-    struct bk_md_topic_spec spec = { .name = "t",
+    struct bk_md_topic_spec spec = { .name = bk_str_c("t"),
                                      .num_partitions = 1,
                                      .replication_factor = 1,
                                      .n_configs = 1,

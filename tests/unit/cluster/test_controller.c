@@ -104,7 +104,9 @@ static int create_topic(struct bk_md *md, const char *name, int32_t parts)
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, &arena);
     char msg[BK_MD_MSG_SIZE];
-    struct bk_md_topic_spec spec = { name, parts, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = {
+        bk_str_c(name), parts, 1, 0, NULL, 0, NULL
+    };
     struct bk_md_defaults defs = { 1, 1 };
     struct bk_md_image *img = bk_md_image_acquire(md);
     int16_t code = bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(),
@@ -431,7 +433,9 @@ static void test_three_voters_failover(void **state)
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, &arena);
     char msg[BK_MD_MSG_SIZE];
-    struct bk_md_topic_spec spec = { "replicated", 6, 3, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = {
+        bk_str_c("replicated"), 6, 3, 0, NULL, 0, NULL
+    };
     struct bk_md_defaults defs = { 1, 1 };
     struct bk_md_image *img = bk_md_image_acquire(mds[a]);
     assert_int_equal(

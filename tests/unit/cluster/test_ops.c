@@ -92,6 +92,17 @@ static void test_topic_names(void **state)
     assert_int_equal(bk_md_topic_name_check("a b", 3, msg), 17);
     assert_non_null(strstr(msg, "ASCII alphanumerics"));
     assert_int_equal(bk_md_topic_name_check("caf\xc3\xa9", 5, msg), 17);
+    /* Every byte counts: a NUL is no end of the name but a bad byte, and
+     * the message shows no raw control bytes. */
+    assert_int_equal(bk_md_topic_name_check("x\0y", 3, msg), 17);
+    assert_non_null(strstr(msg, "\"x?y\""));
+    assert_int_equal(bk_md_topic_name_check("\0", 1, msg), 17);
+    assert_int_equal(bk_md_topic_name_check("ok\0", 3, msg), 17);
+    static const char bad_bytes[] = ":/\\ \t\n\x01\x7f\x80\xff+=,*?\"'";
+    for (size_t i = 0; i < sizeof(bad_bytes) - 1; i++) {
+        char n[3] = { 'a', bad_bytes[i], 'b' };
+        assert_int_equal(bk_md_topic_name_check(n, 3, msg), 17);
+    }
     char longname[251];
     memset(longname, 'x', sizeof(longname));
     assert_int_equal(bk_md_topic_name_check(longname, 249, msg), 0);
@@ -199,7 +210,9 @@ static void test_create_topic(void **state)
     struct env *e = *state;
     struct bk_md_kv_in cfg[] = { { "retention.ms", "1000" },
                                  { "cleanup.policy", "compact" } };
-    struct bk_md_topic_spec spec = { "orders", 6, 3, 2, cfg, 0, NULL };
+    struct bk_md_topic_spec spec = {
+        bk_str_c("orders"), 6, 3, 2, cfg, 0, NULL
+    };
     struct bk_md_create_result res;
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
@@ -210,7 +223,9 @@ static void test_create_topic(void **state)
     assert_false(bk_uuid_is_zero(&res.topic_id));
     assert_int_equal(res.topic_id.b[6] >> 4, 4);
     /* Same name again in the same request. */
-    struct bk_md_topic_spec dup = { "orders", 1, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec dup = {
+        bk_str_c("orders"), 1, 1, 0, NULL, 0, NULL
+    };
     assert_int_equal(bk_md_op_create_topic(e->img, &dup, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      BK_MD_KERR_INVALID_REQUEST);
@@ -219,6 +234,23 @@ static void test_create_topic(void **state)
 
     const struct bk_md_topic *t = bk_md_image_topic(e->img, "orders", 6);
     assert_non_null(t);
+    /* A name with a NUL byte matches no topic, however it starts. */
+    assert_null(bk_md_image_topic(e->img, "orders\0", 7));
+    assert_null(bk_md_image_topic(e->img, "orders\0xyz", 10));
+    assert_null(bk_md_image_topic(e->img, "orde", 4));
+    /* Nor does it create one: "orders\0x" is no duplicate of "orders"
+     * but an illegal name, and "x\0y" does not create "x". */
+    struct bk_md_topic_spec nul[] = {
+        { { "orders\0x", 8 }, 1, 1, 0, NULL, 0, NULL },
+        { { "x\0y", 3 }, 1, 1, 0, NULL, 0, NULL },
+        { { "x\0", 2 }, 1, 1, 0, NULL, 0, NULL },
+    };
+    for (size_t i = 0; i < sizeof(nul) / sizeof(nul[0]); i++) {
+        assert_int_equal(bk_md_op_create_topic(e->img, &nul[i], &e->defs,
+                                               &e->rng, &e->recs, NULL, e->msg),
+                         BK_MD_KERR_INVALID_TOPIC_EXCEPTION);
+        assert_int_equal(e->recs.n, 0);
+    }
     assert_memory_equal(t->id.b, res.topic_id.b, 16);
     assert_int_equal(t->n_partitions, 6);
     int leaders[4] = { 0 };
@@ -240,18 +272,20 @@ static void test_create_topic(void **state)
         struct bk_md_topic_spec spec;
         int16_t code;
     } bad[] = {
-        { { "orders", 1, 1, 0, NULL, 0, NULL }, 36 },
-        { { "orders.x/y", 1, 1, 0, NULL, 0, NULL }, 17 },
-        { { "..", 1, 1, 0, NULL, 0, NULL }, 17 },
-        { { "new", 0, 1, 0, NULL, 0, NULL }, 37 },
-        { { "new", -5, 1, 0, NULL, 0, NULL }, 37 },
-        { { "new", BK_MD_MAX_PARTITIONS + 1, 1, 0, NULL, 0, NULL }, 37 },
-        { { "new", 1, 0, 0, NULL, 0, NULL }, 38 },
-        { { "new", 1, 4, 0, NULL, 0, NULL }, 38 },
-        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "x.y", "1" } }, 0, NULL },
+        { { bk_str_c("orders"), 1, 1, 0, NULL, 0, NULL }, 36 },
+        { { bk_str_c("orders.x/y"), 1, 1, 0, NULL, 0, NULL }, 17 },
+        { { bk_str_c(".."), 1, 1, 0, NULL, 0, NULL }, 17 },
+        { { bk_str_c("new"), 0, 1, 0, NULL, 0, NULL }, 37 },
+        { { bk_str_c("new"), -5, 1, 0, NULL, 0, NULL }, 37 },
+        { { bk_str_c("new"), BK_MD_MAX_PARTITIONS + 1, 1, 0, NULL, 0, NULL },
+          37 },
+        { { bk_str_c("new"), 1, 0, 0, NULL, 0, NULL }, 38 },
+        { { bk_str_c("new"), 1, 4, 0, NULL, 0, NULL }, 38 },
+        { { bk_str_c("new"), 1, 1, 1, (struct bk_md_kv_in[]){ { "x.y", "1" } },
+            0, NULL },
           40 },
-        { { "new", 1, 1, 1, (struct bk_md_kv_in[]){ { "segment.ms", "0" } }, 0,
-            NULL },
+        { { bk_str_c("new"), 1, 1, 1,
+            (struct bk_md_kv_in[]){ { "segment.ms", "0" } }, 0, NULL },
           40 },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -261,7 +295,7 @@ static void test_create_topic(void **state)
         assert_true(strlen(e->msg) > 0);
         assert_int_equal(e->recs.n, 0);
     }
-    struct bk_md_topic_spec rf4 = { "new", 1, 4, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec rf4 = { bk_str_c("new"), 1, 4, 0, NULL, 0, NULL };
     bk_md_op_create_topic(e->img, &rf4, &e->defs, &e->rng, &e->recs, NULL,
                           e->msg);
     assert_string_equal(e->msg,
@@ -269,8 +303,8 @@ static void test_create_topic(void **state)
                         "target replication factor of 4 cannot be reached "
                         "because only 3 broker(s) are registered.");
     /* '.' / '_' collision with an existing topic. */
-    struct bk_md_topic_spec a = { "a.b", 1, 1, 0, NULL, 0, NULL };
-    struct bk_md_topic_spec b = { "a_b", 1, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec a = { bk_str_c("a.b"), 1, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec b = { bk_str_c("a_b"), 1, 1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &a, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -283,7 +317,7 @@ static void test_create_topic(void **state)
                                            &e->recs, NULL, e->msg),
                      17);
     /* Defaults. */
-    struct bk_md_topic_spec d = { "dflt", -1, -1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec d = { bk_str_c("dflt"), -1, -1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &d, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
                      0);
@@ -295,24 +329,29 @@ static void test_create_topic(void **state)
 static void test_delete_and_partitions(void **state)
 {
     struct env *e = *state;
-    struct bk_md_topic_spec spec = { "t1", 2, 2, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = { bk_str_c("t1"), 2, 2, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
     env_commit(e);
-    assert_int_equal(
-        bk_md_op_create_partitions(e->img, "t1", 2, &e->rng, &e->recs, e->msg),
-        37);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 2, &e->rng,
+                                                &e->recs, e->msg),
+                     37);
     assert_string_equal(e->msg, "Topic already has 2 partitions.");
-    assert_int_equal(
-        bk_md_op_create_partitions(e->img, "t1", 1, &e->rng, &e->recs, e->msg),
-        37);
-    assert_int_equal(
-        bk_md_op_create_partitions(e->img, "zz", 5, &e->rng, &e->recs, e->msg),
-        3);
-    assert_int_equal(
-        bk_md_op_create_partitions(e->img, "t1", 5, &e->rng, &e->recs, e->msg),
-        0);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 1, &e->rng,
+                                                &e->recs, e->msg),
+                     37);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "zz", 2, 5, &e->rng,
+                                                &e->recs, e->msg),
+                     3);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 5, &e->rng,
+                                                &e->recs, e->msg),
+                     0);
+    assert_int_equal(e->recs.n, 3);
+    /* Not "t1": the name is every byte given. */
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1\0zz", 5, 9, &e->rng,
+                                                &e->recs, e->msg),
+                     3);
     assert_int_equal(e->recs.n, 3);
     env_commit(e);
     const struct bk_md_topic *t = bk_md_image_topic(e->img, "t1", 2);
@@ -320,11 +359,18 @@ static void test_delete_and_partitions(void **state)
     assert_int_equal(bk_md_topic_partition(t, 4)->n_replicas, 2);
     struct bk_uuid id = t->id;
 
-    assert_int_equal(bk_md_op_delete_topic(e->img, "zz", &e->recs, e->msg), 3);
+    assert_int_equal(bk_md_op_delete_topic(e->img, "zz", 2, &e->recs, e->msg),
+                     3);
+    assert_int_equal(
+        bk_md_op_delete_topic(e->img, "t1\0zz", 5, &e->recs, e->msg), 3);
+    assert_int_equal(bk_md_op_delete_topic(e->img, "t1\0", 3, &e->recs, e->msg),
+                     3);
+    assert_int_equal(e->recs.n, 0);
     struct bk_uuid zero = { { 0 } };
     assert_int_equal(bk_md_op_delete_topic_id(e->img, &zero, &e->recs, e->msg),
                      100);
-    assert_int_equal(bk_md_op_delete_topic(e->img, "t1", &e->recs, e->msg), 0);
+    assert_int_equal(bk_md_op_delete_topic(e->img, "t1", 2, &e->recs, e->msg),
+                     0);
     env_commit(e);
     assert_null(bk_md_image_topic(e->img, "t1", 2));
     assert_null(bk_md_image_topic_by_id(e->img, &id));
@@ -333,7 +379,7 @@ static void test_delete_and_partitions(void **state)
 static void test_alter_configs(void **state)
 {
     struct env *e = *state;
-    struct bk_md_topic_spec spec = { "c", 1, 1, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = { bk_str_c("c"), 1, 1, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -472,7 +518,9 @@ static void test_manual_assignment(void **state)
     const int32_t p0[] = { 3, 1 };
     const int32_t p1[] = { 2, 3 };
     struct bk_md_replicas as[] = { { 1, 2, p1 }, { 0, 2, p0 } };
-    struct bk_md_topic_spec spec = { "manual", -1, -1, 0, NULL, 2, as };
+    struct bk_md_topic_spec spec = {
+        bk_str_c("manual"), -1, -1, 0, NULL, 2, as
+    };
     struct bk_md_create_result res;
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
@@ -503,8 +551,8 @@ static void test_manual_assignment(void **state)
         { { { 0, 0, p0 } }, 1, -1, 39 },                  /* empty */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct bk_md_topic_spec b = { "m2", bad[i].parts, -1,      0,
-                                      NULL, bad[i].n,     bad[i].a };
+        struct bk_md_topic_spec b = { bk_str_c("m2"), bad[i].parts, -1,      0,
+                                      NULL,           bad[i].n,     bad[i].a };
         assert_int_equal(bk_md_op_create_topic(e->img, &b, &e->defs, &e->rng,
                                                &e->recs, NULL, e->msg),
                          bad[i].code);
@@ -515,7 +563,7 @@ static void test_manual_assignment(void **state)
 static void test_change_partition_and_fence(void **state)
 {
     struct env *e = *state;
-    struct bk_md_topic_spec spec = { "p", 1, 3, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = { bk_str_c("p"), 1, 3, 0, NULL, 0, NULL };
     struct bk_md_create_result res;
     assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
                                            &e->recs, &res, e->msg),
@@ -585,7 +633,7 @@ static void test_change_partition_and_fence(void **state)
     assert_true(bk_md_image_broker(e->img, 3)->fenced);
     assert_string_equal(bk_md_image_broker(e->img, 3)->rack, "c");
     assert_int_equal(bk_md_image_live_brokers(e->img), 2);
-    struct bk_md_topic_spec q = { "q", 4, 2, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec q = { bk_str_c("q"), 4, 2, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &q, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      0);
@@ -596,7 +644,7 @@ static void test_change_partition_and_fence(void **state)
         assert_int_not_equal(pp->replicas[0], 3);
         assert_int_not_equal(pp->replicas[1], 3);
     }
-    struct bk_md_topic_spec q3 = { "q3", 1, 3, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec q3 = { bk_str_c("q3"), 1, 3, 0, NULL, 0, NULL };
     assert_int_equal(bk_md_op_create_topic(e->img, &q3, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      38);

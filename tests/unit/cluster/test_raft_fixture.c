@@ -59,7 +59,7 @@ static raft_index propose_topic(struct fx *x, unsigned i, const char *name)
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, &arena);
     char msg[BK_MD_MSG_SIZE];
-    struct bk_md_topic_spec spec = { name, 3, 3, 0, NULL, 0, NULL };
+    struct bk_md_topic_spec spec = { bk_str_c(name), 3, 3, 0, NULL, 0, NULL };
     struct bk_md_defaults defs = { 1, 1 };
     assert_int_equal(
         bk_md_op_create_topic(img, &spec, &defs, &x->rng, &recs, NULL, msg), 0);
