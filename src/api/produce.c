@@ -18,6 +18,7 @@
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
+#include "common/err.h"
 #include "common/log.h"
 #include "log/batch.h"
 #include "protocol/kerr.h"
@@ -75,7 +76,12 @@ static int16_t append_error(int rv)
         case BK_EIO:
             return BK_KERR_KAFKA_STORAGE_ERROR;
         default:
-            return BK_KERR_UNKNOWN_SERVER_ERROR;
+            /* A full disk, the free space reserve, or a transient error
+             * (too many open files): the log heals, and clients retry
+             * KAFKA_STORAGE_ERROR (a retriable error in every client). */
+            return bk_err_transient(rv) || bk_err_nospace(rv)
+                       ? BK_KERR_KAFKA_STORAGE_ERROR
+                       : BK_KERR_UNKNOWN_SERVER_ERROR;
     }
 }
 

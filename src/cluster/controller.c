@@ -726,7 +726,8 @@ static void *md_main(void *arg)
     raft_id id = (raft_id)md->node_id + 1;
     rv = raft_init(&md->raft, &md->io, &md->fsm.raft, id, md->address);
     if (rv != 0) {
-        errf(md->errmsg, "raft_init: %s", raft_strerror(rv));
+        errf(md->errmsg, "cannot open the metadata log in %s: %s: %s", md->dir,
+             raft_strerror(rv), raft_errmsg(&md->raft));
         goto err_io;
     }
     md->raft.data = md;

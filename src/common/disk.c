@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/err.h"
@@ -206,6 +207,20 @@ static int posix_boot_id(const struct bk_disk *d, char *buf, size_t cap)
     return n > 0 ? 0 : BK_EIO;
 }
 
+static int posix_free_bytes(const struct bk_disk *d,
+                            const char *path,
+                            int64_t *out)
+{
+    (void)d;
+    struct statvfs sv;
+    if (statvfs(path, &sv) != 0) {
+        return neg_errno();
+    }
+    /* f_bavail: what an unprivileged writer may still use. */
+    *out = (int64_t)sv.f_bavail * (int64_t)sv.f_frsize;
+    return 0;
+}
+
 static const struct bk_disk posix_disk = {
     .open = posix_open,
     .close = posix_close,
@@ -221,6 +236,7 @@ static const struct bk_disk posix_disk = {
     .fsync_dir = posix_fsync_dir,
     .readdir = posix_readdir,
     .boot_id = posix_boot_id,
+    .free_bytes = posix_free_bytes,
     .data = NULL,
 };
 

@@ -63,6 +63,9 @@ struct bk_disk {
      * synced, is still intact after a crash if the boot id did not change
      * (the process died, the page cache did not). May be NULL: unknown. */
     int (*boot_id)(const struct bk_disk *d, char *buf, size_t cap);
+    /* Bytes still available to the broker on the file system holding path
+     * (statvfs f_bavail * f_frsize). May be NULL: unknown. */
+    int (*free_bytes)(const struct bk_disk *d, const char *path, int64_t *out);
     void *data; /* implementation state */
 };
 

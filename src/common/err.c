@@ -31,3 +31,14 @@ const char *bk_errname(int err)
             return "UNKNOWN";
     }
 }
+
+bool bk_err_transient(int err)
+{
+    return err == BK_EMFILE || err == BK_ENFILE || err == BK_ENOMEM ||
+           err == BK_EAGAIN;
+}
+
+bool bk_err_nospace(int err)
+{
+    return err == BK_ENOSPC || err == BK_EDQUOT;
+}

@@ -9,6 +9,7 @@
 #define BK_COMMON_ERR_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Size of the errmsg buffer that long-lived objects carry. */
@@ -23,6 +24,10 @@
     X(BK_EIO, -EIO, "input/output error")                       \
     X(BK_EAGAIN, -EAGAIN, "try again")                          \
     X(BK_ENOSPC, -ENOSPC, "no space left on device")            \
+    X(BK_EDQUOT, -EDQUOT, "disk quota exceeded")                \
+    X(BK_EMFILE, -EMFILE, "too many open files")                \
+    X(BK_ENFILE, -ENFILE, "too many open files in system")      \
+    X(BK_EROFS, -EROFS, "read-only file system")                \
     X(BK_EBUSY, -EBUSY, "resource busy")                        \
     X(BK_ERANGE, -ERANGE, "out of range")                       \
     X(BK_ECANCELED, -ECANCELED, "operation canceled")           \
@@ -49,5 +54,15 @@ const char *bk_strerror(int err);
 
 /* Returns the symbolic name ("BK_EPROTO") or "UNKNOWN". */
 const char *bk_errname(int err);
+
+/* A resource error that goes away by itself: too many open files (per
+ * process or system-wide), out of memory, try again. A storage operation
+ * that failed with one changed nothing lasting, and the next try may work:
+ * it must not fail a log for ever. */
+bool bk_err_transient(int err);
+
+/* Out of space: no space left on device, or over a disk quota. Heals when
+ * space is freed. */
+bool bk_err_nospace(int err);
 
 #endif /* BK_COMMON_ERR_H */

@@ -55,6 +55,7 @@ void bk_log_config_default(struct bk_log_config *c)
     c->cleaner_enable = true;
     c->cleaner_backoff_ms = 15000;
     c->cleaner_map_bytes = 128LL << 20;
+    c->write_errors_fatal = false;
 }
 
 /* ---- files ---- */
@@ -471,20 +472,41 @@ int seg_index_load(struct bk_log *log, struct segment *s)
     return 0;
 }
 
+/* Flushes the pending index entries before a lookup and returns how many
+ * offset (*nidx) and time (*ntim) entries the lookup may read. On a full
+ * disk the flush fails, and the lookup uses the entries already in the
+ * files, a floor as good (reads keep working while appends are refused). */
+static int seg_index_readable(struct bk_log *log,
+                              struct segment *s,
+                              int64_t *nidx,
+                              int64_t *ntim)
+{
+    int rv = seg_index_flush(log, s);
+    *nidx = s->idx_entries;
+    *ntim = s->tim_entries;
+    if (rv != 0 && (bk_err_transient(rv) || bk_err_nospace(rv))) {
+        *nidx -= s->pend->nidx;
+        *ntim -= s->pend->ntim;
+        rv = 0;
+    }
+    return rv;
+}
+
 /* Position of the last index entry with offset <= target, 0 if none. */
 int seg_index_lookup(struct bk_log *log,
                      struct segment *s,
                      int64_t offset,
                      int64_t *pos)
 {
+    int64_t nidx = 0, ntim = 0;
     int rv = seg_index_load(log, s);
     if (rv == 0) {
-        rv = seg_index_flush(log, s);
+        rv = seg_index_readable(log, s, &nidx, &ntim);
     }
     if (rv != 0) {
         return rv;
     }
-    int64_t lo = 0, hi = s->idx_entries - 1;
+    int64_t lo = 0, hi = nidx - 1;
     *pos = 0;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2, rel = 0, p = 0;
@@ -509,11 +531,12 @@ static int seg_time_lookup(struct bk_log *log,
                            int64_t ts,
                            int64_t *offset)
 {
-    int rv = seg_index_flush(log, s);
+    int64_t nidx = 0, ntim = 0;
+    int rv = seg_index_readable(log, s, &nidx, &ntim);
     if (rv != 0) {
         return rv;
     }
-    int64_t lo = 0, hi = s->tim_entries - 1;
+    int64_t lo = 0, hi = ntim - 1;
     *offset = s->base;
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2, t = 0, rel = 0;
@@ -657,6 +680,7 @@ static struct bk_sync_item *item_new(struct bk_log *log, enum bk_sync_kind kind)
         it->log = log;
         it->gen = atomic_load(&log->gen);
         it->durable = -1;
+        it->lost = log->lost_seen;
     }
     return it;
 }
@@ -689,28 +713,38 @@ static int item_set_ckpt(struct bk_log *log,
     return 0;
 }
 
-/* Queues a checkpoint of the log start offset and recovery point. With
- * sync != NULL the recovery point moves to the log end: the item first
- * syncs that segment's files (data and indexes) and so makes it true. */
-int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
+#define CKPT_CAP 256
+
+/* Allocates a checkpoint item with room for the checkpoint line, so that
+ * filling and queueing it (ckpt_push) cannot fail. */
+static struct bk_sync_item *ckpt_alloc(struct bk_log *log)
 {
     struct bk_sync_item *it = item_new(log, BK_SYNC_FILES);
     if (it == NULL) {
-        return BK_ENOMEM;
+        return NULL;
     }
+    char path[BK_LOG_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", log->dir, CKPT_NAME);
+    it->ckpt_dir = bk_strdup(log->dir);
+    it->ckpt_path = bk_strdup(path);
+    it->ckpt_buf = bk_malloc(CKPT_CAP);
+    if (it->ckpt_dir == NULL || it->ckpt_path == NULL || it->ckpt_buf == NULL) {
+        bk_sync_item_free(it);
+        return NULL;
+    }
+    return it;
+}
+
+/* Fills and queues a checkpoint item from ckpt_alloc. With sync != NULL the
+ * recovery point moves to the log end: the item first syncs that segment's
+ * files and the active segment's, whose index entries the caller flushed. */
+static void ckpt_push(struct bk_log *log,
+                      struct bk_sync_item *it,
+                      struct segment *sync,
+                      bool clean)
+{
     if (sync != NULL) {
         struct segment *act = log->segs[log->nsegs - 1];
-        int rv = seg_index_load(log, act);
-        if (rv == 0) {
-            rv = seg_index_flush(log, act);
-        }
-        if (rv == 0) {
-            rv = seg_index_flush(log, sync);
-        }
-        if (rv != 0) {
-            bk_sync_item_free(it);
-            return rv;
-        }
         item_add_seg(it, sync);
         if (sync != act) {
             item_add_seg(it, act);
@@ -729,18 +763,74 @@ int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
         log->rp_ckpt_ms = bk_clock_mono_ms(log->clock);
         it->durable = log->leo;
     }
-    char buf[256];
-    int n = snprintf(buf, sizeof buf,
+    int n = snprintf(it->ckpt_buf, CKPT_CAP,
                      "1 %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
                      " %d %" PRId64 " %" PRId64 " %" PRId64 "\n",
                      log->log_start, log->rp, log->rp_base, log->rp_pos,
                      clean ? 1 : 0, log->leo, log->rp_idx, log->rp_tim);
-    int rv = item_set_ckpt(log, it, CKPT_NAME, buf, (size_t)n);
-    if (rv != 0) {
-        bk_sync_item_free(it);
-        return rv;
-    }
+    it->ckpt_len = (size_t)n;
     bk_syncer_push(log->syncer, it);
+}
+
+/* Queues a checkpoint of the log start offset and recovery point. With
+ * sync != NULL the recovery point moves to the log end: the item first
+ * syncs that segment's files (data and indexes) and so makes it true. */
+int queue_checkpoint(struct bk_log *log, struct segment *sync, bool clean)
+{
+    if (sync != NULL) {
+        struct segment *act = log->segs[log->nsegs - 1];
+        int rv = seg_index_load(log, act);
+        if (rv == 0) {
+            rv = seg_index_flush(log, act);
+        }
+        if (rv == 0) {
+            rv = seg_index_flush(log, sync);
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    struct bk_sync_item *it = ckpt_alloc(log);
+    if (it == NULL) {
+        return BK_ENOMEM;
+    }
+    ckpt_push(log, it, sync, clean);
+    return 0;
+}
+
+/* The syncer could not run some syncs (bk_log_syncer_lost): queues a sync
+ * of every segment, then a checkpoint that moves the recovery point to
+ * the end. Checkpoints queued before now are not written (their lost
+ * count is old), nor is this one if a sync fails again: then the next
+ * tick comes back here. Rare (a file could not be opened to sync it), so
+ * syncing every segment, clean ones included, is cheap enough. */
+static int resync(struct bk_log *log)
+{
+    uint64_t lost = atomic_load(&log->lost);
+    if (lost == log->lost_seen) {
+        return 0;
+    }
+    log->lost_seen = lost;
+    struct segment *act = log->segs[log->nsegs - 1];
+    int rv = seg_index_load(log, act);
+    for (int i = 0; rv == 0 && i < log->nsegs; i++) {
+        rv = seg_index_flush(log, log->segs[i]);
+    }
+    for (int i = 0; rv == 0 && i + 1 < log->nsegs; i++) {
+        struct bk_sync_item *it = item_new(log, BK_SYNC_FILES);
+        if (it == NULL) {
+            rv = BK_ENOMEM;
+            break;
+        }
+        item_add_seg(it, log->segs[i]);
+        bk_syncer_push(log->syncer, it);
+    }
+    struct bk_sync_item *it = rv == 0 ? ckpt_alloc(log) : NULL;
+    if (it == NULL) {
+        log->lost_seen--; /* try again at the next tick */
+        return rv != 0 ? rv : BK_ENOMEM;
+    }
+    ckpt_push(log, it, act, false);
     return 0;
 }
 
@@ -947,6 +1037,70 @@ void bk_log_syncer_failed(struct bk_log *log)
     atomic_store(&log->failed, 1);
 }
 
+void bk_log_syncer_lost(struct bk_log *log)
+{
+    atomic_fetch_add(&log->lost, 1);
+}
+
+void bk_log_syncer_ckpt_failed(struct bk_log *log)
+{
+    atomic_fetch_add(&log->ckpt_failures, 1);
+}
+
+bool bk_log_syncer_ckpt_ok(struct bk_log *log, uint64_t lost)
+{
+    return atomic_load(&log->lost) == lost;
+}
+
+/* ---- healing ---- */
+
+/* After a failed write the active segment's file may hold part of a batch
+ * past its size: cut it back and check it, so that the next append starts
+ * on a batch boundary and offsets stay contiguous. */
+static int heal_tail(struct bk_log *log)
+{
+    struct segment *s = log->segs[log->nsegs - 1];
+    int rv = file_truncate(log, s->log_f, s->size);
+    int64_t size = 0;
+    if (rv == 0) {
+        size = file_size(log, s->log_f);
+        rv = size < 0 ? (int)size : size != s->size ? BK_EIO : 0;
+    }
+    if (rv == 0) {
+        log->tail_dirty = false;
+    }
+    return rv;
+}
+
+static int fail(struct bk_log *log, int rv)
+{
+    bk_log_error("log", "dir=%s err=%s msg=\"log failed\"", log->dir,
+                 bk_errname(rv));
+    atomic_store(&log->failed, 1);
+    return BK_EIO;
+}
+
+/* An append could not write. A transient error (too many open files, out
+ * of memory) or a full disk changed nothing the log relies on: the append
+ * fails with that error and the next one tries again. Anything else fails
+ * the log for good, as does any error when write_errors_fatal is set.
+ * Logged when the error changes, not per append. */
+static int write_failed(struct bk_log *log, int rv)
+{
+    if (log->cfg.write_errors_fatal ||
+        !(bk_err_transient(rv) || bk_err_nospace(rv))) {
+        return fail(log, rv);
+    }
+    if (rv != log->write_err) {
+        bk_log_warn("log",
+                    "dir=%s err=%s msg=\"append failed, refusing appends "
+                    "until a retry works: %s\"",
+                    log->dir, bk_errname(rv), bk_strerror(rv));
+        log->write_err = rv;
+    }
+    return rv;
+}
+
 /* ---- open / close ---- */
 
 int bk_log_root_begin(const struct bk_disk *disk,
@@ -1044,7 +1198,13 @@ int bk_log_close(struct bk_log *log, bool clean)
     clean_detach(log);
     if (clean && !atomic_load(&log->failed)) {
         struct segment *act = log->segs[log->nsegs - 1];
-        rv = queue_checkpoint(log, act, true);
+        if (log->tail_dirty) {
+            heal_tail(log);
+        }
+        rv = resync(log);
+        if (rv == 0) {
+            rv = queue_checkpoint(log, act, true);
+        }
     }
     /* Items queued by this log reference it: wait until they ran. */
     bk_syncer_barrier(log->syncer);
@@ -1064,6 +1224,11 @@ int bk_log_close(struct bk_log *log, bool clean)
 void bk_log_set_config(struct bk_log *log, const struct bk_log_config *c)
 {
     log->cfg = *c;
+}
+
+void bk_log_set_space(struct bk_log *log, struct bk_log_space *sp)
+{
+    log->space = sp;
 }
 
 /* ---- leader epochs ---- */
@@ -1138,42 +1303,51 @@ int bk_log_epoch_end_offset(const struct bk_log *log,
 
 /* ---- append ---- */
 
+/* Seals the active segment and starts a new one at the log end. Every step
+ * that can fail comes before the first change to the log, so a failed roll
+ * leaves it as it was (the sealed segment may have its final time-index
+ * entry already, which later appends to it supersede). */
 static int roll(struct bk_log *log)
 {
     struct segment *old = log->segs[log->nsegs - 1];
     int rv = seg_index_load(log, old);
+    if (rv == 0) {
+        rv = seg_final_time_entry(log, old);
+    }
     if (rv != 0) {
         return rv;
     }
-    struct segment *s = seg_new(log, log->leo);
+    if (log->nsegs == log->cap) {
+        int cap = log->cap == 0 ? 1 : log->cap * 2;
+        struct segment **n = bk_realloc(log->segs, (size_t)cap * sizeof *n);
+        if (n == NULL) {
+            return BK_ENOMEM;
+        }
+        log->segs = n;
+        log->cap = cap;
+    }
+    struct bk_sync_item *ckpt = ckpt_alloc(log);
+    struct segment *s = ckpt != NULL ? seg_new(log, log->leo) : NULL;
     if (s == NULL) {
+        if (ckpt != NULL) {
+            bk_sync_item_free(ckpt);
+        }
         return BK_ENOMEM;
     }
     s->index_state = SEG_INDEX_OK;
     int fd = bk_fdc_pin(s->log_f, true);
     if (fd < 0) {
         seg_free(s);
+        bk_sync_item_free(ckpt);
         return fd;
     }
     bk_fdc_unpin(s->log_f);
-    if ((rv = segs_insert(log, s)) != 0) {
-        seg_free(s);
-        return rv;
-    }
-    if ((rv = seg_final_time_entry(log, old)) != 0) {
-        return rv;
-    }
+    rv = segs_insert(log, s); /* room reserved above: cannot fail */
+    (void)rv;
     /* The sealed segment and its indexes are synced in the background,
      * then the recovery point moves to the new segment's start. */
-    return queue_checkpoint(log, old, false);
-}
-
-static int fail(struct bk_log *log, int rv)
-{
-    bk_log_error("log", "dir=%s err=%s msg=\"log failed\"", log->dir,
-                 bk_errname(rv));
-    atomic_store(&log->failed, 1);
-    return BK_EIO;
+    ckpt_push(log, ckpt, old, false);
+    return 0;
 }
 
 int bk_log_append(struct bk_log *log,
@@ -1209,9 +1383,16 @@ int bk_log_append(struct bk_log *log,
     if (leader_epoch < bk_log_latest_epoch(log)) {
         return BK_EINVAL;
     }
+    if (mode == BK_LOG_APPEND_LEADER &&
+        bk_log_space_low(log->space, (int64_t)len)) {
+        return BK_ENOSPC; /* below log.dir.min.free.bytes */
+    }
+    if (log->tail_dirty && (rv = heal_tail(log)) != 0) {
+        return write_failed(log, rv);
+    }
     struct segment *s = log->segs[log->nsegs - 1];
     if ((rv = seg_index_load(log, s)) != 0) {
-        return fail(log, rv);
+        return write_failed(log, rv);
     }
     int64_t now = bk_clock_wall_ms(log->clock);
     int64_t last = base + h.last_offset_delta;
@@ -1219,7 +1400,7 @@ int bk_log_append(struct bk_log *log,
                         now - s->created_ms >= log->cfg.segment_ms ||
                         last - s->base > (int64_t)UINT32_MAX)) {
         if ((rv = roll(log)) != 0) {
-            return fail(log, rv);
+            return write_failed(log, rv);
         }
         s = log->segs[log->nsegs - 1];
     }
@@ -1239,9 +1420,15 @@ int bk_log_append(struct bk_log *log,
     }
     rv = file_pwrite(log, s->log_f, buf, len, s->size);
     if (rv != 0) {
-        /* Cut off whatever part made it, so the file ends on a batch. */
-        file_truncate(log, s->log_f, s->size);
-        return fail(log, rv);
+        /* Cut off whatever part made it, so the file ends on a batch; if
+         * that fails too, the next append does it before writing. */
+        log->tail_dirty = true;
+        heal_tail(log);
+        return write_failed(log, rv);
+    }
+    if (log->write_err != 0) {
+        bk_log_info("log", "dir=%s msg=\"appends work again\"", log->dir);
+        log->write_err = 0;
     }
     int64_t pos = s->size;
     s->size += (int64_t)len;
@@ -1596,7 +1783,7 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         rv = seg_index_keep(log, s, pos, new_leo, &keep, &tkeep);
     }
     if (rv != 0) {
-        return fail(log, rv);
+        return write_failed(log, rv);
     }
     /* When the cut is below the checkpointed recovery point, the lower
      * recovery point must be on disk before any byte is cut: otherwise a
@@ -1606,6 +1793,7 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
      * waits for one syncer round on the caller's thread; truncation is
      * rare (a follower meeting a new leader). */
     bool wait = false;
+    uint64_t ckpt_failures = atomic_load(&log->ckpt_failures);
     if (log->rp > new_leo) {
         log->rp = new_leo;
         log->rp_base = s->base;
@@ -1635,6 +1823,13 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
         bk_syncer_barrier(log->syncer);
         if (atomic_load(&log->failed)) {
             return BK_EIO;
+        }
+        /* The lowered points did not reach the disk (a transient error):
+         * cut nothing; they stay lowered in memory, and the next try or
+         * checkpoint writes them. */
+        if (atomic_load(&log->ckpt_failures) != ckpt_failures ||
+            atomic_load(&log->lost) != log->lost_seen) {
+            return BK_EAGAIN;
         }
     }
     atomic_fetch_add(&log->gen, 1);
@@ -1743,6 +1938,7 @@ int bk_log_tick(struct bk_log *log)
     if (atomic_load(&log->failed)) {
         return BK_EIO;
     }
+    resync(log);
     int64_t now = bk_clock_mono_ms(log->clock);
     if (log->unflushed > 0 && now - log->flush_ms >= log->cfg.flush_ms) {
         queue_sync(log);

@@ -28,7 +28,10 @@
  * Errors are negative BK_E* codes (common/err.h). Kafka error mapping, for
  * the handlers: BK_ERANGE -> OFFSET_OUT_OF_RANGE, BK_EPROTO/BK_ECORRUPT ->
  * CORRUPT_MESSAGE, BK_ETOOLARGE -> MESSAGE_TOO_LARGE (or
- * RECORD_LIST_TOO_LARGE), BK_EIO -> KAFKA_STORAGE_ERROR. */
+ * RECORD_LIST_TOO_LARGE), BK_EIO -> KAFKA_STORAGE_ERROR; and the healable
+ * storage errors of an append (bk_err_transient: BK_EMFILE, BK_ENFILE,
+ * BK_ENOMEM, BK_EAGAIN; bk_err_nospace: BK_ENOSPC, BK_EDQUOT) ->
+ * KAFKA_STORAGE_ERROR too, which clients retry. */
 #ifndef BK_LOG_LOG_H
 #define BK_LOG_LOG_H
 
@@ -81,6 +84,10 @@ struct bk_log_config {
      * 128 MiB); a dirty section with more distinct keys than fit is
      * cleaned in several rounds, one whole segment at least per round. */
     int64_t cleaner_map_bytes;
+    /* Any failed write fails the log for good, as before healing existed
+     * (default false): for a log whose owner keeps state in memory ahead
+     * of it (the group coordinator's __consumer_offsets partitions). */
+    bool write_errors_fatal;
 };
 
 /* Fills c with Kafka's defaults. */
@@ -117,6 +124,27 @@ int bk_syncer_run_once(struct bk_syncer *s);
 void bk_syncer_stop(struct bk_syncer *s);
 /* Number of fdatasync calls made so far (tests, metrics). */
 uint64_t bk_syncer_fsync_count(struct bk_syncer *s);
+
+/* ---- free space reserve (thread-safe, shared by the logs of a root) ---- */
+
+struct bk_log_space;
+
+/* Creates the reserve of the file system holding root: leader appends to
+ * the logs that use it (bk_log_set_space) are refused with BK_ENOSPC while
+ * fewer than min_free bytes are free (log.dir.min.free.bytes; 0 turns the
+ * check off). The free figure is cached (see space.c). root is copied;
+ * disk and clock are borrowed. Returns 0 or BK_ENOMEM. */
+int bk_log_space_new(const struct bk_disk *disk,
+                     const struct bk_clock *clock,
+                     const char *root,
+                     int64_t min_free,
+                     struct bk_log_space **out);
+void bk_log_space_free(struct bk_log_space *sp);
+/* Whether free space is below the reserve, for an append of `bytes`
+ * (refreshes the cached figure when due). sp may be NULL (never low). */
+bool bk_log_space_low(struct bk_log_space *sp, int64_t bytes);
+/* The free bytes last seen (INT64_MAX before the first look). */
+int64_t bk_log_space_free_bytes(struct bk_log_space *sp);
 
 /* ---- clean shutdown marker (one per log directory root) ---- */
 
@@ -161,6 +189,11 @@ int bk_log_close(struct bk_log *log, bool clean);
 /* Replaces the configuration (a dynamic topic config change). */
 void bk_log_set_config(struct bk_log *log, const struct bk_log_config *c);
 
+/* Makes leader appends honour the free space reserve sp (borrowed; it
+ * must outlive the log; NULL: none). Followers and logs without one
+ * (__consumer_offsets) write into the reserve. */
+void bk_log_set_space(struct bk_log *log, struct bk_log_space *sp);
+
 enum bk_log_append_mode {
     /* Leader append: the log assigns the base offset (its end offset) and
      * the partition leader epoch; timestamps per the topic's type. */
@@ -187,7 +220,11 @@ struct bk_log_append_result {
  * Errors: BK_EPROTO/BK_ECORRUPT/BK_EUNSUPPORTED (invalid batch; nothing
  * written), BK_ETOOLARGE (over max.message.bytes or segment.bytes),
  * BK_EINVAL (follower base offset != end offset, or an epoch lower than
- * the latest), BK_EIO (disk; the log is then failed and refuses appends). */
+ * the latest), BK_ENOSPC (below the free space reserve; nothing written),
+ * a healable storage error (bk_err_transient or bk_err_nospace: nothing
+ * lasting was written, the next append tries again, after cutting back
+ * any partial write), BK_EIO (any other disk error; the log is then
+ * failed and refuses appends). */
 int bk_log_append(struct bk_log *log,
                   uint8_t *buf,
                   size_t len,
@@ -225,16 +262,18 @@ int bk_log_sync(struct bk_log *log,
 /* Next offset known to be on stable storage (atomic; any thread). */
 int64_t bk_log_durable_offset(const struct bk_log *log);
 
-/* A write or fdatasync failed: the log refuses appends from now on
- * (atomic; any thread). */
+/* An fdatasync failed, or a write with an error that is not healable: the
+ * log refuses appends from now on (atomic; any thread). */
 bool bk_log_failed(const struct bk_log *log);
 
 /* Periodic housekeeping from the owning shard (every ~100 ms or so):
  * flush.ms, segment.ms roll of an idle segment, the recovery point
  * checkpoint, and retention (with cleanup.policy delete: by retention.ms
  * and retention.bytes, whole segments, never the active one, deleted on the
- * syncer thread). It does not run the cleaner: the owner starts cleaning
- * jobs with bk_log_clean_begin(). Returns 0 or BK_EIO. */
+ * syncer thread). It also queues again the syncs that the syncer could not
+ * run (a file it could not open). It does not run the cleaner: the owner
+ * starts cleaning jobs with bk_log_clean_begin(). Returns 0 or BK_EIO (the
+ * log has failed). */
 int bk_log_tick(struct bk_log *log);
 /* Just the retention part of bk_log_tick; returns the number of segments
  * removed from the log. */
@@ -307,7 +346,9 @@ void bk_log_set_hw(struct bk_log *log, int64_t hw);
 /* Removes every batch with an offset >= offset; a batch straddling it goes
  * entirely (so the new end offset may be lower than offset). Later
  * segments are deleted, the leader-epoch cache is truncated too. Returns 0,
- * BK_ERANGE when offset < log start, BK_EIO. */
+ * BK_ERANGE when offset < log start, BK_EAGAIN (the lowered recovery point
+ * could not be written: nothing was cut, try again), a healable error, or
+ * BK_EIO. */
 int bk_log_truncate(struct bk_log *log, int64_t offset);
 
 /* DeleteRecords: moves the log start offset up to `offset` (which must be

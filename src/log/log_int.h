@@ -26,6 +26,10 @@ struct bk_fdc_file {
     bool created;        /* created by us: directory needs an fsync */
     uint64_t sync_round; /* syncer thread only: last round it was synced */
     int sync_status;     /* syncer thread only: result of that sync */
+    /* syncer thread only: that failure came from fdatasync itself (the page
+     * cache state is unknown: the log fails for good), not from opening
+     * the file (nothing happened: a later sync retries). */
+    bool sync_hard;
     struct bk_fdc_file *lru_prev, *lru_next;
 };
 
@@ -75,6 +79,10 @@ struct bk_sync_item {
     char *ckpt_buf;
     size_t ckpt_len;
     bool ckpt_nosync; /* write and rename only (the soft checkpoint) */
+    /* FILES: the log's lost-sync count the shard had caught up with when it
+     * queued the item; the checkpoint is not written when the count has
+     * moved since (a sync it relies on may not have happened). */
+    uint64_t lost;
     /* BARRIER */
     bool done;
 };
@@ -91,5 +99,13 @@ void bk_sync_item_free(struct bk_sync_item *item);
 /* Called by the syncer thread. */
 void bk_log_syncer_durable(struct bk_log *log, uint64_t gen, int64_t offset);
 void bk_log_syncer_failed(struct bk_log *log);
+/* A sync of an item could not run for a transient reason (the file could
+ * not be opened): the shard queues the syncs again (see log->lost). */
+void bk_log_syncer_lost(struct bk_log *log);
+/* Writing a checkpoint file failed; the older one stays in place. */
+void bk_log_syncer_ckpt_failed(struct bk_log *log);
+/* Whether a checkpoint queued with lost count `lost` may still be
+ * written. */
+bool bk_log_syncer_ckpt_ok(struct bk_log *log, uint64_t lost);
 
 #endif /* BK_LOG_LOG_INT_H */

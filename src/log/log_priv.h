@@ -106,6 +106,19 @@ struct bk_log {
     int64_t clean_check_ms;        /* mono ms of the last look at the ratio */
     struct bk_log_clean *cleaning; /* the job in flight, or NULL */
 
+    /* Healing (see "Storage errors" in docs/storage.md). */
+    struct bk_log_space *space; /* borrowed; NULL: no reserve */
+    /* A write failed with a healable error and may have left bytes past
+     * the active segment's size: the next append cuts the file back
+     * first. */
+    bool tail_dirty;
+    int write_err; /* last healable append error; 0 once one works again */
+    /* Syncs the syncer could not run (bk_log_syncer_lost), and how many of
+     * those the shard has redone (plain: shard thread only). */
+    _Atomic uint64_t lost;
+    uint64_t lost_seen;
+    _Atomic uint64_t ckpt_failures; /* checkpoint files not written */
+
     _Atomic int64_t durable;
     _Atomic uint64_t gen;
     _Atomic int failed;

@@ -33,6 +33,7 @@ struct bk_syncer {
     pthread_t thread;
     uint64_t round;
     _Atomic uint64_t fsyncs;
+    int open_err; /* syncer thread: last error opening a file to sync */
 };
 
 void bk_sync_item_free(struct bk_sync_item *item)
@@ -68,6 +69,7 @@ static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
         return f->sync_status;
     }
     int rv = 0;
+    bool hard = false;
     int fd = bk_fdc_pin(f, false);
     if (fd >= 0) {
         rv = s->disk->fdatasync(s->disk, fd);
@@ -79,42 +81,82 @@ static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
             dir_of(f->path, dir, sizeof dir);
             rv = s->disk->fsync_dir(s->disk, dir);
         }
+        hard = rv != 0;
+        if (hard) {
+            bk_log_error("log", "path=%s err=%s msg=\"fdatasync failed\"",
+                         f->path, bk_errname(rv));
+        } else if (s->open_err != 0) {
+            bk_log_info("log", "msg=\"syncs resumed\"");
+            s->open_err = 0;
+        }
     } else if (fd != BK_ENOENT) {
+        /* The file could not be opened (too many open files, out of
+         * memory): nothing was done to it, its dirty pages are still
+         * there, and a later sync covers them. Logged once per streak. */
         rv = fd;
+        if (rv != s->open_err) {
+            bk_log_warn("log",
+                        "path=%s err=%s msg=\"cannot open a file to "
+                        "sync it; will retry\"",
+                        f->path, bk_errname(rv));
+            s->open_err = rv;
+        }
     }
     /* ENOENT: never written (nothing to sync) or deleted meanwhile. */
-    if (rv != 0) {
-        bk_log_error("log", "path=%s err=%s msg=\"fdatasync failed\"", f->path,
-                     bk_errname(rv));
-    }
     f->sync_round = s->round;
     f->sync_status = rv;
+    f->sync_hard = hard;
     return rv;
 }
 
 static void run_files(struct bk_syncer *s, struct bk_sync_item *it)
 {
     int rv = 0;
+    struct bk_fdc_file *bad = NULL;
     for (int i = 0; i < it->nfiles && rv == 0; i++) {
         rv = sync_file(s, it->files[i]);
+        bad = rv != 0 ? it->files[i] : NULL;
     }
-    if (rv == 0 && it->ckpt_buf != NULL && it->ckpt_nosync) {
+    if (bad != NULL) {
+        if (it->log != NULL) {
+            if (bad->sync_hard) {
+                bk_log_syncer_failed(it->log);
+            } else {
+                bk_log_syncer_lost(it->log);
+            }
+        }
+        return;
+    }
+    if (it->ckpt_buf != NULL && it->log != NULL &&
+        !bk_log_syncer_ckpt_ok(it->log, it->lost)) {
+        /* A sync queued before this checkpoint did not happen: the shard
+         * redoes the syncs and queues a new checkpoint. */
+        return;
+    }
+    if (it->ckpt_buf != NULL && it->ckpt_nosync) {
         rv = bk_disk_write_replace(s->disk, it->ckpt_path, it->ckpt_buf,
                                    it->ckpt_len);
-    } else if (rv == 0 && it->ckpt_buf != NULL) {
+    } else if (it->ckpt_buf != NULL) {
         rv = bk_disk_write_atomic(s->disk, it->ckpt_dir, it->ckpt_path,
                                   it->ckpt_buf, it->ckpt_len);
-        if (rv != 0) {
-            bk_log_error("log", "path=%s err=%s msg=\"checkpoint failed\"",
-                         it->ckpt_path, bk_errname(rv));
-        }
     }
-    if (it->log != NULL) {
-        if (rv != 0) {
-            bk_log_syncer_failed(it->log);
-        } else if (it->durable >= 0) {
-            bk_log_syncer_durable(it->log, it->gen, it->durable);
+    if (rv != 0 && (bk_err_transient(rv) || bk_err_nospace(rv))) {
+        /* The data files were synced; only the checkpoint file is older
+         * than it could be, which recovery tolerates (it scans more). A
+         * truncation that needs it on disk checks the failure count. */
+        bk_log_warn("log", "path=%s err=%s msg=\"checkpoint not written\"",
+                    it->ckpt_path, bk_errname(rv));
+        if (it->log != NULL) {
+            bk_log_syncer_ckpt_failed(it->log);
         }
+    } else if (rv != 0) {
+        bk_log_error("log", "path=%s err=%s msg=\"checkpoint failed\"",
+                     it->ckpt_path, bk_errname(rv));
+        if (it->log != NULL) {
+            bk_log_syncer_failed(it->log);
+        }
+    } else if (it->log != NULL && it->durable >= 0) {
+        bk_log_syncer_durable(it->log, it->gen, it->durable);
     }
 }
 
@@ -183,9 +225,9 @@ int bk_syncer_run_once(struct bk_syncer *s)
     /* Every fdatasync of the round before any completion. */
     for (struct bk_log_sync_req *r = reqs; r != NULL; r = r->next) {
         int rv = r->file != NULL ? sync_file(s, r->file) : 0;
-        if (rv != 0) {
+        if (rv != 0 && r->file->sync_hard) {
             bk_log_syncer_failed(r->log);
-        } else {
+        } else if (rv == 0) {
             bk_log_syncer_durable(r->log, r->gen, r->offset);
         }
     }

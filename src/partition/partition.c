@@ -137,6 +137,10 @@ static void apply_config(struct bk_partition *p,
         cfg_long(t, "max.compaction.lag.ms", lc->max_compaction_lag_ms);
     lc->min_cleanable_dirty_ratio = cfg_double(t, "min.cleanable.dirty.ratio",
                                                lc->min_cleanable_dirty_ratio);
+    /* The group coordinator keeps group state in memory ahead of its
+     * __consumer_offsets partition, and reloads it only at start-up: a
+     * failed write there must keep failing (docs/storage.md). */
+    lc->write_errors_fatal = strcmp(t->name, "__consumer_offsets") == 0;
     lc->cleaner_enable = st->cleaner_enable;
     lc->cleaner_backoff_ms = st->cleaner_backoff_ms;
     if (st->cleaner_map_bytes > 0) {
@@ -426,6 +430,11 @@ int bk_part_get(struct bk_part_table *t,
                                    &p->log, errmsg);
         if (rv == 0) {
             write_dir_topic_id(dir, &topic->id);
+            /* Internal topics (__consumer_offsets) may write into the
+             * reserve: that is what it is kept for. */
+            if (strncmp(topic->name, "__", 2) != 0) {
+                bk_log_set_space(p->log, t->st->space);
+            }
         }
     } else {
         snprintf(errmsg, BK_ERRMSG_SIZE, "partition directory name too long");
@@ -716,11 +725,17 @@ void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
         for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
             maybe_snapshot(t, p, loop);
             int rv = bk_log_tick(p->log);
-            if (rv != 0) {
+            if (rv != p->tick_err && rv != 0) {
                 bk_log_warn("partition",
                             "topic=%s partition=%d msg=\"housekeeping: %s\"",
                             p->topic, p->index, bk_strerror(rv));
+            } else if (rv != p->tick_err) {
+                bk_log_info("partition",
+                            "topic=%s partition=%d msg=\"housekeeping "
+                            "works again\"",
+                            p->topic, p->index);
             }
+            p->tick_err = rv;
         }
     }
     maybe_clean(t, loop);

@@ -29,7 +29,9 @@ struct bk_storage {
     const struct bk_clock *clock;
     struct bk_fdcache *fc;    /* owned by the server */
     struct bk_syncer *syncer; /* owned by the server */
-    bool was_clean;           /* previous shutdown was clean */
+    /* log.dir.min.free.bytes, owned by the server; NULL: no reserve. */
+    struct bk_log_space *space;
+    bool was_clean; /* previous shutdown was clean */
     int32_t node_id;
     /* log.cleaner.* (compaction of cleanup.policy=compact topics). */
     bool cleaner_enable;
@@ -65,6 +67,9 @@ struct bk_partition {
     /* The cleaning job of this partition's log on the threadpool, or
      * NULL. */
     struct bk_log_clean *clean_job;
+    /* Result of the last housekeeping tick: a change is logged, a
+     * repeat is not (a failed log would otherwise log every 100 ms). */
+    int tick_err;
 };
 
 struct bk_part_table {

@@ -201,6 +201,10 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
     if (rv == 0) {
         rv = bk_log_root_begin(st->disk, st->root, &st->was_clean);
     }
+    if (rv == 0) {
+        rv = bk_log_space_new(st->disk, st->clock, st->root,
+                              b->cfg->log_dir_min_free_bytes, &st->space);
+    }
     if (rv != 0) {
         snprintf(err, errlen,
                  "log.dirs: cannot open the log store in %.300s: %s", st->root,
@@ -228,6 +232,8 @@ static void stop_storage(struct broker *b)
         bk_fdcache_free(st->fc);
         st->fc = NULL;
     }
+    bk_log_space_free(st->space);
+    st->space = NULL;
 }
 
 static void close_listeners(struct broker *b)
@@ -290,11 +296,18 @@ int bk_broker_run(const struct bk_config *cfg)
         b.nlisteners++;
     }
 
+    bk_datadir_sweep_deleted(&b.datadir);
     rv = start_metadata(&b, err, sizeof(err));
     if (rv == 0) {
         rv = start_storage(&b, err, sizeof(err));
     }
     if (rv != 0) {
+        /* A full disk makes the first write fail, wherever it is: name the
+         * cause rather than the component that tripped on it. */
+        char full[512];
+        if (bk_datadir_full(&b.datadir, full, sizeof(full))) {
+            print_err(full);
+        }
         print_err(err);
         close_listeners(&b);
         stop_storage(&b);

@@ -124,6 +124,13 @@ static const struct cfg_def defs[] = {
       false,
       "Run the log cleaner, which compacts topics with "
       "`cleanup.policy=compact` (`__consumer_offsets` among them)." },
+    { "log.dir.min.free.bytes", CFG_INT, OFF(log_dir_min_free_bytes), 0,
+      1LL << 50, "67108864", false,
+      "brokerd (as Redpanda's `storage_min_free_bytes`): produce is refused "
+      "with KAFKA_STORAGE_ERROR, which clients retry, while the file system "
+      "of `log.dirs` has fewer free bytes than this, so that offset "
+      "commits, checkpoints and deletions still find room. Produce resumes "
+      "by itself once space is freed. 0 turns the reserve off." },
     { "log.dirs", CFG_STRING, OFF(log_dirs), 0, 0, "./data", false,
       "Directory holding this broker's data (partition logs, metadata). "
       "Created if missing; must be writable. One directory is supported." },

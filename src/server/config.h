@@ -51,6 +51,7 @@ struct bk_config {
     bool log_cleaner_enable;
     int64_t log_cleaner_backoff_ms;
     int64_t log_cleaner_dedupe_buffer_size;
+    int64_t log_dir_min_free_bytes;
     int64_t offsets_topic_num_partitions;
     int64_t offsets_topic_replication_factor;
     int64_t offsets_retention_minutes;

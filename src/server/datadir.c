@@ -1,7 +1,9 @@
 #include "server/datadir.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +11,11 @@
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/err.h"
+#include "common/log.h"
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -207,4 +211,71 @@ void bk_datadir_close(struct bk_datadir *d)
         close(d->lock_fd);
         d->lock_fd = -1;
     }
+}
+
+static int rm_entry(const char *path,
+                    const struct stat *sb,
+                    int type,
+                    struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0; /* keep going: remove as much as possible */
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n > k && strcmp(s + n - k, suffix) == 0;
+}
+
+int bk_datadir_sweep_deleted(const struct bk_datadir *d)
+{
+    DIR *dir = opendir(d->path);
+    if (dir == NULL) {
+        return 0;
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        char path[4400];
+        struct stat st;
+        if (!has_suffix(e->d_name, "-delete")) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", d->path, e->d_name);
+        if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+            continue;
+        }
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bk_log_info("server",
+                    "dir=%s msg=\"removed a deleted topic's "
+                    "leftover directory\"",
+                    path);
+        n++;
+    }
+    closedir(dir);
+    return n;
+}
+
+/* Below this, start-up failures are most likely for want of space. */
+#define FULL_BYTES (1024 * 1024)
+
+bool bk_datadir_full(const struct bk_datadir *d, char *out, size_t outlen)
+{
+    struct statvfs sv;
+    if (statvfs(d->path, &sv) != 0) {
+        return false;
+    }
+    unsigned long long avail =
+        (unsigned long long)sv.f_bavail * (unsigned long long)sv.f_frsize;
+    if (avail >= FULL_BYTES) {
+        return false;
+    }
+    snprintf(out, outlen,
+             "log.dirs: the file system of %s is full (%llu bytes free)",
+             d->path, avail);
+    return true;
 }

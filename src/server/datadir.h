@@ -4,6 +4,7 @@
 #ifndef BK_SERVER_DATADIR_H
 #define BK_SERVER_DATADIR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,17 @@ int bk_datadir_open(struct bk_datadir *d,
                     int64_t node_id,
                     char *err,
                     size_t errlen);
+
+/* Removes what deleted topics left behind: directories named
+ * "<topic>-<partition>.<topic id>-delete" that a crash or restart stopped
+ * the background removal of. Returns the number removed. */
+int bk_datadir_sweep_deleted(const struct bk_datadir *d);
+
+/* When the file system of the data directory is (nearly) full, writes a
+ * sentence saying so, with the path and the free bytes, into out and
+ * returns true: start-up errors are then explained by their real cause.
+ * Returns false (out untouched) otherwise. */
+bool bk_datadir_full(const struct bk_datadir *d, char *out, size_t outlen);
 
 /* Releases the lock. */
 void bk_datadir_close(struct bk_datadir *d);

@@ -43,6 +43,9 @@ struct fake {
     int fault_err;
     enum fake_crash_mode fault_mode;
     bool fault_fired;
+    /* Lasting faults (fake_disk_set_space / fake_disk_fail_opens). */
+    int64_t space; /* bytes all files may hold; -1: unlimited */
+    int open_err;  /* every open fails with it; 0: none */
     struct bk_disk disk;
 };
 
@@ -208,6 +211,31 @@ static void maybe_release(struct fake *f, struct inode *in)
     }
 }
 
+/* Bytes held by the files that have a name. */
+static int64_t used_locked(struct fake *f)
+{
+    int64_t used = 0;
+    for (size_t i = 0; i < f->nfiles; i++) {
+        used += (int64_t)f->files[i]->cur.len;
+    }
+    return used;
+}
+
+static int fk_free_bytes(const struct bk_disk *d,
+                         const char *path,
+                         int64_t *out)
+{
+    (void)path;
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    *out = f->space < 0 ? (int64_t)1 << 40 : f->space - used_locked(f);
+    if (*out < 0) {
+        *out = 0;
+    }
+    pthread_mutex_unlock(&f->mu);
+    return 0;
+}
+
 static int fk_open(const struct bk_disk *d, const char *path, int flags)
 {
     struct fake *f = F(d);
@@ -216,6 +244,10 @@ static int fk_open(const struct bk_disk *d, const char *path, int flags)
     struct inode *in = NULL;
     if (f->dead) {
         rv = BK_EIO;
+        goto out;
+    }
+    if (f->open_err != 0) {
+        rv = f->open_err;
         goto out;
     }
     if ((flags & BK_DISK_CREATE) && (rv = mutation(f)) != 0) {
@@ -318,10 +350,27 @@ static ssize_t fk_pwritev(const struct bk_disk *d,
     } else if ((rv = mutation(f)) != 0) {
         /* the fault fired */
     } else {
+        /* With a space limit, a write that does not fit writes what fits
+         * (a short count) or fails with ENOSPC, as a full disk does. */
+        int64_t room = f->space < 0 ? INT64_MAX : f->space - used_locked(f);
         for (int i = 0; i < iovcnt; i++) {
-            img_write(&in->cur, off + rv, iov[i].iov_base, iov[i].iov_len);
-            ops_push(in, off + rv, iov[i].iov_base, iov[i].iov_len);
-            rv += (ssize_t)iov[i].iov_len;
+            size_t n = iov[i].iov_len;
+            int64_t grow = off + rv + (int64_t)n - (int64_t)in->cur.len;
+            if (grow > room) {
+                int64_t fit = (int64_t)in->cur.len + room - (off + rv);
+                n = fit > 0 ? (size_t)fit : 0;
+            }
+            if (n > 0) {
+                int64_t g = off + rv + (int64_t)n - (int64_t)in->cur.len;
+                room -= g > 0 ? g : 0;
+                img_write(&in->cur, off + rv, iov[i].iov_base, n);
+                ops_push(in, off + rv, iov[i].iov_base, n);
+                rv += (ssize_t)n;
+            }
+            if (n < iov[i].iov_len) {
+                rv = rv > 0 ? rv : BK_ENOSPC;
+                break;
+            }
         }
     }
     pthread_mutex_unlock(&f->mu);
@@ -517,6 +566,7 @@ struct bk_disk *fake_disk_new(uint64_t seed)
     }
     pthread_mutex_init(&f->mu, NULL);
     f->rng = seed;
+    f->space = -1;
     f->disk = (struct bk_disk){
         .open = fk_open,
         .close = fk_close,
@@ -532,6 +582,7 @@ struct bk_disk *fake_disk_new(uint64_t seed)
         .fsync_dir = fk_fsync_dir,
         .readdir = fk_readdir,
         .boot_id = fk_boot_id,
+        .free_bytes = fk_free_bytes,
         .data = f,
     };
     return &f->disk;
@@ -751,4 +802,29 @@ int fake_disk_open_fds(struct bk_disk *d)
     }
     pthread_mutex_unlock(&f->mu);
     return n;
+}
+
+void fake_disk_set_space(struct bk_disk *d, int64_t bytes)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    f->space = bytes;
+    pthread_mutex_unlock(&f->mu);
+}
+
+int64_t fake_disk_used(struct bk_disk *d)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    int64_t used = used_locked(f);
+    pthread_mutex_unlock(&f->mu);
+    return used;
+}
+
+void fake_disk_fail_opens(struct bk_disk *d, int err)
+{
+    struct fake *f = F(d);
+    pthread_mutex_lock(&f->mu);
+    f->open_err = err;
+    pthread_mutex_unlock(&f->mu);
 }

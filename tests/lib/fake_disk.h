@@ -60,6 +60,17 @@ bool fake_disk_fault_fired(struct bk_disk *d);
 /* Mutating calls so far (to size a sweep over fake_disk_crash_at). */
 uint64_t fake_disk_mutations(struct bk_disk *d);
 
+/* Lasting faults, until changed:
+ *   fake_disk_set_space(d, bytes): the files may hold `bytes` in all (-1:
+ *     unlimited, the default). A write that does not fit writes what fits
+ *     and returns a short count, or fails with BK_ENOSPC, as on a full
+ *     disk; free_bytes reports what is left;
+ *   fake_disk_fail_opens(d, err): every open fails with err (BK_EMFILE:
+ *     out of file descriptors); 0 stops it. */
+void fake_disk_set_space(struct bk_disk *d, int64_t bytes);
+int64_t fake_disk_used(struct bk_disk *d);
+void fake_disk_fail_opens(struct bk_disk *d, int err);
+
 /* Current size of path, or -1 when missing. */
 int64_t fake_disk_size(struct bk_disk *d, const char *path);
 /* Counters. */
