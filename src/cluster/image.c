@@ -45,6 +45,20 @@ static int configs_copy(struct bk_md_configs *dst,
     return 0;
 }
 
+/* Compares the C string a with the counted string b (a wire name: not
+ * NUL-terminated, and it may hold NUL bytes), bytes first, then lengths, the
+ * order strcmp gives names without NULs. strncmp() would stop at a NUL in b
+ * and then read a past its end. */
+static int str_cmp_n(const char *a, const char *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c == 0) {
+        c = (alen > blen) - (alen < blen);
+    }
+    return c;
+}
+
 /* Binary search by name: returns the index, or -(insertion point) - 1. */
 static long configs_find(const struct bk_md_configs *c,
                          const char *name,
@@ -55,10 +69,7 @@ static long configs_find(const struct bk_md_configs *c,
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const char *k = c->kv[mid].name;
-        int cmp = strncmp(k, name, len);
-        if (cmp == 0 && k[len] != '\0') {
-            cmp = 1;
-        }
+        int cmp = str_cmp_n(k, name, len);
         if (cmp == 0) {
             return (long)mid;
         }
@@ -271,15 +282,6 @@ void bk_md_image_release(struct bk_md_image *img)
     if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) == 1) {
         image_free(img);
     }
-}
-
-static int str_cmp_n(const char *a, const char *b, size_t blen)
-{
-    int c = strncmp(a, b, blen);
-    if (c == 0 && a[blen] != '\0') {
-        c = 1;
-    }
-    return c;
 }
 
 /* Index of the topic named name in by_name, or -(insertion point) - 1. */

@@ -231,6 +231,39 @@ static void test_records_roundtrip(void **state)
 
 /* A newer writer appended a field (version 1 of remove_topic): an old
  * reader skips it; the same extra bytes at the known version are an error. */
+/* Topic and resource names come off the wire as counted strings that may
+ * hold NUL bytes; a lookup must neither match on the prefix before the NUL
+ * nor read the stored name past its end (found by the live fuzzer). */
+static void test_lookup_counted_names(void **state)
+{
+    (void)state;
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    struct bk_md_rec e1[] = {
+        broker_rec(1, "a"),
+        topic_rec("lf-a", 1),
+        topic_rec("orders", 2),
+        config_rec(BK_MD_RES_BROKER, "1", "log.retention.ms", "5"),
+    };
+    apply_entry(&f, e1, 4);
+    struct bk_md_image *img = bk_md_fsm_acquire(&f);
+    /* The wire buffer: names followed by a NUL and more bytes. */
+    static const char wire[] = "orders\0xxxxxxxxxxxxxxxxxxxxxxxx";
+    char *buf = malloc(sizeof(wire));
+    assert_non_null(buf);
+    memcpy(buf, wire, sizeof(wire));
+    assert_non_null(bk_md_image_topic(img, buf, 6));
+    assert_null(bk_md_image_topic(img, buf, 7));
+    assert_null(bk_md_image_topic(img, buf, sizeof(wire) - 1));
+    assert_null(bk_md_image_topic(img, buf, 3));
+    assert_null(bk_md_image_topic(img, "lf-a\0", 5));
+    assert_non_null(bk_md_image_topic(img, "lf-a\0", 4));
+    assert_null(bk_md_image_topic(img, "", 0));
+    free(buf);
+    bk_md_image_release(img);
+    bk_md_fsm_close(&f);
+}
+
 static void test_records_forward_compat(void **state)
 {
     (void)state;
@@ -645,6 +678,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_roundtrip),
         cmocka_unit_test(test_records_forward_compat),
+        cmocka_unit_test(test_lookup_counted_names),
         cmocka_unit_test(test_apply_sequence),
         cmocka_unit_test(test_snapshot_restore_determinism),
         cmocka_unit_test(test_decode_mutations),
