@@ -69,7 +69,8 @@ def test_run_then_test_keeps_every_label(clone):
                          ("build/release", "integration"),
                          ("build/release", "bench"),
                          ("build/sanitize", "unit"),
-                         ("build/sanitize", "integration")]:
+                         ("build/sanitize", "integration"),
+                         ("build/sanitize", "livefuzz")]:
         assert count_tests(clone, build, label) > 0, (build, label)
 
     # And scripts/run after scripts/test builds the broker without tests
