@@ -45,6 +45,21 @@ static int configs_copy(struct bk_md_configs *dst,
     return 0;
 }
 
+/* Compares the C string a with the counted string b (a wire name: not
+ * NUL-terminated, and it may hold NUL bytes), bytes first, then lengths, the
+ * order strcmp gives names without NULs. strncmp() would stop at a NUL in b
+ * and then read a past its end. */
+static int str_cmp_n(const char *a, const char *b, size_t blen)
+{
+    size_t alen = strlen(a);
+    size_t n = alen < blen ? alen : blen;
+    int c = n > 0 ? memcmp(a, b, n) : 0;
+    if (c == 0) {
+        c = (alen > blen) - (alen < blen);
+    }
+    return c;
+}
+
 /* Binary search by name: returns the index, or -(insertion point) - 1. */
 static long configs_find(const struct bk_md_configs *c,
                          const char *name,
@@ -55,10 +70,7 @@ static long configs_find(const struct bk_md_configs *c,
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const char *k = c->kv[mid].name;
-        int cmp = strncmp(k, name, len);
-        if (cmp == 0 && k[len] != '\0') {
-            cmp = 1;
-        }
+        int cmp = str_cmp_n(k, name, len);
         if (cmp == 0) {
             return (long)mid;
         }
@@ -196,6 +208,7 @@ static struct bk_md_topic *topic_clone(const struct bk_md_topic *src)
         if (t->partitions == NULL) {
             goto err;
         }
+        t->cap_partitions = src->n_partitions;
     }
     for (int32_t i = 0; i < src->n_partitions; i++) {
         const struct bk_md_partition *sp = &src->partitions[i];
@@ -271,21 +284,6 @@ void bk_md_image_release(struct bk_md_image *img)
     if (atomic_fetch_sub_explicit(&img->refs, 1, memory_order_acq_rel) == 1) {
         image_free(img);
     }
-}
-
-/* Compares the C string a with the blen bytes at b, in strcmp's order. b
- * comes from the wire and may hold NUL bytes: it matches a only when every
- * one of its bytes does (strncmp would stop at a NUL in b, and read past
- * the end of a shorter a). */
-static int str_cmp_n(const char *a, const char *b, size_t blen)
-{
-    size_t alen = strlen(a);
-    size_t n = alen < blen ? alen : blen;
-    int c = n > 0 ? memcmp(a, b, n) : 0;
-    if (c == 0) {
-        c = (alen > blen) - (alen < blen);
-    }
-    return c;
 }
 
 /* Index of the topic named name in by_name, or -(insertion point) - 1. */
@@ -623,12 +621,20 @@ static int apply_partition(struct bk_md_image *img,
         return BK_ENOMEM;
     }
     if (r->partition == t->n_partitions) {
-        struct bk_md_partition *a = bk_realloc(
-            t->partitions, ((size_t)t->n_partitions + 1) * sizeof(*a));
-        if (a == NULL) {
-            return BK_ENOMEM;
+        /* Grow geometrically: a topic's partitions arrive one record at a
+         * time, and growing by one entry copied the array per record, which
+         * took 44 s for 32767 partitions where realloc always moves (ASan). */
+        if (t->n_partitions == t->cap_partitions) {
+            int32_t cap = t->cap_partitions < 4 ? 4 : t->cap_partitions * 2;
+            struct bk_md_partition *a =
+                bk_realloc(t->partitions, (size_t)cap * sizeof(*a));
+            if (a == NULL) {
+                return BK_ENOMEM;
+            }
+            t->partitions = a;
+            t->cap_partitions = cap;
         }
-        t->partitions = a;
+        struct bk_md_partition *a = t->partitions;
         memset(&a[t->n_partitions], 0, sizeof(*a));
         if (partition_set(&a[t->n_partitions], r) != 0) {
             return BK_ENOMEM;

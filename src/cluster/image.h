@@ -52,6 +52,7 @@ struct bk_md_topic {
     char *name; /* owned */
     struct bk_uuid id;
     int32_t n_partitions;
+    int32_t cap_partitions;             /* entries allocated */
     struct bk_md_partition *partitions; /* owned, n_partitions */
     struct bk_md_configs configs;
     bool draft; /* private to the apply that created it; false once shared */
