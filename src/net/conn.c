@@ -151,15 +151,9 @@ const char *bk_conn_client_id(const struct bk_conn *c)
 
 void bk_conn_set_client_id(struct bk_conn *c, const char *id, size_t len)
 {
-    if (len >= sizeof(c->client_id)) {
-        len = sizeof(c->client_id) - 1;
-    }
-    /* Keep logs one line: replace control characters. */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)id[i];
-        c->client_id[i] = (ch < 0x20 || ch == 0x7f || ch == '"') ? '?' : id[i];
-    }
-    c->client_id[len] = '\0';
+    /* Kept escaped: it goes into log lines, which stay one line of valid
+     * UTF-8 whatever bytes the client sent (NUL, quotes, 0x80 and up). */
+    bk_log_escape(c->client_id, sizeof(c->client_id), id, len);
 }
 
 /* Counts delta request bytes against queued.max.request.bytes. A shard
