@@ -1,6 +1,9 @@
 #include "common/log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -100,6 +103,55 @@ const char *bk_log_escape(char *dst,
     return dst;
 }
 
+/* Repeated lines are rate-limited per call site (its format string): at
+ * most SITE_LINES_PER_SEC a second each, so an error that recurs on every
+ * request or every timer tick cannot fill the disk or drown the other
+ * lines. The next line from a site that had lines dropped says how many.
+ * The table is process-wide like the level and fd; a site that collides
+ * with another takes its slot over (at worst letting a few more through). */
+#define SITE_SLOTS         64
+#define SITE_LINES_PER_SEC 20
+
+struct log_site {
+    const char *fmt;
+    long sec;
+    unsigned lines;
+    unsigned dropped;
+};
+
+static struct log_site sites[SITE_SLOTS];
+static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Whether a line from fmt may be written at second sec; *dropped gets the
+ * count of lines the site dropped in its previous second with lines. */
+static bool site_admit(const char *fmt, long sec, unsigned *dropped)
+{
+    uintptr_t h = (uintptr_t)fmt;
+    struct log_site *site = &sites[(h >> 4) % SITE_SLOTS];
+    bool ok;
+    pthread_mutex_lock(&sites_lock);
+    *dropped = 0;
+    if (site->fmt != fmt) {
+        site->fmt = fmt;
+        site->sec = sec;
+        site->lines = 0;
+        site->dropped = 0;
+    } else if (site->sec != sec) {
+        *dropped = site->dropped;
+        site->sec = sec;
+        site->lines = 0;
+        site->dropped = 0;
+    }
+    ok = site->lines < SITE_LINES_PER_SEC;
+    if (ok) {
+        site->lines++;
+    } else {
+        site->dropped++;
+    }
+    pthread_mutex_unlock(&sites_lock);
+    return ok;
+}
+
 void bk_log_write(enum bk_log_level level,
                   const char *sub,
                   const char *fmt,
@@ -109,7 +161,25 @@ void bk_log_write(enum bk_log_level level,
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned dropped = 0;
+    if (level >= BK_LOG_INFO && !site_admit(fmt, (long)ts.tv_sec, &dropped)) {
+        return;
+    }
     gmtime_r(&ts.tv_sec, &tm);
+    if (dropped > 0) {
+        int k = snprintf(line, sizeof(line),
+                         "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s log "
+                         "msg=\"%u lines like the next were dropped "
+                         "(more than %d a second)\"\n",
+                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                         tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
+                         level_names[level], dropped, SITE_LINES_PER_SEC);
+        if (k > 0) {
+            size_t klen = (size_t)k < sizeof(line) ? (size_t)k : sizeof(line);
+            ssize_t w = write(atomic_load(&log_fd), line, klen);
+            (void)w;
+        }
+    }
     int n = snprintf(
         line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
