@@ -199,7 +199,7 @@ static int flush_partition(struct producer *pr, int32_t p)
             const struct bk_msg_produce_response_partition_produce_response *r =
                 &resp.responses[0].partition_responses[0];
             if (r->error_code != 0) {
-                int code = r->error_code;
+                int16_t code = r->error_code;
                 struct bk_str m = r->error_message;
                 bk_cli_fail("%s: %.*s", bk_kerr_name(r->error_code),
                             m.len > 0

@@ -448,9 +448,9 @@ int bk_batch_rebuild(const uint8_t *header,
     }
     put_be32(buf + OFF_LENGTH, (uint32_t)(total - LOG_OVERHEAD));
     buf[OFF_MAGIC] = 2;
-    buf[OFF_ATTRIBUTES + 1] =
-        (uint8_t)((buf[OFF_ATTRIBUTES + 1] & ~BK_RB_ATTR_CODEC_MASK) |
-                  (unsigned)codec);
+    buf[OFF_ATTRIBUTES + 1] = (uint8_t)(((unsigned)buf[OFF_ATTRIBUTES + 1] &
+                                         ~(unsigned)BK_RB_ATTR_CODEC_MASK) |
+                                        (unsigned)codec);
     put_be32(buf + OFF_CRC,
              bk_crc32c(0, buf + OFF_ATTRIBUTES, total - OFF_ATTRIBUTES));
     *out = buf;

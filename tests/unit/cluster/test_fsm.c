@@ -141,9 +141,10 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_memory_equal(x->topic_id.b, y->topic_id.b, 16);
             assert_int_equal(x->partition, y->partition);
             assert_int_equal(x->n_replicas, y->n_replicas);
-            assert_memory_equal(x->replicas, y->replicas, 4 * x->n_replicas);
+            assert_memory_equal(x->replicas, y->replicas,
+                                4 * (size_t)x->n_replicas);
             assert_int_equal(x->n_isr, y->n_isr);
-            assert_memory_equal(x->isr, y->isr, 4 * x->n_isr);
+            assert_memory_equal(x->isr, y->isr, 4 * (size_t)x->n_isr);
             assert_int_equal(x->leader, y->leader);
             assert_int_equal(x->leader_epoch, y->leader_epoch);
             assert_int_equal(x->partition_epoch, y->partition_epoch);
