@@ -1662,9 +1662,11 @@ def main(argv):
                     os.unlink(os.path.join(out_dir, fn))
             return 0
         if shutil.which("clang-format") is None:
+            # The committed code is formatted: without clang-format the
+            # comparison cannot be made, which is a failure, not a pass.
             sys.stderr.write("gen_codec.py: clang-format not found, "
                              "cannot check the generated codec\n")
-            return 0
+            return 1
         with tempfile.TemporaryDirectory() as tmp:
             t_out = os.path.join(tmp, "gen")
             t_test = os.path.join(tmp, "test")
