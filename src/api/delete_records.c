@@ -9,6 +9,7 @@
 
 #include "api/fan.h"
 #include "cluster/controller.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_delete_records_response_delete_records_partition_result
@@ -46,17 +47,8 @@ static void run_part(struct bk_fan_part *part)
         if (p == NULL) {
             continue;
         }
-        int64_t target = it->offset == -1 ? bk_log_hw(p->log) : it->offset;
-        int rv = target < 0 ? BK_ERANGE : 0;
-        if (rv == 0 && target > bk_log_start_offset(p->log)) {
-            rv = bk_log_advance_start(p->log, target);
-        }
-        if (rv == BK_ERANGE) {
-            it->out->error_code = BK_KERR_OFFSET_OUT_OF_RANGE;
-        } else if (rv != 0) {
-            it->out->error_code = BK_KERR_KAFKA_STORAGE_ERROR;
-        }
-        it->out->low_watermark = bk_log_start_offset(p->log);
+        it->out->error_code =
+            bk_replica_delete_records(p, it->offset, &it->out->low_watermark);
     }
     bk_md_image_release(img);
     bk_fan_release(part);

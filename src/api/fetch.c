@@ -20,8 +20,9 @@
  * Fetch sessions (KIP-227), minimal form: session id 0 with epoch -1 or 0
  * is a full fetch and is answered with session id 0, so clients keep
  * sending full fetches; any other session id is
- * FETCH_SESSION_ID_NOT_FOUND. isolation_level: the last stable offset is
- * the high watermark until transactions exist. */
+ * FETCH_SESSION_ID_NOT_FOUND. isolation_level: the replica bounds each
+ * read by the high watermark or, for read_committed, the last stable
+ * offset (bk_replica_read). */
 #include "protocol/gen/fetch.h"
 
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "common/clock.h"
 #include "common/heap.h"
 #include "common/log.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_fetch_response_partition_data out_part;
@@ -45,10 +47,10 @@ struct fetch_item {
     int64_t fetch_offset;
     int32_t current_leader_epoch;
     int64_t max_bytes;
-    int64_t seen_hw; /* high watermark at the last read: wake past it */
+    int64_t seen_end; /* visible end at the last read: wake past it */
     out_part *out;
-    struct bk_log_read_result rd; /* rd.count > 0 while ranges are pinned */
-    int64_t send_bytes;           /* of rd, what the answer carries */
+    struct bk_replica_read rr; /* rr.rd.count > 0 while ranges are pinned */
+    int64_t send_bytes;        /* of rr, what the answer carries */
     struct bk_part_waiter waiter;
     struct fetch_state *st;
 };
@@ -64,6 +66,7 @@ struct fetch_state {
     int64_t deadline;
     int32_t min_bytes;
     int32_t max_bytes;
+    enum bk_isolation iso;
     uv_timer_t *timer; /* heap: freed in its close callback */
     atomic_int woken;
     struct bk_shard_msg wake_msg;
@@ -75,11 +78,7 @@ static void start_phase(struct fetch_state *st, enum phase ph);
 static void release_reads(struct fetch_state *st)
 {
     for (size_t i = 0; i < st->n; i++) {
-        if (st->items[i].rd.count > 0) {
-            bk_log_read_release(&st->items[i].rd);
-            st->items[i].rd.count = 0;
-            st->items[i].rd.bytes = 0;
-        }
+        bk_replica_read_release(&st->items[i].rr);
     }
 }
 
@@ -121,28 +120,18 @@ static void read_one(struct bk_fan_part *part,
     if (p == NULL) {
         return;
     }
-    int64_t start = bk_log_start_offset(p->log);
-    int64_t end = bk_log_end_offset(p->log);
-    int64_t hw = bk_log_hw(p->log);
-    it->seen_hw = hw;
-    it->out->error_code = BK_KERR_NONE;
-    it->out->high_watermark = hw;
-    it->out->last_stable_offset = hw;
-    it->out->log_start_offset = start;
-    if (it->fetch_offset < start || it->fetch_offset > end) {
-        it->out->error_code = BK_KERR_OFFSET_OUT_OF_RANGE;
+    struct fetch_state *st = it->st;
+    int16_t err =
+        bk_replica_read(p, it->fetch_offset, it->max_bytes, st->iso, &it->rr);
+    if (err == BK_KERR_KAFKA_STORAGE_ERROR) {
+        set_error(it, err);
         return;
     }
-    if (it->fetch_offset >= hw) {
-        return; /* nothing committed past the offset yet */
-    }
-    int rv = bk_log_read(p->log, it->fetch_offset, it->max_bytes, hw, &it->rd);
-    if (rv == BK_ERANGE) {
-        it->out->error_code = BK_KERR_OFFSET_OUT_OF_RANGE;
-    } else if (rv != 0) {
-        it->rd.count = 0;
-        set_error(it, BK_KERR_KAFKA_STORAGE_ERROR);
-    }
+    it->seen_end = bk_replica_visible_end(p, st->iso);
+    it->out->error_code = err;
+    it->out->high_watermark = it->rr.high_watermark;
+    it->out->last_stable_offset = it->rr.last_stable;
+    it->out->log_start_offset = it->rr.log_start;
 }
 
 static void wake_cb(struct bk_part_waiter *w)
@@ -164,7 +153,7 @@ static void watch_one(struct bk_fan_part *part, struct fetch_item *it)
     }
     it->waiter.wake = wake_cb;
     it->waiter.data = it;
-    if (bk_log_hw(p->log) > it->seen_hw) {
+    if (bk_replica_visible_end(p, it->st->iso) > it->seen_end) {
         wake_cb(&it->waiter); /* data arrived since the read */
         return;
     }
@@ -250,10 +239,10 @@ static void respond(struct fetch_state *st)
     for (size_t i = 0; i < st->n; i++) {
         struct fetch_item *it = &st->items[i];
         it->send_bytes = 0;
-        if (it->rd.count == 0) {
+        if (it->rr.rd.count == 0) {
             continue;
         }
-        int64_t send = it->rd.bytes;
+        int64_t send = it->rr.rd.bytes;
         if (total > 0) {
             int64_t room = st->max_bytes - total;
             int64_t limit = it->max_bytes < room ? it->max_bytes : room;
@@ -262,9 +251,7 @@ static void respond(struct fetch_state *st)
             }
         }
         if (send <= 0) {
-            bk_log_read_release(&it->rd);
-            it->rd.count = 0;
-            it->rd.bytes = 0;
+            bk_replica_read_release(&it->rr);
             continue;
         }
         it->send_bytes = send;
@@ -306,8 +293,8 @@ static void respond(struct fetch_state *st)
         }
         pos = hole->pos;
         int64_t left = it->send_bytes;
-        for (int r = 0; r < it->rd.count && left > 0; r++) {
-            const struct bk_log_range *lr = &it->rd.ranges[r];
+        for (int r = 0; r < it->rr.rd.count && left > 0; r++) {
+            const struct bk_log_range *lr = &it->rr.rd.ranges[r];
             int64_t len = lr->length < left ? lr->length : left;
             ch[nch++] = (struct bk_out_chunk){ .base = NULL,
                                                .len = (size_t)len,
@@ -370,7 +357,7 @@ static bool enough(struct fetch_state *st)
         if (it->out->error_code != 0) {
             return true; /* answer errors at once */
         }
-        total += it->rd.bytes;
+        total += it->rr.rd.bytes;
     }
     return total >= st->min_bytes;
 }
@@ -472,6 +459,8 @@ void bk_handle_fetch(struct bk_call *call)
         return;
     }
     bool read_committed = req->isolation_level == 1;
+    st->iso = read_committed ? BK_ISOLATION_READ_COMMITTED
+                             : BK_ISOLATION_READ_UNCOMMITTED;
     int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
     size_t n = 0;
     for (int32_t i = 0; i < nt; i++) {

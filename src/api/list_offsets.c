@@ -1,17 +1,18 @@
 /* ListOffsets (key 2), v1-10.
  *
- * Special timestamps (protocol-notes.md section d): -1 latest (the high
- * watermark, which is also the last stable offset until transactions
- * exist), -2 earliest, -3 the record with the largest timestamp (v7+,
- * KIP-734), -4 earliest local (v8+; every segment is local), -5 latest
- * tiered (v9+; nothing is tiered, so -1). Any other value finds the first
- * record whose timestamp is at least that, or -1/-1 when none is.
- * current_leader_epoch (v4+) fences stale callers as Fetch does. */
+ * Special timestamps (protocol-notes.md section d), resolved by the replica
+ * (bk_replica_list_offset): -1 latest (the high watermark, or the last
+ * stable offset for isolation_level 1), -2 earliest, -3 the record with the
+ * largest timestamp (v7+, KIP-734), -4 earliest local (v8+; every segment is
+ * local), -5 latest tiered (v9+; nothing is tiered, so -1). Any other value
+ * finds the first record whose timestamp is at least that, or -1/-1 when none
+ * is. current_leader_epoch (v4+) fences stale callers as Fetch does. */
 #include "protocol/gen/list_offsets.h"
 
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "common/log.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_list_offsets_response_list_offsets_partition_response
@@ -25,6 +26,7 @@ struct lo_item {
     int32_t partition;
     int32_t current_leader_epoch;
     int64_t timestamp;
+    enum bk_isolation iso; /* -1 is the last stable offset for read_committed */
     out_part *out;
 };
 
@@ -34,15 +36,6 @@ struct lo_state {
     struct lo_item *items;
     int16_t version;
 };
-
-static int32_t epoch_at(struct bk_partition *p, int64_t offset)
-{
-    struct bk_batch_hdr h;
-    if (bk_part_batch_at(p, offset, &h) == 0) {
-        return h.leader_epoch;
-    }
-    return bk_log_latest_epoch(p->log);
-}
 
 static void list_one(struct bk_fan_part *part,
                      const struct bk_md_image *img,
@@ -57,49 +50,16 @@ static void list_one(struct bk_fan_part *part,
         return;
     }
     int64_t off = -1, ts = -1;
-    int rv = 0;
-    switch (it->timestamp) {
-        case -1: /* latest */
-            off = bk_log_hw(p->log);
-            break;
-        case -2: /* earliest */
-        case -4: /* earliest local */
-            off = bk_log_start_offset(p->log);
-            break;
-        case -3: /* max timestamp */
-            rv = bk_part_max_timestamp(p, &off, &ts);
-            if (rv == BK_ENOTFOUND) {
-                off = -1;
-                ts = -1;
-                rv = 0;
-            }
-            break;
-        case -5: /* latest tiered: nothing is tiered */
-            break;
-        default:
-            if (it->timestamp < 0) {
-                it->out->error_code = BK_KERR_INVALID_REQUEST;
-                return;
-            }
-            rv = bk_part_offset_for_time(p, it->timestamp, &off, &ts);
-            if (rv == BK_ENOTFOUND) {
-                off = -1;
-                ts = -1;
-                rv = 0;
-            }
-            break;
-    }
-    if (rv != 0) {
-        it->out->error_code = BK_KERR_KAFKA_STORAGE_ERROR;
+    int32_t epoch = -1;
+    err = bk_replica_list_offset(p, it->timestamp, it->iso, &off, &ts, &epoch);
+    it->out->error_code = err;
+    if (err != BK_KERR_NONE) {
         return;
     }
-    it->out->error_code = BK_KERR_NONE;
     it->out->offset = off;
     it->out->timestamp = ts;
     if (off >= 0) {
-        it->out->leader_epoch = off >= bk_log_end_offset(p->log)
-                                    ? bk_log_latest_epoch(p->log)
-                                    : epoch_at(p, off);
+        it->out->leader_epoch = epoch;
     }
 }
 
@@ -178,6 +138,8 @@ void bk_handle_list_offsets(struct bk_call *call)
             it->out->leader_epoch = -1;
             it->partition = rp->partition_index;
             it->timestamp = rp->timestamp;
+            it->iso = req->isolation_level == 1 ? BK_ISOLATION_READ_COMMITTED
+                                                : BK_ISOLATION_READ_UNCOMMITTED;
             it->current_leader_epoch =
                 st->version >= 4 ? rp->current_leader_epoch : -1;
             if (t == NULL) {

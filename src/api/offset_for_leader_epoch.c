@@ -9,6 +9,7 @@
 
 #include "api/fan.h"
 #include "cluster/controller.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_offset_for_leader_epoch_response_epoch_end_offset
@@ -49,15 +50,8 @@ static void run_part(struct bk_fan_part *part)
         if (p == NULL) {
             continue;
         }
-        int32_t found = -1;
-        int64_t end = -1;
-        if (bk_log_epoch_end_offset(p->log, it->leader_epoch, &found, &end) !=
-            0) {
-            found = -1;
-            end = -1;
-        }
-        it->out->leader_epoch = found;
-        it->out->end_offset = end;
+        bk_replica_epoch_end(p, it->leader_epoch, &it->out->leader_epoch,
+                             &it->out->end_offset);
     }
     bk_md_image_release(img);
     bk_fan_release(part);

@@ -1,0 +1,172 @@
+/* The replica's offsets and reads (replica.h); appending is in
+ * replica_append.c.
+ *
+ * The high watermark has one rule, in bk_replica_advance_hw(): with one
+ * replica it is the log end. Replication replaces that rule with the
+ * smallest log end of the in-sync replicas (replication-notes.md §5) and
+ * nothing else here changes. */
+#include "partition/replica.h"
+
+#include "common/err.h"
+#include "partition/replica_int.h"
+#include "protocol/kerr.h"
+
+int64_t bk_replica_log_start(const struct bk_partition *p)
+{
+    return bk_log_start_offset(p->log);
+}
+
+int64_t bk_replica_log_end(const struct bk_partition *p)
+{
+    return bk_log_end_offset(p->log);
+}
+
+int64_t bk_replica_high_watermark(const struct bk_partition *p)
+{
+    return bk_log_hw(p->log);
+}
+
+int64_t bk_replica_last_stable(const struct bk_partition *p)
+{
+    /* No transactions yet: nothing is open below the high watermark. */
+    return bk_log_hw(p->log);
+}
+
+int32_t bk_replica_latest_epoch(const struct bk_partition *p)
+{
+    return bk_log_latest_epoch(p->log);
+}
+
+int64_t bk_replica_visible_end(const struct bk_partition *p,
+                               enum bk_isolation iso)
+{
+    return iso == BK_ISOLATION_READ_COMMITTED ? bk_replica_last_stable(p)
+                                              : bk_replica_high_watermark(p);
+}
+
+void bk_replica_advance_hw(struct bk_partition *p)
+{
+    /* One replica: every record in the log is on every in-sync replica. */
+    bk_log_set_hw(p->log, bk_log_end_offset(p->log));
+}
+
+int16_t bk_replica_read(struct bk_partition *p,
+                        int64_t offset,
+                        int64_t max_bytes,
+                        enum bk_isolation iso,
+                        struct bk_replica_read *out)
+{
+    out->rd.count = 0;
+    out->rd.bytes = 0;
+    out->log_start = bk_replica_log_start(p);
+    out->high_watermark = bk_replica_high_watermark(p);
+    out->last_stable = bk_replica_last_stable(p);
+    int64_t end = bk_replica_log_end(p);
+    int64_t visible = bk_replica_visible_end(p, iso);
+    if (offset < out->log_start || offset > end) {
+        return BK_KERR_OFFSET_OUT_OF_RANGE;
+    }
+    if (offset >= visible) {
+        return BK_KERR_NONE; /* nothing this consumer may see yet */
+    }
+    int rv = bk_log_read(p->log, offset, max_bytes, visible, &out->rd);
+    if (rv == BK_ERANGE) {
+        out->rd.count = 0;
+        return BK_KERR_OFFSET_OUT_OF_RANGE;
+    }
+    if (rv != 0) {
+        out->rd.count = 0;
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    return BK_KERR_NONE;
+}
+
+void bk_replica_read_release(struct bk_replica_read *r)
+{
+    if (r->rd.count > 0) {
+        bk_log_read_release(&r->rd);
+    }
+    r->rd.count = 0;
+    r->rd.bytes = 0;
+}
+
+/* The epoch of the batch holding offset; the latest for the log end. */
+static int32_t epoch_at(struct bk_partition *p, int64_t offset)
+{
+    struct bk_batch_hdr h;
+    if (offset < bk_replica_log_end(p) &&
+        bk_part_batch_at(p, offset, &h) == 0) {
+        return h.leader_epoch;
+    }
+    return bk_replica_latest_epoch(p);
+}
+
+int16_t bk_replica_list_offset(struct bk_partition *p,
+                               int64_t timestamp,
+                               enum bk_isolation iso,
+                               int64_t *offset,
+                               int64_t *ts,
+                               int32_t *leader_epoch)
+{
+    int64_t off = -1, t = -1;
+    int rv = 0;
+    switch (timestamp) {
+        case -1: /* latest */
+            off = bk_replica_visible_end(p, iso);
+            break;
+        case -2: /* earliest */
+        case -4: /* earliest local */
+            off = bk_replica_log_start(p);
+            break;
+        case -3: /* max timestamp */
+            rv = bk_part_max_timestamp(p, &off, &t);
+            break;
+        case -5: /* latest tiered: nothing is tiered */
+            break;
+        default:
+            if (timestamp < 0) {
+                return BK_KERR_INVALID_REQUEST;
+            }
+            rv = bk_part_offset_for_time(p, timestamp, &off, &t);
+            break;
+    }
+    if (rv == BK_ENOTFOUND) {
+        off = -1;
+        t = -1;
+        rv = 0;
+    }
+    if (rv != 0) {
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    *offset = off;
+    *ts = t;
+    *leader_epoch = off >= 0 ? epoch_at(p, off) : -1;
+    return BK_KERR_NONE;
+}
+
+void bk_replica_epoch_end(struct bk_partition *p,
+                          int32_t epoch,
+                          int32_t *found_epoch,
+                          int64_t *end_offset)
+{
+    if (bk_log_epoch_end_offset(p->log, epoch, found_epoch, end_offset) != 0) {
+        *found_epoch = -1;
+        *end_offset = -1;
+    }
+}
+
+int16_t bk_replica_delete_records(struct bk_partition *p,
+                                  int64_t offset,
+                                  int64_t *low_watermark)
+{
+    int64_t target = offset == -1 ? bk_replica_high_watermark(p) : offset;
+    int rv = target < 0 ? BK_ERANGE : 0;
+    if (rv == 0 && target > bk_replica_log_start(p)) {
+        rv = bk_log_advance_start(p->log, target);
+    }
+    *low_watermark = bk_replica_log_start(p);
+    if (rv == BK_ERANGE) {
+        return BK_KERR_OFFSET_OUT_OF_RANGE;
+    }
+    return rv == 0 ? BK_KERR_NONE : BK_KERR_KAFKA_STORAGE_ERROR;
+}

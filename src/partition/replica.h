@@ -1,0 +1,140 @@
+/* The replica: the one interface through which the API layer appends to a
+ * partition, reads from it, and learns or moves its offsets (log start,
+ * high watermark, last stable offset, log end). Handlers in src/api/ call
+ * these and never the log store, so replication (followers, the ISR rule
+ * for the high watermark) and transactions (the last stable offset, aborted
+ * ranges) are additions here, not edits across every handler.
+ *
+ * Every call runs on the shard that owns the partition. Errors come back as
+ * Kafka error codes (protocol/kerr.h), because what this layer decides is
+ * Kafka's partition semantics: which offsets a consumer may see, which
+ * batches a leader accepts. */
+#ifndef BK_PARTITION_REPLICA_H
+#define BK_PARTITION_REPLICA_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "partition/partition.h"
+
+/* Fetch and ListOffsets isolation levels (KIP-98). */
+enum bk_isolation {
+    BK_ISOLATION_READ_UNCOMMITTED = 0,
+    BK_ISOLATION_READ_COMMITTED = 1,
+};
+
+/* --- offsets ------------------------------------------------------------ */
+
+int64_t bk_replica_log_start(const struct bk_partition *p);
+int64_t bk_replica_log_end(const struct bk_partition *p);
+/* Records below it are on every in-sync replica; consumers see no further. */
+int64_t bk_replica_high_watermark(const struct bk_partition *p);
+/* Below it no transaction is open: read_committed consumers stop there.
+ * With no transactions yet it is the high watermark. */
+int64_t bk_replica_last_stable(const struct bk_partition *p);
+/* The latest leader epoch in the log's epoch cache, or -1. */
+int32_t bk_replica_latest_epoch(const struct bk_partition *p);
+/* The offset a consumer of this isolation level may read up to. */
+int64_t bk_replica_visible_end(const struct bk_partition *p,
+                               enum bk_isolation iso);
+
+/* --- reading ------------------------------------------------------------ */
+
+/* A read: the partition's offsets when it was made, and the file ranges of
+ * the whole batches it returned, pinned until bk_replica_read_release(). */
+struct bk_replica_read {
+    int64_t log_start;
+    int64_t high_watermark;
+    int64_t last_stable;
+    struct bk_log_read_result rd; /* rd.count == 0: nothing to send */
+};
+
+/* Reads whole batches from `offset`, at most max_bytes but at least one
+ * batch (KIP-74), bounded by what iso may see. Returns BK_KERR_NONE (with
+ * nothing read when offset is at the visible end), OFFSET_OUT_OF_RANGE when
+ * offset is below the log start or past the log end, KAFKA_STORAGE_ERROR.
+ * The offsets in *out are set in every case. */
+int16_t bk_replica_read(struct bk_partition *p,
+                        int64_t offset,
+                        int64_t max_bytes,
+                        enum bk_isolation iso,
+                        struct bk_replica_read *out);
+
+/* Unpins what a read returned (idempotent). */
+void bk_replica_read_release(struct bk_replica_read *r);
+
+/* ListOffsets for one partition: timestamp -1 (latest: the visible end for
+ * iso), -2 and -4 (earliest), -3 (the record with the largest timestamp,
+ * KIP-734), -5 (latest tiered: none), or a time (the first record at or
+ * after it). *offset and *ts are -1 when there is no such record;
+ * *leader_epoch is the epoch of the batch at *offset. Returns BK_KERR_NONE,
+ * INVALID_REQUEST (another negative timestamp) or KAFKA_STORAGE_ERROR. */
+int16_t bk_replica_list_offset(struct bk_partition *p,
+                               int64_t timestamp,
+                               enum bk_isolation iso,
+                               int64_t *offset,
+                               int64_t *ts,
+                               int32_t *leader_epoch);
+
+/* OffsetForLeaderEpoch: the largest epoch <= epoch that the log knows and
+ * where it ends (the start of the next one, or the log end); -1/-1 when
+ * epoch is older than every entry. */
+void bk_replica_epoch_end(struct bk_partition *p,
+                          int32_t epoch,
+                          int32_t *found_epoch,
+                          int64_t *end_offset);
+
+/* --- moving offsets ----------------------------------------------------- */
+
+/* DeleteRecords: moves the log start up to offset (-1: the high
+ * watermark). *low_watermark gets the log start afterwards. Returns
+ * BK_KERR_NONE, OFFSET_OUT_OF_RANGE (past the high watermark) or
+ * KAFKA_STORAGE_ERROR. */
+int16_t bk_replica_delete_records(struct bk_partition *p,
+                                  int64_t offset,
+                                  int64_t *low_watermark);
+
+/* --- appending as leader ------------------------------------------------ */
+
+struct bk_replica_append;
+typedef void (*bk_replica_durable_cb)(struct bk_replica_append *a,
+                                      int16_t error);
+
+/* One Produce partition's batch. The caller fills the inputs, owns the
+ * struct, and keeps it (and batch) alive until the call returns and, if
+ * it returned true, until durable_cb has run. */
+struct bk_replica_append {
+    /* in */
+    uint8_t *batch; /* borrowed: exactly one record batch, may be rewritten
+                       in place (offsets, epoch) */
+    size_t len;
+    int16_t produce_version;
+    bool wait_durable; /* acks=all: an fdatasync must cover the batch */
+    bk_replica_durable_cb durable_cb;
+    void *data;
+    /* out */
+    int16_t error;
+    const char *message; /* static, or NULL for the code's own text */
+    int32_t bad_record;  /* Produce v8+ record_errors; -1: none */
+    int64_t base_offset; /* -1 on error */
+    int64_t append_time; /* LogAppendTime, or -1 */
+    int64_t log_start;   /* after the append, or -1 on error */
+    /* private */
+    struct bk_log_sync_req sync;
+};
+
+/* Validates the batch as Kafka's leader does (one magic-2 batch, CRC,
+ * max.message.bytes, codec and Produce version, records and timestamps,
+ * the idempotent producer's sequence), recompresses it when the topic's
+ * compression.type asks, appends it at the partition's leader epoch,
+ * advances the high watermark and wakes waiting fetches. A duplicate of a
+ * batch already written answers with its original offsets. The outcome is
+ * in a's out fields. Returns true when a->wait_durable and the batch is not
+ * yet on disk: durable_cb(a, error) follows once it is (or the sync
+ * failed), on the syncer thread, so it may only hand the outcome back to
+ * the shard (as bk_fan_release does); false when the answer is complete
+ * now. */
+bool bk_replica_append_leader(struct bk_partition *p,
+                              struct bk_replica_append *a);
+
+#endif /* BK_PARTITION_REPLICA_H */
