@@ -128,6 +128,12 @@ struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
         *err = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
         return NULL;
     }
+    /* Only the leader serves clients (a follower answers only other
+     * brokers' fetches, once replication exists). */
+    if (mp->leader != part->fan->call->ctx->node_id) {
+        *err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
     if (current_leader_epoch >= 0 && current_leader_epoch != mp->leader_epoch) {
         *err = current_leader_epoch < mp->leader_epoch
                    ? BK_KERR_FENCED_LEADER_EPOCH

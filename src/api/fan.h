@@ -65,11 +65,15 @@ void bk_fan_release(struct bk_fan_part *part);
 /* The owner shard's API state (its partition table). */
 struct bk_api_shard *bk_fan_shard_state(struct bk_fan_part *part);
 
-/* On the owner's thread: looks the topic up by id in img (borrowed),
- * checks the partition exists and the caller's current leader epoch (-1:
- * the caller does not know it; older: FENCED_LEADER_EPOCH, newer:
- * UNKNOWN_LEADER_EPOCH, KIP-320), and opens the partition. Returns it, or
- * NULL with *err set to Kafka's error code. */
+/* The one admission path of every partition API (Produce, Fetch,
+ * ListOffsets, DeleteRecords, OffsetForLeaderEpoch), so that they answer
+ * with the same errors. On the owner's thread: looks the topic up by id in
+ * img (borrowed), checks the partition exists (UNKNOWN_TOPIC_OR_PARTITION),
+ * that this broker leads it (NOT_LEADER_OR_FOLLOWER) and the caller's
+ * current leader epoch (-1: the caller does not know it; older:
+ * FENCED_LEADER_EPOCH, newer: UNKNOWN_LEADER_EPOCH, KIP-320), and opens
+ * the partition. Returns it, or NULL with *err set to Kafka's error
+ * code. */
 struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
                                            const struct bk_md_image *img,
                                            const struct bk_uuid *topic_id,

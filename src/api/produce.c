@@ -28,8 +28,9 @@ typedef struct bk_msg_produce_response_topic_produce_response out_topic;
 struct produce_item {
     /* The per-record error (Produce v8+) when a record is refused. */
     struct bk_msg_produce_response_batch_index_and_error_message rec_error;
-    const struct bk_msg_produce_request_topic_produce_data *topic;
     const struct bk_msg_produce_request_partition_produce_data *in;
+    struct bk_uuid topic_id; /* resolved on the connection's shard */
+    bool known;
     out_part *out;
     struct bk_fan_part *part; /* while the append waits to be durable */
     struct bk_replica_append append;
@@ -66,13 +67,7 @@ static void produce_one(struct produce_state *st,
                         const struct bk_md_image *img,
                         struct produce_item *it)
 {
-    struct bk_api_shard *sh = bk_fan_shard_state(part);
-    const struct bk_str *tn = &it->topic->name;
-    const struct bk_md_topic *t =
-        tn->len >= 0 ? bk_md_image_topic(img, tn->ptr, (size_t)tn->len) : NULL;
-    const struct bk_md_partition *mp =
-        t != NULL ? bk_md_topic_partition(t, it->in->index) : NULL;
-    if (mp == NULL) {
+    if (!it->known) {
         set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
         return;
     }
@@ -81,14 +76,11 @@ static void produce_one(struct produce_state *st,
                   "Produce requests must contain exactly one record batch");
         return;
     }
-    char errmsg[BK_ERRMSG_SIZE] = "";
-    struct bk_partition *p = NULL;
-    int rv =
-        bk_part_get(&sh->parts, t, it->in->index, mp->leader_epoch, &p, errmsg);
-    if (rv != 0) {
-        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
-                     t->name, it->in->index, errmsg);
-        set_error(it, BK_KERR_KAFKA_STORAGE_ERROR, NULL);
+    int16_t err;
+    struct bk_partition *p = bk_fan_open_partition(part, img, &it->topic_id,
+                                                   it->in->index, -1, &err);
+    if (p == NULL) {
+        set_error(it, err, NULL);
         return;
     }
     struct bk_replica_append *a = &it->append;
@@ -211,7 +203,10 @@ void bk_handle_produce(struct bk_call *call)
         uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partition_responses_count; j++, k++) {
             struct produce_item *it = &st->items[k];
-            it->topic = td;
+            it->known = t != NULL;
+            if (t != NULL) {
+                it->topic_id = t->id;
+            }
             it->in = &td->partition_data[j];
             it->out = &outs[k];
             it->out->index = it->in->index;
