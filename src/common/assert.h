@@ -16,4 +16,12 @@
         }                                                                     \
     } while (0)
 
+/* Checks that only debug builds pay for, on paths too hot for an
+ * always-on check: who may call what (thread ownership, below). */
+#ifdef NDEBUG
+#define bk_assert_debug(cond) ((void)0)
+#else
+#define bk_assert_debug(cond) bk_assert(cond)
+#endif
+
 #endif /* BK_COMMON_ASSERT_H */

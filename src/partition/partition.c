@@ -165,6 +165,7 @@ int bk_part_table_init(struct bk_part_table *t,
                        uv_loop_t *loop)
 {
     memset(t, 0, sizeof(*t));
+    bk_owner_claim(&t->owner);
     t->st = st;
     t->loop = loop;
     t->nbuckets = 1024;
@@ -380,6 +381,7 @@ int bk_part_get(struct bk_part_table *t,
                 struct bk_partition **out,
                 char *errmsg)
 {
+    bk_owner_check(&t->owner);
     struct bk_partition *p = bk_part_find(t, &topic->id, index);
     if (p != NULL) {
         p->leader_epoch = leader_epoch;
@@ -399,6 +401,7 @@ int bk_part_get(struct bk_part_table *t,
     }
     p->topic_id = topic->id;
     p->index = index;
+    p->owner = t->owner;
     p->disk = t->st->disk;
     p->leader_epoch = leader_epoch;
     bk_pstate_init(&p->pstate);

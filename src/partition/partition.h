@@ -18,6 +18,7 @@
 #include "cluster/image.h"
 #include "common/clock.h"
 #include "common/disk.h"
+#include "common/owner.h"
 #include "log/batch.h"
 #include "log/log.h"
 #include "partition/producer_state.h"
@@ -48,6 +49,7 @@ struct bk_part_waiter {
 
 struct bk_partition {
     struct bk_partition *hnext; /* table chain */
+    struct bk_owner owner;      /* the shard thread that opened it */
     struct bk_uuid topic_id;
     char *topic; /* owned */
     int32_t index;
@@ -73,6 +75,7 @@ struct bk_partition {
 };
 
 struct bk_part_table {
+    struct bk_owner owner;       /* the shard thread of bk_part_table_init */
     const struct bk_storage *st; /* borrowed */
     uv_loop_t *loop;             /* the shard's loop, for background work */
     struct bk_partition **buckets;

@@ -13,39 +13,46 @@
 
 int64_t bk_replica_log_start(const struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     return bk_log_start_offset(p->log);
 }
 
 int64_t bk_replica_log_end(const struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     return bk_log_end_offset(p->log);
 }
 
 int64_t bk_replica_high_watermark(const struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     return bk_log_hw(p->log);
 }
 
 int64_t bk_replica_last_stable(const struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     /* No transactions yet: nothing is open below the high watermark. */
     return bk_log_hw(p->log);
 }
 
 int32_t bk_replica_latest_epoch(const struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     return bk_log_latest_epoch(p->log);
 }
 
 int64_t bk_replica_visible_end(const struct bk_partition *p,
                                enum bk_isolation iso)
 {
+    bk_owner_check(&p->owner);
     return iso == BK_ISOLATION_READ_COMMITTED ? bk_replica_last_stable(p)
                                               : bk_replica_high_watermark(p);
 }
 
 void bk_replica_advance_hw(struct bk_partition *p)
 {
+    bk_owner_check(&p->owner);
     /* One replica: every record in the log is on every in-sync replica. */
     bk_log_set_hw(p->log, bk_log_end_offset(p->log));
 }
@@ -56,6 +63,7 @@ int16_t bk_replica_read(struct bk_partition *p,
                         enum bk_isolation iso,
                         struct bk_replica_read *out)
 {
+    bk_owner_check(&p->owner);
     out->rd.count = 0;
     out->rd.bytes = 0;
     out->log_start = bk_replica_log_start(p);
@@ -83,6 +91,8 @@ int16_t bk_replica_read(struct bk_partition *p,
 
 void bk_replica_read_release(struct bk_replica_read *r)
 {
+    /* Any thread: Fetch unpins on the connection's shard once the answer is
+     * written (the fd cache is thread-safe). */
     if (r->rd.count > 0) {
         bk_log_read_release(&r->rd);
     }
@@ -108,6 +118,7 @@ int16_t bk_replica_list_offset(struct bk_partition *p,
                                int64_t *ts,
                                int32_t *leader_epoch)
 {
+    bk_owner_check(&p->owner);
     int64_t off = -1, t = -1;
     int rv = 0;
     switch (timestamp) {
@@ -149,6 +160,7 @@ void bk_replica_epoch_end(struct bk_partition *p,
                           int32_t *found_epoch,
                           int64_t *end_offset)
 {
+    bk_owner_check(&p->owner);
     if (bk_log_epoch_end_offset(p->log, epoch, found_epoch, end_offset) != 0) {
         *found_epoch = -1;
         *end_offset = -1;
@@ -159,6 +171,7 @@ int16_t bk_replica_delete_records(struct bk_partition *p,
                                   int64_t offset,
                                   int64_t *low_watermark)
 {
+    bk_owner_check(&p->owner);
     int64_t target = offset == -1 ? bk_replica_high_watermark(p) : offset;
     int rv = target < 0 ? BK_ERANGE : 0;
     if (rv == 0 && target > bk_replica_log_start(p)) {

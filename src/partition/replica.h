@@ -5,7 +5,8 @@
  * for the high watermark) and transactions (the last stable offset, aborted
  * ranges) are additions here, not edits across every handler.
  *
- * Every call runs on the shard that owns the partition. Errors come back as
+ * Every call runs on the shard that owns the partition (checked in debug
+ * builds), except bk_replica_read_release. Errors come back as
  * Kafka error codes (protocol/kerr.h), because what this layer decides is
  * Kafka's partition semantics: which offsets a consumer may see, which
  * batches a leader accepts. */
@@ -60,7 +61,7 @@ int16_t bk_replica_read(struct bk_partition *p,
                         enum bk_isolation iso,
                         struct bk_replica_read *out);
 
-/* Unpins what a read returned (idempotent). */
+/* Unpins what a read returned (idempotent). Any thread. */
 void bk_replica_read_release(struct bk_replica_read *r);
 
 /* ListOffsets for one partition: timestamp -1 (latest: the visible end for

@@ -225,6 +225,7 @@ static bool append_checked(struct bk_partition *p,
 bool bk_replica_append_leader(struct bk_partition *p,
                               struct bk_replica_append *a)
 {
+    bk_owner_check(&p->owner);
     a->error = BK_KERR_NONE;
     a->message = NULL;
     a->bad_record = -1;

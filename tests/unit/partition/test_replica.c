@@ -11,8 +11,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 /* clang-format on */
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "batch_gen.h"
@@ -300,6 +304,42 @@ static void test_acks_all_waits_for_the_sync(void **state)
     assert_int_equal(durable_calls, 2);
 }
 
+#ifndef NDEBUG
+static void *other_thread(void *arg)
+{
+    struct bk_partition *p = arg;
+    (void)bk_replica_log_end(p);
+    return NULL;
+}
+
+/* Debug builds (the check is left out of Release builds, so this test is
+ * too): a replica call from a thread other than the owning shard's aborts
+ * instead of racing with the shard. */
+static void test_wrong_thread_aborts(void **state)
+{
+    struct fx *f = *state;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* The child's abort is the expected outcome: keep its report out
+         * of the test log. */
+        if (freopen("/dev/null", "w", stderr) == NULL) {
+            _exit(2);
+        }
+        pthread_t t;
+        pthread_create(&t, NULL, other_thread, f->p);
+        pthread_join(t, NULL);
+        _exit(0);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    /* The owner itself may call. */
+    assert_int_equal(bk_replica_log_end(f->p), 0);
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +354,10 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_acks_all_waits_for_the_sync, setup,
                                         teardown),
+#ifndef NDEBUG
+        cmocka_unit_test_setup_teardown(test_wrong_thread_aborts, setup,
+                                        teardown),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
