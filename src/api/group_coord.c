@@ -62,12 +62,19 @@ struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s)
     if (s == NULL) {
         return BK_STR_NULL;
     }
-    size_t n = strlen(s);
+    return bk_gbuf_strn(b, s, strlen(s));
+}
+
+struct bk_str bk_gbuf_strn(struct bk_gbuf *b, const char *s, size_t n)
+{
     char *p = bk_gbuf_alloc(b, n + 1);
     if (p == NULL) {
         return bk_str_c("");
     }
-    memcpy(p, s, n + 1);
+    if (n > 0) {
+        memcpy(p, s, n);
+    }
+    p[n] = '\0';
     return (struct bk_str){ p, (int32_t)n };
 }
 
