@@ -93,7 +93,7 @@ static void describe_member(const struct bk_cmember *m,
 {
     memset(om, 0, sizeof(*om));
     om->member_id = bk_gbuf_str(b, m->id);
-    om->instance_id = bk_gbuf_str(b, m->instance_id);
+    om->instance_id = bk_gbuf_instance(b, m);
     om->rack_id = BK_STR_NULL; /* rack-aware assignment is not supported */
     om->member_epoch = m->epoch;
     om->client_id = bk_gbuf_str(b, m->client_id ? m->client_id : "");

@@ -133,7 +133,7 @@ static void describe_consumer(const struct bk_group *g,
         out_member *om = &o->members[k];
         memset(om, 0, sizeof(*om));
         om->member_id = bk_gbuf_str(b, m->id);
-        om->group_instance_id = bk_gbuf_str(b, m->instance_id);
+        om->group_instance_id = bk_gbuf_instance(b, m);
         om->client_id = bk_gbuf_str(b, m->client_id);
         om->client_host = bk_gbuf_str(b, m->client_host);
         describe_cmember(m, img, b, om);
@@ -180,7 +180,7 @@ static void run(struct bk_gops *ops,
         out_member *om = &o->members[k];
         memset(om, 0, sizeof(*om));
         om->member_id = bk_gbuf_str(b, m->id);
-        om->group_instance_id = bk_gbuf_str(b, m->instance_id);
+        om->group_instance_id = bk_gbuf_instance(b, m);
         om->client_id = bk_gbuf_str(b, m->client_id);
         om->client_host = bk_gbuf_str(b, m->client_host);
         const struct bk_group_protocol *p = bk_group_member_protocol(g, m);

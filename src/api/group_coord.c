@@ -25,11 +25,16 @@
 #define LOAD_CHUNK            (1024 * 1024)
 #define LOAD_MAX_UNCOMPRESSED (64 * 1024 * 1024)
 
+enum { LOAD_NONE = 0, LOAD_DONE, LOAD_STALE };
+
 struct bk_gcoord {
     struct bk_group_registry reg;
     struct bk_shard *shard;
     struct bk_uuid topic_id; /* of the offsets topic seen last */
-    uint8_t *loaded;         /* per partition: read back since start */
+    /* Per partition: LOAD_NONE, LOAD_DONE (read back into the registry)
+     * or LOAD_STALE (an append failed, so memory may be ahead of the log:
+     * its groups are unloaded and read back before they serve again). */
+    uint8_t *loaded;
     int32_t nparts;
     bool closed;
     /* Parked answers given since the last flush (struct bk_gwait): the
@@ -62,12 +67,19 @@ struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s)
     if (s == NULL) {
         return BK_STR_NULL;
     }
-    size_t n = strlen(s);
+    return bk_gbuf_strn(b, s, strlen(s));
+}
+
+struct bk_str bk_gbuf_strn(struct bk_gbuf *b, const char *s, size_t n)
+{
     char *p = bk_gbuf_alloc(b, n + 1);
     if (p == NULL) {
         return bk_str_c("");
     }
-    memcpy(p, s, n + 1);
+    if (n > 0) {
+        memcpy(p, s, n);
+    }
+    p[n] = '\0';
     return (struct bk_str){ p, (int32_t)n };
 }
 
@@ -200,8 +212,12 @@ static void apply_batch(struct bk_gcoord *gc, const uint8_t *b, size_t len)
     bk_arena_destroy(&scratch);
 }
 
-static void load_partition(struct bk_gcoord *gc, struct bk_partition *p)
+/* Reads partition p back into the registry. Returns 0, or the error of a
+ * read that failed (the caller unloads what was read: a partial load would
+ * put memory behind the log). */
+static int load_partition(struct bk_gcoord *gc, struct bk_partition *p)
 {
+    int err = 0;
     int64_t off = bk_log_start_offset(p->log);
     int64_t end = bk_log_end_offset(p->log);
     size_t cap = LOAD_CHUNK;
@@ -215,6 +231,7 @@ static void load_partition(struct bk_gcoord *gc, struct bk_partition *p)
         if (rv == BK_ETOOLARGE && len > cap) {
             uint8_t *nb = bk_realloc(buf, len);
             if (nb == NULL) {
+                err = BK_ENOMEM;
                 break;
             }
             buf = nb;
@@ -227,6 +244,7 @@ static void load_partition(struct bk_gcoord *gc, struct bk_partition *p)
                              "partition=%d offset=%lld msg=\"reading "
                              "__consumer_offsets failed: %s\"",
                              p->index, (long long)off, bk_strerror(rv));
+                err = rv;
             }
             break;
         }
@@ -244,12 +262,62 @@ static void load_partition(struct bk_gcoord *gc, struct bk_partition *p)
         }
         off = next;
     }
+    if (buf == NULL) {
+        err = BK_ENOMEM;
+    }
     bk_free(buf);
+    if (err != 0) {
+        return err;
+    }
     if (nbatches > 0) {
         bk_log_info("group",
                     "shard=%u partition=%d batches=%zu groups=%zu "
                     "msg=\"loaded groups and offsets\"",
                     gc->shard->id, p->index, nbatches, gc->reg.ngroups);
+    }
+    return 0;
+}
+
+/* Removes every group of `partition` from the registry (parked joins and
+ * syncs there are answered with COORDINATOR_NOT_AVAILABLE) and marks it
+ * not loaded, so that its next use reads it back from the log. */
+static void unload_partition(struct bk_gcoord *gc, int32_t partition)
+{
+    struct bk_group *g = gc->reg.groups;
+    size_t n = 0;
+    while (g != NULL) {
+        struct bk_group *next = g->next;
+        if (bk_gcoord_group_partition(gc, g) == partition) {
+            bk_group_remove(&gc->reg, g);
+            n++;
+        }
+        g = next;
+    }
+    if (partition < gc->nparts) {
+        gc->loaded[partition] = LOAD_NONE;
+    }
+    bk_log_info("group",
+                "shard=%u partition=%d groups=%zu msg=\"unloaded groups "
+                "after a failed write, reloading them from the log\"",
+                gc->shard->id, partition, n);
+}
+
+/* An append to `partition` failed: the change that made it may already be
+ * in memory (the registry applies changes before they are written). */
+static void mark_stale(struct bk_gcoord *gc, int32_t partition)
+{
+    if (partition >= 0 && partition < gc->nparts &&
+        gc->loaded[partition] == LOAD_DONE) {
+        gc->loaded[partition] = LOAD_STALE;
+    }
+}
+
+static void unload_stale(struct bk_gcoord *gc)
+{
+    for (int32_t p = 0; p < gc->nparts; p++) {
+        if (gc->loaded[p] == LOAD_STALE) {
+            unload_partition(gc, p);
+        }
     }
 }
 
@@ -297,9 +365,19 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
         *err = BK_KERR_NOT_COORDINATOR;
         return NULL;
     }
-    if (!gc->loaded[partition]) {
-        load_partition(gc, p);
-        gc->loaded[partition] = 1;
+    if (gc->loaded[partition] == LOAD_STALE) {
+        /* An append failed since the last flush: bring memory back in
+         * line with the log before serving these groups again. */
+        unload_partition(gc, partition);
+    }
+    if (gc->loaded[partition] == LOAD_NONE) {
+        int rv = load_partition(gc, p);
+        if (rv != 0) {
+            unload_partition(gc, partition);
+            *err = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+            return NULL;
+        }
+        gc->loaded[partition] = LOAD_DONE;
     }
     *err = BK_KERR_NONE;
     return gc;
@@ -369,6 +447,9 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
                      "partition=%d msg=\"appending to __consumer_offsets "
                      "failed: %s\"",
                      partition, bk_strerror(rv));
+        /* Transient errors and ENOSPC leave the log working; either way
+         * the registry may hold what this append was to write. */
+        mark_stale(gc, partition);
         return rv == BK_ETOOLARGE ? BK_KERR_OFFSET_METADATA_TOO_LARGE
                                   : BK_KERR_NOT_COORDINATOR;
     }
@@ -442,6 +523,14 @@ static void release_answered(struct bk_gcoord *gc)
         struct bk_fan_part *part = w->part;
         struct bk_partition *p =
             bk_part_find(&sh->parts, &gc->topic_id, w->partition);
+        if (w->partition >= 0 && w->partition < gc->nparts &&
+            gc->loaded[w->partition] == LOAD_STALE) {
+            /* The records of the change that answered it may not have
+             * been written: it must not report success. */
+            *bk_gops_sync_err(part->fan->data, part) = BK_KERR_NOT_COORDINATOR;
+            bk_fan_release(part);
+            continue;
+        }
         int64_t end = p != NULL ? bk_log_end_offset(p->log) : 0;
         if (p == NULL || bk_log_durable_offset(p->log) >= end) {
             bk_fan_release(part);
@@ -528,6 +617,10 @@ void bk_gcoord_flush(struct bk_gcoord *gc,
         }
         bk_arena_destroy(&a);
     }
+    release_answered(gc);
+    /* After a failed append, reload the partition's groups (their parked
+     * requests are answered and released right away). */
+    unload_stale(gc);
     release_answered(gc);
 }
 

@@ -56,6 +56,14 @@ struct bk_gbuf {
 void *bk_gbuf_alloc(struct bk_gbuf *b, size_t n);
 /* A copy of s (NULL -> null string). */
 struct bk_str bk_gbuf_str(struct bk_gbuf *b, const char *s);
+/* A copy of the n bytes at s, which may hold NUL bytes. */
+struct bk_str bk_gbuf_strn(struct bk_gbuf *b, const char *s, size_t n);
+/* A copy of a member's instance id (m: a struct bk_group_member or
+ * bk_cmember) with every byte; null for a dynamic member. */
+#define bk_gbuf_instance(b, m)                                       \
+    ((m)->instance_id != NULL                                        \
+         ? bk_gbuf_strn((b), (m)->instance_id, (m)->instance_id_len) \
+         : BK_STR_NULL)
 struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *p, size_t n);
 /* Moves src's memory (and failure) into dst. */
 void bk_gbuf_move(struct bk_gbuf *dst, struct bk_gbuf *src);

@@ -54,7 +54,7 @@ static void join_done(struct bk_gwait *w, const struct bk_group_join_result *r)
                     bk_group_member_protocol(&g, m);
                 out_member *o = &st->members[i];
                 o->member_id = bk_gbuf_str(b, m->id);
-                o->group_instance_id = bk_gbuf_str(b, m->instance_id);
+                o->group_instance_id = bk_gbuf_instance(b, m);
                 o->metadata =
                     p != NULL ? bk_gbuf_bytes(b, p->metadata, p->metadata_len)
                               : bk_gbuf_bytes(b, NULL, 0);

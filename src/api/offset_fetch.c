@@ -48,6 +48,15 @@ static int cmp_entry(const void *a, const void *b)
     return (x->partition > y->partition) - (x->partition < y->partition);
 }
 
+/* The committed metadata with every byte ("" when none). */
+static struct bk_str md_of(struct bk_gbuf *b, const struct bk_group_offset *o)
+{
+    if (o == NULL || o->metadata == NULL) {
+        return bk_str_c("");
+    }
+    return bk_gbuf_strn(b, o->metadata, o->metadata_len);
+}
+
 static void run(struct bk_gops *ops,
                 size_t i,
                 struct bk_gcoord *gc,
@@ -72,7 +81,7 @@ static void run(struct bk_gops *ops,
                 .partition = o->partition,
                 .offset = o->offset,
                 .leader_epoch = o->leader_epoch,
-                .metadata = bk_gbuf_str(b, o->metadata ? o->metadata : ""),
+                .metadata = md_of(b, o),
             };
         }
         og->nout = n;
@@ -99,8 +108,7 @@ static void run(struct bk_gops *ops,
                 .partition = og->parts[t][p],
                 .offset = o != NULL ? o->offset : -1,
                 .leader_epoch = o != NULL ? o->leader_epoch : -1,
-                .metadata = bk_gbuf_str(
-                    b, o != NULL && o->metadata != NULL ? o->metadata : ""),
+                .metadata = md_of(b, o),
             };
         }
     }

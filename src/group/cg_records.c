@@ -112,7 +112,7 @@ static void emit_member(struct bk_wr *w, const void *x, const void *y)
     const struct bk_cgroup *cg = x;
     const struct bk_cmember *m = y;
     bk_wr_i16(w, 0);
-    bk_wr_str(w, cs(m->instance_id), true);
+    bk_wr_str(w, bk_group_str(m->instance_id, m->instance_id_len), true);
     bk_wr_str(w, BK_STR_NULL, true); /* RackId */
     bk_wr_str(w, cs(m->client_id), true);
     bk_wr_str(w, cs(m->client_host), true);

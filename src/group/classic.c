@@ -367,6 +367,7 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         }
         if (req->instance_id.len >= 0) {
             m->instance_id = bk_gi_dup(req->instance_id);
+            m->instance_id_len = (size_t)req->instance_id.len;
             if (m->instance_id == NULL) {
                 goto fail;
             }
@@ -608,8 +609,10 @@ int16_t bk_ci_upgrade(struct bk_group_registry *r,
         bk_free(m->client_host);
         m->client_id = bk_strdup(om->client_id);
         m->client_host = bk_strdup(om->client_host);
-        m->instance_id =
-            om->instance_id != NULL ? bk_strdup(om->instance_id) : NULL;
+        m->instance_id = om->instance_id != NULL
+                             ? bk_strndup(om->instance_id, om->instance_id_len)
+                             : NULL;
+        m->instance_id_len = om->instance_id_len;
         if (m->client_id == NULL || m->client_host == NULL ||
             (om->instance_id != NULL && m->instance_id == NULL) ||
             bk_gi_protocols_copy(&m->protocols, &m->nprotocols, in, k) != 0 ||
@@ -741,8 +744,10 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
         ms[n] = m;
         int16_t ver = assignment_version(cm);
         m->id = bk_strdup(cm->id);
-        m->instance_id =
-            cm->instance_id != NULL ? bk_strdup(cm->instance_id) : NULL;
+        m->instance_id = cm->instance_id != NULL
+                             ? bk_strndup(cm->instance_id, cm->instance_id_len)
+                             : NULL;
+        m->instance_id_len = cm->instance_id_len;
         m->client_id = bk_strdup(cm->client_id);
         m->client_host = bk_strdup(cm->client_host);
         m->session_timeout_ms = cm->session_timeout_ms;

@@ -99,8 +99,10 @@ struct bk_cmember *bk_ci_find_static(const struct bk_cgroup *cg,
         return NULL;
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
-        if (cg->members[i]->instance_id != NULL &&
-            bk_str_eq_c(instance_id, cg->members[i]->instance_id)) {
+        const struct bk_cmember *m = cg->members[i];
+        if (m->instance_id != NULL &&
+            bk_str_eq(instance_id,
+                      bk_group_str(m->instance_id, m->instance_id_len))) {
             return cg->members[i];
         }
     }
@@ -381,8 +383,10 @@ static const struct bk_group_member *find_static_classic(
     struct bk_str instance_id)
 {
     for (size_t i = 0; instance_id.len >= 0 && i < g->nmembers; i++) {
-        if (g->members[i]->instance_id != NULL &&
-            bk_str_eq_c(instance_id, g->members[i]->instance_id)) {
+        const struct bk_group_member *m = g->members[i];
+        if (m->instance_id != NULL &&
+            bk_str_eq(instance_id,
+                      bk_group_str(m->instance_id, m->instance_id_len))) {
             return g->members[i];
         }
     }
@@ -583,6 +587,8 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         bk_free(m->client_host);
         m->instance_id =
             hb->instance_id.len >= 0 ? dup_str(hb->instance_id) : NULL;
+        m->instance_id_len =
+            hb->instance_id.len > 0 ? (size_t)hb->instance_id.len : 0;
         m->client_id = dup_str(hb->client_id);
         m->client_host = dup_str(hb->client_host);
         if (hb->rebalance_timeout_ms > 0) {

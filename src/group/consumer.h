@@ -47,7 +47,8 @@ struct bk_cg_set {
 
 struct bk_cmember {
     char *id;
-    char *instance_id;
+    char *instance_id; /* instance_id_len bytes (may hold NUL); NULL: none */
+    size_t instance_id_len;
     char *client_id;
     char *client_host;
     char **topics; /* subscription, owned */

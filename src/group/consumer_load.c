@@ -137,6 +137,8 @@ int bk_cgroup_load_member(struct bk_group_registry *r,
     bk_free(m->client_host);
     bk_gi_protocols_free(m->protocols, m->nprotocols);
     m->instance_id = iid;
+    m->instance_id_len =
+        ml->instance_id.len > 0 ? (size_t)ml->instance_id.len : 0;
     m->client_id = cid;
     m->client_host = host;
     m->protocols = protos;

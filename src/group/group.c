@@ -214,8 +214,10 @@ static struct bk_group_member *find_static(const struct bk_group *g,
         return NULL;
     }
     for (size_t i = 0; i < g->nmembers; i++) {
-        if (g->members[i]->instance_id != NULL &&
-            str_is(instance_id, g->members[i]->instance_id)) {
+        const struct bk_group_member *m = g->members[i];
+        if (m->instance_id != NULL &&
+            bk_str_eq(instance_id,
+                      bk_group_str(m->instance_id, m->instance_id_len))) {
             return g->members[i];
         }
     }
@@ -762,6 +764,8 @@ struct bk_group_member *bk_gi_member_new(struct bk_group_registry *r,
              (unsigned long long)(b & 0xffffffffffffULL));
     m->id = bk_strdup(id);
     m->instance_id = dup_str(req->instance_id);
+    m->instance_id_len =
+        req->instance_id.len > 0 ? (size_t)req->instance_id.len : 0;
     m->client_id =
         dup_str(req->client_id.len < 0 ? bk_str_c("") : req->client_id);
     m->client_host =
@@ -1296,6 +1300,7 @@ int bk_group_offset_put(struct bk_group *g,
     }
     bk_free(o->metadata);
     o->metadata = md;
+    o->metadata_len = metadata.len > 0 ? (size_t)metadata.len : 0;
     o->offset = offset;
     o->leader_epoch = leader_epoch;
     o->commit_ms = commit_ms;
@@ -1545,6 +1550,8 @@ int bk_group_load_meta(struct bk_group_registry *r,
         }
         m->id = dup_str(in->member_id);
         m->instance_id = dup_str(in->instance_id);
+        m->instance_id_len =
+            in->instance_id.len > 0 ? (size_t)in->instance_id.len : 0;
         m->client_id = dup_str(in->client_id);
         m->client_host = dup_str(in->client_host);
         m->session_timeout_ms = in->session_timeout_ms;

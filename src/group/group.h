@@ -73,8 +73,11 @@ struct bk_group_protocol {
 };
 
 struct bk_group_member {
-    char *id;          /* owned */
-    char *instance_id; /* owned; NULL: dynamic member */
+    char *id; /* owned */
+    /* Owned, instance_id_len bytes plus a NUL; NULL: dynamic member. The
+     * id may hold NUL bytes: "a\0x" is not "a" (bk_group_str()). */
+    char *instance_id;
+    size_t instance_id_len;
     char *client_id;   /* owned */
     char *client_host; /* owned */
     int32_t session_timeout_ms;
@@ -94,7 +97,10 @@ struct bk_group_offset {
     int32_t partition;
     int64_t offset;
     int32_t leader_epoch;
-    char *metadata;    /* owned; NULL: null */
+    /* Owned, metadata_len bytes plus a NUL: the metadata may hold NUL
+     * bytes, so it is read with its length, never as a C string. */
+    char *metadata;
+    size_t metadata_len;
     int64_t commit_ms; /* wall clock */
     int64_t expire_ms; /* wall clock; -1: by the group's retention rule */
 };
@@ -212,6 +218,12 @@ void bk_group_registry_init(struct bk_group_registry *r,
 void bk_group_registry_close(struct bk_group_registry *r);
 
 struct bk_group *bk_group_find(struct bk_group_registry *r, struct bk_str id);
+
+/* An owned string kept with its length (NULL: null), as a view. */
+static inline struct bk_str bk_group_str(const char *s, size_t len)
+{
+    return s != NULL ? (struct bk_str){ s, (int32_t)len } : BK_STR_NULL;
+}
 
 /* The group's id with its length (borrowed from g). */
 struct bk_str bk_group_id(const struct bk_group *g);

@@ -85,7 +85,8 @@ struct bk_bytes bk_gr_group_value_encode(struct bk_arena *a,
         const struct bk_group_member *m = g->members[i];
         const struct bk_group_protocol *p = bk_group_member_protocol(g, m);
         n += bk_str_size(cs(m->id), false) +
-             bk_str_size(cs(m->instance_id), false) +
+             bk_str_size(bk_group_str(m->instance_id, m->instance_id_len),
+                         false) +
              bk_str_size(cs(m->client_id), false) +
              bk_str_size(cs(m->client_host), false) + 8 + 4 +
              (p != NULL ? p->metadata_len : 0) + 4 + m->assignment_len;
@@ -104,7 +105,7 @@ struct bk_bytes bk_gr_group_value_encode(struct bk_arena *a,
         const struct bk_group_member *m = g->members[i];
         const struct bk_group_protocol *p = bk_group_member_protocol(g, m);
         bk_wr_str(&wr, cs(m->id), false);
-        bk_wr_str(&wr, cs(m->instance_id), false);
+        bk_wr_str(&wr, bk_group_str(m->instance_id, m->instance_id_len), false);
         bk_wr_str(&wr, cs(m->client_id), false);
         bk_wr_str(&wr, cs(m->client_host), false);
         bk_wr_i32(&wr, m->rebalance_timeout_ms);

@@ -137,10 +137,10 @@ static void apply_config(struct bk_partition *p,
         cfg_long(t, "max.compaction.lag.ms", lc->max_compaction_lag_ms);
     lc->min_cleanable_dirty_ratio = cfg_double(t, "min.cleanable.dirty.ratio",
                                                lc->min_cleanable_dirty_ratio);
-    /* The group coordinator keeps group state in memory ahead of its
-     * __consumer_offsets partition, and reloads it only at start-up: a
-     * failed write there must keep failing (docs/storage.md). */
-    lc->write_errors_fatal = strcmp(t->name, "__consumer_offsets") == 0;
+    /* __consumer_offsets heals like any log: after a failed append the
+     * group coordinator reloads that partition's groups from the log
+     * before it serves them again (group_coord.c, docs/storage.md). */
+    lc->write_errors_fatal = false;
     lc->cleaner_enable = st->cleaner_enable;
     lc->cleaner_backoff_ms = st->cleaner_backoff_ms;
     if (st->cleaner_map_bytes > 0) {

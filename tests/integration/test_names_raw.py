@@ -416,6 +416,114 @@ def test_group_id_with_nul_is_its_own_group():
                 time.sleep(0.2)
 
 
+def commit_with_metadata(b, group, topic, offset, metadata):
+    """OffsetCommit v2 with metadata: the partition's error."""
+    body = s16(group) + struct.pack(">i", -1) + s16("") + struct.pack(">q", -1)
+    part = struct.pack(">iq", 0, offset) + s16(metadata)
+    body += arr([s16(topic) + arr([part])])
+    r = call(b, 8, 2, body)
+    ((_, ((_, err),)),) = r.arr(lambda: (r.s16(),
+                                         r.arr(lambda: (r.i32(), r.i16()))))
+    return err
+
+
+def fetch_with_metadata(b, group, topic):
+    """OffsetFetch v1: (committed offset, metadata, error)."""
+    body = s16(group) + arr([s16(topic) + arr([struct.pack(">i", 0)])])
+    r = call(b, 9, 1, body)
+    ((_, ((_, off, md, err),)),) = r.arr(
+        lambda: (r.s16(), r.arr(lambda: (r.i32(), r.i64(), r.s16(),
+                                         r.i16()))))
+    return off, md, err
+
+
+def test_commit_metadata_with_nul_round_trips():
+    """Committed metadata is every byte the client sent, in memory and in
+    __consumer_offsets: "Hello\0world!" is not read back as "Hello"."""
+    md = b"Hello\0world!\0"
+    with Broker() as b:
+        assert create_topics(b, ["mdt"])[0][1] == 0
+        assert commit_retrying(b, "mdg", "mdt", 1) == 0
+        assert commit_with_metadata(b, "mdg", "mdt", 5, md) == 0
+        assert fetch_with_metadata(b, "mdg", "mdt") == (5, md, 0)
+        assert b.stop() == 0
+        b.start()
+        deadline = time.time() + 30
+        while fetch_with_metadata(b, "mdg", "mdt")[2] != 0 and \
+                time.time() < deadline:
+            time.sleep(0.2)
+        assert fetch_with_metadata(b, "mdg", "mdt") == (5, md, 0)
+
+
+def join_static(b, group, member, instance):
+    """JoinGroup v5: (error, generation, leader, member id, members as
+    [(member id, instance id)])."""
+    body = s16(group) + struct.pack(">ii", 10000, 30000) + s16(member)
+    body += s16(instance) + s16("consumer")
+    body += arr([s16("range") + struct.pack(">i", 1) + b"m"])
+    s = connect(b.port, timeout=40)
+    try:
+        s.sendall(frame(11, 5, 3, body))
+        r = Reader(recv_frame(s))
+    finally:
+        s.close()
+    assert r.i32() == 3
+    r.i32()
+    err, gen = r.i16(), r.i32()
+    r.s16()
+    leader, mid = r.s16(), r.s16()
+    members = r.arr(lambda: (r.s16(), r.s16(), r.take(r.i32())))
+    return err, gen, leader, mid, [(m, i) for m, i, _ in members]
+
+
+def sync_static(b, group, member, instance, gen, assignments=()):
+    """SyncGroup v3: the error."""
+    body = s16(group) + struct.pack(">i", gen) + s16(member) + s16(instance)
+    body += arr([s16(m) + struct.pack(">i", len(a)) + a
+                 for m, a in assignments])
+    r = call(b, 14, 3, body)
+    r.i32()
+    return r.i16()
+
+
+def heartbeat_static(b, group, member, instance, gen):
+    """Heartbeat v3: the error."""
+    body = s16(group) + struct.pack(">i", gen) + s16(member) + s16(instance)
+    r = call(b, 12, 3, body)
+    r.i32()
+    return r.i16()
+
+
+def test_instance_id_with_nul_is_its_own_static_member():
+    """Static membership (KIP-345) is keyed by every byte of the instance
+    id: a member "a" joining does not take over the membership of "a\0x"
+    (FENCED_INSTANCE_ID for the real one), it is a new member."""
+    from concurrent.futures import ThreadPoolExecutor
+    group, odd = "static-nul", b"a\0x"
+    with Broker(extra={"group.initial.rebalance.delay.ms": "0"}) as b:
+        assert create_topics(b, ["st"])[0][1] == 0
+        assert commit_retrying(b, group, "st", 0) == 0
+        err, gen, leader, mx, _ = join_static(b, group, "", odd)
+        assert err == 0 and leader == mx
+        assert sync_static(b, group, mx, odd, gen, [(mx, b"all")]) == 0
+        with ThreadPoolExecutor(1) as pool:
+            # A new static member: a rebalance, parked until "a\0x" rejoins.
+            other = pool.submit(join_static, b, group, "", b"a")
+            deadline = time.time() + 20
+            while True:
+                err = heartbeat_static(b, group, mx, odd, gen)
+                assert err != 82, "FENCED_INSTANCE_ID: 'a' took over 'a\\0x'"
+                if err == 27:  # REBALANCE_IN_PROGRESS
+                    break
+                assert err == 0 and time.time() < deadline
+                time.sleep(0.05)
+            err, gen2, leader, mid, members = join_static(b, group, mx, odd)
+            assert err == 0 and mid == mx and gen2 == gen + 1
+            oerr, ogen, _, ma, _ = other.result(timeout=30)
+            assert (oerr, ogen) == (0, gen2) and ma != mx
+        assert sorted(members) == sorted([(mx, odd), (ma, b"a")])
+
+
 # --- logs -----------------------------------------------------------------
 
 def test_client_id_is_logged_escaped(broker):

@@ -442,6 +442,62 @@ static void test_records_round_trip(void **state)
     bk_arena_destroy(&a);
 }
 
+/* Instance ids and committed metadata are kept with every byte, in
+ * memory and in the records: "a\0x" is not "a". */
+static void test_nul_bytes_kept(void **state)
+{
+    (void)state;
+    struct bk_arena a;
+    bk_arena_init(&a, 4096, 0);
+    const struct bk_str odd = { "a\0x", 3 };
+    struct bk_group_proto_in p = { bk_str_c("range"),
+                                   { (const uint8_t *)"m", 1 } };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(""),
+        .instance_id = odd,
+        .client_id = bk_str_c("client"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = &p,
+        .nprotocols = 1,
+    };
+    struct waiter j, s;
+    memset(&j, 0, sizeof(j));
+    bk_group_join(&reg, G, &req, &j);
+    assert_int_equal(j.error, 0);
+    struct bk_group_assignment_in as = { bk_str_c(j.member_id),
+                                         { (const uint8_t *)"asg", 3 } };
+    sync_leader(&s, &j, &as, 1);
+    assert_int_equal(bk_group_heartbeat(&reg, G, bk_str_c(j.member_id), odd, 1),
+                     0);
+    struct bk_group_meta_load ml;
+    assert_int_equal(
+        bk_gr_group_value_decode(bk_gr_group_value_encode(&a, grp()), &a, &ml),
+        0);
+    assert_int_equal(ml.nmembers, 1);
+    assert_true(bk_str_eq(ml.members[0].instance_id, odd));
+    /* "a" is another static member, not a restart of "a\0x": it joins as
+     * a new member (a rebalance) instead of taking over the membership. */
+    static struct waiter j2; /* answered at teardown */
+    memset(&j2, 0, sizeof(j2));
+    req.instance_id = bk_str_c("a");
+    bk_group_join(&reg, G, &req, &j2);
+    assert_int_equal(grp()->nmembers, 2);
+    assert_int_equal(grp()->state, BK_GROUP_PREPARING_REBALANCE);
+
+    const struct bk_str md = { "Hello\0world!", 12 };
+    assert_int_equal(
+        bk_group_offset_put(grp(), bk_str_c("t"), 0, 5, -1, md, 1, -1), 0);
+    const struct bk_group_offset *o =
+        bk_group_offset_get(grp(), bk_str_c("t"), 0);
+    assert_non_null(o);
+    assert_int_equal(o->metadata_len, 12);
+    assert_memory_equal(o->metadata, md.ptr, 12);
+    bk_arena_destroy(&a);
+}
+
 /* ---- KIP-848 ---- */
 
 static struct bk_uuid topic_a = { { 1, 2, 3 } };
@@ -588,6 +644,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_offsets_and_retention, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_nul_bytes_kept, setup, teardown),
         cmocka_unit_test_setup_teardown(test_records_round_trip, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_consumer_protocol_reconciliation,
