@@ -19,6 +19,7 @@
 #include "common/heap.h"
 #include "common/log.h"
 #include "group/persist.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 #include "protocol/record_batch.h"
 
@@ -218,16 +219,15 @@ static void apply_batch(struct bk_gcoord *gc, const uint8_t *b, size_t len)
 static int load_partition(struct bk_gcoord *gc, struct bk_partition *p)
 {
     int err = 0;
-    int64_t off = bk_log_start_offset(p->log);
-    int64_t end = bk_log_end_offset(p->log);
+    int64_t off = bk_replica_log_start(p);
+    int64_t end = bk_replica_log_end(p);
     size_t cap = LOAD_CHUNK;
     uint8_t *buf = bk_malloc(cap);
     size_t nbatches = 0;
     while (buf != NULL && off < end) {
         size_t len = 0;
         int64_t next = off;
-        int rv = bk_log_read_copy(p->log, off, (int64_t)cap, INT64_MAX, buf,
-                                  cap, &len, &next);
+        int rv = bk_replica_read_copy(p, off, buf, cap, &len, &next);
         if (rv == BK_ETOOLARGE && len > cap) {
             uint8_t *nb = bk_realloc(buf, len);
             if (nb == NULL) {
@@ -358,7 +358,7 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
                    : BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return NULL;
     }
-    if (bk_log_failed(p->log)) {
+    if (bk_replica_failed(p)) {
         /* A write failed: what this shard holds in memory for these
          * groups may be ahead of the log, so it stops coordinating them,
          * as Kafka does once the log directory is offline. */
@@ -438,9 +438,9 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
     if (rv != 0) {
         return BK_KERR_UNKNOWN_SERVER_ERROR;
     }
-    struct bk_log_append_result res;
-    rv = bk_log_append(p->log, out, len, p->leader_epoch, BK_LOG_APPEND_LEADER,
-                       &res);
+    int64_t base_offset, last_offset;
+    rv = bk_replica_append_records(p, out, len, (int32_t)n, now, &base_offset,
+                                   &last_offset);
     bk_free(out);
     if (rv != 0) {
         bk_log_error("group",
@@ -453,10 +453,7 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
         return rv == BK_ETOOLARGE ? BK_KERR_OFFSET_METADATA_TOO_LARGE
                                   : BK_KERR_NOT_COORDINATOR;
     }
-    /* One replica: the high watermark is the log end. */
-    bk_log_set_hw(p->log, bk_log_end_offset(p->log));
-    bk_part_after_append(p, -1, -1, -1, (int32_t)n, res.base_offset, now, len);
-    if (part != NULL && bk_log_durable_offset(p->log) < res.last_offset + 1) {
+    if (part != NULL && bk_replica_durable_offset(p) < last_offset + 1) {
         struct sync_ctx *s = bk_calloc(1, sizeof(*s));
         if (s == NULL) {
             return BK_KERR_UNKNOWN_SERVER_ERROR;
@@ -465,7 +462,7 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
         s->part = part;
         s->err = sync_err;
         bk_fan_hold(part);
-        if (bk_log_sync(p->log, res.last_offset + 1, &s->req, synced_cb) != 0) {
+        if (bk_replica_sync(p, last_offset + 1, &s->req, synced_cb) != 0) {
             bk_free(s);
             bk_fan_release(part);
             return BK_KERR_NOT_COORDINATOR;
@@ -531,8 +528,8 @@ static void release_answered(struct bk_gcoord *gc)
             bk_fan_release(part);
             continue;
         }
-        int64_t end = p != NULL ? bk_log_end_offset(p->log) : 0;
-        if (p == NULL || bk_log_durable_offset(p->log) >= end) {
+        int64_t end = p != NULL ? bk_replica_log_end(p) : 0;
+        if (p == NULL || bk_replica_durable_offset(p) >= end) {
             bk_fan_release(part);
             continue;
         }
@@ -546,7 +543,7 @@ static void release_answered(struct bk_gcoord *gc)
         s->req.data = s;
         s->part = part; /* takes over the parked hold */
         s->err = err;
-        if (bk_log_sync(p->log, end, &s->req, synced_cb) != 0) {
+        if (bk_replica_sync(p, end, &s->req, synced_cb) != 0) {
             bk_free(s);
             *err = BK_KERR_NOT_COORDINATOR;
             bk_fan_release(part);
@@ -586,7 +583,7 @@ static bool group_log_failed(struct bk_gcoord *gc, const struct bk_group *g)
     struct bk_api_shard *sh = gc->shard->app;
     struct bk_partition *p = bk_part_find(&sh->parts, &gc->topic_id,
                                           bk_gcoord_group_partition(gc, g));
-    return p != NULL && bk_log_failed(p->log);
+    return p != NULL && bk_replica_failed(p);
 }
 
 void bk_gcoord_flush(struct bk_gcoord *gc,

@@ -183,3 +183,56 @@ int16_t bk_replica_delete_records(struct bk_partition *p,
     }
     return rv == 0 ? BK_KERR_NONE : BK_KERR_KAFKA_STORAGE_ERROR;
 }
+
+int bk_replica_append_records(struct bk_partition *p,
+                              uint8_t *batch,
+                              size_t len,
+                              int32_t count,
+                              int64_t timestamp,
+                              int64_t *base_offset,
+                              int64_t *last_offset)
+{
+    bk_owner_check(&p->owner);
+    struct bk_log_append_result res;
+    int rv = bk_log_append(p->log, batch, len, p->leader_epoch,
+                           BK_LOG_APPEND_LEADER, &res);
+    if (rv != 0) {
+        return rv;
+    }
+    bk_replica_advance_hw(p);
+    bk_part_after_append(p, -1, -1, -1, count, res.base_offset, timestamp, len);
+    *base_offset = res.base_offset;
+    *last_offset = res.last_offset;
+    return 0;
+}
+
+int64_t bk_replica_durable_offset(const struct bk_partition *p)
+{
+    return bk_log_durable_offset(p->log);
+}
+
+int bk_replica_sync(struct bk_partition *p,
+                    int64_t end_offset,
+                    struct bk_log_sync_req *req,
+                    bk_log_sync_cb cb)
+{
+    bk_owner_check(&p->owner);
+    return bk_log_sync(p->log, end_offset, req, cb);
+}
+
+int bk_replica_read_copy(struct bk_partition *p,
+                         int64_t offset,
+                         void *buf,
+                         size_t cap,
+                         size_t *len,
+                         int64_t *next_offset)
+{
+    bk_owner_check(&p->owner);
+    return bk_log_read_copy(p->log, offset, (int64_t)cap, INT64_MAX, buf, cap,
+                            len, next_offset);
+}
+
+bool bk_replica_failed(const struct bk_partition *p)
+{
+    return bk_log_failed(p->log);
+}

@@ -138,4 +138,44 @@ struct bk_replica_append {
 bool bk_replica_append_leader(struct bk_partition *p,
                               struct bk_replica_append *a);
 
+/* --- for coordinators (records the broker writes itself) --------------- */
+
+/* Appends a batch that the broker built (group records; later, transaction
+ * markers) at the partition's leader epoch: no client checks, and the high
+ * watermark and waiting fetches move as for a client's batch. count and
+ * timestamp are its records and max timestamp. Returns 0 with the offsets,
+ * or the log's error (BK_ETOOLARGE, BK_ENOSPC, a transient errno, BK_EIO). */
+int bk_replica_append_records(struct bk_partition *p,
+                              uint8_t *batch,
+                              size_t len,
+                              int32_t count,
+                              int64_t timestamp,
+                              int64_t *base_offset,
+                              int64_t *last_offset);
+
+/* The offset below which the log is on stable storage (any thread). */
+int64_t bk_replica_durable_offset(const struct bk_partition *p);
+
+/* Asks for an fdatasync covering every offset below end_offset; cb runs
+ * once, on the syncer thread (bk_log_sync). Returns 0 or BK_EIO when the
+ * log has failed (cb is not called then). */
+int bk_replica_sync(struct bk_partition *p,
+                    int64_t end_offset,
+                    struct bk_log_sync_req *req,
+                    bk_log_sync_cb cb);
+
+/* Copies whole batches from offset, up to the log end, into buf (cap
+ * bytes), for a coordinator loading its state. Returns 0 with *len bytes
+ * and *next_offset, BK_ETOOLARGE with *len the room one batch needs, or
+ * the read's error. */
+int bk_replica_read_copy(struct bk_partition *p,
+                         int64_t offset,
+                         void *buf,
+                         size_t cap,
+                         size_t *len,
+                         int64_t *next_offset);
+
+/* Whether the log failed for good (a failed fdatasync). */
+bool bk_replica_failed(const struct bk_partition *p);
+
 #endif /* BK_PARTITION_REPLICA_H */
