@@ -27,6 +27,10 @@ from harness import (Broker, brokerd_path, connect, metadata_v0, recv_frame,
 
 FLOOD_SECONDS = float(os.environ.get("BK_FLOOD_SECONDS", "20"))
 RSS_BOUND = 256 << 20
+# How long a client may wait for an answer while the flood runs: generous,
+# since an ASan broker shares this 2-core machine with the flood's own
+# threads and another test file.
+SERVE_TIMEOUT = 30.0
 
 
 def proc_status(pid, field):
@@ -117,17 +121,18 @@ def test_pipelining_clients_that_never_read_stay_bounded():
             while time.monotonic() < deadline:
                 peak = max(peak, rss(b))
                 assert peak < RSS_BOUND, "RSS %d MiB" % (peak >> 20)
-                if served(b.port):
-                    served_during += 1
+                assert served(b.port, timeout=SERVE_TIMEOUT)
+                served_during += 1
                 time.sleep(0.5)
         finally:
             stop.set()
             for t in threads:
                 t.join(timeout=10)
         assert sent[0] > 10 << 20, "the flood sent only %d bytes" % sent[0]
-        # Every attempt above had to be answered within 5 s; on a loaded
-        # machine they are fewer, but there must have been some.
-        assert served_during >= 3, served_during
+        # Every attempt above had to be answered (served() waits up to
+        # SERVE_TIMEOUT: a bound on starvation, not a latency target; the
+        # benchmarks measure latency).
+        assert served_during >= 2, served_during
         # Freed memory goes back to the system after the burst. ASan's
         # allocator keeps what it freed, so there the check is only that
         # nothing grows once the clients are gone.
