@@ -21,6 +21,7 @@
 
 #include "common/arena.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "net/mpsc.h"
 
 struct bk_shard;
@@ -165,16 +166,6 @@ void bk_shard_post(struct bk_shard *shard, struct bk_shard_msg *msg);
 /* Hands an accepted socket to the next shard, round-robin (acceptor thread
  * only). Takes ownership of fd. */
 void bk_shards_adopt_fd(struct bk_shards *g, int fd);
-
-/* The partition-to-shard ownership function: every partition is owned by
- * exactly one shard, and only that shard touches its log. topic_hash is a
- * stable hash of the topic id; the result is stable for a fixed n. */
-unsigned bk_shard_for_partition(uint64_t topic_hash,
-                                int32_t partition,
-                                unsigned n);
-
-/* FNV-1a 64, for topic_hash. */
-uint64_t bk_hash64(const void *p, size_t len);
 
 /* --- listeners ----------------------------------------------------------- */
 

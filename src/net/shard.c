@@ -241,28 +241,3 @@ void bk_shards_close(struct bk_shards *g)
     g->shards = NULL;
     g->n = 0;
 }
-
-uint64_t bk_hash64(const void *p, size_t len)
-{
-    const unsigned char *b = p;
-    uint64_t h = 1469598103934665603ULL;
-    for (size_t i = 0; i < len; i++) {
-        h ^= b[i];
-        h *= 1099511628211ULL;
-    }
-    return h;
-}
-
-unsigned bk_shard_for_partition(uint64_t topic_hash,
-                                int32_t partition,
-                                unsigned n)
-{
-    /* Consecutive partitions of one topic land on consecutive shards, so a
-     * topic with at least n partitions uses every core; the topic hash
-     * staggers where each topic starts. */
-    if (n <= 1) {
-        return 0;
-    }
-    uint64_t start = topic_hash % n;
-    return (unsigned)((start + (uint32_t)partition) % n);
-}

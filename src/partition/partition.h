@@ -18,6 +18,7 @@
 #include "cluster/image.h"
 #include "common/clock.h"
 #include "common/disk.h"
+#include "common/hash.h"
 #include "common/owner.h"
 #include "log/batch.h"
 #include "log/log.h"
@@ -85,6 +86,13 @@ struct bk_part_table {
     struct bk_clean_work *cleaning;
     size_t clean_cursor; /* bucket to look at first next time */
 };
+
+/* Placement: every partition is owned by exactly one shard, and only that
+ * shard touches its log. topic_hash is bk_hash64 of the topic id; the
+ * result is stable for a fixed n. */
+unsigned bk_shard_for_partition(uint64_t topic_hash,
+                                int32_t partition,
+                                unsigned n);
 
 int bk_part_table_init(struct bk_part_table *t,
                        const struct bk_storage *st,

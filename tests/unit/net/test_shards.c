@@ -116,32 +116,11 @@ static void test_shards_pass_messages_and_stop(void **state)
     bk_shards_close(&g);
 }
 
-static void test_partition_ownership(void **state)
-{
-    (void)state;
-    /* Stable, in range, and a topic with n partitions covers all shards. */
-    for (unsigned n = 1; n <= 16; n++) {
-        uint64_t h = bk_hash64("orders", 6);
-        unsigned hits[16] = { 0 };
-        for (int32_t p = 0; p < (int32_t)n; p++) {
-            unsigned s = bk_shard_for_partition(h, p, n);
-            assert_true(s < n);
-            assert_int_equal(s, bk_shard_for_partition(h, p, n));
-            hits[s]++;
-        }
-        for (unsigned s = 0; s < n; s++) {
-            assert_int_equal(hits[s], 1);
-        }
-    }
-    assert_int_not_equal(bk_hash64("a", 1), bk_hash64("b", 1));
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mpsc_keeps_per_producer_order),
         cmocka_unit_test(test_shards_pass_messages_and_stop),
-        cmocka_unit_test(test_partition_ownership),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

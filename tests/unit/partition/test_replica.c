@@ -304,6 +304,26 @@ static void test_acks_all_waits_for_the_sync(void **state)
     assert_int_equal(durable_calls, 2);
 }
 
+static void test_partition_ownership(void **state)
+{
+    (void)state;
+    /* Stable, in range, and a topic with n partitions covers all shards. */
+    for (unsigned n = 1; n <= 16; n++) {
+        uint64_t h = bk_hash64("orders", 6);
+        unsigned hits[16] = { 0 };
+        for (int32_t p = 0; p < (int32_t)n; p++) {
+            unsigned s = bk_shard_for_partition(h, p, n);
+            assert_true(s < n);
+            assert_int_equal(s, bk_shard_for_partition(h, p, n));
+            hits[s]++;
+        }
+        for (unsigned s = 0; s < n; s++) {
+            assert_int_equal(hits[s], 1);
+        }
+    }
+    assert_int_not_equal(bk_hash64("a", 1), bk_hash64("b", 1));
+}
+
 #ifndef NDEBUG
 static void *other_thread(void *arg)
 {
@@ -343,6 +363,7 @@ static void test_wrong_thread_aborts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_partition_ownership),
         cmocka_unit_test_setup_teardown(test_append_advances_high_watermark,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_stop_at_the_high_watermark,
