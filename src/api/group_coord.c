@@ -353,7 +353,10 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
     struct bk_partition *p =
         bk_fan_open_partition(part, img, topic_id, partition, -1, err);
     if (p == NULL) {
-        *err = *err == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+        /* Not this broker's partition (or no longer): clients look for
+         * the coordinator again. */
+        *err = *err == BK_KERR_UNKNOWN_TOPIC_OR_PARTITION ||
+                       *err == BK_KERR_NOT_LEADER_OR_FOLLOWER
                    ? BK_KERR_NOT_COORDINATOR
                    : BK_KERR_COORDINATOR_NOT_AVAILABLE;
         return NULL;
