@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -356,4 +357,21 @@ ssize_t bk_disk_read_small(const struct bk_disk *d,
     }
     d->close(d, fd);
     return n;
+}
+
+static int remove_entry(const char *path,
+                        const struct stat *sb,
+                        int type,
+                        struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    remove(path);
+    return 0; /* keep going: remove as much as possible */
+}
+
+void bk_remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -109,4 +109,10 @@ ssize_t bk_disk_read_small(const struct bk_disk *d,
                            void *buf,
                            size_t cap);
 
+/* Removes path and everything below it on the real file system (not
+ * through a bk_disk: used for whole directories of deleted topics), as
+ * much as it can; errors are ignored. Blocking: call it off the shards'
+ * loops. */
+void bk_remove_tree(const char *path);
+
 #endif /* BK_COMMON_DISK_H */

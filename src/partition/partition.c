@@ -1,7 +1,6 @@
 #include "partition/partition.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,22 +281,10 @@ struct rm_job {
     char path[4200];
 };
 
-static int rm_entry(const char *path,
-                    const struct stat *sb,
-                    int type,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0; /* keep going: remove as much as possible */
-}
-
 static void rm_work(uv_work_t *w)
 {
     struct rm_job *j = (struct rm_job *)w;
-    nftw(j->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    bk_remove_tree(j->path);
 }
 
 static void rm_done(uv_work_t *w, int status)

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/disk.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -213,18 +213,6 @@ void bk_datadir_close(struct bk_datadir *d)
     }
 }
 
-static int rm_entry(const char *path,
-                    const struct stat *sb,
-                    int type,
-                    struct FTW *ftw)
-{
-    (void)sb;
-    (void)type;
-    (void)ftw;
-    remove(path);
-    return 0; /* keep going: remove as much as possible */
-}
-
 static bool has_suffix(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
@@ -249,7 +237,7 @@ int bk_datadir_sweep_deleted(const struct bk_datadir *d)
         if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
             continue;
         }
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        bk_remove_tree(path);
         bk_log_info("server",
                     "dir=%s msg=\"removed a deleted topic's "
                     "leftover directory\"",

@@ -106,68 +106,64 @@ static mode_t mode_arg(int flags, va_list ap)
     return (flags & (O_CREAT | O_TMPFILE)) != 0 ? (mode_t)va_arg(ap, int) : 0;
 }
 
-int open(const char *path, int flags, ...)
+/* The open family, interposed: one body each, the variadic mode read
+ * first. */
+static int open_via(const char *name, const char *path, int flags, mode_t m)
 {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
     if (path_hit(path, EMFILE_MODE)) {
         errno = EMFILE;
         return -1;
     }
     open_fn fn;
-    void *p = next("open");
+    void *p = next(name);
     memcpy(&fn, &p, sizeof(fn));
     return fn(path, flags, m);
+}
+
+static int openat_via(const char *name,
+                      int dirfd,
+                      const char *path,
+                      int flags,
+                      mode_t m)
+{
+    if (path_hit(path, EMFILE_MODE)) {
+        errno = EMFILE;
+        return -1;
+    }
+    openat_fn fn;
+    void *p = next(name);
+    memcpy(&fn, &p, sizeof(fn));
+    return fn(dirfd, path, flags, m);
+}
+
+#define MODE_OF(flags, m)           \
+    va_list ap;                     \
+    va_start(ap, flags);            \
+    mode_t m = mode_arg(flags, ap); \
+    va_end(ap)
+
+int open(const char *path, int flags, ...)
+{
+    MODE_OF(flags, m);
+    return open_via("open", path, flags, m);
 }
 
 int open64(const char *path, int flags, ...)
 {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (path_hit(path, EMFILE_MODE)) {
-        errno = EMFILE;
-        return -1;
-    }
-    open_fn fn;
-    void *p = next("open64");
-    memcpy(&fn, &p, sizeof(fn));
-    return fn(path, flags, m);
+    MODE_OF(flags, m);
+    return open_via("open64", path, flags, m);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (path_hit(path, EMFILE_MODE)) {
-        errno = EMFILE;
-        return -1;
-    }
-    openat_fn fn;
-    void *p = next("openat");
-    memcpy(&fn, &p, sizeof(fn));
-    return fn(dirfd, path, flags, m);
+    MODE_OF(flags, m);
+    return openat_via("openat", dirfd, path, flags, m);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
-    va_list ap;
-    va_start(ap, flags);
-    mode_t m = mode_arg(flags, ap);
-    va_end(ap);
-    if (path_hit(path, EMFILE_MODE)) {
-        errno = EMFILE;
-        return -1;
-    }
-    openat_fn fn;
-    void *p = next("openat64");
-    memcpy(&fn, &p, sizeof(fn));
-    return fn(dirfd, path, flags, m);
+    MODE_OF(flags, m);
+    return openat_via("openat64", dirfd, path, flags, m);
 }
 
 typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
