@@ -16,6 +16,7 @@
 
 #include "cluster/controller.h"
 #include "cluster/ops.h"
+#include "common/assert.h"
 #include "common/heap.h"
 #include "common/log.h"
 #include "group/persist.h"
@@ -297,6 +298,7 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
         *err = BK_KERR_NOT_COORDINATOR;
         return NULL;
     }
+    bk_assert(gc->loaded != NULL); /* grown above to hold partition */
     if (!gc->loaded[partition]) {
         load_partition(gc, p);
         gc->loaded[partition] = 1;
