@@ -98,7 +98,7 @@ static int read_prop(const char *file, const char *key, char *out, size_t n)
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     return rv;
 }
 
@@ -221,7 +221,7 @@ static int rm_entry(const char *path,
     (void)sb;
     (void)type;
     (void)ftw;
-    remove(path);
+    (void)remove(path);
     return 0; /* keep going: remove as much as possible */
 }
 
