@@ -154,6 +154,10 @@ int main(int argc, char **argv)
             rest[n++] = argv[j];
         }
     }
+    if (n == 0) {
+        usage(stderr);
+        return 2;
+    }
     if (strcmp(rest[0], "cluster") == 0) {
         return bk_cmd_cluster(&cli, n - 1, rest + 1);
     }

@@ -143,7 +143,8 @@ static int parse_opts(int argc, char **argv, struct consume_opts *o)
 static void put_bytes(struct bk_bytes b)
 {
     if (b.len > 0) {
-        fwrite(b.ptr, 1, (size_t)b.len, stdout);
+        /* An error sticks to stdout; bk_cmd_consume checks it at the end. */
+        (void)fwrite(b.ptr, 1, (size_t)b.len, stdout);
     }
 }
 
@@ -514,7 +515,11 @@ int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv)
     if (cs.progress) {
         fputc('\n', stderr);
     }
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        /* A full disk or a closed pipe must not look like success. */
+        bk_cli_fail("cannot write the records to standard output");
+        rv = -1;
+    }
     rv = rv < 0 ? 1 : 0; /* 1 = the count was reached */
 out:
     bk_free(ps);

@@ -335,6 +335,8 @@ static int explicit_configs(
         return bk_cli_fail("%s", c->errmsg);
     }
     if (resp.results_count == 1 && resp.results[0].error_code == 0) {
+        /* results is in the arena a, not in the local resp. */
+        /* cppcheck-suppress autoVariables */
         *out = &resp.results[0];
     }
     return 0;

@@ -136,7 +136,7 @@ void bk_handle_alter_configs(struct bk_call *call)
         bk_msg_alter_configs_response_init(&st->resp);
         st->resp.responses =
             bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_res));
-        st->proposed = bk_arena_alloc(call->arena, (size_t)(n + 1));
+        st->proposed = bk_arena_alloc(call->arena, (size_t)n + 1);
     }
     if (st == NULL || st->resp.responses == NULL || st->proposed == NULL ||
         img == NULL) {

@@ -64,7 +64,7 @@ void bk_handle_create_partitions(struct bk_call *call)
         bk_msg_create_partitions_response_init(&st->resp);
         st->resp.results =
             bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_topic));
-        st->proposed = bk_arena_alloc(call->arena, (size_t)(n + 1));
+        st->proposed = bk_arena_alloc(call->arena, (size_t)n + 1);
     }
     if (st == NULL || st->resp.results == NULL || st->proposed == NULL ||
         img == NULL) {

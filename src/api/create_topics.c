@@ -104,7 +104,7 @@ void bk_handle_create_topics(struct bk_call *call)
     bk_msg_create_topics_response_init(&st->resp);
     st->resp.topics =
         bk_arena_alloc(call->arena, (size_t)(n + 1) * sizeof(out_topic));
-    st->proposed = bk_arena_alloc(call->arena, (size_t)(n + 1));
+    st->proposed = bk_arena_alloc(call->arena, (size_t)n + 1);
     struct bk_md_image *img = bk_api_image(call);
     if (st->resp.topics == NULL || st->proposed == NULL || img == NULL) {
         bk_md_image_release(img);

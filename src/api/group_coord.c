@@ -16,6 +16,7 @@
 
 #include "cluster/controller.h"
 #include "cluster/ops.h"
+#include "common/assert.h"
 #include "common/heap.h"
 #include "common/log.h"
 #include "group/persist.h"
@@ -368,6 +369,7 @@ struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
         *err = BK_KERR_NOT_COORDINATOR;
         return NULL;
     }
+    bk_assert(gc->loaded != NULL); /* grown above to hold partition */
     if (gc->loaded[partition] == LOAD_STALE) {
         /* An append failed since the last flush: bring memory back in
          * line with the log before serving these groups again. */

@@ -139,6 +139,8 @@ static int32_t count_topics(const struct of_group *og)
     return n;
 }
 
+/* TOPIC_T and PART_T name types, which cannot be parenthesized. */
+/* NOLINTBEGIN(bugprone-macro-parentheses) */
 #define BUILD_TOPICS(TOPIC_T, PART_T, og, arena, out_topics, out_count,      \
                      part_err)                                               \
     do {                                                                     \
@@ -172,6 +174,7 @@ static int32_t count_topics(const struct of_group *og)
         (out_topics) = ts_;                                                  \
         (out_count) = nt_;                                                   \
     } while (0)
+/* NOLINTEND(bugprone-macro-parentheses) */
 
 static int build_old(struct bk_call *call,
                      const struct of_group *og,

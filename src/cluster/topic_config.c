@@ -345,7 +345,7 @@ int16_t bk_md_topic_name_check(const char *name, size_t len, char *msg)
                      "Topic name \"%.*s\" is illegal, it contains a "
                      "character other than ASCII alphanumerics, '.', '_' "
                      "and '-'",
-                     (int)len, shown);
+                     (int)len, shown); /* cppcheck-suppress uninitvar */
             return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
         }
     }

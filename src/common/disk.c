@@ -367,11 +367,11 @@ static int remove_entry(const char *path,
     (void)sb;
     (void)type;
     (void)ftw;
-    remove(path);
+    (void)remove(path);
     return 0; /* keep going: remove as much as possible */
 }
 
 void bk_remove_tree(const char *path)
 {
-    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    (void)nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -58,7 +58,9 @@ int bk_batch_validate(const void *buf,
                       enum bk_batch_check check,
                       struct bk_batch_hdr *out)
 {
+    /* tmp is written by bk_batch_hdr_decode before it is read. */
     struct bk_batch_hdr tmp;
+    /* cppcheck-suppress uninitvar */
     struct bk_batch_hdr *h = out != NULL ? out : &tmp;
     const uint8_t *b = buf;
     if (len < BK_BATCH_HEADER_SIZE) {

@@ -367,6 +367,9 @@ void clean_ckpt_read(struct bk_log *log)
     buf[n] = '\0';
     int version;
     int64_t end, horizon, gap_end;
+    /* The file is brokerd's own; glibc converts with strtoll, which
+     * saturates, and the fields are range-checked below. */
+    /* NOLINTNEXTLINE(cert-err34-c) */
     if (sscanf(buf, "%d %" SCNd64 " %" SCNd64 " %" SCNd64, &version, &end,
                &horizon, &gap_end) == 4 &&
         version == 1 && end >= 0 && gap_end >= 0) {
@@ -703,13 +706,14 @@ static int map_batch(struct bk_log_clean *j,
         return 0; /* unreadable records are kept as they are */
     }
     struct bk_record rec;
-    int rv;
-    while ((rv = bk_record_iter_next(&it, &rec)) == 1) {
+    /* A record that does not decode ends this batch's keys: the rest of it
+     * is kept as it is, like an unreadable batch above. */
+    while (bk_record_iter_next(&it, &rec) == 1) {
         if (rec.key.len < 0 || rec.offset < j->first_dirty ||
             rec.offset >= j->map_end) {
             continue;
         }
-        rv = kmap_put(&j->keys, rec.key, rec.offset, may_exceed);
+        int rv = kmap_put(&j->keys, rec.key, rec.offset, may_exceed);
         if (rv == 1) {
             *full = true;
             return 0;
@@ -874,7 +878,7 @@ static int out_batch(struct out *o, const uint8_t *b, size_t len)
 
 static void put_varlong(uint8_t **p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63));
     while (z >= 0x80) {
         *(*p)++ = (uint8_t)(z | 0x80);
         z >>= 7;

@@ -1691,7 +1691,6 @@ int bk_log_offset_for_time(struct bk_log *log,
                         return BK_ENOMEM;
                     }
                     buf = nb;
-                    cap = sz;
                 }
                 ssize_t n = file_pread(log, s->log_f, buf, sz, pos);
                 if (n != (ssize_t)sz) {

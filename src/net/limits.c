@@ -220,6 +220,8 @@ int bk_conn_limits_admit(struct bk_conn_limits *l, const uint8_t key[16])
     while (e != NULL && memcmp(e->addr, key, 16) != 0) {
         e = e->next;
     }
+    /* Two limits, one answer: kept apart to read as the two checks. */
+    /* NOLINTNEXTLINE(bugprone-branch-clone) */
     if (l->total >= l->max_total) {
         rv = BK_ELIMIT;
     } else if ((e != NULL ? e->count : 0) >= max) {

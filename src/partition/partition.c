@@ -342,7 +342,7 @@ static int read_dir_topic_id(const char *dir, char out[32])
             out[strcspn(out, "\r\n")] = '\0';
         }
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     return 0;
 }
 
@@ -357,7 +357,7 @@ static void write_dir_topic_id(const char *dir, const struct bk_uuid *id)
     FILE *f = fopen(path, "w");
     if (f != NULL) {
         fprintf(f, "version: 0\ntopic_id: %s\n", text);
-        fclose(f);
+        (void)fclose(f); /* best effort, as above */
     }
 }
 

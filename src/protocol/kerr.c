@@ -19,7 +19,7 @@ static const struct kerr_row *find(int16_t code)
 {
     /* The table is sorted by code and dense from -1, so this is a direct
      * index in practice; the loop keeps it correct if gaps appear. */
-    size_t i = (size_t)((int32_t)code + 1);
+    size_t i = (size_t)(int32_t)code + 1;
     if (code >= -1 && i < sizeof(rows) / sizeof(rows[0]) &&
         rows[i].code == code) {
         return &rows[i];

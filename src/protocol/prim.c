@@ -352,12 +352,12 @@ void bk_wr_uvarint(struct bk_wr *wr, uint32_t v)
 
 void bk_wr_varint(struct bk_wr *wr, int32_t v)
 {
-    wr_uvarint64(wr, ((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+    wr_uvarint64(wr, ((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31)));
 }
 
 void bk_wr_varlong(struct bk_wr *wr, int64_t v)
 {
-    wr_uvarint64(wr, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    wr_uvarint64(wr, ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63)));
 }
 
 void bk_wr_str(struct bk_wr *wr, struct bk_str s, bool compact)
@@ -420,12 +420,13 @@ size_t bk_uvarint_size(uint32_t v)
 
 size_t bk_varint_size(int32_t v)
 {
-    return uvarint64_size(((uint32_t)v << 1) ^ (uint32_t)(v >> 31));
+    return uvarint64_size(((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31)));
 }
 
 size_t bk_varlong_size(int64_t v)
 {
-    return uvarint64_size(((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    return uvarint64_size(((uint64_t)v << 1) ^
+                          ((uint64_t)0 - ((uint64_t)v >> 63)));
 }
 
 size_t bk_str_size(struct bk_str s, bool compact)

@@ -278,7 +278,7 @@ int bk_broker_run(const struct bk_config *cfg)
     b.sigterm.data = b.sigint.data = &b;
     uv_signal_start(&b.sigterm, signal_cb, SIGTERM);
     uv_signal_start(&b.sigint, signal_cb, SIGINT);
-    signal(SIGPIPE, SIG_IGN);
+    (void)signal(SIGPIPE, SIG_IGN);
     for (unsigned i = 0; i < cfg->nlisteners; i++) {
         const struct bk_listener_cfg *l = &cfg->listener[i];
         int port = 0;

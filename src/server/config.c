@@ -349,7 +349,7 @@ int bk_config_load(struct bk_config *c,
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     return rv;
 }
 

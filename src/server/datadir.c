@@ -98,7 +98,7 @@ static int read_prop(const char *file, const char *key, char *out, size_t n)
             break;
         }
     }
-    fclose(f);
+    (void)fclose(f); /* read only */
     return rv;
 }
 

@@ -6,7 +6,7 @@
 
 static size_t put_varint(uint8_t *p, int64_t v)
 {
-    uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    uint64_t z = ((uint64_t)v << 1) ^ ((uint64_t)0 - ((uint64_t)v >> 63));
     size_t n = 0;
     while (z >= 0x80) {
         p[n++] = (uint8_t)(z | 0x80);

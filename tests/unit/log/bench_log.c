@@ -144,6 +144,8 @@ static int cmd_append(const char *root, long mb)
         append_one(&e, buf, n, &r);
     }
     double t = now_s() - t0;
+    /* count * (long)n is a long, not a size_t: */
+    /* cppcheck-suppress invalidPrintfArgType_sint */
     printf("append_mbps %.1f bytes %ld batch %zu seconds %.3f\n",
            (double)count * (double)n / t / 1e6, count * (long)n, n, t);
     env_close(&e, root);
@@ -303,7 +305,7 @@ static int cmd_crash(const char *root, long mb)
     for (long i = 0; i < count; i++) {
         append_one(&e, buf, n, &r);
     }
-    fflush(stdout);
+    (void)fflush(stdout);
     kill(getpid(), SIGKILL);
     return 1;
 }

@@ -44,6 +44,8 @@ static void test_mpsc_keeps_per_producer_order(void **state)
     uv_thread_t t[PRODUCERS];
     for (int p = 0; p < PRODUCERS; p++) {
         assert_int_equal(
+            /* The thread's argument is its number. */
+            /* NOLINTNEXTLINE(performance-no-int-to-ptr) */
             uv_thread_create(&t[p], producer_main, (void *)(intptr_t)p), 0);
     }
     int next[PRODUCERS] = { 0 };

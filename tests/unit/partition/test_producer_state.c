@@ -109,11 +109,13 @@ static void test_snapshot_round_trip_and_damage(void **state)
 
     /* Flip one byte: the CRC catches it. */
     FILE *f = fopen(path, "r+b");
-    fseek(f, 40, SEEK_SET);
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 40, SEEK_SET), 0);
     int c = fgetc(f);
-    fseek(f, 40, SEEK_SET);
+    assert_int_not_equal(c, EOF);
+    assert_int_equal(fseek(f, 40, SEEK_SET), 0);
     fputc(c ^ 0x5a, f);
-    fclose(f);
+    assert_int_equal(fclose(f), 0);
     assert_int_equal(bk_pstate_load(&back, disk, path, &off), BK_ECORRUPT);
     unlink(path);
     assert_int_equal(bk_pstate_load(&back, disk, path, &off), 0);

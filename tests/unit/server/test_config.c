@@ -122,7 +122,7 @@ static void test_doc_lists_every_key(void **state)
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     bk_config_write_doc(f);
-    fclose(f);
+    assert_int_equal(fclose(f), 0);
     const char *keys[] = {
         "node.id",   "listeners",      "advertised.listeners",
         "log.dirs",  "num.partitions", "socket.request.max.bytes",
