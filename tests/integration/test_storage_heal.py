@@ -10,6 +10,7 @@ log does not grow while the fault lasts (it used to warn every 100 ms).
 The free space reserve (log.dir.min.free.bytes) refuses produce before the
 disk is full."""
 import os
+import subprocess
 import time
 
 import pytest
@@ -150,3 +151,55 @@ def test_free_space_reserve(flag):
         finally:
             s.close()
         assert "log.dir.min.free.bytes" in b.output()
+
+
+def test_real_full_disk_heals(tmp_path):
+    """No shim: the data directory on a small tmpfs that a ballast file
+    fills. Produce fails with KAFKA_STORAGE_ERROR once the disk is full,
+    reads go on, and deleting the ballast lets produce work again without a
+    restart, with every acknowledged record in place."""
+    fs = tmp_path / "fs"
+    fs.mkdir()
+    # This machine's tests run as root (CI too); a tmpfs is the honest full
+    # disk, so a failed mount is a failure here, not a skip.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "tmpfs",
+                    str(fs)], check=True, timeout=30)
+    try:
+        with Broker(extra={"num.shards": "1", "log.dir.min.free.bytes": "0"},
+                    data_dir=str(fs / "data")) as b:
+            create_topics(b.bootstrap,
+                          {"full": (1, {"segment.bytes": "1048576",
+                                        # The records carry 2023 times.
+                                        "retention.ms": "-1"})})
+            ballast = fs / "ballast"
+            st = os.statvfs(str(fs))
+            free = st.f_bavail * st.f_frsize
+            with open(ballast, "wb") as f:
+                f.write(b"\0" * max(0, free - (1 << 20)))
+            acked = Acked()
+            s = connect(b.port)
+            try:
+                errs = []
+                for i in range(200):
+                    err = acked.produce(s, "full", b"fill%d" % i, n=4,
+                                        size=8000)
+                    errs.append(err)
+                    if err == KAFKA_STORAGE_ERROR:
+                        break
+                assert errs[-1] == KAFKA_STORAGE_ERROR, errs
+                assert set(errs) <= {NONE, KAFKA_STORAGE_ERROR}, errs
+                acked.check(s, "full")
+                ballast.unlink()
+                # Space is back: the next produces work, no restart.
+                deadline = time.monotonic() + 10
+                while acked.produce(s, "full", b"again") != NONE:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.2)
+                for i in range(5):
+                    assert acked.produce(s, "full", b"after%d" % i) == NONE
+                acked.check(s, "full")
+            finally:
+                s.close()
+            restart_and_check(b, "full", acked)
+    finally:
+        subprocess.run(["umount", "-l", str(fs)], timeout=30)
