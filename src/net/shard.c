@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/assert.h"
 #include "common/heap.h"
 #include "common/log.h"
 #include "net/net_int.h"
@@ -236,6 +237,14 @@ void bk_shards_close(struct bk_shards *g)
         }
         bk_free(s->rbuf);
     }
+    /* Every connection is gone: the request bytes counted against
+     * queued.max.request.bytes must all have been given back (a leak there
+     * would, in time, stop the broker taking any request). */
+    int64_t held = atomic_load(&g->mem_used);
+    for (unsigned i = 0; i < g->n; i++) {
+        held += g->shards[i].mem_unpublished;
+    }
+    bk_assert_debug(held == 0);
     bk_conn_limits_close(&g->limits);
     bk_free(g->shards);
     g->shards = NULL;
