@@ -167,7 +167,9 @@ bool seg_is_active(const struct bk_log *log, const struct segment *s)
     return log->nsegs > 0 && log->segs[log->nsegs - 1] == s;
 }
 
-int segs_insert(struct bk_log *log, struct segment *s)
+/* Makes room for one more segment in log->segs (before anything changes,
+ * so that a roll that cannot grow the array leaves the log as it was). */
+static int segs_reserve(struct bk_log *log)
 {
     if (log->nsegs == log->cap) {
         int cap = log->cap == 0 ? 1 : log->cap * 2;
@@ -177,6 +179,15 @@ int segs_insert(struct bk_log *log, struct segment *s)
         }
         log->segs = n;
         log->cap = cap;
+    }
+    return 0;
+}
+
+int segs_insert(struct bk_log *log, struct segment *s)
+{
+    int rv = segs_reserve(log);
+    if (rv != 0) {
+        return rv;
     }
     log->segs[log->nsegs++] = s;
     return 0;
@@ -1317,14 +1328,9 @@ static int roll(struct bk_log *log)
     if (rv != 0) {
         return rv;
     }
-    if (log->nsegs == log->cap) {
-        int cap = log->cap == 0 ? 1 : log->cap * 2;
-        struct segment **n = bk_realloc(log->segs, (size_t)cap * sizeof *n);
-        if (n == NULL) {
-            return BK_ENOMEM;
-        }
-        log->segs = n;
-        log->cap = cap;
+    rv = segs_reserve(log);
+    if (rv != 0) {
+        return rv;
     }
     struct bk_sync_item *ckpt = ckpt_alloc(log);
     struct segment *s = ckpt != NULL ? seg_new(log, log->leo) : NULL;
