@@ -248,8 +248,10 @@ static void test_lookup_counted_names(void **state)
     };
     apply_entry(&f, e1, 4);
     struct bk_md_image *img = bk_md_fsm_acquire(&f);
-    /* The wire buffer: names followed by a NUL and more bytes. */
-    static const char wire[] = "orders\0xxxxxxxxxxxxxxxxxxxxxxxx";
+    /* A wire name: "orders", a NUL, then trailing bytes that a stored name
+     * shorter than the view must never be compared with (the old strncmp
+     * read past the stored name). The trailing bytes are arbitrary. */
+    static const char wire[] = "orders\0trailing-bytes-after-nul";
     char *buf = malloc(sizeof(wire));
     assert_non_null(buf);
     memcpy(buf, wire, sizeof(wire));
