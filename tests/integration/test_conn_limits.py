@@ -229,9 +229,14 @@ def cpu_seconds(pid):
 
 def test_descriptor_limit_does_not_spin():
     """21,000 connections against a broker limited to 20,000 descriptors.
-    The clients come from three processes, as one may hold fewer."""
+    The clients come from three processes, as one may hold fewer. An ASan
+    broker accepts too slowly for 21,000 connects to reach it before the
+    clients' SYN retries give up, when another test file runs beside it:
+    there the same 5% excess is 2,100 against 2,000."""
+    fds, per_kid = (2000, 700) if sanitized() else (20000, 7000)
+
     def limit():
-        resource.setrlimit(resource.RLIMIT_NOFILE, (20000, 20000))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
 
     ctx = multiprocessing.get_context("fork")
     with Broker(preexec_fn=limit) as b:
@@ -241,7 +246,7 @@ def test_descriptor_limit_does_not_spin():
             for _ in range(3):
                 ready = ctx.Event()
                 p = ctx.Process(target=hold_connections,
-                                args=(b.port, 7000, ready, release))
+                                args=(b.port, per_kid, ready, release))
                 p.start()
                 kids.append((p, ready))
             for p, ready in kids:
