@@ -228,12 +228,14 @@ def cpu_seconds(pid):
 
 
 def test_descriptor_limit_does_not_spin():
-    """21,000 connections against a broker limited to 20,000 descriptors.
-    The clients come from three processes, as one may hold fewer. An ASan
-    broker accepts too slowly for 21,000 connects to reach it before the
-    clients' SYN retries give up, when another test file runs beside it:
-    there the same 5% excess is 2,100 against 2,000."""
-    fds, per_kid = (2000, 700) if sanitized() else (20000, 7000)
+    """2,400 connections against a broker limited to 2,000 descriptors.
+    The clients come from three processes, as one may hold fewer. The
+    limit is small on purpose: with 20,000 descriptors the connects past
+    the listen backlog depend on the clients' SYN retries and the host's
+    TCP settings (a CI machine never let the broker reach its limit in
+    90 s), and the behaviour checked here, no spinning once accept()
+    says EMFILE, does not depend on the number."""
+    fds, per_kid = 2000, 800
 
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (fds, fds))
