@@ -9,12 +9,14 @@
 #ifndef BK_API_API_H
 #define BK_API_API_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "group/group.h"
 #include "net/net.h"
+#include "partition/manager.h"
 #include "partition/partition.h"
 
 struct bk_md;
@@ -76,14 +78,42 @@ struct bk_api_waiting {
     void (*cut_short)(struct bk_api_waiting *w);
 };
 
-/* Per-shard state of the API layer: the partitions this shard owns. */
+/* Per-shard state of the API layer: the replicas this shard hosts. */
 struct bk_api_shard {
-    struct bk_part_table parts;
+    struct bk_rmgr rmgr;
     struct bk_api_waiting *waiting; /* list, this shard's requests only */
-    uv_timer_t tick;
-    int64_t md_offset_seen;   /* metadata offset of the last table sync */
+    uv_timer_t tick;                /* housekeeping */
+    int64_t md_offset_seen;   /* metadata offset of the last image applied */
     struct bk_gcoord *gcoord; /* the groups this shard coordinates */
 };
+
+/* Tells every shard that the metadata thread published a new image, so
+ * that its replica manager applies it (push, not poll). One message per
+ * shard is in flight at most: a shard that has not yet read the last one
+ * reads the newest image when it does. */
+struct bk_api_notify_slot {
+    struct bk_shard_msg msg;
+    atomic_bool posted;
+};
+
+struct bk_api_notify {
+    uv_mutex_t lock;                  /* guards shards and slots against stop */
+    struct bk_shards *shards;         /* borrowed while attached, else NULL */
+    struct bk_api_notify_slot *slots; /* owned, one per shard */
+};
+
+/* Before the metadata controller starts. Returns 0 or a uv error. */
+int bk_api_notify_init(struct bk_api_notify *n);
+/* After bk_shards_init and before bk_shards_start, so that no image is
+ * missed: one published before is read by each shard as it starts.
+ * Returns 0 or BK_ENOMEM. */
+int bk_api_notify_attach(struct bk_api_notify *n, struct bk_shards *shards);
+/* Before bk_shards_stop: nothing is posted afterwards. */
+void bk_api_notify_detach(struct bk_api_notify *n);
+void bk_api_notify_close(struct bk_api_notify *n);
+/* The controller's on_image callback (data: the struct bk_api_notify). On
+ * the raft thread; never blocks but for the short lock. */
+void bk_api_notify_image(void *data);
 
 /* Shard hooks for bk_shards_init (see net.h): create the shard's partition
  * table and housekeeping timer, close the timer when a stop begins, and

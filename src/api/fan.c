@@ -143,8 +143,14 @@ struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
     struct bk_api_shard *sh = bk_fan_shard_state(part);
     struct bk_partition *p = NULL;
     char errmsg[BK_ERRMSG_SIZE] = "";
-    if (bk_part_get(&sh->parts, t, partition, mp->leader_epoch, &p, errmsg) !=
-        0) {
+    int rv = bk_rmgr_get(&sh->rmgr, t, partition, mp->leader_epoch, &p, errmsg);
+    if (rv == BK_EAGAIN) {
+        /* Still opening (recovery runs in the background): Kafka's answer
+         * before a broker has made itself leader, which clients retry. */
+        *err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
+        return NULL;
+    }
+    if (rv != 0) {
         bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
                      t->name, partition, errmsg);
         *err = BK_KERR_KAFKA_STORAGE_ERROR;

@@ -71,9 +71,10 @@ struct bk_api_shard *bk_fan_shard_state(struct bk_fan_part *part);
  * img (borrowed), checks the partition exists (UNKNOWN_TOPIC_OR_PARTITION),
  * that this broker leads it (NOT_LEADER_OR_FOLLOWER) and the caller's
  * current leader epoch (-1: the caller does not know it; older:
- * FENCED_LEADER_EPOCH, newer: UNKNOWN_LEADER_EPOCH, KIP-320), and opens
- * the partition. Returns it, or NULL with *err set to Kafka's error
- * code. */
+ * FENCED_LEADER_EPOCH, newer: UNKNOWN_LEADER_EPOCH, KIP-320), and gets
+ * the replica from the shard's manager (NOT_LEADER_OR_FOLLOWER while it is
+ * still opening, KAFKA_STORAGE_ERROR when it cannot be opened). Returns
+ * it, or NULL with *err set to Kafka's error code. */
 struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
                                            const struct bk_md_image *img,
                                            const struct bk_uuid *topic_id,

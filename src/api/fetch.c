@@ -147,7 +147,7 @@ static void watch_one(struct bk_fan_part *part, struct fetch_item *it)
 {
     struct bk_api_shard *sh = bk_fan_shard_state(part);
     struct bk_partition *p =
-        bk_part_find(&sh->parts, &it->topic_id, it->partition);
+        bk_part_find(&sh->rmgr.parts, &it->topic_id, it->partition);
     if (p == NULL) {
         return;
     }
@@ -164,7 +164,7 @@ static void unwatch_one(struct bk_fan_part *part, struct fetch_item *it)
 {
     struct bk_api_shard *sh = bk_fan_shard_state(part);
     struct bk_partition *p =
-        bk_part_find(&sh->parts, &it->topic_id, it->partition);
+        bk_part_find(&sh->rmgr.parts, &it->topic_id, it->partition);
     if (p != NULL) {
         bk_part_unwait(p, &it->waiter);
     }

@@ -420,7 +420,7 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
                          int16_t *sync_err)
 {
     struct bk_api_shard *sh = gc->shard->app;
-    struct bk_partition *p = bk_part_find(&sh->parts, &gc->topic_id, partition);
+    struct bk_partition *p = bk_part_find(&sh->rmgr.parts, &gc->topic_id, partition);
     if (p == NULL) {
         return BK_KERR_NOT_COORDINATOR;
     }
@@ -524,7 +524,7 @@ static void release_answered(struct bk_gcoord *gc)
         struct bk_gwait *w = gc->answered[i];
         struct bk_fan_part *part = w->part;
         struct bk_partition *p =
-            bk_part_find(&sh->parts, &gc->topic_id, w->partition);
+            bk_part_find(&sh->rmgr.parts, &gc->topic_id, w->partition);
         if (w->partition >= 0 && w->partition < gc->nparts &&
             gc->loaded[w->partition] == LOAD_STALE) {
             /* The records of the change that answered it may not have
@@ -586,7 +586,7 @@ static int16_t append_recs(struct bk_gcoord *gc,
 static bool group_log_failed(struct bk_gcoord *gc, const struct bk_group *g)
 {
     struct bk_api_shard *sh = gc->shard->app;
-    struct bk_partition *p = bk_part_find(&sh->parts, &gc->topic_id,
+    struct bk_partition *p = bk_part_find(&sh->rmgr.parts, &gc->topic_id,
                                           bk_gcoord_group_partition(gc, g));
     return p != NULL && bk_replica_failed(p);
 }

@@ -892,6 +892,8 @@ int bk_md_start(const struct bk_md_config *cfg,
         bk_free(md);
         return rv;
     }
+    md->fsm.on_publish = cfg->on_image;
+    md->fsm.on_publish_data = cfg->on_image_data;
     rv = parse_voters(md, cfg->voters, errmsg);
     if (rv != 0) {
         goto err;

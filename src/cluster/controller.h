@@ -50,6 +50,12 @@ struct bk_md_config {
     unsigned heartbeat_timeout_ms; /* 0: 100 */
     unsigned snapshot_threshold;   /* 0: 16384 entries */
     unsigned snapshot_trailing;    /* 0: 4096 entries */
+    /* Called on the raft thread after each new image is published (also
+     * for images restored at start). It must be short and must not block:
+     * it tells the readers, who acquire the image themselves. May be NULL;
+     * on_image_data is borrowed until bk_md_stop returns. */
+    void (*on_image)(void *data);
+    void *on_image_data;
 };
 
 struct bk_md;

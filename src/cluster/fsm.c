@@ -50,6 +50,9 @@ int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
     f->cur = img;
     bk_md_image_ref(img);
     bk_md_pub_publish(&f->pub, img);
+    if (f->on_publish != NULL) {
+        f->on_publish(f->on_publish_data);
+    }
 out:
     bk_arena_destroy(&arena);
     return rv;
@@ -135,6 +138,9 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
     f->cur = img;
     bk_md_image_ref(img);
     bk_md_pub_publish(&f->pub, img);
+    if (f->on_publish != NULL) {
+        f->on_publish(f->on_publish_data);
+    }
     return 0;
 }
 

@@ -43,6 +43,10 @@ struct bk_md_fsm {
         size_t cap;
     } results[BK_MD_FSM_RESULTS];
     int64_t n_bad_entries; /* entries that could not be decoded */
+    /* Called on the writer thread after each new image is published, so
+     * that readers are told rather than poll (may be NULL). */
+    void (*on_publish)(void *data);
+    void *on_publish_data; /* borrowed */
 };
 
 /* Initialises an fsm holding an empty image. Returns 0 or BK_ENOMEM. */

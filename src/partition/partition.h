@@ -2,9 +2,9 @@
  * producer state and the fetches waiting for data, one struct per
  * partition, owned by the shard that bk_shard_for_partition() names.
  *
- * Each shard has a bk_part_table; a partition is opened lazily the first
- * time a request touches it on its owning shard, from the metadata image
- * (topic id, name, configs). Nothing here is thread-safe: every call comes
+ * Each shard has a bk_part_table, owned by its replica manager
+ * (manager.h), which opens the partitions assigned to the shard from the
+ * metadata image (topic id, name, configs), in the background. Nothing here is thread-safe: every call comes
  * from the owning shard's thread. The bk_storage context is shared by all
  * shards and immutable after start (its fd cache and syncer are
  * thread-safe themselves). */

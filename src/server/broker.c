@@ -32,6 +32,7 @@ struct broker {
     struct bk_api_ctx api;
     int bound_port[BK_MAX_LISTENERS];
     struct bk_md *md;
+    struct bk_api_notify notify; /* tells the shards of new images */
     int64_t broker_epoch;
     struct bk_pid_pool pids;
     struct bk_storage storage;
@@ -156,6 +157,8 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         .node_id = (int32_t)cfg->node_id,
         .voters = voters,
         .dir = dir,
+        .on_image = bk_api_notify_image,
+        .on_image_data = &b->notify,
     };
     int rv = bk_md_start(&mc, &b->md, why);
     if (rv != 0) {
@@ -260,6 +263,7 @@ int bk_broker_run(const struct bk_config *cfg)
 
     memset(&b, 0, sizeof(b));
     b.cfg = cfg;
+    bk_api_notify_init(&b.notify);
     uv_mutex_init(&b.pids.lock);
     rv = bk_datadir_open(&b.datadir, cfg->log_dirs, cfg->node_id, err,
                          sizeof(err));
@@ -359,6 +363,10 @@ int bk_broker_run(const struct bk_config *cfg)
                     b.bound_port[i]);
     }
 
+    if (bk_api_notify_attach(&b.notify, &b.shards) != 0) {
+        print_err("out of memory at start");
+        _exit(1);
+    }
     rv = bk_shards_start(&b.shards);
     if (rv != 0) {
         snprintf(err, sizeof(err), "cannot start shard threads: %s",
@@ -374,6 +382,7 @@ int bk_broker_run(const struct bk_config *cfg)
 
     uv_run(&b.loop, UV_RUN_DEFAULT);
 
+    bk_api_notify_detach(&b.notify);
     bk_shards_stop(&b.shards, (unsigned)cfg->shutdown_timeout_ms);
     uv_close((uv_handle_t *)&b.sigterm, NULL);
     uv_close((uv_handle_t *)&b.sigint, NULL);
@@ -382,6 +391,7 @@ int bk_broker_run(const struct bk_config *cfg)
     bk_shards_close(&b.shards);
     stop_storage(&b);
     bk_md_stop(b.md);
+    bk_api_notify_close(&b.notify);
     bk_datadir_close(&b.datadir);
     bk_log_info("server", "msg=\"stopped\"");
     return 0;

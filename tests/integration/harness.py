@@ -7,6 +7,7 @@ SIGTERM and checks the exit code (bounded), killing it if it hangs.
 Nothing here talks to any address other than 127.0.0.1.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -87,11 +88,27 @@ class Broker:
         self.proc = subprocess.Popen([brokerd_path(), "-c", self.conf],
                                      stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env, preexec_fn=self.preexec_fn)
-        if wait and not wait_port(self.port, START_TIMEOUT, self.proc):
+        if wait and not (wait_port(self.port, START_TIMEOUT, self.proc) and
+                         self.wait_replicas(START_TIMEOUT)):
             out = self.output()
             self.kill()
             raise RuntimeError("brokerd did not start:\n" + out)
         return self
+
+    def wait_replicas(self, timeout):
+        """Waits until every shard has opened the replicas it found at
+        start (they open in the background; until then requests for them
+        get NOT_LEADER_OR_FOLLOWER, which real clients retry and the raw
+        tests here would have to)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.alive():
+            out = self.output()
+            m = re.search(r" shards=(\d+) .*msg=\"started\"", out)
+            if m and out.count("msg=\"opened the replicas assigned at "
+                               "start\"") >= int(m.group(1)):
+                return True
+            time.sleep(0.02)
+        return False
 
     def output(self):
         try:

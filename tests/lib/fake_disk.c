@@ -429,6 +429,20 @@ static int fk_fsize(const struct bk_disk *d, int fd, int64_t *size)
     return rv;
 }
 
+/* The fake keeps files only: a directory exists while a file lives in it
+ * (what callers asking about a directory need to know). */
+static bool is_dir(const struct fake *f, const char *path)
+{
+    size_t n = strlen(path);
+    for (size_t i = 0; i < f->nfiles; i++) {
+        const char *p = f->files[i]->path;
+        if (strncmp(p, path, n) == 0 && p[n] == '/') {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int fk_stat_size(const struct bk_disk *d,
                         const char *path,
                         int64_t *size)
@@ -439,6 +453,8 @@ static int fk_stat_size(const struct bk_disk *d,
     struct inode *in = f->dead ? NULL : lookup(f, path, NULL);
     if (f->dead) {
         rv = BK_EIO;
+    } else if (in == NULL && is_dir(f, path)) {
+        *size = 0;
     } else if (in == NULL) {
         rv = BK_ENOENT;
     } else {
