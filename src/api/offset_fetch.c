@@ -176,13 +176,46 @@ static int32_t count_topics(const struct of_group *og)
     } while (0)
 /* NOLINTEND(bugprone-macro-parentheses) */
 
+/* The requested partitions with no commit (offset -1, metadata ""), in
+ * the call's arena: what a group error is reported on before v2. */
+static int echo_requested(struct bk_call *call, struct of_group *og)
+{
+    size_t n = 0;
+    for (int32_t t = 0; t < og->ntopics; t++) {
+        n += og->nparts[t] > 0 ? (size_t)og->nparts[t] : 0;
+    }
+    og->out = bk_arena_alloc(call->arena, (n + 1) * sizeof(*og->out));
+    if (og->out == NULL) {
+        return -1;
+    }
+    size_t k = 0;
+    for (int32_t t = 0; t < og->ntopics; t++) {
+        for (int32_t p = 0; p < og->nparts[t]; p++) {
+            og->out[k++] = (struct of_entry){
+                .topic = og->topic_names[t],
+                .partition = og->parts[t][p],
+                .offset = -1,
+                .leader_epoch = -1,
+                .metadata = bk_str_c(""),
+            };
+        }
+    }
+    og->nout = k;
+    return 0;
+}
+
 static int build_old(struct bk_call *call,
-                     const struct of_group *og,
+                     struct of_group *og,
                      int16_t err,
                      struct bk_msg_offset_fetch_response *resp)
 {
-    /* v1 has no top-level error: a group error goes on every partition. */
+    /* v1 has no top-level error: a group error goes on every partition
+     * asked for, as Kafka's OffsetFetchRequest.getErrorResponse does (the
+     * owner filled nothing). */
     int16_t perr = call->hdr.api_version < 2 ? err : 0;
+    if (perr != 0 && og->ntopics >= 0 && echo_requested(call, og) != 0) {
+        return -1;
+    }
     BUILD_TOPICS(old_topic, old_part, og, call->arena, resp->topics,
                  resp->topics_count, perr);
     resp->error_code = err;
