@@ -534,11 +534,13 @@ int16_t bk_topic_settings_broker_defaults(struct bk_topic_settings *s,
     bk_topic_settings_default(s);
     for (size_t i = 0; i < TABLE_LEN; i++) {
         const struct bk_md_cfg_def *d = &TABLE[i];
-        const char *bv = d->broker != NULL ? lookup(d->broker, data) : NULL;
+        char text[32], num[32], why[BK_MD_MSG_SIZE];
+        const char *bv = d->broker != NULL
+                             ? lookup(d->broker, data, text, sizeof(text))
+                             : NULL;
         if (bv == NULL) {
             continue;
         }
-        char num[32], why[BK_MD_MSG_SIZE];
         const char *v = bk_topic_cfg_from_broker(d, bv, num, sizeof(num));
         union typed t;
         if (v == NULL) {

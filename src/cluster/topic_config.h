@@ -159,8 +159,12 @@ int16_t bk_topic_settings_set(struct bk_topic_settings *s,
 void bk_topic_settings_default(struct bk_topic_settings *s);
 
 /* Looks up a broker setting's effective value by name; NULL when the
- * broker has no such setting. The string is borrowed. */
-typedef const char *(*bk_topic_broker_lookup_cb)(const char *name, void *data);
+ * broker has no such setting. Returns a borrowed string, or buf (buflen
+ * bytes, the caller's) filled with the value's text. */
+typedef const char *(*bk_topic_broker_lookup_cb)(const char *name,
+                                                 void *data,
+                                                 char *buf,
+                                                 size_t buflen);
 
 /* Fills s with the defaults a topic gets from the broker: for each config
  * with a broker synonym the broker has, that value (times the row's scale;

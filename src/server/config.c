@@ -646,11 +646,13 @@ static const char *value_text(const struct bk_config *c,
     return str != NULL ? str : "";
 }
 
-const char *bk_config_lookup(const char *name, void *data)
+const char *bk_config_lookup(const char *name,
+                             void *data,
+                             char *buf,
+                             size_t buflen)
 {
-    static _Thread_local char num[32];
     const struct cfg_def *d = find_def(name);
-    return d != NULL ? value_text(data, d, num, sizeof(num)) : NULL;
+    return d != NULL ? value_text(data, d, buf, buflen) : NULL;
 }
 
 void bk_config_each(const struct bk_config *c,

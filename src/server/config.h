@@ -137,11 +137,14 @@ void bk_config_each(const struct bk_config *c,
                     void (*cb)(const struct bk_config_entry *e, void *data),
                     void *data);
 
-/* Looks up a setting's effective value in c as text, or NULL when there is
- * no such setting (a bk_topic_broker_lookup_cb; data is the config). The
- * string lives until the next call for a numeric setting, as long as c for
- * a string one. */
-const char *bk_config_lookup(const char *name, void *data);
+/* Looks up a setting's effective value in the config data as text, or
+ * NULL when there is no such setting (a bk_topic_broker_lookup_cb).
+ * Numbers and booleans are written into buf; strings are borrowed from
+ * the config. */
+const char *bk_config_lookup(const char *name,
+                             void *data,
+                             char *buf,
+                             size_t buflen);
 
 /* Writes the Markdown reference of every broker setting and every topic
  * config (docs/configuration.md). */

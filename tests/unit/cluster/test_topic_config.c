@@ -159,8 +159,13 @@ struct broker {
     const char *values[4];
 };
 
-static const char *lookup(const char *name, void *data)
+static const char *lookup(const char *name,
+                          void *data,
+                          char *buf,
+                          size_t buflen)
 {
+    (void)buf;
+    (void)buflen;
     const struct broker *b = data;
     for (size_t i = 0; i < 4 && b->names[i] != NULL; i++) {
         if (strcmp(b->names[i], name) == 0) {

@@ -201,8 +201,10 @@ static void test_topic_defaults(void **state)
     assert_int_equal(c.topic_defaults.compression_type,
                      BK_TOPIC_COMPRESSION_ZSTD);
     assert_int_equal(c.topic_defaults.max_message_bytes, 2000000);
-    assert_string_equal(bk_config_lookup("log.retention.hours", &c), "24");
-    assert_null(bk_config_lookup("retention.ms", &c));
+    char buf[32];
+    assert_string_equal(
+        bk_config_lookup("log.retention.hours", &c, buf, sizeof(buf)), "24");
+    assert_null(bk_config_lookup("retention.ms", &c, buf, sizeof(buf)));
     bk_config_free(&c);
 
     assert_int_equal(
