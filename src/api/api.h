@@ -22,7 +22,7 @@
 struct bk_md;
 
 #define BK_API_MAX_ADVERTISED     8
-#define BK_API_MAX_BROKER_CONFIGS 64
+#define BK_API_MAX_BROKER_CONFIGS 96
 
 /* One broker setting as DescribeConfigs shows it (a copy of the server's
  * config table row and its effective value). */

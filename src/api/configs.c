@@ -9,61 +9,16 @@
 #include "cluster/topic_config.h"
 #include "common/log.h"
 
-/* Kafka 4.x ServerTopicConfigSynonyms: the broker setting that gives each
- * topic config its default, with the default of the first such setting
- * that has one (the one Kafka lists as the DEFAULT_CONFIG synonym). */
-static const struct {
-    const char *topic;
-    const char *broker;
-    const char *dflt;
-} SYNONYMS[] = {
-    { "cleanup.policy", "log.cleanup.policy", "delete" },
-    { "compression.gzip.level", "compression.gzip.level", "-1" },
-    { "compression.lz4.level", "compression.lz4.level", "9" },
-    { "compression.type", "compression.type", "producer" },
-    { "compression.zstd.level", "compression.zstd.level", "3" },
-    { "delete.retention.ms", "log.cleaner.delete.retention.ms", "86400000" },
-    { "file.delete.delay.ms", "log.segment.delete.delay.ms", "60000" },
-    { "flush.messages", "log.flush.interval.messages", "9223372036854775807" },
-    { "flush.ms", "log.flush.scheduler.interval.ms", "9223372036854775807" },
-    { "index.interval.bytes", "log.index.interval.bytes", "4096" },
-    { "local.retention.bytes", "log.local.retention.bytes", "-2" },
-    { "local.retention.ms", "log.local.retention.ms", "-2" },
-    { "max.compaction.lag.ms", "log.cleaner.max.compaction.lag.ms",
-      "9223372036854775807" },
-    { "max.message.bytes", "message.max.bytes", "1048588" },
-    { "message.downconversion.enable", "log.message.downconversion.enable",
-      "true" },
-    { "message.timestamp.after.max.ms", "log.message.timestamp.after.max.ms",
-      "3600000" },
-    { "message.timestamp.before.max.ms", "log.message.timestamp.before.max.ms",
-      "9223372036854775807" },
-    { "message.timestamp.type", "log.message.timestamp.type", "CreateTime" },
-    { "min.cleanable.dirty.ratio", "log.cleaner.min.cleanable.ratio", "0.5" },
-    { "min.compaction.lag.ms", "log.cleaner.min.compaction.lag.ms", "0" },
-    { "min.insync.replicas", "min.insync.replicas", "1" },
-    { "preallocate", "log.preallocate", "false" },
-    { "retention.bytes", "log.retention.bytes", "-1" },
-    { "retention.ms", "log.retention.hours", "168" },
-    { "segment.bytes", "log.segment.bytes", "1073741824" },
-    { "segment.index.bytes", "log.index.size.max.bytes", "10485760" },
-    { "segment.jitter.ms", "log.roll.jitter.hours", "0" },
-    { "segment.ms", "log.roll.hours", "168" },
-    { "unclean.leader.election.enable", "unclean.leader.election.enable",
-      "false" },
-};
-
 const char *bk_cfg_topic_broker_synonym(const char *name, const char **dflt)
 {
-    for (size_t i = 0; i < sizeof(SYNONYMS) / sizeof(SYNONYMS[0]); i++) {
-        if (strcmp(SYNONYMS[i].topic, name) == 0) {
-            if (dflt != NULL) {
-                *dflt = SYNONYMS[i].dflt;
-            }
-            return SYNONYMS[i].broker;
-        }
+    const struct bk_md_cfg_def *d = bk_md_topic_cfg_find(name);
+    if (d == NULL || d->broker == NULL) {
+        return NULL;
     }
-    return NULL;
+    if (dflt != NULL) {
+        *dflt = d->broker_dflt;
+    }
+    return d->broker;
 }
 
 static void add_synonym(struct bk_cfg_entry *e,
@@ -79,7 +34,8 @@ static void add_synonym(struct bk_cfg_entry *e,
     }
 }
 
-void bk_cfg_describe_topic(const struct bk_md_cfg_def *def,
+void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
+                           const struct bk_md_cfg_def *def,
                            const struct bk_md_configs *explicit,
                            struct bk_cfg_entry *out)
 {
@@ -87,20 +43,35 @@ void bk_cfg_describe_topic(const struct bk_md_cfg_def *def,
     out->name = def->name;
     out->doc = def->doc;
     out->type = (int8_t)def->type;
+    out->read_only = false;
     const char *v =
         explicit != NULL ? bk_md_configs_get(explicit, def->name) : NULL;
     if (v != NULL) {
         out->value = v;
         out->source = BK_CFG_SRC_DYNAMIC_TOPIC;
         add_synonym(out, def->name, v, BK_CFG_SRC_DYNAMIC_TOPIC);
-    } else {
-        out->value = def->dflt;
-        out->source = BK_CFG_SRC_DEFAULT;
     }
-    const char *bdflt = NULL;
-    const char *bname = bk_cfg_topic_broker_synonym(def->name, &bdflt);
-    if (bname != NULL) {
-        add_synonym(out, bname, bdflt, BK_CFG_SRC_DEFAULT);
+    if (def->broker == NULL) {
+        if (v == NULL) {
+            out->value = def->dflt;
+            out->source = BK_CFG_SRC_DEFAULT;
+        }
+        return;
+    }
+    /* Kafka: without a topic value, the value and source are those of the
+     * first broker synonym that has one; brokerd's broker settings all
+     * have one (their default), Kafka's others show Kafka's default. */
+    const struct bk_api_broker_config *bc =
+        ctx != NULL ? bk_cfg_broker_find(ctx, def->broker) : NULL;
+    const char *bvalue = bc != NULL ? bc->value : def->broker_dflt;
+    int8_t bsource = bc != NULL && !bc->is_default ? BK_CFG_SRC_STATIC_BROKER
+                                                   : BK_CFG_SRC_DEFAULT;
+    add_synonym(out, def->broker, bvalue, bsource);
+    if (v == NULL) {
+        const char *tv = bk_topic_cfg_from_broker(def, bvalue, out->value_buf,
+                                                  sizeof(out->value_buf));
+        out->value = tv != NULL ? tv : def->dflt;
+        out->source = bsource;
     }
 }
 

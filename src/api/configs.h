@@ -2,8 +2,9 @@
  * where it comes from (source), its synonyms in order of precedence, type,
  * documentation, read-only and sensitive flags. Pure functions over the
  * topic config table (cluster/topic_config.h), a topic's explicit configs
- * and the broker's settings; describe_configs.c puts them on the wire and
- * brokerctl shows the same view. Internal to src/api. */
+ * and the broker's settings (server/config.c's table, copied into the API
+ * context); there is no config list of its own here; describe_configs.c puts
+ * them on the wire and brokerctl shows the same view. Internal to src/api. */
 #ifndef BK_API_CONFIGS_H
 #define BK_API_CONFIGS_H
 
@@ -43,6 +44,7 @@ struct bk_cfg_entry {
     bool sensitive;
     size_t n_synonyms;
     struct bk_cfg_synonym synonyms[BK_CFG_MAX_SYNONYMS];
+    char value_buf[32]; /* value may point here (a scaled broker value) */
 };
 
 /* The broker setting that provides the default of a topic config, and that
@@ -53,9 +55,13 @@ const char *bk_cfg_topic_broker_synonym(const char *name, const char **dflt);
 
 /* Describes topic config def for a topic whose explicit configs are
  * explicit (may be NULL): the explicit value with source
- * DYNAMIC_TOPIC_CONFIG, else the default with DEFAULT_CONFIG; synonyms
- * are the explicit value (if any) then the broker synonym's default. */
-void bk_cfg_describe_topic(const struct bk_md_cfg_def *def,
+ * DYNAMIC_TOPIC_CONFIG, else the value the broker setting gives (source
+ * STATIC_BROKER_CONFIG when set in the config file, DEFAULT_CONFIG when
+ * not), else Kafka's default (DEFAULT_CONFIG); synonyms are the explicit
+ * value (if any) then the broker synonym. ctx (may be NULL: no broker
+ * settings) gives the broker's settings. */
+void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
+                           const struct bk_md_cfg_def *def,
                            const struct bk_md_configs *explicit,
                            struct bk_cfg_entry *out);
 

@@ -26,7 +26,6 @@ typedef struct bk_msg_create_topics_response_creatable_topic_configs out_cfg;
 
 /* Config sources of DescribeConfigs / CreateTopics v5+. */
 #define SOURCE_DYNAMIC_TOPIC 1
-#define SOURCE_DEFAULT       5
 
 struct ct_state {
     struct bk_msg_create_topics_response resp;
@@ -44,11 +43,19 @@ static int fill_configs(struct bk_call *call, const in_topic *t, out_topic *out)
     out->configs_count = (int32_t)n;
     for (size_t i = 0; i < n; i++) {
         out_cfg *c = &out->configs[i];
+        /* What DescribeConfigs would show for the new topic: the broker's
+         * default for it, else Kafka's. */
+        struct bk_cfg_entry e;
+        bk_cfg_describe_topic(call->ctx, &defs[i], NULL, &e);
+        char *value = bk_arena_strndup(call->arena, e.value, strlen(e.value));
+        if (value == NULL) {
+            return BK_ENOMEM;
+        }
         c->name = bk_str_c(defs[i].name);
-        c->value = bk_str_c(defs[i].dflt);
-        c->config_source = SOURCE_DEFAULT;
-        c->read_only = false;
-        c->is_sensitive = false;
+        c->value = bk_str_c(value);
+        c->config_source = e.source;
+        c->read_only = e.read_only;
+        c->is_sensitive = e.sensitive;
         for (int32_t j = 0; j < t->configs_count; j++) {
             if (bk_str_eq_c(t->configs[j].name, defs[i].name)) {
                 c->value = t->configs[j].value;

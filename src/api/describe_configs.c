@@ -148,7 +148,7 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
             continue;
         }
         struct bk_cfg_entry e;
-        bk_cfg_describe_topic(&defs[i], &t->configs, &e);
+        bk_cfg_describe_topic(c->call->ctx, &defs[i], &t->configs, &e);
         int rv = add(c, &e);
         if (rv != 0) {
             return rv;

@@ -30,112 +30,58 @@ int bk_part_dir(const struct bk_storage *st,
     return (n < 0 || (size_t)n >= outlen) ? BK_EINVAL : 0;
 }
 
-static const char *cfg_value(const struct bk_md_topic *t, const char *name)
+/* enum bk_topic_compression -> the batch codec id (attributes bits 0-2),
+ * or -1 for "producer": keep what the producer sent. */
+static int8_t codec_of(int32_t compression_type)
 {
-    const char *v = bk_md_configs_get(&t->configs, name);
-    if (v != NULL) {
-        return v;
+    switch (compression_type) {
+        case BK_TOPIC_COMPRESSION_UNCOMPRESSED:
+            return 0;
+        case BK_TOPIC_COMPRESSION_GZIP:
+            return 1;
+        case BK_TOPIC_COMPRESSION_SNAPPY:
+            return 2;
+        case BK_TOPIC_COMPRESSION_LZ4:
+            return 3;
+        case BK_TOPIC_COMPRESSION_ZSTD:
+            return 4;
+        default:
+            return -1;
     }
-    const struct bk_md_cfg_def *d = bk_md_topic_cfg_find(name);
-    return d != NULL ? d->dflt : NULL;
 }
 
-static int64_t cfg_long(const struct bk_md_topic *t,
-                        const char *name,
-                        int64_t fallback)
-{
-    const char *v = cfg_value(t, name);
-    if (v == NULL || *v == '\0') {
-        return fallback;
-    }
-    char *end;
-    long long x = strtoll(v, &end, 10);
-    return *end == '\0' ? (int64_t)x : fallback;
-}
-
-static int8_t codec_of(const char *name)
-{
-    static const char *const names[] = { "uncompressed", "gzip", "snappy",
-                                         "lz4", "zstd" };
-    for (int8_t i = 0; i < 5; i++) {
-        if (name != NULL && strcmp(name, names[i]) == 0) {
-            return i;
-        }
-    }
-    return -1; /* "producer": keep what the producer sent */
-}
-
-static double cfg_double(const struct bk_md_topic *t,
-                         const char *name,
-                         double fallback)
-{
-    const char *v = cfg_value(t, name);
-    if (v == NULL || *v == '\0') {
-        return fallback;
-    }
-    char *end;
-    double x = strtod(v, &end);
-    return *end == '\0' ? x : fallback;
-}
-
-/* Whether the list value (Kafka's LIST: comma-separated, maybe spaced)
- * holds item. */
-static bool list_has(const char *list, const char *item)
-{
-    size_t n = strlen(item);
-    for (const char *p = list; p != NULL && *p != '\0';) {
-        while (*p == ' ' || *p == ',') {
-            p++;
-        }
-        const char *e = p;
-        while (*e != '\0' && *e != ',' && *e != ' ') {
-            e++;
-        }
-        if ((size_t)(e - p) == n && strncmp(p, item, n) == 0) {
-            return true;
-        }
-        p = e;
-    }
-    return false;
-}
-
+/* Applies the typed settings of topic t (its configs over the broker's
+ * defaults, parsed once by cluster/topic_config.c) to p and lc. */
 static void apply_config(struct bk_partition *p,
                          const struct bk_storage *st,
                          const struct bk_md_topic *t,
                          struct bk_log_config *lc)
 {
+    struct bk_topic_settings s;
+    bk_topic_settings_resolve(&s, st->topic_defaults, &t->configs);
     bk_log_config_default(lc);
-    lc->segment_bytes = cfg_long(t, "segment.bytes", lc->segment_bytes);
-    lc->segment_ms = cfg_long(t, "segment.ms", lc->segment_ms);
-    lc->index_interval_bytes =
-        cfg_long(t, "index.interval.bytes", lc->index_interval_bytes);
-    lc->retention_ms = cfg_long(t, "retention.ms", lc->retention_ms);
-    lc->retention_bytes = cfg_long(t, "retention.bytes", lc->retention_bytes);
-    lc->flush_messages = cfg_long(t, "flush.messages", lc->flush_messages);
-    lc->flush_ms = cfg_long(t, "flush.ms", lc->flush_ms);
-    lc->max_message_bytes =
-        cfg_long(t, "max.message.bytes", lc->max_message_bytes);
-    const char *tt = cfg_value(t, "message.timestamp.type");
-    lc->log_append_time = tt != NULL && strcmp(tt, "LogAppendTime") == 0;
+    lc->segment_bytes = s.segment_bytes;
+    lc->segment_ms = s.segment_ms;
+    lc->index_interval_bytes = s.index_interval_bytes;
+    lc->retention_ms = s.retention_ms;
+    lc->retention_bytes = s.retention_bytes;
+    lc->flush_messages = s.flush_messages;
+    lc->flush_ms = s.flush_ms;
+    lc->max_message_bytes = s.max_message_bytes;
+    lc->log_append_time =
+        s.message_timestamp_type == BK_TOPIC_TIMESTAMP_LOG_APPEND_TIME;
     p->max_message_bytes = lc->max_message_bytes;
     p->log_append_time = lc->log_append_time;
-    p->timestamp_before_ms =
-        cfg_long(t, "message.timestamp.before.max.ms", INT64_MAX);
-    p->timestamp_after_ms =
-        cfg_long(t, "message.timestamp.after.max.ms", INT64_MAX);
-    p->compression = codec_of(cfg_value(t, "compression.type"));
-    const char *policy = cfg_value(t, "cleanup.policy");
-    p->compacted = list_has(policy, "compact");
+    p->timestamp_before_ms = s.message_timestamp_before_max_ms;
+    p->timestamp_after_ms = s.message_timestamp_after_max_ms;
+    p->compression = codec_of(s.compression_type);
+    p->compacted = (s.cleanup_policy & BK_TOPIC_CLEANUP_COMPACT) != 0;
     lc->cleanup_compact = p->compacted;
-    lc->cleanup_delete = list_has(policy, "delete");
-    lc->delete_retention_ms =
-        cfg_long(t, "delete.retention.ms", lc->delete_retention_ms);
-    lc->min_compaction_lag_ms =
-        cfg_long(t, "min.compaction.lag.ms", lc->min_compaction_lag_ms);
-    lc->max_compaction_lag_ms =
-        cfg_long(t, "max.compaction.lag.ms", lc->max_compaction_lag_ms);
-    lc->min_cleanable_dirty_ratio = cfg_double(t, "min.cleanable.dirty.ratio",
-                                               lc->min_cleanable_dirty_ratio);
+    lc->cleanup_delete = (s.cleanup_policy & BK_TOPIC_CLEANUP_DELETE) != 0;
+    lc->delete_retention_ms = s.delete_retention_ms;
+    lc->min_compaction_lag_ms = s.min_compaction_lag_ms;
+    lc->max_compaction_lag_ms = s.max_compaction_lag_ms;
+    lc->min_cleanable_dirty_ratio = s.min_cleanable_dirty_ratio;
     /* __consumer_offsets heals like any log: after a failed append the
      * group coordinator reloads that partition's groups from the log
      * before it serves them again (group_coord.c, docs/storage.md). */

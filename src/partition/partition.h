@@ -39,6 +39,10 @@ struct bk_storage {
     bool cleaner_enable;
     int64_t cleaner_backoff_ms;
     int64_t cleaner_map_bytes;
+    /* What a topic that sets none of its configs gets (the broker's
+     * log.retention.hours, ... resolved by cluster/topic_config.h); owned
+     * by the server. NULL: Kafka's defaults. */
+    const struct bk_topic_settings *topic_defaults;
 };
 
 /* A fetch parked on a partition until data arrives (long polling). */

@@ -85,9 +85,7 @@ static void add_broker_config(const struct bk_config_entry *e, void *data)
     bc->name = e->name;
     bc->doc = e->doc;
     snprintf(bc->value, sizeof(bc->value), "%s", e->value);
-    bc->type = strcmp(e->type, "int") == 0       ? 3  /* INT */
-               : strcmp(e->type, "boolean") == 0 ? 1  /* BOOLEAN */
-                                                 : 2; /* STRING */
+    bc->type = (int8_t)e->type;
     bc->is_default = strcmp(e->value, e->dflt) == 0;
     bc->dynamic = e->dynamic;
 }
@@ -197,6 +195,7 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
     st->cleaner_enable = b->cfg->log_cleaner_enable;
     st->cleaner_backoff_ms = b->cfg->log_cleaner_backoff_ms;
     st->cleaner_map_bytes = b->cfg->log_cleaner_dedupe_buffer_size;
+    st->topic_defaults = &b->cfg->topic_defaults;
     int rv = bk_fdcache_new(st->disk, (int)b->cfg->log_max_open_files, &st->fc);
     if (rv == 0) {
         rv = bk_syncer_start(st->disk, st->fc, true, &st->syncer);

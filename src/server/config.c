@@ -11,11 +11,18 @@
 #include "common/log.h"
 #include "group/group.h"
 
-enum cfg_type { CFG_INT, CFG_BOOL, CFG_STRING };
+/* Shorter names for Kafka's types in the table. Storage follows the type:
+ * BOOLEAN a bool, SHORT/INT/LONG an int64_t, the others an owned string. */
+#define CFG_BOOL   BK_MD_CFG_BOOLEAN
+#define CFG_STRING BK_MD_CFG_STRING
+#define CFG_INT    BK_MD_CFG_INT
+#define CFG_SHORT  BK_MD_CFG_SHORT
+#define CFG_LONG   BK_MD_CFG_LONG
+#define CFG_LIST   BK_MD_CFG_LIST
 
 struct cfg_def {
     const char *name;
-    enum cfg_type type;
+    enum bk_md_cfg_type type;
     size_t offset;
     int64_t min, max;
     const char *def;
@@ -25,6 +32,8 @@ struct cfg_def {
 
 #define OFF(field) offsetof(struct bk_config, field)
 #define I32MAX     2147483647LL
+#define I64MAX     INT64_MAX
+#define I64MIN     INT64_MIN
 
 /* The table. Keep it sorted by name: docs/configuration.md follows it. */
 static const struct cfg_def defs[] = {
@@ -40,6 +49,11 @@ static const struct cfg_def defs[] = {
     { "broker.rack", CFG_STRING, OFF(broker_rack), 0, 0, "", false,
       "Rack of this broker, used for rack-aware replica assignment and "
       "returned in Metadata. Empty means none." },
+    { "compression.type", CFG_STRING, OFF(compression_type), 0, 0, "producer",
+      false,
+      "Default `compression.type` of topics: the codec the broker stores "
+      "batches in (uncompressed, zstd, lz4, snappy or gzip), or producer to "
+      "keep what the producer sent." },
     { "connection.max.inflight.requests", CFG_INT,
       OFF(connection_max_inflight_requests), 1, 100000, "100", false,
       "brokerd: requests one connection may have queued (being handled or "
@@ -58,13 +72,13 @@ static const struct cfg_def defs[] = {
       "sends part of a request and stops cannot hold its reserved memory. "
       "Clients give up on a request after `request.timeout.ms` (30 s by "
       "default) anyway. 0 means no bound." },
-    { "connections.max.idle.ms", CFG_INT, OFF(connections_max_idle_ms), 0,
+    { "connections.max.idle.ms", CFG_LONG, OFF(connections_max_idle_ms), 0,
       I32MAX, "600000", false,
       "Close a connection that has had no request in flight and no bytes "
       "in either direction for this long (Kafka's default, 10 minutes). 0 "
       "means never." },
-    { "controller.quorum.voters", CFG_STRING, OFF(controller_quorum_voters), 0,
-      0, "", false,
+    { "controller.quorum.voters", CFG_LIST, OFF(controller_quorum_voters), 0, 0,
+      "", false,
       "The metadata quorum: comma-separated `id@host:port` voters (Kafka's "
       "KRaft name). Cluster metadata is a Raft log replicated among them; "
       "this node must be one of them. Empty means a single-node cluster "
@@ -110,21 +124,39 @@ static const struct cfg_def defs[] = {
       "Comma-separated `NAME://host:port` addresses to listen on. Only the "
       "PLAINTEXT security protocol is supported so far. An empty host means "
       "all interfaces; port 0 picks a free port (logged at start-up)." },
-    { "log.cleaner.backoff.ms", CFG_INT, OFF(log_cleaner_backoff_ms), 0, I32MAX,
-      "15000", false,
+    { "log.cleaner.backoff.ms", CFG_LONG, OFF(log_cleaner_backoff_ms), 0,
+      I32MAX, "15000", false,
       "How often the cleaner looks at a compacted partition "
       "(`cleanup.policy=compact`) to see whether its dirty part reached "
       "`min.cleanable.dirty.ratio`." },
-    { "log.cleaner.dedupe.buffer.size", CFG_INT,
+    { "log.cleaner.dedupe.buffer.size", CFG_LONG,
       OFF(log_cleaner_dedupe_buffer_size), 1048576, I32MAX, "134217728", false,
       "Memory for the key map of one cleaning job (24 bytes per distinct "
       "key). brokerd runs at most one job per shard. A dirty part with more "
       "keys than fit is cleaned in several rounds." },
+    { "log.cleaner.delete.retention.ms", CFG_LONG,
+      OFF(log_cleaner_delete_retention_ms), 0, I64MAX, "86400000", false,
+      "Default `delete.retention.ms` of topics: how long the cleaner keeps "
+      "delete tombstones of a compacted topic." },
     { "log.cleaner.enable", CFG_BOOL, OFF(log_cleaner_enable), 0, 1, "true",
       false,
       "Run the log cleaner, which compacts topics with "
       "`cleanup.policy=compact` (`__consumer_offsets` among them)." },
-    { "log.dir.min.free.bytes", CFG_INT, OFF(log_dir_min_free_bytes), 0,
+    { "log.cleaner.max.compaction.lag.ms", CFG_LONG,
+      OFF(log_cleaner_max_compaction_lag_ms), 1, I64MAX, "9223372036854775807",
+      false,
+      "Default `max.compaction.lag.ms` of topics: the longest a record may "
+      "stay uncompacted." },
+    { "log.cleaner.min.compaction.lag.ms", CFG_LONG,
+      OFF(log_cleaner_min_compaction_lag_ms), 0, I64MAX, "0", false,
+      "Default `min.compaction.lag.ms` of topics: the shortest a record "
+      "stays uncompacted." },
+    { "log.cleanup.policy", CFG_LIST, OFF(log_cleanup_policy), 0, 0, "delete",
+      false,
+      "Default `cleanup.policy` of topics: delete (drop old segments by "
+      "retention), compact (keep the last record of each key), or both, "
+      "comma-separated." },
+    { "log.dir.min.free.bytes", CFG_LONG, OFF(log_dir_min_free_bytes), 0,
       1LL << 50, "67108864", false,
       "brokerd (as Redpanda's `storage_min_free_bytes`): produce is refused "
       "with KAFKA_STORAGE_ERROR, which clients retry, while the file system "
@@ -134,11 +166,49 @@ static const struct cfg_def defs[] = {
     { "log.dirs", CFG_STRING, OFF(log_dirs), 0, 0, "./data", false,
       "Directory holding this broker's data (partition logs, metadata). "
       "Created if missing; must be writable. One directory is supported." },
+    { "log.flush.interval.messages", CFG_LONG, OFF(log_flush_interval_messages),
+      1, I64MAX, "9223372036854775807", false,
+      "Default `flush.messages` of topics: records appended to a partition "
+      "before it is forced to disk (durability otherwise comes from "
+      "`acks=all` and the grouped fsync)." },
+    { "log.index.interval.bytes", CFG_INT, OFF(log_index_interval_bytes), 0,
+      I32MAX, "4096", false,
+      "Default `index.interval.bytes` of topics: bytes of records between "
+      "two offset index entries." },
     { "log.max.open.files", CFG_INT, OFF(log_max_open_files), 16, 1000000,
       "4096", false,
       "brokerd: segment and index files kept open at once across all "
       "partitions; others are opened when used, so the number of "
       "partitions is not bounded by the file-descriptor limit." },
+    { "log.message.timestamp.after.max.ms", CFG_LONG,
+      OFF(log_message_timestamp_after_max_ms), 0, I64MAX, "3600000", false,
+      "Default `message.timestamp.after.max.ms` of topics: how far ahead of "
+      "the broker's clock a CreateTime timestamp may be (KIP-937)." },
+    { "log.message.timestamp.before.max.ms", CFG_LONG,
+      OFF(log_message_timestamp_before_max_ms), 0, I64MAX,
+      "9223372036854775807", false,
+      "Default `message.timestamp.before.max.ms` of topics: how far behind "
+      "the broker's clock a CreateTime timestamp may be (KIP-937)." },
+    { "log.message.timestamp.type", CFG_STRING, OFF(log_message_timestamp_type),
+      0, 0, "CreateTime", false,
+      "Default `message.timestamp.type` of topics: CreateTime keeps the "
+      "producer's timestamps, LogAppendTime stamps batches with the "
+      "broker's clock." },
+    { "log.retention.bytes", CFG_LONG, OFF(log_retention_bytes), I64MIN, I64MAX,
+      "-1", false,
+      "Default `retention.bytes` of topics: the size of one partition above "
+      "which its oldest segments are deleted. -1 means no limit." },
+    { "log.retention.hours", CFG_INT, OFF(log_retention_hours), -1, I32MAX,
+      "168", false,
+      "Default `retention.ms` of topics, in hours: the age at which old "
+      "segments are deleted. -1 means no limit." },
+    { "log.roll.hours", CFG_INT, OFF(log_roll_hours), 1, I32MAX, "168", false,
+      "Default `segment.ms` of topics, in hours: the age at which the active "
+      "segment is rolled." },
+    { "log.segment.bytes", CFG_INT, OFF(log_segment_bytes), 1048576, I32MAX,
+      "1073741824", false,
+      "Default `segment.bytes` of topics: the size at which the active "
+      "segment is rolled." },
     { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
       "brokerd: the lowest log level written to stderr: trace, debug, info, "
       "warn, error or off." },
@@ -156,6 +226,10 @@ static const struct cfg_def defs[] = {
       "Per-address exceptions to `max.connections.per.ip`: comma-separated "
       "`host:count` pairs (a host name counts for every address it resolves "
       "to at start-up), e.g. `127.0.0.1:200,10.0.0.5:0`." },
+    { "message.max.bytes", CFG_INT, OFF(message_max_bytes), 0, I32MAX,
+      "1048588", false,
+      "Default `max.message.bytes` of topics: the largest record batch a "
+      "producer may send (after compression)." },
     { "node.id", CFG_INT, OFF(node_id), 0, I32MAX, "1", false,
       "The id of this broker in the cluster (Kafka's KRaft `node.id`)." },
     { "num.partitions", CFG_INT, OFF(num_partitions), 1, 1000000, "1", false,
@@ -173,12 +247,12 @@ static const struct cfg_def defs[] = {
       "Partitions of the internal `__consumer_offsets` topic, created on "
       "first use. A group lives on the partition its id hashes to, as "
       "Kafka computes it; do not change this once the topic exists." },
-    { "offsets.topic.replication.factor", CFG_INT,
+    { "offsets.topic.replication.factor", CFG_SHORT,
       OFF(offsets_topic_replication_factor), 1, 32767, "3", false,
       "Replication factor of `__consumer_offsets`. brokerd caps it at the "
       "number of live brokers when it creates the topic, so a single node "
       "works with the default." },
-    { "queued.max.request.bytes", CFG_INT, OFF(queued_max_request_bytes), -1,
+    { "queued.max.request.bytes", CFG_LONG, OFF(queued_max_request_bytes), -1,
       I32MAX, "268435456", false,
       "Bytes of requests the broker holds in memory at once, over all "
       "connections: a request counts from its first bytes until it is "
@@ -191,7 +265,7 @@ static const struct cfg_def defs[] = {
       "brokerd: memory one request may use while it is decoded and "
       "answered; a request needing more gets an error, never an "
       "unbounded allocation." },
-    { "shutdown.timeout.ms", CFG_INT, OFF(shutdown_timeout_ms), 0, 3600000,
+    { "shutdown.timeout.ms", CFG_LONG, OFF(shutdown_timeout_ms), 0, 3600000,
       "10000", false,
       "brokerd: on SIGTERM or SIGINT, how long to wait for requests in "
       "flight to be answered before connections are closed." },
@@ -213,55 +287,102 @@ static const struct cfg_def *find_def(const char *name)
     return NULL;
 }
 
+static bool is_int(enum bk_md_cfg_type t)
+{
+    return t == CFG_INT || t == CFG_SHORT || t == CFG_LONG;
+}
+
+/* A broker-wide default of a topic config must also pass that topic
+ * config's rule (valid values, bounds after scaling), so that every topic
+ * can take it. */
+static int check_topic_default(const struct cfg_def *d,
+                               const char *value,
+                               char *err,
+                               size_t errlen)
+{
+    size_t n;
+    const struct bk_md_cfg_def *t = bk_md_topic_cfg_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].broker == NULL || strcmp(t[i].broker, d->name) != 0) {
+            continue;
+        }
+        char num[32], msg[BK_MD_MSG_SIZE];
+        const char *v =
+            bk_topic_cfg_from_broker(&t[i], value, num, sizeof(num));
+        if (v == NULL || bk_md_topic_cfg_check(t[i].name, v, msg) != 0) {
+            snprintf(err, errlen, "%s: %s", d->name,
+                     v == NULL ? "not an integer" : msg);
+            return BK_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+static int set_int(char *slot,
+                   const struct cfg_def *d,
+                   const char *value,
+                   char *err,
+                   size_t errlen)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0') {
+        snprintf(err, errlen, "%s: '%s' is not an integer", d->name, value);
+        return BK_ECONFIG;
+    }
+    if (v < d->min || v > d->max) {
+        snprintf(err, errlen, "%s: %lld is outside [%lld, %lld]", d->name, v,
+                 (long long)d->min, (long long)d->max);
+        return BK_ECONFIG;
+    }
+    int rv = check_topic_default(d, value, err, errlen);
+    if (rv != 0) {
+        return rv;
+    }
+    int64_t x = v;
+    memcpy(slot, &x, sizeof(x));
+    return 0;
+}
+
 static int set_value(struct bk_config *c,
                      const struct cfg_def *d,
                      const char *value,
                      char *err,
                      size_t errlen)
 {
-    char *base = (char *)c;
-    switch (d->type) {
-        case CFG_INT: {
-            char *end;
-            errno = 0;
-            long long v = strtoll(value, &end, 10);
-            if (errno != 0 || end == value || *end != '\0') {
-                snprintf(err, errlen, "%s: '%s' is not an integer", d->name,
-                         value);
-                return BK_ECONFIG;
-            }
-            if (v < d->min || v > d->max) {
-                snprintf(err, errlen, "%s: %lld is outside [%lld, %lld]",
-                         d->name, v, (long long)d->min, (long long)d->max);
-                return BK_ECONFIG;
-            }
-            *(int64_t *)(base + d->offset) = v;
-            return 0;
-        }
-        case CFG_BOOL:
-            if (strcmp(value, "true") == 0) {
-                *(bool *)(base + d->offset) = true;
-            } else if (strcmp(value, "false") == 0) {
-                *(bool *)(base + d->offset) = false;
-            } else {
-                snprintf(err, errlen, "%s: '%s' is not true or false", d->name,
-                         value);
-                return BK_ECONFIG;
-            }
-            return 0;
-        case CFG_STRING: {
-            char *copy = bk_strdup(value);
-            if (copy == NULL) {
-                snprintf(err, errlen, "%s: out of memory", d->name);
-                return BK_ENOMEM;
-            }
-            char **slot = (char **)(base + d->offset);
-            bk_free(*slot);
-            *slot = copy;
-            return 0;
-        }
+    char *slot = (char *)c + d->offset;
+    if (is_int(d->type)) {
+        return set_int(slot, d, value, err, errlen);
     }
-    return BK_EINVAL;
+    if (d->type == CFG_BOOL) {
+        bool b;
+        if (strcmp(value, "true") == 0) {
+            b = true;
+        } else if (strcmp(value, "false") == 0) {
+            b = false;
+        } else {
+            snprintf(err, errlen, "%s: '%s' is not true or false", d->name,
+                     value);
+            return BK_ECONFIG;
+        }
+        memcpy(slot, &b, sizeof(b));
+        return 0;
+    }
+    int rv = check_topic_default(d, value, err, errlen);
+    if (rv != 0) {
+        return rv;
+    }
+    char *copy = bk_strdup(value);
+    if (copy == NULL) {
+        snprintf(err, errlen, "%s: out of memory", d->name);
+        return BK_ENOMEM;
+    }
+    char *old;
+    memcpy(&old, slot, sizeof(old));
+    bk_free(old);
+    memcpy(slot, &copy, sizeof(copy));
+    return 0;
 }
 
 int bk_config_init(struct bk_config *c)
@@ -482,13 +603,19 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                  c->logger_level);
         return BK_ECONFIG;
     }
+    char msg[BK_MD_MSG_SIZE];
+    if (bk_topic_settings_broker_defaults(&c->topic_defaults, bk_config_lookup,
+                                          c, msg) != 0) {
+        snprintf(err, errlen, "%s", msg);
+        return BK_ECONFIG;
+    }
     return 0;
 }
 
 void bk_config_free(struct bk_config *c)
 {
     for (size_t i = 0; i < NDEFS; i++) {
-        if (defs[i].type == CFG_STRING) {
+        if (!is_int(defs[i].type) && defs[i].type != CFG_BOOL) {
             char **slot = (char **)((char *)c + defs[i].offset);
             bk_free(*slot);
             *slot = NULL;
@@ -496,60 +623,79 @@ void bk_config_free(struct bk_config *c)
     }
 }
 
+/* The value of d in c as text; num is the buffer for numbers. */
+static const char *value_text(const struct bk_config *c,
+                              const struct cfg_def *d,
+                              char *num,
+                              size_t numlen)
+{
+    const char *slot = (const char *)c + d->offset;
+    if (is_int(d->type)) {
+        int64_t v;
+        memcpy(&v, slot, sizeof(v));
+        snprintf(num, numlen, "%lld", (long long)v);
+        return num;
+    }
+    if (d->type == CFG_BOOL) {
+        bool b;
+        memcpy(&b, slot, sizeof(b));
+        return b ? "true" : "false";
+    }
+    const char *str;
+    memcpy(&str, slot, sizeof(str));
+    return str != NULL ? str : "";
+}
+
+const char *bk_config_lookup(const char *name,
+                             void *data,
+                             char *buf,
+                             size_t buflen)
+{
+    const struct cfg_def *d = find_def(name);
+    return d != NULL ? value_text(data, d, buf, buflen) : NULL;
+}
+
 void bk_config_each(const struct bk_config *c,
                     void (*cb)(const struct bk_config_entry *e, void *data),
                     void *data)
 {
-    static const char *const type_names[] = { "int", "boolean", "string" };
-    const char *base = (const char *)c;
     for (size_t i = 0; i < NDEFS; i++) {
         const struct cfg_def *d = &defs[i];
         char num[32];
         struct bk_config_entry e = {
             .name = d->name,
-            .type = type_names[d->type],
+            .type = d->type,
+            .value = value_text(c, d, num, sizeof(num)),
             .dflt = d->def,
             .dynamic = d->dynamic,
             .doc = d->doc,
         };
-        switch (d->type) {
-            case CFG_INT:
-                snprintf(num, sizeof(num), "%lld",
-                         (long long)*(const int64_t *)(base + d->offset));
-                e.value = num;
-                break;
-            case CFG_BOOL:
-                e.value = *(const bool *)(base + d->offset) ? "true" : "false";
-                break;
-            case CFG_STRING: {
-                const char *s = *(char *const *)(base + d->offset);
-                e.value = s != NULL ? s : "";
-                break;
-            }
-        }
         cb(&e, data);
     }
 }
 
-void bk_config_write_doc(FILE *out)
+static void write_broker_doc(FILE *out)
 {
-    static const char *const type_names[] = { "int", "boolean", "string" };
     fprintf(out,
             "# brokerd configuration\n\n"
-            "Generated by `brokerd --config-doc` from the settings table in "
-            "`src/server/config.c`; do not edit by hand.\n\n"
+            "Generated by `brokerd --config-doc` from the broker settings "
+            "table in `src/server/config.c` and the topic config table in "
+            "`src/cluster/topic_config.c`; do not edit by hand.\n\n"
+            "## Broker settings\n\n"
             "`brokerd -c FILE` reads Kafka-style properties: one `key=value` "
             "per line, `#` or `!` starts a comment. Names are Kafka's where "
             "Kafka has the setting; settings marked *brokerd* are our own. "
             "An unknown key or a bad value stops start-up with one line "
             "naming the file, line, key and reason. "
-            "`brokerd --check-config FILE` checks a file without starting.\n\n"
+            "`brokerd --check-config FILE` checks a file without starting. "
+            "Settings named as the broker default of a topic config (see "
+            "below) must also pass that topic config's rule.\n\n"
             "| name | type | default | valid values | dynamic |\n"
             "|---|---|---|---|---|\n");
     for (size_t i = 0; i < NDEFS; i++) {
         const struct cfg_def *d = &defs[i];
         char range[64] = "";
-        if (d->type == CFG_INT) {
+        if (is_int(d->type)) {
             snprintf(range, sizeof(range), "[%lld, %lld]", (long long)d->min,
                      (long long)d->max);
         } else if (d->type == CFG_BOOL) {
@@ -559,10 +705,75 @@ void bk_config_write_doc(FILE *out)
         snprintf(def, sizeof(def), d->def[0] != '\0' ? "`%s`" : "(empty)",
                  d->def);
         fprintf(out, "| `%s` | %s | %s | %s | %s |\n", d->name,
-                type_names[d->type], def, range, d->dynamic ? "yes" : "no");
+                bk_md_cfg_type_name(d->type), def, range,
+                d->dynamic ? "yes" : "no");
     }
     fprintf(out, "\n");
     for (size_t i = 0; i < NDEFS; i++) {
-        fprintf(out, "## `%s`\n\n%s\n\n", defs[i].name, defs[i].doc);
+        fprintf(out, "### `%s`\n\n%s\n\n", defs[i].name, defs[i].doc);
     }
+}
+
+/* "[min, max]", "[min, ...]", the valid set, or "". */
+static void topic_range(const struct bk_md_cfg_def *t, char *out, size_t len)
+{
+    out[0] = '\0';
+    if (t->valid != NULL) {
+        size_t k = 0;
+        for (const char *const *v = t->valid; *v != NULL && k < len; v++) {
+            int w = snprintf(out + k, len - k, "%s%s", k > 0 ? ", " : "", *v);
+            k += w > 0 ? (size_t)w : 0;
+        }
+    } else if (t->type == BK_MD_CFG_BOOLEAN) {
+        snprintf(out, len, "true, false");
+    } else if (t->has_min || t->has_max) {
+        char lo[32] = "...", hi[32] = "...";
+        if (t->has_min) {
+            snprintf(lo, sizeof(lo), "%.17g", t->min);
+        }
+        if (t->has_max) {
+            snprintf(hi, sizeof(hi), "%.17g", t->max);
+        }
+        snprintf(out, len, "[%s, %s]", lo, hi);
+    }
+}
+
+static void write_topic_doc(FILE *out)
+{
+    size_t n;
+    const struct bk_md_cfg_def *t = bk_md_topic_cfg_table(&n);
+    fprintf(out,
+            "## Topic configs\n\n"
+            "Set per topic with CreateTopics, AlterConfigs or "
+            "IncrementalAlterConfigs (`brokerctl config`), and shown by "
+            "DescribeConfigs. A topic that does not set a config takes the "
+            "broker setting named in the *broker default* column when "
+            "brokerd has it (scaled from hours where the name says so), "
+            "else Kafka's default shown here. *live* configs apply to "
+            "running partitions without a restart.\n\n"
+            "| name | type | default | valid values | broker default | "
+            "live |\n"
+            "|---|---|---|---|---|---|\n");
+    for (size_t i = 0; i < n; i++) {
+        char range[128], def[64], broker[80] = "";
+        topic_range(&t[i], range, sizeof(range));
+        snprintf(def, sizeof(def), t[i].dflt[0] != '\0' ? "`%s`" : "(empty)",
+                 t[i].dflt);
+        if (t[i].broker != NULL && find_def(t[i].broker) != NULL) {
+            snprintf(broker, sizeof(broker), "`%s`", t[i].broker);
+        }
+        fprintf(out, "| `%s` | %s | %s | %s | %s | %s |\n", t[i].name,
+                bk_md_cfg_type_name(t[i].type), def, range, broker,
+                t[i].live ? "yes" : "no");
+    }
+    fprintf(out, "\n");
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "### `%s`\n\n%s\n\n", t[i].name, t[i].doc);
+    }
+}
+
+void bk_config_write_doc(FILE *out)
+{
+    write_broker_doc(out);
+    write_topic_doc(out);
 }

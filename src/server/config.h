@@ -1,10 +1,12 @@
 /* Broker configuration: Kafka-style properties, one declarative table.
  *
- * Every setting is a row of the table in config.c (name, type, bounds,
- * default, static or dynamic, doc). The same table parses conf files,
- * validates values, prints `brokerd --help-config`, and writes
- * docs/configuration.md, so the three cannot drift. Names are Kafka's where
- * Kafka has the setting; brokerd's own settings say so in their doc.
+ * Every setting is a row of the table in config.c (name, Kafka's type,
+ * bounds, default, static or dynamic, doc). The same table parses conf
+ * files, validates values, backs DescribeConfigs (through bk_config_each),
+ * and writes docs/configuration.md, so they cannot drift. Settings that
+ * are the broker-wide default of a topic config (log.retention.hours for
+ * retention.ms) are also checked by that topic config's rule. Names are Kafka's
+ * where Kafka has the setting; brokerd's own settings say so in their doc.
  *
  * A parsed struct bk_config is immutable; a dynamic change (a later issue)
  * builds a new one and swaps it in. */
@@ -15,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "cluster/topic_config.h"
 
 #define BK_MAX_LISTENERS 8
 
@@ -63,8 +67,29 @@ struct bk_config {
     int64_t group_consumer_heartbeat_interval_ms;
     int64_t group_consumer_max_size;
     char *group_consumer_migration_policy;
+    /* Broker-wide defaults of topic configs (Kafka's names; the topic
+     * config table in cluster/topic_config.c names each one's topic
+     * config). */
+    char *compression_type;
+    char *log_cleanup_policy;
+    int64_t log_cleaner_delete_retention_ms;
+    int64_t log_cleaner_max_compaction_lag_ms;
+    int64_t log_cleaner_min_compaction_lag_ms;
+    int64_t log_flush_interval_messages;
+    int64_t log_index_interval_bytes;
+    int64_t log_message_timestamp_after_max_ms;
+    int64_t log_message_timestamp_before_max_ms;
+    char *log_message_timestamp_type;
+    int64_t log_retention_bytes;
+    int64_t log_retention_hours;
+    int64_t log_roll_hours;
+    int64_t log_segment_bytes;
+    int64_t message_max_bytes;
 
     /* Derived by bk_config_finish(). */
+    /* What a topic that sets none of its configs gets: the settings above
+     * resolved through the topic config table. */
+    struct bk_topic_settings topic_defaults;
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];
     unsigned nlisteners;
     struct bk_listener_cfg advertised[BK_MAX_LISTENERS];
@@ -99,7 +124,7 @@ void bk_config_free(struct bk_config *c);
  * type, dflt and doc are static; value lives until the callback returns. */
 struct bk_config_entry {
     const char *name;
-    const char *type; /* "int", "boolean" or "string" */
+    enum bk_md_cfg_type type; /* Kafka's ConfigDef type */
     const char *value;
     const char *dflt;
     bool dynamic; /* may change without a restart */
@@ -112,7 +137,17 @@ void bk_config_each(const struct bk_config *c,
                     void (*cb)(const struct bk_config_entry *e, void *data),
                     void *data);
 
-/* Writes the Markdown reference of every setting (docs/configuration.md). */
+/* Looks up a setting's effective value in the config data as text, or
+ * NULL when there is no such setting (a bk_topic_broker_lookup_cb).
+ * Numbers and booleans are written into buf; strings are borrowed from
+ * the config. */
+const char *bk_config_lookup(const char *name,
+                             void *data,
+                             char *buf,
+                             size_t buflen);
+
+/* Writes the Markdown reference of every broker setting and every topic
+ * config (docs/configuration.md). */
 void bk_config_write_doc(FILE *out);
 
 #endif /* BK_SERVER_CONFIG_H */

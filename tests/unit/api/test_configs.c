@@ -104,8 +104,8 @@ static void test_topic_explicit_and_default(void **state)
     const struct bk_md_topic *t = bk_md_image_topic(e->img, "t", 1);
     assert_non_null(t);
     struct bk_cfg_entry c;
-    bk_cfg_describe_topic(bk_md_topic_cfg_find("retention.ms"), &t->configs,
-                          &c);
+    bk_cfg_describe_topic(&e->ctx, bk_md_topic_cfg_find("retention.ms"),
+                          &t->configs, &c);
     assert_string_equal(c.value, "1000");
     assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_TOPIC);
     assert_int_equal(c.type, BK_MD_CFG_LONG);
@@ -122,8 +122,8 @@ static void test_topic_explicit_and_default(void **state)
     assert_string_equal(c.synonyms[1].value, "168");
     assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_DEFAULT);
 
-    bk_cfg_describe_topic(bk_md_topic_cfg_find("cleanup.policy"), &t->configs,
-                          &c);
+    bk_cfg_describe_topic(&e->ctx, bk_md_topic_cfg_find("cleanup.policy"),
+                          &t->configs, &c);
     assert_string_equal(c.value, "delete");
     assert_int_equal(c.source, BK_CFG_SRC_DEFAULT);
     assert_int_equal(c.type, BK_MD_CFG_LIST);
@@ -132,8 +132,8 @@ static void test_topic_explicit_and_default(void **state)
 
     /* No broker synonym: no synonyms at all for a default value. */
     bk_cfg_describe_topic(
-        bk_md_topic_cfg_find("leader.replication.throttled.replicas"), NULL,
-        &c);
+        &e->ctx, bk_md_topic_cfg_find("leader.replication.throttled.replicas"),
+        NULL, &c);
     assert_string_equal(c.value, "");
     assert_int_equal(c.n_synonyms, 0);
 }
@@ -146,7 +146,7 @@ static void test_every_topic_config_described(void **state)
     size_t without = 0;
     for (size_t i = 0; i < n; i++) {
         struct bk_cfg_entry c;
-        bk_cfg_describe_topic(&defs[i], NULL, &c);
+        bk_cfg_describe_topic(NULL, &defs[i], NULL, &c);
         assert_string_equal(c.name, defs[i].name);
         assert_string_equal(c.value, defs[i].dflt);
         assert_int_equal(c.source, BK_CFG_SRC_DEFAULT);
@@ -160,6 +160,37 @@ static void test_every_topic_config_described(void **state)
     /* Only the throttled-replica lists and remote.storage.enable have no
      * broker setting behind them in Kafka. */
     assert_int_equal(without, 3);
+}
+
+/* A topic that does not set a config takes the broker's setting for it,
+ * scaled to the topic config's unit, with the broker's source (Kafka's
+ * STATIC_BROKER_CONFIG when the config file sets it). */
+static void test_topic_value_from_broker_setting(void **state)
+{
+    struct env *e = *state;
+    add_broker_setting(&e->ctx, "log.retention.hours", "24", false);
+    add_broker_setting(&e->ctx, "log.cleanup.policy", "delete", true);
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "t", 1);
+    struct bk_cfg_entry c;
+    bk_cfg_describe_topic(&e->ctx, bk_md_topic_cfg_find("retention.ms"), NULL,
+                          &c);
+    assert_string_equal(c.value, "86400000");
+    assert_int_equal(c.source, BK_CFG_SRC_STATIC_BROKER);
+    assert_int_equal(c.n_synonyms, 1);
+    assert_string_equal(c.synonyms[0].name, "log.retention.hours");
+    assert_string_equal(c.synonyms[0].value, "24");
+    assert_int_equal(c.synonyms[0].source, BK_CFG_SRC_STATIC_BROKER);
+    /* The topic's own value still wins. */
+    bk_cfg_describe_topic(&e->ctx, bk_md_topic_cfg_find("retention.ms"),
+                          &t->configs, &c);
+    assert_string_equal(c.value, "1000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_TOPIC);
+    assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_STATIC_BROKER);
+    /* A broker setting left at its default is a DEFAULT_CONFIG. */
+    bk_cfg_describe_topic(&e->ctx, bk_md_topic_cfg_find("cleanup.policy"), NULL,
+                          &c);
+    assert_string_equal(c.value, "delete");
+    assert_int_equal(c.source, BK_CFG_SRC_DEFAULT);
 }
 
 static void test_broker_settings(void **state)
@@ -258,6 +289,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topic_explicit_and_default, setup,
                                         teardown),
         cmocka_unit_test(test_every_topic_config_described),
+        cmocka_unit_test_setup_teardown(test_topic_value_from_broker_setting,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alter_checks, setup, teardown),
     };

@@ -136,6 +136,121 @@ static void test_doc_lists_every_key(void **state)
     free(buf);
 }
 
+/* Every row's default is within its bounds (bk_config_init parses each
+ * default through the row's own checks) and the types are Kafka's. */
+struct seen {
+    int n;
+    int queued_type, rf_type, voters_type, retention_type;
+};
+
+static void note(const struct bk_config_entry *e, void *data)
+{
+    struct seen *s = data;
+    s->n++;
+    assert_string_equal(e->value, e->dflt);
+    assert_non_null(e->doc);
+    if (strcmp(e->name, "queued.max.request.bytes") == 0) {
+        s->queued_type = e->type;
+    } else if (strcmp(e->name, "offsets.topic.replication.factor") == 0) {
+        s->rf_type = e->type;
+    } else if (strcmp(e->name, "controller.quorum.voters") == 0) {
+        s->voters_type = e->type;
+    } else if (strcmp(e->name, "log.retention.hours") == 0) {
+        s->retention_type = e->type;
+    }
+}
+
+static void test_defaults_valid_and_typed(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c, "", err, sizeof(err)), 0);
+    struct seen s = { 0 };
+    bk_config_each(&c, note, &s);
+    assert_true(s.n > 40);
+    assert_int_equal(s.queued_type, BK_MD_CFG_LONG);
+    assert_int_equal(s.rf_type, BK_MD_CFG_SHORT);
+    assert_int_equal(s.voters_type, BK_MD_CFG_LIST);
+    assert_int_equal(s.retention_type, BK_MD_CFG_INT);
+    /* With no topic defaults set, topics get Kafka's. */
+    struct bk_topic_settings kafka;
+    bk_topic_settings_default(&kafka);
+    assert_memory_equal(&c.topic_defaults, &kafka, sizeof(kafka));
+    bk_config_free(&c);
+}
+
+/* Broker-wide topic defaults: parsed, checked by the topic config's rule
+ * with a clear message, and resolved into typed topic settings. */
+static void test_topic_defaults(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c,
+                               "log.retention.hours=24\n"
+                               "log.cleanup.policy=compact,delete\n"
+                               "compression.type=zstd\n"
+                               "message.max.bytes=2000000\n",
+                               err, sizeof(err)),
+                     0);
+    assert_int_equal(c.log_retention_hours, 24);
+    assert_int_equal(c.topic_defaults.retention_ms, 86400000);
+    assert_int_equal(c.topic_defaults.cleanup_policy,
+                     BK_TOPIC_CLEANUP_COMPACT | BK_TOPIC_CLEANUP_DELETE);
+    assert_int_equal(c.topic_defaults.compression_type,
+                     BK_TOPIC_COMPRESSION_ZSTD);
+    assert_int_equal(c.topic_defaults.max_message_bytes, 2000000);
+    char buf[32];
+    assert_string_equal(
+        bk_config_lookup("log.retention.hours", &c, buf, sizeof(buf)), "24");
+    assert_null(bk_config_lookup("retention.ms", &c, buf, sizeof(buf)));
+    bk_config_free(&c);
+
+    assert_int_equal(
+        load_text(&c, "compression.type=brotli\n", err, sizeof(err)),
+        BK_ECONFIG);
+    assert_non_null(strstr(err, ":1: compression.type: Invalid value brotli"));
+    assert_non_null(strstr(err, "String must be one of"));
+    bk_config_free(&c);
+    assert_int_equal(
+        load_text(&c, "log.segment.bytes=1000\n", err, sizeof(err)),
+        BK_ECONFIG);
+    assert_non_null(strstr(err, "log.segment.bytes: 1000 is outside"));
+    bk_config_free(&c);
+    assert_int_equal(
+        load_text(&c, "log.retention.hours=-5\n", err, sizeof(err)),
+        BK_ECONFIG);
+    assert_non_null(strstr(err, "log.retention.hours: -5 is outside [-1,"));
+    bk_config_free(&c);
+    assert_int_equal(
+        load_text(&c, "queued.max.request.bytes=-2\n", err, sizeof(err)),
+        BK_ECONFIG);
+    assert_non_null(strstr(err, "queued.max.request.bytes: -2 is outside"));
+    bk_config_free(&c);
+}
+
+static void test_doc_lists_topic_configs(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    bk_config_write_doc(f);
+    assert_int_equal(fclose(f), 0);
+    size_t n;
+    const struct bk_md_cfg_def *t = bk_md_topic_cfg_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        char needle[96];
+        snprintf(needle, sizeof(needle), "### `%s`", t[i].name);
+        assert_non_null(strstr(buf, needle));
+    }
+    assert_non_null(strstr(buf,
+                           "| `retention.ms` | long | `604800000` | "
+                           "[-1, ...] | `log.retention.hours` | yes |"));
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +258,9 @@ int main(void)
         cmocka_unit_test(test_parse_kafka_properties),
         cmocka_unit_test(test_errors_name_key_and_reason),
         cmocka_unit_test(test_doc_lists_every_key),
+        cmocka_unit_test(test_defaults_valid_and_typed),
+        cmocka_unit_test(test_topic_defaults),
+        cmocka_unit_test(test_doc_lists_topic_configs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
