@@ -20,7 +20,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "common/log.h"
-#include "log/log_priv.h"
+#include "log/log_int.h"
 
 struct listing {
     struct bk_log *log;
