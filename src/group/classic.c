@@ -286,6 +286,128 @@ static bool supports_range_or_any(const struct bk_group_join_req *req)
     return req->nprotocols > 0 && str_is(req->protocol_type, "consumer");
 }
 
+/* Who is joining: a new member (member_id set from fresh, 320 bytes, *m
+ * NULL) or a classic member of the group (*m), and the static member
+ * with the same instance id (*stat). False when the join was refused
+ * (answered). */
+static bool classic_join_admit(struct bk_group_registry *r,
+                               struct bk_cgroup *cg,
+                               const struct bk_group_join_req *req,
+                               void *waiter,
+                               char *fresh,
+                               struct bk_str *member_id,
+                               struct bk_cmember **m,
+                               struct bk_cmember **stat)
+{
+    *m = NULL;
+    *member_id = req->member_id;
+    bool unknown = member_id->len <= 0;
+    if (unknown) {
+        struct bk_group_member *tmp = bk_gi_member_new(r, req);
+        if (tmp == NULL) {
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return false;
+        }
+        snprintf(fresh, 320, "%s", tmp->id);
+        bk_gi_member_free(tmp);
+        *member_id = bk_str_c(fresh);
+        if (req->require_known_member && req->instance_id.len < 0) {
+            /* KIP-394, as for classic groups: come back with this id. */
+            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, fresh);
+            return false;
+        }
+    } else {
+        *m = bk_ci_find(cg, *member_id);
+        if (*m != NULL && !(*m)->classic) {
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            return false;
+        }
+    }
+    *stat = bk_ci_find_static(cg, req->instance_id);
+    /* A classic member replaces a static member of either protocol (Kafka
+     * checks the release only between two consumer-protocol members). */
+    if (*stat != NULL && *stat != *m && !unknown) {
+        bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
+        return false;
+    }
+    if (*m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
+        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Adds the new classic member, taking over the assignment of the static
+ * member it replaces (stat, removed). NULL when out of memory. */
+static struct bk_cmember *classic_join_add(struct bk_group_registry *r,
+                                           struct bk_group *g,
+                                           const struct bk_group_join_req *req,
+                                           struct bk_str member_id,
+                                           struct bk_cmember *stat)
+{
+    struct bk_cgroup *cg = g->consumer;
+    struct bk_cmember *m = bk_ci_member_add(g, cg, member_id);
+    if (m == NULL) {
+        return NULL;
+    }
+    m->classic = true;
+    if (stat != NULL) {
+        /* A static member replaced: the new id takes its assignment. */
+        m->assigned = stat->assigned;
+        m->revoking = stat->revoking;
+        memset(&stat->assigned, 0, sizeof(stat->assigned));
+        memset(&stat->revoking, 0, sizeof(stat->revoking));
+        bk_ci_member_remove(r, g, stat);
+    }
+    if (req->instance_id.len >= 0) {
+        m->instance_id = bk_gi_dup(req->instance_id);
+        m->instance_id_len = (size_t)req->instance_id.len;
+        if (m->instance_id == NULL) {
+            bk_ci_member_remove(r, g, m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+/* Takes the join's client, protocols, timeouts and subscription into m.
+ * Non-zero when out of memory. */
+static int classic_join_update(struct bk_cgroup *cg,
+                               struct bk_cmember *m,
+                               const struct bk_group_join_req *req,
+                               const struct sub_view *sub)
+{
+    char *cid = bk_gi_dup(req->client_id);
+    char *chost = bk_gi_dup(req->client_host);
+    struct bk_group_protocol *protos = NULL;
+    size_t nprotos = 0;
+    if (cid == NULL || chost == NULL ||
+        bk_gi_protocols_copy(&protos, &nprotos, req->protocols,
+                             req->nprotocols) != 0) {
+        bk_free(cid);
+        bk_free(chost);
+        return -1;
+    }
+    bk_free(m->client_id);
+    bk_free(m->client_host);
+    bk_gi_protocols_free(m->protocols, m->nprotocols);
+    m->client_id = cid;
+    m->client_host = chost;
+    m->protocols = protos;
+    m->nprotocols = nprotos;
+    m->session_timeout_ms = req->session_timeout_ms;
+    if (req->rebalance_timeout_ms > 0) {
+        m->rebalance_timeout_ms = req->rebalance_timeout_ms;
+    }
+    if (!bk_ci_same_topics(m, sub->topics, sub->ntopics)) {
+        if (bk_ci_set_topics(m, sub->topics, sub->ntopics) != 0) {
+            return -1;
+        }
+        cg->bump = true; /* a new member or a new subscription */
+    }
+    return 0;
+}
+
 void bk_cgroup_classic_join(struct bk_group_registry *r,
                             struct bk_group *g,
                             const struct bk_group_join_req *req,
@@ -298,43 +420,10 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
         return;
     }
-    struct bk_cmember *m = NULL;
-    struct bk_str member_id = req->member_id;
     char fresh[320];
-    bool unknown = member_id.len <= 0;
-    if (unknown) {
-        struct bk_group_member *tmp = bk_gi_member_new(r, req);
-        if (tmp == NULL) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        snprintf(fresh, sizeof(fresh), "%s", tmp->id);
-        bk_gi_member_free(tmp);
-        member_id = bk_str_c(fresh);
-        if (req->require_known_member && req->instance_id.len < 0) {
-            /* KIP-394, as for classic groups: come back with this id. */
-            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, fresh);
-            return;
-        }
-    } else {
-        m = bk_ci_find(cg, member_id);
-        if (m != NULL && !m->classic) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
-        }
-    }
-    struct bk_cmember *stat = bk_ci_find_static(cg, req->instance_id);
-    if (stat != NULL && stat != m) {
-        if (!unknown) {
-            bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
-            return;
-        }
-        /* A classic member replaces a static member of either protocol
-         * (Kafka checks the release only between two consumer-protocol
-         * members). */
-    }
-    if (m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
-        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+    struct bk_str member_id;
+    struct bk_cmember *m, *stat;
+    if (!classic_join_admit(r, cg, req, waiter, fresh, &member_id, &m, &stat)) {
         return;
     }
     struct bk_arena a;
@@ -349,57 +438,19 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
         return;
     }
-    int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
     bool added = m == NULL;
     if (m == NULL) {
-        m = bk_ci_member_add(g, cg, member_id);
-        if (m == NULL) {
-            goto fail;
-        }
-        m->classic = true;
-        if (stat != NULL) {
-            /* A static member replaced: the new id takes its assignment. */
-            m->assigned = stat->assigned;
-            m->revoking = stat->revoking;
-            memset(&stat->assigned, 0, sizeof(stat->assigned));
-            memset(&stat->revoking, 0, sizeof(stat->revoking));
-            bk_ci_member_remove(r, g, stat);
-        }
-        if (req->instance_id.len >= 0) {
-            m->instance_id = bk_gi_dup(req->instance_id);
-            m->instance_id_len = (size_t)req->instance_id.len;
-            if (m->instance_id == NULL) {
-                goto fail;
-            }
-        }
+        m = classic_join_add(r, g, req, member_id, stat);
     }
-    char *cid = bk_gi_dup(req->client_id);
-    char *chost = bk_gi_dup(req->client_host);
-    struct bk_group_protocol *protos = NULL;
-    size_t nprotos = 0;
-    if (cid == NULL || chost == NULL ||
-        bk_gi_protocols_copy(&protos, &nprotos, req->protocols,
-                             req->nprotocols) != 0) {
-        bk_free(cid);
-        bk_free(chost);
-        goto fail;
-    }
-    bk_free(m->client_id);
-    bk_free(m->client_host);
-    bk_gi_protocols_free(m->protocols, m->nprotocols);
-    m->client_id = cid;
-    m->client_host = chost;
-    m->protocols = protos;
-    m->nprotocols = nprotos;
-    m->session_timeout_ms = req->session_timeout_ms;
-    if (req->rebalance_timeout_ms > 0) {
-        m->rebalance_timeout_ms = req->rebalance_timeout_ms;
-    }
-    if (!bk_ci_same_topics(m, sub.topics, sub.ntopics)) {
-        if (bk_ci_set_topics(m, sub.topics, sub.ntopics) != 0) {
-            goto fail;
+    if (m == NULL || classic_join_update(cg, m, req, &sub) != 0) {
+        if (added && m != NULL) {
+            /* Out of memory: a member without its protocols could not be
+             * served (SyncGroup names the first); it never joined. */
+            bk_ci_member_remove(r, g, m);
         }
-        cg->bump = true; /* a new member or a new subscription */
+        bk_arena_destroy(&a);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return;
     }
     m->dirty = true;
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
@@ -418,15 +469,6 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     };
     bk_arena_destroy(&a);
     r->hooks.join_done(r->hooks.data, waiter, &res);
-    return;
-fail:
-    if (added && m != NULL) {
-        /* Out of memory: a member without its protocols could not be
-         * served (SyncGroup names the first); it never joined. */
-        bk_ci_member_remove(r, g, m);
-    }
-    bk_arena_destroy(&a);
-    bk_gi_join_error(r, waiter, err, NULL);
 }
 
 /* Whether a classic member must rejoin: behind the group epoch, owing a
