@@ -11,77 +11,81 @@
 
 /* ---- truncation, start offset, retention ---- */
 
-int bk_log_truncate(struct bk_log *log, int64_t offset)
+/* Where a truncation cuts: segment i (s) at byte pos, the new log end,
+ * and the index entries the segment keeps. */
+struct cut {
+    int i;
+    struct segment *s;
+    int64_t pos, new_leo, keep, tkeep;
+};
+
+/* Finds the cut for a truncation at offset: the batch holding offset goes
+ * entirely. Reads only. */
+static int truncate_find_cut(struct bk_log *log, int64_t offset, struct cut *c)
 {
-    if (offset < log->log_start) {
-        return BK_ERANGE;
+    c->i = seg_find(log, offset);
+    if (c->i < 0) {
+        c->i = 0;
     }
-    if (offset >= log->leo) {
-        return 0;
-    }
-    if (atomic_load(&log->failed)) {
-        return BK_EIO;
-    }
-    int i = seg_find(log, offset);
-    if (i < 0) {
-        i = 0;
-    }
-    /* Find the cut: the batch holding offset goes entirely. Reads only. */
-    struct segment *s = log->segs[i];
+    struct segment *s = c->s = log->segs[c->i];
     int rv = seg_index_load(log, s);
-    int64_t pos = 0, new_leo = offset;
+    c->pos = 0;
+    c->new_leo = offset;
     if (rv == 0) {
-        rv = seg_index_lookup(log, s, offset, &pos);
+        rv = seg_index_lookup(log, s, offset, &c->pos);
     }
-    while (rv == 0 && pos < s->size) {
+    while (rv == 0 && c->pos < s->size) {
         struct bk_batch_hdr h;
-        rv = read_hdr(log, s, pos, &h);
+        rv = read_hdr(log, s, c->pos, &h);
         if (rv == 0 && bk_batch_hdr_last_offset(&h) >= offset) {
             /* The batch holding offset goes entirely; past a compaction
              * gap the first batch may start after offset. */
-            new_leo = h.base_offset < offset ? h.base_offset : offset;
+            c->new_leo = h.base_offset < offset ? h.base_offset : offset;
             break;
         }
         if (rv == 0) {
-            pos += bk_batch_hdr_size(&h);
+            c->pos += bk_batch_hdr_size(&h);
         }
     }
-    if (rv == 0 && new_leo < s->base) {
-        new_leo = s->base;
+    if (rv == 0 && c->new_leo < s->base) {
+        c->new_leo = s->base;
     }
-    int64_t keep = 0, tkeep = 0;
+    c->keep = c->tkeep = 0;
     if (rv == 0) {
-        rv = seg_index_keep(log, s, pos, new_leo, &keep, &tkeep);
+        rv = seg_index_keep(log, s, c->pos, c->new_leo, &c->keep, &c->tkeep);
     }
-    if (rv != 0) {
-        return log_write_failed(log, rv);
-    }
-    /* When the cut is below the checkpointed recovery point, the lower
-     * recovery point must be on disk before any byte is cut: otherwise a
-     * crash could leave a checkpoint that vouches for a prefix that no
-     * longer exists (half-applied truncation, stale later segments). The
-     * same holds for the soft recovery point (written, not synced). This
-     * waits for one syncer round on the caller's thread; truncation is
-     * rare (a follower meeting a new leader). */
+    return rv;
+}
+
+/* When the cut is below the checkpointed recovery point, the lower
+ * recovery point must be on disk before any byte is cut: otherwise a
+ * crash could leave a checkpoint that vouches for a prefix that no longer
+ * exists (half-applied truncation, stale later segments). The same holds
+ * for the soft recovery point (written, not synced). This waits for one
+ * syncer round on the caller's thread; truncation is rare (a follower
+ * meeting a new leader). BK_EAGAIN: the points did not reach the disk. */
+static int truncate_lower_points(struct bk_log *log, const struct cut *c)
+{
+    int rv;
     bool wait = false;
     uint64_t ckpt_failures = atomic_load(&log->ckpt_failures);
-    if (log->rp > new_leo) {
-        log->rp = new_leo;
-        log->rp_base = s->base;
-        log->rp_pos = pos;
-        log->rp_idx = keep;
-        log->rp_tim = tkeep;
+    if (log->rp > c->new_leo) {
+        log->rp = c->new_leo;
+        log->rp_base = c->s->base;
+        log->rp_pos = c->pos;
+        log->rp_idx = c->keep;
+        log->rp_tim = c->tkeep;
         if ((rv = queue_checkpoint(log, NULL, false)) != 0) {
             return rv;
         }
         wait = true;
     }
-    if (log->soft > new_leo) {
-        log->soft = new_leo;
-        log->soft_base = s->base;
-        log->soft_pos = pos;
-        log->soft_idx = keep;
-        log->soft_tim = tkeep;
+    if (log->soft > c->new_leo) {
+        log->soft = c->new_leo;
+        log->soft_base = c->s->base;
+        log->soft_pos = c->pos;
+        log->soft_idx = c->keep;
+        log->soft_tim = c->tkeep;
         if ((rv = queue_soft_write(log)) != 0) {
             return rv;
         }
@@ -89,7 +93,7 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
     }
     /* Offset gaps are accepted only below the cleaned offset: lower it
      * (durably, in the same syncer round) before cutting. */
-    clean_truncated(log, new_leo);
+    clean_truncated(log, c->new_leo);
     if (wait) {
         bk_syncer_barrier(log->syncer);
         if (atomic_load(&log->failed)) {
@@ -103,28 +107,60 @@ int bk_log_truncate(struct bk_log *log, int64_t offset)
             return BK_EAGAIN;
         }
     }
+    return 0;
+}
+
+/* Cuts the log: later segments go, the segment of the cut is truncated,
+ * and the offsets, the durable offset and the epochs follow. */
+static int truncate_cut(struct bk_log *log, const struct cut *c)
+{
+    int rv;
     atomic_fetch_add(&log->gen, 1);
-    while (log->nsegs > i + 1) {
+    while (log->nsegs > c->i + 1) {
         queue_delete(log, log->segs[--log->nsegs]);
     }
-    if ((rv = file_truncate(log, s->log_f, pos)) != 0) {
+    if ((rv = file_truncate(log, c->s->log_f, c->pos)) != 0) {
         return log_fail(log, rv);
     }
-    s->size = pos;
-    log->leo = new_leo;
-    if ((rv = seg_index_set_counts(log, s, keep, tkeep, pos)) != 0) {
+    c->s->size = c->pos;
+    log->leo = c->new_leo;
+    if ((rv = seg_index_set_counts(log, c->s, c->keep, c->tkeep, c->pos)) !=
+        0) {
         return log_fail(log, rv);
     }
     log->hint_offset = -1;
-    if (log->hw > new_leo) {
-        log->hw = new_leo;
+    if (log->hw > c->new_leo) {
+        log->hw = c->new_leo;
     }
     int64_t d = atomic_load(&log->durable);
-    if (d > new_leo) {
-        atomic_store(&log->durable, new_leo);
+    if (d > c->new_leo) {
+        atomic_store(&log->durable, c->new_leo);
     }
-    epochs_truncate_end(log, new_leo);
+    epochs_truncate_end(log, c->new_leo);
     return 0;
+}
+
+int bk_log_truncate(struct bk_log *log, int64_t offset)
+{
+    if (offset < log->log_start) {
+        return BK_ERANGE;
+    }
+    if (offset >= log->leo) {
+        return 0;
+    }
+    if (atomic_load(&log->failed)) {
+        return BK_EIO;
+    }
+    struct cut c;
+    int rv = truncate_find_cut(log, offset, &c);
+    if (rv != 0) {
+        return log_write_failed(log, rv);
+    }
+    rv = truncate_lower_points(log, &c);
+    if (rv != 0) {
+        return rv;
+    }
+    return truncate_cut(log, &c);
 }
 
 /* Removes segments from the head while pred says so; never the active.
