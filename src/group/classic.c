@@ -61,7 +61,7 @@ static int32_t hook_lookup(void *ctx, const char *name, struct bk_uuid *id)
 struct sub_view {
     struct bk_str *topics;
     int32_t ntopics;
-    struct bk_cg_tp *owned;
+    struct bk_cgroup_tp *owned;
     int32_t nowned;
 };
 
@@ -109,7 +109,7 @@ static int decode_subscription(struct bk_group_registry *r,
         }
         for (int32_t k = 0; k < t->partitions_count; k++) {
             out->owned[out->nowned++] =
-                (struct bk_cg_tp){ id, t->partitions[k] };
+                (struct bk_cgroup_tp){ id, t->partitions[k] };
         }
     }
     return 0;
@@ -119,7 +119,7 @@ static int decode_subscription(struct bk_group_registry *r,
 static void decode_assignment(struct bk_group_registry *r,
                               const uint8_t *p,
                               size_t len,
-                              struct bk_cg_set *s)
+                              struct bk_cgroup_set *s)
 {
     struct bk_arena a;
     bk_arena_init(&a, 4096, 0);
@@ -143,7 +143,7 @@ static void decode_assignment(struct bk_group_registry *r,
                 continue;
             }
             for (int32_t k = 0; k < t->partitions_count; k++) {
-                struct bk_cg_tp tp = { id, t->partitions[k] };
+                struct bk_cgroup_tp tp = { id, t->partitions[k] };
                 (void)bk_ci_set_add(s, &tp);
             }
         }
@@ -155,7 +155,7 @@ static void decode_assignment(struct bk_group_registry *r,
  * heap memory (*out owned by the caller). Partitions of topics that no
  * longer exist are left out. Returns 0 or BK_ENOMEM. */
 static int encode_assignment(struct bk_group_registry *r,
-                             const struct bk_cg_set *s,
+                             const struct bk_cgroup_set *s,
                              int16_t version,
                              uint8_t **out,
                              size_t *out_len)
@@ -479,7 +479,7 @@ static bool must_rejoin(const struct bk_cgroup *cg, const struct bk_cmember *m)
         return true;
     }
     for (size_t i = 0; i < m->target.n; i++) {
-        const struct bk_cg_tp *tp = &m->target.v[i];
+        const struct bk_cgroup_tp *tp = &m->target.v[i];
         if (bk_ci_set_has(&m->assigned, tp)) {
             continue;
         }
@@ -594,7 +594,7 @@ int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
 
 int16_t bk_ci_upgrade(struct bk_group_registry *r,
                       struct bk_group *g,
-                      bk_cg_topic_fn lookup,
+                      bk_cgroup_topic_fn lookup,
                       void *ctx)
 {
     (void)lookup;

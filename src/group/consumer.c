@@ -12,13 +12,13 @@
 
 /* ---- partition sets ---- */
 
-static bool tp_eq(const struct bk_cg_tp *a, const struct bk_cg_tp *b)
+static bool tp_eq(const struct bk_cgroup_tp *a, const struct bk_cgroup_tp *b)
 {
     return a->partition == b->partition &&
            memcmp(&a->topic_id, &b->topic_id, sizeof(a->topic_id)) == 0;
 }
 
-bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
+bool bk_ci_set_has(const struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (tp_eq(&s->v[i], tp)) {
@@ -28,12 +28,12 @@ bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
     return false;
 }
 
-int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+int bk_ci_set_add(struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp)
 {
     return bk_ci_set_has(s, tp) ? 0 : bk_ci_set_push(s, tp);
 }
 
-void bk_ci_set_free(struct bk_cg_set *s)
+void bk_ci_set_free(struct bk_cgroup_set *s)
 {
     bk_free(s->v);
     memset(s, 0, sizeof(*s));
@@ -254,7 +254,7 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
 /* ---- reconciliation ---- */
 
 /* Removes v[i] by moving the last element there. */
-static void set_take(struct bk_cg_set *s, size_t i)
+static void set_take(struct bk_cgroup_set *s, size_t i)
 {
     s->v[i] = s->v[--s->n];
 }
@@ -262,7 +262,7 @@ static void set_take(struct bk_cg_set *s, size_t i)
 bool bk_ci_reconcile(struct bk_group_registry *r,
                      struct bk_cgroup *cg,
                      struct bk_cmember *m,
-                     const struct bk_cg_tp *owned,
+                     const struct bk_cgroup_tp *owned,
                      int32_t nowned)
 {
     size_t was_assigned = m->assigned.n, was_revoking = m->revoking.n;
@@ -342,9 +342,9 @@ bool bk_ci_reconcile(struct bk_group_registry *r,
 }
 
 /* owned (n of them) is a subset of s. */
-static bool subset_of(const struct bk_cg_tp *owned,
+static bool subset_of(const struct bk_cgroup_tp *owned,
                       int32_t n,
-                      const struct bk_cg_set *s)
+                      const struct bk_cgroup_set *s)
 {
     struct bk_ci_tpmap idx;
     if (owned == NULL || bk_ci_tpmap_init(&idx, s->n) != 0) {
@@ -363,7 +363,7 @@ static bool subset_of(const struct bk_cg_tp *owned,
 
 /* The heartbeat subscribes to what m subscribes to (topics and regex). */
 static bool same_subscription(const struct bk_cmember *m,
-                              const struct bk_cg_heartbeat *hb)
+                              const struct bk_cgroup_heartbeat_req *hb)
 {
     bool topics = hb->topics != NULL
                       ? bk_ci_same_topics(m, hb->topics, hb->ntopics)
@@ -393,7 +393,7 @@ static const struct bk_group_member *find_static_classic(
     return NULL;
 }
 
-static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
+static void fail(struct bk_cgroup_result *res, int16_t err, const char *msg)
 {
     memset(res, 0, sizeof(*res));
     res->error = err;
@@ -406,8 +406,8 @@ static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
  * nothing: checked before an empty or classic group is converted (Kafka
  * discards a failed request's records, conversion included). */
 static bool hb_request_valid(struct bk_str group_id,
-                             const struct bk_cg_heartbeat *hb,
-                             struct bk_cg_result *res)
+                             const struct bk_cgroup_heartbeat_req *hb,
+                             struct bk_cgroup_result *res)
 {
     if (group_id.len <= 0) {
         fail(res, BK_KERR_INVALID_REQUEST, "GroupId can't be empty.");
@@ -442,9 +442,9 @@ static bool hb_request_valid(struct bk_str group_id,
 /* Makes g, a classic group, a consumer group. */
 static bool hb_convert_classic(struct bk_group_registry *r,
                                struct bk_group *g,
-                               bk_cg_topic_fn topics,
+                               bk_cgroup_topic_fn topics,
                                void *topics_ctx,
-                               struct bk_cg_result *res)
+                               struct bk_cgroup_result *res)
 {
     if (g->nmembers > 0 || g->state != BK_GROUP_EMPTY) {
         /* KIP-848 online upgrade: the classic members stay, as
@@ -477,10 +477,10 @@ static bool hb_convert_classic(struct bk_group_registry *r,
  * converted from a classic group. NULL when it fails (res is set). */
 static struct bk_group *hb_group(struct bk_group_registry *r,
                                  struct bk_str group_id,
-                                 const struct bk_cg_heartbeat *hb,
-                                 bk_cg_topic_fn topics,
+                                 const struct bk_cgroup_heartbeat_req *hb,
+                                 bk_cgroup_topic_fn topics,
                                  void *topics_ctx,
-                                 struct bk_cg_result *res)
+                                 struct bk_cgroup_result *res)
 {
     struct bk_group *g = bk_group_find(r, group_id);
     if (hb->member_epoch == 0 && g != NULL && g->consumer == NULL &&
@@ -513,10 +513,10 @@ static struct bk_group *hb_group(struct bk_group_registry *r,
 static void hb_leave(struct bk_group_registry *r,
                      struct bk_group *g,
                      struct bk_cmember *m,
-                     const struct bk_cg_heartbeat *hb,
-                     bk_cg_topic_fn topics,
+                     const struct bk_cgroup_heartbeat_req *hb,
+                     bk_cgroup_topic_fn topics,
                      void *topics_ctx,
-                     struct bk_cg_result *res)
+                     struct bk_cgroup_result *res)
 {
     if (hb->member_epoch == -2 && m != NULL && m->instance_id != NULL) {
         /* KIP-848: a static member leaving for a while keeps its
@@ -546,7 +546,7 @@ static void hb_leave(struct bk_group_registry *r,
 
 /* What a joining static member takes over from its previous self. */
 struct hb_kept {
-    struct bk_cg_set assigned, revoking, target;
+    struct bk_cgroup_set assigned, revoking, target;
 };
 
 static void hb_kept_free(struct hb_kept *k)
@@ -578,7 +578,7 @@ static void hb_take_over(struct bk_group_registry *r,
 
 /* The member id of a joining member: the client's, or for v0 (none sent)
  * one the coordinator makes up in gen (40 bytes). */
-static struct bk_str hb_member_id(const struct bk_cg_heartbeat *hb,
+static struct bk_str hb_member_id(const struct bk_cgroup_heartbeat_req *hb,
                                   const struct bk_cgroup *cg,
                                   int64_t now,
                                   char *gen,
@@ -597,7 +597,7 @@ static struct bk_str hb_member_id(const struct bk_cg_heartbeat *hb,
 /* Fills a new member from the join; false when out of memory (the member
  * is then only partly filled). */
 static bool hb_fill_member(struct bk_cmember *m,
-                           const struct bk_cg_heartbeat *hb)
+                           const struct bk_cgroup_heartbeat_req *hb)
 {
     bk_free(m->client_id);
     bk_free(m->client_host);
@@ -621,9 +621,9 @@ static bool hb_fill_member(struct bk_cmember *m,
 static struct bk_cmember *hb_join(struct bk_group_registry *r,
                                   struct bk_group *g,
                                   struct bk_cmember *m,
-                                  const struct bk_cg_heartbeat *hb,
+                                  const struct bk_cgroup_heartbeat_req *hb,
                                   int64_t now,
-                                  struct bk_cg_result *res)
+                                  struct bk_cgroup_result *res)
 {
     struct bk_cgroup *cg = g->consumer;
     struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
@@ -679,8 +679,8 @@ static struct bk_cmember *hb_join(struct bk_group_registry *r,
  * fails (res is set). */
 static struct bk_cmember *hb_update(struct bk_cgroup *cg,
                                     struct bk_cmember *m,
-                                    const struct bk_cg_heartbeat *hb,
-                                    struct bk_cg_result *res)
+                                    const struct bk_cgroup_heartbeat_req *hb,
+                                    struct bk_cgroup_result *res)
 {
     if (m == NULL) {
         fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
@@ -725,7 +725,7 @@ static struct bk_cmember *hb_update(struct bk_cgroup *cg,
 /* The member asks for another server assignor: the group takes it. */
 static void hb_set_assignor(struct bk_cgroup *cg,
                             struct bk_cmember *m,
-                            const struct bk_cg_heartbeat *hb)
+                            const struct bk_cgroup_heartbeat_req *hb)
 {
     if (hb->server_assignor.len > 0 &&
         (cg->assignor == NULL ||
@@ -745,10 +745,10 @@ static void hb_reconcile(struct bk_group_registry *r,
                          struct bk_group *g,
                          struct bk_cgroup *cg,
                          struct bk_cmember *m,
-                         const struct bk_cg_heartbeat *hb,
-                         bk_cg_topic_fn topics,
+                         const struct bk_cgroup_heartbeat_req *hb,
+                         bk_cgroup_topic_fn topics,
                          void *topics_ctx,
-                         struct bk_cg_result *res)
+                         struct bk_cgroup_result *res)
 {
     bk_ci_compute_targets(r, cg, topics, topics_ctx);
     bool moved = bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
@@ -770,10 +770,10 @@ static void hb_reconcile(struct bk_group_registry *r,
 
 void bk_cgroup_heartbeat(struct bk_group_registry *r,
                          struct bk_str group_id,
-                         const struct bk_cg_heartbeat *hb,
-                         bk_cg_topic_fn topics,
+                         const struct bk_cgroup_heartbeat_req *hb,
+                         bk_cgroup_topic_fn topics,
                          void *topics_ctx,
-                         struct bk_cg_result *res)
+                         struct bk_cgroup_result *res)
 {
     if (!hb_request_valid(group_id, hb, res)) {
         return;

@@ -1581,7 +1581,7 @@ void bk_group_tick(struct bk_group_registry *r)
 
 int bk_group_load_meta(struct bk_group_registry *r,
                        struct bk_str group_id,
-                       const struct bk_group_meta_load *ml)
+                       const struct bk_gr_group_meta *ml)
 {
     struct bk_group *g = bk_group_get(r, group_id);
     if (g == NULL) {
