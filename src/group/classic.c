@@ -734,90 +734,110 @@ static const char *common_protocol(const struct bk_cgroup *cg)
     return NULL;
 }
 
-void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
+/* Whether a consumer group marked for downgrade can go now: only classic
+ * members, none of them moving. Clears the mark when it never can. */
+static bool downgrade_ready(struct bk_cgroup *cg)
 {
-    struct bk_cgroup *cg = g->consumer;
     if (cg == NULL || !cg->downgrade) {
-        return;
+        return false;
     }
     if (cg->nmembers == 0) {
         cg->downgrade = false; /* an empty consumer group stays one */
-        return;
+        return false;
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
         if (!cg->members[i]->classic) {
             cg->downgrade = false; /* a consumer member came back */
-            return;
+            return false;
         }
     }
     if (cg->bump) {
-        return; /* the epoch is about to move: members will rejoin */
+        return false; /* the epoch is about to move: members will rejoin */
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *m = cg->members[i];
         if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
             !bk_ci_set_same(&m->assigned, &m->target)) {
-            return;
+            return false;
         }
     }
-    const char *proto = common_protocol(cg);
-    if (proto == NULL) {
-        return; /* no protocol they all speak: stays a consumer group */
-    }
-    char *p = bk_strdup(proto);
-    if (p == NULL) {
-        return;
-    }
+    return true;
+}
+
+/* Fills the classic member m from cm, whose protocols move to m. False
+ * when out of memory. */
+static bool downgrade_member(struct bk_group_registry *r,
+                             struct bk_cmember *cm,
+                             int64_t now,
+                             struct bk_group_member *m)
+{
+    int16_t ver = assignment_version(cm);
+    m->id = bk_strdup(cm->id);
+    m->instance_id = cm->instance_id != NULL
+                         ? bk_strndup(cm->instance_id, cm->instance_id_len)
+                         : NULL;
+    m->instance_id_len = cm->instance_id_len;
+    m->client_id = bk_strdup(cm->client_id);
+    m->client_host = bk_strdup(cm->client_host);
+    m->session_timeout_ms = cm->session_timeout_ms;
+    m->rebalance_timeout_ms = cm->rebalance_timeout_ms;
+    m->expires_ms = now + cm->session_timeout_ms;
+    m->protocols = cm->protocols; /* moved */
+    m->nprotocols = cm->nprotocols;
+    cm->protocols = NULL;
+    cm->nprotocols = 0;
+    return m->id != NULL && m->client_id != NULL && m->client_host != NULL &&
+           (cm->instance_id == NULL || m->instance_id != NULL) &&
+           encode_assignment(r, &cm->assigned, ver, &m->assignment,
+                             &m->assignment_len) == 0;
+}
+
+/* Makes a classic member in ms of each member of cg, in order, until one
+ * fails (*ok false). Returns how many were allocated. */
+static size_t downgrade_members(struct bk_group_registry *r,
+                                struct bk_cgroup *cg,
+                                struct bk_group_member **ms,
+                                bool *ok)
+{
     int64_t now = bk_clock_mono_ms(r->clock);
-    struct bk_group_member **ms = bk_calloc(cg->nmembers, sizeof(*ms));
-    if (ms == NULL) {
-        bk_free(p);
-        return; /* stays a consumer group; members keep being served */
-    }
     size_t n = 0;
-    bool ok = true;
-    for (; n < cg->nmembers && ok; n++) {
-        struct bk_cmember *cm = cg->members[n];
+    *ok = true;
+    for (; n < cg->nmembers && *ok; n++) {
         struct bk_group_member *m = bk_calloc(1, sizeof(*m));
         if (m == NULL) {
-            ok = false;
+            *ok = false;
             break;
         }
         ms[n] = m;
-        int16_t ver = assignment_version(cm);
-        m->id = bk_strdup(cm->id);
-        m->instance_id = cm->instance_id != NULL
-                             ? bk_strndup(cm->instance_id, cm->instance_id_len)
-                             : NULL;
-        m->instance_id_len = cm->instance_id_len;
-        m->client_id = bk_strdup(cm->client_id);
-        m->client_host = bk_strdup(cm->client_host);
-        m->session_timeout_ms = cm->session_timeout_ms;
-        m->rebalance_timeout_ms = cm->rebalance_timeout_ms;
-        m->expires_ms = now + cm->session_timeout_ms;
-        m->protocols = cm->protocols; /* moved */
-        m->nprotocols = cm->nprotocols;
-        cm->protocols = NULL;
-        cm->nprotocols = 0;
-        ok = m->id != NULL && m->client_id != NULL && m->client_host != NULL &&
-             (cm->instance_id == NULL || m->instance_id != NULL) &&
-             encode_assignment(r, &cm->assigned, ver, &m->assignment,
-                               &m->assignment_len) == 0;
+        *ok = downgrade_member(r, cg->members[n], now, m);
     }
-    char *leader = ok ? bk_strdup(ms[0]->id) : NULL;
-    if (leader == NULL) {
-        /* Out of memory: undo (the protocols go back) and stay consumer. */
-        bk_free(p);
-        for (size_t i = 0; i < n; i++) {
-            cg->members[i]->protocols = ms[i]->protocols;
-            cg->members[i]->nprotocols = ms[i]->nprotocols;
-            ms[i]->protocols = NULL;
-            ms[i]->nprotocols = 0;
-            bk_gi_member_free(ms[i]);
-        }
-        bk_free(ms);
-        return;
+    return n;
+}
+
+/* Out of memory: the protocols go back and the group stays consumer. */
+static void downgrade_undo(struct bk_cgroup *cg,
+                           struct bk_group_member **ms,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cg->members[i]->protocols = ms[i]->protocols;
+        cg->members[i]->nprotocols = ms[i]->nprotocols;
+        ms[i]->protocols = NULL;
+        ms[i]->nprotocols = 0;
+        bk_gi_member_free(ms[i]);
     }
+}
+
+/* The classic members (ms, n of them; taken) replace the consumer group,
+ * Stable at its epoch with protocol p and leader (both taken). */
+static void downgrade_install(struct bk_group_registry *r,
+                              struct bk_group *g,
+                              struct bk_group_member **ms,
+                              size_t n,
+                              char *p,
+                              char *leader)
+{
+    struct bk_cgroup *cg = g->consumer;
     for (size_t i = 0; i < n; i++) {
         if (bk_gi_member_add(g, ms[i]) != 0) {
             bk_gi_member_free(ms[i]); /* that member will rejoin */
@@ -825,7 +845,6 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
         /* Their consumer records go (ClassicGroup.fromConsumerGroup). */
         bk_ci_note_gone(g, &cg->members[i]->id);
     }
-    bk_free(ms);
     g->generation = cg->group_epoch;
     bk_free(g->protocol);
     bk_free(g->leader);
@@ -837,4 +856,36 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
     g->dirty = true;
     /* Every member has its target at the group epoch: Stable as it is. */
     bk_gi_set_state(r, g, BK_GROUP_STABLE);
+}
+
+void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
+{
+    struct bk_cgroup *cg = g->consumer;
+    if (!downgrade_ready(cg)) {
+        return;
+    }
+    const char *proto = common_protocol(cg);
+    if (proto == NULL) {
+        return; /* no protocol they all speak: stays a consumer group */
+    }
+    char *p = bk_strdup(proto);
+    if (p == NULL) {
+        return;
+    }
+    struct bk_group_member **ms = bk_calloc(cg->nmembers, sizeof(*ms));
+    if (ms == NULL) {
+        bk_free(p);
+        return; /* stays a consumer group; members keep being served */
+    }
+    bool ok;
+    size_t n = downgrade_members(r, cg, ms, &ok);
+    char *leader = ok ? bk_strdup(ms[0]->id) : NULL;
+    if (leader == NULL) {
+        bk_free(p);
+        downgrade_undo(cg, ms, n);
+        bk_free(ms);
+        return;
+    }
+    downgrade_install(r, g, ms, n, p, leader);
+    bk_free(ms);
 }
