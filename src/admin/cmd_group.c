@@ -507,57 +507,261 @@ static int parse_time(const char *s, int64_t *ms)
     return 0;
 }
 
-static int cmd_reset(const struct bk_cli *cli, int argc, char **argv)
+struct reset_opts {
+    const char *group;
+    const char *topic_arg; /* T or T:P,... */
+    enum reset_kind kind;
+    int64_t value; /* the offset, shift or time (ms) */
+    bool dry;
+};
+
+/* Parses GROUP and the options; returns 0, or the exit code after the
+ * message. */
+static int reset_parse(int argc, char **argv, struct reset_opts *o)
 {
     if (argc < 1) {
         return usage();
     }
-    const char *group = argv[0];
-    const char *topic_arg = NULL;
-    enum reset_kind kind = R_NONE;
-    int64_t value = 0;
-    bool dry = false;
+    *o = (struct reset_opts){ .group = argv[0], .kind = R_NONE };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end = NULL;
         if (strcmp(a, "--topic") == 0 && i + 1 < argc) {
-            topic_arg = argv[++i];
+            o->topic_arg = argv[++i];
         } else if (strcmp(a, "--to-earliest") == 0) {
-            kind = R_EARLIEST;
+            o->kind = R_EARLIEST;
         } else if (strcmp(a, "--to-latest") == 0) {
-            kind = R_LATEST;
+            o->kind = R_LATEST;
         } else if ((strcmp(a, "--to-offset") == 0 ||
                     strcmp(a, "--shift-by") == 0) &&
                    i + 1 < argc) {
-            kind = a[2] == 't' ? R_OFFSET : R_SHIFT;
+            o->kind = a[2] == 't' ? R_OFFSET : R_SHIFT;
             errno = 0;
-            value = strtoll(argv[++i], &end, 10);
+            o->value = strtoll(argv[++i], &end, 10);
             if (errno != 0 || *end != '\0') {
                 return bk_cli_fail("%s: '%s' is not a number", a, argv[i]);
             }
         } else if (strcmp(a, "--to-datetime") == 0 && i + 1 < argc) {
-            kind = R_TIME;
-            if (parse_time(argv[++i], &value) != 0) {
+            o->kind = R_TIME;
+            if (parse_time(argv[++i], &o->value) != 0) {
                 return bk_cli_fail(
                     "--to-datetime: '%s' is not YYYY-MM-DDTHH:MM:SS[.mmm]",
                     argv[i]);
             }
         } else if (strcmp(a, "--dry-run") == 0) {
-            dry = true;
+            o->dry = true;
         } else if (strcmp(a, "--execute") == 0) {
-            dry = false;
+            o->dry = false;
         } else {
             return usage();
         }
     }
-    if (topic_arg == NULL || kind == R_NONE) {
+    if (o->topic_arg == NULL || o->kind == R_NONE) {
         return usage();
     }
+    return 0;
+}
+
+/* Whether partition p is in the list after the colon of T:P,... (every
+ * partition when there is no colon). */
+static bool reset_wants(const char *colon, int32_t p)
+{
+    if (colon == NULL) {
+        return true;
+    }
+    bool want = false;
+    for (const char *s = colon + 1; *s;) {
+        char *end;
+        long x = strtol(s, &end, 10);
+        want |= x == p && end != s;
+        s = *end == ',' ? end + 1 : (end == s ? s + 1 : end);
+    }
+    return want;
+}
+
+/* Fills sel with the requested partitions of topic, all of them whether
+ * committed or not, with their committed offsets from v. */
+static int reset_select(struct view *v,
+                        struct view *sel,
+                        const char *topic,
+                        const char *colon,
+                        int32_t partitions)
+{
+    for (int32_t p = 0; p < partitions; p++) {
+        if (!reset_wants(colon, p)) {
+            continue;
+        }
+        struct part_row *r = row_for(sel, bk_str_c(topic), p);
+        struct part_row *old = row_for(v, bk_str_c(topic), p);
+        if (r == NULL || old == NULL) {
+            return bk_cli_fail("out of memory");
+        }
+        r->committed = old->committed;
+    }
+    return 0;
+}
+
+/* --to-offset and --shift-by: the wanted offset, clamped to [earliest,
+ * latest] as kafka-consumer-groups does. sel's targets hold the latest
+ * offsets on entry. */
+static int reset_clamp(struct bk_client *boot,
+                       struct bk_arena *arena,
+                       struct view *sel,
+                       const struct reset_opts *o)
+{
+    struct view lo = *sel;
+    int64_t *latest = calloc(sel->nrows + 1, sizeof(*latest));
+    for (size_t i = 0; latest != NULL && i < sel->nrows; i++) {
+        latest[i] = sel->rows[i].target;
+    }
+    int rc = list_offsets(boot, arena, &lo, -2, true);
+    for (size_t i = 0; rc == 0 && latest != NULL && i < sel->nrows; i++) {
+        int64_t earliest = sel->rows[i].target;
+        int64_t want = o->kind == R_OFFSET ? o->value
+                                           : (sel->rows[i].committed >= 0
+                                                  ? sel->rows[i].committed
+                                                  : earliest) +
+                                                 o->value;
+        if (want < earliest) {
+            want = earliest;
+        }
+        if (want > latest[i]) {
+            want = latest[i];
+        }
+        sel->rows[i].target = want;
+    }
+    free(latest);
+    return rc;
+}
+
+/* --to-datetime: where there is no record at or after the time, the log
+ * end. sel's targets hold the offsets for the time on entry. */
+static int reset_time_end(struct bk_client *boot,
+                          struct bk_arena *arena,
+                          struct view *sel)
+{
+    struct view end = *sel;
+    int64_t *t = calloc(sel->nrows + 1, sizeof(*t));
+    for (size_t i = 0; t != NULL && i < sel->nrows; i++) {
+        t[i] = sel->rows[i].target;
+    }
+    int rc = list_offsets(boot, arena, &end, -1, false);
+    for (size_t i = 0; t != NULL && i < sel->nrows; i++) {
+        sel->rows[i].target = t[i] >= 0 ? t[i] : sel->rows[i].log_end;
+    }
+    free(t);
+    return rc;
+}
+
+/* Sets the target offset of each row of sel. */
+static int reset_targets(struct bk_client *boot,
+                         struct bk_arena *arena,
+                         struct view *sel,
+                         const struct reset_opts *o)
+{
+    int64_t ts = o->kind == R_EARLIEST ? -2
+                 : o->kind == R_LATEST ? -1
+                 : o->kind == R_TIME   ? o->value
+                                       : -1;
+    int rc = list_offsets(boot, arena, sel, ts, true);
+    if (rc == 0 && (o->kind == R_OFFSET || o->kind == R_SHIFT)) {
+        rc = reset_clamp(boot, arena, sel, o);
+    } else if (rc == 0 && o->kind == R_TIME) {
+        rc = reset_time_end(boot, arena, sel);
+    }
+    return rc;
+}
+
+/* Commits the target offsets of sel for group (OffsetCommit v2+, as an
+ * admin client: no generation, no member). */
+static int reset_commit(struct bk_client *c,
+                        struct bk_arena *arena,
+                        const char *group,
+                        const char *topic,
+                        const struct view *sel)
+{
+    int16_t ver = bk_client_version(c, BK_API_OFFSET_COMMIT);
+    struct bk_msg_offset_commit_request_offset_commit_request_partition *ps =
+        bk_arena_alloc(arena, (sel->nrows + 1) * sizeof(*ps));
+    if (ver < 2 || ps == NULL) {
+        return bk_cli_fail("%s does not support OffsetCommit v2+", c->addr);
+    }
+    for (size_t i = 0; i < sel->nrows; i++) {
+        memset(&ps[i], 0, sizeof(ps[i]));
+        ps[i].partition_index = sel->rows[i].partition;
+        ps[i].committed_offset = sel->rows[i].target;
+        ps[i].committed_leader_epoch = -1;
+        ps[i].committed_metadata = bk_str_c("");
+    }
+    struct bk_msg_offset_commit_request_offset_commit_request_topic t = {
+        .name = bk_str_c(topic),
+        .partitions = ps,
+        .partitions_count = (int32_t)sel->nrows,
+    };
+    struct bk_msg_offset_commit_request req;
+    bk_msg_offset_commit_request_init(&req);
+    req.group_id = bk_str_c(group);
+    req.generation_id_or_member_epoch = -1;
+    req.member_id = bk_str_c("");
+    req.retention_time_ms = -1;
+    req.topics = &t;
+    req.topics_count = 1;
+    struct bk_msg_offset_commit_response resp;
+    int rc = 0;
+    if (bk_client_call(c, BK_API_OFFSET_COMMIT, ver, &req, &resp, arena) != 0) {
+        rc = bk_cli_fail("%s", c->errmsg);
+    }
+    for (int32_t ti = 0; rc == 0 && ti < resp.topics_count; ti++) {
+        for (int32_t p = 0; p < resp.topics[ti].partitions_count; p++) {
+            int16_t e = resp.topics[ti].partitions[p].error_code;
+            if (e != 0 && rc == 0) {
+                rc = bk_cli_kerr(group, e, BK_STR_NULL);
+            }
+        }
+    }
+    return rc;
+}
+
+/* Finds the group's coordinator and reads the group: it must be empty.
+ * Fills v with its committed offsets. */
+static int reset_load_group(const struct bk_cli *cli,
+                            struct bk_client *boot,
+                            const char *group,
+                            struct bk_arena *arena,
+                            struct bk_client *storage,
+                            struct bk_client **c,
+                            bool *same,
+                            struct view *v)
+{
+    int rc = coordinator(cli, boot, group, arena, storage, c, same);
+    if (rc == 0) {
+        rc = describe(*c, group, arena, v);
+    }
+    if (rc == 0 && v->desc->members_count > 0) {
+        rc = bk_cli_fail(
+            "group %s is %.*s with %d member(s): offsets can only be reset "
+            "while it is empty (stop its consumers first)",
+            group, v->desc->group_state.len, v->desc->group_state.ptr,
+            v->desc->members_count);
+    }
+    if (rc == 0) {
+        rc = fetch_offsets(*c, group, arena, v);
+    }
+    return rc;
+}
+
+static int cmd_reset(const struct bk_cli *cli, int argc, char **argv)
+{
+    struct reset_opts o = { 0 };
+    int rc = reset_parse(argc, argv, &o);
+    if (rc != 0) {
+        return rc;
+    }
     char topic[256];
-    const char *colon = strchr(topic_arg, ':');
+    const char *colon = strchr(o.topic_arg, ':');
     snprintf(topic, sizeof(topic), "%.*s",
-             (int)(colon ? (size_t)(colon - topic_arg) : strlen(topic_arg)),
-             topic_arg);
+             (int)(colon ? (size_t)(colon - o.topic_arg) : strlen(o.topic_arg)),
+             o.topic_arg);
     struct bk_client boot, storage, *c = NULL;
     if (bk_cli_connect(cli, &boot) != 0) {
         return 1;
@@ -567,142 +771,28 @@ static int cmd_reset(const struct bk_cli *cli, int argc, char **argv)
     struct view v = { 0 };
     bool same = true;
     struct bk_topic_meta tm;
-    int rc = bk_topic_meta_get(cli, &boot, topic, false, &tm);
+    rc = bk_topic_meta_get(cli, &boot, topic, false, &tm);
     if (rc == 0 && tm.error != 0) {
         rc = bk_cli_kerr(topic, tm.error, BK_STR_NULL);
     }
     if (rc == 0) {
-        rc = coordinator(cli, &boot, group, &arena, &storage, &c, &same);
+        rc = reset_load_group(cli, &boot, o.group, &arena, &storage, &c, &same,
+                              &v);
     }
-    if (rc == 0) {
-        rc = describe(c, group, &arena, &v);
-    }
-    if (rc == 0 && v.desc->members_count > 0) {
-        rc = bk_cli_fail(
-            "group %s is %.*s with %d member(s): offsets can only be reset "
-            "while it is empty (stop its consumers first)",
-            group, v.desc->group_state.len, v.desc->group_state.ptr,
-            v.desc->members_count);
-    }
-    if (rc == 0) {
-        rc = fetch_offsets(c, group, &arena, &v);
-    }
-    /* Only the requested topic (and partitions), all of them whether
-     * committed or not. */
     struct view sel = { 0 };
     sel.desc = v.desc;
-    for (int32_t p = 0; rc == 0 && p < tm.partitions; p++) {
-        if (colon != NULL) {
-            bool want = false;
-            for (const char *s = colon + 1; *s;) {
-                char *end;
-                long x = strtol(s, &end, 10);
-                want |= x == p && end != s;
-                s = *end == ',' ? end + 1 : (end == s ? s + 1 : end);
-            }
-            if (!want) {
-                continue;
-            }
-        }
-        struct part_row *r = row_for(&sel, bk_str_c(topic), p);
-        struct part_row *old = row_for(&v, bk_str_c(topic), p);
-        if (r == NULL || old == NULL) {
-            rc = bk_cli_fail("out of memory");
-            break;
-        }
-        r->committed = old->committed;
+    if (rc == 0) {
+        rc = reset_select(&v, &sel, topic, colon, tm.partitions);
     }
     if (rc == 0) {
-        int64_t ts = kind == R_EARLIEST ? -2
-                     : kind == R_LATEST ? -1
-                     : kind == R_TIME   ? value
-                                        : -1;
-        rc = list_offsets(&boot, &arena, &sel, ts, true);
-        struct view lo = sel;
-        if (rc == 0 && (kind == R_OFFSET || kind == R_SHIFT)) {
-            /* Clamp to [earliest, latest] as kafka-consumer-groups does. */
-            int64_t *latest = calloc(sel.nrows + 1, sizeof(*latest));
-            for (size_t i = 0; latest != NULL && i < sel.nrows; i++) {
-                latest[i] = sel.rows[i].target;
-            }
-            rc = list_offsets(&boot, &arena, &lo, -2, true);
-            for (size_t i = 0; rc == 0 && latest != NULL && i < sel.nrows;
-                 i++) {
-                int64_t earliest = sel.rows[i].target;
-                int64_t want = kind == R_OFFSET ? value
-                                                : (sel.rows[i].committed >= 0
-                                                       ? sel.rows[i].committed
-                                                       : earliest) +
-                                                      value;
-                if (want < earliest) {
-                    want = earliest;
-                }
-                if (want > latest[i]) {
-                    want = latest[i];
-                }
-                sel.rows[i].target = want;
-            }
-            free(latest);
-        } else if (rc == 0 && kind == R_TIME) {
-            /* No record at or after the time: the log end. */
-            struct view end = sel;
-            int64_t *t = calloc(sel.nrows + 1, sizeof(*t));
-            for (size_t i = 0; t != NULL && i < sel.nrows; i++) {
-                t[i] = sel.rows[i].target;
-            }
-            rc = list_offsets(&boot, &arena, &end, -1, false);
-            for (size_t i = 0; t != NULL && i < sel.nrows; i++) {
-                sel.rows[i].target = t[i] >= 0 ? t[i] : sel.rows[i].log_end;
-            }
-            free(t);
-        }
+        rc = reset_targets(&boot, &arena, &sel, &o);
     }
-    if (rc == 0 && !dry) {
-        int16_t ver = bk_client_version(c, BK_API_OFFSET_COMMIT);
-        struct bk_msg_offset_commit_request_offset_commit_request_partition
-            *ps = bk_arena_alloc(&arena, (sel.nrows + 1) * sizeof(*ps));
-        if (ver < 2 || ps == NULL) {
-            rc = bk_cli_fail("%s does not support OffsetCommit v2+", c->addr);
-        } else {
-            for (size_t i = 0; i < sel.nrows; i++) {
-                memset(&ps[i], 0, sizeof(ps[i]));
-                ps[i].partition_index = sel.rows[i].partition;
-                ps[i].committed_offset = sel.rows[i].target;
-                ps[i].committed_leader_epoch = -1;
-                ps[i].committed_metadata = bk_str_c("");
-            }
-            struct bk_msg_offset_commit_request_offset_commit_request_topic
-                t = {
-                    .name = bk_str_c(topic),
-                    .partitions = ps,
-                    .partitions_count = (int32_t)sel.nrows,
-                };
-            struct bk_msg_offset_commit_request req;
-            bk_msg_offset_commit_request_init(&req);
-            req.group_id = bk_str_c(group);
-            req.generation_id_or_member_epoch = -1;
-            req.member_id = bk_str_c("");
-            req.retention_time_ms = -1;
-            req.topics = &t;
-            req.topics_count = 1;
-            struct bk_msg_offset_commit_response resp;
-            if (bk_client_call(c, BK_API_OFFSET_COMMIT, ver, &req, &resp,
-                               &arena) != 0) {
-                rc = bk_cli_fail("%s", c->errmsg);
-            }
-            for (int32_t ti = 0; rc == 0 && ti < resp.topics_count; ti++) {
-                for (int32_t p = 0; p < resp.topics[ti].partitions_count; p++) {
-                    int16_t e = resp.topics[ti].partitions[p].error_code;
-                    if (e != 0 && rc == 0) {
-                        rc = bk_cli_kerr(group, e, BK_STR_NULL);
-                    }
-                }
-            }
-        }
+    if (rc == 0 && !o.dry) {
+        rc = reset_commit(c, &arena, o.group, topic, &sel);
     }
     if (rc == 0) {
-        print_rows(cli, group, &sel, true);
-        if (dry && !cli->json) {
+        print_rows(cli, o.group, &sel, true);
+        if (o.dry && !cli->json) {
             printf("(dry run: nothing was committed; use --execute)\n");
         }
     }

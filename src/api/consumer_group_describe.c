@@ -45,7 +45,7 @@ struct cgd_state {
 
 /* A set of topic partitions as TopicPartitions, one entry per topic (in
  * the order topics first appear), with the name from img. Memory in b. */
-static void describe_set(const struct bk_cg_set *s,
+static void describe_set(const struct bk_cgroup_set *s,
                          const struct bk_md_image *img,
                          struct bk_gbuf *b,
                          out_asg *o)

@@ -17,7 +17,7 @@ typedef struct bk_msg_consumer_group_heartbeat_response_topic_partitions out_tp;
 
 struct cgh_state {
     struct bk_gops ops;
-    struct bk_cg_heartbeat hb;
+    struct bk_cgroup_heartbeat_req hb;
     int16_t error;
     struct bk_str error_message;
     struct bk_str member_id;
@@ -49,7 +49,7 @@ static void run(struct bk_gops *ops,
     struct cgh_state *st = ops->data;
     struct bk_gbuf *b = &ops->items[i].buf;
     struct bk_md_image *img = bk_md_image_acquire(ops->call->ctx->md);
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(bk_gcoord_registry(gc), ops->items[i].group_id, &st->hb,
                         topic_lookup, img, &res);
     bk_md_image_release(img);
@@ -61,7 +61,7 @@ static void run(struct bk_gops *ops,
     if (res.assignment == NULL) {
         return;
     }
-    const struct bk_cg_set *a = res.assignment;
+    const struct bk_cgroup_set *a = res.assignment;
     st->has_assignment = true;
     st->tps = bk_gbuf_alloc(b, (a->n + 1) * sizeof(out_tp));
     int32_t *parts = bk_gbuf_alloc(b, (a->n + 1) * sizeof(int32_t));
@@ -132,7 +132,7 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call)
     if (st == NULL) {
         return;
     }
-    struct bk_cg_tp *owned = NULL;
+    struct bk_cgroup_tp *owned = NULL;
     int32_t nowned = -1;
     if (req->topic_partitions_count >= 0) {
         size_t n = 0;
@@ -165,7 +165,7 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call)
         *colon = '\0';
     }
     char *host_copy = bk_arena_strndup(call->arena, host, strlen(host));
-    st->hb = (struct bk_cg_heartbeat){
+    st->hb = (struct bk_cgroup_heartbeat_req){
         .member_id = req->member_id,
         .member_epoch = req->member_epoch,
         .instance_id = req->instance_id,

@@ -58,7 +58,7 @@ static void describe_cmember(const struct bk_cmember *m,
     asg.assigned_partitions_count = 0;
     size_t k = 0;
     for (size_t i = 0; i < m->assigned.n; i++) {
-        const struct bk_cg_tp *tp = &m->assigned.v[i];
+        const struct bk_cgroup_tp *tp = &m->assigned.v[i];
         const struct bk_md_topic *t =
             img != NULL ? bk_md_image_topic_by_id(img, &tp->topic_id) : NULL;
         if (t == NULL) {

@@ -17,7 +17,7 @@
 
 /* ---- an index of partitions: (topic id, partition) -> int32 ---- */
 
-static uint64_t tp_hash(const struct bk_cg_tp *tp)
+static uint64_t tp_hash(const struct bk_cgroup_tp *tp)
 {
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     const uint8_t *b = (const uint8_t *)&tp->topic_id;
@@ -28,7 +28,7 @@ static uint64_t tp_hash(const struct bk_cg_tp *tp)
     return h ^ (h >> 29);
 }
 
-static bool tp_same(const struct bk_cg_tp *a, const struct bk_cg_tp *b)
+static bool tp_same(const struct bk_cgroup_tp *a, const struct bk_cgroup_tp *b)
 {
     return a->partition == b->partition &&
            memcmp(&a->topic_id, &b->topic_id, sizeof(a->topic_id)) == 0;
@@ -62,7 +62,7 @@ void bk_ci_tpmap_free(struct bk_ci_tpmap *m)
 
 /* Sized for what is put: never full (init's n bounds the puts). */
 void bk_ci_tpmap_put(struct bk_ci_tpmap *m,
-                     const struct bk_cg_tp *tp,
+                     const struct bk_cgroup_tp *tp,
                      int32_t v)
 {
     size_t i = (size_t)tp_hash(tp) & (m->cap - 1);
@@ -76,7 +76,8 @@ void bk_ci_tpmap_put(struct bk_ci_tpmap *m,
     m->vals[i] = v;
 }
 
-int32_t bk_ci_tpmap_get(const struct bk_ci_tpmap *m, const struct bk_cg_tp *tp)
+int32_t bk_ci_tpmap_get(const struct bk_ci_tpmap *m,
+                        const struct bk_cgroup_tp *tp)
 {
     size_t i = (size_t)tp_hash(tp) & (m->cap - 1);
     while (m->vals[i] != INT32_MIN) {
@@ -110,11 +111,11 @@ int bk_ci_owners_build(struct bk_ci_tpmap *m,
     return 0;
 }
 
-int bk_ci_set_push(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+int bk_ci_set_push(struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        struct bk_cg_tp *v = bk_realloc(s->v, cap * sizeof(*v));
+        struct bk_cgroup_tp *v = bk_realloc(s->v, cap * sizeof(*v));
         if (v == NULL) {
             return BK_ENOMEM;
         }
@@ -125,7 +126,8 @@ int bk_ci_set_push(struct bk_cg_set *s, const struct bk_cg_tp *tp)
     return 0;
 }
 
-bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b)
+bool bk_ci_set_same(const struct bk_cgroup_set *a,
+                    const struct bk_cgroup_set *b)
 {
     if (a->n != b->n) {
         return false;
@@ -204,7 +206,7 @@ static void topics_free(struct topics *t)
 }
 
 static int topics_get(const struct bk_cgroup *cg,
-                      bk_cg_topic_fn lookup,
+                      bk_cgroup_topic_fn lookup,
                       void *ctx,
                       struct topics *t)
 {
@@ -306,7 +308,7 @@ static int assign_range(struct bk_cmember *const *ms,
             struct bk_cmember *m = ms[s->idx[s->off[x] + k]];
             int32_t cnt = per + ((int32_t)k < extra ? 1 : 0);
             for (int32_t p = 0; p < cnt; p++) {
-                struct bk_cg_tp tp = { t->id[x], next++ };
+                struct bk_cgroup_tp tp = { t->id[x], next++ };
                 if (bk_ci_set_push(&m->target, &tp) != 0) {
                     return BK_ENOMEM;
                 }
@@ -340,7 +342,7 @@ static int assign_uniform(struct bk_cmember *const *ms,
     size_t nleft = 0;
     for (size_t x = 0; x < t->n && rv == 0; x++) {
         for (int32_t p = 0; p < t->np[x] && rv == 0; p++) {
-            struct bk_cg_tp tp = { t->id[x], p };
+            struct bk_cgroup_tp tp = { t->id[x], p };
             int32_t o = bk_ci_tpmap_get(&owners, &tp);
             struct bk_cmember *owner = o >= 0 ? ms[o / 2] : NULL;
             if (owner != NULL && owner->target.n < quota &&
@@ -362,7 +364,7 @@ static int assign_uniform(struct bk_cmember *const *ms,
             }
         }
         if (best != NULL) {
-            struct bk_cg_tp tp = { t->id[x], left_p[k] };
+            struct bk_cgroup_tp tp = { t->id[x], left_p[k] };
             rv = bk_ci_set_push(&best->target, &tp);
         }
     }
@@ -374,7 +376,7 @@ static int assign_uniform(struct bk_cmember *const *ms,
 
 void bk_ci_compute_targets(struct bk_group_registry *r,
                            struct bk_cgroup *cg,
-                           bk_cg_topic_fn lookup,
+                           bk_cgroup_topic_fn lookup,
                            void *ctx)
 {
     for (size_t i = 0; i < cg->nmembers; i++) {
@@ -390,7 +392,7 @@ void bk_ci_compute_targets(struct bk_group_registry *r,
     }
     size_t nm = cg->nmembers;
     struct bk_cmember **ms = bk_calloc(nm + 1, sizeof(*ms));
-    struct bk_cg_set *old = bk_calloc(nm + 1, sizeof(*old));
+    struct bk_cgroup_set *old = bk_calloc(nm + 1, sizeof(*old));
     struct subs s = { 0 };
     if (ms == NULL || old == NULL) {
         goto out;

@@ -145,7 +145,7 @@ struct bk_bytes bk_gr_cg_member_value(struct bk_arena *a,
 }
 
 /* TopicPartitions[]: partitions grouped per topic id. */
-static void emit_tps(struct bk_wr *w, const struct bk_cg_set *s)
+static void emit_tps(struct bk_wr *w, const struct bk_cgroup_set *s)
 {
     int32_t ntopics = 0;
     for (size_t i = 0; i < s->n; i++) {
@@ -192,7 +192,7 @@ static void emit_target(struct bk_wr *w, const void *x, const void *y)
 }
 
 struct bk_bytes bk_gr_cg_target_value(struct bk_arena *a,
-                                      const struct bk_cg_set *target)
+                                      const struct bk_cgroup_set *target)
 {
     return encode(a, emit_target, target, NULL);
 }
@@ -243,7 +243,7 @@ int bk_gr_cg_epoch_decode(struct bk_bytes in, int32_t *epoch)
 
 static void read_classic(struct bk_rd *rd,
                          struct bk_arena *a,
-                         struct bk_cg_member_load *m)
+                         struct bk_cgroup_member_load *m)
 {
     if (bk_rd_i8(rd) < 0) {
         return; /* a null ClassicMemberMetadata: a consumer member */
@@ -273,7 +273,7 @@ static void read_classic(struct bk_rd *rd,
 
 int bk_gr_cg_member_decode(struct bk_bytes in,
                            struct bk_arena *a,
-                           struct bk_cg_member_load *m)
+                           struct bk_cgroup_member_load *m)
 {
     struct bk_rd rd;
     int rv = value_start(in, &rd);
@@ -317,7 +317,7 @@ int bk_gr_cg_member_decode(struct bk_bytes in,
 
 static int read_tps(struct bk_rd *rd,
                     struct bk_arena *a,
-                    const struct bk_cg_tp **out,
+                    const struct bk_cgroup_tp **out,
                     size_t *nout)
 {
     int32_t nt = bk_rd_array_len(rd, true, false, 18);
@@ -326,7 +326,7 @@ static int read_tps(struct bk_rd *rd,
     }
     /* Partition counts are bounded by the bytes left (4 bytes each). */
     size_t cap = bk_rd_left(rd) / 4 + 1;
-    struct bk_cg_tp *v = bk_arena_alloc(a, cap * sizeof(*v));
+    struct bk_cgroup_tp *v = bk_arena_alloc(a, cap * sizeof(*v));
     if (v == NULL) {
         return BK_ENOMEM;
     }
@@ -336,7 +336,7 @@ static int read_tps(struct bk_rd *rd,
         bk_rd_uuid(rd, &id);
         int32_t np = bk_rd_array_len(rd, true, false, 4);
         for (int32_t k = 0; k < np && rd->err == 0 && n < cap; k++) {
-            v[n++] = (struct bk_cg_tp){ id, bk_rd_i32(rd) };
+            v[n++] = (struct bk_cgroup_tp){ id, bk_rd_i32(rd) };
         }
         bk_rd_tags_skip(rd);
     }
@@ -347,7 +347,7 @@ static int read_tps(struct bk_rd *rd,
 
 int bk_gr_cg_target_decode(struct bk_bytes in,
                            struct bk_arena *a,
-                           struct bk_cg_tp **tps,
+                           struct bk_cgroup_tp **tps,
                            size_t *n)
 {
     struct bk_rd rd;
@@ -355,15 +355,15 @@ int bk_gr_cg_target_decode(struct bk_bytes in,
     if (rv != 0) {
         return rv;
     }
-    const struct bk_cg_tp *v = NULL;
+    const struct bk_cgroup_tp *v = NULL;
     rv = read_tps(&rd, a, &v, n);
-    *tps = (struct bk_cg_tp *)v;
+    *tps = (struct bk_cgroup_tp *)v;
     return rv;
 }
 
 int bk_gr_cg_current_decode(struct bk_bytes in,
                             struct bk_arena *a,
-                            struct bk_cg_current_load *c)
+                            struct bk_cgroup_current_load *c)
 {
     struct bk_rd rd;
     int rv = value_start(in, &rd);

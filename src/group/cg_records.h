@@ -18,6 +18,8 @@
  *
  * (4, ConsumerGroupPartitionMetadata, is read past: the assignors look
  * topics up in the live metadata.) Keys decode with bk_gr_key_decode. */
+/* Prefix: bk_gr_ (records of __consumer_offsets), shared with records.h;
+ * KIP-848 record codecs are bk_gr_cg_. */
 #ifndef BK_GROUP_CG_RECORDS_H
 #define BK_GROUP_CG_RECORDS_H
 
@@ -44,7 +46,7 @@ struct bk_bytes bk_gr_cg_member_value(struct bk_arena *a,
                                       const struct bk_cgroup *cg,
                                       const struct bk_cmember *m);
 struct bk_bytes bk_gr_cg_target_value(struct bk_arena *a,
-                                      const struct bk_cg_set *target);
+                                      const struct bk_cgroup_set *target);
 struct bk_bytes bk_gr_cg_current_value(struct bk_arena *a,
                                        const struct bk_cmember *m);
 
@@ -53,13 +55,13 @@ struct bk_bytes bk_gr_cg_current_value(struct bk_arena *a,
 int bk_gr_cg_epoch_decode(struct bk_bytes in, int32_t *epoch);
 int bk_gr_cg_member_decode(struct bk_bytes in,
                            struct bk_arena *a,
-                           struct bk_cg_member_load *m);
+                           struct bk_cgroup_member_load *m);
 int bk_gr_cg_target_decode(struct bk_bytes in,
                            struct bk_arena *a,
-                           struct bk_cg_tp **tps,
+                           struct bk_cgroup_tp **tps,
                            size_t *n);
 int bk_gr_cg_current_decode(struct bk_bytes in,
                             struct bk_arena *a,
-                            struct bk_cg_current_load *c);
+                            struct bk_cgroup_current_load *c);
 
 #endif /* BK_GROUP_CG_RECORDS_H */

@@ -61,7 +61,7 @@ static int32_t hook_lookup(void *ctx, const char *name, struct bk_uuid *id)
 struct sub_view {
     struct bk_str *topics;
     int32_t ntopics;
-    struct bk_cg_tp *owned;
+    struct bk_cgroup_tp *owned;
     int32_t nowned;
 };
 
@@ -109,7 +109,7 @@ static int decode_subscription(struct bk_group_registry *r,
         }
         for (int32_t k = 0; k < t->partitions_count; k++) {
             out->owned[out->nowned++] =
-                (struct bk_cg_tp){ id, t->partitions[k] };
+                (struct bk_cgroup_tp){ id, t->partitions[k] };
         }
     }
     return 0;
@@ -119,7 +119,7 @@ static int decode_subscription(struct bk_group_registry *r,
 static void decode_assignment(struct bk_group_registry *r,
                               const uint8_t *p,
                               size_t len,
-                              struct bk_cg_set *s)
+                              struct bk_cgroup_set *s)
 {
     struct bk_arena a;
     bk_arena_init(&a, 4096, 0);
@@ -143,7 +143,7 @@ static void decode_assignment(struct bk_group_registry *r,
                 continue;
             }
             for (int32_t k = 0; k < t->partitions_count; k++) {
-                struct bk_cg_tp tp = { id, t->partitions[k] };
+                struct bk_cgroup_tp tp = { id, t->partitions[k] };
                 (void)bk_ci_set_add(s, &tp);
             }
         }
@@ -155,7 +155,7 @@ static void decode_assignment(struct bk_group_registry *r,
  * heap memory (*out owned by the caller). Partitions of topics that no
  * longer exist are left out. Returns 0 or BK_ENOMEM. */
 static int encode_assignment(struct bk_group_registry *r,
-                             const struct bk_cg_set *s,
+                             const struct bk_cgroup_set *s,
                              int16_t version,
                              uint8_t **out,
                              size_t *out_len)
@@ -286,6 +286,128 @@ static bool supports_range_or_any(const struct bk_group_join_req *req)
     return req->nprotocols > 0 && str_is(req->protocol_type, "consumer");
 }
 
+/* Who is joining: a new member (member_id set from fresh, 320 bytes, *m
+ * NULL) or a classic member of the group (*m), and the static member
+ * with the same instance id (*stat). False when the join was refused
+ * (answered). */
+static bool classic_join_admit(struct bk_group_registry *r,
+                               struct bk_cgroup *cg,
+                               const struct bk_group_join_req *req,
+                               void *waiter,
+                               char *fresh,
+                               struct bk_str *member_id,
+                               struct bk_cmember **m,
+                               struct bk_cmember **stat)
+{
+    *m = NULL;
+    *member_id = req->member_id;
+    bool unknown = member_id->len <= 0;
+    if (unknown) {
+        struct bk_group_member *tmp = bk_gi_member_new(r, req);
+        if (tmp == NULL) {
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return false;
+        }
+        snprintf(fresh, 320, "%s", tmp->id);
+        bk_gi_member_free(tmp);
+        *member_id = bk_str_c(fresh);
+        if (req->require_known_member && req->instance_id.len < 0) {
+            /* KIP-394, as for classic groups: come back with this id. */
+            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, fresh);
+            return false;
+        }
+    } else {
+        *m = bk_ci_find(cg, *member_id);
+        if (*m != NULL && !(*m)->classic) {
+            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+            return false;
+        }
+    }
+    *stat = bk_ci_find_static(cg, req->instance_id);
+    /* A classic member replaces a static member of either protocol (Kafka
+     * checks the release only between two consumer-protocol members). */
+    if (*stat != NULL && *stat != *m && !unknown) {
+        bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
+        return false;
+    }
+    if (*m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
+        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* Adds the new classic member, taking over the assignment of the static
+ * member it replaces (stat, removed). NULL when out of memory. */
+static struct bk_cmember *classic_join_add(struct bk_group_registry *r,
+                                           struct bk_group *g,
+                                           const struct bk_group_join_req *req,
+                                           struct bk_str member_id,
+                                           struct bk_cmember *stat)
+{
+    struct bk_cgroup *cg = g->consumer;
+    struct bk_cmember *m = bk_ci_member_add(g, cg, member_id);
+    if (m == NULL) {
+        return NULL;
+    }
+    m->classic = true;
+    if (stat != NULL) {
+        /* A static member replaced: the new id takes its assignment. */
+        m->assigned = stat->assigned;
+        m->revoking = stat->revoking;
+        memset(&stat->assigned, 0, sizeof(stat->assigned));
+        memset(&stat->revoking, 0, sizeof(stat->revoking));
+        bk_ci_member_remove(r, g, stat);
+    }
+    if (req->instance_id.len >= 0) {
+        m->instance_id = bk_gi_dup(req->instance_id);
+        m->instance_id_len = (size_t)req->instance_id.len;
+        if (m->instance_id == NULL) {
+            bk_ci_member_remove(r, g, m);
+            return NULL;
+        }
+    }
+    return m;
+}
+
+/* Takes the join's client, protocols, timeouts and subscription into m.
+ * Non-zero when out of memory. */
+static int classic_join_update(struct bk_cgroup *cg,
+                               struct bk_cmember *m,
+                               const struct bk_group_join_req *req,
+                               const struct sub_view *sub)
+{
+    char *cid = bk_gi_dup(req->client_id);
+    char *chost = bk_gi_dup(req->client_host);
+    struct bk_group_protocol *protos = NULL;
+    size_t nprotos = 0;
+    if (cid == NULL || chost == NULL ||
+        bk_gi_protocols_copy(&protos, &nprotos, req->protocols,
+                             req->nprotocols) != 0) {
+        bk_free(cid);
+        bk_free(chost);
+        return -1;
+    }
+    bk_free(m->client_id);
+    bk_free(m->client_host);
+    bk_gi_protocols_free(m->protocols, m->nprotocols);
+    m->client_id = cid;
+    m->client_host = chost;
+    m->protocols = protos;
+    m->nprotocols = nprotos;
+    m->session_timeout_ms = req->session_timeout_ms;
+    if (req->rebalance_timeout_ms > 0) {
+        m->rebalance_timeout_ms = req->rebalance_timeout_ms;
+    }
+    if (!bk_ci_same_topics(m, sub->topics, sub->ntopics)) {
+        if (bk_ci_set_topics(m, sub->topics, sub->ntopics) != 0) {
+            return -1;
+        }
+        cg->bump = true; /* a new member or a new subscription */
+    }
+    return 0;
+}
+
 void bk_cgroup_classic_join(struct bk_group_registry *r,
                             struct bk_group *g,
                             const struct bk_group_join_req *req,
@@ -298,43 +420,10 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
         return;
     }
-    struct bk_cmember *m = NULL;
-    struct bk_str member_id = req->member_id;
     char fresh[320];
-    bool unknown = member_id.len <= 0;
-    if (unknown) {
-        struct bk_group_member *tmp = bk_gi_member_new(r, req);
-        if (tmp == NULL) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        snprintf(fresh, sizeof(fresh), "%s", tmp->id);
-        bk_gi_member_free(tmp);
-        member_id = bk_str_c(fresh);
-        if (req->require_known_member && req->instance_id.len < 0) {
-            /* KIP-394, as for classic groups: come back with this id. */
-            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, fresh);
-            return;
-        }
-    } else {
-        m = bk_ci_find(cg, member_id);
-        if (m != NULL && !m->classic) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
-        }
-    }
-    struct bk_cmember *stat = bk_ci_find_static(cg, req->instance_id);
-    if (stat != NULL && stat != m) {
-        if (!unknown) {
-            bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
-            return;
-        }
-        /* A classic member replaces a static member of either protocol
-         * (Kafka checks the release only between two consumer-protocol
-         * members). */
-    }
-    if (m == NULL && (int64_t)cg->nmembers >= r->cfg.cg_max_size) {
-        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+    struct bk_str member_id;
+    struct bk_cmember *m, *stat;
+    if (!classic_join_admit(r, cg, req, waiter, fresh, &member_id, &m, &stat)) {
         return;
     }
     struct bk_arena a;
@@ -349,57 +438,19 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
         bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
         return;
     }
-    int16_t err = BK_KERR_UNKNOWN_SERVER_ERROR;
     bool added = m == NULL;
     if (m == NULL) {
-        m = bk_ci_member_add(g, cg, member_id);
-        if (m == NULL) {
-            goto fail;
-        }
-        m->classic = true;
-        if (stat != NULL) {
-            /* A static member replaced: the new id takes its assignment. */
-            m->assigned = stat->assigned;
-            m->revoking = stat->revoking;
-            memset(&stat->assigned, 0, sizeof(stat->assigned));
-            memset(&stat->revoking, 0, sizeof(stat->revoking));
-            bk_ci_member_remove(r, g, stat);
-        }
-        if (req->instance_id.len >= 0) {
-            m->instance_id = bk_gi_dup(req->instance_id);
-            m->instance_id_len = (size_t)req->instance_id.len;
-            if (m->instance_id == NULL) {
-                goto fail;
-            }
-        }
+        m = classic_join_add(r, g, req, member_id, stat);
     }
-    char *cid = bk_gi_dup(req->client_id);
-    char *chost = bk_gi_dup(req->client_host);
-    struct bk_group_protocol *protos = NULL;
-    size_t nprotos = 0;
-    if (cid == NULL || chost == NULL ||
-        bk_gi_protocols_copy(&protos, &nprotos, req->protocols,
-                             req->nprotocols) != 0) {
-        bk_free(cid);
-        bk_free(chost);
-        goto fail;
-    }
-    bk_free(m->client_id);
-    bk_free(m->client_host);
-    bk_gi_protocols_free(m->protocols, m->nprotocols);
-    m->client_id = cid;
-    m->client_host = chost;
-    m->protocols = protos;
-    m->nprotocols = nprotos;
-    m->session_timeout_ms = req->session_timeout_ms;
-    if (req->rebalance_timeout_ms > 0) {
-        m->rebalance_timeout_ms = req->rebalance_timeout_ms;
-    }
-    if (!bk_ci_same_topics(m, sub.topics, sub.ntopics)) {
-        if (bk_ci_set_topics(m, sub.topics, sub.ntopics) != 0) {
-            goto fail;
+    if (m == NULL || classic_join_update(cg, m, req, &sub) != 0) {
+        if (added && m != NULL) {
+            /* Out of memory: a member without its protocols could not be
+             * served (SyncGroup names the first); it never joined. */
+            bk_ci_member_remove(r, g, m);
         }
-        cg->bump = true; /* a new member or a new subscription */
+        bk_arena_destroy(&a);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return;
     }
     m->dirty = true;
     m->expires_ms = bk_clock_mono_ms(r->clock) + m->session_timeout_ms;
@@ -418,15 +469,6 @@ void bk_cgroup_classic_join(struct bk_group_registry *r,
     };
     bk_arena_destroy(&a);
     r->hooks.join_done(r->hooks.data, waiter, &res);
-    return;
-fail:
-    if (added && m != NULL) {
-        /* Out of memory: a member without its protocols could not be
-         * served (SyncGroup names the first); it never joined. */
-        bk_ci_member_remove(r, g, m);
-    }
-    bk_arena_destroy(&a);
-    bk_gi_join_error(r, waiter, err, NULL);
 }
 
 /* Whether a classic member must rejoin: behind the group epoch, owing a
@@ -437,7 +479,7 @@ static bool must_rejoin(const struct bk_cgroup *cg, const struct bk_cmember *m)
         return true;
     }
     for (size_t i = 0; i < m->target.n; i++) {
-        const struct bk_cg_tp *tp = &m->target.v[i];
+        const struct bk_cgroup_tp *tp = &m->target.v[i];
         if (bk_ci_set_has(&m->assigned, tp)) {
             continue;
         }
@@ -552,7 +594,7 @@ int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
 
 int16_t bk_ci_upgrade(struct bk_group_registry *r,
                       struct bk_group *g,
-                      bk_cg_topic_fn lookup,
+                      bk_cgroup_topic_fn lookup,
                       void *ctx)
 {
     (void)lookup;
@@ -692,90 +734,110 @@ static const char *common_protocol(const struct bk_cgroup *cg)
     return NULL;
 }
 
-void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
+/* Whether a consumer group marked for downgrade can go now: only classic
+ * members, none of them moving. Clears the mark when it never can. */
+static bool downgrade_ready(struct bk_cgroup *cg)
 {
-    struct bk_cgroup *cg = g->consumer;
     if (cg == NULL || !cg->downgrade) {
-        return;
+        return false;
     }
     if (cg->nmembers == 0) {
         cg->downgrade = false; /* an empty consumer group stays one */
-        return;
+        return false;
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
         if (!cg->members[i]->classic) {
             cg->downgrade = false; /* a consumer member came back */
-            return;
+            return false;
         }
     }
     if (cg->bump) {
-        return; /* the epoch is about to move: members will rejoin */
+        return false; /* the epoch is about to move: members will rejoin */
     }
     for (size_t i = 0; i < cg->nmembers; i++) {
         const struct bk_cmember *m = cg->members[i];
         if (m->epoch != cg->group_epoch || m->revoking.n > 0 ||
             !bk_ci_set_same(&m->assigned, &m->target)) {
-            return;
+            return false;
         }
     }
-    const char *proto = common_protocol(cg);
-    if (proto == NULL) {
-        return; /* no protocol they all speak: stays a consumer group */
-    }
-    char *p = bk_strdup(proto);
-    if (p == NULL) {
-        return;
-    }
+    return true;
+}
+
+/* Fills the classic member m from cm, whose protocols move to m. False
+ * when out of memory. */
+static bool downgrade_member(struct bk_group_registry *r,
+                             struct bk_cmember *cm,
+                             int64_t now,
+                             struct bk_group_member *m)
+{
+    int16_t ver = assignment_version(cm);
+    m->id = bk_strdup(cm->id);
+    m->instance_id = cm->instance_id != NULL
+                         ? bk_strndup(cm->instance_id, cm->instance_id_len)
+                         : NULL;
+    m->instance_id_len = cm->instance_id_len;
+    m->client_id = bk_strdup(cm->client_id);
+    m->client_host = bk_strdup(cm->client_host);
+    m->session_timeout_ms = cm->session_timeout_ms;
+    m->rebalance_timeout_ms = cm->rebalance_timeout_ms;
+    m->expires_ms = now + cm->session_timeout_ms;
+    m->protocols = cm->protocols; /* moved */
+    m->nprotocols = cm->nprotocols;
+    cm->protocols = NULL;
+    cm->nprotocols = 0;
+    return m->id != NULL && m->client_id != NULL && m->client_host != NULL &&
+           (cm->instance_id == NULL || m->instance_id != NULL) &&
+           encode_assignment(r, &cm->assigned, ver, &m->assignment,
+                             &m->assignment_len) == 0;
+}
+
+/* Makes a classic member in ms of each member of cg, in order, until one
+ * fails (*ok false). Returns how many were allocated. */
+static size_t downgrade_members(struct bk_group_registry *r,
+                                struct bk_cgroup *cg,
+                                struct bk_group_member **ms,
+                                bool *ok)
+{
     int64_t now = bk_clock_mono_ms(r->clock);
-    struct bk_group_member **ms = bk_calloc(cg->nmembers, sizeof(*ms));
-    if (ms == NULL) {
-        bk_free(p);
-        return; /* stays a consumer group; members keep being served */
-    }
     size_t n = 0;
-    bool ok = true;
-    for (; n < cg->nmembers && ok; n++) {
-        struct bk_cmember *cm = cg->members[n];
+    *ok = true;
+    for (; n < cg->nmembers && *ok; n++) {
         struct bk_group_member *m = bk_calloc(1, sizeof(*m));
         if (m == NULL) {
-            ok = false;
+            *ok = false;
             break;
         }
         ms[n] = m;
-        int16_t ver = assignment_version(cm);
-        m->id = bk_strdup(cm->id);
-        m->instance_id = cm->instance_id != NULL
-                             ? bk_strndup(cm->instance_id, cm->instance_id_len)
-                             : NULL;
-        m->instance_id_len = cm->instance_id_len;
-        m->client_id = bk_strdup(cm->client_id);
-        m->client_host = bk_strdup(cm->client_host);
-        m->session_timeout_ms = cm->session_timeout_ms;
-        m->rebalance_timeout_ms = cm->rebalance_timeout_ms;
-        m->expires_ms = now + cm->session_timeout_ms;
-        m->protocols = cm->protocols; /* moved */
-        m->nprotocols = cm->nprotocols;
-        cm->protocols = NULL;
-        cm->nprotocols = 0;
-        ok = m->id != NULL && m->client_id != NULL && m->client_host != NULL &&
-             (cm->instance_id == NULL || m->instance_id != NULL) &&
-             encode_assignment(r, &cm->assigned, ver, &m->assignment,
-                               &m->assignment_len) == 0;
+        *ok = downgrade_member(r, cg->members[n], now, m);
     }
-    char *leader = ok ? bk_strdup(ms[0]->id) : NULL;
-    if (leader == NULL) {
-        /* Out of memory: undo (the protocols go back) and stay consumer. */
-        bk_free(p);
-        for (size_t i = 0; i < n; i++) {
-            cg->members[i]->protocols = ms[i]->protocols;
-            cg->members[i]->nprotocols = ms[i]->nprotocols;
-            ms[i]->protocols = NULL;
-            ms[i]->nprotocols = 0;
-            bk_gi_member_free(ms[i]);
-        }
-        bk_free(ms);
-        return;
+    return n;
+}
+
+/* Out of memory: the protocols go back and the group stays consumer. */
+static void downgrade_undo(struct bk_cgroup *cg,
+                           struct bk_group_member **ms,
+                           size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cg->members[i]->protocols = ms[i]->protocols;
+        cg->members[i]->nprotocols = ms[i]->nprotocols;
+        ms[i]->protocols = NULL;
+        ms[i]->nprotocols = 0;
+        bk_gi_member_free(ms[i]);
     }
+}
+
+/* The classic members (ms, n of them; taken) replace the consumer group,
+ * Stable at its epoch with protocol p and leader (both taken). */
+static void downgrade_install(struct bk_group_registry *r,
+                              struct bk_group *g,
+                              struct bk_group_member **ms,
+                              size_t n,
+                              char *p,
+                              char *leader)
+{
+    struct bk_cgroup *cg = g->consumer;
     for (size_t i = 0; i < n; i++) {
         if (bk_gi_member_add(g, ms[i]) != 0) {
             bk_gi_member_free(ms[i]); /* that member will rejoin */
@@ -783,7 +845,6 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
         /* Their consumer records go (ClassicGroup.fromConsumerGroup). */
         bk_ci_note_gone(g, &cg->members[i]->id);
     }
-    bk_free(ms);
     g->generation = cg->group_epoch;
     bk_free(g->protocol);
     bk_free(g->leader);
@@ -795,4 +856,36 @@ void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
     g->dirty = true;
     /* Every member has its target at the group epoch: Stable as it is. */
     bk_gi_set_state(r, g, BK_GROUP_STABLE);
+}
+
+void bk_ci_try_downgrade(struct bk_group_registry *r, struct bk_group *g)
+{
+    struct bk_cgroup *cg = g->consumer;
+    if (!downgrade_ready(cg)) {
+        return;
+    }
+    const char *proto = common_protocol(cg);
+    if (proto == NULL) {
+        return; /* no protocol they all speak: stays a consumer group */
+    }
+    char *p = bk_strdup(proto);
+    if (p == NULL) {
+        return;
+    }
+    struct bk_group_member **ms = bk_calloc(cg->nmembers, sizeof(*ms));
+    if (ms == NULL) {
+        bk_free(p);
+        return; /* stays a consumer group; members keep being served */
+    }
+    bool ok;
+    size_t n = downgrade_members(r, cg, ms, &ok);
+    char *leader = ok ? bk_strdup(ms[0]->id) : NULL;
+    if (leader == NULL) {
+        bk_free(p);
+        downgrade_undo(cg, ms, n);
+        bk_free(ms);
+        return;
+    }
+    downgrade_install(r, g, ms, n, p, leader);
+    bk_free(ms);
 }

@@ -12,13 +12,13 @@
 
 /* ---- partition sets ---- */
 
-static bool tp_eq(const struct bk_cg_tp *a, const struct bk_cg_tp *b)
+static bool tp_eq(const struct bk_cgroup_tp *a, const struct bk_cgroup_tp *b)
 {
     return a->partition == b->partition &&
            memcmp(&a->topic_id, &b->topic_id, sizeof(a->topic_id)) == 0;
 }
 
-bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
+bool bk_ci_set_has(const struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (tp_eq(&s->v[i], tp)) {
@@ -28,12 +28,12 @@ bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp)
     return false;
 }
 
-int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp)
+int bk_ci_set_add(struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp)
 {
     return bk_ci_set_has(s, tp) ? 0 : bk_ci_set_push(s, tp);
 }
 
-void bk_ci_set_free(struct bk_cg_set *s)
+void bk_ci_set_free(struct bk_cgroup_set *s)
 {
     bk_free(s->v);
     memset(s, 0, sizeof(*s));
@@ -254,7 +254,7 @@ bool bk_ci_same_topics(const struct bk_cmember *m,
 /* ---- reconciliation ---- */
 
 /* Removes v[i] by moving the last element there. */
-static void set_take(struct bk_cg_set *s, size_t i)
+static void set_take(struct bk_cgroup_set *s, size_t i)
 {
     s->v[i] = s->v[--s->n];
 }
@@ -262,7 +262,7 @@ static void set_take(struct bk_cg_set *s, size_t i)
 bool bk_ci_reconcile(struct bk_group_registry *r,
                      struct bk_cgroup *cg,
                      struct bk_cmember *m,
-                     const struct bk_cg_tp *owned,
+                     const struct bk_cgroup_tp *owned,
                      int32_t nowned)
 {
     size_t was_assigned = m->assigned.n, was_revoking = m->revoking.n;
@@ -342,9 +342,9 @@ bool bk_ci_reconcile(struct bk_group_registry *r,
 }
 
 /* owned (n of them) is a subset of s. */
-static bool subset_of(const struct bk_cg_tp *owned,
+static bool subset_of(const struct bk_cgroup_tp *owned,
                       int32_t n,
-                      const struct bk_cg_set *s)
+                      const struct bk_cgroup_set *s)
 {
     struct bk_ci_tpmap idx;
     if (owned == NULL || bk_ci_tpmap_init(&idx, s->n) != 0) {
@@ -363,7 +363,7 @@ static bool subset_of(const struct bk_cg_tp *owned,
 
 /* The heartbeat subscribes to what m subscribes to (topics and regex). */
 static bool same_subscription(const struct bk_cmember *m,
-                              const struct bk_cg_heartbeat *hb)
+                              const struct bk_cgroup_heartbeat_req *hb)
 {
     bool topics = hb->topics != NULL
                       ? bk_ci_same_topics(m, hb->topics, hb->ntopics)
@@ -393,7 +393,7 @@ static const struct bk_group_member *find_static_classic(
     return NULL;
 }
 
-static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
+static void fail(struct bk_cgroup_result *res, int16_t err, const char *msg)
 {
     memset(res, 0, sizeof(*res));
     res->error = err;
@@ -402,27 +402,24 @@ static void fail(struct bk_cg_result *res, int16_t err, const char *msg)
     res->heartbeat_interval_ms = BK_CGROUP_HEARTBEAT_INTERVAL_MS;
 }
 
-void bk_cgroup_heartbeat(struct bk_group_registry *r,
-                         struct bk_str group_id,
-                         const struct bk_cg_heartbeat *hb,
-                         bk_cg_topic_fn topics,
-                         void *topics_ctx,
-                         struct bk_cg_result *res)
+/* Checks of the request alone. Requests that fail validation change
+ * nothing: checked before an empty or classic group is converted (Kafka
+ * discards a failed request's records, conversion included). */
+static bool hb_request_valid(struct bk_str group_id,
+                             const struct bk_cgroup_heartbeat_req *hb,
+                             struct bk_cgroup_result *res)
 {
     if (group_id.len <= 0) {
         fail(res, BK_KERR_INVALID_REQUEST, "GroupId can't be empty.");
-        return;
+        return false;
     }
     if (hb->server_assignor.len >= 0 &&
         !bk_str_eq_c(hb->server_assignor, "uniform") &&
         !bk_str_eq_c(hb->server_assignor, "range")) {
         fail(res, BK_KERR_UNSUPPORTED_ASSIGNOR,
              "The assignor is not supported; use uniform or range.");
-        return;
+        return false;
     }
-    /* Requests that fail validation change nothing: checked before an
-     * empty or classic group is converted (Kafka discards a failed
-     * request's records, conversion included). */
     if (hb->regex.len > 0) {
         struct bk_cmember probe = { 0 };
         int rc = bk_ci_set_regex(&probe, hb->regex);
@@ -430,68 +427,97 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         if (rc == BK_EINVAL) {
             fail(res, BK_KERR_INVALID_REGULAR_EXPRESSION,
                  "SubscribedTopicRegex is not a valid regular expression.");
-            return;
+            return false;
         }
     }
     if (hb->member_epoch == 0 && hb->topics == NULL && hb->regex.len < 0) {
         fail(res, BK_KERR_INVALID_REQUEST,
              "SubscribedTopicNames or SubscribedTopicRegex must be set in "
              "first request.");
-        return;
+        return false;
     }
+    return true;
+}
+
+/* Makes g, a classic group, a consumer group. */
+static bool hb_convert_classic(struct bk_group_registry *r,
+                               struct bk_group *g,
+                               bk_cgroup_topic_fn topics,
+                               void *topics_ctx,
+                               struct bk_cgroup_result *res)
+{
+    if (g->nmembers > 0 || g->state != BK_GROUP_EMPTY) {
+        /* KIP-848 online upgrade: the classic members stay, as
+         * members of the consumer group. */
+        int16_t err = bk_ci_upgrade(r, g, topics, topics_ctx);
+        if (err != BK_KERR_NONE) {
+            fail(res, err,
+                 "The group is a classic group that cannot be "
+                 "converted to a consumer group.");
+            return false;
+        }
+        return true;
+    }
+    /* An empty classic group (maybe only offsets) becomes a consumer
+     * group; its offsets stay. */
+    g->consumer = bk_calloc(1, sizeof(*g->consumer));
+    if (g->consumer == NULL) {
+        fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return false;
+    }
+    g->consumer->dirty = true;
+    g->tombstone_classic = true;
+    g->dirty = false;
+    bk_free(g->protocol_type);
+    g->protocol_type = bk_strdup("consumer");
+    return true;
+}
+
+/* The consumer group the heartbeat goes to: found, created for a join, or
+ * converted from a classic group. NULL when it fails (res is set). */
+static struct bk_group *hb_group(struct bk_group_registry *r,
+                                 struct bk_str group_id,
+                                 const struct bk_cgroup_heartbeat_req *hb,
+                                 bk_cgroup_topic_fn topics,
+                                 void *topics_ctx,
+                                 struct bk_cgroup_result *res)
+{
     struct bk_group *g = bk_group_find(r, group_id);
     if (hb->member_epoch == 0 && g != NULL && g->consumer == NULL &&
         (int64_t)g->nmembers >= r->cfg.cg_max_size &&
         find_static_classic(g, hb->instance_id) == NULL) {
         /* The upgrade would be refused by the join that follows. */
         fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
-        return;
+        return NULL;
     }
     if (hb->member_epoch != 0 && (g == NULL || g->consumer == NULL)) {
         fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-        return;
+        return NULL;
     }
     if (g == NULL) {
         g = bk_group_get(r, group_id);
         if (g == NULL) {
             fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
+            return NULL;
         }
     }
-    if (g->consumer == NULL) {
-        if (g->nmembers > 0 || g->state != BK_GROUP_EMPTY) {
-            /* KIP-848 online upgrade: the classic members stay, as
-             * members of the consumer group. */
-            int16_t err = bk_ci_upgrade(r, g, topics, topics_ctx);
-            if (err != BK_KERR_NONE) {
-                fail(res, err,
-                     "The group is a classic group that cannot be "
-                     "converted to a consumer group.");
-                return;
-            }
-        } else {
-            /* An empty classic group (maybe only offsets) becomes a
-             * consumer group; its offsets stay. */
-            g->consumer = bk_calloc(1, sizeof(*g->consumer));
-            if (g->consumer == NULL) {
-                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-                return;
-            }
-            g->consumer->dirty = true;
-            g->tombstone_classic = true;
-            g->dirty = false;
-            bk_free(g->protocol_type);
-            g->protocol_type = bk_strdup("consumer");
-        }
+    if (g->consumer == NULL &&
+        !hb_convert_classic(r, g, topics, topics_ctx, res)) {
+        return NULL;
     }
-    struct bk_cgroup *cg = g->consumer;
-    int64_t now = bk_clock_mono_ms(r->clock);
-    struct bk_cmember *m = bk_ci_find(cg, hb->member_id);
-    if (m != NULL && m->classic) {
-        fail(res, BK_KERR_UNKNOWN_MEMBER_ID,
-             "The member uses the classic protocol.");
-        return;
-    }
+    return g;
+}
+
+/* A heartbeat with member epoch -1 (leave) or -2 (a static member leaving
+ * for a while). */
+static void hb_leave(struct bk_group_registry *r,
+                     struct bk_group *g,
+                     struct bk_cmember *m,
+                     const struct bk_cgroup_heartbeat_req *hb,
+                     bk_cgroup_topic_fn topics,
+                     void *topics_ctx,
+                     struct bk_cgroup_result *res)
+{
     if (hb->member_epoch == -2 && m != NULL && m->instance_id != NULL) {
         /* KIP-848: a static member leaving for a while keeps its
          * assignment until its session expires or it rejoins. */
@@ -503,147 +529,204 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
         res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
         return;
     }
-    if (hb->member_epoch == -1 || hb->member_epoch == -2) {
-        if (m == NULL) {
-            /* consumerGroupLeave: getOrMaybeCreateMember(id, false) */
-            fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
-        }
-        bk_ci_member_remove(r, g, m);
-        bk_ci_compute_targets(r, cg, topics, topics_ctx);
-        bk_ci_maybe_downgrade(r, g);
-        memset(res, 0, sizeof(*res));
-        res->member_id = NULL;
-        res->member_epoch = hb->member_epoch;
-        res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
+    if (m == NULL) {
+        /* consumerGroupLeave: getOrMaybeCreateMember(id, false) */
+        fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
         return;
     }
-    if (hb->member_epoch == 0) {
-        struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
-        /* Kafka checks the release only when both use the consumer
-         * protocol: a classic static member restarting with
-         * group.protocol=consumer replaces its old self at once. */
-        if (prev != NULL && prev != m && prev->epoch != -2 && !prev->classic) {
-            fail(res, BK_KERR_UNRELEASED_INSTANCE_ID,
-                 "The static member's instance id is still in use.");
-            return;
-        }
-        struct bk_cg_set keep_assigned = { 0 }, keep_revoking = { 0 },
-                         keep_target = { 0 };
-        /* A static member back with the subscription it left with takes
-         * its old place, target included, and the group epoch stays: no
-         * other member reconciles (Kafka replaces the member in place and
-         * bumps only on a subscription change). The old one may have used
-         * the classic protocol. */
-        bool replace = prev != NULL && prev != m && same_subscription(prev, hb);
-        bool bump = cg->bump;
-        if (prev != NULL && prev != m) {
-            /* KIP-848 static membership: the new member id takes over the
-             * previous one's assignment (its epoch restarts at 0). */
-            keep_assigned = prev->assigned;
-            keep_revoking = prev->revoking;
-            memset(&prev->assigned, 0, sizeof(prev->assigned));
-            memset(&prev->revoking, 0, sizeof(prev->revoking));
-            if (replace) {
-                keep_target = prev->target;
-                memset(&prev->target, 0, sizeof(prev->target));
-            }
-            bk_ci_member_remove(r, g, prev);
-        }
-        if (m != NULL) {
-            bk_ci_member_remove(r, g, m); /* a restart under the same id */
-            m = NULL;
-            replace = false;
-        }
-        if ((int64_t)cg->nmembers >= r->cfg.cg_max_size) {
-            bk_ci_set_free(&keep_assigned);
-            bk_ci_set_free(&keep_revoking);
-            bk_ci_set_free(&keep_target);
-            fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
-            return;
-        }
-        char gen[40];
-        struct bk_str id = hb->member_id;
-        if (id.len <= 0) {
-            /* v0: the coordinator names the member. */
-            uint64_t x = (uint64_t)now * 0x9e3779b97f4a7c15ULL ^
-                         (uint64_t)(uintptr_t)cg ^ (uint64_t)cg->nmembers;
-            snprintf(gen, sizeof(gen), "%016llx%08x", (unsigned long long)x,
-                     (unsigned)cg->group_epoch);
-            id = bk_str_c(gen);
-        }
-        m = bk_ci_member_add(g, cg, id);
-        if (m == NULL) {
-            bk_ci_set_free(&keep_assigned);
-            bk_ci_set_free(&keep_revoking);
-            bk_ci_set_free(&keep_target);
-            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        m->assigned = keep_assigned;
-        m->revoking = keep_revoking;
-        m->target = keep_target;
-        bk_free(m->client_id);
-        bk_free(m->client_host);
-        m->instance_id =
-            hb->instance_id.len >= 0 ? dup_str(hb->instance_id) : NULL;
-        m->instance_id_len =
-            hb->instance_id.len > 0 ? (size_t)hb->instance_id.len : 0;
-        m->client_id = dup_str(hb->client_id);
-        m->client_host = dup_str(hb->client_host);
-        if (hb->rebalance_timeout_ms > 0) {
-            m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
-        }
-        if (m->client_id == NULL || m->client_host == NULL ||
-            (hb->instance_id.len >= 0 && m->instance_id == NULL) ||
-            bk_ci_set_topics(m, hb->topics, hb->topics ? hb->ntopics : 0) !=
-                0 ||
-            (hb->regex.len > 0 && bk_ci_set_regex(m, hb->regex) != 0)) {
-            bk_ci_member_remove(r, g, m);
-            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        cg->bump = replace ? bump : true;
-    } else {
-        if (m == NULL) {
-            fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
-        }
-        /* The previous epoch is accepted when the member owns a subset
-         * of its partitions: the answer that moved it on may have been
-         * lost (Kafka's throwIfConsumerGroupMemberEpochIsInvalid). */
-        if (hb->member_epoch != m->epoch &&
-            !(hb->member_epoch == m->prev_epoch &&
-              subset_of(hb->owned, hb->nowned, &m->assigned))) {
-            fail(res, BK_KERR_FENCED_MEMBER_EPOCH,
-                 "The member epoch does not match the coordinator's.");
-            return;
-        }
-        if (hb->topics != NULL &&
-            !bk_ci_same_topics(m, hb->topics, hb->ntopics)) {
-            if (bk_ci_set_topics(m, hb->topics, hb->ntopics) != 0) {
-                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-                return;
-            }
-            m->dirty = true;
-            cg->bump = true;
-        }
-        if (hb->regex.len >= 0 &&
-            !(m->regex != NULL ? bk_str_eq_c(hb->regex, m->regex)
-                               : hb->regex.len == 0)) {
-            if (bk_ci_set_regex(m, hb->regex) != 0) {
-                fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-                return;
-            }
-            m->dirty = true;
-            cg->bump = true;
-        }
-        if (hb->rebalance_timeout_ms > 0 &&
-            hb->rebalance_timeout_ms != m->rebalance_timeout_ms) {
-            m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
-            m->dirty = true;
-        }
+    struct bk_cgroup *cg = g->consumer;
+    bk_ci_member_remove(r, g, m);
+    bk_ci_compute_targets(r, cg, topics, topics_ctx);
+    bk_ci_maybe_downgrade(r, g);
+    memset(res, 0, sizeof(*res));
+    res->member_id = NULL;
+    res->member_epoch = hb->member_epoch;
+    res->heartbeat_interval_ms = r->cfg.cg_heartbeat_interval_ms;
+}
+
+/* What a joining static member takes over from its previous self. */
+struct hb_kept {
+    struct bk_cgroup_set assigned, revoking, target;
+};
+
+static void hb_kept_free(struct hb_kept *k)
+{
+    bk_ci_set_free(&k->assigned);
+    bk_ci_set_free(&k->revoking);
+    bk_ci_set_free(&k->target);
+}
+
+/* KIP-848 static membership: the new member id takes over the previous
+ * one's assignment (its epoch restarts at 0), and its target too when it
+ * takes its old place (replace); prev is removed. */
+static void hb_take_over(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         struct bk_cmember *prev,
+                         bool replace,
+                         struct hb_kept *k)
+{
+    k->assigned = prev->assigned;
+    k->revoking = prev->revoking;
+    memset(&prev->assigned, 0, sizeof(prev->assigned));
+    memset(&prev->revoking, 0, sizeof(prev->revoking));
+    if (replace) {
+        k->target = prev->target;
+        memset(&prev->target, 0, sizeof(prev->target));
     }
+    bk_ci_member_remove(r, g, prev);
+}
+
+/* The member id of a joining member: the client's, or for v0 (none sent)
+ * one the coordinator makes up in gen (40 bytes). */
+static struct bk_str hb_member_id(const struct bk_cgroup_heartbeat_req *hb,
+                                  const struct bk_cgroup *cg,
+                                  int64_t now,
+                                  char *gen,
+                                  size_t cap)
+{
+    if (hb->member_id.len > 0) {
+        return hb->member_id;
+    }
+    uint64_t x = (uint64_t)now * 0x9e3779b97f4a7c15ULL ^
+                 (uint64_t)(uintptr_t)cg ^ (uint64_t)cg->nmembers;
+    snprintf(gen, cap, "%016llx%08x", (unsigned long long)x,
+             (unsigned)cg->group_epoch);
+    return bk_str_c(gen);
+}
+
+/* Fills a new member from the join; false when out of memory (the member
+ * is then only partly filled). */
+static bool hb_fill_member(struct bk_cmember *m,
+                           const struct bk_cgroup_heartbeat_req *hb)
+{
+    bk_free(m->client_id);
+    bk_free(m->client_host);
+    m->instance_id = hb->instance_id.len >= 0 ? dup_str(hb->instance_id) : NULL;
+    m->instance_id_len =
+        hb->instance_id.len > 0 ? (size_t)hb->instance_id.len : 0;
+    m->client_id = dup_str(hb->client_id);
+    m->client_host = dup_str(hb->client_host);
+    if (hb->rebalance_timeout_ms > 0) {
+        m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+    }
+    return m->client_id != NULL && m->client_host != NULL &&
+           !(hb->instance_id.len >= 0 && m->instance_id == NULL) &&
+           bk_ci_set_topics(m, hb->topics, hb->topics ? hb->ntopics : 0) == 0 &&
+           !(hb->regex.len > 0 && bk_ci_set_regex(m, hb->regex) != 0);
+}
+
+/* A heartbeat with member epoch 0: a member joins (or rejoins, replacing
+ * m or a static member with the same instance id). Returns the new member,
+ * or NULL when it fails (res is set). */
+static struct bk_cmember *hb_join(struct bk_group_registry *r,
+                                  struct bk_group *g,
+                                  struct bk_cmember *m,
+                                  const struct bk_cgroup_heartbeat_req *hb,
+                                  int64_t now,
+                                  struct bk_cgroup_result *res)
+{
+    struct bk_cgroup *cg = g->consumer;
+    struct bk_cmember *prev = bk_ci_find_static(cg, hb->instance_id);
+    /* Kafka checks the release only when both use the consumer protocol:
+     * a classic static member restarting with group.protocol=consumer
+     * replaces its old self at once. */
+    if (prev != NULL && prev != m && prev->epoch != -2 && !prev->classic) {
+        fail(res, BK_KERR_UNRELEASED_INSTANCE_ID,
+             "The static member's instance id is still in use.");
+        return NULL;
+    }
+    struct hb_kept kept = { 0 };
+    /* A static member back with the subscription it left with takes its
+     * old place, target included, and the group epoch stays: no other
+     * member reconciles (Kafka replaces the member in place and bumps only
+     * on a subscription change). The old one may have used the classic
+     * protocol. */
+    bool replace = prev != NULL && prev != m && same_subscription(prev, hb);
+    bool bump = cg->bump;
+    if (prev != NULL && prev != m) {
+        hb_take_over(r, g, prev, replace, &kept);
+    }
+    if (m != NULL) {
+        bk_ci_member_remove(r, g, m); /* a restart under the same id */
+        replace = false;
+    }
+    if ((int64_t)cg->nmembers >= r->cfg.cg_max_size) {
+        hb_kept_free(&kept);
+        fail(res, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
+        return NULL;
+    }
+    char gen[40];
+    m = bk_ci_member_add(g, cg, hb_member_id(hb, cg, now, gen, sizeof(gen)));
+    if (m == NULL) {
+        hb_kept_free(&kept);
+        fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return NULL;
+    }
+    m->assigned = kept.assigned;
+    m->revoking = kept.revoking;
+    m->target = kept.target;
+    if (!hb_fill_member(m, hb)) {
+        bk_ci_member_remove(r, g, m);
+        fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return NULL;
+    }
+    cg->bump = replace ? bump : true;
+    return m;
+}
+
+/* A heartbeat of a member in the group (member epoch > 0): checks its
+ * epoch and takes its subscription changes. Returns m, or NULL when it
+ * fails (res is set). */
+static struct bk_cmember *hb_update(struct bk_cgroup *cg,
+                                    struct bk_cmember *m,
+                                    const struct bk_cgroup_heartbeat_req *hb,
+                                    struct bk_cgroup_result *res)
+{
+    if (m == NULL) {
+        fail(res, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+        return NULL;
+    }
+    /* The previous epoch is accepted when the member owns a subset of its
+     * partitions: the answer that moved it on may have been lost (Kafka's
+     * throwIfConsumerGroupMemberEpochIsInvalid). */
+    if (hb->member_epoch != m->epoch &&
+        !(hb->member_epoch == m->prev_epoch &&
+          subset_of(hb->owned, hb->nowned, &m->assigned))) {
+        fail(res, BK_KERR_FENCED_MEMBER_EPOCH,
+             "The member epoch does not match the coordinator's.");
+        return NULL;
+    }
+    if (hb->topics != NULL && !bk_ci_same_topics(m, hb->topics, hb->ntopics)) {
+        if (bk_ci_set_topics(m, hb->topics, hb->ntopics) != 0) {
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return NULL;
+        }
+        m->dirty = true;
+        cg->bump = true;
+    }
+    if (hb->regex.len >= 0 &&
+        !(m->regex != NULL ? bk_str_eq_c(hb->regex, m->regex)
+                           : hb->regex.len == 0)) {
+        if (bk_ci_set_regex(m, hb->regex) != 0) {
+            fail(res, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            return NULL;
+        }
+        m->dirty = true;
+        cg->bump = true;
+    }
+    if (hb->rebalance_timeout_ms > 0 &&
+        hb->rebalance_timeout_ms != m->rebalance_timeout_ms) {
+        m->rebalance_timeout_ms = hb->rebalance_timeout_ms;
+        m->dirty = true;
+    }
+    return m;
+}
+
+/* The member asks for another server assignor: the group takes it. */
+static void hb_set_assignor(struct bk_cgroup *cg,
+                            struct bk_cmember *m,
+                            const struct bk_cgroup_heartbeat_req *hb)
+{
     if (hb->server_assignor.len > 0 &&
         (cg->assignor == NULL ||
          !bk_str_eq_c(hb->server_assignor, cg->assignor))) {
@@ -655,7 +738,18 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
             cg->bump = true; /* the targets are the new assignor's */
         }
     }
-    m->expires_ms = now + r->cfg.cg_session_timeout_ms;
+}
+
+/* Moves m towards its target and answers. */
+static void hb_reconcile(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         struct bk_cgroup *cg,
+                         struct bk_cmember *m,
+                         const struct bk_cgroup_heartbeat_req *hb,
+                         bk_cgroup_topic_fn topics,
+                         void *topics_ctx,
+                         struct bk_cgroup_result *res)
+{
     bk_ci_compute_targets(r, cg, topics, topics_ctx);
     bool moved = bk_ci_reconcile(r, cg, m, hb->owned, hb->nowned);
     bk_ci_update_state(r, g);
@@ -672,6 +766,42 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
     if (hb->member_epoch == 0 || full || moved) {
         res->assignment = &m->assigned;
     }
+}
+
+void bk_cgroup_heartbeat(struct bk_group_registry *r,
+                         struct bk_str group_id,
+                         const struct bk_cgroup_heartbeat_req *hb,
+                         bk_cgroup_topic_fn topics,
+                         void *topics_ctx,
+                         struct bk_cgroup_result *res)
+{
+    if (!hb_request_valid(group_id, hb, res)) {
+        return;
+    }
+    struct bk_group *g = hb_group(r, group_id, hb, topics, topics_ctx, res);
+    if (g == NULL) {
+        return;
+    }
+    struct bk_cgroup *cg = g->consumer;
+    int64_t now = bk_clock_mono_ms(r->clock);
+    struct bk_cmember *m = bk_ci_find(cg, hb->member_id);
+    if (m != NULL && m->classic) {
+        fail(res, BK_KERR_UNKNOWN_MEMBER_ID,
+             "The member uses the classic protocol.");
+        return;
+    }
+    if (hb->member_epoch == -1 || hb->member_epoch == -2) {
+        hb_leave(r, g, m, hb, topics, topics_ctx, res);
+        return;
+    }
+    m = hb->member_epoch == 0 ? hb_join(r, g, m, hb, now, res)
+                              : hb_update(cg, m, hb, res);
+    if (m == NULL) {
+        return;
+    }
+    hb_set_assignor(cg, m, hb);
+    m->expires_ms = now + r->cfg.cg_session_timeout_ms;
+    hb_reconcile(r, g, cg, m, hb, topics, topics_ctx, res);
 }
 
 int16_t bk_cgroup_commit_check(struct bk_group *g,

@@ -26,6 +26,8 @@
  * so topics created later join the assignment at the next heartbeat.
  *
  * Not supported: rack-aware assignment. */
+/* Prefix: bk_cgroup_ (KIP-848 consumer groups); see group.h for the
+ * prefixes of the other sub-modules of src/group. */
 #ifndef BK_GROUP_CONSUMER_H
 #define BK_GROUP_CONSUMER_H
 
@@ -34,13 +36,13 @@
 #define BK_CGROUP_SESSION_TIMEOUT_MS    45000 /* group.consumer.session... */
 #define BK_CGROUP_HEARTBEAT_INTERVAL_MS 5000
 
-struct bk_cg_tp {
+struct bk_cgroup_tp {
     struct bk_uuid topic_id;
     int32_t partition;
 };
 
-struct bk_cg_set {
-    struct bk_cg_tp *v; /* owned */
+struct bk_cgroup_set {
+    struct bk_cgroup_tp *v; /* owned */
     size_t n;
     size_t cap;
 };
@@ -53,16 +55,16 @@ struct bk_cmember {
     char *client_host;
     char **topics; /* subscription, owned */
     size_t ntopics;
-    char *regex;         /* SubscribedTopicRegex, owned; NULL: none */
-    struct bk_cg_re *re; /* compiled regex, owned */
-    char **resolved;     /* topics the regex matched, owned */
+    char *regex;             /* SubscribedTopicRegex, owned; NULL: none */
+    struct bk_cgroup_re *re; /* compiled regex, owned */
+    char **resolved;         /* topics the regex matched, owned */
     size_t nresolved;
     int32_t epoch;
     int32_t prev_epoch;
     int32_t rebalance_timeout_ms;
-    struct bk_cg_set assigned; /* what the member was told it owns */
-    struct bk_cg_set revoking; /* told to revoke, not yet acknowledged */
-    struct bk_cg_set target;
+    struct bk_cgroup_set assigned; /* what the member was told it owns */
+    struct bk_cgroup_set revoking; /* told to revoke, not yet acknowledged */
+    struct bk_cgroup_set target;
     int64_t expires_ms;
     /* Fenced when a revocation is not acknowledged by then (the member's
      * rebalance timeout, as Kafka's revocation timer). */
@@ -97,11 +99,11 @@ struct bk_cgroup {
 
 /* Topic metadata for the assignors: returns the partition count of name
  * (and its id), or -1 when the topic does not exist. */
-typedef int32_t (*bk_cg_topic_fn)(void *ctx,
-                                  const char *name,
-                                  struct bk_uuid *id);
+typedef int32_t (*bk_cgroup_topic_fn)(void *ctx,
+                                      const char *name,
+                                      struct bk_uuid *id);
 
-struct bk_cg_heartbeat {
+struct bk_cgroup_heartbeat_req {
     struct bk_str member_id;
     int32_t member_epoch;
     struct bk_str instance_id;
@@ -110,29 +112,29 @@ struct bk_cg_heartbeat {
     int32_t rebalance_timeout_ms;
     const struct bk_str *topics; /* NULL: unchanged */
     int32_t ntopics;
-    struct bk_str regex;           /* null: unchanged; "": none */
-    struct bk_str server_assignor; /* null: unchanged */
-    const struct bk_cg_tp *owned;  /* NULL (nowned -1): unchanged */
+    struct bk_str regex;              /* null: unchanged; "": none */
+    struct bk_str server_assignor;    /* null: unchanged */
+    const struct bk_cgroup_tp *owned; /* NULL (nowned -1): unchanged */
     int32_t nowned;
 };
 
-struct bk_cg_result {
+struct bk_cgroup_result {
     int16_t error;
     const char *error_message;
     const char *member_id; /* borrowed from the group */
     int32_t member_epoch;
     int32_t heartbeat_interval_ms;
-    const struct bk_cg_set *assignment; /* NULL: none sent */
+    const struct bk_cgroup_set *assignment; /* NULL: none sent */
 };
 
 /* One ConsumerGroupHeartbeat. *res borrows from the registry until the
  * next call. */
 void bk_cgroup_heartbeat(struct bk_group_registry *r,
                          struct bk_str group_id,
-                         const struct bk_cg_heartbeat *hb,
-                         bk_cg_topic_fn topics,
+                         const struct bk_cgroup_heartbeat_req *hb,
+                         bk_cgroup_topic_fn topics,
                          void *topics_ctx,
-                         struct bk_cg_result *res);
+                         struct bk_cgroup_result *res);
 
 /* OffsetCommit / OffsetFetch from a member of a consumer group: NONE,
  * UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or FENCED_MEMBER_EPOCH. */
@@ -175,7 +177,7 @@ int16_t bk_cgroup_classic_leave(struct bk_group_registry *r,
 
 /* ---- loading (records written by the coordinator glue) ---- */
 
-struct bk_cg_member_load {
+struct bk_cgroup_member_load {
     struct bk_str instance_id;
     struct bk_str client_id;
     struct bk_str client_host;
@@ -190,12 +192,12 @@ struct bk_cg_member_load {
     size_t nprotocols;
 };
 
-struct bk_cg_current_load {
+struct bk_cgroup_current_load {
     int32_t epoch;
     int32_t prev_epoch;
-    const struct bk_cg_tp *assigned;
+    const struct bk_cgroup_tp *assigned;
     size_t nassigned;
-    const struct bk_cg_tp *revoking;
+    const struct bk_cgroup_tp *revoking;
     size_t nrevoking;
 };
 
@@ -206,15 +208,15 @@ int bk_cgroup_load_epoch(struct bk_group_registry *r,
 int bk_cgroup_load_member(struct bk_group_registry *r,
                           struct bk_str group_id,
                           struct bk_str member_id,
-                          const struct bk_cg_member_load *m);
+                          const struct bk_cgroup_member_load *m);
 int bk_cgroup_load_target(struct bk_group_registry *r,
                           struct bk_str group_id,
                           struct bk_str member_id,
-                          const struct bk_cg_tp *tps,
+                          const struct bk_cgroup_tp *tps,
                           size_t n);
 int bk_cgroup_load_current(struct bk_group_registry *r,
                            struct bk_str group_id,
                            struct bk_str member_id,
-                           const struct bk_cg_current_load *c);
+                           const struct bk_cgroup_current_load *c);
 
 #endif /* BK_GROUP_CONSUMER_H */

@@ -96,7 +96,7 @@ int bk_cgroup_load_epoch(struct bk_group_registry *r,
 int bk_cgroup_load_member(struct bk_group_registry *r,
                           struct bk_str group_id,
                           struct bk_str member_id,
-                          const struct bk_cg_member_load *ml)
+                          const struct bk_cgroup_member_load *ml)
 {
     if (ml == NULL) {
         struct bk_group *g = bk_group_find(r, group_id);
@@ -162,7 +162,9 @@ int bk_cgroup_load_member(struct bk_group_registry *r,
     return 0;
 }
 
-static int set_from(struct bk_cg_set *s, const struct bk_cg_tp *tps, size_t n)
+static int set_from(struct bk_cgroup_set *s,
+                    const struct bk_cgroup_tp *tps,
+                    size_t n)
 {
     bk_ci_set_free(s);
     for (size_t i = 0; i < n; i++) {
@@ -176,7 +178,7 @@ static int set_from(struct bk_cg_set *s, const struct bk_cg_tp *tps, size_t n)
 int bk_cgroup_load_target(struct bk_group_registry *r,
                           struct bk_str group_id,
                           struct bk_str member_id,
-                          const struct bk_cg_tp *tps,
+                          const struct bk_cgroup_tp *tps,
                           size_t n)
 {
     struct bk_group *g = bk_group_find(r, group_id);
@@ -202,7 +204,7 @@ int bk_cgroup_load_target(struct bk_group_registry *r,
 int bk_cgroup_load_current(struct bk_group_registry *r,
                            struct bk_str group_id,
                            struct bk_str member_id,
-                           const struct bk_cg_current_load *c)
+                           const struct bk_cgroup_current_load *c)
 {
     struct bk_group *g = bk_group_find(r, group_id);
     if (c == NULL) {

@@ -891,117 +891,135 @@ static void join_static_rejoin(struct bk_group_registry *r,
     try_complete_join(r, g);
 }
 
-void bk_group_join(struct bk_group_registry *r,
-                   struct bk_str group_id,
-                   const struct bk_group_join_req *req,
-                   void *waiter)
+/* The group a JoinGroup goes to, created for a new member; NULL when the
+ * join fails (answered). */
+static struct bk_group *join_group(struct bk_group_registry *r,
+                                   struct bk_str group_id,
+                                   const struct bk_group_join_req *req,
+                                   void *waiter)
 {
     if (group_id.len <= 0) {
         bk_gi_join_error(r, waiter, BK_KERR_INVALID_GROUP_ID, NULL);
-        return;
+        return NULL;
     }
     if (req->session_timeout_ms < r->cfg.min_session_timeout_ms ||
         req->session_timeout_ms > r->cfg.max_session_timeout_ms) {
         bk_gi_join_error(r, waiter, BK_KERR_INVALID_SESSION_TIMEOUT, NULL);
-        return;
+        return NULL;
     }
     struct bk_group *g = bk_group_find(r, group_id);
-    bool unknown = req->member_id.len <= 0;
     if (g == NULL) {
-        if (!unknown) {
+        if (req->member_id.len > 0) {
             bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
-            return;
+            return NULL;
         }
         g = bk_group_get(r, group_id);
         if (g == NULL) {
             bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
+            return NULL;
         }
     }
     if (g->state == BK_GROUP_DEAD) {
         bk_gi_join_error(r, waiter, BK_KERR_COORDINATOR_NOT_AVAILABLE, NULL);
+        return NULL;
+    }
+    return g;
+}
+
+/* A join to a consumer group (KIP-848): true when it went to the consumer
+ * group; false when the group was an empty consumer group, now classic. */
+static bool join_consumer_group(struct bk_group_registry *r,
+                                struct bk_group *g,
+                                const struct bk_group_join_req *req,
+                                void *waiter)
+{
+    if (g->consumer == NULL) {
+        return false;
+    }
+    if (g->consumer->nmembers > 0) {
+        /* KIP-848 migration: a classic member in a consumer group. */
+        bk_cgroup_classic_join(r, g, req, waiter);
+        return true;
+    }
+    /* An empty consumer group becomes classic again, as Kafka deletes it
+     * and creates a classic one (offsets stay); its records are
+     * tombstoned. */
+    bk_cgroup_free(g->consumer);
+    g->consumer = NULL;
+    g->tombstone_consumer = true;
+    return false;
+}
+
+/* A join without a member id: a static member rejoining, or a new
+ * member (told its id first under KIP-394). */
+static void join_unknown(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         const struct bk_group_join_req *req,
+                         void *waiter,
+                         struct bk_group_member *stat)
+{
+    if (stat != NULL) {
+        join_static_rejoin(r, g, req, waiter, stat);
         return;
     }
-    if (g->consumer != NULL) {
-        if (g->consumer->nmembers > 0) {
-            /* KIP-848 migration: a classic member in a consumer group. */
-            bk_cgroup_classic_join(r, g, req, waiter);
-            return;
-        }
-        /* An empty consumer group becomes classic again, as Kafka deletes
-         * it and creates a classic one (offsets stay); its records are
-         * tombstoned. */
-        bk_cgroup_free(g->consumer);
-        g->consumer = NULL;
-        g->tombstone_consumer = true;
-    }
-    struct bk_group_member *known =
-        unknown ? NULL : find_member(g, req->member_id);
-    struct bk_group_member *stat = find_static(g, req->instance_id);
-    if (!supports_protocols(g, known != NULL ? known : stat, req->protocol_type,
-                            req->protocols, req->nprotocols)) {
-        bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
+    if ((int64_t)(g->nmembers + g->npending) >= r->cfg.max_size) {
+        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
         return;
     }
-    if (unknown) {
-        if (stat != NULL) {
-            join_static_rejoin(r, g, req, waiter, stat);
-            return;
-        }
-        if ((int64_t)(g->nmembers + g->npending) >= r->cfg.max_size) {
-            bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
-            return;
-        }
-        struct bk_group_member *m = bk_gi_member_new(r, req);
-        if (m == NULL) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        if (req->require_known_member && m->instance_id == NULL) {
-            /* KIP-394: hand out the id and let the client come back with
-             * it, so a retried join never leaves a ghost member. */
-            if (pending_add(g, m->id, now_mono(r) + req->session_timeout_ms) !=
-                0) {
-                bk_gi_member_free(m);
-                bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-                return;
-            }
-            bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, m->id);
-            bk_gi_member_free(m);
-            return;
-        }
-        join_new_member(r, g, req, waiter, m);
+    struct bk_group_member *m = bk_gi_member_new(r, req);
+    if (m == NULL) {
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
         return;
     }
-    /* A known member id. */
-    if (known == NULL && pending_take(g, req->member_id)) {
-        if ((int64_t)g->nmembers >= r->cfg.max_size) {
-            bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
-            return;
-        }
-        struct bk_group_member *m = bk_gi_member_new(r, req);
-        if (m == NULL) {
-            bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
-            return;
-        }
-        bk_free(m->id);
-        m->id = dup_str(req->member_id);
-        if (m->id == NULL) {
+    if (req->require_known_member && m->instance_id == NULL) {
+        /* KIP-394: hand out the id and let the client come back with it,
+         * so a retried join never leaves a ghost member. */
+        if (pending_add(g, m->id, now_mono(r) + req->session_timeout_ms) != 0) {
             bk_gi_member_free(m);
             bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             return;
         }
-        join_new_member(r, g, req, waiter, m);
+        bk_gi_join_error(r, waiter, BK_KERR_MEMBER_ID_REQUIRED, m->id);
+        bk_gi_member_free(m);
         return;
     }
-    if (stat != NULL && stat != known) {
-        bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
+    join_new_member(r, g, req, waiter, m);
+}
+
+/* A join with the id handed out by MEMBER_ID_REQUIRED (taken off the
+ * pending list): the member joins under that id. */
+static void join_pending(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         const struct bk_group_join_req *req,
+                         void *waiter)
+{
+    if ((int64_t)g->nmembers >= r->cfg.max_size) {
+        bk_gi_join_error(r, waiter, BK_KERR_GROUP_MAX_SIZE_REACHED, NULL);
         return;
     }
-    if (known == NULL || g->state == BK_GROUP_EMPTY) {
-        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+    struct bk_group_member *m = bk_gi_member_new(r, req);
+    if (m == NULL) {
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
         return;
     }
+    bk_free(m->id);
+    m->id = dup_str(req->member_id);
+    if (m->id == NULL) {
+        bk_gi_member_free(m);
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+        return;
+    }
+    join_new_member(r, g, req, waiter, m);
+}
+
+/* A join of a member of the group: parked, answered again, or the start
+ * of a rebalance, depending on the group's state. */
+static void join_known(struct bk_group_registry *r,
+                       struct bk_group *g,
+                       const struct bk_group_join_req *req,
+                       void *waiter,
+                       struct bk_group_member *known)
+{
     if (known->join_waiter != NULL) {
         /* A retried join replaces the one parked (the client gave up on
          * it); answer the old one so its request completes. */
@@ -1046,6 +1064,43 @@ void bk_group_join(struct bk_group_registry *r,
             bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
             return;
     }
+}
+
+void bk_group_join(struct bk_group_registry *r,
+                   struct bk_str group_id,
+                   const struct bk_group_join_req *req,
+                   void *waiter)
+{
+    struct bk_group *g = join_group(r, group_id, req, waiter);
+    if (g == NULL || join_consumer_group(r, g, req, waiter)) {
+        return;
+    }
+    bool unknown = req->member_id.len <= 0;
+    struct bk_group_member *known =
+        unknown ? NULL : find_member(g, req->member_id);
+    struct bk_group_member *stat = find_static(g, req->instance_id);
+    if (!supports_protocols(g, known != NULL ? known : stat, req->protocol_type,
+                            req->protocols, req->nprotocols)) {
+        bk_gi_join_error(r, waiter, BK_KERR_INCONSISTENT_GROUP_PROTOCOL, NULL);
+        return;
+    }
+    if (unknown) {
+        join_unknown(r, g, req, waiter, stat);
+        return;
+    }
+    if (known == NULL && pending_take(g, req->member_id)) {
+        join_pending(r, g, req, waiter);
+        return;
+    }
+    if (stat != NULL && stat != known) {
+        bk_gi_join_error(r, waiter, BK_KERR_FENCED_INSTANCE_ID, NULL);
+        return;
+    }
+    if (known == NULL || g->state == BK_GROUP_EMPTY) {
+        bk_gi_join_error(r, waiter, BK_KERR_UNKNOWN_MEMBER_ID, NULL);
+        return;
+    }
+    join_known(r, g, req, waiter, known);
 }
 
 /* ---- SyncGroup ---- */
@@ -1526,7 +1581,7 @@ void bk_group_tick(struct bk_group_registry *r)
 
 int bk_group_load_meta(struct bk_group_registry *r,
                        struct bk_str group_id,
-                       const struct bk_group_meta_load *ml)
+                       const struct bk_gr_group_meta *ml)
 {
     struct bk_group *g = bk_group_get(r, group_id);
     if (g == NULL) {

@@ -19,6 +19,10 @@
  * Everything handed to a hook is borrowed for the duration of the call.
  *
  * Threading: a registry belongs to one thread (its shard). */
+/* Prefix: bk_group_ (the registry, classic groups, offsets). src/group is
+ * four sub-modules, one prefix each: bk_group_ (group.h, and persist.h for
+ * the registry's persistence verbs), bk_cgroup_ (consumer.h), bk_gr_
+ * (records.h, cg_records.h) and, internal, bk_gi_ / bk_ci_ (group_int.h). */
 #ifndef BK_GROUP_GROUP_H
 #define BK_GROUP_GROUP_H
 
@@ -364,7 +368,7 @@ struct bk_group_member_load {
     struct bk_bytes assignment;
 };
 
-struct bk_group_meta_load {
+struct bk_gr_group_meta {
     struct bk_str protocol_type;
     int32_t generation;
     struct bk_str protocol; /* null allowed */
@@ -379,7 +383,7 @@ struct bk_group_meta_load {
  * Empty. Returns 0 or BK_ENOMEM. */
 int bk_group_load_meta(struct bk_group_registry *r,
                        struct bk_str group_id,
-                       const struct bk_group_meta_load *m);
+                       const struct bk_gr_group_meta *m);
 
 /* A GroupMetadata tombstone: the group goes, offsets too unless later
  * records bring them back. */

@@ -1,5 +1,8 @@
 /* Internals shared by the files of src/group (group.c, consumer.c,
  * classic.c, consumer_load.c): not for use outside this folder. */
+/* Prefixes: bk_gi_ for the internals of the classic state machine
+ * (group.c), bk_ci_ for those of consumer groups (consumer.c, classic.c,
+ * assign.c, topic_regex.c). */
 #ifndef BK_GROUP_GROUP_INT_H
 #define BK_GROUP_GROUP_INT_H
 
@@ -62,15 +65,17 @@ int bk_ci_set_topics(struct bk_cmember *m, const struct bk_str *t, int32_t n);
 bool bk_ci_same_topics(const struct bk_cmember *m,
                        const struct bk_str *t,
                        int32_t n);
-int bk_ci_set_add(struct bk_cg_set *s, const struct bk_cg_tp *tp);
-bool bk_ci_set_has(const struct bk_cg_set *s, const struct bk_cg_tp *tp);
+int bk_ci_set_add(struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp);
+bool bk_ci_set_has(const struct bk_cgroup_set *s,
+                   const struct bk_cgroup_tp *tp);
 /* Appends without looking for a duplicate: callers know there is none. */
-int bk_ci_set_push(struct bk_cg_set *s, const struct bk_cg_tp *tp);
-bool bk_ci_set_same(const struct bk_cg_set *a, const struct bk_cg_set *b);
-void bk_ci_set_free(struct bk_cg_set *s);
+int bk_ci_set_push(struct bk_cgroup_set *s, const struct bk_cgroup_tp *tp);
+bool bk_ci_set_same(const struct bk_cgroup_set *a,
+                    const struct bk_cgroup_set *b);
+void bk_ci_set_free(struct bk_cgroup_set *s);
 /* An index of partitions, (topic id, partition) -> int32 (assign.c). */
 struct bk_ci_tpmap {
-    struct bk_cg_tp *keys;
+    struct bk_cgroup_tp *keys;
     int32_t *vals; /* INT32_MIN: an empty slot */
     size_t cap;
 };
@@ -79,10 +84,11 @@ int bk_ci_tpmap_init(struct bk_ci_tpmap *m, size_t n);
 void bk_ci_tpmap_free(struct bk_ci_tpmap *m);
 /* Adds tp -> v unless tp is there (at most init's n puts). */
 void bk_ci_tpmap_put(struct bk_ci_tpmap *m,
-                     const struct bk_cg_tp *tp,
+                     const struct bk_cgroup_tp *tp,
                      int32_t v);
 /* The value of tp, or -1. */
-int32_t bk_ci_tpmap_get(const struct bk_ci_tpmap *m, const struct bk_cg_tp *tp);
+int32_t bk_ci_tpmap_get(const struct bk_ci_tpmap *m,
+                        const struct bk_cgroup_tp *tp);
 /* Who holds each partition: 2*i for ms[i]'s assigned, 2*i+1 for its
  * revoking. 0 or BK_ENOMEM. */
 int bk_ci_owners_build(struct bk_ci_tpmap *m,
@@ -92,7 +98,7 @@ int bk_ci_owners_build(struct bk_ci_tpmap *m,
  * regex subscriptions first. */
 void bk_ci_compute_targets(struct bk_group_registry *r,
                            struct bk_cgroup *cg,
-                           bk_cg_topic_fn lookup,
+                           bk_cgroup_topic_fn lookup,
                            void *ctx);
 /* Sets (pattern non-empty) or clears a member's regex; BK_EINVAL when it
  * does not compile, BK_ENOMEM. */
@@ -106,7 +112,7 @@ void bk_ci_resolve_regex(struct bk_group_registry *r, struct bk_cmember *m);
 bool bk_ci_reconcile(struct bk_group_registry *r,
                      struct bk_cgroup *cg,
                      struct bk_cmember *m,
-                     const struct bk_cg_tp *owned,
+                     const struct bk_cgroup_tp *owned,
                      int32_t nowned);
 /* Group state after a membership change (Empty or Stable). */
 void bk_ci_update_state(struct bk_group_registry *r, struct bk_group *g);
@@ -118,7 +124,7 @@ void bk_ci_update_state(struct bk_group_registry *r, struct bk_group *g);
  * GROUP_ID_NOT_FOUND (the group cannot be converted). */
 int16_t bk_ci_upgrade(struct bk_group_registry *r,
                       struct bk_group *g,
-                      bk_cg_topic_fn lookup,
+                      bk_cgroup_topic_fn lookup,
                       void *ctx);
 /* Online downgrade, after a consumer-protocol member left: when only
  * classic members remain, the group is marked to turn classic, and does

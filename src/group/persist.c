@@ -208,7 +208,7 @@ void bk_group_load_record(struct bk_group_registry *r,
                 bk_group_load_tombstone(r, k.group);
                 return;
             }
-            struct bk_group_meta_load ml;
+            struct bk_gr_group_meta ml;
             if (bk_gr_group_value_decode(value, scratch, &ml) == 0) {
                 (void)bk_group_load_meta(r, k.group, &ml);
             }
@@ -224,7 +224,7 @@ void bk_group_load_record(struct bk_group_registry *r,
             return;
         }
         case BK_GR_KEY_CG_MEMBER: {
-            struct bk_cg_member_load ml;
+            struct bk_cgroup_member_load ml;
             if (tomb) {
                 (void)bk_cgroup_load_member(r, k.group, k.member, NULL);
             } else if (bk_gr_cg_member_decode(value, scratch, &ml) == 0) {
@@ -233,7 +233,7 @@ void bk_group_load_record(struct bk_group_registry *r,
             return;
         }
         case BK_GR_KEY_CG_TARGET_MEMBER: {
-            struct bk_cg_tp *tps = NULL;
+            struct bk_cgroup_tp *tps = NULL;
             size_t n = 0;
             if (tomb) {
                 (void)bk_cgroup_load_target(r, k.group, k.member, NULL, 0);
@@ -243,7 +243,7 @@ void bk_group_load_record(struct bk_group_registry *r,
             return;
         }
         case BK_GR_KEY_CG_CURRENT: {
-            struct bk_cg_current_load c;
+            struct bk_cgroup_current_load c;
             if (tomb) {
                 (void)bk_cgroup_load_current(r, k.group, k.member, NULL);
             } else if (bk_gr_cg_current_decode(value, scratch, &c) == 0) {

@@ -2,6 +2,8 @@
  * a group's pending changes need, and how a record read back is applied.
  * The coordinator glue only appends and reads (src/api/group_coord.c), so
  * the whole round trip is testable here without a log. */
+/* Prefix: bk_group_ for the verbs (they act on the registry of group.h);
+ * the record lists they fill are bk_gr_ types, as in records.h. */
 #ifndef BK_GROUP_PERSIST_H
 #define BK_GROUP_PERSIST_H
 

@@ -164,7 +164,7 @@ int bk_gr_offset_value_decode(struct bk_bytes in, struct bk_gr_offset_value *v)
 
 int bk_gr_group_value_decode(struct bk_bytes in,
                              struct bk_arena *a,
-                             struct bk_group_meta_load *m)
+                             struct bk_gr_group_meta *m)
 {
     if (in.len < 2) {
         return BK_EPROTO;

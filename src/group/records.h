@@ -21,6 +21,8 @@
  * GroupMetadataValue.json.) The KIP-848 records (key versions 3-8) are in
  * cg_records.h; share and streams group records are skipped when
  * loading. */
+/* Prefix: bk_gr_ (records of __consumer_offsets), shared with
+ * cg_records.h. */
 #ifndef BK_GROUP_RECORDS_H
 #define BK_GROUP_RECORDS_H
 
@@ -71,6 +73,6 @@ int bk_gr_offset_value_decode(struct bk_bytes in, struct bk_gr_offset_value *v);
 /* members are allocated in a. */
 int bk_gr_group_value_decode(struct bk_bytes in,
                              struct bk_arena *a,
-                             struct bk_group_meta_load *m);
+                             struct bk_gr_group_meta *m);
 
 #endif /* BK_GROUP_RECORDS_H */

@@ -10,7 +10,7 @@
 #include "common/heap.h"
 #include "group/group_int.h"
 
-struct bk_cg_re {
+struct bk_cgroup_re {
     regex_t re;
 };
 
@@ -92,7 +92,7 @@ int bk_ci_set_regex(struct bk_cmember *m, struct bk_str pattern)
     }
     char *src = bk_strndup(pattern.ptr, (size_t)pattern.len);
     char *x = translate(pattern);
-    struct bk_cg_re *re = bk_calloc(1, sizeof(*re));
+    struct bk_cgroup_re *re = bk_calloc(1, sizeof(*re));
     if (src == NULL || x == NULL || re == NULL) {
         bk_free(src);
         bk_free(x);

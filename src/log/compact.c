@@ -69,7 +69,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "common/log.h"
-#include "log/log_priv.h"
+#include "log/log_int.h"
 #include "protocol/record_batch.h"
 
 #define READ_CHUNK       (1u << 20)

@@ -20,7 +20,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "common/log.h"
-#include "log/log_priv.h"
+#include "log/log_int.h"
 
 struct listing {
     struct bk_log *log;
@@ -336,6 +336,62 @@ static int ckpt_segment(struct segment **all, int n, const struct ckpt *c)
     return -1;
 }
 
+/* The segment being scanned starts at s->size (the checkpointed position,
+ * or 0): its indexes are cut back to what the checkpoint vouches for. */
+static int scan_start_indexes(struct bk_log *log,
+                              struct segment *s,
+                              const struct ckpt *c)
+{
+    int rv;
+    if (s->size > 0) {
+        /* The checkpoint names the index entries synced with it. */
+        rv = seg_index_set_counts(log, s, c->rp_idx, c->rp_tim, s->size);
+        if (rv == BK_ECORRUPT) {
+            rv = seg_index_rebuild(log, s, false);
+        }
+    } else {
+        rv = file_truncate(log, s->idx_f, 0);
+        if (rv == 0) {
+            rv = file_truncate(log, s->tim_f, 0);
+        }
+        s->idx_entries = s->tim_entries = 0;
+        s->last_idx_pos = s->since_index = 0;
+        s->last_tim_ts = s->max_ts = -1;
+    }
+    s->index_state = SEG_INDEX_OK;
+    return rv;
+}
+
+static void log_scan_start(const struct bk_log *log,
+                           struct segment **all,
+                           int n,
+                           int k,
+                           int64_t pos,
+                           int64_t ckpt_rp)
+{
+    bk_log_info("log",
+                "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
+                " segments=%d ckpt_rp=%" PRId64
+                " msg=\"recovering after unclean shutdown\"",
+                log->dir, all[k]->base, pos, n, ckpt_rp);
+    for (int j = 0; j < n; j++) {
+        bk_log_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
+                     all[j]->base, all[j]->size);
+    }
+}
+
+/* Queues a sync and checkpoint of every segment from index from on. */
+static int queue_scanned(struct bk_log *log, int from)
+{
+    for (int i = from; i < log->nsegs; i++) {
+        int rv = queue_checkpoint(log, log->segs[i], false);
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
 static int recover_scan(struct bk_log *log,
                         struct segment **all,
                         int n,
@@ -355,15 +411,7 @@ static int recover_scan(struct bk_log *log,
         pos = c->rp_pos;
         expected = c->rp;
     }
-    bk_log_info("log",
-                "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
-                " segments=%d ckpt_rp=%" PRId64
-                " msg=\"recovering after unclean shutdown\"",
-                log->dir, all[k]->base, pos, n, kd >= 0 ? durable->rp : -1);
-    for (int j = 0; j < n; j++) {
-        bk_log_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
-                     all[j]->base, all[j]->size);
-    }
+    log_scan_start(log, all, n, k, pos, kd >= 0 ? durable->rp : -1);
     int rv = 0;
     for (int j = 0; j < k; j++) {
         segs_insert(log, all[j]);
@@ -398,23 +446,7 @@ static int recover_scan(struct bk_log *log,
         }
         s->size = j == k ? pos : 0;
         log->leo = expected;
-        if (s->size > 0) {
-            /* The checkpoint names the index entries synced with it. */
-            rv = seg_index_set_counts(log, s, c->rp_idx, c->rp_tim, s->size);
-            if (rv == BK_ECORRUPT) {
-                rv = seg_index_rebuild(log, s, false);
-            }
-        } else {
-            rv = file_truncate(log, s->idx_f, 0);
-            if (rv == 0) {
-                rv = file_truncate(log, s->tim_f, 0);
-            }
-            s->idx_entries = s->tim_entries = 0;
-            s->last_idx_pos = s->since_index = 0;
-            s->last_tim_ts = s->max_ts = -1;
-        }
-        s->index_state = SEG_INDEX_OK;
-        if (rv != 0) {
+        if ((rv = scan_start_indexes(log, s, c)) != 0) {
             break;
         }
         rv = scan_segment(log, s, &sc, file_size, &expected);
@@ -444,16 +476,163 @@ static int recover_scan(struct bk_log *log,
      * move the recovery point to the end. */
     atomic_store(&log->durable,
                  kd >= 0 && durable->rp <= expected ? durable->rp : 0);
-    if (sync_from > k) {
-        sync_from = k;
+    return queue_scanned(log, sync_from < k ? sync_from : k);
+}
+
+/* Unlinks the files of the listing that are not segments, except the
+ * indexes of a segment that is there. */
+static void remove_junk(struct bk_log *log, const struct listing *l)
+{
+    for (int i = 0; i < l->njunk; i++) {
+        int64_t base;
+        if ((parse_base(l->junk[i], ".index", &base) ||
+             parse_base(l->junk[i], ".timeindex", &base)) &&
+            has_base(l, base)) {
+            continue;
+        }
+        char path[BK_LOG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", log->dir, l->junk[i]);
+        log->disk->unlink(log->disk, path);
     }
-    for (int i = sync_from; i < log->nsegs; i++) {
-        rv = queue_checkpoint(log, log->segs[i], false);
-        if (rv != 0) {
-            return rv;
+}
+
+/* No segment on disk: the log starts with an empty one at the log start. */
+static int recover_empty(struct bk_log *log)
+{
+    struct segment *s = seg_new(log, log->log_start);
+    if (s == NULL) {
+        return BK_ENOMEM;
+    }
+    s->index_state = SEG_INDEX_OK;
+    int rv;
+    int fd = bk_fdc_pin(s->log_f, true);
+    if (fd < 0 || (rv = segs_insert(log, s)) != 0) {
+        rv = fd < 0 ? fd : rv;
+        seg_free(s);
+        return rv;
+    }
+    bk_fdc_unpin(s->log_f);
+    log->leo = log->hw = log->rp = log->rp_base = s->base;
+    epochs_truncate_end(log, log->leo);
+    return queue_checkpoint(log, s, false);
+}
+
+/* Makes a segment of each base of the listing, with its size on disk. */
+static int stat_segments(struct bk_log *log,
+                         const struct listing *l,
+                         struct segment **all)
+{
+    int rv = 0;
+    for (int i = 0; i < l->n && rv == 0; i++) {
+        all[i] = seg_new(log, l->bases[i]);
+        if (all[i] == NULL) {
+            rv = BK_ENOMEM;
+        } else {
+            int64_t size;
+            rv = log->disk->stat_size(log->disk, all[i]->log_f->path, &size);
+            all[i]->size = size;
         }
     }
-    return 0;
+    return rv;
+}
+
+/* Whether the clean path applies: the root's marker was there and the
+ * checkpoint, written by a clean close, matches the last segment. */
+static bool clean_holds(bool clean,
+                        const struct ckpt *c,
+                        const struct segment *last)
+{
+    return clean && c->valid && c->clean && c->rp == c->leo &&
+           last->base == c->rp_base && last->size == c->rp_pos &&
+           c->leo >= last->base;
+}
+
+/* The clean path: every segment is taken as it is. */
+static void recover_clean(struct bk_log *log,
+                          struct segment **all,
+                          int n,
+                          const struct ckpt *c)
+{
+    for (int i = 0; i < n; i++) {
+        segs_insert(log, all[i]);
+        all[i] = NULL;
+    }
+    log->leo = c->leo;
+    log->rp = c->rp;
+    log->rp_base = c->rp_base;
+    log->rp_pos = c->rp_pos;
+    log->rp_idx = c->rp_idx;
+    log->rp_tim = c->rp_tim;
+    /* The soft file on disk is unknown here: any truncation must rewrite
+     * it before cutting. */
+    log->soft = INT64_MAX;
+    atomic_store(&log->durable, log->leo);
+}
+
+/* The crash path; see recover_scan. */
+static int recover_crash(struct bk_log *log,
+                         struct segment **all,
+                         int n,
+                         const struct ckpt *c,
+                         const struct ckpt *soft,
+                         char *errmsg)
+{
+    int rv = recover_scan(log, all, n, c, soft, errmsg);
+    if (rv == 0) {
+        /* The old soft point may name bytes that were just cut and that
+         * new appends would overwrite with other batches: drop it before
+         * the first append (unlink only; same-boot semantics need no
+         * sync). */
+        char path[BK_LOG_PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", log->dir, SOFT_NAME);
+        log->disk->unlink(log->disk, path);
+    }
+    return rv;
+}
+
+/* The offsets once the segments are in place. */
+static void recover_finish(struct bk_log *log)
+{
+    if (log->log_start < log->segs[0]->base) {
+        log->log_start = log->segs[0]->base;
+    }
+    if (log->log_start > log->leo) {
+        log->log_start = log->leo;
+    }
+    log->hw = log->leo;
+    epochs_truncate_end(log, log->leo);
+    /* segment.ms counts from the open for a segment found on disk (its
+     * creation time is not recorded), not from the epoch. */
+    log->segs[log->nsegs - 1]->created_ms = bk_clock_wall_ms(log->clock);
+}
+
+/* Opens the segments of the listing (at least one), by the clean path or
+ * the crash path. */
+static int recover_segments(struct bk_log *log,
+                            const struct listing *l,
+                            bool clean,
+                            const struct ckpt *c,
+                            const struct ckpt *soft,
+                            char *errmsg)
+{
+    struct segment **all = bk_calloc((size_t)l->n, sizeof *all);
+    if (all == NULL) {
+        return BK_ENOMEM;
+    }
+    int rv = stat_segments(log, l, all);
+    if (rv == 0 && clean_holds(clean, c, all[l->n - 1])) {
+        recover_clean(log, all, l->n, c);
+    } else if (rv == 0) {
+        rv = recover_crash(log, all, l->n, c, soft, errmsg);
+    }
+    for (int i = 0; i < l->n; i++) {
+        seg_free(all[i]);
+    }
+    bk_free(all);
+    if (rv == 0) {
+        recover_finish(log);
+    }
+    return rv;
 }
 
 int log_recover(struct bk_log *log, bool clean, char *errmsg)
@@ -470,105 +649,17 @@ int log_recover(struct bk_log *log, bool clean, char *errmsg)
     if (l.n > 0) {
         qsort(l.bases, (size_t)l.n, sizeof *l.bases, cmp_i64);
     }
-    for (int i = 0; i < l.njunk; i++) {
-        int64_t base;
-        if ((parse_base(l.junk[i], ".index", &base) ||
-             parse_base(l.junk[i], ".timeindex", &base)) &&
-            has_base(&l, base)) {
-            continue;
-        }
-        char path[BK_LOG_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", log->dir, l.junk[i]);
-        log->disk->unlink(log->disk, path);
-    }
+    remove_junk(log, &l);
     struct ckpt c, soft;
     read_ckpt(log, &c);
     read_soft(log, &c, &soft);
     read_epochs(log);
     log->log_start = c.valid ? c.log_start : (l.n > 0 ? l.bases[0] : 0);
     clean_ckpt_read(log);
-
     if (l.n == 0) {
-        struct segment *s = seg_new(log, log->log_start);
-        if (s == NULL) {
-            rv = BK_ENOMEM;
-            goto out;
-        }
-        s->index_state = SEG_INDEX_OK;
-        int fd = bk_fdc_pin(s->log_f, true);
-        if (fd < 0 || (rv = segs_insert(log, s)) != 0) {
-            rv = fd < 0 ? fd : rv;
-            seg_free(s);
-            goto out;
-        }
-        bk_fdc_unpin(s->log_f);
-        log->leo = log->hw = log->rp = log->rp_base = s->base;
-        epochs_truncate_end(log, log->leo);
-        rv = queue_checkpoint(log, s, false);
-        goto out;
-    }
-
-    struct segment **all = bk_calloc((size_t)l.n, sizeof *all);
-    if (all == NULL) {
-        rv = BK_ENOMEM;
-        goto out;
-    }
-    for (int i = 0; i < l.n && rv == 0; i++) {
-        all[i] = seg_new(log, l.bases[i]);
-        if (all[i] == NULL) {
-            rv = BK_ENOMEM;
-        } else {
-            int64_t size;
-            rv = log->disk->stat_size(log->disk, all[i]->log_f->path, &size);
-            all[i]->size = size;
-        }
-    }
-    struct segment *last = rv == 0 ? all[l.n - 1] : NULL;
-    if (rv == 0 && clean && c.valid && c.clean && c.rp == c.leo &&
-        last->base == c.rp_base && last->size == c.rp_pos &&
-        c.leo >= last->base) {
-        for (int i = 0; i < l.n; i++) {
-            segs_insert(log, all[i]);
-            all[i] = NULL;
-        }
-        log->leo = c.leo;
-        log->rp = c.rp;
-        log->rp_base = c.rp_base;
-        log->rp_pos = c.rp_pos;
-        log->rp_idx = c.rp_idx;
-        log->rp_tim = c.rp_tim;
-        /* The soft file on disk is unknown here: any truncation must
-         * rewrite it before cutting. */
-        log->soft = INT64_MAX;
-        atomic_store(&log->durable, log->leo);
-    } else if (rv == 0) {
-        rv = recover_scan(log, all, l.n, &c, &soft, errmsg);
-        if (rv == 0) {
-            /* The old soft point may name bytes that were just cut and
-             * that new appends would overwrite with other batches: drop
-             * it before the first append (unlink only; same-boot
-             * semantics need no sync). */
-            char path[BK_LOG_PATH_MAX];
-            snprintf(path, sizeof path, "%s/%s", log->dir, SOFT_NAME);
-            log->disk->unlink(log->disk, path);
-        }
-    }
-    for (int i = 0; i < l.n; i++) {
-        seg_free(all[i]);
-    }
-    bk_free(all);
-    if (rv == 0) {
-        if (log->log_start < log->segs[0]->base) {
-            log->log_start = log->segs[0]->base;
-        }
-        if (log->log_start > log->leo) {
-            log->log_start = log->leo;
-        }
-        log->hw = log->leo;
-        epochs_truncate_end(log, log->leo);
-        /* segment.ms counts from the open for a segment found on disk (its
-         * creation time is not recorded), not from the epoch. */
-        log->segs[log->nsegs - 1]->created_ms = bk_clock_wall_ms(log->clock);
+        rv = recover_empty(log);
+    } else {
+        rv = recover_segments(log, &l, clean, &c, &soft, errmsg);
     }
 out:
     for (int i = 0; i < l.njunk; i++) {

@@ -36,7 +36,7 @@ static double now_s(void)
 struct member {
     char id[32];
     int32_t epoch;
-    struct bk_cg_tp *owned;
+    struct bk_cgroup_tp *owned;
     int32_t nowned;
 };
 
@@ -46,7 +46,7 @@ static void beat(struct bk_group_registry *r,
                  bool first)
 {
     static const struct bk_str topics[1] = { { "t", 1 } };
-    struct bk_cg_heartbeat hb = {
+    struct bk_cgroup_heartbeat_req hb = {
         .member_id = bk_str_c(m->id),
         .member_epoch = m->epoch,
         .instance_id = BK_STR_NULL,
@@ -60,7 +60,7 @@ static void beat(struct bk_group_registry *r,
         .owned = first ? NULL : m->owned,
         .nowned = first ? -1 : m->nowned,
     };
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(r, bk_str_c("bench"), &hb, lookup, NULL, &res);
     if (res.error != 0) {
         fprintf(stderr, "heartbeat error %d\n", res.error);

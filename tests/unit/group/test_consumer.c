@@ -222,14 +222,14 @@ static int teardown(void **state)
 /* One heartbeat with every field given: topics NULL or owned NULL leave
  * them unsent. With both sent it is a KIP-848 "full request", as a client
  * sends after an error. */
-static struct bk_cg_result hb_whole(const char *member,
-                                    const char *instance,
-                                    int32_t epoch,
-                                    const struct bk_str *topics,
-                                    int32_t ntopics,
-                                    const struct bk_cg_set *owned)
+static struct bk_cgroup_result hb_whole(const char *member,
+                                        const char *instance,
+                                        int32_t epoch,
+                                        const struct bk_str *topics,
+                                        int32_t ntopics,
+                                        const struct bk_cgroup_set *owned)
 {
-    struct bk_cg_heartbeat hb = {
+    struct bk_cgroup_heartbeat_req hb = {
         .member_id = bk_str_c(member),
         .member_epoch = epoch,
         .instance_id = instance != NULL ? bk_str_c(instance) : BK_STR_NULL,
@@ -243,7 +243,7 @@ static struct bk_cg_result hb_whole(const char *member,
         .owned = owned != NULL ? owned->v : NULL,
         .nowned = owned != NULL ? (int32_t)owned->n : -1,
     };
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
     flush();
     return res;
@@ -251,10 +251,10 @@ static struct bk_cg_result hb_whole(const char *member,
 
 /* A heartbeat as the Java client sends it: the subscription (topic "t")
  * only on joining. */
-static struct bk_cg_result hb_full(const char *member,
-                                   const char *instance,
-                                   int32_t epoch,
-                                   const struct bk_cg_set *owned)
+static struct bk_cgroup_result hb_full(const char *member,
+                                       const char *instance,
+                                       int32_t epoch,
+                                       const struct bk_cgroup_set *owned)
 {
     static const struct bk_str topics[1] = { { "t", 1 } };
     return hb_whole(member, instance, epoch, epoch == 0 ? topics : NULL,
@@ -264,10 +264,12 @@ static struct bk_cg_result hb_full(const char *member,
 /* A consumer member heartbeats until its assignment stops changing,
  * acknowledging what it was told each time (no assignment in an answer:
  * unchanged). Returns its epoch. */
-static int32_t settle(const char *member, int32_t epoch, struct bk_cg_set *own)
+static int32_t settle(const char *member,
+                      int32_t epoch,
+                      struct bk_cgroup_set *own)
 {
     for (int i = 0; i < 8; i++) {
-        struct bk_cg_result r = hb_full(member, NULL, epoch, own);
+        struct bk_cgroup_result r = hb_full(member, NULL, epoch, own);
         assert_int_equal(r.error, 0);
         assert_true(epoch != 0 || r.assignment != NULL);
         epoch = r.member_epoch;
@@ -299,8 +301,8 @@ static struct bk_cmember *cmember(const char *id)
 static void test_persist_round_trip(void **state)
 {
     (void)state;
-    struct bk_cg_tp v1[NPARTS], v2[NPARTS];
-    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
+    struct bk_cgroup_tp v1[NPARTS], v2[NPARTS];
+    struct bk_cgroup_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
     int32_t e1 = settle("m1", 0, &o1);
     int32_t e2 = settle("m2", 0, &o2);
     e1 = settle("m1", e1, &o1);
@@ -329,7 +331,7 @@ static void test_persist_round_trip(void **state)
     assert_string_equal(m1->topics[0], "t");
     assert_string_equal(m1->client_host, "/127.0.0.1");
     /* The members carry on with their epochs, as if nothing happened. */
-    struct bk_cg_result r = hb_full("m1", NULL, e1, &o1);
+    struct bk_cgroup_result r = hb_full("m1", NULL, e1, &o1);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.member_epoch, e1);
     assert_null(r.assignment); /* unchanged */
@@ -384,12 +386,12 @@ static void test_record_layouts(void **state)
     static const uint8_t want_epoch[] = { 0, 0, 0, 0, 0, 7, 0 };
     assert_int_equal(e.len, sizeof(want_epoch));
     assert_memory_equal(e.ptr, want_epoch, sizeof(want_epoch));
-    struct bk_cg_tp tps[2] = { { topic_t, 1 }, { topic_t, 4 } };
-    struct bk_cg_set s = { tps, 2, 2 };
+    struct bk_cgroup_tp tps[2] = { { topic_t, 1 }, { topic_t, 4 } };
+    struct bk_cgroup_set s = { tps, 2, 2 };
     struct bk_bytes t = bk_gr_cg_target_value(&a, &s);
     /* version, 1 topic (compact 2), uuid, 2 partitions (compact 3), tags */
     assert_int_equal(t.len, 2 + 1 + 16 + 1 + 8 + 1 + 1);
-    struct bk_cg_tp *back = NULL;
+    struct bk_cgroup_tp *back = NULL;
     size_t n = 0;
     assert_int_equal(bk_gr_cg_target_decode(t, &a, &back, &n), 0);
     assert_int_equal(n, 2);
@@ -400,7 +402,7 @@ static void test_record_layouts(void **state)
     bk_arena_destroy(&a);
 }
 
-static void copy_set(struct bk_cg_set *to, const struct bk_cg_set *from)
+static void copy_set(struct bk_cgroup_set *to, const struct bk_cgroup_set *from)
 {
     to->n = 0;
     for (size_t i = 0; i < from->n; i++) {
@@ -414,9 +416,9 @@ static void copy_set(struct bk_cg_set *to, const struct bk_cg_set *from)
 static void test_static_member(void **state)
 {
     (void)state;
-    struct bk_cg_tp v1[NPARTS];
-    struct bk_cg_set o1 = { v1, 0, NPARTS };
-    struct bk_cg_result r = hb_full("s1", "inst", 0, NULL);
+    struct bk_cgroup_tp v1[NPARTS];
+    struct bk_cgroup_set o1 = { v1, 0, NPARTS };
+    struct bk_cgroup_result r = hb_full("s1", "inst", 0, NULL);
     assert_int_equal(r.error, 0);
     int32_t e = r.member_epoch;
     copy_set(&o1, r.assignment);
@@ -440,10 +442,10 @@ static void test_static_member(void **state)
 static void test_static_rejoin_keeps_epoch(void **state)
 {
     (void)state;
-    struct bk_cg_tp vs[NPARTS], vd[NPARTS], keep[NPARTS];
-    struct bk_cg_set os = { vs, 0, NPARTS }, od = { vd, 0, NPARTS },
-                     kept = { keep, 0, NPARTS };
-    struct bk_cg_result r = hb_full("s1", "inst", 0, NULL);
+    struct bk_cgroup_tp vs[NPARTS], vd[NPARTS], keep[NPARTS];
+    struct bk_cgroup_set os = { vs, 0, NPARTS }, od = { vd, 0, NPARTS },
+                         kept = { keep, 0, NPARTS };
+    struct bk_cgroup_result r = hb_full("s1", "inst", 0, NULL);
     assert_int_equal(r.error, 0);
     int32_t es = settle("s1", r.member_epoch, &os);
     int32_t ed = settle("d1", 0, &od);
@@ -458,8 +460,8 @@ static void test_static_rejoin_keeps_epoch(void **state)
     r = hb_full("s1", "inst", -2, NULL);
     assert_int_equal(r.member_epoch, -2);
     static const struct bk_str t[1] = { { "t", 1 } };
-    struct bk_cg_tp nv[1];
-    struct bk_cg_set none = { nv, 0, 1 }; /* an empty owned list */
+    struct bk_cgroup_tp nv[1];
+    struct bk_cgroup_set none = { nv, 0, 1 }; /* an empty owned list */
     r = hb_whole("s2", "inst", 0, t, 1, &none);
     assert_int_equal(r.error, 0);
     assert_null(cmember("s1"));
@@ -502,11 +504,11 @@ static void test_static_rejoin_keeps_epoch(void **state)
 static void test_assignment_sent_when_changed(void **state)
 {
     (void)state;
-    struct bk_cg_tp v1[NPARTS], v2[NPARTS], va[NPARTS];
-    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS },
-                     all = { va, 0, NPARTS };
+    struct bk_cgroup_tp v1[NPARTS], v2[NPARTS], va[NPARTS];
+    struct bk_cgroup_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS },
+                         all = { va, 0, NPARTS };
     static const struct bk_str t[1] = { { "t", 1 } };
-    struct bk_cg_result r = hb_full("m1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("m1", NULL, 0, NULL);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.assignment->n, NPARTS);
     copy_set(&o1, r.assignment);
@@ -557,11 +559,11 @@ static void test_assignment_sent_when_changed(void **state)
 static void test_revocation_timeout(void **state)
 {
     (void)state;
-    struct bk_cg_tp v1[NPARTS], v2[NPARTS];
-    struct bk_cg_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
+    struct bk_cgroup_tp v1[NPARTS], v2[NPARTS];
+    struct bk_cgroup_set o1 = { v1, 0, NPARTS }, o2 = { v2, 0, NPARTS };
     int32_t e1 = settle("m1", 0, &o1);
     assert_int_equal(o1.n, NPARTS);
-    struct bk_cg_result r = hb_full("m2", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("m2", NULL, 0, NULL);
     int32_t e2 = r.member_epoch;
     /* m1 is told to revoke half, then goes silent (but keeps its session
      * alive with heartbeats that do not acknowledge). */
@@ -761,7 +763,7 @@ static void test_upgrade_and_downgrade(void **state)
     assert_null(g->consumer);
 
     /* The upgrade: a consumer member joins the classic group. */
-    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, 0);
     g = bk_group_find(&reg, CG);
     assert_non_null(g->consumer);
@@ -774,8 +776,8 @@ static void test_upgrade_and_downgrade(void **state)
         bk_group_heartbeat(&reg, CG, bk_str_c(c1), BK_STR_NULL, gen),
         BK_KERR_REBALANCE_IN_PROGRESS);
     /* Everyone converges. */
-    struct bk_cg_tp vk[NPARTS];
-    struct bk_cg_set ok = { vk, 0, NPARTS };
+    struct bk_cgroup_tp vk[NPARTS];
+    struct bk_cgroup_set ok = { vk, 0, NPARTS };
     int32_t ek = r.member_epoch;
     for (int round = 0; round < 4; round++) {
         classic_settle(c1, &s1);
@@ -866,8 +868,8 @@ static void test_upgrade_and_downgrade(void **state)
 static void test_classic_join_and_leave(void **state)
 {
     (void)state;
-    struct bk_cg_tp vk[NPARTS];
-    struct bk_cg_set ok = { vk, 0, NPARTS };
+    struct bk_cgroup_tp vk[NPARTS];
+    struct bk_cgroup_set ok = { vk, 0, NPARTS };
     int32_t ek = settle("k1", 0, &ok);
     assert_int_equal(ok.n, NPARTS);
     struct waiter j;
@@ -883,7 +885,7 @@ static void test_classic_join_and_leave(void **state)
     assert_int_equal(ok.n, NPARTS / 2);
     assert_int_equal(s.nparts, NPARTS / 2);
     /* A consumer-protocol heartbeat cannot use a classic member's id. */
-    struct bk_cg_result r = hb_full(c, NULL, s.generation, NULL);
+    struct bk_cgroup_result r = hb_full(c, NULL, s.generation, NULL);
     assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
     /* A wrong generation. */
     struct waiter bad;
@@ -913,11 +915,11 @@ static void test_classic_join_and_leave(void **state)
     assert_int_equal(other.error, BK_KERR_INCONSISTENT_GROUP_PROTOCOL);
 }
 
-static struct bk_cg_result hb_regex(const char *member,
-                                    int32_t epoch,
-                                    const char *regex)
+static struct bk_cgroup_result hb_regex(const char *member,
+                                        int32_t epoch,
+                                        const char *regex)
 {
-    struct bk_cg_heartbeat hb = {
+    struct bk_cgroup_heartbeat_req hb = {
         .member_id = bk_str_c(member),
         .member_epoch = epoch,
         .instance_id = BK_STR_NULL,
@@ -930,7 +932,7 @@ static struct bk_cg_result hb_regex(const char *member,
         .owned = NULL,
         .nowned = -1,
     };
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(&reg, bk_str_c("rg"), &hb, lookup, NULL, &res);
     flush();
     return res;
@@ -942,7 +944,7 @@ static struct bk_cg_result hb_regex(const char *member,
 static void test_regex_subscription(void **state)
 {
     (void)state;
-    struct bk_cg_result r = hb_regex("x", 0, NULL);
+    struct bk_cgroup_result r = hb_regex("x", 0, NULL);
     assert_int_equal(r.error, BK_KERR_INVALID_REQUEST);
     r = hb_regex("x", 0, "u(");
     assert_int_equal(r.error, BK_KERR_INVALID_REGULAR_EXPRESSION);
@@ -1000,7 +1002,7 @@ static void test_migration_policy(void **state)
     snprintf(c, sizeof(c), "%s", j.member_id);
     classic_join(&j, c, NULL, 0);
     assert_int_equal(j.error, 0);
-    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, BK_KERR_GROUP_ID_NOT_FOUND);
     assert_null(bk_group_find(&reg, CG)->consumer);
     /* A consumer group a classic member joined stays one when the
@@ -1059,9 +1061,9 @@ static void check_members_servable(void)
 static void test_classic_join_oom(void **state)
 {
     (void)state;
-    struct bk_cg_set own = { 0 };
+    struct bk_cgroup_set own = { 0 };
     own.v = calloc(NPARTS, sizeof(*own.v));
-    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, 0);
     (void)settle("k1", r.member_epoch, &own);
     for (int k = 0; k < 40; k++) {
@@ -1095,7 +1097,7 @@ static void test_classic_join_oom(void **state)
 static void test_static_classic_to_consumer(void **state)
 {
     (void)state;
-    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, 0);
     /* A classic static member joins the consumer group. */
     struct classic_req c;
@@ -1135,7 +1137,7 @@ static void test_failed_upgrade_heartbeat(void **state)
     classic_sync(&s, c, j.generation, NULL, 0);
     assert_int_equal(s.error, 0);
     reg.cfg.cg_max_size = 1; /* the upgrade is allowed, the join is not */
-    struct bk_cg_result r = hb_full("k1", NULL, 0, NULL);
+    struct bk_cgroup_result r = hb_full("k1", NULL, 0, NULL);
     assert_int_equal(r.error, BK_KERR_GROUP_MAX_SIZE_REACHED);
     bk_group_tick(&reg);
     flush();
@@ -1173,7 +1175,7 @@ static void dump_add(struct dump *d, const char *fmt, ...)
 
 static int cmp_tp(const void *a, const void *b)
 {
-    const struct bk_cg_tp *x = a, *y = b;
+    const struct bk_cgroup_tp *x = a, *y = b;
     int c = memcmp(&x->topic_id, &y->topic_id, sizeof(x->topic_id));
     return c != 0
                ? c
@@ -1182,9 +1184,9 @@ static int cmp_tp(const void *a, const void *b)
 
 static void dump_set(struct dump *d,
                      const char *name,
-                     const struct bk_cg_set *s)
+                     const struct bk_cgroup_set *s)
 {
-    struct bk_cg_tp v[64];
+    struct bk_cgroup_tp v[64];
     assert_true(s->n <= 64);
     if (s->n > 0) {
         memcpy(v, s->v, s->n * sizeof(*v));
@@ -1279,11 +1281,11 @@ static void check_exclusive(void)
         for (size_t k = i + 1; k < cg->nmembers; k++) {
             const struct bk_cmember *o = cg->members[k];
             for (size_t x = 0; x < m->assigned.n + m->revoking.n; x++) {
-                const struct bk_cg_tp *tp =
+                const struct bk_cgroup_tp *tp =
                     x < m->assigned.n ? &m->assigned.v[x]
                                       : &m->revoking.v[x - m->assigned.n];
                 for (size_t y = 0; y < o->assigned.n + o->revoking.n; y++) {
-                    const struct bk_cg_tp *tq =
+                    const struct bk_cgroup_tp *tq =
                         y < o->assigned.n ? &o->assigned.v[y]
                                           : &o->revoking.v[y - o->assigned.n];
                     if (cmp_tp(tp, tq) == 0) {
@@ -1346,9 +1348,9 @@ static void random_classic_join(unsigned *s, const char *id, const char *inst)
     if (m != NULL && rand_r(s) % 2) {
         for (size_t i = 0; i < m->assigned.n + m->revoking.n && n < NPARTS;
              i++) {
-            const struct bk_cg_tp *tp = i < m->assigned.n
-                                            ? &m->assigned.v[i]
-                                            : &m->revoking.v[i - m->assigned.n];
+            const struct bk_cgroup_tp *tp =
+                i < m->assigned.n ? &m->assigned.v[i]
+                                  : &m->revoking.v[i - m->assigned.n];
             if (i >= m->assigned.n && rand_r(s) % 2) {
                 continue; /* acknowledge this revocation */
             }
@@ -1400,7 +1402,7 @@ static void random_step(unsigned *s)
         return;
     }
     static const struct bk_str topics[2] = { { "t", 1 }, { "u1", 2 } };
-    struct bk_cg_tp owned[NPARTS + 4];
+    struct bk_cgroup_tp owned[NPARTS + 4];
     int32_t nowned = -1;
     int32_t epoch = m != NULL ? m->epoch : 0;
     if (m != NULL && op < 6) {
@@ -1422,7 +1424,7 @@ static void random_step(unsigned *s)
         epoch = m->epoch + 1; /* fenced */
     }
     bool sub = epoch == 0 || op == 9;
-    struct bk_cg_heartbeat hb = {
+    struct bk_cgroup_heartbeat_req hb = {
         .member_id = bk_str_c(id),
         .member_epoch = epoch,
         .instance_id = inst != NULL ? bk_str_c(inst) : BK_STR_NULL,
@@ -1438,7 +1440,7 @@ static void random_step(unsigned *s)
         .owned = nowned >= 0 ? owned : NULL,
         .nowned = nowned,
     };
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(&reg, CG, &hb, lookup, NULL, &res);
 }
 

@@ -422,7 +422,7 @@ static void test_records_round_trip(void **state)
                                          { (const uint8_t *)"asg", 3 } };
     sync_leader(&s, &j, &as, 1);
     struct bk_bytes gv = bk_gr_group_value_encode(&a, grp());
-    struct bk_group_meta_load ml;
+    struct bk_gr_group_meta ml;
     assert_int_equal(bk_gr_group_value_decode(gv, &a, &ml), 0);
     assert_int_equal(ml.generation, 1);
     assert_true(bk_str_eq_c(ml.protocol, "range"));
@@ -472,7 +472,7 @@ static void test_nul_bytes_kept(void **state)
     sync_leader(&s, &j, &as, 1);
     assert_int_equal(bk_group_heartbeat(&reg, G, bk_str_c(j.member_id), odd, 1),
                      0);
-    struct bk_group_meta_load ml;
+    struct bk_gr_group_meta ml;
     assert_int_equal(
         bk_gr_group_value_decode(bk_gr_group_value_encode(&a, grp()), &a, &ml),
         0);
@@ -512,13 +512,13 @@ static int32_t lookup(void *ctx, const char *name, struct bk_uuid *id)
     return 4;
 }
 
-static struct bk_cg_result cg_hb(const char *member,
-                                 int32_t epoch,
-                                 const struct bk_cg_tp *owned,
-                                 int32_t nowned)
+static struct bk_cgroup_result cg_hb(const char *member,
+                                     int32_t epoch,
+                                     const struct bk_cgroup_tp *owned,
+                                     int32_t nowned)
 {
     static const struct bk_str topics[1] = { { "a", 1 } };
-    struct bk_cg_heartbeat hb = {
+    struct bk_cgroup_heartbeat_req hb = {
         .member_id = bk_str_c(member),
         .member_epoch = epoch,
         .instance_id = BK_STR_NULL,
@@ -532,7 +532,7 @@ static struct bk_cg_result cg_hb(const char *member,
         .owned = owned,
         .nowned = nowned,
     };
-    struct bk_cg_result res;
+    struct bk_cgroup_result res;
     bk_cgroup_heartbeat(&reg, bk_str_c("cg"), &hb, lookup, NULL, &res);
     return res;
 }
@@ -553,11 +553,11 @@ static size_t cmember_assigned(const struct bk_group *g, const char *id)
 static void test_consumer_protocol_reconciliation(void **state)
 {
     (void)state;
-    struct bk_cg_result r = cg_hb("m1", 0, NULL, -1);
+    struct bk_cgroup_result r = cg_hb("m1", 0, NULL, -1);
     assert_int_equal(r.error, 0);
     assert_int_equal(r.member_epoch, 1);
     assert_int_equal(r.assignment->n, 4);
-    struct bk_cg_tp owned[4];
+    struct bk_cgroup_tp owned[4];
     memcpy(owned, r.assignment->v, sizeof(owned));
 
     r = cg_hb("m2", 0, NULL, -1);
@@ -568,7 +568,7 @@ static void test_consumer_protocol_reconciliation(void **state)
     r = cg_hb("m1", 1, owned, 4);
     assert_int_equal(r.member_epoch, 1); /* revoking: epoch stays */
     assert_int_equal(r.assignment->n, 2);
-    struct bk_cg_tp kept[2];
+    struct bk_cgroup_tp kept[2];
     memcpy(kept, r.assignment->v, sizeof(kept));
     struct bk_group *g = bk_group_find(&reg, bk_str_c("cg"));
     assert_string_equal(bk_cgroup_state(g), "Reconciling");
@@ -601,7 +601,7 @@ static void test_consumer_protocol_reconciliation(void **state)
                      BK_KERR_FENCED_MEMBER_EPOCH);
 
     /* An unknown server assignor. */
-    struct bk_cg_heartbeat bad = {
+    struct bk_cgroup_heartbeat_req bad = {
         .member_id = bk_str_c("m3"),
         .instance_id = BK_STR_NULL,
         .server_assignor = bk_str_c("sticky"),
