@@ -1392,6 +1392,7 @@ int bk_log_clean_end(struct bk_log *log,
                      struct bk_log_clean *j,
                      struct bk_log_clean_stats *stats)
 {
+    log->clean_on_disk = false; /* segments may be swapped below */
     if (log->cleaning == j) {
         log->cleaning = NULL;
     }

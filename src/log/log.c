@@ -201,11 +201,15 @@ int bk_log_open(const char *dir,
     return 0;
 }
 
-int bk_log_close(struct bk_log *log, bool clean)
+int bk_log_close_begin(struct bk_log *log, bool clean)
 {
     int rv = 0;
     clean_detach(log);
-    if (clean && !atomic_load(&log->failed)) {
+    /* Opened from a clean close and untouched since: the files and the
+     * checkpoint on disk already say what this close would write. */
+    bool unchanged = log->clean_on_disk && !log->tail_dirty &&
+                     atomic_load(&log->lost) == log->lost_seen;
+    if (clean && !unchanged && !atomic_load(&log->failed)) {
         struct segment *act = log->segs[log->nsegs - 1];
         if (log->tail_dirty) {
             heal_tail(log);
@@ -215,11 +219,12 @@ int bk_log_close(struct bk_log *log, bool clean)
             rv = queue_checkpoint(log, act, true);
         }
     }
-    /* Items queued by this log reference it: wait until they ran. */
-    bk_syncer_barrier(log->syncer);
-    if (atomic_load(&log->failed)) {
-        rv = BK_EIO;
-    }
+    return rv;
+}
+
+int bk_log_close_end(struct bk_log *log)
+{
+    int rv = atomic_load(&log->failed) ? BK_EIO : 0;
     for (int i = 0; i < log->nsegs; i++) {
         seg_free(log->segs[i]);
     }
@@ -228,6 +233,15 @@ int bk_log_close(struct bk_log *log, bool clean)
     bk_free(log->dir);
     bk_free(log);
     return rv;
+}
+
+int bk_log_close(struct bk_log *log, bool clean)
+{
+    int rv = bk_log_close_begin(log, clean);
+    /* Items queued by this log reference it: wait until they ran. */
+    bk_syncer_barrier(log->syncer);
+    int end = bk_log_close_end(log);
+    return end != 0 ? end : rv;
 }
 
 void bk_log_set_config(struct bk_log *log, const struct bk_log_config *c)
@@ -325,6 +339,7 @@ int bk_log_append(struct bk_log *log,
     int64_t pos = s->size;
     s->size += (int64_t)len;
     log->leo = last + 1;
+    log->clean_on_disk = false;
     seg_note_batch(log, s, base, pos, (int64_t)len, max_ts);
     if (leader_epoch >= 0 && leader_epoch > bk_log_latest_epoch(log)) {
         epochs_assign(log, leader_epoch, base);

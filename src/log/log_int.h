@@ -104,9 +104,6 @@ struct bk_sync_item {
 void bk_syncer_push(struct bk_syncer *s, struct bk_sync_item *item);
 /* Queues a request of bk_log_sync(). */
 void bk_syncer_push_req(struct bk_syncer *s, struct bk_log_sync_req *req);
-/* Queues a barrier and waits until the syncer has processed everything
- * queued before it (drives the syncer itself when it has no thread). */
-void bk_syncer_barrier(struct bk_syncer *s);
 void bk_sync_item_free(struct bk_sync_item *item);
 
 /* Called by the syncer thread. */
@@ -227,6 +224,10 @@ struct bk_log {
      * the active segment's size: the next append cuts the file back
      * first. */
     bool tail_dirty;
+    /* The checkpoint on disk is the one a clean close wrote and nothing
+     * has changed since the log was opened from it: closing cleanly again
+     * has nothing to write or sync (shard thread only). */
+    bool clean_on_disk;
     int write_err; /* last healable append error; 0 once one works again */
     /* Syncs the syncer could not run (bk_log_syncer_lost), and how many of
      * those the shard has redone (plain: shard thread only). */

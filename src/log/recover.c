@@ -567,6 +567,7 @@ static void recover_clean(struct bk_log *log,
      * it before cutting. */
     log->soft = INT64_MAX;
     atomic_store(&log->durable, log->leo);
+    log->clean_on_disk = true;
 }
 
 /* The crash path; see recover_scan. */

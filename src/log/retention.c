@@ -124,6 +124,7 @@ static int truncate_cut(struct bk_log *log, const struct cut *c)
     }
     c->s->size = c->pos;
     log->leo = c->new_leo;
+    log->clean_on_disk = false;
     if ((rv = seg_index_set_counts(log, c->s, c->keep, c->tkeep, c->pos)) !=
         0) {
         return log_fail(log, rv);
@@ -203,6 +204,7 @@ static int delete_head(struct bk_log *log, int64_t now)
         if (end > log->log_start) {
             log->log_start = end;
         }
+        log->clean_on_disk = false;
         if (log->hint_base == s->base) {
             log->hint_offset = -1;
         }
@@ -233,6 +235,7 @@ int bk_log_advance_start(struct bk_log *log, int64_t offset)
         return 0;
     }
     log->log_start = offset;
+    log->clean_on_disk = false;
     epochs_truncate_start(log, offset);
     if (delete_head(log, -1) == 0) {
         queue_checkpoint(log, NULL, false);

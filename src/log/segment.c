@@ -644,6 +644,7 @@ int seg_index_set_counts(struct bk_log *log,
  * entry already, which later appends to it supersede). */
 int seg_roll(struct bk_log *log)
 {
+    log->clean_on_disk = false;
     struct segment *old = log->segs[log->nsegs - 1];
     int rv = seg_index_load(log, old);
     if (rv == 0) {

@@ -85,6 +85,7 @@ void ckpt_push(struct bk_log *log,
                struct segment *sync,
                bool clean)
 {
+    log->clean_on_disk = false; /* this line replaces the one on disk */
     if (sync != NULL) {
         struct segment *act = log->segs[log->nsegs - 1];
         item_add_seg(it, sync);

@@ -391,6 +391,7 @@ int bk_part_get(struct bk_part_table *t,
         bk_pstate_init(&p->pstate);
         snap_offset = -1;
     }
+    p->snap_offset = snap_offset;
     rv = replay_producers(p, snap_offset < 0 ? 0 : snap_offset);
     if (rv != 0) {
         bk_log_warn("partition",
@@ -406,11 +407,23 @@ int bk_part_get(struct bk_part_table *t,
     return 0;
 }
 
-static void part_close(const struct bk_storage *st,
-                       struct bk_partition *p,
-                       bool clean)
+/* Whether the producer snapshot on disk already says everything: it
+ * covers the log end, or there is nothing to replay. Saving it again
+ * costs a file write and an fsync per partition at every shutdown. */
+static bool snapshot_current(const struct bk_partition *p)
 {
-    if (clean) {
+    int64_t end = bk_log_end_offset(p->log);
+    return p->snap_offset == end || (p->snap_offset < 0 && end == 0);
+}
+
+/* First step of closing p: saves the producer state (clean) and queues the
+ * log's final syncs; bk_part_table_close waits for the syncer once for
+ * every partition, then part_close_end frees p. */
+static void part_close_begin(const struct bk_storage *st,
+                             struct bk_partition *p,
+                             bool clean)
+{
+    if (clean && !snapshot_current(p)) {
         char path[4200];
         snapshot_path(st, p, path, sizeof(path));
         int rv = bk_pstate_save(&p->pstate, st->disk, path,
@@ -429,19 +442,48 @@ static void part_close(const struct bk_storage *st,
         bk_log_clean_cancel(p->clean_job);
         p->clean_job = NULL;
     }
-    bk_log_close(p->log, clean);
+    int rv = bk_log_close_begin(p->log, clean);
+    if (rv != 0) {
+        bk_log_warn("partition",
+                    "topic=%s partition=%d msg=\"closing the log: %s\"",
+                    p->topic, p->index, bk_strerror(rv));
+    }
+}
+
+static void part_close_end(struct bk_partition *p)
+{
+    bk_log_close_end(p->log);
     bk_pstate_free(&p->pstate);
     bk_free(p->topic);
     bk_free(p);
 }
 
+static void part_close(const struct bk_storage *st,
+                       struct bk_partition *p,
+                       bool clean)
+{
+    part_close_begin(st, p, clean);
+    /* Items queued by this log reference it: wait until they ran. */
+    bk_syncer_barrier(st->syncer);
+    part_close_end(p);
+}
+
 void bk_part_table_close(struct bk_part_table *t, bool clean)
 {
+    for (size_t b = 0; b < t->nbuckets; b++) {
+        for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
+            part_close_begin(t->st, p, clean);
+        }
+    }
+    /* One wait for every log's final syncs, which the syncer groups. */
+    if (t->n > 0) {
+        bk_syncer_barrier(t->st->syncer);
+    }
     for (size_t b = 0; b < t->nbuckets; b++) {
         struct bk_partition *p = t->buckets[b];
         while (p != NULL) {
             struct bk_partition *next = p->hnext;
-            part_close(t->st, p, clean);
+            part_close_end(p);
             p = next;
         }
     }
@@ -489,6 +531,7 @@ struct snap_job {
     struct bk_part_table *table;
     struct bk_uuid topic_id;
     int32_t index;
+    int64_t offset; /* the log end the snapshot covers */
     uint8_t *buf;
     size_t len;
     int rv;
@@ -507,6 +550,9 @@ static void snap_done(uv_work_t *w, int status)
     struct bk_partition *p = bk_part_find(j->table, &j->topic_id, j->index);
     if (p != NULL) {
         p->snapshot_running = false;
+        if (status == 0 && j->rv == 0) {
+            p->snap_offset = j->offset;
+        }
     }
     if (status != 0 || j->rv != 0) {
         bk_log_warn("partition", "path=%s msg=\"producer snapshot: %s\"",
@@ -532,8 +578,8 @@ static void maybe_snapshot(struct bk_part_table *t,
     j->topic_id = p->topic_id;
     j->index = p->index;
     snapshot_path(t->st, p, j->path, sizeof(j->path));
-    if (bk_pstate_encode(&p->pstate, bk_log_end_offset(p->log), &j->buf,
-                         &j->len) != 0 ||
+    j->offset = bk_log_end_offset(p->log);
+    if (bk_pstate_encode(&p->pstate, j->offset, &j->buf, &j->len) != 0 ||
         uv_queue_work(loop, &j->work, snap_work, snap_done) != 0) {
         bk_free(j->buf);
         bk_free(j);

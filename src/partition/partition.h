@@ -4,10 +4,10 @@
  *
  * Each shard has a bk_part_table, owned by its replica manager
  * (manager.h), which opens the partitions assigned to the shard from the
- * metadata image (topic id, name, configs), in the background. Nothing here is thread-safe: every call comes
- * from the owning shard's thread. The bk_storage context is shared by all
- * shards and immutable after start (its fd cache and syncer are
- * thread-safe themselves). */
+ * metadata image (topic id, name, configs), in the background. Nothing here is
+ * thread-safe: every call comes from the owning shard's thread. The bk_storage
+ * context is shared by all shards and immutable after start (its fd cache and
+ * syncer are thread-safe themselves). */
 #ifndef BK_PARTITION_PARTITION_H
 #define BK_PARTITION_PARTITION_H
 
@@ -64,6 +64,9 @@ struct bk_partition {
     int32_t leader_epoch;
     struct bk_part_waiter *waiters;
     int64_t bytes_since_snapshot;
+    /* The log end offset the producer snapshot on disk covers; -1: no
+     * snapshot. */
+    int64_t snap_offset;
     bool snapshot_running; /* a threadpool write is in flight */
     int64_t max_message_bytes;
     int64_t timestamp_before_ms; /* message.timestamp.before.max.ms */
