@@ -420,7 +420,8 @@ int16_t bk_gcoord_append(struct bk_gcoord *gc,
                          int16_t *sync_err)
 {
     struct bk_api_shard *sh = gc->shard->app;
-    struct bk_partition *p = bk_part_find(&sh->rmgr.parts, &gc->topic_id, partition);
+    struct bk_partition *p =
+        bk_part_find(&sh->rmgr.parts, &gc->topic_id, partition);
     if (p == NULL) {
         return BK_KERR_NOT_COORDINATOR;
     }
