@@ -54,6 +54,17 @@ void epochs_truncate_start(struct bk_log *log, int64_t start)
     }
 }
 
+int bk_log_assign_epoch(struct bk_log *log, int32_t epoch)
+{
+    if (epoch < 0 || epoch < bk_log_latest_epoch(log)) {
+        return BK_EINVAL;
+    }
+    if (atomic_load(&log->failed)) {
+        return BK_EIO;
+    }
+    return epochs_assign(log, epoch, log->leo);
+}
+
 int32_t bk_log_latest_epoch(const struct bk_log *log)
 {
     return log->nepochs > 0 ? log->epochs[log->nepochs - 1].epoch : -1;

@@ -363,6 +363,11 @@ bool bk_log_failed(const struct bk_log *log)
     return atomic_load(&((struct bk_log *)log)->failed) != 0;
 }
 
+const char *bk_log_dir(const struct bk_log *log)
+{
+    return log->dir;
+}
+
 int64_t bk_log_start_offset(const struct bk_log *log)
 {
     return log->log_start;

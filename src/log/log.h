@@ -348,6 +348,8 @@ int bk_log_offset_for_time(struct bk_log *log,
                            int64_t *offset,
                            int64_t *timestamp);
 
+/* The directory the log was opened on (borrowed, lives as the log). */
+const char *bk_log_dir(const struct bk_log *log);
 int64_t bk_log_start_offset(const struct bk_log *log);
 /* Log end offset: the offset the next append gets. */
 int64_t bk_log_end_offset(const struct bk_log *log);
@@ -457,6 +459,13 @@ int64_t bk_log_clean_offset(const struct bk_log *log);
 
 /* Latest epoch, or -1 when the cache is empty. */
 int32_t bk_log_latest_epoch(const struct bk_log *log);
+/* A new leader starts its epoch at the log end (KIP-101, KIP-279): records
+ * (epoch, log end) before any batch of that epoch is written, so
+ * OffsetsForLeaderEpoch answers for it at once and a later append at that
+ * epoch adds nothing. Idempotent when epoch is already the latest. Returns
+ * 0, BK_EINVAL when epoch is negative or older than the latest (a stale
+ * leader), BK_ENOMEM, or BK_EIO (the log has failed). */
+int bk_log_assign_epoch(struct bk_log *log, int32_t epoch);
 /* OffsetsForLeaderEpoch: the largest cached epoch <= epoch and its end
  * offset (the start of the next epoch, or the log end for the latest).
  * Returns BK_ENOTFOUND (answer -1/-1) when epoch is below all entries. */

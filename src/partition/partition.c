@@ -139,12 +139,10 @@ static void snapshot_path(const struct bk_storage *st,
 {
     char dir[4096];
     bk_part_dir(st, p->topic, p->index, dir, sizeof(dir));
-    snprintf(out, len, "%s/producer.snapshot", dir);
+    snprintf(out, len, "%s/" BK_PART_SNAPSHOT_FILE, dir);
 }
 
-/* Replays batch headers from `from` to the log end into the producer
- * state (after a crash, or when the snapshot is older than the log). */
-static int replay_producers(struct bk_partition *p, int64_t from)
+int bk_part_replay_producers(struct bk_partition *p, int64_t from)
 {
     int64_t end = bk_log_end_offset(p->log);
     int64_t start = bk_log_start_offset(p->log);
@@ -392,7 +390,7 @@ int bk_part_get(struct bk_part_table *t,
         snap_offset = -1;
     }
     p->snap_offset = snap_offset;
-    rv = replay_producers(p, snap_offset < 0 ? 0 : snap_offset);
+    rv = bk_part_replay_producers(p, snap_offset < 0 ? 0 : snap_offset);
     if (rv != 0) {
         bk_log_warn("partition",
                     "topic=%s partition=%d msg=\"producer state replay "

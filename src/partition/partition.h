@@ -52,6 +52,16 @@ struct bk_part_waiter {
     void *data;
 };
 
+/* What this node is for a partition at its leader epoch (replica_role.c).
+ * A partition opens as leader: with one node every replica leads. */
+enum bk_replica_role {
+    BK_REPLICA_LEADER = 0,
+    BK_REPLICA_FOLLOWER = 1,
+};
+
+/* The producer-state snapshot, in the partition's directory. */
+#define BK_PART_SNAPSHOT_FILE "producer.snapshot"
+
 struct bk_partition {
     struct bk_partition *hnext; /* table chain */
     struct bk_owner owner;      /* the shard thread that opened it */
@@ -62,6 +72,9 @@ struct bk_partition {
     const struct bk_disk *disk; /* borrowed from the storage context */
     struct bk_pstate pstate;
     int32_t leader_epoch;
+    enum bk_replica_role role;
+    int32_t leader_id; /* follower: the leader's node id */
+    int64_t leader_hw; /* follower: the high watermark the leader sent */
     struct bk_part_waiter *waiters;
     int64_t bytes_since_snapshot;
     /* The log end offset the producer snapshot on disk covers; -1: no
@@ -170,6 +183,12 @@ void bk_part_after_append(struct bk_partition *p,
                           int64_t base_offset,
                           int64_t timestamp,
                           size_t bytes);
+
+/* Replays the batch headers from `from` to the log end into p's producer
+ * state (after a crash, a snapshot older than the log, or a truncation).
+ * Returns 0, BK_ENOMEM, or the read's error (the state then covers what was
+ * replayed so far). */
+int bk_part_replay_producers(struct bk_partition *p, int64_t from);
 
 /* Directory of a partition: "<root>/<topic>-<index>" (Kafka's layout). */
 int bk_part_dir(const struct bk_storage *st,

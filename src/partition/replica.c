@@ -1,5 +1,6 @@
-/* The replica's offsets and reads (replica.h); appending is in
- * replica_append.c.
+/* The replica's offsets and reads (replica.h); appending as leader is in
+ * replica_append.c, roles, follower appends and truncation in
+ * replica_role.c.
  *
  * The high watermark has one rule, in bk_replica_advance_hw(): with one
  * replica it is the log end. Replication replaces that rule with the
@@ -53,8 +54,16 @@ int64_t bk_replica_visible_end(const struct bk_partition *p,
 void bk_replica_advance_hw(struct bk_partition *p)
 {
     bk_owner_check(&p->owner);
+    int64_t end = bk_log_end_offset(p->log);
+    if (p->role == BK_REPLICA_FOLLOWER) {
+        /* A follower knows only what its leader told it, and cannot vouch
+         * for records it does not have (Kafka: follower HW = min(leader HW,
+         * log end)). */
+        bk_log_set_hw(p->log, p->leader_hw < end ? p->leader_hw : end);
+        return;
+    }
     /* One replica: every record in the log is on every in-sync replica. */
-    bk_log_set_hw(p->log, bk_log_end_offset(p->log));
+    bk_log_set_hw(p->log, end);
 }
 
 int16_t bk_replica_read(struct bk_partition *p,
@@ -193,6 +202,9 @@ int bk_replica_append_records(struct bk_partition *p,
                               int64_t *last_offset)
 {
     bk_owner_check(&p->owner);
+    if (p->role != BK_REPLICA_LEADER) {
+        return BK_ENOTLEADER;
+    }
     struct bk_log_append_result res;
     int rv = bk_log_append(p->log, batch, len, p->leader_epoch,
                            BK_LOG_APPEND_LEADER, &res);

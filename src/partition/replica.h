@@ -124,7 +124,8 @@ struct bk_replica_append {
     struct bk_log_sync_req sync;
 };
 
-/* Validates the batch as Kafka's leader does (one magic-2 batch, CRC,
+/* Refused with NOT_LEADER_OR_FOLLOWER when this replica follows.
+ * Validates the batch as Kafka's leader does (one magic-2 batch, CRC,
  * max.message.bytes, codec and Produce version, records and timestamps,
  * the idempotent producer's sequence), recompresses it when the topic's
  * compression.type asks, appends it at the partition's leader epoch,
@@ -138,13 +139,88 @@ struct bk_replica_append {
 bool bk_replica_append_leader(struct bk_partition *p,
                               struct bk_replica_append *a);
 
+/* --- roles (replica_role.c) ---------------------------------------------
+ *
+ * A partition opens as leader at the epoch the metadata gives it. The
+ * follower fetcher (the replication issue) drives the rest: role changes
+ * from the metadata, truncation from OffsetForLeaderEpoch, follower
+ * appends from Fetch (replication-notes.md sections 1 to 3). */
+
+/* Leads the partition from leader_epoch on: the epoch starts at the log
+ * end in the log's leader-epoch cache (KIP-101, KIP-279), client appends
+ * are taken at that epoch, the high watermark follows its rule
+ * (bk_replica_advance_hw) and parked fetches wake. The same epoch again is
+ * idempotent. Returns BK_KERR_NONE, FENCED_LEADER_EPOCH (older than the
+ * partition's epoch or the log's latest: nothing changes), INVALID_REQUEST
+ * (a negative epoch) or KAFKA_STORAGE_ERROR (the log failed). */
+int16_t bk_replica_become_leader(struct bk_partition *p, int32_t leader_epoch);
+
+/* Follows leader_id from leader_epoch on: client appends get
+ * NOT_LEADER_OR_FOLLOWER, the high watermark moves only with the leader's
+ * (bk_replica_append_follower), parked fetches wake. The log is not cut
+ * here: the fetcher truncates once it knows where the logs diverge.
+ * Returns BK_KERR_NONE, FENCED_LEADER_EPOCH or INVALID_REQUEST as
+ * bk_replica_become_leader. */
+int16_t bk_replica_become_follower(struct bk_partition *p,
+                                   int32_t leader_epoch,
+                                   int32_t leader_id);
+
+/* Whether this replica leads the partition. */
+bool bk_replica_is_leader(const struct bk_partition *p);
+
+/* Appends, as a follower, the batches the leader sent (a Fetch answer's
+ * records; batches is borrowed and not modified): offsets and leader
+ * epochs are kept, the leader-epoch cache learns new epochs, the producer
+ * state records each idempotent batch without judging it (Kafka's
+ * appendAsFollower: no LogValidator), then the high watermark becomes
+ * min(leader_hw, log end). Every whole batch is checked first, nothing is
+ * written unless all pass: intact (CRC), the first at the log end, each
+ * where the previous ended, epochs never going back. A trailing partial
+ * batch is ignored (the next fetch starts at it). Returns BK_KERR_NONE,
+ * NOT_LEADER_OR_FOLLOWER (this replica leads), CORRUPT_MESSAGE,
+ * OFFSET_OUT_OF_RANGE (a gap or an overlap: fetch from the log end),
+ * FENCED_LEADER_EPOCH (a batch older than the log's latest epoch: the logs
+ * diverged, truncate first), or the append's error (KAFKA_STORAGE_ERROR,
+ * MESSAGE_TOO_LARGE), after which the batches before it stay written. */
+int16_t bk_replica_append_follower(struct bk_partition *p,
+                                   uint8_t *batches,
+                                   size_t len,
+                                   int64_t leader_hw);
+
+/* Removes every batch at or past offset (a batch straddling it goes whole),
+ * as a follower does where its log diverged from the leader's: the high
+ * watermark is clamped, the leader-epoch cache loses the epochs starting at
+ * or past the new end, the producer state is rebuilt from the snapshot (if
+ * still below the end) and the remaining batches, a producer snapshot past
+ * the new end is deleted, parked fetches wake. An offset at or past the log
+ * end cuts nothing. Blocks for one syncer round when the cut is below the
+ * recovery point (bk_log_truncate). Returns 0, BK_ERANGE (below the log
+ * start), BK_EAGAIN (a producer snapshot is being written, or the lowered
+ * recovery point did not reach the disk: nothing was cut, try again), or a
+ * storage error. */
+int bk_replica_truncate(struct bk_partition *p, int64_t offset);
+
+/* Kafka's follower truncation (KIP-101, KIP-279): leader_epoch and
+ * leader_end are the leader's OffsetForLeaderEpoch answer for this
+ * replica's latest epoch. When this log knows leader_epoch, it is cut to
+ * the smaller of both ends and *complete is true; when it does not, it is
+ * cut to the end of its largest older epoch and *complete is false: ask
+ * the leader again with bk_replica_latest_epoch(). An undefined answer
+ * (leader_end < 0) cuts to the high watermark. Never cuts past the log
+ * end. Returns as bk_replica_truncate. */
+int bk_replica_truncate_to_epoch_end(struct bk_partition *p,
+                                     int32_t leader_epoch,
+                                     int64_t leader_end,
+                                     bool *complete);
+
 /* --- for coordinators (records the broker writes itself) --------------- */
 
 /* Appends a batch that the broker built (group records; later, transaction
  * markers) at the partition's leader epoch: no client checks, and the high
  * watermark and waiting fetches move as for a client's batch. count and
  * timestamp are its records and max timestamp. Returns 0 with the offsets,
- * or the log's error (BK_ETOOLARGE, BK_ENOSPC, a transient errno, BK_EIO). */
+ * BK_ENOTLEADER when this replica follows, or the log's error (BK_ETOOLARGE,
+ * BK_ENOSPC, a transient errno, BK_EIO). */
 int bk_replica_append_records(struct bk_partition *p,
                               uint8_t *batch,
                               size_t len,

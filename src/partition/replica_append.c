@@ -37,7 +37,7 @@ static bool refuse(struct bk_replica_append *a, int16_t code, const char *msg)
     return false;
 }
 
-static int16_t append_error(int rv)
+int16_t bk_replica_append_error(int rv)
 {
     switch (rv) {
         case BK_ETOOLARGE:
@@ -210,7 +210,7 @@ static bool append_checked(struct bk_partition *p,
     int rv = bk_log_append(p->log, a->batch, a->len, p->leader_epoch,
                            BK_LOG_APPEND_LEADER, &res);
     if (rv != 0) {
-        return refuse(a, append_error(rv), NULL);
+        return refuse(a, bk_replica_append_error(rv), NULL);
     }
     bk_replica_advance_hw(p);
     bk_part_after_append(p, h->producer_id, h->producer_epoch, h->base_sequence,
@@ -232,6 +232,11 @@ bool bk_replica_append_leader(struct bk_partition *p,
     a->base_offset = -1;
     a->append_time = -1;
     a->log_start = -1;
+    if (p->role != BK_REPLICA_LEADER) {
+        /* Clients write to the leader only (Kafka: appendRecordsToLeader);
+         * a follower's log holds exactly what its leader sent. */
+        return refuse(a, BK_KERR_NOT_LEADER_OR_FOLLOWER, NULL);
+    }
     if (a->len < BK_BATCH_HEADER_SIZE) {
         return refuse(a, BK_KERR_CORRUPT_MESSAGE, "Record batch is truncated");
     }

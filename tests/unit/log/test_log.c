@@ -593,6 +593,49 @@ static void test_leader_epochs(void **state)
     assert_int_equal(bk_log_latest_epoch(f->log), 1);
 }
 
+/* A new leader's epoch starts at the log end before it writes anything
+ * (KIP-101): OffsetsForLeaderEpoch answers for it at once. */
+static void test_assign_epoch_at_log_end(void **state)
+{
+    struct fx *f = *state;
+    int32_t e;
+    int64_t end;
+    assert_string_equal(bk_log_dir(f->log), DIR);
+    assert_int_equal(bk_log_assign_epoch(f->log, -1), BK_EINVAL);
+    assert_int_equal(bk_log_assign_epoch(f->log, 2), 0);
+    assert_int_equal(bk_log_latest_epoch(f->log), 2);
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 2, &e, &end), 0);
+    assert_int_equal(end, 0);
+    append(f, 3, 1, 0, 5, 2); /* 0-2, no new entry */
+    assert_int_equal(bk_log_assign_epoch(f->log, 5), 0);
+    /* Idempotent, and a stale leader is refused. */
+    assert_int_equal(bk_log_assign_epoch(f->log, 5), 0);
+    assert_int_equal(bk_log_assign_epoch(f->log, 4), BK_EINVAL);
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 2, &e, &end), 0);
+    assert_int_equal(e, 2);
+    assert_int_equal(end, 3);
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 4, &e, &end), 0);
+    assert_int_equal(e, 2);
+    assert_int_equal(end, 3);
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 5, &e, &end), 0);
+    assert_int_equal(e, 5);
+    assert_int_equal(end, 3);
+    append(f, 2, 1, 0, 5, 5); /* 3-4 */
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 5, &e, &end), 0);
+    assert_int_equal(end, 5);
+    /* Checkpointed: a restart keeps both. */
+    restart(f, true);
+    assert_int_equal(bk_log_epoch_end_offset(f->log, 2, &e, &end), 0);
+    assert_int_equal(end, 3);
+    assert_int_equal(bk_log_latest_epoch(f->log), 5);
+    /* An epoch with no batch yet is dropped by a reopen, as by Kafka's log
+     * load (truncateFromEnd at the log end): the leader assigns it again
+     * when it takes over after the restart. */
+    assert_int_equal(bk_log_assign_epoch(f->log, 6), 0);
+    restart(f, true);
+    assert_int_equal(bk_log_latest_epoch(f->log), 5);
+}
+
 static void test_follower_append(void **state)
 {
     struct fx *f = *state;
@@ -952,6 +995,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_index_rebuilt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_leader_epochs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_epoch_at_log_end, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_follower_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_batches_rejected, setup,
