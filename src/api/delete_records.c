@@ -88,7 +88,6 @@ void bk_handle_delete_records(struct bk_call *call)
         return;
     }
     st->resp.topics_count = nt;
-    unsigned nshards = call->req->shard->group->n;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_delete_records_request_delete_records_topic *rt =
@@ -102,7 +101,6 @@ void bk_handle_delete_records(struct bk_call *call)
             rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
-        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             struct dr_item *it = &st->items[k];
             it->out = &outs[k];
@@ -110,14 +108,11 @@ void bk_handle_delete_records(struct bk_call *call)
             it->offset = rt->partitions[j].offset;
             it->out->partition_index = it->partition;
             it->out->low_watermark = -1;
-            if (t == NULL) {
+            it->known =
+                bk_fan_route(call, t, it->partition, &it->topic_id, &owner[k]);
+            if (!it->known) {
                 it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                owner[k] = call->req->shard->id;
-                continue;
             }
-            it->known = true;
-            it->topic_id = t->id;
-            owner[k] = bk_shard_for_partition(th, it->partition, nshards);
         }
     }
     bk_md_image_release(img);

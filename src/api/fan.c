@@ -114,6 +114,22 @@ int bk_fan_start(struct bk_fan *fan,
     return 0;
 }
 
+bool bk_fan_route(const struct bk_call *call,
+                  const struct bk_md_topic *t,
+                  int32_t partition,
+                  struct bk_uuid *topic_id,
+                  unsigned *owner)
+{
+    if (t == NULL) {
+        *owner = call->req->shard->id;
+        return false;
+    }
+    *topic_id = t->id;
+    *owner = bk_shard_for_partition(bk_hash64(t->id.b, sizeof(t->id.b)),
+                                    partition, call->req->shard->group->n);
+    return true;
+}
+
 struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
                                            const struct bk_md_image *img,
                                            const struct bk_uuid *topic_id,

@@ -18,6 +18,7 @@
 #define BK_API_FAN_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,6 +65,19 @@ void bk_fan_release(struct bk_fan_part *part);
 
 /* The owner shard's API state (its partition table). */
 struct bk_api_shard *bk_fan_shard_state(struct bk_fan_part *part);
+
+/* The plan step of every partition API (Produce, Fetch, ListOffsets,
+ * DeleteRecords, OffsetForLeaderEpoch), on the connection's shard: t is
+ * the request's topic, resolved once per topic in the request's image (by
+ * name, or by id for Fetch v13+), NULL when unknown. Returns whether it is
+ * known; then *topic_id is set and *owner is the shard that owns the
+ * partition (bk_shard_for_partition). An unknown topic's partitions are
+ * answered by the connection's own shard (*owner), with no trip. */
+bool bk_fan_route(const struct bk_call *call,
+                  const struct bk_md_topic *t,
+                  int32_t partition,
+                  struct bk_uuid *topic_id,
+                  unsigned *owner);
 
 /* The one admission path of every partition API (Produce, Fetch,
  * ListOffsets, DeleteRecords, OffsetForLeaderEpoch), so that they answer

@@ -481,7 +481,6 @@ void bk_handle_fetch(struct bk_call *call)
     }
     st->n = n;
     st->resp.responses_count = nt;
-    unsigned nshards = call->req->shard->group->n;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_fetch_request_fetch_topic *ft = &req->topics[i];
@@ -497,7 +496,6 @@ void bk_handle_fetch(struct bk_call *call)
         } else if (ft->topic.len >= 0) {
             t = bk_md_image_topic(img, ft->topic.ptr, (size_t)ft->topic.len);
         }
-        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             const struct bk_msg_fetch_request_fetch_partition *fp =
                 &ft->partitions[j];
@@ -511,15 +509,12 @@ void bk_handle_fetch(struct bk_call *call)
             int64_t pmax =
                 fp->partition_max_bytes > 0 ? fp->partition_max_bytes : 1;
             it->max_bytes = pmax < st->max_bytes ? pmax : st->max_bytes;
-            if (t == NULL) {
+            it->known = bk_fan_route(call, t, fp->partition, &it->topic_id,
+                                     &st->owner[k]);
+            if (!it->known) {
                 set_error(it, v >= 13 ? BK_KERR_UNKNOWN_TOPIC_ID
                                       : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
-                st->owner[k] = call->req->shard->id;
-                continue;
             }
-            it->known = true;
-            it->topic_id = t->id;
-            st->owner[k] = bk_shard_for_partition(th, fp->partition, nshards);
         }
     }
     bk_md_image_release(img);

@@ -112,7 +112,6 @@ void bk_handle_list_offsets(struct bk_call *call)
         return;
     }
     st->resp.topics_count = nt;
-    unsigned nshards = call->req->shard->group->n;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_list_offsets_request_list_offsets_topic *rt =
@@ -126,7 +125,6 @@ void bk_handle_list_offsets(struct bk_call *call)
             rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
-        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             const struct bk_msg_list_offsets_request_list_offsets_partition
                 *rp = &rt->partitions[j];
@@ -142,14 +140,11 @@ void bk_handle_list_offsets(struct bk_call *call)
                                                 : BK_ISOLATION_READ_UNCOMMITTED;
             it->current_leader_epoch =
                 st->version >= 4 ? rp->current_leader_epoch : -1;
-            if (t == NULL) {
+            it->known = bk_fan_route(call, t, rp->partition_index,
+                                     &it->topic_id, &owner[k]);
+            if (!it->known) {
                 it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                owner[k] = call->req->shard->id;
-                continue;
             }
-            it->known = true;
-            it->topic_id = t->id;
-            owner[k] = bk_shard_for_partition(th, rp->partition_index, nshards);
         }
     }
     bk_md_image_release(img);

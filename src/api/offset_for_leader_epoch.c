@@ -91,7 +91,6 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call)
         return;
     }
     st->resp.topics_count = nt;
-    unsigned nshards = call->req->shard->group->n;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct
@@ -106,7 +105,6 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call)
             rt->topic.len >= 0
                 ? bk_md_image_topic(img, rt->topic.ptr, (size_t)rt->topic.len)
                 : NULL;
-        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             struct ofle_item *it = &st->items[k];
             it->out = &outs[k];
@@ -116,14 +114,11 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call)
             it->out->partition = it->partition;
             it->out->leader_epoch = -1;
             it->out->end_offset = -1;
-            if (t == NULL) {
+            it->known =
+                bk_fan_route(call, t, it->partition, &it->topic_id, &owner[k]);
+            if (!it->known) {
                 it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-                owner[k] = call->req->shard->id;
-                continue;
             }
-            it->known = true;
-            it->topic_id = t->id;
-            owner[k] = bk_shard_for_partition(th, it->partition, nshards);
         }
     }
     bk_md_image_release(img);

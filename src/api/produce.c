@@ -186,7 +186,6 @@ void bk_handle_produce(struct bk_call *call)
     st->resp.responses_count = nt;
     st->nitems = n;
     struct bk_md_image *img = bk_api_image(call);
-    unsigned nshards = call->req->shard->group->n;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_produce_request_topic_produce_data *td =
@@ -200,14 +199,12 @@ void bk_handle_produce(struct bk_call *call)
             (img != NULL && td->name.len >= 0)
                 ? bk_md_image_topic(img, td->name.ptr, (size_t)td->name.len)
                 : NULL;
-        uint64_t th = t != NULL ? bk_hash64(t->id.b, sizeof(t->id.b)) : 0;
         for (int32_t j = 0; j < ot->partition_responses_count; j++, k++) {
             struct produce_item *it = &st->items[k];
-            it->known = t != NULL;
-            if (t != NULL) {
-                it->topic_id = t->id;
-            }
             it->in = &td->partition_data[j];
+            /* Unknown topics are answered by this shard. */
+            it->known =
+                bk_fan_route(call, t, it->in->index, &it->topic_id, &owner[k]);
             it->out = &outs[k];
             it->out->index = it->in->index;
             it->out->base_offset = -1;
@@ -216,10 +213,6 @@ void bk_handle_produce(struct bk_call *call)
             it->out->error_message = BK_STR_NULL;
             it->out->current_leader.leader_id = -1;
             it->out->current_leader.leader_epoch = -1;
-            /* Unknown topics are answered by this shard. */
-            owner[k] = t != NULL
-                           ? bk_shard_for_partition(th, it->in->index, nshards)
-                           : call->req->shard->id;
         }
     }
     bk_md_image_release(img);
