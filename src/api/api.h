@@ -81,8 +81,8 @@ struct bk_api_shard {
     struct bk_part_table parts;
     struct bk_api_waiting *waiting; /* list, this shard's requests only */
     uv_timer_t tick;
-    int64_t md_offset_seen;   /* metadata offset of the last table sync */
-    struct bk_gcoord *gcoord; /* the groups this shard coordinates */
+    int64_t md_offset_seen;        /* metadata offset of the last table sync */
+    struct bk_coord_group *gcoord; /* the groups this shard coordinates */
 };
 
 /* Shard hooks for bk_shards_init (see net.h): create the shard's partition
