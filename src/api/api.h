@@ -83,8 +83,8 @@ struct bk_api_shard {
     struct bk_rmgr rmgr;
     struct bk_api_waiting *waiting; /* list, this shard's requests only */
     uv_timer_t tick;                /* housekeeping */
-    int64_t md_offset_seen;   /* metadata offset of the last image applied */
-    struct bk_gcoord *gcoord; /* the groups this shard coordinates */
+    int64_t md_offset_seen; /* metadata offset of the last image applied */
+    struct bk_coord_group *gcoord; /* the groups this shard coordinates */
 };
 
 /* Tells every shard that the metadata thread published a new image, so

@@ -116,7 +116,7 @@ static void describe_member(const struct bk_cmember *m,
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
@@ -124,7 +124,7 @@ static void run(struct bk_gops *ops,
     out_group *o = &st->out[i];
     struct bk_gbuf *b = &ops->items[i].buf;
     struct bk_str id = ops->items[i].group_id;
-    const struct bk_group *g = bk_group_find(bk_gcoord_registry(gc), id);
+    const struct bk_group *g = bk_group_find(bk_coord_group_registry(gc), id);
     if (g == NULL || g->state == BK_GROUP_DEAD || g->consumer == NULL) {
         /* GroupMetadataManager.group() / consumerGroup(). */
         bool missing = g == NULL || g->state == BK_GROUP_DEAD;

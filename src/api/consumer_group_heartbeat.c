@@ -42,7 +42,7 @@ static int32_t topic_lookup(void *ctx, const char *name, struct bk_uuid *id)
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
@@ -50,8 +50,8 @@ static void run(struct bk_gops *ops,
     struct bk_gbuf *b = &ops->items[i].buf;
     struct bk_md_image *img = bk_md_image_acquire(ops->call->ctx->md);
     struct bk_cgroup_result res;
-    bk_cgroup_heartbeat(bk_gcoord_registry(gc), ops->items[i].group_id, &st->hb,
-                        topic_lookup, img, &res);
+    bk_cgroup_heartbeat(bk_coord_group_registry(gc), ops->items[i].group_id,
+                        &st->hb, topic_lookup, img, &res);
     bk_md_image_release(img);
     st->error = res.error;
     st->error_message = bk_gbuf_str(b, res.error_message);

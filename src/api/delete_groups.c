@@ -16,12 +16,12 @@ struct del_state {
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     struct del_state *st = ops->data;
     struct bk_group *g = NULL;
-    int16_t err = bk_group_delete_check(bk_gcoord_registry(gc),
+    int16_t err = bk_group_delete_check(bk_coord_group_registry(gc),
                                         ops->items[i].group_id, &g);
     if (err == 0) {
         err = bk_gcoord_delete_group(gc, g, part, bk_gops_sync_err(ops, part));

@@ -143,7 +143,7 @@ static void describe_consumer(const struct bk_group *g,
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
@@ -151,7 +151,7 @@ static void run(struct bk_gops *ops,
     out_group *o = &st->out[i];
     struct bk_gbuf *b = &ops->items[i].buf;
     const struct bk_group *g =
-        bk_group_find(bk_gcoord_registry(gc), ops->items[i].group_id);
+        bk_group_find(bk_coord_group_registry(gc), ops->items[i].group_id);
     if (g == NULL || g->state == BK_GROUP_DEAD) {
         o->group_state = bk_str_c("Dead");
         if (ops->call->hdr.api_version >= 6) {

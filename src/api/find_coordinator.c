@@ -34,7 +34,7 @@ static void fill(struct bk_call *call,
     } else if (t == NULL || t->n_partitions <= 0) {
         c->error_code = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
-        int32_t p = bk_gcoord_partition_for(c->key, t->n_partitions);
+        int32_t p = bk_coord_key_partition(c->key, t->n_partitions);
         const struct bk_md_partition *mp = bk_md_topic_partition(t, p);
         struct bk_str host;
         int32_t port;

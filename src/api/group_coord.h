@@ -1,6 +1,6 @@
-/* The group coordinator glue: where a group lives, and the per-shard
- * registry of the groups a shard coordinates (src/group), persisted in
- * __consumer_offsets.
+/* The group coordinator's API glue: routing a group request to the shard
+ * that coordinates the group, and the plumbing the group handlers share.
+ * The coordinator itself is src/coord/ (group_coord.h there).
  *
  * A group lives on the leader of __consumer_offsets partition
  * abs(javaHashCode(group_id)) % offsets.topic.num.partitions (Kafka's
@@ -13,37 +13,18 @@
  * fdatasync covers its records, as acks=all would (docs/storage.md).
  *
  * JoinGroup and SyncGroup answers may come later (other members, timers):
- * their items embed a struct bk_gwait whose functions the registry's hooks
- * call on the owner shard. */
+ * their items embed a struct bk_coord_gwait whose waiter is their fan part
+ * (bk_gcoord_waiter) and whose functions the registry's hooks call on the
+ * owner shard. */
 #ifndef BK_API_GROUP_COORD_H
 #define BK_API_GROUP_COORD_H
 
 #include <stddef.h>
 
 #include "api/fan.h"
+#include "coord/group_coord.h"
 #include "group/group.h"
 #include "group/records.h"
-
-#define BK_OFFSETS_TOPIC "__consumer_offsets"
-
-struct bk_gcoord;
-
-/* A parked JoinGroup or SyncGroup. The handler takes a hold on part and
- * sets part and partition before calling the registry; the functions
- * record the answer, and the coordinator releases the hold once the
- * records of the change that answered it are on disk (Kafka answers the
- * members' SyncGroups after the leader's GroupMetadata write). */
-struct bk_gwait {
-    struct bk_fan_part *part;
-    int32_t partition; /* of __consumer_offsets, for the sync */
-    void (*join_done)(struct bk_gwait *w, const struct bk_group_join_result *r);
-    void (*sync_done)(struct bk_gwait *w,
-                      int16_t error,
-                      const char *protocol_type,
-                      const char *protocol_name,
-                      const uint8_t *assignment,
-                      size_t assignment_len);
-};
 
 /* Heap memory for results that cross from the owner shard back to the
  * connection's shard (the call's arena belongs to the latter). Freed with
@@ -69,9 +50,6 @@ struct bk_bytes bk_gbuf_bytes(struct bk_gbuf *b, const void *p, size_t n);
 void bk_gbuf_move(struct bk_gbuf *dst, struct bk_gbuf *src);
 void bk_gbuf_free(struct bk_gbuf *b);
 
-/* Kafka's partition for a group id: abs(String.hashCode()) % n. */
-int32_t bk_gcoord_partition_for(struct bk_str group_id, int32_t n);
-
 /* Where group_id lives (connection's shard): fills *partition, *owner (the
  * shard) and *topic_id and returns NONE, or NOT_COORDINATOR (the offsets
  * topic does not exist yet, or another broker leads the partition),
@@ -84,61 +62,52 @@ int16_t bk_gcoord_route(const struct bk_call *call,
                         struct bk_uuid *topic_id);
 
 /* On the owner shard: the coordinator, with `partition` of the offsets
- * topic open and loaded. Returns NULL with *err set (storage errors give
- * COORDINATOR_NOT_AVAILABLE). img is borrowed. */
-struct bk_gcoord *bk_gcoord_open(struct bk_fan_part *part,
-                                 const struct bk_md_image *img,
-                                 const struct bk_uuid *topic_id,
-                                 int32_t partition,
-                                 int16_t *err);
-
-struct bk_group_registry *bk_gcoord_registry(struct bk_gcoord *gc);
+ * topic open and loaded. Returns NULL with *err set (NOT_COORDINATOR, or
+ * COORDINATOR_NOT_AVAILABLE for storage errors and a shard without one).
+ * img is borrowed. */
+struct bk_coord_group *bk_gcoord_open(struct bk_fan_part *part,
+                                      const struct bk_md_image *img,
+                                      const struct bk_uuid *topic_id,
+                                      int32_t partition,
+                                      int16_t *err);
 
 /* On a shard (a fan part's owner): loads every offsets partition this
  * shard coordinates (ListGroups) and returns its coordinator, or NULL when
  * it is shut down. */
-struct bk_gcoord *bk_gcoord_load_all(struct bk_fan_part *part,
-                                     const struct bk_md_image *img);
+struct bk_coord_group *bk_gcoord_load_all(struct bk_fan_part *part,
+                                          const struct bk_md_image *img);
 
-/* One record for bk_gcoord_append(): value len -1 is a tombstone. */
-struct bk_gcoord_rec {
-    struct bk_bytes key;
-    struct bk_bytes value;
-};
+/* part as the runtime's waiter: holds on it, and a failed sync lands in
+ * *sync_err (which must outlive the part). For parked JoinGroup and
+ * SyncGroup answers, with bk_gops_sync_err(). */
+struct bk_coord_waiter bk_gcoord_waiter(struct bk_fan_part *part,
+                                        int16_t *sync_err);
 
-/* Appends records to the open offsets partition as one batch. With part
- * non-NULL, takes a hold on it that is released once an fdatasync covers
- * the batch, and *sync_err gets NOT_COORDINATOR if that fails (the int16_t
- * must outlive the part). Returns NONE or Kafka's error code. A failed
- * write is NOT_COORDINATOR, as Kafka maps KAFKA_STORAGE_ERROR for every
- * coordinator operation (CoordinatorOperationExceptionHelper), so that
- * clients look for the coordinator again and retry. */
-int16_t bk_gcoord_append(struct bk_gcoord *gc,
+/* Appends records to the open offsets partition as one batch
+ * (bk_coord_append). With part non-NULL, takes a hold on it that is
+ * released once an fdatasync covers the batch, and *sync_err gets
+ * NOT_COORDINATOR if that fails (the int16_t must outlive the part).
+ * Returns NONE or Kafka's error code. */
+int16_t bk_gcoord_append(struct bk_coord_group *gc,
                          int32_t partition,
-                         const struct bk_gcoord_rec *recs,
+                         const struct bk_coord_rec *recs,
                          size_t n,
                          struct bk_fan_part *part,
                          int16_t *sync_err);
 
-/* Writes the records of every group whose state changed (membership,
- * KIP-848 epochs and assignments). Called after each operation and each
- * tick. With part (an operation), the part is held until the records are
- * on disk and a failure lands in *sync_err, so the answer never reports a
- * change that a crash could undo; a tick passes NULL, NULL. */
-void bk_gcoord_flush(struct bk_gcoord *gc,
+/* Writes the records of every changed group (bk_coord_group_flush), with
+ * part held until they are on disk and a failure in *sync_err; a tick
+ * passes NULL, NULL. */
+void bk_gcoord_flush(struct bk_coord_group *gc,
                      struct bk_fan_part *part,
                      int16_t *sync_err);
 
-/* Writes a group's tombstones (its offsets and its metadata) and removes
- * it (DeleteGroups); part and sync_err as for bk_gcoord_flush(). */
-int16_t bk_gcoord_delete_group(struct bk_gcoord *gc,
+/* Writes a group's tombstones and removes it (DeleteGroups); part and
+ * sync_err as for bk_gcoord_flush(). */
+int16_t bk_gcoord_delete_group(struct bk_coord_group *gc,
                                struct bk_group *g,
                                struct bk_fan_part *part,
                                int16_t *sync_err);
-
-/* The partition of the offsets topic a group lives in (its id's hash). */
-int32_t bk_gcoord_group_partition(const struct bk_gcoord *gc,
-                                  const struct bk_group *g);
 
 /* ---- running group operations on their coordinator shard ---- */
 
@@ -157,7 +126,7 @@ struct bk_gop_item {
  * holds on part (bk_fan_hold) for answers that come later. */
 typedef void (*bk_gop_run_fn)(struct bk_gops *ops,
                               size_t i,
-                              struct bk_gcoord *gc,
+                              struct bk_coord_group *gc,
                               struct bk_fan_part *part);
 /* On the connection's shard once every item is back. */
 typedef void (*bk_gops_done_fn)(struct bk_gops *ops);
@@ -200,7 +169,8 @@ int bk_gops_start(struct bk_gops *ops,
 struct bk_gbuf bk_gops_take(struct bk_gops *ops);
 
 /* Where run functions on part's shard report a failed write of theirs
- * (for bk_gcoord_append); every item of that shard then answers with it. */
+ * (for bk_gcoord_append and bk_gcoord_waiter); every item of that shard then
+ * answers with it. */
 int16_t *bk_gops_sync_err(struct bk_gops *ops, struct bk_fan_part *part);
 
 /* Answers the call with resp (which may point into the items' results),

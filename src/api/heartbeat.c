@@ -12,14 +12,14 @@ struct hb_state {
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
     struct hb_state *st = ops->data;
     const struct bk_msg_heartbeat_request *req = ops->call->request;
     st->error = bk_group_heartbeat(
-        bk_gcoord_registry(gc), ops->items[i].group_id, req->member_id,
+        bk_coord_group_registry(gc), ops->items[i].group_id, req->member_id,
         ops->call->hdr.api_version >= 3 ? req->group_instance_id : BK_STR_NULL,
         req->generation_id);
 }

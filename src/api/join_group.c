@@ -5,7 +5,7 @@
  * The join runs on the group's coordinator shard and usually waits there
  * (for the other members, or the rebalance timeout): the part keeps a hold
  * until the registry answers through join_done and the coordinator has
- * written what changed (struct bk_gwait). */
+ * written what changed (struct bk_coord_gwait). */
 #include "protocol/gen/join_group.h"
 
 #include <stdio.h>
@@ -17,7 +17,7 @@
 typedef struct bk_msg_join_group_response_join_group_response_member out_member;
 
 struct join_state {
-    struct bk_gwait w;
+    struct bk_coord_gwait w;
     struct bk_gops ops;
     struct bk_group_join_req jreq;
     struct bk_gbuf *buf;
@@ -30,7 +30,8 @@ struct join_state {
     int32_t nmembers;
 };
 
-static void join_done(struct bk_gwait *w, const struct bk_group_join_result *r)
+static void join_done(struct bk_coord_gwait *w,
+                      const struct bk_group_join_result *r)
 {
     struct join_state *st = (struct join_state *)w;
     struct bk_gbuf *b = st->buf;
@@ -64,7 +65,7 @@ static void join_done(struct bk_gwait *w, const struct bk_group_join_result *r)
     }
 }
 
-static void sync_unused(struct bk_gwait *w,
+static void sync_unused(struct bk_coord_gwait *w,
                         int16_t e,
                         const char *a,
                         const char *b,
@@ -81,16 +82,16 @@ static void sync_unused(struct bk_gwait *w,
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     struct join_state *st = ops->data;
-    st->w.part = part;
+    st->w.waiter = bk_gcoord_waiter(part, bk_gops_sync_err(ops, part));
     st->w.partition = ops->items[i].partition;
     st->buf = &ops->items[i].buf;
     bk_fan_hold(part);
-    bk_group_join(bk_gcoord_registry(gc), ops->items[i].group_id, &st->jreq,
-                  &st->w);
+    bk_group_join(bk_coord_group_registry(gc), ops->items[i].group_id,
+                  &st->jreq, &st->w);
 }
 
 static void done(struct bk_gops *ops)

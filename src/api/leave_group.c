@@ -17,13 +17,13 @@ struct leave_state {
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
     struct leave_state *st = ops->data;
     const struct bk_msg_leave_group_request *req = ops->call->request;
-    struct bk_group_registry *r = bk_gcoord_registry(gc);
+    struct bk_group_registry *r = bk_coord_group_registry(gc);
     if (ops->call->hdr.api_version < 3) {
         st->error = bk_group_leave(r, ops->items[i].group_id, req->member_id,
                                    BK_STR_NULL);

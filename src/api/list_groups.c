@@ -48,13 +48,13 @@ static void run_part(struct bk_fan_part *part)
     int16_t v = part->fan->call->hdr.api_version;
     struct lg_shard *out = &st->shards[part->owner->id];
     struct bk_md_image *img = bk_md_image_acquire(part->fan->call->ctx->md);
-    struct bk_gcoord *gc = bk_gcoord_load_all(part, img);
+    struct bk_coord_group *gc = bk_gcoord_load_all(part, img);
     bk_md_image_release(img);
     if (gc == NULL) {
         bk_fan_release(part);
         return;
     }
-    struct bk_group_registry *r = bk_gcoord_registry(gc);
+    struct bk_group_registry *r = bk_coord_group_registry(gc);
     out->groups =
         bk_gbuf_alloc(&out->buf, (r->ngroups + 1) * sizeof(out_group));
     for (const struct bk_group *g = r->groups; out->groups != NULL && g != NULL;

@@ -62,7 +62,7 @@ static int64_t commit_ms(
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     struct commit_state *st = ops->data;
@@ -70,14 +70,14 @@ static void run(struct bk_gops *ops,
     int16_t v = ops->call->hdr.api_version;
     struct bk_group *g = NULL;
     int16_t err = bk_group_commit_check(
-        bk_gcoord_registry(gc), ops->items[i].group_id, req->member_id,
+        bk_coord_group_registry(gc), ops->items[i].group_id, req->member_id,
         v >= 7 ? req->group_instance_id : BK_STR_NULL,
         req->generation_id_or_member_epoch, &g);
     if (err != 0) {
         set_all(st, err, false);
         return;
     }
-    int64_t now = bk_clock_wall_ms(bk_gcoord_registry(gc)->clock);
+    int64_t now = bk_clock_wall_ms(bk_coord_group_registry(gc)->clock);
     int64_t expire = -1;
     if (v <= 4 && req->retention_time_ms >= 0) {
         expire = now + req->retention_time_ms;
@@ -90,7 +90,7 @@ static void run(struct bk_gops *ops,
                  ? (size_t)req->topics[t].partitions_count
                  : 0;
     }
-    struct bk_gcoord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
+    struct bk_coord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
     if (recs == NULL) {
         bk_arena_destroy(&a);
         set_all(st, BK_KERR_UNKNOWN_SERVER_ERROR, false);

@@ -21,13 +21,13 @@ struct od_state {
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     struct od_state *st = ops->data;
     const struct bk_msg_offset_delete_request *req = ops->call->request;
     struct bk_group *g =
-        bk_group_find(bk_gcoord_registry(gc), ops->items[i].group_id);
+        bk_group_find(bk_coord_group_registry(gc), ops->items[i].group_id);
     if (g == NULL || g->state == BK_GROUP_DEAD) {
         st->resp.error_code = BK_KERR_GROUP_ID_NOT_FOUND;
         return;
@@ -38,7 +38,7 @@ static void run(struct bk_gops *ops,
     for (int32_t t = 0; t < st->resp.topics_count; t++) {
         n += (size_t)st->resp.topics[t].partitions_count;
     }
-    struct bk_gcoord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
+    struct bk_coord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
     size_t k = 0;
     for (int32_t t = 0; recs != NULL && t < st->resp.topics_count; t++) {
         out_topic *ot = &st->resp.topics[t];

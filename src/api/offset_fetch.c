@@ -59,7 +59,7 @@ static struct bk_str md_of(struct bk_gbuf *b, const struct bk_group_offset *o)
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     (void)part;
@@ -67,7 +67,7 @@ static void run(struct bk_gops *ops,
     struct of_group *og = &st->groups[i];
     struct bk_gbuf *b = &ops->items[i].buf;
     struct bk_group *g =
-        bk_group_find(bk_gcoord_registry(gc), ops->items[i].group_id);
+        bk_group_find(bk_coord_group_registry(gc), ops->items[i].group_id);
     if (og->ntopics < 0) {
         size_t n = g != NULL ? g->noffsets : 0;
         og->out = bk_gbuf_alloc(b, (n + 1) * sizeof(*og->out));

@@ -9,7 +9,7 @@
 #include "protocol/kerr.h"
 
 struct sync_state {
-    struct bk_gwait w;
+    struct bk_coord_gwait w;
     struct bk_gops ops;
     struct bk_group_sync_req sreq;
     struct bk_gbuf *buf;
@@ -19,14 +19,14 @@ struct sync_state {
     struct bk_bytes assignment;
 };
 
-static void join_unused(struct bk_gwait *w,
+static void join_unused(struct bk_coord_gwait *w,
                         const struct bk_group_join_result *r)
 {
     (void)w;
     (void)r;
 }
 
-static void sync_done(struct bk_gwait *w,
+static void sync_done(struct bk_coord_gwait *w,
                       int16_t error,
                       const char *pt,
                       const char *pn,
@@ -43,16 +43,16 @@ static void sync_done(struct bk_gwait *w,
 
 static void run(struct bk_gops *ops,
                 size_t i,
-                struct bk_gcoord *gc,
+                struct bk_coord_group *gc,
                 struct bk_fan_part *part)
 {
     struct sync_state *st = ops->data;
-    st->w.part = part;
+    st->w.waiter = bk_gcoord_waiter(part, bk_gops_sync_err(ops, part));
     st->w.partition = ops->items[i].partition;
     st->buf = &ops->items[i].buf;
     bk_fan_hold(part);
-    bk_group_sync(bk_gcoord_registry(gc), ops->items[i].group_id, &st->sreq,
-                  &st->w);
+    bk_group_sync(bk_coord_group_registry(gc), ops->items[i].group_id,
+                  &st->sreq, &st->w);
 }
 
 static void done(struct bk_gops *ops)

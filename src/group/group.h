@@ -1,6 +1,6 @@
 /* Consumer groups (classic protocol) and committed offsets, as a pure
- * library: no I/O, no threads, time from a clock seam. The coordinator glue
- * (src/api/group_coord.c) owns one registry per shard, feeds it requests and
+ * library: no I/O, no threads, time from a clock seam. The group coordinator
+ * (src/coord/group_coord.c) owns one registry per shard, feeds it requests and
  * timer ticks, and persists what the registry reports through its hooks as
  * records of __consumer_offsets (records.h).
  *

@@ -1,6 +1,6 @@
 /* The registry's side of persistence in __consumer_offsets: which records
  * a group's pending changes need, and how a record read back is applied.
- * The coordinator glue only appends and reads (src/api/group_coord.c), so
+ * The coordinator only appends and reads (src/coord/group_coord.c), so
  * the whole round trip is testable here without a log. */
 /* Prefix: bk_group_ for the verbs (they act on the registry of group.h);
  * the record lists they fill are bk_gr_ types, as in records.h. */
