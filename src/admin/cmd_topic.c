@@ -368,28 +368,15 @@ static void print_configs(
     }
 }
 
-static int topic_describe(const struct bk_cli *cli,
-                          struct bk_client *c,
-                          struct bk_arena *a,
-                          int argc,
-                          char **argv)
+/* Fails on the first topic Metadata refused, as kafka-topics.sh does, and
+ * copies the names of the others into the arena. Metadata's frame is
+ * replaced by the DescribeConfigs calls that follow, and only strings point
+ * into it: the partition and replica arrays are already in the arena. */
+static int keep_topic_names(struct bk_msg_metadata_response *md,
+                            struct bk_arena *a)
 {
-    for (int i = 0; i < argc; i++) {
-        if (argv[i][0] == '-') {
-            return usage();
-        }
-    }
-    struct bk_msg_metadata_response md;
-    if (metadata(c, a, argc, argv, &md) != 0) {
-        return 1;
-    }
-    if (md.topics_count > 1) {
-        qsort(md.topics, (size_t)md.topics_count, sizeof(md_topic), cmp_topic);
-    }
-    /* Metadata's frame is replaced by the DescribeConfigs calls below:
-     * copy the names first. */
-    for (int32_t i = 0; i < md.topics_count; i++) {
-        md_topic *t = &md.topics[i];
+    for (int32_t i = 0; i < md->topics_count; i++) {
+        md_topic *t = &md->topics[i];
         if (t->error_code != 0) {
             char what[300];
             snprintf(what, sizeof(what), "%.*s",
@@ -408,8 +395,90 @@ static int topic_describe(const struct bk_cli *cli,
         }
         t->name = bk_str_c(copy);
     }
-    /* The partition arrays live in the arena, but the ids of the replica
-     * lists too: only the strings pointed into the frame. */
+    return 0;
+}
+
+/* The topic's line (text) or the head of its object (JSON, i-th in the
+ * array), with the configs set on it. */
+static void print_topic_head(
+    const struct bk_cli *cli,
+    const md_topic *t,
+    int32_t i,
+    const struct bk_msg_describe_configs_response_describe_configs_result *cfg)
+{
+    char id[23];
+    bk_cli_uuid(&t->topic_id, id);
+    if (cli->json) {
+        printf("%s{\"name\":", i > 0 ? "," : "");
+        bk_json_str(stdout, t->name.ptr, t->name.len);
+        printf(
+            ",\"topic_id\":\"%s\",\"internal\":%s,"
+            "\"replication_factor\":%d,\"configs\":{",
+            id, t->is_internal ? "true" : "false", replication_factor(t));
+        print_configs(cfg, true);
+        printf("},\"partitions\":[");
+    } else {
+        printf(
+            "Topic: %.*s\tTopicId: %s\tPartitionCount: %d\t"
+            "ReplicationFactor: %d\tConfigs: ",
+            t->name.len, t->name.ptr, id, t->partitions_count,
+            replication_factor(t));
+        print_configs(cfg, false);
+        printf("\n");
+    }
+}
+
+/* Partition j of topic t: a line (text) or an object (JSON). */
+static void print_partition(const struct bk_cli *cli,
+                            const md_topic *t,
+                            int32_t j)
+{
+    const md_part *p = &t->partitions[j];
+    if (cli->json) {
+        printf(
+            "%s{\"partition\":%d,\"leader\":%d,"
+            "\"leader_epoch\":%d,\"replicas\":",
+            j > 0 ? "," : "", p->partition_index, p->leader_id,
+            p->leader_epoch);
+        print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", true);
+        printf(",\"isr\":");
+        print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
+        printf("}");
+    } else {
+        printf(
+            "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
+            "LeaderEpoch: %d\tReplicas: ",
+            t->name.len, t->name.ptr, p->partition_index, p->leader_id,
+            p->leader_epoch);
+        print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", false);
+        printf("\tIsr: ");
+        print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
+        printf("\n");
+    }
+}
+
+static int topic_describe(const struct bk_cli *cli,
+                          struct bk_client *c,
+                          struct bk_arena *a,
+                          int argc,
+                          char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-') {
+            return usage();
+        }
+    }
+    struct bk_msg_metadata_response md;
+    if (metadata(c, a, argc, argv, &md) != 0) {
+        return 1;
+    }
+    if (md.topics_count > 1) {
+        qsort(md.topics, (size_t)md.topics_count, sizeof(md_topic), cmp_topic);
+    }
+    int rc = keep_topic_names(&md, a);
+    if (rc != 0) {
+        return rc;
+    }
     if (cli->json) {
         printf("[");
     }
@@ -419,51 +488,9 @@ static int topic_describe(const struct bk_cli *cli,
         if (explicit_configs(c, a, t->name, &cfg) != 0) {
             return 1;
         }
-        char id[23];
-        bk_cli_uuid(&t->topic_id, id);
-        if (cli->json) {
-            printf("%s{\"name\":", i > 0 ? "," : "");
-            bk_json_str(stdout, t->name.ptr, t->name.len);
-            printf(
-                ",\"topic_id\":\"%s\",\"internal\":%s,"
-                "\"replication_factor\":%d,\"configs\":{",
-                id, t->is_internal ? "true" : "false", replication_factor(t));
-            print_configs(cfg, true);
-            printf("},\"partitions\":[");
-        } else {
-            printf(
-                "Topic: %.*s\tTopicId: %s\tPartitionCount: %d\t"
-                "ReplicationFactor: %d\tConfigs: ",
-                t->name.len, t->name.ptr, id, t->partitions_count,
-                replication_factor(t));
-            print_configs(cfg, false);
-            printf("\n");
-        }
+        print_topic_head(cli, t, i, cfg);
         for (int32_t j = 0; j < t->partitions_count; j++) {
-            const md_part *p = &t->partitions[j];
-            if (cli->json) {
-                printf(
-                    "%s{\"partition\":%d,\"leader\":%d,"
-                    "\"leader_epoch\":%d,\"replicas\":",
-                    j > 0 ? "," : "", p->partition_index, p->leader_id,
-                    p->leader_epoch);
-                print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",",
-                          true);
-                printf(",\"isr\":");
-                print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
-                printf("}");
-            } else {
-                printf(
-                    "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
-                    "LeaderEpoch: %d\tReplicas: ",
-                    t->name.len, t->name.ptr, p->partition_index, p->leader_id,
-                    p->leader_epoch);
-                print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",",
-                          false);
-                printf("\tIsr: ");
-                print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
-                printf("\n");
-            }
+            print_partition(cli, t, j);
         }
         if (cli->json) {
             printf("]}");
@@ -556,39 +583,44 @@ static int topic_delete(const struct bk_cli *cli,
 
 /* ---- alter ---- */
 
-static int topic_alter(const struct bk_cli *cli,
-                       struct bk_client *c,
-                       struct bk_arena *a,
-                       int argc,
-                       char **argv)
-{
-    const char *name = NULL;
-    int32_t partitions = -1;
+/* What `topic alter` was asked to do. */
+struct alter_args {
+    const char *name;   /* borrowed from argv */
+    int32_t partitions; /* -1: unchanged */
     struct bk_msg_incremental_alter_configs_request_alterable_config
-        ops[MAX_ARGS];
-    int32_t nops = 0;
+        ops[MAX_ARGS]; /* strings borrowed from argv */
+    int32_t nops;
+};
+
+/* Parses: NAME [--partitions N] [--config K=V]... [--delete-config K]...
+ * Returns 0, or the exit status (usage: 2). */
+static int parse_alter_args(int argc, char **argv, struct alter_args *x)
+{
+    x->name = NULL;
+    x->partitions = -1;
+    x->nops = 0;
     for (int i = 0; i < argc; i++) {
         int rv = 0;
         if (strcmp(argv[i], "--partitions") == 0 && i + 1 < argc) {
-            rv = parse_int("--partitions", argv[++i], &partitions);
+            rv = parse_int("--partitions", argv[++i], &x->partitions);
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc &&
-                   nops < MAX_ARGS) {
+                   x->nops < MAX_ARGS) {
             char *k, *v;
             rv = split_kv(argv[++i], &k, &v);
             if (rv == 0) {
-                ops[nops].name = bk_str_c(k);
-                ops[nops].config_operation = 0; /* SET */
-                ops[nops].value = bk_str_c(v);
-                nops++;
+                x->ops[x->nops].name = bk_str_c(k);
+                x->ops[x->nops].config_operation = 0; /* SET */
+                x->ops[x->nops].value = bk_str_c(v);
+                x->nops++;
             }
         } else if (strcmp(argv[i], "--delete-config") == 0 && i + 1 < argc &&
-                   nops < MAX_ARGS) {
-            ops[nops].name = bk_str_c(argv[++i]);
-            ops[nops].config_operation = 1; /* DELETE */
-            ops[nops].value = BK_STR_NULL;
-            nops++;
-        } else if (argv[i][0] != '-' && name == NULL) {
-            name = argv[i];
+                   x->nops < MAX_ARGS) {
+            x->ops[x->nops].name = bk_str_c(argv[++i]);
+            x->ops[x->nops].config_operation = 1; /* DELETE */
+            x->ops[x->nops].value = BK_STR_NULL;
+            x->nops++;
+        } else if (argv[i][0] != '-' && x->name == NULL) {
+            x->name = argv[i];
         } else {
             return usage();
         }
@@ -596,76 +628,118 @@ static int topic_alter(const struct bk_cli *cli,
             return rv;
         }
     }
-    if (name == NULL || (partitions < 0 && nops == 0)) {
+    if (x->name == NULL || (x->partitions < 0 && x->nops == 0)) {
         return usage();
     }
-    if (partitions >= 0) {
-        int16_t ver;
-        if (need_version(c, BK_API_CREATE_PARTITIONS, &ver) != 0) {
-            return 1;
-        }
-        struct bk_msg_create_partitions_request_create_partitions_topic t;
-        memset(&t, 0, sizeof(t));
-        t.name = bk_str_c(name);
-        t.count = partitions;
-        t.assignments = NULL;
-        t.assignments_count = -1;
-        struct bk_msg_create_partitions_request req;
-        bk_msg_create_partitions_request_init(&req);
-        req.topics = &t;
-        req.topics_count = 1;
-        req.timeout_ms = cli->timeout_ms;
-        struct bk_msg_create_partitions_response resp;
-        if (bk_client_call(c, BK_API_CREATE_PARTITIONS, ver, &req, &resp, a) !=
-            0) {
-            return bk_cli_fail("%s", c->errmsg);
-        }
-        if (resp.results_count != 1) {
-            return bk_cli_fail("%s sent %d results for one topic", c->addr,
-                               resp.results_count);
-        }
-        if (resp.results[0].error_code != 0) {
-            return bk_cli_kerr(NULL, resp.results[0].error_code,
-                               resp.results[0].error_message);
+    return 0;
+}
+
+/* Grows topic name to `partitions` partitions (CreatePartitions, the broker
+ * placing them). Returns 0 or the exit status. */
+static int alter_partitions(const struct bk_cli *cli,
+                            struct bk_client *c,
+                            struct bk_arena *a,
+                            const char *name,
+                            int32_t partitions)
+{
+    int16_t ver;
+    if (need_version(c, BK_API_CREATE_PARTITIONS, &ver) != 0) {
+        return 1;
+    }
+    struct bk_msg_create_partitions_request_create_partitions_topic t;
+    memset(&t, 0, sizeof(t));
+    t.name = bk_str_c(name);
+    t.count = partitions;
+    t.assignments = NULL;
+    t.assignments_count = -1;
+    struct bk_msg_create_partitions_request req;
+    bk_msg_create_partitions_request_init(&req);
+    req.topics = &t;
+    req.topics_count = 1;
+    req.timeout_ms = cli->timeout_ms;
+    struct bk_msg_create_partitions_response resp;
+    if (bk_client_call(c, BK_API_CREATE_PARTITIONS, ver, &req, &resp, a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    if (resp.results_count != 1) {
+        return bk_cli_fail("%s sent %d results for one topic", c->addr,
+                           resp.results_count);
+    }
+    if (resp.results[0].error_code != 0) {
+        return bk_cli_kerr(NULL, resp.results[0].error_code,
+                           resp.results[0].error_message);
+    }
+    return 0;
+}
+
+/* Applies the config changes to topic name in one IncrementalAlterConfigs
+ * (the broker takes them all or none). Returns 0 or the exit status. */
+static int alter_topic_configs(struct bk_client *c,
+                               struct bk_arena *a,
+                               struct alter_args *x)
+{
+    int16_t ver;
+    if (need_version(c, BK_API_INCREMENTAL_ALTER_CONFIGS, &ver) != 0) {
+        return 1;
+    }
+    struct bk_msg_incremental_alter_configs_request_alter_configs_resource r;
+    memset(&r, 0, sizeof(r));
+    r.resource_type = RES_TOPIC;
+    r.resource_name = bk_str_c(x->name);
+    r.configs = x->ops;
+    r.configs_count = x->nops;
+    struct bk_msg_incremental_alter_configs_request req;
+    bk_msg_incremental_alter_configs_request_init(&req);
+    req.resources = &r;
+    req.resources_count = 1;
+    struct bk_msg_incremental_alter_configs_response resp;
+    if (bk_client_call(c, BK_API_INCREMENTAL_ALTER_CONFIGS, ver, &req, &resp,
+                       a) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    if (resp.responses_count != 1) {
+        return bk_cli_fail("%s sent %d results for one resource", c->addr,
+                           resp.responses_count);
+    }
+    if (resp.responses[0].error_code != 0) {
+        return bk_cli_kerr(NULL, resp.responses[0].error_code,
+                           resp.responses[0].error_message);
+    }
+    return 0;
+}
+
+/* Partitions first, then configs; a refused step stops the command, so a
+ * refused partition count leaves the configs as they were. */
+static int topic_alter(const struct bk_cli *cli,
+                       struct bk_client *c,
+                       struct bk_arena *a,
+                       int argc,
+                       char **argv)
+{
+    struct alter_args x;
+    int rv = parse_alter_args(argc, argv, &x);
+    if (rv != 0) {
+        return rv;
+    }
+    if (x.partitions >= 0) {
+        rv = alter_partitions(cli, c, a, x.name, x.partitions);
+        if (rv != 0) {
+            return rv;
         }
     }
-    if (nops > 0) {
-        int16_t ver;
-        if (need_version(c, BK_API_INCREMENTAL_ALTER_CONFIGS, &ver) != 0) {
-            return 1;
-        }
-        struct bk_msg_incremental_alter_configs_request_alter_configs_resource
-            r;
-        memset(&r, 0, sizeof(r));
-        r.resource_type = RES_TOPIC;
-        r.resource_name = bk_str_c(name);
-        r.configs = ops;
-        r.configs_count = nops;
-        struct bk_msg_incremental_alter_configs_request req;
-        bk_msg_incremental_alter_configs_request_init(&req);
-        req.resources = &r;
-        req.resources_count = 1;
-        struct bk_msg_incremental_alter_configs_response resp;
-        if (bk_client_call(c, BK_API_INCREMENTAL_ALTER_CONFIGS, ver, &req,
-                           &resp, a) != 0) {
-            return bk_cli_fail("%s", c->errmsg);
-        }
-        if (resp.responses_count != 1) {
-            return bk_cli_fail("%s sent %d results for one resource", c->addr,
-                               resp.responses_count);
-        }
-        if (resp.responses[0].error_code != 0) {
-            return bk_cli_kerr(NULL, resp.responses[0].error_code,
-                               resp.responses[0].error_message);
+    if (x.nops > 0) {
+        rv = alter_topic_configs(c, a, &x);
+        if (rv != 0) {
+            return rv;
         }
     }
     if (cli->json) {
         printf("{\"name\":");
-        bk_json_str(stdout, name, (int)strlen(name));
-        printf(",\"partitions\":%d,\"configs_changed\":%d}\n", partitions,
-               nops);
+        bk_json_str(stdout, x.name, (int)strlen(x.name));
+        printf(",\"partitions\":%d,\"configs_changed\":%d}\n", x.partitions,
+               x.nops);
     } else {
-        printf("Altered topic %s.\n", name);
+        printf("Altered topic %s.\n", x.name);
     }
     return 0;
 }

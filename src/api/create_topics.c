@@ -98,6 +98,144 @@ static bool duplicated(const struct bk_msg_create_topics_request *req,
     return false;
 }
 
+/* Kafka's checks that need the whole request or that this broker adds: a
+ * name given twice, and a manual assignment. Returns 0 or the error, with
+ * msg. */
+static int16_t precheck(const struct bk_msg_create_topics_request *req,
+                        int32_t i,
+                        char *msg)
+{
+    const in_topic *t = &req->topics[i];
+    if (duplicated(req, i)) {
+        char shown[BK_MD_MAX_NAME + 1];
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Create topics request from client contains multiple "
+                 "entries for the topic %s",
+                 bk_log_escape(shown, sizeof(shown), t->name.ptr,
+                               t->name.len > 0 ? (size_t)t->name.len : 0));
+        return BK_KERR_INVALID_REQUEST;
+    }
+    if (t->assignments_count > 0) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Manual replica assignment is not supported by this "
+                 "broker yet; omit the assignments");
+        return BK_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    return 0;
+}
+
+/* Checks the topic's configs and copies them into kv as C strings in the
+ * call's arena, setting *nkv. A refused config sets *err (with msg) and
+ * stops. Returns 0, or BK_ENOMEM. */
+static int collect_configs(struct bk_call *call,
+                           const in_topic *t,
+                           struct bk_md_kv_in *kv,
+                           size_t *nkv,
+                           int16_t *err,
+                           char *msg)
+{
+    *nkv = 0;
+    for (int32_t j = 0; j < t->configs_count; j++) {
+        *err = bk_cfg_check_entry(t->configs[j].name, t->configs[j].value, msg);
+        if (*err != 0) {
+            return 0;
+        }
+        kv[*nkv].name = bk_call_cstr(call, t->configs[j].name);
+        kv[*nkv].value = t->configs[j].value.len < 0
+                             ? NULL
+                             : bk_call_cstr(call, t->configs[j].value);
+        if (kv[*nkv].name == NULL) {
+            return BK_ENOMEM;
+        }
+        (*nkv)++;
+    }
+    return 0;
+}
+
+/* Runs the controller's operation for one checked topic, adding its records
+ * to recs, and fills the answer's shape and configs. With validate_only the
+ * records are dropped again. Returns 0 (with *err), or BK_ENOMEM. */
+static int create_checked(struct bk_call *call,
+                          const struct bk_md_image *img,
+                          const struct bk_md_defaults *defs,
+                          const struct bk_md_kv_in *kv,
+                          size_t nkv,
+                          int32_t i,
+                          struct bk_md_recs *recs,
+                          int16_t *err,
+                          char *msg)
+{
+    const struct bk_msg_create_topics_request *req = call->request;
+    const in_topic *t = &req->topics[i];
+    struct ct_state *st = call->data_ptr;
+    out_topic *out = &st->resp.topics[i];
+    /* The name goes to the controller with its length: the name rules see
+     * every byte, so "x\0y" is refused rather than read as "x". */
+    struct bk_md_topic_spec spec = {
+        .name = t->name,
+        .num_partitions = t->num_partitions,
+        .replication_factor = t->replication_factor,
+        .n_configs = nkv,
+        .configs = kv,
+    };
+    struct bk_md_create_result res;
+    size_t before = recs->n;
+    *err = bk_md_op_create_topic(img, &spec, defs, bk_md_rng_system(), recs,
+                                 &res, msg);
+    if (*err != 0) {
+        return 0;
+    }
+    out->topic_id = res.topic_id;
+    out->num_partitions = res.num_partitions;
+    out->replication_factor = res.replication_factor;
+    if (fill_configs(call, t, out) != 0) {
+        return BK_ENOMEM;
+    }
+    if (req->validate_only) {
+        recs->n = before; /* drop this topic's records */
+    } else {
+        st->proposed[i] = true;
+    }
+    return 0;
+}
+
+/* Answers topic i of the request, adding its records to recs when it is
+ * valid. Returns 0, or BK_ENOMEM (the request then fails as a whole). */
+static int create_one(struct bk_call *call,
+                      const struct bk_md_image *img,
+                      const struct bk_md_defaults *defs,
+                      int32_t i,
+                      struct bk_md_recs *recs)
+{
+    const struct bk_msg_create_topics_request *req = call->request;
+    const in_topic *t = &req->topics[i];
+    struct ct_state *st = call->data_ptr;
+    out_topic *out = &st->resp.topics[i];
+    out->name = t->name;
+    out->num_partitions = -1;
+    out->replication_factor = -1;
+    out->configs_count = -1;
+    char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
+    struct bk_md_kv_in *kv = bk_arena_alloc(
+        call->arena,
+        (size_t)(t->configs_count > 0 ? t->configs_count : 1) * sizeof(*kv));
+    if (msg == NULL || kv == NULL) {
+        return BK_ENOMEM;
+    }
+    int16_t err = precheck(req, i, msg);
+    size_t nkv = 0;
+    if (err == 0 && collect_configs(call, t, kv, &nkv, &err, msg) != 0) {
+        return BK_ENOMEM;
+    }
+    if (err == 0 &&
+        create_checked(call, img, defs, kv, nkv, i, recs, &err, msg) != 0) {
+        return BK_ENOMEM;
+    }
+    out->error_code = err;
+    out->error_message = err != 0 ? bk_str_c(msg) : BK_STR_NULL;
+    return 0;
+}
+
 void bk_handle_create_topics(struct bk_call *call)
 {
     const struct bk_msg_create_topics_request *req = call->request;
@@ -126,88 +264,15 @@ void bk_handle_create_topics(struct bk_call *call)
         .replication_factor = call->ctx->default_replication_factor,
     };
     for (int32_t i = 0; i < n; i++) {
-        const in_topic *t = &req->topics[i];
-        out_topic *out = &st->resp.topics[i];
-        out->name = t->name;
-        out->num_partitions = -1;
-        out->replication_factor = -1;
-        out->configs_count = -1;
-        char *msg = bk_arena_alloc(call->arena, BK_MD_MSG_SIZE);
-        struct bk_md_kv_in *kv = bk_arena_alloc(
-            call->arena, (size_t)(t->configs_count > 0 ? t->configs_count : 1) *
-                             sizeof(*kv));
-        if (msg == NULL || kv == NULL) {
+        if (create_one(call, img, &defs, i, &recs) != 0) {
             bk_md_image_release(img);
             bk_req_fail(call->req, "out of memory");
             return;
         }
-        /* The name goes to the controller with its length: the name rules
-         * see every byte, so "x\0y" is refused rather than read as "x". */
-        int16_t err = 0;
-        if (duplicated(req, i)) {
-            err = BK_KERR_INVALID_REQUEST;
-            char shown[BK_MD_MAX_NAME + 1];
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "Create topics request from client contains multiple "
-                     "entries for the topic %s",
-                     bk_log_escape(shown, sizeof(shown), t->name.ptr,
-                                   t->name.len > 0 ? (size_t)t->name.len : 0));
-        } else if (t->assignments_count > 0) {
-            err = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "Manual replica assignment is not supported by this "
-                     "broker yet; omit the assignments");
-        }
-        size_t nkv = 0;
-        for (int32_t j = 0; err == 0 && j < t->configs_count; j++) {
-            err = bk_cfg_check_entry(t->configs[j].name, t->configs[j].value,
-                                     msg);
-            if (err != 0) {
-                break;
-            }
-            kv[nkv].name = bk_call_cstr(call, t->configs[j].name);
-            kv[nkv].value = t->configs[j].value.len < 0
-                                ? NULL
-                                : bk_call_cstr(call, t->configs[j].value);
-            if (kv[nkv].name == NULL) {
-                bk_md_image_release(img);
-                bk_req_fail(call->req, "out of memory");
-                return;
-            }
-            nkv++;
-        }
-        if (err == 0) {
-            struct bk_md_topic_spec spec = {
-                .name = t->name,
-                .num_partitions = t->num_partitions,
-                .replication_factor = t->replication_factor,
-                .n_configs = nkv,
-                .configs = kv,
-            };
-            struct bk_md_create_result res;
-            size_t before = recs.n;
-            err = bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(),
-                                        &recs, &res, msg);
-            if (err == 0) {
-                out->topic_id = res.topic_id;
-                out->num_partitions = res.num_partitions;
-                out->replication_factor = res.replication_factor;
-                if (fill_configs(call, t, out) != 0) {
-                    bk_md_image_release(img);
-                    bk_req_fail(call->req, "out of memory");
-                    return;
-                }
-                if (req->validate_only) {
-                    recs.n = before; /* drop this topic's records */
-                } else {
-                    st->proposed[i] = true;
-                }
-            }
-        }
-        out->error_code = err;
-        out->error_message = err != 0 ? bk_str_c(msg) : BK_STR_NULL;
     }
     bk_md_image_release(img);
+    /* One proposal for every valid topic; the answer waits for it to be
+     * applied so that a Metadata request after it sees the topics. */
     if (recs.n == 0) {
         reply(call, st);
         return;

@@ -13,6 +13,7 @@
  * list lacks is INVALID_REQUEST, as in Kafka. */
 #include "protocol/gen/describe_topic_partitions.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,6 +96,180 @@ static int32_t fill_parts(struct bk_call *call,
     return n;
 }
 
+/* The topic names to walk, sorted, in the call's arena: every topic of the
+ * image when the request names none (the image keeps them in name order),
+ * else the request's names (a null name reads as ""). Sets *n even when it
+ * returns NULL (OOM). */
+static struct bk_str *sorted_names(
+    struct bk_call *call,
+    const struct bk_msg_describe_topic_partitions_request *req,
+    const struct bk_md_image *img,
+    size_t *n)
+{
+    struct bk_str *names;
+    if (req->topics_count <= 0) {
+        *n = img->n_topics;
+        names = bk_arena_alloc(call->arena, (*n + 1) * sizeof(*names));
+        for (size_t i = 0; names != NULL && i < *n; i++) {
+            names[i] =
+                bk_str_c(bk_call_cstr(call, bk_str_c(img->by_name[i]->name)));
+            if (names[i].ptr == NULL) {
+                names = NULL;
+            }
+        }
+        return names;
+    }
+    *n = (size_t)req->topics_count;
+    names = bk_arena_alloc(call->arena, (*n + 1) * sizeof(*names));
+    for (size_t i = 0; names != NULL && i < *n; i++) {
+        names[i] = req->topics[i].name;
+        if (names[i].len < 0) {
+            names[i] = bk_str_c("");
+        }
+    }
+    if (names != NULL) {
+        qsort(names, *n, sizeof(*names), cmp_str);
+    }
+    return names;
+}
+
+/* Skips the names before the cursor's topic, setting *first to the first one
+ * to describe. Returns false when the request lists topics and the cursor's
+ * topic is not among them. */
+static bool cursor_start(
+    const struct bk_msg_describe_topic_partitions_request *req,
+    const struct bk_str *names,
+    size_t n,
+    size_t *first)
+{
+    const struct bk_msg_describe_topic_partitions_request_cursor *cur =
+        req->cursor;
+    size_t i = 0;
+    if (cur != NULL) {
+        while (i < n && cmp_str(&names[i], &cur->topic_name) < 0) {
+            i++;
+        }
+        if (req->topics_count > 0 &&
+            (i == n || cmp_str(&names[i], &cur->topic_name) != 0)) {
+            return false;
+        }
+    }
+    *first = i;
+    return true;
+}
+
+/* Kafka: "topic list should contain the cursor topic", an
+ * InvalidRequestException answered on every topic asked. */
+static void answer_bad_cursor(
+    const struct bk_msg_describe_topic_partitions_request *req,
+    struct bk_msg_describe_topic_partitions_response *resp,
+    size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        out_topic *out = &resp->topics[k];
+        memset(out, 0, sizeof(*out));
+        out->error_code = BK_KERR_INVALID_REQUEST;
+        out->name = req->topics[k].name;
+        out->topic_authorized_operations = INT32_MIN;
+        out->partitions = NULL;
+        out->partitions_count = 0;
+    }
+    resp->topics_count = (int32_t)n;
+}
+
+/* Points the answer's next cursor at partition `from` of topic name. Without
+ * memory the answer goes out without a cursor, which ends the client's
+ * paging early rather than failing the request. */
+static void set_next_cursor(
+    struct bk_call *call,
+    struct bk_msg_describe_topic_partitions_response *resp,
+    struct bk_str name,
+    int32_t from)
+{
+    resp->next_cursor = bk_arena_alloc(call->arena, sizeof(*resp->next_cursor));
+    if (resp->next_cursor == NULL) {
+        return;
+    }
+    resp->next_cursor->topic_name = name;
+    resp->next_cursor->partition_index = from;
+}
+
+/* Starts out for the topic named name: returns it, or NULL with out's error
+ * when it does not exist (INVALID_TOPIC_EXCEPTION for an illegal name). */
+static const struct bk_md_topic *topic_entry(const struct bk_md_image *img,
+                                             struct bk_str name,
+                                             out_topic *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = name;
+    out->topic_authorized_operations = INT32_MIN;
+    out->partitions = NULL;
+    out->partitions_count = 0;
+    const struct bk_md_topic *t =
+        bk_md_image_topic(img, name.ptr, (size_t)name.len);
+    if (t == NULL) {
+        char msg[BK_MD_MSG_SIZE];
+        out->error_code =
+            bk_md_topic_name_check(name.ptr, (size_t)name.len, msg) != 0
+                ? BK_KERR_INVALID_TOPIC_EXCEPTION
+                : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    out->topic_id = t->id;
+    out->is_internal = t->name[0] == '_' && t->name[1] == '_';
+    return t;
+}
+
+/* Describes names [first, n) until the partition limit is reached, leaving
+ * a next cursor where it stopped. Returns 0, or -1 on OOM. */
+static int describe_page(
+    struct bk_call *call,
+    const struct bk_md_image *img,
+    const struct bk_msg_describe_topic_partitions_request *req,
+    const struct bk_str *names,
+    size_t first,
+    size_t n,
+    struct bk_msg_describe_topic_partitions_response *resp)
+{
+    const struct bk_msg_describe_topic_partitions_request_cursor *cur =
+        req->cursor;
+    int32_t remaining = req->response_partition_limit;
+    if (remaining <= 0 || remaining > PARTITION_LIMIT) {
+        remaining = PARTITION_LIMIT;
+    }
+    resp->topics_count = 0;
+    for (size_t i = first; i < n; i++) {
+        if (i > 0 && cmp_str(&names[i], &names[i - 1]) == 0) {
+            continue; /* a name given twice is described once */
+        }
+        if (remaining == 0) {
+            /* Ended exactly at a topic boundary: continue from here. */
+            set_next_cursor(call, resp, names[i], 0);
+            return 0;
+        }
+        out_topic *out = &resp->topics[resp->topics_count++];
+        const struct bk_md_topic *t = topic_entry(img, names[i], out);
+        if (t == NULL) {
+            continue;
+        }
+        int32_t from = 0;
+        if (cur != NULL && cmp_str(&names[i], &cur->topic_name) == 0 &&
+            cur->partition_index > 0) {
+            from = cur->partition_index;
+        }
+        int32_t got = fill_parts(call, t, from, remaining, out);
+        if (got < 0) {
+            return -1;
+        }
+        remaining -= got;
+        if (from + got < t->n_partitions) {
+            set_next_cursor(call, resp, names[i], from + got);
+            return 0;
+        }
+    }
+    return 0;
+}
+
 void bk_handle_describe_topic_partitions(struct bk_call *call)
 {
     const struct bk_msg_describe_topic_partitions_request *req = call->request;
@@ -106,124 +281,21 @@ void bk_handle_describe_topic_partitions(struct bk_call *call)
         bk_req_fail(call->req, "out of memory");
         return;
     }
-    /* The topic names to walk, sorted. */
     size_t n;
-    struct bk_str *names;
-    if (req->topics_count <= 0) {
-        n = img->n_topics;
-        names = bk_arena_alloc(call->arena, (n + 1) * sizeof(*names));
-        for (size_t i = 0; names != NULL && i < n; i++) {
-            names[i] =
-                bk_str_c(bk_call_cstr(call, bk_str_c(img->by_name[i]->name)));
-            if (names[i].ptr == NULL) {
-                names = NULL;
-            }
-        }
-    } else {
-        n = (size_t)req->topics_count;
-        names = bk_arena_alloc(call->arena, (n + 1) * sizeof(*names));
-        for (size_t i = 0; names != NULL && i < n; i++) {
-            names[i] = req->topics[i].name;
-            if (names[i].len < 0) {
-                names[i] = bk_str_c("");
-            }
-        }
-        if (names != NULL) {
-            qsort(names, n, sizeof(*names), cmp_str);
-        }
-    }
+    struct bk_str *names = sorted_names(call, req, img, &n);
     resp.topics = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_topic));
     if (names == NULL || resp.topics == NULL) {
         bk_md_image_release(img);
         bk_req_fail(call->req, "out of memory");
         return;
     }
-    int32_t remaining = req->response_partition_limit;
-    if (remaining <= 0 || remaining > PARTITION_LIMIT) {
-        remaining = PARTITION_LIMIT;
-    }
-    const struct bk_msg_describe_topic_partitions_request_cursor *cur =
-        req->cursor;
-    size_t i = 0;
-    if (cur != NULL) {
-        while (i < n && cmp_str(&names[i], &cur->topic_name) < 0) {
-            i++;
-        }
-        if (req->topics_count > 0 &&
-            (i == n || cmp_str(&names[i], &cur->topic_name) != 0)) {
-            /* Kafka: "topic list should contain the cursor topic", an
-             * InvalidRequestException answered on every topic asked. */
-            for (size_t k = 0; k < n; k++) {
-                out_topic *out = &resp.topics[k];
-                memset(out, 0, sizeof(*out));
-                out->error_code = BK_KERR_INVALID_REQUEST;
-                out->name = req->topics[k].name;
-                out->topic_authorized_operations = INT32_MIN;
-                out->partitions = NULL;
-                out->partitions_count = 0;
-            }
-            resp.topics_count = (int32_t)n;
-            bk_md_image_release(img);
-            bk_call_reply(call, &resp);
-            return;
-        }
-    }
-    resp.topics_count = 0;
-    for (; i < n; i++) {
-        if (i > 0 && cmp_str(&names[i], &names[i - 1]) == 0) {
-            continue; /* a name given twice is described once */
-        }
-        if (remaining == 0) {
-            /* Ended exactly at a topic boundary: continue from here. */
-            resp.next_cursor =
-                bk_arena_alloc(call->arena, sizeof(*resp.next_cursor));
-            if (resp.next_cursor == NULL) {
-                break;
-            }
-            resp.next_cursor->topic_name = names[i];
-            resp.next_cursor->partition_index = 0;
-            break;
-        }
-        out_topic *out = &resp.topics[resp.topics_count++];
-        memset(out, 0, sizeof(*out));
-        out->name = names[i];
-        out->topic_authorized_operations = INT32_MIN;
-        out->partitions = NULL;
-        out->partitions_count = 0;
-        const struct bk_md_topic *t =
-            bk_md_image_topic(img, names[i].ptr, (size_t)names[i].len);
-        if (t == NULL) {
-            char msg[BK_MD_MSG_SIZE];
-            out->error_code = bk_md_topic_name_check(
-                                  names[i].ptr, (size_t)names[i].len, msg) != 0
-                                  ? BK_KERR_INVALID_TOPIC_EXCEPTION
-                                  : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
-            continue;
-        }
-        out->topic_id = t->id;
-        out->is_internal = t->name[0] == '_' && t->name[1] == '_';
-        int32_t from = 0;
-        if (cur != NULL && cmp_str(&names[i], &cur->topic_name) == 0 &&
-            cur->partition_index > 0) {
-            from = cur->partition_index;
-        }
-        int32_t got = fill_parts(call, t, from, remaining, out);
-        if (got < 0) {
-            bk_md_image_release(img);
-            bk_req_fail(call->req, "out of memory");
-            return;
-        }
-        remaining -= got;
-        if (from + got < t->n_partitions) {
-            resp.next_cursor =
-                bk_arena_alloc(call->arena, sizeof(*resp.next_cursor));
-            if (resp.next_cursor == NULL) {
-                break;
-            }
-            resp.next_cursor->topic_name = names[i];
-            resp.next_cursor->partition_index = from + got;
-            break;
-        }
+    size_t first;
+    if (!cursor_start(req, names, n, &first)) {
+        answer_bad_cursor(req, &resp, n);
+    } else if (describe_page(call, img, req, names, first, n, &resp) != 0) {
+        bk_md_image_release(img);
+        bk_req_fail(call->req, "out of memory");
+        return;
     }
     bk_md_image_release(img);
     bk_call_reply(call, &resp);

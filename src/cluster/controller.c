@@ -689,27 +689,28 @@ static void failed_close_cb(struct raft *r)
     raft_uv_tcp_close(&md->transport);
 }
 
-static void *md_main(void *arg)
+/* A peer that went away makes a raft write fail with EPIPE; without this the
+ * process would die of SIGPIPE (found by the failover test). The signal is
+ * synchronous, so blocking it in this thread is enough and leaves the
+ * process's disposition to the server. */
+static void block_sigpipe(void)
 {
-    struct bk_md *md = arg;
-    /* A peer that went away makes a raft write fail with EPIPE; without this
-     * the process would die of SIGPIPE (found by the failover test). The
-     * signal is synchronous, so blocking it in this thread is enough and
-     * leaves the process's disposition to the server. */
     sigset_t pipe;
     sigemptyset(&pipe);
     sigaddset(&pipe, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &pipe, NULL);
-    int rv = uv_loop_init(&md->loop);
-    if (rv != 0) {
-        errf(md->errmsg, "metadata loop: %s", uv_strerror(rv));
-        start_done(md, BK_EIO);
-        return NULL;
-    }
-    rv = raft_uv_tcp_init(&md->transport, &md->loop);
+}
+
+/* Sets up raft on the metadata loop: the TCP transport (wrapped), the disk
+ * I/O in md->dir and the raft instance with its timeouts. On failure
+ * md->errmsg says why and what was set up here is closed again (the loop
+ * still needs a run to finish the closes). */
+static int open_raft(struct bk_md *md)
+{
+    int rv = raft_uv_tcp_init(&md->transport, &md->loop);
     if (rv != 0) {
         errf(md->errmsg, "raft transport: %s", raft_strerror(rv));
-        goto err_loop;
+        return rv;
     }
     md->orig_listen = md->transport.listen;
     md->orig_connect = md->transport.connect;
@@ -738,7 +739,21 @@ static void *md_main(void *arg)
     raft_set_snapshot_threshold(&md->raft, md->cfg.snapshot_threshold);
     raft_set_snapshot_trailing(&md->raft, md->cfg.snapshot_trailing);
     raft_set_pre_vote(&md->raft, true);
+    return 0;
 
+err_io:
+    raft_uv_close(&md->io);
+err_transport:
+    raft_uv_tcp_close(&md->transport);
+    return rv;
+}
+
+/* Writes the configured voters as the log's first configuration; a log
+ * that already has one (a restart) is left as it is. On failure
+ * md->errmsg says why. */
+static int bootstrap(struct bk_md *md)
+{
+    int rv = 0;
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     for (size_t i = 0; i < md->n_voters && rv == 0; i++) {
@@ -762,6 +777,36 @@ static void *md_main(void *arg)
         errf(md->errmsg, "raft configuration: %s", raft_strerror(rv));
     }
     raft_configuration_close(&conf);
+    return rv;
+}
+
+/* The loop's two standing handles: the async that other threads wake it
+ * with (queued requests), and the check that after each iteration publishes
+ * the raft leader and notices a change of leadership. */
+static void start_handles(struct bk_md *md)
+{
+    uv_async_init(&md->loop, &md->wake, wake_cb);
+    md->wake.data = md;
+    uv_check_init(&md->loop, &md->check);
+    md->check.data = md;
+    uv_check_start(&md->check, check_cb);
+}
+
+static void *md_main(void *arg)
+{
+    struct bk_md *md = arg;
+    block_sigpipe();
+    int rv = uv_loop_init(&md->loop);
+    if (rv != 0) {
+        errf(md->errmsg, "metadata loop: %s", uv_strerror(rv));
+        start_done(md, BK_EIO);
+        return NULL;
+    }
+    rv = open_raft(md);
+    if (rv != 0) {
+        goto err_loop;
+    }
+    rv = bootstrap(md);
     if (rv == 0) {
         rv = raft_start(&md->raft);
         if (rv != 0) {
@@ -775,11 +820,7 @@ static void *md_main(void *arg)
         start_done(md, BK_EIO);
         return NULL;
     }
-    uv_async_init(&md->loop, &md->wake, wake_cb);
-    md->wake.data = md;
-    uv_check_init(&md->loop, &md->check);
-    md->check.data = md;
-    uv_check_start(&md->check, check_cb);
+    start_handles(md);
     start_done(md, 0);
 
     uv_run(&md->loop, UV_RUN_DEFAULT);
@@ -792,10 +833,6 @@ static void *md_main(void *arg)
     }
     return NULL;
 
-err_io:
-    raft_uv_close(&md->io);
-err_transport:
-    raft_uv_tcp_close(&md->transport);
 err_loop:
     uv_run(&md->loop, UV_RUN_DEFAULT);
     uv_loop_close(&md->loop);

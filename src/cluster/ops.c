@@ -323,28 +323,39 @@ static int16_t add_manual(const struct bk_md_image *img,
     return BK_MD_KERR_NONE;
 }
 
-int16_t bk_md_op_create_topic(const struct bk_md_image *img,
-                              const struct bk_md_topic_spec *spec,
-                              const struct bk_md_defaults *defs,
-                              const struct bk_md_rng *rng,
-                              struct bk_md_recs *out,
-                              struct bk_md_create_result *result,
-                              char *msg)
+/* The name is checked with its full length before it is ever used as a C
+ * string: "x\0y" must be refused, not taken for "x". On success *name is an
+ * arena copy (owned by out's arena) of the *len_out bytes. */
+static int16_t create_topic_name(const struct bk_md_topic_spec *spec,
+                                 struct bk_md_recs *out,
+                                 size_t mark,
+                                 const char **name,
+                                 size_t *len_out,
+                                 char *msg)
 {
-    size_t mark = out->n;
-    /* The name is checked with its full length before it is ever used as a
-     * C string: "x\0y" must be refused, not taken for "x". */
     const char *raw = spec->name.len > 0 ? spec->name.ptr : "";
     size_t len = spec->name.len > 0 ? (size_t)spec->name.len : 0;
+    *len_out = len;
     int16_t code = bk_md_topic_name_check(raw, len, msg);
     if (code != 0) {
         return code;
     }
     /* Only [a-zA-Z0-9._-] is left, so the C string copy means the same. */
-    const char *name = bk_arena_strndup(out->arena, raw, len);
-    if (name == NULL) {
+    *name = bk_arena_strndup(out->arena, raw, len);
+    if (*name == NULL) {
         return oom(out, mark, msg);
     }
+    return BK_MD_KERR_NONE;
+}
+
+/* The new name against the image: taken, or equal to an existing name once
+ * '.' and '_' are confused (Kafka refuses both, since metric names cannot
+ * tell them apart). */
+static int16_t create_topic_vs_image(const struct bk_md_image *img,
+                                     const char *name,
+                                     size_t len,
+                                     char *msg)
+{
     if (bk_md_image_topic(img, name, len) != NULL) {
         snprintf(msg, BK_MD_MSG_SIZE, "Topic '%s' already exists.", name);
         return BK_MD_KERR_TOPIC_ALREADY_EXISTS;
@@ -358,6 +369,16 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
             return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
         }
     }
+    return BK_MD_KERR_NONE;
+}
+
+/* The new name against the topics created earlier in the same batch, which
+ * are in out but not yet in the image. */
+static int16_t create_topic_vs_batch(const struct bk_md_recs *out,
+                                     const char *name,
+                                     size_t len,
+                                     char *msg)
+{
     for (size_t i = 0; i < out->n; i++) {
         if (out->v[i].type != BK_MD_REC_TOPIC) {
             continue;
@@ -377,6 +398,18 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
             return BK_MD_KERR_INVALID_TOPIC_EXCEPTION;
         }
     }
+    return BK_MD_KERR_NONE;
+}
+
+/* The partition count and replication factor: from a manual assignment (which
+ * excludes both numbers), else from the request, else from the defaults. */
+static int16_t create_topic_shape(const struct bk_md_image *img,
+                                  const struct bk_md_topic_spec *spec,
+                                  const struct bk_md_defaults *defs,
+                                  int32_t *parts_out,
+                                  int16_t *rf_out,
+                                  char *msg)
+{
     if (spec->n_assignments > 0) {
         if (spec->num_partitions != -1 || spec->replication_factor != -1) {
             snprintf(msg, BK_MD_MSG_SIZE,
@@ -385,7 +418,7 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                      "the same time.");
             return BK_MD_KERR_INVALID_REQUEST;
         }
-        code = check_manual(img, spec, msg);
+        int16_t code = check_manual(img, spec, msg);
         if (code != 0) {
             return code;
         }
@@ -418,10 +451,19 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                  "default value.");
         return BK_MD_KERR_INVALID_REPLICATION_FACTOR;
     }
+    *parts_out = parts;
+    *rf_out = rf;
+    return BK_MD_KERR_NONE;
+}
+
+/* Each topic config is a known key with a valid value, given once. */
+static int16_t create_topic_configs_check(const struct bk_md_topic_spec *spec,
+                                          char *msg)
+{
     for (size_t i = 0; i < spec->n_configs; i++) {
         const struct bk_md_kv_in *kv = &spec->configs[i];
-        code = bk_md_topic_cfg_check(kv->name != NULL ? kv->name : "",
-                                     kv->value, msg);
+        int16_t code = bk_md_topic_cfg_check(kv->name != NULL ? kv->name : "",
+                                             kv->value, msg);
         if (code != 0) {
             return code;
         }
@@ -437,26 +479,17 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
     }
     /* min.insync.replicas above the replication factor makes every
      * acks=all write fail; Kafka accepts it, and so do we. */
+    return BK_MD_KERR_NONE;
+}
 
+/* One config record per topic config of the request. */
+static int16_t add_topic_configs(const char *name,
+                                 const struct bk_md_topic_spec *spec,
+                                 struct bk_md_recs *out,
+                                 size_t mark,
+                                 char *msg)
+{
     bool ok = true;
-    struct bk_md_rec *t = bk_md_recs_add(out, BK_MD_REC_TOPIC);
-    if (t == NULL) {
-        return oom(out, mark, msg);
-    }
-    t->u.topic.name = astr(out, name, &ok);
-    t->u.topic.id = bk_md_random_uuid(rng);
-    struct bk_uuid id = t->u.topic.id;
-    if (!ok) {
-        return oom(out, mark, msg);
-    }
-    if (spec->n_assignments > 0) {
-        code = add_manual(img, &id, spec, out, msg);
-    } else {
-        code = add_partitions(img, &id, 0, parts, rf, rng, out, msg);
-    }
-    if (code != 0) {
-        return fail(out, mark, code);
-    }
     for (size_t i = 0; i < spec->n_configs; i++) {
         struct bk_md_rec *c = bk_md_recs_add(out, BK_MD_REC_CONFIG);
         if (c == NULL) {
@@ -469,6 +502,85 @@ int16_t bk_md_op_create_topic(const struct bk_md_image *img,
         if (!ok) {
             return oom(out, mark, msg);
         }
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* The records of a checked topic: the topic (with a fresh id, returned in
+ * *id), its partitions, then its configs. On failure out is cut back to
+ * mark, so a refused topic leaves nothing behind in the batch. */
+static int16_t add_topic_records(const struct bk_md_image *img,
+                                 const struct bk_md_topic_spec *spec,
+                                 const char *name,
+                                 int32_t parts,
+                                 int16_t rf,
+                                 const struct bk_md_rng *rng,
+                                 struct bk_md_recs *out,
+                                 size_t mark,
+                                 struct bk_uuid *id,
+                                 char *msg)
+{
+    bool ok = true;
+    struct bk_md_rec *t = bk_md_recs_add(out, BK_MD_REC_TOPIC);
+    if (t == NULL) {
+        return oom(out, mark, msg);
+    }
+    t->u.topic.name = astr(out, name, &ok);
+    t->u.topic.id = bk_md_random_uuid(rng);
+    *id = t->u.topic.id;
+    if (!ok) {
+        return oom(out, mark, msg);
+    }
+    int16_t code;
+    if (spec->n_assignments > 0) {
+        code = add_manual(img, id, spec, out, msg);
+    } else {
+        code = add_partitions(img, id, 0, parts, rf, rng, out, msg);
+    }
+    if (code != 0) {
+        return fail(out, mark, code);
+    }
+    return add_topic_configs(name, spec, out, mark, msg);
+}
+
+int16_t bk_md_op_create_topic(const struct bk_md_image *img,
+                              const struct bk_md_topic_spec *spec,
+                              const struct bk_md_defaults *defs,
+                              const struct bk_md_rng *rng,
+                              struct bk_md_recs *out,
+                              struct bk_md_create_result *result,
+                              char *msg)
+{
+    size_t mark = out->n;
+    const char *name = NULL;
+    size_t len = 0;
+    int16_t code = create_topic_name(spec, out, mark, &name, &len, msg);
+    if (code != 0) {
+        return code;
+    }
+    code = create_topic_vs_image(img, name, len, msg);
+    if (code != 0) {
+        return code;
+    }
+    code = create_topic_vs_batch(out, name, len, msg);
+    if (code != 0) {
+        return code;
+    }
+    int32_t parts = 0;
+    int16_t rf = 0;
+    code = create_topic_shape(img, spec, defs, &parts, &rf, msg);
+    if (code != 0) {
+        return code;
+    }
+    code = create_topic_configs_check(spec, msg);
+    if (code != 0) {
+        return code;
+    }
+    struct bk_uuid id;
+    code =
+        add_topic_records(img, spec, name, parts, rf, rng, out, mark, &id, msg);
+    if (code != 0) {
+        return code;
     }
     if (result != NULL) {
         result->topic_id = id;
@@ -646,19 +758,18 @@ static bool broker_resource_ok(const char *res)
     return errno == 0 && *end == '\0' && v >= 0 && v <= INT32_MAX;
 }
 
-int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
-                               int8_t res_type,
-                               const char *resource,
-                               const struct bk_md_alter *ops,
-                               size_t n_ops,
-                               struct bk_md_recs *out,
-                               char *msg)
+/* The resource an AlterConfigs names: an existing topic (returned in *t) or
+ * a broker ("" for the cluster-wide default, else a broker id). */
+static int16_t alter_resource(const struct bk_md_image *img,
+                              int8_t res_type,
+                              const char *resource,
+                              const struct bk_md_topic **t,
+                              char *msg)
 {
-    size_t mark = out->n;
-    const struct bk_md_topic *t = NULL;
+    *t = NULL;
     if (res_type == BK_MD_RES_TOPIC) {
-        t = bk_md_image_topic(img, resource, strlen(resource));
-        if (t == NULL) {
+        *t = bk_md_image_topic(img, resource, strlen(resource));
+        if (*t == NULL) {
             snprintf(msg, BK_MD_MSG_SIZE,
                      "This server does not host this topic-partition.");
             return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
@@ -672,88 +783,158 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
         snprintf(msg, BK_MD_MSG_SIZE, "Unsupported resource type %d", res_type);
         return BK_MD_KERR_INVALID_REQUEST;
     }
-    const struct bk_md_configs *cur =
-        t != NULL ? &t->configs : bk_md_image_broker_configs(img, resource);
-    for (size_t i = 0; i < n_ops; i++) {
-        const struct bk_md_alter *op = &ops[i];
-        const char *name = op->name != NULL ? op->name : "";
-        for (size_t j = 0; j < i; j++) {
-            if (strcmp(ops[j].name, name) == 0) {
-                snprintf(msg, BK_MD_MSG_SIZE,
-                         "Error due to duplicate config keys");
-                return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
-            }
+    return BK_MD_KERR_NONE;
+}
+
+/* The name of operation i: not given before in the request, not empty and,
+ * for a topic, a known topic config (returned in *def; NULL for a broker,
+ * whose names are not checked here). */
+static int16_t alter_name(const struct bk_md_alter *ops,
+                          size_t i,
+                          bool topic,
+                          const struct bk_md_cfg_def **def,
+                          char *msg)
+{
+    const char *name = ops[i].name != NULL ? ops[i].name : "";
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(ops[j].name, name) == 0) {
+            snprintf(msg, BK_MD_MSG_SIZE, "Error due to duplicate config keys");
+            return BK_MD_KERR_INVALID_REQUEST;
         }
-        if (name[0] == '\0') {
-            snprintf(msg, BK_MD_MSG_SIZE, "Config name must not be empty");
-            return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
-        }
-        const struct bk_md_cfg_def *def = NULL;
-        if (t != NULL) {
-            def = bk_md_topic_cfg_find(name);
-            if (def == NULL) {
-                snprintf(msg, BK_MD_MSG_SIZE, "Unknown topic config name: %s",
-                         name);
-                return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
-            }
-        }
-        const char *value = op->value;
-        switch (op->op) {
-            case BK_MD_ALTER_SET:
-                break;
-            case BK_MD_ALTER_DELETE:
-                value = NULL;
-                break;
-            case BK_MD_ALTER_APPEND:
-            case BK_MD_ALTER_SUBTRACT: {
-                if (def != NULL && def->type != BK_MD_CFG_LIST) {
-                    snprintf(
-                        msg, BK_MD_MSG_SIZE,
-                        "Config value %s is not allowed for config key: %s",
-                        op->op == BK_MD_ALTER_APPEND ? "append" : "subtract",
-                        name);
-                    return fail(out, mark, BK_MD_KERR_INVALID_CONFIG);
-                }
-                const char *now =
-                    cur != NULL ? bk_md_configs_get(cur, name) : NULL;
-                if (now == NULL) {
-                    now = def != NULL ? def->dflt : "";
-                }
-                value = list_edit(out->arena, now,
-                                  op->value != NULL ? op->value : "",
-                                  op->op == BK_MD_ALTER_APPEND);
-                if (value == NULL) {
-                    return oom(out, mark, msg);
-                }
-                break;
-            }
-            default:
-                snprintf(msg, BK_MD_MSG_SIZE, "Unknown config operation %d",
-                         op->op);
-                return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
-        }
-        if (value == NULL && op->op == BK_MD_ALTER_SET) {
-            snprintf(msg, BK_MD_MSG_SIZE, "Null value not supported for : %s",
+    }
+    if (name[0] == '\0') {
+        snprintf(msg, BK_MD_MSG_SIZE, "Config name must not be empty");
+        return BK_MD_KERR_INVALID_CONFIG;
+    }
+    *def = NULL;
+    if (topic) {
+        *def = bk_md_topic_cfg_find(name);
+        if (*def == NULL) {
+            snprintf(msg, BK_MD_MSG_SIZE, "Unknown topic config name: %s",
                      name);
-            return fail(out, mark, BK_MD_KERR_INVALID_REQUEST);
+            return BK_MD_KERR_INVALID_CONFIG;
         }
-        if (value != NULL && t != NULL) {
-            int16_t code = bk_md_topic_cfg_check(name, value, msg);
-            if (code != 0) {
-                return fail(out, mark, code);
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* The value that operation op leaves for config name (NULL: deleted, back to
+ * the default). APPEND and SUBTRACT (KIP-339) edit the current list, or the
+ * default when unset, and apply to list configs only; the result is an
+ * arena string. */
+static int16_t alter_value(const struct bk_md_alter *op,
+                           const char *name,
+                           const struct bk_md_cfg_def *def,
+                           const struct bk_md_configs *cur,
+                           struct bk_arena *arena,
+                           const char **value,
+                           char *msg)
+{
+    *value = op->value;
+    switch (op->op) {
+        case BK_MD_ALTER_SET:
+            break;
+        case BK_MD_ALTER_DELETE:
+            *value = NULL;
+            break;
+        case BK_MD_ALTER_APPEND:
+        case BK_MD_ALTER_SUBTRACT: {
+            if (def != NULL && def->type != BK_MD_CFG_LIST) {
+                snprintf(msg, BK_MD_MSG_SIZE,
+                         "Config value %s is not allowed for config key: %s",
+                         op->op == BK_MD_ALTER_APPEND ? "append" : "subtract",
+                         name);
+                return BK_MD_KERR_INVALID_CONFIG;
             }
+            const char *now = cur != NULL ? bk_md_configs_get(cur, name) : NULL;
+            if (now == NULL) {
+                now = def != NULL ? def->dflt : "";
+            }
+            *value = list_edit(arena, now, op->value != NULL ? op->value : "",
+                               op->op == BK_MD_ALTER_APPEND);
+            if (*value == NULL) {
+                snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+                return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+            }
+            break;
         }
-        struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_CONFIG);
-        if (r == NULL) {
-            return oom(out, mark, msg);
+        default:
+            snprintf(msg, BK_MD_MSG_SIZE, "Unknown config operation %d",
+                     op->op);
+            return BK_MD_KERR_INVALID_REQUEST;
+    }
+    if (*value == NULL && op->op == BK_MD_ALTER_SET) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Null value not supported for : %s",
+                 name);
+        return BK_MD_KERR_INVALID_REQUEST;
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* Checks operation i and adds its config record. Returns 0 or a Kafka code
+ * with msg; the caller cuts out back on failure. */
+static int16_t alter_one(const struct bk_md_topic *t,
+                         const struct bk_md_configs *cur,
+                         int8_t res_type,
+                         const char *resource,
+                         const struct bk_md_alter *ops,
+                         size_t i,
+                         struct bk_md_recs *out,
+                         char *msg)
+{
+    const struct bk_md_cfg_def *def;
+    int16_t code = alter_name(ops, i, t != NULL, &def, msg);
+    if (code != 0) {
+        return code;
+    }
+    const char *name = ops[i].name != NULL ? ops[i].name : "";
+    const char *value;
+    code = alter_value(&ops[i], name, def, cur, out->arena, &value, msg);
+    if (code != 0) {
+        return code;
+    }
+    if (value != NULL && t != NULL) {
+        code = bk_md_topic_cfg_check(name, value, msg);
+        if (code != 0) {
+            return code;
         }
-        bool ok = true;
+    }
+    bool ok = true;
+    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_CONFIG);
+    if (r != NULL) {
         r->u.config.resource_type = res_type;
         r->u.config.resource = astr(out, resource, &ok);
         r->u.config.name = astr(out, name, &ok);
         r->u.config.value = astr(out, value, &ok);
-        if (!ok) {
-            return oom(out, mark, msg);
+    }
+    if (r == NULL || !ok) {
+        snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
+        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
+    }
+    return BK_MD_KERR_NONE;
+}
+
+int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
+                               int8_t res_type,
+                               const char *resource,
+                               const struct bk_md_alter *ops,
+                               size_t n_ops,
+                               struct bk_md_recs *out,
+                               char *msg)
+{
+    size_t mark = out->n;
+    const struct bk_md_topic *t;
+    int16_t code = alter_resource(img, res_type, resource, &t, msg);
+    if (code != 0) {
+        return code;
+    }
+    const struct bk_md_configs *cur =
+        t != NULL ? &t->configs : bk_md_image_broker_configs(img, resource);
+    for (size_t i = 0; i < n_ops; i++) {
+        code = alter_one(t, cur, res_type, resource, ops, i, out, msg);
+        if (code != 0) {
+            /* All or nothing: no record of this resource stays. */
+            return fail(out, mark, code);
         }
     }
     msg[0] = '\0';

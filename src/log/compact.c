@@ -426,30 +426,15 @@ int64_t bk_log_clean_offset(const struct bk_log *log)
 
 /* ---- begin ---- */
 
-int bk_log_clean_begin(struct bk_log *log,
-                       bool force,
-                       struct bk_log_clean **out)
+/* The cleanable prefix, as a count of segments in *ncl: sealed, wholly below
+ * the high watermark and the recovery point (so that no checkpoint names a
+ * position inside it), and old enough (min.compaction.lag.ms, which needs
+ * the segment's max timestamp from its index). */
+static int cleanable_prefix(struct bk_log *log, int64_t now, int *ncl)
 {
-    *out = NULL;
     const struct bk_log_config *cfg = &log->cfg;
-    if (!cfg->cleanup_compact || (!cfg->cleaner_enable && !force) ||
-        log->cleaning != NULL) {
-        return 0;
-    }
-    if (atomic_load(&log->failed)) {
-        return BK_EIO;
-    }
-    int64_t mono = bk_clock_mono_ms(log->clock);
-    if (!force && mono - log->clean_check_ms < cfg->cleaner_backoff_ms) {
-        return 0;
-    }
-    log->clean_check_ms = mono;
-    int64_t now = bk_clock_wall_ms(log->clock);
-    /* The cleanable prefix: sealed, wholly below the high watermark and
-     * the recovery point (so that no checkpoint names a position inside
-     * it), and old enough. */
     int64_t limit = log->hw < log->rp ? log->hw : log->rp;
-    int ncl = 0;
+    *ncl = 0;
     for (int i = 0; i + 1 < log->nsegs; i++) {
         struct segment *s = log->segs[i];
         if (log->segs[i + 1]->base > limit || s->base == log->rp_base) {
@@ -464,51 +449,63 @@ int bk_log_clean_begin(struct bk_log *log,
                 break;
             }
         }
-        ncl = i + 1;
+        *ncl = i + 1;
     }
-    if (ncl == 0) {
-        return 0;
-    }
-    int64_t first_dirty = bk_log_clean_offset(log);
-    int64_t clean_bytes = 0, dirty_bytes = 0;
-    bool overdue = false;
+    return 0;
+}
+
+/* How much of the cleanable prefix is already clean (wholly below
+ * first_dirty) and how much is dirty. */
+struct dirt {
+    int64_t clean_bytes, dirty_bytes;
+    bool overdue; /* a dirty segment is older than max.compaction.lag.ms */
+};
+
+static int measure_dirt(struct bk_log *log,
+                        int ncl,
+                        int64_t first_dirty,
+                        int64_t now,
+                        struct dirt *d)
+{
+    const struct bk_log_config *cfg = &log->cfg;
+    *d = (struct dirt){ 0 };
     for (int i = 0; i < ncl; i++) {
         struct segment *s = log->segs[i];
         if (log->segs[i + 1]->base <= first_dirty) {
-            clean_bytes += s->size;
+            d->clean_bytes += s->size;
             continue;
         }
-        dirty_bytes += s->size;
-        if (cfg->max_compaction_lag_ms < INT64_MAX && !overdue) {
+        d->dirty_bytes += s->size;
+        if (cfg->max_compaction_lag_ms < INT64_MAX && !d->overdue) {
             int rv = seg_index_load(log, s);
             if (rv != 0) {
                 return rv;
             }
-            overdue =
+            d->overdue =
                 s->max_ts >= 0 && s->max_ts < now - cfg->max_compaction_lag_ms;
         }
     }
-    int64_t total = clean_bytes + dirty_bytes;
-    double ratio = total > 0 ? (double)dirty_bytes / (double)total : 0.0;
-    bool due = dirty_bytes > 0 && ratio >= cfg->min_cleanable_dirty_ratio;
-    bool horizon = clean_bytes > 0 && log->clean_horizon <= now;
-    if (!force && !due && !overdue && !horizon) {
-        return 0;
-    }
-    bk_log_debug("log",
-                 "dir=%s dirty=%" PRId64 " clean=%" PRId64
-                 " ratio=%.3f segments=%d msg=\"cleaning\"",
-                 log->dir, dirty_bytes, clean_bytes, ratio, ncl);
+    return 0;
+}
 
+/* A new job over the log as it is now: its first ncl segments are rewritten,
+ * every segment's log file is referenced so that the run can read it off the
+ * loop. Returns owned, or NULL on OOM. */
+static struct bk_log_clean *job_new(struct bk_log *log,
+                                    int ncl,
+                                    int64_t first_dirty,
+                                    int64_t now)
+{
+    const struct bk_log_config *cfg = &log->cfg;
     struct bk_log_clean *j = bk_calloc(1, sizeof *j);
     if (j == NULL) {
-        return BK_ENOMEM;
+        return NULL;
     }
     j->segs = bk_calloc((size_t)log->nsegs, sizeof *j->segs);
     j->dir = bk_strdup(log->dir);
     if (j->segs == NULL || j->dir == NULL) {
         job_free(j);
-        return BK_ENOMEM;
+        return NULL;
     }
     j->log = log;
     j->disk = log->disk;
@@ -537,9 +534,14 @@ int bk_log_clean_begin(struct bk_log *log,
         c->log_f = s->log_f;
         bk_fdc_file_ref(s->log_f);
     }
-    /* After a clean open the soft point on disk is unknown, and it may
-     * name a position inside a segment about to be rewritten: write one
-     * past the cleanable part now (the run's barrier waits for it). */
+    return j;
+}
+
+/* After a clean open the soft point on disk is unknown, and it may name a
+ * position inside a segment about to be rewritten: write one past the
+ * cleanable part now (the run's barrier waits for it). */
+static int pin_soft_point(struct bk_log *log)
+{
     if (log->soft == INT64_MAX || log->soft < log->rp) {
         log->soft = log->rp;
         log->soft_base = log->rp_base;
@@ -547,7 +549,59 @@ int bk_log_clean_begin(struct bk_log *log,
         log->soft_idx = log->rp_idx;
         log->soft_tim = log->rp_tim;
     }
-    int rv = queue_soft_write(log);
+    return queue_soft_write(log);
+}
+
+int bk_log_clean_begin(struct bk_log *log,
+                       bool force,
+                       struct bk_log_clean **out)
+{
+    *out = NULL;
+    const struct bk_log_config *cfg = &log->cfg;
+    if (!cfg->cleanup_compact || (!cfg->cleaner_enable && !force) ||
+        log->cleaning != NULL) {
+        return 0;
+    }
+    if (atomic_load(&log->failed)) {
+        return BK_EIO;
+    }
+    int64_t mono = bk_clock_mono_ms(log->clock);
+    if (!force && mono - log->clean_check_ms < cfg->cleaner_backoff_ms) {
+        return 0;
+    }
+    log->clean_check_ms = mono;
+    int64_t now = bk_clock_wall_ms(log->clock);
+    int ncl;
+    int rv = cleanable_prefix(log, now, &ncl);
+    if (rv != 0 || ncl == 0) {
+        return rv;
+    }
+    int64_t first_dirty = bk_log_clean_offset(log);
+    struct dirt d;
+    rv = measure_dirt(log, ncl, first_dirty, now, &d);
+    if (rv != 0) {
+        return rv;
+    }
+    /* Clean when enough of the prefix is dirty (min.cleanable.dirty.ratio),
+     * when a dirty segment waited too long (max.compaction.lag.ms), or when a
+     * kept tombstone's delete horizon has passed. */
+    int64_t total = d.clean_bytes + d.dirty_bytes;
+    double ratio = total > 0 ? (double)d.dirty_bytes / (double)total : 0.0;
+    bool due = d.dirty_bytes > 0 && ratio >= cfg->min_cleanable_dirty_ratio;
+    bool horizon = d.clean_bytes > 0 && log->clean_horizon <= now;
+    if (!force && !due && !d.overdue && !horizon) {
+        return 0;
+    }
+    bk_log_debug("log",
+                 "dir=%s dirty=%" PRId64 " clean=%" PRId64
+                 " ratio=%.3f segments=%d msg=\"cleaning\"",
+                 log->dir, d.dirty_bytes, d.clean_bytes, ratio, ncl);
+
+    struct bk_log_clean *j = job_new(log, ncl, first_dirty, now);
+    if (j == NULL) {
+        return BK_ENOMEM;
+    }
+    rv = pin_soft_point(log);
     if (rv != 0) {
         job_free(j);
         return rv;
@@ -954,7 +1008,167 @@ static int reencode(struct scratch *sc,
     return 0;
 }
 
-/* Writes batch b (len bytes, header h) to o, filtered. */
+/* What marking the records of one batch found. */
+struct batch_tally {
+    size_t kept, removed, tombs_removed;
+    bool tomb_kept;      /* a tombstone stays until its delete horizon */
+    int64_t kept_max_ts; /* -1 when nothing is kept */
+};
+
+/* A new slot at the end of the scratch list (NULL on OOM). */
+static struct rec_ref *scratch_push(struct scratch *sc)
+{
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap == 0 ? 64 : sc->cap * 2;
+        struct rec_ref *nv = bk_realloc(sc->v, cap * sizeof *nv);
+        if (nv == NULL) {
+            return NULL;
+        }
+        sc->v = nv;
+        sc->cap = cap;
+    }
+    return &sc->v[sc->n++];
+}
+
+/* Reads every record of the batch into sc and marks it kept or removed: a
+ * record stays when its key's latest offset is its own, except a tombstone
+ * past the batch's delete horizon (KIP-534); a record without a key goes.
+ * Sets *unreadable when the records cannot
+ * be parsed; the caller then keeps the batch whole. */
+static int mark_records(const struct bk_log_clean *j,
+                        struct scratch *sc,
+                        struct bk_record_iter *it,
+                        int64_t horizon,
+                        struct batch_tally *t,
+                        bool *unreadable)
+{
+    *t = (struct batch_tally){ .kept_max_ts = -1 };
+    *unreadable = false;
+    sc->n = 0;
+    for (;;) {
+        size_t start = it->rd.pos;
+        struct bk_record rec;
+        int rv = bk_record_iter_next(it, &rec);
+        if (rv == 0) {
+            return 0;
+        }
+        if (rv < 0) {
+            *unreadable = true;
+            return 0;
+        }
+        struct rec_ref *r = scratch_push(sc);
+        if (r == NULL) {
+            return BK_ENOMEM;
+        }
+        r->start = start;
+        r->end = it->rd.pos;
+        r->rec = rec;
+        r->timestamp = rec.timestamp;
+        bool keep =
+            rec.key.len >= 0 && kmap_get(&j->keys, rec.key) <= rec.offset;
+        if (keep && rec.value.len < 0) {
+            if (j->now >= horizon) {
+                keep = false;
+                t->tombs_removed++;
+            } else {
+                t->tomb_kept = true;
+            }
+        }
+        r->keep = keep;
+        if (keep) {
+            t->kept++;
+            if (rec.timestamp > t->kept_max_ts) {
+                t->kept_max_ts = rec.timestamp;
+            }
+        } else {
+            t->removed++;
+        }
+    }
+}
+
+/* Whether a batch left with no records must stay, emptied: Kafka keeps the
+ * last batch of a live producer so that its sequence number survives
+ * (RETAIN_EMPTY). */
+static bool retain_empty(const struct bk_log_clean *j,
+                         const struct bk_batch_hdr *h,
+                         int64_t last)
+{
+    return h->producer_id >= 0 &&
+           pmap_get(&j->producers, h->producer_id) == last &&
+           h->max_timestamp >= j->now - j->producer_expiration_ms;
+}
+
+/* Fills sc->hdr and sc->recs with the kept records of a batch whose header
+ * is already copied to sc->hdr. A batch that gets its first delete horizon
+ * carries it as base timestamp, so its records' timestamp deltas are
+ * re-encoded against it (unless the batch uses LogAppendTime, whose records
+ * carry no timestamps of their own). */
+static int gather_kept(const struct bk_log_clean *j,
+                       struct scratch *sc,
+                       const struct bk_batch_hdr *h,
+                       const uint8_t *recs,
+                       const struct batch_tally *t,
+                       bool new_horizon)
+{
+    bool lat = (h->attributes & BK_BATCH_ATTR_LOG_APPEND_TIME) != 0;
+    int64_t base_ts = h->base_timestamp;
+    if (new_horizon) {
+        base_ts = sat_add(j->now, j->delete_retention_ms);
+        uint16_t attrs = (uint16_t)h->attributes | ATTR_HORIZON;
+        sc->hdr[BK_BATCH_OFF_ATTRIBUTES] = (uint8_t)(attrs >> 8);
+        sc->hdr[BK_BATCH_OFF_ATTRIBUTES + 1] = (uint8_t)attrs;
+        bk_put_be64(sc->hdr + BK_BATCH_OFF_BASE_TS, (uint64_t)base_ts);
+    }
+    if (!lat) {
+        bk_put_be64(sc->hdr + BK_BATCH_OFF_MAX_TS, (uint64_t)t->kept_max_ts);
+    }
+    sc->recs_len = 0;
+    for (size_t i = 0; i < sc->n; i++) {
+        const struct rec_ref *r = &sc->v[i];
+        if (!r->keep) {
+            continue;
+        }
+        int rv;
+        if (new_horizon && !lat) {
+            rv = reencode(sc, r, h->base_offset, base_ts);
+        } else {
+            size_t n = r->end - r->start;
+            rv = grow(&sc->recs, &sc->recs_cap, sc->recs_len + n);
+            if (rv == 0) {
+                memcpy(sc->recs + sc->recs_len, recs + r->start, n);
+                sc->recs_len += n;
+            }
+        }
+        if (rv != 0) {
+            return rv;
+        }
+    }
+    return 0;
+}
+
+/* Writes the batch built in sc (header and records) with `kept` records,
+ * compressed again with codec. */
+static int out_rebuilt(struct out *o,
+                       struct scratch *sc,
+                       size_t kept,
+                       enum bk_codec codec)
+{
+    bk_put_be32(sc->hdr + BK_BATCH_OFF_RECORDS_COUNT, (uint32_t)kept);
+    uint8_t *nb = NULL;
+    size_t nlen = 0;
+    int rv = bk_batch_rebuild(sc->hdr, sc->recs, sc->recs_len, codec,
+                              BK_COMPRESS_LEVEL_DEFAULT, NULL, &nb, &nlen);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = out_batch(o, nb, nlen);
+    bk_free(nb);
+    return rv;
+}
+
+/* Writes batch b (len bytes, header h) to o, filtered: batches below the log
+ * start go, control batches stay whole, others lose their superseded records
+ * and expired tombstones. */
 static int clean_batch(struct bk_log_clean *j,
                        struct out *o,
                        struct scratch *sc,
@@ -980,130 +1194,50 @@ static int clean_batch(struct bk_log_clean *j,
         return out_batch(o, b, len); /* keep what cannot be read */
     }
     bool has_horizon = (h->attributes & ATTR_HORIZON) != 0;
-    bool lat = (h->attributes & BK_BATCH_ATTR_LOG_APPEND_TIME) != 0;
     int64_t horizon = has_horizon ? h->base_timestamp : INT64_MAX;
-    size_t kept = 0, removed = 0, tombs_removed = 0;
-    bool tomb_kept = false;
-    int64_t kept_max_ts = -1;
-    sc->n = 0;
-    for (;;) {
-        size_t start = it.rd.pos;
-        struct bk_record rec;
-        int rv = bk_record_iter_next(&it, &rec);
-        if (rv == 0) {
-            break;
-        }
-        if (rv < 0) {
-            st->records_kept += h->records_count;
-            return out_batch(o, b, len);
-        }
-        if (sc->n == sc->cap) {
-            size_t cap = sc->cap == 0 ? 64 : sc->cap * 2;
-            struct rec_ref *nv = bk_realloc(sc->v, cap * sizeof *nv);
-            if (nv == NULL) {
-                return BK_ENOMEM;
-            }
-            sc->v = nv;
-            sc->cap = cap;
-        }
-        struct rec_ref *r = &sc->v[sc->n++];
-        r->start = start;
-        r->end = it.rd.pos;
-        r->rec = rec;
-        r->timestamp = rec.timestamp;
-        bool keep =
-            rec.key.len >= 0 && kmap_get(&j->keys, rec.key) <= rec.offset;
-        if (keep && rec.value.len < 0) {
-            if (j->now >= horizon) {
-                keep = false;
-                tombs_removed++;
-            } else {
-                tomb_kept = true;
-            }
-        }
-        r->keep = keep;
-        if (keep) {
-            kept++;
-            if (rec.timestamp > kept_max_ts) {
-                kept_max_ts = rec.timestamp;
-            }
-        } else {
-            removed++;
-        }
+    struct batch_tally t;
+    bool unreadable;
+    int rv = mark_records(j, sc, &it, horizon, &t, &unreadable);
+    if (rv != 0) {
+        return rv;
     }
-    st->records_kept += (int64_t)kept;
-    st->records_removed += (int64_t)removed;
-    st->tombstones_removed += (int64_t)tombs_removed;
-    bool new_horizon = tomb_kept && !has_horizon;
-    if (tomb_kept) {
+    if (unreadable) {
+        st->records_kept += h->records_count;
+        return out_batch(o, b, len);
+    }
+    st->records_kept += (int64_t)t.kept;
+    st->records_removed += (int64_t)t.removed;
+    st->tombstones_removed += (int64_t)t.tombs_removed;
+    /* The job's next run is due when the earliest horizon of a kept
+     * tombstone passes. */
+    bool new_horizon = t.tomb_kept && !has_horizon;
+    if (t.tomb_kept) {
         int64_t hz =
             new_horizon ? sat_add(j->now, j->delete_retention_ms) : horizon;
         if (hz < j->new_horizon) {
             j->new_horizon = hz;
         }
     }
-    if (removed == 0 && !new_horizon) {
+    if (t.removed == 0 && !new_horizon) {
         return out_batch(o, b, len);
     }
     memcpy(sc->hdr, b, BK_BATCH_HEADER_SIZE);
     enum bk_codec codec =
         (enum bk_codec)(h->attributes & BK_BATCH_ATTR_COMPRESSION_MASK);
-    if (kept == 0) {
-        /* Kafka keeps the last batch of a live producer, emptied, so that
-         * its sequence number survives (RETAIN_EMPTY). */
-        if (h->producer_id < 0 ||
-            pmap_get(&j->producers, h->producer_id) != last ||
-            h->max_timestamp < j->now - j->producer_expiration_ms) {
+    if (t.kept == 0) {
+        if (!retain_empty(j, h, last)) {
             st->batches_removed++;
             return 0;
         }
         codec = BK_CODEC_NONE;
         sc->recs_len = 0;
     } else {
-        int64_t base_ts = h->base_timestamp;
-        if (new_horizon) {
-            base_ts = sat_add(j->now, j->delete_retention_ms);
-            uint16_t attrs = (uint16_t)h->attributes | ATTR_HORIZON;
-            sc->hdr[BK_BATCH_OFF_ATTRIBUTES] = (uint8_t)(attrs >> 8);
-            sc->hdr[BK_BATCH_OFF_ATTRIBUTES + 1] = (uint8_t)attrs;
-            bk_put_be64(sc->hdr + BK_BATCH_OFF_BASE_TS, (uint64_t)base_ts);
-        }
-        if (!lat) {
-            bk_put_be64(sc->hdr + BK_BATCH_OFF_MAX_TS, (uint64_t)kept_max_ts);
-        }
-        sc->recs_len = 0;
-        for (size_t i = 0; i < sc->n; i++) {
-            const struct rec_ref *r = &sc->v[i];
-            if (!r->keep) {
-                continue;
-            }
-            int rv;
-            if (new_horizon && !lat) {
-                rv = reencode(sc, r, h->base_offset, base_ts);
-            } else {
-                size_t n = r->end - r->start;
-                rv = grow(&sc->recs, &sc->recs_cap, sc->recs_len + n);
-                if (rv == 0) {
-                    memcpy(sc->recs + sc->recs_len, it.rd.buf + r->start, n);
-                    sc->recs_len += n;
-                }
-            }
-            if (rv != 0) {
-                return rv;
-            }
+        rv = gather_kept(j, sc, h, it.rd.buf, &t, new_horizon);
+        if (rv != 0) {
+            return rv;
         }
     }
-    bk_put_be32(sc->hdr + BK_BATCH_OFF_RECORDS_COUNT, (uint32_t)kept);
-    uint8_t *nb = NULL;
-    size_t nlen = 0;
-    int rv = bk_batch_rebuild(sc->hdr, sc->recs, sc->recs_len, codec,
-                              BK_COMPRESS_LEVEL_DEFAULT, NULL, &nb, &nlen);
-    if (rv != 0) {
-        return rv;
-    }
-    rv = out_batch(o, nb, nlen);
-    bk_free(nb);
-    return rv;
+    return out_rebuilt(o, sc, t.kept, codec);
 }
 
 static void cleaned_path(const struct bk_log_clean *j,

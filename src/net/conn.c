@@ -327,69 +327,119 @@ static void update_poll(struct bk_conn *c)
     }
 }
 
+/* Unlinks the head answer from the queue and releases it. */
+static void release_head(struct bk_conn *c)
+{
+    struct bk_req *r = c->head;
+    c->head = r->next;
+    if (c->head == NULL) {
+        c->tail = NULL;
+    }
+    c->out_chunk = 0;
+    req_release(c, r);
+}
+
+/* Releases finished answers at the head that have nothing (left) to write:
+ * answers without bytes (acks=0) need no write. */
+static void release_empty_heads(struct bk_conn *c)
+{
+    while (c->head != NULL && c->head->state != BK_REQ_PENDING &&
+           c->out_chunk >= c->head->nchunks) {
+        c->out_off = 0;
+        release_head(c);
+    }
+}
+
+/* Gathers the memory pieces from the write position on, also across
+ * finished answers, into iov, stopping at a file piece, a pending answer
+ * or MAX_IOV pieces. Returns the number of pieces. */
+static int gather_iov(const struct bk_conn *c, struct iovec iov[MAX_IOV])
+{
+    int k = 0;
+    struct bk_req *wr = c->head;
+    unsigned ci = c->out_chunk;
+    size_t skip = c->out_off;
+    while (wr != NULL && wr->state != BK_REQ_PENDING && k < MAX_IOV) {
+        if (ci >= wr->nchunks) {
+            wr = wr->next;
+            ci = 0;
+            continue;
+        }
+        const struct bk_out_chunk *x = &wr->chunks[ci];
+        if (x->base == NULL) {
+            break;
+        }
+        iov[k].iov_base = (char *)x->base + skip;
+        iov[k].iov_len = x->len - skip;
+        skip = 0;
+        k++;
+        ci++;
+    }
+    return k;
+}
+
+/* Advances the write position by n written bytes over the pieces,
+ * releasing each answer once all of it is written. */
+static void advance_written(struct bk_conn *c, size_t n)
+{
+    size_t left = n;
+    while (left > 0 && c->head != NULL) {
+        struct bk_req *h = c->head;
+        if (c->out_chunk < h->nchunks) {
+            const struct bk_out_chunk *x = &h->chunks[c->out_chunk];
+            size_t rest = x->len - c->out_off;
+            if (left < rest) {
+                c->out_off += left;
+                break;
+            }
+            left -= rest;
+            c->out_chunk++;
+            c->out_off = 0;
+        }
+        if (c->out_chunk >= h->nchunks) {
+            release_head(c);
+        }
+    }
+}
+
+/* One write of the head answer's current piece: sendfile(2) for a file
+ * piece, else one writev of the memory pieces from here on. Returns what
+ * the system call returned (errno set when negative). */
+static ssize_t write_once(struct bk_conn *c)
+{
+    const struct bk_out_chunk *ch = &c->head->chunks[c->out_chunk];
+    if (ch->base == NULL) {
+        off_t off = (off_t)(ch->offset + (int64_t)c->out_off);
+        return sendfile(c->fd, ch->fd, &off, ch->len - c->out_off);
+    }
+    struct iovec iov[MAX_IOV];
+    int k = gather_iov(c, iov);
+    return writev(c->fd, iov, k);
+}
+
 /* Writes as much of the queue's finished answers as the socket takes.
  * Returns false when the connection was closed. */
 static bool write_some(struct bk_conn *c)
 {
     for (;;) {
-        /* Answers without bytes (acks=0) at the head need no write. */
-        while (c->head != NULL && c->head->state != BK_REQ_PENDING &&
-               c->out_chunk >= c->head->nchunks) {
-            struct bk_req *r = c->head;
-            c->head = r->next;
-            if (c->head == NULL) {
-                c->tail = NULL;
-            }
-            c->out_chunk = 0;
-            c->out_off = 0;
-            req_release(c, r);
-        }
+        release_empty_heads(c);
         struct bk_req *r = c->head;
         if (r == NULL || r->state == BK_REQ_PENDING) {
             c->want_write = false;
             return true;
         }
         r->state = BK_REQ_WRITING;
-        const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
-        ssize_t n;
-        if (ch->base == NULL) {
-            off_t off = (off_t)(ch->offset + (int64_t)c->out_off);
-            n = sendfile(c->fd, ch->fd, &off, ch->len - c->out_off);
-            if (n == 0) {
-                /* The file is shorter than promised (truncated under us):
-                 * the frame cannot be completed, so the stream is lost. */
-                bk_log_warn("net",
-                            "conn=%llu msg=\"file range ended early; "
-                            "closing\"",
-                            (unsigned long long)c->id);
-                conn_close(c);
-                return false;
-            }
-        } else {
-            /* Gather this and the following memory pieces, also across
-             * finished answers, into one writev. */
-            struct iovec iov[MAX_IOV];
-            int k = 0;
-            struct bk_req *wr = r;
-            unsigned ci = c->out_chunk;
-            size_t skip = c->out_off;
-            while (wr != NULL && wr->state != BK_REQ_PENDING && k < MAX_IOV) {
-                if (ci >= wr->nchunks) {
-                    wr = wr->next;
-                    ci = 0;
-                    continue;
-                }
-                const struct bk_out_chunk *x = &wr->chunks[ci];
-                if (x->base == NULL) {
-                    break;
-                }
-                iov[k].iov_base = (char *)x->base + skip;
-                iov[k].iov_len = x->len - skip;
-                skip = 0;
-                k++;
-                ci++;
-            }
-            n = writev(c->fd, iov, k);
+        bool file = r->chunks[c->out_chunk].base == NULL;
+        ssize_t n = write_once(c);
+        if (n == 0 && file) {
+            /* The file is shorter than promised (truncated under us): the
+             * frame cannot be completed, so the stream is lost. */
+            bk_log_warn("net",
+                        "conn=%llu msg=\"file range ended early; "
+                        "closing\"",
+                        (unsigned long long)c->id);
+            conn_close(c);
+            return false;
         }
         if (n < 0) {
             if (errno == EAGAIN) { /* == EWOULDBLOCK on Linux */
@@ -405,30 +455,7 @@ static bool write_some(struct bk_conn *c)
             return false;
         }
         c->last_active = uv_now(&c->shard->loop);
-        /* Advance the position by n bytes over the pieces. */
-        size_t left = (size_t)n;
-        while (left > 0 && c->head != NULL) {
-            struct bk_req *h = c->head;
-            if (c->out_chunk < h->nchunks) {
-                const struct bk_out_chunk *x = &h->chunks[c->out_chunk];
-                size_t rest = x->len - c->out_off;
-                if (left < rest) {
-                    c->out_off += left;
-                    break;
-                }
-                left -= rest;
-                c->out_chunk++;
-                c->out_off = 0;
-            }
-            if (c->out_chunk >= h->nchunks) {
-                c->head = h->next;
-                if (c->head == NULL) {
-                    c->tail = NULL;
-                }
-                c->out_chunk = 0;
-                req_release(c, h);
-            }
-        }
+        advance_written(c, (size_t)n);
     }
 }
 

@@ -254,6 +254,163 @@ static void print_err(const char *line)
     fprintf(stderr, "brokerd: %s\n", line);
 }
 
+/* Signals are caught from here on; one that arrives during start-up is
+ * handled as soon as the control loop runs. */
+static void catch_signals(struct broker *b)
+{
+    uv_signal_init(&b->loop, &b->sigterm);
+    uv_signal_init(&b->loop, &b->sigint);
+    b->sigterm.data = b->sigint.data = b;
+    uv_signal_start(&b->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&b->sigint, signal_cb, SIGINT);
+    (void)signal(SIGPIPE, SIG_IGN);
+}
+
+/* Binds every configured listener, recording the port each got (port 0
+ * binds an ephemeral one). On failure err says why; the listeners opened so
+ * far stay in b for close_listeners. */
+static int open_listeners(struct broker *b, char *err, size_t errlen)
+{
+    const struct bk_config *cfg = b->cfg;
+    for (unsigned i = 0; i < cfg->nlisteners; i++) {
+        const struct bk_listener_cfg *l = &cfg->listener[i];
+        int port = 0;
+        char why[300];
+        int rv = bk_listener_open(&b->listeners[i], &b->loop, &b->shards,
+                                  l->host, l->port, &port, why, sizeof(why));
+        if (rv != 0) {
+            snprintf(err, errlen, "listeners: %s", why);
+            return rv;
+        }
+        b->bound_port[i] = port;
+        b->nlisteners++;
+    }
+    return 0;
+}
+
+/* Starts the metadata quorum, then the log store. On failure err says why,
+ * preceded on stderr by the full disk that caused it, if one did. */
+static int start_services(struct broker *b, char *err, size_t errlen)
+{
+    bk_datadir_sweep_deleted(&b->datadir);
+    int rv = start_metadata(b, err, errlen);
+    if (rv == 0) {
+        rv = start_storage(b, err, errlen);
+    }
+    if (rv != 0) {
+        /* A full disk makes the first write fail, wherever it is: name the
+         * cause rather than the component that tripped on it. */
+        char full[512];
+        if (bk_datadir_full(&b->datadir, full, sizeof(full))) {
+            print_err(full);
+        }
+    }
+    return rv;
+}
+
+/* Undoes a start-up that got past the listeners, in reverse order. */
+static void abort_start(struct broker *b)
+{
+    close_listeners(b);
+    stop_storage(b);
+    if (b->md != NULL) {
+        bk_md_stop(b->md);
+    }
+    bk_datadir_close(&b->datadir);
+}
+
+static struct bk_net_config net_config(const struct bk_config *cfg)
+{
+    return (struct bk_net_config){
+        .max_request_bytes = (size_t)cfg->socket_request_max_bytes,
+        .max_inflight = (unsigned)cfg->connection_max_inflight_requests,
+        .max_queued_out_bytes = (size_t)cfg->connection_max_queued_bytes,
+        .request_arena_limit = (size_t)cfg->request_max_memory_bytes,
+        .max_queued_request_bytes = cfg->queued_max_request_bytes > 0
+                                        ? (size_t)cfg->queued_max_request_bytes
+                                        : 0,
+        .max_connections = (unsigned)cfg->max_connections,
+        .max_connections_per_ip = (unsigned)cfg->max_connections_per_ip,
+        .per_ip_overrides = cfg->max_connections_per_ip_overrides,
+        .max_idle_ms = (uint64_t)cfg->connections_max_idle_ms,
+        .partial_request_ms =
+            (uint64_t)cfg->connection_partial_request_timeout_ms,
+    };
+}
+
+/* Creates the shards (not yet running) with the API as their handler. */
+static int init_shards(struct broker *b,
+                       unsigned nshards,
+                       char *err,
+                       size_t errlen)
+{
+    struct bk_net_config ncfg = net_config(b->cfg);
+    fill_api_ctx(b);
+    int rv = bk_shards_init(&b->shards, nshards, &ncfg, bk_api_on_request,
+                            bk_api_shard_start, bk_api_shard_drain,
+                            bk_api_shard_stop, &b->api);
+    if (rv != 0) {
+        snprintf(err, errlen, "cannot create %u shards: %s", nshards,
+                 bk_strerror(rv));
+    }
+    return rv;
+}
+
+static void announce_listeners(struct broker *b)
+{
+    const struct bk_config *cfg = b->cfg;
+    for (unsigned i = 0; i < b->nlisteners; i++) {
+        /* With port 0 the advertised port is the one we got. */
+        if (i < b->api.nadvertised && b->api.advertised[i].port == 0) {
+            b->api.advertised[i].port = b->bound_port[i];
+        }
+        bk_log_info("server", "listener=%s://%s:%d msg=\"listening\"",
+                    cfg->listener[i].name, cfg->listener[i].host,
+                    b->bound_port[i]);
+    }
+}
+
+/* Starts the shard threads, told of metadata images from now on. Past this
+ * point nothing can be undone cleanly, so a failure exits the process. */
+static void run_shards(struct broker *b, unsigned nshards)
+{
+    if (bk_api_notify_attach(&b->notify, &b->shards) != 0) {
+        print_err("out of memory at start");
+        _exit(1);
+    }
+    int rv = bk_shards_start(&b->shards);
+    if (rv != 0) {
+        char err[512];
+        snprintf(err, sizeof(err), "cannot start shard threads: %s",
+                 uv_strerror(rv));
+        print_err(err);
+        _exit(1);
+    }
+    bk_log_info("server",
+                "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
+                "version=%s msg=\"started\"",
+                b->api.node_id, b->api.cluster_id, nshards, b->cfg->log_dirs,
+                BK_VERSION);
+}
+
+/* After the control loop ends (a signal): drain and stop the shards, then
+ * close everything in the reverse order of start-up. */
+static void shut_down(struct broker *b)
+{
+    bk_api_notify_detach(&b->notify);
+    bk_shards_stop(&b->shards, (unsigned)b->cfg->shutdown_timeout_ms);
+    uv_close((uv_handle_t *)&b->sigterm, NULL);
+    uv_close((uv_handle_t *)&b->sigint, NULL);
+    uv_run(&b->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&b->loop);
+    bk_shards_close(&b->shards);
+    stop_storage(b);
+    bk_md_stop(b->md);
+    bk_api_notify_close(&b->notify);
+    bk_datadir_close(&b->datadir);
+    bk_log_info("server", "msg=\"stopped\"");
+}
+
 int bk_broker_run(const struct bk_config *cfg)
 {
     static struct broker b; /* one per process; lives for its lifetime */
@@ -274,124 +431,35 @@ int bk_broker_run(const struct bk_config *cfg)
     /* Listeners first: a port in use must stop start-up before anything
      * else (the metadata quorum) starts and logs. */
     uv_loop_init(&b.loop);
-    /* Signals are caught from here on; one that arrives during start-up is
-     * handled as soon as the control loop runs. */
-    uv_signal_init(&b.loop, &b.sigterm);
-    uv_signal_init(&b.loop, &b.sigint);
-    b.sigterm.data = b.sigint.data = &b;
-    uv_signal_start(&b.sigterm, signal_cb, SIGTERM);
-    uv_signal_start(&b.sigint, signal_cb, SIGINT);
-    (void)signal(SIGPIPE, SIG_IGN);
-    for (unsigned i = 0; i < cfg->nlisteners; i++) {
-        const struct bk_listener_cfg *l = &cfg->listener[i];
-        int port = 0;
-        char why[300];
-        rv = bk_listener_open(&b.listeners[i], &b.loop, &b.shards, l->host,
-                              l->port, &port, why, sizeof(why));
-        if (rv != 0) {
-            snprintf(err, sizeof(err), "listeners: %s", why);
-            print_err(err);
-            close_listeners(&b);
-            bk_datadir_close(&b.datadir);
-            return 1;
-        }
-        b.bound_port[i] = port;
-        b.nlisteners++;
-    }
-
-    bk_datadir_sweep_deleted(&b.datadir);
-    rv = start_metadata(&b, err, sizeof(err));
-    if (rv == 0) {
-        rv = start_storage(&b, err, sizeof(err));
-    }
+    catch_signals(&b);
+    rv = open_listeners(&b, err, sizeof(err));
     if (rv != 0) {
-        /* A full disk makes the first write fail, wherever it is: name the
-         * cause rather than the component that tripped on it. */
-        char full[512];
-        if (bk_datadir_full(&b.datadir, full, sizeof(full))) {
-            print_err(full);
-        }
         print_err(err);
         close_listeners(&b);
-        stop_storage(&b);
-        if (b.md != NULL) {
-            bk_md_stop(b.md);
-        }
         bk_datadir_close(&b.datadir);
+        return 1;
+    }
+
+    rv = start_services(&b, err, sizeof(err));
+    if (rv != 0) {
+        print_err(err);
+        abort_start(&b);
         return 1;
     }
 
     unsigned nshards =
         cfg->num_shards > 0 ? (unsigned)cfg->num_shards : cpu_count();
-    struct bk_net_config ncfg = {
-        .max_request_bytes = (size_t)cfg->socket_request_max_bytes,
-        .max_inflight = (unsigned)cfg->connection_max_inflight_requests,
-        .max_queued_out_bytes = (size_t)cfg->connection_max_queued_bytes,
-        .request_arena_limit = (size_t)cfg->request_max_memory_bytes,
-        .max_queued_request_bytes = cfg->queued_max_request_bytes > 0
-                                        ? (size_t)cfg->queued_max_request_bytes
-                                        : 0,
-        .max_connections = (unsigned)cfg->max_connections,
-        .max_connections_per_ip = (unsigned)cfg->max_connections_per_ip,
-        .per_ip_overrides = cfg->max_connections_per_ip_overrides,
-        .max_idle_ms = (uint64_t)cfg->connections_max_idle_ms,
-        .partial_request_ms =
-            (uint64_t)cfg->connection_partial_request_timeout_ms,
-    };
-    fill_api_ctx(&b);
-    rv = bk_shards_init(&b.shards, nshards, &ncfg, bk_api_on_request,
-                        bk_api_shard_start, bk_api_shard_drain,
-                        bk_api_shard_stop, &b.api);
+    rv = init_shards(&b, nshards, err, sizeof(err));
     if (rv != 0) {
-        snprintf(err, sizeof(err), "cannot create %u shards: %s", nshards,
-                 bk_strerror(rv));
         print_err(err);
-        close_listeners(&b);
-        stop_storage(&b);
-        bk_md_stop(b.md);
-        bk_datadir_close(&b.datadir);
+        abort_start(&b);
         return 1;
     }
-    for (unsigned i = 0; i < b.nlisteners; i++) {
-        /* With port 0 the advertised port is the one we got. */
-        if (i < b.api.nadvertised && b.api.advertised[i].port == 0) {
-            b.api.advertised[i].port = b.bound_port[i];
-        }
-        bk_log_info("server", "listener=%s://%s:%d msg=\"listening\"",
-                    cfg->listener[i].name, cfg->listener[i].host,
-                    b.bound_port[i]);
-    }
-
-    if (bk_api_notify_attach(&b.notify, &b.shards) != 0) {
-        print_err("out of memory at start");
-        _exit(1);
-    }
-    rv = bk_shards_start(&b.shards);
-    if (rv != 0) {
-        snprintf(err, sizeof(err), "cannot start shard threads: %s",
-                 uv_strerror(rv));
-        print_err(err);
-        _exit(1);
-    }
-    bk_log_info("server",
-                "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
-                "version=%s msg=\"started\"",
-                b.api.node_id, b.api.cluster_id, nshards, cfg->log_dirs,
-                BK_VERSION);
+    announce_listeners(&b);
+    run_shards(&b, nshards);
 
     uv_run(&b.loop, UV_RUN_DEFAULT);
 
-    bk_api_notify_detach(&b.notify);
-    bk_shards_stop(&b.shards, (unsigned)cfg->shutdown_timeout_ms);
-    uv_close((uv_handle_t *)&b.sigterm, NULL);
-    uv_close((uv_handle_t *)&b.sigint, NULL);
-    uv_run(&b.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&b.loop);
-    bk_shards_close(&b.shards);
-    stop_storage(&b);
-    bk_md_stop(b.md);
-    bk_api_notify_close(&b.notify);
-    bk_datadir_close(&b.datadir);
-    bk_log_info("server", "msg=\"stopped\"");
+    shut_down(&b);
     return 0;
 }
