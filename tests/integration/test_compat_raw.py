@@ -1,0 +1,131 @@
+"""Answers that must match Apache Kafka 4.1 field by field (issue 19),
+driven with raw requests. The expected values were observed by sending the
+same requests to a single-node Kafka 4.1 (KRaft) and are marked as Kafka
+4.1's answers where they appear."""
+import re
+import struct
+import time
+
+from harness import (Broker, connect, read_uvarint, recv_frame, request,
+                     uvarint)
+from kafka_records import crc32c, encode_record, produce_v8
+
+
+def s16(s):
+    b = s.encode()
+    return struct.pack(">h", len(b)) + b
+
+
+def cstr(s):
+    b = s.encode()
+    return uvarint(len(b) + 1) + b
+
+
+def arr(items):
+    return struct.pack(">i", len(items)) + b"".join(items)
+
+
+def create_topic(sock, name, configs=()):
+    """CreateTopics v4, one partition: the topic's error code."""
+    cfgs = arr([s16(k) + s16(v) for k, v in configs])
+    body = arr([s16(name) + struct.pack(">ih", 1, 1) + arr([]) + cfgs])
+    body += struct.pack(">i?", 15000, False)
+    sock.sendall(request(19, 4, 9, body))
+    f = recv_frame(sock)
+    pos = 4 + 4 + 4  # correlation id, throttle, topic count
+    (tl,) = struct.unpack_from(">h", f, pos)
+    (err,) = struct.unpack_from(">h", f, pos + 2 + tl)
+    return err
+
+
+def batch(records, base_ts, gzip=False):
+    """One magic-2 batch: records is [(key, ts_delta)], offset deltas
+    0..n-1, value b"v"."""
+    body = b"".join(encode_record(i, td, k, b"v")
+                    for i, (k, td) in enumerate(records))
+    attributes = 0
+    if gzip:
+        import gzip as gz
+        body = gz.compress(body)
+        attributes = 1
+    max_ts = base_ts + max(td for _, td in records)
+    after_crc = struct.pack(">hiqqqhii", attributes, len(records) - 1,
+                            base_ts, max_ts, -1, -1, -1, len(records)) + body
+    return struct.pack(">qiibI", 0, 9 + len(after_crc), -1, 2,
+                       crc32c(after_crc)) + after_crc
+
+
+def delete_records(sock, topic, offset):
+    """DeleteRecords v1 on partition 0: (error, low watermark)."""
+    body = arr([s16(topic) + arr([struct.pack(">iq", 0, offset)])])
+    body += struct.pack(">i", 10000)
+    sock.sendall(request(21, 1, 6, body))
+    f = recv_frame(sock)
+    pos = 4 + 4 + 4
+    (tl,) = struct.unpack_from(">h", f, pos)
+    pos += 2 + tl + 4
+    _, low, err = struct.unpack_from(">iqh", f, pos)
+    return err, low
+
+
+def list_offsets_v7(sock, topic, timestamp):
+    """ListOffsets v7 (the first with -3) on partition 0:
+    (error, timestamp, offset)."""
+    body = struct.pack(">ib", -1, 0) + uvarint(2) + cstr(topic) + uvarint(2)
+    body += struct.pack(">iiq", 0, -1, timestamp) + b"\0\0\0"
+    sock.sendall(request(2, 7, 8, body, flexible=True))
+    f = recv_frame(sock)
+    _, pos = read_uvarint(f, 4)  # header tags
+    pos += 4  # throttle
+    _, pos = read_uvarint(f, pos)
+    n, pos = read_uvarint(f, pos)
+    pos += n - 1
+    _, pos = read_uvarint(f, pos)
+    _, err, ts, off = struct.unpack_from(">ihqq", f, pos)
+    return err, ts, off
+
+
+# --- ListOffsets -3 (max timestamp) after DeleteRecords --------------------
+
+BASE_TS = 1700000000000
+
+
+def test_max_timestamp_after_delete_records():
+    with Broker() as b:
+        s = connect(b.port)
+        for t in ("mt1", "mt2", "mt3"):
+            assert create_topic(s, t) == 0
+        # mt1: the largest timestamp is offset 2, in the first batch.
+        k = [b"k%d" % i for i in range(10)]
+        produce_v8(s, "mt1", 0, batch(list(zip(k, [0, 10, 50, 20, 30])),
+                                      BASE_TS))
+        produce_v8(s, "mt1", 0, batch(list(zip(k, [1, 2, 3, 4, 5])),
+                                      BASE_TS))
+        top = (0, BASE_TS + 50, 2)
+        assert list_offsets_v7(s, "mt1", -3) == top
+        # Kafka 4.1's answers: the same record whether the new log start
+        # falls before it, just after it inside its batch, in a later
+        # batch, or at the log end (Kafka looks through every segment on
+        # disk, not from the log start).
+        for start in (1, 3, 7, 10):
+            assert delete_records(s, "mt1", start) == (0, start)
+            assert list_offsets_v7(s, "mt1", -3) == top
+        assert list_offsets_v7(s, "mt1", -2) == (0, -1, 10)
+
+        # mt2: the largest timestamp in the second batch (offset 4).
+        produce_v8(s, "mt2", 0, batch(list(zip(k, [0, 1, 2])), BASE_TS))
+        produce_v8(s, "mt2", 0, batch(list(zip(k, [5, 90, 7, 8])), BASE_TS))
+        for start in (None, 4, 6):
+            if start is not None:
+                assert delete_records(s, "mt2", start) == (0, start)
+            assert list_offsets_v7(s, "mt2", -3) == (0, BASE_TS + 90, 4)
+
+        # mt3: inside a compressed batch (offset 1), as Kafka 4.1 answers.
+        produce_v8(s, "mt3", 0, batch(list(zip(k, [0, 60, 2, 3])), BASE_TS,
+                                      gzip=True))
+        produce_v8(s, "mt3", 0, batch(list(zip(k, [5, 6])), BASE_TS))
+        for start in (None, 2, 5):
+            if start is not None:
+                assert delete_records(s, "mt3", start) == (0, start)
+            assert list_offsets_v7(s, "mt3", -3) == (0, BASE_TS + 60, 1)
+        s.close()
