@@ -129,3 +129,73 @@ def test_max_timestamp_after_delete_records():
                 assert delete_records(s, "mt3", start) == (0, start)
             assert list_offsets_v7(s, "mt3", -3) == (0, BASE_TS + 60, 1)
         s.close()
+
+
+# --- a transactional id before transactions exist --------------------------
+
+TXN_UNSUPPORTED = "Transactions are not supported by this broker yet"
+
+
+def read_cstr(f, pos):
+    n, pos = read_uvarint(f, pos)
+    if n == 0:
+        return None, pos
+    return f[pos:pos + n - 1].decode(), pos + n - 1
+
+
+def find_txn_coordinator(sock, version, key="tx1"):
+    """FindCoordinator for a transactional id (key type 1):
+    (error, message, node_id)."""
+    if version >= 4:
+        body = b"\1" + uvarint(2) + cstr(key) + b"\0"
+    elif version == 3:
+        body = cstr(key) + b"\1\0"
+    else:
+        body = s16(key) + b"\1"
+    sock.sendall(request(10, version, 11, body, flexible=version >= 3))
+    f = recv_frame(sock)
+    pos = 4
+    if version >= 3:
+        _, pos = read_uvarint(f, pos)
+    pos += 4  # throttle
+    if version >= 4:
+        _, pos = read_uvarint(f, pos)  # one coordinator
+        got, pos = read_cstr(f, pos)
+        assert got == key
+        node, = struct.unpack_from(">i", f, pos)
+        _, pos = read_cstr(f, pos + 4)  # host
+        err, = struct.unpack_from(">h", f, pos + 4)
+        msg, _ = read_cstr(f, pos + 6)
+        return err, msg, node
+    err, = struct.unpack_from(">h", f, pos)
+    pos += 2
+    if version >= 3:
+        msg, pos = read_cstr(f, pos)
+    else:
+        (n,) = struct.unpack_from(">h", f, pos)
+        msg = f[pos + 2:pos + 2 + n].decode() if n >= 0 else None
+        pos += 2 + max(n, 0)
+    node, = struct.unpack_from(">i", f, pos)
+    return err, msg, node
+
+
+def test_transactional_id_is_refused_for_good():
+    with Broker() as b:
+        s = connect(b.port)
+        # Not COORDINATOR_NOT_AVAILABLE (15), which every client retries
+        # for ever: UNSUPPORTED_VERSION (35), non-retriable, with a message
+        # the Java producer shows ("Could not find a coordinator with type
+        # TRANSACTION with key tx1 due to unexpected error: ...").
+        for v in (1, 2, 3, 4, 5, 6):
+            assert find_txn_coordinator(s, v) == (35, TXN_UNSUPPORTED, -1), v
+        # InitProducerId v1 with a transactional id: UNSUPPORTED_VERSION.
+        body = s16("tx1") + struct.pack(">i", 60000)
+        s.sendall(request(22, 1, 12, body))
+        f = recv_frame(s)
+        err, pid, epoch = struct.unpack_from(">hqh", f, 8)
+        assert (err, pid, epoch) == (35, -1, -1)
+        # Group coordinators are unaffected.
+        s.sendall(request(10, 1, 13, s16("g1") + b"\0"))
+        f = recv_frame(s)
+        assert struct.unpack_from(">h", f, 8)[0] == 0
+        s.close()
