@@ -199,3 +199,84 @@ def test_transactional_id_is_refused_for_good():
         f = recv_frame(s)
         assert struct.unpack_from(">h", f, 8)[0] == 0
         s.close()
+
+
+# --- Produce v8+: every invalid record in record_errors ---------------------
+
+NO_KEY = ("Compacted topic cannot accept message without key in topic "
+          "partition %s-0")
+TS_RE = (r"Timestamp (-?\d+) of message with offset (\d+) is out of range\. "
+         r"The timestamp should be within \[(-?\d+), (-?\d+)\]$")
+HOUR = 3600000
+
+
+def test_produce_lists_every_invalid_record():
+    with Broker() as b:
+        s = connect(b.port)
+        assert create_topic(s, "ck", [("cleanup.policy", "compact")]) == 0
+        assert create_topic(s, "ts", [
+            ("message.timestamp.before.max.ms", str(HOUR)),
+            ("message.timestamp.after.max.ms", str(HOUR))]) == 0
+        assert create_topic(s, "ckts", [
+            ("cleanup.policy", "compact"),
+            ("message.timestamp.before.max.ms", str(HOUR))]) == 0
+        now = int(time.time() * 1000)
+        k = [b"k%d" % i for i in range(12)]
+
+        # Kafka 4.1's answer: INVALID_RECORD (87), base offset -1, the log
+        # start offset, one record error per keyless record, and a message
+        # naming the count and the first three.
+        recs = [(None if i in (0, 10) else k[i], i) for i in range(12)]
+        for gzip in (False, True):
+            err, base, start, errs, msg = produce_v8(
+                s, "ck", 0, batch(recs, now, gzip=gzip))
+            key_msg = NO_KEY % "ck"
+            assert (err, base, start) == (87, -1, 0)
+            assert errs == [(0, key_msg), (10, key_msg)]
+            assert msg == (
+                "One or more records have been rejected due to 2 record "
+                "errors in total, and only showing the first three errors "
+                "at most: [RecordError(batchIndex=0, message='%s'), "
+                "RecordError(batchIndex=10, message='%s')]"
+                % (key_msg, key_msg))
+        err, _, _, errs, msg = produce_v8(
+            s, "ck", 0, batch([(None, i) for i in range(5)], now))
+        assert err == 87 and [i for i, _ in errs] == [0, 1, 2, 3, 4]
+        assert msg.startswith("One or more records have been rejected due "
+                              "to 5 record errors in total")
+        assert msg.count("RecordError(") == 3
+
+        # Timestamps out of range, too old (1, 3) and too new (2, 4): Kafka
+        # 4.1 answers INVALID_TIMESTAMP (32), every such record, with its
+        # timestamp, offset and the allowed range.
+        for topic, bad, delta in (("ts", (1, 3), -2 * HOUR),
+                                  ("ts", (2, 4), 2 * HOUR)):
+            recs = [(k[i], delta if i in bad else i) for i in range(5)]
+            t0 = int(time.time() * 1000)
+            err, base, start, errs, msg = produce_v8(s, topic, 0,
+                                                     batch(recs, now))
+            t1 = int(time.time() * 1000)
+            assert (err, base, start) == (32, -1, 0)
+            assert msg == ("One or more records have been rejected due to "
+                           "invalid timestamp")
+            assert [i for i, _ in errs] == list(bad)
+            for i, text in errs:
+                m = re.match(TS_RE, text)
+                assert m, text
+                ts, off, lo, hi = map(int, m.groups())
+                assert (ts, off) == (now + delta, i)
+                assert t0 - HOUR <= lo <= t1 - HOUR and hi == lo + 2 * HOUR
+
+        # Both at once: the key is checked first, one error per record, and
+        # any timestamp error makes it INVALID_TIMESTAMP (Kafka 4.1).
+        recs = [(None if i == 0 else k[i], -2 * HOUR if i == 2 else i)
+                for i in range(4)]
+        err, _, _, errs, msg = produce_v8(s, "ckts", 0, batch(recs, now))
+        assert err == 32 and [i for i, _ in errs] == [0, 2]
+        assert errs[0][1] == NO_KEY % "ckts"
+        assert re.match(TS_RE, errs[1][1])
+        recs = [(None if i == 0 else k[i], -2 * HOUR if i == 0 else i)
+                for i in range(4)]
+        err, _, _, errs, msg = produce_v8(s, "ckts", 0, batch(recs, now))
+        assert (err, errs) == (87, [(0, NO_KEY % "ckts")])
+        s.close()
