@@ -3,8 +3,19 @@
  * A group's coordinator is the leader of its __consumer_offsets partition
  * (group_coord.h). The topic is created on first use, as Kafka does, with
  * offsets.topic.num.partitions partitions and cleanup.policy=compact; the
- * answer waits until that is applied. Transaction coordinators (key type
- * 1) do not exist yet: COORDINATOR_NOT_AVAILABLE. */
+ * answer waits until that is applied.
+ *
+ * Transaction coordinators (key type 1) do not exist yet. The answer is
+ * UNSUPPORTED_VERSION with a message saying so, not the retriable
+ * COORDINATOR_NOT_AVAILABLE: with that, a transactional producer looked
+ * for its coordinator forever (Kafka's clients retry every retriable
+ * FindCoordinator error). The Java producer treats any other
+ * non-retriable error, other than the authorization ones, as fatal and
+ * shows the message ("Could not find a coordinator with type TRANSACTION
+ * with key ... due to unexpected error: ..."); UNSUPPORTED_VERSION says
+ * what is true (this broker lacks the feature) where
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED would blame the user's ACLs, and
+ * matches the answer InitProducerId gives a transactional id. */
 #include "protocol/gen/find_coordinator.h"
 
 #include <string.h>
@@ -14,6 +25,8 @@
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_find_coordinator_response_coordinator out_coord;
+
+#define TXN_UNSUPPORTED "Transactions are not supported by this broker yet"
 
 static void fill(struct bk_call *call,
                  const struct bk_md_image *img,
@@ -28,9 +41,13 @@ static void fill(struct bk_call *call,
         img != NULL
             ? bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))
             : NULL;
+    if (key_type == 1) {
+        c->error_code = BK_KERR_UNSUPPORTED_VERSION;
+        c->error_message = bk_str_c(TXN_UNSUPPORTED);
+        return;
+    }
     if (key_type != 0) {
-        c->error_code = key_type == 1 ? BK_KERR_COORDINATOR_NOT_AVAILABLE
-                                      : BK_KERR_INVALID_REQUEST;
+        c->error_code = BK_KERR_INVALID_REQUEST;
     } else if (t == NULL || t->n_partitions <= 0) {
         c->error_code = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {

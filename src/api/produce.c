@@ -26,8 +26,10 @@ typedef struct bk_msg_produce_response_partition_produce_response out_part;
 typedef struct bk_msg_produce_response_topic_produce_response out_topic;
 
 struct produce_item {
-    /* The per-record error (Produce v8+) when a record is refused. */
-    struct bk_msg_produce_response_batch_index_and_error_message rec_error;
+    /* The record errors and their messages (Produce v8+), allocated on the
+     * owner's thread, which may not use the call's arena (fan.h); freed
+     * once the answer is encoded. */
+    struct bk_arena errs;
     const struct bk_msg_produce_request_partition_produce_data *in;
     struct bk_uuid topic_id; /* resolved on the connection's shard */
     bool known;
@@ -62,6 +64,30 @@ static void durable_cb(struct bk_replica_append *a, int16_t error)
     bk_fan_release(it->part);
 }
 
+/* Produce v8+ record_errors: every refused record with its message. */
+static void set_record_errors(const struct produce_state *st,
+                              struct produce_item *it,
+                              const struct bk_replica_append *a)
+{
+    typedef struct bk_msg_produce_response_batch_index_and_error_message
+        rec_error;
+    if (a->record_errors_count <= 0 || st->version < 8) {
+        return;
+    }
+    rec_error *errs = bk_arena_alloc(
+        &it->errs, (size_t)a->record_errors_count * sizeof(*errs));
+    if (errs == NULL) {
+        return; /* the error code and message still tell */
+    }
+    for (int32_t i = 0; i < a->record_errors_count; i++) {
+        errs[i].batch_index = a->record_errors[i].index;
+        errs[i].batch_index_error_message =
+            bk_str_c(a->record_errors[i].message);
+    }
+    it->out->record_errors = errs;
+    it->out->record_errors_count = a->record_errors_count;
+}
+
 static void produce_one(struct produce_state *st,
                         struct bk_fan_part *part,
                         const struct bk_md_image *img,
@@ -92,6 +118,7 @@ static void produce_one(struct produce_state *st,
     a->wait_durable = st->acks == -1;
     a->durable_cb = durable_cb;
     a->data = it;
+    a->arena = &it->errs;
     it->part = part;
     /* Held before the append: durable_cb may run on the syncer thread
      * before bk_replica_append_leader returns. */
@@ -99,13 +126,8 @@ static void produce_one(struct produce_state *st,
     bool held = bk_replica_append_leader(p, a);
     if (a->error != BK_KERR_NONE) {
         set_error(it, a->error, a->message);
-        if (a->bad_record >= 0) {
-            it->rec_error.batch_index = a->bad_record;
-            it->rec_error.batch_index_error_message = bk_str_c(
-                a->message != NULL ? a->message : bk_kerr_message(a->error));
-            it->out->record_errors = &it->rec_error;
-            it->out->record_errors_count = 1;
-        }
+        it->out->log_start_offset = a->log_start;
+        set_record_errors(st, it, a);
     } else {
         it->out->error_code = BK_KERR_NONE;
         it->out->base_offset = a->base_offset;
@@ -151,9 +173,13 @@ static void done(struct bk_fan *fan)
         } else {
             bk_req_noreply(call->req);
         }
-        return;
+    } else {
+        bk_call_reply(call, &st->resp);
     }
-    bk_call_reply(call, &st->resp);
+    /* The answer is encoded: the record errors may go. */
+    for (size_t i = 0; i < st->nitems; i++) {
+        bk_arena_destroy(&st->items[i].errs);
+    }
 }
 
 void bk_handle_produce(struct bk_call *call)
@@ -201,6 +227,7 @@ void bk_handle_produce(struct bk_call *call)
                 : NULL;
         for (int32_t j = 0; j < ot->partition_responses_count; j++, k++) {
             struct produce_item *it = &st->items[k];
+            bk_arena_init(&it->errs, 4096, 0);
             it->in = &td->partition_data[j];
             /* Unknown topics are answered by this shard. */
             it->known =

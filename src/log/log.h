@@ -324,6 +324,17 @@ int bk_log_read(struct bk_log *log,
                 int64_t max_bytes,
                 int64_t upto,
                 struct bk_log_read_result *res);
+/* Like bk_log_read(), but offset may lie below the log start, down to the
+ * first batch still on disk (an offset below that starts there): after
+ * DeleteRecords the batches below the new start stay until their whole
+ * segment goes, and ListOffsets -3 still answers from them as Kafka's
+ * UnifiedLog does. Consumers must use bk_log_read(). Errors: BK_ERANGE
+ * (offset above the end), BK_EIO. */
+int bk_log_read_retained(struct bk_log *log,
+                         int64_t offset,
+                         int64_t max_bytes,
+                         int64_t upto,
+                         struct bk_log_read_result *res);
 /* Unpins the ranges' files; res may be reused. Safe from any thread. */
 void bk_log_read_release(struct bk_log_read_result *res);
 

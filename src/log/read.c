@@ -51,19 +51,13 @@ static int find_batch(struct bk_log *log,
     }
 }
 
-int bk_log_read(struct bk_log *log,
-                int64_t offset,
-                int64_t max_bytes,
-                int64_t upto,
-                struct bk_log_read_result *res)
+/* bk_log_read() and bk_log_read_retained(), once offset is in range. */
+static int read_from(struct bk_log *log,
+                     int64_t offset,
+                     int64_t max_bytes,
+                     int64_t upto,
+                     struct bk_log_read_result *res)
 {
-    res->count = 0;
-    res->bytes = 0;
-    res->next_offset = offset;
-    res->fc = log->fc;
-    if (offset < log->log_start || offset > log->leo) {
-        return BK_ERANGE;
-    }
     int i;
     int64_t pos;
     int rv = find_batch(log, offset, &i, &pos);
@@ -118,6 +112,42 @@ int bk_log_read(struct bk_log *log,
         pos = 0;
     }
     return 0;
+}
+
+int bk_log_read(struct bk_log *log,
+                int64_t offset,
+                int64_t max_bytes,
+                int64_t upto,
+                struct bk_log_read_result *res)
+{
+    res->count = 0;
+    res->bytes = 0;
+    res->next_offset = offset;
+    res->fc = log->fc;
+    if (offset < log->log_start || offset > log->leo) {
+        return BK_ERANGE;
+    }
+    return read_from(log, offset, max_bytes, upto, res);
+}
+
+int bk_log_read_retained(struct bk_log *log,
+                         int64_t offset,
+                         int64_t max_bytes,
+                         int64_t upto,
+                         struct bk_log_read_result *res)
+{
+    int64_t first = log->nsegs > 0 ? log->segs[0]->base : log->log_start;
+    if (offset < first) {
+        offset = first;
+    }
+    res->count = 0;
+    res->bytes = 0;
+    res->next_offset = offset;
+    res->fc = log->fc;
+    if (offset > log->leo) {
+        return BK_ERANGE;
+    }
+    return read_from(log, offset, max_bytes, upto, res);
 }
 
 void bk_log_read_release(struct bk_log_read_result *res)

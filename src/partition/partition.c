@@ -773,22 +773,18 @@ void bk_part_after_append(struct bk_partition *p,
     bk_part_wake(p);
 }
 
-int bk_part_batch_at(struct bk_partition *p,
-                     int64_t offset,
+/* The header of the first batch in rd (released here). */
+static int first_hdr(struct bk_partition *p,
+                     struct bk_log_read_result *rd,
                      struct bk_batch_hdr *h)
 {
-    struct bk_log_read_result rd;
-    int rv = bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
-    if (rv != 0) {
-        return rv;
-    }
-    if (rd.count == 0) {
+    if (rd->count == 0) {
         return BK_ENOTFOUND;
     }
     uint8_t buf[BK_BATCH_HEADER_SIZE];
-    ssize_t n = bk_disk_pread_all(p->disk, rd.ranges[0].fd, buf, sizeof(buf),
-                                  rd.ranges[0].file_offset);
-    bk_log_read_release(&rd);
+    ssize_t n = bk_disk_pread_all(p->disk, rd->ranges[0].fd, buf, sizeof(buf),
+                                  rd->ranges[0].file_offset);
+    bk_log_read_release(rd);
     if (n != (ssize_t)sizeof(buf)) {
         return BK_EIO;
     }
@@ -796,15 +792,38 @@ int bk_part_batch_at(struct bk_partition *p,
     return 0;
 }
 
+int bk_part_batch_at(struct bk_partition *p,
+                     int64_t offset,
+                     struct bk_batch_hdr *h)
+{
+    struct bk_log_read_result rd;
+    int rv = bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
+    return rv != 0 ? rv : first_hdr(p, &rd, h);
+}
+
+/* As bk_part_batch_at(), from the batches still on disk below the log
+ * start too (bk_log_read_retained). */
+static int retained_batch_at(struct bk_partition *p,
+                             int64_t offset,
+                             struct bk_batch_hdr *h)
+{
+    struct bk_log_read_result rd;
+    int rv = bk_log_read_retained(p->log, offset, 1, INT64_MAX, &rd);
+    return rv != 0 ? rv : first_hdr(p, &rd, h);
+}
+
 /* Reads the whole batch that starts at or holds `offset` into a heap
- * buffer (returns owned). */
+ * buffer (returns owned); retained: offset may lie below the log start
+ * (bk_log_read_retained). */
 static int read_batch(struct bk_partition *p,
                       int64_t offset,
+                      bool retained,
                       uint8_t **out,
                       size_t *len)
 {
     struct bk_log_read_result rd;
-    int rv = bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
+    int rv = retained ? bk_log_read_retained(p->log, offset, 1, INT64_MAX, &rd)
+                      : bk_log_read(p->log, offset, 1, INT64_MAX, &rd);
     if (rv != 0 || rd.count == 0) {
         return rv != 0 ? rv : BK_ENOTFOUND;
     }
@@ -857,16 +876,23 @@ int bk_part_max_timestamp(struct bk_partition *p,
                           int64_t *offset,
                           int64_t *timestamp)
 {
-    int64_t off = bk_log_start_offset(p->log);
+    /* Kafka's UnifiedLog looks through every segment still on disk, not
+     * from the log start: after DeleteRecords the record with the largest
+     * timestamp is answered even when it now lies below the log start
+     * (checked against Kafka 4.1), until retention deletes its segment. */
+    int64_t off = 0;
     int64_t end = bk_log_end_offset(p->log);
     int64_t best_ts = INT64_MIN, best_base = -1;
     struct bk_batch_hdr h;
     /* Walk the batch headers; the largest maxTimestamp wins, the first one
      * on ties (Kafka's offsetOfMaxTimestamp). */
     while (off < end) {
-        int rv = bk_part_batch_at(p, off, &h);
+        int rv = retained_batch_at(p, off, &h);
+        if (rv == BK_ENOTFOUND) {
+            break;
+        }
         if (rv != 0) {
-            return rv == BK_ENOTFOUND ? 0 : rv;
+            return rv;
         }
         if (h.max_timestamp > best_ts) {
             best_ts = h.max_timestamp;
@@ -881,7 +907,7 @@ int bk_part_max_timestamp(struct bk_partition *p,
     /* Find the record inside that batch. */
     uint8_t *buf;
     size_t len;
-    int rv = read_batch(p, best_base, &buf, &len);
+    int rv = read_batch(p, best_base, true, &buf, &len);
     if (rv != 0) {
         return rv;
     }
@@ -911,7 +937,7 @@ int bk_part_offset_for_time(struct bk_partition *p,
     }
     uint8_t *buf;
     size_t len;
-    if (read_batch(p, *offset, &buf, &len) != 0) {
+    if (read_batch(p, *offset, false, &buf, &len) != 0) {
         return 0; /* keep the batch's own answer */
     }
     (void)len;

@@ -214,8 +214,9 @@ int bk_part_offset_for_time(struct bk_partition *p,
                             int64_t *timestamp);
 
 /* ListOffsets -3 (KIP-734): the offset and timestamp of the record with the
- * largest timestamp in the log. Returns 0, BK_ENOTFOUND for an empty log,
- * BK_EIO or BK_ENOMEM. */
+ * largest timestamp among the batches still on disk, as Kafka answers it:
+ * that may be a record below the log start after DeleteRecords. Returns 0,
+ * BK_ENOTFOUND for an empty log, BK_EIO or BK_ENOMEM. */
 int bk_part_max_timestamp(struct bk_partition *p,
                           int64_t *offset,
                           int64_t *timestamp);

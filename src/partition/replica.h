@@ -98,8 +98,15 @@ int16_t bk_replica_delete_records(struct bk_partition *p,
 /* --- appending as leader ------------------------------------------------ */
 
 struct bk_replica_append;
+struct bk_arena;
 typedef void (*bk_replica_durable_cb)(struct bk_replica_append *a,
                                       int16_t error);
+
+/* One refused record (Produce v8+ record_errors). */
+struct bk_replica_record_error {
+    int32_t index;       /* in the batch */
+    const char *message; /* static or in the append's arena */
+};
 
 /* One Produce partition's batch. The caller fills the inputs, owns the
  * struct, and keeps it (and batch) alive until the call returns and, if
@@ -113,10 +120,14 @@ struct bk_replica_append {
     bool wait_durable; /* acks=all: an fdatasync must cover the batch */
     bk_replica_durable_cb durable_cb;
     void *data;
+    struct bk_arena *arena; /* borrowed: where the record errors and their
+                               messages go; must outlive the answer */
     /* out */
     int16_t error;
-    const char *message; /* static, or NULL for the code's own text */
-    int32_t bad_record;  /* Produce v8+ record_errors; -1: none */
+    const char *message; /* static or in arena, or NULL for the code's text */
+    /* The refused records, in order (in arena; NULL when none). */
+    struct bk_replica_record_error *record_errors;
+    int32_t record_errors_count;
     int64_t base_offset; /* -1 on error */
     int64_t append_time; /* LogAppendTime, or -1 */
     int64_t log_start;   /* after the append, or -1 on error */

@@ -11,13 +11,17 @@
  * the page cache. acks=all then waits for an fdatasync that covers the
  * batch.
  *
- * Failure modes: every refusal is a Kafka error code in a->error, with the
- * record index for Produce v8+ where one record is at fault. A corrupt batch
+ * Failure modes: every refusal is a Kafka error code in a->error. Records
+ * that fail Kafka's per-record checks (a key on a compacted topic, the
+ * timestamp bounds) are all listed, with Kafka's messages, for Produce
+ * v8+'s record_errors; a malformed record names its index. A corrupt batch
  * (bad CRC) is told apart from an invalid one by checking the CRC only
  * after the records failed. Storage errors are KAFKA_STORAGE_ERROR, which
  * every client retries; the log heals from the transient ones. */
+#include <stdio.h>
 #include <string.h>
 
+#include "common/arena.h"
 #include "common/clock.h"
 #include "common/err.h"
 #include "log/batch.h"
@@ -90,22 +94,153 @@ static bool check_header(struct bk_replica_append *a,
     return true;
 }
 
+/* Collects the refused records for record_errors (bk_batch_record_errors'
+ * callback). */
+struct rec_errs {
+    struct bk_partition *p;
+    struct bk_replica_append *a;
+    const char *key_message; /* one text for every keyless record */
+    int64_t lo, hi;
+    bool timestamps; /* some record's timestamp is out of range */
+    bool failed;     /* out of memory */
+};
+
+static void rec_error_cb(void *arg, const struct bk_batch_record_error *e)
+{
+    struct rec_errs *re = arg;
+    struct bk_replica_append *a = re->a;
+    struct bk_replica_record_error *out =
+        &a->record_errors[a->record_errors_count++];
+    out->index = e->index;
+    out->message = re->key_message;
+    if (e->fault == BK_RB_FAULT_TIMESTAMP) {
+        /* Kafka 4.1's wording (LogValidator.validateTimestamp). */
+        char buf[200];
+        int n = snprintf(buf, sizeof(buf),
+                         "Timestamp %lld of message with offset %lld is out "
+                         "of range. The timestamp should be within [%lld, "
+                         "%lld]",
+                         (long long)e->timestamp, (long long)e->offset,
+                         (long long)re->lo, (long long)re->hi);
+        out->message = bk_arena_strndup(a->arena, buf, (size_t)n);
+        re->timestamps = true;
+    }
+    re->failed |= out->message == NULL;
+}
+
+/* Kafka's top-level message for INVALID_RECORD: the count and the first
+ * three record errors, as Java prints a List of RecordError. */
+static const char *invalid_record_message(struct bk_replica_append *a)
+{
+    char buf[1024];
+    size_t n = (size_t)snprintf(buf, sizeof(buf),
+                                "One or more records have been rejected due "
+                                "to %d record errors in total, and only "
+                                "showing the first three errors at most: [",
+                                (int)a->record_errors_count);
+    for (int32_t i = 0; i < a->record_errors_count && i < 3; i++) {
+        const struct bk_replica_record_error *e = &a->record_errors[i];
+        if (n < sizeof(buf)) {
+            n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+                                  "%sRecordError(batchIndex=%d, message='%s')",
+                                  i > 0 ? ", " : "", (int)e->index, e->message);
+        }
+    }
+    if (n < sizeof(buf)) {
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "]");
+    }
+    n = n < sizeof(buf) ? n : sizeof(buf) - 1;
+    return bk_arena_strndup(a->arena, buf, n);
+}
+
+/* Every record that fails Kafka's per-record checks, listed as Kafka 4.1
+ * answers them: record_errors with Kafka's messages, INVALID_TIMESTAMP
+ * when any timestamp is out of range (else INVALID_RECORD), the log start
+ * offset. False when the batch's structure is at fault instead (then the
+ * caller answers as for any malformed batch). */
+static bool refuse_records(struct bk_partition *p,
+                           struct bk_replica_append *a,
+                           struct bk_arena *scratch,
+                           int64_t now)
+{
+    struct bk_batch_records_info info;
+    if (a->arena == NULL ||
+        bk_batch_records_validate(a->batch, a->len, 0, MAX_UNCOMPRESSED,
+                                  scratch, &info) != 0) {
+        return false;
+    }
+    struct rec_errs re = { .p = p, .a = a, .lo = INT64_MIN, .hi = INT64_MAX };
+    if (!p->log_append_time) {
+        int64_t before =
+            p->timestamp_before_ms < 0 ? 0 : p->timestamp_before_ms;
+        int64_t after = p->timestamp_after_ms < 0 ? 0 : p->timestamp_after_ms;
+        if (__builtin_sub_overflow(now, before, &re.lo)) {
+            re.lo = INT64_MIN;
+        }
+        if (__builtin_add_overflow(now, after, &re.hi)) {
+            re.hi = INT64_MAX;
+        }
+    }
+    unsigned flags = p->compacted ? BK_RB_REQUIRE_KEYS : 0;
+    int32_t n =
+        bk_batch_record_errors(a->batch, info.records_data, info.records_size,
+                               flags, re.lo, re.hi, NULL, NULL);
+    if (n <= 0) {
+        return false;
+    }
+    char key_message[400];
+    snprintf(key_message, sizeof(key_message),
+             "Compacted topic cannot accept message without key in topic "
+             "partition %s-%d",
+             p->topic != NULL ? p->topic : "", (int)p->index);
+    re.key_message =
+        bk_arena_strndup(a->arena, key_message, strlen(key_message));
+    a->record_errors =
+        bk_arena_alloc(a->arena, (size_t)n * sizeof(*a->record_errors));
+    if (a->record_errors == NULL || re.key_message == NULL) {
+        return false;
+    }
+    a->record_errors_count = 0;
+    bk_batch_record_errors(a->batch, info.records_data, info.records_size,
+                           flags, re.lo, re.hi, rec_error_cb, &re);
+    if (re.failed) {
+        a->record_errors = NULL;
+        a->record_errors_count = 0;
+        return false;
+    }
+    if (re.timestamps) {
+        refuse(a, BK_KERR_INVALID_TIMESTAMP,
+               "One or more records have been rejected due to invalid "
+               "timestamp");
+    } else {
+        refuse(a, BK_KERR_INVALID_RECORD, invalid_record_message(a));
+    }
+    /* Kafka answers a record validation failure with the log start. */
+    a->log_start = bk_replica_log_start(p);
+    return true;
+}
+
 /* The records, walked once (Kafka's LogValidator). */
 static bool check_records(struct bk_partition *p,
                           struct bk_replica_append *a,
                           struct bk_arena *scratch,
                           struct bk_batch_records_info *info)
 {
+    int64_t now = bk_clock_wall_ms(bk_clock_system());
     int vrv = bk_batch_records_validate(a->batch, a->len,
                                         p->compacted ? BK_RB_REQUIRE_KEYS : 0,
                                         MAX_UNCOMPRESSED, scratch, info);
     if (vrv == 0 && !p->log_append_time) {
-        int64_t now = bk_clock_wall_ms(bk_clock_system());
         vrv = bk_batch_check_timestamps(info, now, p->timestamp_before_ms,
                                         p->timestamp_after_ms);
     }
     if (vrv == 0) {
         return true;
+    }
+    /* A keyless record or a timestamp out of range: list them all. */
+    if ((vrv == BK_ERANGE || (vrv == BK_EPROTO && p->compacted)) &&
+        refuse_records(p, a, scratch, now)) {
+        return false;
     }
     int16_t code = BK_KERR_CORRUPT_MESSAGE;
     if (vrv == BK_ERANGE) {
@@ -118,8 +253,15 @@ static bool check_records(struct bk_partition *p,
         code = BK_KERR_UNKNOWN_SERVER_ERROR;
     }
     refuse(a, code, info->reason);
-    if (info->bad_record >= 0 && a->produce_version >= 8) {
-        a->bad_record = info->bad_record;
+    if (info->bad_record >= 0 && a->arena != NULL) {
+        /* A malformed record: its index, as before. */
+        a->record_errors = bk_arena_alloc(a->arena, sizeof(*a->record_errors));
+        if (a->record_errors != NULL) {
+            a->record_errors[0].index = info->bad_record;
+            a->record_errors[0].message =
+                info->reason != NULL ? info->reason : bk_kerr_message(code);
+            a->record_errors_count = 1;
+        }
     }
     return false;
 }
@@ -228,7 +370,8 @@ bool bk_replica_append_leader(struct bk_partition *p,
     bk_owner_check(&p->owner);
     a->error = BK_KERR_NONE;
     a->message = NULL;
-    a->bad_record = -1;
+    a->record_errors = NULL;
+    a->record_errors_count = 0;
     a->base_offset = -1;
     a->append_time = -1;
     a->log_start = -1;

@@ -405,6 +405,48 @@ int bk_batch_check_timestamps(struct bk_batch_records_info *info,
     return 0;
 }
 
+int32_t bk_batch_record_errors(const uint8_t *batch,
+                               const uint8_t *records,
+                               size_t records_len,
+                               unsigned flags,
+                               int64_t lo,
+                               int64_t hi,
+                               bk_batch_record_error_cb fn,
+                               void *arg)
+{
+    int32_t count = (int32_t)be32(batch + OFF_RECORDS_COUNT);
+    uint64_t base_ts = be64(batch + OFF_BASE_TS);
+    int64_t base_offset = (int64_t)be64(batch);
+    struct cur c = { records, records + records_len };
+    int32_t n = 0;
+    for (int32_t i = 0; i < count; i++) {
+        struct rec_view r;
+        const char *reason;
+        if (parse_record(&c, &r, &reason) != 0) {
+            break; /* not for batches the validation refused */
+        }
+        struct bk_batch_record_error e = {
+            .index = i,
+            .offset = (int64_t)((uint64_t)base_offset +
+                                (uint64_t)(int64_t)r.offset_delta),
+            .timestamp = (int64_t)(base_ts + (uint64_t)r.ts_delta),
+        };
+        if (r.key == NULL && (flags & BK_RB_REQUIRE_KEYS) != 0) {
+            e.fault = BK_RB_FAULT_NO_KEY;
+        } else if (e.timestamp != BK_RB_NO_TIMESTAMP &&
+                   (e.timestamp < lo || e.timestamp > hi)) {
+            e.fault = BK_RB_FAULT_TIMESTAMP;
+        } else {
+            continue;
+        }
+        n++;
+        if (fn != NULL) {
+            fn(arg, &e);
+        }
+    }
+    return n;
+}
+
 /* ---- rebuilding ------------------------------------------------------ */
 
 int bk_batch_rebuild(const uint8_t *header,

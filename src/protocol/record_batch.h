@@ -108,6 +108,42 @@ int bk_batch_check_timestamps(struct bk_batch_records_info *info,
                               int64_t before_max_ms,
                               int64_t after_max_ms);
 
+/* One record that fails Kafka's per-record checks (LogValidator's
+ * validateRecord): what bk_batch_record_errors() reports. */
+enum bk_batch_record_fault {
+    BK_RB_FAULT_NO_KEY = 1,    /* null key where BK_RB_REQUIRE_KEYS */
+    BK_RB_FAULT_TIMESTAMP = 2, /* timestamp outside [lo, hi] */
+};
+
+struct bk_batch_record_error {
+    int32_t index; /* in the batch, from 0 */
+    enum bk_batch_record_fault fault;
+    int64_t offset;    /* the batch's base offset as sent + offset delta */
+    int64_t timestamp; /* the record's timestamp */
+};
+
+typedef void (*bk_batch_record_error_cb)(void *arg,
+                                         const struct bk_batch_record_error *e);
+
+/* Kafka's per-record checks, for answering a batch that failed them with
+ * every invalid record (Produce v8+ record_errors), as Kafka does: walks
+ * the records section records[0..records_len) of batch (both borrowed; the
+ * section as bk_batch_records_validate() returned it, which must have
+ * accepted the batch's structure) and calls fn(arg, e) once per invalid
+ * record, in order. A record without a key fails with BK_RB_FAULT_NO_KEY
+ * when flags has BK_RB_REQUIRE_KEYS; otherwise a timestamp other than
+ * BK_RB_NO_TIMESTAMP outside [lo, hi] fails with BK_RB_FAULT_TIMESTAMP (Kafka
+ * checks the key first, and reports one error per record). fn may be NULL
+ * to count. Returns the number of invalid records. */
+int32_t bk_batch_record_errors(const uint8_t *batch,
+                               const uint8_t *records,
+                               size_t records_len,
+                               unsigned flags,
+                               int64_t lo,
+                               int64_t hi,
+                               bk_batch_record_error_cb fn,
+                               void *arg);
+
 /* ---- rebuilding ------------------------------------------------------ */
 
 /* Builds a batch from the 61 header bytes of an existing batch (borrowed;

@@ -245,15 +245,27 @@ static void test_keyless_records_on_a_compacted_topic(void **state)
     f->p->compacted = true;
     struct bk_replica_append a = req(f, batch(f, 3, -1, 0));
     bk_replica_append_leader(f->p, &a);
+    /* Without an arena for them, no record errors, only the code. */
     assert_int_equal(a.error, BK_KERR_INVALID_RECORD);
-    assert_int_equal(a.bad_record, 0);
+    assert_int_equal(a.record_errors_count, 0);
     assert_non_null(a.message);
-    /* Before Produce v8 there are no record errors. */
+    /* With one, every keyless record is listed (Kafka's RecordErrors). */
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
     a = req(f, batch(f, 3, -1, 0));
-    a.produce_version = 7;
+    a.arena = &arena;
     bk_replica_append_leader(f->p, &a);
     assert_int_equal(a.error, BK_KERR_INVALID_RECORD);
-    assert_int_equal(a.bad_record, -1);
+    assert_int_equal(a.record_errors_count, 3);
+    for (int32_t i = 0; i < 3; i++) {
+        assert_int_equal(a.record_errors[i].index, i);
+        assert_non_null(strstr(a.record_errors[i].message,
+                               "Compacted topic cannot accept message "
+                               "without key in topic partition"));
+    }
+    assert_non_null(strstr(a.message, "due to 3 record errors in total"));
+    assert_int_equal(a.log_start, 0);
+    bk_arena_destroy(&arena);
 }
 
 static void test_duplicate_gets_first_offsets(void **state)
