@@ -7,6 +7,8 @@
 #include "common/hash.h"
 #include "common/heap.h"
 #include "common/log.h"
+#include "partition/replica.h"
+#include "protocol/kerr.h"
 
 /* A replica that waits to be opened. */
 struct bk_rmgr_entry {
@@ -209,6 +211,48 @@ static void unqueue_gone(struct bk_rmgr *m, const struct bk_md_image *img)
     }
 }
 
+/* Gives an open replica the role and leader epoch the image says, as
+ * Kafka's ReplicaManager does on a metadata change (makeLeader,
+ * makeFollower). An image older than what the replica knows changes
+ * nothing. */
+static void sync_role(struct bk_rmgr *m,
+                      struct bk_partition *p,
+                      const struct bk_md_partition *mp)
+{
+    int16_t err = BK_KERR_NONE;
+    if (mp->leader == m->node_id) {
+        if (!bk_replica_is_leader(p) || mp->leader_epoch > p->leader_epoch) {
+            err = bk_replica_become_leader(p, mp->leader_epoch);
+        }
+    } else if (bk_replica_is_leader(p) || mp->leader_epoch > p->leader_epoch ||
+               mp->leader != p->leader_id) {
+        err = bk_replica_become_follower(p, mp->leader_epoch, mp->leader);
+    }
+    if (err != BK_KERR_NONE && err != BK_KERR_FENCED_LEADER_EPOCH) {
+        bk_log_warn("partition",
+                    "topic=%s partition=%d leader=%d leader_epoch=%d "
+                    "msg=\"cannot take the role: %s\"",
+                    p->topic, p->index, mp->leader, mp->leader_epoch,
+                    bk_kerr_name(err));
+    }
+}
+
+static void sync_roles(struct bk_rmgr *m, const struct bk_md_image *img)
+{
+    for (size_t b = 0; b < m->parts.nbuckets; b++) {
+        for (struct bk_partition *p = m->parts.buckets[b]; p != NULL;
+             p = p->hnext) {
+            const struct bk_md_topic *t =
+                bk_md_image_topic_by_id(img, &p->topic_id);
+            const struct bk_md_partition *mp =
+                t != NULL ? bk_md_topic_partition(t, p->index) : NULL;
+            if (mp != NULL && hosts(m, mp)) {
+                sync_role(m, p, mp);
+            }
+        }
+    }
+}
+
 /* Once per start, every shard says when the replicas it found assigned at
  * start-up are open: the point from which it serves them all (operators
  * and tests wait for it). */
@@ -228,6 +272,7 @@ size_t bk_rmgr_apply(struct bk_rmgr *m, struct bk_md_image *img)
     size_t dropped = bk_part_table_sync(&m->parts, img);
     /* Topic configs may have changed: apply the live ones. */
     bk_part_table_refresh_configs(&m->parts, img);
+    sync_roles(m, img);
     unqueue_gone(m, img);
     queue_assigned(m, img);
     bk_md_image_ref(img);
@@ -254,7 +299,11 @@ static int open_entry(struct bk_rmgr *m,
         return 0;
     }
     struct bk_partition *p;
-    return bk_part_get(&m->parts, t, index, mp->leader_epoch, &p, errmsg);
+    int rv = bk_part_get(&m->parts, t, index, mp->leader_epoch, &p, errmsg);
+    if (rv == 0) {
+        sync_role(m, p, mp);
+    }
+    return rv;
 }
 
 static void batch_done(struct bk_rmgr *m)
@@ -330,7 +379,11 @@ int bk_rmgr_get(struct bk_rmgr *m,
     bk_owner_check(&m->parts.owner);
     struct bk_partition *p = bk_part_find(&m->parts, &topic->id, index);
     if (p != NULL) {
-        p->leader_epoch = leader_epoch;
+        /* The request's image may be newer than the manager's, which is
+         * told next: it says this node leads at leader_epoch. */
+        if (!bk_replica_is_leader(p) || leader_epoch > p->leader_epoch) {
+            bk_replica_become_leader(p, leader_epoch);
+        }
         *out = p;
         return 0;
     }

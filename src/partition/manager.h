@@ -3,9 +3,11 @@
  *
  * The metadata thread tells every shard when it publishes a new image
  * (bk_md_config.on_image); the shard then calls bk_rmgr_apply(), which
- * closes the replicas of deleted topics, applies changed topic configs, and
- * queues every partition of the image that this node hosts and this shard
- * owns (bk_shard_for_partition) for opening. An idle handle opens queued
+ * closes the replicas of deleted topics, applies changed topic configs,
+ * gives each open replica the role and leader epoch the image says
+ * (bk_replica_become_leader / bk_replica_become_follower), and queues
+ * every partition of the image that this node hosts and this shard owns
+ * (bk_shard_for_partition) for opening. An idle handle opens queued
  * replicas one per loop turn, so recovery (the log scan and the replay of
  * producer state) never runs inside a request, and a broker with thousands
  * of partitions answers requests while they are still opening.

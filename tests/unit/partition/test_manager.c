@@ -20,6 +20,7 @@
 #include "fake_disk.h"
 #include "log/log.h"
 #include "partition/manager.h"
+#include "partition/replica.h"
 
 #define NOW   1700000000000LL
 #define NODE  1
@@ -276,6 +277,54 @@ static void test_failed_open_reported_to_request(void **state)
     assert_int_equal(get(f, "orders", 1), 0);
 }
 
+/* Partition 2 of "orders" at leader_epoch, led here or by node 2. */
+static void move_leader(struct fx *f, int32_t leader, int32_t epoch)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_PARTITION };
+    struct bk_md_partition_rec *pr = &r.u.partition;
+    static const int32_t BOTH[] = { NODE, 2 };
+    pr->topic_id = topic_id(1);
+    pr->partition = 2;
+    pr->replicas = pr->isr = BOTH;
+    pr->n_replicas = pr->n_isr = 2;
+    pr->leader = leader;
+    pr->leader_epoch = epoch;
+    apply(f, &r, 1);
+}
+
+/* The image gives open replicas their role: a new leader elsewhere makes
+ * this one a follower (client appends refused), a later epoch here makes
+ * it leader again with the epoch in its leader-epoch cache (KIP-101). */
+static void test_image_sets_roles(void **state)
+{
+    struct fx *f = *state;
+    add_topic(f, "orders", 1, true);
+    start_manager(f, 0, 1);
+    bk_rmgr_apply(&f->m, f->img);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    struct bk_partition *p =
+        bk_part_find(&f->m.parts, &f->img->by_id[0]->id, 2);
+    assert_non_null(p);
+    assert_true(bk_replica_is_leader(p));
+
+    move_leader(f, 2, 4);
+    bk_rmgr_apply(&f->m, f->img);
+    assert_false(bk_replica_is_leader(p));
+    assert_int_equal(p->leader_id, 2);
+    assert_int_equal(p->leader_epoch, 4);
+
+    move_leader(f, NODE, 6);
+    bk_rmgr_apply(&f->m, f->img);
+    assert_true(bk_replica_is_leader(p));
+    assert_int_equal(p->leader_epoch, 6);
+    assert_int_equal(bk_replica_latest_epoch(p), 6);
+    /* An older image changes nothing. */
+    move_leader(f, 2, 5);
+    bk_rmgr_apply(&f->m, f->img);
+    assert_true(bk_replica_is_leader(p));
+    assert_int_equal(p->leader_epoch, 6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -289,6 +338,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_open_reported_to_request,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_image_sets_roles, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
