@@ -193,6 +193,7 @@ void bk_coord_free(struct bk_coord *c)
     }
     bk_free(c->parked);
     bk_free(c->loaded);
+    bk_free(c->epochs);
     c->parked = NULL;
     c->loaded = NULL;
     c->nparked = c->cap_parked = 0;

@@ -143,8 +143,8 @@ static void unload_partition(struct bk_coord *c, int32_t partition)
         c->loaded[partition] = BK_COORD_NONE;
     }
     bk_log_info(c->ops->log_sub,
-                "shard=%u partition=%d objects=%zu msg=\"unloaded after a "
-                "failed write, reloading from the log\"",
+                "shard=%u partition=%d objects=%zu msg=\"unloaded, "
+                "reloading from the log\"",
                 c->shard_id, partition, n);
 }
 
@@ -194,6 +194,12 @@ static bool track(struct bk_coord *c,
     }
     memset(l + c->nparts, 0, (size_t)(partition + 1 - c->nparts));
     c->loaded = l;
+    int32_t *e =
+        bk_realloc(c->epochs, ((size_t)partition + 1) * sizeof(*c->epochs));
+    if (e == NULL) {
+        return false;
+    }
+    c->epochs = e;
     c->nparts = partition + 1;
     return true;
 }
@@ -224,9 +230,13 @@ int16_t bk_coord_open(struct bk_coord *c,
         return BK_KERR_NOT_COORDINATOR;
     }
     bk_assert(c->loaded != NULL); /* track() made room for partition */
-    if (c->loaded[partition] == BK_COORD_STALE) {
-        /* An append failed since the last settle: bring memory back in
-         * line with the log before serving the partition again. */
+    if (c->loaded[partition] == BK_COORD_STALE ||
+        (c->loaded[partition] == BK_COORD_DONE &&
+         c->epochs[partition] != p->leader_epoch)) {
+        /* An append failed since the last settle, or leadership moved
+         * since the load (another leader may have written what memory
+         * lacks; Kafka loads a coordinator partition on each election):
+         * bring memory back in line with the log before serving it. */
         unload_partition(c, partition);
     }
     if (c->loaded[partition] == BK_COORD_NONE) {
@@ -235,6 +245,7 @@ int16_t bk_coord_open(struct bk_coord *c,
             return BK_KERR_COORDINATOR_NOT_AVAILABLE;
         }
         c->loaded[partition] = BK_COORD_DONE;
+        c->epochs[partition] = p->leader_epoch;
     }
     return BK_KERR_NONE;
 }

@@ -90,6 +90,9 @@ struct bk_coord {
     /* Per partition: BK_COORD_NONE, _DONE or _STALE (an append failed, so
      * memory may be ahead of the log; unloaded before it serves again). */
     uint8_t *loaded;
+    /* Per partition: the leader epoch of the replica when it was loaded.
+     * Another epoch means leadership moved meanwhile. */
+    int32_t *epochs;
     int32_t nparts;
     bool closed;
     struct bk_coord_parked *parked; /* answered, waiting for a flush */

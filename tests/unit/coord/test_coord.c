@@ -49,6 +49,7 @@ struct fx {
     int32_t unloaded[8];
     size_t nunloaded;
     int16_t open_err; /* what the open function answers; NONE: opens */
+    int32_t epoch;    /* the leader epoch open_fn gives the replica */
     int holds, releases;
     int16_t err;
 };
@@ -110,8 +111,8 @@ static struct bk_partition *open_fn(void *arg,
     }
     struct bk_partition *p = NULL;
     char msg[BK_ERRMSG_SIZE];
-    assert_int_equal(bk_part_get(&f->parts, &f->topic, partition, 3, &p, msg),
-                     0);
+    assert_int_equal(
+        bk_part_get(&f->parts, &f->topic, partition, f->epoch, &p, msg), 0);
     return p;
 }
 
@@ -150,6 +151,7 @@ static int setup(void **state)
     f->topic.name = "__test_state";
     f->topic.id.b[0] = 7;
     f->topic.n_partitions = 2;
+    f->epoch = 3;
     bk_coord_init(&f->c, &test_ops, f, &f->parts, &f->clock, 0);
     *state = f;
     return 0;
@@ -321,6 +323,23 @@ static void test_recreated_topic_loads_again(void **state)
     assert_int_equal(f->nseen, 4);
 }
 
+/* Leadership that moved away and came back (another leader epoch) may
+ * have brought records this memory lacks: the partition is read again,
+ * once. */
+static void test_new_leader_epoch_reloads(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    assert_int_equal(append_keys(f, 0, 0, 2, false, NULL), BK_KERR_NONE);
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    assert_int_equal(f->nseen, 0);
+    f->epoch = 5;
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    assert_int_equal(f->nseen, 2);
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    assert_int_equal(f->nseen, 2);
+}
+
 static void test_open_maps_admission_errors(void **state)
 {
     struct fx *f = *state;
@@ -458,6 +477,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_loads_what_was_appended,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_recreated_topic_loads_again, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_new_leader_epoch_reloads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_open_maps_admission_errors, setup,
                                         teardown),
