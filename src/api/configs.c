@@ -7,7 +7,7 @@
 #include "cluster/ops.h"
 #include "cluster/records.h"
 #include "cluster/topic_config.h"
-#include "common/log.h"
+#include "common/diag.h"
 
 const char *bk_cfg_topic_broker_synonym(const char *name, const char **dflt)
 {
@@ -142,7 +142,7 @@ int16_t bk_cfg_check_entry(struct bk_str name, struct bk_str value, char *msg)
         snprintf(
             msg, BK_MD_MSG_SIZE,
             "Invalid config name \"%s\": it contains a NUL byte",
-            bk_log_escape(shown, sizeof(shown), name.ptr, (size_t)name.len));
+            bk_diag_escape(shown, sizeof(shown), name.ptr, (size_t)name.len));
         return BK_MD_KERR_INVALID_CONFIG;
     }
     if (bk_str_has_nul(value)) {

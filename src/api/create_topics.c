@@ -17,7 +17,7 @@
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "cluster/topic_config.h"
-#include "common/log.h"
+#include "common/diag.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_create_topics_request_creatable_topic in_topic;
@@ -111,8 +111,8 @@ static int16_t precheck(const struct bk_msg_create_topics_request *req,
         snprintf(msg, BK_MD_MSG_SIZE,
                  "Create topics request from client contains multiple "
                  "entries for the topic %s",
-                 bk_log_escape(shown, sizeof(shown), t->name.ptr,
-                               t->name.len > 0 ? (size_t)t->name.len : 0));
+                 bk_diag_escape(shown, sizeof(shown), t->name.ptr,
+                                t->name.len > 0 ? (size_t)t->name.len : 0));
         return BK_KERR_INVALID_REQUEST;
     }
     if (t->assignments_count > 0) {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "api/call.h"
-#include "common/log.h"
+#include "common/diag.h"
 
 /* The dispatch table. ApiVersions answers from it, so what is advertised is
  * exactly what is decoded and handled here. */
@@ -111,8 +111,8 @@ static void reply(struct bk_call *call,
     write_header(&wr, call->hdr.correlation_id, flexible_header);
     int rv = call->desc->resp_encode(resp, &wr, version);
     if (rv != 0 || wr.err != 0 || wr.len != total) {
-        bk_log_error("api", "api=%s version=%d msg=\"answer encoding failed\"",
-                     call->desc->name, version);
+        bk_diag_error("api", "api=%s version=%d msg=\"answer encoding failed\"",
+                      call->desc->name, version);
         bk_req_fail(call->req, "answer encoding failed");
         return;
     }
@@ -173,13 +173,13 @@ void bk_call_reply_v0_header(struct bk_call *call,
     reply(call, resp, body_version, false);
 }
 
-/* The request's client id escaped for a log line (see bk_log_escape). */
+/* The request's client id escaped for a log line (see bk_diag_escape). */
 static const char *shown_client(const struct bk_req_header *h,
                                 char *buf,
                                 size_t cap)
 {
     size_t len = h->client_id.len > 0 ? (size_t)h->client_id.len : 0;
-    return bk_log_escape(buf, cap, h->client_id.ptr, len);
+    return bk_diag_escape(buf, cap, h->client_id.ptr, len);
 }
 
 void bk_api_on_request(struct bk_req *req)
@@ -213,11 +213,11 @@ void bk_api_on_request(struct bk_req *req)
     const struct bk_handler *row = find_handler(h->api_key);
     call->desc = bk_api_desc(h->api_key);
     if (row == NULL || call->desc == NULL) {
-        bk_log_info("api",
-                    "conn=%llu client=\"%s\" api_key=%d msg=\"unsupported "
-                    "API key\"",
-                    (unsigned long long)bk_conn_id(req->conn),
-                    shown_client(h, client, sizeof(client)), h->api_key);
+        bk_diag_info("api",
+                     "conn=%llu client=\"%s\" api_key=%d msg=\"unsupported "
+                     "API key\"",
+                     (unsigned long long)bk_conn_id(req->conn),
+                     shown_client(h, client, sizeof(client)), h->api_key);
         bk_req_fail(req, "unsupported API key");
         return;
     }
@@ -228,12 +228,12 @@ void bk_api_on_request(struct bk_req *req)
             bk_api_versions_unsupported(call);
             return;
         }
-        bk_log_info("api",
-                    "conn=%llu client=\"%s\" api=%s version=%d "
-                    "msg=\"unsupported version\"",
-                    (unsigned long long)bk_conn_id(req->conn),
-                    shown_client(h, client, sizeof(client)), call->desc->name,
-                    h->api_version);
+        bk_diag_info("api",
+                     "conn=%llu client=\"%s\" api=%s version=%d "
+                     "msg=\"unsupported version\"",
+                     (unsigned long long)bk_conn_id(req->conn),
+                     shown_client(h, client, sizeof(client)), call->desc->name,
+                     h->api_version);
         bk_req_fail(req, "unsupported API version");
         return;
     }
@@ -246,20 +246,20 @@ void bk_api_on_request(struct bk_req *req)
     int rv =
         call->desc->req_decode(call->request, &rd, h->api_version, &req->arena);
     if (rv != 0) {
-        bk_log_info("api",
-                    "conn=%llu client=\"%s\" api=%s version=%d "
-                    "msg=\"malformed request: %s\"",
-                    (unsigned long long)bk_conn_id(req->conn),
-                    shown_client(h, client, sizeof(client)), call->desc->name,
-                    h->api_version, bk_strerror(rv));
+        bk_diag_info("api",
+                     "conn=%llu client=\"%s\" api=%s version=%d "
+                     "msg=\"malformed request: %s\"",
+                     (unsigned long long)bk_conn_id(req->conn),
+                     shown_client(h, client, sizeof(client)), call->desc->name,
+                     h->api_version, bk_strerror(rv));
         bk_req_fail(req, "malformed request body");
         return;
     }
-    bk_log_trace("api",
-                 "conn=%llu shard=%u client=\"%s\" api=%s version=%d "
-                 "correlation_id=%d",
-                 (unsigned long long)bk_conn_id(req->conn), req->shard->id,
-                 shown_client(h, client, sizeof(client)), call->desc->name,
-                 h->api_version, h->correlation_id);
+    bk_diag_trace("api",
+                  "conn=%llu shard=%u client=\"%s\" api=%s version=%d "
+                  "correlation_id=%d",
+                  (unsigned long long)bk_conn_id(req->conn), req->shard->id,
+                  shown_client(h, client, sizeof(client)), call->desc->name,
+                  h->api_version, h->correlation_id);
     row->fn(call);
 }

@@ -1,8 +1,8 @@
 #include "api/fan.h"
 
 #include "cluster/image.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "protocol/kerr.h"
 
 static void part_home(struct bk_shard *shard, struct bk_shard_msg *m)
@@ -167,8 +167,8 @@ struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
         return NULL;
     }
     if (rv != 0) {
-        bk_log_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
-                     t->name, partition, errmsg);
+        bk_diag_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
+                      t->name, partition, errmsg);
         *err = BK_KERR_KAFKA_STORAGE_ERROR;
         return NULL;
     }

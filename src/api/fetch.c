@@ -30,8 +30,8 @@
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 

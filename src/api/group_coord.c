@@ -19,8 +19,8 @@
 
 #include "cluster/controller.h"
 #include "cluster/ops.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "protocol/kerr.h"
 
 /* ---- heap results ---- */
@@ -292,14 +292,14 @@ int bk_gcoord_create_topic(struct bk_call *call,
                                         &recs, &res, msg);
     bk_md_image_release(img);
     if (err != 0) {
-        bk_log_warn("group", "msg=\"cannot create __consumer_offsets: %s\"",
-                    msg);
+        bk_diag_warn("group", "msg=\"cannot create __consumer_offsets: %s\"",
+                     msg);
         return BK_EINVAL;
     }
-    bk_log_info("group",
-                "partitions=%d replication_factor=%d msg=\"creating "
-                "__consumer_offsets\"",
-                res.num_partitions, res.replication_factor);
+    bk_diag_info("group",
+                 "partitions=%d replication_factor=%d msg=\"creating "
+                 "__consumer_offsets\"",
+                 res.num_partitions, res.replication_factor);
     return bk_api_propose(call, recs.v, recs.n, done);
 }
 

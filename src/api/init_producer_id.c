@@ -17,7 +17,7 @@
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
-#include "common/log.h"
+#include "common/diag.h"
 #include "protocol/kerr.h"
 
 struct ipi_state {
@@ -95,7 +95,7 @@ static void allocate(struct bk_call *call)
                                               &br->first, msg);
     bk_md_image_release(img);
     if (err != 0) {
-        bk_log_warn("api", "msg=\"cannot allocate producer ids: %s\"", msg);
+        bk_diag_warn("api", "msg=\"cannot allocate producer ids: %s\"", msg);
         answer(call, err, -1, -1);
         return;
     }

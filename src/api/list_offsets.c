@@ -11,7 +11,7 @@
 
 #include "api/fan.h"
 #include "cluster/controller.h"
-#include "common/log.h"
+#include "common/diag.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 

@@ -19,7 +19,7 @@
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
-#include "common/log.h"
+#include "common/diag.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_metadata_response_metadata_response_topic out_topic;
@@ -101,8 +101,8 @@ static void created_cb(void *data, int status)
 {
     (void)data;
     if (status != 0) {
-        bk_log_debug("api", "msg=\"auto-create of a topic not applied: %s\"",
-                     bk_strerror(status));
+        bk_diag_debug("api", "msg=\"auto-create of a topic not applied: %s\"",
+                      bk_strerror(status));
     }
 }
 
@@ -131,11 +131,11 @@ static int16_t auto_create(struct bk_call *call,
     }
     int rv = bk_md_propose(call->ctx->md, recs.v, recs.n, created_cb, NULL);
     if (rv != 0) {
-        bk_log_warn("api", "topic=%s msg=\"auto-create failed: %s\"", name,
-                    bk_strerror(rv));
+        bk_diag_warn("api", "topic=%s msg=\"auto-create failed: %s\"", name,
+                     bk_strerror(rv));
     } else {
-        bk_log_info("api", "topic=%s partitions=%d msg=\"auto-creating\"", name,
-                    res.num_partitions);
+        bk_diag_info("api", "topic=%s partitions=%d msg=\"auto-creating\"",
+                     name, res.num_partitions);
     }
     return BK_KERR_LEADER_NOT_AVAILABLE;
 }

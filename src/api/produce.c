@@ -17,8 +17,8 @@
 
 #include "api/fan.h"
 #include "cluster/controller.h"
+#include "common/diag.h"
 #include "common/err.h"
-#include "common/log.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 

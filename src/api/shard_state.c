@@ -7,8 +7,8 @@
 #include "api/api.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 
 #define TICK_MS 100
 
@@ -25,11 +25,11 @@ static void apply_image(struct bk_shard *shard)
     if (img->offset != st->md_offset_seen) {
         size_t n = bk_rmgr_apply(&st->rmgr, img);
         if (n > 0) {
-            bk_log_info("partition",
-                        "shard=%u dropped=%zu "
-                        "msg=\"closed partitions of "
-                        "deleted topics\"",
-                        shard->id, n);
+            bk_diag_info("partition",
+                         "shard=%u dropped=%zu "
+                         "msg=\"closed partitions of "
+                         "deleted topics\"",
+                         shard->id, n);
         }
         st->md_offset_seen = img->offset;
     }
@@ -51,8 +51,8 @@ void bk_api_shard_start(struct bk_shard *shard)
     if (st == NULL ||
         bk_rmgr_init(&st->rmgr, ctx->storage, &shard->loop, ctx->node_id,
                      shard->id, shard->group->n) != 0) {
-        bk_log_error("api", "shard=%u msg=\"out of memory at start\"",
-                     shard->id);
+        bk_diag_error("api", "shard=%u msg=\"out of memory at start\"",
+                      shard->id);
         abort();
     }
     st->md_offset_seen = -1;

@@ -38,9 +38,9 @@
 #include "cluster/fsm.h"
 #include "cluster/ops.h"
 #include "common/assert.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 
 #define MAX_VOTERS      16
 #define MAX_ADDR        256
@@ -483,7 +483,7 @@ static void lead_barrier_cb(struct raft_barrier *req, int status)
         return;
     }
     atomic_store(&md->active, 1);
-    bk_log_info("cluster", "msg=\"active controller\" node=%d", md->node_id);
+    bk_diag_info("cluster", "msg=\"active controller\" node=%d", md->node_id);
     submit_list(md, take_held(md));
 }
 
@@ -555,8 +555,8 @@ static void transfer_cb(struct raft_transfer *req)
     raft_id lid = 0;
     const char *laddr = NULL;
     raft_leader(&md->raft, &lid, &laddr);
-    bk_log_info("cluster", "msg=\"leadership handed over\" to=%d",
-                lid == 0 ? -1 : (int)(lid - 1));
+    bk_diag_info("cluster", "msg=\"leadership handed over\" to=%d",
+                 lid == 0 ? -1 : (int)(lid - 1));
     start_close(md);
 }
 
@@ -768,10 +768,10 @@ static int bootstrap(struct bk_md *md)
             errf(md->errmsg, "cannot bootstrap the metadata log in %s: %s %s",
                  md->dir, raft_strerror(rv), raft_errmsg(&md->raft));
         } else {
-            bk_log_info("cluster",
-                        "msg=\"bootstrapped metadata log\" "
-                        "dir=%s voters=%zu",
-                        md->dir, md->n_voters);
+            bk_diag_info("cluster",
+                         "msg=\"bootstrapped metadata log\" "
+                         "dir=%s voters=%zu",
+                         md->dir, md->n_voters);
         }
     } else {
         errf(md->errmsg, "raft configuration: %s", raft_strerror(rv));
@@ -826,10 +826,10 @@ static void *md_main(void *arg)
     uv_run(&md->loop, UV_RUN_DEFAULT);
     rv = uv_loop_close(&md->loop);
     if (rv != 0) {
-        bk_log_error("cluster",
-                     "msg=\"metadata loop not empty at close\" "
-                     "err=%s",
-                     uv_strerror(rv));
+        bk_diag_error("cluster",
+                      "msg=\"metadata loop not empty at close\" "
+                      "err=%s",
+                      uv_strerror(rv));
     }
     return NULL;
 
@@ -974,10 +974,10 @@ int bk_md_start(const struct bk_md_config *cfg,
         errf(errmsg, "%s", md->errmsg);
         goto err;
     }
-    bk_log_info("cluster",
-                "msg=\"metadata quorum started\" node=%d "
-                "address=%s dir=%s",
-                md->node_id, md->address, md->dir);
+    bk_diag_info("cluster",
+                 "msg=\"metadata quorum started\" node=%d "
+                 "address=%s dir=%s",
+                 md->node_id, md->address, md->dir);
     *out = md;
     return 0;
 err:

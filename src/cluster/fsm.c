@@ -3,9 +3,9 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 
 int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
 {
@@ -21,10 +21,10 @@ int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
     }
     if (rv != 0) {
         f->n_bad_entries++;
-        bk_log_error("cluster",
-                     "msg=\"skipping undecodable metadata entry\" "
-                     "len=%zu err=%s",
-                     len, bk_errname(rv));
+        bk_diag_error("cluster",
+                      "msg=\"skipping undecodable metadata entry\" "
+                      "len=%zu err=%s",
+                      len, bk_errname(rv));
         res->seq = ++f->seq;
         res->n = 0;
         rv = 0;
@@ -126,10 +126,10 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
     struct bk_md_image *img;
     int rv = bk_md_image_restore(buf->base, buf->len, &img);
     if (rv != 0) {
-        bk_log_error("cluster",
-                     "msg=\"cannot restore metadata snapshot\" "
-                     "err=%s",
-                     bk_errname(rv));
+        bk_diag_error("cluster",
+                      "msg=\"cannot restore metadata snapshot\" "
+                      "err=%s",
+                      bk_errname(rv));
         return rv == BK_ENOMEM ? RAFT_NOMEM : RAFT_CORRUPT;
     }
     /* On success the fsm owns the snapshot buffer. */

@@ -9,9 +9,9 @@
  * before it serves again, and its parked answers get NOT_COORDINATOR); the
  * sync fails (the waiter's error becomes NOT_COORDINATOR); out of memory
  * (UNKNOWN_SERVER_ERROR, or the hold is given back at once). */
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "coord/coord_int.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
@@ -112,9 +112,9 @@ int16_t bk_coord_append(struct bk_coord *c,
                                        &base_offset, &last_offset);
     bk_free(out);
     if (rv != 0) {
-        bk_log_error(c->ops->log_sub,
-                     "partition=%d msg=\"appending to %s failed: %s\"",
-                     partition, c->ops->topic, bk_strerror(rv));
+        bk_diag_error(c->ops->log_sub,
+                      "partition=%d msg=\"appending to %s failed: %s\"",
+                      partition, c->ops->topic, bk_strerror(rv));
         /* Transient errors and ENOSPC leave the log working; either way
          * memory may hold what this append was to write. */
         bk_coord_mark_stale(c, partition);

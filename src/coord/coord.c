@@ -11,10 +11,10 @@
 #include <string.h>
 
 #include "common/assert.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "coord/coord_int.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
@@ -106,11 +106,11 @@ static int load_partition(struct bk_coord *c, struct bk_partition *p)
         }
         if (rv != 0 || len == 0 || next <= off) {
             if (rv != 0) {
-                bk_log_error(c->ops->log_sub,
-                             "partition=%d offset=%lld msg=\"reading %s "
-                             "failed: %s\"",
-                             p->index, (long long)off, c->ops->topic,
-                             bk_strerror(rv));
+                bk_diag_error(c->ops->log_sub,
+                              "partition=%d offset=%lld msg=\"reading %s "
+                              "failed: %s\"",
+                              p->index, (long long)off, c->ops->topic,
+                              bk_strerror(rv));
                 err = rv;
             }
             break;
@@ -123,11 +123,11 @@ static int load_partition(struct bk_coord *c, struct bk_partition *p)
     }
     bk_free(buf);
     if (err == 0 && nbatches > 0) {
-        bk_log_info(c->ops->log_sub,
-                    "shard=%u partition=%d batches=%zu objects=%zu "
-                    "msg=\"loaded %s\"",
-                    c->shard_id, p->index, nbatches, c->ops->count(c->data),
-                    c->ops->topic);
+        bk_diag_info(c->ops->log_sub,
+                     "shard=%u partition=%d batches=%zu objects=%zu "
+                     "msg=\"loaded %s\"",
+                     c->shard_id, p->index, nbatches, c->ops->count(c->data),
+                     c->ops->topic);
     }
     return err;
 }
@@ -142,10 +142,10 @@ static void unload_partition(struct bk_coord *c, int32_t partition)
     if (partition < c->nparts) {
         c->loaded[partition] = BK_COORD_NONE;
     }
-    bk_log_info(c->ops->log_sub,
-                "shard=%u partition=%d objects=%zu msg=\"unloaded, "
-                "reloading from the log\"",
-                c->shard_id, partition, n);
+    bk_diag_info(c->ops->log_sub,
+                 "shard=%u partition=%d objects=%zu msg=\"unloaded, "
+                 "reloading from the log\"",
+                 c->shard_id, partition, n);
 }
 
 void bk_coord_mark_stale(struct bk_coord *c, int32_t partition)

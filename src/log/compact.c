@@ -66,9 +66,9 @@
 #include <string.h>
 
 #include "common/arena.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/log_int.h"
 #include "protocol/record_batch.h"
 
@@ -377,8 +377,8 @@ void clean_ckpt_read(struct bk_log *log)
         log->clean_horizon = horizon;
         log->gap_end = gap_end;
     } else {
-        bk_log_warn("log", "dir=%s msg=\"unreadable cleaner checkpoint\"",
-                    log->dir);
+        bk_diag_warn("log", "dir=%s msg=\"unreadable cleaner checkpoint\"",
+                     log->dir);
     }
 }
 
@@ -592,10 +592,10 @@ int bk_log_clean_begin(struct bk_log *log,
     if (!force && !due && !d.overdue && !horizon) {
         return 0;
     }
-    bk_log_debug("log",
-                 "dir=%s dirty=%" PRId64 " clean=%" PRId64
-                 " ratio=%.3f segments=%d msg=\"cleaning\"",
-                 log->dir, d.dirty_bytes, d.clean_bytes, ratio, ncl);
+    bk_diag_debug("log",
+                  "dir=%s dirty=%" PRId64 " clean=%" PRId64
+                  " ratio=%.3f segments=%d msg=\"cleaning\"",
+                  log->dir, d.dirty_bytes, d.clean_bytes, ratio, ncl);
 
     struct bk_log_clean *j = job_new(log, ncl, first_dirty, now);
     if (j == NULL) {
@@ -1405,8 +1405,8 @@ void bk_log_clean_run(struct bk_log_clean *j)
     int rv = clean_run(j);
     if (rv != 0) {
         if (rv != BK_ECANCELED) {
-            bk_log_warn("log", "dir=%s err=%s msg=\"cleaning failed\"", j->dir,
-                        bk_errname(rv));
+            bk_diag_warn("log", "dir=%s err=%s msg=\"cleaning failed\"", j->dir,
+                         bk_errname(rv));
         }
         for (int i = 0; i < j->nclean; i++) {
             if (j->segs[i].written) {
@@ -1477,8 +1477,8 @@ static bool swap_segment(struct bk_log *log,
         seg_path(log, cs->base, EXTS[k], to, sizeof to);
         int rv = log->disk->rename(log->disk, from, to);
         if (rv != 0) {
-            bk_log_error("log", "path=%s err=%s msg=\"cleaner rename failed\"",
-                         from, bk_errname(rv));
+            bk_diag_error("log", "path=%s err=%s msg=\"cleaner rename failed\"",
+                          from, bk_errname(rv));
             ok = false;
         }
     }
@@ -1594,13 +1594,13 @@ int bk_log_clean_end(struct bk_log *log,
         *stats = j->stats;
         stats->clean_end = bk_log_clean_offset(log);
     }
-    bk_log_info("log",
-                "dir=%s segments=%d deleted=%d before=%" PRId64
-                " after=%" PRId64 " removed=%" PRId64 " keys=%" PRId64
-                " clean_end=%" PRId64 " msg=\"compacted\"",
-                log->dir, j->stats.segments, j->stats.segments_deleted,
-                j->stats.bytes_before, j->stats.bytes_after,
-                j->stats.records_removed, j->stats.map_keys, log->clean_end);
+    bk_diag_info("log",
+                 "dir=%s segments=%d deleted=%d before=%" PRId64
+                 " after=%" PRId64 " removed=%" PRId64 " keys=%" PRId64
+                 " clean_end=%" PRId64 " msg=\"compacted\"",
+                 log->dir, j->stats.segments, j->stats.segments_deleted,
+                 j->stats.bytes_before, j->stats.bytes_after,
+                 j->stats.records_removed, j->stats.map_keys, log->clean_end);
     job_free(j);
     return 0;
 }

@@ -24,13 +24,12 @@
  *     index entries included (the checkpoint item syncs them first);
  *   - the last time-index entry of a sealed segment holds the segment's
  *     largest timestamp (written at roll). */
-#include "common/log.h"
-
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
 #include "log/batch.h"
@@ -83,8 +82,8 @@ static int heal_tail(struct bk_log *log)
 
 int log_fail(struct bk_log *log, int rv)
 {
-    bk_log_error("log", "dir=%s err=%s msg=\"log failed\"", log->dir,
-                 bk_errname(rv));
+    bk_diag_error("log", "dir=%s err=%s msg=\"log failed\"", log->dir,
+                  bk_errname(rv));
     atomic_store(&log->failed, 1);
     return BK_EIO;
 }
@@ -101,10 +100,10 @@ int log_write_failed(struct bk_log *log, int rv)
         return log_fail(log, rv);
     }
     if (rv != log->write_err) {
-        bk_log_warn("log",
-                    "dir=%s err=%s msg=\"append failed, refusing appends "
-                    "until a retry works: %s\"",
-                    log->dir, bk_errname(rv), bk_strerror(rv));
+        bk_diag_warn("log",
+                     "dir=%s err=%s msg=\"append failed, refusing appends "
+                     "until a retry works: %s\"",
+                     log->dir, bk_errname(rv), bk_strerror(rv));
         log->write_err = rv;
     }
     return rv;
@@ -333,7 +332,7 @@ int bk_log_append(struct bk_log *log,
         return log_write_failed(log, rv);
     }
     if (log->write_err != 0) {
-        bk_log_info("log", "dir=%s msg=\"appends work again\"", log->dir);
+        bk_diag_info("log", "dir=%s msg=\"appends work again\"", log->dir);
         log->write_err = 0;
     }
     int64_t pos = s->size;

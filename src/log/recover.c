@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/log_int.h"
 
 struct listing {
@@ -135,8 +135,8 @@ static void read_ckpt(struct bk_log *log, struct ckpt *c)
         version == 1 && c->log_start >= 0 && c->rp >= 0 && c->rp_pos >= 0) {
         c->valid = true;
     } else {
-        bk_log_warn("log", "dir=%s msg=\"unreadable checkpoint ignored\"",
-                    log->dir);
+        bk_diag_warn("log", "dir=%s msg=\"unreadable checkpoint ignored\"",
+                     log->dir);
     }
 }
 
@@ -309,10 +309,10 @@ static int scan_segment(struct bk_log *log,
         return rv;
     }
     if (pos < file_size) {
-        bk_log_warn("log",
-                    "dir=%s base=%" PRId64 " pos=%" PRId64 " size=%" PRId64
-                    " msg=\"truncating torn or corrupt tail\"",
-                    log->dir, s->base, pos, file_size);
+        bk_diag_warn("log",
+                     "dir=%s base=%" PRId64 " pos=%" PRId64 " size=%" PRId64
+                     " msg=\"truncating torn or corrupt tail\"",
+                     log->dir, s->base, pos, file_size);
         rv = file_truncate(log, s->log_f, pos);
         return rv != 0 ? rv : 1;
     }
@@ -369,14 +369,14 @@ static void log_scan_start(const struct bk_log *log,
                            int64_t pos,
                            int64_t ckpt_rp)
 {
-    bk_log_info("log",
-                "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
-                " segments=%d ckpt_rp=%" PRId64
-                " msg=\"recovering after unclean shutdown\"",
-                log->dir, all[k]->base, pos, n, ckpt_rp);
+    bk_diag_info("log",
+                 "dir=%s from_base=%" PRId64 " from_pos=%" PRId64
+                 " segments=%d ckpt_rp=%" PRId64
+                 " msg=\"recovering after unclean shutdown\"",
+                 log->dir, all[k]->base, pos, n, ckpt_rp);
     for (int j = 0; j < n; j++) {
-        bk_log_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
-                     all[j]->base, all[j]->size);
+        bk_diag_debug("log", "dir=%s base=%" PRId64 " size=%" PRId64, log->dir,
+                      all[j]->base, all[j]->size);
     }
 }
 
@@ -423,10 +423,10 @@ static int recover_scan(struct bk_log *log,
     for (; j < n && !cut; j++) {
         struct segment *s = all[j];
         if (j > k && !continues(log, expected, s->base)) {
-            bk_log_warn("log",
-                        "dir=%s base=%" PRId64 " expected=%" PRId64
-                        " msg=\"segment does not continue the log\"",
-                        log->dir, s->base, expected);
+            bk_diag_warn("log",
+                         "dir=%s base=%" PRId64 " expected=%" PRId64
+                         " msg=\"segment does not continue the log\"",
+                         log->dir, s->base, expected);
             break;
         }
         if (s->base > expected) {

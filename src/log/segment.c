@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/batch.h"
 #include "log/log_int.h"
 
@@ -348,8 +348,8 @@ static int scan_max_ts(struct bk_log *log,
 
 int seg_index_rebuild(struct bk_log *log, struct segment *s, bool sealed)
 {
-    bk_log_info("log", "dir=%s base=%" PRId64 " msg=\"rebuilding index\"",
-                log->dir, s->base);
+    bk_diag_info("log", "dir=%s base=%" PRId64 " msg=\"rebuilding index\"",
+                 log->dir, s->base);
     if (s->pend != NULL) {
         s->pend->nidx = s->pend->ntim = 0;
     }

@@ -12,9 +12,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/log.h"
 
 #define SPACE_CHECK_MS     1000
@@ -80,15 +80,15 @@ static void refresh(struct bk_log_space *sp, int64_t now)
         bool was = atomic_exchange(&sp->low, low);
         atomic_store(&sp->free, f);
         if (low && !was) {
-            bk_log_warn("log",
-                        "dir=%s free=%lld min_free=%lld msg=\"free space "
-                        "below log.dir.min.free.bytes: refusing produce\"",
-                        sp->root, (long long)f, (long long)sp->min_free);
+            bk_diag_warn("log",
+                         "dir=%s free=%lld min_free=%lld msg=\"free space "
+                         "below log.dir.min.free.bytes: refusing produce\"",
+                         sp->root, (long long)f, (long long)sp->min_free);
         } else if (!low && was) {
-            bk_log_info("log",
-                        "dir=%s free=%lld msg=\"free space back above "
-                        "log.dir.min.free.bytes: accepting produce\"",
-                        sp->root, (long long)f);
+            bk_diag_info("log",
+                         "dir=%s free=%lld msg=\"free space back above "
+                         "log.dir.min.free.bytes: accepting produce\"",
+                         sp->root, (long long)f);
         }
     }
     /* A failed statvfs keeps the last figure: the next look retries. */

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/log_int.h"
 
 /* ---- background work ---- */
@@ -233,8 +233,8 @@ void queue_retire_files(struct bk_log *log, struct bk_fdc_file **f, int n)
     for (int i = 0; i < n; i++) {
         int rv = bk_fdc_retire(f[i]);
         if (rv != 0) {
-            bk_log_warn("log", "path=%s err=%s msg=\"rename failed\"",
-                        f[i]->path, bk_errname(rv));
+            bk_diag_warn("log", "path=%s err=%s msg=\"rename failed\"",
+                         f[i]->path, bk_errname(rv));
         }
     }
     struct bk_sync_item *it = item_new(log, BK_SYNC_DELETE);
@@ -348,8 +348,8 @@ void queue_delete(struct bk_log *log, struct segment *s)
     for (int i = 0; i < 3; i++) {
         int rv = bk_fdc_retire(f[i]);
         if (rv != 0) {
-            bk_log_warn("log", "path=%s err=%s msg=\"rename failed\"",
-                        f[i]->path, bk_errname(rv));
+            bk_diag_warn("log", "path=%s err=%s msg=\"rename failed\"",
+                         f[i]->path, bk_errname(rv));
         }
     }
     struct bk_sync_item *it = item_new(log, BK_SYNC_DELETE);

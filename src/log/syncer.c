@@ -15,9 +15,9 @@
  * carry snapshots, and the durable offset and failure flag are atomics. */
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/log_int.h"
 
 struct bk_syncer {
@@ -83,10 +83,10 @@ static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
         }
         hard = rv != 0;
         if (hard) {
-            bk_log_error("log", "path=%s err=%s msg=\"fdatasync failed\"",
-                         f->path, bk_errname(rv));
+            bk_diag_error("log", "path=%s err=%s msg=\"fdatasync failed\"",
+                          f->path, bk_errname(rv));
         } else if (s->open_err != 0) {
-            bk_log_info("log", "msg=\"syncs resumed\"");
+            bk_diag_info("log", "msg=\"syncs resumed\"");
             s->open_err = 0;
         }
     } else if (fd != BK_ENOENT) {
@@ -95,10 +95,10 @@ static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
          * there, and a later sync covers them. Logged once per streak. */
         rv = fd;
         if (rv != s->open_err) {
-            bk_log_warn("log",
-                        "path=%s err=%s msg=\"cannot open a file to "
-                        "sync it; will retry\"",
-                        f->path, bk_errname(rv));
+            bk_diag_warn("log",
+                         "path=%s err=%s msg=\"cannot open a file to "
+                         "sync it; will retry\"",
+                         f->path, bk_errname(rv));
             s->open_err = rv;
         }
     }
@@ -144,14 +144,14 @@ static void run_files(struct bk_syncer *s, struct bk_sync_item *it)
         /* The data files were synced; only the checkpoint file is older
          * than it could be, which recovery tolerates (it scans more). A
          * truncation that needs it on disk checks the failure count. */
-        bk_log_warn("log", "path=%s err=%s msg=\"checkpoint not written\"",
-                    it->ckpt_path, bk_errname(rv));
+        bk_diag_warn("log", "path=%s err=%s msg=\"checkpoint not written\"",
+                     it->ckpt_path, bk_errname(rv));
         if (it->log != NULL) {
             bk_log_syncer_ckpt_failed(it->log);
         }
     } else if (rv != 0) {
-        bk_log_error("log", "path=%s err=%s msg=\"checkpoint failed\"",
-                     it->ckpt_path, bk_errname(rv));
+        bk_diag_error("log", "path=%s err=%s msg=\"checkpoint failed\"",
+                      it->ckpt_path, bk_errname(rv));
         if (it->log != NULL) {
             bk_log_syncer_failed(it->log);
         }
@@ -167,8 +167,8 @@ static void run_delete(struct bk_syncer *s, struct bk_sync_item *it)
         bk_fdc_mark_deleted(f);
         int rv = s->disk->unlink(s->disk, f->path);
         if (rv != 0 && rv != BK_ENOENT) {
-            bk_log_warn("log", "path=%s err=%s msg=\"unlink failed\"", f->path,
-                        bk_errname(rv));
+            bk_diag_warn("log", "path=%s err=%s msg=\"unlink failed\"", f->path,
+                         bk_errname(rv));
         }
     }
     if (it->nfiles > 0) {

@@ -54,8 +54,8 @@
 #include <unistd.h>
 
 #include "common/assert.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "net/net_int.h"
 
 /* Below this many missing bytes a frame is filled through the shared buffer;
@@ -153,7 +153,7 @@ void bk_conn_set_client_id(struct bk_conn *c, const char *id, size_t len)
 {
     /* Kept escaped: it goes into log lines, which stay one line of valid
      * UTF-8 whatever bytes the client sent (NUL, quotes, 0x80 and up). */
-    bk_log_escape(c->client_id, sizeof(c->client_id), id, len);
+    bk_diag_escape(c->client_id, sizeof(c->client_id), id, len);
 }
 
 /* Counts delta request bytes against queued.max.request.bytes. A shard
@@ -434,10 +434,10 @@ static bool write_some(struct bk_conn *c)
         if (n == 0 && file) {
             /* The file is shorter than promised (truncated under us): the
              * frame cannot be completed, so the stream is lost. */
-            bk_log_warn("net",
-                        "conn=%llu msg=\"file range ended early; "
-                        "closing\"",
-                        (unsigned long long)c->id);
+            bk_diag_warn("net",
+                         "conn=%llu msg=\"file range ended early; "
+                         "closing\"",
+                         (unsigned long long)c->id);
             conn_close(c);
             return false;
         }
@@ -449,8 +449,8 @@ static bool write_some(struct bk_conn *c)
             if (errno == EINTR) {
                 continue;
             }
-            bk_log_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
-                         (unsigned long long)c->id, c->peer, strerror(errno));
+            bk_diag_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
+                          (unsigned long long)c->id, c->peer, strerror(errno));
             conn_close(c);
             return false;
         }
@@ -535,8 +535,8 @@ void bk_req_fail(struct bk_req *r, const char *why)
 {
     bk_assert_state(r);
     struct bk_conn *c = r->conn;
-    bk_log_info("net", "conn=%llu peer=%s client=\"%s\" msg=\"closing: %s\"",
-                (unsigned long long)c->id, c->peer, c->client_id, why);
+    bk_diag_info("net", "conn=%llu peer=%s client=\"%s\" msg=\"closing: %s\"",
+                 (unsigned long long)c->id, c->peer, c->client_id, why);
     r->nchunks = 0;
     r->state = BK_REQ_DONE;
     if (c->closing) {
@@ -551,8 +551,8 @@ static void frame_done(struct bk_conn *c)
 {
     struct bk_req *r = bk_calloc(1, sizeof(*r));
     if (r == NULL) {
-        bk_log_error("net", "conn=%llu msg=\"out of memory for a request\"",
-                     (unsigned long long)c->id);
+        bk_diag_error("net", "conn=%llu msg=\"out of memory for a request\"",
+                      (unsigned long long)c->id);
         conn_close(c);
         return;
     }
@@ -599,10 +599,10 @@ static bool frame_room(struct bk_conn *c, size_t want)
     }
     uint8_t *grown = bk_realloc(c->frame, cap > 0 ? cap : 1);
     if (grown == NULL) {
-        bk_log_error("net",
-                     "conn=%llu msg=\"out of memory for a %zu byte "
-                     "request\"",
-                     (unsigned long long)c->id, c->frame_len);
+        bk_diag_error("net",
+                      "conn=%llu msg=\"out of memory for a %zu byte "
+                      "request\"",
+                      (unsigned long long)c->id, c->frame_len);
         conn_close(c);
         return false;
     }
@@ -622,10 +622,10 @@ static bool frame_start(struct bk_conn *c)
     size_t max = c->shard->group->cfg.max_request_bytes;
     /* Checked before any allocation (Kafka's InvalidReceiveException). */
     if (size < 0 || (size_t)size > max) {
-        bk_log_info("net",
-                    "conn=%llu peer=%s msg=\"closing: request size %d is "
-                    "outside 0..%zu (socket.request.max.bytes)\"",
-                    (unsigned long long)c->id, c->peer, size, max);
+        bk_diag_info("net",
+                     "conn=%llu peer=%s msg=\"closing: request size %d is "
+                     "outside 0..%zu (socket.request.max.bytes)\"",
+                     (unsigned long long)c->id, c->peer, size, max);
         conn_close(c);
         return false;
     }
@@ -700,8 +700,8 @@ static void stash_keep(struct bk_conn *c, const uint8_t *p, size_t n)
     bk_assert(c->stash == NULL);
     c->stash = bk_malloc(n);
     if (c->stash == NULL) {
-        bk_log_error("net", "conn=%llu msg=\"out of memory for read bytes\"",
-                     (unsigned long long)c->id);
+        bk_diag_error("net", "conn=%llu msg=\"out of memory for read bytes\"",
+                      (unsigned long long)c->id);
         conn_close(c);
         return;
     }
@@ -729,9 +729,9 @@ static void on_readable(struct bk_conn *c)
                 continue;
             }
             if (errno != EAGAIN) { /* == EWOULDBLOCK on Linux */
-                bk_log_debug("net", "conn=%llu peer=%s msg=\"read: %s\"",
-                             (unsigned long long)c->id, c->peer,
-                             strerror(errno));
+                bk_diag_debug("net", "conn=%llu peer=%s msg=\"read: %s\"",
+                              (unsigned long long)c->id, c->peer,
+                              strerror(errno));
                 conn_close(c);
             }
             return;
@@ -829,21 +829,21 @@ void bk_conns_sweep_cb(uv_timer_t *t)
         bool partial = c->in_frame || c->size_have > 0;
         if (partial && cfg->partial_request_ms > 0 &&
             now - c->frame_started >= cfg->partial_request_ms) {
-            bk_log_info("net",
-                        "conn=%llu peer=%s client=\"%s\" msg=\"closing: a "
-                        "request took over %llu ms to arrive (%zu of %zu "
-                        "bytes)\"",
-                        (unsigned long long)c->id, c->peer, c->client_id,
-                        (unsigned long long)cfg->partial_request_ms,
-                        c->frame_have, c->frame_len);
+            bk_diag_info("net",
+                         "conn=%llu peer=%s client=\"%s\" msg=\"closing: a "
+                         "request took over %llu ms to arrive (%zu of %zu "
+                         "bytes)\"",
+                         (unsigned long long)c->id, c->peer, c->client_id,
+                         (unsigned long long)cfg->partial_request_ms,
+                         c->frame_have, c->frame_len);
             conn_close(c);
         } else if (!partial && c->head == NULL && c->stash == NULL &&
                    cfg->max_idle_ms > 0 &&
                    now - c->last_active >= cfg->max_idle_ms) {
             /* Kafka closes idle connections without a word to the client;
              * clients reconnect on their next request. */
-            bk_log_debug("net", "conn=%llu peer=%s msg=\"closing: idle\"",
-                         (unsigned long long)c->id, c->peer);
+            bk_diag_debug("net", "conn=%llu peer=%s msg=\"closing: idle\"",
+                          (unsigned long long)c->id, c->peer);
             conn_close(c);
         }
         c = next;
@@ -854,8 +854,8 @@ static void poll_cb(uv_poll_t *p, int status, int events)
 {
     struct bk_conn *c = p->data;
     if (status < 0) {
-        bk_log_debug("net", "conn=%llu peer=%s msg=\"poll: %s\"",
-                     (unsigned long long)c->id, c->peer, uv_strerror(status));
+        bk_diag_debug("net", "conn=%llu peer=%s msg=\"poll: %s\"",
+                      (unsigned long long)c->id, c->peer, uv_strerror(status));
         conn_close(c);
         return;
     }
@@ -904,10 +904,10 @@ static void conn_close(struct bk_conn *c)
     }
     s->nconns--;
     resume_unlink(c);
-    bk_log_debug("net",
-                 "conn=%llu shard=%u peer=%s client=\"%s\" "
-                 "msg=\"closed\"",
-                 (unsigned long long)c->id, s->id, c->peer, c->client_id);
+    bk_diag_debug("net",
+                  "conn=%llu shard=%u peer=%s client=\"%s\" "
+                  "msg=\"closed\"",
+                  (unsigned long long)c->id, s->id, c->peer, c->client_id);
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, close_cb);
 }
@@ -970,8 +970,8 @@ void bk_conn_adopt(struct bk_shard *s,
     s->nconns++;
     s->alive++;
     s->accepted++;
-    bk_log_debug("net", "conn=%llu shard=%u peer=%s msg=\"accepted\"",
-                 (unsigned long long)id, s->id, c->peer);
+    bk_diag_debug("net", "conn=%llu shard=%u peer=%s msg=\"accepted\"",
+                  (unsigned long long)id, s->id, c->peer);
     c->reading = true;
     uv_poll_start(&c->poll, UV_READABLE, poll_cb);
 }

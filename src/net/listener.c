@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "net/net_int.h"
 
 struct adopt_msg {
@@ -109,10 +109,10 @@ static void shed_connections(struct bk_listener *l, int err)
     if (!l->emfile_episode) {
         l->emfile_episode = true;
         l->shed = 0;
-        bk_log_warn("net",
-                    "listener=%s msg=\"accept: %s; closing new connections "
-                    "until descriptors are free again\"",
-                    l->addr, strerror(err));
+        bk_diag_warn("net",
+                     "listener=%s msg=\"accept: %s; closing new connections "
+                     "until descriptors are free again\"",
+                     l->addr, strerror(err));
     }
     for (int i = 0; i < 64 && l->spare_fd >= 0; i++) {
         close(l->spare_fd);
@@ -134,10 +134,10 @@ static void end_episode(struct bk_listener *l)
 {
     if (l->emfile_episode) {
         l->emfile_episode = false;
-        bk_log_warn("net",
-                    "listener=%s msg=\"accepting again; %llu connections "
-                    "were closed unserved while out of descriptors\"",
-                    l->addr, (unsigned long long)l->shed);
+        bk_diag_warn("net",
+                     "listener=%s msg=\"accepting again; %llu connections "
+                     "were closed unserved while out of descriptors\"",
+                     l->addr, (unsigned long long)l->shed);
     }
     if (l->spare_fd < 0) {
         l->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -154,10 +154,10 @@ static void refuse(struct bk_listener *l, int fd)
     uint64_t now = uv_now(l->poll.loop);
     if (l->refused_logged == 0 || now - l->refused_logged >= 1000) {
         l->refused_logged = now;
-        bk_log_info("net",
-                    "listener=%s msg=\"refused a connection over "
-                    "max.connections.per.ip (%llu so far)\"",
-                    l->addr, (unsigned long long)l->refused);
+        bk_diag_info("net",
+                     "listener=%s msg=\"refused a connection over "
+                     "max.connections.per.ip (%llu so far)\"",
+                     l->addr, (unsigned long long)l->refused);
     }
 }
 
@@ -167,8 +167,8 @@ static void accept_cb(uv_poll_t *p, int status, int events)
     struct bk_shards *g = l->group;
     (void)events;
     if (status < 0) {
-        bk_log_warn("net", "listener=%s msg=\"poll error: %s\"", l->addr,
-                    uv_strerror(status));
+        bk_diag_warn("net", "listener=%s msg=\"poll error: %s\"", l->addr,
+                     uv_strerror(status));
         return;
     }
     for (int i = 0; i < 64; i++) {

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "common/assert.h"
+#include "common/diag.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "net/net_int.h"
 
 #define SHARD_RBUF_SIZE (64 * 1024)
@@ -63,7 +63,7 @@ int bk_shards_init(struct bk_shards *g,
     char why[256];
     int lrv = bk_conn_limits_init(&g->limits, cfg, why, sizeof(why));
     if (lrv != 0) {
-        bk_log_error("net", "msg=\"%s\"", why);
+        bk_diag_error("net", "msg=\"%s\"", why);
         bk_free(g->shards);
         g->shards = NULL;
         g->n = 0;
@@ -152,7 +152,7 @@ static void post_finish(struct bk_shard *s)
 {
     struct bk_shard_msg *m = bk_calloc(1, sizeof(*m));
     if (m == NULL) {
-        bk_log_error("net", "msg=\"out of memory while stopping\"");
+        bk_diag_error("net", "msg=\"out of memory while stopping\"");
         _exit(1);
     }
     m->fn = finish_msg_fn;
@@ -182,10 +182,10 @@ void bk_shard_maybe_finish(struct bk_shard *s)
 static void stop_timeout_cb(uv_timer_t *t)
 {
     struct bk_shard *s = t->data;
-    bk_log_warn("net",
-                "shard=%u msg=\"shutdown timeout, closing %u "
-                "connections with requests in flight\"",
-                s->id, s->nconns);
+    bk_diag_warn("net",
+                 "shard=%u msg=\"shutdown timeout, closing %u "
+                 "connections with requests in flight\"",
+                 s->id, s->nconns);
     bk_conns_close_all(s);
     bk_shard_maybe_finish(s);
 }
@@ -211,7 +211,7 @@ void bk_shards_stop(struct bk_shards *g, unsigned timeout_ms)
         struct bk_shard_msg *m = bk_calloc(1, sizeof(*m));
         if (m == NULL) {
             /* Out of memory at shutdown: nothing better than to exit. */
-            bk_log_error("net", "msg=\"out of memory while stopping\"");
+            bk_diag_error("net", "msg=\"out of memory while stopping\"");
             _exit(1);
         }
         m->fn = stop_msg_fn;
@@ -232,8 +232,8 @@ void bk_shards_close(struct bk_shards *g)
         }
         int rv = uv_loop_close(&s->loop);
         if (rv != 0) {
-            bk_log_warn("net", "shard=%u msg=\"loop close: %s\"", s->id,
-                        uv_strerror(rv));
+            bk_diag_warn("net", "shard=%u msg=\"loop close: %s\"", s->id,
+                         uv_strerror(rv));
         }
         bk_free(s->rbuf);
     }

@@ -3,10 +3,10 @@
 
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
@@ -183,10 +183,10 @@ static void queue_assigned(struct bk_rmgr *m, const struct bk_md_image *img)
             }
             if (enqueue(m, &t->id, p) != 0) {
                 /* A request for it retries (bk_rmgr_get). */
-                bk_log_warn("partition",
-                            "topic=%s partition=%d msg=\"cannot queue the "
-                            "replica: out of memory\"",
-                            t->name, p);
+                bk_diag_warn("partition",
+                             "topic=%s partition=%d msg=\"cannot queue the "
+                             "replica: out of memory\"",
+                             t->name, p);
             }
         }
     }
@@ -229,11 +229,11 @@ static void sync_role(struct bk_rmgr *m,
         err = bk_replica_become_follower(p, mp->leader_epoch, mp->leader);
     }
     if (err != BK_KERR_NONE && err != BK_KERR_FENCED_LEADER_EPOCH) {
-        bk_log_warn("partition",
-                    "topic=%s partition=%d leader=%d leader_epoch=%d "
-                    "msg=\"cannot take the role: %s\"",
-                    p->topic, p->index, mp->leader, mp->leader_epoch,
-                    bk_kerr_name(err));
+        bk_diag_warn("partition",
+                     "topic=%s partition=%d leader=%d leader_epoch=%d "
+                     "msg=\"cannot take the role: %s\"",
+                     p->topic, p->index, mp->leader, mp->leader_epoch,
+                     bk_kerr_name(err));
     }
 }
 
@@ -259,11 +259,11 @@ static void sync_roles(struct bk_rmgr *m, const struct bk_md_image *img)
 static void report_start(struct bk_rmgr *m)
 {
     m->start_reported = true;
-    bk_log_info("partition",
-                "shard=%u opened=%zu failed=%zu ms=%llu msg=\"opened the "
-                "replicas assigned at start\"",
-                m->shard, m->opened, m->failed,
-                (unsigned long long)(uv_now(m->loop) - m->batch_start_ms));
+    bk_diag_info("partition",
+                 "shard=%u opened=%zu failed=%zu ms=%llu msg=\"opened the "
+                 "replicas assigned at start\"",
+                 m->shard, m->opened, m->failed,
+                 (unsigned long long)(uv_now(m->loop) - m->batch_start_ms));
 }
 
 size_t bk_rmgr_apply(struct bk_rmgr *m, struct bk_md_image *img)
@@ -316,11 +316,11 @@ static void batch_done(struct bk_rmgr *m)
     if (m->opened + m->failed < BATCH_LOG_MIN) {
         return;
     }
-    bk_log_info("partition",
-                "shard=%u opened=%zu failed=%zu ms=%llu msg=\"opened the "
-                "assigned replicas\"",
-                m->shard, m->opened, m->failed,
-                (unsigned long long)(uv_now(m->loop) - m->batch_start_ms));
+    bk_diag_info("partition",
+                 "shard=%u opened=%zu failed=%zu ms=%llu msg=\"opened the "
+                 "assigned replicas\"",
+                 m->shard, m->opened, m->failed,
+                 (unsigned long long)(uv_now(m->loop) - m->batch_start_ms));
 }
 
 /* One replica per loop turn: requests that arrived meanwhile are served
@@ -337,10 +337,10 @@ static void opener_cb(uv_idle_t *h)
     int rv = open_entry(m, &e->topic_id, e->index, errmsg);
     if (rv != 0) {
         m->failed++;
-        bk_log_error("partition",
-                     "shard=%u partition=%d msg=\"cannot open the replica: "
-                     "%s\"",
-                     m->shard, e->index, errmsg);
+        bk_diag_error("partition",
+                      "shard=%u partition=%d msg=\"cannot open the replica: "
+                      "%s\"",
+                      m->shard, e->index, errmsg);
         queue_unlink(m, e);
         m->queued--;
         e->failed = true;

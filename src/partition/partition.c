@@ -6,9 +6,9 @@
 #include <string.h>
 
 #include "cluster/topic_config.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "log/batch.h"
 #include "protocol/record_batch.h"
 
@@ -255,8 +255,8 @@ static int retire_dir(struct bk_part_table *t,
         if (err == ENOENT) {
             return 0;
         }
-        bk_log_warn("partition", "dir=%s msg=\"cannot retire: %s\"", dir,
-                    strerror(err));
+        bk_diag_warn("partition", "dir=%s msg=\"cannot retire: %s\"", dir,
+                     strerror(err));
         return -err;
     }
     if (t->loop == NULL ||
@@ -346,10 +346,10 @@ int bk_part_get(struct bk_part_table *t,
         char stored[32], mine[23];
         uuid_text(&topic->id, mine);
         if (read_dir_topic_id(dir, stored) == 0 && strcmp(stored, mine) != 0) {
-            bk_log_info("partition",
-                        "dir=%s topic_id=%s msg=\"retiring the directory of "
-                        "a deleted topic\"",
-                        dir, stored);
+            bk_diag_info("partition",
+                         "dir=%s topic_id=%s msg=\"retiring the directory of "
+                         "a deleted topic\"",
+                         dir, stored);
             rv = retire_dir(t, dir, stored);
             if (rv != 0) {
                 snprintf(errmsg, BK_ERRMSG_SIZE,
@@ -392,10 +392,10 @@ int bk_part_get(struct bk_part_table *t,
     p->snap_offset = snap_offset;
     rv = bk_part_replay_producers(p, snap_offset < 0 ? 0 : snap_offset);
     if (rv != 0) {
-        bk_log_warn("partition",
-                    "topic=%s partition=%d msg=\"producer state replay "
-                    "failed: %s\"",
-                    p->topic, index, bk_strerror(rv));
+        bk_diag_warn("partition",
+                     "topic=%s partition=%d msg=\"producer state replay "
+                     "failed: %s\"",
+                     p->topic, index, bk_strerror(rv));
     }
     size_t b = bucket_of(t, &topic->id, index);
     p->hnext = t->buckets[b];
@@ -427,9 +427,9 @@ static void part_close_begin(const struct bk_storage *st,
         int rv = bk_pstate_save(&p->pstate, st->disk, path,
                                 bk_log_end_offset(p->log));
         if (rv != 0) {
-            bk_log_warn("partition",
-                        "topic=%s partition=%d msg=\"producer snapshot: %s\"",
-                        p->topic, p->index, bk_strerror(rv));
+            bk_diag_warn("partition",
+                         "topic=%s partition=%d msg=\"producer snapshot: %s\"",
+                         p->topic, p->index, bk_strerror(rv));
         }
     }
     /* Parked fetches are answered by their own timers; drop the links. */
@@ -442,9 +442,9 @@ static void part_close_begin(const struct bk_storage *st,
     }
     int rv = bk_log_close_begin(p->log, clean);
     if (rv != 0) {
-        bk_log_warn("partition",
-                    "topic=%s partition=%d msg=\"closing the log: %s\"",
-                    p->topic, p->index, bk_strerror(rv));
+        bk_diag_warn("partition",
+                     "topic=%s partition=%d msg=\"closing the log: %s\"",
+                     p->topic, p->index, bk_strerror(rv));
     }
 }
 
@@ -553,8 +553,8 @@ static void snap_done(uv_work_t *w, int status)
         }
     }
     if (status != 0 || j->rv != 0) {
-        bk_log_warn("partition", "path=%s msg=\"producer snapshot: %s\"",
-                    j->path, bk_strerror(status != 0 ? status : j->rv));
+        bk_diag_warn("partition", "path=%s msg=\"producer snapshot: %s\"",
+                     j->path, bk_strerror(status != 0 ? status : j->rv));
     }
     bk_free(j->buf);
     bk_free(j);
@@ -641,9 +641,9 @@ static void clean_done_cb(uv_work_t *w, int status)
         struct bk_log_clean_stats st;
         int rv = bk_log_clean_end(p->log, cw->job, &st);
         if (rv != 0 && rv != BK_ECANCELED) {
-            bk_log_warn("partition",
-                        "topic=%s partition=%d msg=\"compaction failed: %s\"",
-                        p->topic, p->index, bk_strerror(rv));
+            bk_diag_warn("partition",
+                         "topic=%s partition=%d msg=\"compaction failed: %s\"",
+                         p->topic, p->index, bk_strerror(rv));
         }
     } else {
         bk_log_clean_discard(cw->job);
@@ -706,14 +706,14 @@ void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
             maybe_snapshot(t, p, loop);
             int rv = bk_log_tick(p->log);
             if (rv != p->tick_err && rv != 0) {
-                bk_log_warn("partition",
-                            "topic=%s partition=%d msg=\"housekeeping: %s\"",
-                            p->topic, p->index, bk_strerror(rv));
+                bk_diag_warn("partition",
+                             "topic=%s partition=%d msg=\"housekeeping: %s\"",
+                             p->topic, p->index, bk_strerror(rv));
             } else if (rv != p->tick_err) {
-                bk_log_info("partition",
-                            "topic=%s partition=%d msg=\"housekeeping "
-                            "works again\"",
-                            p->topic, p->index);
+                bk_diag_info("partition",
+                             "topic=%s partition=%d msg=\"housekeeping "
+                             "works again\"",
+                             p->topic, p->index);
             }
             p->tick_err = rv;
         }
@@ -763,10 +763,10 @@ void bk_part_after_append(struct bk_partition *p,
     if (producer_id >= 0) {
         if (bk_pstate_update(&p->pstate, producer_id, epoch, first_seq, count,
                              base_offset, timestamp) != 0) {
-            bk_log_warn("partition",
-                        "topic=%s partition=%d msg=\"producer state: out of "
-                        "memory\"",
-                        p->topic, p->index);
+            bk_diag_warn("partition",
+                         "topic=%s partition=%d msg=\"producer state: out of "
+                         "memory\"",
+                         p->topic, p->index);
         }
     }
     p->bytes_since_snapshot += (int64_t)bytes;

@@ -17,8 +17,8 @@
  * and the fetcher goes on from the new log end. */
 #include <stdio.h>
 
+#include "common/diag.h"
 #include "common/err.h"
-#include "common/log.h"
 #include "log/batch.h"
 #include "partition/replica_int.h"
 #include "protocol/kerr.h"
@@ -268,10 +268,10 @@ int bk_replica_truncate(struct bk_partition *p, int64_t offset)
     if (rv == 0 && bk_log_end_offset(p->log) < end) {
         rv = rebuild_producers(p);
         if (rv != 0) {
-            bk_log_warn("partition",
-                        "topic=%s partition=%d msg=\"producer state rebuild "
-                        "after truncation failed: %s\"",
-                        p->topic, p->index, bk_strerror(rv));
+            bk_diag_warn("partition",
+                         "topic=%s partition=%d msg=\"producer state rebuild "
+                         "after truncation failed: %s\"",
+                         p->topic, p->index, bk_strerror(rv));
         }
     }
     /* The log store clamped the high watermark to the new end. */

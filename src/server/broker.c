@@ -8,9 +8,9 @@
 
 #include "api/api.h"
 #include "cluster/controller.h"
+#include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
-#include "common/log.h"
 #include "log/log.h"
 #include "net/net.h"
 #include "partition/partition.h"
@@ -58,11 +58,11 @@ static void signal_cb(uv_signal_t *h, int signum)
     b->signals_seen++;
     if (b->signals_seen > 1) {
         /* A second signal: the operator does not want to wait. */
-        bk_log_warn("server", "signal=%d msg=\"second signal, exiting now\"",
-                    signum);
+        bk_diag_warn("server", "signal=%d msg=\"second signal, exiting now\"",
+                     signum);
         _exit(1);
     }
-    bk_log_info("server", "signal=%d msg=\"shutting down\"", signum);
+    bk_diag_info("server", "signal=%d msg=\"shutting down\"", signum);
     for (unsigned i = 0; i < b->nlisteners; i++) {
         bk_listener_close(&b->listeners[i]);
     }
@@ -224,10 +224,10 @@ static void stop_storage(struct broker *b)
         /* Every log was closed cleanly by the shards: mark the root. */
         int rv = bk_log_root_end(st->disk, st->root);
         if (rv != 0) {
-            bk_log_warn("server",
-                        "msg=\"cannot write the clean shutdown "
-                        "marker: %s\"",
-                        bk_strerror(rv));
+            bk_diag_warn("server",
+                         "msg=\"cannot write the clean shutdown "
+                         "marker: %s\"",
+                         bk_strerror(rv));
         }
     }
     if (st->fc != NULL) {
@@ -364,9 +364,9 @@ static void announce_listeners(struct broker *b)
         if (i < b->api.nadvertised && b->api.advertised[i].port == 0) {
             b->api.advertised[i].port = b->bound_port[i];
         }
-        bk_log_info("server", "listener=%s://%s:%d msg=\"listening\"",
-                    cfg->listener[i].name, cfg->listener[i].host,
-                    b->bound_port[i]);
+        bk_diag_info("server", "listener=%s://%s:%d msg=\"listening\"",
+                     cfg->listener[i].name, cfg->listener[i].host,
+                     b->bound_port[i]);
     }
 }
 
@@ -386,11 +386,11 @@ static void run_shards(struct broker *b, unsigned nshards)
         print_err(err);
         _exit(1);
     }
-    bk_log_info("server",
-                "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
-                "version=%s msg=\"started\"",
-                b->api.node_id, b->api.cluster_id, nshards, b->cfg->log_dirs,
-                BK_VERSION);
+    bk_diag_info("server",
+                 "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
+                 "version=%s msg=\"started\"",
+                 b->api.node_id, b->api.cluster_id, nshards, b->cfg->log_dirs,
+                 BK_VERSION);
 }
 
 /* After the control loop ends (a signal): drain and stop the shards, then
@@ -408,7 +408,7 @@ static void shut_down(struct broker *b)
     bk_md_stop(b->md);
     bk_api_notify_close(&b->notify);
     bk_datadir_close(&b->datadir);
-    bk_log_info("server", "msg=\"stopped\"");
+    bk_diag_info("server", "msg=\"stopped\"");
 }
 
 int bk_broker_run(const struct bk_config *cfg)

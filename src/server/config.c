@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 #include "group/group.h"
 
 /* Shorter names for Kafka's types in the table. Storage follows the type:
@@ -595,8 +595,8 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                  c->group_consumer_migration_policy);
         return BK_ECONFIG;
     }
-    enum bk_log_level lvl;
-    if (bk_log_parse_level(c->logger_level, &lvl) != 0) {
+    enum bk_diag_level lvl;
+    if (bk_diag_parse_level(c->logger_level, &lvl) != 0) {
         snprintf(err, errlen,
                  "logger.level: '%s' is not one of trace, debug, info, warn, "
                  "error, off",

@@ -13,9 +13,9 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
-#include "common/log.h"
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -238,10 +238,10 @@ int bk_datadir_sweep_deleted(const struct bk_datadir *d)
             continue;
         }
         bk_remove_tree(path);
-        bk_log_info("server",
-                    "dir=%s msg=\"removed a deleted topic's "
-                    "leftover directory\"",
-                    path);
+        bk_diag_info("server",
+                     "dir=%s msg=\"removed a deleted topic's "
+                     "leftover directory\"",
+                     path);
         n++;
     }
     closedir(dir);

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 #include "server/broker.h"
 #include "server/config.h"
 
@@ -69,9 +69,9 @@ int main(int argc, char **argv)
         if (load(&cfg, argv[2]) != 0) {
             return 1;
         }
-        enum bk_log_level lvl;
-        if (bk_log_parse_level(cfg.logger_level, &lvl) == 0) {
-            bk_log_set_level(lvl);
+        enum bk_diag_level lvl;
+        if (bk_diag_parse_level(cfg.logger_level, &lvl) == 0) {
+            bk_diag_set_level(lvl);
         }
         int code = bk_broker_run(&cfg);
         bk_config_free(&cfg);

@@ -26,8 +26,8 @@
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/arena.h"
+#include "common/diag.h"
 #include "common/err.h"
-#include "common/log.h"
 
 static int free_port(void)
 {
@@ -491,7 +491,7 @@ static void test_three_voters_failover(void **state)
 
 int main(void)
 {
-    bk_log_set_level(BK_LOG_WARN);
+    bk_diag_set_level(BK_DIAG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_start_propose_restart, setup,
                                         teardown),

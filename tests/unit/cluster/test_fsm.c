@@ -17,9 +17,9 @@
 #include "cluster/image.h"
 #include "cluster/records.h"
 #include "common/arena.h"
+#include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
-#include "common/log.h"
 
 static struct bk_uuid uuid_of(uint8_t seed)
 {
@@ -711,7 +711,7 @@ static void test_publication_concurrent_readers(void **state)
 
 int main(void)
 {
-    bk_log_set_level(BK_LOG_OFF);
+    bk_diag_set_level(BK_DIAG_OFF);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_roundtrip),
         cmocka_unit_test(test_records_forward_compat),

@@ -21,7 +21,7 @@
 
 #include <stdio.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 #include "log_fixture.h"
 
 #define ROOT "/d"
@@ -190,8 +190,8 @@ static void workload(struct run *r, struct ack *acks, int nacks)
             int64_t to =
                 start + (int64_t)(rnd(r) % (uint64_t)(leo - start + 1));
             assert_int_equal(bk_log_truncate(log, to), 0);
-            bk_log_debug("test", "truncate to=%lld leo=%lld", (long long)to,
-                         (long long)bk_log_end_offset(log));
+            bk_diag_debug("test", "truncate to=%lld leo=%lld", (long long)to,
+                          (long long)bk_log_end_offset(log));
             r->gen++;
             int64_t nl = bk_log_end_offset(log);
             model_truncate(&r->m, nl);
@@ -221,8 +221,8 @@ static void crash_cycle(struct run *r)
     memset(acks, 0, sizeof acks);
     workload(r, acks, 64);
     uint64_t mode = rnd(r) % 100;
-    bk_log_debug("test", "crash mode=%d leo=%lld acked=%lld", (int)mode,
-                 (long long)bk_log_end_offset(r->log), (long long)r->acked);
+    bk_diag_debug("test", "crash mode=%d leo=%lld acked=%lld", (int)mode,
+                  (long long)bk_log_end_offset(r->log), (long long)r->acked);
     if (mode < 15) {
         /* Clean shutdown, then power loss or not: nothing may be lost. */
         assert_int_equal(bk_log_close(r->log, true), 0);
@@ -279,9 +279,9 @@ static void test_power_loss(void **state)
     /* Crashes make the syncer log errors by design; BK_CRASH_LOG=1 shows
      * them. */
     if (getenv("BK_CRASH_LOG") == NULL) {
-        bk_log_set_level(BK_LOG_OFF);
+        bk_diag_set_level(BK_DIAG_OFF);
     } else {
-        bk_log_set_level(BK_LOG_DEBUG);
+        bk_diag_set_level(BK_DIAG_DEBUG);
     }
     const char *one = getenv("BK_CRASH_SEED");
     if (one != NULL) {

@@ -8,12 +8,12 @@
 /* clang-format on */
 #include <string.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 
 /* Escapes the n bytes at s into a buffer of cap bytes and returns it. */
 static const char *esc(char *buf, size_t cap, const char *s, size_t n)
 {
-    const char *r = bk_log_escape(buf, cap, s, n);
+    const char *r = bk_diag_escape(buf, cap, s, n);
     assert_ptr_equal(r, buf);
     return r;
 }
@@ -56,8 +56,8 @@ static void test_escape_every_byte(void **state)
     for (int i = 0; i < 256; i++) {
         in[i] = (char)i;
     }
-    char out[BK_LOG_ESCAPED_SIZE(256)];
-    bk_log_escape(out, sizeof(out), in, sizeof(in));
+    char out[BK_DIAG_ESCAPED_SIZE(256)];
+    bk_diag_escape(out, sizeof(out), in, sizeof(in));
     size_t len = strlen(out);
     assert_int_equal(len, 32 * 4 + 95 + 2 + 129 * 4);
     for (size_t i = 0; i < len; i++) {

@@ -1,4 +1,4 @@
-#include "common/log.h"
+#include "common/diag.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,37 +12,37 @@
 #include "common/err.h"
 
 /* Process-wide, written once at start-up (see log.h). */
-static atomic_int log_level = BK_LOG_INFO;
+static atomic_int log_level = BK_DIAG_INFO;
 static atomic_int log_fd = 2;
 
 static const char *const level_names[] = { "TRACE", "DEBUG", "INFO",
                                            "WARN",  "ERROR", "OFF" };
 
-void bk_log_set_level(enum bk_log_level level)
+void bk_diag_set_level(enum bk_diag_level level)
 {
     atomic_store(&log_level, (int)level);
 }
 
-enum bk_log_level bk_log_get_level(void)
+enum bk_diag_level bk_diag_get_level(void)
 {
-    return (enum bk_log_level)atomic_load_explicit(&log_level,
-                                                   memory_order_relaxed);
+    return (enum bk_diag_level)atomic_load_explicit(&log_level,
+                                                    memory_order_relaxed);
 }
 
-int bk_log_parse_level(const char *name, enum bk_log_level *out)
+int bk_diag_parse_level(const char *name, enum bk_diag_level *out)
 {
     static const char *const lower[] = { "trace", "debug", "info",
                                          "warn",  "error", "off" };
-    for (int i = 0; i <= BK_LOG_OFF; i++) {
+    for (int i = 0; i <= BK_DIAG_OFF; i++) {
         if (strcmp(name, lower[i]) == 0) {
-            *out = (enum bk_log_level)i;
+            *out = (enum bk_diag_level)i;
             return 0;
         }
     }
     return BK_EINVAL;
 }
 
-void bk_log_set_fd(int fd)
+void bk_diag_set_fd(int fd)
 {
     atomic_store(&log_fd, fd);
 }
@@ -67,10 +67,10 @@ static size_t escape_byte(unsigned char c, char *out)
     return 4;
 }
 
-const char *bk_log_escape(char *dst,
-                          size_t dstlen,
-                          const char *src,
-                          size_t srclen)
+const char *bk_diag_escape(char *dst,
+                           size_t dstlen,
+                           const char *src,
+                           size_t srclen)
 {
     if (dstlen == 0) {
         return dst;
@@ -152,17 +152,17 @@ static bool site_admit(const char *fmt, long sec, unsigned *dropped)
     return ok;
 }
 
-void bk_log_write(enum bk_log_level level,
-                  const char *sub,
-                  const char *fmt,
-                  ...)
+void bk_diag_write(enum bk_diag_level level,
+                   const char *sub,
+                   const char *fmt,
+                   ...)
 {
     char line[1024];
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     unsigned dropped = 0;
-    if (level >= BK_LOG_INFO && !site_admit(fmt, (long)ts.tv_sec, &dropped)) {
+    if (level >= BK_DIAG_INFO && !site_admit(fmt, (long)ts.tv_sec, &dropped)) {
         return;
     }
     gmtime_r(&ts.tv_sec, &tm);

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/log.h"
+#include "common/diag.h"
 
 static size_t count_lines(int fd, char *buf, size_t cap)
 {
@@ -40,7 +40,7 @@ static void wait_next_second(void)
 
 static void one_site(int i)
 {
-    bk_log_warn("test", "n=%d msg=\"the same error again\"", i);
+    bk_diag_warn("test", "n=%d msg=\"the same error again\"", i);
 }
 
 static void test_repeated_lines_are_limited(void **state)
@@ -49,7 +49,7 @@ static void test_repeated_lines_are_limited(void **state)
     int p[2];
     assert_int_equal(pipe(p), 0);
     fcntl(p[0], F_SETFL, O_NONBLOCK);
-    bk_log_set_fd(p[1]);
+    bk_diag_set_fd(p[1]);
     static char buf[65536];
 
     wait_next_second();
@@ -62,7 +62,7 @@ static void test_repeated_lines_are_limited(void **state)
     assert_true(first >= 1 && first <= 40);
 
     /* Another call site is not held back by the first. */
-    bk_log_warn("test", "msg=\"another site\"");
+    bk_diag_warn("test", "msg=\"another site\"");
     assert_int_equal(count_lines(p[0], buf, sizeof(buf)), 1);
 
     wait_next_second();
@@ -72,12 +72,12 @@ static void test_repeated_lines_are_limited(void **state)
     assert_non_null(strstr(buf, "n=1000"));
 
     /* Debug lines are opt-in and never dropped. */
-    bk_log_set_level(BK_LOG_DEBUG);
+    bk_diag_set_level(BK_DIAG_DEBUG);
     for (int i = 0; i < 100; i++) {
-        bk_log_debug("test", "n=%d", i);
+        bk_diag_debug("test", "n=%d", i);
     }
     assert_int_equal(count_lines(p[0], buf, sizeof(buf)), 100);
-    bk_log_set_fd(2);
+    bk_diag_set_fd(2);
     close(p[0]);
     close(p[1]);
 }
