@@ -4,10 +4,11 @@
  * partition 0, placed by the controller's assignment (ops.h). Errors as
  * Kafka gives them: UNKNOWN_TOPIC_OR_PARTITION for a missing topic,
  * INVALID_PARTITIONS when the count does not grow the topic, INVALID_REQUEST
- * for a topic named twice. Manual assignments are refused with
- * INVALID_REPLICA_ASSIGNMENT until assignment by hand exists (as
- * CreateTopics does). All valid topics go into one proposal and the answer
- * waits until it is applied; validate_only changes nothing. */
+ * for a topic named twice. A non-null assignments array places the new
+ * partitions by hand: one replica list per new partition (an empty array
+ * counts, and is refused for its size), checked as Kafka 4.1 checks it
+ * (ops.h). All valid topics go into one proposal and the answer waits until
+ * it is applied; validate_only changes nothing. */
 #include "protocol/gen/create_partitions.h"
 
 #include <string.h>
@@ -41,6 +42,33 @@ static void applied(struct bk_call *call, int status)
         }
     }
     bk_call_reply(call, &st->resp);
+}
+
+/* The request's replica lists as the controller's input, in the call's
+ * arena; *asg is NULL for a null array (automatic placement). Returns 0 or
+ * BK_ENOMEM. */
+static int manual_assignment(struct bk_call *call,
+                             const in_topic *t,
+                             struct bk_md_replicas **asg)
+{
+    *asg = NULL;
+    if (t->assignments_count < 0) {
+        return 0;
+    }
+    size_t n = (size_t)t->assignments_count;
+    *asg = bk_arena_alloc(call->arena, (n + 1) * sizeof(**asg));
+    if (*asg == NULL) {
+        return BK_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int32_t nb = t->assignments[k].broker_ids_count;
+        (*asg)[k] = (struct bk_md_replicas){
+            .partition = -1, /* numbered by the controller */
+            .n = nb < 0 ? 0 : nb,
+            .brokers = t->assignments[k].broker_ids,
+        };
+    }
+    return 0;
 }
 
 static bool duplicated(const struct bk_msg_create_partitions_request *req,
@@ -92,17 +120,19 @@ void bk_handle_create_partitions(struct bk_call *call)
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
             snprintf(msg, BK_MD_MSG_SIZE, "Duplicate topic in request.");
-        } else if (t->assignments_count > 0) {
-            err = BK_KERR_INVALID_REPLICA_ASSIGNMENT;
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "Manual replica assignment is not supported by this "
-                     "broker yet; omit the assignments");
         } else {
+            struct bk_md_replicas *asg;
+            if (manual_assignment(call, t, &asg) != 0) {
+                bk_md_image_release(img);
+                bk_req_fail(call->req, "out of memory");
+                return;
+            }
             /* By every byte of the name, as in DeleteTopics. */
             size_t len = t->name.len > 0 ? (size_t)t->name.len : 0;
-            err = bk_md_op_create_partitions(img, len > 0 ? t->name.ptr : "",
-                                             len, t->count, bk_md_rng_system(),
-                                             &recs, msg);
+            err = bk_md_op_create_partitions(
+                img, len > 0 ? t->name.ptr : "", len, t->count, asg,
+                asg != NULL ? (size_t)t->assignments_count : 0,
+                bk_md_rng_system(), &recs, msg);
         }
         if (err == 0 && req->validate_only) {
             recs.n = before;

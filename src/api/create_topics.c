@@ -6,8 +6,9 @@
  * into one proposal, and the answer waits until they are applied, so a
  * client that reads Metadata after the answer sees the topics. With
  * validate_only nothing is proposed. A name given twice in one request is
- * INVALID_REQUEST for both, as in Kafka. Manual replica assignments are
- * refused with INVALID_REPLICA_ASSIGNMENT until assignment by hand exists. */
+ * INVALID_REQUEST for both, as in Kafka. A manual replica assignment
+ * (Assignments, kafka-topics --replica-assignment) goes to the controller's
+ * operation, which checks it as Kafka 4.1 does. */
 #include "protocol/gen/create_topics.h"
 
 #include <string.h>
@@ -98,9 +99,8 @@ static bool duplicated(const struct bk_msg_create_topics_request *req,
     return false;
 }
 
-/* Kafka's checks that need the whole request or that this broker adds: a
- * name given twice, and a manual assignment. Returns 0 or the error, with
- * msg. */
+/* Kafka's check that needs the whole request: a name given twice. Returns
+ * 0 or the error, with msg. */
 static int16_t precheck(const struct bk_msg_create_topics_request *req,
                         int32_t i,
                         char *msg)
@@ -114,12 +114,6 @@ static int16_t precheck(const struct bk_msg_create_topics_request *req,
                  bk_diag_escape(shown, sizeof(shown), t->name.ptr,
                                 t->name.len > 0 ? (size_t)t->name.len : 0));
         return BK_KERR_INVALID_REQUEST;
-    }
-    if (t->assignments_count > 0) {
-        snprintf(msg, BK_MD_MSG_SIZE,
-                 "Manual replica assignment is not supported by this "
-                 "broker yet; omit the assignments");
-        return BK_KERR_INVALID_REPLICA_ASSIGNMENT;
     }
     return 0;
 }
@@ -152,6 +146,33 @@ static int collect_configs(struct bk_call *call,
     return 0;
 }
 
+/* The request's manual assignment as the controller's input, in the call's
+ * arena (NULL when there is none: automatic placement). Returns 0 or
+ * BK_ENOMEM. */
+static int manual_assignment(struct bk_call *call,
+                             const in_topic *t,
+                             struct bk_md_replicas **asg)
+{
+    *asg = NULL;
+    if (t->assignments_count <= 0) {
+        return 0;
+    }
+    size_t n = (size_t)t->assignments_count;
+    *asg = bk_arena_alloc(call->arena, n * sizeof(**asg));
+    if (*asg == NULL) {
+        return BK_ENOMEM;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int32_t nb = t->assignments[k].broker_ids_count;
+        (*asg)[k] = (struct bk_md_replicas){
+            .partition = t->assignments[k].partition_index,
+            .n = nb < 0 ? 0 : nb,
+            .brokers = t->assignments[k].broker_ids,
+        };
+    }
+    return 0;
+}
+
 /* Runs the controller's operation for one checked topic, adding its records
  * to recs, and fills the answer's shape and configs. With validate_only the
  * records are dropped again. Returns 0 (with *err), or BK_ENOMEM. */
@@ -171,12 +192,18 @@ static int create_checked(struct bk_call *call,
     out_topic *out = &st->resp.topics[i];
     /* The name goes to the controller with its length: the name rules see
      * every byte, so "x\0y" is refused rather than read as "x". */
+    struct bk_md_replicas *asg;
+    if (manual_assignment(call, t, &asg) != 0) {
+        return BK_ENOMEM;
+    }
     struct bk_md_topic_spec spec = {
         .name = t->name,
         .num_partitions = t->num_partitions,
         .replication_factor = t->replication_factor,
         .n_configs = nkv,
         .configs = kv,
+        .n_assignments = asg != NULL ? (size_t)t->assignments_count : 0,
+        .assignments = asg,
     };
     struct bk_md_create_result res;
     size_t before = recs->n;

@@ -200,7 +200,82 @@ static int16_t add_partitions(const struct bk_md_image *img,
     return BK_MD_KERR_NONE;
 }
 
-/* Kafka's checks of a manual replica assignment. */
+static int cmp_i32(const void *a, const void *b)
+{
+    int32_t x = *(const int32_t *)a;
+    int32_t y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Kafka's checks of one partition's replica list, in Kafka 4.1's order
+ * (ReplicationControlManager.validateManualPartitionAssignment): not empty,
+ * then the brokers in ascending order, each registered and given once (so
+ * [5, 5] with 5 unknown is "no such broker", [1, 1] is "more than once"),
+ * then the size against the other partitions (rf; -1 for the first one),
+ * then at least one unfenced broker to lead. */
+static int16_t check_replicas(const struct bk_md_image *img,
+                              const struct bk_md_replicas *a,
+                              int32_t rf,
+                              char *msg)
+{
+    if (a->n <= 0) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "The manual partition assignment includes an empty "
+                 "replica list.");
+        return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    if (a->n > BK_MD_MAX_REPLICAS) {
+        /* brokerd's own limit on a replica list (records.h). */
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "The manual partition assignment includes %d replicas, "
+                 "above the limit of %d.",
+                 a->n, BK_MD_MAX_REPLICAS);
+        return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    int32_t sorted[BK_MD_MAX_REPLICAS];
+    memcpy(sorted, a->brokers, sizeof(int32_t) * (size_t)a->n);
+    qsort(sorted, (size_t)a->n, sizeof(int32_t), cmp_i32);
+    bool any_live = false;
+    for (int32_t r = 0; r < a->n; r++) {
+        const struct bk_md_broker *br = bk_md_image_broker(img, sorted[r]);
+        if (br == NULL) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "The manual partition assignment includes broker %d, "
+                     "but no such broker is registered.",
+                     sorted[r]);
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (r > 0 && sorted[r - 1] == sorted[r]) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "The manual partition assignment includes the broker %d "
+                     "more than once.",
+                     sorted[r]);
+            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        }
+        any_live = any_live || !br->fenced;
+    }
+    if (rf != -1 && a->n != rf) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "The manual partition assignment includes a partition with "
+                 "%d replica(s), but this is not consistent with previous "
+                 "partitions, which have %d replica(s).",
+                 a->n, rf);
+        return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    if (!any_live) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "All brokers specified in the manual partition assignment "
+                 "for partition %d are fenced or in controlled shutdown.",
+                 a->partition);
+        return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* Kafka's checks of a CreateTopics manual assignment, in Kafka 4.1's order:
+ * each entry in request order (a partition given twice, then its replica
+ * list), and only then the partition ids, which must be 0..n-1 (so a gap
+ * loses to an unknown broker in a later entry). */
 static int16_t check_manual(const struct bk_md_image *img,
                             const struct bk_md_topic_spec *spec,
                             char *msg)
@@ -212,88 +287,54 @@ static int16_t check_manual(const struct bk_md_image *img,
                  BK_MD_MAX_PARTITIONS);
         return BK_MD_KERR_INVALID_PARTITIONS;
     }
-    int32_t rf = spec->assignments[0].n;
     for (size_t i = 0; i < n; i++) {
         const struct bk_md_replicas *a = &spec->assignments[i];
-        if (a->partition < 0 || (size_t)a->partition >= n) {
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "Partitions should be a consecutive 0-based integer "
-                     "sequence, but got partition %d.",
-                     a->partition);
-            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
         for (size_t j = 0; j < i; j++) {
             if (spec->assignments[j].partition == a->partition) {
                 snprintf(msg, BK_MD_MSG_SIZE,
-                         "Partition %d appears twice in the manual partition "
-                         "assignment.",
+                         "Found multiple manual partition assignments for "
+                         "partition %d",
                          a->partition);
                 return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
             }
         }
-        if (a->n <= 0 || a->n > BK_MD_MAX_REPLICAS) {
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "The manual partition assignment includes an empty "
-                     "replica list.");
-            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+        int16_t code =
+            check_replicas(img, a, i == 0 ? -1 : spec->assignments[0].n, msg);
+        if (code != 0) {
+            return code;
         }
-        if (a->n != rf) {
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t p = spec->assignments[i].partition;
+        if (p < 0 || (size_t)p >= n) {
             snprintf(msg, BK_MD_MSG_SIZE,
-                     "The manual partition assignment includes a partition "
-                     "with %d replica(s), but this is not consistent with "
-                     "previous partitions, which have %d replica(s).",
-                     a->n, rf);
-            return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
-        }
-        bool any_live = false;
-        for (int32_t r = 0; r < a->n; r++) {
-            int32_t b = a->brokers[r];
-            for (int32_t q = 0; q < r; q++) {
-                if (a->brokers[q] == b) {
-                    snprintf(msg, BK_MD_MSG_SIZE,
-                             "The manual partition assignment includes the "
-                             "broker %d more than once.",
-                             b);
-                    return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
-                }
-            }
-            const struct bk_md_broker *br = bk_md_image_broker(img, b);
-            if (br == NULL) {
-                snprintf(msg, BK_MD_MSG_SIZE,
-                         "The manual partition assignment includes broker "
-                         "%d, but no such broker is registered.",
-                         b);
-                return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
-            }
-            any_live = any_live || !br->fenced;
-        }
-        if (!any_live) {
-            snprintf(msg, BK_MD_MSG_SIZE,
-                     "All brokers specified in the manual partition "
-                     "assignment for partition %d are fenced.",
-                     a->partition);
+                     "partitions should be a consecutive 0-based integer "
+                     "sequence");
             return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
         }
     }
     return BK_MD_KERR_NONE;
 }
 
-/* Partition records for a checked manual assignment: ISR = the unfenced
- * replicas, leader = the first of them. */
+/* Partition records for checked manual assignments of partitions
+ * [from, from + n): ISR = the unfenced replicas, leader = the first of
+ * them. */
 static int16_t add_manual(const struct bk_md_image *img,
                           const struct bk_uuid *id,
-                          const struct bk_md_topic_spec *spec,
+                          const struct bk_md_replicas *asg,
+                          size_t n,
+                          int32_t from,
                           struct bk_md_recs *out,
                           char *msg)
 {
-    for (int32_t p = 0; p < (int32_t)spec->n_assignments; p++) {
+    for (int32_t p = from; p < from + (int32_t)n; p++) {
         const struct bk_md_replicas *a = NULL;
-        for (size_t i = 0; i < spec->n_assignments; i++) {
-            if (spec->assignments[i].partition == p) {
-                a = &spec->assignments[i];
+        for (size_t i = 0; i < n; i++) {
+            if (asg[i].partition == p) {
+                a = &asg[i];
             }
         }
-        /* check_manual made the partitions 0..n-1, each once. */
+        /* The checks made the partitions from..from+n-1, each once. */
         bk_assert(a != NULL);
         size_t sz = sizeof(int32_t) * (size_t)a->n;
         int32_t *replicas = bk_arena_alloc(out->arena, sz);
@@ -411,11 +452,17 @@ static int16_t create_topic_shape(const struct bk_md_image *img,
                                   char *msg)
 {
     if (spec->n_assignments > 0) {
-        if (spec->num_partitions != -1 || spec->replication_factor != -1) {
+        /* Kafka 4.1 looks at the replication factor first. */
+        if (spec->replication_factor != -1) {
             snprintf(msg, BK_MD_MSG_SIZE,
-                     "Both numPartitions or replicationFactor and "
-                     "replicasAssignments were set. Both cannot be used at "
-                     "the same time.");
+                     "A manual partition assignment was specified, but "
+                     "replication factor was not set to -1.");
+            return BK_MD_KERR_INVALID_REQUEST;
+        }
+        if (spec->num_partitions != -1) {
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "A manual partition assignment was specified, but "
+                     "numPartitions was not set to -1.");
             return BK_MD_KERR_INVALID_REQUEST;
         }
         int16_t code = check_manual(img, spec, msg);
@@ -533,7 +580,8 @@ static int16_t add_topic_records(const struct bk_md_image *img,
     }
     int16_t code;
     if (spec->n_assignments > 0) {
-        code = add_manual(img, id, spec, out, msg);
+        code = add_manual(img, id, spec->assignments, spec->n_assignments, 0,
+                          out, msg);
     } else {
         code = add_partitions(img, id, 0, parts, rf, rng, out, msg);
     }
@@ -634,10 +682,70 @@ int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
     return delete_topic(t, out, msg);
 }
 
+/* Kafka's checks of CreatePartitions' manual assignment for the `add` new
+ * partitions of a topic whose partitions have rf replicas: one replica list
+ * per new partition, then each list as CreateTopics checks it. The lists
+ * have no partition ids on the wire; asg gets them numbered from `from`. */
+static int16_t check_manual_growth(const struct bk_md_image *img,
+                                   const struct bk_md_replicas *in,
+                                   size_t n,
+                                   int32_t from,
+                                   int32_t add,
+                                   int32_t rf,
+                                   struct bk_md_replicas *asg,
+                                   char *msg)
+{
+    if (n != (size_t)add) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Attempted to add %d additional partition(s), but only %zu "
+                 "assignment(s) were specified.",
+                 add, n);
+        return BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        asg[i] = in[i];
+        asg[i].partition = from + (int32_t)i;
+        int16_t code = check_replicas(img, &asg[i], rf, msg);
+        if (code != 0) {
+            return code;
+        }
+    }
+    return BK_MD_KERR_NONE;
+}
+
+/* CreatePartitions' checks of the new count, in Kafka 4.1's order and
+ * words. */
+static int16_t check_growth(const struct bk_md_topic *t,
+                            int32_t count,
+                            char *msg)
+{
+    if (count == t->n_partitions) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Topic already has %d partition(s).",
+                 count);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    if (count < t->n_partitions) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "The topic %s currently has %d partition(s); %d would not "
+                 "be an increase.",
+                 t->name, t->n_partitions, count);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    if (count > BK_MD_MAX_PARTITIONS) {
+        snprintf(msg, BK_MD_MSG_SIZE,
+                 "Number of partitions %d is above the limit of %d.", count,
+                 BK_MD_MAX_PARTITIONS);
+        return BK_MD_KERR_INVALID_PARTITIONS;
+    }
+    return BK_MD_KERR_NONE;
+}
+
 int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
                                    const char *name,
                                    size_t name_len,
                                    int32_t count,
+                                   const struct bk_md_replicas *assignments,
+                                   size_t n_assignments,
                                    const struct bk_md_rng *rng,
                                    struct bk_md_recs *out,
                                    char *msg)
@@ -649,27 +757,32 @@ int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
                  "This server does not host this topic-partition.");
         return BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
     }
-    if (count == t->n_partitions) {
-        snprintf(msg, BK_MD_MSG_SIZE, "Topic already has %d partitions.",
-                 count);
-        return BK_MD_KERR_INVALID_PARTITIONS;
-    }
-    if (count < t->n_partitions) {
-        snprintf(msg, BK_MD_MSG_SIZE,
-                 "Topic currently has %d partitions, which is higher than "
-                 "the requested %d.",
-                 t->n_partitions, count);
-        return BK_MD_KERR_INVALID_PARTITIONS;
-    }
-    if (count > BK_MD_MAX_PARTITIONS) {
-        snprintf(msg, BK_MD_MSG_SIZE,
-                 "Number of partitions %d is above the limit of %d.", count,
-                 BK_MD_MAX_PARTITIONS);
-        return BK_MD_KERR_INVALID_PARTITIONS;
+    int16_t code = check_growth(t, count, msg);
+    if (code != 0) {
+        return code;
     }
     int16_t rf = t->n_partitions > 0 ? (int16_t)t->partitions[0].n_replicas : 1;
-    int16_t code = add_partitions(img, &t->id, t->n_partitions,
-                                  count - t->n_partitions, rf, rng, out, msg);
+    int32_t add = count - t->n_partitions;
+    if (assignments == NULL) {
+        code = add_partitions(img, &t->id, t->n_partitions, add, rf, rng, out,
+                              msg);
+        if (code != 0) {
+            return fail(out, mark, code);
+        }
+        msg[0] = '\0';
+        return BK_MD_KERR_NONE;
+    }
+    struct bk_md_replicas *asg =
+        bk_arena_alloc(out->arena, (n_assignments + 1) * sizeof(*asg));
+    if (asg == NULL) {
+        return oom(out, mark, msg);
+    }
+    code = check_manual_growth(img, assignments, n_assignments, t->n_partitions,
+                               add, rf, asg, msg);
+    if (code == 0) {
+        code = add_manual(img, &t->id, asg, n_assignments, t->n_partitions, out,
+                          msg);
+    }
     if (code != 0) {
         return fail(out, mark, code);
     }

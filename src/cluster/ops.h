@@ -90,7 +90,7 @@ struct bk_md_topic_spec {
     const struct bk_md_kv_in *configs; /* borrowed */
     /* Manual assignment (then num_partitions and replication_factor must be
      * -1): partition ids 0..n-1 in any order, all of the same size, distinct
-     * registered brokers. */
+     * registered brokers; refused with Kafka 4.1's codes and messages. */
     size_t n_assignments;
     const struct bk_md_replicas *assignments; /* borrowed */
 };
@@ -135,12 +135,18 @@ int16_t bk_md_op_delete_topic_id(const struct bk_md_image *img,
                                  char *msg);
 
 /* CreatePartitions: grows the topic named by the name_len bytes at name to
- * `count` partitions, placing the new ones with the replication factor of
- * partition 0. */
+ * `count` partitions. With assignments NULL the new partitions are placed
+ * with the replication factor of partition 0; otherwise assignments
+ * (borrowed; their partition fields are ignored) give the replicas of each
+ * new partition in order, checked as CreateTopics checks a manual
+ * assignment, and there must be exactly one per new partition
+ * (INVALID_REPLICA_ASSIGNMENT otherwise, as in Kafka). */
 int16_t bk_md_op_create_partitions(const struct bk_md_image *img,
                                    const char *name,
                                    size_t name_len,
                                    int32_t count,
+                                   const struct bk_md_replicas *assignments,
+                                   size_t n_assignments,
                                    const struct bk_md_rng *rng,
                                    struct bk_md_recs *out,
                                    char *msg);

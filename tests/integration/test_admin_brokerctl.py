@@ -82,7 +82,7 @@ def test_topic_errors(broker):
         .startswith("brokerctl: INVALID_CONFIG: Invalid value 1 for configuration "
                     "segment.bytes")
     assert refused(broker, "topic", "alter", "x", "--partitions", "1") == \
-        "brokerctl: INVALID_PARTITIONS: Topic already has 1 partitions."
+        "brokerctl: INVALID_PARTITIONS: Topic already has 1 partition(s)."
     assert refused(broker, "topic", "describe", "ghost") == \
         "brokerctl: UNKNOWN_TOPIC_OR_PARTITION: Topic 'ghost' does not exist."
     assert refused(broker, "topic", "delete", "ghost").startswith(

@@ -80,8 +80,9 @@ def test_java_admin_lifecycle(broker):
     assert f["error.rf"].startswith("InvalidReplicationFactorException: ")
     assert f["error.config"] == ("InvalidConfigurationException: Invalid value later for "
                                  "configuration retention.ms: Not a number of type LONG")
-    assert f["error.partitions"] == ("InvalidPartitionsException: Topic currently has 7 "
-                                     "partitions, which is higher than the requested 2.")
+    assert f["error.partitions"] == ("InvalidPartitionsException: The topic orders "
+                                     "currently has 7 partition(s); 2 would not be an "
+                                     "increase.")
     assert f["error.unknown"] == ("UnknownTopicOrPartitionException: The topic "
                                   "'no-such-topic' does not exist.")
     assert f["error.broker.static"].startswith(
@@ -115,7 +116,7 @@ def test_kafka_topics_tool(broker):
     assert r.returncode != 0 and "Topic 'tools' already exists." in r.stdout + r.stderr
     r = tool(broker, TOPIC_COMMAND, "--alter", "--topic", "tools", "--partitions", "2")
     assert r.returncode != 0
-    assert "Topic currently has 5 partitions, which is higher than the requested 2." \
+    assert "The topic tools currently has 5 partition(s); 2 would not be an increase." \
         in r.stdout + r.stderr
     r = tool(broker, TOPIC_COMMAND, "--create", "--topic", "rf", "--partitions", "1",
              "--replication-factor", "3")

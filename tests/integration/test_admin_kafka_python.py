@@ -138,7 +138,7 @@ def test_errors_with_messages(broker):
         assert err == 40 and "no.such.config" in msg
 
         err, msg = refused(lambda: a.create_partitions({"dup": NewPartitions(1)}))
-        assert err == 37 and "already has 1 partitions" in msg
+        assert err == 37 and "Topic already has 1 partition(s)." in msg
         err, msg = refused(lambda: a.create_partitions({"missing": NewPartitions(2)}))
         assert err == 3  # UNKNOWN_TOPIC_OR_PARTITION
 

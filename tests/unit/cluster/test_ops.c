@@ -334,23 +334,23 @@ static void test_delete_and_partitions(void **state)
                                            &e->recs, NULL, e->msg),
                      0);
     env_commit(e);
-    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 2, &e->rng,
-                                                &e->recs, e->msg),
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 2, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
                      37);
-    assert_string_equal(e->msg, "Topic already has 2 partitions.");
-    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 1, &e->rng,
-                                                &e->recs, e->msg),
+    assert_string_equal(e->msg, "Topic already has 2 partition(s).");
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 1, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
                      37);
-    assert_int_equal(bk_md_op_create_partitions(e->img, "zz", 2, 5, &e->rng,
-                                                &e->recs, e->msg),
+    assert_int_equal(bk_md_op_create_partitions(e->img, "zz", 2, 5, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
                      3);
-    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 5, &e->rng,
-                                                &e->recs, e->msg),
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1", 2, 5, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
                      0);
     assert_int_equal(e->recs.n, 3);
     /* Not "t1": the name is every byte given. */
-    assert_int_equal(bk_md_op_create_partitions(e->img, "t1\0zz", 5, 9, &e->rng,
-                                                &e->recs, e->msg),
+    assert_int_equal(bk_md_op_create_partitions(e->img, "t1\0zz", 5, 9, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
                      3);
     assert_int_equal(e->recs.n, 3);
     env_commit(e);
@@ -533,31 +533,143 @@ static void test_manual_assignment(void **state)
     assert_memory_equal(bk_md_topic_partition(t, 1)->replicas, p1, 8);
     assert_int_equal(bk_md_topic_partition(t, 1)->leader, 2);
 
+    /* Kafka 4.1's answers, observed on a Kafka 4.1 broker (the size
+     * mismatch needs two brokers and follows Kafka's rule). */
     const int32_t dup[] = { 1, 1 };
     const int32_t unknown[] = { 1, 9 };
+    const int32_t unknown_twice[] = { 9, 9 };
     const int32_t three[] = { 1, 2, 3 };
+    const char *empty =
+        "The manual partition assignment includes an empty "
+        "replica list.";
+    const char *gap =
+        "partitions should be a consecutive 0-based integer "
+        "sequence";
+    const char *no9 =
+        "The manual partition assignment includes broker 9, but "
+        "no such broker is registered.";
     struct {
         struct bk_md_replicas a[2];
         size_t n;
         int32_t parts;
+        int16_t rf;
         int16_t code;
+        const char *msg;
     } bad[] = {
-        { { { 0, 2, p0 } }, 1, 3, 42 },                   /* both given */
-        { { { 1, 2, p0 } }, 1, -1, 39 },                  /* not from 0 */
-        { { { 0, 2, p0 }, { 0, 2, p1 } }, 2, -1, 39 },    /* twice */
-        { { { 0, 2, dup } }, 1, -1, 39 },                 /* same broker */
-        { { { 0, 2, unknown } }, 1, -1, 39 },             /* unregistered */
-        { { { 0, 2, p0 }, { 1, 3, three } }, 2, -1, 39 }, /* sizes differ */
-        { { { 0, 0, p0 } }, 1, -1, 39 },                  /* empty */
+        { { { 0, 2, p0 } },
+          1,
+          3,
+          -1,
+          42,
+          "A manual partition assignment was specified, but numPartitions "
+          "was not set to -1." },
+        { { { 0, 2, p0 } },
+          1,
+          3,
+          2,
+          42,
+          "A manual partition assignment was specified, but replication "
+          "factor was not set to -1." },
+        { { { 1, 2, p0 } }, 1, -1, -1, 39, gap },
+        { { { -1, 2, p0 } }, 1, -1, -1, 39, gap },
+        { { { 0, 2, p0 }, { 0, 2, p1 } },
+          2,
+          -1,
+          -1,
+          39,
+          "Found multiple manual partition assignments for partition 0" },
+        { { { 0, 2, dup } },
+          1,
+          -1,
+          -1,
+          39,
+          "The manual partition assignment includes the broker 1 more than "
+          "once." },
+        { { { 0, 2, unknown } }, 1, -1, -1, 39, no9 },
+        { { { 0, 2, unknown_twice } }, 1, -1, -1, 39, no9 },
+        /* The ids are checked after every replica list. */
+        { { { 2, 2, p0 }, { 0, 2, unknown } }, 2, -1, -1, 39, no9 },
+        { { { 0, 2, p0 }, { 1, 3, three } },
+          2,
+          -1,
+          -1,
+          39,
+          "The manual partition assignment includes a partition with 3 "
+          "replica(s), but this is not consistent with previous partitions, "
+          "which have 2 replica(s)." },
+        { { { 0, 0, p0 } }, 1, -1, -1, 39, empty },
+        { { { 0, 2, p0 }, { 1, 0, p0 } }, 2, -1, -1, 39, empty },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct bk_md_topic_spec b = { bk_str_c("m2"), bad[i].parts, -1,      0,
-                                      NULL,           bad[i].n,     bad[i].a };
+        struct bk_md_topic_spec b = {
+            bk_str_c("m2"), bad[i].parts, bad[i].rf, 0,
+            NULL,           bad[i].n,     bad[i].a,
+        };
         assert_int_equal(bk_md_op_create_topic(e->img, &b, &e->defs, &e->rng,
                                                &e->recs, NULL, e->msg),
                          bad[i].code);
+        assert_string_equal(e->msg, bad[i].msg);
         assert_int_equal(e->recs.n, 0);
     }
+}
+
+static void test_manual_partitions(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_topic_spec spec = { bk_str_c("g"), 1, 2, 0, NULL, 0, NULL };
+    assert_int_equal(bk_md_op_create_topic(e->img, &spec, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    const int32_t a[] = { 3, 2 };
+    const int32_t b[] = { 2, 1 };
+    const int32_t one[] = { 1 };
+    const int32_t dup[] = { 2, 2 };
+    /* Kafka 4.1's answers, observed on a Kafka 4.1 broker. */
+    struct bk_md_replicas two[] = { { 0, 2, a }, { 0, 2, b } };
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 4, two, 2,
+                                                &e->rng, &e->recs, e->msg),
+                     39);
+    assert_string_equal(e->msg,
+                        "Attempted to add 3 additional partition(s), "
+                        "but only 2 assignment(s) were specified.");
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 2, two, 0,
+                                                &e->rng, &e->recs, e->msg),
+                     39);
+    assert_string_equal(e->msg,
+                        "Attempted to add 1 additional partition(s), "
+                        "but only 0 assignment(s) were specified.");
+    struct bk_md_replicas bad[] = { { 0, 2, dup } };
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 2, bad, 1,
+                                                &e->rng, &e->recs, e->msg),
+                     39);
+    assert_string_equal(e->msg,
+                        "The manual partition assignment includes "
+                        "the broker 2 more than once.");
+    struct bk_md_replicas small[] = { { 0, 1, one } };
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 2, small, 1,
+                                                &e->rng, &e->recs, e->msg),
+                     39);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 1, two, 0,
+                                                &e->rng, &e->recs, e->msg),
+                     37);
+    assert_string_equal(e->msg, "Topic already has 1 partition(s).");
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 0, NULL, 0,
+                                                &e->rng, &e->recs, e->msg),
+                     37);
+    assert_string_equal(e->msg,
+                        "The topic g currently has 1 partition(s); 0 "
+                        "would not be an increase.");
+    assert_int_equal(e->recs.n, 0);
+    assert_int_equal(bk_md_op_create_partitions(e->img, "g", 1, 3, two, 2,
+                                                &e->rng, &e->recs, e->msg),
+                     0);
+    env_commit(e);
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, "g", 1);
+    assert_int_equal(t->n_partitions, 3);
+    assert_memory_equal(bk_md_topic_partition(t, 1)->replicas, a, 8);
+    assert_memory_equal(bk_md_topic_partition(t, 2)->replicas, b, 8);
+    assert_int_equal(bk_md_topic_partition(t, 2)->leader, 2);
 }
 
 static void test_change_partition_and_fence(void **state)
@@ -672,6 +784,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_alter_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_producer_ids_and_registration,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_manual_partitions, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_manual_assignment, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_change_partition_and_fence, setup,
