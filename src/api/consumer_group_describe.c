@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/authz.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "group/consumer.h"
@@ -31,12 +32,6 @@ typedef struct bk_msg_consumer_group_describe_response_assignment out_asg;
  * one that speaks the consumer protocol. */
 #define MEMBER_TYPE_CLASSIC  0
 #define MEMBER_TYPE_CONSUMER 1
-
-/* What Kafka's AuthHelper.authorizedOperations gives for a group when no
- * authorizer is configured: every operation a group supports (AclEntry:
- * READ 3, DELETE 6, DESCRIBE 8, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11). */
-#define GROUP_AUTHORIZED_OPERATIONS \
-    ((1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11))
 
 struct cgd_state {
     struct bk_gops ops;
@@ -152,7 +147,7 @@ static void run(struct bk_gops *ops,
     const struct bk_msg_consumer_group_describe_request *req =
         ops->call->request;
     if (req->include_authorized_operations) {
-        o->authorized_operations = GROUP_AUTHORIZED_OPERATIONS;
+        o->authorized_operations = BK_API_AUTHZ_GROUP;
     }
     o->members = bk_gbuf_alloc(b, (cg->nmembers + 1) * sizeof(out_member));
     if (o->members == NULL) {
@@ -185,7 +180,7 @@ static void done(struct bk_gops *ops)
             o->group_state = bk_str_c("");
             o->assignor_name = bk_str_c("");
             o->members_count = 0;
-            o->authorized_operations = INT32_MIN;
+            o->authorized_operations = BK_API_AUTHZ_NOT_ASKED;
         }
     }
     bk_gops_reply(ops, &resp);
@@ -211,7 +206,7 @@ void bk_handle_consumer_group_describe(struct bk_call *call)
         o->group_state = bk_str_c("");
         o->assignor_name = bk_str_c("");
         o->error_message = BK_STR_NULL;
-        o->authorized_operations = INT32_MIN; /* not asked for */
+        o->authorized_operations = BK_API_AUTHZ_NOT_ASKED;
         /* An empty id is INVALID_GROUP_ID before any routing
          * (GroupCoordinatorService.isGroupIdNotEmpty); a null id is
          * refused by bk_gcoord_route() the same way. */

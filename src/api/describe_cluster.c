@@ -4,9 +4,12 @@
  * the metadata image. Fenced brokers are left out unless a v2 request asks
  * for them (include_fenced_brokers). endpoint_type (v1+) 1 asks for
  * brokers; 2 (controllers) is answered UNSUPPORTED_ENDPOINT_TYPE, as a
- * Kafka broker does (only controllers answer it). */
+ * Kafka broker does (only controllers answer it). The cluster's authorized
+ * operations (KIP-430) when include_cluster_authorized_operations asks:
+ * api/authz.h. */
 #include "protocol/gen/describe_cluster.h"
 
+#include "api/authz.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "protocol/kerr.h"
@@ -25,7 +28,7 @@ void bk_handle_describe_cluster(struct bk_call *call)
     resp.cluster_id = bk_str_c(call->ctx->cluster_id);
     int32_t leader = bk_md_leader(call->ctx->md);
     resp.controller_id = leader >= 0 ? leader : call->ctx->node_id;
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
     resp.brokers = NULL;
     resp.brokers_count = 0;
     if (version >= 1 && req->endpoint_type != 1) {
@@ -50,6 +53,9 @@ void bk_handle_describe_cluster(struct bk_call *call)
         bk_md_image_release(img);
         bk_req_fail(call->req, "out of memory");
         return;
+    }
+    if (req->include_cluster_authorized_operations) {
+        resp.cluster_authorized_operations = BK_API_AUTHZ_CLUSTER;
     }
     bool with_fenced = version >= 2 && req->include_fenced_brokers;
     for (size_t i = 0; i < img->n_brokers; i++) {

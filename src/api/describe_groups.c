@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "api/authz.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "group/consumer.h"
@@ -197,6 +198,7 @@ static void run(struct bk_gops *ops,
 static void done(struct bk_gops *ops)
 {
     struct dg_state *st = ops->data;
+    const struct bk_msg_describe_groups_request *req = ops->call->request;
     struct bk_msg_describe_groups_response resp;
     bk_msg_describe_groups_response_init(&resp);
     resp.groups = st->out;
@@ -208,6 +210,12 @@ static void done(struct bk_gops *ops)
         } else if (ops->items[i].buf.failed) {
             st->out[i].error_code = BK_KERR_UNKNOWN_SERVER_ERROR;
             st->out[i].members_count = 0;
+        }
+        /* KIP-430, v3+: as Kafka 4.1, for every group answered without an
+         * error, Dead (unknown) groups before v6 included. */
+        if (st->out[i].error_code == 0 && ops->call->hdr.api_version >= 3 &&
+            req->include_authorized_operations) {
+            st->out[i].authorized_operations = BK_API_AUTHZ_GROUP;
         }
     }
     bk_gops_reply(ops, &resp);
@@ -234,8 +242,7 @@ void bk_handle_describe_groups(struct bk_call *call)
         o->protocol_type = bk_str_c("");
         o->protocol_data = bk_str_c("");
         o->error_message = BK_STR_NULL;
-        /* Not asked for (v3+), or unknown: INT32_MIN (Kafka's default). */
-        o->authorized_operations = INT32_MIN;
+        o->authorized_operations = BK_API_AUTHZ_NOT_ASKED;
         st->ops.items[i].group_id = req->groups[i];
     }
     if (bk_gops_start(&st->ops, run, done, st) != 0) {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/authz.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -170,7 +171,7 @@ static void answer_bad_cursor(
         memset(out, 0, sizeof(*out));
         out->error_code = BK_KERR_INVALID_REQUEST;
         out->name = req->topics[k].name;
-        out->topic_authorized_operations = INT32_MIN;
+        out->topic_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
         out->partitions = NULL;
         out->partitions_count = 0;
     }
@@ -202,7 +203,9 @@ static const struct bk_md_topic *topic_entry(const struct bk_md_image *img,
 {
     memset(out, 0, sizeof(*out));
     out->name = name;
-    out->topic_authorized_operations = INT32_MIN;
+    /* DescribeTopicPartitions has no flag: Kafka 4.1 always reports them,
+     * for unknown topics too. */
+    out->topic_authorized_operations = BK_API_AUTHZ_TOPIC;
     out->partitions = NULL;
     out->partitions_count = 0;
     const struct bk_md_topic *t =

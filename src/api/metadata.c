@@ -11,11 +11,17 @@
  * it (v4+ AllowAutoTopicCreation; implicit before v4), an unknown topic with
  * a legal name is created with num.partitions and
  * default.replication.factor, and answered LEADER_NOT_AVAILABLE until it
- * exists; clients retry (Kafka's behaviour). */
+ * exists; clients retry (Kafka's behaviour).
+ *
+ * Authorized operations (KIP-430): the cluster's when v8-10 ask
+ * (include_cluster_authorized_operations; v11 dropped it), each topic's when
+ * v8+ ask (include_topic_authorized_operations), on every topic entry,
+ * unknown topics included, as Kafka 4.1 answers (api/authz.h). */
 #include "protocol/gen/metadata.h"
 
 #include <string.h>
 
+#include "api/authz.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -67,7 +73,7 @@ static int fill_topic(struct bk_call *call,
     out->name = bk_str_c(t->name);
     out->topic_id = t->id;
     out->is_internal = t->name[0] == '_' && t->name[1] == '_';
-    out->topic_authorized_operations = INT32_MIN;
+    out->topic_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
     out->partitions = bk_arena_alloc(
         call->arena, (size_t)(t->n_partitions + 1) * sizeof(out_part));
     if (out->partitions == NULL) {
@@ -156,7 +162,11 @@ void bk_handle_metadata(struct bk_call *call)
     resp.cluster_id = bk_str_c(call->ctx->cluster_id);
     int32_t leader = bk_md_leader(call->ctx->md);
     resp.controller_id = leader >= 0 ? leader : call->ctx->node_id;
-    resp.cluster_authorized_operations = INT32_MIN;
+    resp.cluster_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
+    if (version >= 8 && version <= 10 &&
+        req->include_cluster_authorized_operations) {
+        resp.cluster_authorized_operations = BK_API_AUTHZ_CLUSTER;
+    }
 
     bool all =
         req->topics_count < 0 || (version == 0 && req->topics_count == 0);
@@ -180,7 +190,7 @@ void bk_handle_metadata(struct bk_call *call)
             const struct bk_msg_metadata_request_metadata_request_topic *rt =
                 &req->topics[i];
             out_topic *out = &resp.topics[i];
-            out->topic_authorized_operations = INT32_MIN;
+            out->topic_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
             out->name = rt->name;
             out->topic_id = rt->topic_id;
             /* v10+ may name a topic by id; the Java client then sends an
@@ -219,6 +229,11 @@ void bk_handle_metadata(struct bk_call *call)
         bk_md_image_release(img);
         bk_req_fail(call->req, "out of memory");
         return;
+    }
+    for (int32_t i = 0; version >= 8 && i < resp.topics_count; i++) {
+        if (req->include_topic_authorized_operations) {
+            resp.topics[i].topic_authorized_operations = BK_API_AUTHZ_TOPIC;
+        }
     }
     bk_call_reply(call, &resp);
     bk_md_image_release(img);
