@@ -2,13 +2,13 @@
  *
  * Grows each topic to its new count with the replication factor of its
  * partition 0, placed by the controller's assignment (ops.h). Errors as
- * Kafka gives them: UNKNOWN_TOPIC_OR_PARTITION for a missing topic,
- * INVALID_PARTITIONS when the count does not grow the topic, INVALID_REQUEST
- * for a topic named twice. A non-null assignments array places the new
- * partitions by hand: one replica list per new partition (an empty array
- * counts, and is refused for its size), checked as Kafka 4.1 checks it
- * (ops.h). All valid topics go into one proposal and the answer waits until
- * it is applied; validate_only changes nothing. */
+ * Kafka gives them: UNKNOWN_TOPIC_OR_PARTITION for a missing topic (with
+ * no message, as in Kafka 4.1), INVALID_PARTITIONS when the count does not
+ * grow the topic, INVALID_REQUEST for a topic named twice. A non-null
+ * assignments array places the new partitions by hand: one replica list per new
+ * partition (an empty array counts, and is refused for its size), checked as
+ * Kafka 4.1 checks it (ops.h). All valid topics go into one proposal and the
+ * answer waits until it is applied; validate_only changes nothing. */
 #include "protocol/gen/create_partitions.h"
 
 #include <string.h>
@@ -140,7 +140,11 @@ void bk_handle_create_partitions(struct bk_call *call)
             st->proposed[i] = true;
         }
         out->error_code = err;
-        out->error_message = err != 0 ? bk_str_c(msg) : BK_STR_NULL;
+        /* Kafka 4.1 names no reason for an unknown topic. */
+        out->error_message =
+            err != 0 && err != BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                ? bk_str_c(msg)
+                : BK_STR_NULL;
     }
     bk_md_image_release(img);
     if (recs.n == 0) {

@@ -175,3 +175,10 @@ def test_create_partitions_manual(broker):
     for count, asg, err, msg in GROW_REFUSED:
         assert grow(broker, "grow", count, asg) == (err, msg), (count, asg)
     assert sorted(replicas(broker, "grow")) == [0, 1, 2]
+
+
+def test_create_partitions_unknown_topic(broker):
+    # Kafka 4.1: UNKNOWN_TOPIC_OR_PARTITION with no message, with or without
+    # an assignment.
+    assert grow(broker, "nosuch", 4, [[1]]) == (3, None)
+    assert grow(broker, "nosuch", 4, None) == (3, None)
