@@ -128,6 +128,26 @@ def test_kafka_topics_tool(broker):
     assert r.stdout.split() == []
 
 
+def test_kafka_topics_replica_assignment(broker):
+    # kafka-topics --replica-assignment sends CreateTopics with Assignments;
+    # --alter --partitions with one sends CreatePartitions with them.
+    r = tool(broker, TOPIC_COMMAND, "--create", "--topic", "placed",
+             "--replica-assignment", "1,1")
+    assert r.returncode == 0 and "Created topic placed." in r.stdout, r.stdout + r.stderr
+    r = tool(broker, TOPIC_COMMAND, "--alter", "--topic", "placed", "--partitions", "3",
+             "--replica-assignment", "1,1,1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = tool(broker, TOPIC_COMMAND, "--describe", "--topic", "placed")
+    assert "PartitionCount: 3" in r.stdout, r.stdout + r.stderr
+    assert "\tPartition: 2\tLeader: 1\tReplicas: 1\tIsr: 1" in r.stdout
+    # Kafka 4.1's answer for a broker that is not registered.
+    r = tool(broker, TOPIC_COMMAND, "--create", "--topic", "nowhere",
+             "--replica-assignment", "7")
+    assert r.returncode != 0
+    assert ("The manual partition assignment includes broker 7, but no such "
+            "broker is registered.") in r.stdout + r.stderr
+
+
 def test_kafka_configs_tool(broker):
     r = tool(broker, TOPIC_COMMAND, "--create", "--topic", "cfg", "--partitions", "1",
              "--replication-factor", "1")
