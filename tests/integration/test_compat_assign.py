@@ -182,3 +182,25 @@ def test_create_partitions_unknown_topic(broker):
     # an assignment.
     assert grow(broker, "nosuch", 4, [[1]]) == (3, None)
     assert grow(broker, "nosuch", 4, None) == (3, None)
+
+
+def test_confluent_manual_assignment(broker):
+    ck = pytest.importorskip("confluent_kafka.admin")
+    a = ck.AdminClient({"bootstrap.servers": broker.bootstrap})
+    # librdkafka sends numPartitions and replicationFactor as -1 with the
+    # assignment, as Kafka expects.
+    for f in a.create_topics([ck.NewTopic("ck-placed", 2,
+                                          replica_assignment=[[1], [1]])]).values():
+        f.result(timeout=30)
+    for f in a.create_partitions([ck.NewPartitions("ck-placed", 3, [[1]])]).values():
+        f.result(timeout=30)
+    for f in a.create_partitions([ck.NewPartitions("ck-placed", 4)]).values():
+        f.result(timeout=30)
+    assert replicas(broker, "ck-placed") == {p: (1, [1]) for p in range(4)}
+    with pytest.raises(ck.KafkaException) as e:
+        for f in a.create_partitions([ck.NewPartitions("ck-placed", 5, [[9]])]).values():
+            f.result(timeout=30)
+    err = e.value.args[0]
+    assert err.code() == ck.KafkaError.INVALID_REPLICA_ASSIGNMENT
+    assert err.str() == ("The manual partition assignment includes broker 9, but no "
+                         "such broker is registered.")
