@@ -1382,6 +1382,7 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
                               struct bk_str member_id,
                               struct bk_str instance_id,
                               int32_t generation,
+                              int16_t api_version,
                               struct bk_group **out)
 {
     if (group_id.len <= 0) {
@@ -1389,11 +1390,17 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
     }
     struct bk_group *g = bk_group_find(r, group_id);
     if (g == NULL) {
-        if (generation >= 0 || member_id.len > 0) {
+        if (generation >= 0) {
             /* A member of a group this coordinator does not know (it was
-             * deleted or expired): make it rejoin. */
-            return BK_KERR_ILLEGAL_GENERATION;
+             * deleted or expired). Kafka 4.1 answers GROUP_ID_NOT_FOUND
+             * from v9 (both protocols' clients understand it) and
+             * ILLEGAL_GENERATION before, which makes a member rejoin. */
+            return api_version >= 9 ? BK_KERR_GROUP_ID_NOT_FOUND
+                                    : BK_KERR_ILLEGAL_GENERATION;
         }
+        /* Generation -1 is a commit from outside group management (an
+         * admin reset, or a consumer using assign()), whatever member id
+         * it carries: Kafka creates a simple group for it. */
         g = bk_group_get(r, group_id);
         if (g == NULL) {
             return BK_KERR_UNKNOWN_SERVER_ERROR;
@@ -1410,7 +1417,8 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
             *out = g;
             return BK_KERR_NONE;
         }
-        int16_t cerr = bk_cgroup_commit_check(g, member_id, generation);
+        int16_t cerr =
+            bk_cgroup_commit_check(g, member_id, generation, api_version);
         if (cerr == BK_KERR_NONE) {
             *out = g;
         }

@@ -350,11 +350,29 @@ static void test_offsets_and_retention(void **state)
     struct bk_group *g = NULL;
     /* A commit from outside any group (admin reset, simple consumer). */
     assert_int_equal(bk_group_commit_check(&reg, bk_str_c("solo"), bk_str_c(""),
-                                           BK_STR_NULL, -1, &g),
+                                           BK_STR_NULL, -1, 9, &g),
                      0);
     assert_int_equal(bk_group_offset_put(g, bk_str_c("t"), 0, 42, 3,
                                          bk_str_c("md"), clock_ms, -1),
                      0);
+    /* Generation -1 is a simple commit whatever the member id (librdkafka's
+     * assign() sends its own); a member's commit into an unknown group is
+     * GROUP_ID_NOT_FOUND from v9, ILLEGAL_GENERATION before (Kafka 4.1). */
+    struct bk_group *sg = NULL;
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo2"), bk_str_c("rdkafka-1"),
+                              BK_STR_NULL, -1, 9, &sg),
+        0);
+    assert_non_null(sg);
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo3"), bk_str_c("x"),
+                              BK_STR_NULL, 3, 9, &sg),
+        BK_KERR_GROUP_ID_NOT_FOUND);
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo3"), bk_str_c(""),
+                              BK_STR_NULL, 0, 8, &sg),
+        BK_KERR_ILLEGAL_GENERATION);
+    assert_null(bk_group_find(&reg, bk_str_c("solo3")));
     const struct bk_group_offset *o = bk_group_offset_get(g, bk_str_c("t"), 0);
     assert_non_null(o);
     assert_int_equal(o->offset, 42);
@@ -364,14 +382,15 @@ static void test_offsets_and_retention(void **state)
     join(&j, "", NULL, "m1", false);
     sync_leader(&s, &j, NULL, 0);
     struct bk_group *g1 = NULL;
-    assert_int_equal(bk_group_commit_check(&reg, G, bk_str_c(j.member_id),
-                                           BK_STR_NULL, j.generation + 1, &g1),
-                     BK_KERR_ILLEGAL_GENERATION);
     assert_int_equal(
-        bk_group_commit_check(&reg, G, bk_str_c(""), BK_STR_NULL, -1, &g1),
+        bk_group_commit_check(&reg, G, bk_str_c(j.member_id), BK_STR_NULL,
+                              j.generation + 1, 9, &g1),
+        BK_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(
+        bk_group_commit_check(&reg, G, bk_str_c(""), BK_STR_NULL, -1, 9, &g1),
         BK_KERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(bk_group_commit_check(&reg, G, bk_str_c(j.member_id),
-                                           BK_STR_NULL, j.generation, &g1),
+                                           BK_STR_NULL, j.generation, 9, &g1),
                      0);
     /* Retention: 7 days after the commit of a simple group. */
     clock_ms += 7LL * 24 * 3600 * 1000 + 61000;
@@ -596,9 +615,17 @@ static void test_consumer_protocol_reconciliation(void **state)
     assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
     r = cg_hb("nobody", 3, NULL, -1);
     assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1), 0);
-    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 + 1),
-                     BK_KERR_FENCED_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1, 9), 0);
+    /* Kafka 4.1: any epoch but the member's own is stale for a commit, and
+     * a consumer-protocol member must commit with v9+. */
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 + 1, 9),
+                     BK_KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 - 1, 9),
+                     BK_KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1, 8),
+                     BK_KERR_UNSUPPORTED_VERSION);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("x"), e1, 8),
+                     BK_KERR_UNKNOWN_MEMBER_ID);
 
     /* An unknown server assignor. */
     struct bk_cgroup_heartbeat_req bad = {
