@@ -359,6 +359,13 @@ int16_t bk_group_delete_check(struct bk_group_registry *r,
  * ~100 ms. */
 void bk_group_tick(struct bk_group_registry *r);
 
+/* The timers of group_id alone that are due now (everything but offset
+ * retention), as bk_group_tick() runs them. Call before any request on the
+ * group: Kafka's timers fire at each deadline, so a request just after one
+ * must find the member expired (DeleteGroups then sees an Empty group),
+ * not wait for the next tick. */
+void bk_group_expire(struct bk_group_registry *r, struct bk_str group_id);
+
 /* ---- loading from __consumer_offsets ---- */
 
 struct bk_group_member_load {

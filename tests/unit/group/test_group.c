@@ -241,6 +241,51 @@ static void test_session_expiry(void **state)
     assert_int_equal(grp()->nmembers, 0);
 }
 
+/* A request on a group runs its due timers first (bk_group_expire): at the
+ * deadline itself, with no tick in between, the silent member is gone and
+ * the group can be deleted, as after Kafka's heartbeat timer; a millisecond
+ * before, it is not. Other groups wait for the tick. */
+static void test_expire_at_deadline(void **state)
+{
+    (void)state;
+    struct waiter j, s, jo;
+    join(&j, "", NULL, "m1", false);
+    sync_leader(&s, &j, NULL, 0);
+    const struct bk_str other = bk_str_c("other");
+    struct bk_group_proto_in p = { bk_str_c("range"),
+                                   { (const uint8_t *)"m", 1 } };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(""),
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("client"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = &p,
+        .nprotocols = 1,
+    };
+    memset(&jo, 0, sizeof(jo));
+    bk_group_join(&reg, other, &req, &jo);
+    assert_true(jo.done);
+    assert_int_equal(jo.error, 0);
+    struct bk_group *g = NULL;
+    clock_ms += 10000 - 1;
+    bk_group_expire(&reg, G);
+    assert_int_equal(bk_group_delete_check(&reg, G, &g),
+                     BK_KERR_NON_EMPTY_GROUP);
+    clock_ms += 1;
+    bk_group_expire(&reg, G);
+    assert_int_equal(grp()->state, BK_GROUP_EMPTY);
+    assert_int_equal(bk_group_delete_check(&reg, G, &g), 0);
+    /* Only the group asked for: the other one's silent member stays until
+     * a tick or a request of its own. */
+    assert_int_equal(bk_group_find(&reg, other)->nmembers, 1);
+    bk_group_expire(&reg, bk_str_c("nobody")); /* unknown: nothing */
+    bk_group_tick(&reg);
+    assert_int_equal(bk_group_find(&reg, other)->nmembers, 0);
+}
+
 /* group.initial.rebalance.delay.ms holds the first rebalance of an empty
  * group, extended as members keep arriving. */
 static void test_initial_delay(void **state)
@@ -665,6 +710,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_members_rebalance, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_at_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_initial_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_member_rejoin, setup,
                                         teardown),
