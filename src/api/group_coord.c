@@ -359,6 +359,9 @@ static void gops_run_part(struct bk_fan_part *part)
             continue;
         }
         last = gc;
+        /* Deadlines passed since the last tick count before the request,
+         * as Kafka's timers would have fired at them. */
+        bk_group_expire(bk_coord_group_registry(gc), it->group_id);
         ops->run(ops, i, gc, part);
     }
     if (last != NULL) {

@@ -15,12 +15,19 @@
  * handleOffsetCommitRequest), -1 means "now" and any other value is stored
  * as the commit time, with no per-offset expiry: the offset then expires by
  * the group's rule, which for a group without a protocol counts the
- * retention from the commit time (KIP-211). */
+ * retention from the commit time (KIP-211).
+ *
+ * As in Kafka 4.1, a partition of a topic that does not exist, or beyond
+ * its partition count, gets UNKNOWN_TOPIC_OR_PARTITION before the group is
+ * looked at: it neither fails nor is failed by the group checks, and a
+ * request with nothing else in it is answered without touching the group
+ * (no simple group is created for it). */
 #include "protocol/gen/offset_commit.h"
 
 #include <string.h>
 
 #include "api/group_coord.h"
+#include "cluster/image.h"
 #include "common/heap.h"
 #include "protocol/kerr.h"
 
@@ -37,12 +44,14 @@ struct commit_state {
     int16_t sync_err;
 };
 
-static void set_all(struct commit_state *st, int16_t err, bool only_ok)
+/* Sets err on every partition that has no error yet (unknown topics keep
+ * theirs, whatever happens to the group). */
+static void set_all(struct commit_state *st, int16_t err)
 {
     for (int32_t t = 0; t < st->resp.topics_count; t++) {
         out_topic *ot = &st->resp.topics[t];
         for (int32_t p = 0; p < ot->partitions_count; p++) {
-            if (!only_ok || ot->partitions[p].error_code == 0) {
+            if (ot->partitions[p].error_code == 0) {
                 ot->partitions[p].error_code = err;
             }
         }
@@ -72,9 +81,9 @@ static void run(struct bk_gops *ops,
     int16_t err = bk_group_commit_check(
         bk_coord_group_registry(gc), ops->items[i].group_id, req->member_id,
         v >= 7 ? req->group_instance_id : BK_STR_NULL,
-        req->generation_id_or_member_epoch, &g);
+        req->generation_id_or_member_epoch, v, &g);
     if (err != 0) {
-        set_all(st, err, false);
+        set_all(st, err);
         return;
     }
     int64_t now = bk_clock_wall_ms(bk_coord_group_registry(gc)->clock);
@@ -93,7 +102,7 @@ static void run(struct bk_gops *ops,
     struct bk_coord_rec *recs = bk_arena_alloc(&a, (n + 1) * sizeof(*recs));
     if (recs == NULL) {
         bk_arena_destroy(&a);
-        set_all(st, BK_KERR_UNKNOWN_SERVER_ERROR, false);
+        set_all(st, BK_KERR_UNKNOWN_SERVER_ERROR);
         return;
     }
     size_t k = 0;
@@ -104,6 +113,9 @@ static void run(struct bk_gops *ops,
             const struct
                 bk_msg_offset_commit_request_offset_commit_request_partition
                     *rp = &rt->partitions[p];
+            if (st->resp.topics[t].partitions[p].error_code != 0) {
+                continue; /* an unknown topic or partition */
+            }
             if (rp->committed_metadata.len > MAX_METADATA) {
                 st->resp.topics[t].partitions[p].error_code =
                     BK_KERR_OFFSET_METADATA_TOO_LARGE;
@@ -131,7 +143,7 @@ static void run(struct bk_gops *ops,
                            &st->sync_err);
     bk_arena_destroy(&a);
     if (err != 0) {
-        set_all(st, err, true);
+        set_all(st, err);
         return;
     }
     for (int32_t t = 0; t < req->topics_count; t++) {
@@ -160,11 +172,37 @@ static void done(struct bk_gops *ops)
 {
     struct commit_state *st = ops->data;
     if (ops->items[0].error != 0) {
-        set_all(st, ops->items[0].error, false);
+        set_all(st, ops->items[0].error);
     } else if (st->sync_err != 0) {
-        set_all(st, st->sync_err, true);
+        set_all(st, st->sync_err);
     }
     bk_gops_reply(ops, &st->resp);
+}
+
+/* Fills ot's partitions from rt, UNKNOWN_TOPIC_OR_PARTITION for those the
+ * image does not have (img may be NULL: none known). Returns how many are
+ * known. */
+static size_t mark_unknown(
+    const struct bk_md_image *img,
+    const struct bk_msg_offset_commit_request_offset_commit_request_topic *rt,
+    out_topic *ot)
+{
+    const struct bk_md_topic *mt =
+        img != NULL && rt->name.len >= 0
+            ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
+            : NULL;
+    size_t known = 0;
+    for (int32_t p = 0; p < ot->partitions_count; p++) {
+        int32_t idx = rt->partitions[p].partition_index;
+        ot->partitions[p].partition_index = idx;
+        if (mt != NULL && idx >= 0 && idx < mt->n_partitions) {
+            ot->partitions[p].error_code = BK_KERR_NONE;
+            known++;
+        } else {
+            ot->partitions[p].error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        }
+    }
+    return known;
 }
 
 void bk_handle_offset_commit(struct bk_call *call)
@@ -183,6 +221,8 @@ void bk_handle_offset_commit(struct bk_call *call)
         return;
     }
     st->resp.topics_count = nt;
+    struct bk_md_image *img = bk_api_image(call);
+    size_t known = 0;
     for (int32_t t = 0; t < nt; t++) {
         out_topic *ot = &st->resp.topics[t];
         int32_t np = req->topics[t].partitions_count;
@@ -192,14 +232,16 @@ void bk_handle_offset_commit(struct bk_call *call)
         ot->partitions =
             bk_arena_alloc(call->arena, (size_t)(np + 1) * sizeof(out_part));
         if (ot->partitions == NULL) {
+            bk_md_image_release(img);
             bk_req_fail(call->req, "out of memory");
             return;
         }
-        for (int32_t p = 0; p < np; p++) {
-            ot->partitions[p].partition_index =
-                req->topics[t].partitions[p].partition_index;
-            ot->partitions[p].error_code = BK_KERR_NONE;
-        }
+        known += mark_unknown(img, &req->topics[t], ot);
+    }
+    bk_md_image_release(img);
+    if (known == 0) {
+        bk_call_reply(call, &st->resp);
+        return;
     }
     st->ops.items[0].group_id = req->group_id;
     if (bk_gops_start(&st->ops, run, done, st) != 0) {

@@ -806,7 +806,8 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
 
 int16_t bk_cgroup_commit_check(struct bk_group *g,
                                struct bk_str member_id,
-                               int32_t member_epoch)
+                               int32_t member_epoch,
+                               int16_t api_version)
 {
     struct bk_cmember *m = bk_ci_find(g->consumer, member_id);
     if (m == NULL) {
@@ -817,10 +818,13 @@ int16_t bk_cgroup_commit_check(struct bk_group *g,
         return member_epoch == m->epoch ? BK_KERR_NONE
                                         : BK_KERR_ILLEGAL_GENERATION;
     }
-    if (member_epoch > m->epoch) {
-        return BK_KERR_FENCED_MEMBER_EPOCH;
+    /* KIP-848: a member of the consumer protocol commits with OffsetCommit
+     * v9 or later, and with exactly its current epoch: Kafka 4.1 answers
+     * STALE_MEMBER_EPOCH to any other, older or newer (seen on the wire). */
+    if (api_version < 9) {
+        return BK_KERR_UNSUPPORTED_VERSION;
     }
-    if (member_epoch < m->epoch && member_epoch != m->prev_epoch) {
+    if (member_epoch != m->epoch) {
         return BK_KERR_STALE_MEMBER_EPOCH;
     }
     return BK_KERR_NONE;

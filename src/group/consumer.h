@@ -136,11 +136,14 @@ void bk_cgroup_heartbeat(struct bk_group_registry *r,
                          void *topics_ctx,
                          struct bk_cgroup_result *res);
 
-/* OffsetCommit / OffsetFetch from a member of a consumer group: NONE,
- * UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH or FENCED_MEMBER_EPOCH. */
+/* OffsetCommit (api_version: its request version) from a member of a
+ * consumer group: NONE, UNKNOWN_MEMBER_ID, UNSUPPORTED_VERSION (a consumer
+ * member below v9), STALE_MEMBER_EPOCH (not its epoch) or, for a classic
+ * member, ILLEGAL_GENERATION. */
 int16_t bk_cgroup_commit_check(struct bk_group *g,
                                struct bk_str member_id,
-                               int32_t member_epoch);
+                               int32_t member_epoch,
+                               int16_t api_version);
 
 /* Session expiry of consumer members; from bk_group_tick(). */
 void bk_cgroup_tick(struct bk_group_registry *r, struct bk_group *g);

@@ -1382,6 +1382,7 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
                               struct bk_str member_id,
                               struct bk_str instance_id,
                               int32_t generation,
+                              int16_t api_version,
                               struct bk_group **out)
 {
     if (group_id.len <= 0) {
@@ -1389,11 +1390,17 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
     }
     struct bk_group *g = bk_group_find(r, group_id);
     if (g == NULL) {
-        if (generation >= 0 || member_id.len > 0) {
+        if (generation >= 0) {
             /* A member of a group this coordinator does not know (it was
-             * deleted or expired): make it rejoin. */
-            return BK_KERR_ILLEGAL_GENERATION;
+             * deleted or expired). Kafka 4.1 answers GROUP_ID_NOT_FOUND
+             * from v9 (both protocols' clients understand it) and
+             * ILLEGAL_GENERATION before, which makes a member rejoin. */
+            return api_version >= 9 ? BK_KERR_GROUP_ID_NOT_FOUND
+                                    : BK_KERR_ILLEGAL_GENERATION;
         }
+        /* Generation -1 is a commit from outside group management (an
+         * admin reset, or a consumer using assign()), whatever member id
+         * it carries: Kafka creates a simple group for it. */
         g = bk_group_get(r, group_id);
         if (g == NULL) {
             return BK_KERR_UNKNOWN_SERVER_ERROR;
@@ -1410,7 +1417,8 @@ int16_t bk_group_commit_check(struct bk_group_registry *r,
             *out = g;
             return BK_KERR_NONE;
         }
-        int16_t cerr = bk_cgroup_commit_check(g, member_id, generation);
+        int16_t cerr =
+            bk_cgroup_commit_check(g, member_id, generation, api_version);
         if (cerr == BK_KERR_NONE) {
             *out = g;
         }
@@ -1538,38 +1546,56 @@ static void retention(struct bk_group_registry *r)
     }
 }
 
+/* The timers of one group that are due at now: pending members that never
+ * joined, the rebalance deadline and session expiry (Kafka's per-member
+ * heartbeat timers, and the join and revocation timers). */
+static void group_timers(struct bk_group_registry *r,
+                         struct bk_group *g,
+                         int64_t now)
+{
+    if (g->consumer != NULL) {
+        bk_cgroup_tick(r, g);
+        return;
+    }
+    for (size_t i = 0; i < g->npending;) {
+        if (now >= g->pending[i].expires_ms) {
+            bk_free(g->pending[i].id);
+            g->pending[i] = g->pending[--g->npending];
+            try_complete_join(r, g);
+            continue;
+        }
+        i++;
+    }
+    if (g->state == BK_GROUP_PREPARING_REBALANCE &&
+        now >= g->rebalance_deadline_ms) {
+        complete_join(r, g);
+    }
+    /* Session expiry; a member parked in JoinGroup is alive. */
+    for (size_t i = 0; i < g->nmembers;) {
+        struct bk_group_member *m = g->members[i];
+        if (m->join_waiter == NULL && now >= m->expires_ms &&
+            g->state != BK_GROUP_EMPTY) {
+            remove_member(r, g, m);
+            i = 0;
+            continue;
+        }
+        i++;
+    }
+}
+
+void bk_group_expire(struct bk_group_registry *r, struct bk_str group_id)
+{
+    struct bk_group *g = bk_group_find(r, group_id);
+    if (g != NULL && g->state != BK_GROUP_DEAD) {
+        group_timers(r, g, now_mono(r));
+    }
+}
+
 void bk_group_tick(struct bk_group_registry *r)
 {
     int64_t now = now_mono(r);
     for (struct bk_group *g = r->groups; g != NULL; g = g->next) {
-        if (g->consumer != NULL) {
-            bk_cgroup_tick(r, g);
-            continue;
-        }
-        for (size_t i = 0; i < g->npending;) {
-            if (now >= g->pending[i].expires_ms) {
-                bk_free(g->pending[i].id);
-                g->pending[i] = g->pending[--g->npending];
-                try_complete_join(r, g);
-                continue;
-            }
-            i++;
-        }
-        if (g->state == BK_GROUP_PREPARING_REBALANCE &&
-            now >= g->rebalance_deadline_ms) {
-            complete_join(r, g);
-        }
-        /* Session expiry; a member parked in JoinGroup is alive. */
-        for (size_t i = 0; i < g->nmembers;) {
-            struct bk_group_member *m = g->members[i];
-            if (m->join_waiter == NULL && now >= m->expires_ms &&
-                g->state != BK_GROUP_EMPTY) {
-                remove_member(r, g, m);
-                i = 0;
-                continue;
-            }
-            i++;
-        }
+        group_timers(r, g, now);
     }
     if (now >= r->next_retention_ms) {
         r->next_retention_ms = now + RETENTION_CHECK_MS;

@@ -308,16 +308,20 @@ int16_t bk_group_leave(struct bk_group_registry *r,
                        struct bk_str member_id,
                        struct bk_str instance_id);
 
-/* OffsetCommit validation: whether a commit with this identity may be
- * written now (Kafka's rules: a commit with generation < 0 and no member
- * into an Empty or unknown group is a simple/admin commit). Creates the
- * group (Empty) when it does not exist and the commit is allowed; *out
- * gets it. Returns Kafka's error code. */
+/* OffsetCommit validation (api_version: the request's version): whether a
+ * commit with this identity may be written now. Kafka's rules: a commit
+ * with generation < 0 into an unknown group, an Empty classic group or a
+ * consumer group without members is a simple/admin commit, whatever its
+ * member id (librdkafka's assign() sends its own); a member's commit into
+ * an unknown group is GROUP_ID_NOT_FOUND from v9, ILLEGAL_GENERATION
+ * before. Creates the group (Empty) when it does not exist and the commit
+ * is allowed; *out gets it. Returns Kafka's error code. */
 int16_t bk_group_commit_check(struct bk_group_registry *r,
                               struct bk_str group_id,
                               struct bk_str member_id,
                               struct bk_str instance_id,
                               int32_t generation,
+                              int16_t api_version,
                               struct bk_group **out);
 
 /* Stores one committed offset (after it was written). Returns 0 or
@@ -354,6 +358,13 @@ int16_t bk_group_delete_check(struct bk_group_registry *r,
  * members and of pending member ids, and offset retention. Call every
  * ~100 ms. */
 void bk_group_tick(struct bk_group_registry *r);
+
+/* The timers of group_id alone that are due now (everything but offset
+ * retention), as bk_group_tick() runs them. Call before any request on the
+ * group: Kafka's timers fire at each deadline, so a request just after one
+ * must find the member expired (DeleteGroups then sees an Empty group),
+ * not wait for the next tick. */
+void bk_group_expire(struct bk_group_registry *r, struct bk_str group_id);
 
 /* ---- loading from __consumer_offsets ---- */
 

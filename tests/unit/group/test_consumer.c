@@ -335,7 +335,7 @@ static void test_persist_round_trip(void **state)
     assert_int_equal(r.error, 0);
     assert_int_equal(r.member_epoch, e1);
     assert_null(r.assignment); /* unchanged */
-    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m2"), e2), 0);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m2"), e2, 9), 0);
 
     /* m2 leaves: after a restart it is not there, m1 takes everything. */
     r = hb_full("m2", NULL, -1, NULL);
@@ -802,10 +802,10 @@ static void test_upgrade_and_downgrade(void **state)
     /* A classic member commits with its generation (the member epoch). */
     struct bk_group *cg = NULL;
     assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
-                                           s1.generation, &cg),
+                                           s1.generation, 9, &cg),
                      0);
     assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
-                                           s1.generation + 7, &cg),
+                                           s1.generation + 7, 9, &cg),
                      BK_KERR_ILLEGAL_GENERATION);
 
     /* The mixed group survives a restart. */
@@ -846,7 +846,7 @@ static void test_upgrade_and_downgrade(void **state)
     assert_int_equal(g->generation, s1.generation);
     assert_int_equal(g->generation, s2.generation);
     assert_int_equal(bk_group_commit_check(&reg, CG, bk_str_c(c1), BK_STR_NULL,
-                                           s1.generation, &cg),
+                                           s1.generation, 9, &cg),
                      0);
     assert_int_equal(
         bk_group_heartbeat(&reg, CG, bk_str_c(c2), BK_STR_NULL, s2.generation),

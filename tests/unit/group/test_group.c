@@ -241,6 +241,51 @@ static void test_session_expiry(void **state)
     assert_int_equal(grp()->nmembers, 0);
 }
 
+/* A request on a group runs its due timers first (bk_group_expire): at the
+ * deadline itself, with no tick in between, the silent member is gone and
+ * the group can be deleted, as after Kafka's heartbeat timer; a millisecond
+ * before, it is not. Other groups wait for the tick. */
+static void test_expire_at_deadline(void **state)
+{
+    (void)state;
+    struct waiter j, s, jo;
+    join(&j, "", NULL, "m1", false);
+    sync_leader(&s, &j, NULL, 0);
+    const struct bk_str other = bk_str_c("other");
+    struct bk_group_proto_in p = { bk_str_c("range"),
+                                   { (const uint8_t *)"m", 1 } };
+    struct bk_group_join_req req = {
+        .member_id = bk_str_c(""),
+        .instance_id = BK_STR_NULL,
+        .client_id = bk_str_c("client"),
+        .client_host = bk_str_c("/127.0.0.1"),
+        .protocol_type = bk_str_c("consumer"),
+        .session_timeout_ms = 10000,
+        .rebalance_timeout_ms = 30000,
+        .protocols = &p,
+        .nprotocols = 1,
+    };
+    memset(&jo, 0, sizeof(jo));
+    bk_group_join(&reg, other, &req, &jo);
+    assert_true(jo.done);
+    assert_int_equal(jo.error, 0);
+    struct bk_group *g = NULL;
+    clock_ms += 10000 - 1;
+    bk_group_expire(&reg, G);
+    assert_int_equal(bk_group_delete_check(&reg, G, &g),
+                     BK_KERR_NON_EMPTY_GROUP);
+    clock_ms += 1;
+    bk_group_expire(&reg, G);
+    assert_int_equal(grp()->state, BK_GROUP_EMPTY);
+    assert_int_equal(bk_group_delete_check(&reg, G, &g), 0);
+    /* Only the group asked for: the other one's silent member stays until
+     * a tick or a request of its own. */
+    assert_int_equal(bk_group_find(&reg, other)->nmembers, 1);
+    bk_group_expire(&reg, bk_str_c("nobody")); /* unknown: nothing */
+    bk_group_tick(&reg);
+    assert_int_equal(bk_group_find(&reg, other)->nmembers, 0);
+}
+
 /* group.initial.rebalance.delay.ms holds the first rebalance of an empty
  * group, extended as members keep arriving. */
 static void test_initial_delay(void **state)
@@ -350,11 +395,29 @@ static void test_offsets_and_retention(void **state)
     struct bk_group *g = NULL;
     /* A commit from outside any group (admin reset, simple consumer). */
     assert_int_equal(bk_group_commit_check(&reg, bk_str_c("solo"), bk_str_c(""),
-                                           BK_STR_NULL, -1, &g),
+                                           BK_STR_NULL, -1, 9, &g),
                      0);
     assert_int_equal(bk_group_offset_put(g, bk_str_c("t"), 0, 42, 3,
                                          bk_str_c("md"), clock_ms, -1),
                      0);
+    /* Generation -1 is a simple commit whatever the member id (librdkafka's
+     * assign() sends its own); a member's commit into an unknown group is
+     * GROUP_ID_NOT_FOUND from v9, ILLEGAL_GENERATION before (Kafka 4.1). */
+    struct bk_group *sg = NULL;
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo2"), bk_str_c("rdkafka-1"),
+                              BK_STR_NULL, -1, 9, &sg),
+        0);
+    assert_non_null(sg);
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo3"), bk_str_c("x"),
+                              BK_STR_NULL, 3, 9, &sg),
+        BK_KERR_GROUP_ID_NOT_FOUND);
+    assert_int_equal(
+        bk_group_commit_check(&reg, bk_str_c("solo3"), bk_str_c(""),
+                              BK_STR_NULL, 0, 8, &sg),
+        BK_KERR_ILLEGAL_GENERATION);
+    assert_null(bk_group_find(&reg, bk_str_c("solo3")));
     const struct bk_group_offset *o = bk_group_offset_get(g, bk_str_c("t"), 0);
     assert_non_null(o);
     assert_int_equal(o->offset, 42);
@@ -364,14 +427,15 @@ static void test_offsets_and_retention(void **state)
     join(&j, "", NULL, "m1", false);
     sync_leader(&s, &j, NULL, 0);
     struct bk_group *g1 = NULL;
-    assert_int_equal(bk_group_commit_check(&reg, G, bk_str_c(j.member_id),
-                                           BK_STR_NULL, j.generation + 1, &g1),
-                     BK_KERR_ILLEGAL_GENERATION);
     assert_int_equal(
-        bk_group_commit_check(&reg, G, bk_str_c(""), BK_STR_NULL, -1, &g1),
+        bk_group_commit_check(&reg, G, bk_str_c(j.member_id), BK_STR_NULL,
+                              j.generation + 1, 9, &g1),
+        BK_KERR_ILLEGAL_GENERATION);
+    assert_int_equal(
+        bk_group_commit_check(&reg, G, bk_str_c(""), BK_STR_NULL, -1, 9, &g1),
         BK_KERR_UNKNOWN_MEMBER_ID);
     assert_int_equal(bk_group_commit_check(&reg, G, bk_str_c(j.member_id),
-                                           BK_STR_NULL, j.generation, &g1),
+                                           BK_STR_NULL, j.generation, 9, &g1),
                      0);
     /* Retention: 7 days after the commit of a simple group. */
     clock_ms += 7LL * 24 * 3600 * 1000 + 61000;
@@ -596,9 +660,17 @@ static void test_consumer_protocol_reconciliation(void **state)
     assert_int_equal(r.error, BK_KERR_FENCED_MEMBER_EPOCH);
     r = cg_hb("nobody", 3, NULL, -1);
     assert_int_equal(r.error, BK_KERR_UNKNOWN_MEMBER_ID);
-    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1), 0);
-    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 + 1),
-                     BK_KERR_FENCED_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1, 9), 0);
+    /* Kafka 4.1: any epoch but the member's own is stale for a commit, and
+     * a consumer-protocol member must commit with v9+. */
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 + 1, 9),
+                     BK_KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1 - 1, 9),
+                     BK_KERR_STALE_MEMBER_EPOCH);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("m1"), e1, 8),
+                     BK_KERR_UNSUPPORTED_VERSION);
+    assert_int_equal(bk_cgroup_commit_check(g, bk_str_c("x"), e1, 8),
+                     BK_KERR_UNKNOWN_MEMBER_ID);
 
     /* An unknown server assignor. */
     struct bk_cgroup_heartbeat_req bad = {
@@ -638,6 +710,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_members_rebalance, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_session_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expire_at_deadline, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_initial_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_static_member_rejoin, setup,
                                         teardown),
