@@ -16,9 +16,12 @@ struct bk_rmgr_entry {
     struct bk_rmgr_entry *hnext;       /* the hash chain */
     struct bk_uuid topic_id;
     int32_t index;
-    /* Opening failed: out of the queue, kept so that the next request
-     * opens it itself and reports the error, as before the manager. */
-    bool failed;
+    /* Out of the queue but kept, so that images do not queue it again:
+     * opening failed (the next request opens it itself and reports the
+     * error, as before the manager), or it has no directory and so
+     * nothing to recover (its first request opens it; a topic of 30,000
+     * partitions nobody writes to costs no files). */
+    bool parked;
 };
 
 /* At start-up the first image queues every local replica; a log line then
@@ -87,11 +90,10 @@ static void queue_push_back(struct bk_rmgr *m, struct bk_rmgr_entry *e)
     m->tail = e;
 }
 
-/* Removes e from the queue (unless it failed) and the hash, and frees
- * it. */
+/* Removes e from the queue (unless parked) and the hash, and frees it. */
 static void entry_drop(struct bk_rmgr *m, struct bk_rmgr_entry *e)
 {
-    if (!e->failed) {
+    if (!e->parked) {
         queue_unlink(m, e);
         m->queued--;
     }
@@ -286,24 +288,44 @@ size_t bk_rmgr_apply(struct bk_rmgr *m, struct bk_md_image *img)
 
 /* Opens the replica of e from the newest applied image. Returns 0 (also
  * when the partition is gone from the image) or the open's error. */
-static int open_entry(struct bk_rmgr *m,
-                      const struct bk_uuid *id,
-                      int32_t index,
-                      char *errmsg)
+static bool has_dir(const struct bk_rmgr *m,
+                    const struct bk_md_topic *topic,
+                    int32_t index);
+
+/* Takes e out of the queue and keeps it (see parked). */
+static void park(struct bk_rmgr *m, struct bk_rmgr_entry *e)
 {
+    queue_unlink(m, e);
+    m->queued--;
+    e->parked = true;
+}
+
+static int open_entry(struct bk_rmgr *m, struct bk_rmgr_entry *e, char *errmsg)
+{
+    int32_t index = e->index;
     const struct bk_md_topic *t =
-        m->img != NULL ? bk_md_image_topic_by_id(m->img, id) : NULL;
+        m->img != NULL ? bk_md_image_topic_by_id(m->img, &e->topic_id) : NULL;
     const struct bk_md_partition *mp =
         t != NULL ? bk_md_topic_partition(t, index) : NULL;
     if (mp == NULL) {
+        entry_drop(m, e); /* gone from the image */
+        return 0;
+    }
+    if (!has_dir(m, t, index)) {
+        park(m, e);
         return 0;
     }
     struct bk_partition *p;
     int rv = bk_part_get(&m->parts, t, index, mp->leader_epoch, &p, errmsg);
-    if (rv == 0) {
-        sync_role(m, p, mp);
+    if (rv != 0) {
+        m->failed++;
+        park(m, e);
+        return rv;
     }
-    return rv;
+    m->opened++;
+    entry_drop(m, e);
+    sync_role(m, p, mp);
+    return 0;
 }
 
 static void batch_done(struct bk_rmgr *m)
@@ -334,19 +356,12 @@ static void opener_cb(uv_idle_t *h)
         return;
     }
     char errmsg[BK_ERRMSG_SIZE] = "";
-    int rv = open_entry(m, &e->topic_id, e->index, errmsg);
-    if (rv != 0) {
-        m->failed++;
+    int32_t index = e->index;
+    if (open_entry(m, e, errmsg) != 0) {
         bk_diag_error("partition",
                       "shard=%u partition=%d msg=\"cannot open the replica: "
                       "%s\"",
-                      m->shard, e->index, errmsg);
-        queue_unlink(m, e);
-        m->queued--;
-        e->failed = true;
-    } else {
-        m->opened++;
-        entry_drop(m, e);
+                      m->shard, index, errmsg);
     }
     uv_update_time(m->loop);
     if (m->head == NULL) {
@@ -388,8 +403,9 @@ int bk_rmgr_get(struct bk_rmgr *m,
         return 0;
     }
     struct bk_rmgr_entry *e = entry_find(m, &topic->id, index);
-    if (e != NULL && e->failed) {
-        /* Each request tries again and reports why it fails. */
+    if (e != NULL && e->parked) {
+        /* Failed before (each request tries again and reports why), or
+         * nothing to recover: open it here. */
         int rv =
             bk_part_get(&m->parts, topic, index, leader_epoch, out, errmsg);
         if (rv == 0) {

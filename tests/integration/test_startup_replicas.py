@@ -3,14 +3,32 @@
 and serves every partition once they are."""
 import os
 import re
+import struct
 import time
 
 from data_util import create_topics
-from harness import Broker, api_versions, connect, wait_port
+from harness import Broker, api_versions, connect, recv_frame, request, \
+    wait_port
 from kafka_records import build_batch, list_offsets_v1, produce_v8
 
 TOPICS, PER_TOPIC = 10, 1000
 NOT_LEADER_OR_FOLLOWER = 6
+
+
+def touch_all(port, topic, n):
+    """ListOffsets v1 for every partition of topic in one request: each
+    partition opens (a new one has no directory until it is used)."""
+    name = topic.encode()
+    body = struct.pack(">i", -1) + struct.pack(">i", 1)
+    body += struct.pack(">h", len(name)) + name + struct.pack(">i", n)
+    for p in range(n):
+        body += struct.pack(">iq", p, -1)
+    s = connect(port)
+    try:
+        s.sendall(request(2, 1, 7, body))
+        recv_frame(s)
+    finally:
+        s.close()
 
 
 def partition_dirs(data_dir):
@@ -27,6 +45,8 @@ def test_restart_with_10000_partitions_answers_before_they_are_open():
             assert produce_v8(s, "bg7", 123, batch)[:2] == (0, 0)
         finally:
             s.close()
+        for i in range(TOPICS):
+            touch_all(b.port, "bg%d" % i, PER_TOPIC)
         # Every replica is open once its directory exists.
         deadline = time.monotonic() + 300
         while (partition_dirs(b.data_dir) < TOPICS * PER_TOPIC and

@@ -182,6 +182,19 @@ static void test_new_partition_opens_at_once(void **state)
     assert_int_equal(get(f, "orders", 4), 0);
     assert_int_equal(f->m.queued, NPART - 1);
     assert_int_equal(f->m.parts.n, 1);
+    /* The opener creates no files for the others: nothing to recover. */
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_true(bk_rmgr_settled(&f->m));
+    assert_int_equal(f->m.parts.n, 1);
+    assert_int_equal(fake_disk_size(f->disk,
+                                    "/data/orders-3/"
+                                    "00000000000000000000.log"),
+                     -1);
+    /* A new image does not queue them again; a request opens one. */
+    bk_rmgr_apply(&f->m, f->img);
+    assert_int_equal(f->m.queued, 0);
+    assert_int_equal(get(f, "orders", 3), 0);
+    assert_int_equal(f->m.parts.n, 2);
 }
 
 /* After a restart every replica waits for the opener, which opens one per
@@ -222,7 +235,8 @@ static void test_existing_replicas_open_in_background(void **state)
 static void test_only_this_shards_replicas(void **state)
 {
     struct fx *f = *state;
-    add_topic(f, "orders", 1, true);
+    with_existing_dirs(f);
+    stop_manager(f);
     add_topic(f, "elsewhere", 2, false);
     start_manager(f, 1, 4);
     bk_rmgr_apply(&f->m, f->img);
@@ -298,8 +312,7 @@ static void move_leader(struct fx *f, int32_t leader, int32_t epoch)
 static void test_image_sets_roles(void **state)
 {
     struct fx *f = *state;
-    add_topic(f, "orders", 1, true);
-    start_manager(f, 0, 1);
+    with_existing_dirs(f);
     bk_rmgr_apply(&f->m, f->img);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     struct bk_partition *p =
