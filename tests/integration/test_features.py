@@ -14,6 +14,7 @@ and transaction.version 0."""
 import os
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -218,3 +219,39 @@ def test_feature_command_describe(broker):
         "Feature: transaction.version\tSupportedMinVersion: 0\t"
         "SupportedMaxVersion: 0\tFinalizedVersionLevel: 0\tEpoch: %d" % epoch,
     ]
+
+
+def heartbeat(b):
+    """A KIP-848 join (ConsumerGroupHeartbeat v0, member epoch 0): the
+    error code and message."""
+    body = cstr("feat-group") + cstr("") + struct.pack(">i", 0) + \
+        b"\x00" + b"\x00" + struct.pack(">i", 30000) + \
+        uvarint(2) + cstr("feat-topic") + b"\x00" + uvarint(1) + b"\x00"
+    r = call(b, 68, 0, body)
+    r.i32()
+    return r.i16(), r.cstr()
+
+
+def joined(b):
+    """Heartbeats until the coordinator is loaded (FindCoordinator creates
+    __consumer_offsets first); returns the last error code."""
+    body = struct.pack(">b", 0) + uvarint(2) + cstr("feat-group") + b"\x00"
+    call(b, 10, 4, body)
+    deadline = time.monotonic() + 30
+    while True:
+        err, _ = heartbeat(b)
+        # COORDINATOR_LOAD_IN_PROGRESS, COORDINATOR_NOT_AVAILABLE,
+        # NOT_COORDINATOR: still loading.
+        if err not in (14, 15, 16) or time.monotonic() > deadline:
+            return err
+        time.sleep(0.1)
+
+
+def test_group_version_gates_consumer_protocol(broker):
+    # Kafka 4.1 with group.version finalized at 0 answers
+    # ConsumerGroupHeartbeat with UNSUPPORTED_VERSION (35) and no message.
+    assert joined(broker) == 0
+    assert update(broker, [("group.version", 0, SAFE_DOWNGRADE)])["error"] == 0
+    assert heartbeat(broker) == (35, None)
+    assert update(broker, [("group.version", 1, UPGRADE)])["error"] == 0
+    assert joined(broker) == 0
