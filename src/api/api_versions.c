@@ -10,7 +10,8 @@
  * From v3 the answer carries the features (KIP-584): the levels brokerd
  * supports (cluster/features.h) and the levels finalized in the metadata
  * log. As Kafka 4.1 answers: v3 leaves out supported features whose
- * minimum is 0 (older clients read 0 as "no such feature"), a feature
+ * minimum is 0 (clients from before KIP-1022, which brought v4, refuse a
+ * range that starts at 0), a feature
  * finalized at level 0 is left out of the finalized list, and the epoch is
  * the metadata offset of the image the levels come from (Kafka's is the
  * image's offset too, so it grows with every metadata change). */
