@@ -5,11 +5,66 @@
  * we know; we answer in the v0 layout with UNSUPPORTED_VERSION and our own
  * range for key 18, and the client retries with that. The response header
  * is always v0, even for flexible versions (Kafka's ApiVersionsResponse
- * special case). */
+ * special case).
+ *
+ * From v3 the answer carries the features (KIP-584): the levels brokerd
+ * supports (cluster/features.h) and the levels finalized in the metadata
+ * log. As Kafka 4.1 answers: v3 leaves out supported features whose
+ * minimum is 0 (clients from before KIP-1022, which brought v4, refuse a
+ * range that starts at 0), a feature
+ * finalized at level 0 is left out of the finalized list, and the epoch is
+ * the metadata offset of the image the levels come from (Kafka's is the
+ * image's offset too, so it grows with every metadata change). */
 #include "protocol/gen/api_versions.h"
 
 #include "api/call.h"
+#include "cluster/features.h"
+#include "cluster/image.h"
 #include "protocol/kerr.h"
+
+typedef struct bk_msg_api_versions_response_supported_feature_key sup_key;
+typedef struct bk_msg_api_versions_response_finalized_feature_key fin_key;
+
+static int fill_features(struct bk_call *call,
+                         struct bk_msg_api_versions_response *resp)
+{
+    struct bk_md_image *img = bk_api_image(call);
+    if (img == NULL) {
+        return BK_ENOMEM;
+    }
+    resp->supported_features =
+        bk_arena_alloc(call->arena, BK_MD_N_FEATURES * sizeof(sup_key));
+    resp->finalized_features =
+        bk_arena_alloc(call->arena, BK_MD_N_FEATURES * sizeof(fin_key));
+    if (resp->supported_features == NULL || resp->finalized_features == NULL) {
+        bk_md_image_release(img);
+        return BK_ENOMEM;
+    }
+    int32_t ns = 0;
+    int32_t nf = 0;
+    for (unsigned f = 0; f < BK_MD_N_FEATURES; f++) {
+        const struct bk_md_feature_def *d = bk_md_feature_def(f);
+        if (d->min > 0 || call->hdr.api_version >= 4) {
+            resp->supported_features[ns++] = (sup_key){
+                .name = bk_str_c(d->name),
+                .min_version = d->min,
+                .max_version = d->max,
+            };
+        }
+        if (img->features_finalized && img->features[f] > 0) {
+            resp->finalized_features[nf++] = (fin_key){
+                .name = bk_str_c(d->name),
+                .max_version_level = img->features[f],
+                .min_version_level = img->features[f],
+            };
+        }
+    }
+    resp->supported_features_count = ns;
+    resp->finalized_features_count = nf;
+    resp->finalized_features_epoch = img->features_finalized ? img->offset : -1;
+    bk_md_image_release(img);
+    return 0;
+}
 
 static int fill_keys(struct bk_call *call,
                      struct bk_msg_api_versions_response *resp)
@@ -33,7 +88,7 @@ void bk_handle_api_versions(struct bk_call *call)
 {
     struct bk_msg_api_versions_response resp;
     bk_msg_api_versions_response_init(&resp);
-    if (fill_keys(call, &resp) != 0) {
+    if (fill_keys(call, &resp) != 0 || fill_features(call, &resp) != 0) {
         bk_req_fail(call->req, "out of memory");
         return;
     }

@@ -94,6 +94,7 @@ void bk_handle_delete_topics(struct bk_call *call);
 void bk_handle_describe_configs(struct bk_call *call);
 void bk_handle_alter_configs(struct bk_call *call);
 void bk_handle_create_partitions(struct bk_call *call);
+void bk_handle_update_features(struct bk_call *call);
 void bk_handle_incremental_alter_configs(struct bk_call *call);
 void bk_handle_describe_cluster(struct bk_call *call);
 void bk_handle_describe_topic_partitions(struct bk_call *call);

@@ -10,6 +10,7 @@
 
 #include "api/group_coord.h"
 #include "cluster/controller.h"
+#include "cluster/image.h"
 #include "group/consumer.h"
 #include "protocol/kerr.h"
 
@@ -125,9 +126,32 @@ static void done(struct bk_gops *ops)
     bk_gops_reply(ops, &resp);
 }
 
+/* KIP-848's protocol is group.version 1: with the feature finalized below
+ * that (UpdateFeatures), Kafka 4.1 answers every heartbeat with
+ * UNSUPPORTED_VERSION and no message, and so does brokerd. Returns true
+ * when it answered. */
+static bool refused_by_group_version(struct bk_call *call)
+{
+    struct bk_md_image *img = bk_api_image(call);
+    bool off = img != NULL && img->features_finalized &&
+               img->features[BK_MD_FEAT_GROUP] < 1;
+    bk_md_image_release(img);
+    if (!off) {
+        return false;
+    }
+    struct bk_msg_consumer_group_heartbeat_response resp;
+    bk_msg_consumer_group_heartbeat_response_init(&resp);
+    resp.error_code = BK_KERR_UNSUPPORTED_VERSION;
+    bk_call_reply(call, &resp);
+    return true;
+}
+
 void bk_handle_consumer_group_heartbeat(struct bk_call *call)
 {
     const struct bk_msg_consumer_group_heartbeat_request *req = call->request;
+    if (refused_by_group_version(call)) {
+        return;
+    }
     struct cgh_state *st = BK_GOPS_ALLOC(call, struct cgh_state, 1);
     if (st == NULL) {
         return;

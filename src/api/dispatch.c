@@ -45,6 +45,7 @@ static const struct bk_handler handlers[] = {
     { BK_API_CREATE_PARTITIONS, 0, 3, 0, bk_handle_create_partitions },
     { BK_API_INCREMENTAL_ALTER_CONFIGS, 0, 1, 0,
       bk_handle_incremental_alter_configs },
+    { BK_API_UPDATE_FEATURES, 0, 2, 0, bk_handle_update_features },
     { BK_API_DESCRIBE_CLUSTER, 0, 2, 0, bk_handle_describe_cluster },
     { BK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0,
       bk_handle_describe_topic_partitions },

@@ -426,6 +426,8 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     img->offset = base->offset;
     img->next_producer_id = base->next_producer_id;
     img->n_skipped = base->n_skipped;
+    img->features_finalized = base->features_finalized;
+    memcpy(img->features, base->features, sizeof(img->features));
     if (base->n_brokers > 0) {
         img->brokers = bk_calloc(base->n_brokers, sizeof(*img->brokers));
         if (img->brokers == NULL) {
@@ -732,6 +734,20 @@ static int apply_producer_ids(struct bk_md_image *img,
     return 0;
 }
 
+static int apply_feature(struct bk_md_image *img,
+                         const struct bk_md_feature_rec *r)
+{
+    int f = r->name.len > 0
+                ? bk_md_feature_find(r->name.ptr, (size_t)r->name.len)
+                : -1;
+    if (f < 0 || r->level < 0) {
+        return 1; /* written by a newer brokerd, or damaged */
+    }
+    img->features[f] = r->level;
+    img->features_finalized = true;
+    return 0;
+}
+
 static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
 {
     switch (rec->type) {
@@ -747,6 +763,8 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
             return apply_remove_topic(img, &rec->u.remove_topic);
         case BK_MD_REC_PRODUCER_IDS:
             return apply_producer_ids(img, &rec->u.producer_ids);
+        case BK_MD_REC_FEATURE:
+            return apply_feature(img, &rec->u.feature);
         default:
             return 1;
     }
@@ -797,7 +815,8 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_md_rec **out,
                            size_t *n_out)
 {
-    size_t n = img->n_brokers;
+    size_t n =
+        img->n_brokers + (img->features_finalized ? BK_MD_N_FEATURES : 0);
     for (size_t i = 0; i < img->n_broker_configs; i++) {
         n += img->broker_configs[i].configs.n;
     }
@@ -810,6 +829,12 @@ int bk_md_image_to_records(const struct bk_md_image *img,
         return BK_ENOMEM;
     }
     size_t k = 0;
+    for (unsigned f = 0; img->features_finalized && f < BK_MD_N_FEATURES; f++) {
+        struct bk_md_rec *r = &recs[k++];
+        r->type = BK_MD_REC_FEATURE;
+        r->u.feature.name = view(bk_md_feature_def(f)->name);
+        r->u.feature.level = img->features[f];
+    }
     for (size_t i = 0; i < img->n_brokers; i++) {
         const struct bk_md_broker *b = &img->brokers[i];
         struct bk_md_rec *r = &recs[k++];

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/features.h"
 #include "cluster/records.h"
 #include "protocol/prim.h"
 
@@ -87,6 +88,10 @@ struct bk_md_image {
     struct bk_md_topic **by_id;   /* same topics, sorted by id bytes */
     size_t n_broker_configs;
     struct bk_md_res_configs *broker_configs; /* sorted by resource */
+    /* Finalized feature levels (KIP-584), indexed by enum bk_md_feature;
+     * meaningful once features_finalized (a feature record was applied). */
+    bool features_finalized;
+    int16_t features[BK_MD_N_FEATURES];
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */
@@ -105,10 +110,10 @@ void bk_md_image_release(struct bk_md_image *img);
  * content: a record that conflicts with the image (a topic name or id that
  * already exists, a partition or config of an unknown topic, a partition
  * index past the end, a producer id block that does not start at the next
- * id) is skipped, counted in n_skipped, and flagged in skipped[i] when
- * skipped (n bytes, may be NULL) is given. The metadata offset advances by n.
- * Returns 0 or BK_ENOMEM (then nothing changed and the apply may be
- * retried). */
+ * id, a feature brokerd does not know or a negative level) is skipped, counted
+ * in n_skipped, and flagged in skipped[i] when skipped (n bytes, may be NULL)
+ * is given. The metadata offset advances by n. Returns 0 or BK_ENOMEM (then
+ * nothing changed and the apply may be retried). */
 int bk_md_image_apply(const struct bk_md_image *base,
                       const struct bk_md_rec *recs,
                       size_t n,
@@ -137,8 +142,9 @@ const struct bk_md_configs *bk_md_image_broker_configs(
     const char *resource);
 
 /* Appends to *recs the records that rebuild img from an empty image, in a
- * canonical order (brokers by id, broker configs, topics by name each with
- * its partitions and configs). The array and the int32 arrays are allocated
+ * canonical order (the finalized features when there are any, brokers by
+ * id, broker configs, topics by name each with its partitions and
+ * configs). The array and the int32 arrays are allocated
  * in arena; strings are views into img (borrowed). Returns 0 or BK_ENOMEM. */
 int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_arena *arena,

@@ -1110,7 +1110,8 @@ int16_t bk_md_op_register_broker(const struct bk_md_image *img,
     r->u.broker.port = port;
     r->u.broker.rack = astr(out, rack, &ok);
     r->u.broker.fenced = false;
-    if (!ok) {
+    /* The first registration on a log finalizes the features. */
+    if (!ok || bk_md_op_bootstrap_features(img, out) != 0) {
         return oom(out, mark, msg);
     }
     if (epoch != NULL) {

@@ -36,6 +36,7 @@
 #define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
 #define BK_MD_KERR_INELIGIBLE_REPLICA         107
 #define BK_MD_KERR_INVALID_UPDATE_VERSION     108
+#define BK_MD_KERR_FEATURE_UPDATE_FAILED      95 /* INVALID_UPDATE_VERSION */
 
 /* Size of a producer id block (Kafka's
  * ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
@@ -225,5 +226,36 @@ int16_t bk_md_op_register_broker(const struct bk_md_image *img,
                                  struct bk_md_recs *out,
                                  int64_t *epoch,
                                  char *msg);
+
+/* UpdateFeatures' upgrade types (KIP-778). */
+enum bk_md_upgrade_type {
+    BK_MD_UPGRADE = 1,
+    BK_MD_SAFE_DOWNGRADE = 2,
+    BK_MD_UNSAFE_DOWNGRADE = 3,
+};
+
+struct bk_md_feature_update {
+    struct bk_str name;  /* borrowed */
+    int16_t level;       /* 0: finalize nothing (delete) */
+    int8_t upgrade_type; /* enum bk_md_upgrade_type */
+};
+
+/* UpdateFeatures: validates every update against the image and the ranges
+ * of cluster/features.h as Kafka's controller does, and appends a feature
+ * record for each level that changes. The first invalid update fails them
+ * all with BK_MD_KERR_FEATURE_UPDATE_FAILED and Kafka's message, which
+ * names controller_id (the node that validated). */
+int16_t bk_md_op_update_features(const struct bk_md_image *img,
+                                 int32_t controller_id,
+                                 const struct bk_md_feature_update *u,
+                                 size_t n,
+                                 struct bk_md_recs *out,
+                                 char *msg);
+
+/* Appends the initial feature levels (cluster/features.h) when img has none
+ * finalized yet (a new log, or one written before feature records); else
+ * appends nothing. Returns 0 or BK_MD_KERR_UNKNOWN_SERVER_ERROR. */
+int16_t bk_md_op_bootstrap_features(const struct bk_md_image *img,
+                                    struct bk_md_recs *out);
 
 #endif /* BK_CLUSTER_OPS_H */

@@ -80,6 +80,8 @@ static size_t body_size(const struct bk_md_rec *rec)
             return 16;
         case BK_MD_REC_PRODUCER_IDS:
             return 4 + 8 + 8 + 4;
+        case BK_MD_REC_FEATURE:
+            return bk_str_size(rec->u.feature.name, true) + 2;
         default:
             return 0;
     }
@@ -100,6 +102,8 @@ static unsigned current_version(unsigned type)
             return BK_MD_CONFIG_VERSION;
         case BK_MD_REC_REMOVE_TOPIC:
             return BK_MD_REMOVE_TOPIC_VERSION;
+        case BK_MD_REC_FEATURE:
+            return BK_MD_FEATURE_VERSION;
         default:
             return BK_MD_PRODUCER_IDS_VERSION;
     }
@@ -168,6 +172,10 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, p->count);
             break;
         }
+        case BK_MD_REC_FEATURE:
+            bk_wr_str(wr, rec->u.feature.name, true);
+            bk_wr_i16(wr, rec->u.feature.level);
+            break;
         default:
             break;
     }
@@ -265,6 +273,10 @@ static void decode_body(struct bk_rd *rd,
             p->count = bk_rd_i32(rd);
             break;
         }
+        case BK_MD_REC_FEATURE:
+            rec->u.feature.name = rd_str(rd, false, BK_MD_MAX_STR);
+            rec->u.feature.level = bk_rd_i16(rd);
+            break;
         default:
             bk_rd_fail(rd);
             break;
@@ -338,10 +350,10 @@ int bk_md_batch_decode(const void *buf,
 
 const char *bk_md_rec_type_name(unsigned type)
 {
-    static const char *const names[] = { "unknown",     "broker",
-                                         "topic",       "partition",
-                                         "config",      "remove_topic",
-                                         "producer_ids" };
+    static const char *const names[] = { "unknown",      "broker",
+                                         "topic",        "partition",
+                                         "config",       "remove_topic",
+                                         "producer_ids", "feature" };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];
     }

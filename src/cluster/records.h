@@ -21,7 +21,9 @@
  * that knows version K < V reads its fields and skips the rest (body_len),
  * so a field may only ever be appended, with a new version. A record type the
  * reader does not know is an error (BK_EUNSUPPORTED): mixed-version clusters
- * need a feature gate before a new type is written (not implemented yet).
+ * need a feature gate before a new type is written. The finalized features
+ * (BK_MD_REC_FEATURE, cluster/features.h) are that gate from now on; the
+ * feature records themselves are the one type an older brokerd cannot read.
  *
  * Strings are compact (uvarint length+1, 0 = null), int32 arrays are compact
  * arrays of big-endian int32. Decoded strings are views into the entry
@@ -61,9 +63,12 @@ enum bk_md_rec_type {
     BK_MD_REC_REMOVE_TOPIC = 5,
     /* A block of producer ids was handed to a broker. */
     BK_MD_REC_PRODUCER_IDS = 6,
+    /* The finalized level of one feature (KIP-584; Kafka's
+     * FeatureLevelRecord): 0 finalizes nothing for it. */
+    BK_MD_REC_FEATURE = 7,
 };
 
-#define BK_MD_REC_TYPE_MAX 6
+#define BK_MD_REC_TYPE_MAX 7
 
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       0
@@ -72,6 +77,7 @@ enum bk_md_rec_type {
 #define BK_MD_CONFIG_VERSION       0
 #define BK_MD_REMOVE_TOPIC_VERSION 0
 #define BK_MD_PRODUCER_IDS_VERSION 0
+#define BK_MD_FEATURE_VERSION      0
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -117,6 +123,11 @@ struct bk_md_producer_ids_rec {
     int32_t count;
 };
 
+struct bk_md_feature_rec {
+    struct bk_str name; /* a feature of cluster/features.h */
+    int16_t level;      /* >= 0 */
+};
+
 struct bk_md_rec {
     uint16_t type;    /* enum bk_md_rec_type */
     uint16_t version; /* body version; the encoder writes the current one */
@@ -127,6 +138,7 @@ struct bk_md_rec {
         struct bk_md_config_rec config;
         struct bk_md_remove_topic_rec remove_topic;
         struct bk_md_producer_ids_rec producer_ids;
+        struct bk_md_feature_rec feature;
     } u;
 };
 

@@ -100,6 +100,14 @@ static struct bk_md_rec pid_rec(int64_t first, int32_t count)
     return r;
 }
 
+static struct bk_md_rec feature_rec(const char *name, int16_t level)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_FEATURE };
+    r.u.feature.name = bk_str_c(name);
+    r.u.feature.level = level;
+    return r;
+}
+
 /* Encodes recs as one entry with bk_malloc. */
 static void *entry(const struct bk_md_rec *recs, size_t n, size_t *len)
 {
@@ -165,6 +173,10 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_memory_equal(&a->u.producer_ids, &b->u.producer_ids,
                                 sizeof(a->u.producer_ids));
             break;
+        case BK_MD_REC_FEATURE:
+            assert_true(bk_str_eq(a->u.feature.name, b->u.feature.name));
+            assert_int_equal(a->u.feature.level, b->u.feature.level);
+            break;
         default:
             fail();
     }
@@ -183,6 +195,7 @@ static void test_records_roundtrip(void **state)
         config_rec(BK_MD_RES_TOPIC, "orders", "segment.ms", NULL),
         remove_rec(1),
         pid_rec(0, 1000),
+        feature_rec("group.version", 1),
     };
     size_t n = sizeof(recs) / sizeof(recs[0]);
     size_t len;
@@ -227,6 +240,52 @@ static void test_records_roundtrip(void **state)
         BK_EUNSUPPORTED);
     assert_string_equal(bk_md_rec_type_name(BK_MD_REC_PARTITION), "partition");
     bk_arena_destroy(&arena);
+    bk_free(buf);
+}
+
+/* Feature records set the finalized levels; an unknown feature or a
+ * negative level is skipped; a snapshot keeps the levels, and an image
+ * without any keeps none (so a restored old log still gets bootstrapped). */
+static void test_features_apply_and_snapshot(void **state)
+{
+    (void)state;
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    struct bk_md_image *img = bk_md_fsm_acquire(&f);
+    assert_false(img->features_finalized);
+    bk_md_image_release(img);
+    struct bk_md_rec e1[] = {
+        feature_rec("metadata.version", 7),
+        feature_rec("group.version", 1),
+        feature_rec("no.such.version", 3),
+        feature_rec("transaction.version", -1),
+    };
+    apply_entry(&f, e1, 4);
+    img = bk_md_fsm_acquire(&f);
+    assert_true(img->features_finalized);
+    assert_int_equal(img->features[BK_MD_FEAT_METADATA], 7);
+    assert_int_equal(img->features[BK_MD_FEAT_GROUP], 1);
+    assert_int_equal(img->features[BK_MD_FEAT_TXN], 0);
+    assert_int_equal(img->n_skipped, 2);
+    assert_int_equal(img->offset, 4);
+    void *buf;
+    size_t len;
+    assert_int_equal(bk_md_image_snapshot(img, bk_malloc, &buf, &len), 0);
+    struct bk_md_image *back;
+    assert_int_equal(bk_md_image_restore(buf, len, &back), 0);
+    assert_true(back->features_finalized);
+    assert_memory_equal(back->features, img->features, sizeof(img->features));
+    bk_md_image_release(back);
+    bk_free(buf);
+    bk_md_image_release(img);
+    bk_md_fsm_close(&f);
+
+    struct bk_md_image *empty = bk_md_image_new();
+    assert_int_equal(bk_md_image_snapshot(empty, bk_malloc, &buf, &len), 0);
+    assert_int_equal(bk_md_image_restore(buf, len, &back), 0);
+    assert_false(back->features_finalized);
+    bk_md_image_release(back);
+    bk_md_image_release(empty);
     bk_free(buf);
 }
 
@@ -715,6 +774,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_roundtrip),
         cmocka_unit_test(test_records_forward_compat),
+        cmocka_unit_test(test_features_apply_and_snapshot),
         cmocka_unit_test(test_lookup_counted_names),
         cmocka_unit_test(test_many_partitions_grow_geometrically),
         cmocka_unit_test(test_apply_sequence),

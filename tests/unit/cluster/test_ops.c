@@ -762,6 +762,66 @@ static void test_change_partition_and_fence(void **state)
                      38);
 }
 
+static int16_t update1(struct env *e, const char *name, int16_t level, int8_t t)
+{
+    struct bk_md_feature_update u = { bk_str_c(name), level, t };
+    return bk_md_op_update_features(e->img, 1, &u, 1, &e->recs, e->msg);
+}
+
+/* The first registration finalized the initial levels; UpdateFeatures
+ * validates as Kafka 4.1 does and writes only changed levels. */
+static void test_update_features(void **state)
+{
+    struct env *e = *state;
+    assert_true(e->img->features_finalized);
+    assert_int_equal(e->img->features[BK_MD_FEAT_METADATA], 7);
+    assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 1);
+    assert_int_equal(e->img->features[BK_MD_FEAT_TXN], 0);
+    /* A later registration writes no feature records. */
+    int64_t epoch;
+    assert_int_equal(bk_md_op_register_broker(e->img, 4, "h", 1, NULL, &e->recs,
+                                              &epoch, e->msg),
+                     0);
+    assert_int_equal(e->recs.n, 1);
+    bk_md_recs_init(&e->recs, &e->arena);
+
+    assert_int_equal(update1(e, "foo", 1, BK_MD_UPGRADE), 95);
+    assert_string_equal(e->msg,
+                        "The update failed for all features since the "
+                        "following feature had an error: Invalid update "
+                        "version 1 for feature foo. Local controller 1 does "
+                        "not support this feature.");
+    assert_int_equal(update1(e, "metadata.version", 8, BK_MD_UPGRADE), 95);
+    assert_non_null(strstr(e->msg, "only supports versions 7-7"));
+    assert_int_equal(update1(e, "group.version", 0, BK_MD_UPGRADE), 95);
+    assert_non_null(strstr(e->msg, "Can't downgrade the version"));
+    assert_int_equal(update1(e, "group.version", -1, BK_MD_SAFE_DOWNGRADE), 95);
+    assert_non_null(strstr(e->msg, "cannot be less than 0"));
+    assert_int_equal(update1(e, "group.version", 1, 4), 95);
+    assert_non_null(strstr(e->msg, "given upgrade type"));
+    assert_int_equal(e->recs.n, 0);
+    /* Unchanged: valid, nothing to write. */
+    assert_int_equal(update1(e, "group.version", 1, BK_MD_UPGRADE), 0);
+    assert_int_equal(e->recs.n, 0);
+    /* One bad update fails the request and appends nothing. */
+    struct bk_md_feature_update two[] = {
+        { bk_str_c("group.version"), 0, BK_MD_SAFE_DOWNGRADE },
+        { bk_str_c("kraft.version"), 1, BK_MD_UPGRADE },
+    };
+    assert_int_equal(
+        bk_md_op_update_features(e->img, 1, two, 2, &e->recs, e->msg), 95);
+    assert_int_equal(e->recs.n, 0);
+    assert_int_equal(update1(e, "group.version", 0, BK_MD_UNSAFE_DOWNGRADE), 0);
+    assert_int_equal(e->recs.n, 1);
+    env_commit(e);
+    assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 0);
+    assert_int_equal(update1(e, "group.version", 1, BK_MD_SAFE_DOWNGRADE), 95);
+    assert_non_null(strstr(e->msg, "Can't downgrade to a newer version."));
+    assert_int_equal(update1(e, "group.version", 1, BK_MD_UPGRADE), 0);
+    env_commit(e);
+    assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 1);
+}
+
 static void test_random_uuid(void **state)
 {
     (void)state;
@@ -790,6 +850,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_change_partition_and_fence, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_update_features, setup, teardown),
         cmocka_unit_test(test_random_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,46 @@
+#include "cluster/features.h"
+
+#include <string.h>
+
+#include "common/assert.h"
+
+/* The ranges are what brokerd implements, not what Kafka 4.1 does:
+ *
+ * metadata.version: 7 (3.3-IV3), the first KRaft level, only. Every
+ * capability Kafka gates on a later level is absent from brokerd's metadata
+ * log: ZK migration (8), SCRAM records (11), metadata transactions (13,
+ * KIP-868), delegation tokens (14), controller registration (15, KIP-919),
+ * directory assignment (17, KIP-858), eligible leader replicas (23,
+ * KIP-966). Raising it would tell tools that those exist.
+ *
+ * kraft.version: 0 only. Level 1 is KIP-853's dynamic quorum (AddRaftVoter,
+ * RemoveRaftVoter); brokerd's voters are static (controller.quorum.voters).
+ *
+ * group.version: 0-1, finalized 1. Level 1 is the KIP-848 consumer group
+ * protocol (ConsumerGroupHeartbeat), which brokerd serves.
+ *
+ * transaction.version: 0 only. Levels 1-2 are KIP-890's transactions
+ * (part 2); brokerd has no transactions yet. */
+static const struct bk_md_feature_def defs[BK_MD_N_FEATURES] = {
+    [BK_MD_FEAT_METADATA] = { "metadata.version", 7, 7, 7 },
+    [BK_MD_FEAT_KRAFT] = { "kraft.version", 0, 0, 0 },
+    [BK_MD_FEAT_GROUP] = { "group.version", 0, 1, 1 },
+    [BK_MD_FEAT_TXN] = { "transaction.version", 0, 0, 0 },
+};
+
+const struct bk_md_feature_def *bk_md_feature_def(unsigned f)
+{
+    bk_assert(f < BK_MD_N_FEATURES);
+    return &defs[f];
+}
+
+int bk_md_feature_find(const char *name, size_t len)
+{
+    for (int f = 0; f < BK_MD_N_FEATURES; f++) {
+        if (strlen(defs[f].name) == len &&
+            memcmp(defs[f].name, name, len) == 0) {
+            return f;
+        }
+    }
+    return -1;
+}
