@@ -27,8 +27,8 @@ typedef struct bk_msg_produce_response_topic_produce_response out_topic;
 
 struct produce_item {
     /* The record errors and their messages (Produce v8+), allocated on the
-     * owner's thread, which may not use the call's arena (fan.h); freed
-     * once the answer is encoded. */
+     * owner's thread, which may not use the call's arena (fan.h); moved
+     * into the call's arena on the connection's shard (errors_home). */
     struct bk_arena errs;
     const struct bk_msg_produce_request_partition_produce_data *in;
     struct bk_uuid topic_id; /* resolved on the connection's shard */
@@ -155,6 +155,51 @@ static void run_part(struct bk_fan_part *part)
     bk_fan_release(part);
 }
 
+/* A copy of s in the call's arena; null when out of memory. */
+static struct bk_str copy_str(struct bk_call *call, struct bk_str s)
+{
+    if (s.ptr == NULL || s.len <= 0) {
+        return s;
+    }
+    char *p = bk_arena_alloc(call->arena, (size_t)s.len);
+    if (p == NULL) {
+        return BK_STR_NULL;
+    }
+    memcpy(p, s.ptr, (size_t)s.len);
+    return (struct bk_str){ p, s.len };
+}
+
+/* On the connection's shard: moves what the owner wrote into the item's
+ * own arena (the error message and the record errors) into the call's
+ * arena, and frees the item's arena. Done before the answer is sent: once
+ * it is, the request, and the call's state with it, may be gone. */
+static void errors_home(struct bk_call *call, struct produce_item *it)
+{
+    out_part *o = it->out;
+    if (it->errs.head == NULL) {
+        return; /* nothing was allocated there */
+    }
+    o->error_message = copy_str(call, o->error_message);
+    if (o->error_message.ptr == NULL && o->error_code != 0) {
+        o->error_message = bk_str_c(bk_kerr_message(o->error_code));
+    }
+    typedef struct bk_msg_produce_response_batch_index_and_error_message
+        rec_error;
+    rec_error *errs = NULL;
+    if (o->record_errors_count > 0) {
+        errs = bk_arena_alloc(call->arena,
+                              (size_t)o->record_errors_count * sizeof(*errs));
+    }
+    for (int32_t i = 0; errs != NULL && i < o->record_errors_count; i++) {
+        errs[i] = o->record_errors[i];
+        errs[i].batch_index_error_message =
+            copy_str(call, o->record_errors[i].batch_index_error_message);
+    }
+    o->record_errors = errs;
+    o->record_errors_count = errs != NULL ? o->record_errors_count : 0;
+    bk_arena_destroy(&it->errs);
+}
+
 static void done(struct bk_fan *fan)
 {
     struct produce_state *st = fan->data;
@@ -166,6 +211,7 @@ static void done(struct bk_fan *fan)
             set_error(it, it->sync_error, NULL);
         }
         failed |= it->out->error_code != 0;
+        errors_home(call, it);
     }
     if (st->acks == 0) {
         if (failed) {
@@ -176,10 +222,7 @@ static void done(struct bk_fan *fan)
     } else {
         bk_call_reply(call, &st->resp);
     }
-    /* The answer is encoded: the record errors may go. */
-    for (size_t i = 0; i < st->nitems; i++) {
-        bk_arena_destroy(&st->items[i].errs);
-    }
+    /* Nothing of st may be used from here: the reply may have freed it. */
 }
 
 void bk_handle_produce(struct bk_call *call)
