@@ -175,9 +175,10 @@ int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
         char *end;
         long id = strtol(resource, &end, 10);
         if (*end != '\0' || end == resource || id != ctx->node_id) {
+            /* Kafka 4.1's words for a change (DescribeConfigs adds "or
+             * empty string"). */
             snprintf(msg, BK_MD_MSG_SIZE,
-                     "Unexpected broker id, expected %d or empty string, but "
-                     "received %.32s",
+                     "Unexpected broker id, expected %d, but received %.32s",
                      ctx->node_id, resource);
             return BK_MD_KERR_INVALID_REQUEST;
         }
@@ -201,10 +202,8 @@ int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
         }
         if (k > 0) {
             snprintf(msg, BK_MD_MSG_SIZE,
-                     "Invalid config value for resource "
-                     "ConfigResource(type=BROKER, name='%.32s'): Cannot "
-                     "update these configs dynamically: Set(%.100s)",
-                     resource, keys);
+                     "Cannot update these configs dynamically: Set(%.100s)",
+                     keys);
             return BK_MD_KERR_INVALID_REQUEST;
         }
     }

@@ -157,8 +157,10 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
     return 0;
 }
 
-/* Dynamic settings brokerd does not know (Kafka stores unknown broker keys
- * too), shown with their dynamic source. */
+/* Dynamic settings brokerd does not know: Kafka stores unknown broker keys
+ * too and shows them as it shows any key it cannot type, with no value,
+ * read-only, sensitive and of type UNKNOWN (Kafka 4.1's answer), so a value
+ * that might be a secret never comes back. */
 static int describe_dynamic_only(struct ctx *c,
                                  const struct bk_md_configs *cfgs,
                                  int8_t source,
@@ -176,12 +178,14 @@ static int describe_dynamic_only(struct ctx *c,
         struct bk_cfg_entry e;
         memset(&e, 0, sizeof(e));
         e.name = kv->name;
-        e.value = kv->value;
+        e.value = NULL;
         e.source = source;
-        e.type = BK_MD_CFG_STRING;
+        e.type = 0;
+        e.read_only = true;
+        e.sensitive = true;
         e.n_synonyms = 1;
         e.synonyms[0].name = kv->name;
-        e.synonyms[0].value = kv->value;
+        e.synonyms[0].value = NULL;
         e.synonyms[0].source = source;
         int rv = add(c, &e);
         if (rv != 0) {
@@ -239,12 +243,9 @@ static int describe_broker(struct ctx *c, const struct bk_md_image *img)
             return rv;
         }
     }
-    int rv = describe_dynamic_only(c, mine, BK_CFG_SRC_DYNAMIC_BROKER, true);
-    if (rv == 0) {
-        rv = describe_dynamic_only(c, all, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER,
-                                   true);
-    }
-    return rv;
+    /* Unknown keys set for all brokers are shown only with resource "":
+     * Kafka 4.1 lists a broker's own unknown keys but not the cluster's. */
+    return describe_dynamic_only(c, mine, BK_CFG_SRC_DYNAMIC_BROKER, true);
 }
 
 void bk_handle_describe_configs(struct bk_call *call)
@@ -269,7 +270,8 @@ void bk_handle_describe_configs(struct bk_call *call)
         memset(out, 0, sizeof(*out));
         out->resource_type = r->resource_type;
         out->resource_name = r->resource_name;
-        out->error_message = BK_STR_NULL;
+        /* Kafka answers "" (the field's default), not null, on success. */
+        out->error_message = bk_str_c("");
         out->configs = NULL;
         out->configs_count = 0;
         struct ctx c = { .call = call, .req = req, .res = r, .out = out };
