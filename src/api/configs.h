@@ -68,8 +68,9 @@ void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
 /* Describes a broker setting: a value set dynamically for this broker
  * (per_broker) wins over one set for all brokers (cluster_default), which
  * wins over the static configuration (STATIC_BROKER_CONFIG when it differs
- * from the default, else DEFAULT_CONFIG). brokerd's own settings are all
- * static, so read-only. per_broker and cluster_default may be NULL. */
+ * from the default, else DEFAULT_CONFIG), each a synonym in that order.
+ * Read-only unless the setting is dynamic (server/config.c's table).
+ * per_broker and cluster_default may be NULL. */
 void bk_cfg_describe_broker(const struct bk_api_broker_config *bc,
                             const struct bk_md_configs *per_broker,
                             const struct bk_md_configs *cluster_default,
@@ -103,7 +104,9 @@ int16_t bk_cfg_check_entry(struct bk_str name, struct bk_str value, char *msg);
  * topic, 4 broker) and appends their records to recs, like
  * bk_md_op_alter_configs(), after refusing what Kafka refuses first: a
  * broker setting brokerd knows that cannot change without a restart
- * (INVALID_REQUEST, "Cannot update these configs dynamically"), a broker
+ * (INVALID_REQUEST, "Cannot update these configs dynamically"), a bad
+ * value for a dynamic one (INVALID_REQUEST, Kafka's type and range
+ * messages; then the rule of the topic config it defaults), a broker
  * resource naming another broker (INVALID_REQUEST: that broker must be
  * asked), and other resource types (INVALID_REQUEST). Returns a Kafka error
  * code with its message in msg (BK_MD_MSG_SIZE). */

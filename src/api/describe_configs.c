@@ -8,10 +8,11 @@
  *
  * Broker resources (type 4): the name "" is the cluster-wide dynamic
  * default (only what was set dynamically, as in Kafka); this broker's id
- * lists its settings (static, so read-only) and whatever was set
- * dynamically for it; another id is INVALID_REQUEST (Kafka: the admin
- * client sends broker resources to that broker). Other resource types are
- * INVALID_REQUEST. Requested keys that do not exist are left out. */
+ * lists its settings (read-only unless dynamic) with their synonyms, and
+ * the unknown keys set dynamically for it; another id is INVALID_REQUEST
+ * (Kafka: the admin client sends broker resources to that broker). Other
+ * resource types are INVALID_REQUEST. Requested keys that do not exist are left
+ * out. */
 #include "protocol/gen/describe_configs.h"
 
 #include <stdio.h>
@@ -157,10 +158,11 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
     return 0;
 }
 
-/* Dynamic settings brokerd does not know: Kafka stores unknown broker keys
+/* Dynamically set keys, one entry each. Kafka stores unknown broker keys
  * too and shows them as it shows any key it cannot type, with no value,
  * read-only, sensitive and of type UNKNOWN (Kafka 4.1's answer), so a value
- * that might be a secret never comes back. */
+ * that might be a secret never comes back. skip_known leaves out the
+ * settings brokerd has (listed by the caller with their synonyms). */
 static int describe_dynamic_only(struct ctx *c,
                                  const struct bk_md_configs *cfgs,
                                  int8_t source,
@@ -171,21 +173,24 @@ static int describe_dynamic_only(struct ctx *c,
     }
     for (size_t i = 0; i < cfgs->n; i++) {
         const struct bk_md_kv *kv = &cfgs->kv[i];
-        if ((skip_known && bk_cfg_broker_find(c->call->ctx, kv->name)) ||
-            !wanted(c->res, kv->name)) {
+        const struct bk_api_broker_config *bc =
+            bk_cfg_broker_find(c->call->ctx, kv->name);
+        if ((skip_known && bc != NULL) || !wanted(c->res, kv->name)) {
             continue;
         }
+        /* A setting brokerd has shows its value and type (Kafka 4.1 lists
+         * only the dynamic value under "", no static synonym). */
         struct bk_cfg_entry e;
         memset(&e, 0, sizeof(e));
         e.name = kv->name;
-        e.value = NULL;
+        e.value = bc != NULL ? kv->value : NULL;
         e.source = source;
-        e.type = 0;
-        e.read_only = true;
-        e.sensitive = true;
+        e.type = bc != NULL ? bc->type : 0;
+        e.read_only = bc == NULL || !bc->dynamic;
+        e.sensitive = bc == NULL;
         e.n_synonyms = 1;
         e.synonyms[0].name = kv->name;
-        e.synonyms[0].value = NULL;
+        e.synonyms[0].value = e.value;
         e.synonyms[0].source = source;
         int rv = add(c, &e);
         if (rv != 0) {

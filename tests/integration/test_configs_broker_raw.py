@@ -110,3 +110,94 @@ def test_static_settings_and_other_brokers_refused(broker):
     err, msg, _ = describe(broker, BROKER, "2", ["log.retention.ms"])
     assert (err, msg) == (INVALID_REQUEST,
                           "Unexpected broker id, expected 1 or empty string, but received 2")
+
+
+# --- dynamic topic defaults (KIP-226), applied live -------------------------
+
+kafka = pytest.importorskip("kafka")
+from kafka import KafkaProducer  # noqa: E402
+from kafka.admin import KafkaAdminClient, NewTopic  # noqa: E402
+from kafka.errors import MessageSizeTooLargeError  # noqa: E402
+
+INT = 3
+DEFAULT = 5
+
+
+def produce_ok(b, topic, size):
+    p = KafkaProducer(bootstrap_servers=b.bootstrap, acks=1, retries=0,
+                      linger_ms=0, api_version_auto_timeout_ms=10000)
+    try:
+        p.send(topic, b"x" * size).get(timeout=15)
+        return True
+    except MessageSizeTooLargeError:
+        return False
+    finally:
+        p.close()
+
+
+def eventually(fn, want):
+    """Each shard applies a new metadata image on its own loop, just after
+    the change is answered."""
+    import time
+    deadline = time.monotonic() + 5
+    while fn() != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return fn()
+
+
+def test_dynamic_topic_defaults_apply_live(broker):
+    a = KafkaAdminClient(bootstrap_servers=broker.bootstrap, request_timeout_ms=15000,
+                         api_version_auto_timeout_ms=10000)
+    try:
+        a.create_topics([NewTopic("live", 1, 1),
+                         NewTopic("own", 1, 1, topic_configs={"max.message.bytes": "100000"})])
+    finally:
+        a.close()
+    assert produce_ok(broker, "live", 5000)
+    # Kafka 4.1 changes message.max.bytes live, for all brokers ...
+    assert iac(broker, [(BROKER, "", [("message.max.bytes", 0, "2000")])]) == \
+        [(0, None, BROKER, "")]
+    assert eventually(lambda: produce_ok(broker, "live", 5000), False) is False
+    # ... but not for a topic that sets its own max.message.bytes ...
+    assert produce_ok(broker, "own", 5000)
+    # ... and a value for this broker wins over the cluster's.
+    assert iac(broker, [(BROKER, "1", [("message.max.bytes", 0, "10000")])]) == \
+        [(0, None, BROKER, "1")]
+    assert eventually(lambda: produce_ok(broker, "live", 5000), True) is True
+    # Kafka 4.1's view: this broker's value, then the cluster's, then the
+    # default, each with its source; the setting is not read-only.
+    err, msg, cfgs = describe(broker, BROKER, "1", ["message.max.bytes"])
+    assert (err, msg) == (0, "")
+    assert cfgs["message.max.bytes"] == (
+        "10000", False, DYNAMIC_BROKER, False,
+        [("message.max.bytes", "10000", DYNAMIC_BROKER),
+         ("message.max.bytes", "2000", DYNAMIC_DEFAULT_BROKER),
+         ("message.max.bytes", "1048588", DEFAULT)], INT)
+    err, msg, cfgs = describe(broker, BROKER, "", ["message.max.bytes"])
+    assert cfgs["message.max.bytes"] == (
+        "2000", False, DYNAMIC_DEFAULT_BROKER, False,
+        [("message.max.bytes", "2000", DYNAMIC_DEFAULT_BROKER)], INT)
+    # Deleting both brings the static value back.
+    assert iac(broker, [(BROKER, "1", [("message.max.bytes", 1, None)])])[0][0] == 0
+    assert eventually(lambda: produce_ok(broker, "live", 5000), False) is False
+    assert iac(broker, [(BROKER, "", [("message.max.bytes", 1, None)])])[0][0] == 0
+    assert eventually(lambda: produce_ok(broker, "live", 5000), True) is True
+    err, msg, cfgs = describe(broker, BROKER, "1", ["message.max.bytes"])
+    assert cfgs["message.max.bytes"] == (
+        "1048588", False, DEFAULT, False, [("message.max.bytes", "1048588", DEFAULT)], INT)
+
+
+def test_dynamic_values_checked(broker):
+    # Kafka 4.1's answers, word for word.
+    assert iac(broker, [(BROKER, "", [("log.segment.bytes", 0, "abc")])]) == [
+        (INVALID_REQUEST, "Invalid value abc for configuration log.segment.bytes: "
+         "Not a number of type INT", BROKER, "")]
+    assert iac(broker, [(BROKER, "", [("log.segment.bytes", 0, "10")])]) == [
+        (INVALID_REQUEST, "Invalid value 10 for configuration log.segment.bytes: "
+         "Value must be at least 1048576", BROKER, "")]
+    assert alter_configs(broker, [(BROKER, "1", [("log.segment.bytes", "abc")])]) == [
+        (INVALID_REQUEST, "Invalid value abc for configuration log.segment.bytes: "
+         "Not a number of type INT", BROKER, "1")]
+    # Nothing was stored.
+    _, _, cfgs = describe(broker, BROKER, "", ["log.segment.bytes"])
+    assert cfgs == {}

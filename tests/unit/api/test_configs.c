@@ -278,6 +278,48 @@ static void test_alter_checks(void **state)
         bk_cfg_alter(&e->ctx, e->img, 8, "x", &good, 1, &recs, e->msg),
         BK_MD_KERR_INVALID_REQUEST);
     assert_string_equal(e->msg, "Unsupported resource type 8");
+
+    /* A dynamic setting's new value is checked as Kafka 4.1 checks it. */
+    struct bk_api_broker_config *seg =
+        &e->ctx.broker_configs[e->ctx.n_broker_configs++];
+    memset(seg, 0, sizeof(*seg));
+    seg->name = "log.segment.bytes";
+    strcpy(seg->value, "1073741824");
+    seg->type = BK_MD_CFG_INT;
+    seg->dynamic = true;
+    seg->min = 1048576;
+    seg->max = INT32_MAX;
+    struct bk_md_alter seg_ops[] = {
+        { "log.segment.bytes", BK_MD_ALTER_SET, "abc" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "3000000000" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "10" },
+        { "log.segment.bytes", BK_MD_ALTER_APPEND, "1" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "2097152" },
+    };
+    size_t before = recs.n;
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[0], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_string_equal(e->msg,
+                        "Invalid value abc for configuration "
+                        "log.segment.bytes: Not a number of type INT");
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[1], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "1",
+                                  &seg_ops[2], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_string_equal(e->msg,
+                        "Invalid value 10 for configuration log.segment.bytes: "
+                        "Value must be at least 1048576");
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[3], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_CONFIG);
+    assert_int_equal(recs.n, before);
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[4], 1, &recs, e->msg),
+                     0);
+    assert_int_equal(recs.n, before + 1);
 }
 
 int main(void)
