@@ -40,6 +40,35 @@ void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
                            const struct bk_md_configs *explicit,
                            struct bk_cfg_entry *out)
 {
+    bk_cfg_describe_topic_dyn(ctx, def, explicit, NULL, NULL, out);
+}
+
+/* Adds the dynamic values of broker setting name (only one brokerd has:
+ * no other takes effect) as synonyms; returns the first, or NULL. */
+static const char *add_dynamic(struct bk_cfg_entry *e,
+                               const char *name,
+                               const struct bk_md_configs *per_broker,
+                               const struct bk_md_configs *cluster)
+{
+    const char *mine =
+        per_broker != NULL ? bk_md_configs_get(per_broker, name) : NULL;
+    const char *all = cluster != NULL ? bk_md_configs_get(cluster, name) : NULL;
+    if (mine != NULL) {
+        add_synonym(e, name, mine, BK_CFG_SRC_DYNAMIC_BROKER);
+    }
+    if (all != NULL) {
+        add_synonym(e, name, all, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    }
+    return mine != NULL ? mine : all;
+}
+
+void bk_cfg_describe_topic_dyn(const struct bk_api_ctx *ctx,
+                               const struct bk_md_cfg_def *def,
+                               const struct bk_md_configs *explicit,
+                               const struct bk_md_configs *per_broker,
+                               const struct bk_md_configs *cluster,
+                               struct bk_cfg_entry *out)
+{
     memset(out, 0, sizeof(*out));
     out->name = def->name;
     out->doc = def->doc;
@@ -67,7 +96,13 @@ void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
     const char *bvalue = bc != NULL ? bc->value : def->broker_dflt;
     int8_t bsource = bc != NULL && !bc->is_default ? BK_CFG_SRC_STATIC_BROKER
                                                    : BK_CFG_SRC_DEFAULT;
+    const char *dyn =
+        bc != NULL ? add_dynamic(out, def->broker, per_broker, cluster) : NULL;
     add_synonym(out, def->broker, bvalue, bsource);
+    if (dyn != NULL) {
+        bvalue = dyn;
+        bsource = out->synonyms[v != NULL ? 1 : 0].source;
+    }
     if (v == NULL) {
         const char *tv = bk_topic_cfg_from_broker(def, bvalue, out->value_buf,
                                                   sizeof(out->value_buf));

@@ -24,7 +24,7 @@
 #define BK_CFG_SRC_STATIC_BROKER          4
 #define BK_CFG_SRC_DEFAULT                5
 
-#define BK_CFG_MAX_SYNONYMS 3
+#define BK_CFG_MAX_SYNONYMS 4
 
 struct bk_cfg_synonym {
     const char *name;
@@ -64,6 +64,18 @@ void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
                            const struct bk_md_cfg_def *def,
                            const struct bk_md_configs *explicit,
                            struct bk_cfg_entry *out);
+
+/* The same, where the broker setting may also be set dynamically for this
+ * broker (per_broker) or for all (cluster), both may be NULL: those values
+ * come first among the broker synonyms (DYNAMIC_BROKER_CONFIG, then
+ * DYNAMIC_DEFAULT_BROKER_CONFIG) and the first one present gives the
+ * topic's value, as the partitions apply it (Kafka 4.1's answer). */
+void bk_cfg_describe_topic_dyn(const struct bk_api_ctx *ctx,
+                               const struct bk_md_cfg_def *def,
+                               const struct bk_md_configs *explicit,
+                               const struct bk_md_configs *per_broker,
+                               const struct bk_md_configs *cluster,
+                               struct bk_cfg_entry *out);
 
 /* Describes a broker setting: a value set dynamically for this broker
  * (per_broker) wins over one set for all brokers (cluster_default), which

@@ -127,6 +127,8 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
 {
     const in_res *r = c->res;
     char msg[BK_MD_MSG_SIZE];
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)c->call->ctx->node_id);
     if (bk_md_topic_name_check(
             r->resource_name.ptr,
             (size_t)(r->resource_name.len < 0 ? 0 : r->resource_name.len),
@@ -149,7 +151,9 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
             continue;
         }
         struct bk_cfg_entry e;
-        bk_cfg_describe_topic(c->call->ctx, &defs[i], &t->configs, &e);
+        bk_cfg_describe_topic_dyn(c->call->ctx, &defs[i], &t->configs,
+                                  bk_md_image_broker_configs(img, id),
+                                  bk_md_image_broker_configs(img, ""), &e);
         int rv = add(c, &e);
         if (rv != 0) {
             return rv;

@@ -173,6 +173,17 @@ def test_dynamic_topic_defaults_apply_live(broker):
         [("message.max.bytes", "10000", DYNAMIC_BROKER),
          ("message.max.bytes", "2000", DYNAMIC_DEFAULT_BROKER),
          ("message.max.bytes", "1048588", DEFAULT)], INT)
+    # A topic that does not set max.message.bytes shows the value its
+    # partitions apply, from the first broker layer that has one.
+    TOPIC, DYNAMIC_TOPIC = 2, 1
+    _, _, cfgs = describe(broker, TOPIC, "live", ["max.message.bytes"])
+    assert cfgs["max.message.bytes"] == (
+        "10000", False, DYNAMIC_BROKER, False,
+        [("message.max.bytes", "10000", DYNAMIC_BROKER),
+         ("message.max.bytes", "2000", DYNAMIC_DEFAULT_BROKER),
+         ("message.max.bytes", "1048588", DEFAULT)], INT)
+    _, _, cfgs = describe(broker, TOPIC, "own", ["max.message.bytes"])
+    assert cfgs["max.message.bytes"][:3] == ("100000", False, DYNAMIC_TOPIC)
     err, msg, cfgs = describe(broker, BROKER, "", ["message.max.bytes"])
     assert cfgs["message.max.bytes"] == (
         "2000", False, DYNAMIC_DEFAULT_BROKER, False,

@@ -191,6 +191,30 @@ static void test_topic_value_from_broker_setting(void **state)
                           &c);
     assert_string_equal(c.value, "delete");
     assert_int_equal(c.source, BK_CFG_SRC_DEFAULT);
+
+    /* Dynamic broker values come first, this broker's before the
+     * cluster's, and give the value (scaled for hours). */
+    struct bk_md_kv kv_b = { (char *)"log.retention.hours", (char *)"2" };
+    struct bk_md_kv kv_d = { (char *)"log.retention.hours", (char *)"3" };
+    struct bk_md_configs mine = { 1, &kv_b };
+    struct bk_md_configs all = { 1, &kv_d };
+    const struct bk_md_cfg_def *rms = bk_md_topic_cfg_find("retention.ms");
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, NULL, &mine, &all, &c);
+    assert_string_equal(c.value, "7200000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_BROKER);
+    assert_int_equal(c.n_synonyms, 3);
+    assert_string_equal(c.synonyms[1].value, "3");
+    assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    assert_int_equal(c.synonyms[2].source, BK_CFG_SRC_STATIC_BROKER);
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, NULL, NULL, &all, &c);
+    assert_string_equal(c.value, "10800000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    /* With a topic value: all four, the topic's first. */
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, &t->configs, &mine, &all, &c);
+    assert_string_equal(c.value, "1000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_TOPIC);
+    assert_int_equal(c.n_synonyms, 4);
+    assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_DYNAMIC_BROKER);
 }
 
 static void test_broker_settings(void **state)
