@@ -212,3 +212,28 @@ def test_dynamic_values_checked(broker):
     # Nothing was stored.
     _, _, cfgs = describe(broker, BROKER, "", ["log.segment.bytes"])
     assert cfgs == {}
+
+
+def test_dynamic_default_survives_restart():
+    # The value lives in the metadata log: partitions opened at start-up
+    # take it before they serve anything.
+    b = Broker()
+    try:
+        b.start()
+        a = KafkaAdminClient(bootstrap_servers=b.bootstrap, request_timeout_ms=15000,
+                             api_version_auto_timeout_ms=10000)
+        try:
+            a.create_topics([NewTopic("kept", 1, 1)])
+        finally:
+            a.close()
+        assert iac(b, [(BROKER, "", [("message.max.bytes", 0, "2000")])])[0][0] == 0
+        assert b.stop() == 0
+        b.start()
+        assert produce_ok(b, "kept", 1000)
+        assert not produce_ok(b, "kept", 5000)
+        _, _, cfgs = describe(b, BROKER, "1", ["message.max.bytes"])
+        assert cfgs["message.max.bytes"][:3] == ("2000", False, DYNAMIC_DEFAULT_BROKER)
+    finally:
+        if b.alive():
+            b.stop()
+        b.cleanup()
