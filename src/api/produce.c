@@ -19,6 +19,7 @@
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/err.h"
+#include "common/heap.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
@@ -167,6 +168,21 @@ static void done(struct bk_fan *fan)
         }
         failed |= it->out->error_code != 0;
     }
+    /* The answer points into the record-error arenas until it is encoded,
+     * and replying may free the request's arena, st with it, as soon as
+     * the answer is written: keep the arenas apart to free after. */
+    size_t n = st->nitems;
+    struct bk_arena *errs = bk_malloc((n + 1) * sizeof(*errs));
+    if (errs == NULL) {
+        for (size_t i = 0; i < n; i++) {
+            bk_arena_destroy(&st->items[i].errs);
+        }
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        errs[i] = st->items[i].errs;
+    }
     if (st->acks == 0) {
         if (failed) {
             bk_req_fail(call->req, "Produce with acks=0 failed");
@@ -177,9 +193,10 @@ static void done(struct bk_fan *fan)
         bk_call_reply(call, &st->resp);
     }
     /* The answer is encoded: the record errors may go. */
-    for (size_t i = 0; i < st->nitems; i++) {
-        bk_arena_destroy(&st->items[i].errs);
+    for (size_t i = 0; i < n; i++) {
+        bk_arena_destroy(&errs[i]);
     }
+    bk_free(errs);
 }
 
 void bk_handle_produce(struct bk_call *call)
