@@ -237,3 +237,43 @@ def test_dynamic_default_survives_restart():
         if b.alive():
             b.stop()
         b.cleanup()
+
+
+def create_topic_configs(b, name):
+    """CreateTopics (key 19) v7 of one topic with Kafka's defaults; the
+    configs of the answer as {name: (value, read_only, source)}."""
+    t = cstr(name) + struct.pack(">ih", 1, 1) + carray([]) + carray([]) + b"\x00"
+    r = call(b, 19, 7, carray([t]) + struct.pack(">i", 15000) + b"\x00\x00")
+    r.i32()
+
+    def cfg():
+        out = (r.cstr(), (r.cstr(), bool(r.i8()), r.i8()))
+        r.i8()
+        r.tags()
+        return out
+
+    def topic():
+        r.cstr()
+        r.take(16)
+        err = r.i16()
+        r.cstr()
+        r.i32()
+        r.i16()
+        cfgs = dict(r.carray(cfg))
+        r.tags()
+        return err, cfgs
+
+    (out,) = r.carray(topic)
+    return out
+
+
+def test_create_topics_shows_dynamic_defaults():
+    with Broker() as b:
+        assert iac(b, [(BROKER, "", [("message.max.bytes", 0, "3000")])])[0][0] == 0
+        assert iac(b, [(BROKER, "1", [("log.segment.bytes", 0, "2000000")])])[0][0] == 0
+        err, cfgs = create_topic_configs(b, "ct")
+        assert err == 0
+        # Kafka 4.1's answer to the same requests.
+        assert cfgs["max.message.bytes"] == ("3000", False, DYNAMIC_DEFAULT_BROKER)
+        assert cfgs["segment.bytes"] == ("2000000", False, DYNAMIC_BROKER)
+        assert cfgs["retention.bytes"] == ("-1", False, DEFAULT)
