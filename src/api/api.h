@@ -32,7 +32,8 @@ struct bk_api_broker_config {
     char value[512];
     int8_t type; /* Kafka's ConfigDef type (enum bk_md_cfg_type) */
     bool is_default;
-    bool dynamic;
+    bool dynamic;     /* changes live (DescribeConfigs: not read-only) */
+    int64_t min, max; /* bounds of a number */
 };
 
 /* Producer ids this broker hands out (InitProducerId), from blocks that

@@ -24,7 +24,7 @@
 #define BK_CFG_SRC_STATIC_BROKER          4
 #define BK_CFG_SRC_DEFAULT                5
 
-#define BK_CFG_MAX_SYNONYMS 3
+#define BK_CFG_MAX_SYNONYMS 4
 
 struct bk_cfg_synonym {
     const char *name;
@@ -65,11 +65,24 @@ void bk_cfg_describe_topic(const struct bk_api_ctx *ctx,
                            const struct bk_md_configs *explicit,
                            struct bk_cfg_entry *out);
 
+/* The same, where the broker setting may also be set dynamically for this
+ * broker (per_broker) or for all (cluster), both may be NULL: those values
+ * come first among the broker synonyms (DYNAMIC_BROKER_CONFIG, then
+ * DYNAMIC_DEFAULT_BROKER_CONFIG) and the first one present gives the
+ * topic's value, as the partitions apply it (Kafka 4.1's answer). */
+void bk_cfg_describe_topic_dyn(const struct bk_api_ctx *ctx,
+                               const struct bk_md_cfg_def *def,
+                               const struct bk_md_configs *explicit,
+                               const struct bk_md_configs *per_broker,
+                               const struct bk_md_configs *cluster,
+                               struct bk_cfg_entry *out);
+
 /* Describes a broker setting: a value set dynamically for this broker
  * (per_broker) wins over one set for all brokers (cluster_default), which
  * wins over the static configuration (STATIC_BROKER_CONFIG when it differs
- * from the default, else DEFAULT_CONFIG). brokerd's own settings are all
- * static, so read-only. per_broker and cluster_default may be NULL. */
+ * from the default, else DEFAULT_CONFIG), each a synonym in that order.
+ * Read-only unless the setting is dynamic (server/config.c's table).
+ * per_broker and cluster_default may be NULL. */
 void bk_cfg_describe_broker(const struct bk_api_broker_config *bc,
                             const struct bk_md_configs *per_broker,
                             const struct bk_md_configs *cluster_default,
@@ -103,7 +116,9 @@ int16_t bk_cfg_check_entry(struct bk_str name, struct bk_str value, char *msg);
  * topic, 4 broker) and appends their records to recs, like
  * bk_md_op_alter_configs(), after refusing what Kafka refuses first: a
  * broker setting brokerd knows that cannot change without a restart
- * (INVALID_REQUEST, "Cannot update these configs dynamically"), a broker
+ * (INVALID_REQUEST, "Cannot update these configs dynamically"), a bad
+ * value for a dynamic one (INVALID_REQUEST, Kafka's type and range
+ * messages; then the rule of the topic config it defaults), a broker
  * resource naming another broker (INVALID_REQUEST: that broker must be
  * asked), and other resource types (INVALID_REQUEST). Returns a Kafka error
  * code with its message in msg (BK_MD_MSG_SIZE). */

@@ -11,6 +11,7 @@
  * operation, which checks it as Kafka 4.1 does. */
 #include "protocol/gen/create_topics.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/call.h"
@@ -33,8 +34,15 @@ struct ct_state {
     bool *proposed; /* per topic: part of the proposal */
 };
 
-static int fill_configs(struct bk_call *call, const in_topic *t, out_topic *out)
+static int fill_configs(struct bk_call *call,
+                        const struct bk_md_image *img,
+                        const in_topic *t,
+                        out_topic *out)
 {
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)call->ctx->node_id);
+    const struct bk_md_configs *mine = bk_md_image_broker_configs(img, id);
+    const struct bk_md_configs *all = bk_md_image_broker_configs(img, "");
     size_t n;
     const struct bk_md_cfg_def *defs = bk_md_topic_cfg_table(&n);
     out->configs = bk_arena_alloc(call->arena, (n + 1) * sizeof(out_cfg));
@@ -45,9 +53,9 @@ static int fill_configs(struct bk_call *call, const in_topic *t, out_topic *out)
     for (size_t i = 0; i < n; i++) {
         out_cfg *c = &out->configs[i];
         /* What DescribeConfigs would show for the new topic: the broker's
-         * default for it, else Kafka's. */
+         * default for it (dynamic first), else Kafka's. */
         struct bk_cfg_entry e;
-        bk_cfg_describe_topic(call->ctx, &defs[i], NULL, &e);
+        bk_cfg_describe_topic_dyn(call->ctx, &defs[i], NULL, mine, all, &e);
         char *value = bk_arena_strndup(call->arena, e.value, strlen(e.value));
         if (value == NULL) {
             return BK_ENOMEM;
@@ -215,7 +223,7 @@ static int create_checked(struct bk_call *call,
     out->topic_id = res.topic_id;
     out->num_partitions = res.num_partitions;
     out->replication_factor = res.replication_factor;
-    if (fill_configs(call, t, out) != 0) {
+    if (fill_configs(call, img, t, out) != 0) {
         return BK_ENOMEM;
     }
     if (req->validate_only) {

@@ -8,10 +8,11 @@
  *
  * Broker resources (type 4): the name "" is the cluster-wide dynamic
  * default (only what was set dynamically, as in Kafka); this broker's id
- * lists its settings (static, so read-only) and whatever was set
- * dynamically for it; another id is INVALID_REQUEST (Kafka: the admin
- * client sends broker resources to that broker). Other resource types are
- * INVALID_REQUEST. Requested keys that do not exist are left out. */
+ * lists its settings (read-only unless dynamic) with their synonyms, and
+ * the unknown keys set dynamically for it; another id is INVALID_REQUEST
+ * (Kafka: the admin client sends broker resources to that broker). Other
+ * resource types are INVALID_REQUEST. Requested keys that do not exist are left
+ * out. */
 #include "protocol/gen/describe_configs.h"
 
 #include <stdio.h>
@@ -126,6 +127,8 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
 {
     const in_res *r = c->res;
     char msg[BK_MD_MSG_SIZE];
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)c->call->ctx->node_id);
     if (bk_md_topic_name_check(
             r->resource_name.ptr,
             (size_t)(r->resource_name.len < 0 ? 0 : r->resource_name.len),
@@ -148,7 +151,9 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
             continue;
         }
         struct bk_cfg_entry e;
-        bk_cfg_describe_topic(c->call->ctx, &defs[i], &t->configs, &e);
+        bk_cfg_describe_topic_dyn(c->call->ctx, &defs[i], &t->configs,
+                                  bk_md_image_broker_configs(img, id),
+                                  bk_md_image_broker_configs(img, ""), &e);
         int rv = add(c, &e);
         if (rv != 0) {
             return rv;
@@ -157,8 +162,11 @@ static int describe_topic(struct ctx *c, const struct bk_md_image *img)
     return 0;
 }
 
-/* Dynamic settings brokerd does not know (Kafka stores unknown broker keys
- * too), shown with their dynamic source. */
+/* Dynamically set keys, one entry each. Kafka stores unknown broker keys
+ * too and shows them as it shows any key it cannot type, with no value,
+ * read-only, sensitive and of type UNKNOWN (Kafka 4.1's answer), so a value
+ * that might be a secret never comes back. skip_known leaves out the
+ * settings brokerd has (listed by the caller with their synonyms). */
 static int describe_dynamic_only(struct ctx *c,
                                  const struct bk_md_configs *cfgs,
                                  int8_t source,
@@ -169,19 +177,24 @@ static int describe_dynamic_only(struct ctx *c,
     }
     for (size_t i = 0; i < cfgs->n; i++) {
         const struct bk_md_kv *kv = &cfgs->kv[i];
-        if ((skip_known && bk_cfg_broker_find(c->call->ctx, kv->name)) ||
-            !wanted(c->res, kv->name)) {
+        const struct bk_api_broker_config *bc =
+            bk_cfg_broker_find(c->call->ctx, kv->name);
+        if ((skip_known && bc != NULL) || !wanted(c->res, kv->name)) {
             continue;
         }
+        /* A setting brokerd has shows its value and type (Kafka 4.1 lists
+         * only the dynamic value under "", no static synonym). */
         struct bk_cfg_entry e;
         memset(&e, 0, sizeof(e));
         e.name = kv->name;
-        e.value = kv->value;
+        e.value = bc != NULL ? kv->value : NULL;
         e.source = source;
-        e.type = BK_MD_CFG_STRING;
+        e.type = bc != NULL ? bc->type : 0;
+        e.read_only = bc == NULL || !bc->dynamic;
+        e.sensitive = bc == NULL;
         e.n_synonyms = 1;
         e.synonyms[0].name = kv->name;
-        e.synonyms[0].value = kv->value;
+        e.synonyms[0].value = e.value;
         e.synonyms[0].source = source;
         int rv = add(c, &e);
         if (rv != 0) {
@@ -239,12 +252,9 @@ static int describe_broker(struct ctx *c, const struct bk_md_image *img)
             return rv;
         }
     }
-    int rv = describe_dynamic_only(c, mine, BK_CFG_SRC_DYNAMIC_BROKER, true);
-    if (rv == 0) {
-        rv = describe_dynamic_only(c, all, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER,
-                                   true);
-    }
-    return rv;
+    /* Unknown keys set for all brokers are shown only with resource "":
+     * Kafka 4.1 lists a broker's own unknown keys but not the cluster's. */
+    return describe_dynamic_only(c, mine, BK_CFG_SRC_DYNAMIC_BROKER, true);
 }
 
 void bk_handle_describe_configs(struct bk_call *call)
@@ -269,7 +279,8 @@ void bk_handle_describe_configs(struct bk_call *call)
         memset(out, 0, sizeof(*out));
         out->resource_type = r->resource_type;
         out->resource_name = r->resource_name;
-        out->error_message = BK_STR_NULL;
+        /* Kafka answers "" (the field's default), not null, on success. */
+        out->error_message = bk_str_c("");
         out->configs = NULL;
         out->configs_count = 0;
         struct ctx c = { .call = call, .req = req, .res = r, .out = out };

@@ -2,9 +2,10 @@
  *
  * SET, DELETE, APPEND and SUBTRACT on topic configs (checked by name, type
  * and range against Kafka's topic config table) and on dynamic broker
- * configs ("" = all brokers, or a broker id). brokerd's own broker
- * settings are static, so changing one is INVALID_REQUEST as in Kafka
- * ("Cannot update these configs dynamically"). Each valid resource's
+ * configs ("" = all brokers, or a broker id). A static broker setting is
+ * INVALID_REQUEST as in Kafka ("Cannot update these configs
+ * dynamically"); the dynamic ones (topic defaults) are checked and reach
+ * the partitions with the next image. Each valid resource's
  * records join one proposal and the answer waits until they are applied,
  * so a DescribeConfigs after the answer sees the change; open partitions
  * pick up live topic configs at their shard's next tick. validate_only

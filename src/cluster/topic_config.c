@@ -526,6 +526,24 @@ const char *bk_topic_cfg_from_broker(const struct bk_md_cfg_def *d,
     return out;
 }
 
+const char *bk_topic_dyn_lookup(const char *name,
+                                void *data,
+                                char *buf,
+                                size_t buflen)
+{
+    const struct bk_topic_dyn_lookup *dl = data;
+    const char *v = dl->static_lookup(name, dl->static_data, buf, buflen);
+    if (v == NULL) {
+        return NULL;
+    }
+    const char *dyn =
+        dl->per_broker != NULL ? bk_md_configs_get(dl->per_broker, name) : NULL;
+    if (dyn == NULL && dl->cluster != NULL) {
+        dyn = bk_md_configs_get(dl->cluster, name);
+    }
+    return dyn != NULL ? dyn : v;
+}
+
 int16_t bk_topic_settings_broker_defaults(struct bk_topic_settings *s,
                                           bk_topic_broker_lookup_cb lookup,
                                           void *data,

@@ -176,6 +176,26 @@ int16_t bk_topic_settings_broker_defaults(struct bk_topic_settings *s,
                                           void *data,
                                           char *msg);
 
+/* The broker values topic defaults come from once settings change live
+ * (KIP-226): a value set dynamically for this broker wins over one set for
+ * all brokers (resource ""), which wins over the static configuration.
+ * Only settings the static lookup knows take a dynamic value, so a key
+ * brokerd does not have, stored as Kafka stores it, changes nothing. All
+ * pointers are borrowed; per_broker and cluster may be NULL. */
+struct bk_md_configs;
+struct bk_topic_dyn_lookup {
+    const struct bk_md_configs *per_broker;
+    const struct bk_md_configs *cluster;
+    bk_topic_broker_lookup_cb static_lookup;
+    void *static_data;
+};
+
+/* A bk_topic_broker_lookup_cb over a struct bk_topic_dyn_lookup (data). */
+const char *bk_topic_dyn_lookup(const char *name,
+                                void *data,
+                                char *buf,
+                                size_t buflen);
+
 /* Formats the topic-config value that broker setting value bvalue gives
  * row d (scaled) into out. Returns out, or NULL when bvalue is no number
  * for a scaled row. */

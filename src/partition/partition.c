@@ -53,12 +53,15 @@ static int8_t codec_of(int32_t compression_type)
 /* Applies the typed settings of topic t (its configs over the broker's
  * defaults, parsed once by cluster/topic_config.c) to p and lc. */
 static void apply_config(struct bk_partition *p,
-                         const struct bk_storage *st,
+                         const struct bk_part_table *table,
                          const struct bk_md_topic *t,
                          struct bk_log_config *lc)
 {
+    const struct bk_storage *st = table->st;
     struct bk_topic_settings s;
-    bk_topic_settings_resolve(&s, st->topic_defaults, &t->configs);
+    bk_topic_settings_resolve(
+        &s, table->have_defaults ? &table->defaults : st->topic_defaults,
+        &t->configs);
     bk_log_config_default(lc);
     lc->segment_bytes = s.segment_bytes;
     lc->segment_ms = s.segment_ms;
@@ -337,7 +340,7 @@ int bk_part_get(struct bk_part_table *t,
     p->leader_epoch = leader_epoch;
     bk_pstate_init(&p->pstate);
     struct bk_log_config lc;
-    apply_config(p, t->st, topic, &lc);
+    apply_config(p, t, topic, &lc);
     char dir[4096];
     int rv = bk_part_dir(t->st, topic->name, index, dir, sizeof(dir));
     if (rv == 0) {
@@ -587,9 +590,38 @@ static void maybe_snapshot(struct bk_part_table *t,
     p->bytes_since_snapshot = 0;
 }
 
+/* The topic defaults this broker gives from image img: its static settings
+ * overlaid with the dynamic ones for it and for all brokers. A stored value
+ * that does not parse (checked when it was set, so written by something
+ * older) keeps the static defaults, logged. */
+static void refresh_defaults(struct bk_part_table *t,
+                             const struct bk_md_image *img)
+{
+    const struct bk_storage *st = t->st;
+    if (st->broker_lookup == NULL) {
+        return;
+    }
+    char id[16];
+    snprintf(id, sizeof(id), "%d", (int)st->node_id);
+    struct bk_topic_dyn_lookup dl = {
+        .per_broker = bk_md_image_broker_configs(img, id),
+        .cluster = bk_md_image_broker_configs(img, ""),
+        .static_lookup = st->broker_lookup,
+        .static_data = st->broker_lookup_data,
+    };
+    char msg[BK_MD_MSG_SIZE];
+    t->have_defaults = bk_topic_settings_broker_defaults(
+                           &t->defaults, bk_topic_dyn_lookup, &dl, msg) == 0;
+    if (!t->have_defaults) {
+        bk_diag_warn("partition", "msg=\"dynamic broker config ignored: %s\"",
+                     msg);
+    }
+}
+
 size_t bk_part_table_refresh_configs(struct bk_part_table *t,
                                      const struct bk_md_image *img)
 {
+    refresh_defaults(t, img);
     size_t n = 0;
     for (size_t b = 0; b < t->nbuckets; b++) {
         for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
@@ -601,7 +633,7 @@ size_t bk_part_table_refresh_configs(struct bk_part_table *t,
             /* The same computation as at open, so a refresh with unchanged
              * configs changes nothing. */
             struct bk_log_config lc;
-            apply_config(p, t->st, topic, &lc);
+            apply_config(p, t, topic, &lc);
             bk_log_set_config(p->log, &lc);
             n++;
         }

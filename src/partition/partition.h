@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cluster/image.h"
+#include "cluster/topic_config.h"
 #include "common/clock.h"
 #include "common/disk.h"
 #include "common/hash.h"
@@ -43,6 +44,12 @@ struct bk_storage {
      * log.retention.hours, ... resolved by cluster/topic_config.h); owned
      * by the server. NULL: Kafka's defaults. */
     const struct bk_topic_settings *topic_defaults;
+    /* The static broker settings by name (server/config.h's
+     * bk_config_lookup over its data, read-only and shared by the shards),
+     * overlaid with the dynamic broker configs of each metadata image to
+     * give the live topic defaults. NULL: topic_defaults only. */
+    bk_topic_broker_lookup_cb broker_lookup;
+    void *broker_lookup_data;
 };
 
 /* A fetch parked on a partition until data arrives (long polling). */
@@ -105,6 +112,10 @@ struct bk_part_table {
     /* At most one cleaning job per shard runs on the threadpool. */
     struct bk_clean_work *cleaning;
     size_t clean_cursor; /* bucket to look at first next time */
+    /* The topic defaults of the newest image (static settings overlaid with
+     * dynamic broker configs); st->topic_defaults until have_defaults. */
+    struct bk_topic_settings defaults;
+    bool have_defaults;
 };
 
 /* Placement: every partition is owned by exactly one shard, and only that
@@ -144,11 +155,12 @@ struct bk_partition *bk_part_find(struct bk_part_table *t,
 size_t bk_part_table_sync(struct bk_part_table *t,
                           const struct bk_md_image *img);
 
-/* Applies the topic configs of img to every open partition of a topic in
- * it: the log's settings (retention, segment size and age, flush, max
- * message bytes, timestamp type) and the cached produce checks
- * (max.message.bytes, timestamp bounds, compression.type), so that
- * changed configs take effect without a restart. Cheap (no I/O); called
+/* Applies the topic configs of img, over the topic defaults img gives
+ * (static broker settings overlaid with its dynamic broker configs), to
+ * every open partition of a topic in it: the log's settings (retention, segment
+ * size and age, flush, max message bytes, timestamp type) and the cached
+ * produce checks (max.message.bytes, timestamp bounds, compression.type), so
+ * that changed configs take effect without a restart. Cheap (no I/O); called
  * when the metadata image changes. Returns the partitions refreshed. */
 size_t bk_part_table_refresh_configs(struct bk_part_table *t,
                                      const struct bk_md_image *img);

@@ -88,6 +88,8 @@ static void add_broker_config(const struct bk_config_entry *e, void *data)
     bc->type = (int8_t)e->type;
     bc->is_default = strcmp(e->value, e->dflt) == 0;
     bc->dynamic = e->dynamic;
+    bc->min = e->min;
+    bc->max = e->max;
 }
 
 static void fill_api_ctx(struct broker *b)
@@ -196,6 +198,9 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
     st->cleaner_backoff_ms = b->cfg->log_cleaner_backoff_ms;
     st->cleaner_map_bytes = b->cfg->log_cleaner_dedupe_buffer_size;
     st->topic_defaults = &b->cfg->topic_defaults;
+    /* Read-only after loading, so the shards may read it at once. */
+    st->broker_lookup = bk_config_lookup;
+    st->broker_lookup_data = (void *)b->cfg;
     int rv = bk_fdcache_new(st->disk, (int)b->cfg->log_max_open_files, &st->fc);
     if (rv == 0) {
         rv = bk_syncer_start(st->disk, st->fc, true, &st->syncer);

@@ -135,7 +135,7 @@ static const struct cfg_def defs[] = {
       "key). brokerd runs at most one job per shard. A dirty part with more "
       "keys than fit is cleaned in several rounds." },
     { "log.cleaner.delete.retention.ms", CFG_LONG,
-      OFF(log_cleaner_delete_retention_ms), 0, I64MAX, "86400000", false,
+      OFF(log_cleaner_delete_retention_ms), 0, I64MAX, "86400000", true,
       "Default `delete.retention.ms` of topics: how long the cleaner keeps "
       "delete tombstones of a compacted topic." },
     { "log.cleaner.enable", CFG_BOOL, OFF(log_cleaner_enable), 0, 1, "true",
@@ -144,11 +144,11 @@ static const struct cfg_def defs[] = {
       "`cleanup.policy=compact` (`__consumer_offsets` among them)." },
     { "log.cleaner.max.compaction.lag.ms", CFG_LONG,
       OFF(log_cleaner_max_compaction_lag_ms), 1, I64MAX, "9223372036854775807",
-      false,
+      true,
       "Default `max.compaction.lag.ms` of topics: the longest a record may "
       "stay uncompacted." },
     { "log.cleaner.min.compaction.lag.ms", CFG_LONG,
-      OFF(log_cleaner_min_compaction_lag_ms), 0, I64MAX, "0", false,
+      OFF(log_cleaner_min_compaction_lag_ms), 0, I64MAX, "0", true,
       "Default `min.compaction.lag.ms` of topics: the shortest a record "
       "stays uncompacted." },
     { "log.cleanup.policy", CFG_LIST, OFF(log_cleanup_policy), 0, 0, "delete",
@@ -167,12 +167,12 @@ static const struct cfg_def defs[] = {
       "Directory holding this broker's data (partition logs, metadata). "
       "Created if missing; must be writable. One directory is supported." },
     { "log.flush.interval.messages", CFG_LONG, OFF(log_flush_interval_messages),
-      1, I64MAX, "9223372036854775807", false,
+      1, I64MAX, "9223372036854775807", true,
       "Default `flush.messages` of topics: records appended to a partition "
       "before it is forced to disk (durability otherwise comes from "
       "`acks=all` and the grouped fsync)." },
     { "log.index.interval.bytes", CFG_INT, OFF(log_index_interval_bytes), 0,
-      I32MAX, "4096", false,
+      I32MAX, "4096", true,
       "Default `index.interval.bytes` of topics: bytes of records between "
       "two offset index entries." },
     { "log.max.open.files", CFG_INT, OFF(log_max_open_files), 16, 1000000,
@@ -181,12 +181,12 @@ static const struct cfg_def defs[] = {
       "partitions; others are opened when used, so the number of "
       "partitions is not bounded by the file-descriptor limit." },
     { "log.message.timestamp.after.max.ms", CFG_LONG,
-      OFF(log_message_timestamp_after_max_ms), 0, I64MAX, "3600000", false,
+      OFF(log_message_timestamp_after_max_ms), 0, I64MAX, "3600000", true,
       "Default `message.timestamp.after.max.ms` of topics: how far ahead of "
       "the broker's clock a CreateTime timestamp may be (KIP-937)." },
     { "log.message.timestamp.before.max.ms", CFG_LONG,
       OFF(log_message_timestamp_before_max_ms), 0, I64MAX,
-      "9223372036854775807", false,
+      "9223372036854775807", true,
       "Default `message.timestamp.before.max.ms` of topics: how far behind "
       "the broker's clock a CreateTime timestamp may be (KIP-937)." },
     { "log.message.timestamp.type", CFG_STRING, OFF(log_message_timestamp_type),
@@ -195,7 +195,7 @@ static const struct cfg_def defs[] = {
       "producer's timestamps, LogAppendTime stamps batches with the "
       "broker's clock." },
     { "log.retention.bytes", CFG_LONG, OFF(log_retention_bytes), I64MIN, I64MAX,
-      "-1", false,
+      "-1", true,
       "Default `retention.bytes` of topics: the size of one partition above "
       "which its oldest segments are deleted. -1 means no limit." },
     { "log.retention.hours", CFG_INT, OFF(log_retention_hours), -1, I32MAX,
@@ -206,7 +206,7 @@ static const struct cfg_def defs[] = {
       "Default `segment.ms` of topics, in hours: the age at which the active "
       "segment is rolled." },
     { "log.segment.bytes", CFG_INT, OFF(log_segment_bytes), 1048576, I32MAX,
-      "1073741824", false,
+      "1073741824", true,
       "Default `segment.bytes` of topics: the size at which the active "
       "segment is rolled." },
     { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
@@ -227,7 +227,7 @@ static const struct cfg_def defs[] = {
       "`host:count` pairs (a host name counts for every address it resolves "
       "to at start-up), e.g. `127.0.0.1:200,10.0.0.5:0`." },
     { "message.max.bytes", CFG_INT, OFF(message_max_bytes), 0, I32MAX,
-      "1048588", false,
+      "1048588", true,
       "Default `max.message.bytes` of topics: the largest record batch a "
       "producer may send (after compression)." },
     { "node.id", CFG_INT, OFF(node_id), 0, I32MAX, "1", false,
@@ -668,6 +668,8 @@ void bk_config_each(const struct bk_config *c,
             .value = value_text(c, d, num, sizeof(num)),
             .dflt = d->def,
             .dynamic = d->dynamic,
+            .min = d->min,
+            .max = d->max,
             .doc = d->doc,
         };
         cb(&e, data);

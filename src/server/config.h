@@ -8,8 +8,10 @@
  * retention.ms) are also checked by that topic config's rule. Names are Kafka's
  * where Kafka has the setting; brokerd's own settings say so in their doc.
  *
- * A parsed struct bk_config is immutable; a dynamic change (a later issue)
- * builds a new one and swaps it in. */
+ * A parsed struct bk_config is immutable. The dynamic settings (topic
+ * defaults such as log.segment.bytes) change live as dynamic broker configs
+ * in the metadata log, which the partitions overlay on these values
+ * (partition/partition.h, struct bk_storage's broker_lookup). */
 #ifndef BK_SERVER_CONFIG_H
 #define BK_SERVER_CONFIG_H
 
@@ -127,7 +129,8 @@ struct bk_config_entry {
     enum bk_md_cfg_type type; /* Kafka's ConfigDef type */
     const char *value;
     const char *dflt;
-    bool dynamic; /* may change without a restart */
+    bool dynamic;     /* may change without a restart */
+    int64_t min, max; /* bounds of a number (SHORT, INT, LONG) */
     const char *doc;
 };
 

@@ -85,9 +85,10 @@ def test_java_admin_lifecycle(broker):
                                      "increase.")
     assert f["error.unknown"] == ("UnknownTopicOrPartitionException: The topic "
                                   "'no-such-topic' does not exist.")
-    assert f["error.broker.static"].startswith(
-        "InvalidRequestException: Invalid config value for resource "
-        "ConfigResource(type=BROKER, name='1'): Cannot update these configs dynamically")
+    # Kafka 4.1's answer.
+    assert f["error.broker.static"] == (
+        "InvalidRequestException: Cannot update these configs dynamically: "
+        "Set(num.partitions)")
     assert f["deleted"] == "true"
 
 
@@ -186,6 +187,44 @@ def test_kafka_configs_tool(broker):
              "1", "--add-config", "log.dirs=/elsewhere")
     assert r.returncode != 0
     assert "Cannot update these configs dynamically: Set(log.dirs)" in r.stdout + r.stderr
+
+
+def test_kafka_configs_tool_broker_overrides(broker):
+    def ok(*args):
+        r = tool(broker, CONFIG_COMMAND, *args)
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    assert "Completed updating default config for brokers in the cluster." in ok(
+        "--alter", "--entity-type", "brokers", "--entity-default", "--add-config",
+        "log.segment.bytes=20000000,message.max.bytes=3000")
+    assert "Completed updating config for broker 1." in ok(
+        "--alter", "--entity-type", "brokers", "--entity-name", "1", "--add-config",
+        "message.max.bytes=2000000")
+    ok("--alter", "--entity-type", "brokers", "--entity-default", "--add-config", "bogus.key=1")
+    # Kafka 4.1's output for the same commands (it also lists the
+    # min.insync.replicas it sets for all brokers when formatted with ELR).
+    out = ok("--describe", "--entity-type", "brokers", "--entity-default")
+    assert out[out.index("Default configs"):] == (
+        "Default configs for brokers in the cluster are:\n"
+        "  bogus.key=null sensitive=true "
+        "synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:bogus.key=null}\n"
+        "  log.segment.bytes=20000000 sensitive=false "
+        "synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.segment.bytes=20000000}\n"
+        "  message.max.bytes=3000 sensitive=false "
+        "synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:message.max.bytes=3000}\n")
+    out = ok("--describe", "--entity-type", "brokers", "--entity-name", "1")
+    assert out[out.index("Dynamic configs"):] == (
+        "Dynamic configs for broker 1 are:\n"
+        "  message.max.bytes=2000000 sensitive=false "
+        "synonyms={DYNAMIC_BROKER_CONFIG:message.max.bytes=2000000, "
+        "DYNAMIC_DEFAULT_BROKER_CONFIG:message.max.bytes=3000, "
+        "DEFAULT_CONFIG:message.max.bytes=1048588}\n")
+    r = tool(broker, CONFIG_COMMAND, "--alter", "--entity-type", "brokers", "--entity-name",
+             "1", "--add-config", "log.segment.bytes=abc")
+    assert r.returncode != 0
+    assert "InvalidRequestException: Invalid value abc for configuration " \
+        "log.segment.bytes: Not a number of type INT" in r.stdout + r.stderr
 
 
 def test_restart_keeps_topics_ids_and_configs():

@@ -191,6 +191,30 @@ static void test_topic_value_from_broker_setting(void **state)
                           &c);
     assert_string_equal(c.value, "delete");
     assert_int_equal(c.source, BK_CFG_SRC_DEFAULT);
+
+    /* Dynamic broker values come first, this broker's before the
+     * cluster's, and give the value (scaled for hours). */
+    struct bk_md_kv kv_b = { (char *)"log.retention.hours", (char *)"2" };
+    struct bk_md_kv kv_d = { (char *)"log.retention.hours", (char *)"3" };
+    struct bk_md_configs mine = { 1, &kv_b };
+    struct bk_md_configs all = { 1, &kv_d };
+    const struct bk_md_cfg_def *rms = bk_md_topic_cfg_find("retention.ms");
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, NULL, &mine, &all, &c);
+    assert_string_equal(c.value, "7200000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_BROKER);
+    assert_int_equal(c.n_synonyms, 3);
+    assert_string_equal(c.synonyms[1].value, "3");
+    assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    assert_int_equal(c.synonyms[2].source, BK_CFG_SRC_STATIC_BROKER);
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, NULL, NULL, &all, &c);
+    assert_string_equal(c.value, "10800000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_DEFAULT_BROKER);
+    /* With a topic value: all four, the topic's first. */
+    bk_cfg_describe_topic_dyn(&e->ctx, rms, &t->configs, &mine, &all, &c);
+    assert_string_equal(c.value, "1000");
+    assert_int_equal(c.source, BK_CFG_SRC_DYNAMIC_TOPIC);
+    assert_int_equal(c.n_synonyms, 4);
+    assert_int_equal(c.synonyms[1].source, BK_CFG_SRC_DYNAMIC_BROKER);
 }
 
 static void test_broker_settings(void **state)
@@ -241,11 +265,9 @@ static void test_alter_checks(void **state)
     assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "1", ops,
                                   3, &recs, e->msg),
                      BK_MD_KERR_INVALID_REQUEST);
-    assert_string_equal(
-        e->msg,
-        "Invalid config value for resource ConfigResource(type=BROKER, "
-        "name='1'): Cannot update these configs dynamically: "
-        "Set(log.dirs, num.partitions)");
+    assert_string_equal(e->msg,
+                        "Cannot update these configs dynamically: "
+                        "Set(log.dirs, num.partitions)");
     assert_int_equal(recs.n, 0);
 
     /* Keys brokerd does not know are stored, as Kafka does. */
@@ -273,14 +295,55 @@ static void test_alter_checks(void **state)
                                   &ops[1], 1, &recs, e->msg),
                      BK_MD_KERR_INVALID_REQUEST);
     assert_string_equal(e->msg,
-                        "Unexpected broker id, expected 1 or empty string, "
-                        "but received 2");
+                        "Unexpected broker id, expected 1, but received 2");
 
     /* Other resource types. */
     assert_int_equal(
         bk_cfg_alter(&e->ctx, e->img, 8, "x", &good, 1, &recs, e->msg),
         BK_MD_KERR_INVALID_REQUEST);
     assert_string_equal(e->msg, "Unsupported resource type 8");
+
+    /* A dynamic setting's new value is checked as Kafka 4.1 checks it. */
+    struct bk_api_broker_config *seg =
+        &e->ctx.broker_configs[e->ctx.n_broker_configs++];
+    memset(seg, 0, sizeof(*seg));
+    seg->name = "log.segment.bytes";
+    strcpy(seg->value, "1073741824");
+    seg->type = BK_MD_CFG_INT;
+    seg->dynamic = true;
+    seg->min = 1048576;
+    seg->max = INT32_MAX;
+    struct bk_md_alter seg_ops[] = {
+        { "log.segment.bytes", BK_MD_ALTER_SET, "abc" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "3000000000" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "10" },
+        { "log.segment.bytes", BK_MD_ALTER_APPEND, "1" },
+        { "log.segment.bytes", BK_MD_ALTER_SET, "2097152" },
+    };
+    size_t before = recs.n;
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[0], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_string_equal(e->msg,
+                        "Invalid value abc for configuration "
+                        "log.segment.bytes: Not a number of type INT");
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[1], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "1",
+                                  &seg_ops[2], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_REQUEST);
+    assert_string_equal(e->msg,
+                        "Invalid value 10 for configuration log.segment.bytes: "
+                        "Value must be at least 1048576");
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[3], 1, &recs, e->msg),
+                     BK_MD_KERR_INVALID_CONFIG);
+    assert_int_equal(recs.n, before);
+    assert_int_equal(bk_cfg_alter(&e->ctx, e->img, BK_MD_RES_BROKER, "",
+                                  &seg_ops[4], 1, &recs, e->msg),
+                     0);
+    assert_int_equal(recs.n, before + 1);
 }
 
 int main(void)

@@ -219,6 +219,44 @@ static void test_resolves_from_broker_default(void **state)
     assert_non_null(strstr(msg, "log.cleanup.policy: Invalid value shred"));
 }
 
+static void test_dynamic_broker_values_overlay(void **state)
+{
+    (void)state;
+    char msg[BK_MD_MSG_SIZE];
+    struct broker b = {
+        { "message.max.bytes", "log.segment.bytes" },
+        { "2000000", "1073741824" },
+    };
+    struct bk_md_kv all_kv[] = {
+        { (char *)"message.max.bytes", (char *)"3000" },
+        { (char *)"log.segment.bytes", (char *)"2097152" },
+        { (char *)"log.retention.ms", (char *)"1" }, /* not brokerd's */
+    };
+    struct bk_md_kv mine_kv[] = {
+        { (char *)"message.max.bytes", (char *)"4000" },
+    };
+    struct bk_md_configs all = { 3, all_kv };
+    struct bk_md_configs mine = { 1, mine_kv };
+    struct bk_topic_dyn_lookup dl = { &mine, &all, lookup, &b };
+    struct bk_topic_settings s;
+    assert_int_equal(
+        bk_topic_settings_broker_defaults(&s, bk_topic_dyn_lookup, &dl, msg),
+        0);
+    /* This broker's value, then the cluster's, then the static one. */
+    assert_int_equal(s.max_message_bytes, 4000);
+    assert_int_equal(s.segment_bytes, 2097152);
+    /* A key the static settings do not have changes nothing. */
+    assert_int_equal(s.retention_ms, 604800000);
+
+    dl.per_broker = NULL;
+    dl.cluster = NULL;
+    assert_int_equal(
+        bk_topic_settings_broker_defaults(&s, bk_topic_dyn_lookup, &dl, msg),
+        0);
+    assert_int_equal(s.max_message_bytes, 2000000);
+    assert_int_equal(s.segment_bytes, 1073741824);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +266,7 @@ int main(void)
         cmocka_unit_test(test_set_parses_what_check_accepts),
         cmocka_unit_test(test_out_of_range_is_refused),
         cmocka_unit_test(test_resolves_from_broker_default),
+        cmocka_unit_test(test_dynamic_broker_values_overlay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
