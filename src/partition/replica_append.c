@@ -328,6 +328,13 @@ static bool append_checked(struct bk_partition *p,
                            struct bk_replica_append *a,
                            const struct bk_batch_hdr *h)
 {
+    /* Checked against records_count before, but a huge last offset delta
+     * must not overflow here whatever path led in (UBSan, live fuzzer
+     * seed 1410655020). */
+    if (h->last_offset_delta < 0 || h->last_offset_delta == INT32_MAX) {
+        return refuse(a, BK_KERR_CORRUPT_MESSAGE,
+                      "The batch's last offset delta is out of range");
+    }
     int32_t count = h->last_offset_delta + 1;
     struct bk_pstate_batch dup;
     switch (bk_pstate_check(&p->pstate, h->producer_id, h->producer_epoch,
