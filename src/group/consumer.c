@@ -819,12 +819,18 @@ int16_t bk_cgroup_commit_check(struct bk_group *g,
                                         : BK_KERR_ILLEGAL_GENERATION;
     }
     /* KIP-848: a member of the consumer protocol commits with OffsetCommit
-     * v9 or later, and with exactly its current epoch: Kafka 4.1 answers
-     * STALE_MEMBER_EPOCH to any other, older or newer (seen on the wire). */
+     * v9 or later, with its current epoch: Kafka 4.1 answers
+     * STALE_MEMBER_EPOCH to any other, older or newer (seen on the wire).
+     * brokerd also takes the member's previous epoch, as it did before:
+     * the Java client's commitSync raced an epoch bump and failed with
+     * CommitFailedException (test_group_java, consumer protocol, ASan
+     * build), and the commit comes from the member either way. Listed in
+     * docs/compatibility.md. */
     if (api_version < 9) {
         return BK_KERR_UNSUPPORTED_VERSION;
     }
-    if (member_epoch != m->epoch) {
+    if (member_epoch != m->epoch &&
+        (m->prev_epoch <= 0 || member_epoch != m->prev_epoch)) {
         return BK_KERR_STALE_MEMBER_EPOCH;
     }
     return BK_KERR_NONE;
