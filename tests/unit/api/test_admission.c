@@ -20,15 +20,14 @@
 #include "fake_disk.h"
 #include "log/log.h"
 #include "protocol/kerr.h"
+#include "storage_fixture.h"
 
-#define NOW  1700000000000LL
+#define NOW  TEST_NOW_MS
 #define NODE 1
 
 struct fx {
     struct bk_clock clock;
     struct bk_disk *disk;
-    struct bk_fdcache *fc;
-    struct bk_syncer *sy;
     struct bk_storage st;
     struct bk_md_image *img; /* owned */
     /* What a fan part reaches: its call's context and its owner shard. */
@@ -39,12 +38,6 @@ struct fx {
     struct bk_api_shard sh;
     struct bk_fan_part part;
 };
-
-static int64_t clock_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return NOW;
-}
 
 static const int32_t HERE[] = { NODE };
 static const int32_t THERE[] = { 2 };
@@ -96,17 +89,8 @@ static void stop_shard(struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->clock.wall_ms = clock_ms;
-    f->clock.mono_ms = clock_ms;
     f->disk = fake_disk_new(20261207u);
-    assert_int_equal(bk_fdcache_new(f->disk, 64, &f->fc), 0);
-    assert_int_equal(bk_syncer_start(f->disk, f->fc, false, &f->sy), 0);
-    strcpy(f->st.root, "/data");
-    f->st.disk = f->disk;
-    f->st.clock = &f->clock;
-    f->st.fc = f->fc;
-    f->st.syncer = f->sy;
-    f->st.was_clean = true;
+    test_storage_init(&f->st, &f->clock, f->disk, 64);
     make_image(f);
     f->ctx.node_id = NODE;
     f->call.ctx = &f->ctx;
@@ -126,8 +110,7 @@ static int teardown(void **state)
     stop_shard(f);
     uv_loop_close(&f->shard.loop);
     bk_md_image_release(f->img);
-    bk_syncer_stop(f->sy);
-    bk_fdcache_free(f->fc);
+    test_storage_free(&f->st);
     fake_disk_free(f->disk);
     free(f);
     return 0;

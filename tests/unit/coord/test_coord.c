@@ -23,8 +23,9 @@
 #include "log/log.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
+#include "storage_fixture.h"
 
-#define NOW      1700000000000LL
+#define NOW      TEST_NOW_MS
 #define MAX_RECS 64
 
 /* What the ops table saw. */
@@ -37,8 +38,6 @@ struct seen {
 struct fx {
     struct bk_clock clock;
     struct bk_disk *disk;
-    struct bk_fdcache *fc;
-    struct bk_syncer *sy;
     struct bk_storage st;
     uv_loop_t loop;
     struct bk_part_table parts;
@@ -53,12 +52,6 @@ struct fx {
     int holds, releases;
     int16_t err;
 };
-
-static int64_t clock_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return NOW;
-}
 
 static void load_record(void *data,
                         int32_t partition,
@@ -134,18 +127,8 @@ static struct bk_coord_waiter waiter(struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->clock.wall_ms = clock_ms;
-    f->clock.mono_ms = clock_ms;
     f->disk = fake_disk_new(20261208u);
-    assert_int_equal(bk_fdcache_new(f->disk, 16, &f->fc), 0);
-    /* No thread: the test drives the syncer. */
-    assert_int_equal(bk_syncer_start(f->disk, f->fc, false, &f->sy), 0);
-    strcpy(f->st.root, "/data");
-    f->st.disk = f->disk;
-    f->st.clock = &f->clock;
-    f->st.fc = f->fc;
-    f->st.syncer = f->sy;
-    f->st.was_clean = true;
+    test_storage_init(&f->st, &f->clock, f->disk, 16);
     uv_loop_init(&f->loop);
     assert_int_equal(bk_part_table_init(&f->parts, &f->st, &f->loop), 0);
     f->topic.name = "__test_state";
@@ -164,8 +147,7 @@ static int teardown(void **state)
     bk_part_table_close(&f->parts, true);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     uv_loop_close(&f->loop);
-    bk_syncer_stop(f->sy);
-    bk_fdcache_free(f->fc);
+    test_storage_free(&f->st);
     fake_disk_free(f->disk);
     free(f);
     return 0;
@@ -366,7 +348,7 @@ static void test_failed_append_unloads_and_reloads(void **state)
     assert_int_equal(open_p(f, 0), BK_KERR_NONE);
     assert_int_equal(open_p(f, 1), BK_KERR_NONE);
     assert_int_equal(append_keys(f, 0, 0, 2, false, NULL), BK_KERR_NONE);
-    bk_syncer_run_once(f->sy);
+    bk_syncer_run_once(f->st.syncer);
     /* A record over max.message.bytes: the log refuses the batch, and
      * what the user applied in memory for it is now ahead of the log. */
     size_t big = 2 * 1024 * 1024;
@@ -424,7 +406,7 @@ static void test_append_holds_until_synced(void **state)
     assert_int_equal(f->releases, 0);
     struct bk_partition *p = bk_part_find(&f->parts, &f->topic.id, 0);
     assert_true(bk_replica_durable_offset(p) < bk_replica_log_end(p));
-    bk_syncer_run_once(f->sy);
+    bk_syncer_run_once(f->st.syncer);
     assert_int_equal(f->releases, 1);
     assert_int_equal(f->err, BK_KERR_NONE);
     assert_int_equal(bk_replica_durable_offset(p), 2);
@@ -452,7 +434,7 @@ static void test_parked_answer_waits_for_its_partition(void **state)
     assert_int_equal(f->releases, 0);
     bk_coord_settle(&f->c);
     assert_int_equal(f->releases, 1);
-    bk_syncer_run_once(f->sy);
+    bk_syncer_run_once(f->st.syncer);
     assert_int_equal(f->releases, 2);
     assert_int_equal(f->err, BK_KERR_NONE);
     assert_int_equal(f->nunloaded, 0);

@@ -21,28 +21,21 @@
 #include "log/log.h"
 #include "partition/manager.h"
 #include "partition/replica.h"
+#include "storage_fixture.h"
 
-#define NOW   1700000000000LL
+#define NOW   TEST_NOW_MS
 #define NODE  1
 #define NPART 6
 
 struct fx {
     struct bk_clock clock;
     struct bk_disk *disk;
-    struct bk_fdcache *fc;
-    struct bk_syncer *sy;
     struct bk_storage st;
     uv_loop_t loop;
     struct bk_rmgr m;
     bool m_open;
     struct bk_md_image *img; /* owned */
 };
-
-static int64_t clock_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return NOW;
-}
 
 static struct bk_uuid topic_id(uint8_t seed)
 {
@@ -112,17 +105,8 @@ static void stop_manager(struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->clock.wall_ms = clock_ms;
-    f->clock.mono_ms = clock_ms;
     f->disk = fake_disk_new(20261207u);
-    assert_int_equal(bk_fdcache_new(f->disk, 64, &f->fc), 0);
-    assert_int_equal(bk_syncer_start(f->disk, f->fc, false, &f->sy), 0);
-    strcpy(f->st.root, "/data");
-    f->st.disk = f->disk;
-    f->st.clock = &f->clock;
-    f->st.fc = f->fc;
-    f->st.syncer = f->sy;
-    f->st.was_clean = true;
+    test_storage_init(&f->st, &f->clock, f->disk, 64);
     uv_loop_init(&f->loop);
     f->img = bk_md_image_new();
     *state = f;
@@ -138,8 +122,7 @@ static int teardown(void **state)
     uv_run(&f->loop, UV_RUN_DEFAULT);
     uv_loop_close(&f->loop);
     bk_md_image_release(f->img);
-    bk_syncer_stop(f->sy);
-    bk_fdcache_free(f->fc);
+    test_storage_free(&f->st);
     fake_disk_free(f->disk);
     free(f);
     return 0;

@@ -26,14 +26,13 @@
 #include "log/batch.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
+#include "storage_fixture.h"
 
-#define NOW 1700000000000LL
+#define NOW TEST_NOW_MS
 
 struct fx {
     struct bk_clock clock;
     struct bk_disk *disk;
-    struct bk_fdcache *fc;
-    struct bk_syncer *sy;
     struct bk_storage st;
     uv_loop_t loop;
     struct bk_part_table parts;
@@ -42,12 +41,6 @@ struct fx {
     struct bk_partition *p;
     uint8_t buf[1 << 16];
 };
-
-static int64_t clock_ms(const struct bk_clock *c)
-{
-    (void)c;
-    return NOW;
-}
 
 static void open_partition(struct fx *f)
 {
@@ -58,18 +51,8 @@ static void open_partition(struct fx *f)
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
-    f->clock.wall_ms = clock_ms;
-    f->clock.mono_ms = clock_ms;
     f->disk = fake_disk_new(20261207u);
-    assert_int_equal(bk_fdcache_new(f->disk, 16, &f->fc), 0);
-    /* No thread: the test drives the syncer. */
-    assert_int_equal(bk_syncer_start(f->disk, f->fc, false, &f->sy), 0);
-    strcpy(f->st.root, "/data");
-    f->st.disk = f->disk;
-    f->st.clock = &f->clock;
-    f->st.fc = f->fc;
-    f->st.syncer = f->sy;
-    f->st.was_clean = true;
+    test_storage_init(&f->st, &f->clock, f->disk, 16);
     uv_loop_init(&f->loop);
     assert_int_equal(bk_part_table_init(&f->parts, &f->st, &f->loop), 0);
     f->topic.name = "orders";
@@ -86,8 +69,7 @@ static int teardown(void **state)
     bk_part_table_close(&f->parts, true);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     uv_loop_close(&f->loop);
-    bk_syncer_stop(f->sy);
-    bk_fdcache_free(f->fc);
+    test_storage_free(&f->st);
     fake_disk_free(f->disk);
     free(f);
     return 0;
@@ -304,7 +286,7 @@ static void test_acks_all_waits_for_the_sync(void **state)
     a.durable_cb = durable_cb;
     assert_true(bk_replica_append_leader(f->p, &a));
     assert_int_equal(durable_calls, 0);
-    bk_syncer_run_once(f->sy);
+    bk_syncer_run_once(f->st.syncer);
     assert_int_equal(durable_calls, 1);
     assert_int_equal(durable_error, 0);
     /* The next batch waits for its own sync. */
@@ -312,7 +294,7 @@ static void test_acks_all_waits_for_the_sync(void **state)
     a.wait_durable = true;
     a.durable_cb = durable_cb;
     assert_true(bk_replica_append_leader(f->p, &a));
-    bk_syncer_run_once(f->sy);
+    bk_syncer_run_once(f->st.syncer);
     assert_int_equal(durable_calls, 2);
 }
 
