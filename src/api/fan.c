@@ -125,8 +125,8 @@ bool bk_fan_route(const struct bk_call *call,
         return false;
     }
     *topic_id = t->id;
-    *owner = bk_shard_for_partition(bk_hash64(t->id.b, sizeof(t->id.b)),
-                                    partition, call->req->shard->group->n);
+    *owner = bk_shard_for_partition(t->id_hash, partition,
+                                    call->req->shard->group->n);
     return true;
 }
 

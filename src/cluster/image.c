@@ -6,6 +6,7 @@
 
 #include "common/assert.h"
 #include "common/err.h"
+#include "common/hash.h"
 #include "common/heap.h"
 
 /* ---- configs ---------------------------------------------------------- */
@@ -198,6 +199,7 @@ static struct bk_md_topic *topic_clone(const struct bk_md_topic *src)
     atomic_init(&t->refs, 1);
     t->draft = true;
     t->id = src->id;
+    t->id_hash = src->id_hash;
     t->name = bk_strdup(src->name);
     if (t->name == NULL) {
         goto err;
@@ -591,6 +593,7 @@ static int apply_topic(struct bk_md_image *img, const struct bk_md_topic_rec *r)
     }
     atomic_init(&t->refs, 1);
     t->id = r->id;
+    t->id_hash = bk_hash64(r->id.b, sizeof(r->id.b));
     t->draft = true;
     size_t n = img->n_topics;
     size_t na = (size_t)(-(ni + 1));

@@ -52,6 +52,9 @@ struct bk_md_topic {
     atomic_long refs;
     char *name; /* owned */
     struct bk_uuid id;
+    /* bk_hash64 of id, computed once: every request routes its partitions
+     * to their owner shard with it (bk_shard_for_partition). */
+    uint64_t id_hash;
     int32_t n_partitions;
     int32_t cap_partitions;             /* entries allocated */
     struct bk_md_partition *partitions; /* owned, n_partitions */

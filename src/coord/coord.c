@@ -257,7 +257,7 @@ void bk_coord_open_all(struct bk_coord *c,
                        bk_coord_open_fn open,
                        void *arg)
 {
-    uint64_t th = bk_hash64(t->id.b, sizeof(t->id.b));
+    uint64_t th = t->id_hash;
     for (int32_t p = 0; p < t->n_partitions; p++) {
         const struct bk_md_partition *mp = bk_md_topic_partition(t, p);
         if (mp == NULL || mp->leader != node_id ||

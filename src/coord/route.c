@@ -77,7 +77,6 @@ int16_t bk_coord_route(const struct bk_md_image *img,
     }
     *partition = p;
     *topic_id = t->id;
-    *owner =
-        bk_shard_for_partition(bk_hash64(t->id.b, sizeof(t->id.b)), p, nshards);
+    *owner = bk_shard_for_partition(t->id_hash, p, nshards);
     return BK_KERR_NONE;
 }

@@ -177,7 +177,7 @@ static void queue_assigned(struct bk_rmgr *m, const struct bk_md_image *img)
 {
     for (size_t i = 0; i < img->n_topics; i++) {
         const struct bk_md_topic *t = img->by_id[i];
-        uint64_t th = bk_hash64(t->id.b, sizeof(t->id.b));
+        uint64_t th = t->id_hash;
         for (int32_t p = 0; p < t->n_partitions; p++) {
             if (bk_shard_for_partition(th, p, m->nshards) != m->shard ||
                 !hosts(m, &t->partitions[p])) {

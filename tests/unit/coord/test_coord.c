@@ -226,6 +226,7 @@ static void test_route_to_leader_and_owner_shard(void **state)
                              .n_partitions = 3,
                              .partitions = mp };
     t.id.b[3] = 9;
+    t.id_hash = bk_hash64(t.id.b, sizeof(t.id.b)); /* as the image sets it */
     struct bk_md_topic *byname[1] = { &t };
     struct bk_md_image img = { .n_topics = 1,
                                .by_name = byname,
