@@ -44,6 +44,13 @@ VERSION_OVERRIDES = {
     "OffsetCommitResponse": "1-9",
 }
 
+# APIs of the controller listener that brokerd nodes send each other
+# (issue 12): brokers register and heartbeat with the active controller and
+# get producer-id blocks from it. They are decoded like any other API but
+# never advertised to clients (api/dispatch.c marks them internal).
+CONTROLLER_APIS = ("BrokerRegistration", "BrokerHeartbeat",
+                   "AllocateProducerIds")
+
 # Fields that only a removed version carried, so that the versions put back
 # by VERSION_OVERRIDES can be decoded. Unlike the version ranges, such a
 # field is gone from the JSON altogether. Each entry is
@@ -249,6 +256,8 @@ class Field:
         self.tagged = Versions(js["taggedVersions"]) if "taggedVersions" in js \
             else None
         self.tag = js.get("tag")
+        if isinstance(self.tag, str):
+            self.tag = int(self.tag)  # BrokerHeartbeatRequest writes "0"
         if (self.tag is None) != (self.tagged is None):
             raise GenError("%s.%s: tag without taggedVersions" %
                            (msg.name, self.name))
@@ -1210,7 +1219,8 @@ def select(msgs):
     apis = []
     for key in sorted(reqs):
         req = reqs[key]
-        if "broker" not in req.listeners:
+        if ("broker" not in req.listeners and
+                req.name[:-len("Request")] not in CONTROLLER_APIS):
             continue
         resp = resps.get(key)
         if resp is None:
@@ -1303,7 +1313,9 @@ def gen_api(apis):
         h(line)
     h()
     h("/* Every API served on a broker listener (listeners include"
-      " \"broker\"). */")
+      " \"broker\"), and the")
+    h(" * controller APIs that brokerd nodes send each other"
+      " (CONTROLLER_APIS). */")
     h("enum bk_api_key {")
     for key, req, _ in apis:
         h("BK_API_%s = %d," % (snake(req.name[:-len("Request")]).upper(),

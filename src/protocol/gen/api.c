@@ -3013,6 +3013,122 @@ static int describe_producers_response_encode_v(const void *msg,
         (const struct bk_msg_describe_producers_response *)msg, wr, v);
 }
 
+static void broker_registration_request_init_v(void *msg)
+{
+    bk_msg_broker_registration_request_init(
+        (struct bk_msg_broker_registration_request *)msg);
+}
+
+static int broker_registration_request_decode_v(void *msg,
+                                                struct bk_rd *rd,
+                                                int16_t v,
+                                                struct bk_arena *a)
+{
+    return bk_msg_broker_registration_request_decode(
+        (struct bk_msg_broker_registration_request *)msg, rd, v, a);
+}
+
+static size_t broker_registration_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_registration_request_size(
+        (const struct bk_msg_broker_registration_request *)msg, v);
+}
+
+static int broker_registration_request_encode_v(const void *msg,
+                                                struct bk_wr *wr,
+                                                int16_t v)
+{
+    return bk_msg_broker_registration_request_encode(
+        (const struct bk_msg_broker_registration_request *)msg, wr, v);
+}
+
+static void broker_registration_response_init_v(void *msg)
+{
+    bk_msg_broker_registration_response_init(
+        (struct bk_msg_broker_registration_response *)msg);
+}
+
+static int broker_registration_response_decode_v(void *msg,
+                                                 struct bk_rd *rd,
+                                                 int16_t v,
+                                                 struct bk_arena *a)
+{
+    return bk_msg_broker_registration_response_decode(
+        (struct bk_msg_broker_registration_response *)msg, rd, v, a);
+}
+
+static size_t broker_registration_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_registration_response_size(
+        (const struct bk_msg_broker_registration_response *)msg, v);
+}
+
+static int broker_registration_response_encode_v(const void *msg,
+                                                 struct bk_wr *wr,
+                                                 int16_t v)
+{
+    return bk_msg_broker_registration_response_encode(
+        (const struct bk_msg_broker_registration_response *)msg, wr, v);
+}
+
+static void broker_heartbeat_request_init_v(void *msg)
+{
+    bk_msg_broker_heartbeat_request_init(
+        (struct bk_msg_broker_heartbeat_request *)msg);
+}
+
+static int broker_heartbeat_request_decode_v(void *msg,
+                                             struct bk_rd *rd,
+                                             int16_t v,
+                                             struct bk_arena *a)
+{
+    return bk_msg_broker_heartbeat_request_decode(
+        (struct bk_msg_broker_heartbeat_request *)msg, rd, v, a);
+}
+
+static size_t broker_heartbeat_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_heartbeat_request_size(
+        (const struct bk_msg_broker_heartbeat_request *)msg, v);
+}
+
+static int broker_heartbeat_request_encode_v(const void *msg,
+                                             struct bk_wr *wr,
+                                             int16_t v)
+{
+    return bk_msg_broker_heartbeat_request_encode(
+        (const struct bk_msg_broker_heartbeat_request *)msg, wr, v);
+}
+
+static void broker_heartbeat_response_init_v(void *msg)
+{
+    bk_msg_broker_heartbeat_response_init(
+        (struct bk_msg_broker_heartbeat_response *)msg);
+}
+
+static int broker_heartbeat_response_decode_v(void *msg,
+                                              struct bk_rd *rd,
+                                              int16_t v,
+                                              struct bk_arena *a)
+{
+    return bk_msg_broker_heartbeat_response_decode(
+        (struct bk_msg_broker_heartbeat_response *)msg, rd, v, a);
+}
+
+static size_t broker_heartbeat_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_heartbeat_response_size(
+        (const struct bk_msg_broker_heartbeat_response *)msg, v);
+}
+
+static int broker_heartbeat_response_encode_v(const void *msg,
+                                              struct bk_wr *wr,
+                                              int16_t v)
+{
+    return bk_msg_broker_heartbeat_response_encode(
+        (const struct bk_msg_broker_heartbeat_response *)msg, wr, v);
+}
+
 static void unregister_broker_request_init_v(void *msg)
 {
     bk_msg_unregister_broker_request_init(
@@ -3185,6 +3301,64 @@ static int list_transactions_response_encode_v(const void *msg,
 {
     return bk_msg_list_transactions_response_encode(
         (const struct bk_msg_list_transactions_response *)msg, wr, v);
+}
+
+static void allocate_producer_ids_request_init_v(void *msg)
+{
+    bk_msg_allocate_producer_ids_request_init(
+        (struct bk_msg_allocate_producer_ids_request *)msg);
+}
+
+static int allocate_producer_ids_request_decode_v(void *msg,
+                                                  struct bk_rd *rd,
+                                                  int16_t v,
+                                                  struct bk_arena *a)
+{
+    return bk_msg_allocate_producer_ids_request_decode(
+        (struct bk_msg_allocate_producer_ids_request *)msg, rd, v, a);
+}
+
+static size_t allocate_producer_ids_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_allocate_producer_ids_request_size(
+        (const struct bk_msg_allocate_producer_ids_request *)msg, v);
+}
+
+static int allocate_producer_ids_request_encode_v(const void *msg,
+                                                  struct bk_wr *wr,
+                                                  int16_t v)
+{
+    return bk_msg_allocate_producer_ids_request_encode(
+        (const struct bk_msg_allocate_producer_ids_request *)msg, wr, v);
+}
+
+static void allocate_producer_ids_response_init_v(void *msg)
+{
+    bk_msg_allocate_producer_ids_response_init(
+        (struct bk_msg_allocate_producer_ids_response *)msg);
+}
+
+static int allocate_producer_ids_response_decode_v(void *msg,
+                                                   struct bk_rd *rd,
+                                                   int16_t v,
+                                                   struct bk_arena *a)
+{
+    return bk_msg_allocate_producer_ids_response_decode(
+        (struct bk_msg_allocate_producer_ids_response *)msg, rd, v, a);
+}
+
+static size_t allocate_producer_ids_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_allocate_producer_ids_response_size(
+        (const struct bk_msg_allocate_producer_ids_response *)msg, v);
+}
+
+static int allocate_producer_ids_response_encode_v(const void *msg,
+                                                   struct bk_wr *wr,
+                                                   int16_t v)
+{
+    return bk_msg_allocate_producer_ids_response_encode(
+        (const struct bk_msg_allocate_producer_ids_response *)msg, wr, v);
 }
 
 static void consumer_group_heartbeat_request_init_v(void *msg)
@@ -5129,6 +5303,42 @@ static const struct bk_api_desc apis[BK_API_KEY_MAX + 1] = {
         .resp_size = describe_producers_response_size_v,
         .resp_encode = describe_producers_response_encode_v,
     },
+    [62] = {
+        .key = 62,
+        .name = "BrokerRegistration",
+        .min_version = 0,
+        .max_version = 4,
+        .flexible_min = 0,
+        .latest_unstable = false,
+        .req_struct_size = sizeof(struct bk_msg_broker_registration_request),
+        .resp_struct_size = sizeof(struct bk_msg_broker_registration_response),
+        .req_init = broker_registration_request_init_v,
+        .req_decode = broker_registration_request_decode_v,
+        .req_size = broker_registration_request_size_v,
+        .req_encode = broker_registration_request_encode_v,
+        .resp_init = broker_registration_response_init_v,
+        .resp_decode = broker_registration_response_decode_v,
+        .resp_size = broker_registration_response_size_v,
+        .resp_encode = broker_registration_response_encode_v,
+    },
+    [63] = {
+        .key = 63,
+        .name = "BrokerHeartbeat",
+        .min_version = 0,
+        .max_version = 1,
+        .flexible_min = 0,
+        .latest_unstable = false,
+        .req_struct_size = sizeof(struct bk_msg_broker_heartbeat_request),
+        .resp_struct_size = sizeof(struct bk_msg_broker_heartbeat_response),
+        .req_init = broker_heartbeat_request_init_v,
+        .req_decode = broker_heartbeat_request_decode_v,
+        .req_size = broker_heartbeat_request_size_v,
+        .req_encode = broker_heartbeat_request_encode_v,
+        .resp_init = broker_heartbeat_response_init_v,
+        .resp_decode = broker_heartbeat_response_decode_v,
+        .resp_size = broker_heartbeat_response_size_v,
+        .resp_encode = broker_heartbeat_response_encode_v,
+    },
     [64] = {
         .key = 64,
         .name = "UnregisterBroker",
@@ -5182,6 +5392,24 @@ static const struct bk_api_desc apis[BK_API_KEY_MAX + 1] = {
         .resp_decode = list_transactions_response_decode_v,
         .resp_size = list_transactions_response_size_v,
         .resp_encode = list_transactions_response_encode_v,
+    },
+    [67] = {
+        .key = 67,
+        .name = "AllocateProducerIds",
+        .min_version = 0,
+        .max_version = 0,
+        .flexible_min = 0,
+        .latest_unstable = false,
+        .req_struct_size = sizeof(struct bk_msg_allocate_producer_ids_request),
+        .resp_struct_size = sizeof(struct bk_msg_allocate_producer_ids_response),
+        .req_init = allocate_producer_ids_request_init_v,
+        .req_decode = allocate_producer_ids_request_decode_v,
+        .req_size = allocate_producer_ids_request_size_v,
+        .req_encode = allocate_producer_ids_request_encode_v,
+        .resp_init = allocate_producer_ids_response_init_v,
+        .resp_decode = allocate_producer_ids_response_decode_v,
+        .resp_size = allocate_producer_ids_response_size_v,
+        .resp_encode = allocate_producer_ids_response_encode_v,
     },
     [68] = {
         .key = 68,

@@ -34,7 +34,8 @@
  *   tagged fields are written only when they differ from their default.
  */
 
-/* Every API served on a broker listener (listeners include "broker"). */
+/* Every API served on a broker listener (listeners include "broker"), and the
+ * controller APIs that brokerd nodes send each other (CONTROLLER_APIS). */
 enum bk_api_key {
     BK_API_PRODUCE = 0,
     BK_API_FETCH = 1,
@@ -88,9 +89,12 @@ enum bk_api_key {
     BK_API_UPDATE_FEATURES = 57,
     BK_API_DESCRIBE_CLUSTER = 60,
     BK_API_DESCRIBE_PRODUCERS = 61,
+    BK_API_BROKER_REGISTRATION = 62,
+    BK_API_BROKER_HEARTBEAT = 63,
     BK_API_UNREGISTER_BROKER = 64,
     BK_API_DESCRIBE_TRANSACTIONS = 65,
     BK_API_LIST_TRANSACTIONS = 66,
+    BK_API_ALLOCATE_PRODUCER_IDS = 67,
     BK_API_CONSUMER_GROUP_HEARTBEAT = 68,
     BK_API_CONSUMER_GROUP_DESCRIBE = 69,
     BK_API_GET_TELEMETRY_SUBSCRIPTIONS = 71,

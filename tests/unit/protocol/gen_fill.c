@@ -1356,6 +1356,36 @@ static void describe_producers_response_fill(
     int16_t v,
     struct bk_arena *a,
     uint64_t *rng);
+static void broker_registration_request_listener_fill(
+    struct bk_msg_broker_registration_request_listener *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void broker_registration_request_feature_fill(
+    struct bk_msg_broker_registration_request_feature *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void broker_registration_request_fill(
+    struct bk_msg_broker_registration_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void broker_registration_response_fill(
+    struct bk_msg_broker_registration_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void broker_heartbeat_request_fill(
+    struct bk_msg_broker_heartbeat_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void broker_heartbeat_response_fill(
+    struct bk_msg_broker_heartbeat_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
 static void unregister_broker_request_fill(
     struct bk_msg_unregister_broker_request *s,
     int16_t v,
@@ -1398,6 +1428,16 @@ static void list_transactions_response_transaction_state_fill(
     uint64_t *rng);
 static void list_transactions_response_fill(
     struct bk_msg_list_transactions_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void allocate_producer_ids_request_fill(
+    struct bk_msg_allocate_producer_ids_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void allocate_producer_ids_response_fill(
+    struct bk_msg_allocate_producer_ids_response *s,
     int16_t v,
     struct bk_arena *a,
     uint64_t *rng);
@@ -12248,6 +12288,310 @@ static int describe_producers_response_encode_v(const void *msg,
         (const struct bk_msg_describe_producers_response *)msg, wr, v);
 }
 
+static void broker_registration_request_listener_fill(
+    struct bk_msg_broker_registration_request_listener *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->name = fill_str(rng, false);
+    s->host = fill_str(rng, false);
+    s->port = (uint16_t)fill_next(rng);
+    s->security_protocol = (int16_t)fill_next(rng);
+}
+
+static void broker_registration_request_feature_fill(
+    struct bk_msg_broker_registration_request_feature *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->name = fill_str(rng, false);
+    s->min_supported_version = (int16_t)fill_next(rng);
+    s->max_supported_version = (int16_t)fill_next(rng);
+}
+
+static void broker_registration_request_fill(
+    struct bk_msg_broker_registration_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->broker_id = (int32_t)fill_next(rng);
+    s->cluster_id = fill_str(rng, false);
+    fill_uuid(&s->incarnation_id, rng);
+    {
+        int32_t n = fill_count(rng, false);
+        s->listeners_count = n;
+        s->listeners = NULL;
+        if (n > 0) {
+            s->listeners = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(struct bk_msg_broker_registration_request_listener));
+            for (int32_t i = 0; i < n; i++) {
+                broker_registration_request_listener_fill(&s->listeners[i], v,
+                                                          a, rng);
+            }
+        }
+    }
+    {
+        int32_t n = fill_count(rng, false);
+        s->features_count = n;
+        s->features = NULL;
+        if (n > 0) {
+            s->features = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(struct bk_msg_broker_registration_request_feature));
+            for (int32_t i = 0; i < n; i++) {
+                broker_registration_request_feature_fill(&s->features[i], v, a,
+                                                         rng);
+            }
+        }
+    }
+    s->rack = fill_str(rng, true);
+    if (v >= 1) {
+        s->is_migrating_zk_broker = (fill_next(rng) & 1) != 0;
+    }
+    if (v >= 2) {
+        {
+            int32_t n = fill_count(rng, false);
+            s->log_dirs_count = n;
+            s->log_dirs = NULL;
+            if (n > 0) {
+                s->log_dirs =
+                    bk_arena_alloc(a, (size_t)n * sizeof(struct bk_uuid));
+                for (int32_t i = 0; i < n; i++) {
+                    fill_uuid(&s->log_dirs[i], rng);
+                }
+            }
+        }
+    }
+    if (v >= 3) {
+        s->previous_broker_epoch = (int64_t)fill_next(rng);
+    }
+}
+
+static void broker_registration_request_fill_v(void *msg,
+                                               int16_t v,
+                                               struct bk_arena *a,
+                                               uint64_t *rng)
+{
+    bk_msg_broker_registration_request_init(
+        (struct bk_msg_broker_registration_request *)msg);
+    broker_registration_request_fill(
+        (struct bk_msg_broker_registration_request *)msg, v, a, rng);
+}
+
+static void broker_registration_request_init_v(void *msg)
+{
+    bk_msg_broker_registration_request_init(
+        (struct bk_msg_broker_registration_request *)msg);
+}
+
+static int broker_registration_request_decode_v(void *msg,
+                                                struct bk_rd *rd,
+                                                int16_t v,
+                                                struct bk_arena *a)
+{
+    return bk_msg_broker_registration_request_decode(
+        (struct bk_msg_broker_registration_request *)msg, rd, v, a);
+}
+
+static size_t broker_registration_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_registration_request_size(
+        (const struct bk_msg_broker_registration_request *)msg, v);
+}
+
+static int broker_registration_request_encode_v(const void *msg,
+                                                struct bk_wr *wr,
+                                                int16_t v)
+{
+    return bk_msg_broker_registration_request_encode(
+        (const struct bk_msg_broker_registration_request *)msg, wr, v);
+}
+
+static void broker_registration_response_fill(
+    struct bk_msg_broker_registration_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->throttle_time_ms = (int32_t)fill_next(rng);
+    s->error_code = (int16_t)fill_next(rng);
+    s->broker_epoch = (int64_t)fill_next(rng);
+}
+
+static void broker_registration_response_fill_v(void *msg,
+                                                int16_t v,
+                                                struct bk_arena *a,
+                                                uint64_t *rng)
+{
+    bk_msg_broker_registration_response_init(
+        (struct bk_msg_broker_registration_response *)msg);
+    broker_registration_response_fill(
+        (struct bk_msg_broker_registration_response *)msg, v, a, rng);
+}
+
+static void broker_registration_response_init_v(void *msg)
+{
+    bk_msg_broker_registration_response_init(
+        (struct bk_msg_broker_registration_response *)msg);
+}
+
+static int broker_registration_response_decode_v(void *msg,
+                                                 struct bk_rd *rd,
+                                                 int16_t v,
+                                                 struct bk_arena *a)
+{
+    return bk_msg_broker_registration_response_decode(
+        (struct bk_msg_broker_registration_response *)msg, rd, v, a);
+}
+
+static size_t broker_registration_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_registration_response_size(
+        (const struct bk_msg_broker_registration_response *)msg, v);
+}
+
+static int broker_registration_response_encode_v(const void *msg,
+                                                 struct bk_wr *wr,
+                                                 int16_t v)
+{
+    return bk_msg_broker_registration_response_encode(
+        (const struct bk_msg_broker_registration_response *)msg, wr, v);
+}
+
+static void broker_heartbeat_request_fill(
+    struct bk_msg_broker_heartbeat_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->broker_id = (int32_t)fill_next(rng);
+    s->broker_epoch = (int64_t)fill_next(rng);
+    s->current_metadata_offset = (int64_t)fill_next(rng);
+    s->want_fence = (fill_next(rng) & 1) != 0;
+    s->want_shut_down = (fill_next(rng) & 1) != 0;
+    if (v >= 1) {
+        {
+            int32_t n = fill_count(rng, false);
+            s->offline_log_dirs_count = n;
+            s->offline_log_dirs = NULL;
+            if (n > 0) {
+                s->offline_log_dirs =
+                    bk_arena_alloc(a, (size_t)n * sizeof(struct bk_uuid));
+                for (int32_t i = 0; i < n; i++) {
+                    fill_uuid(&s->offline_log_dirs[i], rng);
+                }
+            }
+        }
+    }
+}
+
+static void broker_heartbeat_request_fill_v(void *msg,
+                                            int16_t v,
+                                            struct bk_arena *a,
+                                            uint64_t *rng)
+{
+    bk_msg_broker_heartbeat_request_init(
+        (struct bk_msg_broker_heartbeat_request *)msg);
+    broker_heartbeat_request_fill((struct bk_msg_broker_heartbeat_request *)msg,
+                                  v, a, rng);
+}
+
+static void broker_heartbeat_request_init_v(void *msg)
+{
+    bk_msg_broker_heartbeat_request_init(
+        (struct bk_msg_broker_heartbeat_request *)msg);
+}
+
+static int broker_heartbeat_request_decode_v(void *msg,
+                                             struct bk_rd *rd,
+                                             int16_t v,
+                                             struct bk_arena *a)
+{
+    return bk_msg_broker_heartbeat_request_decode(
+        (struct bk_msg_broker_heartbeat_request *)msg, rd, v, a);
+}
+
+static size_t broker_heartbeat_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_heartbeat_request_size(
+        (const struct bk_msg_broker_heartbeat_request *)msg, v);
+}
+
+static int broker_heartbeat_request_encode_v(const void *msg,
+                                             struct bk_wr *wr,
+                                             int16_t v)
+{
+    return bk_msg_broker_heartbeat_request_encode(
+        (const struct bk_msg_broker_heartbeat_request *)msg, wr, v);
+}
+
+static void broker_heartbeat_response_fill(
+    struct bk_msg_broker_heartbeat_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->throttle_time_ms = (int32_t)fill_next(rng);
+    s->error_code = (int16_t)fill_next(rng);
+    s->is_caught_up = (fill_next(rng) & 1) != 0;
+    s->is_fenced = (fill_next(rng) & 1) != 0;
+    s->should_shut_down = (fill_next(rng) & 1) != 0;
+}
+
+static void broker_heartbeat_response_fill_v(void *msg,
+                                             int16_t v,
+                                             struct bk_arena *a,
+                                             uint64_t *rng)
+{
+    bk_msg_broker_heartbeat_response_init(
+        (struct bk_msg_broker_heartbeat_response *)msg);
+    broker_heartbeat_response_fill(
+        (struct bk_msg_broker_heartbeat_response *)msg, v, a, rng);
+}
+
+static void broker_heartbeat_response_init_v(void *msg)
+{
+    bk_msg_broker_heartbeat_response_init(
+        (struct bk_msg_broker_heartbeat_response *)msg);
+}
+
+static int broker_heartbeat_response_decode_v(void *msg,
+                                              struct bk_rd *rd,
+                                              int16_t v,
+                                              struct bk_arena *a)
+{
+    return bk_msg_broker_heartbeat_response_decode(
+        (struct bk_msg_broker_heartbeat_response *)msg, rd, v, a);
+}
+
+static size_t broker_heartbeat_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_broker_heartbeat_response_size(
+        (const struct bk_msg_broker_heartbeat_response *)msg, v);
+}
+
+static int broker_heartbeat_response_encode_v(const void *msg,
+                                              struct bk_wr *wr,
+                                              int16_t v)
+{
+    return bk_msg_broker_heartbeat_response_encode(
+        (const struct bk_msg_broker_heartbeat_response *)msg, wr, v);
+}
+
 static void unregister_broker_request_fill(
     struct bk_msg_unregister_broker_request *s,
     int16_t v,
@@ -12696,6 +13040,112 @@ static int list_transactions_response_encode_v(const void *msg,
 {
     return bk_msg_list_transactions_response_encode(
         (const struct bk_msg_list_transactions_response *)msg, wr, v);
+}
+
+static void allocate_producer_ids_request_fill(
+    struct bk_msg_allocate_producer_ids_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->broker_id = (int32_t)fill_next(rng);
+    s->broker_epoch = (int64_t)fill_next(rng);
+}
+
+static void allocate_producer_ids_request_fill_v(void *msg,
+                                                 int16_t v,
+                                                 struct bk_arena *a,
+                                                 uint64_t *rng)
+{
+    bk_msg_allocate_producer_ids_request_init(
+        (struct bk_msg_allocate_producer_ids_request *)msg);
+    allocate_producer_ids_request_fill(
+        (struct bk_msg_allocate_producer_ids_request *)msg, v, a, rng);
+}
+
+static void allocate_producer_ids_request_init_v(void *msg)
+{
+    bk_msg_allocate_producer_ids_request_init(
+        (struct bk_msg_allocate_producer_ids_request *)msg);
+}
+
+static int allocate_producer_ids_request_decode_v(void *msg,
+                                                  struct bk_rd *rd,
+                                                  int16_t v,
+                                                  struct bk_arena *a)
+{
+    return bk_msg_allocate_producer_ids_request_decode(
+        (struct bk_msg_allocate_producer_ids_request *)msg, rd, v, a);
+}
+
+static size_t allocate_producer_ids_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_allocate_producer_ids_request_size(
+        (const struct bk_msg_allocate_producer_ids_request *)msg, v);
+}
+
+static int allocate_producer_ids_request_encode_v(const void *msg,
+                                                  struct bk_wr *wr,
+                                                  int16_t v)
+{
+    return bk_msg_allocate_producer_ids_request_encode(
+        (const struct bk_msg_allocate_producer_ids_request *)msg, wr, v);
+}
+
+static void allocate_producer_ids_response_fill(
+    struct bk_msg_allocate_producer_ids_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)v;
+    (void)a;
+    s->throttle_time_ms = (int32_t)fill_next(rng);
+    s->error_code = (int16_t)fill_next(rng);
+    s->producer_id_start = (int64_t)fill_next(rng);
+    s->producer_id_len = (int32_t)fill_next(rng);
+}
+
+static void allocate_producer_ids_response_fill_v(void *msg,
+                                                  int16_t v,
+                                                  struct bk_arena *a,
+                                                  uint64_t *rng)
+{
+    bk_msg_allocate_producer_ids_response_init(
+        (struct bk_msg_allocate_producer_ids_response *)msg);
+    allocate_producer_ids_response_fill(
+        (struct bk_msg_allocate_producer_ids_response *)msg, v, a, rng);
+}
+
+static void allocate_producer_ids_response_init_v(void *msg)
+{
+    bk_msg_allocate_producer_ids_response_init(
+        (struct bk_msg_allocate_producer_ids_response *)msg);
+}
+
+static int allocate_producer_ids_response_decode_v(void *msg,
+                                                   struct bk_rd *rd,
+                                                   int16_t v,
+                                                   struct bk_arena *a)
+{
+    return bk_msg_allocate_producer_ids_response_decode(
+        (struct bk_msg_allocate_producer_ids_response *)msg, rd, v, a);
+}
+
+static size_t allocate_producer_ids_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_allocate_producer_ids_response_size(
+        (const struct bk_msg_allocate_producer_ids_response *)msg, v);
+}
+
+static int allocate_producer_ids_response_encode_v(const void *msg,
+                                                   struct bk_wr *wr,
+                                                   int16_t v)
+{
+    return bk_msg_allocate_producer_ids_response_encode(
+        (const struct bk_msg_allocate_producer_ids_response *)msg, wr, v);
 }
 
 static void consumer_group_heartbeat_request_topic_partitions_fill(
@@ -17762,6 +18212,54 @@ const struct bk_fill_entry bk_fill_entries[] = {
         .encode = describe_producers_response_encode_v,
     },
     {
+        .name = "BrokerRegistrationRequest",
+        .api_key = 62,
+        .min_version = 0,
+        .max_version = 4,
+        .struct_size = sizeof(struct bk_msg_broker_registration_request),
+        .fill = broker_registration_request_fill_v,
+        .init = broker_registration_request_init_v,
+        .decode = broker_registration_request_decode_v,
+        .size = broker_registration_request_size_v,
+        .encode = broker_registration_request_encode_v,
+    },
+    {
+        .name = "BrokerRegistrationResponse",
+        .api_key = 62,
+        .min_version = 0,
+        .max_version = 4,
+        .struct_size = sizeof(struct bk_msg_broker_registration_response),
+        .fill = broker_registration_response_fill_v,
+        .init = broker_registration_response_init_v,
+        .decode = broker_registration_response_decode_v,
+        .size = broker_registration_response_size_v,
+        .encode = broker_registration_response_encode_v,
+    },
+    {
+        .name = "BrokerHeartbeatRequest",
+        .api_key = 63,
+        .min_version = 0,
+        .max_version = 1,
+        .struct_size = sizeof(struct bk_msg_broker_heartbeat_request),
+        .fill = broker_heartbeat_request_fill_v,
+        .init = broker_heartbeat_request_init_v,
+        .decode = broker_heartbeat_request_decode_v,
+        .size = broker_heartbeat_request_size_v,
+        .encode = broker_heartbeat_request_encode_v,
+    },
+    {
+        .name = "BrokerHeartbeatResponse",
+        .api_key = 63,
+        .min_version = 0,
+        .max_version = 1,
+        .struct_size = sizeof(struct bk_msg_broker_heartbeat_response),
+        .fill = broker_heartbeat_response_fill_v,
+        .init = broker_heartbeat_response_init_v,
+        .decode = broker_heartbeat_response_decode_v,
+        .size = broker_heartbeat_response_size_v,
+        .encode = broker_heartbeat_response_encode_v,
+    },
+    {
         .name = "UnregisterBrokerRequest",
         .api_key = 64,
         .min_version = 0,
@@ -17832,6 +18330,30 @@ const struct bk_fill_entry bk_fill_entries[] = {
         .decode = list_transactions_response_decode_v,
         .size = list_transactions_response_size_v,
         .encode = list_transactions_response_encode_v,
+    },
+    {
+        .name = "AllocateProducerIdsRequest",
+        .api_key = 67,
+        .min_version = 0,
+        .max_version = 0,
+        .struct_size = sizeof(struct bk_msg_allocate_producer_ids_request),
+        .fill = allocate_producer_ids_request_fill_v,
+        .init = allocate_producer_ids_request_init_v,
+        .decode = allocate_producer_ids_request_decode_v,
+        .size = allocate_producer_ids_request_size_v,
+        .encode = allocate_producer_ids_request_encode_v,
+    },
+    {
+        .name = "AllocateProducerIdsResponse",
+        .api_key = 67,
+        .min_version = 0,
+        .max_version = 0,
+        .struct_size = sizeof(struct bk_msg_allocate_producer_ids_response),
+        .fill = allocate_producer_ids_response_fill_v,
+        .init = allocate_producer_ids_response_init_v,
+        .decode = allocate_producer_ids_response_decode_v,
+        .size = allocate_producer_ids_response_size_v,
+        .encode = allocate_producer_ids_response_encode_v,
     },
     {
         .name = "ConsumerGroupHeartbeatRequest",
