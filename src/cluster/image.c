@@ -265,6 +265,11 @@ static void image_free(struct bk_md_image *img)
         broker_free(&img->brokers[i]);
     }
     bk_free(img->brokers);
+    for (size_t i = 0; i < img->n_controllers; i++) {
+        bk_free(img->controllers[i].host);
+    }
+    bk_free(img->controllers);
+    bk_free(img->cluster_id);
     for (size_t i = 0; i < img->n_topics; i++) {
         topic_release(img->by_name[i]);
     }
@@ -389,6 +394,18 @@ const struct bk_md_broker *bk_md_image_broker(const struct bk_md_image *img,
     return i >= 0 ? &img->brokers[i] : NULL;
 }
 
+const struct bk_md_controller *bk_md_image_controller(
+    const struct bk_md_image *img,
+    int32_t id)
+{
+    for (size_t i = 0; i < img->n_controllers; i++) {
+        if (img->controllers[i].id == id) {
+            return &img->controllers[i];
+        }
+    }
+    return NULL;
+}
+
 size_t bk_md_image_live_brokers(const struct bk_md_image *img)
 {
     size_t n = 0;
@@ -419,6 +436,35 @@ const struct bk_md_configs *bk_md_image_broker_configs(
 
 /* A shallow-ish copy of base: brokers and broker configs deep, topics by
  * reference. */
+/* Copies the cluster id and the controller endpoints of base. */
+static int fork_controllers(struct bk_md_image *img,
+                            const struct bk_md_image *base)
+{
+    if (base->cluster_id != NULL) {
+        img->cluster_id = bk_strdup(base->cluster_id);
+        if (img->cluster_id == NULL) {
+            return BK_ENOMEM;
+        }
+    }
+    if (base->n_controllers == 0) {
+        return 0;
+    }
+    img->controllers =
+        bk_calloc(base->n_controllers, sizeof(*img->controllers));
+    if (img->controllers == NULL) {
+        return BK_ENOMEM;
+    }
+    for (size_t i = 0; i < base->n_controllers; i++) {
+        img->controllers[i] = base->controllers[i];
+        img->controllers[i].host = bk_strdup(base->controllers[i].host);
+        img->n_controllers++;
+        if (img->controllers[i].host == NULL) {
+            return BK_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 static struct bk_md_image *image_fork(const struct bk_md_image *base)
 {
     struct bk_md_image *img = bk_md_image_new();
@@ -430,6 +476,9 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     img->n_skipped = base->n_skipped;
     img->features_finalized = base->features_finalized;
     memcpy(img->features, base->features, sizeof(img->features));
+    if (fork_controllers(img, base) != 0) {
+        goto err;
+    }
     if (base->n_brokers > 0) {
         img->brokers = bk_calloc(base->n_brokers, sizeof(*img->brokers));
         if (img->brokers == NULL) {
@@ -541,6 +590,8 @@ static int apply_broker(struct bk_md_image *img,
         .epoch = r->epoch,
         .port = r->port,
         .fenced = r->fenced,
+        .incarnation = r->incarnation,
+        .in_controlled_shutdown = r->in_controlled_shutdown,
     };
     b.host = bk_strndup(r->host.ptr, (size_t)r->host.len);
     if (r->rack.len >= 0) {
@@ -751,6 +802,56 @@ static int apply_feature(struct bk_md_image *img,
     return 0;
 }
 
+/* The cluster id is written once; a second one is skipped (a node of
+ * another cluster must not rename this one). */
+static int apply_cluster(struct bk_md_image *img,
+                         const struct bk_md_cluster_rec *r)
+{
+    if (img->cluster_id != NULL || r->cluster_id.len <= 0 ||
+        !str_ok(r->cluster_id)) {
+        return 1;
+    }
+    img->cluster_id =
+        bk_strndup(r->cluster_id.ptr, (size_t)r->cluster_id.len);
+    return img->cluster_id != NULL ? 0 : BK_ENOMEM;
+}
+
+static int apply_controller(struct bk_md_image *img,
+                            const struct bk_md_controller_rec *r)
+{
+    if (!str_ok(r->host) || r->host.len == 0 || r->port <= 0 ||
+        r->port > 65535 || r->id < 0) {
+        return 1;
+    }
+    char *host = bk_strndup(r->host.ptr, (size_t)r->host.len);
+    if (host == NULL) {
+        return BK_ENOMEM;
+    }
+    size_t at = 0;
+    while (at < img->n_controllers && img->controllers[at].id < r->id) {
+        at++;
+    }
+    if (at == img->n_controllers || img->controllers[at].id != r->id) {
+        struct bk_md_controller *a = bk_realloc(
+            img->controllers, (img->n_controllers + 1) * sizeof(*a));
+        if (a == NULL) {
+            bk_free(host);
+            return BK_ENOMEM;
+        }
+        img->controllers = a;
+        memmove(&a[at + 1], &a[at], (img->n_controllers - at) * sizeof(*a));
+        a[at].host = NULL;
+        img->n_controllers++;
+    }
+    struct bk_md_controller *c = &img->controllers[at];
+    bk_free(c->host);
+    *c = (struct bk_md_controller){ .id = r->id,
+                                    .incarnation = r->incarnation,
+                                    .host = host,
+                                    .port = r->port };
+    return 0;
+}
+
 static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
 {
     switch (rec->type) {
@@ -768,6 +869,10 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
             return apply_producer_ids(img, &rec->u.producer_ids);
         case BK_MD_REC_FEATURE:
             return apply_feature(img, &rec->u.feature);
+        case BK_MD_REC_CLUSTER:
+            return apply_cluster(img, &rec->u.cluster);
+        case BK_MD_REC_CONTROLLER:
+            return apply_controller(img, &rec->u.controller);
         default:
             return 1;
     }
@@ -818,8 +923,8 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_md_rec **out,
                            size_t *n_out)
 {
-    size_t n =
-        img->n_brokers + (img->features_finalized ? BK_MD_N_FEATURES : 0);
+    size_t n = img->n_brokers + img->n_controllers + 1 +
+               (img->features_finalized ? BK_MD_N_FEATURES : 0);
     for (size_t i = 0; i < img->n_broker_configs; i++) {
         n += img->broker_configs[i].configs.n;
     }
@@ -838,6 +943,22 @@ int bk_md_image_to_records(const struct bk_md_image *img,
         r->u.feature.name = view(bk_md_feature_def(f)->name);
         r->u.feature.level = img->features[f];
     }
+    if (img->cluster_id != NULL) {
+        struct bk_md_rec *r = &recs[k++];
+        r->type = BK_MD_REC_CLUSTER;
+        r->u.cluster.cluster_id = view(img->cluster_id);
+    }
+    for (size_t i = 0; i < img->n_controllers; i++) {
+        const struct bk_md_controller *c = &img->controllers[i];
+        struct bk_md_rec *r = &recs[k++];
+        r->type = BK_MD_REC_CONTROLLER;
+        r->u.controller = (struct bk_md_controller_rec){
+            .id = c->id,
+            .incarnation = c->incarnation,
+            .host = view(c->host),
+            .port = c->port,
+        };
+    }
     for (size_t i = 0; i < img->n_brokers; i++) {
         const struct bk_md_broker *b = &img->brokers[i];
         struct bk_md_rec *r = &recs[k++];
@@ -849,6 +970,8 @@ int bk_md_image_to_records(const struct bk_md_image *img,
             .port = b->port,
             .rack = view(b->rack),
             .fenced = b->fenced,
+            .incarnation = b->incarnation,
+            .in_controlled_shutdown = b->in_controlled_shutdown,
         };
     }
     for (size_t i = 0; i < img->n_broker_configs; i++) {

@@ -69,6 +69,16 @@ struct bk_md_broker {
     int32_t port;
     char *rack; /* owned; NULL when unset */
     bool fenced;
+    struct bk_uuid incarnation; /* the registering process's random id */
+    bool in_controlled_shutdown;
+};
+
+/* Where a controller serves the controller's Kafka requests. */
+struct bk_md_controller {
+    int32_t id;
+    struct bk_uuid incarnation;
+    char *host; /* owned */
+    int32_t port;
 };
 
 /* Configs of one broker resource ("" = the cluster-wide default). */
@@ -95,6 +105,9 @@ struct bk_md_image {
      * meaningful once features_finalized (a feature record was applied). */
     bool features_finalized;
     int16_t features[BK_MD_N_FEATURES];
+    char *cluster_id; /* owned; NULL until the first controller wrote it */
+    size_t n_controllers;
+    struct bk_md_controller *controllers; /* owned, sorted by id */
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */
@@ -132,6 +145,11 @@ const struct bk_md_topic *bk_md_image_topic_by_id(const struct bk_md_image *img,
                                                   const struct bk_uuid *id);
 const struct bk_md_broker *bk_md_image_broker(const struct bk_md_image *img,
                                               int32_t id);
+/* The controller endpoint of node id, or NULL when it never became
+ * active. */
+const struct bk_md_controller *bk_md_image_controller(
+    const struct bk_md_image *img,
+    int32_t id);
 /* Number of registered, unfenced brokers. */
 size_t bk_md_image_live_brokers(const struct bk_md_image *img);
 /* Returns the partition or NULL when out of range. */

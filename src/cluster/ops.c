@@ -1085,42 +1085,6 @@ int16_t bk_md_op_alloc_producer_ids(const struct bk_md_image *img,
     return BK_MD_KERR_NONE;
 }
 
-int16_t bk_md_op_register_broker(const struct bk_md_image *img,
-                                 int32_t id,
-                                 const char *host,
-                                 int32_t port,
-                                 const char *rack,
-                                 struct bk_md_recs *out,
-                                 int64_t *epoch,
-                                 char *msg)
-{
-    size_t mark = out->n;
-    if (id < 0 || host == NULL || port <= 0 || port > 65535) {
-        snprintf(msg, BK_MD_MSG_SIZE, "Invalid broker registration for %d", id);
-        return BK_MD_KERR_INVALID_REQUEST;
-    }
-    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_BROKER);
-    if (r == NULL) {
-        return oom(out, mark, msg);
-    }
-    bool ok = true;
-    r->u.broker.id = id;
-    r->u.broker.epoch = img->offset;
-    r->u.broker.host = astr(out, host, &ok);
-    r->u.broker.port = port;
-    r->u.broker.rack = astr(out, rack, &ok);
-    r->u.broker.fenced = false;
-    /* The first registration on a log finalizes the features. */
-    if (!ok || bk_md_op_bootstrap_features(img, out) != 0) {
-        return oom(out, mark, msg);
-    }
-    if (epoch != NULL) {
-        *epoch = img->offset;
-    }
-    msg[0] = '\0';
-    return BK_MD_KERR_NONE;
-}
-
 int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   const struct bk_uuid *topic_id,
                                   int32_t partition,
@@ -1203,37 +1167,6 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         .leader_epoch = p->leader_epoch + (leader != p->leader ? 1 : 0),
         .partition_epoch = p->partition_epoch + 1,
     };
-    msg[0] = '\0';
-    return BK_MD_KERR_NONE;
-}
-
-int16_t bk_md_op_fence_broker(const struct bk_md_image *img,
-                              int32_t id,
-                              bool fenced,
-                              struct bk_md_recs *out,
-                              char *msg)
-{
-    const struct bk_md_broker *b = bk_md_image_broker(img, id);
-    if (b == NULL) {
-        snprintf(msg, BK_MD_MSG_SIZE, "Broker %d is not registered.", id);
-        return BK_MD_KERR_BROKER_NOT_AVAILABLE;
-    }
-    struct bk_md_rec *r = bk_md_recs_add(out, BK_MD_REC_BROKER);
-    if (r == NULL) {
-        return oom(out, out->n, msg);
-    }
-    bool ok = true;
-    r->u.broker.id = id;
-    r->u.broker.epoch = b->epoch;
-    r->u.broker.host = astr(out, b->host, &ok);
-    r->u.broker.port = b->port;
-    r->u.broker.rack = astr(out, b->rack, &ok);
-    r->u.broker.fenced = fenced;
-    if (!ok) {
-        out->n--;
-        snprintf(msg, BK_MD_MSG_SIZE, "out of memory");
-        return BK_MD_KERR_UNKNOWN_SERVER_ERROR;
-    }
     msg[0] = '\0';
     return BK_MD_KERR_NONE;
 }

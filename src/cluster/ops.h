@@ -34,6 +34,8 @@
 #define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT 39
 #define BK_MD_KERR_STALE_BROKER_EPOCH         77
 #define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
+#define BK_MD_KERR_DUPLICATE_BROKER_REG       101
+#define BK_MD_KERR_INCONSISTENT_CLUSTER_ID    104
 #define BK_MD_KERR_INELIGIBLE_REPLICA         107
 #define BK_MD_KERR_INVALID_UPDATE_VERSION     108
 #define BK_MD_KERR_FEATURE_UPDATE_FAILED      95 /* INVALID_UPDATE_VERSION */
@@ -197,15 +199,6 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   struct bk_md_recs *out,
                                   char *msg);
 
-/* Fences (true) or unfences a registered broker, keeping its epoch.
- * BROKER_NOT_AVAILABLE when it is not registered. Fenced brokers get no new
- * replicas; moving leadership off them is the replication layer's job. */
-int16_t bk_md_op_fence_broker(const struct bk_md_image *img,
-                              int32_t id,
-                              bool fenced,
-                              struct bk_md_recs *out,
-                              char *msg);
-
 /* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
  * *first gets its first id. STALE_BROKER_EPOCH when the broker is not
  * registered with that epoch. */
@@ -216,8 +209,37 @@ int16_t bk_md_op_alloc_producer_ids(const struct bk_md_image *img,
                                     int64_t *first,
                                     char *msg);
 
-/* Registers (or re-registers) a broker, unfenced. The broker epoch is the
- * image's offset, so it grows with every registration. *epoch gets it. */
+/* ---- brokers and controllers (ops_brokers.c) ---- */
+
+/* A BrokerRegistration (api 62) as the controller checks it. Strings are
+ * borrowed C strings. */
+struct bk_md_registration {
+    int32_t id;
+    struct bk_uuid incarnation; /* random per broker process */
+    const char *cluster_id;     /* NULL: not checked (tests, tools) */
+    const char *host;           /* the advertised client endpoint */
+    int32_t port;
+    const char *rack; /* NULL when broker.rack is unset */
+    bool fenced;      /* Kafka registers fenced; tests may register live */
+};
+
+/* Registers (or re-registers) a broker. Kafka's rules: the cluster id must
+ * be the cluster's (INCONSISTENT_CLUSTER_ID); the same incarnation
+ * registering again gets its epoch back and appends nothing (a retry after
+ * a lost answer); otherwise the broker epoch is the image's offset, so it
+ * grows with every registration. The first registration on a log also
+ * finalizes the features and records the cluster id. Whether another
+ * incarnation still holds a live session (DUPLICATE_BROKER_REGISTRATION)
+ * is the caller's to check: sessions are not metadata. *epoch gets the
+ * epoch. */
+int16_t bk_md_op_register(const struct bk_md_image *img,
+                          const struct bk_md_registration *reg,
+                          struct bk_md_recs *out,
+                          int64_t *epoch,
+                          char *msg);
+
+/* bk_md_op_register() of a live broker without cluster id or incarnation:
+ * for tests and tools that need brokers in an image. */
 int16_t bk_md_op_register_broker(const struct bk_md_image *img,
                                  int32_t id,
                                  const char *host,
@@ -226,6 +248,42 @@ int16_t bk_md_op_register_broker(const struct bk_md_image *img,
                                  struct bk_md_recs *out,
                                  int64_t *epoch,
                                  char *msg);
+
+/* What the controller does to a registered broker. */
+enum bk_md_broker_change {
+    BK_MD_FENCE,     /* missed its session, or asked to be fenced */
+    BK_MD_UNFENCE,   /* caught up with the metadata */
+    BK_MD_SHUT_DOWN, /* controlled shutdown: keeps serving, leads nothing */
+};
+
+/* Changes a broker's state, keeping its epoch, and moves partition
+ * leadership as Kafka's controller does (replication-notes.md §8): a
+ * fenced or shutting-down broker leaves the ISR of every partition where
+ * others remain and gives up its leaderships to the next in-sync replica
+ * that is live, or to no leader (-1) when it was the last one; an
+ * unfenced broker takes back the leaderless partitions whose ISR names it.
+ * BROKER_NOT_AVAILABLE when it is not registered. */
+int16_t bk_md_op_broker_change(const struct bk_md_image *img,
+                               int32_t id,
+                               enum bk_md_broker_change change,
+                               struct bk_md_recs *out,
+                               char *msg);
+
+/* Number of partitions broker id leads in img. */
+size_t bk_md_led_partitions(const struct bk_md_image *img, int32_t id);
+
+/* Records where controller id serves the controller's requests, when the
+ * image says otherwise (nothing is appended when it already says so), and
+ * the cluster id when the log has none yet. INCONSISTENT_CLUSTER_ID when
+ * the log belongs to another cluster. */
+int16_t bk_md_op_register_controller(const struct bk_md_image *img,
+                                     int32_t id,
+                                     const struct bk_uuid *incarnation,
+                                     const char *host,
+                                     int32_t port,
+                                     const char *cluster_id,
+                                     struct bk_md_recs *out,
+                                     char *msg);
 
 /* UpdateFeatures' upgrade types (KIP-778). */
 enum bk_md_upgrade_type {

@@ -62,7 +62,7 @@ static size_t body_size(const struct bk_md_rec *rec)
         case BK_MD_REC_BROKER: {
             const struct bk_md_broker_rec *b = &rec->u.broker;
             return 4 + 8 + bk_str_size(b->host, true) + 4 +
-                   bk_str_size(b->rack, true) + 1;
+                   bk_str_size(b->rack, true) + 1 + 16 + 1;
         }
         case BK_MD_REC_TOPIC:
             return bk_str_size(rec->u.topic.name, true) + 16;
@@ -82,6 +82,10 @@ static size_t body_size(const struct bk_md_rec *rec)
             return 4 + 8 + 8 + 4;
         case BK_MD_REC_FEATURE:
             return bk_str_size(rec->u.feature.name, true) + 2;
+        case BK_MD_REC_CLUSTER:
+            return bk_str_size(rec->u.cluster.cluster_id, true);
+        case BK_MD_REC_CONTROLLER:
+            return 4 + 16 + bk_str_size(rec->u.controller.host, true) + 4;
         default:
             return 0;
     }
@@ -104,6 +108,10 @@ static unsigned current_version(unsigned type)
             return BK_MD_REMOVE_TOPIC_VERSION;
         case BK_MD_REC_FEATURE:
             return BK_MD_FEATURE_VERSION;
+        case BK_MD_REC_CLUSTER:
+            return BK_MD_CLUSTER_VERSION;
+        case BK_MD_REC_CONTROLLER:
+            return BK_MD_CONTROLLER_VERSION;
         default:
             return BK_MD_PRODUCER_IDS_VERSION;
     }
@@ -136,6 +144,8 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, b->port);
             bk_wr_str(wr, b->rack, true);
             bk_wr_bool(wr, b->fenced);
+            bk_wr_uuid(wr, &b->incarnation);
+            bk_wr_bool(wr, b->in_controlled_shutdown);
             break;
         }
         case BK_MD_REC_TOPIC:
@@ -176,6 +186,17 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_str(wr, rec->u.feature.name, true);
             bk_wr_i16(wr, rec->u.feature.level);
             break;
+        case BK_MD_REC_CLUSTER:
+            bk_wr_str(wr, rec->u.cluster.cluster_id, true);
+            break;
+        case BK_MD_REC_CONTROLLER: {
+            const struct bk_md_controller_rec *c = &rec->u.controller;
+            bk_wr_i32(wr, c->id);
+            bk_wr_uuid(wr, &c->incarnation);
+            bk_wr_str(wr, c->host, true);
+            bk_wr_i32(wr, c->port);
+            break;
+        }
         default:
             break;
     }
@@ -237,6 +258,12 @@ static void decode_body(struct bk_rd *rd,
             b->port = bk_rd_i32(rd);
             b->rack = rd_str(rd, true, BK_MD_MAX_STR);
             b->fenced = bk_rd_bool(rd);
+            memset(&b->incarnation, 0, sizeof(b->incarnation));
+            b->in_controlled_shutdown = false;
+            if (rec->version >= 1) {
+                bk_rd_uuid(rd, &b->incarnation);
+                b->in_controlled_shutdown = bk_rd_bool(rd);
+            }
             break;
         }
         case BK_MD_REC_TOPIC:
@@ -277,6 +304,17 @@ static void decode_body(struct bk_rd *rd,
             rec->u.feature.name = rd_str(rd, false, BK_MD_MAX_STR);
             rec->u.feature.level = bk_rd_i16(rd);
             break;
+        case BK_MD_REC_CLUSTER:
+            rec->u.cluster.cluster_id = rd_str(rd, false, BK_MD_MAX_NAME);
+            break;
+        case BK_MD_REC_CONTROLLER: {
+            struct bk_md_controller_rec *c = &rec->u.controller;
+            c->id = bk_rd_i32(rd);
+            bk_rd_uuid(rd, &c->incarnation);
+            c->host = rd_str(rd, false, BK_MD_MAX_STR);
+            c->port = bk_rd_i32(rd);
+            break;
+        }
         default:
             bk_rd_fail(rd);
             break;
@@ -353,7 +391,8 @@ const char *bk_md_rec_type_name(unsigned type)
     static const char *const names[] = { "unknown",      "broker",
                                          "topic",        "partition",
                                          "config",       "remove_topic",
-                                         "producer_ids", "feature" };
+                                         "producer_ids", "feature",
+                                         "cluster",      "controller" };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];
     }

@@ -66,18 +66,29 @@ enum bk_md_rec_type {
     /* The finalized level of one feature (KIP-584; Kafka's
      * FeatureLevelRecord): 0 finalizes nothing for it. */
     BK_MD_REC_FEATURE = 7,
+    /* The cluster id (meta.properties' cluster.id), written once by the
+     * first active controller: a node formatted for another cluster sees
+     * the difference and refuses to go on (issue 12). */
+    BK_MD_REC_CLUSTER = 8,
+    /* Where a controller serves the controller's Kafka requests
+     * (BrokerRegistration, BrokerHeartbeat, forwarded admin requests):
+     * written by each controller when it becomes active, so that every
+     * node can reach the active one (Kafka's RegisterControllerRecord). */
+    BK_MD_REC_CONTROLLER = 9,
 };
 
-#define BK_MD_REC_TYPE_MAX 7
+#define BK_MD_REC_TYPE_MAX 9
 
 /* Current body version written for each type. */
-#define BK_MD_BROKER_VERSION       0
+#define BK_MD_BROKER_VERSION       1
 #define BK_MD_TOPIC_VERSION        0
 #define BK_MD_PARTITION_VERSION    0
 #define BK_MD_CONFIG_VERSION       0
 #define BK_MD_REMOVE_TOPIC_VERSION 0
 #define BK_MD_PRODUCER_IDS_VERSION 0
 #define BK_MD_FEATURE_VERSION      0
+#define BK_MD_CLUSTER_VERSION      0
+#define BK_MD_CONTROLLER_VERSION   0
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -86,6 +97,23 @@ struct bk_md_broker_rec {
     int32_t port;
     struct bk_str rack; /* null when broker.rack is unset */
     bool fenced;
+    /* v1: the random id of the registering process (a restart gets a new
+     * one); all zero in v0 records. */
+    struct bk_uuid incarnation;
+    /* v1: the broker asked to shut down and is leaving its leaderships
+     * (Kafka's BrokerRegistrationChangeRecord InControlledShutdown). */
+    bool in_controlled_shutdown;
+};
+
+struct bk_md_cluster_rec {
+    struct bk_str cluster_id;
+};
+
+struct bk_md_controller_rec {
+    int32_t id; /* node.id */
+    struct bk_uuid incarnation;
+    struct bk_str host;
+    int32_t port;
 };
 
 struct bk_md_topic_rec {
@@ -139,6 +167,8 @@ struct bk_md_rec {
         struct bk_md_remove_topic_rec remove_topic;
         struct bk_md_producer_ids_rec producer_ids;
         struct bk_md_feature_rec feature;
+        struct bk_md_cluster_rec cluster;
+        struct bk_md_controller_rec controller;
     } u;
 };
 

@@ -38,6 +38,25 @@ static struct bk_md_rec broker_rec(int32_t id, const char *rack)
     r.u.broker.host = bk_str_c("127.0.0.1");
     r.u.broker.port = 9092 + id;
     r.u.broker.rack = bk_str_c(rack);
+    r.u.broker.incarnation.b[3] = (uint8_t)id;
+    r.u.broker.in_controlled_shutdown = id == 2;
+    return r;
+}
+
+static struct bk_md_rec controller_rec(int32_t id, int32_t port)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_CONTROLLER };
+    r.u.controller.id = id;
+    r.u.controller.incarnation.b[0] = (uint8_t)port;
+    r.u.controller.host = bk_str_c("127.0.0.1");
+    r.u.controller.port = port;
+    return r;
+}
+
+static struct bk_md_rec cluster_rec(const char *id)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_CLUSTER };
+    r.u.cluster.cluster_id = bk_str_c(id);
     return r;
 }
 
@@ -138,6 +157,21 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_int_equal(a->u.broker.port, b->u.broker.port);
             assert_true(bk_str_eq(a->u.broker.rack, b->u.broker.rack));
             assert_int_equal(a->u.broker.fenced, b->u.broker.fenced);
+            assert_memory_equal(a->u.broker.incarnation.b,
+                                b->u.broker.incarnation.b, 16);
+            assert_int_equal(a->u.broker.in_controlled_shutdown,
+                             b->u.broker.in_controlled_shutdown);
+            break;
+        case BK_MD_REC_CLUSTER:
+            assert_true(
+                bk_str_eq(a->u.cluster.cluster_id, b->u.cluster.cluster_id));
+            break;
+        case BK_MD_REC_CONTROLLER:
+            assert_int_equal(a->u.controller.id, b->u.controller.id);
+            assert_memory_equal(a->u.controller.incarnation.b,
+                                b->u.controller.incarnation.b, 16);
+            assert_true(bk_str_eq(a->u.controller.host, b->u.controller.host));
+            assert_int_equal(a->u.controller.port, b->u.controller.port);
             break;
         case BK_MD_REC_TOPIC:
             assert_true(bk_str_eq(a->u.topic.name, b->u.topic.name));
@@ -196,6 +230,8 @@ static void test_records_roundtrip(void **state)
         remove_rec(1),
         pid_rec(0, 1000),
         feature_rec("group.version", 1),
+        cluster_rec("MkU3OEVBNTcwNTJENDM2Qk"),
+        controller_rec(3, 9093),
     };
     size_t n = sizeof(recs) / sizeof(recs[0]);
     size_t len;
@@ -259,15 +295,22 @@ static void test_features_apply_and_snapshot(void **state)
         feature_rec("group.version", 1),
         feature_rec("no.such.version", 3),
         feature_rec("transaction.version", -1),
+        cluster_rec("c1"),
+        cluster_rec("c2"), /* skipped: the id is written once */
+        controller_rec(2, 9093),
+        broker_rec(2, NULL),
     };
-    apply_entry(&f, e1, 4);
+    apply_entry(&f, e1, 8);
     img = bk_md_fsm_acquire(&f);
+    assert_string_equal(img->cluster_id, "c1");
+    assert_int_equal(bk_md_image_controller(img, 2)->port, 9093);
+    assert_null(bk_md_image_controller(img, 1));
     assert_true(img->features_finalized);
     assert_int_equal(img->features[BK_MD_FEAT_METADATA], 7);
     assert_int_equal(img->features[BK_MD_FEAT_GROUP], 1);
     assert_int_equal(img->features[BK_MD_FEAT_TXN], 0);
-    assert_int_equal(img->n_skipped, 2);
-    assert_int_equal(img->offset, 4);
+    assert_int_equal(img->n_skipped, 3);
+    assert_int_equal(img->offset, 8);
     void *buf;
     size_t len;
     assert_int_equal(bk_md_image_snapshot(img, bk_malloc, &buf, &len), 0);
@@ -275,6 +318,13 @@ static void test_features_apply_and_snapshot(void **state)
     assert_int_equal(bk_md_image_restore(buf, len, &back), 0);
     assert_true(back->features_finalized);
     assert_memory_equal(back->features, img->features, sizeof(img->features));
+    /* The snapshot keeps the cluster id, the controllers and the brokers'
+     * incarnations. */
+    assert_string_equal(back->cluster_id, "c1");
+    assert_int_equal(bk_md_image_controller(back, 2)->incarnation.b[0],
+                     9093 & 0xff);
+    assert_int_equal(bk_md_image_broker(back, 2)->incarnation.b[3], 2);
+    assert_true(bk_md_image_broker(back, 2)->in_controlled_shutdown);
     bk_md_image_release(back);
     bk_free(buf);
     bk_md_image_release(img);
@@ -284,6 +334,7 @@ static void test_features_apply_and_snapshot(void **state)
     assert_int_equal(bk_md_image_snapshot(empty, bk_malloc, &buf, &len), 0);
     assert_int_equal(bk_md_image_restore(buf, len, &back), 0);
     assert_false(back->features_finalized);
+    assert_null(back->cluster_id);
     bk_md_image_release(back);
     bk_md_image_release(empty);
     bk_free(buf);

@@ -737,10 +737,10 @@ static void test_change_partition_and_fence(void **state)
     assert_int_equal(e->recs.n, 0);
 
     /* Fencing: fenced brokers get no new replicas. */
-    assert_int_equal(bk_md_op_fence_broker(e->img, 3, true, &e->recs, e->msg),
-                     0);
-    assert_int_equal(bk_md_op_fence_broker(e->img, 7, true, &e->recs, e->msg),
-                     8);
+    assert_int_equal(
+        bk_md_op_broker_change(e->img, 3, BK_MD_FENCE, &e->recs, e->msg), 0);
+    assert_int_equal(
+        bk_md_op_broker_change(e->img, 7, BK_MD_FENCE, &e->recs, e->msg), 8);
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 3)->fenced);
     assert_string_equal(bk_md_image_broker(e->img, 3)->rack, "c");
@@ -760,6 +760,106 @@ static void test_change_partition_and_fence(void **state)
     assert_int_equal(bk_md_op_create_topic(e->img, &q3, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
                      38);
+}
+
+static const struct bk_md_partition *part_of(struct env *e,
+                                             const char *topic,
+                                             int32_t p)
+{
+    const struct bk_md_topic *t = bk_md_image_topic(e->img, topic,
+                                                    strlen(topic));
+    assert_non_null(t);
+    return bk_md_topic_partition(t, p);
+}
+
+/* Issue 12: a registration starts fenced, a retry of the same incarnation
+ * gets its epoch back, another cluster id is refused; fencing moves
+ * leaders to live in-sync replicas or leaves the partition leaderless, and
+ * unfencing takes the leaderless ones back. */
+static void test_membership(void **state)
+{
+    struct env *e = *state;
+    struct bk_md_registration reg = { .id = 9,
+                                      .incarnation = { { 1, 2, 3 } },
+                                      .cluster_id = "abc",
+                                      .host = "127.0.0.1",
+                                      .port = 9099,
+                                      .fenced = true };
+    int64_t epoch = -1;
+    assert_int_equal(bk_md_op_register(e->img, &reg, &e->recs, &epoch, e->msg),
+                     0);
+    assert_int_equal(epoch, e->img->offset);
+    env_commit(e);
+    assert_string_equal(e->img->cluster_id, "abc");
+    assert_true(bk_md_image_broker(e->img, 9)->fenced);
+    int64_t again = -1;
+    assert_int_equal(bk_md_op_register(e->img, &reg, &e->recs, &again, e->msg),
+                     0);
+    assert_int_equal(again, epoch);
+    assert_int_equal(e->recs.n, 0);
+    reg.cluster_id = "other";
+    reg.incarnation.b[0] = 9;
+    assert_int_equal(bk_md_op_register(e->img, &reg, &e->recs, &again, e->msg),
+                     104);
+    assert_string_equal(e->msg,
+                        "Expected cluster ID abc, but got cluster ID other.");
+    assert_int_equal(e->recs.n, 0);
+
+    /* Two partitions: "solo" on broker 2 alone, "pair" led by 2 with 1. */
+    const int32_t solo[] = { 2 }, pair[] = { 2, 1 };
+    struct bk_md_replicas a1 = { 0, 1, solo }, a2 = { 0, 2, pair };
+    struct bk_md_topic_spec s1 = { bk_str_c("solo"), -1, -1, 0, NULL, 1, &a1 };
+    struct bk_md_topic_spec s2 = { bk_str_c("pair"), -1, -1, 0, NULL, 1, &a2 };
+    assert_int_equal(bk_md_op_create_topic(e->img, &s1, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_create_topic(e->img, &s2, &e->defs, &e->rng,
+                                           &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    assert_int_equal(bk_md_led_partitions(e->img, 2), 2);
+    assert_int_equal(
+        bk_md_op_broker_change(e->img, 2, BK_MD_FENCE, &e->recs, e->msg), 0);
+    env_commit(e);
+    assert_true(bk_md_image_broker(e->img, 2)->fenced);
+    assert_int_equal(part_of(e, "solo", 0)->leader, -1);
+    assert_int_equal(part_of(e, "solo", 0)->n_isr, 1); /* keeps the last */
+    assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 1);
+    assert_int_equal(part_of(e, "pair", 0)->leader, 1);
+    assert_int_equal(part_of(e, "pair", 0)->n_isr, 1);
+    assert_int_equal(bk_md_led_partitions(e->img, 2), 0);
+
+    assert_int_equal(
+        bk_md_op_broker_change(e->img, 2, BK_MD_UNFENCE, &e->recs, e->msg), 0);
+    env_commit(e);
+    assert_false(bk_md_image_broker(e->img, 2)->fenced);
+    assert_int_equal(part_of(e, "solo", 0)->leader, 2);
+    assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 2);
+    assert_int_equal(part_of(e, "pair", 0)->leader, 1); /* not in the ISR */
+
+    /* A controlled shutdown leaves the broker unfenced, leading nothing. */
+    assert_int_equal(
+        bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, &e->recs, e->msg), 0);
+    env_commit(e);
+    assert_true(bk_md_image_broker(e->img, 2)->in_controlled_shutdown);
+    assert_false(bk_md_image_broker(e->img, 2)->fenced);
+    assert_int_equal(bk_md_led_partitions(e->img, 2), 0);
+
+    /* Controller endpoints: written when new or changed, else nothing. */
+    struct bk_uuid inc = { { 5 } };
+    assert_int_equal(bk_md_op_register_controller(e->img, 1, &inc, "h", 7,
+                                                  "abc", &e->recs, e->msg),
+                     0);
+    assert_int_equal(e->recs.n, 1);
+    env_commit(e);
+    assert_int_equal(bk_md_image_controller(e->img, 1)->port, 7);
+    assert_int_equal(bk_md_op_register_controller(e->img, 1, &inc, "h", 7,
+                                                  "abc", &e->recs, e->msg),
+                     0);
+    assert_int_equal(e->recs.n, 0);
+    assert_int_equal(bk_md_op_register_controller(e->img, 1, &inc, "h", 7,
+                                                  "zzz", &e->recs, e->msg),
+                     104);
 }
 
 static int16_t update1(struct env *e, const char *name, int16_t level, int8_t t)
@@ -851,6 +951,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_change_partition_and_fence, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_update_features, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
         cmocka_unit_test(test_random_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
