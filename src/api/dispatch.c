@@ -63,6 +63,16 @@ static const struct bk_handler handlers[] = {
       bk_handle_consumer_group_describe },
 };
 
+/* The controller's APIs that brokerd nodes send each other (issue 12). They
+ * are served like the others but never advertised in ApiVersions: clients
+ * have no use for them, and Kafka serves them on the controller listener
+ * only. */
+static const struct bk_handler internal_handlers[] = {
+    { BK_API_BROKER_REGISTRATION, 0, 4, 0, bk_handle_broker_registration },
+    { BK_API_BROKER_HEARTBEAT, 0, 1, 0, bk_handle_broker_heartbeat },
+    { BK_API_ALLOCATE_PRODUCER_IDS, 0, 0, 0, bk_handle_allocate_producer_ids },
+};
+
 const struct bk_handler *bk_api_handlers(size_t *n)
 {
     *n = sizeof(handlers) / sizeof(handlers[0]);
@@ -74,6 +84,12 @@ static const struct bk_handler *find_handler(int16_t key)
     for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
         if (handlers[i].key == key) {
             return &handlers[i];
+        }
+    }
+    size_t n = sizeof(internal_handlers) / sizeof(internal_handlers[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (internal_handlers[i].key == key) {
+            return &internal_handlers[i];
         }
     }
     return NULL;

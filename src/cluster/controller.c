@@ -36,6 +36,7 @@
 #include <uv.h>
 
 #include "cluster/fsm.h"
+#include "cluster/heartbeats.h"
 #include "cluster/ops.h"
 #include "common/assert.h"
 #include "common/diag.h"
@@ -47,7 +48,7 @@
 #define MAX_ENTRY_BYTES (1024 * 1024)
 #define LOCK_FILE       "brokerd.lock"
 
-enum { REQ_PROPOSE, REQ_BARRIER };
+enum { REQ_PROPOSE, REQ_BARRIER, REQ_CALL };
 
 /* A request queued by any thread. */
 struct md_req {
@@ -129,6 +130,10 @@ struct bk_md {
 
     atomic_int active;
     atomic_int leader;
+
+    char ctl_host[MAX_ADDR]; /* cfg.ctl_host, copied */
+    char cluster_id[64];     /* cfg.cluster_id, copied */
+    struct bk_md_hb *hb;     /* raft thread only */
 };
 
 /* Writes one error line (truncated to BK_ERRMSG_SIZE on purpose). */
@@ -468,6 +473,48 @@ static struct md_req *take_held(struct bk_md *md)
 
 /* ---- leadership ------------------------------------------------------- */
 
+static void endpoint_cb(void *data, int status)
+{
+    struct bk_md *md = data;
+    if (status != 0 && status != BK_ESHUTDOWN && status != BK_ENOTLEADER) {
+        bk_diag_warn("cluster",
+                     "msg=\"cannot record the controller endpoint\" err=%s",
+                     bk_strerror(status));
+    }
+    (void)md;
+}
+
+/* The active controller records where it serves the controller's Kafka
+ * requests, so that brokers can reach it (and the cluster id of a new
+ * log). A log of another cluster stops this node: it must not act for a
+ * cluster it was not formatted for. */
+static void announce_endpoint(struct bk_md *md)
+{
+    if (md->cfg.ctl_port <= 0) {
+        return;
+    }
+    struct bk_arena arena;
+    bk_arena_init(&arena, 1024, 0);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, &arena);
+    char msg[BK_MD_MSG_SIZE];
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    int16_t code = bk_md_op_register_controller(
+        img, md->node_id, &md->cfg.incarnation, md->ctl_host,
+        md->cfg.ctl_port, md->cluster_id[0] != '\0' ? md->cluster_id : NULL,
+        &recs, msg);
+    bk_md_image_release(img);
+    if (code != 0) {
+        bk_diag_error("cluster", "msg=\"%s\"", msg);
+    } else if (recs.n > 0) {
+        int rv = bk_md_propose(md, recs.v, recs.n, endpoint_cb, md);
+        if (rv != 0) {
+            endpoint_cb(md, rv);
+        }
+    }
+    bk_arena_destroy(&arena);
+}
+
 static void lead_barrier_cb(struct raft_barrier *req, int status)
 {
     struct bk_md *md = req->data;
@@ -485,6 +532,8 @@ static void lead_barrier_cb(struct raft_barrier *req, int status)
     atomic_store(&md->active, 1);
     bk_diag_info("cluster", "msg=\"active controller\" node=%d", md->node_id);
     submit_list(md, take_held(md));
+    bk_md_hb_activated(md->hb);
+    announce_endpoint(md);
 }
 
 static void check_cb(uv_check_t *h)
@@ -565,6 +614,26 @@ static void transfer_timer_cb(uv_timer_t *t)
     start_close(t->data);
 }
 
+/* Runs the REQ_CALL requests of list (in order) and returns the others. */
+static struct md_req *run_calls(struct md_req *list, int status)
+{
+    struct md_req *keep = NULL;
+    struct md_req **tail = &keep;
+    while (list != NULL) {
+        struct md_req *next = list->next;
+        if (list->kind == REQ_CALL) {
+            list->cb(list->data, status);
+            bk_free(list);
+        } else {
+            list->next = NULL;
+            *tail = list;
+            tail = &list->next;
+        }
+        list = next;
+    }
+    return keep;
+}
+
 static void wake_cb(uv_async_t *h)
 {
     struct bk_md *md = h->data;
@@ -578,11 +647,14 @@ static void wake_cb(uv_async_t *h)
     bool stopping = md->stopping;
     pthread_mutex_unlock(&md->qlock);
 
+    list = run_calls(list, stopping ? BK_ESHUTDOWN : 0);
     if (stopping) {
         md->closing = true;
         atomic_store(&md->active, 0);
         complete_list(take_held(md), BK_ESHUTDOWN);
         complete_list(list, BK_ESHUTDOWN);
+        bk_md_hb_close(md->hb);
+        md->hb = NULL;
         /* A controlled shutdown of the leader hands leadership over first
          * (raft-notes §5.3: ~2 ms instead of an election timeout). raft
          * calls back within an election timeout either way; the timer is a
@@ -790,6 +862,7 @@ static void start_handles(struct bk_md *md)
     uv_check_init(&md->loop, &md->check);
     md->check.data = md;
     uv_check_start(&md->check, check_cb);
+    md->hb = bk_md_hb_new(md, &md->loop, md->cfg.broker_session_ms);
 }
 
 static void *md_main(void *arg)
@@ -922,6 +995,15 @@ int bk_md_start(const struct bk_md_config *cfg,
     }
     md->node_id = cfg->node_id;
     snprintf(md->dir, sizeof(md->dir), "%s", cfg->dir);
+    snprintf(md->ctl_host, sizeof(md->ctl_host), "%s",
+             cfg->ctl_host != NULL ? cfg->ctl_host : "");
+    snprintf(md->cluster_id, sizeof(md->cluster_id), "%s",
+             cfg->cluster_id != NULL ? cfg->cluster_id : "");
+    md->cfg.ctl_host = NULL;
+    md->cfg.cluster_id = NULL;
+    if (md->cfg.broker_session_ms == 0) {
+        md->cfg.broker_session_ms = 9000;
+    }
     int rv = bk_md_fsm_init(&md->fsm);
     if (rv != 0) {
         errf(errmsg, "out of memory");
@@ -1059,6 +1141,28 @@ int bk_md_propose(struct bk_md *md,
     }
     bk_assert(wr.err == 0 && wr.len == len);
     return enqueue(md, r);
+}
+
+int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data)
+{
+    struct md_req *r = bk_calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return BK_ENOMEM;
+    }
+    r->kind = REQ_CALL;
+    r->cb = cb;
+    r->data = data;
+    return enqueue(md, r);
+}
+
+struct bk_md_hb *bk_md_hb_of(struct bk_md *md)
+{
+    return md->hb;
+}
+
+int32_t bk_md_node_id(const struct bk_md *md)
+{
+    return md->node_id;
 }
 
 int bk_md_barrier(struct bk_md *md, bk_md_done_cb cb, void *data)

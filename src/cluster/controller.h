@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "cluster/image.h"
+#include "cluster/ops.h"
 #include "cluster/records.h"
 
 /* The outcome of a proposal is unknown: leadership was lost after the entry
@@ -56,6 +57,18 @@ struct bk_md_config {
      * on_image_data is borrowed until bk_md_stop returns. */
     void (*on_image)(void *data);
     void *on_image_data;
+    /* Where this node serves the controller's Kafka requests (the listener
+     * of controller.listener.names); the active controller records it in
+     * the log. ctl_port 0: not recorded (tests). Copied. */
+    const char *ctl_host;
+    int32_t ctl_port;
+    struct bk_uuid incarnation; /* random per process */
+    /* meta.properties' cluster.id: written to a new log, checked against
+     * an old one. NULL: neither. Copied. */
+    const char *cluster_id;
+    /* broker.session.timeout.ms: the active controller fences a broker
+     * that has not heartbeaten for this long. 0: 9000. */
+    unsigned broker_session_ms;
 };
 
 struct bk_md;
@@ -110,6 +123,60 @@ int bk_md_propose_sync(struct bk_md *md,
                        size_t n,
                        unsigned timeout_ms);
 int bk_md_barrier_sync(struct bk_md *md, unsigned timeout_ms);
+
+/* Any thread: runs cb(data, 0) on the raft thread, or cb(data,
+ * BK_ESHUTDOWN) when the controller stops first. Returns 0, BK_ENOMEM or
+ * BK_ESHUTDOWN (then cb never runs). */
+int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data);
+
+/* The node.id this controller runs as. */
+int32_t bk_md_node_id(const struct bk_md *md);
+
+/* ---- broker membership (cluster/heartbeats.c) ------------------------ */
+
+/* The answer to a BrokerRegistration or BrokerHeartbeat, built on the raft
+ * thread. error is a Kafka error code; msg is for the log. */
+struct bk_md_member_resp {
+    int16_t error;
+    int64_t epoch; /* registration: the broker epoch */
+    bool caught_up;
+    bool fenced;
+    bool should_shut_down;
+    char msg[BK_MD_MSG_SIZE];
+};
+
+/* Completion, on the raft thread: short, non-blocking. resp is borrowed
+ * for the call. */
+typedef void (*bk_md_member_cb)(void *data,
+                                const struct bk_md_member_resp *resp);
+
+/* BrokerRegistration (api 62) on the active controller (else
+ * NOT_CONTROLLER): Kafka's checks (cluster id, a live session of another
+ * incarnation: DUPLICATE_BROKER_REGISTRATION), then the registration
+ * record, fenced; the answer comes once it is applied. reg and its strings
+ * are copied. Returns 0 (cb will run once) or BK_ENOMEM/BK_ESHUTDOWN. */
+int bk_md_broker_register(struct bk_md *md,
+                          const struct bk_md_registration *reg,
+                          bk_md_member_cb cb,
+                          void *data);
+
+struct bk_md_heartbeat {
+    int32_t id;
+    int64_t epoch;
+    int64_t metadata_offset; /* the image offset the broker has applied */
+    bool want_fence;
+    bool want_shut_down;
+};
+
+/* BrokerHeartbeat (api 63) on the active controller: renews the broker's
+ * session and moves it through Kafka's states (fenced until caught up,
+ * unfenced, controlled shutdown until it leads nothing, then shut down);
+ * a state change is answered once its record is applied. Stale epoch:
+ * STALE_BROKER_EPOCH. Returns as bk_md_broker_register. */
+int bk_md_broker_heartbeat(struct bk_md *md,
+                           const struct bk_md_heartbeat *hb,
+                           bk_md_member_cb cb,
+                           void *data);
 
 /* Waits until this node is the active controller (leader, barrier done).
  * Returns 0 or BK_ENOTLEADER after timeout_ms. */

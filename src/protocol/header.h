@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/arena.h"
 #include "protocol/prim.h"
 
 struct bk_req_header {
@@ -49,5 +50,32 @@ size_t bk_resp_header_size(bool flexible);
 int bk_resp_header_encode(struct bk_wr *wr,
                           int32_t correlation_id,
                           bool flexible);
+
+/* ---- the client's side (brokerd nodes talking to each other) ---- */
+
+/* Encodes a whole request frame WITHOUT the INT32 size prefix: the request
+ * header (v1 or v2 as the API version says), then body (the request struct
+ * of api_key) at version. *out is allocated in arena (*len bytes). Returns
+ * 0, BK_EINVAL for an API key or version that is not generated, BK_ENOMEM
+ * or the encoder's error. */
+int bk_req_frame_encode(struct bk_arena *arena,
+                        int16_t api_key,
+                        int16_t version,
+                        int32_t correlation_id,
+                        const char *client_id,
+                        const void *body,
+                        uint8_t **out,
+                        size_t *len);
+
+/* Decodes a response frame (without the size prefix, as received) of
+ * api_key at version into body (the response struct, initialised here;
+ * its strings and arrays live in arena or point into frame). Returns 0 or
+ * BK_EPROTO. */
+int bk_resp_frame_decode(struct bk_arena *arena,
+                         int16_t api_key,
+                         int16_t version,
+                         const uint8_t *frame,
+                         size_t len,
+                         void *body);
 
 #endif /* BK_PROTOCOL_HEADER_H */

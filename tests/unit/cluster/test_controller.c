@@ -401,6 +401,137 @@ static void wait_topic(struct bk_md *md, const char *name)
 /* Three real controllers over loopback TCP in one process: one becomes
  * active, followers converge and refuse proposals, the leader stops, a new
  * one takes over, and the old one rejoins and catches up. */
+/* A member request answered on the raft thread, waited for here. */
+struct member_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    struct bk_md_member_resp resp;
+};
+
+static void member_cb(void *data, const struct bk_md_member_resp *resp)
+{
+    struct member_wait *w = data;
+    pthread_mutex_lock(&w->lock);
+    w->resp = *resp;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static struct bk_md_member_resp member_wait(struct member_wait *w)
+{
+    pthread_mutex_lock(&w->lock);
+    while (!w->done) {
+        pthread_cond_wait(&w->cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return w->resp;
+}
+
+static struct bk_md_member_resp do_register(struct bk_md *md,
+                                            const struct bk_md_registration *r)
+{
+    struct member_wait w = { PTHREAD_MUTEX_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, false, { 0 } };
+    assert_int_equal(bk_md_broker_register(md, r, member_cb, &w), 0);
+    return member_wait(&w);
+}
+
+static struct bk_md_member_resp do_heartbeat(struct bk_md *md,
+                                             const struct bk_md_heartbeat *h)
+{
+    struct member_wait w = { PTHREAD_MUTEX_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, false, { 0 } };
+    assert_int_equal(bk_md_broker_heartbeat(md, h, member_cb, &w), 0);
+    return member_wait(&w);
+}
+
+/* Issue 12, the controller's side of membership: the active controller
+ * records its endpoint and the cluster id; a broker registers fenced, is
+ * unfenced once caught up, gets its epoch back on a retry, is refused for
+ * another cluster id, another live incarnation or a stale epoch; a
+ * controlled shutdown is told to go once it leads nothing; a broker whose
+ * session lapses is fenced. */
+static void test_membership(void **state)
+{
+    struct env *e = *state;
+    e->cfg.ctl_host = "127.0.0.1";
+    e->cfg.ctl_port = 9093;
+    e->cfg.cluster_id = "Q2x1c3Rlci1JZC0xMjM0NQ";
+    e->cfg.broker_session_ms = 400;
+    struct bk_md *md = NULL;
+    char err[BK_ERRMSG_SIZE];
+    assert_int_equal(bk_md_start(&e->cfg, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    struct bk_md_image *img = NULL;
+    for (int i = 0; i < 500; i++) {
+        bk_md_image_release(img);
+        img = bk_md_image_acquire(md);
+        if (bk_md_image_controller(img, 1) != NULL) {
+            break;
+        }
+        usleep(10000);
+    }
+    assert_int_equal(bk_md_image_controller(img, 1)->port, 9093);
+    assert_string_equal(img->cluster_id, "Q2x1c3Rlci1JZC0xMjM0NQ");
+    bk_md_image_release(img);
+
+    struct bk_md_registration reg = { .id = 7,
+                                      .incarnation = { { 7 } },
+                                      .cluster_id = "Q2x1c3Rlci1JZC0xMjM0NQ",
+                                      .host = "127.0.0.1",
+                                      .port = 19092 };
+    struct bk_md_member_resp r = do_register(md, &reg);
+    assert_int_equal(r.error, 0);
+    int64_t epoch = r.epoch;
+    assert_int_equal(do_register(md, &reg).epoch, epoch); /* a retry */
+    reg.incarnation.b[0] = 8;
+    reg.cluster_id = "b3RoZXItY2x1c3Rlci1pZA";
+    assert_int_equal(do_register(md, &reg).error, 104);
+    reg.cluster_id = "Q2x1c3Rlci1JZC0xMjM0NQ";
+
+    /* Behind its registration: stays fenced; caught up: unfenced. */
+    struct bk_md_heartbeat hb = { .id = 7, .epoch = epoch, .metadata_offset = 0 };
+    r = do_heartbeat(md, &hb);
+    assert_int_equal(r.error, 0);
+    assert_true(r.fenced);
+    assert_false(r.caught_up);
+    hb.metadata_offset = epoch + 1;
+    r = do_heartbeat(md, &hb);
+    assert_false(r.fenced);
+    assert_true(r.caught_up);
+    /* Another incarnation while this one is live. */
+    assert_int_equal(do_register(md, &reg).error, 101);
+    hb.epoch = epoch + 100;
+    assert_int_equal(do_heartbeat(md, &hb).error, 77);
+    hb.epoch = epoch;
+
+    /* Controlled shutdown: it leads nothing here, so it may go at once. */
+    hb.want_shut_down = true;
+    r = do_heartbeat(md, &hb);
+    assert_int_equal(r.error, 0);
+    assert_true(r.should_shut_down);
+    img = bk_md_image_acquire(md);
+    assert_true(bk_md_image_broker(img, 7)->in_controlled_shutdown);
+    bk_md_image_release(img);
+
+    /* No more heartbeats: fenced within about 1.25 sessions. */
+    bool fenced = false;
+    for (int i = 0; i < 300 && !fenced; i++) {
+        usleep(10000);
+        img = bk_md_image_acquire(md);
+        fenced = bk_md_image_broker(img, 7)->fenced;
+        bk_md_image_release(img);
+    }
+    assert_true(fenced);
+    /* Now another incarnation may register, with a new epoch. */
+    r = do_register(md, &reg);
+    assert_int_equal(r.error, 0);
+    assert_true(r.epoch > epoch);
+    bk_md_stop(md);
+}
+
 static void test_three_voters_failover(void **state)
 {
     struct env *e = *state;
@@ -499,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_three_voters_failover, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,36 @@
+/* Broker sessions on the active controller (internal to src/cluster).
+ *
+ * Kafka keeps brokers' heartbeat sessions in the active controller's
+ * memory, not in the metadata log (replication-notes.md §8, §13): a new
+ * active controller gives every broker a fresh session, and a broker that
+ * has not heartbeaten for broker.session.timeout.ms is fenced by a
+ * metadata record. Everything here runs on the raft thread; the public
+ * entry points are bk_md_broker_register/heartbeat (controller.h). */
+#ifndef BK_CLUSTER_HEARTBEATS_H
+#define BK_CLUSTER_HEARTBEATS_H
+
+#include <stdint.h>
+#include <uv.h>
+
+struct bk_md;
+struct bk_md_hb;
+
+/* Creates the session table with its scan timer on loop (the raft loop).
+ * Returns NULL when out of memory (then brokers are never fenced for a
+ * missed session; logged). */
+struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
+                              uv_loop_t *loop,
+                              unsigned session_ms);
+
+/* This node became the active controller: every registered broker gets a
+ * fresh session. NULL hb is allowed. */
+void bk_md_hb_activated(struct bk_md_hb *hb);
+
+/* Stops the timer; the memory is freed once libuv has closed it. NULL is
+ * allowed. */
+void bk_md_hb_close(struct bk_md_hb *hb);
+
+/* The table of md (raft thread only); NULL when it could not be made. */
+struct bk_md_hb *bk_md_hb_of(struct bk_md *md);
+
+#endif /* BK_CLUSTER_HEARTBEATS_H */
