@@ -26,6 +26,8 @@
 /* As many voters as the metadata quorum takes (cluster/controller.c). */
 #define BK_MAX_VOTERS    16
 #define BK_MAX_BOOTSTRAP 16
+/* Room for bk_config_voters_text() of BK_MAX_VOTERS voters. */
+#define BK_VOTERS_TEXT_SIZE (BK_MAX_VOTERS * 280)
 
 struct bk_listener_cfg {
     char name[32]; /* "PLAINTEXT" */
