@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "group/group.h"
+#include "server/config_int.h"
 
 /* Shorter names for Kafka's types in the table. Storage follows the type:
  * BOOLEAN a bool, SHORT/INT/LONG an int64_t, the others an owned string. */
@@ -46,9 +47,17 @@ static const struct cfg_def defs[] = {
       1, "true", false,
       "Create a topic when a client asks Metadata for one that does not "
       "exist (Kafka's behaviour)." },
+    { "broker.heartbeat.interval.ms", CFG_INT,
+      OFF(broker_heartbeat_interval_ms), 1, I32MAX, "2000", false,
+      "How often a broker heartbeats to the active controller. Must be less "
+      "than `broker.session.timeout.ms`." },
     { "broker.rack", CFG_STRING, OFF(broker_rack), 0, 0, "", false,
       "Rack of this broker, used for rack-aware replica assignment and "
       "returned in Metadata. Empty means none." },
+    { "broker.session.timeout.ms", CFG_INT, OFF(broker_session_timeout_ms), 1,
+      I32MAX, "9000", false,
+      "How long the active controller waits for a heartbeat from a broker "
+      "before it fences the broker (no leadership, left out of Metadata)." },
     { "compression.type", CFG_STRING, OFF(compression_type), 0, 0, "producer",
       false,
       "Default `compression.type` of topics: the codec the broker stores "
@@ -77,13 +86,32 @@ static const struct cfg_def defs[] = {
       "Close a connection that has had no request in flight and no bytes "
       "in either direction for this long (Kafka's default, 10 minutes). 0 "
       "means never." },
+    { "controller.listener.names", CFG_STRING, OFF(controller_listener_names),
+      0, 0, "", false,
+      "Comma-separated names of the listeners that serve the controller's "
+      "requests; each must be the name of a listener in `listeners`, and "
+      "the first one is used. Empty means the first listener in "
+      "`listeners`." },
+    { "controller.quorum.bootstrap.servers", CFG_LIST,
+      OFF(controller_quorum_bootstrap_servers), 0, 0, "", false,
+      "Comma-separated `host:port` Kafka listeners of the controllers, which "
+      "a node without the controller role asks first to find the quorum "
+      "(KIP-853). A broker-only node needs this or "
+      "`controller.quorum.voters`." },
+    { "controller.quorum.election.timeout.ms", CFG_INT,
+      OFF(controller_quorum_election_timeout_ms), 1, I32MAX, "1000", false,
+      "The Raft election timeout of the metadata quorum: how long a voter "
+      "hears nothing from a leader before it starts an election." },
     { "controller.quorum.voters", CFG_LIST, OFF(controller_quorum_voters), 0, 0,
       "", false,
       "The metadata quorum: comma-separated `id@host:port` voters (Kafka's "
       "KRaft name). Cluster metadata is a Raft log replicated among them; "
-      "this node must be one of them. Empty means a single-node cluster "
+      "a node with the controller role must be one of them and a "
+      "broker-only node must not. Empty means a single-node cluster "
       "whose only voter is this node, with its Raft port chosen by the "
-      "system on 127.0.0.1." },
+      "system on 127.0.0.1. With more than one voter, every node's "
+      "`log.dirs` must first be formatted (`brokerd format`), which records "
+      "this set; a node started with another set refuses to start." },
     { "default.replication.factor", CFG_INT, OFF(default_replication_factor), 1,
       32767, "1", false,
       "Replication factor of topics created without one (auto-created, or "
@@ -119,6 +147,15 @@ static const struct cfg_def defs[] = {
     { "group.min.session.timeout.ms", CFG_INT,
       OFF(group_min_session_timeout_ms), 1, I32MAX, "6000", false,
       "The smallest session timeout a group member may ask for." },
+    { "initial.broker.registration.timeout.ms", CFG_INT,
+      OFF(initial_broker_registration_timeout_ms), 1, I32MAX, "60000", false,
+      "How long a broker starting up waits to register with the active "
+      "controller before it gives up and exits." },
+    { "inter.broker.listener.name", CFG_STRING, OFF(inter_broker_listener_name),
+      0, 0, "", false,
+      "Name of the listener other brokers connect to; it must be the name of "
+      "a listener in `listeners`. Empty means the first listener in "
+      "`listeners`." },
     { "listeners", CFG_STRING, OFF(listeners), 0, 0,
       "PLAINTEXT://127.0.0.1:9092", false,
       "Comma-separated `NAME://host:port` addresses to listen on. Only the "
@@ -252,6 +289,13 @@ static const struct cfg_def defs[] = {
       "Replication factor of `__consumer_offsets`. brokerd caps it at the "
       "number of live brokers when it creates the topic, so a single node "
       "works with the default." },
+    { "process.roles", CFG_LIST, OFF(process_roles), 0, 0, "broker,controller",
+      false,
+      "The roles of this node: `broker` (serves clients and holds "
+      "partitions), `controller` (a voter of the metadata quorum), or both, "
+      "comma-separated. Both (combined mode) is the default, so a single "
+      "node needs nothing else. A broker-only node must not be in "
+      "`controller.quorum.voters`." },
     { "queued.max.request.bytes", CFG_LONG, OFF(queued_max_request_bytes), -1,
       I32MAX, "268435456", false,
       "Bytes of requests the broker holds in memory at once, over all "
@@ -602,6 +646,10 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                  "error, off",
                  c->logger_level);
         return BK_ECONFIG;
+    }
+    rv = bk_config_finish_cluster(c, err, errlen);
+    if (rv != 0) {
+        return rv;
     }
     char msg[BK_MD_MSG_SIZE];
     if (bk_topic_settings_broker_defaults(&c->topic_defaults, bk_config_lookup,

@@ -23,10 +23,23 @@
 #include "cluster/topic_config.h"
 
 #define BK_MAX_LISTENERS 8
+/* As many voters as the metadata quorum takes (cluster/controller.c). */
+#define BK_MAX_VOTERS    16
+#define BK_MAX_BOOTSTRAP 16
+/* Room for bk_config_voters_text() of BK_MAX_VOTERS voters. */
+#define BK_VOTERS_TEXT_SIZE (BK_MAX_VOTERS * 280)
 
 struct bk_listener_cfg {
     char name[32]; /* "PLAINTEXT" */
     char host[256];
+    int port;
+};
+
+/* One entry of controller.quorum.voters ("id@host:port") or of
+ * controller.quorum.bootstrap.servers ("host:port", id -1). */
+struct bk_voter_cfg {
+    int32_t id;
+    char host[256]; /* without the brackets of an IPv6 address */
     int port;
 };
 
@@ -53,6 +66,14 @@ struct bk_config {
     int64_t shutdown_timeout_ms;
     char *logger_level;
     char *controller_quorum_voters;
+    char *controller_quorum_bootstrap_servers;
+    int64_t controller_quorum_election_timeout_ms;
+    char *process_roles;
+    char *controller_listener_names;
+    char *inter_broker_listener_name;
+    int64_t broker_session_timeout_ms;
+    int64_t broker_heartbeat_interval_ms;
+    int64_t initial_broker_registration_timeout_ms;
     int64_t log_max_open_files;
     bool log_cleaner_enable;
     int64_t log_cleaner_backoff_ms;
@@ -96,6 +117,20 @@ struct bk_config {
     unsigned nlisteners;
     struct bk_listener_cfg advertised[BK_MAX_LISTENERS];
     unsigned nadvertised;
+    /* process.roles: a combined node (the default) has both. */
+    bool is_broker;
+    bool is_controller;
+    /* controller.quorum.voters in the order given; nvoters 0 means the
+     * single-node quorum of this node alone. */
+    struct bk_voter_cfg voter[BK_MAX_VOTERS];
+    unsigned nvoters;
+    struct bk_voter_cfg bootstrap[BK_MAX_BOOTSTRAP];
+    unsigned nbootstrap;
+    /* Indexes into listener[]: the listener serving the controller's
+     * requests (the first of controller.listener.names) and the one other
+     * brokers connect to (inter.broker.listener.name); 0 when unset. */
+    unsigned controller_listener;
+    unsigned inter_broker_listener;
 };
 
 /* Sets every field to its default. */
@@ -118,6 +153,18 @@ int bk_config_set(struct bk_config *c,
 
 /* Cross-field checks and derived values (listeners parsed). */
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
+
+/* Writes the voters of c as one canonical line, sorted by id
+ * ("1@h:9093,2@h:9093"; empty for the single-node quorum), so that two
+ * spellings of one voter set compare equal. Returns BK_ERANGE when out is
+ * too small. */
+int bk_config_voters_text(const struct bk_config *c, char *out, size_t outlen);
+
+/* Whether this node must find its log.dirs formatted (`brokerd format`)
+ * rather than format it on first start: it belongs to a quorum of more
+ * than one voter, or it is a broker without the controller role, which
+ * needs the cluster id of the controllers. */
+bool bk_config_needs_format(const struct bk_config *c);
 
 /* Frees owned strings. */
 void bk_config_free(struct bk_config *c);

@@ -16,6 +16,7 @@
 #include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
+#include "server/datadir_int.h"
 
 static int mkdir_p(const char *path, char *err, size_t errlen)
 {
@@ -57,9 +58,14 @@ int bk_random_uuid_string(char *out, size_t outlen)
     static const char b64[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     unsigned char u[16];
-    if (outlen < 23 || getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
-        return BK_EIO;
-    }
+    /* Kafka draws again when the text would start with '-' (so that it
+     * cannot be read as an option on a command line); the first 6 bits
+     * give the first character, and 62 is '-'. */
+    do {
+        if (outlen < 23 || getrandom(u, sizeof(u), 0) != (ssize_t)sizeof(u)) {
+            return BK_EIO;
+        }
+    } while ((u[0] >> 2) == 62);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* IETF variant */
     size_t o = 0;
@@ -79,70 +85,8 @@ int bk_random_uuid_string(char *out, size_t outlen)
     return 0;
 }
 
-/* Reads key from a properties file into out; 0, BK_ENOENT or BK_ENOTFOUND. */
-static int read_prop(const char *file, const char *key, char *out, size_t n)
-{
-    FILE *f = fopen(file, "r");
-    if (f == NULL) {
-        return BK_ENOENT;
-    }
-    char line[512];
-    size_t kl = strlen(key);
-    int rv = BK_ENOTFOUND;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, key, kl) == 0 && line[kl] == '=') {
-            char *v = line + kl + 1;
-            v[strcspn(v, "\r\n")] = '\0';
-            snprintf(out, n, "%s", v);
-            rv = 0;
-            break;
-        }
-    }
-    (void)fclose(f); /* read only */
-    return rv;
-}
-
-static int write_meta(const char *dir,
-                      const char *cluster_id,
-                      int64_t node_id,
-                      char *err,
-                      size_t errlen)
-{
-    char tmp[4200], final[4200];
-    snprintf(tmp, sizeof(tmp), "%s/meta.properties.tmp", dir);
-    snprintf(final, sizeof(final), "%s/meta.properties", dir);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "log.dirs: cannot write %s: %s", tmp,
-                 strerror(e));
-        return -e;
-    }
-    char buf[256];
-    int n = snprintf(buf, sizeof(buf),
-                     "#\n#brokerd meta.properties\nversion=1\ncluster.id=%s\n"
-                     "node.id=%lld\n",
-                     cluster_id, (long long)node_id);
-    bool ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
-    int e = errno;
-    close(fd);
-    if (!ok || rename(tmp, final) != 0) {
-        e = ok ? errno : e;
-        snprintf(err, errlen, "log.dirs: cannot write %s: %s", final,
-                 strerror(e));
-        return -e;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        fsync(dfd);
-        close(dfd);
-    }
-    return 0;
-}
-
-int bk_datadir_open(struct bk_datadir *d,
+int bk_datadir_lock(struct bk_datadir *d,
                     const char *path,
-                    int64_t node_id,
                     char *err,
                     size_t errlen)
 {
@@ -174,35 +118,98 @@ int bk_datadir_open(struct bk_datadir *d,
         d->lock_fd = -1;
         return BK_EBUSY;
     }
-    snprintf(file, sizeof(file), "%s/meta.properties", path);
-    char stored[64];
-    rv = read_prop(file, "cluster.id", d->cluster_id, sizeof(d->cluster_id));
-    if (rv == BK_ENOENT) {
-        if (bk_random_uuid_string(d->cluster_id, sizeof(d->cluster_id)) != 0) {
-            snprintf(err, errlen, "cannot read random bytes for a cluster id");
-            bk_datadir_close(d);
-            return BK_EIO;
-        }
-        rv = write_meta(path, d->cluster_id, node_id, err, errlen);
-        if (rv != 0) {
-            bk_datadir_close(d);
-        }
+    return 0;
+}
+
+static int not_formatted(const char *path, char *err, size_t errlen)
+{
+    snprintf(err, errlen,
+             "log.dirs: %s is not formatted; run \"brokerd format -c FILE "
+             "--cluster-id ID\" with the same cluster id on every node",
+             path);
+    return BK_ECONFIG;
+}
+
+/* A new directory of a node that may format itself: a random cluster id,
+ * as Kafka's format without --cluster-id would pick. */
+static int self_format(const char *path,
+                       struct bk_meta *m,
+                       int64_t node_id,
+                       const char *voters,
+                       char *err,
+                       size_t errlen)
+{
+    memset(m, 0, sizeof(*m));
+    m->has_node_id = true;
+    m->node_id = node_id;
+    m->has_voters = voters != NULL;
+    snprintf(m->voters, sizeof(m->voters), "%s", voters ? voters : "");
+    if (bk_random_uuid_string(m->cluster_id, sizeof(m->cluster_id)) != 0) {
+        snprintf(err, errlen, "cannot read random bytes for a cluster id");
+        return BK_EIO;
+    }
+    return bk_meta_write(path, m, err, errlen);
+}
+
+/* Opens path for node_id. voters is the node's canonical voter set, or
+ * NULL to record and check none (bk_datadir_open's callers). */
+static int open_dir(struct bk_datadir *d,
+                    const char *path,
+                    int64_t node_id,
+                    const char *voters,
+                    bool must_be_formatted,
+                    char *err,
+                    size_t errlen)
+{
+    struct stat st;
+    if (must_be_formatted && stat(path, &st) != 0 && errno == ENOENT) {
+        /* Not even created: say what is missing, and create nothing. */
+        memset(d, 0, sizeof(*d));
+        d->lock_fd = -1;
+        return not_formatted(path, err, errlen);
+    }
+    int rv = bk_datadir_lock(d, path, err, errlen);
+    if (rv != 0) {
         return rv;
     }
-    if (rv != 0 || d->cluster_id[0] == '\0') {
-        snprintf(err, errlen, "log.dirs: %s has no cluster.id", file);
-        bk_datadir_close(d);
-        return BK_ECORRUPT;
+    struct bk_meta m;
+    rv = bk_meta_read(path, &m, err, errlen);
+    if (rv == BK_ENOENT) {
+        rv = must_be_formatted
+                 ? not_formatted(path, err, errlen)
+                 : self_format(path, &m, node_id, voters, err, errlen);
+    } else if (rv == 0) {
+        rv = bk_meta_check(path, &m, node_id, voters, err, errlen);
     }
-    if (read_prop(file, "node.id", stored, sizeof(stored)) == 0 &&
-        strtoll(stored, NULL, 10) != node_id) {
-        snprintf(err, errlen,
-                 "node.id: %lld does not match node.id %s stored in %s",
-                 (long long)node_id, stored, file);
+    if (rv != 0) {
         bk_datadir_close(d);
+        return rv;
+    }
+    snprintf(d->cluster_id, sizeof(d->cluster_id), "%s", m.cluster_id);
+    return 0;
+}
+
+int bk_datadir_open(struct bk_datadir *d,
+                    const char *path,
+                    int64_t node_id,
+                    char *err,
+                    size_t errlen)
+{
+    return open_dir(d, path, node_id, NULL, false, err, errlen);
+}
+
+int bk_datadir_open_config(struct bk_datadir *d,
+                           const struct bk_config *cfg,
+                           char *err,
+                           size_t errlen)
+{
+    char voters[BK_VOTERS_TEXT_SIZE];
+    if (bk_config_voters_text(cfg, voters, sizeof(voters)) != 0) {
+        snprintf(err, errlen, "controller.quorum.voters: too long");
         return BK_ECONFIG;
     }
-    return 0;
+    return open_dir(d, cfg->log_dirs, cfg->node_id, voters,
+                    bk_config_needs_format(cfg), err, errlen);
 }
 
 void bk_datadir_close(struct bk_datadir *d)

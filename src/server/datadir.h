@@ -1,12 +1,19 @@
 /* The broker's data directory: creation, the single-process lock, and
  * meta.properties (cluster id and node id, as Kafka's `kafka-storage.sh
- * format` writes them). */
+ * format` writes them, plus the voter set it was formatted with).
+ *
+ * A node of a multi-voter quorum, or a broker-only node, must be formatted
+ * with `brokerd format` and the cluster id every node shares, so that a
+ * node never makes up a cluster of its own by starting on an empty
+ * directory. A single node formats itself on first start. */
 #ifndef BK_SERVER_DATADIR_H
 #define BK_SERVER_DATADIR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "server/config.h"
 
 struct bk_datadir {
     int lock_fd;         /* owned: holds flock(LOCK_EX) while open */
@@ -24,6 +31,38 @@ int bk_datadir_open(struct bk_datadir *d,
                     int64_t node_id,
                     char *err,
                     size_t errlen);
+
+/* bk_datadir_open() for the node cfg describes (borrowed), with the
+ * start-up rules of a cluster: when bk_config_needs_format(cfg), an
+ * unformatted log.dirs is an error (BK_ECONFIG, one line saying to run
+ * `brokerd format`) rather than formatted with a new cluster id; a
+ * directory formatted with another controller.quorum.voters than cfg's is
+ * an error naming both sets (directories formatted before the set was
+ * recorded are not checked). A single node formats itself as
+ * bk_datadir_open() does, recording its voter set. */
+int bk_datadir_open_config(struct bk_datadir *d,
+                           const struct bk_config *cfg,
+                           char *err,
+                           size_t errlen);
+
+/* `brokerd format` (Kafka's `kafka-storage.sh format`): writes
+ * meta.properties into cfg's log.dirs (created if missing) with
+ * cluster_id, cfg's node.id and its voter set, under the directory's lock.
+ * A directory already formatted is an error, unless ignore_formatted and
+ * it matches cfg (same node.id and voters), when it is left as it is
+ * (*formatted false). A different stored cluster id is always an error.
+ * Errors: BK_EINVAL (cluster_id not a Kafka UUID string), BK_EEXIST,
+ * BK_ECONFIG, BK_EBUSY or an I/O error, with one line in err. */
+int bk_datadir_format(const struct bk_config *cfg,
+                      const char *cluster_id,
+                      bool ignore_formatted,
+                      bool *formatted,
+                      char *err,
+                      size_t errlen);
+
+/* Whether id is a cluster id as Kafka writes one: a 16-byte UUID in 22
+ * characters of unpadded base64url. */
+bool bk_cluster_id_valid(const char *id);
 
 /* Removes what deleted topics left behind: directories named
  * "<topic>-<partition>.<topic id>-delete" that a crash or restart stopped

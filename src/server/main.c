@@ -1,16 +1,27 @@
 /* brokerd: the Kafka-compatible broker. See README.md and
  * docs/architecture.md. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/diag.h"
 #include "server/broker.h"
 #include "server/config.h"
+#include "server/datadir.h"
 
 static void usage(FILE *out)
 {
     fprintf(out,
             "Usage: brokerd -c FILE        run the broker with config FILE\n"
+            "       brokerd format -c FILE --cluster-id ID "
+            "[--ignore-formatted]\n"
+            "                              write meta.properties into the "
+            "log.dirs of FILE\n"
+            "                              (needed before the first start of "
+            "a node of a\n"
+            "                              multi-voter quorum or a "
+            "broker-only node)\n"
+            "       brokerd random-uuid    print a new cluster id\n"
             "       brokerd --check-config FILE\n"
             "                              check FILE and exit (0 if valid)\n"
             "       brokerd --config-doc   print the settings reference "
@@ -41,6 +52,80 @@ static int load(struct bk_config *cfg, const char *path)
     return rv;
 }
 
+/* `brokerd format`, with the options of Kafka's `kafka-storage.sh format`
+ * (long and short names). Exit status 0, 1 on failure, 2 on bad usage. */
+static int format_cmd(int argc, char **argv)
+{
+    const char *conf = NULL, *cluster_id = NULL;
+    bool ignore = false;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_arg = i + 1 < argc;
+        if ((strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) && has_arg) {
+            conf = argv[++i];
+        } else if ((strcmp(a, "-t") == 0 || strcmp(a, "--cluster-id") == 0) &&
+                   has_arg) {
+            cluster_id = argv[++i];
+        } else if (strcmp(a, "-g") == 0 ||
+                   strcmp(a, "--ignore-formatted") == 0) {
+            ignore = true;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (conf == NULL || cluster_id == NULL) {
+        usage(stderr);
+        return 2;
+    }
+    struct bk_config cfg;
+    if (load(&cfg, conf) != 0) {
+        return 1;
+    }
+    char err[2048];
+    bool formatted;
+    int rv = bk_datadir_format(&cfg, cluster_id, ignore, &formatted, err,
+                               sizeof(err));
+    if (rv != 0) {
+        fprintf(stderr, "brokerd: %s\n", err);
+    } else if (formatted) {
+        printf("Formatted %s with cluster id %s (node.id %lld)\n", cfg.log_dirs,
+               cluster_id, (long long)cfg.node_id);
+    } else {
+        printf("%s is already formatted with cluster id %s; left as it is\n",
+               cfg.log_dirs, cluster_id);
+    }
+    bk_config_free(&cfg);
+    return rv == 0 ? 0 : 1;
+}
+
+static int random_uuid_cmd(void)
+{
+    char id[32];
+    if (bk_random_uuid_string(id, sizeof(id)) != 0) {
+        fprintf(stderr, "brokerd: cannot read random bytes\n");
+        return 1;
+    }
+    printf("%s\n", id);
+    return 0;
+}
+
+/* The start-up rules of the data directory (bk_datadir_open_config):
+ * checked here, before the broker starts, while broker.c still opens the
+ * directory with bk_datadir_open(). Once it calls bk_datadir_open_config()
+ * itself, this check goes. */
+static int check_datadir(const struct bk_config *cfg)
+{
+    char err[2048];
+    struct bk_datadir d;
+    if (bk_datadir_open_config(&d, cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "brokerd: %s\n", err);
+        return 1;
+    }
+    bk_datadir_close(&d);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 2 &&
@@ -56,6 +141,12 @@ int main(int argc, char **argv)
         bk_config_write_doc(stdout);
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "random-uuid") == 0) {
+        return random_uuid_cmd();
+    }
+    if (argc >= 2 && strcmp(argv[1], "format") == 0) {
+        return format_cmd(argc, argv);
+    }
     struct bk_config cfg;
     if (argc == 3 && strcmp(argv[1], "--check-config") == 0) {
         if (load(&cfg, argv[2]) != 0) {
@@ -67,6 +158,10 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "-c") == 0) {
         if (load(&cfg, argv[2]) != 0) {
+            return 1;
+        }
+        if (check_datadir(&cfg) != 0) {
+            bk_config_free(&cfg);
             return 1;
         }
         enum bk_diag_level lvl;

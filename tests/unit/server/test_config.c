@@ -251,6 +251,100 @@ static void test_doc_lists_topic_configs(void **state)
     free(buf);
 }
 
+/* The cluster settings of issue 12: defaults keep a single node combined,
+ * the parsed forms land in the derived fields, and each cross-field rule
+ * fails with one line naming its settings. */
+static void test_cluster_settings(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c, "", err, sizeof(err)), 0);
+    assert_true(c.is_broker);
+    assert_true(c.is_controller);
+    assert_int_equal(c.nvoters, 0);
+    assert_int_equal(c.broker_session_timeout_ms, 9000);
+    assert_int_equal(c.broker_heartbeat_interval_ms, 2000);
+    assert_int_equal(c.initial_broker_registration_timeout_ms, 60000);
+    assert_int_equal(c.controller_quorum_election_timeout_ms, 1000);
+    assert_false(bk_config_needs_format(&c));
+    bk_config_free(&c);
+
+    assert_int_equal(
+        load_text(&c,
+                  "node.id=2\n"
+                  "listeners=PLAINTEXT://127.0.0.1:9092,"
+                  "PLAINTEXT://127.0.0.1:9093\n"
+                  "process.roles = controller , broker\n"
+                  "controller.quorum.voters=3@h3:93, 2@[::1]:92,1@h1:91\n"
+                  "controller.listener.names=PLAINTEXT\n"
+                  "inter.broker.listener.name=PLAINTEXT\n",
+                  err, sizeof(err)),
+        0);
+    assert_true(c.is_broker && c.is_controller);
+    assert_int_equal(c.nvoters, 3);
+    assert_int_equal(c.voter[1].id, 2);
+    assert_string_equal(c.voter[1].host, "::1");
+    assert_int_equal(c.voter[1].port, 92);
+    assert_int_equal(c.controller_listener, 0);
+    assert_int_equal(c.inter_broker_listener, 0);
+    assert_true(bk_config_needs_format(&c));
+    char text[256];
+    assert_int_equal(bk_config_voters_text(&c, text, sizeof(text)), 0);
+    assert_string_equal(text, "1@h1:91,2@[::1]:92,3@h3:93");
+    assert_int_equal(bk_config_voters_text(&c, text, 8), BK_ERANGE);
+    bk_config_free(&c);
+
+    assert_int_equal(load_text(&c,
+                               "process.roles=broker\n"
+                               "controller.quorum.bootstrap.servers="
+                               "c1:9092,[::1]:9093\n",
+                               err, sizeof(err)),
+                     0);
+    assert_true(c.is_broker);
+    assert_false(c.is_controller);
+    assert_int_equal(c.nbootstrap, 2);
+    assert_string_equal(c.bootstrap[1].host, "::1");
+    assert_true(bk_config_needs_format(&c));
+    bk_config_free(&c);
+
+    assert_int_equal(
+        load_text(&c, "process.roles=controller\n", err, sizeof(err)), 0);
+    assert_false(c.is_broker);
+    assert_true(c.is_controller);
+    bk_config_free(&c);
+
+    expect_error("process.roles=\n", "process.roles: must be");
+    expect_error("process.roles=broker,zookeeper\n",
+                 "process.roles: 'zookeeper' is not broker or controller");
+    expect_error("process.roles=broker,broker\n", "given twice");
+    expect_error("broker.heartbeat.interval.ms=9000\n",
+                 "broker.heartbeat.interval.ms: 9000 must be less than "
+                 "broker.session.timeout.ms (9000)");
+    expect_error("node.id=4\ncontroller.quorum.voters=1@h:1,2@h:2\n",
+                 "node.id 4 has the controller role");
+    expect_error("process.roles=broker\ncontroller.quorum.voters=1@h:1\n",
+                 "process.roles: node.id 1 is in controller.quorum.voters");
+    expect_error("process.roles=broker\n",
+                 "needs controller.quorum.voters or "
+                 "controller.quorum.bootstrap.servers");
+    expect_error("controller.quorum.voters=1@h:1,1@g:2\n",
+                 "node id 1 appears twice");
+    expect_error("controller.quorum.voters=1@h\n", "bad entry '1@h'");
+    expect_error("controller.quorum.voters=x@h:1\n", "bad entry");
+    expect_error("controller.quorum.voters=1@h:1,,2@h:2\n", "bad entry ''");
+    expect_error("controller.quorum.voters=1@h:70000\n", "bad entry");
+    expect_error(
+        "process.roles=broker\n"
+        "controller.quorum.bootstrap.servers=c1\n",
+        "controller.quorum.bootstrap.servers: bad entry 'c1'");
+    expect_error("controller.listener.names=CONTROLLER\n",
+                 "controller.listener.names: 'CONTROLLER' is not the name");
+    expect_error("inter.broker.listener.name=INTERNAL\n",
+                 "inter.broker.listener.name: 'INTERNAL' is not the name");
+    expect_error("controller.quorum.election.timeout.ms=0\n", "outside");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -261,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_defaults_valid_and_typed),
         cmocka_unit_test(test_topic_defaults),
         cmocka_unit_test(test_doc_lists_topic_configs),
+        cmocka_unit_test(test_cluster_settings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

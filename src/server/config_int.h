@@ -1,0 +1,16 @@
+/* Internals of the broker configuration shared by its files. */
+#ifndef BK_SERVER_CONFIG_INT_H
+#define BK_SERVER_CONFIG_INT_H
+
+#include <stddef.h>
+
+#include "server/config.h"
+
+/* The cluster part of bk_config_finish(): parses process.roles, the voters,
+ * the bootstrap servers and the listener names into the derived fields of
+ * c, and checks them against each other and against node.id. Needs
+ * c->listener[] parsed. On failure returns BK_ECONFIG with one line naming
+ * the setting(s) in err. */
+int bk_config_finish_cluster(struct bk_config *c, char *err, size_t errlen);
+
+#endif /* BK_SERVER_CONFIG_INT_H */
