@@ -426,8 +426,7 @@ int bk_broker_run(const struct bk_config *cfg)
     b.cfg = cfg;
     bk_api_notify_init(&b.notify);
     uv_mutex_init(&b.pids.lock);
-    rv = bk_datadir_open(&b.datadir, cfg->log_dirs, cfg->node_id, err,
-                         sizeof(err));
+    rv = bk_datadir_open_config(&b.datadir, cfg, err, sizeof(err));
     if (rv != 0) {
         print_err(err);
         return 1;

@@ -110,22 +110,6 @@ static int random_uuid_cmd(void)
     return 0;
 }
 
-/* The start-up rules of the data directory (bk_datadir_open_config):
- * checked here, before the broker starts, while broker.c still opens the
- * directory with bk_datadir_open(). Once it calls bk_datadir_open_config()
- * itself, this check goes. */
-static int check_datadir(const struct bk_config *cfg)
-{
-    char err[2048];
-    struct bk_datadir d;
-    if (bk_datadir_open_config(&d, cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "brokerd: %s\n", err);
-        return 1;
-    }
-    bk_datadir_close(&d);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc == 2 &&
@@ -158,10 +142,6 @@ int main(int argc, char **argv)
     }
     if (argc == 3 && strcmp(argv[1], "-c") == 0) {
         if (load(&cfg, argv[2]) != 0) {
-            return 1;
-        }
-        if (check_datadir(&cfg) != 0) {
-            bk_config_free(&cfg);
             return 1;
         }
         enum bk_diag_level lvl;
