@@ -640,9 +640,10 @@ static void start_connect(struct bk_kclient *c)
         return;
     }
     set_state(c, KC_RESOLVING);
+    /* No AI_ADDRCONFIG: it ignores loopback, so a node whose only
+     * interface is lo (a test namespace) could not resolve "localhost". */
     struct addrinfo hints = { .ai_family = AF_UNSPEC,
-                              .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_ADDRCONFIG };
+                              .ai_socktype = SOCK_STREAM };
     kc->gai.data = kc;
     rv = uv_getaddrinfo(c->loop, &kc->gai, gai_cb, c->host, c->port, &hints);
     if (rv < 0) {

@@ -837,8 +837,8 @@ static void test_name_and_ipv6_targets(void **state)
     char want[32];
     snprintf(want, sizeof(want), "localhost:%d", fx->port);
     assert_string_equal(bk_kclient_target(fx->c), want);
-    /* localhost may list ::1 first, where nobody listens: the next
-     * attempt moves on to the next address. */
+    /* localhost may list ::1 first, where nobody listens (or IPv6 is
+     * off): the next attempt moves on to the next address. */
     struct res r[3] = { 0 };
     int i;
     for (i = 0; i < 3; i++) {
@@ -848,7 +848,7 @@ static void test_name_and_ipv6_targets(void **state)
         if (r[i].status == 0) {
             break;
         }
-        assert_int_equal(r[i].status, UV_ECONNREFUSED);
+        assert_true(r[i].status < 0); /* refused, or no IPv6 at all */
     }
     assert_true(i < 3);
     check_answer(&r[i], 7, "named");
