@@ -31,6 +31,7 @@
     X(BK_EBUSY, -EBUSY, "resource busy")                        \
     X(BK_ERANGE, -ERANGE, "out of range")                       \
     X(BK_ECANCELED, -ECANCELED, "operation canceled")           \
+    X(BK_ETIMEDOUT, -ETIMEDOUT, "timed out")                    \
     X(BK_EPROTO, -1001, "malformed protocol data")              \
     X(BK_ECORRUPT, -1002, "corrupt data on disk")               \
     X(BK_ETOOLARGE, -1003, "size exceeds the configured limit") \
