@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "api/ctl_channel.h"
 #include "group/group.h"
 #include "net/net.h"
 #include "partition/manager.h"
@@ -62,7 +63,6 @@ struct bk_api_ctx {
     struct bk_shards *shards;           /* borrowed */
     struct bk_md *md;                   /* borrowed: cluster metadata */
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
-    int64_t broker_epoch;               /* from this broker's registration */
     struct bk_pid_pool *pids;           /* borrowed */
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int16_t offsets_replication_factor; /* offsets.topic.replication.factor */
@@ -86,6 +86,7 @@ struct bk_api_shard {
     uv_timer_t tick;                /* housekeeping */
     int64_t md_offset_seen; /* metadata offset of the last image applied */
     struct bk_coord_group *gcoord; /* the groups this shard coordinates */
+    struct bk_ctl_channel ctl; /* to the active controller (forward.c) */
 };
 
 /* Tells every shard that the metadata thread published a new image, so

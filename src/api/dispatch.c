@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/call.h"
+#include "api/forward.h"
 #include "common/diag.h"
 
 /* The dispatch table. ApiVersions answers from it, so what is advertised is
@@ -278,5 +279,9 @@ void bk_api_on_request(struct bk_req *req)
                   (unsigned long long)bk_conn_id(req->conn), req->shard->id,
                   shown_client(h, client, sizeof(client)), call->desc->name,
                   h->api_version, h->correlation_id);
+    if (bk_fwd_wanted(call)) {
+        bk_fwd_request(call);
+        return;
+    }
     row->fn(call);
 }

@@ -14,6 +14,7 @@
  * the partition failing to open or append (COORDINATOR_NOT_AVAILABLE /
  * NOT_COORDINATOR). */
 #include "api/group_coord.h"
+#include "api/forward.h"
 
 #include <string.h>
 
@@ -300,6 +301,16 @@ int bk_gcoord_create_topic(struct bk_call *call,
                  "partitions=%d replication_factor=%d msg=\"creating "
                  "__consumer_offsets\"",
                  res.num_partitions, res.replication_factor);
+    if (!bk_md_is_active(call->ctx->md)) {
+        /* The active controller creates it; FindCoordinator answers
+         * COORDINATOR_NOT_AVAILABLE until this node's image has it. */
+        int rv = bk_fwd_create_topic(call->req->shard, &spec);
+        if (rv != 0 && rv != BK_ENOTLEADER) {
+            return rv;
+        }
+        done(call, 0);
+        return 0;
+    }
     return bk_api_propose(call, recs.v, recs.n, done);
 }
 

@@ -3,7 +3,9 @@
  * Ids come from blocks of BK_MD_PRODUCER_ID_BLOCK that the metadata log
  * hands to this broker (a producer-id-block record, so no two brokers and
  * no two lives of this broker ever reuse an id). A request that finds the
- * pool empty proposes a new block and answers once it is applied.
+ * pool empty asks the active controller for a block (AllocateProducerIds,
+ * the controller's API: allocate_producer_ids.c) and answers once it has
+ * one.
  *
  * KIP-360 (v3+): a producer that already has an id may ask for its epoch
  * to be bumped after an error; it keeps its id with epoch + 1, or gets a
@@ -14,10 +16,14 @@
  * reports as "the broker does not support transactions". */
 #include "protocol/gen/init_producer_id.h"
 
+#include "protocol/gen/allocate_producer_ids.h"
+
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"
+#include "common/heap.h"
+#include "protocol/header.h"
 #include "protocol/kerr.h"
 
 struct ipi_state {
@@ -46,62 +52,81 @@ static void answer(struct bk_call *call, int16_t err, int64_t id, int16_t epoch)
     bk_call_reply(call, &st->resp);
 }
 
-static void allocate(struct bk_call *call);
-
-struct block_req {
-    int64_t first;
+/* The block request on its way to the active controller. */
+struct block_rpc {
+    struct bk_arena arena;
+    struct bk_call *call;
 };
 
-static void block_applied(struct bk_call *call, int status)
+static void block_answered(void *data,
+                           int status,
+                           const uint8_t *resp,
+                           size_t len)
 {
-    struct ipi_state *st = call->data_ptr;
+    struct block_rpc *r = data;
+    struct bk_call *call = r->call;
     struct bk_pid_pool *pool = call->ctx->pids;
-    struct block_req *br = (void *)(st + 1);
-    if (status == 0) {
-        uv_mutex_lock(&pool->lock);
-        if (pool->next >= pool->end) {
-            pool->next = br->first;
-            pool->end = br->first + BK_MD_PRODUCER_ID_BLOCK;
+    struct bk_msg_allocate_producer_ids_response a;
+    /* Retriable for every client: the producer asks again. */
+    int16_t err = BK_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+    if (status == 0 &&
+        bk_resp_frame_decode(&r->arena, BK_API_ALLOCATE_PRODUCER_IDS, 0, resp,
+                             len, &a) == 0) {
+        if (a.error_code == 0 && a.producer_id_len > 0) {
+            uv_mutex_lock(&pool->lock);
+            if (pool->next >= pool->end) {
+                pool->next = a.producer_id_start;
+                pool->end = a.producer_id_start + a.producer_id_len;
+            }
+            uv_mutex_unlock(&pool->lock);
+            err = BK_KERR_NONE;
+        } else if (a.error_code != BK_KERR_NOT_CONTROLLER) {
+            bk_diag_warn("api", "error=%d msg=\"no producer id block\"",
+                         a.error_code);
         }
-        uv_mutex_unlock(&pool->lock);
-    } else if (status != BK_ESTATE || st->tries >= 3) {
-        /* BK_ESTATE: another shard's block won the race; try again. */
-        answer(call, bk_api_md_kerr(status), -1, -1);
-        return;
     }
+    bk_arena_destroy(&r->arena);
+    bk_free(r);
     int64_t id;
-    if (take_id(pool, &id)) {
+    if (err == BK_KERR_NONE && take_id(pool, &id)) {
         answer(call, BK_KERR_NONE, id, 0);
-        return;
+    } else {
+        answer(call, err != 0 ? err : BK_KERR_COORDINATOR_LOAD_IN_PROGRESS,
+               -1, -1);
     }
-    allocate(call);
 }
 
+/* Asks the active controller for a block (AllocateProducerIds, as Kafka's
+ * brokers do), with this broker's epoch from the image. */
 static void allocate(struct bk_call *call)
 {
-    struct ipi_state *st = call->data_ptr;
-    struct block_req *br = (void *)(st + 1);
-    st->tries++;
     struct bk_md_image *img = bk_api_image(call);
-    if (img == NULL) {
+    const struct bk_md_broker *self =
+        img != NULL ? bk_md_image_broker(img, call->ctx->node_id) : NULL;
+    struct bk_msg_allocate_producer_ids_request req = {
+        .broker_id = call->ctx->node_id,
+        .broker_epoch = self != NULL ? self->epoch : -1,
+    };
+    bk_md_image_release(img);
+    struct block_rpc *r = bk_calloc(1, sizeof(*r));
+    if (r == NULL) {
         answer(call, BK_KERR_UNKNOWN_SERVER_ERROR, -1, -1);
         return;
     }
-    struct bk_md_recs recs;
-    bk_md_recs_init(&recs, call->arena);
-    char msg[BK_MD_MSG_SIZE];
-    int16_t err = bk_md_op_alloc_producer_ids(img, call->ctx->node_id,
-                                              call->ctx->broker_epoch, &recs,
-                                              &br->first, msg);
-    bk_md_image_release(img);
-    if (err != 0) {
-        bk_diag_warn("api", "msg=\"cannot allocate producer ids: %s\"", msg);
-        answer(call, err, -1, -1);
-        return;
+    bk_arena_init(&r->arena, 512, 0);
+    r->call = call;
+    uint8_t *frame;
+    size_t len;
+    struct bk_api_shard *st = call->req->shard->app;
+    int rv = bk_req_frame_encode(&r->arena, BK_API_ALLOCATE_PRODUCER_IDS, 0, 0,
+                                 "brokerd", &req, &frame, &len);
+    if (rv == 0) {
+        rv = bk_ctl_channel_send(&st->ctl, frame, len, block_answered, r);
     }
-    int rv = bk_api_propose(call, recs.v, recs.n, block_applied);
     if (rv != 0) {
-        answer(call, bk_api_md_kerr(rv), -1, -1);
+        bk_arena_destroy(&r->arena);
+        bk_free(r);
+        answer(call, BK_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1, -1);
     }
 }
 
@@ -109,7 +134,7 @@ void bk_handle_init_producer_id(struct bk_call *call)
 {
     const struct bk_msg_init_producer_id_request *req = call->request;
     struct ipi_state *st =
-        bk_arena_alloc(call->arena, sizeof(*st) + sizeof(struct block_req));
+        bk_arena_alloc(call->arena, sizeof(*st));
     if (st == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;

@@ -23,6 +23,7 @@
 
 #include "api/authz.h"
 #include "api/call.h"
+#include "api/forward.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"
@@ -135,7 +136,11 @@ static int16_t auto_create(struct bk_call *call,
     if (err != 0) {
         return err;
     }
-    int rv = bk_md_propose(call->ctx->md, recs.v, recs.n, created_cb, NULL);
+    /* Another node decides: it gets a CreateTopics of this node's own. */
+    int rv = bk_md_is_active(call->ctx->md)
+                 ? bk_md_propose(call->ctx->md, recs.v, recs.n, created_cb,
+                                 NULL)
+                 : bk_fwd_create_topic(call->req->shard, &spec);
     if (rv != 0) {
         bk_diag_warn("api", "topic=%s msg=\"auto-create failed: %s\"", name,
                      bk_strerror(rv));

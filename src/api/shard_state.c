@@ -59,6 +59,7 @@ void bk_api_shard_start(struct bk_shard *shard)
     uv_timer_init(&shard->loop, &st->tick);
     st->tick.data = shard;
     uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
+    bk_ctl_channel_init(&st->ctl, &shard->loop, ctx->md);
     shard->app = st;
     bk_gcoord_start(shard);
     /* Images published from now on are posted (bk_api_notify_attach ran
@@ -81,6 +82,8 @@ void bk_api_shard_drain(struct bk_shard *shard)
         bk_api_waiting_remove(shard, w);
         w->cut_short(w);
     }
+    /* Requests still with the controller fail now (BK_ESHUTDOWN). */
+    bk_ctl_channel_close(&st->ctl);
 }
 
 /* ---- telling the shards of new metadata --------------------------------- */

@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "cluster/controller.h"
+#include "cluster/ops.h"
 #include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
@@ -15,10 +16,11 @@
 #include "net/net.h"
 #include "partition/partition.h"
 #include "server/datadir.h"
+#include "server/lifecycle.h"
 
-/* How long start-up waits for the metadata quorum (election, barrier,
- * broker registration) before giving up with an error. */
-#define MD_START_TIMEOUT_MS 30000
+/* The longest a SIGTERM waits for the controller to confirm a controlled
+ * shutdown (the broker leads nothing any more) before stopping anyway. */
+#define CONTROLLED_SHUTDOWN_MS 5000
 
 struct broker {
     const struct bk_config *cfg;
@@ -33,10 +35,15 @@ struct broker {
     int bound_port[BK_MAX_LISTENERS];
     struct bk_md *md;
     struct bk_api_notify notify; /* tells the shards of new images */
-    int64_t broker_epoch;
+    struct bk_lc lc;             /* registration and heartbeats */
+    bool lc_on;
+    struct bk_uuid incarnation; /* this process, random */
+    char ctl_host[256];         /* where the controller's requests go */
+    int ctl_port;
     struct bk_pid_pool pids;
     struct bk_storage storage;
     int signals_seen;
+    int exit_code;
 };
 
 static unsigned cpu_count(void)
@@ -52,6 +59,19 @@ static unsigned cpu_count(void)
     return n > 0 ? (unsigned)n : 1;
 }
 
+/* Stops the control loop; the shards are drained after uv_run returns.
+ * The signal handles stay open (unref'd) so a second signal is seen while
+ * shards drain. */
+static void stop_control_loop(struct broker *b)
+{
+    for (unsigned i = 0; i < b->nlisteners; i++) {
+        bk_listener_close(&b->listeners[i]);
+    }
+    uv_unref((uv_handle_t *)&b->sigterm);
+    uv_unref((uv_handle_t *)&b->sigint);
+    uv_stop(&b->loop);
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct broker *b = h->data;
@@ -63,15 +83,37 @@ static void signal_cb(uv_signal_t *h, int signum)
         _exit(1);
     }
     bk_diag_info("server", "signal=%d msg=\"shutting down\"", signum);
-    for (unsigned i = 0; i < b->nlisteners; i++) {
-        bk_listener_close(&b->listeners[i]);
+    /* A controlled shutdown first (replication-notes.md §8): the broker
+     * keeps serving until the controller has moved its leaderships. */
+    if (b->lc_on) {
+        bk_lc_shut_down(&b->lc);
+    } else {
+        stop_control_loop(b);
     }
-    /* Stop the control loop; the shards are drained after uv_run returns.
-     * The signal handles stay open (unref'd) so a second signal is seen
-     * while shards drain. */
-    uv_unref((uv_handle_t *)&b->sigterm);
-    uv_unref((uv_handle_t *)&b->sigint);
-    uv_stop(&b->loop);
+}
+
+static void lc_shutdown_done(void *data)
+{
+    stop_control_loop(data);
+}
+
+static void lc_ready(void *data)
+{
+    struct broker *b = data;
+    bk_diag_info("server",
+                 "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
+                 "version=%s msg=\"started\"",
+                 b->api.node_id, b->api.cluster_id, b->shards.n,
+                 b->cfg->log_dirs, BK_VERSION);
+}
+
+static void lc_fatal(void *data, const char *why)
+{
+    struct broker *b = data;
+    fprintf(stderr, "brokerd: %s\n", why);
+    bk_diag_error("server", "msg=\"%s\"", why);
+    b->exit_code = 1;
+    stop_control_loop(b);
 }
 
 /* Copies one broker setting into the API context (DescribeConfigs). */
@@ -135,13 +177,30 @@ static void fill_api_ctx(struct broker *b)
     a->shards = &b->shards;
     a->md = b->md;
     a->storage = &b->storage;
-    a->broker_epoch = b->broker_epoch;
     a->pids = &b->pids;
     a->n_broker_configs = 0;
     bk_config_each(cfg, add_broker_config, a);
 }
 
-/* Starts the metadata quorum and registers this broker. */
+/* Where this node serves the controller's requests: the listener of
+ * controller.listener.names (advertised address when there is one, the
+ * port it bound when configured as 0). */
+static void controller_endpoint(struct broker *b)
+{
+    const struct bk_config *cfg = b->cfg;
+    unsigned i = cfg->controller_listener;
+    const struct bk_listener_cfg *l =
+        i < cfg->nadvertised ? &cfg->advertised[i] : &cfg->listener[i];
+    const char *host = l->host;
+    if (host[0] == '\0' || strcmp(host, "0.0.0.0") == 0) {
+        host = "127.0.0.1";
+    }
+    snprintf(b->ctl_host, sizeof(b->ctl_host), "%s", host);
+    b->ctl_port = l->port != 0 ? l->port : b->bound_port[i];
+}
+
+/* Starts the metadata quorum; the broker registers later, over the
+ * network (server/lifecycle.c), once its shards serve. */
 static int start_metadata(struct broker *b, char *err, size_t errlen)
 {
     const struct bk_config *cfg = b->cfg;
@@ -153,37 +212,56 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
                  (long long)cfg->node_id);
     }
     snprintf(dir, sizeof(dir), "%s/__cluster_metadata-0", cfg->log_dirs);
+    controller_endpoint(b);
+    b->incarnation = bk_md_random_uuid(bk_md_rng_system());
     struct bk_md_config mc = {
         .node_id = (int32_t)cfg->node_id,
         .voters = voters,
         .dir = dir,
+        .election_timeout_ms =
+            (unsigned)cfg->controller_quorum_election_timeout_ms,
         .on_image = bk_api_notify_image,
         .on_image_data = &b->notify,
+        .ctl_host = b->ctl_host,
+        .ctl_port = b->ctl_port,
+        .incarnation = b->incarnation,
+        .cluster_id = b->datadir.cluster_id,
+        .broker_session_ms = (unsigned)cfg->broker_session_timeout_ms,
     };
     int rv = bk_md_start(&mc, &b->md, why);
     if (rv != 0) {
         snprintf(err, errlen, "controller.quorum.voters: %s", why);
-        return rv;
     }
-    const struct bk_listener_cfg *adv = &cfg->advertised[0];
-    int64_t epoch = 0;
-    rv = bk_md_register_broker_sync(
-        b->md, (int32_t)cfg->node_id,
-        adv->host[0] != '\0' ? adv->host : "127.0.0.1",
-        adv->port != 0 ? adv->port : b->bound_port[0],
-        cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
-        MD_START_TIMEOUT_MS, &epoch);
-    b->broker_epoch = epoch;
-    if (rv != 0) {
-        snprintf(err, errlen,
-                 "controller.quorum.voters: could not register with the "
-                 "metadata quorum within %d ms: %s",
-                 MD_START_TIMEOUT_MS, bk_strerror(rv));
-        bk_md_stop(b->md);
-        b->md = NULL;
-        return rv;
+    return rv;
+}
+
+/* Registers this broker with the active controller and heartbeats; the
+ * broker says it started once the controller unfenced it. A node that is
+ * only a controller has nothing to register. */
+static void start_lifecycle(struct broker *b)
+{
+    const struct bk_config *cfg = b->cfg;
+    if (!cfg->is_broker) {
+        lc_ready(b);
+        return;
     }
-    return 0;
+    struct bk_lc_config lc = {
+        .node_id = (int32_t)cfg->node_id,
+        .cluster_id = b->datadir.cluster_id,
+        .incarnation = b->incarnation,
+        .host = b->api.advertised[0].host,
+        .port = b->api.advertised[0].port,
+        .rack = cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
+        .heartbeat_ms = (unsigned)cfg->broker_heartbeat_interval_ms,
+        .register_ms = (unsigned)cfg->initial_broker_registration_timeout_ms,
+        .shutdown_wait_ms = CONTROLLED_SHUTDOWN_MS,
+        .on_ready = lc_ready,
+        .on_fatal = lc_fatal,
+        .on_shutdown_done = lc_shutdown_done,
+        .data = b,
+    };
+    bk_lc_start(&b->lc, &b->loop, b->md, &lc);
+    b->lc_on = true;
 }
 
 /* Opens the storage context shared by every partition log. */
@@ -391,17 +469,16 @@ static void run_shards(struct broker *b, unsigned nshards)
         print_err(err);
         _exit(1);
     }
-    bk_diag_info("server",
-                 "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
-                 "version=%s msg=\"started\"",
-                 b->api.node_id, b->api.cluster_id, nshards, b->cfg->log_dirs,
-                 BK_VERSION);
+    (void)nshards;
 }
 
 /* After the control loop ends (a signal): drain and stop the shards, then
  * close everything in the reverse order of start-up. */
 static void shut_down(struct broker *b)
 {
+    if (b->lc_on) {
+        bk_lc_close(&b->lc);
+    }
     bk_api_notify_detach(&b->notify);
     bk_shards_stop(&b->shards, (unsigned)b->cfg->shutdown_timeout_ms);
     uv_close((uv_handle_t *)&b->sigterm, NULL);
@@ -461,9 +538,10 @@ int bk_broker_run(const struct bk_config *cfg)
     }
     announce_listeners(&b);
     run_shards(&b, nshards);
+    start_lifecycle(&b);
 
     uv_run(&b.loop, UV_RUN_DEFAULT);
 
     shut_down(&b);
-    return 0;
+    return b.exit_code;
 }
