@@ -883,7 +883,7 @@ static bool abort_on_overflow(void)
         if (fscanf(f, "%d", &v) != 1) {
             v = 0;
         }
-        fclose(f);
+        (void)fclose(f);
     }
     return v != 0;
 }
