@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "api/fan.h"
+#include "api/metadata_pull.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
 #include "common/diag.h"
@@ -433,6 +434,10 @@ static void init_out(out_part *op, int32_t index, bool read_committed)
 
 void bk_handle_fetch(struct bk_call *call)
 {
+    if (bk_pull_is_metadata(call)) {
+        bk_handle_metadata_pull(call); /* a broker pulling metadata */
+        return;
+    }
     const struct bk_msg_fetch_request *req = call->request;
     int16_t v = call->hdr.api_version;
     struct fetch_state *st = bk_arena_alloc(call->arena, sizeof(*st));

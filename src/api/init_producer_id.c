@@ -28,6 +28,7 @@
 
 struct ipi_state {
     struct bk_msg_init_producer_id_response resp;
+    int64_t first; /* a block proposed here */
     int tries;
 };
 
@@ -96,6 +97,55 @@ static void block_answered(void *data,
     }
 }
 
+static void allocate(struct bk_call *call);
+
+/* This node is the active controller: the block is proposed here (no
+ * connection to itself). */
+static void local_applied(struct bk_call *call, int status)
+{
+    struct ipi_state *st = call->data_ptr;
+    struct bk_pid_pool *pool = call->ctx->pids;
+    if (status == 0) {
+        uv_mutex_lock(&pool->lock);
+        if (pool->next >= pool->end) {
+            pool->next = st->first;
+            pool->end = st->first + BK_MD_PRODUCER_ID_BLOCK;
+        }
+        uv_mutex_unlock(&pool->lock);
+    }
+    /* BK_ESTATE: another shard's block won the race and may have filled
+     * the pool; else try once more. */
+    int64_t id;
+    if ((status == 0 || status == BK_ESTATE) && take_id(pool, &id)) {
+        answer(call, BK_KERR_NONE, id, 0);
+    } else if (status == BK_ESTATE && st->tries++ < 3) {
+        allocate(call);
+    } else {
+        answer(call, BK_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1, -1);
+    }
+}
+
+static void allocate_local(struct bk_call *call, int64_t epoch)
+{
+    struct ipi_state *st = call->data_ptr;
+    struct bk_md_image *img = bk_api_image(call);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, call->arena);
+    char msg[BK_MD_MSG_SIZE];
+    int16_t err = bk_md_op_alloc_producer_ids(img, call->ctx->node_id, epoch,
+                                              &recs, &st->first, msg);
+    bk_md_image_release(img);
+    if (err != 0) {
+        bk_diag_warn("api", "msg=\"cannot allocate producer ids: %s\"", msg);
+        answer(call, BK_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1, -1);
+        return;
+    }
+    int rv = bk_api_propose(call, recs.v, recs.n, local_applied);
+    if (rv != 0) {
+        local_applied(call, rv);
+    }
+}
+
 /* Asks the active controller for a block (AllocateProducerIds, as Kafka's
  * brokers do), with this broker's epoch from the image. */
 static void allocate(struct bk_call *call)
@@ -108,6 +158,10 @@ static void allocate(struct bk_call *call)
         .broker_epoch = self != NULL ? self->epoch : -1,
     };
     bk_md_image_release(img);
+    if (bk_md_is_active(call->ctx->md)) {
+        allocate_local(call, req.broker_epoch);
+        return;
+    }
     struct block_rpc *r = bk_calloc(1, sizeof(*r));
     if (r == NULL) {
         answer(call, BK_KERR_UNKNOWN_SERVER_ERROR, -1, -1);

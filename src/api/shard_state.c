@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/group_coord.h"
+#include "api/metadata_pull.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/heap.h"
@@ -34,6 +35,7 @@ static void apply_image(struct bk_shard *shard)
         st->md_offset_seen = img->offset;
     }
     bk_md_image_release(img);
+    bk_pull_wake(shard);
 }
 
 static void tick_cb(uv_timer_t *t)

@@ -35,6 +35,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "cluster/controller_int.h"
 #include "cluster/fsm.h"
 #include "cluster/heartbeats.h"
 #include "cluster/ops.h"
@@ -43,98 +44,6 @@
 #include "common/err.h"
 #include "common/heap.h"
 
-#define MAX_VOTERS      16
-#define MAX_ADDR        256
-#define MAX_ENTRY_BYTES (1024 * 1024)
-#define LOCK_FILE       "brokerd.lock"
-
-enum { REQ_PROPOSE, REQ_BARRIER, REQ_CALL };
-
-/* A request queued by any thread. */
-struct md_req {
-    struct md_req *next;
-    int kind;
-    bk_md_done_cb cb;
-    void *data;
-    size_t n_recs; /* records encoded in bytes (no batch header) */
-    size_t len;
-    uint8_t bytes[]; /* REQ_PROPOSE only */
-};
-
-/* One raft entry (or barrier) in flight, with the requests it completes. */
-struct md_flight {
-    struct raft_apply apply;
-    struct raft_barrier barrier;
-    struct bk_md *md;
-    struct md_req *head;
-    struct md_req *tail;
-    size_t n_recs;
-    size_t len;
-};
-
-struct voter {
-    int32_t node_id;
-    char addr[MAX_ADDR];
-};
-
-struct bk_md {
-    /* Set before the thread starts, then read-only. */
-    struct voter voters[MAX_VOTERS];
-    size_t n_voters;
-    int32_t node_id;
-    char address[MAX_ADDR];
-    char dir[1024];
-    struct bk_md_config cfg;
-    int lock_fd;
-
-    pthread_t thread;
-    uv_loop_t loop;
-    uv_async_t wake;
-    uv_check_t check;
-    struct raft_uv_transport transport;
-    int (*orig_listen)(struct raft_uv_transport *, raft_uv_accept_cb);
-    int (*orig_connect)(struct raft_uv_transport *,
-                        struct raft_uv_connect *,
-                        raft_id,
-                        const char *,
-                        raft_uv_connect_cb);
-    raft_uv_accept_cb user_accept;
-    struct raft_io io;
-    struct raft raft;
-    struct bk_md_fsm fsm;
-
-    /* Start handshake. */
-    pthread_mutex_t start_lock;
-    pthread_cond_t start_cond;
-    int start_state; /* 0 pending, 1 done */
-    int start_rv;
-    char errmsg[BK_ERRMSG_SIZE];
-
-    /* The queue: any thread pushes under qlock. */
-    pthread_mutex_t qlock;
-    struct md_req *qhead;
-    struct md_req *qtail;
-    bool stopping;
-
-    /* Raft thread only. */
-    struct md_req *held_head; /* waiting for the post-election barrier */
-    struct md_req *held_tail;
-    bool was_leader;
-    bool barrier_pending;
-    bool closing;
-    bool close_started;
-    bool timer_on;
-    struct raft_barrier lead_barrier;
-    struct raft_transfer transfer;
-    uv_timer_t transfer_timer;
-
-    atomic_int active;
-    atomic_int leader;
-
-    char ctl_host[MAX_ADDR]; /* cfg.ctl_host, copied */
-    char cluster_id[64];     /* cfg.cluster_id, copied */
-    struct bk_md_hb *hb;     /* raft thread only */
-};
 
 /* Writes one error line (truncated to BK_ERRMSG_SIZE on purpose). */
 static void errf(char *errmsg, const char *fmt, ...)
@@ -301,7 +210,7 @@ static int map_raft_status(int status)
     }
 }
 
-static void complete_list(struct md_req *r, int status)
+void bk_md_int_complete(struct md_req *r, int status)
 {
     while (r != NULL) {
         struct md_req *next = r->next;
@@ -355,7 +264,7 @@ static void barrier_cb(struct raft_barrier *req, int status)
     struct md_flight *f = req->data;
     struct md_req *head = f->head;
     flight_free(f);
-    complete_list(head, map_raft_status(status));
+    bk_md_int_complete(head, map_raft_status(status));
 }
 
 /* Sends one flight to raft; completes its requests on failure. */
@@ -368,7 +277,7 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
         if (rv != 0) {
             struct md_req *head = f->head;
             flight_free(f);
-            complete_list(head, map_raft_status(rv));
+            bk_md_int_complete(head, map_raft_status(rv));
         }
         return;
     }
@@ -383,7 +292,7 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
     if (buf.base == NULL) {
         struct md_req *head = f->head;
         flight_free(f);
-        complete_list(head, BK_ENOMEM);
+        bk_md_int_complete(head, BK_ENOMEM);
         return;
     }
     struct bk_wr wr;
@@ -403,7 +312,7 @@ static void flight_submit(struct bk_md *md, struct md_flight *f)
         raft_free(buf.base);
         struct md_req *head = f->head;
         flight_free(f);
-        complete_list(head, map_raft_status(rv));
+        bk_md_int_complete(head, map_raft_status(rv));
     }
 }
 
@@ -424,7 +333,7 @@ static void submit_list(struct bk_md *md, struct md_req *r)
             f = bk_calloc(1, sizeof(*f));
             if (f == NULL) {
                 r->next = next;
-                complete_list(r, BK_ENOMEM);
+                bk_md_int_complete(r, BK_ENOMEM);
                 return;
             }
             f->md = md;
@@ -526,7 +435,7 @@ static void lead_barrier_cb(struct raft_barrier *req, int status)
         /* Lost it again; the check handle will notice and clean up. */
         md->was_leader = false;
         atomic_store(&md->active, 0);
-        complete_list(take_held(md), BK_ENOTLEADER);
+        bk_md_int_complete(take_held(md), BK_ENOTLEADER);
         return;
     }
     atomic_store(&md->active, 1);
@@ -562,7 +471,7 @@ static void check_cb(uv_check_t *h)
     } else if (!leader && md->was_leader) {
         md->was_leader = false;
         atomic_store(&md->active, 0);
-        complete_list(take_held(md), BK_ENOTLEADER);
+        bk_md_int_complete(take_held(md), BK_ENOTLEADER);
     }
 }
 
@@ -615,7 +524,7 @@ static void transfer_timer_cb(uv_timer_t *t)
 }
 
 /* Runs the REQ_CALL requests of list (in order) and returns the others. */
-static struct md_req *run_calls(struct md_req *list, int status)
+struct md_req *bk_md_int_run_calls(struct md_req *list, int status)
 {
     struct md_req *keep = NULL;
     struct md_req **tail = &keep;
@@ -647,12 +556,12 @@ static void wake_cb(uv_async_t *h)
     bool stopping = md->stopping;
     pthread_mutex_unlock(&md->qlock);
 
-    list = run_calls(list, stopping ? BK_ESHUTDOWN : 0);
+    list = bk_md_int_run_calls(list, stopping ? BK_ESHUTDOWN : 0);
     if (stopping) {
         md->closing = true;
         atomic_store(&md->active, 0);
-        complete_list(take_held(md), BK_ESHUTDOWN);
-        complete_list(list, BK_ESHUTDOWN);
+        bk_md_int_complete(take_held(md), BK_ESHUTDOWN);
+        bk_md_int_complete(list, BK_ESHUTDOWN);
         bk_md_hb_close(md->hb);
         md->hb = NULL;
         /* A controlled shutdown of the leader hands leadership over first
@@ -681,7 +590,7 @@ static void wake_cb(uv_async_t *h)
     } else if (md->was_leader) {
         hold(md, list); /* until the post-election barrier is applied */
     } else {
-        complete_list(list, BK_ENOTLEADER);
+        bk_md_int_complete(list, BK_ENOTLEADER);
     }
 }
 
@@ -745,7 +654,7 @@ static void explain_start_failure(struct bk_md *md, int rv)
          detail != NULL ? detail : "");
 }
 
-static void start_done(struct bk_md *md, int rv)
+void bk_md_int_start_done(struct bk_md *md, int rv)
 {
     pthread_mutex_lock(&md->start_lock);
     md->start_rv = rv;
@@ -872,7 +781,7 @@ static void *md_main(void *arg)
     int rv = uv_loop_init(&md->loop);
     if (rv != 0) {
         errf(md->errmsg, "metadata loop: %s", uv_strerror(rv));
-        start_done(md, BK_EIO);
+        bk_md_int_start_done(md, BK_EIO);
         return NULL;
     }
     rv = open_raft(md);
@@ -890,11 +799,11 @@ static void *md_main(void *arg)
         raft_close(&md->raft, failed_close_cb);
         uv_run(&md->loop, UV_RUN_DEFAULT);
         uv_loop_close(&md->loop);
-        start_done(md, BK_EIO);
+        bk_md_int_start_done(md, BK_EIO);
         return NULL;
     }
     start_handles(md);
-    start_done(md, 0);
+    bk_md_int_start_done(md, 0);
 
     uv_run(&md->loop, UV_RUN_DEFAULT);
     rv = uv_loop_close(&md->loop);
@@ -909,7 +818,7 @@ static void *md_main(void *arg)
 err_loop:
     uv_run(&md->loop, UV_RUN_DEFAULT);
     uv_loop_close(&md->loop);
-    start_done(md, BK_EIO);
+    bk_md_int_start_done(md, BK_EIO);
     return NULL;
 }
 
@@ -1013,7 +922,7 @@ int bk_md_start(const struct bk_md_config *cfg,
     }
     md->fsm.on_publish = cfg->on_image;
     md->fsm.on_publish_data = cfg->on_image_data;
-    rv = parse_voters(md, cfg->voters, errmsg);
+    rv = cfg->observer ? 0 : parse_voters(md, cfg->voters, errmsg);
     if (rv != 0) {
         goto err;
     }
@@ -1024,26 +933,25 @@ int bk_md_start(const struct bk_md_config *cfg,
         }
     }
     if (self == NULL) {
-        errf(errmsg,
-             "node.id %d is not in controller.quorum.voters (%.120s); "
-             "non-voting brokers are not supported yet",
-             cfg->node_id, cfg->voters);
-        rv = BK_ECONFIG;
-        goto err;
-    }
-    snprintf(md->address, sizeof(md->address), "%s", self->addr);
-    rv = lock_dir(md, errmsg);
-    if (rv != 0) {
-        goto err;
-    }
-    rv = pthread_create(&md->thread, NULL, md_main, md);
-    if (rv != 0) {
-        errf(errmsg,
-             "cannot start the metadata thread: "
-             "%s",
-             strerror(rv));
-        rv = BK_EIO;
-        goto err;
+        /* Not a voter: this broker pulls the metadata (observer.c). */
+        md->is_observer = true;
+        rv = bk_md_observer_start(md, cfg->bootstrap);
+        if (rv != 0) {
+            errf(errmsg, "%s", md->errmsg);
+            goto err;
+        }
+    } else {
+        snprintf(md->address, sizeof(md->address), "%s", self->addr);
+        rv = lock_dir(md, errmsg);
+        if (rv != 0) {
+            goto err;
+        }
+        rv = pthread_create(&md->thread, NULL, md_main, md);
+        if (rv != 0) {
+            errf(errmsg, "cannot start the metadata thread: %s", strerror(rv));
+            rv = BK_EIO;
+            goto err;
+        }
     }
     pthread_mutex_lock(&md->start_lock);
     while (md->start_state == 0) {
@@ -1056,10 +964,17 @@ int bk_md_start(const struct bk_md_config *cfg,
         errf(errmsg, "%s", md->errmsg);
         goto err;
     }
-    bk_diag_info("cluster",
-                 "msg=\"metadata quorum started\" node=%d "
-                 "address=%s dir=%s",
-                 md->node_id, md->address, md->dir);
+    if (md->is_observer) {
+        bk_diag_info("cluster",
+                     "msg=\"pulling metadata from the controllers\" node=%d "
+                     "bootstrap=%s",
+                     md->node_id, cfg->bootstrap);
+    } else {
+        bk_diag_info("cluster",
+                     "msg=\"metadata quorum started\" node=%d "
+                     "address=%s dir=%s",
+                     md->node_id, md->address, md->dir);
+    }
     *out = md;
     return 0;
 err:
@@ -1153,6 +1068,53 @@ int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data)
     r->cb = cb;
     r->data = data;
     return enqueue(md, r);
+}
+
+int bk_md_pull(struct bk_md *md,
+               int64_t from,
+               size_t max_bytes,
+               struct bk_arena *arena,
+               uint8_t **payload,
+               size_t *len,
+               int64_t *high)
+{
+    *payload = NULL;
+    *len = 0;
+    if (md->is_observer) {
+        return BK_ENOTLEADER;
+    }
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    *high = img->offset;
+    uint8_t *entries = NULL;
+    size_t n = 0;
+    int rv = bk_md_tail_read(&md->fsm.tail, from, max_bytes, arena, &entries,
+                             &n);
+    if (rv == 0 && entries != NULL) {
+        *payload = bk_arena_alloc(arena, n + 1);
+        if (*payload == NULL) {
+            rv = BK_ENOMEM;
+        } else {
+            (*payload)[0] = BK_MD_PULL_ENTRIES;
+            memcpy(*payload + 1, entries, n);
+            *len = n + 1;
+        }
+    } else if (rv == BK_ERANGE) {
+        /* Too far behind (or ahead of a restored image): the whole image. */
+        void *snap = NULL;
+        size_t slen = 0;
+        rv = bk_md_image_snapshot(img, bk_malloc, &snap, &slen);
+        *payload = rv == 0 ? bk_arena_alloc(arena, slen + 1) : NULL;
+        if (rv == 0 && *payload == NULL) {
+            rv = BK_ENOMEM;
+        } else if (rv == 0) {
+            (*payload)[0] = BK_MD_PULL_IMAGE;
+            memcpy(*payload + 1, snap, slen);
+            *len = slen + 1;
+        }
+        bk_free(snap);
+    }
+    bk_md_image_release(img);
+    return rv;
 }
 
 struct bk_md_hb *bk_md_hb_of(struct bk_md *md)

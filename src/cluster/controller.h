@@ -66,6 +66,12 @@ struct bk_md_config {
     /* meta.properties' cluster.id: written to a new log, checked against
      * an old one. NULL: neither. Copied. */
     const char *cluster_id;
+    /* controller.quorum.bootstrap.servers: the controllers' listeners a
+     * node that is not a voter pulls metadata from ("host:port,...").
+     * Borrowed during bk_md_start. */
+    const char *bootstrap;
+    /* This node is no voter (process.roles=broker): it pulls. */
+    bool observer;
     /* broker.session.timeout.ms: the active controller fences a broker
      * that has not heartbeaten for this long. 0: 9000. */
     unsigned broker_session_ms;
@@ -177,6 +183,26 @@ int bk_md_broker_heartbeat(struct bk_md *md,
                            const struct bk_md_heartbeat *hb,
                            bk_md_member_cb cb,
                            void *data);
+
+/* ---- brokers that pull metadata (raft-notes.md §5.4) ------------------- */
+
+/* What a pulling broker gets: kind byte, then the entries after `from` in
+ * cluster/tail.h's form, or the whole image (bk_md_image_snapshot). */
+#define BK_MD_PULL_ENTRIES 0
+#define BK_MD_PULL_IMAGE   1
+
+/* Any thread, on a voter: the metadata after image offset `from`, up to
+ * about max_bytes: the entries when this node still has them, else the
+ * image. *payload (in arena) is NULL when there is nothing after from yet.
+ * *high gets this node's image offset. Returns 0, BK_ENOMEM, or
+ * BK_ENOTLEADER on a node that pulls itself (it serves no one). */
+int bk_md_pull(struct bk_md *md,
+               int64_t from,
+               size_t max_bytes,
+               struct bk_arena *arena,
+               uint8_t **payload,
+               size_t *len,
+               int64_t *high);
 
 /* Waits until this node is the active controller (leader, barrier done).
  * Returns 0 or BK_ENOTLEADER after timeout_ms. */

@@ -46,6 +46,8 @@ int bk_md_fsm_apply_entry(struct bk_md_fsm *f, const void *buf, size_t len)
     }
     res->seq = ++f->seq;
     res->n = n;
+    /* Before the image is published: a reader it wakes finds the entry. */
+    bk_md_tail_add(&f->tail, f->cur->offset, img->offset, buf, len);
     bk_md_image_release(f->cur);
     f->cur = img;
     bk_md_image_ref(img);
@@ -134,6 +136,13 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
     }
     /* On success the fsm owns the snapshot buffer. */
     raft_free(buf->base);
+    bk_md_fsm_install(f, img);
+    return 0;
+}
+
+void bk_md_fsm_install(struct bk_md_fsm *f, struct bk_md_image *img)
+{
+    bk_md_tail_reset(&f->tail, img->offset);
     bk_md_image_release(f->cur);
     f->cur = img;
     bk_md_image_ref(img);
@@ -141,7 +150,6 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
     if (f->on_publish != NULL) {
         f->on_publish(f->on_publish_data);
     }
-    return 0;
 }
 
 int bk_md_fsm_init(struct bk_md_fsm *f)
@@ -149,6 +157,11 @@ int bk_md_fsm_init(struct bk_md_fsm *f)
     memset(f, 0, sizeof(*f));
     f->cur = bk_md_image_new();
     if (f->cur == NULL) {
+        return BK_ENOMEM;
+    }
+    if (bk_md_tail_init(&f->tail, BK_MD_TAIL_ENTRIES, BK_MD_TAIL_BYTES) != 0) {
+        bk_md_image_release(f->cur);
+        f->cur = NULL;
         return BK_ENOMEM;
     }
     bk_md_image_ref(f->cur);
@@ -164,6 +177,7 @@ int bk_md_fsm_init(struct bk_md_fsm *f)
 
 void bk_md_fsm_close(struct bk_md_fsm *f)
 {
+    bk_md_tail_close(&f->tail);
     bk_md_pub_close(&f->pub);
     bk_md_image_release(f->cur);
     f->cur = NULL;

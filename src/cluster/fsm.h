@@ -28,8 +28,12 @@
 #include <stdint.h>
 
 #include "cluster/image.h"
+#include "cluster/tail.h"
 
 #define BK_MD_FSM_RESULTS 64
+/* The entries kept for brokers that pull metadata (cluster/tail.h). */
+#define BK_MD_TAIL_ENTRIES 8192
+#define BK_MD_TAIL_BYTES   (64u << 20)
 
 struct bk_md_fsm {
     struct raft_fsm raft; /* passed to raft_init; raft.data == this */
@@ -43,6 +47,7 @@ struct bk_md_fsm {
         size_t cap;
     } results[BK_MD_FSM_RESULTS];
     int64_t n_bad_entries; /* entries that could not be decoded */
+    struct bk_md_tail tail; /* the newest entries applied */
     /* Called on the writer thread after each new image is published, so
      * that readers are told rather than poll (may be NULL). */
     void (*on_publish)(void *data);
@@ -57,6 +62,10 @@ void bk_md_fsm_close(struct bk_md_fsm *f);
 
 /* Any thread: the current image (returns owned; bk_md_image_release it). */
 struct bk_md_image *bk_md_fsm_acquire(struct bk_md_fsm *f);
+
+/* Replaces the image with img (takes the reference) and publishes it, as a
+ * snapshot restore does; the tail starts over at its offset. */
+void bk_md_fsm_install(struct bk_md_fsm *f, struct bk_md_image *img);
 
 /* Applies one entry's bytes (borrowed), as raft's apply does. Returns 0 or
  * BK_ENOMEM. For tests and for the raft apply callback. */

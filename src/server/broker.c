@@ -227,6 +227,8 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         .incarnation = b->incarnation,
         .cluster_id = b->datadir.cluster_id,
         .broker_session_ms = (unsigned)cfg->broker_session_timeout_ms,
+        .observer = !cfg->is_controller,
+        .bootstrap = cfg->controller_quorum_bootstrap_servers,
     };
     int rv = bk_md_start(&mc, &b->md, why);
     if (rv != 0) {
@@ -447,9 +449,10 @@ static void announce_listeners(struct broker *b)
         if (i < b->api.nadvertised && b->api.advertised[i].port == 0) {
             b->api.advertised[i].port = b->bound_port[i];
         }
-        bk_diag_info("server", "listener=%s://%s:%d msg=\"listening\"",
+        bk_diag_info("server",
+                     "listener=%s://%s:%d shards=%u msg=\"listening\"",
                      cfg->listener[i].name, cfg->listener[i].host,
-                     b->bound_port[i]);
+                     b->bound_port[i], b->shards.n);
     }
 }
 

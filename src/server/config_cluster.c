@@ -292,11 +292,14 @@ static int check_roles(const struct bk_config *c, char *err, size_t errlen)
                  (long long)c->node_id, c->process_roles);
         return BK_ECONFIG;
     }
-    if (c->nvoters == 0 && c->nbootstrap == 0) {
+    /* The voters' addresses are their raft ports; a broker that is not a
+     * voter pulls metadata from the controllers' Kafka listeners. */
+    if (c->nbootstrap == 0) {
         snprintf(err, errlen,
-                 "process.roles=broker needs controller.quorum.voters or "
-                 "controller.quorum.bootstrap.servers to find the "
-                 "controllers");
+                 "process.roles=broker needs "
+                 "controller.quorum.bootstrap.servers (the controllers' "
+                 "listeners, host:port,...) to find the controllers; "
+                 "controller.quorum.voters names their raft ports");
         return BK_ECONFIG;
     }
     return 0;

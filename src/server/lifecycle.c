@@ -204,6 +204,74 @@ static int send_next(struct bk_lc *lc, struct rpc *rpc)
     return rv;
 }
 
+/* ---- this node is the active controller ---------------------------- */
+
+/* On the raft thread: hand the answer to the control loop. */
+static void local_done(void *data, const struct bk_md_member_resp *resp)
+{
+    struct bk_lc *lc = data;
+    pthread_mutex_lock(&lc->lock);
+    lc->local = *resp;
+    if (!lc->closed) {
+        uv_async_send(&lc->async);
+    }
+    pthread_mutex_unlock(&lc->lock);
+}
+
+static void local_answered(uv_async_t *h)
+{
+    struct bk_lc *lc = h->data;
+    pthread_mutex_lock(&lc->lock);
+    struct bk_md_member_resp r = lc->local;
+    pthread_mutex_unlock(&lc->lock);
+    lc->in_flight = false;
+    if (lc->done) {
+        return;
+    }
+    if (lc->local_key == BK_API_BROKER_REGISTRATION) {
+        struct bk_msg_broker_registration_response reg = {
+            .error_code = r.error,
+            .broker_epoch = r.epoch,
+        };
+        registered(lc, &reg);
+        return;
+    }
+    struct bk_msg_broker_heartbeat_response hb = {
+        .error_code = r.error,
+        .is_caught_up = r.caught_up,
+        .is_fenced = r.fenced,
+        .should_shut_down = r.should_shut_down,
+    };
+    heartbeat_answered(lc, &hb);
+}
+
+static int send_local(struct bk_lc *lc)
+{
+    struct bk_md *md = lc->ch.md;
+    if (lc->epoch < 0) {
+        struct bk_md_registration reg = {
+            .id = lc->cfg.node_id,
+            .incarnation = lc->cfg.incarnation,
+            .cluster_id = lc->cfg.cluster_id,
+            .host = lc->cfg.host,
+            .port = lc->cfg.port,
+            .rack = lc->cfg.rack,
+        };
+        lc->local_key = BK_API_BROKER_REGISTRATION;
+        return bk_md_broker_register(md, &reg, local_done, lc);
+    }
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    struct bk_md_heartbeat hb = {
+        .id = lc->cfg.node_id,
+        .epoch = lc->epoch,
+        .metadata_offset = img->offset,
+        .want_shut_down = lc->want_shut_down,
+    };
+    bk_md_image_release(img);
+    lc->local_key = BK_API_BROKER_HEARTBEAT;
+    return bk_md_broker_heartbeat(md, &hb, local_done, lc);
+}
+
 static bool out_of_time(struct bk_lc *lc)
 {
     uint64_t now = uv_now(lc->loop);
@@ -232,6 +300,14 @@ static void tick(uv_timer_t *t)
 {
     struct bk_lc *lc = t->data;
     if (lc->done || lc->in_flight || out_of_time(lc)) {
+        return;
+    }
+    if (bk_md_is_active(lc->ch.md)) {
+        if (send_local(lc) != 0) {
+            schedule(lc, RETRY_MS);
+            return;
+        }
+        lc->in_flight = true;
         return;
     }
     struct rpc *rpc = bk_calloc(1, sizeof(*rpc));
@@ -264,6 +340,9 @@ void bk_lc_start(struct bk_lc *lc,
     lc->fenced = true;
     lc->started_at = uv_now(loop);
     bk_ctl_channel_init(&lc->ch, loop, md);
+    pthread_mutex_init(&lc->lock, NULL);
+    uv_async_init(loop, &lc->async, local_answered);
+    lc->async.data = lc;
     uv_timer_init(loop, &lc->timer);
     lc->timer.data = lc;
     schedule(lc, 0);
@@ -290,6 +369,10 @@ void bk_lc_shut_down(struct bk_lc *lc)
 void bk_lc_close(struct bk_lc *lc)
 {
     lc->done = true;
+    pthread_mutex_lock(&lc->lock);
+    lc->closed = true; /* a late answer from the raft thread is dropped */
+    pthread_mutex_unlock(&lc->lock);
+    uv_close((uv_handle_t *)&lc->async, NULL);
     uv_timer_stop(&lc->timer);
     uv_close((uv_handle_t *)&lc->timer, NULL);
     bk_ctl_channel_close(&lc->ch);

@@ -8,11 +8,13 @@
 #ifndef BK_SERVER_LIFECYCLE_H
 #define BK_SERVER_LIFECYCLE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
 
 #include "api/ctl_channel.h"
+#include "cluster/controller.h"
 #include "protocol/prim.h"
 
 struct bk_lc_config {
@@ -48,6 +50,14 @@ struct bk_lc {
     bool want_shut_down;
     bool done; /* shut down, fatal, or closed */
     int warned_code;
+    /* When this node is the active controller the request goes straight to
+     * it (no connection to itself, which would count against the client
+     * limits of its own listener); the answer comes back through async. */
+    uv_async_t async;
+    pthread_mutex_t lock; /* guards local and closed */
+    struct bk_md_member_resp local;
+    int16_t local_key;
+    bool closed;
 };
 
 /* Starts registering at once. md is borrowed until bk_lc_close. */

@@ -135,7 +135,8 @@ def test_unformatted_quorum_member_or_broker_refuses_to_start():
     cases = [
         {"controller.quorum.voters": voters(1, 2, 3)},
         {"process.roles": "broker", "node.id": "4",
-         "controller.quorum.voters": voters(1, 2, 3)},
+         "controller.quorum.voters": voters(1, 2, 3),
+         "controller.quorum.bootstrap.servers": "127.0.0.1:%d" % free_port()},
         {"process.roles": "broker",
          "controller.quorum.bootstrap.servers": "127.0.0.1:%d" % free_port()},
     ]
@@ -212,8 +213,9 @@ def test_check_config_cross_field_rules():
         ("process.roles=broker\ncontroller.quorum.voters=1@h:1,2@h:2\n",
          ["process.roles", "node.id 1", "controller.quorum.voters"]),
         ("process.roles=broker\n",
-         ["process.roles=broker", "controller.quorum.voters",
-          "controller.quorum.bootstrap.servers"]),
+         ["process.roles=broker", "controller.quorum.bootstrap.servers"]),
+        ("process.roles=broker\ncontroller.quorum.voters=2@h:1\n",
+         ["process.roles=broker", "controller.quorum.bootstrap.servers"]),
         ("process.roles=broker,worker\n", ["process.roles", "worker"]),
         ("controller.quorum.voters=1@h:1,1@h:2\n",
          ["controller.quorum.voters", "node id 1 appears twice"]),
@@ -237,7 +239,6 @@ def test_check_config_cross_field_rules():
                                   *needles)
         valid = [
             "process.roles=controller\n",
-            "process.roles=broker\ncontroller.quorum.voters=2@h:1\n",
             "process.roles=broker\ncontroller.quorum.bootstrap.servers=h:1\n",
             "node.id=2\ncontroller.quorum.voters=1@h:1,2@h:2,3@h:3\n"
             "controller.listener.names=PLAINTEXT\n"

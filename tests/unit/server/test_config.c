@@ -326,8 +326,9 @@ static void test_cluster_settings(void **state)
     expect_error("process.roles=broker\ncontroller.quorum.voters=1@h:1\n",
                  "process.roles: node.id 1 is in controller.quorum.voters");
     expect_error("process.roles=broker\n",
-                 "needs controller.quorum.voters or "
-                 "controller.quorum.bootstrap.servers");
+                 "needs controller.quorum.bootstrap.servers");
+    expect_error("process.roles=broker\ncontroller.quorum.voters=2@h:1\n",
+                 "needs controller.quorum.bootstrap.servers");
     expect_error("controller.quorum.voters=1@h:1,1@g:2\n",
                  "node id 1 appears twice");
     expect_error("controller.quorum.voters=1@h\n", "bad entry '1@h'");
