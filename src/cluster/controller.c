@@ -932,6 +932,14 @@ int bk_md_start(const struct bk_md_config *cfg,
             self = &md->voters[i];
         }
     }
+    if (self == NULL && !cfg->observer) {
+        errf(errmsg,
+             "node.id %d is not in controller.quorum.voters (%.120s), so it "
+             "needs process.roles=broker",
+             cfg->node_id, cfg->voters);
+        rv = BK_ECONFIG;
+        goto err;
+    }
     if (self == NULL) {
         /* Not a voter: this broker pulls the metadata (observer.c). */
         md->is_observer = true;
