@@ -471,6 +471,9 @@ static void check_cb(uv_check_t *h)
     } else if (!leader && md->was_leader) {
         md->was_leader = false;
         atomic_store(&md->active, 0);
+        bk_diag_info("cluster", "msg=\"no longer the active controller\" "
+                     "node=%d",
+                     md->node_id);
         bk_md_int_complete(take_held(md), BK_ENOTLEADER);
     }
 }

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cluster/controller.h"
+#include "cluster/fsm.h"
 #include "cluster/ops.h"
 #include "common/arena.h"
 #include "common/diag.h"
@@ -532,6 +533,69 @@ static void test_membership(void **state)
     bk_md_stop(md);
 }
 
+/* What a pulling broker gets (bk_md_pull): the entries after an entry
+ * boundary, which rebuild the same image when applied in order; nothing
+ * when it is up to date; the whole image when its offset is not one the
+ * tail has. */
+static void test_pull(void **state)
+{
+    struct env *e = *state;
+    struct bk_md *md = NULL;
+    char err[BK_ERRMSG_SIZE];
+    assert_int_equal(bk_md_start(&e->cfg, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    assert_int_equal(
+        bk_md_register_broker_sync(md, 1, "127.0.0.1", 9092, NULL, 5000, NULL),
+        0);
+    assert_int_equal(create_topic(md, "p1", 2), 0);
+    assert_int_equal(create_topic(md, "p2", 3), 0);
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    uint8_t *payload;
+    size_t len;
+    int64_t high;
+    assert_int_equal(bk_md_pull(md, 0, 1 << 20, &arena, &payload, &len, &high),
+                     0);
+    assert_int_equal(high, img->offset);
+    assert_non_null(payload);
+    assert_int_equal(payload[0], BK_MD_PULL_ENTRIES);
+    /* Apply them to a fresh state machine: the same offset and topics. */
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    struct bk_rd rd;
+    bk_rd_init(&rd, payload + 1, len - 1);
+    while (bk_rd_left(&rd) > 0) {
+        int64_t first = bk_rd_i64(&rd);
+        int64_t next = bk_rd_i64(&rd);
+        int32_t n = bk_rd_i32(&rd);
+        assert_int_equal(first, f.cur->offset);
+        assert_int_equal(bk_md_fsm_apply_entry(&f, rd.buf + rd.pos, (size_t)n),
+                         0);
+        assert_int_equal(f.cur->offset, next);
+        bk_rd_skip(&rd, (size_t)n);
+    }
+    assert_int_equal(f.cur->offset, img->offset);
+    assert_int_equal(f.cur->n_topics, 2);
+    bk_md_fsm_close(&f);
+    /* Up to date: nothing. */
+    assert_int_equal(
+        bk_md_pull(md, img->offset, 1 << 20, &arena, &payload, &len, &high), 0);
+    assert_null(payload);
+    /* Not an entry boundary: the image. */
+    assert_int_equal(bk_md_pull(md, 1, 1 << 20, &arena, &payload, &len, &high),
+                     0);
+    assert_int_equal(payload[0], BK_MD_PULL_IMAGE);
+    struct bk_md_image *copy;
+    assert_int_equal(bk_md_image_restore(payload + 1, len - 1, &copy), 0);
+    assert_int_equal(copy->offset, img->offset);
+    assert_int_equal(copy->n_topics, 2);
+    bk_md_image_release(copy);
+    bk_arena_destroy(&arena);
+    bk_md_image_release(img);
+    bk_md_stop(md);
+}
+
 static void test_three_voters_failover(void **state)
 {
     struct env *e = *state;
@@ -631,6 +695,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
