@@ -76,6 +76,15 @@ int16_t bk_api_md_kerr(int status);
 /* The current metadata image (returns owned: bk_md_image_release it). */
 struct bk_md_image *bk_api_image(const struct bk_call *call);
 
+/* The controller id clients are told (Metadata, DescribeCluster). Since
+ * KIP-590 clients send controller requests to any broker, which forwards
+ * them, and a KRaft cluster's controllers may not be brokers at all, so
+ * Kafka names a live broker there. brokerd names the active controller when
+ * it is a live broker (one hop less), else this node when it is one, else
+ * the first live broker, else -1. */
+int32_t bk_api_controller_for_clients(const struct bk_call *call,
+                                      const struct bk_md_image *img);
+
 /* An arena-owned NUL-terminated copy of s ("" for null), or NULL when out
  * of memory. */
 char *bk_call_cstr(struct bk_call *call, struct bk_str s);

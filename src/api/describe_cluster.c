@@ -26,8 +26,12 @@ void bk_handle_describe_cluster(struct bk_call *call)
     resp.throttle_time_ms = 0;
     resp.endpoint_type = 1;
     resp.cluster_id = bk_str_c(call->ctx->cluster_id);
-    int32_t leader = bk_md_leader(call->ctx->md);
-    resp.controller_id = leader >= 0 ? leader : call->ctx->node_id;
+    struct bk_md_image *img = bk_api_image(call);
+    if (img == NULL) {
+        bk_req_fail(call->req, "out of memory");
+        return;
+    }
+    resp.controller_id = bk_api_controller_for_clients(call, img);
     resp.cluster_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
     resp.brokers = NULL;
     resp.brokers_count = 0;
@@ -39,12 +43,8 @@ void bk_handle_describe_cluster(struct bk_call *call)
                 ? "The request was sent to an endpoint of type BROKER, but "
                   "we wanted an endpoint of type CONTROLLER"
                 : "Unknown endpoint type");
+        bk_md_image_release(img);
         bk_call_reply(call, &resp);
-        return;
-    }
-    struct bk_md_image *img = bk_api_image(call);
-    if (img == NULL) {
-        bk_req_fail(call->req, "out of memory");
         return;
     }
     resp.brokers =

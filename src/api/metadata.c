@@ -165,8 +165,7 @@ void bk_handle_metadata(struct bk_call *call)
     }
     resp.throttle_time_ms = 0;
     resp.cluster_id = bk_str_c(call->ctx->cluster_id);
-    int32_t leader = bk_md_leader(call->ctx->md);
-    resp.controller_id = leader >= 0 ? leader : call->ctx->node_id;
+    resp.controller_id = bk_api_controller_for_clients(call, img);
     resp.cluster_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
     if (version >= 8 && version <= 10 &&
         req->include_cluster_authorized_operations) {

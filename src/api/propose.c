@@ -74,3 +74,27 @@ char *bk_call_cstr(struct bk_call *call, struct bk_str s)
     return bk_arena_strndup(call->arena, s.len > 0 ? s.ptr : "",
                             s.len > 0 ? (size_t)s.len : 0);
 }
+
+static bool live_broker(const struct bk_md_image *img, int32_t id)
+{
+    const struct bk_md_broker *b = id >= 0 ? bk_md_image_broker(img, id) : NULL;
+    return b != NULL && !b->fenced;
+}
+
+int32_t bk_api_controller_for_clients(const struct bk_call *call,
+                                      const struct bk_md_image *img)
+{
+    int32_t leader = bk_md_leader(call->ctx->md);
+    if (live_broker(img, leader)) {
+        return leader;
+    }
+    if (live_broker(img, call->ctx->node_id)) {
+        return call->ctx->node_id;
+    }
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        if (!img->brokers[i].fenced) {
+            return img->brokers[i].id;
+        }
+    }
+    return -1;
+}

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from harness import Broker, brokerctl_path, brokerd_path, free_port, wait_port
 
@@ -126,6 +127,15 @@ def test_dedicated_controllers_and_pulling_brokers():
                 nodes[j], "topic", "list").stdout, "topic on node %d" % j)
         assert brokers_seen(nodes[4]) == {4, 5}
         bootstrap = ",".join(nodes[i].bootstrap for i in BROKERS)
+        # Clients are told a live broker as the controller (KIP-590; the
+        # controllers are no brokers here), so an admin client's
+        # controller requests reach a node that forwards them.
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        md = admin.list_topics(timeout=10)
+        assert sorted(md.brokers) == [4, 5]
+        assert md.controller_id in BROKERS
+        fs = admin.create_topics([NewTopic("via-admin", 3, 1)])
+        fs["via-admin"].result(timeout=20)
         produce_consume(bootstrap, "via-4", 200)
 
         # The active controller dies: the brokers find the next one, and
