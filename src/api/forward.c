@@ -95,13 +95,18 @@ static void relay(struct bk_call *call, const uint8_t *resp, size_t len)
 static void try_send(struct fwd *f);
 static void cut_short(struct bk_api_waiting *w);
 
+static void retry_cb(uv_timer_t *t)
+{
+    try_send(t->data);
+}
+
 /* Tries again in RETRY_MS, listed so that a shard drain ends the wait. */
 static void retry_later(struct fwd *f)
 {
     f->waiting.cut_short = cut_short;
     bk_api_waiting_add(f->call->req->shard, &f->waiting);
     f->listed = true;
-    uv_timer_start(&f->timer, (uv_timer_cb)try_send, RETRY_MS, 0);
+    uv_timer_start(&f->timer, retry_cb, RETRY_MS, 0);
 }
 
 /* Failures that happen before the request leaves this node: connecting
