@@ -193,6 +193,17 @@ public final class AdminCheck {
                     out("created.id", get(cr.topicId(args[2])));
                     break;
                 }
+                case "cluster": {
+                    // The brokers, controller and cluster id through
+                    // DescribeCluster (args[2] is unused).
+                    DescribeClusterResult dc = admin.describeCluster();
+                    out("cluster.id", get(dc.clusterId()));
+                    out("cluster.controller", get(dc.controller()).id());
+                    for (Node n : get(dc.nodes())) {
+                        out("cluster.node", n.id() + " " + n.host() + ":" + n.port());
+                    }
+                    break;
+                }
                 case "describe": {
                     Collection<String> names = List.of(args[2]);
                     printTopic(get(admin.describeTopics(names).allTopicNames()).get(args[2]));
