@@ -59,9 +59,12 @@ static void format_ms(int64_t ms, char out[32])
     }
     time_t s = (time_t)(ms / 1000);
     struct tm tm;
-    gmtime_r(&s, &tm);
     char day[24];
-    strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (gmtime_r(&s, &tm) == NULL ||
+        strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(out, 32, "%lld", (long long)ms);
+        return;
+    }
     snprintf(out, 32, "%s.%03dZ", day, (int)(ms % 1000));
 }
 
