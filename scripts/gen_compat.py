@@ -65,7 +65,8 @@ NOTES = {
     49: "quotas: issue 15",
     50: "SCRAM: issue 15",
     51: "SCRAM: issue 15",
-    55: "cluster: issue 12",
+    55: "forwarded to the active controller; offsets count metadata "
+        "records, directory ids are zero",
     57: "feature versions: issue 19",
     61: "transactions: issue 14",
     62: "cluster: issue 12",

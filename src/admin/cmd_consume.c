@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "admin/cli.h"
+#include "admin/route.h"
 #include "admin/topic_meta.h"
 #include "common/err.h"
 #include "common/heap.h"
@@ -207,14 +208,29 @@ static void print_record(const struct consume_opts *o,
     }
 }
 
-/* ListOffsets with timestamp ts (-2 earliest, -1 latest, else a time) for
- * every partition. */
-static int list_offsets(struct bk_client *c,
-                        const struct consume_opts *o,
-                        struct part_state *ps,
-                        int32_t n,
-                        int64_t ts)
+/* Whether partition ps goes to leader in this round. */
+static bool led_by(const struct bk_route *route,
+                   const struct part_state *ps,
+                   int32_t leader)
 {
+    return bk_route_leader(route, ps->id) == leader;
+}
+
+/* ListOffsets with timestamp ts (-2 earliest, -1 latest, else a time) for
+ * the partitions of ps that leader leads, sent to it. A partition it no
+ * longer leads sets *stale (while retries are left) and keeps its offset. */
+static int list_offsets_at(struct bk_route *route,
+                           int32_t leader,
+                           const struct consume_opts *o,
+                           struct part_state *ps,
+                           int32_t n,
+                           int64_t ts,
+                           bool *stale)
+{
+    struct bk_client *c = bk_route_client(route, leader);
+    if (c == NULL) {
+        return 1;
+    }
     int16_t ver = bk_client_version(c, BK_API_LIST_OFFSETS);
     if (ver < 1) {
         return bk_cli_fail("%s does not support ListOffsets v1+", c->addr);
@@ -231,11 +247,15 @@ static int list_offsets(struct bk_client *c,
         bk_arena_destroy(&arena);
         return bk_cli_fail("out of memory");
     }
-    t.partitions_count = n;
     for (int32_t i = 0; i < n; i++) {
-        t.partitions[i].partition_index = ps[i].id;
-        t.partitions[i].current_leader_epoch = -1;
-        t.partitions[i].timestamp = ts;
+        if (!led_by(route, &ps[i], leader)) {
+            continue;
+        }
+        struct bk_msg_list_offsets_request_list_offsets_partition *lp =
+            &t.partitions[t.partitions_count++];
+        lp->partition_index = ps[i].id;
+        lp->current_leader_epoch = -1;
+        lp->timestamp = ts;
     }
     req.replica_id = -1;
     req.topics = &t;
@@ -247,6 +267,9 @@ static int list_offsets(struct bk_client *c,
     }
     int rv = 0;
     for (int32_t i = 0; rv == 0 && i < n; i++) {
+        if (!led_by(route, &ps[i], leader)) {
+            continue;
+        }
         const struct
             bk_msg_list_offsets_response_list_offsets_partition_response *r =
                 NULL;
@@ -256,6 +279,11 @@ static int list_offsets(struct bk_client *c,
             if (resp.topics[0].partitions[k].partition_index == ps[i].id) {
                 r = &resp.topics[0].partitions[k];
             }
+        }
+        if (r != NULL && bk_route_retriable(r->error_code) &&
+            route->retries < BK_ROUTE_MAX_RETRIES) {
+            *stale = true;
+            continue;
         }
         if (r == NULL || r->error_code != 0) {
             int16_t e =
@@ -270,7 +298,40 @@ static int list_offsets(struct bk_client *c,
     return rv;
 }
 
-static int start_offsets(struct bk_client *c,
+/* ListOffsets for every partition of ps, each asked of its leader;
+ * refreshes the leaders and asks again while some answer that they do not
+ * lead a partition (bounded). */
+static int list_offsets(struct bk_route *route,
+                        const struct consume_opts *o,
+                        struct part_state *ps,
+                        int32_t n,
+                        int64_t ts)
+{
+    route->retries = 0;
+    for (;;) {
+        bool stale = false;
+        int rv = 0;
+        for (int32_t i = 0; rv == 0 && i < n; i++) {
+            int32_t leader = bk_route_leader(route, ps[i].id);
+            bool first = true;
+            for (int32_t k = 0; k < i; k++) {
+                first &= !led_by(route, &ps[k], leader);
+            }
+            if (first) {
+                rv = list_offsets_at(route, leader, o, ps, n, ts, &stale);
+            }
+        }
+        if (rv != 0 || !stale) {
+            return rv;
+        }
+        route->retries++;
+        if (bk_route_refresh(route) != 0) {
+            return 1;
+        }
+    }
+}
+
+static int start_offsets(struct bk_route *route,
                          const struct consume_opts *o,
                          struct part_state *ps,
                          int32_t n)
@@ -282,7 +343,7 @@ static int start_offsets(struct bk_client *c,
         return 0;
     }
     int64_t ts = o->from_time >= 0 ? o->from_time : o->start;
-    int rv = list_offsets(c, o, ps, n, ts);
+    int rv = list_offsets(route, o, ps, n, ts);
     bool none = false;
     for (int32_t i = 0; rv == 0 && i < n; i++) {
         none |= ps[i].offset < 0;
@@ -294,7 +355,7 @@ static int start_offsets(struct bk_client *c,
             return bk_cli_fail("out of memory");
         }
         memcpy(later, ps, (size_t)n * sizeof(*later));
-        rv = list_offsets(c, o, later, n, -1);
+        rv = list_offsets(route, o, later, n, -1);
         for (int32_t i = 0; rv == 0 && i < n; i++) {
             if (ps[i].offset < 0) {
                 ps[i].offset = later[i].offset;
@@ -307,7 +368,7 @@ static int start_offsets(struct bk_client *c,
 
 struct consumer {
     const struct consume_opts *o;
-    struct bk_client *c;
+    struct bk_route *route;
     struct part_state *ps;
     int32_t n;
     int64_t printed;
@@ -369,8 +430,24 @@ static int handle_records(struct consumer *cs,
     return 0;
 }
 
-static int fetch_round(struct consumer *cs, int16_t ver)
+/* One Fetch to leader for the partitions it leads. A partition it no
+ * longer leads sets *stale (while retries are left). */
+static int fetch_from(struct consumer *cs,
+                      int32_t leader,
+                      int16_t max_ver,
+                      bool *stale)
 {
+    struct bk_client *c = bk_route_client(cs->route, leader);
+    if (c == NULL) {
+        return -1;
+    }
+    int16_t ver = bk_client_version(c, BK_API_FETCH);
+    if (ver > max_ver) {
+        ver = max_ver;
+    }
+    if (ver < 4) {
+        return -bk_cli_fail("%s does not support Fetch v4+", c->addr);
+    }
     struct bk_arena arena;
     bk_arena_init(&arena, 8192, 0);
     struct bk_msg_fetch_request req;
@@ -385,7 +462,8 @@ static int fetch_round(struct consumer *cs, int16_t ver)
         return -bk_cli_fail("out of memory");
     }
     for (int32_t i = 0; i < cs->n; i++) {
-        if (cs->ps[i].at_end && !cs->o->follow) {
+        if ((cs->ps[i].at_end && !cs->o->follow) ||
+            !led_by(cs->route, &cs->ps[i], leader)) {
             continue;
         }
         struct bk_msg_fetch_request_fetch_partition *fp =
@@ -407,9 +485,9 @@ static int fetch_round(struct consumer *cs, int16_t ver)
     req.topics = &t;
     req.topics_count = 1;
     struct bk_msg_fetch_response resp;
-    if (bk_client_call(cs->c, BK_API_FETCH, ver, &req, &resp, &arena) != 0) {
+    if (bk_client_call(c, BK_API_FETCH, ver, &req, &resp, &arena) != 0) {
         bk_arena_destroy(&arena);
-        return -bk_cli_fail("%s", cs->c->errmsg);
+        return -bk_cli_fail("%s", c->errmsg);
     }
     if (resp.error_code != 0) {
         bk_arena_destroy(&arena);
@@ -431,6 +509,11 @@ static int fetch_round(struct consumer *cs, int16_t ver)
         if (p == NULL) {
             continue;
         }
+        if (bk_route_retriable(pd->error_code) &&
+            cs->route->retries < BK_ROUTE_MAX_RETRIES) {
+            *stale = true;
+            continue;
+        }
         if (pd->error_code != 0) {
             rv = -bk_cli_fail("%s: partition %d: %s",
                               bk_kerr_name(pd->error_code), p->id,
@@ -447,6 +530,39 @@ static int fetch_round(struct consumer *cs, int16_t ver)
     return rv;
 }
 
+/* One Fetch to each leader of the partitions still read; when a broker
+ * says it no longer leads one, the leaders are looked up again (bounded
+ * refreshes in a row, as Kafka's consumer does). */
+static int fetch_round(struct consumer *cs, int16_t max_ver)
+{
+    bool stale = false;
+    int rv = 0;
+    for (int32_t i = 0; rv == 0 && i < cs->n; i++) {
+        const struct part_state *p = &cs->ps[i];
+        if (p->at_end && !cs->o->follow) {
+            continue;
+        }
+        int32_t leader = bk_route_leader(cs->route, p->id);
+        bool first = true;
+        for (int32_t k = 0; k < i; k++) {
+            first &= (cs->ps[k].at_end && !cs->o->follow) ||
+                     !led_by(cs->route, &cs->ps[k], leader);
+        }
+        if (first) {
+            rv = fetch_from(cs, leader, max_ver, &stale);
+        }
+    }
+    if (rv != 0) {
+        return rv;
+    }
+    if (!stale) {
+        cs->route->retries = 0;
+        return 0;
+    }
+    cs->route->retries++;
+    return bk_route_refresh(cs->route) != 0 ? -1 : 0;
+}
+
 int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv)
 {
     struct consume_opts o;
@@ -460,6 +576,7 @@ int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv)
     int rv = 1;
     struct part_state *ps = NULL;
     struct bk_topic_meta tm;
+    struct bk_route route = { 0 };
     int16_t ver = bk_client_version(&c, BK_API_FETCH);
     if (ver > 12) {
         ver = 12; /* topics by name */
@@ -490,10 +607,11 @@ int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv)
     for (int32_t i = 0; i < n; i++) {
         ps[i].id = o.partition >= 0 ? o.partition : i;
     }
-    if (start_offsets(&c, &o, ps, n) != 0) {
+    if (bk_route_open(&route, cli, &c, o.topic) != 0 ||
+        start_offsets(&route, &o, ps, n) != 0) {
         goto out;
     }
-    struct consumer cs = { .o = &o, .c = &c, .ps = ps, .n = n };
+    struct consumer cs = { .o = &o, .route = &route, .ps = ps, .n = n };
     cs.progress = !isatty(1) && isatty(2);
     rv = 0;
     for (;;) {
@@ -522,6 +640,7 @@ int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv)
     }
     rv = rv < 0 ? 1 : 0; /* 1 = the count was reached */
 out:
+    bk_route_close(&route);
     bk_free(ps);
     bk_client_close(&c);
     return rv == 0 ? 0 : 1;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "admin/cli.h"
+#include "admin/route.h"
 #include "admin/topic_meta.h"
 #include "common/err.h"
 #include "common/heap.h"
@@ -37,7 +38,8 @@ struct produce_opts {
 struct producer {
     const struct produce_opts *o;
     struct bk_client *c;
-    int16_t version;
+    struct bk_route route; /* the partitions' leaders */
+    int retries;           /* leader refreshes for this batch */
     int32_t partitions;
     struct bk_batch_builder *b; /* one per partition */
     int64_t sent;
@@ -146,23 +148,22 @@ static void progress(struct producer *pr, bool final)
     }
 }
 
-/* Sends the batch of one partition and checks the answer. */
-static int flush_partition(struct producer *pr, int32_t p)
+/* Sends one batch to the partition's leader. Returns 0, 1 after printing
+ * why, or -code for a partition error that asks for the leader again. */
+static int send_batch(struct producer *pr,
+                      int32_t p,
+                      uint8_t *batch,
+                      size_t len,
+                      struct bk_arena *arena)
 {
-    struct bk_batch_builder *b = &pr->b[p];
-    int32_t n = bk_batch_builder_count(b);
-    if (n == 0) {
-        return 0;
+    struct bk_client *c =
+        bk_route_client(&pr->route, bk_route_leader(&pr->route, p));
+    if (c == NULL) {
+        return 1;
     }
-    struct bk_arena arena;
-    bk_arena_init(&arena, 16384, 0);
-    uint8_t *batch;
-    size_t len;
-    int rv = bk_batch_builder_finish(b, &arena, &batch, &len);
-    if (rv != 0) {
-        bk_arena_destroy(&arena);
-        return bk_cli_fail("produce: cannot build a batch: %s",
-                           bk_strerror(rv));
+    int16_t version = bk_client_version(c, BK_API_PRODUCE);
+    if (version < 3) {
+        return bk_cli_fail("%s does not support Produce v3+", c->addr);
     }
     struct bk_msg_produce_request req;
     bk_msg_produce_request_init(&req);
@@ -181,41 +182,66 @@ static int flush_partition(struct producer *pr, int32_t p)
     req.topic_data_count = 1;
     if (pr->o->acks == 0) {
         /* No answer comes back for acks=0: send and move on. */
-        rv = bk_client_send_only(pr->c, BK_API_PRODUCE, pr->version, &req);
-        if (rv != 0) {
-            bk_arena_destroy(&arena);
-            return bk_cli_fail("%s", pr->c->errmsg);
+        if (bk_client_send_only(c, BK_API_PRODUCE, version, &req) != 0) {
+            return bk_cli_fail("%s", c->errmsg);
         }
-    } else {
-        struct bk_msg_produce_response resp;
-        rv = bk_client_call(pr->c, BK_API_PRODUCE, pr->version, &req, &resp,
-                            &arena);
-        if (rv != 0) {
-            bk_arena_destroy(&arena);
-            return bk_cli_fail("%s", pr->c->errmsg);
-        }
-        if (resp.responses_count == 1 &&
-            resp.responses[0].partition_responses_count == 1) {
-            const struct bk_msg_produce_response_partition_produce_response *r =
-                &resp.responses[0].partition_responses[0];
-            if (r->error_code != 0) {
-                int16_t code = r->error_code;
-                struct bk_str m = r->error_message;
-                bk_cli_fail("%s: %.*s", bk_kerr_name(r->error_code),
-                            m.len > 0
-                                ? m.len
-                                : (int)strlen(bk_kerr_message(r->error_code)),
-                            m.len > 0 ? m.ptr : bk_kerr_message(code));
-                bk_arena_destroy(&arena);
-                return 1;
-            }
-        } else {
-            bk_arena_destroy(&arena);
-            return bk_cli_fail("produce: malformed answer from %s",
-                               pr->c->addr);
+        return 0;
+    }
+    struct bk_msg_produce_response resp;
+    if (bk_client_call(c, BK_API_PRODUCE, version, &req, &resp, arena) != 0) {
+        return bk_cli_fail("%s", c->errmsg);
+    }
+    if (resp.responses_count != 1 ||
+        resp.responses[0].partition_responses_count != 1) {
+        return bk_cli_fail("produce: malformed answer from %s", c->addr);
+    }
+    const struct bk_msg_produce_response_partition_produce_response *r =
+        &resp.responses[0].partition_responses[0];
+    int16_t code = r->error_code;
+    if (code == 0) {
+        return 0;
+    }
+    if (bk_route_retriable(code) && pr->retries < BK_ROUTE_MAX_RETRIES) {
+        return -code;
+    }
+    struct bk_str m = r->error_message;
+    return bk_cli_fail("%s: %.*s", bk_kerr_name(code),
+                       m.len > 0 ? m.len : (int)strlen(bk_kerr_message(code)),
+                       m.len > 0 ? m.ptr : bk_kerr_message(code));
+}
+
+/* Sends the batch of one partition and checks the answer; a batch its
+ * broker does not lead goes to the leader Metadata names next (Kafka's
+ * producer does the same; nothing was appended). */
+static int flush_partition(struct producer *pr, int32_t p)
+{
+    struct bk_batch_builder *b = &pr->b[p];
+    int32_t n = bk_batch_builder_count(b);
+    if (n == 0) {
+        return 0;
+    }
+    struct bk_arena arena;
+    bk_arena_init(&arena, 16384, 0);
+    uint8_t *batch;
+    size_t len;
+    int rv = bk_batch_builder_finish(b, &arena, &batch, &len);
+    if (rv != 0) {
+        bk_arena_destroy(&arena);
+        return bk_cli_fail("produce: cannot build a batch: %s",
+                           bk_strerror(rv));
+    }
+    pr->retries = 0;
+    while ((rv = send_batch(pr, p, batch, len, &arena)) < 0) {
+        pr->retries++;
+        if (bk_route_refresh(&pr->route) != 0) {
+            rv = 1;
+            break;
         }
     }
     bk_arena_destroy(&arena);
+    if (rv != 0) {
+        return 1;
+    }
     pr->sent += n;
     bk_batch_builder_free(b);
     bk_batch_builder_init(b, pr->o->codec);
@@ -278,11 +304,10 @@ int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv)
         return 1;
     }
     struct producer pr = { .o = &o, .c = &c };
-    pr.version = bk_client_version(&c, BK_API_PRODUCE);
     pr.tty = isatty(2);
     struct bk_topic_meta tm;
     int rv = 1;
-    if (pr.version < 3) {
+    if (bk_client_version(&c, BK_API_PRODUCE) < 3) {
         bk_cli_fail("%s does not support Produce v3+", c.addr);
         goto out;
     }
@@ -292,6 +317,9 @@ int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv)
     if (tm.error != 0) {
         bk_cli_fail("%s: %s", bk_kerr_name(tm.error),
                     bk_kerr_message(tm.error));
+        goto out;
+    }
+    if (bk_route_open(&pr.route, cli, &c, o.topic) != 0) {
         goto out;
     }
     pr.partitions = tm.partitions;
@@ -330,6 +358,7 @@ int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv)
     }
     bk_free(pr.b);
 out:
+    bk_route_close(&pr.route);
     bk_client_close(&c);
     return rv == 0 ? 0 : 1;
 }

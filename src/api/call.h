@@ -109,6 +109,7 @@ void bk_handle_create_partitions(struct bk_call *call);
 void bk_handle_update_features(struct bk_call *call);
 void bk_handle_incremental_alter_configs(struct bk_call *call);
 void bk_handle_describe_cluster(struct bk_call *call);
+void bk_handle_describe_quorum(struct bk_call *call);
 void bk_handle_describe_topic_partitions(struct bk_call *call);
 void bk_handle_find_coordinator(struct bk_call *call);
 void bk_handle_join_group(struct bk_call *call);

@@ -48,6 +48,9 @@ static const struct bk_handler handlers[] = {
       bk_handle_incremental_alter_configs },
     { BK_API_UPDATE_FEATURES, 0, 2, 0, bk_handle_update_features },
     { BK_API_DESCRIBE_CLUSTER, 0, 2, 0, bk_handle_describe_cluster },
+    /* Served by every node, as Kafka's brokers do (forwarded to the active
+     * controller), so kafka-metadata-quorum.sh works against any of them. */
+    { BK_API_DESCRIBE_QUORUM, 0, 2, 0, bk_handle_describe_quorum },
     { BK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0,
       bk_handle_describe_topic_partitions },
     { BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records },

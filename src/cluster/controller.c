@@ -45,6 +45,8 @@
 #include "common/heap.h"
 
 
+static void track_term(struct bk_md *md);
+
 /* Writes one error line (truncated to BK_ERRMSG_SIZE on purpose). */
 static void errf(char *errmsg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -409,9 +411,8 @@ static void announce_endpoint(struct bk_md *md)
     char msg[BK_MD_MSG_SIZE];
     struct bk_md_image *img = bk_md_image_acquire(md);
     int16_t code = bk_md_op_register_controller(
-        img, md->node_id, &md->cfg.incarnation, md->ctl_host,
-        md->cfg.ctl_port, md->cluster_id[0] != '\0' ? md->cluster_id : NULL,
-        &recs, msg);
+        img, md->node_id, &md->cfg.incarnation, md->ctl_host, md->cfg.ctl_port,
+        md->cluster_id[0] != '\0' ? md->cluster_id : NULL, &recs, msg);
     bk_md_image_release(img);
     if (code != 0) {
         bk_diag_error("cluster", "msg=\"%s\"", msg);
@@ -710,6 +711,7 @@ static int open_raft(struct bk_md *md)
      * moved aside silently (0.15 does that by default), which would lose
      * committed metadata. */
     raft_uv_set_auto_recovery(&md->io, false);
+    track_term(md);
     raft_id id = (raft_id)md->node_id + 1;
     rv = raft_init(&md->raft, &md->io, &md->fsm.raft, id, md->address);
     if (rv != 0) {
@@ -1263,6 +1265,67 @@ bool bk_md_is_active(struct bk_md *md)
 int32_t bk_md_leader(struct bk_md *md)
 {
     return atomic_load(&md->leader);
+}
+
+/* ---- quorum state for DescribeQuorum (api 55) ---------------------------
+ *
+ * raft 0.15 has no getter for the current term (raft-notes §1, §3.8: the
+ * struct fields are not to be read). Every term change is persisted
+ * through the io vtable before raft acts on it (set_term), and the term is
+ * read back from disk at start (load), so wrapping those two public entry
+ * points tracks the term exactly as this node knows it. */
+
+static struct bk_md *md_of_io(struct raft_io *io)
+{
+    return (struct bk_md *)(void *)((char *)io - offsetof(struct bk_md, io));
+}
+
+static int term_set_term(struct raft_io *io, raft_term term)
+{
+    struct bk_md *md = md_of_io(io);
+    int rv = md->orig_set_term(io, term);
+    if (rv == 0) {
+        atomic_store(&md->term, (long long)term);
+    }
+    return rv;
+}
+
+static int term_load(struct raft_io *io,
+                     raft_term *term,
+                     raft_id *voted_for,
+                     struct raft_snapshot **snapshot,
+                     raft_index *start_index,
+                     struct raft_entry *entries[],
+                     size_t *n_entries)
+{
+    struct bk_md *md = md_of_io(io);
+    int rv = md->orig_load(io, term, voted_for, snapshot, start_index, entries,
+                           n_entries);
+    if (rv == 0) {
+        atomic_store(&md->term, (long long)*term);
+    }
+    return rv;
+}
+
+static void track_term(struct bk_md *md)
+{
+    md->orig_set_term = md->io.set_term;
+    md->orig_load = md->io.load;
+    md->io.set_term = term_set_term;
+    md->io.load = term_load;
+}
+
+int64_t bk_md_term(struct bk_md *md)
+{
+    return (int64_t)atomic_load(&md->term);
+}
+
+size_t bk_md_voters(const struct bk_md *md, int32_t *ids, size_t cap)
+{
+    for (size_t i = 0; i < md->n_voters && i < cap; i++) {
+        ids[i] = md->voters[i].node_id;
+    }
+    return md->n_voters;
 }
 
 int bk_md_wait_active(struct bk_md *md, unsigned timeout_ms)

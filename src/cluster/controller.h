@@ -215,6 +215,51 @@ bool bk_md_is_active(struct bk_md *md);
  * -1 when unknown. */
 int32_t bk_md_leader(struct bk_md *md);
 
+/* ---- quorum state (DescribeQuorum, api 55; cluster/quorum.c) ---------- */
+
+/* The current raft term as this node last persisted or loaded it (Kafka's
+ * leader epoch of __cluster_metadata), 0 before raft started. Any thread. */
+int64_t bk_md_term(struct bk_md *md);
+
+/* The configured voters' node ids: copies up to cap into ids and returns
+ * how many voters there are. Any thread (set at start, then read-only). */
+size_t bk_md_voters(const struct bk_md *md, int32_t *ids, size_t cap);
+
+/* What the active controller knows of one replica of the metadata log. */
+struct bk_md_replica_progress {
+    int32_t id;
+    int64_t log_end_offset;    /* metadata offset; -1 unknown */
+    int64_t last_fetch_ms;     /* wall clock of its last report; -1 */
+    int64_t last_caught_up_ms; /* wall clock it last matched us; -1 */
+};
+
+#define BK_MD_QUORUM_MAX_VOTERS 16
+
+/* A snapshot of the quorum taken on the active controller. */
+struct bk_md_quorum {
+    int32_t leader;         /* node id */
+    int64_t term;           /* raft term: the leader epoch */
+    int64_t high_watermark; /* the leader's metadata offset */
+    size_t n_voters;
+    struct bk_md_replica_progress voters[BK_MD_QUORUM_MAX_VOTERS];
+    size_t n_observers;
+    struct bk_md_replica_progress *observers; /* owned by the struct */
+};
+
+/* Completion on the raft thread: status 0 and q (returns owned: free it
+ * with bk_md_quorum_free, from any thread), or BK_ENOTLEADER (this node is
+ * not the active controller), BK_ENOMEM or BK_ESHUTDOWN and q NULL. */
+typedef void (*bk_md_quorum_cb)(void *data, int status, struct bk_md_quorum *q);
+
+/* Any thread: takes the snapshot on the raft thread. Voters' offsets are
+ * the metadata offsets their heartbeats reported (raft 0.15 shows no
+ * follower progress); the leader's is its own image offset. Brokers with a
+ * session that are not voters are observers. Returns 0 (cb runs once) or
+ * BK_ENOMEM/BK_ESHUTDOWN (cb never runs). */
+int bk_md_describe_quorum(struct bk_md *md, bk_md_quorum_cb cb, void *data);
+
+void bk_md_quorum_free(struct bk_md_quorum *q);
+
 /* Registers this broker and waits until the registration is applied: waits
  * to be the active controller, builds the record with
  * bk_md_op_register_broker() on the newest image, proposes it and waits.

@@ -103,6 +103,18 @@ struct bk_md {
     atomic_int active;
     atomic_int leader;
 
+    /* The raft term as the io layer last persisted or loaded it (0.15 has
+     * no getter; see track_term). Written on the raft thread. */
+    atomic_llong term;
+    int (*orig_set_term)(struct raft_io *, raft_term);
+    int (*orig_load)(struct raft_io *,
+                     raft_term *,
+                     raft_id *,
+                     struct raft_snapshot **,
+                     raft_index *,
+                     struct raft_entry **,
+                     size_t *);
+
     char ctl_host[MAX_ADDR]; /* cfg.ctl_host, copied */
     char cluster_id[64];     /* cfg.cluster_id, copied */
     struct bk_md_hb *hb;     /* raft thread only */

@@ -8,11 +8,12 @@
  * to shut down once it leads nothing; a broker whose session lapses is
  * fenced, one per scan as Kafka does, so that a controller that was itself
  * paused does not fence everyone at once. */
+#include "cluster/heartbeats.h"
+
 #include <stdio.h>
 #include <string.h>
 
 #include "cluster/controller.h"
-#include "cluster/heartbeats.h"
 #include "common/clock.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -23,8 +24,14 @@
 
 struct session {
     int32_t id;
-    int64_t last_ms;   /* last registration or heartbeat, monotonic */
-    bool pending;      /* a state change of this broker is in flight */
+    int64_t last_ms; /* last registration or heartbeat, monotonic */
+    bool pending;    /* a state change of this broker is in flight */
+    /* For DescribeQuorum: the metadata offset last reported (-1 unknown),
+     * when (wall clock, -1 never), and when it last matched this
+     * controller's own offset (-1 never). */
+    int64_t offset;
+    int64_t report_wall_ms;
+    int64_t caught_up_wall_ms;
 };
 
 struct bk_md_hb {
@@ -84,7 +91,11 @@ static struct session *touch(struct bk_md_hb *hb, int32_t id)
             hb->cap = cap;
         }
         s = &hb->v[hb->n++];
-        *s = (struct session){ .id = id, .last_ms = now_ms(hb) };
+        *s = (struct session){ .id = id,
+                               .last_ms = now_ms(hb),
+                               .offset = -1,
+                               .report_wall_ms = -1,
+                               .caught_up_wall_ms = -1 };
     }
     return s;
 }
@@ -142,8 +153,8 @@ static void do_register(struct op *op)
     const struct bk_md_broker *b = bk_md_image_broker(img, op->reg.id);
     struct session *s = hb != NULL ? find(hb, op->reg.id) : NULL;
     if (b != NULL && !b->fenced && s != NULL && !expired(hb, s) &&
-        memcmp(&b->incarnation, &op->reg.incarnation,
-               sizeof(b->incarnation)) != 0) {
+        memcmp(&b->incarnation, &op->reg.incarnation, sizeof(b->incarnation)) !=
+            0) {
         bk_md_image_release(img);
         fail_op(op, BK_MD_KERR_DUPLICATE_BROKER_REG,
                 "Another broker is registered with that broker id.");
@@ -243,6 +254,23 @@ static int propose_change(struct bk_md *md,
     return rv;
 }
 
+/* A heartbeat is brokerd's fetch as far as DescribeQuorum is concerned:
+ * the offset it reports is the replica's log end offset, and it is caught
+ * up when that reaches the offset this controller has applied (Kafka's
+ * lastCaughtUpTimestamp, KIP-836). */
+static void note_progress(struct bk_md_hb *hb,
+                          struct session *s,
+                          int64_t reported,
+                          int64_t own)
+{
+    int64_t wall = bk_clock_wall_ms(hb->clock);
+    s->offset = reported;
+    s->report_wall_ms = wall;
+    if (reported >= own) {
+        s->caught_up_wall_ms = wall;
+    }
+}
+
 static void do_heartbeat(struct op *op)
 {
     struct bk_md_hb *hb = bk_md_hb_of(op->md);
@@ -260,6 +288,7 @@ static void do_heartbeat(struct op *op)
     struct session *s = hb != NULL ? touch(hb, op->hb.id) : NULL;
     if (s != NULL) {
         s->last_ms = now_ms(hb);
+        note_progress(hb, s, op->hb.metadata_offset, img->offset);
     }
     enum bk_md_broker_change change;
     if (s != NULL && !s->pending && next_change(b, &op->hb, &change)) {
@@ -428,8 +457,32 @@ void bk_md_hb_activated(struct bk_md_hb *hb)
     for (size_t i = 0; i < hb->n; i++) {
         hb->v[i].last_ms = now_ms(hb);
         hb->v[i].pending = false;
+        /* What was reported to an earlier term's leader is not known to
+         * this one (Kafka's new leader starts its replica states afresh). */
+        hb->v[i].offset = -1;
+        hb->v[i].report_wall_ms = -1;
+        hb->v[i].caught_up_wall_ms = -1;
     }
     /* Brokers this node has no session for get one at the next scan. */
+}
+
+size_t bk_md_hb_progress(const struct bk_md_hb *hb,
+                         struct bk_md_replica_progress *out,
+                         size_t cap)
+{
+    if (hb == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < hb->n && i < cap; i++) {
+        const struct session *s = &hb->v[i];
+        out[i] = (struct bk_md_replica_progress){
+            .id = s->id,
+            .log_end_offset = s->offset,
+            .last_fetch_ms = s->report_wall_ms,
+            .last_caught_up_ms = s->caught_up_wall_ms,
+        };
+    }
+    return hb->n;
 }
 
 static void hb_closed(uv_handle_t *h)

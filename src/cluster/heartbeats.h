@@ -9,11 +9,13 @@
 #ifndef BK_CLUSTER_HEARTBEATS_H
 #define BK_CLUSTER_HEARTBEATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
 struct bk_md;
 struct bk_md_hb;
+struct bk_md_replica_progress;
 
 /* Creates the session table with its scan timer on loop (the raft loop).
  * Returns NULL when out of memory (then brokers are never fenced for a
@@ -25,6 +27,13 @@ struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
 /* This node became the active controller: every registered broker gets a
  * fresh session. NULL hb is allowed. */
 void bk_md_hb_activated(struct bk_md_hb *hb);
+
+/* Copies the progress each session last reported (DescribeQuorum) into
+ * out, up to cap entries; returns how many sessions there are (raft
+ * thread only). NULL hb has none. */
+size_t bk_md_hb_progress(const struct bk_md_hb *hb,
+                         struct bk_md_replica_progress *out,
+                         size_t cap);
 
 /* Stops the timer; the memory is freed once libuv has closed it. NULL is
  * allowed. */

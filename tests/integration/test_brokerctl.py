@@ -22,7 +22,10 @@ def test_cluster_info_text_and_json():
         doc = json.loads(res.stdout)
         assert doc["controller_id"] == 1
         assert doc["brokers"] == [{"node_id": 1, "host": "127.0.0.1",
-                                   "port": b.port, "rack": "r1"}]
+                                   "port": b.port, "rack": "r1",
+                                   "state": "active"}]
+        assert doc["quorum"]["leader_id"] == 1
+        assert [v["id"] for v in doc["quorum"]["voters"]] == [1]
         keys = {a["api_key"]: a for a in doc["api_versions"]}
         assert keys[3]["min_version"] == 0 and keys[18]["max_version"] == 4
         meta = open(b.data_dir + "/meta.properties").read()
