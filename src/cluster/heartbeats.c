@@ -190,10 +190,9 @@ static void answer(struct op *op, const struct bk_md_image *img)
     const struct bk_md_broker *b = bk_md_image_broker(img, op->hb.id);
     op->resp.fenced = b == NULL || b->fenced;
     op->resp.caught_up = b != NULL && op->hb.metadata_offset >= b->epoch;
-    op->resp.should_shut_down =
-        op->hb.want_shut_down &&
-        (op->resp.fenced || (b->in_controlled_shutdown &&
-                             bk_md_led_partitions(img, op->hb.id) == 0));
+    /* Let go once fenced: next_change fences a broker in controlled
+     * shutdown as soon as it leads nothing. */
+    op->resp.should_shut_down = op->hb.want_shut_down && op->resp.fenced;
 }
 
 static void changed(void *data, int status)
@@ -215,7 +214,8 @@ static void changed(void *data, int status)
 }
 
 /* The change Kafka's controller makes for this heartbeat, if any. */
-static int next_change(const struct bk_md_broker *b,
+static int next_change(const struct bk_md_image *img,
+                       const struct bk_md_broker *b,
                        const struct bk_md_heartbeat *h,
                        enum bk_md_broker_change *change)
 {
@@ -228,8 +228,15 @@ static int next_change(const struct bk_md_broker *b,
         *change = BK_MD_FENCE;
         return 1;
     }
+    if (h->want_shut_down && b->in_controlled_shutdown) {
+        /* It leads nothing any more: it may go, and is fenced as it goes
+         * (Kafka's SHUTDOWN_NOW), so that its next start need not wait for
+         * this session to lapse. */
+        *change = BK_MD_FENCE;
+        return bk_md_led_partitions(img, b->id) == 0;
+    }
     *change = BK_MD_SHUT_DOWN;
-    return h->want_shut_down && !b->in_controlled_shutdown;
+    return h->want_shut_down;
 }
 
 /* Proposes a state change of broker id; cb(data, status) runs once it is
@@ -291,7 +298,7 @@ static void do_heartbeat(struct op *op)
         note_progress(hb, s, op->hb.metadata_offset, img->offset);
     }
     enum bk_md_broker_change change;
-    if (s != NULL && !s->pending && next_change(b, &op->hb, &change)) {
+    if (s != NULL && !s->pending && next_change(img, b, &op->hb, &change)) {
         s->pending = true;
         int rv = propose_change(op->md, img, op->hb.id, change, changed, op);
         bk_md_image_release(img);

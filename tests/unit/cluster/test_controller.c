@@ -508,25 +508,38 @@ static void test_membership(void **state)
     assert_int_equal(do_heartbeat(md, &hb).error, 77);
     hb.epoch = epoch;
 
-    /* Controlled shutdown: it leads nothing here, so it may go at once. */
+    /* Controlled shutdown of broker 7: it leads nothing here, so the next
+     * heartbeat lets it go, fenced (Kafka's SHUTDOWN_NOW). */
     hb.want_shut_down = true;
     r = do_heartbeat(md, &hb);
     assert_int_equal(r.error, 0);
-    assert_true(r.should_shut_down);
+    assert_false(r.should_shut_down);
     img = bk_md_image_acquire(md);
     assert_true(bk_md_image_broker(img, 7)->in_controlled_shutdown);
     bk_md_image_release(img);
-
-    /* No more heartbeats: fenced within about 1.25 sessions. */
+    r = do_heartbeat(md, &hb);
+    assert_true(r.should_shut_down);
+    assert_true(r.fenced);
+    /* No more heartbeats from an unfenced broker 8: fenced within about
+     * 1.25 sessions. */
+    struct bk_md_registration reg8 = reg;
+    reg8.id = 8;
+    r = do_register(md, &reg8);
+    assert_int_equal(r.error, 0);
+    struct bk_md_heartbeat hb8 = { .id = 8, .epoch = r.epoch,
+                                   .metadata_offset = r.epoch + 1 };
+    assert_false(do_heartbeat(md, &hb8).fenced);
     bool fenced = false;
     for (int i = 0; i < 300 && !fenced; i++) {
         usleep(10000);
         img = bk_md_image_acquire(md);
-        fenced = bk_md_image_broker(img, 7)->fenced;
+        fenced = bk_md_image_broker(img, 8)->fenced;
         bk_md_image_release(img);
     }
     assert_true(fenced);
-    /* Now another incarnation may register, with a new epoch. */
+
+    /* Broker 7's next life registers with a new epoch: no session of a
+     * live broker stands in the way. */
     r = do_register(md, &reg);
     assert_int_equal(r.error, 0);
     assert_true(r.epoch > epoch);
