@@ -86,7 +86,7 @@ struct bk_api_shard {
     uv_timer_t tick;                /* housekeeping */
     int64_t md_offset_seen; /* metadata offset of the last image applied */
     struct bk_coord_group *gcoord; /* the groups this shard coordinates */
-    struct bk_ctl_channel ctl; /* to the active controller (forward.c) */
+    struct bk_ctl_channel ctl;     /* to the active controller (forward.c) */
     struct pull *pulls; /* brokers waiting for metadata (metadata_pull.c) */
 };
 

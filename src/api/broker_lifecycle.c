@@ -7,9 +7,6 @@
  * (cluster/heartbeats.c); the answer comes back to this shard through its
  * inbox, like a proposal's (propose.c). A node that is not the active
  * controller answers NOT_CONTROLLER, and the broker looks again. */
-#include "protocol/gen/broker_heartbeat.h"
-#include "protocol/gen/broker_registration.h"
-
 #include <string.h>
 
 #include "api/call.h"
@@ -17,6 +14,8 @@
 #include "cluster/features.h"
 #include "common/diag.h"
 #include "common/heap.h"
+#include "protocol/gen/broker_heartbeat.h"
+#include "protocol/gen/broker_registration.h"
 #include "protocol/kerr.h"
 
 struct member_call {
@@ -77,18 +76,20 @@ static struct member_call *member_call(struct bk_call *call)
 
 static void refuse(struct bk_call *call, int16_t error)
 {
-    struct bk_md_member_resp r = { .error = error, .epoch = -1, .fenced = true };
+    struct bk_md_member_resp r = { .error = error,
+                                   .epoch = -1,
+                                   .fenced = true };
     reply_member(call, &r);
 }
 
 /* Kafka's controller refuses a broker that cannot run at the finalized
  * feature levels (UNSUPPORTED_VERSION). A feature the broker does not
  * list is supported at level 0 only. */
-static bool supports_features(const struct bk_md_image *img,
-                              const struct bk_msg_broker_registration_request *r)
+static bool supports_features(
+    const struct bk_md_image *img,
+    const struct bk_msg_broker_registration_request *r)
 {
-    for (unsigned f = 0; img->features_finalized && f < BK_MD_N_FEATURES;
-         f++) {
+    for (unsigned f = 0; img->features_finalized && f < BK_MD_N_FEATURES; f++) {
         const char *name = bk_md_feature_def(f)->name;
         int16_t lo = 0, hi = 0;
         for (int32_t i = 0; i < r->features_count; i++) {

@@ -19,8 +19,8 @@
 struct bk_md;
 
 struct bk_ctl_channel {
-    uv_loop_t *loop;  /* borrowed */
-    struct bk_md *md; /* borrowed */
+    uv_loop_t *loop;       /* borrowed */
+    struct bk_md *md;      /* borrowed */
     struct bk_kclient *kc; /* owned; NULL until the first send */
     int32_t target;        /* node id kc talks to, -1 none */
     char host[256];

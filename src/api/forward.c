@@ -133,8 +133,10 @@ static void answered(void *data, int status, const uint8_t *resp, size_t len)
         retry_later(f);
         return;
     }
-    bk_diag_info("api", "api=%s msg=\"forwarding to the controller failed: "
-                 "%s\"", call->desc->name, bk_strerror(status));
+    bk_diag_info("api",
+                 "api=%s msg=\"forwarding to the controller failed: "
+                 "%s\"",
+                 call->desc->name, bk_strerror(status));
     bk_req_fail(call->req, "the controller did not answer");
     fwd_free(f);
 }
@@ -234,15 +236,15 @@ int bk_fwd_create_topic(struct bk_shard *shard,
         cfg[i].name = bk_str_c(spec->configs[i].name);
         cfg[i].value = bk_str_c(spec->configs[i].value);
     }
-    struct bk_msg_create_topics_request req = {
-        .topics = &t, .topics_count = 1, .timeout_ms = 30000
-    };
+    struct bk_msg_create_topics_request req = { .topics = &t,
+                                                .topics_count = 1,
+                                                .timeout_ms = 30000 };
     uint8_t *frame = NULL;
     size_t len = 0;
-    int rv = cfg == NULL ? BK_ENOMEM
-                         : bk_req_frame_encode(&oc->arena, BK_API_CREATE_TOPICS,
-                                               7, 0, "brokerd", &req, &frame,
-                                               &len);
+    int rv = cfg == NULL
+                 ? BK_ENOMEM
+                 : bk_req_frame_encode(&oc->arena, BK_API_CREATE_TOPICS, 7, 0,
+                                       "brokerd", &req, &frame, &len);
     if (rv == 0) {
         rv = bk_ctl_channel_send(channel_of(shard), frame, len, created, oc);
     }

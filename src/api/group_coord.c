@@ -14,10 +14,10 @@
  * the partition failing to open or append (COORDINATOR_NOT_AVAILABLE /
  * NOT_COORDINATOR). */
 #include "api/group_coord.h"
-#include "api/forward.h"
 
 #include <string.h>
 
+#include "api/forward.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"

@@ -16,13 +16,12 @@
  * reports as "the broker does not support transactions". */
 #include "protocol/gen/init_producer_id.h"
 
-#include "protocol/gen/allocate_producer_ids.h"
-
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"
 #include "common/heap.h"
+#include "protocol/gen/allocate_producer_ids.h"
 #include "protocol/header.h"
 #include "protocol/kerr.h"
 
@@ -92,8 +91,8 @@ static void block_answered(void *data,
     if (err == BK_KERR_NONE && take_id(pool, &id)) {
         answer(call, BK_KERR_NONE, id, 0);
     } else {
-        answer(call, err != 0 ? err : BK_KERR_COORDINATOR_LOAD_IN_PROGRESS,
-               -1, -1);
+        answer(call, err != 0 ? err : BK_KERR_COORDINATOR_LOAD_IN_PROGRESS, -1,
+               -1);
     }
 }
 
@@ -187,8 +186,7 @@ static void allocate(struct bk_call *call)
 void bk_handle_init_producer_id(struct bk_call *call)
 {
     const struct bk_msg_init_producer_id_request *req = call->request;
-    struct ipi_state *st =
-        bk_arena_alloc(call->arena, sizeof(*st));
+    struct ipi_state *st = bk_arena_alloc(call->arena, sizeof(*st));
     if (st == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;

@@ -137,10 +137,10 @@ static int16_t auto_create(struct bk_call *call,
         return err;
     }
     /* Another node decides: it gets a CreateTopics of this node's own. */
-    int rv = bk_md_is_active(call->ctx->md)
-                 ? bk_md_propose(call->ctx->md, recs.v, recs.n, created_cb,
-                                 NULL)
-                 : bk_fwd_create_topic(call->req->shard, &spec);
+    int rv =
+        bk_md_is_active(call->ctx->md)
+            ? bk_md_propose(call->ctx->md, recs.v, recs.n, created_cb, NULL)
+            : bk_fwd_create_topic(call->req->shard, &spec);
     if (rv != 0) {
         bk_diag_warn("api", "topic=%s msg=\"auto-create failed: %s\"", name,
                      bk_strerror(rv));

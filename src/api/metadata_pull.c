@@ -66,7 +66,7 @@ static void answer(struct bk_call *call, int64_t from, size_t max_bytes)
     int64_t high = -1;
     int rv = bk_md_pull(call->ctx->md, from, max_bytes, call->arena, &payload,
                         &len, &high);
-    p->error_code = rv == 0                   ? BK_KERR_NONE
+    p->error_code = rv == 0               ? BK_KERR_NONE
                     : rv == BK_ENOTLEADER ? BK_KERR_NOT_CONTROLLER
                                           : BK_KERR_UNKNOWN_SERVER_ERROR;
     p->high_watermark = high;
@@ -76,7 +76,8 @@ static void answer(struct bk_call *call, int64_t from, size_t max_bytes)
     p->current_leader.leader_epoch = -1;
     p->preferred_read_replica = -1;
     p->aborted_transactions_count = -1;
-    p->records = (struct bk_bytes){ payload, payload != NULL ? (int32_t)len : 0 };
+    p->records =
+        (struct bk_bytes){ payload, payload != NULL ? (int32_t)len : 0 };
     t->topic = bk_str_c(METADATA_TOPIC);
     t->partitions = p;
     t->partitions_count = 1;

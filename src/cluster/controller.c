@@ -44,7 +44,6 @@
 #include "common/err.h"
 #include "common/heap.h"
 
-
 static void track_term(struct bk_md *md);
 
 /* Writes one error line (truncated to BK_ERRMSG_SIZE on purpose). */
@@ -472,7 +471,8 @@ static void check_cb(uv_check_t *h)
     } else if (!leader && md->was_leader) {
         md->was_leader = false;
         atomic_store(&md->active, 0);
-        bk_diag_info("cluster", "msg=\"no longer the active controller\" "
+        bk_diag_info("cluster",
+                     "msg=\"no longer the active controller\" "
                      "node=%d",
                      md->node_id);
         bk_md_int_complete(take_held(md), BK_ENOTLEADER);
@@ -1100,8 +1100,8 @@ int bk_md_pull(struct bk_md *md,
     *high = img->offset;
     uint8_t *entries = NULL;
     size_t n = 0;
-    int rv = bk_md_tail_read(&md->fsm.tail, from, max_bytes, arena, &entries,
-                             &n);
+    int rv =
+        bk_md_tail_read(&md->fsm.tail, from, max_bytes, arena, &entries, &n);
     if (rv == 0 && entries != NULL) {
         *payload = bk_arena_alloc(arena, n + 1);
         if (*payload == NULL) {

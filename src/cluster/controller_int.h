@@ -115,9 +115,9 @@ struct bk_md {
                      struct raft_entry **,
                      size_t *);
 
-    char ctl_host[MAX_ADDR]; /* cfg.ctl_host, copied */
-    char cluster_id[64];     /* cfg.cluster_id, copied */
-    struct bk_md_hb *hb;     /* raft thread only */
+    char ctl_host[MAX_ADDR];         /* cfg.ctl_host, copied */
+    char cluster_id[64];             /* cfg.cluster_id, copied */
+    struct bk_md_hb *hb;             /* raft thread only */
     struct bk_md_observer *observer; /* observer thread's state */
     bool is_observer; /* set at start: this node pulls, it is no voter */
 };

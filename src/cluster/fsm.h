@@ -46,7 +46,7 @@ struct bk_md_fsm {
         size_t n;
         size_t cap;
     } results[BK_MD_FSM_RESULTS];
-    int64_t n_bad_entries; /* entries that could not be decoded */
+    int64_t n_bad_entries;  /* entries that could not be decoded */
     struct bk_md_tail tail; /* the newest entries applied */
     /* Called on the writer thread after each new image is published, so
      * that readers are told rather than poll (may be NULL). */

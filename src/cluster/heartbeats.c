@@ -150,6 +150,18 @@ static void do_register(struct op *op)
 {
     struct bk_md_hb *hb = bk_md_hb_of(op->md);
     struct bk_md_image *img = bk_md_image_acquire(op->md);
+    if (img->cluster_id != NULL && op->reg.cluster_id != NULL &&
+        strcmp(img->cluster_id, op->reg.cluster_id) != 0) {
+        /* First, as Kafka's controller does: a node of another cluster is
+         * told so, whatever else is wrong with its registration. */
+        char msg[BK_MD_MSG_SIZE];
+        snprintf(msg, sizeof(msg),
+                 "Expected cluster ID %s, but got cluster ID %s.",
+                 img->cluster_id, op->reg.cluster_id);
+        bk_md_image_release(img);
+        fail_op(op, BK_MD_KERR_INCONSISTENT_CLUSTER_ID, msg);
+        return;
+    }
     const struct bk_md_broker *b = bk_md_image_broker(img, op->reg.id);
     struct session *s = hb != NULL ? find(hb, op->reg.id) : NULL;
     if (b != NULL && !b->fenced && s != NULL && !expired(hb, s) &&
@@ -470,7 +482,14 @@ void bk_md_hb_activated(struct bk_md_hb *hb)
         hb->v[i].report_wall_ms = -1;
         hb->v[i].caught_up_wall_ms = -1;
     }
-    /* Brokers this node has no session for get one at the next scan. */
+    /* Every registered broker gets a fresh session now, as Kafka's new
+     * controller gives them: until it lapses, another incarnation of a
+     * live broker is refused, whoever was the controller before. */
+    struct bk_md_image *img = bk_md_image_acquire(hb->md);
+    for (size_t i = 0; i < img->n_brokers; i++) {
+        (void)touch(hb, img->brokers[i].id);
+    }
+    bk_md_image_release(img);
 }
 
 size_t bk_md_hb_progress(const struct bk_md_hb *hb,

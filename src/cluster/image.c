@@ -811,8 +811,7 @@ static int apply_cluster(struct bk_md_image *img,
         !str_ok(r->cluster_id)) {
         return 1;
     }
-    img->cluster_id =
-        bk_strndup(r->cluster_id.ptr, (size_t)r->cluster_id.len);
+    img->cluster_id = bk_strndup(r->cluster_id.ptr, (size_t)r->cluster_id.len);
     return img->cluster_id != NULL ? 0 : BK_ENOMEM;
 }
 
@@ -832,8 +831,8 @@ static int apply_controller(struct bk_md_image *img,
         at++;
     }
     if (at == img->n_controllers || img->controllers[at].id != r->id) {
-        struct bk_md_controller *a = bk_realloc(
-            img->controllers, (img->n_controllers + 1) * sizeof(*a));
+        struct bk_md_controller *a =
+            bk_realloc(img->controllers, (img->n_controllers + 1) * sizeof(*a));
         if (a == NULL) {
             bk_free(host);
             return BK_ENOMEM;

@@ -139,8 +139,7 @@ static void apply_entries(struct bk_md_observer *ob,
     }
 }
 
-static void apply_payload(struct bk_md_observer *ob,
-                          const struct bk_bytes *rec)
+static void apply_payload(struct bk_md_observer *ob, const struct bk_bytes *rec)
 {
     if (rec->ptr == NULL || rec->len <= 0) {
         return; /* nothing new */
@@ -154,8 +153,10 @@ static void apply_payload(struct bk_md_observer *ob,
     struct bk_md_image *img;
     int rv = bk_md_image_restore(p, len, &img);
     if (rv != 0) {
-        bk_diag_error("cluster", "msg=\"cannot install the metadata image "
-                      "from the controller\" err=%s", bk_errname(rv));
+        bk_diag_error("cluster",
+                      "msg=\"cannot install the metadata image "
+                      "from the controller\" err=%s",
+                      bk_errname(rv));
         return;
     }
     bk_md_fsm_install(&ob->md->fsm, img);
@@ -184,9 +185,11 @@ static void pulled(void *data, int status, const uint8_t *resp, size_t len)
             &r.responses[0].partitions[0];
         atomic_store(&ob->md->leader, pd->current_leader.leader_id);
         apply_payload(ob, &pd->records);
-        if (!ob->caught_up_once && ob->md->fsm.cur->offset >= pd->high_watermark) {
+        if (!ob->caught_up_once &&
+            ob->md->fsm.cur->offset >= pd->high_watermark) {
             ob->caught_up_once = true;
-            bk_diag_info("cluster", "offset=%lld msg=\"metadata caught up "
+            bk_diag_info("cluster",
+                         "offset=%lld msg=\"metadata caught up "
                          "from the controllers\"",
                          (long long)ob->md->fsm.cur->offset);
         }

@@ -83,8 +83,7 @@ int16_t bk_md_op_register(const struct bk_md_image *img,
     }
     const struct bk_md_broker *cur = bk_md_image_broker(img, reg->id);
     static const struct bk_uuid zero;
-    if (cur != NULL &&
-        memcmp(&reg->incarnation, &zero, sizeof(zero)) != 0 &&
+    if (cur != NULL && memcmp(&reg->incarnation, &zero, sizeof(zero)) != 0 &&
         memcmp(&cur->incarnation, &reg->incarnation, sizeof(zero)) == 0) {
         /* The same process again: its answer was lost. */
         *epoch = cur->epoch;

@@ -388,11 +388,10 @@ int bk_md_batch_decode(const void *buf,
 
 const char *bk_md_rec_type_name(unsigned type)
 {
-    static const char *const names[] = { "unknown",      "broker",
-                                         "topic",        "partition",
-                                         "config",       "remove_topic",
-                                         "producer_ids", "feature",
-                                         "cluster",      "controller" };
+    static const char *const names[] = {
+        "unknown",      "broker",       "topic",   "partition", "config",
+        "remove_topic", "producer_ids", "feature", "cluster",   "controller"
+    };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];
     }

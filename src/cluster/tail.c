@@ -108,8 +108,8 @@ int bk_md_tail_read(struct bk_md_tail *t,
     *out = NULL;
     *len = 0;
     pthread_mutex_lock(&t->lock);
-    int64_t newest = t->n > 0 ? t->v[(t->head + t->n - 1) % t->cap].next
-                              : t->start;
+    int64_t newest =
+        t->n > 0 ? t->v[(t->head + t->n - 1) % t->cap].next : t->start;
     long at = find(t, from);
     int rv = 0;
     if (from == newest) {

@@ -17,8 +17,8 @@
 #include "common/arena.h"
 
 struct bk_md_tail_entry {
-    int64_t first; /* image offset before the entry */
-    int64_t next;  /* image offset after it */
+    int64_t first;  /* image offset before the entry */
+    int64_t next;   /* image offset after it */
     uint8_t *bytes; /* owned */
     size_t len;
 };

@@ -14,11 +14,11 @@
 #include "protocol/header.h"
 #include "protocol/kerr.h"
 
-#define RETRY_MS      100 /* no controller yet, or it did not answer */
-#define FENCED_MS     50  /* while waiting to be unfenced or let go */
-#define DUPLICATE_MS  500 /* another incarnation still holds the id */
-#define REG_VERSION   3
-#define HB_VERSION    1
+#define RETRY_MS     100 /* no controller yet, or it did not answer */
+#define FENCED_MS    50  /* while waiting to be unfenced or let go */
+#define DUPLICATE_MS 500 /* another incarnation still holds the id */
+#define REG_VERSION  3
+#define HB_VERSION   1
 
 /* One request to the controller, with the memory of its frames. */
 struct rpc {
@@ -49,8 +49,10 @@ static void registered(struct bk_lc *lc,
     switch (r->error_code) {
         case BK_KERR_NONE:
             lc->epoch = r->broker_epoch;
-            bk_diag_info("server", "epoch=%lld msg=\"registered with the "
-                         "controller\"", (long long)lc->epoch);
+            bk_diag_info("server",
+                         "epoch=%lld msg=\"registered with the "
+                         "controller\"",
+                         (long long)lc->epoch);
             schedule(lc, 0);
             return;
         case BK_KERR_INCONSISTENT_CLUSTER_ID:
@@ -62,14 +64,17 @@ static void registered(struct bk_lc *lc,
             fatal(lc, why);
             return;
         case BK_KERR_UNSUPPORTED_VERSION:
-            fatal(lc, "the controller refused this broker: it does not "
-                      "support the cluster's finalized feature levels");
+            fatal(lc,
+                  "the controller refused this broker: it does not "
+                  "support the cluster's finalized feature levels");
             return;
         case BK_KERR_DUPLICATE_BROKER_REGISTRATION:
             if (lc->warned_code != r->error_code) {
-                bk_diag_warn("server", "node.id=%d msg=\"another live broker "
+                bk_diag_warn("server",
+                             "node.id=%d msg=\"another live broker "
                              "is registered with this node.id; waiting for "
-                             "its session to end\"", lc->cfg.node_id);
+                             "its session to end\"",
+                             lc->cfg.node_id);
                 lc->warned_code = r->error_code;
             }
             schedule(lc, DUPLICATE_MS);
@@ -103,7 +108,7 @@ static void heartbeat_answered(struct bk_lc *lc,
         return;
     }
     schedule(lc, lc->fenced || lc->want_shut_down ? FENCED_MS
-                                                   : lc->cfg.heartbeat_ms);
+                                                  : lc->cfg.heartbeat_ms);
 }
 
 static void answered(void *data, int status, const uint8_t *resp, size_t len)
@@ -118,11 +123,10 @@ static void answered(void *data, int status, const uint8_t *resp, size_t len)
         struct bk_msg_broker_registration_response reg;
         struct bk_msg_broker_heartbeat_response hb;
     } r;
-    int16_t version = rpc->key == BK_API_BROKER_REGISTRATION ? REG_VERSION
-                                                              : HB_VERSION;
-    if (status != 0 ||
-        bk_resp_frame_decode(&rpc->arena, rpc->key, version, resp, len, &r) !=
-            0) {
+    int16_t version =
+        rpc->key == BK_API_BROKER_REGISTRATION ? REG_VERSION : HB_VERSION;
+    if (status != 0 || bk_resp_frame_decode(&rpc->arena, rpc->key, version,
+                                            resp, len, &r) != 0) {
         schedule(lc, RETRY_MS);
     } else if (rpc->key == BK_API_BROKER_REGISTRATION) {
         registered(lc, &r.reg);
@@ -277,7 +281,8 @@ static bool out_of_time(struct bk_lc *lc)
     uint64_t now = uv_now(lc->loop);
     if (lc->want_shut_down &&
         now - lc->shutdown_at >= lc->cfg.shutdown_wait_ms) {
-        bk_diag_warn("server", "msg=\"controlled shutdown not confirmed in "
+        bk_diag_warn("server",
+                     "msg=\"controlled shutdown not confirmed in "
                      "time; stopping anyway\"");
         lc->done = true;
         lc->cfg.on_shutdown_done(lc->cfg.data);

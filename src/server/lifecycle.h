@@ -23,9 +23,9 @@ struct bk_lc_config {
     struct bk_uuid incarnation;
     const char *host; /* the advertised client listener; borrowed */
     int32_t port;
-    const char *rack; /* NULL when unset; borrowed */
-    unsigned heartbeat_ms;    /* broker.heartbeat.interval.ms */
-    unsigned register_ms;     /* initial.broker.registration.timeout.ms */
+    const char *rack;          /* NULL when unset; borrowed */
+    unsigned heartbeat_ms;     /* broker.heartbeat.interval.ms */
+    unsigned register_ms;      /* initial.broker.registration.timeout.ms */
     unsigned shutdown_wait_ms; /* longest wait for a controlled shutdown */
     /* Called on the control loop. on_ready: first unfenced. on_fatal: this
      * node cannot join (one line why); the process should exit.

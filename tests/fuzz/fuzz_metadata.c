@@ -28,8 +28,7 @@ static void check_snapshot(const struct bk_md_image *img)
     }
     struct bk_md_image *back;
     if (bk_md_image_restore(buf, len, &back) == 0) {
-        if (back->offset != img->offset ||
-            back->n_topics != img->n_topics ||
+        if (back->offset != img->offset || back->n_topics != img->n_topics ||
             back->n_brokers != img->n_brokers) {
             abort();
         }

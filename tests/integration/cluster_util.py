@@ -25,13 +25,13 @@ class Cluster:
     (and kills what is left if that fails)."""
 
     def __init__(self, n=3, election_ms=ELECTION_MS, session_ms=SESSION_MS,
-                 heartbeat_ms=HEARTBEAT_MS, shards=1):
+                 heartbeat_ms=HEARTBEAT_MS, shards=1, extra=()):
         self.n = n
         self.dir = tempfile.mkdtemp(prefix="brokerd-cluster-")
         self.args = ["--election-timeout-ms", str(election_ms),
                      "--session-timeout-ms", str(session_ms),
                      "--heartbeat-ms", str(heartbeat_ms),
-                     "--shards", str(shards)]
+                     "--shards", str(shards)] + list(extra)
 
     def cli(self, *args, timeout=120, check=True):
         env = dict(os.environ, BROKERD=brokerd_path())

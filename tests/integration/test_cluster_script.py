@@ -45,8 +45,11 @@ def test_help():
 
 
 def test_bad_usage(tmpdir_):
-    one_line_failure(run("--dir", tmpdir_, "up", "6"),
-                     "broker-only nodes are not supported yet")
+    one_line_failure(run("--dir", tmpdir_, "up", "33"), "between 1 and 32")
+    one_line_failure(run("--dir", tmpdir_, "up", "6", "--controllers", "6"),
+                     "--controllers must be between 1 and 5")
+    one_line_failure(run("--dir", tmpdir_, "up", "3", "--dedicated"),
+                     "leaves no broker")
     one_line_failure(run("--dir", tmpdir_, "up", "0"))
     one_line_failure(run("--dir", tmpdir_, "up", "two"))
     one_line_failure(run("--dir", tmpdir_, "frobnicate"))
@@ -103,3 +106,26 @@ def test_one_node_lifecycle():
             assert json.load(f)["cluster_id"] == c.cluster_id
         res = c.cli("down", "--purge")
         assert not os.path.exists(c.dir)
+
+
+def test_dedicated_controllers_and_broker_only_nodes():
+    """up 5 --dedicated: three controller-only voters and two brokers that
+    pull metadata; clients are given the brokers only."""
+    with Cluster(5, extra=["--dedicated"]) as c:
+        st = c.state()
+        roles = {n["id"]: n["roles"] for n in st["nodes"]}
+        assert roles == {1: "controller", 2: "controller", 3: "controller",
+                         4: "broker", 5: "broker"}
+        with open(c.config(5)) as f:
+            conf = f.read()
+        assert "process.roles=broker\n" in conf
+        assert "controller.quorum.bootstrap.servers=" in conf
+        assert c.cli("bootstrap").stdout.strip() == "127.0.0.1:%d,127.0.0.1:%d" % (
+            c.port(4), c.port(5))
+        md = metadata(c.port(4))
+        assert md["brokers"] == {4: c.port(4), 5: c.port(5)}
+        assert md["controller"] in (4, 5)
+        # A broker-only node restarts and is listed again.
+        c.cli("kill", "5", "--signal", "TERM")
+        c.cli("restart", "5")
+        assert metadata(c.port(4))["brokers"] == {4: c.port(4), 5: c.port(5)}

@@ -433,8 +433,9 @@ static struct bk_md_member_resp member_wait(struct member_wait *w)
 static struct bk_md_member_resp do_register(struct bk_md *md,
                                             const struct bk_md_registration *r)
 {
-    struct member_wait w = { PTHREAD_MUTEX_INITIALIZER,
-                             PTHREAD_COND_INITIALIZER, false, { 0 } };
+    struct member_wait w = {
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, { 0 }
+    };
     assert_int_equal(bk_md_broker_register(md, r, member_cb, &w), 0);
     return member_wait(&w);
 }
@@ -442,8 +443,9 @@ static struct bk_md_member_resp do_register(struct bk_md *md,
 static struct bk_md_member_resp do_heartbeat(struct bk_md *md,
                                              const struct bk_md_heartbeat *h)
 {
-    struct member_wait w = { PTHREAD_MUTEX_INITIALIZER,
-                             PTHREAD_COND_INITIALIZER, false, { 0 } };
+    struct member_wait w = {
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, { 0 }
+    };
     assert_int_equal(bk_md_broker_heartbeat(md, h, member_cb, &w), 0);
     return member_wait(&w);
 }
@@ -493,7 +495,9 @@ static void test_membership(void **state)
     reg.cluster_id = "Q2x1c3Rlci1JZC0xMjM0NQ";
 
     /* Behind its registration: stays fenced; caught up: unfenced. */
-    struct bk_md_heartbeat hb = { .id = 7, .epoch = epoch, .metadata_offset = 0 };
+    struct bk_md_heartbeat hb = { .id = 7,
+                                  .epoch = epoch,
+                                  .metadata_offset = 0 };
     r = do_heartbeat(md, &hb);
     assert_int_equal(r.error, 0);
     assert_true(r.fenced);
@@ -526,7 +530,8 @@ static void test_membership(void **state)
     reg8.id = 8;
     r = do_register(md, &reg8);
     assert_int_equal(r.error, 0);
-    struct bk_md_heartbeat hb8 = { .id = 8, .epoch = r.epoch,
+    struct bk_md_heartbeat hb8 = { .id = 8,
+                                   .epoch = r.epoch,
                                    .metadata_offset = r.epoch + 1 };
     assert_false(do_heartbeat(md, &hb8).fenced);
     bool fenced = false;

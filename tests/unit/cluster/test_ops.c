@@ -766,8 +766,8 @@ static const struct bk_md_partition *part_of(struct env *e,
                                              const char *topic,
                                              int32_t p)
 {
-    const struct bk_md_topic *t = bk_md_image_topic(e->img, topic,
-                                                    strlen(topic));
+    const struct bk_md_topic *t =
+        bk_md_image_topic(e->img, topic, strlen(topic));
     assert_non_null(t);
     return bk_md_topic_partition(t, p);
 }
@@ -839,7 +839,8 @@ static void test_membership(void **state)
 
     /* A controlled shutdown leaves the broker unfenced, leading nothing. */
     assert_int_equal(
-        bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, &e->recs, e->msg), 0);
+        bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, &e->recs, e->msg),
+        0);
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 2)->in_controlled_shutdown);
     assert_false(bk_md_image_broker(e->img, 2)->fenced);
