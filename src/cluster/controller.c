@@ -527,6 +527,17 @@ static void transfer_timer_cb(uv_timer_t *t)
     start_close(t->data);
 }
 
+struct md_req *bk_md_int_take_queue(struct bk_md *md, bool *stopping)
+{
+    pthread_mutex_lock(&md->qlock);
+    struct md_req *list = md->qhead;
+    md->qhead = NULL;
+    md->qtail = NULL;
+    *stopping = md->stopping;
+    pthread_mutex_unlock(&md->qlock);
+    return bk_md_int_run_calls(list, *stopping ? BK_ESHUTDOWN : 0);
+}
+
 /* Runs the REQ_CALL requests of list (in order) and returns the others. */
 struct md_req *bk_md_int_run_calls(struct md_req *list, int status)
 {
@@ -553,14 +564,8 @@ static void wake_cb(uv_async_t *h)
     if (md->closing) {
         return;
     }
-    pthread_mutex_lock(&md->qlock);
-    struct md_req *list = md->qhead;
-    md->qhead = NULL;
-    md->qtail = NULL;
-    bool stopping = md->stopping;
-    pthread_mutex_unlock(&md->qlock);
-
-    list = bk_md_int_run_calls(list, stopping ? BK_ESHUTDOWN : 0);
+    bool stopping;
+    struct md_req *list = bk_md_int_take_queue(md, &stopping);
     if (stopping) {
         md->closing = true;
         atomic_store(&md->active, 0);
@@ -1071,16 +1076,25 @@ int bk_md_propose(struct bk_md *md,
     return enqueue(md, r);
 }
 
-int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data)
+/* Queues a request without records (a barrier or a call). */
+static int enqueue_kind(struct bk_md *md,
+                        int kind,
+                        bk_md_done_cb cb,
+                        void *data)
 {
     struct md_req *r = bk_calloc(1, sizeof(*r));
     if (r == NULL) {
         return BK_ENOMEM;
     }
-    r->kind = REQ_CALL;
+    r->kind = kind;
     r->cb = cb;
     r->data = data;
     return enqueue(md, r);
+}
+
+int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data)
+{
+    return enqueue_kind(md, REQ_CALL, cb, data);
 }
 
 int bk_md_pull(struct bk_md *md,
@@ -1142,14 +1156,7 @@ int32_t bk_md_node_id(const struct bk_md *md)
 
 int bk_md_barrier(struct bk_md *md, bk_md_done_cb cb, void *data)
 {
-    struct md_req *r = bk_calloc(1, sizeof(*r));
-    if (r == NULL) {
-        return BK_ENOMEM;
-    }
-    r->kind = REQ_BARRIER;
-    r->cb = cb;
-    r->data = data;
-    return enqueue(md, r);
+    return enqueue_kind(md, REQ_BARRIER, cb, data);
 }
 
 /* A waiter shared by the blocked caller and the callback; whoever is last

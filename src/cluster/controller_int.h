@@ -122,6 +122,11 @@ struct bk_md {
     bool is_observer; /* set at start: this node pulls, it is no voter */
 };
 
+/* Takes everything queued (on the metadata thread), runs the calls among
+ * it (status BK_ESHUTDOWN when stopping) and returns the rest; *stopping
+ * says whether bk_md_stop has begun. */
+struct md_req *bk_md_int_take_queue(struct bk_md *md, bool *stopping);
+
 /* Runs the REQ_CALL requests of list with status and returns the rest. */
 struct md_req *bk_md_int_run_calls(struct md_req *list, int status);
 

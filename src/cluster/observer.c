@@ -269,13 +269,8 @@ static void observer_wake(uv_async_t *h)
 {
     struct bk_md *md = h->data;
     struct bk_md_observer *ob = md->observer;
-    pthread_mutex_lock(&md->qlock);
-    struct md_req *list = md->qhead;
-    md->qhead = NULL;
-    md->qtail = NULL;
-    bool stopping = md->stopping;
-    pthread_mutex_unlock(&md->qlock);
-    list = bk_md_int_run_calls(list, stopping ? BK_ESHUTDOWN : 0);
+    bool stopping;
+    struct md_req *list = bk_md_int_take_queue(md, &stopping);
     bk_md_int_complete(list, stopping ? BK_ESHUTDOWN : BK_ENOTLEADER);
     if (!stopping || md->closing) {
         return;

@@ -39,6 +39,44 @@ def brokerctl_path():
     return os.path.join(os.path.dirname(brokerd_path()), "brokerctl")
 
 
+def run_brokerctl(bootstrap, *args, timeout=20):
+    """brokerctl -b bootstrap ARGS with a 5 s request timeout."""
+    return subprocess.run([brokerctl_path(), "-b", bootstrap,
+                           "--timeout-ms", "5000"] + list(args),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def wait_until(pred, what, bound=20.0):
+    """Calls pred until it returns something truthy and returns that; fails
+    naming what after bound seconds."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def active_controller(nodes, exclude=()):
+    """Of nodes ({id: Broker}), the one whose log says it became the active
+    controller most recently and has not said it stopped being it."""
+    best = None
+    for i, b in nodes.items():
+        if i in exclude or not b.alive():
+            continue
+        out = b.output()
+        for m in re.finditer(r"^(\S+) INFO cluster msg=\"active controller\"",
+                             out, re.M):
+            if best is None or m.group(1) > best[0]:
+                best = (m.group(1), i)
+        for m in re.finditer(r"^(\S+) INFO cluster msg=\"no longer the "
+                             r"active controller\"", out, re.M):
+            if best is not None and best[1] == i and m.group(1) > best[0]:
+                best = None
+    return best[1] if best else None
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -13,45 +13,16 @@ import re
 import subprocess
 import time
 
-from harness import Broker, brokerctl_path, brokerd_path, free_port, wait_port
+from harness import (Broker, active_controller, brokerd_path, free_port,
+                     run_brokerctl, wait_port, wait_until)
 from tcp_proxy import Proxy
 
 NODES = (1, 2, 3)
 BOUND = 20.0  # seconds for anything that must happen
 
 
-def brokerctl(b, *args, timeout=15):
-    return subprocess.run([brokerctl_path(), "-b", b.bootstrap,
-                           "--timeout-ms", "5000"] + list(args),
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def wait_until(pred, what, bound=BOUND):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
-
-
-def active_controller(nodes, exclude=()):
-    """The node whose log says it became active most recently."""
-    best = None
-    for i, b in nodes.items():
-        if i in exclude or not b.alive():
-            continue
-        out = b.output()
-        for m in re.finditer(r"^(\S+) INFO cluster msg=\"active controller\"",
-                             out, re.M):
-            if best is None or m.group(1) > best[0]:
-                best = (m.group(1), i)
-        for m in re.finditer(r"^(\S+) INFO cluster msg=\"no longer the "
-                             r"active controller\"", out, re.M):
-            if best is not None and best[1] == i and m.group(1) > best[0]:
-                best = None
-    return best[1] if best else None
+def brokerctl(b, *args):
+    return run_brokerctl(b.bootstrap, *args)
 
 
 def topics_of(b):

@@ -12,7 +12,8 @@ import time
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from harness import Broker, brokerctl_path, brokerd_path, free_port, wait_port
+from harness import (Broker, active_controller, brokerd_path, free_port,
+                     run_brokerctl, wait_port, wait_until)
 
 CONTROLLERS = (1, 2, 3)
 BROKERS = (4, 5)
@@ -20,19 +21,7 @@ BOUND = 20.0
 
 
 def brokerctl(b, *args):
-    return subprocess.run([brokerctl_path(), "-b", b.bootstrap,
-                           "--timeout-ms", "5000"] + list(args),
-                          capture_output=True, text=True, timeout=20)
-
-
-def wait_until(pred, what, bound=BOUND):
-    deadline = time.monotonic() + bound
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
+    return run_brokerctl(b.bootstrap, *args)
 
 
 def start(nodes, ids):
@@ -79,18 +68,6 @@ def brokers_seen(b):
         if m:
             ids.add(int(m.group(1)))
     return ids
-
-
-def active_controller(nodes):
-    best = None
-    for i in CONTROLLERS:
-        if not nodes[i].alive():
-            continue
-        for m in re.finditer(r"^(\S+) INFO cluster msg=\"active controller\"",
-                             nodes[i].output(), re.M):
-            if best is None or m.group(1) > best[0]:
-                best = (m.group(1), i)
-    return best[1] if best else None
 
 
 def produce_consume(bootstrap, topic, n):
@@ -140,7 +117,9 @@ def test_dedicated_controllers_and_pulling_brokers():
 
         # The active controller dies: the brokers find the next one, and
         # admin changes through a broker succeed again.
-        leader = wait_until(lambda: active_controller(nodes), "a controller")
+        leader = wait_until(
+            lambda: active_controller({i: nodes[i] for i in CONTROLLERS}),
+            "a controller")
         nodes[leader].kill()
         t0 = time.monotonic()
         wait_until(lambda: brokerctl(nodes[4], "topic", "create",
