@@ -190,7 +190,10 @@ static int16_t add_partitions(const struct bk_md_image *img,
             .partition = from + p,
             .n_replicas = rf,
             .replicas = row,
-            .n_isr = rf,
+            /* Only the leader holds the data until followers replicate
+             * it (the replication issue): a follower in the ISR could be
+             * made leader without the data. */
+            .n_isr = 1,
             .isr = row,
             .leader = row[0],
             .leader_epoch = 0,
@@ -317,8 +320,8 @@ static int16_t check_manual(const struct bk_md_image *img,
 }
 
 /* Partition records for checked manual assignments of partitions
- * [from, from + n): ISR = the unfenced replicas, leader = the first of
- * them. */
+ * [from, from + n): leader = the first unfenced replica, alone in the
+ * ISR. */
 static int16_t add_manual(const struct bk_md_image *img,
                           const struct bk_uuid *id,
                           const struct bk_md_replicas *asg,
@@ -347,7 +350,10 @@ static int16_t add_manual(const struct bk_md_image *img,
         int32_t n_isr = 0;
         for (int32_t k = 0; k < a->n; k++) {
             replicas[k] = a->brokers[k];
-            if (!bk_md_image_broker(img, a->brokers[k])->fenced) {
+            /* The first unfenced replica leads, alone in the ISR until
+             * followers replicate (see add_partitions). */
+            if (n_isr == 0 &&
+                !bk_md_image_broker(img, a->brokers[k])->fenced) {
                 isr[n_isr++] = a->brokers[k];
             }
         }

@@ -113,7 +113,7 @@ struct bk_md_create_result {
  * duplicates (in the image and earlier in out), partitions >= 1 (and at most
  * BK_MD_MAX_PARTITIONS), 1 <= replication factor <= live brokers, configs by
  * name and type. Appends the topic, its partitions (replicas from
- * bk_md_assign_replicas over the live brokers, ISR = replicas, leader = the
+ * bk_md_assign_replicas over the live brokers, ISR = the leader, the
  * first replica, epochs 0) and its configs. */
 int16_t bk_md_op_create_topic(const struct bk_md_image *img,
                               const struct bk_md_topic_spec *spec,

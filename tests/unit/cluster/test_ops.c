@@ -257,7 +257,9 @@ static void test_create_topic(void **state)
     for (int p = 0; p < 6; p++) {
         const struct bk_md_partition *pp = bk_md_topic_partition(t, p);
         assert_int_equal(pp->n_replicas, 3);
-        assert_int_equal(pp->n_isr, 3);
+        /* Alone in the ISR until followers replicate. */
+        assert_int_equal(pp->n_isr, 1);
+        assert_int_equal(pp->isr[0], pp->replicas[0]);
         assert_int_equal(pp->leader, pp->replicas[0]);
         leaders[pp->leader]++;
     }
@@ -815,6 +817,13 @@ static void test_membership(void **state)
                      0);
     assert_int_equal(bk_md_op_create_topic(e->img, &s2, &e->defs, &e->rng,
                                            &e->recs, NULL, e->msg),
+                     0);
+    env_commit(e);
+    assert_int_equal(part_of(e, "pair", 0)->n_isr, 1); /* the leader only */
+    /* Broker 1 has caught up (as replication will say): ISR {2, 1}. */
+    const struct bk_md_topic *pt = bk_md_image_topic(e->img, "pair", 4);
+    assert_int_equal(bk_md_op_change_partition(e->img, &pt->id, 0, 0, 2, pair,
+                                               2, &e->recs, e->msg),
                      0);
     env_commit(e);
     assert_int_equal(bk_md_led_partitions(e->img, 2), 2);
