@@ -46,6 +46,8 @@
 
 static void track_term(struct bk_md *md);
 
+#define INSTALL_SNAPSHOT_TIMEOUT_MS 3000
+
 /* Writes one error line (truncated to BK_ERRMSG_SIZE on purpose). */
 static void errf(char *errmsg, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -730,6 +732,13 @@ static int open_raft(struct bk_md *md)
     raft_set_snapshot_threshold(&md->raft, md->cfg.snapshot_threshold);
     raft_set_snapshot_trailing(&md->raft, md->cfg.snapshot_trailing);
     raft_set_pre_vote(&md->raft, true);
+    /* raft 0.15 can lose track of a follower's InstallSnapshot (seen when
+     * a restarted voter's queued messages are flushed at once: the
+     * follower ignores a snapshot it has entries for, and the leader waits
+     * for an answer that never comes); it sends again only after this
+     * timeout, 30 s by default. Metadata snapshots are small and local, so
+     * a few seconds bound the stall without cutting a real transfer. */
+    raft_set_install_snapshot_timeout(&md->raft, INSTALL_SNAPSHOT_TIMEOUT_MS);
     return 0;
 
 err_io:
@@ -1147,6 +1156,11 @@ int bk_md_pull(struct bk_md *md,
 struct bk_md_hb *bk_md_hb_of(struct bk_md *md)
 {
     return md->hb;
+}
+
+int64_t bk_md_images_installed(struct bk_md *md)
+{
+    return atomic_load(&md->fsm.n_installed);
 }
 
 int32_t bk_md_node_id(const struct bk_md *md)

@@ -135,6 +135,10 @@ int bk_md_barrier_sync(struct bk_md *md, unsigned timeout_ms);
  * BK_ESHUTDOWN (then cb never runs). */
 int bk_md_call(struct bk_md *md, bk_md_done_cb cb, void *data);
 
+/* Any thread: how many whole images this node has installed (a snapshot
+ * restored at start or sent by the leader, or an image pulled). */
+int64_t bk_md_images_installed(struct bk_md *md);
+
 /* The node.id this controller runs as. */
 int32_t bk_md_node_id(const struct bk_md *md);
 

@@ -142,6 +142,7 @@ static int fsm_restore(struct raft_fsm *rf, struct raft_buffer *buf)
 
 void bk_md_fsm_install(struct bk_md_fsm *f, struct bk_md_image *img)
 {
+    atomic_fetch_add(&f->n_installed, 1);
     bk_md_tail_reset(&f->tail, img->offset);
     bk_md_image_release(f->cur);
     f->cur = img;

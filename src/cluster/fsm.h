@@ -24,6 +24,7 @@
 #define BK_CLUSTER_FSM_H
 
 #include <raft.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,7 @@ struct bk_md_fsm {
     } results[BK_MD_FSM_RESULTS];
     int64_t n_bad_entries;  /* entries that could not be decoded */
     struct bk_md_tail tail; /* the newest entries applied */
+    atomic_llong n_installed; /* images installed whole (snapshots) */
     /* Called on the writer thread after each new image is published, so
      * that readers are told rather than poll (may be NULL). */
     void (*on_publish)(void *data);
