@@ -7,10 +7,10 @@ The cluster is started here by a small local helper on top of
 harness.Broker: every node is a controller and a broker, formatted with
 one cluster id, with short broker sessions so that fencing is quick."""
 import json
+import importlib.util
 import os
 import struct
 import subprocess
-import sys
 import time
 
 import pytest
@@ -231,8 +231,12 @@ def test_describe_quorum_other_partition_is_unknown(cluster):
 
 @pytest.fixture(scope="module")
 def kafka_lib():
-    sys.path.insert(0, os.path.join(REPO, "scripts"))
-    import bench
+    # scripts/bench.py is the project's own module (Kafka's jars from
+    # Maven Central), loaded by path: no package installs it.
+    spec = importlib.util.spec_from_file_location(
+        "bench", os.path.join(REPO, "scripts", "bench.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
     bench.ensure_kafka()
     bench.write_tools_log4j()
     return bench.LIB, os.path.join(bench.DEPS, "tools-log4j2.properties")
