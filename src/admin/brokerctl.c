@@ -44,6 +44,12 @@ static void usage(FILE *out)
         "T |\n"
         "                   --shift-by N [--dry-run]\n"
         "  group delete GROUP...\n"
+        "  quorum add-controller ID HOST:PORT\n"
+        "                   make a running controller (formatted with\n"
+        "                   --no-initial-controllers) a voter; HOST:PORT is\n"
+        "                   its raft address\n"
+        "  quorum remove-controller ID\n"
+        "                   take a voter out of the metadata quorum\n"
         "\n"
         "Options:\n"
         "  -b, --bootstrap-server HOST:PORT   broker to ask "
@@ -175,6 +181,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "group") == 0) {
         return bk_cmd_group(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "quorum") == 0) {
+        return bk_cmd_quorum(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

@@ -75,6 +75,9 @@ static const struct bk_handler internal_handlers[] = {
     { BK_API_BROKER_REGISTRATION, 0, 4, 0, bk_handle_broker_registration },
     { BK_API_BROKER_HEARTBEAT, 0, 1, 0, bk_handle_broker_heartbeat },
     { BK_API_ALLOCATE_PRODUCER_IDS, 0, 0, 0, bk_handle_allocate_producer_ids },
+    /* brokerd's voters have raft addresses of their own (raft_voters.c). */
+    { BK_API_ADD_RAFT_VOTER, 0, 0, 0, bk_handle_add_raft_voter },
+    { BK_API_REMOVE_RAFT_VOTER, 0, 0, 0, bk_handle_remove_raft_voter },
 };
 
 const struct bk_handler *bk_api_handlers(size_t *n)

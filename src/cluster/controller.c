@@ -754,6 +754,10 @@ err_transport:
 static int bootstrap(struct bk_md *md)
 {
     int rv = 0;
+    if (md->cfg.join) {
+        /* The configuration comes from the quorum it joins. */
+        return 0;
+    }
     struct raft_configuration conf;
     raft_configuration_init(&conf);
     for (size_t i = 0; i < md->n_voters && rv == 0; i++) {
@@ -1339,14 +1343,6 @@ static void track_term(struct bk_md *md)
 int64_t bk_md_term(struct bk_md *md)
 {
     return (int64_t)atomic_load(&md->term);
-}
-
-size_t bk_md_voters(const struct bk_md *md, int32_t *ids, size_t cap)
-{
-    for (size_t i = 0; i < md->n_voters && i < cap; i++) {
-        ids[i] = md->voters[i].node_id;
-    }
-    return md->n_voters;
 }
 
 int bk_md_wait_active(struct bk_md *md, unsigned timeout_ms)

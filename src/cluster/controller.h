@@ -72,6 +72,11 @@ struct bk_md_config {
     const char *bootstrap;
     /* This node is no voter (process.roles=broker): it pulls. */
     bool observer;
+    /* A controller that joins a running quorum (brokerd format
+     * --no-initial-controllers): its log stays empty until the leader,
+     * after bk_md_add_voter, sends it; it never writes a configuration of
+     * its own. */
+    bool join;
     /* broker.session.timeout.ms: the active controller fences a broker
      * that has not heartbeaten for this long. 0: 9000. */
     unsigned broker_session_ms;
@@ -225,9 +230,33 @@ int32_t bk_md_leader(struct bk_md *md);
  * leader epoch of __cluster_metadata), 0 before raft started. Any thread. */
 int64_t bk_md_term(struct bk_md *md);
 
-/* The configured voters' node ids: copies up to cap into ids and returns
- * how many voters there are. Any thread (set at start, then read-only). */
+/* The voters' node ids: copies up to cap into ids and returns how many
+ * voters there are. On the raft thread the live configuration (membership
+ * changes move it away from controller.quorum.voters); elsewhere, and
+ * before raft has one, the configured voters. */
 size_t bk_md_voters(const struct bk_md *md, int32_t *ids, size_t cap);
+
+/* ---- controller membership (cluster/membership.c) --------------------- */
+
+/* On the active controller (else NOT_CONTROLLER): adds node id, whose raft
+ * address is host:port, as a voter: it joins as a spare, catches up, and
+ * becomes a voter; cb runs once it is one (resp.error Kafka's code:
+ * DUPLICATE_VOTER, REQUEST_TIMED_OUT for a change in progress or a voter
+ * that did not catch up). The node must have started with an empty log
+ * (brokerd format --no-initial-controllers). Returns 0 (cb will run),
+ * BK_EINVAL, BK_ENOMEM or BK_ESHUTDOWN. */
+int bk_md_add_voter(struct bk_md *md,
+                    int32_t id,
+                    const char *address,
+                    bk_md_member_cb cb,
+                    void *data);
+
+/* Removes voter id (VOTER_NOT_FOUND when it is none; INVALID_REQUEST for
+ * the active controller itself, which must hand leadership over first). */
+int bk_md_remove_voter(struct bk_md *md,
+                       int32_t id,
+                       bk_md_member_cb cb,
+                       void *data);
 
 /* What the active controller knows of one replica of the metadata log. */
 struct bk_md_replica_progress {

@@ -228,6 +228,7 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         .cluster_id = b->datadir.cluster_id,
         .broker_session_ms = (unsigned)cfg->broker_session_timeout_ms,
         .observer = !cfg->is_controller,
+        .join = b->datadir.join,
         .bootstrap = cfg->controller_quorum_bootstrap_servers,
     };
     int rv = bk_md_start(&mc, &b->md, why);

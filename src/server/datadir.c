@@ -186,6 +186,7 @@ static int open_dir(struct bk_datadir *d,
         return rv;
     }
     snprintf(d->cluster_id, sizeof(d->cluster_id), "%s", m.cluster_id);
+    d->join = m.join;
     return 0;
 }
 

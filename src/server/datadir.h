@@ -18,6 +18,7 @@
 struct bk_datadir {
     int lock_fd;         /* owned: holds flock(LOCK_EX) while open */
     char cluster_id[32]; /* 22-character base64url UUID, as Kafka's */
+    bool join;           /* formatted to join a running quorum */
     char path[4096];
 };
 
@@ -56,6 +57,7 @@ int bk_datadir_open_config(struct bk_datadir *d,
 int bk_datadir_format(const struct bk_config *cfg,
                       const char *cluster_id,
                       bool ignore_formatted,
+                      bool join,
                       bool *formatted,
                       char *err,
                       size_t errlen);

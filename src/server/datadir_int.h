@@ -20,6 +20,9 @@ struct bk_meta {
      * was recorded. */
     bool has_voters;
     char voters[BK_VOTERS_TEXT_SIZE];
+    /* brokerd's own key: formatted with --no-initial-controllers, a
+     * controller that joins a running quorum (no voter set of its own). */
+    bool join;
 };
 
 /* Creates path (and its parents) and takes the exclusive lock on

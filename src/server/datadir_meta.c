@@ -1,8 +1,10 @@
 /* meta.properties and `brokerd format`. The file is Kafka's
  * (`kafka-storage.sh format` writes version, cluster.id and node.id);
  * brokerd adds controller.quorum.voters, the voter set the directory was
- * formatted with, because brokerd's voters are static and a node that
- * starts with another set would bootstrap a different quorum. */
+ * formatted with, because a node that starts with another set would
+ * bootstrap a different quorum; and brokerd.join.quorum for a controller
+ * formatted to join a running quorum (--no-initial-controllers), which
+ * bootstraps nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #define META_FILE  "meta.properties"
 #define VOTERS_KEY "controller.quorum.voters"
+#define JOIN_KEY   "brokerd.join.quorum"
 
 /* The value of key if line is "key=value\n", else NULL. */
 static char *value_of(char *line, const char *key)
@@ -66,6 +69,8 @@ int bk_meta_read(const char *dir, struct bk_meta *m, char *err, size_t errlen)
         } else if ((v = value_of(line, VOTERS_KEY)) != NULL) {
             m->has_voters = true;
             ok = copy_value(m->voters, sizeof(m->voters), v);
+        } else if ((v = value_of(line, JOIN_KEY)) != NULL) {
+            m->join = strcmp(v, "true") == 0;
         }
     }
     (void)fclose(f); /* read only */
@@ -119,6 +124,9 @@ int bk_meta_write(const char *dir,
     if (m->has_voters) {
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, VOTERS_KEY "=%s\n",
                       m->voters);
+    }
+    if (m->join) {
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, JOIN_KEY "=true\n");
     }
     int rv = write_all(fd, buf, (size_t)n);
     if (rv == 0 && fsync(fd) != 0) {
@@ -183,6 +191,7 @@ bool bk_cluster_id_valid(const char *id)
 int bk_datadir_format(const struct bk_config *cfg,
                       const char *cluster_id,
                       bool ignore_formatted,
+                      bool join,
                       bool *formatted,
                       char *err,
                       size_t errlen)
@@ -211,7 +220,10 @@ int bk_datadir_format(const struct bk_config *cfg,
         snprintf(m.cluster_id, sizeof(m.cluster_id), "%s", cluster_id);
         m.has_node_id = true;
         m.node_id = cfg->node_id;
-        m.has_voters = true;
+        /* A joining controller takes the voter set from the quorum it
+         * joins; controller.quorum.voters only tells it its own address. */
+        m.has_voters = !join;
+        m.join = join;
         rv = bk_meta_write(cfg->log_dirs, &m, err, errlen);
         *formatted = rv == 0;
     } else if (rv == 0 && strcmp(old.cluster_id, cluster_id) != 0) {

@@ -15,6 +15,7 @@ static void usage(FILE *out)
             "Usage: brokerd -c FILE        run the broker with config FILE\n"
             "       brokerd format -c FILE --cluster-id ID "
             "[--ignore-formatted]\n"
+            "                              [--no-initial-controllers]\n"
             "                              write meta.properties into the "
             "log.dirs of FILE\n"
             "                              (needed before the first start of "
@@ -57,7 +58,7 @@ static int load(struct bk_config *cfg, const char *path)
 static int format_cmd(int argc, char **argv)
 {
     const char *conf = NULL, *cluster_id = NULL;
-    bool ignore = false;
+    bool ignore = false, join = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         bool has_arg = i + 1 < argc;
@@ -69,6 +70,9 @@ static int format_cmd(int argc, char **argv)
         } else if (strcmp(a, "-g") == 0 ||
                    strcmp(a, "--ignore-formatted") == 0) {
             ignore = true;
+        } else if (strcmp(a, "-N") == 0 ||
+                   strcmp(a, "--no-initial-controllers") == 0) {
+            join = true;
         } else {
             usage(stderr);
             return 2;
@@ -84,7 +88,7 @@ static int format_cmd(int argc, char **argv)
     }
     char err[2048];
     bool formatted;
-    int rv = bk_datadir_format(&cfg, cluster_id, ignore, &formatted, err,
+    int rv = bk_datadir_format(&cfg, cluster_id, ignore, join, &formatted, err,
                                sizeof(err));
     if (rv != 0) {
         fprintf(stderr, "brokerd: %s\n", err);

@@ -614,6 +614,123 @@ static void test_pull(void **state)
     bk_md_stop(md);
 }
 
+struct quorum_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    size_t n_voters;
+};
+
+static void quorum_cb(void *data, int status, struct bk_md_quorum *q)
+{
+    struct quorum_wait *w = data;
+    pthread_mutex_lock(&w->lock);
+    w->n_voters = status == 0 ? q->n_voters : 0;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    bk_md_quorum_free(q);
+}
+
+/* The voters the active controller reports (DescribeQuorum's view). */
+static size_t voters_of(struct bk_md *md)
+{
+    struct quorum_wait w = { PTHREAD_MUTEX_INITIALIZER,
+                             PTHREAD_COND_INITIALIZER, false, 0 };
+    assert_int_equal(bk_md_describe_quorum(md, quorum_cb, &w), 0);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done) {
+        pthread_cond_wait(&w.cond, &w.lock);
+    }
+    pthread_mutex_unlock(&w.lock);
+    return w.n_voters;
+}
+
+static struct bk_md_member_resp change_voter(struct bk_md *md,
+                                             int32_t id,
+                                             const char *address)
+{
+    struct member_wait w = {
+        PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, { 0 }
+    };
+    int rv = address != NULL ? bk_md_add_voter(md, id, address, member_cb, &w)
+                             : bk_md_remove_voter(md, id, member_cb, &w);
+    assert_int_equal(rv, 0);
+    return member_wait(&w);
+}
+
+/* Issue 12: a controller joins a running quorum with an empty log, is
+ * added as a voter once it has caught up, and counts in the quorum; a
+ * voter is removed; the active controller does not remove itself; a
+ * second add of a member is refused. */
+static void test_add_and_remove_voter(void **state)
+{
+    struct env *e = *state;
+    int ports[4] = { e->port, free_port(), free_port(), free_port() };
+    char voters[160], joiner[200];
+    snprintf(voters, sizeof(voters),
+             "0@127.0.0.1:%d,1@127.0.0.1:%d,2@127.0.0.1:%d", ports[0], ports[1],
+             ports[2]);
+    snprintf(joiner, sizeof(joiner), "%s,3@127.0.0.1:%d", voters, ports[3]);
+    char dirs[4][128];
+    struct bk_md_config cfgs[4];
+    struct bk_md *mds[4] = { NULL, NULL, NULL, NULL };
+    char err[BK_ERRMSG_SIZE];
+    for (int i = 0; i < 4; i++) {
+        snprintf(dirs[i], sizeof(dirs[i]), "%s/n%d", e->root, i);
+        cfgs[i] = e->cfg;
+        cfgs[i].node_id = i;
+        cfgs[i].voters = i < 3 ? voters : joiner;
+        cfgs[i].join = i == 3;
+        cfgs[i].dir = dirs[i];
+        if (i < 3) {
+            assert_int_equal(bk_md_start(&cfgs[i], &mds[i], err), 0);
+        }
+    }
+    int a = wait_active_of(mds, 3, -1);
+    assert_true(a >= 0);
+    assert_int_equal(bk_md_register_broker_sync(mds[a], 0, "127.0.0.1", 9092,
+                                                NULL, 5000, NULL),
+                     0);
+    assert_int_equal(create_topic(mds[a], "before-join", 1), 0);
+    assert_int_equal(voters_of(mds[a]), 3);
+
+    /* The joiner starts with an empty log and writes no configuration. */
+    assert_int_equal(bk_md_start(&cfgs[3], &mds[3], err), 0);
+    char addr[64];
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", ports[3]);
+    struct bk_md_member_resp r = change_voter(mds[a], 3, addr);
+    assert_int_equal(r.error, 0);
+    wait_topic(mds[3], "before-join");
+    assert_int_equal(voters_of(mds[a]), 4);
+    assert_int_equal(change_voter(mds[a], 3, addr).error, 126);
+    assert_int_equal(change_voter(mds[a], a, NULL).error, 42);
+
+    /* Two voters stop: 2 of 4 is no majority... */
+    int gone[2], k = 0;
+    for (int i = 0; i < 3 && k < 2; i++) {
+        if (i != a) {
+            gone[k++] = i;
+        }
+    }
+    bk_md_stop(mds[gone[0]]);
+    mds[gone[0]] = NULL;
+    /* ...so one of them leaves the quorum first: 3 voters, 2 running. */
+    r = change_voter(mds[a], gone[0], NULL);
+    assert_int_equal(r.error, 0);
+    assert_int_equal(voters_of(mds[a]), 3);
+    assert_int_equal(change_voter(mds[a], gone[0], NULL).error, 127);
+    bk_md_stop(mds[gone[1]]);
+    mds[gone[1]] = NULL;
+    /* The leader and the new voter are a majority of three. */
+    assert_int_equal(create_topic(mds[a], "after-change", 1), 0);
+    wait_topic(mds[3], "after-change");
+    for (int i = 0; i < 4; i++) {
+        bk_md_stop(mds[i]);
+        rm_rf(dirs[i]);
+    }
+}
+
 static void test_three_voters_failover(void **state)
 {
     struct env *e = *state;
@@ -731,6 +848,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_configs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pull, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_and_remove_voter, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,8 +110,9 @@ static void test_quorum_member_needs_format(void **state)
 
     const char *id = "MkU3OEVBNTcwNTJENDM2Qg";
     bool formatted = false;
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, false, &formatted, err, sizeof(err)), 0);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, false, false, &formatted,
+                                       err, sizeof(err)),
+                     0);
     assert_true(formatted);
     char meta[1024];
     read_meta(f, meta, sizeof(meta));
@@ -123,9 +124,9 @@ static void test_quorum_member_needs_format(void **state)
     assert_int_equal(bk_datadir_open_config(&d, &f->cfg, err, sizeof(err)), 0);
     assert_string_equal(d.cluster_id, id);
     /* Formatting a directory in use fails on its lock. */
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, true, &formatted, err, sizeof(err)),
-        BK_EBUSY);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, true, false, &formatted,
+                                       err, sizeof(err)),
+                     BK_EBUSY);
     bk_datadir_close(&d);
 }
 
@@ -137,25 +138,27 @@ static void test_format_rules(void **state)
     const char *other = "AAAAAAAAAAAAAAAAAAAAAA";
     bool formatted;
     char err[512];
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, "nope", false, &formatted, err, sizeof(err)),
-        BK_EINVAL);
+    assert_int_equal(bk_datadir_format(&f->cfg, "nope", false, false,
+                                       &formatted, err, sizeof(err)),
+                     BK_EINVAL);
     assert_false(exists(f->dir));
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, false, &formatted, err, sizeof(err)), 0);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, false, false, &formatted,
+                                       err, sizeof(err)),
+                     0);
     char meta[1024], again[1024];
     read_meta(f, meta, sizeof(meta));
     assert_non_null(strstr(meta, "controller.quorum.voters=1@h:1,2@h:2,3@h:3"));
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, false, &formatted, err, sizeof(err)),
-        BK_EEXIST);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, false, false, &formatted,
+                                       err, sizeof(err)),
+                     BK_EEXIST);
     assert_non_null(strstr(err, "already formatted"));
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, true, &formatted, err, sizeof(err)), 0);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, true, false, &formatted,
+                                       err, sizeof(err)),
+                     0);
     assert_false(formatted);
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, other, true, &formatted, err, sizeof(err)),
-        BK_ECONFIG);
+    assert_int_equal(bk_datadir_format(&f->cfg, other, true, false, &formatted,
+                                       err, sizeof(err)),
+                     BK_ECONFIG);
     assert_non_null(strstr(err,
                            "formatted with cluster id " /* stored */
                            "MkU3OEVBNTcwNTJENDM2Qg, not AAAA"));
@@ -174,9 +177,9 @@ static void test_format_rules(void **state)
     assert_non_null(strstr(err,
                            "controller.quorum.voters: 1@h:1,2@h:2,4@h:4 "
                            "is not the voter set 1@h:1,2@h:2,3@h:3"));
-    assert_int_equal(
-        bk_datadir_format(&f->cfg, id, true, &formatted, err, sizeof(err)),
-        BK_ECONFIG);
+    assert_int_equal(bk_datadir_format(&f->cfg, id, true, false, &formatted,
+                                       err, sizeof(err)),
+                     BK_ECONFIG);
 }
 
 static void test_single_node_formats_itself(void **state)
