@@ -66,8 +66,13 @@ static int parse_bootstrap(struct bk_md_observer *ob, const char *list)
             return BK_ECONFIG;
         }
         *colon = '\0';
+        char *tail;
+        long port = strtol(colon + 1, &tail, 10);
+        if (*tail != '\0' || port <= 0 || port > 65535) {
+            return BK_ECONFIG; /* config.c checked it: not expected */
+        }
         snprintf(ob->boot[ob->nboot].host, MAX_ADDR, "%s", item);
-        ob->boot[ob->nboot].port = atoi(colon + 1);
+        ob->boot[ob->nboot].port = (int)port;
         ob->nboot++;
         p = end != NULL ? end + 1 : NULL;
     }

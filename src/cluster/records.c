@@ -91,30 +91,21 @@ static size_t body_size(const struct bk_md_rec *rec)
     }
 }
 
+/* The body version written for each type (records.h has the constants). */
 static unsigned current_version(unsigned type)
 {
-    switch (type) {
-        /* Every record type is at version 0 today; each has a constant. */
-        /* NOLINTNEXTLINE(bugprone-branch-clone) */
-        case BK_MD_REC_BROKER:
-            return BK_MD_BROKER_VERSION;
-        case BK_MD_REC_TOPIC:
-            return BK_MD_TOPIC_VERSION;
-        case BK_MD_REC_PARTITION:
-            return BK_MD_PARTITION_VERSION;
-        case BK_MD_REC_CONFIG:
-            return BK_MD_CONFIG_VERSION;
-        case BK_MD_REC_REMOVE_TOPIC:
-            return BK_MD_REMOVE_TOPIC_VERSION;
-        case BK_MD_REC_FEATURE:
-            return BK_MD_FEATURE_VERSION;
-        case BK_MD_REC_CLUSTER:
-            return BK_MD_CLUSTER_VERSION;
-        case BK_MD_REC_CONTROLLER:
-            return BK_MD_CONTROLLER_VERSION;
-        default:
-            return BK_MD_PRODUCER_IDS_VERSION;
-    }
+    static const unsigned versions[BK_MD_REC_TYPE_MAX + 1] = {
+        [BK_MD_REC_BROKER] = BK_MD_BROKER_VERSION,
+        [BK_MD_REC_TOPIC] = BK_MD_TOPIC_VERSION,
+        [BK_MD_REC_PARTITION] = BK_MD_PARTITION_VERSION,
+        [BK_MD_REC_CONFIG] = BK_MD_CONFIG_VERSION,
+        [BK_MD_REC_REMOVE_TOPIC] = BK_MD_REMOVE_TOPIC_VERSION,
+        [BK_MD_REC_PRODUCER_IDS] = BK_MD_PRODUCER_IDS_VERSION,
+        [BK_MD_REC_FEATURE] = BK_MD_FEATURE_VERSION,
+        [BK_MD_REC_CLUSTER] = BK_MD_CLUSTER_VERSION,
+        [BK_MD_REC_CONTROLLER] = BK_MD_CONTROLLER_VERSION,
+    };
+    return type <= BK_MD_REC_TYPE_MAX ? versions[type] : 0;
 }
 
 size_t bk_md_rec_size(const struct bk_md_rec *rec)

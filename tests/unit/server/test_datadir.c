@@ -71,7 +71,7 @@ static void read_meta(const struct fx *f, char *out, size_t len)
     assert_non_null(fp);
     size_t n = fread(out, 1, len - 1, fp);
     out[n] = '\0';
-    fclose(fp);
+    (void)fclose(fp);
 }
 
 static void test_cluster_id_valid(void **state)
@@ -212,7 +212,7 @@ static void test_older_meta_properties(void **state)
     FILE *fp = fopen(path, "w");
     assert_non_null(fp);
     fputs("version=1\ncluster.id=MkU3OEVBNTcwNTJENDM2Qg\nnode.id=1\n", fp);
-    fclose(fp);
+    (void)fclose(fp);
     struct bk_datadir d;
     char err[512];
     assert_int_equal(bk_datadir_open_config(&d, &f->cfg, err, sizeof(err)), 0);
