@@ -47,8 +47,8 @@ struct bk_md_fsm {
         size_t n;
         size_t cap;
     } results[BK_MD_FSM_RESULTS];
-    int64_t n_bad_entries;  /* entries that could not be decoded */
-    struct bk_md_tail tail; /* the newest entries applied */
+    int64_t n_bad_entries;    /* entries that could not be decoded */
+    struct bk_md_tail tail;   /* the newest entries applied */
     atomic_llong n_installed; /* images installed whole (snapshots) */
     /* Called on the writer thread after each new image is published, so
      * that readers are told rather than poll (may be NULL). */

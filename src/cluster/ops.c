@@ -352,8 +352,7 @@ static int16_t add_manual(const struct bk_md_image *img,
             replicas[k] = a->brokers[k];
             /* The first unfenced replica leads, alone in the ISR until
              * followers replicate (see add_partitions). */
-            if (n_isr == 0 &&
-                !bk_md_image_broker(img, a->brokers[k])->fenced) {
+            if (n_isr == 0 && !bk_md_image_broker(img, a->brokers[k])->fenced) {
                 isr[n_isr++] = a->brokers[k];
             }
         }
