@@ -19,6 +19,7 @@
 #include "net/net.h"
 #include "partition/manager.h"
 #include "partition/partition.h"
+#include "replication/replication.h"
 
 struct bk_md;
 
@@ -67,6 +68,7 @@ struct bk_api_ctx {
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int16_t offsets_replication_factor; /* offsets.topic.replication.factor */
     struct bk_group_config group;       /* group.* and offsets.retention */
+    struct bk_repl_config repl;         /* replica.* */
     /* The broker's static configuration, for DescribeConfigs. */
     struct bk_api_broker_config broker_configs[BK_API_MAX_BROKER_CONFIGS];
     unsigned n_broker_configs;
@@ -87,7 +89,8 @@ struct bk_api_shard {
     int64_t md_offset_seen; /* metadata offset of the last image applied */
     struct bk_coord_group *gcoord; /* the groups this shard coordinates */
     struct bk_ctl_channel ctl;     /* to the active controller (forward.c) */
-    struct pull *pulls; /* brokers waiting for metadata (metadata_pull.c) */
+    struct pull *pulls;  /* brokers waiting for metadata (metadata_pull.c) */
+    struct bk_repl repl; /* followers' fetchers, AlterPartition */
 };
 
 /* Tells every shard that the metadata thread published a new image, so

@@ -47,6 +47,8 @@ struct fetch_item {
     int32_t partition;
     int64_t fetch_offset;
     int32_t current_leader_epoch;
+    int32_t last_fetched_epoch; /* followers, v12+ */
+    int64_t log_start_offset;   /* followers */
     int64_t max_bytes;
     int64_t seen_end; /* visible end at the last read: wake past it */
     out_part *out;
@@ -68,6 +70,10 @@ struct fetch_state {
     int32_t min_bytes;
     int32_t max_bytes;
     enum bk_isolation iso;
+    /* A follower's fetch (replica id >= 0): reads up to the log end and
+     * tells the leader where the follower is (replica_isr.c). */
+    int32_t replica_id;
+    int64_t replica_epoch;
     uv_timer_t *timer; /* heap: freed in its close callback */
     atomic_int woken;
     struct bk_shard_msg wake_msg;
@@ -113,6 +119,56 @@ static struct bk_partition *open_part(struct bk_fan_part *part,
     return p;
 }
 
+static void put_offsets(struct fetch_item *it)
+{
+    it->out->high_watermark = it->rr.high_watermark;
+    it->out->last_stable_offset = it->rr.last_stable;
+    it->out->log_start_offset = it->rr.log_start;
+}
+
+/* A follower's fetch: the epoch check of Fetch v12 first (a diverging log
+ * gets no records and its position is not taken), then the read, then
+ * its position (replication-notes.md section 2). */
+static void read_follower(struct bk_partition *p, struct fetch_item *it)
+{
+    struct fetch_state *st = it->st;
+    struct bk_replica_fetch_from f = {
+        .replica_id = st->replica_id,
+        .broker_epoch = st->replica_epoch,
+        .fetch_offset = it->fetch_offset,
+        .log_start = it->log_start_offset,
+        .last_fetched_epoch = it->last_fetched_epoch,
+        .current_leader_epoch = it->current_leader_epoch,
+    };
+    int32_t div_epoch;
+    int64_t div_end;
+    int16_t err = bk_replica_check_follower(p, &f, &div_epoch, &div_end);
+    if (err != BK_KERR_NONE) {
+        set_error(it, err);
+        return;
+    }
+    if (div_epoch >= 0) {
+        it->out->diverging_epoch.epoch = div_epoch;
+        it->out->diverging_epoch.end_offset = div_end;
+        it->rr.log_start = bk_replica_log_start(p);
+        it->rr.high_watermark = bk_replica_high_watermark(p);
+        it->rr.last_stable = bk_replica_last_stable(p);
+        put_offsets(it);
+        return;
+    }
+    err = bk_replica_read(p, it->fetch_offset, it->max_bytes, st->iso, &it->rr);
+    if (err == BK_KERR_NONE) {
+        bk_replica_follower_fetched(
+            p, &f, bk_clock_mono_ms(st->call->ctx->storage->clock));
+        /* The high watermark may have moved with this fetch. */
+        it->rr.high_watermark = bk_replica_high_watermark(p);
+        it->rr.last_stable = bk_replica_last_stable(p);
+    }
+    it->seen_end = bk_replica_visible_end(p, st->iso);
+    it->out->error_code = err;
+    put_offsets(it);
+}
+
 static void read_one(struct bk_fan_part *part,
                      const struct bk_md_image *img,
                      struct fetch_item *it)
@@ -122,6 +178,10 @@ static void read_one(struct bk_fan_part *part,
         return;
     }
     struct fetch_state *st = it->st;
+    if (st->replica_id >= 0) {
+        read_follower(p, it);
+        return;
+    }
     int16_t err =
         bk_replica_read(p, it->fetch_offset, it->max_bytes, st->iso, &it->rr);
     if (err == BK_KERR_KAFKA_STORAGE_ERROR) {
@@ -130,9 +190,7 @@ static void read_one(struct bk_fan_part *part,
     }
     it->seen_end = bk_replica_visible_end(p, st->iso);
     it->out->error_code = err;
-    it->out->high_watermark = it->rr.high_watermark;
-    it->out->last_stable_offset = it->rr.last_stable;
-    it->out->log_start_offset = it->rr.log_start;
+    put_offsets(it);
 }
 
 static void wake_cb(struct bk_part_waiter *w)
@@ -355,8 +413,8 @@ static bool enough(struct fetch_state *st)
     int64_t total = 0;
     for (size_t i = 0; i < st->n; i++) {
         const struct fetch_item *it = &st->items[i];
-        if (it->out->error_code != 0) {
-            return true; /* answer errors at once */
+        if (it->out->error_code != 0 || it->out->diverging_epoch.epoch >= 0) {
+            return true; /* answer errors and diverging logs at once */
         }
         total += it->rr.rd.bytes;
     }
@@ -466,6 +524,12 @@ void bk_handle_fetch(struct bk_call *call)
     bool read_committed = req->isolation_level == 1;
     st->iso = read_committed ? BK_ISOLATION_READ_COMMITTED
                              : BK_ISOLATION_READ_UNCOMMITTED;
+    /* KIP-903: v15 moved the follower's id into ReplicaState. */
+    st->replica_id = v >= 15 ? req->replica_state.replica_id : req->replica_id;
+    st->replica_epoch = v >= 15 ? req->replica_state.replica_epoch : -1;
+    if (st->replica_id >= 0) {
+        st->iso = BK_ISOLATION_LOG_END;
+    }
     int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
     size_t n = 0;
     for (int32_t i = 0; i < nt; i++) {
@@ -511,6 +575,8 @@ void bk_handle_fetch(struct bk_call *call)
             it->partition = fp->partition;
             it->fetch_offset = fp->fetch_offset;
             it->current_leader_epoch = v >= 9 ? fp->current_leader_epoch : -1;
+            it->last_fetched_epoch = v >= 12 ? fp->last_fetched_epoch : -1;
+            it->log_start_offset = v >= 5 ? fp->log_start_offset : -1;
             int64_t pmax =
                 fp->partition_max_bytes > 0 ? fp->partition_max_bytes : 1;
             it->max_bytes = pmax < st->max_bytes ? pmax : st->max_bytes;

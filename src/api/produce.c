@@ -46,6 +46,7 @@ struct produce_state {
     size_t nitems;
     int16_t acks;
     int16_t version;
+    int32_t timeout_ms;
 };
 
 static void set_error(struct produce_item *it, int16_t code, const char *msg)
@@ -116,6 +117,7 @@ static void produce_one(struct produce_state *st,
     a->len = (size_t)it->in->records.len;
     a->produce_version = st->version;
     a->wait_durable = st->acks == -1;
+    a->timeout_ms = st->timeout_ms;
     a->durable_cb = durable_cb;
     a->data = it;
     a->arena = &it->errs;
@@ -234,6 +236,7 @@ void bk_handle_produce(struct bk_call *call)
         return;
     }
     st->acks = req->acks;
+    st->timeout_ms = req->timeout_ms;
     st->version = call->hdr.api_version;
     bk_msg_produce_response_init(&st->resp);
     int32_t nt = req->topic_data_count < 0 ? 0 : req->topic_data_count;

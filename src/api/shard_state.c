@@ -33,9 +33,20 @@ static void apply_image(struct bk_shard *shard)
                          shard->id, n);
         }
         st->md_offset_seen = img->offset;
+        bk_repl_apply(&st->repl, img);
     }
     bk_md_image_release(img);
     bk_pull_wake(shard);
+}
+
+/* The replication layer's way to the active controller (AlterPartition). */
+static int ctl_send(void *ctl,
+                    const uint8_t *frame,
+                    size_t len,
+                    bk_kclient_cb cb,
+                    void *data)
+{
+    return bk_ctl_channel_send(ctl, frame, len, cb, data);
 }
 
 static void tick_cb(uv_timer_t *t)
@@ -62,6 +73,8 @@ void bk_api_shard_start(struct bk_shard *shard)
     st->tick.data = shard;
     uv_timer_start(&st->tick, tick_cb, TICK_MS, TICK_MS);
     bk_ctl_channel_init(&st->ctl, &shard->loop, ctx->md);
+    bk_repl_init(&st->repl, &shard->loop, &st->rmgr, &ctx->repl, ctl_send,
+                 &st->ctl);
     shard->app = st;
     bk_gcoord_start(shard);
     /* Images published from now on are posted (bk_api_notify_attach ran
@@ -84,6 +97,7 @@ void bk_api_shard_drain(struct bk_shard *shard)
         bk_api_waiting_remove(shard, w);
         w->cut_short(w);
     }
+    bk_repl_close(&st->repl);
     /* Requests still with the controller fail now (BK_ESHUTDOWN). */
     bk_ctl_channel_close(&st->ctl);
 }

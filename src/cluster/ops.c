@@ -190,10 +190,10 @@ static int16_t add_partitions(const struct bk_md_image *img,
             .partition = from + p,
             .n_replicas = rf,
             .replicas = row,
-            /* Only the leader holds the data until followers replicate
-             * it (the replication issue): a follower in the ISR could be
-             * made leader without the data. */
-            .n_isr = 1,
+            /* A new partition is empty on every replica, so all of them
+             * are in sync (Kafka: the ISR starts as the live replicas;
+             * the assignment placed it on live brokers only). */
+            .n_isr = rf,
             .isr = row,
             .leader = row[0],
             .leader_epoch = 0,
@@ -350,9 +350,9 @@ static int16_t add_manual(const struct bk_md_image *img,
         int32_t n_isr = 0;
         for (int32_t k = 0; k < a->n; k++) {
             replicas[k] = a->brokers[k];
-            /* The first unfenced replica leads, alone in the ISR until
-             * followers replicate (see add_partitions). */
-            if (n_isr == 0 && !bk_md_image_broker(img, a->brokers[k])->fenced) {
+            /* The unfenced replicas start in sync (the partition is
+             * empty everywhere), and the first of them leads. */
+            if (!bk_md_image_broker(img, a->brokers[k])->fenced) {
                 isr[n_isr++] = a->brokers[k];
             }
         }

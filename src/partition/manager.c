@@ -213,6 +213,21 @@ static void unqueue_gone(struct bk_rmgr *m, const struct bk_md_image *img)
     }
 }
 
+/* The replicas and ISR the image gives (the leader's high watermark
+ * rule and its followers). */
+static void assign(struct bk_rmgr *m,
+                   struct bk_partition *p,
+                   const struct bk_md_partition *mp)
+{
+    if (bk_replica_set_assignment(p, mp,
+                                  bk_clock_mono_ms(m->parts.st->clock)) != 0) {
+        bk_diag_warn("partition",
+                     "topic=%s partition=%d msg=\"cannot take the "
+                     "assignment: out of memory\"",
+                     p->topic, p->index);
+    }
+}
+
 /* Gives an open replica the role and leader epoch the image says, as
  * Kafka's ReplicaManager does on a metadata change (makeLeader,
  * makeFollower). An image older than what the replica knows changes
@@ -237,6 +252,7 @@ static void sync_role(struct bk_rmgr *m,
                      p->topic, p->index, mp->leader, mp->leader_epoch,
                      bk_kerr_name(err));
     }
+    assign(m, p, mp);
 }
 
 static void sync_roles(struct bk_rmgr *m, const struct bk_md_image *img)
@@ -311,7 +327,9 @@ static int open_entry(struct bk_rmgr *m, struct bk_rmgr_entry *e, char *errmsg)
         entry_drop(m, e); /* gone from the image */
         return 0;
     }
-    if (!has_dir(m, t, index)) {
+    if (mp->leader == m->node_id && !has_dir(m, t, index)) {
+        /* A leader with nothing to recover opens on its first request;
+         * a follower must open now, to start fetching. */
         park(m, e);
         return 0;
     }
@@ -384,6 +402,24 @@ static bool has_dir(const struct bk_rmgr *m,
            BK_ENOENT;
 }
 
+/* Opens a replica for a request, which found this node its leader in the
+ * request's image: it takes that image's assignment at once, so that the
+ * high watermark waits for its followers from the first append. */
+static int open_now(struct bk_rmgr *m,
+                    const struct bk_md_topic *topic,
+                    int32_t index,
+                    int32_t leader_epoch,
+                    struct bk_partition **out,
+                    char *errmsg)
+{
+    int rv = bk_part_get(&m->parts, topic, index, leader_epoch, out, errmsg);
+    const struct bk_md_partition *mp = bk_md_topic_partition(topic, index);
+    if (rv == 0 && mp != NULL) {
+        assign(m, *out, mp);
+    }
+    return rv;
+}
+
 int bk_rmgr_get(struct bk_rmgr *m,
                 const struct bk_md_topic *topic,
                 int32_t index,
@@ -406,8 +442,7 @@ int bk_rmgr_get(struct bk_rmgr *m,
     if (e != NULL && e->parked) {
         /* Failed before (each request tries again and reports why), or
          * nothing to recover: open it here. */
-        int rv =
-            bk_part_get(&m->parts, topic, index, leader_epoch, out, errmsg);
+        int rv = open_now(m, topic, index, leader_epoch, out, errmsg);
         if (rv == 0) {
             entry_drop(m, e);
         }
@@ -429,7 +464,7 @@ int bk_rmgr_get(struct bk_rmgr *m,
     if (e != NULL) {
         entry_drop(m, e);
     }
-    return bk_part_get(&m->parts, topic, index, leader_epoch, out, errmsg);
+    return open_now(m, topic, index, leader_epoch, out, errmsg);
 }
 
 bool bk_rmgr_settled(const struct bk_rmgr *m)

@@ -10,6 +10,8 @@
 #include "common/err.h"
 #include "common/heap.h"
 #include "log/batch.h"
+#include "partition/replica.h"
+#include "protocol/kerr.h"
 #include "protocol/record_batch.h"
 
 /* Producer state is snapshotted after this many appended bytes, which
@@ -79,6 +81,7 @@ static void apply_config(struct bk_partition *p,
     p->timestamp_after_ms = s.message_timestamp_after_max_ms;
     p->compression = codec_of(s.compression_type);
     p->compacted = (s.cleanup_policy & BK_TOPIC_CLEANUP_COMPACT) != 0;
+    p->min_isr = (int32_t)s.min_insync_replicas;
     lc->cleanup_compact = p->compacted;
     lc->cleanup_delete = (s.cleanup_policy & BK_TOPIC_CLEANUP_DELETE) != 0;
     lc->delete_retention_ms = s.delete_retention_ms;
@@ -336,6 +339,9 @@ int bk_part_get(struct bk_part_table *t,
     p->topic_id = topic->id;
     p->index = index;
     p->owner = t->owner;
+    p->table = t;
+    p->partition_epoch = -1;
+    p->peers_epoch = -1;
     p->disk = t->st->disk;
     p->leader_epoch = leader_epoch;
     bk_pstate_init(&p->pstate);
@@ -435,8 +441,10 @@ static void part_close_begin(const struct bk_storage *st,
                          p->topic, p->index, bk_strerror(rv));
         }
     }
-    /* Parked fetches are answered by their own timers; drop the links. */
+    /* Parked fetches are answered by their own timers; drop the links.
+     * Appends waiting for followers will not get them from this replica. */
     p->waiters = NULL;
+    bk_replica_fail_hw_waits(p, BK_KERR_NOT_LEADER_OR_FOLLOWER);
     if (p->clean_job != NULL) {
         /* Still on the threadpool: its completion finds no partition and
          * discards it. The log forgets it at close. */
@@ -455,6 +463,9 @@ static void part_close_end(struct bk_partition *p)
 {
     bk_log_close_end(p->log);
     bk_pstate_free(&p->pstate);
+    bk_free(p->peers);
+    bk_free(p->isr);
+    bk_free(p->want_isr);
     bk_free(p->topic);
     bk_free(p);
 }
@@ -723,6 +734,11 @@ static void maybe_clean(struct bk_part_table *t, uv_loop_t *loop)
     }
 }
 
+void bk_part_table_barrier(struct bk_part_table *t)
+{
+    bk_syncer_barrier(t->st->syncer);
+}
+
 void bk_part_table_stop_cleaning(struct bk_part_table *t)
 {
     if (t->cleaning != NULL) {
@@ -736,6 +752,7 @@ void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
     for (size_t b = 0; b < t->nbuckets; b++) {
         for (struct bk_partition *p = t->buckets[b]; p != NULL; p = p->hnext) {
             maybe_snapshot(t, p, loop);
+            bk_replica_isr_tick(p, bk_clock_mono_ms(t->st->clock));
             int rv = bk_log_tick(p->log);
             if (rv != p->tick_err && rv != 0) {
                 bk_diag_warn("partition",
@@ -751,6 +768,13 @@ void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop)
         }
     }
     maybe_clean(t, loop);
+}
+
+void bk_part_isr_changed(struct bk_partition *p)
+{
+    if (p->table->on_isr_change != NULL) {
+        p->table->on_isr_change(p->table->on_isr_change_data, p);
+    }
 }
 
 void bk_part_wake(struct bk_partition *p)

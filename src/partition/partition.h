@@ -36,6 +36,9 @@ struct bk_storage {
     struct bk_log_space *space;
     bool was_clean; /* previous shutdown was clean */
     int32_t node_id;
+    /* replica.lag.time.max.ms: a follower that has not caught up for this
+     * long leaves the ISR. 0: Kafka's 30000. */
+    int64_t replica_lag_time_max_ms;
     /* log.cleaner.* (compaction of cleanup.policy=compact topics). */
     bool cleaner_enable;
     int64_t cleaner_backoff_ms;
@@ -66,12 +69,38 @@ enum bk_replica_role {
     BK_REPLICA_FOLLOWER = 1,
 };
 
+/* What a leader knows of one other replica of its partition (Kafka's
+ * ReplicaState, replication-notes.md section 1), from that replica's
+ * fetches. Reset when this node becomes leader at a new epoch. */
+struct bk_replica_peer {
+    int32_t id;
+    int64_t broker_epoch; /* Fetch v15 ReplicaEpoch; -1 unknown */
+    int64_t log_end;      /* its fetch offset; -1 until it fetches */
+    int64_t log_start;
+    int64_t last_fetch_ms;
+    int64_t last_fetch_leader_end; /* this log's end at that fetch */
+    int64_t last_caught_up_ms;
+};
+
+/* An acks=all append waiting for the high watermark to pass it
+ * (replica_isr.c). */
+struct bk_replica_hw_wait {
+    struct bk_replica_hw_wait *next;
+    int64_t offset;      /* done once the high watermark reaches it */
+    int64_t deadline_ms; /* then REQUEST_TIMED_OUT */
+    void (*done)(struct bk_replica_hw_wait *w, int16_t error);
+    void *data;
+};
+
 /* The producer-state snapshot, in the partition's directory. */
 #define BK_PART_SNAPSHOT_FILE "producer.snapshot"
 
+struct bk_part_table;
+
 struct bk_partition {
-    struct bk_partition *hnext; /* table chain */
-    struct bk_owner owner;      /* the shard thread that opened it */
+    struct bk_partition *hnext;  /* table chain */
+    struct bk_part_table *table; /* borrowed: the table it lives in */
+    struct bk_owner owner;       /* the shard thread that opened it */
     struct bk_uuid topic_id;
     char *topic; /* owned */
     int32_t index;
@@ -100,6 +129,24 @@ struct bk_partition {
     /* Result of the last housekeeping tick: a change is logged, a
      * repeat is not (a failed log would otherwise log every 100 ms). */
     int tick_err;
+    /* Replication (replica_isr.c). partition_epoch is -1 until the
+     * metadata gave an assignment: such a replica is alone, as every
+     * partition of a one-node broker. */
+    int32_t partition_epoch;
+    int32_t min_isr;               /* min.insync.replicas */
+    struct bk_replica_peer *peers; /* owned: the other replicas */
+    int32_t n_peers;
+    int32_t *isr; /* owned: the committed ISR */
+    int32_t n_isr;
+    /* An AlterPartition in flight (one at a time): the ISR it proposes
+     * (owned) and when it was sent. */
+    bool isr_inflight;
+    int32_t *want_isr;
+    int32_t n_want_isr;
+    int64_t isr_sent_ms;
+    int32_t peers_epoch;        /* leader epoch the peers were reset at */
+    int64_t epoch_start_offset; /* this log's end when it became leader */
+    struct bk_replica_hw_wait *hw_waits;
 };
 
 struct bk_part_table {
@@ -116,6 +163,10 @@ struct bk_part_table {
      * dynamic broker configs); st->topic_defaults until have_defaults. */
     struct bk_topic_settings defaults;
     bool have_defaults;
+    /* Told when a leader wants its ISR changed (the replication layer sends
+     * the AlterPartition); NULL: nobody listens (tests, one node). */
+    void (*on_isr_change)(void *data, struct bk_partition *p);
+    void *on_isr_change_data;
 };
 
 /* Placement: every partition is owned by exactly one shard, and only that
@@ -174,9 +225,18 @@ size_t bk_part_table_refresh_configs(struct bk_part_table *t,
  * when it is done. */
 void bk_part_table_tick(struct bk_part_table *t, uv_loop_t *loop);
 
+/* Waits (blocking) until every fdatasync queued by the table's logs has
+ * run its callback (bk_syncer_barrier): before what those callbacks
+ * reach is freed. */
+void bk_part_table_barrier(struct bk_part_table *t);
+
 /* Asks a running cleaning job to stop early (shutdown): its work ends
  * soon and nothing of it is kept. */
 void bk_part_table_stop_cleaning(struct bk_part_table *t);
+
+/* Tells the table's on_isr_change listener that p wants an AlterPartition
+ * sent (replica_isr.c). */
+void bk_part_isr_changed(struct bk_partition *p);
 
 /* Calls every waiter of p and clears the list (after an append). */
 void bk_part_wake(struct bk_partition *p);

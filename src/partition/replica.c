@@ -2,10 +2,10 @@
  * replica_append.c, roles, follower appends and truncation in
  * replica_role.c.
  *
- * The high watermark has one rule, in bk_replica_advance_hw(): with one
- * replica it is the log end. Replication replaces that rule with the
- * smallest log end of the in-sync replicas (replication-notes.md §5) and
- * nothing else here changes. */
+ * The high watermark has one rule, in bk_replica_advance_hw(): a follower
+ * takes its leader's, a leader the smallest log end of the in-sync
+ * replicas (replica_isr.c, replication-notes.md §5); alone, that is its
+ * own log end. */
 #include "partition/replica.h"
 
 #include "common/err.h"
@@ -47,8 +47,14 @@ int64_t bk_replica_visible_end(const struct bk_partition *p,
                                enum bk_isolation iso)
 {
     bk_owner_check(&p->owner);
-    return iso == BK_ISOLATION_READ_COMMITTED ? bk_replica_last_stable(p)
-                                              : bk_replica_high_watermark(p);
+    switch (iso) {
+        case BK_ISOLATION_READ_COMMITTED:
+            return bk_replica_last_stable(p);
+        case BK_ISOLATION_LOG_END:
+            return bk_replica_log_end(p);
+        default:
+            return bk_replica_high_watermark(p);
+    }
 }
 
 void bk_replica_advance_hw(struct bk_partition *p)
@@ -62,8 +68,20 @@ void bk_replica_advance_hw(struct bk_partition *p)
         bk_log_set_hw(p->log, p->leader_hw < end ? p->leader_hw : end);
         return;
     }
-    /* One replica: every record in the log is on every in-sync replica. */
-    bk_log_set_hw(p->log, end);
+    int64_t hw = bk_log_hw(p->log);
+    int64_t next = bk_replica_leader_hw(p, hw);
+    if (next > end) {
+        next = end;
+    }
+    if (next != hw) {
+        bk_log_set_hw(p->log, next);
+    }
+    if (next > hw || p->hw_waits != NULL) {
+        bk_replica_complete_hw_waits(p);
+        if (next > hw) {
+            bk_part_wake(p); /* consumers may read further */
+        }
+    }
 }
 
 int16_t bk_replica_read(struct bk_partition *p,

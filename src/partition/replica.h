@@ -13,6 +13,7 @@
 #ifndef BK_PARTITION_REPLICA_H
 #define BK_PARTITION_REPLICA_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +23,8 @@
 enum bk_isolation {
     BK_ISOLATION_READ_UNCOMMITTED = 0,
     BK_ISOLATION_READ_COMMITTED = 1,
+    /* Not on the wire: a follower's fetch reads up to the log end. */
+    BK_ISOLATION_LOG_END = 2,
 };
 
 /* --- offsets ------------------------------------------------------------ */
@@ -117,7 +120,10 @@ struct bk_replica_append {
                        in place (offsets, epoch) */
     size_t len;
     int16_t produce_version;
-    bool wait_durable; /* acks=all: an fdatasync must cover the batch */
+    /* acks=all: an fdatasync must cover the batch, and the high watermark
+     * pass it (every in-sync replica has it on disk) */
+    bool wait_durable;
+    int64_t timeout_ms; /* acks=all: Produce's timeout_ms */
     bk_replica_durable_cb durable_cb;
     void *data;
     struct bk_arena *arena; /* borrowed: where the record errors and their
@@ -133,6 +139,9 @@ struct bk_replica_append {
     int64_t log_start;   /* after the append, or -1 on error */
     /* private */
     struct bk_log_sync_req sync;
+    struct bk_replica_hw_wait hw;
+    atomic_int pending;    /* the sync and the high watermark */
+    atomic_int late_error; /* the first error either reported */
 };
 
 /* Refused with NOT_LEADER_OR_FOLLOWER when this replica follows.
@@ -223,6 +232,90 @@ int bk_replica_truncate_to_epoch_end(struct bk_partition *p,
                                      int32_t leader_epoch,
                                      int64_t leader_end,
                                      bool *complete);
+
+/* --- replication, leader side (replica_isr.c) ----------------------------
+ *
+ * Kafka's rules as replication-notes.md sections 1, 2, 4, 5 and 6 set them
+ * out: the leader tracks each follower from its fetches, the high
+ * watermark is the smallest log end of the in-sync replicas and does not
+ * move while they are fewer than min.insync.replicas, followers join and
+ * leave the ISR through AlterPartition (one change in flight), and an
+ * acks=all append is answered once the high watermark has passed it. */
+
+/* Takes the assignment and ISR of the metadata image (mp borrowed) when
+ * its partition epoch is not older than the one known; now_ms for the
+ * followers' caught-up times when this leader starts a new epoch. A
+ * change the controller committed ends the AlterPartition in flight.
+ * Returns 0 or BK_ENOMEM (nothing changed). */
+int bk_replica_set_assignment(struct bk_partition *p,
+                              const struct bk_md_partition *mp,
+                              int64_t now_ms);
+
+/* A follower's fetch of this leader's partition. */
+struct bk_replica_fetch_from {
+    int32_t replica_id;
+    int64_t broker_epoch;       /* -1 when not sent (Fetch < v15) */
+    int64_t fetch_offset;       /* the follower's log end */
+    int64_t log_start;          /* the follower's log start, or -1 */
+    int32_t last_fetched_epoch; /* -1 when not sent (Fetch < v12) */
+    int32_t current_leader_epoch;
+};
+
+/* Before the read of a follower's fetch: NOT_LEADER_OR_FOLLOWER (or
+ * UNKNOWN_LEADER_EPOCH when it sent an epoch) for a replica not in the
+ * assignment; OFFSET_OUT_OF_RANGE below the log start or for an epoch this
+ * log cannot place; otherwise BK_KERR_NONE, with *div_epoch >= 0 when the
+ * logs diverged (Fetch v12 DivergingEpoch: read nothing, and the follower
+ * truncates to *div_end). */
+int16_t bk_replica_check_follower(struct bk_partition *p,
+                                  const struct bk_replica_fetch_from *f,
+                                  int32_t *div_epoch,
+                                  int64_t *div_end);
+
+/* After a follower's fetch was read (not diverging): records its log end
+ * and caught-up time, moves the high watermark (completing acks=all
+ * appends, waking fetches) and asks for an ISR expansion when the follower
+ * has caught up (on_isr_change). */
+void bk_replica_follower_fetched(struct bk_partition *p,
+                                 const struct bk_replica_fetch_from *f,
+                                 int64_t now_ms);
+
+/* Housekeeping on the leader: followers out of sync for longer than
+ * replica.lag.time.max.ms leave the ISR (on_isr_change), and acks=all
+ * appends past their deadline get REQUEST_TIMED_OUT. */
+void bk_replica_isr_tick(struct bk_partition *p, int64_t now_ms);
+
+/* The AlterPartition the leader wants sent: false when none. Copies at
+ * most cap ISR members. */
+bool bk_replica_isr_proposal(const struct bk_partition *p,
+                             int32_t *isr,
+                             int32_t cap,
+                             int32_t *n_isr,
+                             int32_t *leader_epoch,
+                             int32_t *partition_epoch);
+
+/* The controller's answer to that AlterPartition (Kafka's
+ * handleAlterPartitionError): success takes the ISR and partition epoch
+ * it committed; INELIGIBLE_REPLICA and OPERATION_NOT_ATTEMPTED drop the
+ * proposal; errors that mean the metadata will say more (a fenced epoch, a
+ * stale partition epoch, an unknown partition, NEW_LEADER_ELECTED) keep it
+ * in flight until it does; any other error (lost connection, no
+ * controller) drops it so that it is proposed again. */
+void bk_replica_isr_answer(struct bk_partition *p,
+                           int16_t error,
+                           int32_t leader_epoch,
+                           int32_t partition_epoch,
+                           const int32_t *isr,
+                           int32_t n_isr);
+
+/* The ISR as this leader counts it for the high watermark and for
+ * min.insync.replicas: the committed one, plus what an expansion in
+ * flight adds (Kafka's maximal ISR, KIP-497). */
+int32_t bk_replica_isr_size(const struct bk_partition *p);
+
+/* Fails every waiting acks=all append with error (leadership lost, the
+ * partition closing). */
+void bk_replica_fail_hw_waits(struct bk_partition *p, int16_t error);
 
 /* --- for coordinators (records the broker writes itself) --------------- */
 

@@ -300,22 +300,70 @@ static bool recompress(struct bk_partition *p,
     return true;
 }
 
-static void synced_cb(struct bk_log_sync_req *req, int status)
+/* An acks=all append waits for two things that finish on different
+ * threads: its fdatasync (the syncer) and the high watermark (this
+ * shard). The last to finish answers, with the first error either saw. */
+static void wait_done(struct bk_replica_append *a, int16_t error)
 {
-    struct bk_replica_append *a = req->data;
-    a->durable_cb(a, status != 0 ? BK_KERR_KAFKA_STORAGE_ERROR : 0);
+    int none = 0;
+    if (error != 0) {
+        atomic_compare_exchange_strong(&a->late_error, &none, error);
+    }
+    if (atomic_fetch_sub(&a->pending, 1) == 1) {
+        a->durable_cb(a, (int16_t)atomic_load(&a->late_error));
+    }
 }
 
-/* acks=all: true when the caller must wait for durable_cb. */
+static void synced_cb(struct bk_log_sync_req *req, int status)
+{
+    wait_done(req->data, status != 0 ? BK_KERR_KAFKA_STORAGE_ERROR : 0);
+}
+
+static void hw_reached(struct bk_replica_hw_wait *w, int16_t error)
+{
+    wait_done(w->data, error);
+}
+
+/* acks=all: true when the caller must wait for durable_cb. The batch must
+ * be on this disk and below the high watermark, which says it is on the
+ * disk of every in-sync replica (followers fetch again only once what
+ * they appended is synced: replication/fetcher.c). */
 static bool wait_durable(struct bk_partition *p,
                          struct bk_replica_append *a,
                          int64_t last_offset)
 {
-    if (!a->wait_durable || bk_log_durable_offset(p->log) >= last_offset + 1) {
+    if (!a->wait_durable) {
         return false;
+    }
+    bool sync = bk_log_durable_offset(p->log) < last_offset + 1;
+    bool hw = bk_log_hw(p->log) < last_offset + 1;
+    if (!sync && !hw) {
+        return false;
+    }
+    atomic_init(&a->pending, (sync ? 1 : 0) + (hw ? 1 : 0));
+    atomic_init(&a->late_error, 0);
+    if (hw) {
+        /* Registered first: only this thread moves the high watermark, so
+         * it cannot complete before the sync is queued. */
+        a->hw = (struct bk_replica_hw_wait){
+            .offset = last_offset + 1,
+            .deadline_ms = bk_clock_mono_ms(p->table->st->clock) +
+                           (a->timeout_ms > 0 ? a->timeout_ms : 0),
+            .done = hw_reached,
+            .data = a,
+        };
+        a->hw.next = p->hw_waits;
+        p->hw_waits = &a->hw;
+    }
+    if (!sync) {
+        return true;
     }
     a->sync.data = a;
     if (bk_log_sync(p->log, last_offset + 1, &a->sync, synced_cb) != 0) {
+        if (hw) {
+            wait_done(a, BK_KERR_KAFKA_STORAGE_ERROR);
+            return true;
+        }
         a->error = BK_KERR_KAFKA_STORAGE_ERROR;
         a->message = NULL;
         return false;
@@ -389,6 +437,12 @@ bool bk_replica_append_leader(struct bk_partition *p,
     }
     if (a->len < BK_BATCH_HEADER_SIZE) {
         return refuse(a, BK_KERR_CORRUPT_MESSAGE, "Record batch is truncated");
+    }
+    if (a->wait_durable && !bk_replica_enough_isr(p)) {
+        /* Kafka checks before writing: nothing is appended. */
+        return refuse(a, BK_KERR_NOT_ENOUGH_REPLICAS,
+                      "The in-sync replicas are fewer than "
+                      "min.insync.replicas");
     }
     struct bk_batch_hdr h;
     bk_batch_hdr_decode(a->batch, &h);

@@ -78,6 +78,10 @@ int16_t bk_replica_become_follower(struct bk_partition *p,
     p->role = BK_REPLICA_FOLLOWER;
     p->leader_epoch = leader_epoch;
     p->leader_id = leader_id;
+    /* acks=all appends waiting for followers: another leader decides now
+     * (Kafka answers them NOT_LEADER_OR_FOLLOWER). */
+    p->isr_inflight = false;
+    bk_replica_fail_hw_waits(p, BK_KERR_NOT_LEADER_OR_FOLLOWER);
     /* Parked fetches re-check and find this replica no longer leads. */
     bk_part_wake(p);
     return BK_KERR_NONE;

@@ -174,6 +174,15 @@ static void fill_api_ctx(struct broker *b)
     (void)bk_group_parse_migration_policy(cfg->group_consumer_migration_policy,
                                           &a->group.cg_upgrade,
                                           &a->group.cg_downgrade);
+    a->repl = (struct bk_repl_config){
+        .node_id = a->node_id,
+        .fetch_wait_max_ms = (int32_t)cfg->replica_fetch_wait_max_ms,
+        .fetch_max_bytes = (int32_t)cfg->replica_fetch_max_bytes,
+        .fetch_response_max_bytes =
+            (int32_t)cfg->replica_fetch_response_max_bytes,
+        .fetch_backoff_ms = (int32_t)cfg->replica_fetch_backoff_ms,
+        .ack_unsynced = !cfg->replica_fsync_before_ack,
+    };
     a->shards = &b->shards;
     a->md = b->md;
     a->storage = &b->storage;
@@ -275,6 +284,7 @@ static int start_storage(struct broker *b, char *err, size_t errlen)
     st->disk = bk_disk_posix();
     st->clock = bk_clock_system();
     st->node_id = (int32_t)b->cfg->node_id;
+    st->replica_lag_time_max_ms = b->cfg->replica_lag_time_max_ms;
     st->cleaner_enable = b->cfg->log_cleaner_enable;
     st->cleaner_backoff_ms = b->cfg->log_cleaner_backoff_ms;
     st->cleaner_map_bytes = b->cfg->log_cleaner_dedupe_buffer_size;

@@ -304,6 +304,35 @@ static const struct cfg_def defs[] = {
       "frees (requests already started are read to their end). -1 means no "
       "bound, Kafka's default; brokerd bounds it by default so that clients "
       "cannot grow the broker without limit." },
+    { "replica.fetch.backoff.ms", CFG_INT, OFF(replica_fetch_backoff_ms), 0,
+      I32MAX, "1000", false,
+      "How long a follower waits before fetching again from a leader after "
+      "the fetch failed (a lost connection, a leader that went away)." },
+    { "replica.fetch.max.bytes", CFG_INT, OFF(replica_fetch_max_bytes), 1024,
+      I32MAX, "1048576", false,
+      "Bytes a follower asks for per partition in each fetch (at least one "
+      "batch comes whatever its size, KIP-74)." },
+    { "replica.fetch.response.max.bytes", CFG_INT,
+      OFF(replica_fetch_response_max_bytes), 1024, I32MAX, "10485760", false,
+      "Bytes a follower asks for in each fetch, over all partitions." },
+    { "replica.fetch.wait.max.ms", CFG_INT, OFF(replica_fetch_wait_max_ms), 0,
+      I32MAX, "500", false,
+      "How long a leader holds a follower's fetch while it has nothing new. "
+      "Keep it below `replica.lag.time.max.ms`, or idle followers drop out "
+      "of the ISR." },
+    { "replica.fsync.before.ack", CFG_BOOL, OFF(replica_fsync_before_ack), 0, 0,
+      "true", false,
+      "brokerd: a follower tells its leader that it has records (the offset "
+      "of its next fetch, which moves the high watermark and answers "
+      "acks=all producers) only once they are on its disk (fdatasync, "
+      "grouped). So an acknowledged record survives the power loss of every "
+      "replica. false acknowledges from memory, as Kafka's followers do: "
+      "faster, and a record is lost only if every in-sync replica loses "
+      "power before it reaches the disk." },
+    { "replica.lag.time.max.ms", CFG_LONG, OFF(replica_lag_time_max_ms), 1,
+      I32MAX, "30000", false,
+      "A follower that has not caught up with the leader's log end for this "
+      "long leaves the ISR (the leader proposes it with AlterPartition)." },
     { "request.max.memory.bytes", CFG_INT, OFF(request_max_memory_bytes), 65536,
       I32MAX, "268435456", false,
       "brokerd: memory one request may use while it is decoded and "

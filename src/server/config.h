@@ -82,6 +82,12 @@ struct bk_config {
     int64_t offsets_topic_num_partitions;
     int64_t offsets_topic_replication_factor;
     int64_t offsets_retention_minutes;
+    int64_t replica_fetch_backoff_ms;
+    int64_t replica_fetch_max_bytes;
+    int64_t replica_fetch_response_max_bytes;
+    int64_t replica_fetch_wait_max_ms;
+    bool replica_fsync_before_ack;
+    int64_t replica_lag_time_max_ms;
     int64_t group_initial_rebalance_delay_ms;
     int64_t group_min_session_timeout_ms;
     int64_t group_max_session_timeout_ms;
