@@ -1,5 +1,7 @@
 /* The coordinator runtime's writes: records go to the partition through
- * the replica, and answers wait until an fdatasync covers them (coord.h).
+ * the replica, and answers wait until they are committed: covered by an
+ * fdatasync here and below the high watermark, so on the disk of every
+ * in-sync replica (coord.h; Kafka's coordinators write with acks=all).
  *
  * Happy path: bk_coord_append() builds one batch, appends it as leader,
  * and when a waiter is given takes a hold on it that the syncer gives back
@@ -16,19 +18,26 @@
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
-/* One wait for an fdatasync; owns the waiter's hold. */
+/* Kafka's offsets.commit.timeout.ms: how long a coordinator's write may
+ * wait for the in-sync replicas. */
+#define COMMIT_TIMEOUT_MS 5000
+
+/* One wait for records to be committed; owns the waiter's hold. */
 struct sync_ctx {
-    struct bk_log_sync_req req;
+    struct bk_replica_commit_wait cw;
     struct bk_coord_waiter w;
 };
 
-/* On the syncer thread. */
-static void synced_cb(struct bk_log_sync_req *req, int status)
+/* On the syncer thread or the partition's shard. Kafka's coordinators
+ * answer a write that did not reach the in-sync replicas as not written
+ * here: the client finds the coordinator again and retries. */
+static void committed_cb(struct bk_replica_commit_wait *cw, int16_t error)
 {
-    struct sync_ctx *s = req->data;
+    struct sync_ctx *s = cw->data;
     struct bk_coord_waiter w = s->w;
-    if (status != 0 && w.err != NULL) {
-        *w.err = BK_KERR_NOT_COORDINATOR;
+    if (error != 0 && w.err != NULL) {
+        *w.err = error == BK_KERR_REQUEST_TIMED_OUT ? BK_KERR_REQUEST_TIMED_OUT
+                                                    : BK_KERR_NOT_COORDINATOR;
     }
     bk_free(s);
     w.release(w.arg);
@@ -48,8 +57,9 @@ static int16_t give_back(const struct bk_coord_waiter *w,
 }
 
 /* Hands a hold already taken on w to a wait for everything below end in
- * p. Returns NONE, or an error after giving the hold back (and storing the
- * error in *fail, when not NULL). */
+ * p to be committed (synced here, below the high watermark). Returns NONE,
+ * or an error after giving the hold back (and storing the error in *fail,
+ * when not NULL). */
 static int16_t wait_durable(struct bk_partition *p,
                             int64_t end,
                             const struct bk_coord_waiter *w,
@@ -59,11 +69,17 @@ static int16_t wait_durable(struct bk_partition *p,
     if (s == NULL) {
         return give_back(w, BK_KERR_UNKNOWN_SERVER_ERROR, fail);
     }
-    s->req.data = s;
+    s->cw.done = committed_cb;
+    s->cw.data = s;
+    s->cw.timeout_ms = COMMIT_TIMEOUT_MS;
     s->w = *w;
-    if (bk_replica_sync(p, end, &s->req, synced_cb) != 0) {
+    bool waiting = false;
+    int16_t err = bk_replica_wait_committed(p, end, &s->cw, &waiting);
+    if (!waiting) {
         bk_free(s);
-        return give_back(w, BK_KERR_NOT_COORDINATOR, fail);
+        return err == BK_KERR_NONE
+                   ? give_back(w, BK_KERR_NONE, NULL)
+                   : give_back(w, BK_KERR_NOT_COORDINATOR, fail);
     }
     return BK_KERR_NONE;
 }
@@ -121,7 +137,8 @@ int16_t bk_coord_append(struct bk_coord *c,
         return rv == BK_ETOOLARGE ? BK_KERR_OFFSET_METADATA_TOO_LARGE
                                   : BK_KERR_NOT_COORDINATOR;
     }
-    if (w == NULL || bk_replica_durable_offset(p) >= last_offset + 1) {
+    if (w == NULL || (bk_replica_durable_offset(p) >= last_offset + 1 &&
+                      bk_replica_high_watermark(p) >= last_offset + 1)) {
         return BK_KERR_NONE;
     }
     /* The caller still holds w itself: an error is its to report. */
@@ -167,7 +184,8 @@ static void release_parked(struct bk_coord *c)
         struct bk_partition *p =
             bk_part_find(c->parts, &c->topic_id, partition);
         int64_t end = p != NULL ? bk_replica_log_end(p) : 0;
-        if (p == NULL || bk_replica_durable_offset(p) >= end) {
+        if (p == NULL || (bk_replica_durable_offset(p) >= end &&
+                          bk_replica_high_watermark(p) >= end)) {
             w->release(w->arg);
             continue;
         }

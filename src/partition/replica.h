@@ -98,6 +98,37 @@ int16_t bk_replica_delete_records(struct bk_partition *p,
                                   int64_t offset,
                                   int64_t *low_watermark);
 
+/* --- waiting until records are committed -------------------------------- */
+
+/* A wait for records to be committed: on this replica's disk (an
+ * fdatasync) and below the high watermark, which says they are on the disk
+ * of every in-sync replica. Owned by the caller, kept alive until done has
+ * run. */
+struct bk_replica_commit_wait {
+    /* in */
+    /* Runs once, on the syncer thread or the partition's shard: it may
+     * only hand the outcome to its owner (an atomic, a shard message). */
+    void (*done)(struct bk_replica_commit_wait *w, int16_t error);
+    void *data;
+    int64_t timeout_ms; /* then REQUEST_TIMED_OUT */
+    /* private */
+    struct bk_log_sync_req sync;
+    struct bk_replica_hw_wait hw;
+    atomic_int pending;    /* the sync and the high watermark */
+    atomic_int late_error; /* the first error either reported */
+};
+
+/* Waits until every record below end is committed. Returns
+ * BK_KERR_NONE with *waiting false when they already are, BK_KERR_NONE with
+ * *waiting true when w->done follows (BK_KERR_NONE, KAFKA_STORAGE_ERROR,
+ * REQUEST_TIMED_OUT, NOT_LEADER_OR_FOLLOWER when leadership moves,
+ * NOT_ENOUGH_REPLICAS_AFTER_APPEND), or an error now (KAFKA_STORAGE_ERROR:
+ * the log failed) with *waiting false. */
+int16_t bk_replica_wait_committed(struct bk_partition *p,
+                                  int64_t end,
+                                  struct bk_replica_commit_wait *w,
+                                  bool *waiting);
+
 /* --- appending as leader ------------------------------------------------ */
 
 struct bk_replica_append;
@@ -138,10 +169,7 @@ struct bk_replica_append {
     int64_t append_time; /* LogAppendTime, or -1 */
     int64_t log_start;   /* after the append, or -1 on error */
     /* private */
-    struct bk_log_sync_req sync;
-    struct bk_replica_hw_wait hw;
-    atomic_int pending;    /* the sync and the high watermark */
-    atomic_int late_error; /* the first error either reported */
+    struct bk_replica_commit_wait commit;
 };
 
 /* Refused with NOT_LEADER_OR_FOLLOWER when this replica follows.

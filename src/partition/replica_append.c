@@ -300,34 +300,13 @@ static bool recompress(struct bk_partition *p,
     return true;
 }
 
-/* An acks=all append waits for two things that finish on different
- * threads: its fdatasync (the syncer) and the high watermark (this
- * shard). The last to finish answers, with the first error either saw. */
-static void wait_done(struct bk_replica_append *a, int16_t error)
+static void committed(struct bk_replica_commit_wait *w, int16_t error)
 {
-    int none = 0;
-    if (error != 0) {
-        atomic_compare_exchange_strong(&a->late_error, &none, error);
-    }
-    if (atomic_fetch_sub(&a->pending, 1) == 1) {
-        a->durable_cb(a, (int16_t)atomic_load(&a->late_error));
-    }
+    struct bk_replica_append *a = w->data;
+    a->durable_cb(a, error);
 }
 
-static void synced_cb(struct bk_log_sync_req *req, int status)
-{
-    wait_done(req->data, status != 0 ? BK_KERR_KAFKA_STORAGE_ERROR : 0);
-}
-
-static void hw_reached(struct bk_replica_hw_wait *w, int16_t error)
-{
-    wait_done(w->data, error);
-}
-
-/* acks=all: true when the caller must wait for durable_cb. The batch must
- * be on this disk and below the high watermark, which says it is on the
- * disk of every in-sync replica (followers fetch again only once what
- * they appended is synced: replication/fetcher.c). */
+/* acks=all: true when the caller must wait for durable_cb. */
 static bool wait_durable(struct bk_partition *p,
                          struct bk_replica_append *a,
                          int64_t last_offset)
@@ -335,40 +314,17 @@ static bool wait_durable(struct bk_partition *p,
     if (!a->wait_durable) {
         return false;
     }
-    bool sync = bk_log_durable_offset(p->log) < last_offset + 1;
-    bool hw = bk_log_hw(p->log) < last_offset + 1;
-    if (!sync && !hw) {
-        return false;
-    }
-    atomic_init(&a->pending, (sync ? 1 : 0) + (hw ? 1 : 0));
-    atomic_init(&a->late_error, 0);
-    if (hw) {
-        /* Registered first: only this thread moves the high watermark, so
-         * it cannot complete before the sync is queued. */
-        a->hw = (struct bk_replica_hw_wait){
-            .offset = last_offset + 1,
-            .deadline_ms = bk_clock_mono_ms(p->table->st->clock) +
-                           (a->timeout_ms > 0 ? a->timeout_ms : 0),
-            .done = hw_reached,
-            .data = a,
-        };
-        a->hw.next = p->hw_waits;
-        p->hw_waits = &a->hw;
-    }
-    if (!sync) {
-        return true;
-    }
-    a->sync.data = a;
-    if (bk_log_sync(p->log, last_offset + 1, &a->sync, synced_cb) != 0) {
-        if (hw) {
-            wait_done(a, BK_KERR_KAFKA_STORAGE_ERROR);
-            return true;
-        }
-        a->error = BK_KERR_KAFKA_STORAGE_ERROR;
+    a->commit.done = committed;
+    a->commit.data = a;
+    a->commit.timeout_ms = a->timeout_ms;
+    bool waiting = false;
+    int16_t err =
+        bk_replica_wait_committed(p, last_offset + 1, &a->commit, &waiting);
+    if (err != BK_KERR_NONE) {
+        a->error = err;
         a->message = NULL;
-        return false;
     }
-    return true;
+    return waiting;
 }
 
 /* After the checks: the producer state, the append, the offsets. */

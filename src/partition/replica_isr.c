@@ -10,6 +10,7 @@
  * controller's answer gives. */
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/heap.h"
 #include "partition/replica_int.h"
@@ -417,4 +418,73 @@ void bk_replica_isr_answer(struct bk_partition *p,
             bk_replica_advance_hw(p);
             return;
     }
+}
+
+/* ---- waiting for commitment ---------------------------------------------
+ *
+ * Two things that finish on different threads: the fdatasync (the syncer)
+ * and the high watermark (this shard). The last to finish answers, with
+ * the first error either saw. */
+
+static void commit_part_done(struct bk_replica_commit_wait *w, int16_t error)
+{
+    int none = 0;
+    if (error != 0) {
+        atomic_compare_exchange_strong(&w->late_error, &none, error);
+    }
+    if (atomic_fetch_sub(&w->pending, 1) == 1) {
+        w->done(w, (int16_t)atomic_load(&w->late_error));
+    }
+}
+
+static void commit_synced(struct bk_log_sync_req *req, int status)
+{
+    commit_part_done(req->data, status != 0 ? BK_KERR_KAFKA_STORAGE_ERROR : 0);
+}
+
+static void commit_hw_reached(struct bk_replica_hw_wait *hw, int16_t error)
+{
+    commit_part_done(hw->data, error);
+}
+
+int16_t bk_replica_wait_committed(struct bk_partition *p,
+                                  int64_t end,
+                                  struct bk_replica_commit_wait *w,
+                                  bool *waiting)
+{
+    bk_owner_check(&p->owner);
+    bool sync = bk_log_durable_offset(p->log) < end;
+    bool hw = bk_log_hw(p->log) < end;
+    *waiting = sync || hw;
+    if (!*waiting) {
+        return BK_KERR_NONE;
+    }
+    atomic_init(&w->pending, (sync ? 1 : 0) + (hw ? 1 : 0));
+    atomic_init(&w->late_error, 0);
+    if (hw) {
+        /* Registered first: only this thread moves the high watermark, so
+         * it cannot complete before the sync is queued. */
+        w->hw = (struct bk_replica_hw_wait){
+            .offset = end,
+            .deadline_ms = bk_clock_mono_ms(p->table->st->clock) +
+                           (w->timeout_ms > 0 ? w->timeout_ms : 0),
+            .done = commit_hw_reached,
+            .data = w,
+            .next = p->hw_waits,
+        };
+        p->hw_waits = &w->hw;
+    }
+    if (!sync) {
+        return BK_KERR_NONE;
+    }
+    w->sync.data = w;
+    if (bk_log_sync(p->log, end, &w->sync, commit_synced) != 0) {
+        if (hw) {
+            commit_part_done(w, BK_KERR_KAFKA_STORAGE_ERROR);
+            return BK_KERR_NONE;
+        }
+        *waiting = false;
+        return BK_KERR_KAFKA_STORAGE_ERROR;
+    }
+    return BK_KERR_NONE;
 }

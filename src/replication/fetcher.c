@@ -56,6 +56,7 @@ struct bk_repl_fetcher {
     bool waiting;  /* syncs of the last answer, or the timer */
     bool gone;     /* retired: freed once nothing is in flight */
     bool warned;   /* a failure was logged; the next success says so */
+    bool closing;  /* its handles are closing: freed in handle_closed */
     uv_timer_t timer;
     uv_async_t synced;                /* the syncs of a round are done */
     struct bk_log_sync_req *syncs;    /* owned, one per synced partition */
@@ -86,10 +87,11 @@ static void handle_closed(uv_handle_t *h)
 /* Frees f once no callback can reach it: no Fetch out, no sync pending. */
 static void maybe_free(struct bk_repl_fetcher *f)
 {
-    if (!f->gone || f->inflight || atomic_load(&f->sync_left) != 0 ||
-        f->open_handles != 2) {
+    if (!f->gone || f->closing || f->inflight ||
+        atomic_load(&f->sync_left) != 0) {
         return;
     }
+    f->closing = true;
     uv_close((uv_handle_t *)&f->timer, handle_closed);
     uv_close((uv_handle_t *)&f->synced, handle_closed);
 }

@@ -1,0 +1,202 @@
+"""Partition replication on a real 3-node cluster (issue 13).
+
+An idempotent acks=all producer (librdkafka through confluent-kafka) writes
+unique values to a topic of replication factor 3 and min.insync.replicas 2
+while the test kills a partition leader with SIGKILL, restarts it, and stops
+another leader with SIGTERM (controlled shutdown) and restarts it. After
+healing, a checker (replication-notes.md section 14) reads every partition
+from its start and asserts: every acknowledged record is at the offset it
+was acknowledged with, no value appears twice (idempotence across leader
+changes), offsets are dense, and the replicas' logs are byte-identical.
+The leader's own log decides nothing here: what it acknowledged must be on
+the others too, or the new leader would lack it."""
+import os
+import struct
+import threading
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from cluster_util import Cluster, Reader, wait_for
+from harness import connect, recv_frame, request, run_brokerctl
+
+TOPIC = "replicated"
+PARTITIONS = 3
+
+
+def partitions(port, topic, timeout=5.0):
+    """Metadata v1 for topic from the node on port:
+    {partition: (leader, replicas, isr)}."""
+    body = struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic.encode()
+    with connect(port, timeout) as s:
+        s.sendall(request(3, 1, 21, body))
+        r = Reader(recv_frame(s), 4)
+    for _ in range(r.take(">i")):
+        r.take(">i")
+        r.string()
+        r.take(">i")
+        r.string()
+    r.take(">i")  # controller
+    out = {}
+    for _ in range(r.take(">i")):
+        r.take(">h")
+        r.string()
+        r.take(">b")
+        for _ in range(r.take(">i")):
+            r.take(">h")
+            p = r.take(">i")
+            leader = r.take(">i")
+            replicas = [r.take(">i") for _ in range(r.take(">i"))]
+            isr = [r.take(">i") for _ in range(r.take(">i"))]
+            out[p] = (leader, replicas, isr)
+    return out
+
+
+class Load:
+    """A producer thread: value i goes to partition i % PARTITIONS; the
+    delivery reports say what was acknowledged, at which offset."""
+
+    def __init__(self, bootstrap):
+        self.acked = []   # (partition, offset, value)
+        self.failed = []  # (value, error)
+        self.stop = threading.Event()
+        self.sent = 0
+        self.p = Producer({
+            "bootstrap.servers": bootstrap,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "message.timeout.ms": 60000,
+            "topic.metadata.refresh.interval.ms": 1000,
+        })
+        self.t = threading.Thread(target=self.run, daemon=True)
+
+    def report(self, err, msg):
+        if err is not None:
+            self.failed.append((msg.value(), str(err)))
+        else:
+            self.acked.append((msg.partition(), msg.offset(), msg.value()))
+
+    def run(self):
+        i = 0
+        while not self.stop.is_set():
+            v = b"v%07d" % i
+            try:
+                self.p.produce(TOPIC, v, partition=i % PARTITIONS,
+                               on_delivery=self.report)
+                i += 1
+            except BufferError:
+                pass
+            self.p.poll(0.002)
+        self.sent = i
+        assert self.p.flush(90) == 0
+
+    def __enter__(self):
+        self.t.start()
+        return self
+
+    def finish(self):
+        self.stop.set()
+        self.t.join(120)
+        assert not self.t.is_alive()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.t.join(120)
+
+
+def read_all(bootstrap):
+    """Every record of every partition, from offset 0 to the end."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "checker",
+                  "enable.auto.commit": False})
+    out = {}
+    try:
+        for p in range(PARTITIONS):
+            _, high = c.get_watermark_offsets(TopicPartition(TOPIC, p),
+                                              timeout=10)
+            c.assign([TopicPartition(TOPIC, p, 0)])
+            recs = []
+            deadline = time.monotonic() + 30
+            while len(recs) < high and time.monotonic() < deadline:
+                for m in c.consume(500, 1.0):
+                    assert m.error() is None, m.error()
+                    recs.append((m.offset(), m.value()))
+            out[p] = recs
+    finally:
+        c.close()
+    return out
+
+
+def replica_log(cluster, node, p):
+    d = os.path.join(cluster.node_dir(node), "data", "%s-%d" % (TOPIC, p))
+    data = b""
+    for name in sorted(os.listdir(d)):
+        if name.endswith(".log"):
+            with open(os.path.join(d, name), "rb") as f:
+                data += f.read()
+    return data
+
+
+def check(load, final):
+    seen = {}
+    for p, recs in final.items():
+        for i, (off, v) in enumerate(recs):
+            assert off == i, "partition %d: offset %d at position %d" % (
+                p, off, i)
+            assert v not in seen, "%r twice: %s and %s" % (
+                v, seen[v], (p, off))
+            seen[v] = (p, off)
+    assert load.acked, "nothing was acknowledged"
+    for p, off, v in load.acked:
+        assert seen.get(v) == (p, off), "acknowledged %r at %d/%d, read %r" % (
+            v, p, off, seen.get(v))
+
+
+def leader_of(cluster, p, ask):
+    return partitions(cluster.port(ask), TOPIC)[p][0]
+
+
+def test_acknowledged_records_survive_leader_failures():
+    with Cluster(3) as c:
+        out = run_brokerctl(c.addr(1), "topic", "create", TOPIC,
+                            "--partitions", str(PARTITIONS),
+                            "--replication-factor", "3",
+                            "--config", "min.insync.replicas=2")
+        assert out.returncode == 0, out.stderr
+        wait_for("every replica in sync at creation",
+                 lambda: all(len(isr) == 3 for _, _, isr in
+                             partitions(c.port(1), TOPIC).values()), 10)
+        with Load(c.bootstrap()) as load:
+            wait_for("records acknowledged", lambda: len(load.acked) > 300, 30)
+            # kill -9 the leader of partition 0: a follower takes over
+            # with everything acknowledged.
+            victim = leader_of(c, 0, 1)
+            c.kill(victim)
+            other = [i for i in c.ids() if i != victim][0]
+            wait_for("a new leader", lambda: leader_of(c, 0, other) not in
+                     (victim, -1), 20)
+            n = len(load.acked)
+            wait_for("acks after the failover",
+                     lambda: len(load.acked) > n + 300, 30)
+            c.restart(victim)
+            # Controlled shutdown of the leader of partition 1.
+            victim = leader_of(c, 1, other)
+            c.kill(victim, "TERM")
+            wait_for("node stopped", lambda: c.pid(victim) is None or
+                     not os.path.exists("/proc/%d" % c.pid(victim)), 20)
+            n = len(load.acked)
+            wait_for("acks after the controlled shutdown",
+                     lambda: len(load.acked) > n + 300, 30)
+            c.restart(victim)
+            n = len(load.acked)
+            wait_for("acks after the restart",
+                     lambda: len(load.acked) > n + 300, 30)
+            load.finish()
+        assert not load.failed, load.failed[:5]
+        final = read_all(c.bootstrap())
+        check(load, final)
+        # Healed: every replica holds the same bytes.
+        for p in range(PARTITIONS):
+            wait_for("replicas of partition %d identical" % p,
+                     lambda: len({replica_log(c, n, p) for n in c.ids()}) == 1,
+                     30, interval=0.2)
