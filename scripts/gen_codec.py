@@ -46,9 +46,10 @@ VERSION_OVERRIDES = {
 
 # APIs of the controller listener that brokerd nodes send each other
 # (issue 12): brokers register and heartbeat with the active controller and
-# get producer-id blocks from it. They are decoded like any other API but
+# get producer-id blocks from it, and partition leaders propose ISR changes
+# to it (AlterPartition, issue 13). They are decoded like any other API but
 # never advertised to clients (api/dispatch.c marks them internal).
-CONTROLLER_APIS = ("BrokerRegistration", "BrokerHeartbeat",
+CONTROLLER_APIS = ("BrokerRegistration", "BrokerHeartbeat", "AlterPartition",
                    "AllocateProducerIds")
 
 # Fields that only a removed version carried, so that the versions put back

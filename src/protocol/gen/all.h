@@ -9,6 +9,7 @@
 #include "protocol/gen/allocate_producer_ids.h"
 #include "protocol/gen/alter_client_quotas.h"
 #include "protocol/gen/alter_configs.h"
+#include "protocol/gen/alter_partition.h"
 #include "protocol/gen/alter_partition_reassignments.h"
 #include "protocol/gen/alter_replica_log_dirs.h"
 #include "protocol/gen/alter_user_scram_credentials.h"

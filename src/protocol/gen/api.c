@@ -2839,6 +2839,64 @@ static int describe_quorum_response_encode_v(const void *msg,
         (const struct bk_msg_describe_quorum_response *)msg, wr, v);
 }
 
+static void alter_partition_request_init_v(void *msg)
+{
+    bk_msg_alter_partition_request_init(
+        (struct bk_msg_alter_partition_request *)msg);
+}
+
+static int alter_partition_request_decode_v(void *msg,
+                                            struct bk_rd *rd,
+                                            int16_t v,
+                                            struct bk_arena *a)
+{
+    return bk_msg_alter_partition_request_decode(
+        (struct bk_msg_alter_partition_request *)msg, rd, v, a);
+}
+
+static size_t alter_partition_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_alter_partition_request_size(
+        (const struct bk_msg_alter_partition_request *)msg, v);
+}
+
+static int alter_partition_request_encode_v(const void *msg,
+                                            struct bk_wr *wr,
+                                            int16_t v)
+{
+    return bk_msg_alter_partition_request_encode(
+        (const struct bk_msg_alter_partition_request *)msg, wr, v);
+}
+
+static void alter_partition_response_init_v(void *msg)
+{
+    bk_msg_alter_partition_response_init(
+        (struct bk_msg_alter_partition_response *)msg);
+}
+
+static int alter_partition_response_decode_v(void *msg,
+                                             struct bk_rd *rd,
+                                             int16_t v,
+                                             struct bk_arena *a)
+{
+    return bk_msg_alter_partition_response_decode(
+        (struct bk_msg_alter_partition_response *)msg, rd, v, a);
+}
+
+static size_t alter_partition_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_alter_partition_response_size(
+        (const struct bk_msg_alter_partition_response *)msg, v);
+}
+
+static int alter_partition_response_encode_v(const void *msg,
+                                             struct bk_wr *wr,
+                                             int16_t v)
+{
+    return bk_msg_alter_partition_response_encode(
+        (const struct bk_msg_alter_partition_response *)msg, wr, v);
+}
+
 static void update_features_request_init_v(void *msg)
 {
     bk_msg_update_features_request_init(
@@ -5248,6 +5306,24 @@ static const struct bk_api_desc apis[BK_API_KEY_MAX + 1] = {
         .resp_decode = describe_quorum_response_decode_v,
         .resp_size = describe_quorum_response_size_v,
         .resp_encode = describe_quorum_response_encode_v,
+    },
+    [56] = {
+        .key = 56,
+        .name = "AlterPartition",
+        .min_version = 0,
+        .max_version = 3,
+        .flexible_min = 0,
+        .latest_unstable = false,
+        .req_struct_size = sizeof(struct bk_msg_alter_partition_request),
+        .resp_struct_size = sizeof(struct bk_msg_alter_partition_response),
+        .req_init = alter_partition_request_init_v,
+        .req_decode = alter_partition_request_decode_v,
+        .req_size = alter_partition_request_size_v,
+        .req_encode = alter_partition_request_encode_v,
+        .resp_init = alter_partition_response_init_v,
+        .resp_decode = alter_partition_response_decode_v,
+        .resp_size = alter_partition_response_size_v,
+        .resp_encode = alter_partition_response_encode_v,
     },
     [57] = {
         .key = 57,

@@ -1291,6 +1291,41 @@ static void describe_quorum_response_fill(
     int16_t v,
     struct bk_arena *a,
     uint64_t *rng);
+static void alter_partition_request_broker_state_fill(
+    struct bk_msg_alter_partition_request_broker_state *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_request_partition_data_fill(
+    struct bk_msg_alter_partition_request_partition_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_request_topic_data_fill(
+    struct bk_msg_alter_partition_request_topic_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_request_fill(
+    struct bk_msg_alter_partition_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_response_partition_data_fill(
+    struct bk_msg_alter_partition_response_partition_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_response_topic_data_fill(
+    struct bk_msg_alter_partition_response_topic_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
+static void alter_partition_response_fill(
+    struct bk_msg_alter_partition_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng);
 static void update_features_request_feature_update_key_fill(
     struct bk_msg_update_features_request_feature_update_key *s,
     int16_t v,
@@ -11755,6 +11790,282 @@ static int describe_quorum_response_encode_v(const void *msg,
         (const struct bk_msg_describe_quorum_response *)msg, wr, v);
 }
 
+static void alter_partition_request_broker_state_fill(
+    struct bk_msg_alter_partition_request_broker_state *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    (void)a;
+    if (v >= 3) {
+        s->broker_id = (int32_t)fill_next(rng);
+    }
+    if (v >= 3) {
+        s->broker_epoch = (int64_t)fill_next(rng);
+    }
+}
+
+static void alter_partition_request_partition_data_fill(
+    struct bk_msg_alter_partition_request_partition_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->partition_index = (int32_t)fill_next(rng);
+    s->leader_epoch = (int32_t)fill_next(rng);
+    if (v <= 2) {
+        {
+            int32_t n = fill_count(rng, false);
+            s->new_isr_count = n;
+            s->new_isr = NULL;
+            if (n > 0) {
+                s->new_isr = bk_arena_alloc(a, (size_t)n * sizeof(int32_t));
+                for (int32_t i = 0; i < n; i++) {
+                    s->new_isr[i] = (int32_t)fill_next(rng);
+                }
+            }
+        }
+    }
+    if (v >= 3) {
+        {
+            int32_t n = fill_count(rng, false);
+            s->new_isr_with_epochs_count = n;
+            s->new_isr_with_epochs = NULL;
+            if (n > 0) {
+                s->new_isr_with_epochs = bk_arena_alloc(
+                    a, (size_t)n *
+                           sizeof(struct
+                                  bk_msg_alter_partition_request_broker_state));
+                for (int32_t i = 0; i < n; i++) {
+                    alter_partition_request_broker_state_fill(
+                        &s->new_isr_with_epochs[i], v, a, rng);
+                }
+            }
+        }
+    }
+    if (v >= 1) {
+        s->leader_recovery_state = (int8_t)fill_next(rng);
+    }
+    s->partition_epoch = (int32_t)fill_next(rng);
+}
+
+static void alter_partition_request_topic_data_fill(
+    struct bk_msg_alter_partition_request_topic_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    if (v <= 1) {
+        s->topic_name = fill_str(rng, false);
+    }
+    if (v >= 2) {
+        fill_uuid(&s->topic_id, rng);
+    }
+    {
+        int32_t n = fill_count(rng, false);
+        s->partitions_count = n;
+        s->partitions = NULL;
+        if (n > 0) {
+            s->partitions = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(
+                        struct bk_msg_alter_partition_request_partition_data));
+            for (int32_t i = 0; i < n; i++) {
+                alter_partition_request_partition_data_fill(&s->partitions[i],
+                                                            v, a, rng);
+            }
+        }
+    }
+}
+
+static void alter_partition_request_fill(
+    struct bk_msg_alter_partition_request *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->broker_id = (int32_t)fill_next(rng);
+    s->broker_epoch = (int64_t)fill_next(rng);
+    {
+        int32_t n = fill_count(rng, false);
+        s->topics_count = n;
+        s->topics = NULL;
+        if (n > 0) {
+            s->topics = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(struct bk_msg_alter_partition_request_topic_data));
+            for (int32_t i = 0; i < n; i++) {
+                alter_partition_request_topic_data_fill(&s->topics[i], v, a,
+                                                        rng);
+            }
+        }
+    }
+}
+
+static void alter_partition_request_fill_v(void *msg,
+                                           int16_t v,
+                                           struct bk_arena *a,
+                                           uint64_t *rng)
+{
+    bk_msg_alter_partition_request_init(
+        (struct bk_msg_alter_partition_request *)msg);
+    alter_partition_request_fill((struct bk_msg_alter_partition_request *)msg,
+                                 v, a, rng);
+}
+
+static void alter_partition_request_init_v(void *msg)
+{
+    bk_msg_alter_partition_request_init(
+        (struct bk_msg_alter_partition_request *)msg);
+}
+
+static int alter_partition_request_decode_v(void *msg,
+                                            struct bk_rd *rd,
+                                            int16_t v,
+                                            struct bk_arena *a)
+{
+    return bk_msg_alter_partition_request_decode(
+        (struct bk_msg_alter_partition_request *)msg, rd, v, a);
+}
+
+static size_t alter_partition_request_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_alter_partition_request_size(
+        (const struct bk_msg_alter_partition_request *)msg, v);
+}
+
+static int alter_partition_request_encode_v(const void *msg,
+                                            struct bk_wr *wr,
+                                            int16_t v)
+{
+    return bk_msg_alter_partition_request_encode(
+        (const struct bk_msg_alter_partition_request *)msg, wr, v);
+}
+
+static void alter_partition_response_partition_data_fill(
+    struct bk_msg_alter_partition_response_partition_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->partition_index = (int32_t)fill_next(rng);
+    s->error_code = (int16_t)fill_next(rng);
+    s->leader_id = (int32_t)fill_next(rng);
+    s->leader_epoch = (int32_t)fill_next(rng);
+    {
+        int32_t n = fill_count(rng, false);
+        s->isr_count = n;
+        s->isr = NULL;
+        if (n > 0) {
+            s->isr = bk_arena_alloc(a, (size_t)n * sizeof(int32_t));
+            for (int32_t i = 0; i < n; i++) {
+                s->isr[i] = (int32_t)fill_next(rng);
+            }
+        }
+    }
+    if (v >= 1) {
+        s->leader_recovery_state = (int8_t)fill_next(rng);
+    }
+    s->partition_epoch = (int32_t)fill_next(rng);
+}
+
+static void alter_partition_response_topic_data_fill(
+    struct bk_msg_alter_partition_response_topic_data *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    if (v <= 1) {
+        s->topic_name = fill_str(rng, false);
+    }
+    if (v >= 2) {
+        fill_uuid(&s->topic_id, rng);
+    }
+    {
+        int32_t n = fill_count(rng, false);
+        s->partitions_count = n;
+        s->partitions = NULL;
+        if (n > 0) {
+            s->partitions = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(
+                        struct bk_msg_alter_partition_response_partition_data));
+            for (int32_t i = 0; i < n; i++) {
+                alter_partition_response_partition_data_fill(&s->partitions[i],
+                                                             v, a, rng);
+            }
+        }
+    }
+}
+
+static void alter_partition_response_fill(
+    struct bk_msg_alter_partition_response *s,
+    int16_t v,
+    struct bk_arena *a,
+    uint64_t *rng)
+{
+    s->throttle_time_ms = (int32_t)fill_next(rng);
+    s->error_code = (int16_t)fill_next(rng);
+    {
+        int32_t n = fill_count(rng, false);
+        s->topics_count = n;
+        s->topics = NULL;
+        if (n > 0) {
+            s->topics = bk_arena_alloc(
+                a,
+                (size_t)n *
+                    sizeof(struct bk_msg_alter_partition_response_topic_data));
+            for (int32_t i = 0; i < n; i++) {
+                alter_partition_response_topic_data_fill(&s->topics[i], v, a,
+                                                         rng);
+            }
+        }
+    }
+}
+
+static void alter_partition_response_fill_v(void *msg,
+                                            int16_t v,
+                                            struct bk_arena *a,
+                                            uint64_t *rng)
+{
+    bk_msg_alter_partition_response_init(
+        (struct bk_msg_alter_partition_response *)msg);
+    alter_partition_response_fill((struct bk_msg_alter_partition_response *)msg,
+                                  v, a, rng);
+}
+
+static void alter_partition_response_init_v(void *msg)
+{
+    bk_msg_alter_partition_response_init(
+        (struct bk_msg_alter_partition_response *)msg);
+}
+
+static int alter_partition_response_decode_v(void *msg,
+                                             struct bk_rd *rd,
+                                             int16_t v,
+                                             struct bk_arena *a)
+{
+    return bk_msg_alter_partition_response_decode(
+        (struct bk_msg_alter_partition_response *)msg, rd, v, a);
+}
+
+static size_t alter_partition_response_size_v(const void *msg, int16_t v)
+{
+    return bk_msg_alter_partition_response_size(
+        (const struct bk_msg_alter_partition_response *)msg, v);
+}
+
+static int alter_partition_response_encode_v(const void *msg,
+                                             struct bk_wr *wr,
+                                             int16_t v)
+{
+    return bk_msg_alter_partition_response_encode(
+        (const struct bk_msg_alter_partition_response *)msg, wr, v);
+}
+
 static void update_features_request_feature_update_key_fill(
     struct bk_msg_update_features_request_feature_update_key *s,
     int16_t v,
@@ -18138,6 +18449,30 @@ const struct bk_fill_entry bk_fill_entries[] = {
         .decode = describe_quorum_response_decode_v,
         .size = describe_quorum_response_size_v,
         .encode = describe_quorum_response_encode_v,
+    },
+    {
+        .name = "AlterPartitionRequest",
+        .api_key = 56,
+        .min_version = 0,
+        .max_version = 3,
+        .struct_size = sizeof(struct bk_msg_alter_partition_request),
+        .fill = alter_partition_request_fill_v,
+        .init = alter_partition_request_init_v,
+        .decode = alter_partition_request_decode_v,
+        .size = alter_partition_request_size_v,
+        .encode = alter_partition_request_encode_v,
+    },
+    {
+        .name = "AlterPartitionResponse",
+        .api_key = 56,
+        .min_version = 0,
+        .max_version = 3,
+        .struct_size = sizeof(struct bk_msg_alter_partition_response),
+        .fill = alter_partition_response_fill_v,
+        .init = alter_partition_response_init_v,
+        .decode = alter_partition_response_decode_v,
+        .size = alter_partition_response_size_v,
+        .encode = alter_partition_response_encode_v,
     },
     {
         .name = "UpdateFeaturesRequest",
