@@ -32,12 +32,18 @@
 
 #define BK_MD_KERR_BROKER_NOT_AVAILABLE       8
 #define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT 39
+#define BK_MD_KERR_NOT_CONTROLLER             41
+#define BK_MD_KERR_OPERATION_NOT_ATTEMPTED    55
+#define BK_MD_KERR_FENCED_LEADER_EPOCH        74
 #define BK_MD_KERR_STALE_BROKER_EPOCH         77
+#define BK_MD_KERR_PREFERRED_LEADER_NOT_AVAIL 80
+#define BK_MD_KERR_ELIGIBLE_LEADERS_NOT_AVAIL 83
+#define BK_MD_KERR_ELECTION_NOT_NEEDED        84
 #define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
 #define BK_MD_KERR_DUPLICATE_BROKER_REG       101
 #define BK_MD_KERR_INCONSISTENT_CLUSTER_ID    104
 #define BK_MD_KERR_INELIGIBLE_REPLICA         107
-#define BK_MD_KERR_INVALID_UPDATE_VERSION     108
+#define BK_MD_KERR_INVALID_UPDATE_VERSION     95
 #define BK_MD_KERR_FEATURE_UPDATE_FAILED      95 /* INVALID_UPDATE_VERSION */
 
 /* Size of a producer id block (Kafka's
@@ -198,6 +204,67 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   int32_t n_isr,
                                   struct bk_md_recs *out,
                                   char *msg);
+
+/* ---- ISR changes from partition leaders (ops_isr.c) ---- */
+
+/* KIP-704's leader recovery states. brokerd's partition records do not
+ * carry the state yet, so every partition is RECOVERED. */
+#define BK_MD_RECOVERED  0
+#define BK_MD_RECOVERING 1
+
+/* One member of a proposed ISR. */
+struct bk_md_isr_member {
+    int32_t id;
+    int64_t epoch; /* its broker epoch; -1: not checked (AlterPartition v0-2) */
+};
+
+/* One partition of an AlterPartition (api 56) request. */
+struct bk_md_alter_isr {
+    int32_t sender; /* the broker asking: it must lead the partition */
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int8_t leader_recovery_state;
+    int32_t n_isr;
+    const struct bk_md_isr_member *isr; /* borrowed */
+    /* The request's version is 2 or more: an ineligible member is then
+     * INELIGIBLE_REPLICA, OPERATION_NOT_ATTEMPTED before (KIP-841). */
+    bool v2;
+};
+
+/* A partition's state as AlterPartition answers it. */
+struct bk_md_isr_state {
+    int32_t leader;
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int8_t leader_recovery_state;
+    int32_t n_isr;
+    const int32_t *isr; /* borrowed from the image or the list's arena */
+};
+
+/* The broker-level check of AlterPartition: broker id must be registered
+ * with that epoch (STALE_BROKER_EPOCH otherwise, answered top-level). */
+int16_t bk_md_check_broker_epoch(const struct bk_md_image *img,
+                                 int32_t id,
+                                 int64_t epoch,
+                                 char *msg);
+
+/* AlterPartition for one partition, validated in the order of Kafka's
+ * ReplicationControlManager.validateAlterPartitionData (replication-notes.md
+ * §4); the first failing rule gives the error and nothing is appended. On
+ * success appends the partition's new state (ISR changed, leader and leader
+ * epoch kept, partition epoch + 1: metadata.version >= 3.6, KAFKA-15021)
+ * and fills *res with it. A request for the state already committed, at
+ * the current epochs, appends nothing and answers that state (Kafka's
+ * PartitionChangeBuilder builds no record then); a retry after a lost
+ * answer carries the old partition epoch and gets INVALID_UPDATE_VERSION,
+ * as in Kafka, and the leader waits for the metadata. */
+int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
+                                 const struct bk_uuid *topic_id,
+                                 int32_t partition,
+                                 const struct bk_md_alter_isr *req,
+                                 struct bk_md_recs *out,
+                                 struct bk_md_isr_state *res,
+                                 char *msg);
 
 /* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
  * *first gets its first id. STALE_BROKER_EPOCH when the broker is not

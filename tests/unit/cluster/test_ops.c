@@ -702,7 +702,7 @@ static void test_change_partition_and_fence(void **state)
     assert_int_equal(
         bk_md_op_change_partition(e->img, &res.topic_id, 0, 0, leader, isr1, 2,
                                   &e->recs, e->msg),
-        108);
+        95);
     /* New leader: both epochs. */
     int32_t isr2[] = { other };
     assert_int_equal(
