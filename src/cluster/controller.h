@@ -193,6 +193,35 @@ int bk_md_broker_heartbeat(struct bk_md *md,
                            bk_md_member_cb cb,
                            void *data);
 
+/* ---- ISR changes (cluster/alter_partition.c) -------------------------- */
+
+struct bk_msg_alter_partition_request;
+struct bk_msg_alter_partition_response;
+
+/* Any thread: readies resp for bk_md_alter_partition(): one answer per
+ * topic and partition of req (borrowed; names and ids are views into it),
+ * with room for each ISR, allocated in arena. Returns 0 or BK_ENOMEM. */
+int bk_md_alter_partition_prepare(
+    const struct bk_msg_alter_partition_request *req,
+    int16_t version,
+    struct bk_msg_alter_partition_response *resp,
+    struct bk_arena *arena);
+
+/* AlterPartition (api 56, version `version`) on the active controller:
+ * checks the sender's broker epoch (top-level STALE_BROKER_EPOCH), then
+ * each partition with bk_md_op_alter_partition() on the raft thread,
+ * proposes the changes as one entry and fills resp (prepared; borrowed,
+ * like req, until cb) once it is applied. Top-level NOT_CONTROLLER when
+ * this node is not the active controller or loses leadership first. cb
+ * runs once, on the raft thread, with status 0. Returns 0, BK_ENOMEM or
+ * BK_ESHUTDOWN (then cb never runs). */
+int bk_md_alter_partition(struct bk_md *md,
+                          const struct bk_msg_alter_partition_request *req,
+                          int16_t version,
+                          struct bk_msg_alter_partition_response *resp,
+                          bk_md_done_cb cb,
+                          void *data);
+
 /* ---- brokers that pull metadata (raft-notes.md §5.4) ------------------- */
 
 /* What a pulling broker gets: kind byte, then the entries after `from` in
