@@ -189,12 +189,13 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
                                char *msg);
 
 /* AlterPartition / leader election: sets the ISR and leader of one
- * partition. expected_partition_epoch must match the image (else
- * INVALID_UPDATE_VERSION: the caller decided on stale state). The ISR must
- * be distinct replicas of the partition (INELIGIBLE_REPLICA otherwise); the
- * leader must be in the ISR, or -1 for no leader. A new leader bumps the
- * leader epoch; every change bumps the partition epoch. Unknown topic id:
- * UNKNOWN_TOPIC_ID; partition out of range: UNKNOWN_TOPIC_OR_PARTITION. */
+ * partition, keeping its leader recovery state. expected_partition_epoch must
+ * match the image (else INVALID_UPDATE_VERSION: the caller decided on stale
+ * state). The ISR must be distinct replicas of the partition
+ * (INELIGIBLE_REPLICA otherwise); the leader must be in the ISR, or -1 for no
+ * leader. A new leader bumps the leader epoch; every change bumps the partition
+ * epoch. Unknown topic id: UNKNOWN_TOPIC_ID; partition out of range:
+ * UNKNOWN_TOPIC_OR_PARTITION. */
 int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   const struct bk_uuid *topic_id,
                                   int32_t partition,
@@ -207,8 +208,7 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
 
 /* ---- ISR changes from partition leaders (ops_isr.c) ---- */
 
-/* KIP-704's leader recovery states. brokerd's partition records do not
- * carry the state yet, so every partition is RECOVERED. */
+/* KIP-704's leader recovery states (bk_md_partition.leader_recovery_state). */
 #define BK_MD_RECOVERED  0
 #define BK_MD_RECOVERING 1
 

@@ -146,6 +146,7 @@ static int16_t check_epochs(const struct bk_md_topic *t,
  * reports RECOVERED; nothing goes back to RECOVERING. */
 static int16_t check_recovery(const struct bk_md_topic *t,
                               int32_t partition,
+                              const struct bk_md_partition *p,
                               const struct bk_md_alter_isr *req,
                               char *msg)
 {
@@ -161,8 +162,8 @@ static int16_t check_recovery(const struct bk_md_topic *t,
                  partition, req->n_isr);
         return BK_MD_KERR_INVALID_REQUEST;
     }
-    /* Every partition is RECOVERED here (ops.h). */
-    if (want == BK_MD_RECOVERING) {
+    if (p->leader_recovery_state == BK_MD_RECOVERED &&
+        want == BK_MD_RECOVERING) {
         snprintf(msg, BK_MD_MSG_SIZE,
                  "%s-%d: the leader recovery state cannot change from "
                  "RECOVERED to RECOVERING.",
@@ -172,10 +173,11 @@ static int16_t check_recovery(const struct bk_md_topic *t,
     return BK_MD_KERR_NONE;
 }
 
-static bool same_isr(const struct bk_md_partition *p,
-                     const struct bk_md_alter_isr *req)
+static bool same_state(const struct bk_md_partition *p,
+                       const struct bk_md_alter_isr *req)
 {
-    if (req->n_isr != p->n_isr) {
+    if (req->n_isr != p->n_isr ||
+        req->leader_recovery_state != p->leader_recovery_state) {
         return false;
     }
     for (int32_t i = 0; i < req->n_isr; i++) {
@@ -195,7 +197,7 @@ static int16_t validate(const struct bk_md_image *img,
 {
     int16_t code = check_epochs(t, partition, p, req, msg);
     if (code == BK_MD_KERR_NONE) {
-        code = check_recovery(t, partition, req, msg);
+        code = check_recovery(t, partition, p, req, msg);
     }
     for (int32_t i = 0; code == BK_MD_KERR_NONE && i < req->n_isr; i++) {
         const char *why = ineligible(img, &req->isr[i]);
@@ -243,7 +245,7 @@ int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
         .n_isr = p->n_isr,
         .isr = p->isr,
     };
-    if (same_isr(p, req)) {
+    if (same_state(p, req)) {
         return BK_MD_KERR_NONE; /* nothing to change: no record */
     }
     int32_t *isr =
@@ -259,6 +261,9 @@ int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
         bk_md_op_change_partition(img, topic_id, partition, p->partition_epoch,
                                   p->leader, isr, req->n_isr, out, msg);
     if (code == BK_MD_KERR_NONE) {
+        /* change_partition's record is the last one in out. */
+        out->v[out->n - 1].u.partition.leader_recovery_state =
+            req->leader_recovery_state;
         res->partition_epoch = p->partition_epoch + 1;
         res->n_isr = req->n_isr;
         res->isr = isr;

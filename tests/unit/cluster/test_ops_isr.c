@@ -289,8 +289,46 @@ static void test_recovery_state(void **state)
     ask_init(&a, e, one, 1);
     a.req.leader_recovery_state = 7;
     assert_int_equal(alter(e, &a), INVALID_REQUEST);
-    /* The shape is checked before recovery: a bad ISR and RECOVERING. */
     assert_int_equal(e->recs.n, 0);
+
+    /* After an unclean election (RECOVERING, ISR of the leader alone). */
+    struct bk_md_rec *r = bk_md_recs_add(&e->recs, BK_MD_REC_PARTITION);
+    static const int32_t reps[] = { 1, 2, 3 };
+    r->u.partition = (struct bk_md_partition_rec){
+        .topic_id = e->topic,
+        .partition = 0,
+        .n_replicas = 3,
+        .replicas = reps,
+        .n_isr = 1,
+        .isr = one,
+        .leader = 1,
+        .leader_epoch = 1,
+        .partition_epoch = 1,
+        .leader_recovery_state = BK_MD_RECOVERING,
+    };
+    commit(e);
+    assert_int_equal(part(e)->leader_recovery_state, BK_MD_RECOVERING);
+    /* Still recovering, alone: nothing changes. */
+    ask_init(&a, e, one, 1);
+    a.req.leader_recovery_state = BK_MD_RECOVERING;
+    assert_int_equal(alter(e, &a), 0);
+    assert_int_equal(e->recs.n, 0);
+    /* The ISR cannot grow while recovering. */
+    ask_init(&a, e, two, 2);
+    a.req.leader_recovery_state = BK_MD_RECOVERING;
+    assert_int_equal(alter(e, &a), INVALID_REQUEST);
+    /* Recovered, alone: a record with the new state. */
+    ask_init(&a, e, one, 1);
+    struct bk_md_isr_state res;
+    assert_int_equal(bk_md_op_alter_partition(e->img, &e->topic, 0, &a.req,
+                                              &e->recs, &res, e->msg),
+                     0);
+    assert_int_equal(res.leader_recovery_state, BK_MD_RECOVERED);
+    assert_int_equal(res.partition_epoch, 2);
+    commit(e);
+    assert_int_equal(part(e)->leader_recovery_state, BK_MD_RECOVERED);
+    assert_int_equal(part(e)->partition_epoch, 2);
+    assert_int_equal(part(e)->leader_epoch, 1);
 }
 
 static void test_ineligible(void **state)
