@@ -80,6 +80,15 @@ struct bk_md_config {
     /* broker.session.timeout.ms: the active controller fences a broker
      * that has not heartbeaten for this long. 0: 9000. */
     unsigned broker_session_ms;
+    /* unclean.leader.election.enable: the default of the topic config
+     * when neither the topic nor the cluster-wide broker configs set it. */
+    bool unclean_leader_election;
+    /* auto.leader.rebalance.enable and its check
+     * (leader.imbalance.check.interval.seconds, in ms, 0: 300000;
+     * leader.imbalance.per.broker.percentage): cluster/rebalance.h. */
+    bool auto_leader_rebalance;
+    unsigned leader_imbalance_check_ms;
+    int32_t leader_imbalance_pct;
 };
 
 struct bk_md;

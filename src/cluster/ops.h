@@ -266,6 +266,79 @@ int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
                                  struct bk_md_isr_state *res,
                                  char *msg);
 
+/* ---- leader elections (ops_elect.c) ---- */
+
+/* ElectLeaders' election types (Kafka's ElectionType). */
+enum bk_md_election {
+    BK_MD_ELECT_PREFERRED = 0,
+    BK_MD_ELECT_UNCLEAN = 1,
+};
+
+/* Whether broker id may lead (Kafka's LeaderAcceptor): registered, not
+ * fenced, not in controlled shutdown, and not `gone` (-1: none), the
+ * broker being taken away by the change in progress. */
+bool bk_md_acceptable_leader(const struct bk_md_image *img,
+                             int32_t id,
+                             int32_t gone);
+
+/* The topic's unclean.leader.election.enable: its own config, else the
+ * cluster-wide broker config in the image, else dflt (the controller's
+ * static setting). */
+bool bk_md_unclean_enabled(const struct bk_md_image *img,
+                           const struct bk_md_topic *t,
+                           bool dflt);
+
+/* The first acceptable replica of p other than gone, or -1. */
+int32_t bk_md_unclean_candidate(const struct bk_md_image *img,
+                                const struct bk_md_partition *p,
+                                int32_t gone);
+
+/* An unclean election: `leader` leads partition `partition` of t (a
+ * partition of img) with the ISR of itself alone, RECOVERING (KIP-704).
+ * Errors as bk_md_op_change_partition. */
+int16_t bk_md_op_elect_unclean(const struct bk_md_image *img,
+                               const struct bk_md_topic *t,
+                               int32_t partition,
+                               int32_t leader,
+                               struct bk_md_recs *out,
+                               char *msg);
+
+/* ElectLeaders (api 43) for one partition of the topic named by the
+ * name_len bytes at name, as Kafka's controller answers: unknown:
+ * UNKNOWN_TOPIC_OR_PARTITION. PREFERRED: ELECTION_NOT_NEEDED when
+ * replicas[0] leads; replicas[0] when it is live and in the ISR, else the
+ * current leader stays (PREFERRED_LEADER_NOT_AVAILABLE) or, without one,
+ * the next live in-sync replica. UNCLEAN: ELECTION_NOT_NEEDED when the
+ * partition has a leader; else a live ISR member, else the first live
+ * replica with the ISR of itself (bk_md_op_elect_unclean), else
+ * ELIGIBLE_LEADERS_NOT_AVAILABLE. Appends the change on success. */
+int16_t bk_md_op_elect_leader(const struct bk_md_image *img,
+                              const char *name,
+                              size_t name_len,
+                              int32_t partition,
+                              enum bk_md_election type,
+                              struct bk_md_recs *out,
+                              char *msg);
+
+/* auto.leader.rebalance.enable's check: for every broker whose share of
+ * the partitions it is preferred leader of (replicas[0]) but does not lead
+ * exceeds `percentage` (leader.imbalance.per.broker.percentage), a
+ * preferred election of those partitions where it is live and in the ISR.
+ * Appends at most max changes; returns how many. */
+size_t bk_md_op_balance_leaders(const struct bk_md_image *img,
+                                int32_t percentage,
+                                size_t max,
+                                struct bk_md_recs *out);
+
+/* Unclean elections for the leaderless partitions of topics that allow
+ * them (bk_md_unclean_enabled with unclean_default), as Kafka's controller
+ * retries them: a live ISR member first, else the first live replica.
+ * Appends at most max changes; returns how many. */
+size_t bk_md_op_elect_leaderless(const struct bk_md_image *img,
+                                 bool unclean_default,
+                                 size_t max,
+                                 struct bk_md_recs *out);
+
 /* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
  * *first gets its first id. STALE_BROKER_EPOCH when the broker is not
  * registered with that epoch. */
@@ -329,10 +402,15 @@ enum bk_md_broker_change {
  * others remain and gives up its leaderships to the next in-sync replica
  * that is live, or to no leader (-1) when it was the last one; an
  * unfenced broker takes back the leaderless partitions whose ISR names it.
- * BROKER_NOT_AVAILABLE when it is not registered. */
+ * Where a topic allows unclean elections (bk_md_unclean_enabled with
+ * unclean_default, replication-notes.md §7), a partition left without a
+ * leader goes to its first live replica instead (bk_md_op_elect_unclean),
+ * and an unfenced broker may lead a leaderless partition it is not in
+ * sync for. BROKER_NOT_AVAILABLE when it is not registered. */
 int16_t bk_md_op_broker_change(const struct bk_md_image *img,
                                int32_t id,
                                enum bk_md_broker_change change,
+                               bool unclean_default,
                                struct bk_md_recs *out,
                                char *msg);
 

@@ -350,18 +350,20 @@ static void test_ineligible(void **state)
 
     /* Fenced. */
     assert_int_equal(
-        bk_md_op_broker_change(e->img, 3, BK_MD_FENCE, &e->recs, e->msg), 0);
+        bk_md_op_broker_change(e->img, 3, BK_MD_FENCE, false, &e->recs, e->msg),
+        0);
     commit(e);
     ask_init(&a, e, all, 3);
     assert_int_equal(alter(e, &a), INELIGIBLE_REPLICA);
     a.req.v2 = false;
     assert_int_equal(alter(e, &a), OPERATION_NOT_ATTEMPTED);
     /* In controlled shutdown. */
-    assert_int_equal(
-        bk_md_op_broker_change(e->img, 3, BK_MD_UNFENCE, &e->recs, e->msg), 0);
-    assert_int_equal(
-        bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, &e->recs, e->msg),
-        0);
+    assert_int_equal(bk_md_op_broker_change(e->img, 3, BK_MD_UNFENCE, false,
+                                            &e->recs, e->msg),
+                     0);
+    assert_int_equal(bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, false,
+                                            &e->recs, e->msg),
+                     0);
     commit(e);
     ask_init(&a, e, all, 3);
     assert_int_equal(alter(e, &a), INELIGIBLE_REPLICA);
