@@ -65,6 +65,8 @@ NOTES = {
     49: "quotas: issue 15",
     50: "SCRAM: issue 15",
     51: "SCRAM: issue 15",
+    56: "served (v0-3) to brokerd's partition leaders, not advertised: "
+        "issue 13",
     55: "forwarded to the active controller; offsets count metadata "
         "records, directory ids are zero",
     57: "feature versions: issue 19",

@@ -74,6 +74,8 @@ static const struct bk_handler handlers[] = {
 static const struct bk_handler internal_handlers[] = {
     { BK_API_BROKER_REGISTRATION, 0, 4, 0, bk_handle_broker_registration },
     { BK_API_BROKER_HEARTBEAT, 0, 1, 0, bk_handle_broker_heartbeat },
+    /* Partition leaders' ISR changes (issue 13). */
+    { BK_API_ALTER_PARTITION, 0, 3, 0, bk_handle_alter_partition },
     { BK_API_ALLOCATE_PRODUCER_IDS, 0, 0, 0, bk_handle_allocate_producer_ids },
     /* brokerd's voters have raft addresses of their own (raft_voters.c). */
     { BK_API_ADD_RAFT_VOTER, 0, 0, 0, bk_handle_add_raft_voter },

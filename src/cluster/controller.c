@@ -39,6 +39,7 @@
 #include "cluster/fsm.h"
 #include "cluster/heartbeats.h"
 #include "cluster/ops.h"
+#include "cluster/rebalance.h"
 #include "common/assert.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -575,6 +576,8 @@ static void wake_cb(uv_async_t *h)
         bk_md_int_complete(list, BK_ESHUTDOWN);
         bk_md_hb_close(md->hb);
         md->hb = NULL;
+        bk_md_rb_close(md->rb);
+        md->rb = NULL;
         /* A controlled shutdown of the leader hands leadership over first
          * (raft-notes §5.3: ~2 ms instead of an election timeout). raft
          * calls back within an election timeout either way; the timer is a
@@ -794,7 +797,15 @@ static void start_handles(struct bk_md *md)
     uv_check_init(&md->loop, &md->check);
     md->check.data = md;
     uv_check_start(&md->check, check_cb);
-    md->hb = bk_md_hb_new(md, &md->loop, md->cfg.broker_session_ms);
+    md->hb = bk_md_hb_new(md, &md->loop, md->cfg.broker_session_ms,
+                          md->cfg.unclean_leader_election);
+    struct bk_md_rb_config rb = {
+        .auto_rebalance = md->cfg.auto_leader_rebalance,
+        .interval_ms = md->cfg.leader_imbalance_check_ms,
+        .percentage = md->cfg.leader_imbalance_pct,
+        .unclean_default = md->cfg.unclean_leader_election,
+    };
+    md->rb = bk_md_rb_new(md, &md->loop, &rb);
 }
 
 static void *md_main(void *arg)

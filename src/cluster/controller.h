@@ -80,6 +80,15 @@ struct bk_md_config {
     /* broker.session.timeout.ms: the active controller fences a broker
      * that has not heartbeaten for this long. 0: 9000. */
     unsigned broker_session_ms;
+    /* unclean.leader.election.enable: the default of the topic config
+     * when neither the topic nor the cluster-wide broker configs set it. */
+    bool unclean_leader_election;
+    /* auto.leader.rebalance.enable and its check
+     * (leader.imbalance.check.interval.seconds, in ms, 0: 300000;
+     * leader.imbalance.per.broker.percentage): cluster/rebalance.h. */
+    bool auto_leader_rebalance;
+    unsigned leader_imbalance_check_ms;
+    int32_t leader_imbalance_pct;
 };
 
 struct bk_md;
@@ -192,6 +201,35 @@ int bk_md_broker_heartbeat(struct bk_md *md,
                            const struct bk_md_heartbeat *hb,
                            bk_md_member_cb cb,
                            void *data);
+
+/* ---- ISR changes (cluster/alter_partition.c) -------------------------- */
+
+struct bk_msg_alter_partition_request;
+struct bk_msg_alter_partition_response;
+
+/* Any thread: readies resp for bk_md_alter_partition(): one answer per
+ * topic and partition of req (borrowed; names and ids are views into it),
+ * with room for each ISR, allocated in arena. Returns 0 or BK_ENOMEM. */
+int bk_md_alter_partition_prepare(
+    const struct bk_msg_alter_partition_request *req,
+    int16_t version,
+    struct bk_msg_alter_partition_response *resp,
+    struct bk_arena *arena);
+
+/* AlterPartition (api 56, version `version`) on the active controller:
+ * checks the sender's broker epoch (top-level STALE_BROKER_EPOCH), then
+ * each partition with bk_md_op_alter_partition() on the raft thread,
+ * proposes the changes as one entry and fills resp (prepared; borrowed,
+ * like req, until cb) once it is applied. Top-level NOT_CONTROLLER when
+ * this node is not the active controller or loses leadership first. cb
+ * runs once, on the raft thread, with status 0. Returns 0, BK_ENOMEM or
+ * BK_ESHUTDOWN (then cb never runs). */
+int bk_md_alter_partition(struct bk_md *md,
+                          const struct bk_msg_alter_partition_request *req,
+                          int16_t version,
+                          struct bk_msg_alter_partition_response *resp,
+                          bk_md_done_cb cb,
+                          void *data);
 
 /* ---- brokers that pull metadata (raft-notes.md §5.4) ------------------- */
 

@@ -118,6 +118,7 @@ struct bk_md {
     char ctl_host[MAX_ADDR];         /* cfg.ctl_host, copied */
     char cluster_id[64];             /* cfg.cluster_id, copied */
     struct bk_md_hb *hb;             /* raft thread only */
+    struct bk_md_rb *rb;             /* raft thread only */
     struct bk_md_observer *observer; /* observer thread's state */
     bool is_observer; /* set at start: this node pulls, it is no voter */
 };

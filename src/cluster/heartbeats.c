@@ -38,6 +38,7 @@ struct bk_md_hb {
     struct bk_md *md;
     uv_timer_t timer;
     unsigned session_ms;
+    bool unclean; /* the static unclean.leader.election.enable */
     const struct bk_clock *clock;
     struct session *v;
     size_t n;
@@ -266,7 +267,9 @@ static int propose_change(struct bk_md *md,
     bk_md_recs_init(&recs, &arena);
     char msg[BK_MD_MSG_SIZE];
     int rv = BK_ENOMEM;
-    if (bk_md_op_broker_change(img, id, change, &recs, msg) == 0) {
+    struct bk_md_hb *hb = bk_md_hb_of(md);
+    bool unclean = hb != NULL && hb->unclean;
+    if (bk_md_op_broker_change(img, id, change, unclean, &recs, msg) == 0) {
         rv = bk_md_propose(md, recs.v, recs.n, cb, data);
     }
     bk_arena_destroy(&arena);
@@ -450,7 +453,8 @@ int bk_md_broker_heartbeat(struct bk_md *md,
 
 struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
                               uv_loop_t *loop,
-                              unsigned session_ms)
+                              unsigned session_ms,
+                              bool unclean)
 {
     struct bk_md_hb *hb = bk_calloc(1, sizeof(*hb));
     if (hb == NULL) {
@@ -459,6 +463,7 @@ struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
     }
     hb->md = md;
     hb->session_ms = session_ms;
+    hb->unclean = unclean;
     hb->clock = bk_clock_system();
     uv_timer_init(loop, &hb->timer);
     hb->timer.data = hb;

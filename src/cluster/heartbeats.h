@@ -9,6 +9,7 @@
 #ifndef BK_CLUSTER_HEARTBEATS_H
 #define BK_CLUSTER_HEARTBEATS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -18,11 +19,13 @@ struct bk_md_hb;
 struct bk_md_replica_progress;
 
 /* Creates the session table with its scan timer on loop (the raft loop).
- * Returns NULL when out of memory (then brokers are never fenced for a
- * missed session; logged). */
+ * unclean is the static unclean.leader.election.enable that leadership
+ * moves use (bk_md_op_broker_change). Returns NULL when out of memory
+ * (then brokers are never fenced for a missed session; logged). */
 struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
                               uv_loop_t *loop,
-                              unsigned session_ms);
+                              unsigned session_ms,
+                              bool unclean);
 
 /* This node became the active controller: every registered broker gets a
  * fresh session. NULL hb is allowed. */

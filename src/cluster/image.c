@@ -187,6 +187,7 @@ static int partition_set(struct bk_md_partition *p,
     p->leader = r->leader;
     p->leader_epoch = r->leader_epoch;
     p->partition_epoch = r->partition_epoch;
+    p->leader_recovery_state = r->leader_recovery_state;
     return 0;
 }
 
@@ -222,6 +223,7 @@ static struct bk_md_topic *topic_clone(const struct bk_md_topic *src)
             .leader = sp->leader,
             .leader_epoch = sp->leader_epoch,
             .partition_epoch = sp->partition_epoch,
+            .leader_recovery_state = sp->leader_recovery_state,
         };
         t->n_partitions++;
         if (partition_set(&t->partitions[i], &r) != 0) {
@@ -1006,6 +1008,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                 .leader = pp->leader,
                 .leader_epoch = pp->leader_epoch,
                 .partition_epoch = pp->partition_epoch,
+                .leader_recovery_state = pp->leader_recovery_state,
             };
         }
         for (size_t j = 0; j < t->configs.n; j++) {

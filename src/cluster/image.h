@@ -46,6 +46,7 @@ struct bk_md_partition {
     int32_t leader; /* -1: none */
     int32_t leader_epoch;
     int32_t partition_epoch;
+    int8_t leader_recovery_state; /* KIP-704: 0 RECOVERED, 1 RECOVERING */
 };
 
 struct bk_md_topic {

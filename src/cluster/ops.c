@@ -1171,6 +1171,7 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         .leader = leader,
         .leader_epoch = p->leader_epoch + (leader != p->leader ? 1 : 0),
         .partition_epoch = p->partition_epoch + 1,
+        .leader_recovery_state = p->leader_recovery_state,
     };
     msg[0] = '\0';
     return BK_MD_KERR_NONE;

@@ -32,12 +32,18 @@
 
 #define BK_MD_KERR_BROKER_NOT_AVAILABLE       8
 #define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT 39
+#define BK_MD_KERR_NOT_CONTROLLER             41
+#define BK_MD_KERR_OPERATION_NOT_ATTEMPTED    55
+#define BK_MD_KERR_FENCED_LEADER_EPOCH        74
 #define BK_MD_KERR_STALE_BROKER_EPOCH         77
+#define BK_MD_KERR_PREFERRED_LEADER_NOT_AVAIL 80
+#define BK_MD_KERR_ELIGIBLE_LEADERS_NOT_AVAIL 83
+#define BK_MD_KERR_ELECTION_NOT_NEEDED        84
 #define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
 #define BK_MD_KERR_DUPLICATE_BROKER_REG       101
 #define BK_MD_KERR_INCONSISTENT_CLUSTER_ID    104
 #define BK_MD_KERR_INELIGIBLE_REPLICA         107
-#define BK_MD_KERR_INVALID_UPDATE_VERSION     108
+#define BK_MD_KERR_INVALID_UPDATE_VERSION     95
 #define BK_MD_KERR_FEATURE_UPDATE_FAILED      95 /* INVALID_UPDATE_VERSION */
 
 /* Size of a producer id block (Kafka's
@@ -183,12 +189,13 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
                                char *msg);
 
 /* AlterPartition / leader election: sets the ISR and leader of one
- * partition. expected_partition_epoch must match the image (else
- * INVALID_UPDATE_VERSION: the caller decided on stale state). The ISR must
- * be distinct replicas of the partition (INELIGIBLE_REPLICA otherwise); the
- * leader must be in the ISR, or -1 for no leader. A new leader bumps the
- * leader epoch; every change bumps the partition epoch. Unknown topic id:
- * UNKNOWN_TOPIC_ID; partition out of range: UNKNOWN_TOPIC_OR_PARTITION. */
+ * partition, keeping its leader recovery state. expected_partition_epoch must
+ * match the image (else INVALID_UPDATE_VERSION: the caller decided on stale
+ * state). The ISR must be distinct replicas of the partition
+ * (INELIGIBLE_REPLICA otherwise); the leader must be in the ISR, or -1 for no
+ * leader. A new leader bumps the leader epoch; every change bumps the partition
+ * epoch. Unknown topic id: UNKNOWN_TOPIC_ID; partition out of range:
+ * UNKNOWN_TOPIC_OR_PARTITION. */
 int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   const struct bk_uuid *topic_id,
                                   int32_t partition,
@@ -198,6 +205,139 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   int32_t n_isr,
                                   struct bk_md_recs *out,
                                   char *msg);
+
+/* ---- ISR changes from partition leaders (ops_isr.c) ---- */
+
+/* KIP-704's leader recovery states (bk_md_partition.leader_recovery_state). */
+#define BK_MD_RECOVERED  0
+#define BK_MD_RECOVERING 1
+
+/* One member of a proposed ISR. */
+struct bk_md_isr_member {
+    int32_t id;
+    int64_t epoch; /* its broker epoch; -1: not checked (AlterPartition v0-2) */
+};
+
+/* One partition of an AlterPartition (api 56) request. */
+struct bk_md_alter_isr {
+    int32_t sender; /* the broker asking: it must lead the partition */
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int8_t leader_recovery_state;
+    int32_t n_isr;
+    const struct bk_md_isr_member *isr; /* borrowed */
+    /* The request's version is 2 or more: an ineligible member is then
+     * INELIGIBLE_REPLICA, OPERATION_NOT_ATTEMPTED before (KIP-841). */
+    bool v2;
+};
+
+/* A partition's state as AlterPartition answers it. */
+struct bk_md_isr_state {
+    int32_t leader;
+    int32_t leader_epoch;
+    int32_t partition_epoch;
+    int8_t leader_recovery_state;
+    int32_t n_isr;
+    const int32_t *isr; /* borrowed from the image or the list's arena */
+};
+
+/* The broker-level check of AlterPartition: broker id must be registered
+ * with that epoch (STALE_BROKER_EPOCH otherwise, answered top-level). */
+int16_t bk_md_check_broker_epoch(const struct bk_md_image *img,
+                                 int32_t id,
+                                 int64_t epoch,
+                                 char *msg);
+
+/* AlterPartition for one partition, validated in the order of Kafka's
+ * ReplicationControlManager.validateAlterPartitionData (replication-notes.md
+ * §4); the first failing rule gives the error and nothing is appended. On
+ * success appends the partition's new state (ISR changed, leader and leader
+ * epoch kept, partition epoch + 1: metadata.version >= 3.6, KAFKA-15021)
+ * and fills *res with it. A request for the state already committed, at
+ * the current epochs, appends nothing and answers that state (Kafka's
+ * PartitionChangeBuilder builds no record then); a retry after a lost
+ * answer carries the old partition epoch and gets INVALID_UPDATE_VERSION,
+ * as in Kafka, and the leader waits for the metadata. */
+int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
+                                 const struct bk_uuid *topic_id,
+                                 int32_t partition,
+                                 const struct bk_md_alter_isr *req,
+                                 struct bk_md_recs *out,
+                                 struct bk_md_isr_state *res,
+                                 char *msg);
+
+/* ---- leader elections (ops_elect.c) ---- */
+
+/* ElectLeaders' election types (Kafka's ElectionType). */
+enum bk_md_election {
+    BK_MD_ELECT_PREFERRED = 0,
+    BK_MD_ELECT_UNCLEAN = 1,
+};
+
+/* Whether broker id may lead (Kafka's LeaderAcceptor): registered, not
+ * fenced, not in controlled shutdown, and not `gone` (-1: none), the
+ * broker being taken away by the change in progress. */
+bool bk_md_acceptable_leader(const struct bk_md_image *img,
+                             int32_t id,
+                             int32_t gone);
+
+/* The topic's unclean.leader.election.enable: its own config, else the
+ * cluster-wide broker config in the image, else dflt (the controller's
+ * static setting). */
+bool bk_md_unclean_enabled(const struct bk_md_image *img,
+                           const struct bk_md_topic *t,
+                           bool dflt);
+
+/* The first acceptable replica of p other than gone, or -1. */
+int32_t bk_md_unclean_candidate(const struct bk_md_image *img,
+                                const struct bk_md_partition *p,
+                                int32_t gone);
+
+/* An unclean election: `leader` leads partition `partition` of t (a
+ * partition of img) with the ISR of itself alone, RECOVERING (KIP-704).
+ * Errors as bk_md_op_change_partition. */
+int16_t bk_md_op_elect_unclean(const struct bk_md_image *img,
+                               const struct bk_md_topic *t,
+                               int32_t partition,
+                               int32_t leader,
+                               struct bk_md_recs *out,
+                               char *msg);
+
+/* ElectLeaders (api 43) for one partition of the topic named by the
+ * name_len bytes at name, as Kafka's controller answers: unknown:
+ * UNKNOWN_TOPIC_OR_PARTITION. PREFERRED: ELECTION_NOT_NEEDED when
+ * replicas[0] leads; replicas[0] when it is live and in the ISR, else the
+ * current leader stays (PREFERRED_LEADER_NOT_AVAILABLE) or, without one,
+ * the next live in-sync replica. UNCLEAN: ELECTION_NOT_NEEDED when the
+ * partition has a leader; else a live ISR member, else the first live
+ * replica with the ISR of itself (bk_md_op_elect_unclean), else
+ * ELIGIBLE_LEADERS_NOT_AVAILABLE. Appends the change on success. */
+int16_t bk_md_op_elect_leader(const struct bk_md_image *img,
+                              const char *name,
+                              size_t name_len,
+                              int32_t partition,
+                              enum bk_md_election type,
+                              struct bk_md_recs *out,
+                              char *msg);
+
+/* auto.leader.rebalance.enable's check: for every broker whose share of
+ * the partitions it is preferred leader of (replicas[0]) but does not lead
+ * exceeds `percentage` (leader.imbalance.per.broker.percentage), a
+ * preferred election of those partitions where it is live and in the ISR.
+ * Appends at most max changes; returns how many. */
+size_t bk_md_op_balance_leaders(const struct bk_md_image *img,
+                                int32_t percentage,
+                                size_t max,
+                                struct bk_md_recs *out);
+
+/* Unclean elections for the leaderless partitions of topics that allow
+ * them (bk_md_unclean_enabled with unclean_default), as Kafka's controller
+ * retries them: a live ISR member first, else the first live replica.
+ * Appends at most max changes; returns how many. */
+size_t bk_md_op_elect_leaderless(const struct bk_md_image *img,
+                                 bool unclean_default,
+                                 size_t max,
+                                 struct bk_md_recs *out);
 
 /* Hands the next block of BK_MD_PRODUCER_ID_BLOCK producer ids to a broker;
  * *first gets its first id. STALE_BROKER_EPOCH when the broker is not
@@ -262,10 +402,15 @@ enum bk_md_broker_change {
  * others remain and gives up its leaderships to the next in-sync replica
  * that is live, or to no leader (-1) when it was the last one; an
  * unfenced broker takes back the leaderless partitions whose ISR names it.
- * BROKER_NOT_AVAILABLE when it is not registered. */
+ * Where a topic allows unclean elections (bk_md_unclean_enabled with
+ * unclean_default, replication-notes.md §7), a partition left without a
+ * leader goes to its first live replica instead (bk_md_op_elect_unclean),
+ * and an unfenced broker may lead a leaderless partition it is not in
+ * sync for. BROKER_NOT_AVAILABLE when it is not registered. */
 int16_t bk_md_op_broker_change(const struct bk_md_image *img,
                                int32_t id,
                                enum bk_md_broker_change change,
+                               bool unclean_default,
                                struct bk_md_recs *out,
                                char *msg);
 

@@ -144,6 +144,7 @@ static int16_t leave_partition(const struct bk_md_image *img,
                                const struct bk_md_topic *t,
                                int32_t p,
                                int32_t gone,
+                               bool unclean,
                                struct bk_md_recs *out,
                                char *msg)
 {
@@ -167,6 +168,15 @@ static int16_t leave_partition(const struct bk_md_image *img,
             leader = is_live(img, isr[i], gone) ? isr[i] : -1;
         }
     }
+    /* No in-sync replica can lead: with unclean.leader.election.enable
+     * the first live replica does, at the risk of losing what only the
+     * ISR had (Kafka's PartitionChangeBuilder, Election.UNCLEAN). */
+    int32_t cand = leader < 0 && bk_md_unclean_enabled(img, t, unclean)
+                       ? bk_md_unclean_candidate(img, pp, gone)
+                       : -1;
+    if (cand >= 0) {
+        return bk_md_op_elect_unclean(img, t, p, cand, out, msg);
+    }
     if (n == pp->n_isr && leader == pp->leader) {
         return BK_MD_KERR_NONE;
     }
@@ -174,11 +184,14 @@ static int16_t leave_partition(const struct bk_md_image *img,
                                      leader, isr, n, out, msg);
 }
 
-/* The leaderless partitions whose ISR names broker id get it as leader. */
+/* The leaderless partitions whose ISR names broker id get it as leader;
+ * with unclean.leader.election.enable, so do the others where it is the
+ * first replica that can lead (it is still fenced in img). */
 static int16_t take_back(const struct bk_md_image *img,
                          const struct bk_md_topic *t,
                          int32_t p,
                          int32_t id,
+                         bool unclean,
                          struct bk_md_recs *out,
                          char *msg)
 {
@@ -193,21 +206,32 @@ static int16_t take_back(const struct bk_md_image *img,
                                              pp->n_isr, out, msg);
         }
     }
+    if (!bk_md_unclean_enabled(img, t, unclean)) {
+        return BK_MD_KERR_NONE;
+    }
+    for (int32_t i = 0; i < pp->n_replicas; i++) {
+        int32_t r = pp->replicas[i];
+        if (r == id || bk_md_acceptable_leader(img, r, -1)) {
+            return bk_md_op_elect_unclean(img, t, p, r, out, msg);
+        }
+    }
     return BK_MD_KERR_NONE;
 }
 
 static int16_t move_leaders(const struct bk_md_image *img,
                             int32_t id,
                             enum bk_md_broker_change change,
+                            bool unclean,
                             struct bk_md_recs *out,
                             char *msg)
 {
     for (size_t i = 0; i < img->n_topics; i++) {
         const struct bk_md_topic *t = img->by_name[i];
         for (int32_t p = 0; p < t->n_partitions; p++) {
-            int16_t code = change == BK_MD_UNFENCE
-                               ? take_back(img, t, p, id, out, msg)
-                               : leave_partition(img, t, p, id, out, msg);
+            int16_t code =
+                change == BK_MD_UNFENCE
+                    ? take_back(img, t, p, id, unclean, out, msg)
+                    : leave_partition(img, t, p, id, unclean, out, msg);
             if (code != BK_MD_KERR_NONE) {
                 return code;
             }
@@ -219,6 +243,7 @@ static int16_t move_leaders(const struct bk_md_image *img,
 int16_t bk_md_op_broker_change(const struct bk_md_image *img,
                                int32_t id,
                                enum bk_md_broker_change change,
+                               bool unclean_default,
                                struct bk_md_recs *out,
                                char *msg)
 {
@@ -246,7 +271,7 @@ int16_t bk_md_op_broker_change(const struct bk_md_image *img,
     if (!ok) {
         return out_of_memory(out, mark, msg);
     }
-    int16_t code = move_leaders(img, id, change, out, msg);
+    int16_t code = move_leaders(img, id, change, unclean_default, out, msg);
     if (code != BK_MD_KERR_NONE) {
         out->n = mark;
         return code;

@@ -69,7 +69,7 @@ static size_t body_size(const struct bk_md_rec *rec)
         case BK_MD_REC_PARTITION: {
             const struct bk_md_partition_rec *p = &rec->u.partition;
             return 16 + 4 + i32_array_size(p->n_replicas) +
-                   i32_array_size(p->n_isr) + 4 + 4 + 4;
+                   i32_array_size(p->n_isr) + 4 + 4 + 4 + 1;
         }
         case BK_MD_REC_CONFIG: {
             const struct bk_md_config_rec *c = &rec->u.config;
@@ -152,6 +152,7 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, p->leader);
             bk_wr_i32(wr, p->leader_epoch);
             bk_wr_i32(wr, p->partition_epoch);
+            bk_wr_i8(wr, p->leader_recovery_state);
             break;
         }
         case BK_MD_REC_CONFIG: {
@@ -270,6 +271,7 @@ static void decode_body(struct bk_rd *rd,
             p->leader = bk_rd_i32(rd);
             p->leader_epoch = bk_rd_i32(rd);
             p->partition_epoch = bk_rd_i32(rd);
+            p->leader_recovery_state = rec->version >= 1 ? bk_rd_i8(rd) : 0;
             break;
         }
         case BK_MD_REC_CONFIG: {

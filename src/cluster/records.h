@@ -82,7 +82,7 @@ enum bk_md_rec_type {
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
 #define BK_MD_TOPIC_VERSION        0
-#define BK_MD_PARTITION_VERSION    0
+#define BK_MD_PARTITION_VERSION    1
 #define BK_MD_CONFIG_VERSION       0
 #define BK_MD_REMOVE_TOPIC_VERSION 0
 #define BK_MD_PRODUCER_IDS_VERSION 0
@@ -131,6 +131,9 @@ struct bk_md_partition_rec {
     int32_t leader; /* -1: no leader */
     int32_t leader_epoch;
     int32_t partition_epoch;
+    /* v1: KIP-704's leader recovery state, 1 (RECOVERING) after an unclean
+     * election until the leader reports it recovered; 0 in v0 records. */
+    int8_t leader_recovery_state;
 };
 
 struct bk_md_config_rec {

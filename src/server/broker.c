@@ -236,6 +236,12 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         .incarnation = b->incarnation,
         .cluster_id = b->datadir.cluster_id,
         .broker_session_ms = (unsigned)cfg->broker_session_timeout_ms,
+        .unclean_leader_election = cfg->unclean_leader_election_enable,
+        .auto_leader_rebalance = cfg->auto_leader_rebalance_enable,
+        .leader_imbalance_check_ms =
+            (unsigned)cfg->leader_imbalance_check_interval_seconds * 1000u,
+        .leader_imbalance_pct =
+            (int32_t)cfg->leader_imbalance_per_broker_percentage,
         .observer = !cfg->is_controller,
         .join = b->datadir.join,
         .bootstrap = cfg->controller_quorum_bootstrap_servers,

@@ -47,6 +47,12 @@ static const struct cfg_def defs[] = {
       1, "true", false,
       "Create a topic when a client asks Metadata for one that does not "
       "exist (Kafka's behaviour)." },
+    { "auto.leader.rebalance.enable", CFG_BOOL,
+      OFF(auto_leader_rebalance_enable), 0, 1, "true", false,
+      "The active controller moves leadership back to each partition's "
+      "preferred replica (the first in its list) when a broker leads too "
+      "few of the partitions it is preferred for (see "
+      "`leader.imbalance.per.broker.percentage`)." },
     { "broker.heartbeat.interval.ms", CFG_INT,
       OFF(broker_heartbeat_interval_ms), 1, I32MAX, "2000", false,
       "How often a broker heartbeats to the active controller. Must be less "
@@ -156,6 +162,16 @@ static const struct cfg_def defs[] = {
       "Name of the listener other brokers connect to; it must be the name of "
       "a listener in `listeners`. Empty means the first listener in "
       "`listeners`." },
+    { "leader.imbalance.check.interval.seconds", CFG_LONG,
+      OFF(leader_imbalance_check_interval_seconds), 1, 86400, "300", false,
+      "How often the active controller checks the leader balance "
+      "(`auto.leader.rebalance.enable`) and retries unclean elections of "
+      "leaderless partitions whose topic allows them." },
+    { "leader.imbalance.per.broker.percentage", CFG_INT,
+      OFF(leader_imbalance_per_broker_percentage), 0, 100, "10", false,
+      "The share of the partitions a broker is preferred leader of, but does "
+      "not lead, above which the controller runs preferred elections for "
+      "them." },
     { "listeners", CFG_STRING, OFF(listeners), 0, 0,
       "PLAINTEXT://127.0.0.1:9092", false,
       "Comma-separated `NAME://host:port` addresses to listen on. Only the "
@@ -346,6 +362,11 @@ static const struct cfg_def defs[] = {
       I32MAX, "104857600", false,
       "The largest request the broker reads. A larger size prefix closes "
       "the connection before anything is allocated." },
+    { "unclean.leader.election.enable", CFG_BOOL,
+      OFF(unclean_leader_election_enable), 0, 1, "false", false,
+      "Default of the topic config: when no in-sync replica of a partition "
+      "is alive, let the first live replica lead it. That replica may lack "
+      "acknowledged records, which are then lost." },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))

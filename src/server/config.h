@@ -73,6 +73,11 @@ struct bk_config {
     char *inter_broker_listener_name;
     int64_t broker_session_timeout_ms;
     int64_t broker_heartbeat_interval_ms;
+    /* Leader elections on the active controller (issue 13). */
+    bool unclean_leader_election_enable;
+    bool auto_leader_rebalance_enable;
+    int64_t leader_imbalance_check_interval_seconds;
+    int64_t leader_imbalance_per_broker_percentage;
     int64_t initial_broker_registration_timeout_ms;
     int64_t log_max_open_files;
     bool log_cleaner_enable;

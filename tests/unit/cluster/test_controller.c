@@ -29,6 +29,7 @@
 #include "common/arena.h"
 #include "common/diag.h"
 #include "common/err.h"
+#include "protocol/gen/alter_partition.h"
 
 static int free_port(void)
 {
@@ -836,6 +837,141 @@ static void test_three_voters_failover(void **state)
     }
 }
 
+/* An AlterPartition, encoded and decoded as it travels, answered by the
+ * controller once applied. */
+struct ap_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+};
+
+static void ap_cb(void *data, int status)
+{
+    struct ap_wait *w = data;
+    assert_int_equal(status, 0);
+    pthread_mutex_lock(&w->lock);
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void send_alter(struct bk_md *md,
+                       const struct bk_msg_alter_partition_request *in,
+                       struct bk_arena *arena,
+                       struct bk_msg_alter_partition_response *resp)
+{
+    size_t n = bk_msg_alter_partition_request_size(in, 3);
+    uint8_t *buf = bk_arena_alloc(arena, n);
+    struct bk_wr wr;
+    bk_wr_init(&wr, buf, n);
+    assert_int_equal(bk_msg_alter_partition_request_encode(in, &wr, 3), 0);
+    struct bk_msg_alter_partition_request *req =
+        bk_arena_alloc(arena, sizeof(*req));
+    struct bk_rd rd;
+    bk_rd_init(&rd, buf, n);
+    assert_int_equal(bk_msg_alter_partition_request_decode(req, &rd, 3, arena),
+                     0);
+    assert_int_equal(bk_md_alter_partition_prepare(req, 3, resp, arena), 0);
+    struct ap_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                         false };
+    assert_int_equal(bk_md_alter_partition(md, req, 3, resp, ap_cb, &w), 0);
+    pthread_mutex_lock(&w.lock);
+    while (!w.done) {
+        pthread_cond_wait(&w.cond, &w.lock);
+    }
+    pthread_mutex_unlock(&w.lock);
+}
+
+/* Issue 13: the leader of a partition with replicas {1, 2, 3} grows its
+ * ISR to all three through the controller, which answers once the image
+ * shows it; the same request again (its partition epoch now stale) gets
+ * INVALID_UPDATE_VERSION, and a wrong broker epoch STALE_BROKER_EPOCH. */
+static void test_alter_partition(void **state)
+{
+    struct env *e = *state;
+    struct bk_md *md = NULL;
+    char err[BK_ERRMSG_SIZE];
+    assert_int_equal(bk_md_start(&e->cfg, &md, err), 0);
+    assert_int_equal(bk_md_wait_active(md, 10000), 0);
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, &arena);
+    char msg[BK_MD_MSG_SIZE];
+    int64_t epochs[4];
+    for (int32_t id = 1; id <= 3; id++) {
+        assert_int_equal(
+            bk_md_register_broker_sync(md, id, "127.0.0.1", 9000 + id, NULL,
+                                       5000, &epochs[id]),
+            0);
+    }
+    static const int32_t reps[] = { 1, 2, 3 };
+    struct bk_md_replicas a = { 0, 3, reps };
+    struct bk_md_topic_spec spec = { bk_str_c("isr"), -1, -1, 0, NULL, 1, &a };
+    struct bk_md_defaults defs = { 1, 1 };
+    struct bk_md_create_result res;
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    assert_int_equal(
+        bk_md_op_create_topic(img, &spec, &defs, bk_md_rng_system(), &recs,
+                              &res, msg),
+        0);
+    bk_md_image_release(img);
+    assert_int_equal(bk_md_propose_sync(md, recs.v, recs.n, 5000), 0);
+
+    struct bk_msg_alter_partition_request_broker_state isr[3];
+    for (int i = 0; i < 3; i++) {
+        isr[i] = (struct bk_msg_alter_partition_request_broker_state){
+            reps[i], epochs[reps[i]]
+        };
+    }
+    struct bk_msg_alter_partition_request_partition_data pd = {
+        .partition_index = 0,
+        .leader_epoch = 0,
+        .new_isr_count = -1,
+        .new_isr_with_epochs = isr,
+        .new_isr_with_epochs_count = 3,
+        .partition_epoch = 0,
+    };
+    struct bk_msg_alter_partition_request_topic_data td = {
+        .topic_id = res.topic_id, .partitions = &pd, .partitions_count = 1
+    };
+    struct bk_msg_alter_partition_request req = { .broker_id = 1,
+                                                  .broker_epoch = epochs[1],
+                                                  .topics = &td,
+                                                  .topics_count = 1 };
+    struct bk_msg_alter_partition_response resp;
+    send_alter(md, &req, &arena, &resp);
+    assert_int_equal(resp.error_code, 0);
+    assert_int_equal(resp.topics_count, 1);
+    const struct bk_msg_alter_partition_response_partition_data *rp =
+        &resp.topics[0].partitions[0];
+    assert_int_equal(rp->error_code, 0);
+    assert_int_equal(rp->leader_id, 1);
+    assert_int_equal(rp->leader_epoch, 0);
+    assert_int_equal(rp->partition_epoch, 1);
+    assert_int_equal(rp->isr_count, 3);
+    /* Answered after the apply: the image already shows it. */
+    img = bk_md_image_acquire(md);
+    const struct bk_md_partition *p =
+        bk_md_topic_partition(bk_md_image_topic_by_id(img, &res.topic_id), 0);
+    assert_int_equal(p->n_isr, 3);
+    assert_memory_equal(p->isr, reps, sizeof(reps));
+    assert_int_equal(p->partition_epoch, 1);
+    bk_md_image_release(img);
+
+    send_alter(md, &req, &arena, &resp);
+    assert_int_equal(resp.error_code, 0);
+    assert_int_equal(resp.topics[0].partitions[0].error_code, 95);
+
+    req.broker_epoch = epochs[1] + 1000;
+    send_alter(md, &req, &arena, &resp);
+    assert_int_equal(resp.error_code, 77);
+    assert_int_equal(resp.topics_count, 0);
+
+    bk_md_stop(md);
+    bk_arena_destroy(&arena);
+}
+
 int main(void)
 {
     bk_diag_set_level(getenv("BK_TEST_DEBUG") ? BK_DIAG_DEBUG : BK_DIAG_WARN);
@@ -851,6 +987,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_and_remove_voter, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_no_quorum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alter_partition, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,7 @@ static struct bk_md_rec part_rec(uint8_t seed,
     r.u.partition.leader = leader;
     r.u.partition.leader_epoch = epoch;
     r.u.partition.partition_epoch = epoch;
+    r.u.partition.leader_recovery_state = (int8_t)(p % 2);
     return r;
 }
 
@@ -190,6 +191,8 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_int_equal(x->leader, y->leader);
             assert_int_equal(x->leader_epoch, y->leader_epoch);
             assert_int_equal(x->partition_epoch, y->partition_epoch);
+            assert_int_equal(x->leader_recovery_state,
+                             y->leader_recovery_state);
             break;
         }
         case BK_MD_REC_CONFIG:

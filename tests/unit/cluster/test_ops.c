@@ -702,7 +702,7 @@ static void test_change_partition_and_fence(void **state)
     assert_int_equal(
         bk_md_op_change_partition(e->img, &res.topic_id, 0, 0, leader, isr1, 2,
                                   &e->recs, e->msg),
-        108);
+        95);
     /* New leader: both epochs. */
     int32_t isr2[] = { other };
     assert_int_equal(
@@ -740,9 +740,11 @@ static void test_change_partition_and_fence(void **state)
 
     /* Fencing: fenced brokers get no new replicas. */
     assert_int_equal(
-        bk_md_op_broker_change(e->img, 3, BK_MD_FENCE, &e->recs, e->msg), 0);
+        bk_md_op_broker_change(e->img, 3, BK_MD_FENCE, false, &e->recs, e->msg),
+        0);
     assert_int_equal(
-        bk_md_op_broker_change(e->img, 7, BK_MD_FENCE, &e->recs, e->msg), 8);
+        bk_md_op_broker_change(e->img, 7, BK_MD_FENCE, false, &e->recs, e->msg),
+        8);
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 3)->fenced);
     assert_string_equal(bk_md_image_broker(e->img, 3)->rack, "c");
@@ -822,7 +824,8 @@ static void test_membership(void **state)
     assert_int_equal(part_of(e, "pair", 0)->n_isr, 2); /* both, empty */
     assert_int_equal(bk_md_led_partitions(e->img, 2), 2);
     assert_int_equal(
-        bk_md_op_broker_change(e->img, 2, BK_MD_FENCE, &e->recs, e->msg), 0);
+        bk_md_op_broker_change(e->img, 2, BK_MD_FENCE, false, &e->recs, e->msg),
+        0);
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, -1);
@@ -832,8 +835,9 @@ static void test_membership(void **state)
     assert_int_equal(part_of(e, "pair", 0)->n_isr, 1);
     assert_int_equal(bk_md_led_partitions(e->img, 2), 0);
 
-    assert_int_equal(
-        bk_md_op_broker_change(e->img, 2, BK_MD_UNFENCE, &e->recs, e->msg), 0);
+    assert_int_equal(bk_md_op_broker_change(e->img, 2, BK_MD_UNFENCE, false,
+                                            &e->recs, e->msg),
+                     0);
     env_commit(e);
     assert_false(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, 2);
@@ -841,9 +845,9 @@ static void test_membership(void **state)
     assert_int_equal(part_of(e, "pair", 0)->leader, 1); /* not in the ISR */
 
     /* A controlled shutdown leaves the broker unfenced, leading nothing. */
-    assert_int_equal(
-        bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, &e->recs, e->msg),
-        0);
+    assert_int_equal(bk_md_op_broker_change(e->img, 2, BK_MD_SHUT_DOWN, false,
+                                            &e->recs, e->msg),
+                     0);
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 2)->in_controlled_shutdown);
     assert_false(bk_md_image_broker(e->img, 2)->fenced);
