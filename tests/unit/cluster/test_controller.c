@@ -916,6 +916,12 @@ static void test_alter_partition(void **state)
                               &res, msg),
         0);
     bk_md_image_release(img);
+    /* Followers not caught up yet: the leader alone in the ISR. */
+    for (size_t i = 0; i < recs.n; i++) {
+        if (recs.v[i].type == BK_MD_REC_PARTITION) {
+            recs.v[i].u.partition.n_isr = 1;
+        }
+    }
     assert_int_equal(bk_md_propose_sync(md, recs.v, recs.n, 5000), 0);
 
     struct bk_msg_alter_partition_request_broker_state isr[3];
