@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/fan.h"
+#include "api/leader_hint.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -47,6 +48,8 @@ struct produce_state {
     int16_t acks;
     int16_t version;
     int32_t timeout_ms;
+    /* Holds the strings of the KIP-951 node endpoints until encoded. */
+    struct bk_md_image *hint_img;
 };
 
 static void set_error(struct produce_item *it, int16_t code, const char *msg)
@@ -202,6 +205,50 @@ static void errors_home(struct bk_call *call, struct produce_item *it)
     bk_arena_destroy(&it->errs);
 }
 
+/* KIP-951: who leads the partitions this broker refused, and where. */
+static void add_leader_hints(struct bk_call *call, struct produce_state *st)
+{
+    if (st->version < 10) {
+        return;
+    }
+    struct bk_md_image *img = NULL;
+    struct bk_leader_hints h = { .n = 0 };
+    for (size_t i = 0; i < st->nitems; i++) {
+        struct produce_item *it = &st->items[i];
+        if (it->out->error_code != BK_KERR_NOT_LEADER_OR_FOLLOWER ||
+            !it->known) {
+            continue;
+        }
+        img = img != NULL ? img : bk_api_image(call);
+        if (img == NULL) {
+            return;
+        }
+        (void)bk_leader_hint(img, &it->topic_id, it->in->index, &h,
+                             &it->out->current_leader.leader_id,
+                             &it->out->current_leader.leader_epoch);
+    }
+    typedef struct bk_msg_produce_response_node_endpoint endpoint;
+    endpoint *eps =
+        h.n > 0 ? bk_arena_alloc(call->arena, h.n * sizeof(*eps)) : NULL;
+    for (size_t i = 0; eps != NULL && i < h.n; i++) {
+        const struct bk_md_broker *b = bk_md_image_broker(img, h.ids[i]);
+        eps[i] = (endpoint){ .node_id = b->id,
+                             .host = bk_str_c(b->host),
+                             .port = b->port,
+                             .rack = b->rack != NULL ? bk_str_c(b->rack)
+                                                     : BK_STR_NULL };
+    }
+    if (eps != NULL) {
+        st->resp.node_endpoints = eps;
+        st->resp.node_endpoints_count = (int32_t)h.n;
+        /* The strings live in img: the answer is encoded before the call
+         * ends, which keeps it. */
+        st->hint_img = img;
+        return;
+    }
+    bk_md_image_release(img);
+}
+
 static void done(struct bk_fan *fan)
 {
     struct produce_state *st = fan->data;
@@ -215,14 +262,18 @@ static void done(struct bk_fan *fan)
         failed |= it->out->error_code != 0;
         errors_home(call, it);
     }
+    add_leader_hints(call, st);
     if (st->acks == 0) {
+        bk_md_image_release(st->hint_img);
         if (failed) {
             bk_req_fail(call->req, "Produce with acks=0 failed");
         } else {
             bk_req_noreply(call->req);
         }
     } else {
+        struct bk_md_image *img = st->hint_img;
         bk_call_reply(call, &st->resp);
+        bk_md_image_release(img);
     }
     /* Nothing of st may be used from here: the reply may have freed it. */
 }
@@ -236,6 +287,7 @@ void bk_handle_produce(struct bk_call *call)
         return;
     }
     st->acks = req->acks;
+    st->hint_img = NULL;
     st->timeout_ms = req->timeout_ms;
     st->version = call->hdr.api_version;
     bk_msg_produce_response_init(&st->resp);

@@ -317,6 +317,19 @@ void bk_replica_follower_fetched(struct bk_partition *p,
     bk_replica_advance_hw(p);
 }
 
+/* Whether ISR member id has fallen behind for longer than the lag (this
+ * node, the leader, never has). */
+static bool out_of_sync(struct bk_partition *p,
+                        int32_t id,
+                        int64_t end,
+                        int64_t lag,
+                        int64_t now_ms)
+{
+    const struct bk_replica_peer *r = find_peer(p, id);
+    return r != NULL && r->log_end != end &&
+           now_ms - r->last_caught_up_ms > lag;
+}
+
 void bk_replica_isr_tick(struct bk_partition *p, int64_t now_ms)
 {
     bk_owner_check(&p->owner);
@@ -337,22 +350,22 @@ void bk_replica_isr_tick(struct bk_partition *p, int64_t now_ms)
     /* Kafka's isCaughtUp: at the log end, or caught up within the lag. */
     int64_t end = bk_log_end_offset(p->log);
     int64_t lag = lag_ms(p->table->st);
-    int32_t *want = bk_malloc((size_t)(p->n_isr + 1) * sizeof(*want));
-    if (want == NULL) {
+    int32_t out = 0;
+    for (int32_t i = 0; i < p->n_isr; i++) {
+        out += out_of_sync(p, p->isr[i], end, lag, now_ms) ? 1 : 0;
+    }
+    if (out == 0) {
         return;
+    }
+    int32_t *want = bk_malloc((size_t)p->n_isr * sizeof(*want));
+    if (want == NULL) {
+        return; /* the next tick tries again */
     }
     int32_t n = 0;
     for (int32_t i = 0; i < p->n_isr; i++) {
-        const struct bk_replica_peer *r = find_peer(p, p->isr[i]);
-        bool out = r != NULL && r->log_end != end &&
-                   now_ms - r->last_caught_up_ms > lag;
-        if (!out) {
+        if (!out_of_sync(p, p->isr[i], end, lag, now_ms)) {
             want[n++] = p->isr[i];
         }
-    }
-    if (n == p->n_isr) {
-        bk_free(want);
-        return;
     }
     bk_free(p->want_isr);
     p->want_isr = want;

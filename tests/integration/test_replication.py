@@ -18,7 +18,8 @@ import time
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from cluster_util import Cluster, Reader, wait_for
-from harness import connect, recv_frame, request, run_brokerctl
+from harness import (connect, read_uvarint, recv_frame, request,
+                     run_brokerctl, uvarint)
 
 TOPIC = "replicated"
 PARTITIONS = 3
@@ -153,7 +154,7 @@ def check(load, final):
 
 
 def leader_of(cluster, p, ask):
-    return partitions(cluster.port(ask), TOPIC)[p][0]
+    return partitions(cluster.port(ask), TOPIC).get(p, (-1,))[0]
 
 
 def test_acknowledged_records_survive_leader_failures():
@@ -200,3 +201,74 @@ def test_acknowledged_records_survive_leader_failures():
             wait_for("replicas of partition %d identical" % p,
                      lambda: len({replica_log(c, n, p) for n in c.ids()}) == 1,
                      30, interval=0.2)
+
+
+def produce_v10(port, topic, partition):
+    """Produce v10 (flexible) of a few bytes to one partition. Returns
+    (error, (leader_id, leader_epoch), {node_id: port}) from the KIP-951
+    tagged fields."""
+    name = topic.encode()
+    body = b"\x00" + struct.pack(">hi", -1, 5000)  # no transactional id
+    body += uvarint(2) + uvarint(len(name) + 1) + name
+    body += uvarint(2) + struct.pack(">i", partition)
+    body += uvarint(9) + b"\x00" * 8 + b"\x00"  # records, partition tags
+    body += b"\x00" + b"\x00"  # topic tags, request tags
+    with connect(port) as s:
+        s.sendall(request(0, 10, 31, body, flexible=True))
+        r = Reader(recv_frame(s), 4)
+    r.tags()
+    leader = (-1, -1)
+    n, r.pos = read_uvarint(r.buf, r.pos)
+    assert n == 2
+    r.compact_string()
+    n, r.pos = read_uvarint(r.buf, r.pos)
+    assert n == 2
+    r.take(">i")
+    err = r.take(">h")
+    r.take(">qqq")
+    n, r.pos = read_uvarint(r.buf, r.pos)  # record errors
+    assert n == 1
+    r.compact_string()  # error message
+    ntags, r.pos = read_uvarint(r.buf, r.pos)
+    for _ in range(ntags):
+        tag, r.pos = read_uvarint(r.buf, r.pos)
+        size, r.pos = read_uvarint(r.buf, r.pos)
+        if tag == 0:
+            leader = struct.unpack_from(">ii", r.buf, r.pos)
+        r.pos += size
+    r.tags()  # topic
+    r.take(">i")  # throttle
+    nodes = {}
+    ntags, r.pos = read_uvarint(r.buf, r.pos)
+    for _ in range(ntags):
+        tag, r.pos = read_uvarint(r.buf, r.pos)
+        size, r.pos = read_uvarint(r.buf, r.pos)
+        end = r.pos + size
+        if tag == 0:
+            n, r.pos = read_uvarint(r.buf, r.pos)
+            for _ in range(n - 1):
+                node = r.take(">i")
+                r.compact_string()
+                nodes[node] = r.take(">i")
+                r.compact_string()
+                r.tags()
+        r.pos = end
+    return err, leader, nodes
+
+
+def test_refusals_name_the_leader():
+    """KIP-951: a Produce to a broker that does not lead the partition
+    says who does, at which epoch, and where it listens."""
+    with Cluster(3) as c:
+        out = run_brokerctl(c.addr(1), "topic", "create", TOPIC,
+                            "--partitions", "1", "--replication-factor", "3")
+        assert out.returncode == 0, out.stderr
+        leader = wait_for("a leader",
+                          lambda: max(leader_of(c, 0, 1), 0), 10)
+        follower = [i for i in c.ids() if i != leader][0]
+        err, hint, nodes = wait_for(
+            "the follower knows the topic",
+            lambda: (lambda a: a if a[0] == 6 else None)(
+                produce_v10(c.port(follower), TOPIC, 0)), 10)
+        assert hint == (leader, 0)
+        assert nodes == {leader: c.port(leader)}
