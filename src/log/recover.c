@@ -110,6 +110,7 @@ static bool has_base(const struct listing *l, int64_t base)
 struct ckpt {
     bool valid;
     int64_t log_start, rp, rp_base, rp_pos, leo, rp_idx, rp_tim;
+    int64_t hw; /* -1 in a checkpoint written before replication */
     int clean;
 };
 
@@ -127,12 +128,17 @@ static void read_ckpt(struct bk_log *log, struct ckpt *c)
     /* brokerd's own file; glibc's sscanf converts with strtoll (it
      * saturates) and the fields are range-checked below. */
     /* NOLINTNEXTLINE(cert-err34-c) */
-    if (sscanf(buf,
-               "%d %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64 " %d %" SCNd64
-               " %" SCNd64 " %" SCNd64,
-               &version, &c->log_start, &c->rp, &c->rp_base, &c->rp_pos,
-               &c->clean, &c->leo, &c->rp_idx, &c->rp_tim) == 9 &&
-        version == 1 && c->log_start >= 0 && c->rp >= 0 && c->rp_pos >= 0) {
+    c->hw = -1;
+    int got = sscanf(buf,
+                     "%d %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64
+                     " %d %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64,
+                     &version, &c->log_start, &c->rp, &c->rp_base, &c->rp_pos,
+                     &c->clean, &c->leo, &c->rp_idx, &c->rp_tim, &c->hw);
+    if (got < 10) {
+        c->hw = -1;
+    }
+    if (got >= 9 && version == 1 && c->log_start >= 0 && c->rp >= 0 &&
+        c->rp_pos >= 0) {
         c->valid = true;
     } else {
         bk_diag_warn("log", "dir=%s msg=\"unreadable checkpoint ignored\"",
@@ -592,7 +598,7 @@ static int recover_crash(struct bk_log *log,
 }
 
 /* The offsets once the segments are in place. */
-static void recover_finish(struct bk_log *log)
+static void recover_finish(struct bk_log *log, const struct ckpt *c)
 {
     if (log->log_start < log->segs[0]->base) {
         log->log_start = log->segs[0]->base;
@@ -600,7 +606,15 @@ static void recover_finish(struct bk_log *log)
     if (log->log_start > log->leo) {
         log->log_start = log->leo;
     }
-    log->hw = log->leo;
+    /* The high watermark checkpointed with the recovery point (Kafka's
+     * replication-offset-checkpoint): a replica that restarts must not
+     * show consumers records its followers may lack. Lower than the truth
+     * is safe, the leader's rule raises it again. None recorded (a log of
+     * a one-node broker before replication): the log end. */
+    log->hw = c->valid && c->hw >= 0 && c->hw < log->leo ? c->hw : log->leo;
+    if (log->hw < log->log_start) {
+        log->hw = log->log_start;
+    }
     epochs_truncate_end(log, log->leo);
     /* segment.ms counts from the open for a segment found on disk (its
      * creation time is not recorded), not from the epoch. */
@@ -631,7 +645,7 @@ static int recover_segments(struct bk_log *log,
     }
     bk_free(all);
     if (rv == 0) {
-        recover_finish(log);
+        recover_finish(log, c);
     }
     return rv;
 }

@@ -106,11 +106,13 @@ void ckpt_push(struct bk_log *log,
         log->rp_ckpt_ms = bk_clock_mono_ms(log->clock);
         it->durable = log->leo;
     }
-    int n = snprintf(it->ckpt_buf, CKPT_CAP,
-                     "1 %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64
-                     " %d %" PRId64 " %" PRId64 " %" PRId64 "\n",
-                     log->log_start, log->rp, log->rp_base, log->rp_pos,
-                     clean ? 1 : 0, log->leo, log->rp_idx, log->rp_tim);
+    /* The last field is the high watermark (recover.c reads it back). */
+    int n =
+        snprintf(it->ckpt_buf, CKPT_CAP,
+                 "1 %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %d %" PRId64
+                 " %" PRId64 " %" PRId64 " %" PRId64 "\n",
+                 log->log_start, log->rp, log->rp_base, log->rp_pos,
+                 clean ? 1 : 0, log->leo, log->rp_idx, log->rp_tim, log->hw);
     it->ckpt_len = (size_t)n;
     bk_syncer_push(log->syncer, it);
 }

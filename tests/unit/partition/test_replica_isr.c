@@ -354,6 +354,27 @@ static void test_stale_assignment_changes_nothing(void **state)
     assert_int_equal(f->p->partition_epoch, 7);
 }
 
+/* Kafka's replication-offset-checkpoint: a replica opened again does not
+ * show consumers more than was committed when it stopped. */
+static void test_high_watermark_survives_a_restart(void **state)
+{
+    struct fx *f = *state;
+    const int32_t isr[] = { SELF, 2, 3 };
+    assign(f, isr, 3, 1, 1);
+    struct bk_replica_append a;
+    assert_false(produce(f, &a, 5, false));
+    fetch_from(f, 2, 3, TEST_NOW_MS);
+    fetch_from(f, 3, 3, TEST_NOW_MS);
+    assert_int_equal(bk_replica_high_watermark(f->p), 3);
+    bk_part_table_close(&f->parts, true);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(bk_part_table_init(&f->parts, &f->st, &f->loop), 0);
+    char err[BK_ERRMSG_SIZE];
+    assert_int_equal(bk_part_get(&f->parts, &f->topic, 0, 1, &f->p, err), 0);
+    assert_int_equal(bk_replica_log_end(f->p), 5);
+    assert_int_equal(bk_replica_high_watermark(f->p), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +389,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follower_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_assignment_changes_nothing,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_high_watermark_survives_a_restart,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
