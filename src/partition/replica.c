@@ -150,6 +150,13 @@ int16_t bk_replica_list_offset(struct bk_partition *p,
     int rv = 0;
     switch (timestamp) {
         case -1: /* latest */
+            if (p->role == BK_REPLICA_LEADER && p->partition_epoch >= 0 &&
+                bk_log_hw(p->log) < p->epoch_start_offset) {
+                /* KIP-207: a new leader whose high watermark has not yet
+                 * reached where its epoch began would answer an offset
+                 * below what consumers already saw; clients retry. */
+                return BK_KERR_OFFSET_NOT_AVAILABLE;
+            }
             off = bk_replica_visible_end(p, iso);
             break;
         case -2: /* earliest */

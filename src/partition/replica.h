@@ -72,7 +72,9 @@ void bk_replica_read_release(struct bk_replica_read *r);
  * KIP-734), -5 (latest tiered: none), or a time (the first record at or
  * after it). *offset and *ts are -1 when there is no such record;
  * *leader_epoch is the epoch of the batch at *offset. Returns BK_KERR_NONE,
- * INVALID_REQUEST (another negative timestamp) or KAFKA_STORAGE_ERROR. */
+ * INVALID_REQUEST (another negative timestamp), OFFSET_NOT_AVAILABLE (latest,
+ * on a new leader whose high watermark is still below the start of its
+ * epoch: KIP-207) or KAFKA_STORAGE_ERROR. */
 int16_t bk_replica_list_offset(struct bk_partition *p,
                                int64_t timestamp,
                                enum bk_isolation iso,

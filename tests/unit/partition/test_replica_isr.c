@@ -354,6 +354,38 @@ static void test_stale_assignment_changes_nothing(void **state)
     assert_int_equal(f->p->partition_epoch, 7);
 }
 
+/* KIP-207: a new leader does not answer a latest offset below what
+ * consumers of the previous leader may have seen. */
+static void test_new_leader_latest_offset(void **state)
+{
+    struct fx *f = *state;
+    const int32_t isr[] = { SELF, 2, 3 };
+    assign(f, isr, 3, 1, 1);
+    struct bk_replica_append a;
+    assert_false(produce(f, &a, 5, false));
+    fetch_from(f, 2, 3, TEST_NOW_MS);
+    fetch_from(f, 3, 3, TEST_NOW_MS);
+    int64_t off, ts;
+    int32_t epoch;
+    assert_int_equal(
+        bk_replica_list_offset(f->p, -1, BK_ISOLATION_READ_UNCOMMITTED, &off,
+                               &ts, &epoch),
+        0);
+    assert_int_equal(off, 3);
+    assign(f, isr, 3, 2, 2); /* a new epoch starts at offset 5 */
+    assert_int_equal(
+        bk_replica_list_offset(f->p, -1, BK_ISOLATION_READ_UNCOMMITTED, &off,
+                               &ts, &epoch),
+        BK_KERR_OFFSET_NOT_AVAILABLE);
+    fetch_from(f, 2, 5, TEST_NOW_MS);
+    fetch_from(f, 3, 5, TEST_NOW_MS);
+    assert_int_equal(
+        bk_replica_list_offset(f->p, -1, BK_ISOLATION_READ_UNCOMMITTED, &off,
+                               &ts, &epoch),
+        0);
+    assert_int_equal(off, 5);
+}
+
 /* Kafka's replication-offset-checkpoint: a replica opened again does not
  * show consumers more than was committed when it stopped. */
 static void test_high_watermark_survives_a_restart(void **state)
@@ -392,6 +424,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_high_watermark_survives_a_restart,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_leader_latest_offset, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
