@@ -26,17 +26,20 @@ PARTITIONS = 3
 
 
 def partitions(port, topic, timeout=5.0):
-    """Metadata v1 for topic from the node on port:
-    {partition: (leader, replicas, isr)}."""
+    """Metadata v4 for topic from the node on port (never auto-creating
+    it): {partition: (leader, replicas, isr)}."""
     body = struct.pack(">i", 1) + struct.pack(">h", len(topic)) + topic.encode()
+    body += b"\x00"  # allow_auto_topic_creation
     with connect(port, timeout) as s:
-        s.sendall(request(3, 1, 21, body))
+        s.sendall(request(3, 4, 21, body))
         r = Reader(recv_frame(s), 4)
+    r.take(">i")  # throttle
     for _ in range(r.take(">i")):
         r.take(">i")
         r.string()
         r.take(">i")
         r.string()
+    r.string()  # cluster id
     r.take(">i")  # controller
     out = {}
     for _ in range(r.take(">i")):
@@ -128,8 +131,9 @@ def read_all(bootstrap):
     return out
 
 
-def replica_log(cluster, node, p):
-    d = os.path.join(cluster.node_dir(node), "data", "%s-%d" % (TOPIC, p))
+def replica_log(cluster, node, p, topic=TOPIC):
+    """The bytes of one replica's segment files, in order."""
+    d = os.path.join(cluster.node_dir(node), "data", "%s-%d" % (topic, p))
     data = b""
     for name in sorted(os.listdir(d)):
         if name.endswith(".log"):
@@ -153,8 +157,8 @@ def check(load, final):
             v, p, off, seen.get(v))
 
 
-def leader_of(cluster, p, ask):
-    return partitions(cluster.port(ask), TOPIC).get(p, (-1,))[0]
+def leader_of(cluster, p, ask, topic=TOPIC):
+    return partitions(cluster.port(ask), topic).get(p, (-1,))[0]
 
 
 def test_acknowledged_records_survive_leader_failures():

@@ -32,6 +32,11 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
  *     Prints "produced N idempotence=... partitions=P:COUNT,..." and exits 0,
  *     or prints "error: ..." and exits 1. Checks that the offsets each
  *     partition acknowledged are contiguous from 0 in send order.
+ *   DataCheck produce-for BOOTSTRAP TOPIC SECONDS RATE
+ *     The same records and checks as produce, sent at about RATE records
+ *     a second for SECONDS (while a test kills and restarts brokers),
+ *     retrying for up to two minutes per record. Prints "started" at the
+ *     first ack, then what produce prints.
  *   DataCheck consume BOOTSTRAP TOPIC N [TIMEOUT_S]
  *     A consumer without a group assign()s every partition, seeks to the
  *     beginning and polls until N records arrived (then briefly longer, to
@@ -73,6 +78,8 @@ public final class DataCheck {
                 String compression = args.length > 4 && !args[4].equals("none") ? args[4] : null;
                 int mark = args.length > 5 ? Integer.parseInt(args[5]) : -1;
                 produce(bootstrap, topic, n, compression, mark);
+            } else if (mode.equals("produce-for")) {
+                produceFor(bootstrap, topic, n, Integer.parseInt(args[4]));
             } else if (mode.equals("consume")) {
                 consume(bootstrap, topic, n, args.length > 4 ? Integer.parseInt(args[4]) : 60);
             } else {
@@ -146,6 +153,70 @@ public final class DataCheck {
                 + cfg.getBoolean(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG)
                 + " acks=" + cfg.getString(ProducerConfig.ACKS_CONFIG)
                 + " partitions=" + counts(perPartition));
+    }
+
+    static void produceFor(String bootstrap, String topic, int seconds, int rate)
+            throws Exception {
+        Properties props = new Properties();
+        props.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, "120000");
+        props.put(ProducerConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
+        props.put(ProducerConfig.METADATA_MAX_AGE_CONFIG, "2000");
+        List<long[]> acked = java.util.Collections.synchronizedList(new ArrayList<>());
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        java.util.concurrent.atomic.AtomicBoolean started =
+                new java.util.concurrent.atomic.AtomicBoolean();
+        int n = 0;
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props)) {
+            long start = System.nanoTime();
+            long end = start + seconds * 1_000_000_000L;
+            while (System.nanoTime() < end && failure.get() == null) {
+                final int idx = n++;
+                producer.send(new ProducerRecord<>(topic, key(idx), value(idx)), (md, ex) -> {
+                    if (ex != null) {
+                        failure.compareAndSet(null, ex);
+                    } else {
+                        acked.add(new long[] {idx, md.partition(), md.offset()});
+                        if (started.compareAndSet(false, true)) {
+                            System.out.println("started");
+                            System.out.flush();
+                        }
+                    }
+                });
+                long due = start + (long) n * 1_000_000_000L / rate;
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000L, (int) (wait % 1_000_000L));
+                }
+            }
+            producer.flush();
+        }
+        if (failure.get() != null) {
+            throw failure.get();
+        }
+        long[] offsets = new long[n];
+        int[] partitions = new int[n];
+        for (long[] a : acked) {
+            partitions[(int) a[0]] = (int) a[1];
+            offsets[(int) a[0]] = a[2];
+        }
+        if (acked.size() != n) {
+            throw new IllegalStateException(acked.size() + " of " + n + " acknowledged");
+        }
+        Map<Integer, Integer> perPartition = new HashMap<>();
+        for (int i = 0; i < n; i++) {
+            int p = partitions[i];
+            int next = perPartition.getOrDefault(p, 0);
+            if (offsets[i] != next) {
+                throw new IllegalStateException("record " + i + " acknowledged at " + p + "/"
+                        + offsets[i] + ", expected offset " + next);
+            }
+            perPartition.put(p, next + 1);
+        }
+        System.out.println("produced " + n + " idempotence=true acks=all partitions="
+                + counts(perPartition));
     }
 
     static void consume(String bootstrap, String topic, int n, int timeoutS) {
