@@ -144,6 +144,35 @@ void bk_handle_broker_registration(struct bk_call *call)
     }
 }
 
+/* The broker's heartbeat connection, watched for its close
+ * (bk_md_broker_disconnected). */
+struct watch {
+    struct bk_md *md;
+    int32_t id;
+    int64_t epoch;
+    uint64_t conn;
+};
+
+static void connection_closed(void *data)
+{
+    struct watch *w = data;
+    (void)bk_md_broker_disconnected(w->md, w->id, w->epoch, w->conn);
+    bk_free(w);
+}
+
+static void watch_connection(struct bk_call *call, int32_t id, int64_t epoch)
+{
+    struct watch *w = bk_malloc(sizeof(*w));
+    if (w == NULL) {
+        return; /* the session timeout still holds */
+    }
+    *w =
+        (struct watch){ call->ctx->md, id, epoch, bk_conn_id(call->req->conn) };
+    if (!bk_conn_on_close(call->req->conn, connection_closed, w)) {
+        bk_free(w); /* already watched (an earlier heartbeat) */
+    }
+}
+
 void bk_handle_broker_heartbeat(struct bk_call *call)
 {
     const struct bk_msg_broker_heartbeat_request *req = call->request;
@@ -158,7 +187,9 @@ void bk_handle_broker_heartbeat(struct bk_call *call)
         .metadata_offset = req->current_metadata_offset,
         .want_fence = req->want_fence,
         .want_shut_down = req->want_shut_down,
+        .conn = bk_conn_id(call->req->conn),
     };
+    watch_connection(call, req->broker_id, req->broker_epoch);
     struct member_call *mc = member_call(call);
     if (mc == NULL || bk_md_broker_heartbeat(md, &hb, member_done, mc) != 0) {
         bk_free(mc);

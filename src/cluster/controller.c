@@ -798,6 +798,7 @@ static void start_handles(struct bk_md *md)
     md->check.data = md;
     uv_check_start(&md->check, check_cb);
     md->hb = bk_md_hb_new(md, &md->loop, md->cfg.broker_session_ms,
+                          md->cfg.broker_disconnect_fence_ms,
                           md->cfg.unclean_leader_election);
     struct bk_md_rb_config rb = {
         .auto_rebalance = md->cfg.auto_leader_rebalance,

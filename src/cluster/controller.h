@@ -80,6 +80,8 @@ struct bk_md_config {
     /* broker.session.timeout.ms: the active controller fences a broker
      * that has not heartbeaten for this long. 0: 9000. */
     unsigned broker_session_ms;
+    /* broker.fence.on.disconnect.ms (bk_md_broker_disconnected); 0: off */
+    unsigned broker_disconnect_fence_ms;
     /* unclean.leader.election.enable: the default of the topic config
      * when neither the topic nor the cluster-wide broker configs set it. */
     bool unclean_leader_election;
@@ -190,6 +192,7 @@ struct bk_md_heartbeat {
     int64_t metadata_offset; /* the image offset the broker has applied */
     bool want_fence;
     bool want_shut_down;
+    uint64_t conn; /* the connection it came on (bk_conn_id); 0: none */
 };
 
 /* BrokerHeartbeat (api 63) on the active controller: renews the broker's
@@ -201,6 +204,18 @@ int bk_md_broker_heartbeat(struct bk_md *md,
                            const struct bk_md_heartbeat *hb,
                            bk_md_member_cb cb,
                            void *data);
+
+/* Any thread: the connection conn (bk_conn_id) that carried broker id's
+ * heartbeats at epoch closed. When it is still the broker's last
+ * heartbeat connection, its session now ends broker.fence.on.disconnect.ms
+ * from now unless a heartbeat comes first: a broker process that died
+ * (kill -9, a crash) closes its connections at once, and its partitions
+ * move in about a second rather than a whole session. Returns 0, BK_ENOMEM
+ * or BK_ESHUTDOWN. */
+int bk_md_broker_disconnected(struct bk_md *md,
+                              int32_t id,
+                              int64_t epoch,
+                              uint64_t conn);
 
 /* ---- ISR changes (cluster/alter_partition.c) -------------------------- */
 

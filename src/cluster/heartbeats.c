@@ -25,6 +25,7 @@
 struct session {
     int32_t id;
     int64_t last_ms; /* last registration or heartbeat, monotonic */
+    uint64_t conn;   /* the connection of the last heartbeat; 0: none */
     bool pending;    /* a state change of this broker is in flight */
     /* For DescribeQuorum: the metadata offset last reported (-1 unknown),
      * when (wall clock, -1 never), and when it last matched this
@@ -38,7 +39,9 @@ struct bk_md_hb {
     struct bk_md *md;
     uv_timer_t timer;
     unsigned session_ms;
-    bool unclean; /* the static unclean.leader.election.enable */
+    unsigned disconnect_ms; /* broker.fence.on.disconnect.ms; 0: off */
+    uv_timer_t soon;        /* a scan at a disconnected broker's deadline */
+    bool unclean;           /* the static unclean.leader.election.enable */
     const struct bk_clock *clock;
     struct session *v;
     size_t n;
@@ -310,6 +313,7 @@ static void do_heartbeat(struct op *op)
     struct session *s = hb != NULL ? touch(hb, op->hb.id) : NULL;
     if (s != NULL) {
         s->last_ms = now_ms(hb);
+        s->conn = op->hb.conn;
         note_progress(hb, s, op->hb.metadata_offset, img->offset);
     }
     enum bk_md_broker_change change;
@@ -363,8 +367,8 @@ static void scan_cb(uv_timer_t *t)
             continue;
         }
         bk_diag_warn("cluster",
-                     "msg=\"fencing broker: no heartbeat within "
-                     "broker.session.timeout.ms\" broker=%d timeout_ms=%u",
+                     "msg=\"fencing broker: its session ended without a "
+                     "heartbeat\" broker=%d timeout_ms=%u",
                      b->id, hb->session_ms);
         struct fence *f = bk_malloc(sizeof(*f));
         if (f == NULL) {
@@ -379,6 +383,69 @@ static void scan_cb(uv_timer_t *t)
         break; /* one per scan, as Kafka does */
     }
     bk_md_image_release(img);
+}
+
+/* ---- a broker's connection closed ----------------------------------------
+ */
+
+struct gone {
+    struct bk_md *md;
+    int32_t id;
+    int64_t epoch;
+    uint64_t conn;
+};
+
+static void soon_cb(uv_timer_t *t)
+{
+    scan_cb(t);
+}
+
+static void run_gone(void *data, int status)
+{
+    struct gone *g = data;
+    struct bk_md_hb *hb = status == 0 ? bk_md_hb_of(g->md) : NULL;
+    struct session *s = hb != NULL ? find(hb, g->id) : NULL;
+    if (s == NULL || hb->disconnect_ms == 0 || s->conn != g->conn ||
+        !bk_md_is_active(g->md)) {
+        /* A heartbeat came on another connection since (a reconnect), or
+         * this node no longer decides. */
+        bk_free(g);
+        return;
+    }
+    struct bk_md_image *img = bk_md_image_acquire(g->md);
+    const struct bk_md_broker *b = bk_md_image_broker(img, g->id);
+    if (b != NULL && b->epoch == g->epoch && !b->fenced) {
+        int64_t due =
+            now_ms(hb) - (int64_t)hb->session_ms + (int64_t)hb->disconnect_ms;
+        if (s->last_ms > due) {
+            s->last_ms = due;
+        }
+        s->conn = 0;
+        bk_diag_info("cluster",
+                     "msg=\"broker's connection closed: fenced unless it "
+                     "heartbeats again\" broker=%d within_ms=%u",
+                     g->id, hb->disconnect_ms);
+        uv_timer_start(&hb->soon, soon_cb, hb->disconnect_ms + 1, 0);
+    }
+    bk_md_image_release(img);
+    bk_free(g);
+}
+
+int bk_md_broker_disconnected(struct bk_md *md,
+                              int32_t id,
+                              int64_t epoch,
+                              uint64_t conn)
+{
+    struct gone *g = bk_malloc(sizeof(*g));
+    if (g == NULL) {
+        return BK_ENOMEM;
+    }
+    *g = (struct gone){ md, id, epoch, conn };
+    int rv = bk_md_call(md, run_gone, g);
+    if (rv != 0) {
+        bk_free(g);
+    }
+    return rv;
 }
 
 /* ---- entry points -------------------------------------------------------- */
@@ -454,6 +521,7 @@ int bk_md_broker_heartbeat(struct bk_md *md,
 struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
                               uv_loop_t *loop,
                               unsigned session_ms,
+                              unsigned disconnect_ms,
                               bool unclean)
 {
     struct bk_md_hb *hb = bk_calloc(1, sizeof(*hb));
@@ -463,10 +531,13 @@ struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
     }
     hb->md = md;
     hb->session_ms = session_ms;
+    hb->disconnect_ms = disconnect_ms < session_ms ? disconnect_ms : 0;
     hb->unclean = unclean;
     hb->clock = bk_clock_system();
     uv_timer_init(loop, &hb->timer);
     hb->timer.data = hb;
+    uv_timer_init(loop, &hb->soon);
+    hb->soon.data = hb;
     /* A quarter of the session: a lapse is noticed within 1.25 sessions. */
     uint64_t every = session_ms / 4 > 0 ? session_ms / 4 : 1;
     uv_timer_start(&hb->timer, scan_cb, every, every);
@@ -516,16 +587,23 @@ size_t bk_md_hb_progress(const struct bk_md_hb *hb,
     return hb->n;
 }
 
-static void hb_closed(uv_handle_t *h)
+static void soon_closed(uv_handle_t *h)
 {
     struct bk_md_hb *hb = h->data;
     bk_free(hb->v);
     bk_free(hb);
 }
 
+static void hb_closed(uv_handle_t *h)
+{
+    struct bk_md_hb *hb = h->data;
+    uv_close((uv_handle_t *)&hb->soon, soon_closed);
+}
+
 void bk_md_hb_close(struct bk_md_hb *hb)
 {
     if (hb != NULL) {
+        uv_timer_stop(&hb->soon);
         uv_close((uv_handle_t *)&hb->timer, hb_closed);
     }
 }

@@ -19,12 +19,15 @@ struct bk_md_hb;
 struct bk_md_replica_progress;
 
 /* Creates the session table with its scan timer on loop (the raft loop).
- * unclean is the static unclean.leader.election.enable that leadership
- * moves use (bk_md_op_broker_change). Returns NULL when out of memory
- * (then brokers are never fenced for a missed session; logged). */
+ * disconnect_ms is broker.fence.on.disconnect.ms (0, or not below
+ * session_ms: off). unclean is the static unclean.leader.election.enable
+ * that leadership moves use (bk_md_op_broker_change). Returns NULL when
+ * out of memory (then brokers are never fenced for a missed session;
+ * logged). */
 struct bk_md_hb *bk_md_hb_new(struct bk_md *md,
                               uv_loop_t *loop,
                               unsigned session_ms,
+                              unsigned disconnect_ms,
                               bool unclean);
 
 /* This node became the active controller: every registered broker gets a

@@ -125,6 +125,9 @@ struct bk_conn {
     bool closing;
     bool handle_closed;
     bool in_flush;
+    /* The upper layer's hook, run once when the connection closes. */
+    void (*on_close)(void *data);
+    void *on_close_data;
 };
 
 #define bk_assert_state(r) bk_assert((r)->state == BK_REQ_PENDING)
@@ -904,12 +907,27 @@ static void conn_close(struct bk_conn *c)
     }
     s->nconns--;
     resume_unlink(c);
+    if (c->on_close != NULL) {
+        void (*fn)(void *data) = c->on_close;
+        c->on_close = NULL;
+        fn(c->on_close_data);
+    }
     bk_diag_debug("net",
                   "conn=%llu shard=%u peer=%s client=\"%s\" "
                   "msg=\"closed\"",
                   (unsigned long long)c->id, s->id, c->peer, c->client_id);
     uv_poll_stop(&c->poll);
     uv_close((uv_handle_t *)&c->poll, close_cb);
+}
+
+bool bk_conn_on_close(struct bk_conn *c, void (*fn)(void *data), void *data)
+{
+    if (c->closing || c->on_close != NULL) {
+        return false;
+    }
+    c->on_close = fn;
+    c->on_close_data = data;
+    return true;
 }
 
 static void peer_name(int fd, char *out, size_t len)

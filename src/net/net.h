@@ -242,6 +242,11 @@ struct bk_req {
     void (*on_free)(struct bk_req *req);
 };
 
+/* Runs fn(data) once, on the connection's shard, when c closes (the peer
+ * went away, or the broker closed it). One hook per connection: returns
+ * false (and fn never runs) when c already has one or is closing. */
+bool bk_conn_on_close(struct bk_conn *c, void (*fn)(void *data), void *data);
+
 /* Answers req with the given pieces, which together form a complete frame
  * (size prefix included). Memory chunks must live until the request is
  * freed (allocate them from req->arena), file chunks' fds until on_free.

@@ -236,6 +236,8 @@ static int start_metadata(struct broker *b, char *err, size_t errlen)
         .incarnation = b->incarnation,
         .cluster_id = b->datadir.cluster_id,
         .broker_session_ms = (unsigned)cfg->broker_session_timeout_ms,
+        .broker_disconnect_fence_ms =
+            (unsigned)cfg->broker_fence_on_disconnect_ms,
         .unclean_leader_election = cfg->unclean_leader_election_enable,
         .auto_leader_rebalance = cfg->auto_leader_rebalance_enable,
         .leader_imbalance_check_ms =

@@ -53,6 +53,15 @@ static const struct cfg_def defs[] = {
       "preferred replica (the first in its list) when a broker leads too "
       "few of the partitions it is preferred for (see "
       "`leader.imbalance.per.broker.percentage`)." },
+    { "broker.fence.on.disconnect.ms", CFG_INT,
+      OFF(broker_fence_on_disconnect_ms), 0, I32MAX, "1000", false,
+      "brokerd: when the connection that carries a broker's heartbeats to "
+      "the active controller closes (the broker process died: the kernel "
+      "closes its sockets at once), the broker is fenced unless it "
+      "heartbeats again within this time, and its partitions move to other "
+      "replicas. Kafka waits for `broker.session.timeout.ms` in every case, "
+      "which stays the bound for a broker that vanishes without closing "
+      "(power loss, a cut network). 0 turns it off." },
     { "broker.heartbeat.interval.ms", CFG_INT,
       OFF(broker_heartbeat_interval_ms), 1, I32MAX, "2000", false,
       "How often a broker heartbeats to the active controller. Must be less "

@@ -87,6 +87,7 @@ struct bk_config {
     int64_t offsets_topic_num_partitions;
     int64_t offsets_topic_replication_factor;
     int64_t offsets_retention_minutes;
+    int64_t broker_fence_on_disconnect_ms;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_fetch_max_bytes;
     int64_t replica_fetch_response_max_bytes;

@@ -4,6 +4,7 @@ v0 requests that ask one given node (a Kafka client would ask whichever
 broker it likes). Everything runs on 127.0.0.1."""
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -89,6 +90,19 @@ class Cluster:
         for i in range(1, self.n + 1):
             out.append("--- node %d ---\n%s" % (i, self.log(i)[-n:]))
         return "\n".join(out)
+
+    def active_controller(self):
+        """The node whose log says most recently that it became the active
+        controller (and has not said it stopped), or None."""
+        best = None
+        for i in self.ids():
+            for m in re.finditer(r"^(\S+) INFO cluster msg=\"(active "
+                                 r"controller|no longer the active "
+                                 r"controller)\"", self.log(i), re.M):
+                if best is None or m.group(1) > best[0]:
+                    best = (m.group(1), i if m.group(2) == "active controller"
+                            else None)
+        return best[1] if best else None
 
     def pid(self, node_id):
         try:

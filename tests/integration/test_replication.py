@@ -276,3 +276,28 @@ def test_refusals_name_the_leader():
                 produce_v10(c.port(follower), TOPIC, 0)), 10)
         assert hint == (leader, 0)
         assert nodes == {leader: c.port(leader)}
+
+
+def test_a_killed_leader_is_fenced_when_its_connection_closes():
+    """broker.fence.on.disconnect.ms: kill -9 closes the dead broker's
+    heartbeat connection at once, so its partitions move long before a
+    30 s session would lapse."""
+    with Cluster(3, session_ms=30000, heartbeat_ms=500) as c:
+        out = run_brokerctl(c.addr(1), "topic", "create", TOPIC,
+                            "--partitions", "3", "--replication-factor", "3")
+        assert out.returncode == 0, out.stderr
+        active = wait_for("an active controller", c.active_controller, 10)
+        # A partition led by another node: the active controller's own
+        # heartbeats take no connection, and its death is a raft election.
+        parts = wait_for("leaders", lambda: (lambda m: m if len(m) == 3 and
+                         all(v[0] >= 0 for v in m.values()) else None)(
+                             partitions(c.port(active), TOPIC)), 10)
+        p, (leader, _, _) = next((p, v) for p, v in parts.items()
+                                 if v[0] != active)
+        t0 = time.monotonic()
+        c.kill(leader)
+        wait_for("a new leader", lambda: leader_of(c, p, active) not in
+                 (leader, -1), 15)
+        assert time.monotonic() - t0 < 15
+        assert "connection closed: fenced unless it heartbeats again" in \
+            c.log(active)
