@@ -1,0 +1,163 @@
+"""The admin HTTP listener (admin.listeners): /health, /ready, /metrics in
+the Prometheus text format (parsed here by a small strict parser, so a
+malformed line fails the test), counters that move with traffic, the /v1
+JSON API, and HTTP errors (404 for an unknown path, 405 for a write)."""
+import json
+import math
+import re
+import urllib.error
+import urllib.request
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from data_util import create_topics
+from harness import Broker, free_port
+
+NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
+SAMPLE = re.compile(r"^(%s)(\{(?:%s)(?:,%s)*\})? (\S+)$" % (NAME, LABEL, LABEL))
+LABEL_ONE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\["\\n])*)"')
+TYPES = {"counter", "gauge", "histogram", "summary", "untyped"}
+
+
+def parse_metrics(text):
+    """Parses text format 0.0.4 strictly: every family has HELP and TYPE
+    before its samples, each family appears once, sample names belong to
+    the family typed last, values are floats, histogram buckets are
+    cumulative and end with +Inf equal to _count. Returns
+    {(name, frozenset(labels)): value}."""
+    assert text.endswith("\n")
+    samples, typed, seen, current = {}, {}, set(), None
+    for line in text.splitlines():
+        if line.startswith("# HELP "):
+            continue
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ")
+            assert kind in TYPES, line
+            assert name not in seen, "family twice: " + name
+            seen.add(name)
+            typed[name] = kind
+            current = name
+            continue
+        assert not line.startswith("#"), line
+        m = SAMPLE.match(line)
+        assert m, "bad sample line: %r" % line
+        name, labels, value = m.group(1), m.group(2) or "", m.group(3)
+        base = current
+        suffixes = ("_bucket", "_sum", "_count") \
+            if typed.get(current) == "histogram" else ("",)
+        assert any(name == base + s for s in suffixes), (name, base)
+        v = float(value)
+        assert not math.isnan(v)
+        key = (name, frozenset(LABEL_ONE.findall(labels)))
+        assert key not in samples, "duplicate series: " + line
+        samples[key] = v
+    check_histograms(samples, typed)
+    return samples
+
+
+def check_histograms(samples, typed):
+    for fam, kind in typed.items():
+        if kind != "histogram":
+            continue
+        series = {}
+        for (name, labels), v in samples.items():
+            if name == fam + "_bucket":
+                d = dict(labels)
+                le = d.pop("le")
+                series.setdefault(frozenset(d.items()), []).append(
+                    (float(le), v))
+        for labels, buckets in series.items():
+            buckets.sort()
+            counts = [c for _, c in buckets]
+            assert counts == sorted(counts), (fam, buckets)
+            assert math.isinf(buckets[-1][0])
+            assert samples[(fam + "_count", labels)] == counts[-1]
+
+
+def get(port, path, method="GET"):
+    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
+                                 method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read().decode()
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def test_admin_http():
+    port = free_port()
+    with Broker(extra={"admin.listeners": "http://127.0.0.1:%d" % port}) as b:
+        assert "admin listening" in b.output()
+        assert get(port, "/health")[0:3:2] == (200, "ok\n")
+        status, _, body = get(port, "/ready")
+        assert (status, body) == (200, "ready\n")
+
+        status, headers, body = get(port, "/metrics")
+        assert status == 200
+        assert headers["Content-Type"].startswith(
+            "text/plain; version=0.0.4")
+        before = parse_metrics(body)
+        assert value(before, "brokerd_build_info", version="0.1.0") == 1
+        assert value(before, "process_resident_memory_bytes") > 0
+        assert value(before, "process_open_fds") > 0
+        assert value(before, "brokerd_metadata_active_controller") == 1
+        assert value(before, "brokerd_metadata_raft_term") >= 1
+
+        create_topics(b.bootstrap, {"web": (2, None)})
+        n = 50
+        prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks="all",
+                             linger_ms=0)
+        for i in range(n):
+            prod.send("web", value=b"v%03d" % i, partition=i % 2).get(10)
+        prod.close()
+        cons = KafkaConsumer("web", bootstrap_servers=b.bootstrap,
+                             auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+        got = sum(1 for _ in cons)
+        cons.close()
+        assert got == n
+
+        after = parse_metrics(get(port, "/metrics")[2])
+        produced = sum(v for (name, labels), v in after.items()
+                       if name == "brokerd_requests_total"
+                       and dict(labels)["api"] == "Produce")
+        assert produced >= n
+        assert value(after, "brokerd_topic_records_in_total",
+                     topic="web") == n
+        assert value(after, "brokerd_topic_bytes_in_total", topic="web") > 0
+        assert value(after, "brokerd_topic_records_out_total",
+                     topic="web") == n
+        assert value(after, "brokerd_request_duration_seconds_count",
+                     api="Produce", phase="total") >= n
+        assert value(after, "brokerd_connections_accepted_total") > \
+            value(before, "brokerd_connections_accepted_total")
+        assert value(after, "brokerd_log_fsync_duration_seconds_count") > 0
+        assert value(after, "brokerd_partitions_led") >= 2
+        assert value(after, "brokerd_log_size_bytes") > 0
+
+        status, headers, body = get(port, "/v1/topics")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        topics = {t["name"]: t for t in json.loads(body)}
+        assert topics["web"]["partitions"] == 2
+        status, _, body = get(port, "/v1/topics/web")
+        detail = json.loads(body)
+        assert [p["leader"] for p in detail["partitions_detail"]] == [1, 1]
+        assert detail["partitions_detail"][0]["isr"] == [1]
+        assert get(port, "/v1/topics/nope")[0] == 404
+        cluster = json.loads(get(port, "/v1/cluster")[2])
+        assert cluster["node_id"] == 1 and cluster["active_controller"]
+        brokers = json.loads(get(port, "/v1/brokers")[2])
+        assert [x["id"] for x in brokers] == [1]
+        assert isinstance(json.loads(get(port, "/v1/groups")[2]), list)
+
+        status, _, body = get(port, "/nope")
+        assert status == 404
+        status, headers, _ = get(port, "/metrics", method="POST")
+        assert status == 405 and "GET" in headers["Allow"]
+        assert get(port, "/health", method="DELETE")[0] == 405
+        assert b.alive()
