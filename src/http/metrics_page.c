@@ -283,9 +283,17 @@ static void metadata(struct bk_http *h,
     gauge(p, "brokerd_metadata_raft_term",
           "Raft term of the metadata quorum as this node knows it.",
           term > 0 ? (uint64_t)term : 0);
+    int64_t applied = img != NULL ? img->offset : 0;
+    int64_t high = bk_md_high_offset(h->src.md);
     gauge(p, "brokerd_metadata_applied_offset",
           "Metadata records applied into this node's image.",
-          img != NULL && img->offset > 0 ? (uint64_t)img->offset : 0);
+          applied > 0 ? (uint64_t)applied : 0);
+    gauge(p, "brokerd_metadata_committed_offset",
+          "Newest committed metadata offset this node knows of.",
+          high > 0 ? (uint64_t)high : 0);
+    gauge(p, "brokerd_metadata_apply_lag",
+          "Committed metadata records not yet applied here.",
+          high > applied ? (uint64_t)(high - applied) : 0);
     gauge(p, "brokerd_metadata_active_controller",
           "1 when this node is the active controller.",
           bk_md_is_active(h->src.md) ? 1 : 0);

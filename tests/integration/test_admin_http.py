@@ -107,6 +107,9 @@ def test_admin_http():
         assert value(before, "process_open_fds") > 0
         assert value(before, "brokerd_metadata_active_controller") == 1
         assert value(before, "brokerd_metadata_raft_term") >= 1
+        assert value(before, "brokerd_metadata_apply_lag") == 0
+        assert value(before, "brokerd_metadata_committed_offset") >= \
+            value(before, "brokerd_metadata_applied_offset") > 0
 
         create_topics(b.bootstrap, {"web": (2, None)})
         n = 50
