@@ -36,6 +36,13 @@ void bk_http_ready(struct bk_http *h, struct bk_http_page *page);
 /* GET /metrics. */
 void bk_http_metrics(struct bk_http *h, struct bk_http_page *page);
 
+/* The consumer group families (by state, lag per partition); img is
+ * borrowed for the call. */
+struct bk_md_image;
+void bk_http_group_metrics(struct bk_http *h,
+                           struct bk_prom *p,
+                           const struct bk_md_image *img);
+
 /* The process_* families from /proc/self (RSS, CPU, open fds, start). */
 void bk_http_proc_metrics(struct bk_prom *p);
 

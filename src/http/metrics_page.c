@@ -336,6 +336,7 @@ void bk_http_metrics(struct bk_http *h, struct bk_http_page *page)
     partitions(&p, img, h->src.node_id);
     storage(h, &p);
     metadata(h, &p, img);
+    bk_http_group_metrics(h, &p, img);
     bk_http_proc_metrics(&p);
     bk_md_image_release(img);
     bk_metrics_shard_free(sum);

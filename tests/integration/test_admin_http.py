@@ -119,11 +119,18 @@ def test_admin_http():
             prod.send("web", value=b"v%03d" % i, partition=i % 2).get(10)
         prod.close()
         cons = KafkaConsumer("web", bootstrap_servers=b.bootstrap,
+                             group_id="webgrp", enable_auto_commit=False,
                              auto_offset_reset="earliest",
                              consumer_timeout_ms=5000)
         got = sum(1 for _ in cons)
+        cons.commit()
         cons.close()
         assert got == n
+        # Five more, not consumed: the group's lag is exactly those.
+        prod = KafkaProducer(bootstrap_servers=b.bootstrap, acks="all")
+        for i in range(5):
+            prod.send("web", value=b"late", partition=0).get(10)
+        prod.close()
 
         after = parse_metrics(get(port, "/metrics")[2])
         produced = sum(v for (name, labels), v in after.items()
@@ -131,7 +138,7 @@ def test_admin_http():
                        and dict(labels)["api"] == "Produce")
         assert produced >= n
         assert value(after, "brokerd_topic_records_in_total",
-                     topic="web") == n
+                     topic="web") == n + 5
         assert value(after, "brokerd_topic_bytes_in_total", topic="web") > 0
         assert value(after, "brokerd_topic_records_out_total",
                      topic="web") == n
@@ -142,6 +149,12 @@ def test_admin_http():
         assert value(after, "brokerd_log_fsync_duration_seconds_count") > 0
         assert value(after, "brokerd_partitions_led") >= 2
         assert value(after, "brokerd_log_size_bytes") > 0
+        assert value(after, "brokerd_group_lag", group="webgrp",
+                     topic="web", partition="0") == 5
+        assert value(after, "brokerd_group_lag", group="webgrp",
+                     topic="web", partition="1") == 0
+        assert sum(v for (name, _), v in after.items()
+                   if name == "brokerd_groups") >= 1
 
         status, headers, body = get(port, "/v1/topics")
         assert status == 200 and headers["Content-Type"] == "application/json"
