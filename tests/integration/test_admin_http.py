@@ -5,6 +5,7 @@ JSON API, and HTTP errors (404 for an unknown path, 405 for a write)."""
 import json
 import math
 import re
+import socket
 import urllib.error
 import urllib.request
 
@@ -176,4 +177,38 @@ def test_admin_http():
         status, headers, _ = get(port, "/metrics", method="POST")
         assert status == 405 and "GET" in headers["Allow"]
         assert get(port, "/health", method="DELETE")[0] == 405
+        # A header larger than the connection's memory is refused with an
+        # HTTP error; the listener keeps serving.
+        huge = urllib.request.Request(
+            "http://127.0.0.1:%d/health" % port,
+            headers={"X-Big": "a" * 100000})
+        try:
+            urllib.request.urlopen(huge, timeout=10)
+            assert False, "a 100 kB header was accepted"
+        except urllib.error.HTTPError as e:
+            assert e.code in (413, 431), e.code
+        except (ConnectionError, urllib.error.URLError):
+            pass  # closed without an answer: also bounded
+        assert get(port, "/health")[0] == 200
         assert b.alive()
+        assert b.stop() == 0
+        assert 'msg="stopped"' in b.output()
+
+
+def test_admin_port_in_use():
+    """A port that cannot be bound stops the broker with one line why, as
+    a Kafka listener's would."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = taken.getsockname()[1]
+    try:
+        b = Broker(extra={"admin.listeners": "http://127.0.0.1:%d" % port})
+        b.start(wait=False)
+        rc = b.proc.wait(timeout=30)
+        assert rc == 1
+        assert "admin.listeners: cannot listen on 127.0.0.1:%d" % port \
+            in b.output()
+        b.cleanup()
+    finally:
+        taken.close()
