@@ -6,13 +6,14 @@ import json
 import math
 import re
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 
 from kafka import KafkaConsumer, KafkaProducer
 
 from data_util import create_topics
-from harness import Broker, free_port
+from harness import Broker, brokerd_path, free_port, wait_until
 
 NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
 LABEL = r'[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\["\\n])*"'
@@ -212,3 +213,35 @@ def test_admin_port_in_use():
         b.cleanup()
     finally:
         taken.close()
+
+
+def test_ready_is_503_until_registered():
+    """A broker-only node whose controllers cannot be reached is up
+    (/health 200) but not ready: /ready answers 503 with the reason."""
+    port = free_port()
+    b = Broker(extra={"node.id": "2", "process.roles": "broker",
+                      "controller.quorum.bootstrap.servers":
+                          "127.0.0.1:%d" % free_port(),
+                      "admin.listeners": "http://127.0.0.1:%d" % port})
+    try:
+        cid = subprocess.run([brokerd_path(), "random-uuid"],
+                             capture_output=True, text=True,
+                             check=True).stdout.strip()
+        subprocess.run([brokerd_path(), "format", "-c", b.conf,
+                        "--cluster-id", cid], capture_output=True,
+                       check=True)
+        b.start(wait=False)
+
+        def answers():
+            try:
+                return get(port, "/health")[0] == 200
+            except OSError:
+                return False
+        wait_until(answers, "the admin listener")
+        status, _, body = get(port, "/ready")
+        assert status == 503
+        assert body == ("not ready: not yet registered and unfenced by "
+                        "the controller\n")
+        assert b.stop() == 0
+    finally:
+        b.cleanup()
