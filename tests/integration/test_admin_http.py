@@ -1,7 +1,8 @@
 """The admin HTTP listener (admin.listeners): /health, /ready, /metrics in
 the Prometheus text format (parsed here by a small strict parser, so a
-malformed line fails the test), counters that move with traffic, the /v1
-JSON API, and HTTP errors (404 for an unknown path, 405 for a write)."""
+malformed line fails the test, and checked by promtool), counters that
+move with traffic, the /v1 JSON API, and HTTP errors (404 for an unknown
+path, 405 for a write)."""
 import json
 import math
 import re
@@ -134,7 +135,14 @@ def test_admin_http():
             prod.send("web", value=b"late", partition=0).get(10)
         prod.close()
 
-        after = parse_metrics(get(port, "/metrics")[2])
+        page = get(port, "/metrics")[2]
+        after = parse_metrics(page)
+        # Prometheus' own checker (Debian's prometheus package, installed
+        # by scripts/deps test): format and naming conventions.
+        res = subprocess.run(["promtool", "check", "metrics"], input=page,
+                             capture_output=True, text=True, timeout=30)
+        assert res.returncode == 0 and res.stdout + res.stderr == "", \
+            res.stdout + res.stderr
         produced = sum(v for (name, labels), v in after.items()
                        if name == "brokerd_requests_total"
                        and dict(labels)["api"] == "Produce")
