@@ -4,6 +4,7 @@
  * cannot be read leaves its families out rather than showing a false 0. */
 #include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -21,31 +22,42 @@ static void gauge_f(struct bk_prom *p,
     bk_prom_f64(p, name, NULL, 0, v);
 }
 
-/* Fields 14-15 (utime, stime, in clock ticks), 22 (starttime, ticks
- * since boot), 23 (vsize, bytes) and 24 (rss, pages) of /proc/self/stat
- * (proc(5)). The command name (field 2) may hold spaces: parse after its
- * closing parenthesis. */
-static void stat_metrics(struct bk_prom *p)
+/* Reads the numbers of /proc/self/stat after the command name (field 2,
+ * which may hold spaces: parsed after its closing parenthesis) into
+ * v[0..n): v[0] is field 3, the state, which does not parse and stays 0.
+ * Returns how many fields there were. */
+static size_t stat_fields(unsigned long long *v, size_t n)
 {
     char buf[1024];
     FILE *f = fopen("/proc/self/stat", "r");
     if (f == NULL) {
+        return 0;
+    }
+    size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+    (void)fclose(f);
+    buf[len] = '\0';
+    char *p = strrchr(buf, ')');
+    size_t k = 0;
+    char *save = NULL;
+    for (char *tok = p != NULL ? strtok_r(p + 1, " \n", &save) : NULL;
+         tok != NULL && k < n; tok = strtok_r(NULL, " \n", &save)) {
+        char *end;
+        unsigned long long x = strtoull(tok, &end, 10);
+        v[k++] = *end == '\0' ? x : 0;
+    }
+    return k;
+}
+
+/* Fields 14-15 (utime, stime, in clock ticks), 22 (starttime, ticks
+ * since boot), 23 (vsize, bytes) and 24 (rss, pages) (proc(5)). */
+static void stat_metrics(struct bk_prom *p)
+{
+    unsigned long long v[22];
+    if (stat_fields(v, 22) < 22) {
         return;
     }
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *rp = strrchr(buf, ')');
-    unsigned long utime, stime, vsize;
-    unsigned long long start;
-    long rss;
-    if (rp == NULL ||
-        sscanf(rp + 2,
-               "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu %*d %*d "
-               "%*d %*d %*d %*d %llu %lu %ld",
-               &utime, &stime, &start, &vsize, &rss) != 5) {
-        return;
-    }
+    unsigned long long utime = v[11], stime = v[12], start = v[19];
+    unsigned long long vsize = v[20], rss = v[21];
     double tick = (double)sysconf(_SC_CLK_TCK);
     double page = (double)sysconf(_SC_PAGESIZE);
     gauge_f(p, "process_cpu_seconds_total", "counter",
