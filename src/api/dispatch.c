@@ -9,6 +9,7 @@
 #include "api/call.h"
 #include "api/forward.h"
 #include "common/diag.h"
+#include "metrics/metrics.h"
 
 /* The dispatch table. ApiVersions answers from it, so what is advertised is
  * exactly what is decoded and handled here. */
@@ -281,6 +282,10 @@ void bk_api_on_request(struct bk_req *req)
         bk_req_fail(req, "malformed request body");
         return;
     }
+    /* Counted once the request is known good; the net layer times it
+     * under this key until its answer is written. */
+    req->mx_api = h->api_key;
+    bk_mx_request(req->shard->metrics, h->api_key, h->api_version);
     bk_diag_trace("api",
                   "conn=%llu shard=%u client=\"%s\" api=%s version=%d "
                   "correlation_id=%d",

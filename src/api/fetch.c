@@ -34,6 +34,7 @@
 #include "common/clock.h"
 #include "common/diag.h"
 #include "common/heap.h"
+#include "metrics/metrics.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
@@ -340,8 +341,10 @@ static void respond(struct fetch_state *st)
      * Kafka does; sending nothing would starve that partition. */
     int64_t total = 0;
     size_t nholes = 0;
+    struct bk_metrics_shard *mx = st->call->req->shard->metrics;
     for (size_t i = 0; i < st->n; i++) {
         struct fetch_item *it = &st->items[i];
+        bk_mx_error(mx, BK_API_FETCH, it->out->error_code);
         it->send_bytes = 0;
         if (it->rr.rd.count == 0) {
             continue;
@@ -362,6 +365,13 @@ static void respond(struct fetch_state *st)
         total += send;
         it->out->records = (struct bk_bytes){ NULL, (int32_t)send };
         nholes++;
+        /* Records: the offsets the read moved over (a cut read counts
+         * none: the client drops its partial batch and asks again). */
+        int64_t recs = send == it->rr.rd.bytes
+                           ? it->rr.rd.next_offset - it->fetch_offset
+                           : 0;
+        bk_mx_topic_out(mx, it->topic_id.b, (uint64_t)send,
+                        recs > 0 ? (uint64_t)recs : 0);
     }
     struct bk_wr_hole *holes =
         bk_arena_alloc(call->arena, (nholes + 1) * sizeof(*holes));

@@ -20,6 +20,7 @@
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/err.h"
+#include "metrics/metrics.h"
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
@@ -134,6 +135,8 @@ static void produce_one(struct produce_state *st,
         it->out->log_start_offset = a->log_start;
         set_record_errors(st, it, a);
     } else {
+        bk_mx_topic_in(part->owner->metrics, it->topic_id.b, a->len,
+                       bk_mx_batch_records(a->batch, a->len));
         it->out->error_code = BK_KERR_NONE;
         it->out->base_offset = a->base_offset;
         it->out->log_append_time_ms = a->append_time;
@@ -260,6 +263,8 @@ static void done(struct bk_fan *fan)
             set_error(it, it->sync_error, NULL);
         }
         failed |= it->out->error_code != 0;
+        bk_mx_error(call->req->shard->metrics, BK_API_PRODUCE,
+                    it->out->error_code);
         errors_home(call, it);
     }
     add_leader_hints(call, st);

@@ -922,6 +922,7 @@ int bk_md_start(const struct bk_md_config *cfg,
     pthread_cond_init(&md->start_cond, NULL);
     atomic_init(&md->active, 0);
     atomic_init(&md->leader, -1);
+    atomic_init(&md->high_offset, 0);
     md->cfg = *cfg;
     md->cfg.voters = NULL;
     md->cfg.dir = NULL;
@@ -1302,6 +1303,15 @@ bool bk_md_is_active(struct bk_md *md)
 int32_t bk_md_leader(struct bk_md *md)
 {
     return atomic_load(&md->leader);
+}
+
+int64_t bk_md_high_offset(struct bk_md *md)
+{
+    struct bk_md_image *img = bk_md_image_acquire(md);
+    int64_t own = img != NULL ? img->offset : 0;
+    bk_md_image_release(img);
+    int64_t high = (int64_t)atomic_load(&md->high_offset);
+    return high > own ? high : own;
 }
 
 /* ---- quorum state for DescribeQuorum (api 55) ---------------------------

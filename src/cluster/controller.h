@@ -277,6 +277,12 @@ bool bk_md_is_active(struct bk_md *md);
  * -1 when unknown. */
 int32_t bk_md_leader(struct bk_md *md);
 
+/* Any thread: the newest metadata offset this node knows to be committed:
+ * for an observer the controllers' high watermark from its last pull, for
+ * a voter its own image's offset (raft applies entries as it commits
+ * them). Minus the image's offset it is the apply lag. */
+int64_t bk_md_high_offset(struct bk_md *md);
+
 /* ---- quorum state (DescribeQuorum, api 55; cluster/quorum.c) ---------- */
 
 /* The current raft term as this node last persisted or loaded it (Kafka's

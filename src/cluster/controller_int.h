@@ -102,6 +102,10 @@ struct bk_md {
 
     atomic_int active;
     atomic_int leader;
+    /* The newest metadata offset an observer heard of from the controllers
+     * (the pull answer's high watermark); 0 on voters, which apply what
+     * raft commits as it commits. Read by bk_md_high_offset. */
+    atomic_llong high_offset;
 
     /* The raft term as the io layer last persisted or loaded it (0.15 has
      * no getter; see track_term). Written on the raft thread. */

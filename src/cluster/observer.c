@@ -190,6 +190,7 @@ static void pulled(void *data, int status, const uint8_t *resp, size_t len)
             &r.responses[0].partitions[0];
         atomic_store(&ob->md->leader, pd->current_leader.leader_id);
         apply_payload(ob, &pd->records);
+        atomic_store(&ob->md->high_offset, (long long)pd->high_watermark);
         if (!ob->caught_up_once &&
             ob->md->fsm.cur->offset >= pd->high_watermark) {
             ob->caught_up_once = true;

@@ -416,6 +416,15 @@ int bk_log_tick(struct bk_log *log)
 
 /* ---- introspection ---- */
 
+int64_t bk_log_size_bytes(const struct bk_log *log)
+{
+    int64_t n = 0;
+    for (int i = 0; i < log->nsegs; i++) {
+        n += log->segs[i]->size;
+    }
+    return n;
+}
+
 int bk_log_segment_count(const struct bk_log *log)
 {
     return log->nsegs;

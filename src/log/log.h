@@ -45,6 +45,7 @@
 struct bk_log;
 struct bk_fdcache;
 struct bk_syncer;
+struct bk_hist;
 struct bk_fdc_file;
 
 /* Per-topic configuration, in Kafka's names and units. */
@@ -128,6 +129,15 @@ void bk_syncer_stop(struct bk_syncer *s);
 void bk_syncer_barrier(struct bk_syncer *s);
 /* Number of fdatasync calls made so far (tests, metrics). */
 uint64_t bk_syncer_fsync_count(struct bk_syncer *s);
+
+/* For /metrics, any thread (borrowed, valid until bk_syncer_stop): the
+ * time of each fdatasync in microseconds, and how many sync requests
+ * (acks=all appends and flushes) each round of fdatasyncs covered. */
+const struct bk_hist *bk_syncer_fsync_hist(const struct bk_syncer *s);
+const struct bk_hist *bk_syncer_batch_hist(const struct bk_syncer *s);
+
+/* The bytes of valid batches in the log's segments (owning thread). */
+int64_t bk_log_size_bytes(const struct bk_log *log);
 
 /* ---- free space reserve (thread-safe, shared by the logs of a root) ---- */
 

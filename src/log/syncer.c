@@ -14,11 +14,13 @@
  * (uv_async_send). Nothing here touches a log's shard-owned state: items
  * carry snapshots, and the durable offset and failure flag are atomics. */
 #include <string.h>
+#include <time.h>
 
 #include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
 #include "log/log_int.h"
+#include "metrics/metrics.h"
 
 struct bk_syncer {
     const struct bk_disk *disk;
@@ -33,6 +35,8 @@ struct bk_syncer {
     pthread_t thread;
     uint64_t round;
     _Atomic uint64_t fsyncs;
+    struct bk_hist fsync_us; /* written by the syncer thread only */
+    struct bk_hist batch;
     int open_err; /* syncer thread: last error opening a file to sync */
 };
 
@@ -63,6 +67,13 @@ static void dir_of(const char *path, char *buf, size_t cap)
     buf[n] = '\0';
 }
 
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
 static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
 {
     if (f->sync_round == s->round) {
@@ -72,7 +83,9 @@ static int sync_file(struct bk_syncer *s, struct bk_fdc_file *f)
     bool hard = false;
     int fd = bk_fdc_pin(f, false);
     if (fd >= 0) {
+        uint64_t t0 = mono_us();
         rv = s->disk->fdatasync(s->disk, fd);
+        bk_hist_observe(&s->fsync_us, &bk_hist_latency_us, mono_us() - t0);
         atomic_fetch_add(&s->fsyncs, 1);
         bk_fdc_unpin(f);
         if (rv == 0 && bk_fdc_take_created(f)) {
@@ -223,13 +236,18 @@ int bk_syncer_run_once(struct bk_syncer *s)
         }
     }
     /* Every fdatasync of the round before any completion. */
+    uint64_t nreqs = 0;
     for (struct bk_log_sync_req *r = reqs; r != NULL; r = r->next) {
+        nreqs++;
         int rv = r->file != NULL ? sync_file(s, r->file) : 0;
         if (rv != 0 && r->file->sync_hard) {
             bk_log_syncer_failed(r->log);
         } else if (rv == 0) {
             bk_log_syncer_durable(r->log, r->gen, r->offset);
         }
+    }
+    if (nreqs > 0) {
+        bk_hist_observe(&s->batch, &bk_hist_batch, nreqs);
     }
     for (struct bk_log_sync_req *r = reqs, *next; r != NULL; r = next) {
         next = r->next;
@@ -317,6 +335,16 @@ void bk_syncer_stop(struct bk_syncer *s)
     pthread_cond_destroy(&s->work);
     pthread_mutex_destroy(&s->mu);
     bk_free(s);
+}
+
+const struct bk_hist *bk_syncer_fsync_hist(const struct bk_syncer *s)
+{
+    return &s->fsync_us;
+}
+
+const struct bk_hist *bk_syncer_batch_hist(const struct bk_syncer *s)
+{
+    return &s->batch;
 }
 
 uint64_t bk_syncer_fsync_count(struct bk_syncer *s)

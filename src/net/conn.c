@@ -56,6 +56,7 @@
 #include "common/assert.h"
 #include "common/diag.h"
 #include "common/heap.h"
+#include "metrics/metrics.h"
 #include "net/net_int.h"
 
 /* Below this many missing bytes a frame is filled through the shared buffer;
@@ -132,7 +133,7 @@ struct bk_conn {
 
 #define bk_assert_state(r) bk_assert((r)->state == BK_REQ_PENDING)
 
-static void conn_close(struct bk_conn *c);
+static void conn_close(struct bk_conn *c, enum bk_mx_close why);
 static void conn_flush(struct bk_conn *c);
 static void update_poll(struct bk_conn *c);
 static void poll_cb(uv_poll_t *p, int status, int events);
@@ -331,9 +332,25 @@ static void update_poll(struct bk_conn *c)
 }
 
 /* Unlinks the head answer from the queue and releases it. */
+/* Counts how long an answered request took, by phase, for /metrics. */
+static void count_latency(struct bk_shard *s, const struct bk_req *r)
+{
+    if (s->metrics == NULL || r->mx_api < 0) {
+        return;
+    }
+    uint64_t now = uv_hrtime();
+    uint64_t handle = (r->t_reply_ns - r->t_frame_ns) / 1000;
+    bk_mx_latency(s->metrics, r->mx_api, BK_MX_HANDLE, handle);
+    bk_mx_latency(s->metrics, r->mx_api, BK_MX_SEND,
+                  (now - r->t_reply_ns) / 1000);
+    bk_mx_latency(s->metrics, r->mx_api, BK_MX_TOTAL,
+                  (now - r->t_frame_ns) / 1000);
+}
+
 static void release_head(struct bk_conn *c)
 {
     struct bk_req *r = c->head;
+    count_latency(c->shard, r);
     c->head = r->next;
     if (c->head == NULL) {
         c->tail = NULL;
@@ -441,7 +458,7 @@ static bool write_some(struct bk_conn *c)
                          "conn=%llu msg=\"file range ended early; "
                          "closing\"",
                          (unsigned long long)c->id);
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_PEER);
             return false;
         }
         if (n < 0) {
@@ -454,7 +471,7 @@ static bool write_some(struct bk_conn *c)
             }
             bk_diag_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
                           (unsigned long long)c->id, c->peer, strerror(errno));
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_PEER);
             return false;
         }
         c->last_active = uv_now(&c->shard->loop);
@@ -474,7 +491,7 @@ static void conn_flush(struct bk_conn *c)
         return;
     }
     if (c->shard->stopping && c->head == NULL) {
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_SHUTDOWN);
         return;
     }
     update_poll(c);
@@ -517,6 +534,7 @@ void bk_req_reply_chunks(struct bk_req *r,
     r->out_bytes = bytes;
     r->conn->queued_out += bytes;
     r->state = BK_REQ_DONE;
+    r->t_reply_ns = uv_hrtime();
     complete(r);
 }
 
@@ -531,6 +549,7 @@ void bk_req_noreply(struct bk_req *r)
     bk_assert_state(r);
     r->nchunks = 0;
     r->state = BK_REQ_DONE;
+    r->t_reply_ns = uv_hrtime();
     complete(r);
 }
 
@@ -547,7 +566,7 @@ void bk_req_fail(struct bk_req *r, const char *why)
         conn_free_if_done(c);
         return;
     }
-    conn_close(c);
+    conn_close(c, BK_MX_CLOSE_PROTOCOL);
 }
 
 static void frame_done(struct bk_conn *c)
@@ -556,12 +575,14 @@ static void frame_done(struct bk_conn *c)
     if (r == NULL) {
         bk_diag_error("net", "conn=%llu msg=\"out of memory for a request\"",
                       (unsigned long long)c->id);
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_OTHER);
         return;
     }
     r->conn = c;
     r->shard = c->shard;
     r->seq = c->next_seq++;
+    r->mx_api = -1;
+    r->t_frame_ns = uv_hrtime();
     r->frame = c->frame;
     r->frame_len = c->frame_len;
     /* What the frame counts for moves from the connection to the request
@@ -606,7 +627,7 @@ static bool frame_room(struct bk_conn *c, size_t want)
                       "conn=%llu msg=\"out of memory for a %zu byte "
                       "request\"",
                       (unsigned long long)c->id, c->frame_len);
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_OTHER);
         return false;
     }
     mem_add(c->shard, (int64_t)(cap - c->frame_cap));
@@ -629,7 +650,7 @@ static bool frame_start(struct bk_conn *c)
                      "conn=%llu peer=%s msg=\"closing: request size %d is "
                      "outside 0..%zu (socket.request.max.bytes)\"",
                      (unsigned long long)c->id, c->peer, size, max);
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_PROTOCOL);
         return false;
     }
     c->in_frame = true;
@@ -705,7 +726,7 @@ static void stash_keep(struct bk_conn *c, const uint8_t *p, size_t n)
     if (c->stash == NULL) {
         bk_diag_error("net", "conn=%llu msg=\"out of memory for read bytes\"",
                       (unsigned long long)c->id);
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_OTHER);
         return;
     }
     memcpy(c->stash, p, n);
@@ -735,12 +756,12 @@ static void on_readable(struct bk_conn *c)
                 bk_diag_debug("net", "conn=%llu peer=%s msg=\"read: %s\"",
                               (unsigned long long)c->id, c->peer,
                               strerror(errno));
-                conn_close(c);
+                conn_close(c, BK_MX_CLOSE_PEER);
             }
             return;
         }
         if (n == 0) {
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_PEER);
             return;
         }
         c->last_active = uv_now(&c->shard->loop);
@@ -839,7 +860,7 @@ void bk_conns_sweep_cb(uv_timer_t *t)
                          (unsigned long long)c->id, c->peer, c->client_id,
                          (unsigned long long)cfg->partial_request_ms,
                          c->frame_have, c->frame_len);
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_IDLE);
         } else if (!partial && c->head == NULL && c->stash == NULL &&
                    cfg->max_idle_ms > 0 &&
                    now - c->last_active >= cfg->max_idle_ms) {
@@ -847,7 +868,7 @@ void bk_conns_sweep_cb(uv_timer_t *t)
              * clients reconnect on their next request. */
             bk_diag_debug("net", "conn=%llu peer=%s msg=\"closing: idle\"",
                           (unsigned long long)c->id, c->peer);
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_IDLE);
         }
         c = next;
     }
@@ -859,7 +880,7 @@ static void poll_cb(uv_poll_t *p, int status, int events)
     if (status < 0) {
         bk_diag_debug("net", "conn=%llu peer=%s msg=\"poll: %s\"",
                       (unsigned long long)c->id, c->peer, uv_strerror(status));
-        conn_close(c);
+        conn_close(c, BK_MX_CLOSE_PEER);
         return;
     }
     if ((events & UV_WRITABLE) != 0) {
@@ -890,7 +911,7 @@ static void close_cb(uv_handle_t *h)
     conn_free_if_done(c);
 }
 
-static void conn_close(struct bk_conn *c)
+static void conn_close(struct bk_conn *c, enum bk_mx_close why)
 {
     if (c->closing) {
         return;
@@ -906,6 +927,9 @@ static void conn_close(struct bk_conn *c)
         c->next->prev = c->prev;
     }
     s->nconns--;
+    if (s->metrics != NULL) {
+        bk_ctr_add(&s->metrics->conn_closed[why], 1);
+    }
     resume_unlink(c);
     if (c->on_close != NULL) {
         void (*fn)(void *data) = c->on_close;
@@ -988,6 +1012,9 @@ void bk_conn_adopt(struct bk_shard *s,
     s->nconns++;
     s->alive++;
     s->accepted++;
+    if (s->metrics != NULL) {
+        bk_ctr_add(&s->metrics->conn_accepted, 1);
+    }
     bk_diag_debug("net", "conn=%llu shard=%u peer=%s msg=\"accepted\"",
                   (unsigned long long)id, s->id, c->peer);
     c->reading = true;
@@ -1000,7 +1027,7 @@ void bk_conns_drain(struct bk_shard *s)
     while (c != NULL) {
         struct bk_conn *next = c->next;
         if (c->head == NULL) {
-            conn_close(c);
+            conn_close(c, BK_MX_CLOSE_SHUTDOWN);
         } else {
             update_poll(c);
         }
@@ -1011,6 +1038,6 @@ void bk_conns_drain(struct bk_shard *s)
 void bk_conns_close_all(struct bk_shard *s)
 {
     while (s->conns != NULL) {
-        conn_close(s->conns);
+        conn_close(s->conns, BK_MX_CLOSE_SHUTDOWN);
     }
 }

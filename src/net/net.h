@@ -22,6 +22,7 @@
 #include "common/arena.h"
 #include "common/err.h"
 #include "common/hash.h"
+#include "metrics/metrics.h"
 #include "net/mpsc.h"
 
 struct bk_shard;
@@ -100,6 +101,9 @@ struct bk_shard {
     uint64_t reqs_tick;
     uint64_t reqs_since_trim;
     void *app; /* owned by the upper layer (set in on_start) */
+    /* Owned: what this shard counts for /metrics (metrics/metrics.h).
+     * Written by this shard only; read by the admin HTTP thread. */
+    struct bk_metrics_shard *metrics;
 };
 
 /* Connection counts by peer address (limits.c). */
@@ -236,6 +240,11 @@ struct bk_req {
     unsigned nchunks;
     size_t out_bytes;
     void *data; /* upper layer's per-request state */
+    /* The API key the upper layer counted the request under, or -1:
+     * the net layer then times its phases for /metrics (uv_hrtime). */
+    int16_t mx_api;
+    uint64_t t_frame_ns; /* the frame was complete */
+    uint64_t t_reply_ns; /* the answer was handed over */
     /* Called once just before the request is freed (answer written or
      * connection gone), on the connection's shard: releases what the
      * answer borrowed (pinned files). May be NULL. */

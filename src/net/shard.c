@@ -75,10 +75,16 @@ int bk_shards_init(struct bk_shards *g,
         s->group = g;
         s->rbuf_size = SHARD_RBUF_SIZE;
         s->rbuf = bk_malloc(s->rbuf_size);
+        s->metrics = bk_metrics_shard_new();
         int rv = uv_loop_init(&s->loop);
-        if (s->rbuf == NULL || rv != 0) {
+        if (s->rbuf == NULL || s->metrics == NULL || rv != 0) {
             bk_free(s->rbuf);
             s->rbuf = NULL;
+            bk_metrics_shard_free(s->metrics);
+            s->metrics = NULL;
+            if (rv == 0) {
+                uv_loop_close(&s->loop);
+            }
             g->n = i;
             bk_shards_close(g);
             return rv != 0 ? rv : BK_ENOMEM;
@@ -236,6 +242,8 @@ void bk_shards_close(struct bk_shards *g)
                          uv_strerror(rv));
         }
         bk_free(s->rbuf);
+        bk_metrics_shard_free(s->metrics);
+        s->metrics = NULL;
     }
     /* Every connection is gone: the request bytes counted against
      * queued.max.request.bytes must all have been given back (a leak there

@@ -1,6 +1,7 @@
 #include "server/broker.h"
 
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
+#include "http/http.h"
 #include "log/log.h"
 #include "net/net.h"
 #include "partition/partition.h"
@@ -44,6 +46,9 @@ struct broker {
     struct bk_storage storage;
     int signals_seen;
     int exit_code;
+    struct bk_http *http; /* admin.listeners; NULL when off */
+    atomic_bool started;  /* unfenced once: /ready may say yes */
+    atomic_bool stopping; /* a signal came: /ready says no */
 };
 
 static unsigned cpu_count(void)
@@ -83,6 +88,7 @@ static void signal_cb(uv_signal_t *h, int signum)
         _exit(1);
     }
     bk_diag_info("server", "signal=%d msg=\"shutting down\"", signum);
+    atomic_store(&b->stopping, true);
     /* A controlled shutdown first (replication-notes.md §8): the broker
      * keeps serving until the controller has moved its leaderships. */
     if (b->lc_on) {
@@ -100,6 +106,7 @@ static void lc_shutdown_done(void *data)
 static void lc_ready(void *data)
 {
     struct broker *b = data;
+    atomic_store(&b->started, true);
     bk_diag_info("server",
                  "node.id=%d cluster.id=%s shards=%u log.dirs=%s "
                  "version=%s msg=\"started\"",
@@ -494,10 +501,46 @@ static void run_shards(struct broker *b, unsigned nshards)
     (void)nshards;
 }
 
+/* Starts the admin HTTP listener when admin.listeners is set, once the
+ * shards run (its pages read them). A port that cannot be bound stops
+ * the broker, as a Kafka listener's would. */
+static int start_http(struct broker *b)
+{
+    const struct bk_config *cfg = b->cfg;
+    if (!cfg->admin_on) {
+        return 0;
+    }
+    struct bk_http_src src = {
+        .node_id = (int32_t)cfg->node_id,
+        .cluster_id = b->datadir.cluster_id,
+        .version = BK_VERSION,
+        .is_broker = cfg->is_broker,
+        .shards = &b->shards,
+        .md = b->md,
+        .syncer = b->storage.syncer,
+        .started = &b->started,
+        .stopping = &b->stopping,
+    };
+    char err[512];
+    int port = 0;
+    int rv = bk_http_start(cfg->admin.host, cfg->admin.port, &src, &b->http,
+                           &port, err, sizeof(err));
+    if (rv != 0) {
+        print_err(err);
+        return rv;
+    }
+    bk_diag_info("server", "listener=http://%s:%d msg=\"admin listening\"",
+                 cfg->admin.host, port);
+    return 0;
+}
+
 /* After the control loop ends (a signal): drain and stop the shards, then
  * close everything in the reverse order of start-up. */
 static void shut_down(struct broker *b)
 {
+    /* First: its pages read the shards, the image and the syncer. */
+    bk_http_stop(b->http);
+    b->http = NULL;
     if (b->lc_on) {
         bk_lc_close(&b->lc);
     }
@@ -560,7 +603,12 @@ int bk_broker_run(const struct bk_config *cfg)
     }
     announce_listeners(&b);
     run_shards(&b, nshards);
-    start_lifecycle(&b);
+    if (start_http(&b) != 0) {
+        b.exit_code = 1;
+        stop_control_loop(&b);
+    } else {
+        start_lifecycle(&b);
+    }
 
     uv_run(&b.loop, UV_RUN_DEFAULT);
 

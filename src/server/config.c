@@ -38,6 +38,11 @@ struct cfg_def {
 
 /* The table. Keep it sorted by name: docs/configuration.md follows it. */
 static const struct cfg_def defs[] = {
+    { "admin.listeners", CFG_STRING, OFF(admin_listeners), 0, 0, "", false,
+      "brokerd: the admin HTTP listener, `http://host:port` (one), serving "
+      "`/metrics` (Prometheus), `/health`, `/ready` and the read-only "
+      "`/v1/...` JSON API on its own thread (docs/operations.md). Empty "
+      "means off. Port 0 picks a free port, logged at start." },
     { "advertised.listeners", CFG_STRING, OFF(advertised_listeners), 0, 0, "",
       false,
       "Listeners to publish to clients in Metadata and FindCoordinator, in "
@@ -579,6 +584,7 @@ int bk_config_load(struct bk_config *c,
 
 /* Parses "NAME://host:port[,...]" into out. */
 static int parse_listeners(const char *key,
+                           const char *want,
                            const char *text,
                            struct bk_listener_cfg *out,
                            unsigned *n,
@@ -639,11 +645,11 @@ static int parse_listeners(const char *key,
             return BK_ECONFIG;
         }
         l->port = (int)port;
-        if (strcmp(l->name, "PLAINTEXT") != 0) {
+        if (strcmp(l->name, want) != 0) {
             snprintf(err, errlen,
-                     "%s: listener '%s' is not supported (only PLAINTEXT "
-                     "is, so far)",
-                     key, l->name);
+                     "%s: listener '%s' is not supported (only %s is, so "
+                     "far)",
+                     key, l->name, want);
             return BK_ECONFIG;
         }
         (*n)++;
@@ -655,10 +661,35 @@ static int parse_listeners(const char *key,
     return 0;
 }
 
+/* admin.listeners: empty, or one http://host:port. */
+static int finish_admin(struct bk_config *c, char *err, size_t errlen)
+{
+    unsigned n = 0;
+    struct bk_listener_cfg l[BK_MAX_LISTENERS];
+    c->admin_on = false;
+    if (c->admin_listeners[0] == '\0') {
+        return 0;
+    }
+    int rv = parse_listeners("admin.listeners", "http", c->admin_listeners, l,
+                             &n, err, errlen);
+    if (rv != 0) {
+        return rv;
+    }
+    if (n != 1) {
+        snprintf(err, errlen,
+                 "admin.listeners: expected one http://host:port, got '%s'",
+                 c->admin_listeners);
+        return BK_ECONFIG;
+    }
+    c->admin = l[0];
+    c->admin_on = true;
+    return 0;
+}
+
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
 {
-    int rv = parse_listeners("listeners", c->listeners, c->listener,
-                             &c->nlisteners, err, errlen);
+    int rv = parse_listeners("listeners", "PLAINTEXT", c->listeners,
+                             c->listener, &c->nlisteners, err, errlen);
     if (rv != 0) {
         return rv;
     }
@@ -666,8 +697,9 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
         memcpy(c->advertised, c->listener, sizeof(c->listener));
         c->nadvertised = c->nlisteners;
     } else {
-        rv = parse_listeners("advertised.listeners", c->advertised_listeners,
-                             c->advertised, &c->nadvertised, err, errlen);
+        rv = parse_listeners("advertised.listeners", "PLAINTEXT",
+                             c->advertised_listeners, c->advertised,
+                             &c->nadvertised, err, errlen);
         if (rv != 0) {
             return rv;
         }
@@ -678,6 +710,10 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                      "advertised.listeners: port 0 cannot be advertised");
             return BK_ECONFIG;
         }
+    }
+    rv = finish_admin(c, err, errlen);
+    if (rv != 0) {
+        return rv;
     }
     if (c->log_dirs[0] == '\0') {
         snprintf(err, errlen, "log.dirs: must not be empty");

@@ -46,6 +46,7 @@ struct bk_voter_cfg {
 struct bk_config {
     int64_t node_id;
     char *listeners; /* owned strings */
+    char *admin_listeners;
     char *advertised_listeners;
     char *log_dirs;
     char *broker_rack;
@@ -143,6 +144,9 @@ struct bk_config {
      * brokers connect to (inter.broker.listener.name); 0 when unset. */
     unsigned controller_listener;
     unsigned inter_broker_listener;
+    /* admin.listeners parsed; admin_on false when it is empty. */
+    struct bk_listener_cfg admin;
+    bool admin_on;
 };
 
 /* Sets every field to its default. */

@@ -113,6 +113,30 @@ static void test_errors_name_key_and_reason(void **state)
     expect_error("group.consumer.migration.policy=sideways\n",
                  "group.consumer.migration.policy: 'sideways' is not one of");
     expect_error("node.id\n", ":1: expected key=value");
+    expect_error("admin.listeners=PLAINTEXT://127.0.0.1:9644\n",
+                 "admin.listeners: listener 'PLAINTEXT' is not supported");
+    expect_error("admin.listeners=http://a:1,http://b:2\n",
+                 "admin.listeners: expected one http://host:port");
+    expect_error("admin.listeners=http://a\n", "has no port");
+}
+
+static void test_admin_listener(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c, "log.dirs=/tmp/x\n", err, sizeof(err)), 0);
+    assert_false(c.admin_on); /* off by default */
+    bk_config_free(&c);
+    assert_int_equal(load_text(&c,
+                               "log.dirs=/tmp/x\n"
+                               "admin.listeners=http://[::1]:9644\n",
+                               err, sizeof(err)),
+                     0);
+    assert_true(c.admin_on);
+    assert_string_equal(c.admin.host, "::1");
+    assert_int_equal(c.admin.port, 9644);
+    bk_config_free(&c);
 }
 
 static void test_doc_lists_every_key(void **state)
@@ -352,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_parse_kafka_properties),
         cmocka_unit_test(test_errors_name_key_and_reason),
+        cmocka_unit_test(test_admin_listener),
         cmocka_unit_test(test_doc_lists_every_key),
         cmocka_unit_test(test_defaults_valid_and_typed),
         cmocka_unit_test(test_topic_defaults),
