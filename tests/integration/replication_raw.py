@@ -82,12 +82,20 @@ def metadata(port, topic):
     return out
 
 
-def create_topic(port, name, partitions, rf, configs=(), timeout=10.0):
-    """CreateTopics v5 (flexible) for one topic with a replication factor;
+def create_topic(port, name, partitions, rf, configs=(), assignment=None,
+                 timeout=10.0):
+    """CreateTopics v5 (flexible) for one topic with a replication factor,
+    or with assignment (a list of replica lists, partition i at index i);
     returns the topic's error code."""
     cfgs = [compact_str(k) + compact_str(v) + b"\x00" for k, v in configs]
+    assigned = []
+    if assignment is not None:
+        partitions, rf = -1, -1
+        assigned = [struct.pack(">i", i) + compact_array(
+            [struct.pack(">i", b) for b in reps]) + b"\x00"
+            for i, reps in enumerate(assignment)]
     topic = (compact_str(name) + struct.pack(">ih", partitions, rf) +
-             compact_array([]) + compact_array(cfgs) + b"\x00")
+             compact_array(assigned) + compact_array(cfgs) + b"\x00")
     body = compact_array([topic]) + struct.pack(">ib", int(timeout * 1000),
                                                 0) + b"\x00"
     r = call(port, 19, 5, body, timeout + 1)
