@@ -58,7 +58,8 @@ NOTES = {
     39: "delegation tokens: no issue yet",
     40: "delegation tokens: no issue yet",
     41: "delegation tokens: no issue yet",
-    43: "replication: issue 13",
+    43: "forwarded to the active controller; preferred and unclean (no "
+        "ELR: KIP-966 is not here)",
     45: "replication: issue 13",
     46: "replication: issue 13",
     48: "quotas: issue 15",

@@ -44,6 +44,11 @@ static void usage(FILE *out)
         "T |\n"
         "                   --shift-by N [--dry-run]\n"
         "  group delete GROUP...\n"
+        "  partition elect-leaders [--type preferred|unclean]\n"
+        "                   [--topic T [--partition P]]\n"
+        "                   move leadership to each partition's preferred\n"
+        "                   replica, or (unclean) to a live replica of a\n"
+        "                   leaderless partition; one line per partition\n"
         "  quorum add-controller ID HOST:PORT\n"
         "                   make a running controller (formatted with\n"
         "                   --no-initial-controllers) a voter; HOST:PORT is\n"
@@ -181,6 +186,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "group") == 0) {
         return bk_cmd_group(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "partition") == 0) {
+        return bk_cmd_partition(&cli, n - 1, rest + 1);
     }
     if (strcmp(rest[0], "quorum") == 0) {
         return bk_cmd_quorum(&cli, n - 1, rest + 1);

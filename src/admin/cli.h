@@ -50,6 +50,9 @@ int bk_cmd_consume(const struct bk_cli *cli, int argc, char **argv);
 /* brokerctl quorum add-controller ID HOST:PORT | remove-controller ID */
 int bk_cmd_quorum(const struct bk_cli *cli, int argc, char **argv);
 
+/* brokerctl partition elect-leaders [--type T] [--topic T [--partition P]] */
+int bk_cmd_partition(const struct bk_cli *cli, int argc, char **argv);
+
 /* brokerctl group list|describe|reset-offsets|delete */
 int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 

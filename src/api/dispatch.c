@@ -52,6 +52,8 @@ static const struct bk_handler handlers[] = {
     /* Served by every node, as Kafka's brokers do (forwarded to the active
      * controller), so kafka-metadata-quorum.sh works against any of them. */
     { BK_API_DESCRIBE_QUORUM, 0, 2, 0, bk_handle_describe_quorum },
+    /* Forwarded to the active controller (forward.c). */
+    { BK_API_ELECT_LEADERS, 0, 2, 0, bk_handle_elect_leaders },
     { BK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0,
       bk_handle_describe_topic_partitions },
     { BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records },

@@ -5,6 +5,7 @@ each broker's epoch as its log reports it (no Kafka API gives a broker's
 epoch to a client)."""
 import re
 import struct
+import threading
 import uuid
 
 from cluster_util import Reader
@@ -82,12 +83,20 @@ def metadata(port, topic):
     return out
 
 
-def create_topic(port, name, partitions, rf, configs=(), timeout=10.0):
-    """CreateTopics v5 (flexible) for one topic with a replication factor;
+def create_topic(port, name, partitions, rf, configs=(), assignment=None,
+                 timeout=10.0):
+    """CreateTopics v5 (flexible) for one topic with a replication factor,
+    or with assignment (a list of replica lists, partition i at index i);
     returns the topic's error code."""
     cfgs = [compact_str(k) + compact_str(v) + b"\x00" for k, v in configs]
+    assigned = []
+    if assignment is not None:
+        partitions, rf = -1, -1
+        assigned = [struct.pack(">i", i) + compact_array(
+            [struct.pack(">i", b) for b in reps]) + b"\x00"
+            for i, reps in enumerate(assignment)]
     topic = (compact_str(name) + struct.pack(">ih", partitions, rf) +
-             compact_array([]) + compact_array(cfgs) + b"\x00")
+             compact_array(assigned) + compact_array(cfgs) + b"\x00")
     body = compact_array([topic]) + struct.pack(">ib", int(timeout * 1000),
                                                 0) + b"\x00"
     r = call(port, 19, 5, body, timeout + 1)
@@ -133,3 +142,69 @@ def broker_epoch(log):
 
 def topic_uuid(tid):
     return str(uuid.UUID(bytes=bytes(tid)))
+
+
+class FakeBroker:
+    """A broker of the test's own, registered with the active controller
+    over the Kafka protocol (BrokerRegistration and BrokerHeartbeat v0, as
+    brokerd's nodes send them) and kept unfenced by a heartbeat thread. It
+    serves nothing: made the leader of a partition, it lets a test speak
+    for that leader (AlterPartition) without a real leader's replication
+    proposing ISR changes of its own meanwhile."""
+
+    def __init__(self, cluster, node_id, port):
+        self.c = cluster
+        self.id = node_id
+        self.port = port
+        self.epoch = None
+        self.incarnation = uuid.uuid4().bytes
+        self._stop = threading.Event()
+        self._thread = None
+
+    def _send(self, key, body):
+        """Sends to each node until one is the active controller; returns
+        the Reader past the error code, or None."""
+        for i in self.c.ids():
+            try:
+                r = call(self.c.port(i), key, 0, body, timeout=2.0)
+            except OSError:
+                continue
+            r.take(">i")  # throttle
+            if r.take(">h") == 0:
+                return r
+        return None
+
+    def register(self):
+        listener = (compact_str("PLAINTEXT") + compact_str("127.0.0.1") +
+                    struct.pack(">Hh", self.port, 0) + b"\x00")
+        features = [compact_str("metadata.version") +
+                    struct.pack(">hh", 7, 7) + b"\x00",
+                    compact_str("group.version") +
+                    struct.pack(">hh", 0, 1) + b"\x00"]
+        body = (struct.pack(">i", self.id) + compact_str(self.c.cluster_id) +
+                self.incarnation + compact_array([listener]) +
+                compact_array(features) + b"\x00" + b"\x00")
+        r = self._send(62, body)
+        if r is not None:
+            self.epoch = r.take(">q")
+        return self.epoch
+
+    def _heartbeat(self):
+        body = struct.pack(">iqqbb", self.id, self.epoch, 1 << 40, 0, 0)
+        return self._send(63, body + b"\x00")
+
+    def _run(self):
+        while not self._stop.wait(0.25):
+            self._heartbeat()
+
+    def start(self):
+        from cluster_util import wait_for
+        wait_for("broker %d registered" % self.id, self.register, 20.0)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
