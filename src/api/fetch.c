@@ -145,6 +145,16 @@ static void read_follower(struct bk_partition *p, struct fetch_item *it)
     int32_t div_epoch;
     int64_t div_end;
     int16_t err = bk_replica_check_follower(p, &f, &div_epoch, &div_end);
+    if (err == BK_KERR_OFFSET_OUT_OF_RANGE) {
+        /* The follower cuts back to the high watermark, or starts again at
+         * the log start, from these (replication/fetcher.c). */
+        it->out->error_code = err;
+        it->rr.log_start = bk_replica_log_start(p);
+        it->rr.high_watermark = bk_replica_high_watermark(p);
+        it->rr.last_stable = bk_replica_last_stable(p);
+        put_offsets(it);
+        return;
+    }
     if (err != BK_KERR_NONE) {
         set_error(it, err);
         return;

@@ -70,6 +70,11 @@ int32_t bk_log_latest_epoch(const struct bk_log *log)
     return log->nepochs > 0 ? log->epochs[log->nepochs - 1].epoch : -1;
 }
 
+int64_t bk_log_epoch_first_start(const struct bk_log *log)
+{
+    return log->nepochs > 0 ? log->epochs[0].start : -1;
+}
+
 int bk_log_epoch_end_offset(const struct bk_log *log,
                             int32_t epoch,
                             int32_t *found_epoch,

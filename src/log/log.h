@@ -490,6 +490,10 @@ int bk_log_assign_epoch(struct bk_log *log, int32_t epoch);
 /* OffsetsForLeaderEpoch: the largest cached epoch <= epoch and its end
  * offset (the start of the next epoch, or the log end for the latest).
  * Returns BK_ENOTFOUND (answer -1/-1) when epoch is below all entries. */
+/* Where the oldest epoch of the leader-epoch cache starts, or -1 when the
+ * cache is empty. */
+int64_t bk_log_epoch_first_start(const struct bk_log *log);
+
 int bk_log_epoch_end_offset(const struct bk_log *log,
                             int32_t epoch,
                             int32_t *found_epoch,

@@ -144,7 +144,10 @@ struct bk_partition {
     int32_t *want_isr;
     int32_t n_want_isr;
     int64_t isr_sent_ms;
-    int32_t peers_epoch;        /* leader epoch the peers were reset at */
+    int32_t peers_epoch; /* leader epoch the peers were reset at */
+    /* KIP-704: led after an unclean election, until the controller
+     * records this leader's AlterPartition saying it recovered. */
+    bool recovering;
     int64_t epoch_start_offset; /* this log's end when it became leader */
     struct bk_replica_hw_wait *hw_waits;
 };

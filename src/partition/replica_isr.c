@@ -198,6 +198,22 @@ static void reset_peers(struct bk_partition *p, int64_t now_ms)
     p->epoch_start_offset = bk_log_end_offset(p->log);
 }
 
+/* KIP-704: a leader chosen by an unclean election has nothing to recover
+ * (its log is what it is: followers truncate to it), so it tells the
+ * controller at once, which lets the ISR grow again. The ISR it sends is
+ * the committed one; the request says RECOVERED. */
+static void propose_recovered(struct bk_partition *p)
+{
+    if (!p->recovering || p->isr_inflight) {
+        return;
+    }
+    if (copy_set(&p->want_isr, &p->n_want_isr, p->isr, p->n_isr) != 0) {
+        return; /* the next assignment tries again */
+    }
+    p->isr_inflight = true;
+    bk_part_isr_changed(p);
+}
+
 int bk_replica_set_assignment(struct bk_partition *p,
                               const struct bk_md_partition *mp,
                               int64_t now_ms)
@@ -219,11 +235,13 @@ int bk_replica_set_assignment(struct bk_partition *p,
         p->isr_inflight = false; /* the controller decided */
     }
     p->partition_epoch = mp->partition_epoch;
+    p->recovering = mp->leader_recovery_state != 0;
     if (p->role == BK_REPLICA_LEADER && p->peers_epoch != p->leader_epoch) {
         reset_peers(p, now_ms);
     }
     if (p->role == BK_REPLICA_LEADER) {
         bk_replica_advance_hw(p);
+        propose_recovered(p);
     }
     return 0;
 }
@@ -254,6 +272,15 @@ int16_t bk_replica_check_follower(struct bk_partition *p,
     int32_t epoch = -1;
     int64_t end = -1;
     bk_replica_epoch_end(p, f->last_fetched_epoch, &epoch, &end);
+    if (epoch < 0 && bk_log_epoch_first_start(p->log) >= 0) {
+        /* Kafka's endOffsetFor with no epoch at or below the follower's:
+         * its epoch ends where this log's oldest epoch starts (after an
+         * unclean election, the follower wrote in an epoch this leader
+         * never had). */
+        *div_epoch = f->last_fetched_epoch;
+        *div_end = bk_log_epoch_first_start(p->log);
+        return BK_KERR_NONE;
+    }
     if (epoch < 0 || end < 0) {
         return BK_KERR_OFFSET_OUT_OF_RANGE;
     }
@@ -270,8 +297,10 @@ int16_t bk_replica_check_follower(struct bk_partition *p,
 static void maybe_expand(struct bk_partition *p,
                          const struct bk_replica_peer *r)
 {
-    if (p->isr_inflight || has_member(p->isr, p->n_isr, r->id) ||
-        r->log_end < bk_log_hw(p->log) || r->log_end < p->epoch_start_offset) {
+    /* KIP-704: no follower joins before the leader has recovered. */
+    if (p->isr_inflight || p->recovering ||
+        has_member(p->isr, p->n_isr, r->id) || r->log_end < bk_log_hw(p->log) ||
+        r->log_end < p->epoch_start_offset) {
         return;
     }
     int32_t *want = bk_malloc((size_t)(p->n_isr + 1) * sizeof(*want));
@@ -415,6 +444,7 @@ void bk_replica_isr_answer(struct bk_partition *p,
             }
             p->partition_epoch = partition_epoch;
             p->isr_inflight = false;
+            p->recovering = false; /* every proposal says RECOVERED */
             bk_replica_advance_hw(p);
             return;
         case BK_KERR_FENCED_LEADER_EPOCH:

@@ -329,6 +329,13 @@ static void test_follower_checks(void **state)
     from.fetch_offset = 3;
     assert_int_equal(bk_replica_check_follower(f->p, &from, &de, &dend), 0);
     assert_int_equal(de, -1);
+    /* An epoch older than any this log has (the follower led alone before
+     * an unclean election): it ends where this log's first epoch starts. */
+    from.last_fetched_epoch = 0;
+    from.fetch_offset = 4;
+    assert_int_equal(bk_replica_check_follower(f->p, &from, &de, &dend), 0);
+    assert_int_equal(de, 0);
+    assert_int_equal(dend, 0);
     /* A follower is refused once this replica follows. */
     assert_int_equal(bk_replica_become_follower(f->p, 4, 2), 0);
     assert_int_equal(bk_replica_check_follower(f->p, &from, &de, &dend),
