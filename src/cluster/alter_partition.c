@@ -71,12 +71,11 @@ int bk_md_alter_partition_prepare(
         }
         for (int32_t k = 0; k < np; k++) {
             int32_t n = isr_count(&rt->partitions[k], version);
+            /* A refused partition keeps the schema's defaults (zero, an
+             * empty ISR), as Kafka answers it. */
             t->partitions[k] = (resp_part){
                 .partition_index = rt->partitions[k].partition_index,
-                .leader_id = -1,
-                .leader_epoch = -1,
                 .isr = bk_arena_alloc(arena, sizeof(int32_t) * (size_t)n + 1),
-                .partition_epoch = -1,
             };
             if (t->partitions[k].isr == NULL) {
                 return BK_ENOMEM;

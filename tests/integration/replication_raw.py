@@ -140,6 +140,15 @@ def broker_epoch(log):
     return int(found[-1]) if found else None
 
 
+def assert_clean_logs(c):
+    """No node crashed, failed an assertion or met a sanitizer."""
+    for i in c.ids():
+        log = c.log(i)
+        for bad in ("Assertion", "AddressSanitizer", "runtime error",
+                    "Segmentation"):
+            assert bad not in log, "node %d:\n%s" % (i, log[-3000:])
+
+
 def topic_uuid(tid):
     return str(uuid.UUID(bytes=bytes(tid)))
 

@@ -18,8 +18,8 @@ import pytest
 
 from cluster_util import Cluster, metadata as metadata_v1, wait_for
 from harness import REPO, brokerctl_path
-from replication_raw import (alter_partition, broker_epoch, create_topic,
-                             metadata)
+from replication_raw import (alter_partition, assert_clean_logs,
+                             broker_epoch, create_topic, metadata)
 
 SETTLE = 20.0
 INVALID_UPDATE_VERSION = 95
@@ -141,6 +141,7 @@ def kafka_leader_election(kafka_lib, bootstrap, *args):
 def test_failover_and_preferred(kafka_lib):
     with Cluster(3) as c:
         run_failover(c, kafka_lib)
+        assert_clean_logs(c)
 
 
 def test_unclean_election():
@@ -148,6 +149,7 @@ def test_unclean_election():
     # controllers keep their quorum with one of them down.
     with Cluster(4, extra=("--controllers", "3")) as c:
         run_unclean(c)
+        assert_clean_logs(c)
 
 
 def in_sync(c, nodes, topic, n, broker):
@@ -270,3 +272,4 @@ def test_auto_leader_rebalance():
         # No election asked: the controller's check moves it back.
         shows(c, ids, "bal", 1, lambda ps: ps[0]["leader"] == 3,
               "leadership back on 3")
+        assert_clean_logs(c)

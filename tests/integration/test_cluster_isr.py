@@ -11,8 +11,9 @@ import pytest
 
 from cluster_util import Cluster, metadata as metadata_v1, wait_for
 from harness import free_port
-from replication_raw import (FakeBroker, alter_partition, broker_epoch,
-                             create_topic, metadata)
+from replication_raw import (FakeBroker, alter_partition,
+                             assert_clean_logs, broker_epoch, create_topic,
+                             metadata)
 
 SETTLE = 15.0
 NOT_CONTROLLER = 41
@@ -107,3 +108,4 @@ def test_alter_partition_changes_isr_everywhere(cluster):
             top, _ = send([LEADER], pepoch + 1, port=c.port(i))
             assert top == NOT_CONTROLLER
     isr_everywhere(c, "isr", [LEADER, 1])
+    assert_clean_logs(c)

@@ -968,6 +968,10 @@ static void test_alter_partition(void **state)
     send_alter(md, &req, &arena, &resp);
     assert_int_equal(resp.error_code, 0);
     assert_int_equal(resp.topics[0].partitions[0].error_code, 95);
+    /* Refused: the schema's defaults, as Kafka answers. */
+    assert_int_equal(resp.topics[0].partitions[0].leader_id, 0);
+    assert_int_equal(resp.topics[0].partitions[0].partition_epoch, 0);
+    assert_int_equal(resp.topics[0].partitions[0].isr_count, 0);
 
     req.broker_epoch = epochs[1] + 1000;
     send_alter(md, &req, &arena, &resp);
