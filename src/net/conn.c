@@ -87,6 +87,7 @@ struct bk_conn {
     uint64_t id;
     char peer[64];
     char client_id[64];
+    struct bk_conn_origin origin;
 
     uint8_t key[16]; /* peer address, as counted in the group's limits */
 
@@ -137,6 +138,11 @@ static void poll_cb(uv_poll_t *p, int status, int events);
 uint64_t bk_conn_id(const struct bk_conn *c)
 {
     return c->id;
+}
+
+unsigned bk_conn_listener(const struct bk_conn *c)
+{
+    return c->origin.listener;
 }
 
 const char *bk_conn_peer(const struct bk_conn *c)
@@ -939,7 +945,8 @@ static void peer_name(int fd, char *out, size_t len)
 void bk_conn_adopt(struct bk_shard *s,
                    int fd,
                    uint64_t id,
-                   const uint8_t key[16])
+                   const uint8_t key[16],
+                   const struct bk_conn_origin *origin)
 {
     struct bk_conn *c = bk_calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -950,6 +957,7 @@ void bk_conn_adopt(struct bk_shard *s,
     c->shard = s;
     c->id = id;
     c->fd = fd;
+    c->origin = *origin;
     memcpy(c->key, key, sizeof(c->key));
     c->last_active = uv_now(&s->loop);
     c->poll.data = c;

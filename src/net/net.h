@@ -185,15 +185,19 @@ struct bk_listener {
     uint64_t shed;       /* connections closed unserved this episode */
     uint64_t refused;    /* refused by the per-address limit */
     uint64_t refused_logged;
+    unsigned index; /* which listener: bk_conn_listener() of its conns */
 };
 
 /* Binds and listens on host:port (numeric IPv4/IPv6 or "localhost"), and
- * accepts on loop, handing sockets to g. On failure returns a BK_E* code and
- * writes one line into errmsg ("cannot listen on 127.0.0.1:9092: address
- * already in use"). port 0 picks a free port; *bound_port gets it. */
+ * accepts on loop, handing sockets to g; each connection remembers index
+ * (the listener's place in the configuration). On failure returns a BK_E*
+ * code and writes one line into errmsg ("cannot listen on 127.0.0.1:9092:
+ * address already in use"). port 0 picks a free port; *bound_port gets
+ * it. */
 int bk_listener_open(struct bk_listener *l,
                      uv_loop_t *loop,
                      struct bk_shards *g,
+                     unsigned index,
                      const char *host,
                      int port,
                      int *bound_port,
@@ -259,6 +263,10 @@ void bk_req_noreply(struct bk_req *req);
 /* Completes req by closing its connection, as Kafka does for a request it
  * cannot parse. Earlier answers already queued are dropped. */
 void bk_req_fail(struct bk_req *req, const char *why);
+
+/* The index of the listener the connection was accepted on (as given to
+ * bk_listener_open; 0 for bk_shards_adopt_fd). */
+unsigned bk_conn_listener(const struct bk_conn *c);
 
 /* Connection identity, for logs. */
 uint64_t bk_conn_id(const struct bk_conn *c);

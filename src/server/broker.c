@@ -248,12 +248,15 @@ static void start_lifecycle(struct broker *b)
         lc_ready(b);
         return;
     }
+    unsigned ib = cfg->inter_broker_listener;
     struct bk_lc_config lc = {
         .node_id = (int32_t)cfg->node_id,
         .cluster_id = b->datadir.cluster_id,
         .incarnation = b->incarnation,
-        .host = b->api.advertised[0].host,
-        .port = b->api.advertised[0].port,
+        .listener_name = cfg->listener[ib].name,
+        .security_protocol = (int16_t)cfg->listener[ib].protocol,
+        .host = b->api.advertised[ib].host,
+        .port = b->api.advertised[ib].port,
         .rack = cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
         .heartbeat_ms = (unsigned)cfg->broker_heartbeat_interval_ms,
         .register_ms = (unsigned)cfg->initial_broker_registration_timeout_ms,
@@ -362,7 +365,7 @@ static int open_listeners(struct broker *b, char *err, size_t errlen)
         const struct bk_listener_cfg *l = &cfg->listener[i];
         int port = 0;
         char why[300];
-        int rv = bk_listener_open(&b->listeners[i], &b->loop, &b->shards,
+        int rv = bk_listener_open(&b->listeners[i], &b->loop, &b->shards, i,
                                   l->host, l->port, &port, why, sizeof(why));
         if (rv != 0) {
             snprintf(err, errlen, "listeners: %s", why);
@@ -450,10 +453,12 @@ static void announce_listeners(struct broker *b)
         if (i < b->api.nadvertised && b->api.advertised[i].port == 0) {
             b->api.advertised[i].port = b->bound_port[i];
         }
-        bk_diag_info("server",
-                     "listener=%s://%s:%d shards=%u msg=\"listening\"",
-                     cfg->listener[i].name, cfg->listener[i].host,
-                     b->bound_port[i], b->shards.n);
+        bk_diag_info(
+            "server",
+            "listener=%s://%s:%d protocol=%s shards=%u "
+            "msg=\"listening\"",
+            cfg->listener[i].name, cfg->listener[i].host, b->bound_port[i],
+            bk_sec_protocol_name(cfg->listener[i].protocol), b->shards.n);
     }
 }
 

@@ -41,8 +41,11 @@ static const struct cfg_def defs[] = {
     { "advertised.listeners", CFG_STRING, OFF(advertised_listeners), 0, 0, "",
       false,
       "Listeners to publish to clients in Metadata and FindCoordinator, in "
-      "the same form as `listeners`. Clients reconnect to these addresses, so "
-      "they must be reachable from the clients. Empty means `listeners`." },
+      "the same form as `listeners`; each names a listener of `listeners`, "
+      "and a client is given the address advertised for the listener its "
+      "request came in on. Clients reconnect to these addresses, so they "
+      "must be reachable from the clients. A listener left out (or an empty "
+      "value) is advertised as it is in `listeners`." },
     { "auto.create.topics.enable", CFG_BOOL, OFF(auto_create_topics_enable), 0,
       1, "true", false,
       "Create a topic when a client asks Metadata for one that does not "
@@ -90,8 +93,9 @@ static const struct cfg_def defs[] = {
       0, 0, "", false,
       "Comma-separated names of the listeners that serve the controller's "
       "requests; each must be the name of a listener in `listeners`, and "
-      "the first one is used. Empty means the first listener in "
-      "`listeners`." },
+      "the first one is used, and it must be a PLAINTEXT listener (brokerd "
+      "nodes talk to each other in plaintext so far). Empty means the first "
+      "PLAINTEXT listener in `listeners`." },
     { "controller.quorum.bootstrap.servers", CFG_LIST,
       OFF(controller_quorum_bootstrap_servers), 0, 0, "", false,
       "Comma-separated `host:port` Kafka listeners of the controllers, which "
@@ -154,13 +158,26 @@ static const struct cfg_def defs[] = {
     { "inter.broker.listener.name", CFG_STRING, OFF(inter_broker_listener_name),
       0, 0, "", false,
       "Name of the listener other brokers connect to; it must be the name of "
-      "a listener in `listeners`. Empty means the first listener in "
-      "`listeners`." },
+      "a PLAINTEXT listener in `listeners`. It is the address this broker "
+      "registers with the controller, so other brokers' addresses in "
+      "Metadata are on this listener. Empty means the first PLAINTEXT "
+      "listener in `listeners`." },
+    { "listener.security.protocol.map", CFG_STRING,
+      OFF(listener_security_protocol_map), 0, 0,
+      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+      "SASL_SSL:SASL_SSL",
+      false,
+      "Comma-separated `NAME:PROTOCOL` pairs giving the security protocol "
+      "of each listener name (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL), "
+      "as in Kafka, e.g. `INTERNAL:PLAINTEXT,EXTERNAL:SSL`. Every name in "
+      "`listeners` must be in it." },
     { "listeners", CFG_STRING, OFF(listeners), 0, 0,
       "PLAINTEXT://127.0.0.1:9092", false,
-      "Comma-separated `NAME://host:port` addresses to listen on. Only the "
-      "PLAINTEXT security protocol is supported so far. An empty host means "
-      "all interfaces; port 0 picks a free port (logged at start-up)." },
+      "Comma-separated `NAME://host:port` addresses to listen on, each with "
+      "its own name; `listener.security.protocol.map` gives each name's "
+      "security protocol (PLAINTEXT or SSL; SASL is not supported yet). An "
+      "empty host means all interfaces; port 0 picks a free port (logged "
+      "at start-up)." },
     { "log.cleaner.backoff.ms", CFG_LONG, OFF(log_cleaner_backoff_ms), 0,
       I32MAX, "15000", false,
       "How often the cleaner looks at a compacted partition "
@@ -518,107 +535,11 @@ int bk_config_load(struct bk_config *c,
     return rv;
 }
 
-/* Parses "NAME://host:port[,...]" into out. */
-static int parse_listeners(const char *key,
-                           const char *text,
-                           struct bk_listener_cfg *out,
-                           unsigned *n,
-                           char *err,
-                           size_t errlen)
-{
-    char buf[1024];
-    *n = 0;
-    if (strlen(text) >= sizeof(buf)) {
-        snprintf(err, errlen, "%s: value too long", key);
-        return BK_ECONFIG;
-    }
-    strcpy(buf, text);
-    char *save = NULL;
-    for (char *item = strtok_r(buf, ",", &save); item != NULL;
-         item = strtok_r(NULL, ",", &save)) {
-        item = trim(item);
-        if (*n == BK_MAX_LISTENERS) {
-            snprintf(err, errlen, "%s: more than %d listeners", key,
-                     BK_MAX_LISTENERS);
-            return BK_ECONFIG;
-        }
-        struct bk_listener_cfg *l = &out[*n];
-        char *scheme = strstr(item, "://");
-        if (scheme == NULL || scheme == item ||
-            (size_t)(scheme - item) >= sizeof(l->name)) {
-            snprintf(err, errlen, "%s: '%s' is not NAME://host:port", key,
-                     item);
-            return BK_ECONFIG;
-        }
-        memcpy(l->name, item, (size_t)(scheme - item));
-        l->name[scheme - item] = '\0';
-        char *hostport = scheme + 3;
-        char *colon = strrchr(hostport, ':');
-        if (colon == NULL) {
-            snprintf(err, errlen, "%s: '%s' has no port", key, item);
-            return BK_ECONFIG;
-        }
-        *colon = '\0';
-        char *host = hostport;
-        size_t hl = strlen(host);
-        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-            host[hl - 1] = '\0';
-            host++;
-        }
-        if (strlen(host) >= sizeof(l->host)) {
-            snprintf(err, errlen, "%s: host name too long", key);
-            return BK_ECONFIG;
-        }
-        strcpy(l->host, host);
-        char *end;
-        errno = 0;
-        long port = strtol(colon + 1, &end, 10);
-        if (errno != 0 || end == colon + 1 || *end != '\0' || port < 0 ||
-            port > 65535) {
-            snprintf(err, errlen, "%s: '%s' is not a port number", key,
-                     colon + 1);
-            return BK_ECONFIG;
-        }
-        l->port = (int)port;
-        if (strcmp(l->name, "PLAINTEXT") != 0) {
-            snprintf(err, errlen,
-                     "%s: listener '%s' is not supported (only PLAINTEXT "
-                     "is, so far)",
-                     key, l->name);
-            return BK_ECONFIG;
-        }
-        (*n)++;
-    }
-    if (*n == 0) {
-        snprintf(err, errlen, "%s: no listener given", key);
-        return BK_ECONFIG;
-    }
-    return 0;
-}
-
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
 {
-    int rv = parse_listeners("listeners", c->listeners, c->listener,
-                             &c->nlisteners, err, errlen);
+    int rv = bk_config_finish_listeners(c, err, errlen);
     if (rv != 0) {
         return rv;
-    }
-    if (c->advertised_listeners[0] == '\0') {
-        memcpy(c->advertised, c->listener, sizeof(c->listener));
-        c->nadvertised = c->nlisteners;
-    } else {
-        rv = parse_listeners("advertised.listeners", c->advertised_listeners,
-                             c->advertised, &c->nadvertised, err, errlen);
-        if (rv != 0) {
-            return rv;
-        }
-    }
-    for (unsigned i = 0; i < c->nadvertised; i++) {
-        if (c->advertised[i].port == 0) {
-            snprintf(err, errlen,
-                     "advertised.listeners: port 0 cannot be advertised");
-            return BK_ECONFIG;
-        }
     }
     if (c->log_dirs[0] == '\0') {
         snprintf(err, errlen, "log.dirs: must not be empty");

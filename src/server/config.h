@@ -29,10 +29,21 @@
 /* Room for bk_config_voters_text() of BK_MAX_VOTERS voters. */
 #define BK_VOTERS_TEXT_SIZE (BK_MAX_VOTERS * 280)
 
+/* Kafka's security protocols (SecurityProtocol ids, as BrokerRegistration
+ * sends them). */
+enum bk_sec_protocol {
+    BK_SEC_PLAINTEXT = 0,
+    BK_SEC_SSL = 1,
+    BK_SEC_SASL_PLAINTEXT = 2,
+    BK_SEC_SASL_SSL = 3,
+};
+
 struct bk_listener_cfg {
-    char name[32]; /* "PLAINTEXT" */
+    char name[32]; /* upper case, as Kafka normalises it: "PLAINTEXT" */
     char host[256];
     int port;
+    /* From listener.security.protocol.map (listener[] only). */
+    enum bk_sec_protocol protocol;
 };
 
 /* One entry of controller.quorum.voters ("id@host:port") or of
@@ -47,6 +58,7 @@ struct bk_config {
     int64_t node_id;
     char *listeners; /* owned strings */
     char *advertised_listeners;
+    char *listener_security_protocol_map;
     char *log_dirs;
     char *broker_rack;
     int64_t num_partitions;
@@ -115,6 +127,9 @@ struct bk_config {
     struct bk_topic_settings topic_defaults;
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];
     unsigned nlisteners;
+    /* advertised[i] is what clients of listener[i] are given: its entry
+     * in advertised.listeners, else listener[i] itself (nadvertised ==
+     * nlisteners). */
     struct bk_listener_cfg advertised[BK_MAX_LISTENERS];
     unsigned nadvertised;
     /* process.roles: a combined node (the default) has both. */
@@ -153,6 +168,13 @@ int bk_config_set(struct bk_config *c,
 
 /* Cross-field checks and derived values (listeners parsed). */
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
+
+/* The index in c->listener of the listener called name (any case), or
+ * -1. */
+int bk_config_listener_index(const struct bk_config *c, const char *name);
+
+/* Kafka's name of a security protocol ("SSL"); static. */
+const char *bk_sec_protocol_name(enum bk_sec_protocol p);
 
 /* Writes the voters of c as one canonical line, sorted by id
  * ("1@h:9093,2@h:9093"; empty for the single-node quorum), so that two

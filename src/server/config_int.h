@@ -13,4 +13,10 @@
  * the setting(s) in err. */
 int bk_config_finish_cluster(struct bk_config *c, char *err, size_t errlen);
 
+/* The listener part of bk_config_finish(): parses listeners,
+ * listener.security.protocol.map and advertised.listeners into c->listener
+ * and c->advertised (one advertised entry per listener, by name). On
+ * failure returns BK_ECONFIG with one line naming the setting in err. */
+int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen);
+
 #endif /* BK_SERVER_CONFIG_INT_H */
