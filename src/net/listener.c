@@ -76,7 +76,7 @@ void bk_shards_adopt_fd(struct bk_shards *g, int fd)
         close(fd);
         return;
     }
-    struct bk_conn_origin origin = { .listener = 0 };
+    struct bk_conn_origin origin = { .listener = 0, .tls = NULL };
     adopt_counted(g, fd, key, &origin);
 }
 
@@ -210,15 +210,14 @@ static void accept_cb(uv_poll_t *p, int status, int events)
             refuse(l, fd);
             continue;
         }
-        struct bk_conn_origin origin = { .listener = l->index };
-        adopt_counted(g, fd, key, &origin);
+        adopt_counted(g, fd, key, &l->origin);
     }
 }
 
 int bk_listener_open(struct bk_listener *l,
                      uv_loop_t *loop,
                      struct bk_shards *g,
-                     unsigned index,
+                     const struct bk_conn_origin *origin,
                      const char *host,
                      int port,
                      int *bound_port,
@@ -229,7 +228,7 @@ int bk_listener_open(struct bk_listener *l,
     l->fd = -1;
     l->spare_fd = -1;
     l->group = g;
-    l->index = index;
+    l->origin = *origin;
     l->backoff_ms = BACKOFF_MIN_MS;
     snprintf(l->addr, sizeof(l->addr), "%s:%d", host, port);
 

@@ -14,11 +14,6 @@ void bk_conns_drain(struct bk_shard *s);
 /* Close every connection now. */
 void bk_conns_close_all(struct bk_shard *s);
 
-/* What an accepted socket brings from its listener. */
-struct bk_conn_origin {
-    unsigned listener; /* bk_listener.index */
-};
-
 /* Adopt an accepted socket on shard s (shard thread). key is the peer's
  * address as bk_net_addr_key() made it; the connection releases it from
  * the group's limits when it is freed. */

@@ -20,6 +20,7 @@
 #define CFG_SHORT  BK_MD_CFG_SHORT
 #define CFG_LONG   BK_MD_CFG_LONG
 #define CFG_LIST   BK_MD_CFG_LIST
+#define CFG_PASS   BK_MD_CFG_PASSWORD
 
 struct cfg_def {
     const char *name;
@@ -334,6 +335,63 @@ static const struct cfg_def defs[] = {
       I32MAX, "104857600", false,
       "The largest request the broker reads. A larger size prefix closes "
       "the connection before anything is allocated." },
+    { "ssl.cipher.suites", CFG_LIST, OFF(ssl_cipher_suites), 0, 0, "", false,
+      "SSL listeners: the cipher suites offered, comma-separated, in "
+      "Kafka's (IANA) names such as `TLS_AES_128_GCM_SHA256` or "
+      "`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` (OpenSSL's names work for "
+      "TLS 1.2 too); each enabled protocol needs one of its own. Empty "
+      "means OpenSSL's defaults." },
+    { "ssl.client.auth", CFG_STRING, OFF(ssl_client_auth), 0, 0, "none", false,
+      "SSL listeners: whether clients must present a certificate: none, "
+      "requested (verified when sent) or required (mTLS). The principal is "
+      "the certificate's subject, see `ssl.principal.mapping.rules`." },
+    { "ssl.enabled.protocols", CFG_LIST, OFF(ssl_enabled_protocols), 0, 0,
+      "TLSv1.2,TLSv1.3", false,
+      "SSL listeners: the TLS versions accepted, TLSv1.2 and/or TLSv1.3." },
+    { "ssl.endpoint.identification.algorithm", CFG_STRING,
+      OFF(ssl_endpoint_identification_algorithm), 0, 0, "https", false,
+      "Host name checking of the server's certificate, done by clients "
+      "(and by brokers as clients, once they connect over TLS); accepted "
+      "for Kafka compatibility, a server does not use it." },
+    { "ssl.key.password", CFG_PASS, OFF(ssl_key_password), 0, 0, "", false,
+      "SSL listeners: the password of an encrypted private key (PKCS#8) in "
+      "`ssl.keystore.location` or `ssl.keystore.key`." },
+    { "ssl.keystore.certificate.chain", CFG_PASS,
+      OFF(ssl_keystore_certificate_chain), 0, 0, "", false,
+      "SSL listeners: the certificate chain in PEM, inline (the server's "
+      "certificate first), with `ssl.keystore.key`; instead of "
+      "`ssl.keystore.location`. Line breaks inside may be left out." },
+    { "ssl.keystore.key", CFG_PASS, OFF(ssl_keystore_key), 0, 0, "", false,
+      "SSL listeners: the private key in PEM (PKCS#8), inline, with "
+      "`ssl.keystore.certificate.chain`." },
+    { "ssl.keystore.location", CFG_STRING, OFF(ssl_keystore_location), 0, 0, "",
+      false,
+      "SSL listeners: a PEM file holding the private key and the "
+      "certificate chain (the server's certificate first)." },
+    { "ssl.keystore.type", CFG_STRING, OFF(ssl_keystore_type), 0, 0, "PEM",
+      false,
+      "SSL listeners: the keystore format; only PEM is supported (Kafka's "
+      "default is JKS)." },
+    { "ssl.principal.mapping.rules", CFG_STRING,
+      OFF(ssl_principal_mapping_rules), 0, 0, "DEFAULT", false,
+      "SSL listeners: how a client certificate's subject (RFC 2253, as "
+      "Kafka writes it: `CN=alice,OU=eng,O=acme`) becomes the principal "
+      "`User:<name>`: comma-separated `RULE:pattern/replacement/[LU]` "
+      "rules, the first whose pattern matches the whole subject applying "
+      "(`$1` for a group; L or U to lower or upper case), and `DEFAULT` for "
+      "the subject itself. Patterns are POSIX extended regular expressions "
+      "(no lazy `*?`). A subject no rule applies to is refused." },
+    { "ssl.truststore.certificates", CFG_PASS, OFF(ssl_truststore_certificates),
+      0, 0, "", false,
+      "SSL listeners: the CA certificates that client certificates must "
+      "chain to, in PEM, inline; instead of `ssl.truststore.location`." },
+    { "ssl.truststore.location", CFG_STRING, OFF(ssl_truststore_location), 0, 0,
+      "", false,
+      "SSL listeners: a PEM file of the CA certificates that client "
+      "certificates must chain to (needed unless `ssl.client.auth` is "
+      "none)." },
+    { "ssl.truststore.type", CFG_STRING, OFF(ssl_truststore_type), 0, 0, "PEM",
+      false, "SSL listeners: the truststore format; only PEM is supported." },
 };
 
 #define NDEFS (sizeof(defs) / sizeof(defs[0]))
@@ -466,12 +524,22 @@ int bk_config_set(struct bk_config *c,
                   char *err,
                   size_t errlen)
 {
+    if (strncmp(key, "listener.name.", 14) == 0) {
+        return bk_config_set_override(c, key, value, err, errlen);
+    }
     const struct cfg_def *d = find_def(key);
     if (d == NULL) {
         snprintf(err, errlen, "unknown configuration key '%s'", key);
         return BK_ECONFIG;
     }
     return set_value(c, d, value, err, errlen);
+}
+
+const char *bk_config_setting_name(const char *key)
+{
+    const struct cfg_def *d = find_def(key);
+    return d != NULL && !is_int(d->type) && d->type != CFG_BOOL ? d->name
+                                                                : NULL;
 }
 
 static char *trim(char *s)
@@ -583,6 +651,10 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
 
 void bk_config_free(struct bk_config *c)
 {
+    for (unsigned i = 0; i < c->noverrides; i++) {
+        bk_free(c->overrides[i].value);
+    }
+    c->noverrides = 0;
     for (size_t i = 0; i < NDEFS; i++) {
         if (!is_int(defs[i].type) && defs[i].type != CFG_BOOL) {
             char **slot = (char **)((char *)c + defs[i].offset);

@@ -26,6 +26,8 @@
 /* As many voters as the metadata quorum takes (cluster/controller.c). */
 #define BK_MAX_VOTERS    16
 #define BK_MAX_BOOTSTRAP 16
+/* listener.name.<name>.ssl.* settings one file may hold. */
+#define BK_MAX_LISTENER_OVERRIDES 64
 /* Room for bk_config_voters_text() of BK_MAX_VOTERS voters. */
 #define BK_VOTERS_TEXT_SIZE (BK_MAX_VOTERS * 280)
 
@@ -52,6 +54,14 @@ struct bk_voter_cfg {
     int32_t id;
     char host[256]; /* without the brackets of an IPv6 address */
     int port;
+};
+
+/* One listener.name.<listener>.<key> setting (Kafka's per-listener
+ * override of an ssl.* setting). */
+struct bk_listener_override {
+    char listener[32]; /* upper case */
+    const char *key;   /* static: the setting's name in the table */
+    char *value;       /* owned */
 };
 
 struct bk_config {
@@ -120,6 +130,23 @@ struct bk_config {
     int64_t log_roll_hours;
     int64_t log_segment_bytes;
     int64_t message_max_bytes;
+    /* TLS of SSL listeners (Kafka's names); each may be overridden per
+     * listener (overrides below). */
+    char *ssl_cipher_suites;
+    char *ssl_client_auth;
+    char *ssl_enabled_protocols;
+    char *ssl_endpoint_identification_algorithm;
+    char *ssl_key_password;
+    char *ssl_keystore_certificate_chain;
+    char *ssl_keystore_key;
+    char *ssl_keystore_location;
+    char *ssl_keystore_type;
+    char *ssl_principal_mapping_rules;
+    char *ssl_truststore_certificates;
+    char *ssl_truststore_location;
+    char *ssl_truststore_type;
+    struct bk_listener_override overrides[BK_MAX_LISTENER_OVERRIDES];
+    unsigned noverrides;
 
     /* Derived by bk_config_finish(). */
     /* What a topic that sets none of its configs gets: the settings above
@@ -172,6 +199,13 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
 /* The index in c->listener of the listener called name (any case), or
  * -1. */
 int bk_config_listener_index(const struct bk_config *c, const char *name);
+
+/* The effective value of string setting key for listener (its
+ * listener.name.<listener>.<key> if set, else key's own value). Borrowed
+ * from c; NULL for an unknown key. */
+const char *bk_config_listener_str(const struct bk_config *c,
+                                   const char *listener,
+                                   const char *key);
 
 /* Kafka's name of a security protocol ("SSL"); static. */
 const char *bk_sec_protocol_name(enum bk_sec_protocol p);

@@ -19,4 +19,14 @@ int bk_config_finish_cluster(struct bk_config *c, char *err, size_t errlen);
  * failure returns BK_ECONFIG with one line naming the setting in err. */
 int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen);
 
+/* Sets listener.name.<listener>.<key> (key an ssl.* string setting). */
+int bk_config_set_override(struct bk_config *c,
+                           const char *full_key,
+                           const char *value,
+                           char *err,
+                           size_t errlen);
+
+/* The table's static name of a string setting, or NULL. */
+const char *bk_config_setting_name(const char *key);
+
 #endif /* BK_SERVER_CONFIG_INT_H */

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "common/err.h"
+#include "common/heap.h"
 #include "server/config_int.h"
 
 #define MAX_MAP 16
@@ -285,4 +286,71 @@ int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen)
         rv = set_advertised(c, err, errlen);
     }
     return rv;
+}
+
+/* Kafka's per-listener prefix, listener.name.<lower-case name>.<key>
+ * (KIP-103); brokerd takes it for the ssl.* settings, which are the ones
+ * that differ between listeners. */
+int bk_config_set_override(struct bk_config *c,
+                           const char *full_key,
+                           const char *value,
+                           char *err,
+                           size_t errlen)
+{
+    const char *name = full_key + strlen("listener.name.");
+    const char *dot = strchr(name, '.');
+    const char *key = dot != NULL ? bk_config_setting_name(dot + 1) : NULL;
+    size_t nl = dot != NULL ? (size_t)(dot - name) : 0;
+    if (key == NULL || strncmp(key, "ssl.", 4) != 0 || nl == 0 ||
+        nl >= sizeof(c->overrides[0].listener)) {
+        snprintf(err, errlen,
+                 "unknown configuration key '%s' (per-listener settings "
+                 "are listener.name.<name>.ssl.*)",
+                 full_key);
+        return BK_ECONFIG;
+    }
+    char listener[sizeof(c->overrides[0].listener)];
+    memcpy(listener, name, nl);
+    listener[nl] = '\0';
+    upper(listener);
+    struct bk_listener_override *o = NULL;
+    for (unsigned i = 0; i < c->noverrides && o == NULL; i++) {
+        if (strcmp(c->overrides[i].listener, listener) == 0 &&
+            c->overrides[i].key == key) {
+            o = &c->overrides[i];
+        }
+    }
+    if (o == NULL && c->noverrides == BK_MAX_LISTENER_OVERRIDES) {
+        snprintf(err, errlen, "%s: more than %d per-listener settings",
+                 full_key, BK_MAX_LISTENER_OVERRIDES);
+        return BK_ECONFIG;
+    }
+    char *copy = bk_strdup(value);
+    if (copy == NULL) {
+        snprintf(err, errlen, "%s: out of memory", full_key);
+        return BK_ENOMEM;
+    }
+    if (o == NULL) {
+        o = &c->overrides[c->noverrides++];
+        snprintf(o->listener, sizeof(o->listener), "%s", listener);
+        o->key = key;
+    } else {
+        bk_free(o->value);
+    }
+    o->value = copy;
+    return 0;
+}
+
+const char *bk_config_listener_str(const struct bk_config *c,
+                                   const char *listener,
+                                   const char *key)
+{
+    for (unsigned i = 0; i < c->noverrides; i++) {
+        if (strcasecmp(c->overrides[i].listener, listener) == 0 &&
+            strcmp(c->overrides[i].key, key) == 0) {
+            return c->overrides[i].value;
+        }
+    }
+    char num[32];
+    return bk_config_lookup(key, (void *)c, num, sizeof(num));
 }
