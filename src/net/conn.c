@@ -906,7 +906,7 @@ static ssize_t conn_read(struct bk_conn *c, uint8_t *dst, size_t cap)
     return -2;
 }
 
-static void on_readable(struct bk_conn *c)
+static void read_some(struct bk_conn *c)
 {
     size_t budget = READ_BUDGET;
     unsigned frames = FRAME_BUDGET;
@@ -962,6 +962,18 @@ static void on_readable(struct bk_conn *c)
              * polling brings us back after the others had theirs. */
             return;
         }
+    }
+}
+
+/* Reads what the connection may take now. Out of turn, a plaintext
+ * socket stays readable and level-triggered polling brings us back; a
+ * TLS session may hold the rest already, which the socket does not show,
+ * so the shard comes back through the resume list instead. */
+static void on_readable(struct bk_conn *c)
+{
+    read_some(c);
+    if (!c->closing && c->reading && c->tls != NULL && bk_tls_pending(c->tls)) {
+        resume_schedule(c, 0);
     }
 }
 

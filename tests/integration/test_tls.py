@@ -241,3 +241,33 @@ def test_bad_tls_settings_stop_start_up(tmp_path, extra, needle):
         assert "listener SSL" in lines[0]
     finally:
         b.cleanup()
+
+
+def test_pipelined_requests_over_tls(broker):
+    """Hundreds of requests in one burst: the broker takes 64 frames per
+    turn and stops at connection.max.inflight.requests, while the TLS
+    session may already hold the rest decrypted (nothing left on the
+    socket to wake the poll); every request must still be answered."""
+    n = 1000
+    with tls_client(broker.ssl_port, broker.certs.path("ca.pem")) as s:
+        s.sendall(b"".join(request(18, 0, i) for i in range(n)))
+        for i in range(n):
+            body = recv_frame(s)
+            assert struct.unpack(">ih", body[:6]) == (i, 0)
+
+
+def test_pipelined_requests_over_tls_with_backpressure(tmp_path):
+    b = start(tmp_path, **{"connection.max.inflight.requests": "2",
+                           "logger.level": "info"})
+    try:
+        n = 2000
+        big = b"x" * 3000  # a larger client id: several records' worth
+        with tls_client(b.ssl_port, b.certs.path("ca.pem")) as s:
+            s.sendall(b"".join(request(18, 0, i, client_id=big.decode())
+                               for i in range(n)))
+            for i in range(n):
+                body = recv_frame(s)
+                assert struct.unpack(">ih", body[:6]) == (i, 0)
+    finally:
+        b.stop()
+        b.cleanup()
