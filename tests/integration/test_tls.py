@@ -43,7 +43,7 @@ def broker(tmp_path_factory):
     create_topics(b.bootstrap, {"tls": (1, {}), "big": (1, {}),
                                 "kp": (1, {})})
     yield b
-    b.stop()
+    assert b.stop() == 0, b.output()[-3000:]
     b.cleanup()
 
 
@@ -184,7 +184,7 @@ def test_mtls_required(tmp_path):
         assert consume(conf, "mtls", 2) == [b"a", b"b"]
         assert b.alive()
     finally:
-        b.stop()
+        assert b.stop() == 0, b.output()[-3000:]
         b.cleanup()
 
 
@@ -199,7 +199,7 @@ def test_inline_pem_and_key_password(tmp_path):
         with tls_client(b.ssl_port, b.certs.path("ca.pem")) as s:
             api_versions(s)
     finally:
-        b.stop()
+        assert b.stop() == 0, b.output()[-3000:]
         b.cleanup()
     b = start(tmp_path, certs, **{
         "ssl.keystore.location": certs.path("server-enc.pem"),
@@ -208,7 +208,7 @@ def test_inline_pem_and_key_password(tmp_path):
         with tls_client(b.ssl_port, b.certs.path("ca.pem")) as s:
             api_versions(s)
     finally:
-        b.stop()
+        assert b.stop() == 0, b.output()[-3000:]
         b.cleanup()
 
 
@@ -269,5 +269,5 @@ def test_pipelined_requests_over_tls_with_backpressure(tmp_path):
                 body = recv_frame(s)
                 assert struct.unpack(">ih", body[:6]) == (i, 0)
     finally:
-        b.stop()
+        assert b.stop() == 0, b.output()[-3000:]
         b.cleanup()
