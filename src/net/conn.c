@@ -473,6 +473,9 @@ static ssize_t tls_fill(struct bk_conn *c)
         }
         r->state = BK_REQ_WRITING;
         const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
+        if (ch->base == NULL && bk_tls_can_sendfile(c->tls)) {
+            break; /* kTLS sends it without a copy (tls_next) */
+        }
         size_t n = ch->len - c->out_off;
         if (n > TLS_OUT_CAP - k) {
             n = TLS_OUT_CAP - k;
@@ -500,12 +503,13 @@ static bool tls_next(struct bk_conn *c, bool *sent, bool *blocked)
 {
     *sent = *blocked = false;
     release_empty_heads(c);
-    const struct bk_req *r = c->head;
+    struct bk_req *r = c->head;
     if (r == NULL || r->state == BK_REQ_PENDING) {
         return true;
     }
     const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
     if (ch->base == NULL && bk_tls_can_sendfile(c->tls)) {
+        r->state = BK_REQ_WRITING;
         ssize_t n = bk_tls_sendfile(c->tls, ch->fd,
                                     (off_t)(ch->offset + (int64_t)c->out_off),
                                     ch->len - c->out_off);
