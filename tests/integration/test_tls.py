@@ -222,6 +222,10 @@ def test_inline_pem_and_key_password(tmp_path):
     ({"ssl.enabled.protocols": "TLSv1.1"}, "'TLSv1.1' is not supported"),
     ({"ssl.principal.mapping.rules": "RULE:x"},
      "ssl.principal.mapping.rules: invalid rule"),
+    ({"ssl.cipher.suites": "TLS_AES_128_GCM_SHA256"},
+     "ssl.cipher.suites: no known TLS 1.2 suite"),
+    ({"ssl.keystore.location": "", "ssl.keystore.key": "x"},
+     "an SSL listener needs a key and certificate"),
 ])
 def test_bad_tls_settings_stop_start_up(tmp_path, extra, needle):
     certs = Certs(str(tmp_path))
@@ -268,6 +272,54 @@ def test_pipelined_requests_over_tls_with_backpressure(tmp_path):
             for i in range(n):
                 body = recv_frame(s)
                 assert struct.unpack(">ih", body[:6]) == (i, 0)
+    finally:
+        assert b.stop() == 0, b.output()[-3000:]
+        b.cleanup()
+
+
+def test_requested_ciphers_stall_and_secrets(tmp_path):
+    """ssl.client.auth=requested (a certificate is optional but used),
+    ssl.cipher.suites in Kafka's names, a handshake that never starts is
+    closed after connection.partial.request.timeout.ms, and the key
+    password is not given out by DescribeConfigs."""
+    from confluent_kafka.admin import ConfigResource
+    b = start(tmp_path, **{
+        "ssl.client.auth": "requested",
+        "ssl.truststore.location": "%s/ca.pem" % tmp_path,
+        "ssl.cipher.suites": "TLS_AES_128_GCM_SHA256,"
+                             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "ssl.key.password": "not-needed",
+        "connection.partial.request.timeout.ms": "1000"})
+    try:
+        ca = b.certs.path("ca.pem")
+        cert = (b.certs.path("client.crt"), b.certs.path("client.key"))
+        with tls_client(b.ssl_port, ca) as s:
+            assert s.cipher()[0] == "TLS_AES_128_GCM_SHA256"
+            api_versions(s)
+        with tls_client(b.ssl_port, ca, ssl.TLSVersion.TLSv1_2,
+                        cert=cert) as s:
+            assert s.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
+            api_versions(s)
+        out = b.output()
+        assert 'tls=TLSv1.3 principal="User:ANONYMOUS"' in out
+        assert 'tls=TLSv1.2 principal="User:CN=client,OU=test,O=x"' in out
+        # A client that offers only other suites is refused.
+        ctx = ssl.create_default_context(cafile=ca)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers("ECDHE-ECDSA-AES256-GCM-SHA384")
+        with pytest.raises(ssl.SSLError):
+            ctx.wrap_socket(socket.create_connection(
+                ("127.0.0.1", b.ssl_port), 10), server_hostname="localhost")
+        # Connected, silent: closed by the sweep, the broker unharmed.
+        with socket.create_connection(("127.0.0.1", b.ssl_port), 10) as s:
+            assert is_closed(s, timeout=5)
+        assert "no TLS handshake within 1000 ms" in b.output()
+        admin = AdminClient({"bootstrap.servers": b.bootstrap})
+        res = ConfigResource(ConfigResource.Type.BROKER, "1")
+        cfg = admin.describe_configs([res])[res].result(10)
+        assert cfg["ssl.key.password"].is_sensitive
+        assert cfg["ssl.key.password"].value is None
+        assert cfg["ssl.client.auth"].value == "requested"
     finally:
         assert b.stop() == 0, b.output()[-3000:]
         b.cleanup()

@@ -368,6 +368,44 @@ static void test_cluster_settings(void **state)
     expect_error("controller.quorum.election.timeout.ms=0\n", "outside");
 }
 
+static void test_listener_overrides(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(
+        load_text(&c,
+                  "listeners=PLAINTEXT://h:1,SSL://h:2,EXTERNAL://h:3\n"
+                  "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,"
+                  "SSL:SSL,EXTERNAL:SSL\n"
+                  "ssl.client.auth=requested\n"
+                  "listener.name.external.ssl.client.auth=required\n"
+                  "listener.name.EXTERNAL.ssl.keystore.location=/a.pem\n"
+                  "listener.name.external.ssl.keystore.location=/b.pem\n",
+                  err, sizeof(err)),
+        0);
+    /* Kafka's prefix takes the name in any case; the last value wins. */
+    assert_int_equal(c.noverrides, 2);
+    assert_string_equal(
+        bk_config_listener_str(&c, "EXTERNAL", "ssl.client.auth"), "required");
+    assert_string_equal(
+        bk_config_listener_str(&c, "EXTERNAL", "ssl.keystore.location"),
+        "/b.pem");
+    assert_string_equal(bk_config_listener_str(&c, "SSL", "ssl.client.auth"),
+                        "requested");
+    assert_string_equal(
+        bk_config_listener_str(&c, "SSL", "ssl.enabled.protocols"),
+        "TLSv1.2,TLSv1.3");
+    assert_int_equal(c.listener[2].protocol, BK_SEC_SSL);
+    bk_config_free(&c);
+
+    expect_error("listener.name.ssl.num.partitions=3\n",
+                 "per-listener settings are listener.name.<name>.ssl.*");
+    expect_error("listener.name.ssl.ssl.bogus=3\n", "unknown configuration");
+    expect_error("listener.name..ssl.client.auth=none\n",
+                 "unknown configuration");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +417,7 @@ int main(void)
         cmocka_unit_test(test_topic_defaults),
         cmocka_unit_test(test_doc_lists_topic_configs),
         cmocka_unit_test(test_cluster_settings),
+        cmocka_unit_test(test_listener_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
