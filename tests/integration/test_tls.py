@@ -9,7 +9,9 @@ settings stop start-up with one line. Certificates are generated into
 the test's temporary folder (tls_util.py)."""
 import os
 import re
+import shutil
 import socket
+import subprocess
 import ssl
 import struct
 
@@ -18,7 +20,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from data_util import create_topics
-from harness import Broker, free_port, is_closed, recv_frame, request
+from harness import REPO, Broker, free_port, is_closed, recv_frame, request
 from tls_util import Certs
 
 
@@ -107,6 +109,33 @@ def test_confluent_produce_consume_over_ssl(broker):
     assert 'principal="User:ANONYMOUS"' in out
 
 
+def java_describe_cluster(port, *props):
+    """The Java client's describeCluster over SSL; returns its output."""
+    target = os.path.join(REPO, "tests", "java", "target")
+    cp = os.path.join(target, "classes") + ":" + os.path.join(target, "deps",
+                                                               "*")
+    res = subprocess.run(["java", "-cp", cp, "brokerd.ClientCheck",
+                          "127.0.0.1:%d" % port, "describe-cluster",
+                          "security.protocol=SSL"] + list(props),
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def test_java_and_kcat_over_ssl(broker):
+    ca = broker.certs.path("ca.pem")
+    out = java_describe_cluster(broker.ssl_port, "ssl.truststore.type=PEM",
+                                "ssl.truststore.location=" + ca)
+    assert "node=1 127.0.0.1:%d" % broker.ssl_port in out
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    res = subprocess.run([kcat, "-b", "127.0.0.1:%d" % broker.ssl_port,
+                          "-X", "security.protocol=ssl",
+                          "-X", "ssl.ca.location=" + ca, "-L", "-m", "10"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert "broker 1 at 127.0.0.1:%d" % broker.ssl_port in res.stdout
+
+
 def test_kafka_python_over_ssl(broker):
     from kafka import KafkaConsumer, KafkaProducer
     boot = "127.0.0.1:%d" % broker.ssl_port
@@ -182,6 +211,12 @@ def test_mtls_required(tmp_path):
                               "ssl.key.location": cert[1]})
         produce(conf, "mtls", [b"a", b"b"])
         assert consume(conf, "mtls", 2) == [b"a", b"b"]
+        # The Java client with a PEM keystore (KIP-651).
+        java_describe_cluster(b.ssl_port, "ssl.truststore.type=PEM",
+                              "ssl.truststore.location=" + ca,
+                              "ssl.keystore.type=PEM",
+                              "ssl.keystore.location=" +
+                              b.certs.path("client.pem"))
         assert b.alive()
     finally:
         assert b.stop() == 0, b.output()[-3000:]

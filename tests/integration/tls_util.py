@@ -48,8 +48,8 @@ def _pem_cert(cert):
 
 class Certs:
     """Files under folder: ca.pem, server.pem (key + chain),
-    server-key.pem, server-chain.pem, client.key/.crt (CN=client,OU=test,
-    O=x), rogue.key/.crt (another CA), server-enc.pem (key encrypted with
+    server-key.pem, server-chain.pem, client.key/.crt and client.pem (key
+    and certificate, CN=client,OU=test,O=x), rogue.key/.crt (another CA), server-enc.pem (key encrypted with
     'secret')."""
 
     def __init__(self, folder):
@@ -77,6 +77,7 @@ class Certs:
                     self.chain_pem)
         self._write("client.key", _pem_key(cli_key))
         self._write("client.crt", _pem_cert(cli))
+        self._write("client.pem", _pem_key(cli_key) + _pem_cert(cli))
         self._write("rogue.key", _pem_key(rogue_key))
         self._write("rogue.crt", _pem_cert(rogue))
 
