@@ -83,7 +83,8 @@
 /* TLS answers are gathered into a buffer of this size per connection and
  * encrypted from there (file ranges are read into it): a few records per
  * write, and the bytes stay put while a write waits for the socket, as
- * OpenSSL wants for its retry. */
+ * OpenSSL wants for its retry. It is held only while answers are being
+ * written. */
 #define TLS_OUT_CAP (64 * 1024)
 
 struct bk_conn {
@@ -553,6 +554,12 @@ static bool tls_write_some(struct bk_conn *c)
             if (blocked || (!sent && c->tls_out_len == 0)) {
                 c->want_write = blocked && bk_tls_wants_write(c->tls);
                 c->tls_write_wants_read = blocked && !c->want_write;
+                if (!blocked) {
+                    /* Drained: an idle connection holds no buffer, so ten
+                     * thousand of them do not pin 640 MB. */
+                    bk_free(c->tls_out);
+                    c->tls_out = NULL;
+                }
                 return true;
             }
             if (sent) {
