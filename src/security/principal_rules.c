@@ -63,6 +63,50 @@ static void unescape_slashes(char *s)
     *w = '\0';
 }
 
+/* Refuses a quantifier right after another one, other than one '?'
+ * (Java's lazy `*?`, greedy here): Java reads `a++` as possessive, POSIX
+ * leaves it undefined, and glibc builds an automaton for stacked
+ * repetitions that can take gigabytes. Bracket expressions and escapes
+ * are skipped. */
+static bool stacked_quantifiers(const char *re)
+{
+    int run = 0; /* quantifiers in a row, a lazy '?' counted as two */
+    for (const char *p = re; *p != '\0'; p++) {
+        if (*p == '\\' && p[1] != '\0') {
+            p++;
+            run = 0;
+        } else if (*p == '[') {
+            p += p[1] == '^' ? 2 : 1;
+            p += *p == ']' ? 1 : 0;
+            while (*p != '\0' && *p != ']') {
+                p++;
+            }
+            if (*p == '\0') {
+                return false; /* regcomp reports it */
+            }
+            run = 0;
+        } else if (*p == '*' || *p == '+' || *p == '{') {
+            if (run > 0) {
+                return true;
+            }
+            run = 1;
+            if (*p == '{') { /* to the closing brace */
+                while (p[1] != '\0' && *p != '}') {
+                    p++;
+                }
+            }
+        } else if (*p == '?') {
+            if (run > 1) {
+                return true;
+            }
+            run = run == 1 ? 2 : 1;
+        } else {
+            run = 0;
+        }
+    }
+    return false;
+}
+
 /* Parses one RULE:... at p into r; returns the position after it (at the
  * separating ',' or the end), or NULL. */
 static const char *parse_rule(const char *p, struct rule *r)
@@ -80,6 +124,9 @@ static const char *parse_rule(const char *p, struct rule *r)
         r->fold = *p++;
     }
     unescape_slashes(pattern + 1);
+    if (stacked_quantifiers(pattern + 1)) {
+        return NULL;
+    }
     /* Java's matches() wants the whole DN: anchor the pattern. */
     char anchored[MAX_PART + 8];
     snprintf(anchored, sizeof(anchored), "^(%s)$", pattern + 1);

@@ -379,8 +379,9 @@ static const struct cfg_def defs[] = {
       "`User:<name>`: comma-separated `RULE:pattern/replacement/[LU]` "
       "rules, the first whose pattern matches the whole subject applying "
       "(`$1` for a group; L or U to lower or upper case), and `DEFAULT` for "
-      "the subject itself. Patterns are POSIX extended regular expressions "
-      "(no lazy `*?`). A subject no rule applies to is refused." },
+      "the subject itself. Patterns are POSIX extended regular expressions: "
+      "a lazy `*?` acts greedy, and stacked quantifiers (Java's possessive "
+      "`++`) are refused. A subject no rule applies to is refused." },
     { "ssl.truststore.certificates", CFG_PASS, OFF(ssl_truststore_certificates),
       0, 0, "", false,
       "SSL listeners: the CA certificates that client certificates must "

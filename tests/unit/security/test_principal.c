@@ -140,13 +140,22 @@ static void test_rules_kafka_examples(void **state)
     /* Escaped slashes in pattern and replacement. */
     expect_map("RULE:^CN=a\\/b,(.*)$/x\\/$1/", "CN=a/b,O=o", "User:x/O=o");
     expect_map("RULE:^CN=([^,]*).*$/$1/", "O=o", NULL);
+    /* A lazy '?' (greedy here), bounds, and quantifier characters inside
+     * brackets or escaped are fine. */
+    expect_map("RULE:^CN=(a{1,3}?)[+*?]\\+.*$/$1/", "CN=aa*+,O=o", "User:aa");
 }
 
 static void test_rules_invalid(void **state)
 {
     (void)state;
-    const char *bad[] = { "RULE:^CN=(.*)$", "RULE:^CN=(.*$/$1/", "NOPE",
-                          "DEFAULT x" };
+    const char *bad[] = { "RULE:^CN=(.*)$",
+                          "RULE:^CN=(.*$/$1/",
+                          "NOPE",
+                          "DEFAULT x",
+                          "RULE:^CN=a++$/x/",
+                          "RULE:^CN=(.*)*+$/x/",
+                          "RULE:^CN=a{2}{3}$/x/",
+                          "RULE:^CN=.*??$/x/" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct bk_principal_rules *r = NULL;
         char err[256] = "";
