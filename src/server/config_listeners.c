@@ -148,14 +148,14 @@ static int parse_one(const char *key,
     return 0;
 }
 
-/* Parses "NAME://host:port[,...]" into out; names must differ (Kafka:
- * "Each listener must have a different name"). */
-static int parse_listeners(const char *key,
-                           const char *text,
-                           struct bk_listener_cfg *out,
-                           unsigned *n,
-                           char *err,
-                           size_t errlen)
+/* Names must differ (Kafka: "Each listener must have a different
+ * name"). */
+int bk_config_parse_endpoints(const char *key,
+                              const char *text,
+                              struct bk_listener_cfg *out,
+                              unsigned *n,
+                              char *err,
+                              size_t errlen)
 {
     char buf[1024];
     *n = 0;
@@ -240,8 +240,9 @@ static int set_advertised(struct bk_config *c, char *err, size_t errlen)
     }
     struct bk_listener_cfg adv[BK_MAX_LISTENERS];
     unsigned nadv;
-    int rv = parse_listeners("advertised.listeners", c->advertised_listeners,
-                             adv, &nadv, err, errlen);
+    int rv = bk_config_parse_endpoints("advertised.listeners",
+                                       c->advertised_listeners, adv, &nadv, err,
+                                       errlen);
     if (rv != 0) {
         return rv;
     }
@@ -277,8 +278,8 @@ int bk_config_listener_index(const struct bk_config *c, const char *name)
 
 int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen)
 {
-    int rv = parse_listeners("listeners", c->listeners, c->listener,
-                             &c->nlisteners, err, errlen);
+    int rv = bk_config_parse_endpoints("listeners", c->listeners, c->listener,
+                                       &c->nlisteners, err, errlen);
     if (rv == 0) {
         rv = set_protocols(c, err, errlen);
     }
