@@ -85,6 +85,17 @@ struct bk_md_image *bk_api_image(const struct bk_call *call);
 int32_t bk_api_controller_for_clients(const struct bk_call *call,
                                       const struct bk_md_image *img);
 
+/* Where a client of call's listener reaches broker id, whose registered
+ * address is reg_host:reg_port: for this node, its advertised address on
+ * the listener the request came in on; for others, the registered one.
+ * *host is borrowed (from the context or reg_host). */
+void bk_api_broker_addr(const struct bk_call *call,
+                        int32_t id,
+                        const char *reg_host,
+                        int32_t reg_port,
+                        const char **host,
+                        int32_t *port);
+
 /* An arena-owned NUL-terminated copy of s ("" for null), or NULL when out
  * of memory. */
 char *bk_call_cstr(struct bk_call *call, struct bk_str s);

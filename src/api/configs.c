@@ -136,6 +136,15 @@ void bk_cfg_describe_broker(const struct bk_api_broker_config *bc,
                 bc->is_default ? BK_CFG_SRC_DEFAULT : BK_CFG_SRC_STATIC_BROKER);
     out->value = out->synonyms[0].value;
     out->source = out->synonyms[0].source;
+    if (bc->type == BK_MD_CFG_PASSWORD) {
+        /* Kafka never returns a PASSWORD setting's value (keys, key
+         * passwords, inline PEM): null and sensitive. */
+        out->sensitive = true;
+        out->value = NULL;
+        for (size_t i = 0; i < out->n_synonyms; i++) {
+            out->synonyms[i].value = NULL;
+        }
+    }
 }
 
 const struct bk_api_broker_config *bk_cfg_broker_find(

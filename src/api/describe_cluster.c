@@ -66,8 +66,9 @@ void bk_handle_describe_cluster(struct bk_call *call)
         out_broker *o = &resp.brokers[resp.brokers_count++];
         o->broker_id = b->id;
         /* Copies: the image is released before the answer is encoded. */
-        o->host = bk_str_c(bk_call_cstr(call, bk_str_c(b->host)));
-        o->port = b->port;
+        const char *host;
+        bk_api_broker_addr(call, b->id, b->host, b->port, &host, &o->port);
+        o->host = bk_str_c(bk_call_cstr(call, bk_str_c(host)));
         o->rack = b->rack != NULL
                       ? bk_str_c(bk_call_cstr(call, bk_str_c(b->rack)))
                       : BK_STR_NULL;

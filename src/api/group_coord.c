@@ -320,17 +320,18 @@ bool bk_gcoord_broker_addr(const struct bk_call *call,
                            struct bk_str *host,
                            int32_t *port)
 {
-    if (node == call->ctx->node_id && call->ctx->nadvertised > 0) {
-        *host = bk_str_c(call->ctx->advertised[0].host);
-        *port = call->ctx->advertised[0].port;
-        return true;
-    }
     const struct bk_md_broker *b = bk_md_image_broker(img, node);
-    if (b == NULL) {
+    const char *h = NULL;
+    if (b != NULL) {
+        bk_api_broker_addr(call, node, b->host, b->port, &h, port);
+    } else if (node == call->ctx->node_id) {
+        /* Not yet registered: our own address is known anyway. */
+        bk_api_broker_addr(call, node, NULL, -1, &h, port);
+    }
+    if (h == NULL) {
         return false;
     }
-    *host = bk_str_c(b->host);
-    *port = b->port;
+    *host = bk_str_c(h);
     return true;
 }
 

@@ -47,9 +47,11 @@ static int fill_brokers(struct bk_call *call,
         if (b->fenced) {
             continue;
         }
+        const char *host;
         resp->brokers[n].node_id = b->id;
-        resp->brokers[n].host = bk_str_c(b->host);
-        resp->brokers[n].port = b->port;
+        bk_api_broker_addr(call, b->id, b->host, b->port, &host,
+                           &resp->brokers[n].port);
+        resp->brokers[n].host = bk_str_c(host);
         resp->brokers[n].rack = bk_str_c(b->rack);
         n++;
     }

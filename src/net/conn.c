@@ -58,6 +58,8 @@
 #include "common/heap.h"
 #include "metrics/metrics.h"
 #include "net/net_int.h"
+#include "net/tls.h"
+#include "security/principal.h"
 
 /* Below this many missing bytes a frame is filled through the shared buffer;
  * above it, we read straight into the frame. */
@@ -79,6 +81,12 @@
 #define TRIM_AFTER_REQUESTS 1000
 /* How often a connection waiting for group memory looks again. */
 #define MEM_RETRY_MS 10
+/* TLS answers are gathered into a buffer of this size per connection and
+ * encrypted from there (file ranges are read into it): a few records per
+ * write, and the bytes stay put while a write waits for the socket, as
+ * OpenSSL wants for its retry. It is held only while answers are being
+ * written. */
+#define TLS_OUT_CAP (64 * 1024)
 
 struct bk_conn {
     uv_poll_t poll;
@@ -88,8 +96,21 @@ struct bk_conn {
     uint64_t id;
     char peer[64];
     char client_id[64];
+    struct bk_conn_origin origin;
 
-    uint8_t key[16]; /* peer address, as counted in the group's limits */
+    uint8_t key[16];      /* peer address, as counted in the group's limits */
+    uint64_t accepted_at; /* loop time of the accept */
+
+    /* SSL listeners: the session (owned), and answer bytes already taken
+     * from the queue but not yet accepted by it. */
+    struct bk_tls *tls;
+    uint8_t *tls_out; /* owned, TLS_OUT_CAP bytes once used */
+    size_t tls_out_len;
+    /* The session's last read or write waits for the other direction
+     * (handshake bytes to send, or to receive). */
+    bool tls_read_wants_write;
+    bool tls_write_wants_read;
+    bool tls_announced;
 
     uint8_t size_buf[4];
     unsigned size_have;
@@ -141,6 +162,23 @@ static void poll_cb(uv_poll_t *p, int status, int events);
 uint64_t bk_conn_id(const struct bk_conn *c)
 {
     return c->id;
+}
+
+unsigned bk_conn_listener(const struct bk_conn *c)
+{
+    return c->origin.listener;
+}
+
+const char *bk_conn_principal(const struct bk_conn *c)
+{
+    return c->tls != NULL ? bk_tls_principal(c->tls) : BK_PRINCIPAL_ANONYMOUS;
+}
+
+/* Whether answer bytes wait to be written (in the queue or, with TLS, in
+ * the connection's buffer). */
+static bool has_output(const struct bk_conn *c)
+{
+    return c->head != NULL || c->tls_out_len > 0;
 }
 
 const char *bk_conn_peer(const struct bk_conn *c)
@@ -321,9 +359,14 @@ static void update_poll(struct bk_conn *c)
             }
         }
     }
-    int events =
-        (want_read ? UV_READABLE : 0) | (c->want_write ? UV_WRITABLE : 0);
     c->reading = want_read;
+    bool readable = want_read || c->tls_write_wants_read;
+    bool writable = c->want_write || (want_read && c->tls_read_wants_write);
+    if (want_read && c->tls != NULL && bk_tls_pending(c->tls)) {
+        /* Bytes inside the session do not make the socket readable. */
+        resume_schedule(c, 0);
+    }
+    int events = (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0);
     if (events == 0) {
         uv_poll_stop(&c->poll);
     } else {
@@ -437,10 +480,138 @@ static ssize_t write_once(struct bk_conn *c)
     return writev(c->fd, iov, k);
 }
 
+/* Copies finished answers from the write position into tls_out, reading
+ * file pieces with pread, and moves the position past them. Returns the
+ * bytes taken, or -1 when a file range ended early. */
+static ssize_t tls_fill(struct bk_conn *c)
+{
+    size_t k = 0;
+    while (k < TLS_OUT_CAP) {
+        release_empty_heads(c);
+        struct bk_req *r = c->head;
+        if (r == NULL || r->state == BK_REQ_PENDING) {
+            break;
+        }
+        r->state = BK_REQ_WRITING;
+        const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
+        if (ch->base == NULL && bk_tls_can_sendfile(c->tls)) {
+            break; /* kTLS sends it without a copy (tls_next) */
+        }
+        size_t n = ch->len - c->out_off;
+        if (n > TLS_OUT_CAP - k) {
+            n = TLS_OUT_CAP - k;
+        }
+        if (ch->base != NULL) {
+            memcpy(c->tls_out + k, (const char *)ch->base + c->out_off, n);
+        } else {
+            ssize_t got = pread(ch->fd, c->tls_out + k, n,
+                                (off_t)(ch->offset + (int64_t)c->out_off));
+            if (got <= 0) {
+                return -1;
+            }
+            n = (size_t)got;
+        }
+        k += n;
+        advance_written(c, n);
+    }
+    return (ssize_t)k;
+}
+
+/* The next piece of TLS output: a file range sent with kTLS straight
+ * from the page cache, or tls_out refilled. Returns false when the
+ * connection was closed; *sent says whether bytes went out already. */
+static bool tls_next(struct bk_conn *c, bool *sent, bool *blocked)
+{
+    *sent = *blocked = false;
+    release_empty_heads(c);
+    struct bk_req *r = c->head;
+    if (r == NULL || r->state == BK_REQ_PENDING) {
+        return true;
+    }
+    const struct bk_out_chunk *ch = &r->chunks[c->out_chunk];
+    if (ch->base == NULL && bk_tls_can_sendfile(c->tls)) {
+        r->state = BK_REQ_WRITING;
+        ssize_t n = bk_tls_sendfile(c->tls, ch->fd,
+                                    (off_t)(ch->offset + (int64_t)c->out_off),
+                                    ch->len - c->out_off);
+        if (n == BK_EAGAIN) {
+            *blocked = true;
+            return true;
+        }
+        if (n <= 0) {
+            return false;
+        }
+        advance_written(c, (size_t)n);
+        *sent = true;
+        return true;
+    }
+    if (c->tls_out == NULL && (c->tls_out = bk_malloc(TLS_OUT_CAP)) == NULL) {
+        return false;
+    }
+    ssize_t k = tls_fill(c);
+    if (k < 0) {
+        return false;
+    }
+    c->tls_out_len = (size_t)k;
+    return true;
+}
+
+/* write_some for a TLS connection: the buffer goes out whole (OpenSSL
+ * retries it as it is), then the next is taken from the queue. */
+static bool tls_write_some(struct bk_conn *c)
+{
+    for (;;) {
+        c->tls_write_wants_read = false;
+        if (c->tls_out_len == 0) {
+            bool sent, blocked;
+            if (!tls_next(c, &sent, &blocked)) {
+                bk_diag_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
+                              (unsigned long long)c->id, c->peer,
+                              bk_tls_error(c->tls));
+                conn_close(c, BK_MX_CLOSE_PEER);
+                return false;
+            }
+            if (blocked || (!sent && c->tls_out_len == 0)) {
+                c->want_write = blocked && bk_tls_wants_write(c->tls);
+                c->tls_write_wants_read = blocked && !c->want_write;
+                if (!blocked) {
+                    /* Drained: an idle connection holds no buffer, so ten
+                     * thousand of them do not pin 640 MB. */
+                    bk_free(c->tls_out);
+                    c->tls_out = NULL;
+                }
+                return true;
+            }
+            if (sent) {
+                c->last_active = uv_now(&c->shard->loop);
+                continue;
+            }
+        }
+        ssize_t n = bk_tls_write(c->tls, c->tls_out, c->tls_out_len);
+        if (n == BK_EAGAIN) {
+            c->want_write = bk_tls_wants_write(c->tls);
+            c->tls_write_wants_read = !c->want_write;
+            return true;
+        }
+        if (n < 0) {
+            bk_diag_debug("net", "conn=%llu peer=%s msg=\"write: %s\"",
+                          (unsigned long long)c->id, c->peer,
+                          bk_tls_error(c->tls));
+            conn_close(c, BK_MX_CLOSE_PEER);
+            return false;
+        }
+        c->tls_out_len = 0;
+        c->last_active = uv_now(&c->shard->loop);
+    }
+}
+
 /* Writes as much of the queue's finished answers as the socket takes.
  * Returns false when the connection was closed. */
 static bool write_some(struct bk_conn *c)
 {
+    if (c->tls != NULL) {
+        return tls_write_some(c);
+    }
     for (;;) {
         release_empty_heads(c);
         struct bk_req *r = c->head;
@@ -490,7 +661,7 @@ static void conn_flush(struct bk_conn *c)
     if (!alive) {
         return;
     }
-    if (c->shard->stopping && c->head == NULL) {
+    if (c->shard->stopping && !has_output(c)) {
         conn_close(c, BK_MX_CLOSE_SHUTDOWN);
         return;
     }
@@ -734,7 +905,43 @@ static void stash_keep(struct bk_conn *c, const uint8_t *p, size_t n)
     c->stash_off = 0;
 }
 
-static void on_readable(struct bk_conn *c)
+/* read(2), or a TLS read, with read's results; -2 when a failed TLS
+ * session closed the connection. */
+static ssize_t conn_read(struct bk_conn *c, uint8_t *dst, size_t cap)
+{
+    if (c->tls == NULL) {
+        return read(c->fd, dst, cap);
+    }
+    c->tls_read_wants_write = false;
+    ssize_t n = bk_tls_read(c->tls, dst, cap);
+    if (!c->tls_announced && bk_tls_established(c->tls) && n != BK_EPROTO) {
+        c->tls_announced = true;
+        bk_diag_debug("net",
+                      "conn=%llu peer=%s tls=%s principal=\"%s\" "
+                      "ktls_send=%s msg=\"TLS established\"",
+                      (unsigned long long)c->id, c->peer,
+                      bk_tls_version(c->tls), bk_tls_principal(c->tls),
+                      bk_tls_can_sendfile(c->tls) ? "yes" : "no");
+    }
+    if (n >= 0) {
+        return n;
+    }
+    if (n == BK_EAGAIN) {
+        if (bk_tls_wants_write(c->tls)) {
+            c->tls_read_wants_write = true;
+            update_poll(c);
+        }
+        errno = EAGAIN;
+        return -1;
+    }
+    /* Kafka logs a failed SSL handshake at INFO and closes. */
+    bk_diag_info("net", "conn=%llu peer=%s msg=\"closing: %s\"",
+                 (unsigned long long)c->id, c->peer, bk_tls_error(c->tls));
+    conn_close(c, BK_MX_CLOSE_PROTOCOL);
+    return -2;
+}
+
+static void read_some(struct bk_conn *c)
 {
     size_t budget = READ_BUDGET;
     unsigned frames = FRAME_BUDGET;
@@ -747,7 +954,10 @@ static void on_readable(struct bk_conn *c)
         uint8_t *dst = direct ? c->frame + c->frame_have : c->shard->rbuf;
         size_t cap =
             direct ? c->frame_cap - c->frame_have : c->shard->rbuf_size;
-        ssize_t n = read(c->fd, dst, cap);
+        ssize_t n = conn_read(c, dst, cap);
+        if (n == -2) {
+            return; /* the session closed the connection */
+        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
@@ -790,6 +1000,18 @@ static void on_readable(struct bk_conn *c)
     }
 }
 
+/* Reads what the connection may take now. Out of turn, a plaintext
+ * socket stays readable and level-triggered polling brings us back; a
+ * TLS session may hold the rest already, which the socket does not show,
+ * so the shard comes back through the resume list instead. */
+static void on_readable(struct bk_conn *c)
+{
+    read_some(c);
+    if (!c->closing && c->reading && c->tls != NULL && bk_tls_pending(c->tls)) {
+        resume_schedule(c, 0);
+    }
+}
+
 /* Parses what c kept while over a limit, then lets it read again. */
 static void resume_conn(struct bk_conn *c)
 {
@@ -808,6 +1030,14 @@ static void resume_conn(struct bk_conn *c)
             bk_free(c->stash);
             c->stash = NULL;
             c->stash_len = c->stash_off = 0;
+        }
+    }
+    if (c->stash == NULL && c->tls != NULL && bk_tls_pending(c->tls) &&
+        (c->in_frame || may_take_frame(c))) {
+        c->reading = true;
+        on_readable(c);
+        if (c->closing) {
+            return;
         }
     }
     update_poll(c);
@@ -851,8 +1081,19 @@ void bk_conns_sweep_cb(uv_timer_t *t)
     while (c != NULL) {
         struct bk_conn *next = c->next;
         bool partial = c->in_frame || c->size_have > 0;
-        if (partial && cfg->partial_request_ms > 0 &&
-            now - c->frame_started >= cfg->partial_request_ms) {
+        if (c->tls != NULL && !bk_tls_established(c->tls) &&
+            cfg->partial_request_ms > 0 &&
+            now - c->accepted_at >= cfg->partial_request_ms) {
+            /* A stalled handshake holds a session; bound it like a
+             * request that stalls. */
+            bk_diag_info("net",
+                         "conn=%llu peer=%s msg=\"closing: no TLS handshake "
+                         "within %llu ms\"",
+                         (unsigned long long)c->id, c->peer,
+                         (unsigned long long)cfg->partial_request_ms);
+            conn_close(c, BK_MX_CLOSE_IDLE);
+        } else if (partial && cfg->partial_request_ms > 0 &&
+                   now - c->frame_started >= cfg->partial_request_ms) {
             bk_diag_info("net",
                          "conn=%llu peer=%s client=\"%s\" msg=\"closing: a "
                          "request took over %llu ms to arrive (%zu of %zu "
@@ -861,7 +1102,7 @@ void bk_conns_sweep_cb(uv_timer_t *t)
                          (unsigned long long)cfg->partial_request_ms,
                          c->frame_have, c->frame_len);
             conn_close(c, BK_MX_CLOSE_IDLE);
-        } else if (!partial && c->head == NULL && c->stash == NULL &&
+        } else if (!partial && !has_output(c) && c->stash == NULL &&
                    cfg->max_idle_ms > 0 &&
                    now - c->last_active >= cfg->max_idle_ms) {
             /* Kafka closes idle connections without a word to the client;
@@ -883,10 +1124,15 @@ static void poll_cb(uv_poll_t *p, int status, int events)
         conn_close(c, BK_MX_CLOSE_PEER);
         return;
     }
-    if ((events & UV_WRITABLE) != 0) {
+    if ((events & UV_WRITABLE) != 0 && !c->tls_read_wants_write) {
         conn_flush(c);
     }
-    if (!c->closing && (events & UV_READABLE) != 0) {
+    if ((events & UV_READABLE) != 0 && c->tls_write_wants_read) {
+        conn_flush(c);
+    }
+    bool go_read = (events & UV_READABLE) != 0 ||
+                   ((events & UV_WRITABLE) != 0 && c->tls_read_wants_write);
+    if (!c->closing && go_read && c->reading) {
         on_readable(c);
     }
 }
@@ -895,6 +1141,11 @@ static void close_cb(uv_handle_t *h)
 {
     struct bk_conn *c = h->data;
     c->handle_closed = true;
+    bk_tls_free(c->tls);
+    c->tls = NULL;
+    bk_free(c->tls_out);
+    c->tls_out = NULL;
+    c->tls_out_len = 0;
     close(c->fd);
     c->fd = -1;
     bk_conn_limits_release(&c->shard->group->limits, c->key);
@@ -981,7 +1232,8 @@ static void peer_name(int fd, char *out, size_t len)
 void bk_conn_adopt(struct bk_shard *s,
                    int fd,
                    uint64_t id,
-                   const uint8_t key[16])
+                   const uint8_t key[16],
+                   const struct bk_conn_origin *origin)
 {
     struct bk_conn *c = bk_calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -992,10 +1244,18 @@ void bk_conn_adopt(struct bk_shard *s,
     c->shard = s;
     c->id = id;
     c->fd = fd;
+    c->origin = *origin;
     memcpy(c->key, key, sizeof(c->key));
-    c->last_active = uv_now(&s->loop);
+    c->last_active = c->accepted_at = uv_now(&s->loop);
+    if (origin->tls != NULL && (c->tls = bk_tls_new(origin->tls, fd)) == NULL) {
+        close(fd);
+        bk_conn_limits_release(&s->group->limits, key);
+        bk_free(c);
+        return;
+    }
     c->poll.data = c;
     if (uv_poll_init(&s->loop, &c->poll, fd) != 0) {
+        bk_tls_free(c->tls);
         close(fd);
         bk_conn_limits_release(&s->group->limits, key);
         bk_free(c);
@@ -1026,7 +1286,7 @@ void bk_conns_drain(struct bk_shard *s)
     struct bk_conn *c = s->conns;
     while (c != NULL) {
         struct bk_conn *next = c->next;
-        if (c->head == NULL) {
+        if (!has_output(c)) {
             conn_close(c, BK_MX_CLOSE_SHUTDOWN);
         } else {
             update_poll(c);

@@ -26,6 +26,7 @@ struct adopt_msg {
     int fd;
     uint64_t id;
     uint8_t key[16];
+    struct bk_conn_origin origin;
 };
 
 static void adopt_fn(struct bk_shard *s, struct bk_shard_msg *m)
@@ -35,13 +36,16 @@ static void adopt_fn(struct bk_shard *s, struct bk_shard_msg *m)
         close(am->fd);
         bk_conn_limits_release(&s->group->limits, am->key);
     } else {
-        bk_conn_adopt(s, am->fd, am->id, am->key);
+        bk_conn_adopt(s, am->fd, am->id, am->key, &am->origin);
     }
     bk_free(am);
 }
 
 /* Hands fd, already counted under key, to the next shard. */
-static void adopt_counted(struct bk_shards *g, int fd, const uint8_t key[16])
+static void adopt_counted(struct bk_shards *g,
+                          int fd,
+                          const uint8_t key[16],
+                          const struct bk_conn_origin *origin)
 {
     struct adopt_msg *m = bk_calloc(1, sizeof(*m));
     if (m == NULL) {
@@ -53,6 +57,7 @@ static void adopt_counted(struct bk_shards *g, int fd, const uint8_t key[16])
     m->fd = fd;
     m->id = g->next_conn_id++;
     memcpy(m->key, key, 16);
+    m->origin = *origin;
     struct bk_shard *s = &g->shards[g->next_shard];
     g->next_shard = (g->next_shard + 1) % g->n;
     bk_shard_post(s, &m->base);
@@ -71,7 +76,8 @@ void bk_shards_adopt_fd(struct bk_shards *g, int fd)
         close(fd);
         return;
     }
-    adopt_counted(g, fd, key);
+    struct bk_conn_origin origin = { .listener = 0, .tls = NULL };
+    adopt_counted(g, fd, key, &origin);
 }
 
 static void accept_cb(uv_poll_t *p, int status, int events);
@@ -204,13 +210,14 @@ static void accept_cb(uv_poll_t *p, int status, int events)
             refuse(l, fd);
             continue;
         }
-        adopt_counted(g, fd, key);
+        adopt_counted(g, fd, key, &l->origin);
     }
 }
 
 int bk_listener_open(struct bk_listener *l,
                      uv_loop_t *loop,
                      struct bk_shards *g,
+                     const struct bk_conn_origin *origin,
                      const char *host,
                      int port,
                      int *bound_port,
@@ -221,6 +228,7 @@ int bk_listener_open(struct bk_listener *l,
     l->fd = -1;
     l->spare_fd = -1;
     l->group = g;
+    l->origin = *origin;
     l->backoff_ms = BACKOFF_MIN_MS;
     snprintf(l->addr, sizeof(l->addr), "%s:%d", host, port);
 

@@ -173,6 +173,16 @@ void bk_shards_adopt_fd(struct bk_shards *g, int fd);
 
 /* --- listeners ----------------------------------------------------------- */
 
+struct bk_tls_ctx;
+
+/* What a listener gives each connection it accepts. */
+struct bk_conn_origin {
+    unsigned listener; /* its place in the configuration */
+    /* Borrowed, outlives the connections: TLS on this listener (SSL), or
+     * NULL for plaintext. */
+    struct bk_tls_ctx *tls;
+};
+
 struct bk_listener {
     uv_poll_t poll;
     int fd;
@@ -189,15 +199,19 @@ struct bk_listener {
     uint64_t shed;       /* connections closed unserved this episode */
     uint64_t refused;    /* refused by the per-address limit */
     uint64_t refused_logged;
+    struct bk_conn_origin origin; /* given to every connection */
 };
 
 /* Binds and listens on host:port (numeric IPv4/IPv6 or "localhost"), and
- * accepts on loop, handing sockets to g. On failure returns a BK_E* code and
- * writes one line into errmsg ("cannot listen on 127.0.0.1:9092: address
- * already in use"). port 0 picks a free port; *bound_port gets it. */
+ * accepts on loop, handing sockets to g; each connection gets *origin
+ * (copied). On failure returns a BK_E*
+ * code and writes one line into errmsg ("cannot listen on 127.0.0.1:9092:
+ * address already in use"). port 0 picks a free port; *bound_port gets
+ * it. */
 int bk_listener_open(struct bk_listener *l,
                      uv_loop_t *loop,
                      struct bk_shards *g,
+                     const struct bk_conn_origin *origin,
                      const char *host,
                      int port,
                      int *bound_port,
@@ -273,6 +287,15 @@ void bk_req_noreply(struct bk_req *req);
 /* Completes req by closing its connection, as Kafka does for a request it
  * cannot parse. Earlier answers already queued are dropped. */
 void bk_req_fail(struct bk_req *req, const char *why);
+
+/* The index of the listener the connection was accepted on (as given to
+ * bk_listener_open; 0 for bk_shards_adopt_fd). */
+unsigned bk_conn_listener(const struct bk_conn *c);
+
+/* The connection's principal (Kafka's KafkaPrincipal as text): from the
+ * client certificate on an SSL listener, else "User:ANONYMOUS". Borrowed,
+ * lives as long as the connection. */
+const char *bk_conn_principal(const struct bk_conn *c);
 
 /* Connection identity, for logs. */
 uint64_t bk_conn_id(const struct bk_conn *c);

@@ -20,7 +20,8 @@ void bk_conns_close_all(struct bk_shard *s);
 void bk_conn_adopt(struct bk_shard *s,
                    int fd,
                    uint64_t id,
-                   const uint8_t key[16]);
+                   const uint8_t key[16],
+                   const struct bk_conn_origin *origin);
 
 /* Shard timers (shard thread): connections waiting to read again, and the
  * once-a-second sweep of idle and stalled connections. */

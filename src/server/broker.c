@@ -19,6 +19,7 @@
 #include "partition/partition.h"
 #include "server/datadir.h"
 #include "server/lifecycle.h"
+#include "server/tls_setup.h"
 
 /* The longest a SIGTERM waits for the controller to confirm a controlled
  * shutdown (the broker leads nothing any more) before stopping anyway. */
@@ -31,6 +32,9 @@ struct broker {
     uv_signal_t sigint;
     struct bk_listener listeners[BK_MAX_LISTENERS];
     unsigned nlisteners;
+    /* Owned, SSL listeners only; freed after the shards (their
+     * connections use them). */
+    struct bk_tls_ctx *tls[BK_MAX_LISTENERS];
     struct bk_shards shards;
     struct bk_datadir datadir;
     struct bk_api_ctx api;
@@ -272,12 +276,15 @@ static void start_lifecycle(struct broker *b)
         lc_ready(b);
         return;
     }
+    unsigned ib = cfg->inter_broker_listener;
     struct bk_lc_config lc = {
         .node_id = (int32_t)cfg->node_id,
         .cluster_id = b->datadir.cluster_id,
         .incarnation = b->incarnation,
-        .host = b->api.advertised[0].host,
-        .port = b->api.advertised[0].port,
+        .listener_name = cfg->listener[ib].name,
+        .security_protocol = (int16_t)cfg->listener[ib].protocol,
+        .host = b->api.advertised[ib].host,
+        .port = b->api.advertised[ib].port,
         .rack = cfg->broker_rack[0] != '\0' ? cfg->broker_rack : NULL,
         .heartbeat_ms = (unsigned)cfg->broker_heartbeat_interval_ms,
         .register_ms = (unsigned)cfg->initial_broker_registration_timeout_ms,
@@ -387,8 +394,10 @@ static int open_listeners(struct broker *b, char *err, size_t errlen)
         const struct bk_listener_cfg *l = &cfg->listener[i];
         int port = 0;
         char why[300];
-        int rv = bk_listener_open(&b->listeners[i], &b->loop, &b->shards,
-                                  l->host, l->port, &port, why, sizeof(why));
+        struct bk_conn_origin origin = { .listener = i, .tls = b->tls[i] };
+        int rv =
+            bk_listener_open(&b->listeners[i], &b->loop, &b->shards, &origin,
+                             l->host, l->port, &port, why, sizeof(why));
         if (rv != 0) {
             snprintf(err, errlen, "listeners: %s", why);
             return rv;
@@ -423,6 +432,7 @@ static int start_services(struct broker *b, char *err, size_t errlen)
 static void abort_start(struct broker *b)
 {
     close_listeners(b);
+    bk_server_tls_free(b->tls);
     stop_storage(b);
     if (b->md != NULL) {
         bk_md_stop(b->md);
@@ -475,10 +485,12 @@ static void announce_listeners(struct broker *b)
         if (i < b->api.nadvertised && b->api.advertised[i].port == 0) {
             b->api.advertised[i].port = b->bound_port[i];
         }
-        bk_diag_info("server",
-                     "listener=%s://%s:%d shards=%u msg=\"listening\"",
-                     cfg->listener[i].name, cfg->listener[i].host,
-                     b->bound_port[i], b->shards.n);
+        bk_diag_info(
+            "server",
+            "listener=%s://%s:%d protocol=%s shards=%u "
+            "msg=\"listening\"",
+            cfg->listener[i].name, cfg->listener[i].host, b->bound_port[i],
+            bk_sec_protocol_name(cfg->listener[i].protocol), b->shards.n);
     }
 }
 
@@ -551,6 +563,7 @@ static void shut_down(struct broker *b)
     uv_run(&b->loop, UV_RUN_DEFAULT);
     uv_loop_close(&b->loop);
     bk_shards_close(&b->shards);
+    bk_server_tls_free(b->tls);
     stop_storage(b);
     bk_md_stop(b->md);
     bk_api_notify_close(&b->notify);
@@ -574,14 +587,22 @@ int bk_broker_run(const struct bk_config *cfg)
         return 1;
     }
 
-    /* Listeners first: a port in use must stop start-up before anything
-     * else (the metadata quorum) starts and logs. */
+    /* Keys and certificates first, then the listeners: a bad key file or
+     * a port in use must stop start-up before anything else (the metadata
+     * quorum) starts and logs. */
+    rv = bk_server_tls_new(cfg, b.tls, err, sizeof(err));
+    if (rv != 0) {
+        print_err(err);
+        bk_datadir_close(&b.datadir);
+        return 1;
+    }
     uv_loop_init(&b.loop);
     catch_signals(&b);
     rv = open_listeners(&b, err, sizeof(err));
     if (rv != 0) {
         print_err(err);
         close_listeners(&b);
+        bk_server_tls_free(b.tls);
         bk_datadir_close(&b.datadir);
         return 1;
     }

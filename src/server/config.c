@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/diag.h"
 #include "common/err.h"
@@ -20,6 +21,7 @@
 #define CFG_SHORT  BK_MD_CFG_SHORT
 #define CFG_LONG   BK_MD_CFG_LONG
 #define CFG_LIST   BK_MD_CFG_LIST
+#define CFG_PASS   BK_MD_CFG_PASSWORD
 
 struct cfg_def {
     const char *name;
@@ -46,8 +48,11 @@ static const struct cfg_def defs[] = {
     { "advertised.listeners", CFG_STRING, OFF(advertised_listeners), 0, 0, "",
       false,
       "Listeners to publish to clients in Metadata and FindCoordinator, in "
-      "the same form as `listeners`. Clients reconnect to these addresses, so "
-      "they must be reachable from the clients. Empty means `listeners`." },
+      "the same form as `listeners`; each names a listener of `listeners`, "
+      "and a client is given the address advertised for the listener its "
+      "request came in on. Clients reconnect to these addresses, so they "
+      "must be reachable from the clients. A listener left out (or an empty "
+      "value) is advertised as it is in `listeners`." },
     { "auto.create.topics.enable", CFG_BOOL, OFF(auto_create_topics_enable), 0,
       1, "true", false,
       "Create a topic when a client asks Metadata for one that does not "
@@ -110,8 +115,9 @@ static const struct cfg_def defs[] = {
       0, 0, "", false,
       "Comma-separated names of the listeners that serve the controller's "
       "requests; each must be the name of a listener in `listeners`, and "
-      "the first one is used. Empty means the first listener in "
-      "`listeners`." },
+      "the first one is used, and it must be a PLAINTEXT listener (brokerd "
+      "nodes talk to each other in plaintext so far). Empty means the first "
+      "PLAINTEXT listener in `listeners`." },
     { "controller.quorum.bootstrap.servers", CFG_LIST,
       OFF(controller_quorum_bootstrap_servers), 0, 0, "", false,
       "Comma-separated `host:port` Kafka listeners of the controllers, which "
@@ -174,8 +180,10 @@ static const struct cfg_def defs[] = {
     { "inter.broker.listener.name", CFG_STRING, OFF(inter_broker_listener_name),
       0, 0, "", false,
       "Name of the listener other brokers connect to; it must be the name of "
-      "a listener in `listeners`. Empty means the first listener in "
-      "`listeners`." },
+      "a PLAINTEXT listener in `listeners`. It is the address this broker "
+      "registers with the controller, so other brokers' addresses in "
+      "Metadata are on this listener. Empty means the first PLAINTEXT "
+      "listener in `listeners`." },
     { "leader.imbalance.check.interval.seconds", CFG_LONG,
       OFF(leader_imbalance_check_interval_seconds), 1, 86400, "300", false,
       "How often the active controller checks the leader balance "
@@ -186,11 +194,22 @@ static const struct cfg_def defs[] = {
       "The share of the partitions a broker is preferred leader of, but does "
       "not lead, above which the controller runs preferred elections for "
       "them." },
+    { "listener.security.protocol.map", CFG_STRING,
+      OFF(listener_security_protocol_map), 0, 0,
+      "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,"
+      "SASL_SSL:SASL_SSL",
+      false,
+      "Comma-separated `NAME:PROTOCOL` pairs giving the security protocol "
+      "of each listener name (PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL), "
+      "as in Kafka, e.g. `INTERNAL:PLAINTEXT,EXTERNAL:SSL`. Every name in "
+      "`listeners` must be in it." },
     { "listeners", CFG_STRING, OFF(listeners), 0, 0,
       "PLAINTEXT://127.0.0.1:9092", false,
-      "Comma-separated `NAME://host:port` addresses to listen on. Only the "
-      "PLAINTEXT security protocol is supported so far. An empty host means "
-      "all interfaces; port 0 picks a free port (logged at start-up)." },
+      "Comma-separated `NAME://host:port` addresses to listen on, each with "
+      "its own name; `listener.security.protocol.map` gives each name's "
+      "security protocol (PLAINTEXT or SSL; SASL is not supported yet). An "
+      "empty host means all interfaces; port 0 picks a free port (logged "
+      "at start-up)." },
     { "log.cleaner.backoff.ms", CFG_LONG, OFF(log_cleaner_backoff_ms), 0,
       I32MAX, "15000", false,
       "How often the cleaner looks at a compacted partition "
@@ -376,6 +395,64 @@ static const struct cfg_def defs[] = {
       I32MAX, "104857600", false,
       "The largest request the broker reads. A larger size prefix closes "
       "the connection before anything is allocated." },
+    { "ssl.cipher.suites", CFG_LIST, OFF(ssl_cipher_suites), 0, 0, "", false,
+      "SSL listeners: the cipher suites offered, comma-separated, in "
+      "Kafka's (IANA) names such as `TLS_AES_128_GCM_SHA256` or "
+      "`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256` (OpenSSL's names work for "
+      "TLS 1.2 too); each enabled protocol needs one of its own. Empty "
+      "means OpenSSL's defaults." },
+    { "ssl.client.auth", CFG_STRING, OFF(ssl_client_auth), 0, 0, "none", false,
+      "SSL listeners: whether clients must present a certificate: none, "
+      "requested (verified when sent) or required (mTLS). The principal is "
+      "the certificate's subject, see `ssl.principal.mapping.rules`." },
+    { "ssl.enabled.protocols", CFG_LIST, OFF(ssl_enabled_protocols), 0, 0,
+      "TLSv1.2,TLSv1.3", false,
+      "SSL listeners: the TLS versions accepted, TLSv1.2 and/or TLSv1.3." },
+    { "ssl.endpoint.identification.algorithm", CFG_STRING,
+      OFF(ssl_endpoint_identification_algorithm), 0, 0, "https", false,
+      "Host name checking of the server's certificate, done by clients "
+      "(and by brokers as clients, once they connect over TLS); accepted "
+      "for Kafka compatibility, a server does not use it." },
+    { "ssl.key.password", CFG_PASS, OFF(ssl_key_password), 0, 0, "", false,
+      "SSL listeners: the password of an encrypted private key (PKCS#8) in "
+      "`ssl.keystore.location` or `ssl.keystore.key`." },
+    { "ssl.keystore.certificate.chain", CFG_PASS,
+      OFF(ssl_keystore_certificate_chain), 0, 0, "", false,
+      "SSL listeners: the certificate chain in PEM, inline (the server's "
+      "certificate first), with `ssl.keystore.key`; instead of "
+      "`ssl.keystore.location`. Line breaks inside may be left out." },
+    { "ssl.keystore.key", CFG_PASS, OFF(ssl_keystore_key), 0, 0, "", false,
+      "SSL listeners: the private key in PEM (PKCS#8), inline, with "
+      "`ssl.keystore.certificate.chain`." },
+    { "ssl.keystore.location", CFG_STRING, OFF(ssl_keystore_location), 0, 0, "",
+      false,
+      "SSL listeners: a PEM file holding the private key and the "
+      "certificate chain (the server's certificate first)." },
+    { "ssl.keystore.type", CFG_STRING, OFF(ssl_keystore_type), 0, 0, "PEM",
+      false,
+      "SSL listeners: the keystore format; only PEM is supported (Kafka's "
+      "default is JKS)." },
+    { "ssl.principal.mapping.rules", CFG_STRING,
+      OFF(ssl_principal_mapping_rules), 0, 0, "DEFAULT", false,
+      "SSL listeners: how a client certificate's subject (RFC 2253, as "
+      "Kafka writes it: `CN=alice,OU=eng,O=acme`) becomes the principal "
+      "`User:<name>`: comma-separated `RULE:pattern/replacement/[LU]` "
+      "rules, the first whose pattern matches the whole subject applying "
+      "(`$1` for a group; L or U to lower or upper case), and `DEFAULT` for "
+      "the subject itself. Patterns are POSIX extended regular expressions: "
+      "a lazy `*?` acts greedy, and stacked quantifiers (Java's possessive "
+      "`++`) are refused. A subject no rule applies to is refused." },
+    { "ssl.truststore.certificates", CFG_PASS, OFF(ssl_truststore_certificates),
+      0, 0, "", false,
+      "SSL listeners: the CA certificates that client certificates must "
+      "chain to, in PEM, inline; instead of `ssl.truststore.location`." },
+    { "ssl.truststore.location", CFG_STRING, OFF(ssl_truststore_location), 0, 0,
+      "", false,
+      "SSL listeners: a PEM file of the CA certificates that client "
+      "certificates must chain to (needed unless `ssl.client.auth` is "
+      "none)." },
+    { "ssl.truststore.type", CFG_STRING, OFF(ssl_truststore_type), 0, 0, "PEM",
+      false, "SSL listeners: the truststore format; only PEM is supported." },
     { "unclean.leader.election.enable", CFG_BOOL,
       OFF(unclean_leader_election_enable), 0, 1, "false", false,
       "Default of the topic config: when no in-sync replica of a partition "
@@ -513,12 +590,22 @@ int bk_config_set(struct bk_config *c,
                   char *err,
                   size_t errlen)
 {
+    if (strncmp(key, "listener.name.", 14) == 0) {
+        return bk_config_set_override(c, key, value, err, errlen);
+    }
     const struct cfg_def *d = find_def(key);
     if (d == NULL) {
         snprintf(err, errlen, "unknown configuration key '%s'", key);
         return BK_ECONFIG;
     }
     return set_value(c, d, value, err, errlen);
+}
+
+const char *bk_config_setting_name(const char *key)
+{
+    const struct cfg_def *d = find_def(key);
+    return d != NULL && !is_int(d->type) && d->type != CFG_BOOL ? d->name
+                                                                : NULL;
 }
 
 static char *trim(char *s)
@@ -582,85 +669,6 @@ int bk_config_load(struct bk_config *c,
     return rv;
 }
 
-/* Parses "NAME://host:port[,...]" into out. */
-static int parse_listeners(const char *key,
-                           const char *want,
-                           const char *text,
-                           struct bk_listener_cfg *out,
-                           unsigned *n,
-                           char *err,
-                           size_t errlen)
-{
-    char buf[1024];
-    *n = 0;
-    if (strlen(text) >= sizeof(buf)) {
-        snprintf(err, errlen, "%s: value too long", key);
-        return BK_ECONFIG;
-    }
-    strcpy(buf, text);
-    char *save = NULL;
-    for (char *item = strtok_r(buf, ",", &save); item != NULL;
-         item = strtok_r(NULL, ",", &save)) {
-        item = trim(item);
-        if (*n == BK_MAX_LISTENERS) {
-            snprintf(err, errlen, "%s: more than %d listeners", key,
-                     BK_MAX_LISTENERS);
-            return BK_ECONFIG;
-        }
-        struct bk_listener_cfg *l = &out[*n];
-        char *scheme = strstr(item, "://");
-        if (scheme == NULL || scheme == item ||
-            (size_t)(scheme - item) >= sizeof(l->name)) {
-            snprintf(err, errlen, "%s: '%s' is not NAME://host:port", key,
-                     item);
-            return BK_ECONFIG;
-        }
-        memcpy(l->name, item, (size_t)(scheme - item));
-        l->name[scheme - item] = '\0';
-        char *hostport = scheme + 3;
-        char *colon = strrchr(hostport, ':');
-        if (colon == NULL) {
-            snprintf(err, errlen, "%s: '%s' has no port", key, item);
-            return BK_ECONFIG;
-        }
-        *colon = '\0';
-        char *host = hostport;
-        size_t hl = strlen(host);
-        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-            host[hl - 1] = '\0';
-            host++;
-        }
-        if (strlen(host) >= sizeof(l->host)) {
-            snprintf(err, errlen, "%s: host name too long", key);
-            return BK_ECONFIG;
-        }
-        strcpy(l->host, host);
-        char *end;
-        errno = 0;
-        long port = strtol(colon + 1, &end, 10);
-        if (errno != 0 || end == colon + 1 || *end != '\0' || port < 0 ||
-            port > 65535) {
-            snprintf(err, errlen, "%s: '%s' is not a port number", key,
-                     colon + 1);
-            return BK_ECONFIG;
-        }
-        l->port = (int)port;
-        if (strcmp(l->name, want) != 0) {
-            snprintf(err, errlen,
-                     "%s: listener '%s' is not supported (only %s is, so "
-                     "far)",
-                     key, l->name, want);
-            return BK_ECONFIG;
-        }
-        (*n)++;
-    }
-    if (*n == 0) {
-        snprintf(err, errlen, "%s: no listener given", key);
-        return BK_ECONFIG;
-    }
-    return 0;
-}
-
 /* admin.listeners: empty, or one http://host:port. */
 static int finish_admin(struct bk_config *c, char *err, size_t errlen)
 {
@@ -670,12 +678,12 @@ static int finish_admin(struct bk_config *c, char *err, size_t errlen)
     if (c->admin_listeners[0] == '\0') {
         return 0;
     }
-    int rv = parse_listeners("admin.listeners", "http", c->admin_listeners, l,
-                             &n, err, errlen);
+    int rv = bk_config_parse_endpoints("admin.listeners", c->admin_listeners,
+                                       l, &n, err, errlen);
     if (rv != 0) {
         return rv;
     }
-    if (n != 1) {
+    if (n != 1 || strcasecmp(l[0].name, "http") != 0) {
         snprintf(err, errlen,
                  "admin.listeners: expected one http://host:port, got '%s'",
                  c->admin_listeners);
@@ -688,28 +696,9 @@ static int finish_admin(struct bk_config *c, char *err, size_t errlen)
 
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
 {
-    int rv = parse_listeners("listeners", "PLAINTEXT", c->listeners,
-                             c->listener, &c->nlisteners, err, errlen);
+    int rv = bk_config_finish_listeners(c, err, errlen);
     if (rv != 0) {
         return rv;
-    }
-    if (c->advertised_listeners[0] == '\0') {
-        memcpy(c->advertised, c->listener, sizeof(c->listener));
-        c->nadvertised = c->nlisteners;
-    } else {
-        rv = parse_listeners("advertised.listeners", "PLAINTEXT",
-                             c->advertised_listeners, c->advertised,
-                             &c->nadvertised, err, errlen);
-        if (rv != 0) {
-            return rv;
-        }
-    }
-    for (unsigned i = 0; i < c->nadvertised; i++) {
-        if (c->advertised[i].port == 0) {
-            snprintf(err, errlen,
-                     "advertised.listeners: port 0 cannot be advertised");
-            return BK_ECONFIG;
-        }
     }
     rv = finish_admin(c, err, errlen);
     if (rv != 0) {
@@ -757,6 +746,10 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
 
 void bk_config_free(struct bk_config *c)
 {
+    for (unsigned i = 0; i < c->noverrides; i++) {
+        bk_free(c->overrides[i].value);
+    }
+    c->noverrides = 0;
     for (size_t i = 0; i < NDEFS; i++) {
         if (!is_int(defs[i].type) && defs[i].type != CFG_BOOL) {
             char **slot = (char **)((char *)c + defs[i].offset);

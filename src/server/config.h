@@ -26,13 +26,26 @@
 /* As many voters as the metadata quorum takes (cluster/controller.c). */
 #define BK_MAX_VOTERS    16
 #define BK_MAX_BOOTSTRAP 16
+/* listener.name.<name>.ssl.* settings one file may hold. */
+#define BK_MAX_LISTENER_OVERRIDES 64
 /* Room for bk_config_voters_text() of BK_MAX_VOTERS voters. */
 #define BK_VOTERS_TEXT_SIZE (BK_MAX_VOTERS * 280)
 
+/* Kafka's security protocols (SecurityProtocol ids, as BrokerRegistration
+ * sends them). */
+enum bk_sec_protocol {
+    BK_SEC_PLAINTEXT = 0,
+    BK_SEC_SSL = 1,
+    BK_SEC_SASL_PLAINTEXT = 2,
+    BK_SEC_SASL_SSL = 3,
+};
+
 struct bk_listener_cfg {
-    char name[32]; /* "PLAINTEXT" */
+    char name[32]; /* upper case, as Kafka normalises it: "PLAINTEXT" */
     char host[256];
     int port;
+    /* From listener.security.protocol.map (listener[] only). */
+    enum bk_sec_protocol protocol;
 };
 
 /* One entry of controller.quorum.voters ("id@host:port") or of
@@ -43,11 +56,20 @@ struct bk_voter_cfg {
     int port;
 };
 
+/* One listener.name.<listener>.<key> setting (Kafka's per-listener
+ * override of an ssl.* setting). */
+struct bk_listener_override {
+    char listener[32]; /* upper case */
+    const char *key;   /* static: the setting's name in the table */
+    char *value;       /* owned */
+};
+
 struct bk_config {
     int64_t node_id;
     char *listeners; /* owned strings */
     char *admin_listeners;
     char *advertised_listeners;
+    char *listener_security_protocol_map;
     char *log_dirs;
     char *broker_rack;
     int64_t num_partitions;
@@ -121,6 +143,23 @@ struct bk_config {
     int64_t log_roll_hours;
     int64_t log_segment_bytes;
     int64_t message_max_bytes;
+    /* TLS of SSL listeners (Kafka's names); each may be overridden per
+     * listener (overrides below). */
+    char *ssl_cipher_suites;
+    char *ssl_client_auth;
+    char *ssl_enabled_protocols;
+    char *ssl_endpoint_identification_algorithm;
+    char *ssl_key_password;
+    char *ssl_keystore_certificate_chain;
+    char *ssl_keystore_key;
+    char *ssl_keystore_location;
+    char *ssl_keystore_type;
+    char *ssl_principal_mapping_rules;
+    char *ssl_truststore_certificates;
+    char *ssl_truststore_location;
+    char *ssl_truststore_type;
+    struct bk_listener_override overrides[BK_MAX_LISTENER_OVERRIDES];
+    unsigned noverrides;
 
     /* Derived by bk_config_finish(). */
     /* What a topic that sets none of its configs gets: the settings above
@@ -128,6 +167,9 @@ struct bk_config {
     struct bk_topic_settings topic_defaults;
     struct bk_listener_cfg listener[BK_MAX_LISTENERS];
     unsigned nlisteners;
+    /* advertised[i] is what clients of listener[i] are given: its entry
+     * in advertised.listeners, else listener[i] itself (nadvertised ==
+     * nlisteners). */
     struct bk_listener_cfg advertised[BK_MAX_LISTENERS];
     unsigned nadvertised;
     /* process.roles: a combined node (the default) has both. */
@@ -169,6 +211,20 @@ int bk_config_set(struct bk_config *c,
 
 /* Cross-field checks and derived values (listeners parsed). */
 int bk_config_finish(struct bk_config *c, char *err, size_t errlen);
+
+/* The index in c->listener of the listener called name (any case), or
+ * -1. */
+int bk_config_listener_index(const struct bk_config *c, const char *name);
+
+/* The effective value of string setting key for listener (its
+ * listener.name.<listener>.<key> if set, else key's own value). Borrowed
+ * from c; NULL for an unknown key. */
+const char *bk_config_listener_str(const struct bk_config *c,
+                                   const char *listener,
+                                   const char *key);
+
+/* Kafka's name of a security protocol ("SSL"); static. */
+const char *bk_sec_protocol_name(enum bk_sec_protocol p);
 
 /* Writes the voters of c as one canonical line, sorted by id
  * ("1@h:9093,2@h:9093"; empty for the single-node quorum), so that two

@@ -198,15 +198,24 @@ static int parse_bootstrap(struct bk_config *c, char *err, size_t errlen)
     return 0;
 }
 
-/* The index in c->listener of the listener called name, or -1. */
-static int listener_index(const struct bk_config *c, const char *name)
+/* The listeners brokerd nodes connect to each other on carry plaintext
+ * Kafka requests (net/kclient.c has no TLS yet). */
+static int check_plaintext(const struct bk_config *c,
+                           unsigned i,
+                           const char *key,
+                           char *err,
+                           size_t errlen)
 {
-    for (unsigned i = 0; i < c->nlisteners; i++) {
-        if (strcmp(c->listener[i].name, name) == 0) {
-            return (int)i;
-        }
+    if (c->listener[i].protocol == BK_SEC_PLAINTEXT) {
+        return 0;
     }
-    return -1;
+    snprintf(err, errlen,
+             "%s: listener '%s' in listeners uses %s; brokers and "
+             "controllers talk to "
+             "each other over PLAINTEXT only so far",
+             key, c->listener[i].name,
+             bk_sec_protocol_name(c->listener[i].protocol));
+    return BK_ECONFIG;
 }
 
 /* Resolves controller.listener.names and inter.broker.listener.name. Each
@@ -217,11 +226,21 @@ static int resolve_listeners(struct bk_config *c, char *err, size_t errlen)
     const char *cur = c->controller_listener_names;
     char item[64];
     bool first = true;
-    c->controller_listener = 0;
-    c->inter_broker_listener = 0;
+    /* Unset, both default to the first PLAINTEXT listener (Kafka's
+     * security.inter.broker.protocol defaults to PLAINTEXT). */
+    unsigned dflt = 0;
+    while (dflt + 1 < c->nlisteners &&
+           c->listener[dflt].protocol != BK_SEC_PLAINTEXT) {
+        dflt++;
+    }
+    if (c->listener[dflt].protocol != BK_SEC_PLAINTEXT) {
+        dflt = 0;
+    }
+    c->controller_listener = dflt;
+    c->inter_broker_listener = dflt;
     while (!list_empty(c->controller_listener_names) &&
            next_item(&cur, item, sizeof(item))) {
-        int i = listener_index(c, item);
+        int i = bk_config_listener_index(c, item);
         if (i < 0) {
             snprintf(err, errlen,
                      "controller.listener.names: '%.32s' is not the name of "
@@ -236,7 +255,7 @@ static int resolve_listeners(struct bk_config *c, char *err, size_t errlen)
     }
     const char *ib = c->inter_broker_listener_name;
     if (ib[0] != '\0') {
-        int i = listener_index(c, ib);
+        int i = bk_config_listener_index(c, ib);
         if (i < 0) {
             snprintf(err, errlen,
                      "inter.broker.listener.name: '%.32s' is not the name of "
@@ -246,7 +265,13 @@ static int resolve_listeners(struct bk_config *c, char *err, size_t errlen)
         }
         c->inter_broker_listener = (unsigned)i;
     }
-    return 0;
+    int rv = check_plaintext(c, c->controller_listener,
+                             "controller.listener.names", err, errlen);
+    if (rv == 0) {
+        rv = check_plaintext(c, c->inter_broker_listener,
+                             "inter.broker.listener.name", err, errlen);
+    }
+    return rv;
 }
 
 static bool is_voter(const struct bk_config *c)

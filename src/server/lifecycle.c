@@ -153,10 +153,10 @@ static int fill_registration(struct bk_lc *lc,
         return BK_ENOMEM;
     }
     req->listeners[0] = (struct bk_msg_broker_registration_request_listener){
-        .name = bk_str_c("PLAINTEXT"),
+        .name = bk_str_c(lc->cfg.listener_name),
         .host = bk_str_c(lc->cfg.host),
         .port = (uint16_t)lc->cfg.port,
-        .security_protocol = 0,
+        .security_protocol = lc->cfg.security_protocol,
     };
     req->listeners_count = 1;
     for (unsigned f = 0; f < BK_MD_N_FEATURES; f++) {

@@ -21,7 +21,11 @@ struct bk_lc_config {
     int32_t node_id;
     const char *cluster_id; /* borrowed, lives as long as the lifecycle */
     struct bk_uuid incarnation;
-    const char *host; /* the advertised client listener; borrowed */
+    /* The advertised address of the inter-broker listener, which other
+     * brokers connect to and are given in Metadata; borrowed. */
+    const char *listener_name;
+    int16_t security_protocol; /* Kafka's SecurityProtocol id */
+    const char *host;
     int32_t port;
     const char *rack;          /* NULL when unset; borrowed */
     unsigned heartbeat_ms;     /* broker.heartbeat.interval.ms */

@@ -67,7 +67,8 @@ static void test_parse_kafka_properties(void **state)
         "\n"
         "  node.id = 7  \n"
         "listeners=PLAINTEXT://0.0.0.0:19092,"
-        "PLAINTEXT://[::1]:19093\n"
+        "INTERNAL://[::1]:19093\n"
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,INTERNAL:SSL\n"
         "advertised.listeners:PLAINTEXT://broker7.example:19092\n"
         "log.dirs=/var/lib/brokerd\n"
         "auto.create.topics.enable=false\n"
@@ -77,7 +78,12 @@ static void test_parse_kafka_properties(void **state)
     assert_int_equal(c.nlisteners, 2);
     assert_string_equal(c.listener[1].host, "::1");
     assert_int_equal(c.listener[1].port, 19093);
+    assert_int_equal(c.listener[1].protocol, BK_SEC_SSL);
     assert_string_equal(c.advertised[0].host, "broker7.example");
+    /* Not in advertised.listeners: advertised as it listens. */
+    assert_int_equal(c.nadvertised, 2);
+    assert_string_equal(c.advertised[1].name, "INTERNAL");
+    assert_int_equal(c.advertised[1].port, 19093);
     assert_false(c.auto_create_topics_enable);
     assert_string_equal(c.broker_rack, "us-east-1a");
     bk_config_free(&c);
@@ -107,6 +113,20 @@ static void test_errors_name_key_and_reason(void **state)
     expect_error("listeners=127.0.0.1:9092\n", "NAME://host:port");
     expect_error("listeners=PLAINTEXT://h:99999\n", "not a port");
     expect_error("listeners=SASL_SSL://h:1\n", "not supported");
+    expect_error("listeners=EXTERNAL://h:1\n",
+                 "'EXTERNAL' has no security protocol");
+    expect_error("listeners=PLAINTEXT://h:1,plaintext://h:2\n", "used twice");
+    expect_error("listener.security.protocol.map=A:TLS\nlisteners=A://h:1\n",
+                 "'TLS' is not PLAINTEXT, SSL");
+    expect_error("advertised.listeners=SSL://h:1\n",
+                 "advertised.listeners: 'SSL' is not the name of a listener");
+    expect_error(
+        "listeners=SSL://h:1\n",
+        "controller.listener.names: listener 'SSL' in listeners uses SSL");
+    expect_error(
+        "listeners=PLAINTEXT://h:1,SSL://h:2\n"
+        "inter.broker.listener.name=SSL\n",
+        "inter.broker.listener.name: listener 'SSL' in listeners");
     expect_error("advertised.listeners=PLAINTEXT://h:0\n", "port 0");
     expect_error("log.dirs=/a,/b\n", "one directory");
     expect_error("logger.level=chatty\n", "logger.level");
@@ -114,7 +134,7 @@ static void test_errors_name_key_and_reason(void **state)
                  "group.consumer.migration.policy: 'sideways' is not one of");
     expect_error("node.id\n", ":1: expected key=value");
     expect_error("admin.listeners=PLAINTEXT://127.0.0.1:9644\n",
-                 "admin.listeners: listener 'PLAINTEXT' is not supported");
+                 "admin.listeners: expected one http://host:port");
     expect_error("admin.listeners=http://a:1,http://b:2\n",
                  "admin.listeners: expected one http://host:port");
     expect_error("admin.listeners=http://a\n", "has no port");
@@ -298,10 +318,12 @@ static void test_cluster_settings(void **state)
         load_text(&c,
                   "node.id=2\n"
                   "listeners=PLAINTEXT://127.0.0.1:9092,"
-                  "PLAINTEXT://127.0.0.1:9093\n"
+                  "CONTROLLER://127.0.0.1:9093\n"
+                  "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,"
+                  "CONTROLLER:PLAINTEXT\n"
                   "process.roles = controller , broker\n"
                   "controller.quorum.voters=3@h3:93, 2@[::1]:92,1@h1:91\n"
-                  "controller.listener.names=PLAINTEXT\n"
+                  "controller.listener.names=controller\n"
                   "inter.broker.listener.name=PLAINTEXT\n",
                   err, sizeof(err)),
         0);
@@ -310,7 +332,7 @@ static void test_cluster_settings(void **state)
     assert_int_equal(c.voter[1].id, 2);
     assert_string_equal(c.voter[1].host, "::1");
     assert_int_equal(c.voter[1].port, 92);
-    assert_int_equal(c.controller_listener, 0);
+    assert_int_equal(c.controller_listener, 1);
     assert_int_equal(c.inter_broker_listener, 0);
     assert_true(bk_config_needs_format(&c));
     char text[256];
@@ -370,6 +392,44 @@ static void test_cluster_settings(void **state)
     expect_error("controller.quorum.election.timeout.ms=0\n", "outside");
 }
 
+static void test_listener_overrides(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(
+        load_text(&c,
+                  "listeners=PLAINTEXT://h:1,SSL://h:2,EXTERNAL://h:3\n"
+                  "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,"
+                  "SSL:SSL,EXTERNAL:SSL\n"
+                  "ssl.client.auth=requested\n"
+                  "listener.name.external.ssl.client.auth=required\n"
+                  "listener.name.EXTERNAL.ssl.keystore.location=/a.pem\n"
+                  "listener.name.external.ssl.keystore.location=/b.pem\n",
+                  err, sizeof(err)),
+        0);
+    /* Kafka's prefix takes the name in any case; the last value wins. */
+    assert_int_equal(c.noverrides, 2);
+    assert_string_equal(
+        bk_config_listener_str(&c, "EXTERNAL", "ssl.client.auth"), "required");
+    assert_string_equal(
+        bk_config_listener_str(&c, "EXTERNAL", "ssl.keystore.location"),
+        "/b.pem");
+    assert_string_equal(bk_config_listener_str(&c, "SSL", "ssl.client.auth"),
+                        "requested");
+    assert_string_equal(
+        bk_config_listener_str(&c, "SSL", "ssl.enabled.protocols"),
+        "TLSv1.2,TLSv1.3");
+    assert_int_equal(c.listener[2].protocol, BK_SEC_SSL);
+    bk_config_free(&c);
+
+    expect_error("listener.name.ssl.num.partitions=3\n",
+                 "per-listener settings are listener.name.<name>.ssl.*");
+    expect_error("listener.name.ssl.ssl.bogus=3\n", "unknown configuration");
+    expect_error("listener.name..ssl.client.auth=none\n",
+                 "unknown configuration");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -382,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_topic_defaults),
         cmocka_unit_test(test_doc_lists_topic_configs),
         cmocka_unit_test(test_cluster_settings),
+        cmocka_unit_test(test_listener_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@ import org.apache.kafka.common.Node;
 
 /**
  * Drives brokerd with the real Java client. Usage:
- *   ClientCheck BOOTSTRAP describe-cluster
+ *   ClientCheck BOOTSTRAP describe-cluster [KEY=VALUE...]
+ * The KEY=VALUE pairs are client settings (security.protocol=SSL, ...).
  * Prints one line per fact ("cluster.id=...", "node=1 host:port") and exits
  * 0, or prints the exception and exits 1.
  */
@@ -26,6 +27,10 @@ public final class ClientCheck {
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         props.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "10000");
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "15000");
+        for (int i = 2; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            props.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
         try (Admin admin = Admin.create(props)) {
             switch (args[1]) {
                 case "describe-cluster": {
