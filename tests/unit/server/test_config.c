@@ -136,7 +136,7 @@ static void test_errors_name_key_and_reason(void **state)
     expect_error("admin.listeners=PLAINTEXT://127.0.0.1:9644\n",
                  "admin.listeners: expected one http://host:port");
     expect_error("admin.listeners=http://a:1,http://b:2\n",
-                 "admin.listeners: expected one http://host:port");
+                 "admin.listeners: the name 'HTTP' is used twice");
     expect_error("admin.listeners=http://a\n", "has no port");
 }
 
