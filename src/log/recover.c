@@ -125,10 +125,10 @@ static void read_ckpt(struct bk_log *log, struct ckpt *c)
     }
     buf[n] = '\0';
     int version;
+    c->hw = -1;
     /* brokerd's own file; glibc's sscanf converts with strtoll (it
      * saturates) and the fields are range-checked below. */
     /* NOLINTNEXTLINE(cert-err34-c) */
-    c->hw = -1;
     int got = sscanf(buf,
                      "%d %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64
                      " %d %" SCNd64 " %" SCNd64 " %" SCNd64 " %" SCNd64,
