@@ -678,8 +678,8 @@ static int finish_admin(struct bk_config *c, char *err, size_t errlen)
     if (c->admin_listeners[0] == '\0') {
         return 0;
     }
-    int rv = bk_config_parse_endpoints("admin.listeners", c->admin_listeners,
-                                       l, &n, err, errlen);
+    int rv = bk_config_parse_endpoints("admin.listeners", c->admin_listeners, l,
+                                       &n, err, errlen);
     if (rv != 0) {
         return rv;
     }
