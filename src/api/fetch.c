@@ -293,48 +293,35 @@ static void stop_timer(struct fetch_state *st)
     }
 }
 
-/* KIP-951: who leads the partitions this broker refused, and where.
- * Returns the image the endpoints' strings live in (to release once the
- * answer is encoded), or NULL. */
-static struct bk_md_image *add_leader_hints(struct fetch_state *st)
+/* KIP-951: who leads the partitions this broker refused, and where. The
+ * endpoints' strings live in h's image, released once the answer is
+ * encoded. */
+static void add_leader_hints(struct fetch_state *st, struct bk_leader_hints *h)
 {
     struct bk_call *call = st->call;
     if (call->hdr.api_version < 16) {
-        return NULL;
+        return;
     }
-    struct bk_md_image *img = NULL;
-    struct bk_leader_hints h = { .n = 0 };
     for (size_t i = 0; i < st->n; i++) {
         struct fetch_item *it = &st->items[i];
         int16_t e = it->out->error_code;
-        if (!it->known || (e != BK_KERR_NOT_LEADER_OR_FOLLOWER &&
-                           e != BK_KERR_FENCED_LEADER_EPOCH)) {
-            continue;
+        if (it->known && (e == BK_KERR_NOT_LEADER_OR_FOLLOWER ||
+                          e == BK_KERR_FENCED_LEADER_EPOCH)) {
+            (void)bk_leader_hint(call, h, &it->topic_id, it->partition,
+                                 &it->out->current_leader.leader_id,
+                                 &it->out->current_leader.leader_epoch);
         }
-        img = img != NULL ? img : bk_api_image(call);
-        if (img == NULL) {
-            return NULL;
-        }
-        (void)bk_leader_hint(img, &it->topic_id, it->partition, &h,
-                             &it->out->current_leader.leader_id,
-                             &it->out->current_leader.leader_epoch);
     }
-    typedef struct bk_msg_fetch_response_node_endpoint endpoint;
-    endpoint *eps =
-        h.n > 0 ? bk_arena_alloc(call->arena, h.n * sizeof(*eps)) : NULL;
-    for (size_t i = 0; eps != NULL && i < h.n; i++) {
-        const struct bk_md_broker *b = bk_md_image_broker(img, h.ids[i]);
-        eps[i] = (endpoint){ .node_id = b->id,
-                             .host = bk_str_c(b->host),
-                             .port = b->port,
-                             .rack = b->rack != NULL ? bk_str_c(b->rack)
-                                                     : BK_STR_NULL };
+    struct bk_msg_fetch_response_node_endpoint *eps =
+        h->n > 0 ? bk_arena_alloc(call->arena, h->n * sizeof(*eps)) : NULL;
+    for (size_t i = 0; eps != NULL && i < h->n; i++) {
+        bk_leader_hint_endpoint(h, i, &eps[i].node_id, &eps[i].host,
+                                &eps[i].port, &eps[i].rack);
     }
     if (eps != NULL) {
         st->resp.node_endpoints = eps;
-        st->resp.node_endpoints_count = (int32_t)h.n;
+        st->resp.node_endpoints_count = (int32_t)h->n;
     }
-    return img;
 }
 
 static void respond(struct fetch_state *st)
@@ -387,12 +374,13 @@ static void respond(struct fetch_state *st)
         bk_arena_alloc(call->arena, (nholes + 1) * sizeof(*holes));
     uint8_t *buf = NULL;
     size_t buf_len = 0, got = 0;
-    struct bk_md_image *hint_img = add_leader_hints(st);
+    struct bk_leader_hints hints = { .img = NULL, .n = 0 };
+    add_leader_hints(st, &hints);
     int rv = holes == NULL
                  ? BK_ENOMEM
                  : bk_call_encode_deferred(call, &st->resp, (size_t)total,
                                            holes, nholes, &got, &buf, &buf_len);
-    bk_md_image_release(hint_img);
+    bk_leader_hints_done(&hints);
     if (rv != 0 || got != nholes) {
         bk_req_fail(call->req, "cannot encode the Fetch answer");
         return;

@@ -49,8 +49,8 @@ struct produce_state {
     int16_t acks;
     int16_t version;
     int32_t timeout_ms;
-    /* Holds the strings of the KIP-951 node endpoints until encoded. */
-    struct bk_md_image *hint_img;
+    /* KIP-951: its image holds the endpoints' strings until encoded. */
+    struct bk_leader_hints hints;
 };
 
 static void set_error(struct produce_item *it, int16_t code, const char *msg)
@@ -208,48 +208,34 @@ static void errors_home(struct bk_call *call, struct produce_item *it)
     bk_arena_destroy(&it->errs);
 }
 
-/* KIP-951: who leads the partitions this broker refused, and where. */
+/* KIP-951: who leads the partitions this broker refused, and where. The
+ * endpoints' strings live in st->hints' image until the answer is
+ * encoded. */
 static void add_leader_hints(struct bk_call *call, struct produce_state *st)
 {
     if (st->version < 10) {
         return;
     }
-    struct bk_md_image *img = NULL;
-    struct bk_leader_hints h = { .n = 0 };
+    struct bk_leader_hints *h = &st->hints;
     for (size_t i = 0; i < st->nitems; i++) {
         struct produce_item *it = &st->items[i];
-        if (it->out->error_code != BK_KERR_NOT_LEADER_OR_FOLLOWER ||
-            !it->known) {
-            continue;
+        if (it->known &&
+            it->out->error_code == BK_KERR_NOT_LEADER_OR_FOLLOWER) {
+            (void)bk_leader_hint(call, h, &it->topic_id, it->in->index,
+                                 &it->out->current_leader.leader_id,
+                                 &it->out->current_leader.leader_epoch);
         }
-        img = img != NULL ? img : bk_api_image(call);
-        if (img == NULL) {
-            return;
-        }
-        (void)bk_leader_hint(img, &it->topic_id, it->in->index, &h,
-                             &it->out->current_leader.leader_id,
-                             &it->out->current_leader.leader_epoch);
     }
-    typedef struct bk_msg_produce_response_node_endpoint endpoint;
-    endpoint *eps =
-        h.n > 0 ? bk_arena_alloc(call->arena, h.n * sizeof(*eps)) : NULL;
-    for (size_t i = 0; eps != NULL && i < h.n; i++) {
-        const struct bk_md_broker *b = bk_md_image_broker(img, h.ids[i]);
-        eps[i] = (endpoint){ .node_id = b->id,
-                             .host = bk_str_c(b->host),
-                             .port = b->port,
-                             .rack = b->rack != NULL ? bk_str_c(b->rack)
-                                                     : BK_STR_NULL };
+    struct bk_msg_produce_response_node_endpoint *eps =
+        h->n > 0 ? bk_arena_alloc(call->arena, h->n * sizeof(*eps)) : NULL;
+    for (size_t i = 0; eps != NULL && i < h->n; i++) {
+        bk_leader_hint_endpoint(h, i, &eps[i].node_id, &eps[i].host,
+                                &eps[i].port, &eps[i].rack);
     }
     if (eps != NULL) {
         st->resp.node_endpoints = eps;
-        st->resp.node_endpoints_count = (int32_t)h.n;
-        /* The strings live in img: the answer is encoded before the call
-         * ends, which keeps it. */
-        st->hint_img = img;
-        return;
+        st->resp.node_endpoints_count = (int32_t)h->n;
     }
-    bk_md_image_release(img);
 }
 
 static void done(struct bk_fan *fan)
@@ -269,16 +255,16 @@ static void done(struct bk_fan *fan)
     }
     add_leader_hints(call, st);
     if (st->acks == 0) {
-        bk_md_image_release(st->hint_img);
+        bk_leader_hints_done(&st->hints);
         if (failed) {
             bk_req_fail(call->req, "Produce with acks=0 failed");
         } else {
             bk_req_noreply(call->req);
         }
     } else {
-        struct bk_md_image *img = st->hint_img;
+        struct bk_leader_hints hints = st->hints;
         bk_call_reply(call, &st->resp);
-        bk_md_image_release(img);
+        bk_leader_hints_done(&hints);
     }
     /* Nothing of st may be used from here: the reply may have freed it. */
 }
@@ -292,7 +278,7 @@ void bk_handle_produce(struct bk_call *call)
         return;
     }
     st->acks = req->acks;
-    st->hint_img = NULL;
+    st->hints = (struct bk_leader_hints){ .img = NULL, .n = 0 };
     st->timeout_ms = req->timeout_ms;
     st->version = call->hdr.api_version;
     bk_msg_produce_response_init(&st->resp);
