@@ -108,6 +108,7 @@ void bk_handle_alter_partition(struct bk_call *call);
 void bk_handle_elect_leaders(struct bk_call *call);
 void bk_handle_alter_partition_reassignments(struct bk_call *call);
 void bk_handle_list_partition_reassignments(struct bk_call *call);
+void bk_handle_describe_log_dirs(struct bk_call *call);
 void bk_handle_allocate_producer_ids(struct bk_call *call);
 void bk_handle_add_raft_voter(struct bk_call *call);
 void bk_handle_remove_raft_voter(struct bk_call *call);

@@ -24,6 +24,12 @@ int64_t bk_replica_log_end(const struct bk_partition *p)
     return bk_log_end_offset(p->log);
 }
 
+int64_t bk_replica_log_size(const struct bk_partition *p)
+{
+    bk_owner_check(&p->owner);
+    return bk_log_size_bytes(p->log);
+}
+
 int64_t bk_replica_high_watermark(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);

@@ -31,6 +31,8 @@ enum bk_isolation {
 
 int64_t bk_replica_log_start(const struct bk_partition *p);
 int64_t bk_replica_log_end(const struct bk_partition *p);
+/* Bytes of the log's segments on disk (DescribeLogDirs' partition size). */
+int64_t bk_replica_log_size(const struct bk_partition *p);
 /* Records below it are on every in-sync replica; consumers see no further. */
 int64_t bk_replica_high_watermark(const struct bk_partition *p);
 /* Below it no transaction is open: read_committed consumers stop there.
