@@ -24,6 +24,20 @@ int64_t bk_replica_log_end(const struct bk_partition *p)
     return bk_log_end_offset(p->log);
 }
 
+int64_t bk_replica_peer_end(const struct bk_partition *p,
+                            int32_t id,
+                            int64_t offset)
+{
+    bk_owner_check(&p->owner);
+    for (int32_t i = 0; p->role == BK_REPLICA_LEADER && i < p->n_peers; i++) {
+        const struct bk_replica_peer *f = &p->peers[i];
+        if (f->id == id && f->log_end >= offset && f->log_start <= offset) {
+            return f->log_end;
+        }
+    }
+    return -1;
+}
+
 int64_t bk_replica_log_size(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);
