@@ -85,7 +85,14 @@ void bk_replica_advance_hw(struct bk_partition *p)
         /* A follower knows only what its leader told it, and cannot vouch
          * for records it does not have (Kafka: follower HW = min(leader HW,
          * log end)). */
-        bk_log_set_hw(p->log, p->leader_hw < end ? p->leader_hw : end);
+        int64_t old = bk_log_hw(p->log);
+        int64_t next = p->leader_hw < end ? p->leader_hw : end;
+        bk_log_set_hw(p->log, next);
+        if (next > old) {
+            /* Consumers reading from this follower (KIP-392) waiting in a
+             * long poll may read further. */
+            bk_part_wake(p);
+        }
         return;
     }
     int64_t hw = bk_log_hw(p->log);

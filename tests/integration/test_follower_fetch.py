@@ -10,6 +10,8 @@ OFFSET_OUT_OF_RANGE beyond its log end, and refuses a Fetch v10 (no
 client metadata) with NOT_LEADER_OR_FOLLOWER. A confluent-kafka consumer
 with client.rack reads every record through its rack's follower."""
 import struct
+import threading
+import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -23,18 +25,18 @@ N = 100
 SELECTOR = "org.apache.kafka.common.replica.RackAwareReplicaSelector"
 
 
-def fetch(port, offset, rack, version=11):
+def fetch(port, offset, rack, version=11, wait_ms=100):
     """Fetch (v10 or v11) of partition 0 of TOPIC from offset: (error,
     high watermark, preferred read replica, record bytes)."""
     t = TOPIC.encode()
-    body = struct.pack(">iiiibii", -1, 100, 1, 1 << 20, 0, 0, -1)
+    body = struct.pack(">iiiibii", -1, wait_ms, 1, 1 << 20, 0, 0, -1)
     body += struct.pack(">ih", 1, len(t)) + t
     body += struct.pack(">iiiqqi", 1, 0, -1, offset, -1, 1 << 20)
     body += struct.pack(">i", 0)  # forgotten topics
     if version >= 11:
         r = rack.encode()
         body += struct.pack(">h", len(r)) + r
-    with connect(port) as s:
+    with connect(port, timeout=wait_ms / 1000.0 + 5) as s:
         s.sendall(request(1, version, 7, body))
         rd = Reader(recv_frame(s), 4)
     rd.take(">ihi")  # throttle, error, session
@@ -92,19 +94,25 @@ def test_fetch_from_followers():
         err, _, _, _ = fetch(c.port(2), 0, "", version=10)
         assert err == 6  # NOT_LEADER_OR_FOLLOWER
 
+        # A long poll on the follower ends when its high watermark moves.
+        threading.Timer(0.5, lambda: (p.produce(TOPIC, b"late", partition=0),
+                                      p.flush(10))).start()
+        t0 = time.monotonic()
+        err, hw, _, size = fetch(c.port(2), N, "rack-2", wait_ms=8000)
+        assert (err, hw) == (0, N + 1) and size > 0, (err, hw, size)
+        assert time.monotonic() - t0 < 6
+
         cons = Consumer({"bootstrap.servers": c.bootstrap(),
                          "group.id": "racked", "client.rack": "rack-3",
                          "enable.auto.commit": False})
         try:
             cons.assign([TopicPartition(TOPIC, 0, 0)])
             got = []
-            deadline = 30
-            import time
-            end = time.monotonic() + deadline
-            while len(got) < N and time.monotonic() < end:
+            end = time.monotonic() + 30
+            while len(got) < N + 1 and time.monotonic() < end:
                 for m in cons.consume(100, 1.0):
                     assert m.error() is None, m.error()
                     got.append(m.value())
         finally:
             cons.close()
-        assert got == [b"r%03d" % i for i in range(N)]
+        assert got == [b"r%03d" % i for i in range(N)] + [b"late"]
