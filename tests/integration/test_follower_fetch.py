@@ -8,7 +8,8 @@ from the leader's own rack, or without a rack, the leader serves. A
 follower serves a consumer's Fetch v11 up to its high watermark, answers
 OFFSET_OUT_OF_RANGE beyond its log end, and refuses a Fetch v10 (no
 client metadata) with NOT_LEADER_OR_FOLLOWER. A confluent-kafka consumer
-with client.rack reads every record through its rack's follower."""
+with client.rack reads every record through its rack's follower (its log
+says it moved to broker 3 as preferred replica)."""
 import struct
 import threading
 import time
@@ -102,9 +103,16 @@ def test_fetch_from_followers():
         assert (err, hw) == (0, N + 1) and size > 0, (err, hw, size)
         assert time.monotonic() - t0 < 6
 
+        logs = []
+
+        class Log:
+            def log(self, level, fmt, *args):
+                logs.append(fmt % args if args else fmt)
+
         cons = Consumer({"bootstrap.servers": c.bootstrap(),
                          "group.id": "racked", "client.rack": "rack-3",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, "debug": "fetch"},
+                        logger=Log())
         try:
             cons.assign([TopicPartition(TOPIC, 0, 0)])
             got = []
@@ -116,3 +124,6 @@ def test_fetch_from_followers():
         finally:
             cons.close()
         assert got == [b"r%03d" % i for i in range(N)] + [b"late"]
+        # librdkafka followed the leader's preferred read replica.
+        assert any("migrating from broker 1 to 3" in l and
+                   "preferred replica" in l for l in logs), logs[-20:]
