@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from cluster_util import Cluster, Reader, wait_for
 from harness import connect, recv_frame, request
+from replication_raw import assert_clean_logs
 from test_replication import partitions
 
 TOPIC = "racked"
@@ -127,3 +128,4 @@ def test_fetch_from_followers():
         # librdkafka followed the leader's preferred read replica.
         assert any("migrating from broker 1 to 3" in l and
                    "preferred replica" in l for l in logs), logs[-20:]
+        assert_clean_logs(c)

@@ -10,7 +10,9 @@ the reassignment is complete. The checker of test_replication.py then
 finds every acknowledged record at its offset, and the two replicas'
 logs are byte-identical. A reassignment to a broker that is down stays
 in progress (brokerctl partition reassignments, topic describe) until
-brokerctl partition reassign --cancel puts the original replicas back."""
+brokerctl partition reassign --cancel puts the original replicas back.
+kafka-log-dirs.sh --describe sees each broker's replicas with their
+sizes on disk (DescribeLogDirs, answered by each broker for itself)."""
 import importlib.util
 import json
 import os
@@ -24,6 +26,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from cluster_util import Cluster, wait_for
 from harness import REPO, run_brokerctl
+from replication_raw import assert_clean_logs
 from test_replication import partitions, problems, replica_log
 
 TOPIC = "moved"
@@ -54,6 +57,18 @@ def reassign_tool(kafka_lib, bootstrap, plan, *args):
             capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
+
+
+def log_dirs_tool(kafka_lib, bootstrap):
+    """kafka-log-dirs.sh --describe: the JSON line of its answer."""
+    lib, log4j = kafka_lib
+    r = subprocess.run(["java", "-Dlog4j2.configurationFile=" + log4j,
+                        "-cp", os.path.join(lib, "*"),
+                        "org.apache.kafka.tools.LogDirsCommand",
+                        "--bootstrap-server", bootstrap, "--describe"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return [l for l in r.stdout.splitlines() if l.startswith("{")][0]
 
 
 def create(c, topic, replicas):
@@ -152,6 +167,23 @@ def test_move_under_load(kafka_lib):
             out
         listed = run_brokerctl(c.addr(2), "partition", "reassignments")
         assert listed.returncode == 0 and listed.stdout == "", listed
+        # DescribeLogDirs: each broker answers for its own replicas, with
+        # their size on disk; none is left on broker 1.
+        def sizes():
+            out = json.loads(log_dirs_tool(kafka_lib, c.bootstrap()))
+            got = {}
+            for b in out["brokers"]:
+                (d,) = b["logDirs"]
+                assert d["error"] is None and d["logDir"].startswith(
+                    c.node_dir(b["broker"])), d
+                for p in d["partitions"]:
+                    if p["partition"] == TOPIC + "-0":
+                        assert not p["isFuture"]
+                        got[b["broker"]] = (p["size"], p["offsetLag"])
+            want = {n: (len(replica_log(c, n, 0, TOPIC)), 0) for n in (2, 3)}
+            return got if got == want else None
+        wait_for("log dirs with the replicas' sizes", sizes, 15, interval=0.5)
+        assert_clean_logs(c)
 
 
 def test_cancel():
@@ -190,3 +222,4 @@ def test_cancel():
                             TOPIC, "--partition", "0", "--replicas", "1,1")
         assert bad.returncode == 1
         assert "INVALID_REPLICA_ASSIGNMENT" in bad.stderr, bad.stderr
+        assert_clean_logs(c)
