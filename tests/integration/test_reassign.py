@@ -10,7 +10,8 @@ the reassignment is complete. The checker of test_replication.py then
 finds every acknowledged record at its offset, and the two replicas'
 logs are byte-identical. A reassignment to a broker that is down stays
 in progress (brokerctl partition reassignments, topic describe) until
-brokerctl partition reassign --cancel puts the original replicas back.
+brokerctl partition reassign --cancel (or kafka-reassign-partitions.sh
+--cancel) puts the original replicas back.
 kafka-log-dirs.sh --describe sees each broker's replicas with their
 sizes on disk (DescribeLogDirs, answered by each broker for itself)."""
 import importlib.util
@@ -186,7 +187,7 @@ def test_move_under_load(kafka_lib):
         assert_clean_logs(c)
 
 
-def test_cancel():
+def test_cancel(kafka_lib):
     with Cluster(3) as c:
         create(c, TOPIC, [1, 2])
         c.kill(3)
@@ -222,4 +223,17 @@ def test_cancel():
                             TOPIC, "--partition", "0", "--replicas", "1,1")
         assert bad.returncode == 1
         assert "INVALID_REPLICA_ASSIGNMENT" in bad.stderr, bad.stderr
+        # Kafka's tool cancels too (its --execute refuses a dead broker).
+        out = run_brokerctl(c.addr(1), "partition", "reassign", "--topic",
+                            TOPIC, "--partition", "0", "--replicas", "1,3")
+        assert out.returncode == 0, out.stderr
+        plan = {"version": 1, "partitions": [
+            {"topic": TOPIC, "partition": 0, "replicas": [1, 3]}]}
+        # Broker 3 is down: its throttles cannot be cleared (nor on Kafka).
+        out = reassign_tool(kafka_lib, c.bootstrap(), plan, "--cancel",
+                            "--preserve-throttles")
+        assert "Successfully cancelled partition reassignment for: %s-0" % \
+            TOPIC in out, out
+        wait_for("the original replicas again", lambda: partitions(
+            c.port(1), TOPIC).get(0, (0, [], []))[1] == [1, 2], 10)
         assert_clean_logs(c)
