@@ -53,6 +53,19 @@ int bk_cmd_quorum(const struct bk_cli *cli, int argc, char **argv);
 /* brokerctl partition elect-leaders [--type T] [--topic T [--partition P]] */
 int bk_cmd_partition(const struct bk_cli *cli, int argc, char **argv);
 
+/* brokerctl partition reassign --topic T --partition P (--replicas L |
+ * --cancel), partition reassignments; argv[0] is the subcommand. */
+int bk_cmd_partition_reassign(const struct bk_cli *cli, int argc, char **argv);
+
+/* ListPartitionReassignments of every partition into *out (allocated in
+ * arena). Returns 0, or 1 after printing why not. */
+struct bk_msg_list_partition_reassignments_response;
+int bk_cli_reassignments(
+    const struct bk_cli *cli,
+    struct bk_client *c,
+    struct bk_arena *arena,
+    struct bk_msg_list_partition_reassignments_response *out);
+
 /* brokerctl group list|describe|reset-offsets|delete */
 int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 

@@ -157,6 +157,10 @@ static int elect(const struct bk_cli *cli,
 int bk_cmd_partition(const struct bk_cli *cli, int argc, char **argv)
 {
     struct elect_args a;
+    if (argc >= 1 && (strcmp(argv[0], "reassign") == 0 ||
+                      strcmp(argv[0], "reassignments") == 0)) {
+        return bk_cmd_partition_reassign(cli, argc, argv);
+    }
     if (argc < 1 || strcmp(argv[0], "elect-leaders") != 0) {
         return usage();
     }

@@ -12,6 +12,7 @@
 #include "protocol/gen/delete_topics.h"
 #include "protocol/gen/describe_configs.h"
 #include "protocol/gen/incremental_alter_configs.h"
+#include "protocol/gen/list_partition_reassignments.h"
 #include "protocol/gen/metadata.h"
 #include "protocol/kerr.h"
 
@@ -428,12 +429,44 @@ static void print_topic_head(
     }
 }
 
-/* Partition j of topic t: a line (text) or an object (JSON). */
-static void print_partition(const struct bk_cli *cli,
-                            const md_topic *t,
-                            int32_t j)
+typedef struct
+    bk_msg_list_partition_reassignments_response_ongoing_partition_reassignment
+        ongoing;
+
+/* The reassignment in progress of partition j of t in rs, or NULL. */
+static const ongoing *find_ongoing(
+    const struct bk_msg_list_partition_reassignments_response *rs,
+    const md_topic *t,
+    int32_t j)
+{
+    for (int32_t i = 0; rs != NULL && i < rs->topics_count; i++) {
+        struct bk_str n = rs->topics[i].name;
+        if (n.len != t->name.len ||
+            memcmp(n.ptr, t->name.ptr, (size_t)n.len) != 0) {
+            continue;
+        }
+        for (int32_t k = 0; k < rs->topics[i].partitions_count; k++) {
+            if (rs->topics[i].partitions[k].partition_index == j) {
+                return &rs->topics[i].partitions[k];
+            }
+        }
+    }
+    return NULL;
+}
+
+/* Partition j of topic t: a line (text) or an object (JSON). Adding and
+ * removing replicas are shown while a reassignment is in progress, as
+ * kafka-topics.sh --describe shows them; a partition whose ISR is smaller
+ * than its replicas is marked under-replicated. */
+static void print_partition(
+    const struct bk_cli *cli,
+    const md_topic *t,
+    int32_t j,
+    const struct bk_msg_list_partition_reassignments_response *rs)
 {
     const md_part *p = &t->partitions[j];
+    const ongoing *o = find_ongoing(rs, t, p->partition_index);
+    bool urp = p->isr_nodes_count < p->replica_nodes_count;
     if (cli->json) {
         printf(
             "%s{\"partition\":%d,\"leader\":%d,"
@@ -443,7 +476,13 @@ static void print_partition(const struct bk_cli *cli,
         print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", true);
         printf(",\"isr\":");
         print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
-        printf("}");
+        printf(",\"adding\":");
+        print_ids(stdout, o != NULL ? o->adding_replicas : NULL,
+                  o != NULL ? o->adding_replicas_count : 0, ",", true);
+        printf(",\"removing\":");
+        print_ids(stdout, o != NULL ? o->removing_replicas : NULL,
+                  o != NULL ? o->removing_replicas_count : 0, ",", true);
+        printf(",\"under_replicated\":%s}", urp ? "true" : "false");
     } else {
         printf(
             "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
@@ -453,7 +492,15 @@ static void print_partition(const struct bk_cli *cli,
         print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", false);
         printf("\tIsr: ");
         print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
-        printf("\n");
+        if (o != NULL) {
+            printf("\tAdding Replicas: ");
+            print_ids(stdout, o->adding_replicas, o->adding_replicas_count, ",",
+                      false);
+            printf("\tRemoving Replicas: ");
+            print_ids(stdout, o->removing_replicas, o->removing_replicas_count,
+                      ",", false);
+        }
+        printf("%s\n", urp ? "\tUnderReplicated: true" : "");
     }
 }
 
@@ -479,6 +526,14 @@ static int topic_describe(const struct bk_cli *cli,
     if (rc != 0) {
         return rc;
     }
+    /* Reassignments are asked for only where the cluster serves them. */
+    struct bk_msg_list_partition_reassignments_response rs_buf, *rs = NULL;
+    if (bk_client_version(c, BK_API_LIST_PARTITION_REASSIGNMENTS) >= 0) {
+        if (bk_cli_reassignments(cli, c, a, &rs_buf) != 0) {
+            return 1;
+        }
+        rs = &rs_buf;
+    }
     if (cli->json) {
         printf("[");
     }
@@ -490,7 +545,7 @@ static int topic_describe(const struct bk_cli *cli,
         }
         print_topic_head(cli, t, i, cfg);
         for (int32_t j = 0; j < t->partitions_count; j++) {
-            print_partition(cli, t, j);
+            print_partition(cli, t, j, rs);
         }
         if (cli->json) {
             printf("]}");

@@ -53,6 +53,8 @@ struct bk_api_ctx {
     int32_t node_id;
     char cluster_id[32];
     char rack[64]; /* "" = none */
+    /* replica.selector.class is RackAwareReplicaSelector (KIP-392). */
+    bool rack_aware_reads;
     struct {
         char host[256];
         int port;

@@ -342,10 +342,18 @@ int16_t bk_cfg_alter(const struct bk_api_ctx *ctx,
     }
     if (res_type == BK_MD_RES_BROKER && resource[0] != '\0') {
         /* A broker's own settings are changed through that broker (the
-         * admin client sends the request to it), as in Kafka. */
+         * admin client sends the request to it), as in Kafka. That broker
+         * forwards the frame unchanged to the active controller
+         * (forward.c), which decides here: there the resource names
+         * another registered broker (kafka-reassign-partitions.sh --verify
+         * clears every broker's throttles that way). */
         char *end;
         long id = strtol(resource, &end, 10);
-        if (*end != '\0' || end == resource || id != ctx->node_id) {
+        bool known = *end == '\0' && end != resource && id >= 0 &&
+                     id <= INT32_MAX &&
+                     (id == ctx->node_id ||
+                      bk_md_image_broker(img, (int32_t)id) != NULL);
+        if (!known) {
             /* Kafka 4.1's words for a change (DescribeConfigs adds "or
              * empty string"). */
             snprintf(msg, BK_MD_MSG_SIZE,

@@ -54,6 +54,13 @@ static const struct bk_handler handlers[] = {
     { BK_API_DESCRIBE_QUORUM, 0, 2, 0, bk_handle_describe_quorum },
     /* Forwarded to the active controller (forward.c). */
     { BK_API_ELECT_LEADERS, 0, 2, 0, bk_handle_elect_leaders },
+    /* Forwarded to the active controller (forward.c), as in KRaft. */
+    { BK_API_ALTER_PARTITION_REASSIGNMENTS, 0, 0, 0,
+      bk_handle_alter_partition_reassignments },
+    { BK_API_LIST_PARTITION_REASSIGNMENTS, 0, 0, 0,
+      bk_handle_list_partition_reassignments },
+    /* Answered by each broker for its own replicas, never forwarded. */
+    { BK_API_DESCRIBE_LOG_DIRS, 1, 4, 1, bk_handle_describe_log_dirs },
     { BK_API_DESCRIBE_TOPIC_PARTITIONS, 0, 0, 0,
       bk_handle_describe_topic_partitions },
     { BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records },

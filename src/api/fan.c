@@ -3,6 +3,7 @@
 #include "cluster/image.h"
 #include "common/diag.h"
 #include "common/heap.h"
+#include "partition/replica.h"
 #include "protocol/kerr.h"
 
 static void part_home(struct bk_shard *shard, struct bk_shard_msg *m)
@@ -170,6 +171,53 @@ struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
         bk_diag_error("api", "topic=%s partition=%d msg=\"cannot open: %s\"",
                       t->name, partition, errmsg);
         *err = BK_KERR_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    *err = BK_KERR_NONE;
+    return p;
+}
+
+/* Whether node is one of mp's replicas. */
+static bool hosts(const struct bk_md_partition *mp, int32_t node)
+{
+    for (int32_t i = 0; i < mp->n_replicas; i++) {
+        if (mp->replicas[i] == node) {
+            return true;
+        }
+    }
+    return false;
+}
+
+struct bk_partition *bk_fan_open_replica(struct bk_fan_part *part,
+                                         const struct bk_md_image *img,
+                                         const struct bk_uuid *topic_id,
+                                         int32_t partition,
+                                         int32_t current_leader_epoch,
+                                         int16_t *err)
+{
+    int32_t node = part->fan->call->ctx->node_id;
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, topic_id);
+    const struct bk_md_partition *mp =
+        t != NULL ? bk_md_topic_partition(t, partition) : NULL;
+    if (mp == NULL || mp->leader == node || !hosts(mp, node)) {
+        return bk_fan_open_partition(part, img, topic_id, partition,
+                                     current_leader_epoch, err);
+    }
+    /* Kafka's fetchRecords with fetchOnlyFromLeader false: the epoch the
+     * consumer knows must still be the partition's. */
+    if (current_leader_epoch >= 0 && current_leader_epoch != mp->leader_epoch) {
+        *err = current_leader_epoch < mp->leader_epoch
+                   ? BK_KERR_FENCED_LEADER_EPOCH
+                   : BK_KERR_UNKNOWN_LEADER_EPOCH;
+        return NULL;
+    }
+    /* A follower opens with its assignment (manager.c); until then, or
+     * while it still leads at an older epoch, clients go elsewhere. */
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    struct bk_partition *p = bk_part_find(&sh->rmgr.parts, topic_id, partition);
+    if (p == NULL || bk_replica_is_leader(p) ||
+        p->leader_epoch != mp->leader_epoch) {
+        *err = BK_KERR_NOT_LEADER_OR_FOLLOWER;
         return NULL;
     }
     *err = BK_KERR_NONE;

@@ -96,4 +96,32 @@ struct bk_partition *bk_fan_open_partition(struct bk_fan_part *part,
                                            int32_t current_leader_epoch,
                                            int16_t *err);
 
+/* bk_fan_open_partition for a consumer's Fetch that carries client
+ * metadata (Fetch v11+, KIP-392): a follower of the partition serves it
+ * too, from its replica (reads stop at its high watermark, and beyond its
+ * log end are OFFSET_OUT_OF_RANGE, bk_replica_read), after the same
+ * leader-epoch check; a follower whose replica is not open yet answers
+ * NOT_LEADER_OR_FOLLOWER. Where this node leads, or hosts no replica, it
+ * is bk_fan_open_partition. */
+struct bk_partition *bk_fan_open_replica(struct bk_fan_part *part,
+                                         const struct bk_md_image *img,
+                                         const struct bk_uuid *topic_id,
+                                         int32_t partition,
+                                         int32_t current_leader_epoch,
+                                         int16_t *err);
+
+/* KIP-392's RackAwareReplicaSelector on the leader p of partition
+ * (topic_id, partition) of img (borrowed): for a consumer in rack (not
+ * empty) when replica.selector.class enables it and this broker is in
+ * another rack, the in-sync follower in that rack, live, whose log holds
+ * fetch_offset, the furthest ahead first; else -1 (the leader serves). On
+ * the owning shard. */
+int32_t bk_fan_preferred_replica(const struct bk_fan_part *part,
+                                 const struct bk_md_image *img,
+                                 const struct bk_uuid *topic_id,
+                                 int32_t partition,
+                                 const struct bk_partition *p,
+                                 int64_t fetch_offset,
+                                 struct bk_str rack);
+
 #endif /* BK_API_FAN_H */

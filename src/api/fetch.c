@@ -76,6 +76,10 @@ struct fetch_state {
      * tells the leader where the follower is (replica_isr.c). */
     int32_t replica_id;
     int64_t replica_epoch;
+    /* A consumer's fetch with client metadata (v11+): followers may serve
+     * it, and the leader may send it to a replica in its rack (KIP-392). */
+    bool client_metadata;
+    struct bk_str rack_id;
     uv_timer_t *timer; /* heap: freed in its close callback */
     atomic_int woken;
     struct bk_shard_msg wake_msg;
@@ -113,8 +117,11 @@ static struct bk_partition *open_part(struct bk_fan_part *part,
 {
     int16_t err;
     struct bk_partition *p =
-        bk_fan_open_partition(part, img, &it->topic_id, it->partition,
-                              it->current_leader_epoch, &err);
+        it->st->client_metadata
+            ? bk_fan_open_replica(part, img, &it->topic_id, it->partition,
+                                  it->current_leader_epoch, &err)
+            : bk_fan_open_partition(part, img, &it->topic_id, it->partition,
+                                    it->current_leader_epoch, &err);
     if (p == NULL) {
         set_error(it, err);
     }
@@ -193,6 +200,21 @@ static void read_one(struct bk_fan_part *part,
     if (st->replica_id >= 0) {
         read_follower(p, it);
         return;
+    }
+    if (st->client_metadata) {
+        /* KIP-392: the consumer is told where to fetch, with the offsets
+         * and no records (Kafka answers such a fetch at once). */
+        int32_t pref =
+            bk_fan_preferred_replica(part, img, &it->topic_id, it->partition, p,
+                                     it->fetch_offset, st->rack_id);
+        if (pref >= 0) {
+            it->out->preferred_read_replica = pref;
+            it->rr.log_start = bk_replica_log_start(p);
+            it->rr.high_watermark = bk_replica_high_watermark(p);
+            it->rr.last_stable = bk_replica_last_stable(p);
+            put_offsets(it);
+            return;
+        }
     }
     int16_t err =
         bk_replica_read(p, it->fetch_offset, it->max_bytes, st->iso, &it->rr);
@@ -468,8 +490,11 @@ static bool enough(struct fetch_state *st)
     int64_t total = 0;
     for (size_t i = 0; i < st->n; i++) {
         const struct fetch_item *it = &st->items[i];
-        if (it->out->error_code != 0 || it->out->diverging_epoch.epoch >= 0) {
-            return true; /* answer errors and diverging logs at once */
+        if (it->out->error_code != 0 || it->out->diverging_epoch.epoch >= 0 ||
+            it->out->preferred_read_replica >= 0) {
+            /* Answer errors, diverging logs and another replica to read
+             * from (KIP-392) at once. */
+            return true;
         }
         total += it->rr.rd.bytes;
     }
@@ -585,6 +610,8 @@ void bk_handle_fetch(struct bk_call *call)
     if (st->replica_id >= 0) {
         st->iso = BK_ISOLATION_LOG_END;
     }
+    st->client_metadata = v >= 11 && st->replica_id < 0;
+    st->rack_id = v >= 11 ? req->rack_id : BK_STR_NULL;
     int32_t nt = req->topics_count < 0 ? 0 : req->topics_count;
     size_t n = 0;
     for (int32_t i = 0; i < nt; i++) {

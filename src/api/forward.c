@@ -52,6 +52,8 @@ bool bk_fwd_wanted(const struct bk_call *call)
         case BK_API_INCREMENTAL_ALTER_CONFIGS:
         case BK_API_UPDATE_FEATURES:
         case BK_API_ELECT_LEADERS:
+        case BK_API_ALTER_PARTITION_REASSIGNMENTS:
+        case BK_API_LIST_PARTITION_REASSIGNMENTS:
         case BK_API_ADD_RAFT_VOTER:
         case BK_API_REMOVE_RAFT_VOTER:
         case BK_API_DESCRIBE_QUORUM:

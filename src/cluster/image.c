@@ -140,6 +140,8 @@ static void partition_free(struct bk_md_partition *p)
 {
     bk_free(p->replicas);
     bk_free(p->isr);
+    bk_free(p->adding);
+    bk_free(p->removing);
 }
 
 static void topic_free(struct bk_md_topic *t)
@@ -174,9 +176,19 @@ static int partition_set(struct bk_md_partition *p,
 {
     int32_t *replicas = i32_dup(r->replicas, r->n_replicas);
     int32_t *isr = i32_dup(r->isr, r->n_isr);
-    if (replicas == NULL || isr == NULL) {
+    /* Most partitions are not being reassigned: no allocation for them
+     * (a topic's partitions arrive one record each, and allocations per
+     * partition are counted, test_fsm.c). */
+    int32_t *adding = r->n_adding > 0 ? i32_dup(r->adding, r->n_adding) : NULL;
+    int32_t *removing =
+        r->n_removing > 0 ? i32_dup(r->removing, r->n_removing) : NULL;
+    if (replicas == NULL || isr == NULL ||
+        (adding == NULL && r->n_adding > 0) ||
+        (removing == NULL && r->n_removing > 0)) {
         bk_free(replicas);
         bk_free(isr);
+        bk_free(adding);
+        bk_free(removing);
         return BK_ENOMEM;
     }
     partition_free(p);
@@ -188,6 +200,10 @@ static int partition_set(struct bk_md_partition *p,
     p->leader_epoch = r->leader_epoch;
     p->partition_epoch = r->partition_epoch;
     p->leader_recovery_state = r->leader_recovery_state;
+    p->adding = adding;
+    p->n_adding = r->n_adding;
+    p->removing = removing;
+    p->n_removing = r->n_removing;
     return 0;
 }
 
@@ -224,6 +240,10 @@ static struct bk_md_topic *topic_clone(const struct bk_md_topic *src)
             .leader_epoch = sp->leader_epoch,
             .partition_epoch = sp->partition_epoch,
             .leader_recovery_state = sp->leader_recovery_state,
+            .n_adding = sp->n_adding,
+            .adding = sp->adding,
+            .n_removing = sp->n_removing,
+            .removing = sp->removing,
         };
         t->n_partitions++;
         if (partition_set(&t->partitions[i], &r) != 0) {
@@ -1009,6 +1029,10 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                 .leader_epoch = pp->leader_epoch,
                 .partition_epoch = pp->partition_epoch,
                 .leader_recovery_state = pp->leader_recovery_state,
+                .n_adding = pp->n_adding,
+                .adding = pp->adding,
+                .n_removing = pp->n_removing,
+                .removing = pp->removing,
             };
         }
         for (size_t j = 0; j < t->configs.n; j++) {

@@ -47,6 +47,13 @@ struct bk_md_partition {
     int32_t leader_epoch;
     int32_t partition_epoch;
     int8_t leader_recovery_state; /* KIP-704: 0 RECOVERED, 1 RECOVERING */
+    /* A reassignment in progress (records.h, bk_md_partition_rec): the
+     * replicas being added and removed, both subsets of replicas; n 0 when
+     * none is in progress. */
+    int32_t n_adding;
+    int32_t *adding; /* owned; NULL when n_adding is 0 */
+    int32_t n_removing;
+    int32_t *removing; /* owned; NULL when n_removing is 0 */
 };
 
 struct bk_md_topic {

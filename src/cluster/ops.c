@@ -1172,7 +1172,29 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         .leader_epoch = p->leader_epoch + (leader != p->leader ? 1 : 0),
         .partition_epoch = p->partition_epoch + 1,
         .leader_recovery_state = p->leader_recovery_state,
+        .n_adding = p->n_adding,
+        .adding = p->adding,
+        .n_removing = p->n_removing,
+        .removing = p->removing,
     };
+    /* The arrays of a reassignment in progress are the image's: the record
+     * must own copies, as it may outlive the image. */
+    if (bk_md_reassigning(p)) {
+        int32_t *a = bk_arena_alloc(out->arena,
+                                    sizeof(int32_t) * (size_t)p->n_adding + 1);
+        int32_t *rm = bk_arena_alloc(
+            out->arena, sizeof(int32_t) * (size_t)p->n_removing + 1);
+        if (a == NULL || rm == NULL) {
+            return oom(out, out->n - 1, msg);
+        }
+        memcpy(a, p->adding, sizeof(int32_t) * (size_t)p->n_adding);
+        memcpy(rm, p->removing, sizeof(int32_t) * (size_t)p->n_removing);
+        r->u.partition.adding = a;
+        r->u.partition.removing = rm;
+        if (bk_md_reassign_complete(img, p, &r->u.partition, out->arena) < 0) {
+            return oom(out, out->n - 1, msg);
+        }
+    }
     msg[0] = '\0';
     return BK_MD_KERR_NONE;
 }

@@ -30,21 +30,23 @@
 #include "cluster/topic_config.h"
 #include "common/arena.h"
 
-#define BK_MD_KERR_BROKER_NOT_AVAILABLE       8
-#define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT 39
-#define BK_MD_KERR_NOT_CONTROLLER             41
-#define BK_MD_KERR_OPERATION_NOT_ATTEMPTED    55
-#define BK_MD_KERR_FENCED_LEADER_EPOCH        74
-#define BK_MD_KERR_STALE_BROKER_EPOCH         77
-#define BK_MD_KERR_PREFERRED_LEADER_NOT_AVAIL 80
-#define BK_MD_KERR_ELIGIBLE_LEADERS_NOT_AVAIL 83
-#define BK_MD_KERR_ELECTION_NOT_NEEDED        84
-#define BK_MD_KERR_UNKNOWN_TOPIC_ID           100
-#define BK_MD_KERR_DUPLICATE_BROKER_REG       101
-#define BK_MD_KERR_INCONSISTENT_CLUSTER_ID    104
-#define BK_MD_KERR_INELIGIBLE_REPLICA         107
-#define BK_MD_KERR_INVALID_UPDATE_VERSION     95
-#define BK_MD_KERR_FEATURE_UPDATE_FAILED      95 /* INVALID_UPDATE_VERSION */
+#define BK_MD_KERR_BROKER_NOT_AVAILABLE        8
+#define BK_MD_KERR_INVALID_REPLICA_ASSIGNMENT  39
+#define BK_MD_KERR_NOT_CONTROLLER              41
+#define BK_MD_KERR_OPERATION_NOT_ATTEMPTED     55
+#define BK_MD_KERR_FENCED_LEADER_EPOCH         74
+#define BK_MD_KERR_STALE_BROKER_EPOCH          77
+#define BK_MD_KERR_PREFERRED_LEADER_NOT_AVAIL  80
+#define BK_MD_KERR_ELIGIBLE_LEADERS_NOT_AVAIL  83
+#define BK_MD_KERR_ELECTION_NOT_NEEDED         84
+#define BK_MD_KERR_NO_REASSIGNMENT_IN_PROGRESS 85
+#define BK_MD_KERR_UNKNOWN_TOPIC_ID            100
+#define BK_MD_KERR_DUPLICATE_BROKER_REG        101
+#define BK_MD_KERR_INCONSISTENT_CLUSTER_ID     104
+#define BK_MD_KERR_INELIGIBLE_REPLICA          107
+#define BK_MD_KERR_NEW_LEADER_ELECTED          108
+#define BK_MD_KERR_INVALID_UPDATE_VERSION      95
+#define BK_MD_KERR_FEATURE_UPDATE_FAILED       95 /* INVALID_UPDATE_VERSION */
 
 /* Size of a producer id block (Kafka's
  * ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE). */
@@ -194,7 +196,10 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
  * state). The ISR must be distinct replicas of the partition
  * (INELIGIBLE_REPLICA otherwise); the leader must be in the ISR, or -1 for no
  * leader. A new leader bumps the leader epoch; every change bumps the partition
- * epoch. Unknown topic id: UNKNOWN_TOPIC_ID; partition out of range:
+ * epoch. A reassignment in progress is kept, and completed when the new ISR
+ * holds every adding replica (bk_md_reassign_complete: the record's
+ * replicas, ISR, leader and epochs are then the completed ones). Unknown
+ * topic id: UNKNOWN_TOPIC_ID; partition out of range:
  * UNKNOWN_TOPIC_OR_PARTITION. */
 int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   const struct bk_uuid *topic_id,
@@ -205,6 +210,48 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   int32_t n_isr,
                                   struct bk_md_recs *out,
                                   char *msg);
+
+/* ---- partition reassignment (ops_reassign.c) ---- */
+
+/* AlterPartitionReassignments (api 45) for one partition of the topic
+ * named by the name_len bytes at name, as Kafka's controller does it
+ * (replication-notes.md §9). target (borrowed, n_target brokers) is the
+ * new replica list T; n_target -1 cancels the reassignment in progress.
+ * T is checked as a manual assignment (INVALID_REPLICA_ASSIGNMENT: empty,
+ * a broker twice, an unregistered broker; any size is allowed). From the
+ * original replicas O (the replicas less any being added) the partition's
+ * replicas become T then O - T, with adding T - O and removing O - T; a
+ * target already met (nothing to add, or every adding replica in sync)
+ * completes at once (bk_md_reassign_complete), and a target equal to O
+ * with nothing in progress appends nothing. Cancel goes back to O, the
+ * adding replicas leaving the ISR; nothing in progress:
+ * NO_REASSIGNMENT_IN_PROGRESS. Unknown topic or partition:
+ * UNKNOWN_TOPIC_OR_PARTITION. */
+int16_t bk_md_op_reassign(const struct bk_md_image *img,
+                          const char *name,
+                          size_t name_len,
+                          int32_t partition,
+                          const int32_t *target,
+                          int32_t n_target,
+                          struct bk_md_recs *out,
+                          char *msg);
+
+/* Completes the reassignment that r, the next state of partition p (both
+ * borrowed; p is the image's state, r is being built), carries when every
+ * adding replica is in r's ISR and some in-sync replica stays: replicas
+ * and ISR lose the removing ones, adding and removing empty, a leader
+ * that was removed or left the ISR gives way to the first acceptable
+ * in-sync replica (-1 when none), and the epochs are set from p (the
+ * leader epoch goes up when the leader changed or a replica was
+ * removed). New arrays come from arena. Returns 1 when it completed, 0
+ * when not, BK_ENOMEM. */
+int bk_md_reassign_complete(const struct bk_md_image *img,
+                            const struct bk_md_partition *p,
+                            struct bk_md_partition_rec *r,
+                            struct bk_arena *arena);
+
+/* Whether a reassignment of p is in progress. */
+bool bk_md_reassigning(const struct bk_md_partition *p);
 
 /* ---- ISR changes from partition leaders (ops_isr.c) ---- */
 
@@ -257,7 +304,10 @@ int16_t bk_md_check_broker_epoch(const struct bk_md_image *img,
  * the current epochs, appends nothing and answers that state (Kafka's
  * PartitionChangeBuilder builds no record then); a retry after a lost
  * answer carries the old partition epoch and gets INVALID_UPDATE_VERSION,
- * as in Kafka, and the leader waits for the metadata. */
+ * as in Kafka, and the leader waits for the metadata. A change that
+ * completes a reassignment and so moves the leadership away from the
+ * sender appends its record and answers NEW_LEADER_ELECTED (Kafka's
+ * ReplicationControlManager), the one error with a record. */
 int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
                                  const struct bk_uuid *topic_id,
                                  int32_t partition,

@@ -264,9 +264,21 @@ int16_t bk_md_op_alter_partition(const struct bk_md_image *img,
         /* change_partition's record is the last one in out. */
         out->v[out->n - 1].u.partition.leader_recovery_state =
             req->leader_recovery_state;
-        res->partition_epoch = p->partition_epoch + 1;
-        res->n_isr = req->n_isr;
-        res->isr = isr;
+        const struct bk_md_partition_rec *r = &out->v[out->n - 1].u.partition;
+        res->leader = r->leader;
+        res->leader_epoch = r->leader_epoch;
+        res->partition_epoch = r->partition_epoch;
+        res->n_isr = r->n_isr;
+        res->isr = r->isr;
+        if (r->leader != p->leader) {
+            /* The change completed a reassignment that removed the
+             * sender: the record stands, the sender learns it no longer
+             * leads. */
+            snprintf(msg, BK_MD_MSG_SIZE,
+                     "%s-%d: the reassignment completed and elected %d.",
+                     t->name, partition, r->leader);
+            return BK_MD_KERR_NEW_LEADER_ELECTED;
+        }
     }
     return code;
 }

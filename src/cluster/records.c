@@ -69,7 +69,8 @@ static size_t body_size(const struct bk_md_rec *rec)
         case BK_MD_REC_PARTITION: {
             const struct bk_md_partition_rec *p = &rec->u.partition;
             return 16 + 4 + i32_array_size(p->n_replicas) +
-                   i32_array_size(p->n_isr) + 4 + 4 + 4 + 1;
+                   i32_array_size(p->n_isr) + 4 + 4 + 4 + 1 +
+                   i32_array_size(p->n_adding) + i32_array_size(p->n_removing);
         }
         case BK_MD_REC_CONFIG: {
             const struct bk_md_config_rec *c = &rec->u.config;
@@ -153,6 +154,8 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, p->leader_epoch);
             bk_wr_i32(wr, p->partition_epoch);
             bk_wr_i8(wr, p->leader_recovery_state);
+            wr_i32_array(wr, p->n_adding, p->adding);
+            wr_i32_array(wr, p->n_removing, p->removing);
             break;
         }
         case BK_MD_REC_CONFIG: {
@@ -272,6 +275,12 @@ static void decode_body(struct bk_rd *rd,
             p->leader_epoch = bk_rd_i32(rd);
             p->partition_epoch = bk_rd_i32(rd);
             p->leader_recovery_state = rec->version >= 1 ? bk_rd_i8(rd) : 0;
+            p->n_adding = p->n_removing = 0;
+            p->adding = p->removing = NULL;
+            if (rec->version >= 2) {
+                p->adding = rd_i32_array(rd, arena, &p->n_adding);
+                p->removing = rd_i32_array(rd, arena, &p->n_removing);
+            }
             break;
         }
         case BK_MD_REC_CONFIG: {

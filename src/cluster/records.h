@@ -82,7 +82,7 @@ enum bk_md_rec_type {
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
 #define BK_MD_TOPIC_VERSION        0
-#define BK_MD_PARTITION_VERSION    1
+#define BK_MD_PARTITION_VERSION    2
 #define BK_MD_CONFIG_VERSION       0
 #define BK_MD_REMOVE_TOPIC_VERSION 0
 #define BK_MD_PRODUCER_IDS_VERSION 0
@@ -134,6 +134,16 @@ struct bk_md_partition_rec {
     /* v1: KIP-704's leader recovery state, 1 (RECOVERING) after an unclean
      * election until the leader reports it recovered; 0 in v0 records. */
     int8_t leader_recovery_state;
+    /* v2: a reassignment in progress (KIP-455; Kafka's PartitionRecord
+     * AddingReplicas/RemovingReplicas): replicas holds the original and the
+     * target replicas together; adding are the target's replicas that were
+     * not original, removing the original ones the target drops. Both
+     * empty (n 0) when no reassignment is in progress, and in v0-1
+     * records. */
+    int32_t n_adding;
+    const int32_t *adding;
+    int32_t n_removing;
+    const int32_t *removing;
 };
 
 struct bk_md_config_rec {

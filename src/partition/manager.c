@@ -287,7 +287,7 @@ static void report_start(struct bk_rmgr *m)
 size_t bk_rmgr_apply(struct bk_rmgr *m, struct bk_md_image *img)
 {
     bk_owner_check(&m->parts.owner);
-    size_t dropped = bk_part_table_sync(&m->parts, img);
+    size_t dropped = bk_part_table_sync(&m->parts, img, m->node_id);
     /* Topic configs may have changed: apply the live ones. */
     bk_part_table_refresh_configs(&m->parts, img);
     sync_roles(m, img);

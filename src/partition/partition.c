@@ -504,17 +504,37 @@ void bk_part_table_close(struct bk_part_table *t, bool clean)
     t->n = 0;
 }
 
+/* Whether img still has the partition of p and, for node_id >= 0, lists
+ * node_id among its replicas. */
+static bool still_assigned(const struct bk_md_image *img,
+                           const struct bk_partition *p,
+                           int32_t node_id)
+{
+    const struct bk_md_topic *topic =
+        bk_md_image_topic_by_id(img, &p->topic_id);
+    const struct bk_md_partition *mp =
+        topic != NULL ? bk_md_topic_partition(topic, p->index) : NULL;
+    if (mp == NULL) {
+        return false;
+    }
+    for (int32_t i = 0; node_id >= 0 && i < mp->n_replicas; i++) {
+        if (mp->replicas[i] == node_id) {
+            return true;
+        }
+    }
+    return node_id < 0;
+}
+
 size_t bk_part_table_sync(struct bk_part_table *t,
-                          const struct bk_md_image *img)
+                          const struct bk_md_image *img,
+                          int32_t node_id)
 {
     size_t dropped = 0;
     for (size_t b = 0; b < t->nbuckets; b++) {
         struct bk_partition **pp = &t->buckets[b];
         while (*pp != NULL) {
             struct bk_partition *p = *pp;
-            const struct bk_md_topic *topic =
-                bk_md_image_topic_by_id(img, &p->topic_id);
-            if (topic != NULL && p->index < topic->n_partitions) {
+            if (still_assigned(img, p, node_id)) {
                 pp = &p->hnext;
                 continue;
             }

@@ -203,11 +203,15 @@ struct bk_partition *bk_part_find(struct bk_part_table *t,
                                   int32_t index);
 
 /* Closes and forgets partitions whose topic is no longer in img (deleted
- * topics) and removes their directories in the background (renamed first
- * to "<dir>.<topic id>-delete", as Kafka does, so a topic re-created with
- * the same name starts empty). Returns how many were dropped. */
+ * topics) and, for node_id >= 0, those img no longer assigns to node_id (a
+ * reassignment moved the replica away, KIP-455), and removes their
+ * directories in the background (renamed first to "<dir>.<topic
+ * id>-delete", as Kafka does, so a topic re-created with the same name, or
+ * a replica assigned here again, starts empty). Returns how many were
+ * dropped. */
 size_t bk_part_table_sync(struct bk_part_table *t,
-                          const struct bk_md_image *img);
+                          const struct bk_md_image *img,
+                          int32_t node_id);
 
 /* Applies the topic configs of img, over the topic defaults img gives
  * (static broker settings overlaid with its dynamic broker configs), to

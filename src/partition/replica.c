@@ -24,6 +24,26 @@ int64_t bk_replica_log_end(const struct bk_partition *p)
     return bk_log_end_offset(p->log);
 }
 
+int64_t bk_replica_peer_end(const struct bk_partition *p,
+                            int32_t id,
+                            int64_t offset)
+{
+    bk_owner_check(&p->owner);
+    for (int32_t i = 0; p->role == BK_REPLICA_LEADER && i < p->n_peers; i++) {
+        const struct bk_replica_peer *f = &p->peers[i];
+        if (f->id == id && f->log_end >= offset && f->log_start <= offset) {
+            return f->log_end;
+        }
+    }
+    return -1;
+}
+
+int64_t bk_replica_log_size(const struct bk_partition *p)
+{
+    bk_owner_check(&p->owner);
+    return bk_log_size_bytes(p->log);
+}
+
 int64_t bk_replica_high_watermark(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);
@@ -65,7 +85,14 @@ void bk_replica_advance_hw(struct bk_partition *p)
         /* A follower knows only what its leader told it, and cannot vouch
          * for records it does not have (Kafka: follower HW = min(leader HW,
          * log end)). */
-        bk_log_set_hw(p->log, p->leader_hw < end ? p->leader_hw : end);
+        int64_t old = bk_log_hw(p->log);
+        int64_t next = p->leader_hw < end ? p->leader_hw : end;
+        bk_log_set_hw(p->log, next);
+        if (next > old) {
+            /* Consumers reading from this follower (KIP-392) waiting in a
+             * long poll may read further. */
+            bk_part_wake(p);
+        }
         return;
     }
     int64_t hw = bk_log_hw(p->log);

@@ -31,6 +31,14 @@ enum bk_isolation {
 
 int64_t bk_replica_log_start(const struct bk_partition *p);
 int64_t bk_replica_log_end(const struct bk_partition *p);
+/* Bytes of the log's segments on disk (DescribeLogDirs' partition size). */
+int64_t bk_replica_log_size(const struct bk_partition *p);
+/* Leader only: the log end follower id reported in its last fetch, when
+ * its log holds offset (log start <= offset <= log end); else -1 (KIP-392's
+ * candidates for a consumer's preferred read replica). */
+int64_t bk_replica_peer_end(const struct bk_partition *p,
+                            int32_t id,
+                            int64_t offset);
 /* Records below it are on every in-sync replica; consumers see no further. */
 int64_t bk_replica_high_watermark(const struct bk_partition *p);
 /* Below it no transaction is open: read_committed consumers stop there.

@@ -152,6 +152,8 @@ static void fill_api_ctx(struct broker *b)
     a->node_id = (int32_t)cfg->node_id;
     snprintf(a->cluster_id, sizeof(a->cluster_id), "%s", b->datadir.cluster_id);
     snprintf(a->rack, sizeof(a->rack), "%s", cfg->broker_rack);
+    a->rack_aware_reads =
+        strcmp(cfg->replica_selector_class, BK_RACK_AWARE_SELECTOR) == 0;
     a->auto_create_topics = cfg->auto_create_topics_enable;
     a->nadvertised = 0;
     for (unsigned i = 0; i < cfg->nadvertised && i < BK_API_MAX_ADVERTISED;

@@ -382,6 +382,14 @@ static const struct cfg_def defs[] = {
       I32MAX, "30000", false,
       "A follower that has not caught up with the leader's log end for this "
       "long leaves the ISR (the leader proposes it with AlterPartition)." },
+    { "replica.selector.class", CFG_STRING, OFF(replica_selector_class), 0, 0,
+      "", false,
+      "How a partition leader picks the replica a consumer should fetch from "
+      "(KIP-392). Empty: the leader serves every consumer. "
+      "`org.apache.kafka.common.replica.RackAwareReplicaSelector`: a "
+      "consumer that gives its `client.rack` is sent to an in-sync replica "
+      "in its rack that has the offset it asks for. Followers serve "
+      "consumer fetches up to their high watermark either way." },
     { "request.max.memory.bytes", CFG_INT, OFF(request_max_memory_bytes), 65536,
       I32MAX, "268435456", false,
       "brokerd: memory one request may use while it is decoded and "
@@ -703,6 +711,14 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
     rv = finish_admin(c, err, errlen);
     if (rv != 0) {
         return rv;
+    }
+    if (c->replica_selector_class[0] != '\0' &&
+        strcmp(c->replica_selector_class, BK_RACK_AWARE_SELECTOR) != 0) {
+        snprintf(err, errlen,
+                 "replica.selector.class: '%s' is not available; use '%s' or "
+                 "nothing",
+                 c->replica_selector_class, BK_RACK_AWARE_SELECTOR);
+        return BK_ECONFIG;
     }
     if (c->log_dirs[0] == '\0') {
         snprintf(err, errlen, "log.dirs: must not be empty");

@@ -22,6 +22,10 @@
 
 #include "cluster/topic_config.h"
 
+/* The one replica.selector.class brokerd has (KIP-392). */
+#define BK_RACK_AWARE_SELECTOR \
+    "org.apache.kafka.common.replica.RackAwareReplicaSelector"
+
 #define BK_MAX_LISTENERS 8
 /* As many voters as the metadata quorum takes (cluster/controller.c). */
 #define BK_MAX_VOTERS    16
@@ -72,6 +76,7 @@ struct bk_config {
     char *listener_security_protocol_map;
     char *log_dirs;
     char *broker_rack;
+    char *replica_selector_class; /* "" or BK_RACK_AWARE_SELECTOR */
     int64_t num_partitions;
     int64_t default_replication_factor;
     bool auto_create_topics_enable;

@@ -251,6 +251,33 @@ static void test_deleted_topic_closes_and_unqueues(void **state)
     assert_true(bk_rmgr_settled(&f->m));
 }
 
+/* A reassignment that moved a replica to other brokers closes it here
+ * (KIP-455: the removed broker stops serving and fetching it); the
+ * others stay open. */
+static void test_moved_away_replica_closes(void **state)
+{
+    struct fx *f = *state;
+    with_existing_dirs(f);
+    bk_rmgr_apply(&f->m, f->img);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->m.parts.n, NPART);
+    struct bk_md_rec r = { .type = BK_MD_REC_PARTITION };
+    struct bk_md_partition_rec *pr = &r.u.partition;
+    pr->topic_id = topic_id(1);
+    pr->partition = 4;
+    pr->replicas = pr->isr = ELSEWHERE;
+    pr->n_replicas = pr->n_isr = 2;
+    pr->leader = 2;
+    pr->leader_epoch = 4;
+    apply(f, &r, 1);
+    assert_int_equal(bk_rmgr_apply(&f->m, f->img), 1);
+    assert_int_equal(f->m.parts.n, NPART - 1);
+    const struct bk_uuid id = topic_id(1);
+    assert_null(bk_part_find(&f->m.parts, &id, 4));
+    assert_non_null(bk_part_find(&f->m.parts, &id, 3));
+    assert_int_equal(f->m.queued, 0);
+}
+
 /* An open that fails in the background is not retried in a loop; the
  * requests open it themselves and get the error, and once the disk
  * works again the next request succeeds. */
@@ -324,6 +351,8 @@ static void test_image_sets_roles(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_moved_away_replica_closes, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_new_partition_opens_at_once, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

@@ -159,6 +159,32 @@ static void test_admin_listener(void **state)
     bk_config_free(&c);
 }
 
+/* replica.selector.class (KIP-392): empty or Kafka's rack-aware selector;
+ * any other class cannot be loaded, as in Kafka. */
+static void test_replica_selector(void **state)
+{
+    (void)state;
+    struct bk_config c;
+    char err[256];
+    assert_int_equal(load_text(&c, "log.dirs=/tmp/x\n", err, sizeof(err)), 0);
+    assert_string_equal(c.replica_selector_class, "");
+    bk_config_free(&c);
+    assert_int_equal(
+        load_text(&c,
+                  "log.dirs=/tmp/x\n"
+                  "replica.selector.class=" BK_RACK_AWARE_SELECTOR "\n",
+                  err, sizeof(err)),
+        0);
+    bk_config_free(&c);
+    assert_int_equal(load_text(&c,
+                               "log.dirs=/tmp/x\n"
+                               "replica.selector.class=com.example.Nearest\n",
+                               err, sizeof(err)),
+                     BK_ECONFIG);
+    assert_non_null(strstr(err, "replica.selector.class"));
+    bk_config_free(&c);
+}
+
 static void test_doc_lists_every_key(void **state)
 {
     (void)state;
@@ -437,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_parse_kafka_properties),
         cmocka_unit_test(test_errors_name_key_and_reason),
         cmocka_unit_test(test_admin_listener),
+        cmocka_unit_test(test_replica_selector),
         cmocka_unit_test(test_doc_lists_every_key),
         cmocka_unit_test(test_defaults_valid_and_typed),
         cmocka_unit_test(test_topic_defaults),
