@@ -363,7 +363,14 @@ static void scan_cb(uv_timer_t *t)
     for (size_t i = 0; i < img->n_brokers; i++) {
         const struct bk_md_broker *b = &img->brokers[i];
         struct session *s = touch(hb, b->id);
-        if (b->fenced || s == NULL || s->pending || !expired(hb, s)) {
+        if (s == NULL || s->pending) {
+            continue;
+        }
+        /* A fenced broker that still leads a partition: the leadership
+         * move of its fence was skipped at apply (another change to that
+         * partition came first, image.c), so fence it again. */
+        bool repair = b->fenced && bk_md_led_partitions(img, b->id) > 0;
+        if (!repair && (b->fenced || !expired(hb, s))) {
             continue;
         }
         bk_diag_warn("cluster",

@@ -720,6 +720,15 @@ static int apply_partition(struct bk_md_image *img,
         t->n_partitions++;
         return 0;
     }
+    if (r->partition_epoch <= cur->partitions[r->partition].partition_epoch) {
+        /* Every change moves the partition epoch forward. A record that
+         * does not was decided on an image that another change, committed
+         * first, has since replaced (two proposals from the same image: an
+         * AlterPartition and a fence): applying it would undo that change,
+         * even take a leader epoch back. It is skipped; its proposer
+         * decides again from the newer image. */
+        return 1;
+    }
     return partition_set(&t->partitions[r->partition], r);
 }
 

@@ -269,6 +269,7 @@ static void test_moved_away_replica_closes(void **state)
     pr->n_replicas = pr->n_isr = 2;
     pr->leader = 2;
     pr->leader_epoch = 4;
+    pr->partition_epoch = 1;
     apply(f, &r, 1);
     assert_int_equal(bk_rmgr_apply(&f->m, f->img), 1);
     assert_int_equal(f->m.parts.n, NPART - 1);
@@ -313,6 +314,7 @@ static void move_leader(struct fx *f, int32_t leader, int32_t epoch)
     pr->n_replicas = pr->n_isr = 2;
     pr->leader = leader;
     pr->leader_epoch = epoch;
+    pr->partition_epoch = epoch; /* moves forward with every change */
     apply(f, &r, 1);
 }
 
