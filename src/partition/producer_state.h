@@ -12,6 +12,14 @@
  *   - an unknown producer (never seen, or its state expired) is accepted at
  *     any sequence.
  *
+ * Transactions (KIP-98; Kafka's ProducerAppendInfo): a transactional
+ * batch opens its producer's transaction at its base offset unless one
+ * is open; a non-transactional batch while one is open is
+ * INVALID_TXN_STATE (48); a marker closes it (bk_pstate_end_txn). A
+ * transaction stays unstable until its marker is below the high
+ * watermark: the last stable offset is the first offset of the oldest
+ * unstable one, bounded by the high watermark.
+ *
  * The state is owned by the partition's shard (no locks). It is saved next
  * to the log as a snapshot at a given offset and rebuilt on open by replaying
  * the batch headers after that offset, so deduplication survives restarts
@@ -40,11 +48,28 @@ struct bk_pstate_entry {
     uint8_t nbatches; /* valid entries in batches[], newest last */
     struct bk_pstate_batch batches[BK_PRODUCER_BATCHES];
     int64_t last_timestamp;
+    /* The first offset of its open transaction, or -1 (Kafka's
+     * currentTxnFirstOffset). */
+    int64_t txn_first_offset;
+    /* The coordinator epoch of the last marker, or -1. */
+    int32_t coordinator_epoch;
+};
+
+/* A transaction closed by a marker (Kafka's CompletedTxn). */
+struct bk_pstate_txn {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset; /* the marker's offset */
+    bool aborted;
 };
 
 struct bk_pstate {
     struct bk_pstate_entry *v; /* owned, sorted by producer_id */
     size_t n, cap;
+    /* Closed transactions whose marker is not yet below the high
+     * watermark: still unstable (owned, in marker order). */
+    struct bk_pstate_txn *done;
+    size_t ndone, cap_done;
 };
 
 enum bk_pstate_verdict {
@@ -52,6 +77,8 @@ enum bk_pstate_verdict {
     BK_PSTATE_DUPLICATE,    /* already appended: answer with *dup */
     BK_PSTATE_BAD_EPOCH,    /* INVALID_PRODUCER_EPOCH */
     BK_PSTATE_OUT_OF_ORDER, /* OUT_OF_ORDER_SEQUENCE_NUMBER */
+    BK_PSTATE_BAD_TXN,      /* INVALID_TXN_STATE */
+    BK_PSTATE_FENCED,       /* TRANSACTION_COORDINATOR_FENCED */
 };
 
 void bk_pstate_init(struct bk_pstate *ps);
@@ -68,6 +95,16 @@ enum bk_pstate_verdict bk_pstate_check(const struct bk_pstate *ps,
                                        int32_t count,
                                        struct bk_pstate_batch *dup);
 
+/* The entry of producer_id, added at epoch with no batches when missing
+ * (borrowed; valid until the next change of ps). NULL when out of
+ * memory. */
+struct bk_pstate_entry *bk_pstate_entry_get(struct bk_pstate *ps,
+                                            int64_t producer_id,
+                                            int16_t epoch);
+/* The entry of producer_id (borrowed), or NULL. */
+const struct bk_pstate_entry *bk_pstate_entry_find(const struct bk_pstate *ps,
+                                                   int64_t producer_id);
+
 /* Records an appended batch. Returns 0 or BK_ENOMEM. */
 int bk_pstate_update(struct bk_pstate *ps,
                      int64_t producer_id,
@@ -77,8 +114,62 @@ int bk_pstate_update(struct bk_pstate *ps,
                      int64_t first_offset,
                      int64_t timestamp);
 
-/* Removes every batch at or past offset (after a log truncation). */
+/* Removes every batch at or past offset (after a log truncation); a
+ * transaction opened there is forgotten, and one whose marker was there
+ * is open again. */
 void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset);
+
+/* ---- transactions (producer_txn.c) ---- */
+
+/* The transaction rule of a data batch from producer_id: BAD_TXN when it
+ * is not transactional and the producer has a transaction open, else
+ * APPEND. */
+enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
+                                           int64_t producer_id,
+                                           bool transactional);
+
+/* After bk_pstate_update() of a transactional batch: opens the
+ * producer's transaction at first_offset unless one is open. */
+void bk_pstate_begin_txn(struct bk_pstate *ps,
+                         int64_t producer_id,
+                         int64_t first_offset);
+
+/* Checks a marker for producer_id at epoch from a coordinator at
+ * coordinator_epoch (-1: written by an admin, KIP-664, never fenced):
+ * BAD_EPOCH when epoch is older than the producer's, FENCED when the
+ * coordinator epoch is older than the last marker's, else APPEND. */
+enum bk_pstate_verdict bk_pstate_check_marker(const struct bk_pstate *ps,
+                                              int64_t producer_id,
+                                              int16_t epoch,
+                                              int32_t coordinator_epoch);
+
+/* Applies a marker appended at offset: the producer takes its epoch and
+ * coordinator epoch, and its open transaction, if any, closes. Returns 1
+ * with *out (the closed transaction, which stays unstable until
+ * bk_pstate_stable_to passes its marker), 0 when none was open (the
+ * marker changes nothing else), or BK_ENOMEM. */
+int bk_pstate_end_txn(struct bk_pstate *ps,
+                      int64_t producer_id,
+                      int16_t epoch,
+                      int32_t coordinator_epoch,
+                      bool commit,
+                      int64_t offset,
+                      struct bk_pstate_txn *out);
+
+/* The last stable offset for a closed transaction's AbortedTxn entry
+ * (Kafka's ProducerStateManager.lastStableOffset): the first offset of
+ * the oldest transaction still open by another producer, else the
+ * marker's offset + 1. */
+int64_t bk_pstate_txn_lso(const struct bk_pstate *ps,
+                          const struct bk_pstate_txn *t);
+
+/* Forgets closed transactions whose marker is below hw. */
+void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw);
+
+/* The last stable offset at high watermark hw: hw, or the first offset of
+ * the oldest unstable transaction (open, or closed with its marker not
+ * below hw) when that is lower. */
+int64_t bk_pstate_last_stable(const struct bk_pstate *ps, int64_t hw);
 
 /* Serializes the state as of log offset `offset` into a new buffer
  * (returns owned, bk_free it). Returns 0, BK_ENOMEM or BK_ETOOLARGE. */

@@ -33,8 +33,10 @@ int64_t bk_replica_high_watermark(const struct bk_partition *p)
 int64_t bk_replica_last_stable(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);
-    /* No transactions yet: nothing is open below the high watermark. */
-    return bk_log_hw(p->log);
+    /* The first offset of the oldest transaction not yet decided below
+     * the high watermark (open, or closed by a marker the high watermark
+     * has not passed), bounded by it (KIP-98). */
+    return bk_pstate_last_stable(&p->pstate, bk_log_hw(p->log));
 }
 
 int32_t bk_replica_latest_epoch(const struct bk_partition *p)

@@ -358,6 +358,10 @@ static bool append_checked(struct bk_partition *p,
             return refuse(a, BK_KERR_INVALID_PRODUCER_EPOCH, NULL);
         case BK_PSTATE_OUT_OF_ORDER:
             return refuse(a, BK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER, NULL);
+        case BK_PSTATE_BAD_TXN:
+            return refuse(a, BK_KERR_INVALID_TXN_STATE, NULL);
+        case BK_PSTATE_FENCED:
+            return refuse(a, BK_KERR_TRANSACTION_COORDINATOR_FENCED, NULL);
     }
     struct bk_log_append_result res;
     int rv = bk_log_append(p->log, a->batch, a->len, p->leader_epoch,

@@ -1,0 +1,148 @@
+/* The transaction rules of producer state (producer_state.h): Kafka's
+ * ProducerAppendInfo for transactional batches and markers, and the
+ * last stable offset of ProducerStateManager. */
+#include <string.h>
+
+#include "common/err.h"
+#include "common/heap.h"
+#include "partition/producer_state.h"
+
+enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
+                                           int64_t producer_id,
+                                           bool transactional)
+{
+    if (producer_id < 0 || transactional) {
+        return BK_PSTATE_APPEND;
+    }
+    const struct bk_pstate_entry *e = bk_pstate_entry_find(ps, producer_id);
+    /* A producer may not write outside the transaction it has open: its
+     * records would be neither committed nor aborted by the marker. */
+    return e != NULL && e->txn_first_offset >= 0 ? BK_PSTATE_BAD_TXN
+                                                 : BK_PSTATE_APPEND;
+}
+
+void bk_pstate_begin_txn(struct bk_pstate *ps,
+                         int64_t producer_id,
+                         int64_t first_offset)
+{
+    struct bk_pstate_entry *e =
+        (struct bk_pstate_entry *)bk_pstate_entry_find(ps, producer_id);
+    if (e != NULL && e->txn_first_offset < 0) {
+        e->txn_first_offset = first_offset;
+    }
+}
+
+enum bk_pstate_verdict bk_pstate_check_marker(const struct bk_pstate *ps,
+                                              int64_t producer_id,
+                                              int16_t epoch,
+                                              int32_t coordinator_epoch)
+{
+    const struct bk_pstate_entry *e = bk_pstate_entry_find(ps, producer_id);
+    if (e == NULL) {
+        return BK_PSTATE_APPEND;
+    }
+    if (epoch < e->epoch) {
+        return BK_PSTATE_BAD_EPOCH;
+    }
+    /* A marker from a coordinator older than the last one's is a zombie
+     * coordinator's (Kafka: TransactionCoordinatorFencedException). An
+     * admin's abort (KIP-664) carries -1 and is never fenced. */
+    if (coordinator_epoch >= 0 && coordinator_epoch < e->coordinator_epoch) {
+        return BK_PSTATE_FENCED;
+    }
+    return BK_PSTATE_APPEND;
+}
+
+static int push_done(struct bk_pstate *ps, const struct bk_pstate_txn *t)
+{
+    if (ps->ndone == ps->cap_done) {
+        size_t cap = ps->cap_done ? ps->cap_done * 2 : 4;
+        struct bk_pstate_txn *v = bk_realloc(ps->done, cap * sizeof(*v));
+        if (v == NULL) {
+            return BK_ENOMEM;
+        }
+        ps->done = v;
+        ps->cap_done = cap;
+    }
+    ps->done[ps->ndone++] = *t;
+    return 0;
+}
+
+int bk_pstate_end_txn(struct bk_pstate *ps,
+                      int64_t producer_id,
+                      int16_t epoch,
+                      int32_t coordinator_epoch,
+                      bool commit,
+                      int64_t offset,
+                      struct bk_pstate_txn *out)
+{
+    struct bk_pstate_entry *e = bk_pstate_entry_get(ps, producer_id, epoch);
+    if (e == NULL) {
+        return BK_ENOMEM;
+    }
+    if (epoch != e->epoch) {
+        /* A fencing abort bumps the epoch: the old sequences are done. */
+        e->epoch = epoch;
+        e->nbatches = 0;
+    }
+    if (coordinator_epoch > e->coordinator_epoch) {
+        e->coordinator_epoch = coordinator_epoch;
+    }
+    if (e->txn_first_offset < 0) {
+        return 0; /* nothing open here: the marker only records epochs */
+    }
+    *out = (struct bk_pstate_txn){
+        .producer_id = producer_id,
+        .first_offset = e->txn_first_offset,
+        .last_offset = offset,
+        .aborted = !commit,
+    };
+    if (push_done(ps, out) != 0) {
+        return BK_ENOMEM;
+    }
+    e->txn_first_offset = -1;
+    return 1;
+}
+
+int64_t bk_pstate_txn_lso(const struct bk_pstate *ps,
+                          const struct bk_pstate_txn *t)
+{
+    int64_t lso = t->last_offset + 1;
+    for (size_t i = 0; i < ps->n; i++) {
+        const struct bk_pstate_entry *e = &ps->v[i];
+        if (e->producer_id != t->producer_id && e->txn_first_offset >= 0 &&
+            e->txn_first_offset < lso) {
+            lso = e->txn_first_offset;
+        }
+    }
+    return lso;
+}
+
+void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < ps->ndone; i++) {
+        if (ps->done[i].last_offset >= hw) {
+            ps->done[w++] = ps->done[i];
+        }
+    }
+    ps->ndone = w;
+}
+
+int64_t bk_pstate_last_stable(const struct bk_pstate *ps, int64_t hw)
+{
+    int64_t lso = hw;
+    for (size_t i = 0; i < ps->n; i++) {
+        int64_t first = ps->v[i].txn_first_offset;
+        if (first >= 0 && first < lso) {
+            lso = first;
+        }
+    }
+    for (size_t i = 0; i < ps->ndone; i++) {
+        const struct bk_pstate_txn *t = &ps->done[i];
+        if (t->last_offset >= hw && t->first_offset < lso) {
+            lso = t->first_offset;
+        }
+    }
+    return lso;
+}
