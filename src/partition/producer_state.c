@@ -15,6 +15,7 @@
 #define SNAP_MAX     (64u * 1024 * 1024)
 #define ENTRY_SIZE_1 (8 + 2 + 8 + 1 + BK_PRODUCER_BATCHES * 24)
 #define ENTRY_SIZE   (ENTRY_SIZE_1 + 8 + 4)
+#define ABORTED_SIZE 34
 
 void bk_pstate_init(struct bk_pstate *ps)
 {
@@ -25,6 +26,7 @@ void bk_pstate_free(struct bk_pstate *ps)
 {
     bk_free(ps->v);
     bk_free(ps->done);
+    bk_free(ps->aborted);
     memset(ps, 0, sizeof(*ps));
 }
 
@@ -183,6 +185,10 @@ static void truncate_done(struct bk_pstate *ps, int64_t offset)
 void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset)
 {
     truncate_done(ps, offset);
+    while (ps->naborted > 0 &&
+           ps->aborted[ps->naborted - 1].last_offset >= offset) {
+        ps->naborted--;
+    }
     size_t w = 0;
     for (size_t i = 0; i < ps->n; i++) {
         struct bk_pstate_entry *e = &ps->v[i];
@@ -208,7 +214,8 @@ int bk_pstate_encode(const struct bk_pstate *ps,
                      uint8_t **out,
                      size_t *out_len)
 {
-    size_t size = 4 + 2 + 8 + 4 + ps->n * ENTRY_SIZE + 4;
+    size_t size = 4 + 2 + 8 + 4 + ps->n * ENTRY_SIZE + 4 +
+                  ps->naborted * ABORTED_SIZE + 4;
     if (size > SNAP_MAX) {
         return BK_ETOOLARGE;
     }
@@ -237,6 +244,17 @@ int bk_pstate_encode(const struct bk_pstate *ps,
         }
         bk_wr_i64(&wr, e->txn_first_offset);
         bk_wr_i32(&wr, e->coordinator_epoch);
+    }
+    /* The aborted transactions, each in Kafka's .txnindex entry layout
+     * (AbortedTxn: version, producer id, first, last, last stable). */
+    bk_wr_u32(&wr, (uint32_t)ps->naborted);
+    for (size_t i = 0; i < ps->naborted; i++) {
+        const struct bk_pstate_aborted *a = &ps->aborted[i];
+        bk_wr_i16(&wr, 0);
+        bk_wr_i64(&wr, a->producer_id);
+        bk_wr_i64(&wr, a->first_offset);
+        bk_wr_i64(&wr, a->last_offset);
+        bk_wr_i64(&wr, a->last_stable);
     }
     bk_wr_u32(&wr, bk_crc32c(0, buf, wr.len));
     if (wr.err != 0) {
@@ -277,6 +295,32 @@ int bk_pstate_save(const struct bk_pstate *ps,
         bk_free(buf);
     }
     return rv;
+}
+
+/* The aborted transactions after the entries of a version 2 snapshot.
+ * Returns 0 (a malformed list sets rd->err) or BK_ENOMEM. */
+static int read_aborted(struct bk_pstate *ps, struct bk_rd *rd)
+{
+    uint32_t n = bk_rd_u32(rd);
+    if (rd->err != 0 || n > bk_rd_left(rd) / ABORTED_SIZE) {
+        bk_rd_fail(rd);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n && rd->err == 0; i++) {
+        struct bk_pstate_aborted a;
+        if (bk_rd_i16(rd) != 0) {
+            bk_rd_fail(rd);
+            break;
+        }
+        a.producer_id = bk_rd_i64(rd);
+        a.first_offset = bk_rd_i64(rd);
+        a.last_offset = bk_rd_i64(rd);
+        a.last_stable = bk_rd_i64(rd);
+        if (bk_pstate_add_aborted(ps, &a) != 0) {
+            return BK_ENOMEM;
+        }
+    }
+    return 0;
 }
 
 int bk_pstate_load(struct bk_pstate *ps,
@@ -352,7 +396,14 @@ int bk_pstate_load(struct bk_pstate *ps,
         }
     }
     ps->n = count;
+    if (version >= 2 && rd.err == 0 && read_aborted(ps, &rd) != 0) {
+        rd.err = BK_ENOMEM;
+    }
     bk_free(buf);
+    if (rd.err == BK_ENOMEM) {
+        bk_pstate_free(ps);
+        return BK_ENOMEM;
+    }
     if (rd.err != 0) {
         bk_pstate_free(ps);
         return BK_ECORRUPT;

@@ -63,9 +63,26 @@ struct bk_pstate_txn {
     bool aborted;
 };
 
+/* An aborted transaction (Kafka's AbortedTxn, one .txnindex entry):
+ * read_committed fetches that overlap it are told to drop its
+ * producer's records from first_offset to the marker at last_offset. */
+struct bk_pstate_aborted {
+    int64_t producer_id;
+    int64_t first_offset;
+    int64_t last_offset;
+    /* The last stable offset once it was closed: a fetch ending at or
+     * below it needs no later entry (TransactionIndex.collectAbortedTxns). */
+    int64_t last_stable;
+};
+
 struct bk_pstate {
     struct bk_pstate_entry *v; /* owned, sorted by producer_id */
     size_t n, cap;
+    /* The aborted transactions of the retained log, in marker order
+     * (owned). Kept here, with the snapshot, rather than in per-segment
+     * .txnindex files. */
+    struct bk_pstate_aborted *aborted;
+    size_t naborted, cap_aborted;
     /* Closed transactions whose marker is not yet below the high
      * watermark: still unstable (owned, in marker order). */
     struct bk_pstate_txn *done;
@@ -115,8 +132,8 @@ int bk_pstate_update(struct bk_pstate *ps,
                      int64_t timestamp);
 
 /* Removes every batch at or past offset (after a log truncation); a
- * transaction opened there is forgotten, and one whose marker was there
- * is open again. */
+ * transaction opened there is forgotten, one whose marker was there is
+ * open again, and so are the aborted ones. */
 void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset);
 
 /* ---- transactions (producer_txn.c) ---- */
@@ -144,10 +161,11 @@ enum bk_pstate_verdict bk_pstate_check_marker(const struct bk_pstate *ps,
                                               int32_t coordinator_epoch);
 
 /* Applies a marker appended at offset: the producer takes its epoch and
- * coordinator epoch, and its open transaction, if any, closes. Returns 1
- * with *out (the closed transaction, which stays unstable until
- * bk_pstate_stable_to passes its marker), 0 when none was open (the
- * marker changes nothing else), or BK_ENOMEM. */
+ * coordinator epoch, and its open transaction, if any, closes (an abort
+ * is added to the aborted transactions). Returns 1 with *out (the closed
+ * transaction, which stays unstable until bk_pstate_stable_to passes its
+ * marker), 0 when none was open (the marker changes nothing else), or
+ * BK_ENOMEM. */
 int bk_pstate_end_txn(struct bk_pstate *ps,
                       int64_t producer_id,
                       int16_t epoch,
@@ -162,6 +180,26 @@ int bk_pstate_end_txn(struct bk_pstate *ps,
  * marker's offset + 1. */
 int64_t bk_pstate_txn_lso(const struct bk_pstate *ps,
                           const struct bk_pstate_txn *t);
+
+/* Appends an aborted transaction (its marker after every other's).
+ * Returns 0 or BK_ENOMEM. */
+int bk_pstate_add_aborted(struct bk_pstate *ps,
+                          const struct bk_pstate_aborted *a);
+
+/* Collects the aborted transactions a read_committed fetch from
+ * fetch_offset up to (not including) upper must be told of: those with
+ * last_offset >= fetch_offset and first_offset < upper. Calls fn for
+ * each, oldest marker first. Returns how many. */
+size_t bk_pstate_collect_aborted(const struct bk_pstate *ps,
+                                 int64_t fetch_offset,
+                                 int64_t upper,
+                                 void (*fn)(void *arg,
+                                            const struct bk_pstate_aborted *a),
+                                 void *arg);
+
+/* Forgets aborted transactions whose marker is below log_start (removed
+ * by retention or DeleteRecords). */
+void bk_pstate_trim_aborted(struct bk_pstate *ps, int64_t log_start);
 
 /* Forgets closed transactions whose marker is below hw. */
 void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw);

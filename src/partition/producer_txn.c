@@ -101,7 +101,70 @@ int bk_pstate_end_txn(struct bk_pstate *ps,
         return BK_ENOMEM;
     }
     e->txn_first_offset = -1;
+    if (!commit) {
+        struct bk_pstate_aborted a = {
+            .producer_id = producer_id,
+            .first_offset = out->first_offset,
+            .last_offset = offset,
+            .last_stable = bk_pstate_txn_lso(ps, out),
+        };
+        if (bk_pstate_add_aborted(ps, &a) != 0) {
+            return BK_ENOMEM;
+        }
+    }
     return 1;
+}
+
+int bk_pstate_add_aborted(struct bk_pstate *ps,
+                          const struct bk_pstate_aborted *a)
+{
+    if (ps->naborted == ps->cap_aborted) {
+        size_t cap = ps->cap_aborted ? ps->cap_aborted * 2 : 4;
+        struct bk_pstate_aborted *v = bk_realloc(ps->aborted, cap * sizeof(*v));
+        if (v == NULL) {
+            return BK_ENOMEM;
+        }
+        ps->aborted = v;
+        ps->cap_aborted = cap;
+    }
+    ps->aborted[ps->naborted++] = *a;
+    return 0;
+}
+
+size_t bk_pstate_collect_aborted(const struct bk_pstate *ps,
+                                 int64_t fetch_offset,
+                                 int64_t upper,
+                                 void (*fn)(void *arg,
+                                            const struct bk_pstate_aborted *a),
+                                 void *arg)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < ps->naborted; i++) {
+        const struct bk_pstate_aborted *a = &ps->aborted[i];
+        if (a->last_offset >= fetch_offset && a->first_offset < upper) {
+            fn(arg, a);
+            n++;
+        }
+        /* Every later marker closed a transaction that began at or after
+         * this one's last stable offset: past the range read. */
+        if (a->last_stable >= upper) {
+            break;
+        }
+    }
+    return n;
+}
+
+void bk_pstate_trim_aborted(struct bk_pstate *ps, int64_t log_start)
+{
+    size_t k = 0;
+    while (k < ps->naborted && ps->aborted[k].last_offset < log_start) {
+        k++;
+    }
+    if (k > 0) {
+        memmove(ps->aborted, ps->aborted + k,
+                (ps->naborted - k) * sizeof(ps->aborted[0]));
+        ps->naborted -= k;
+    }
 }
 
 int64_t bk_pstate_txn_lso(const struct bk_pstate *ps,

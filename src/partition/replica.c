@@ -39,6 +39,30 @@ int64_t bk_replica_last_stable(const struct bk_partition *p)
     return bk_pstate_last_stable(&p->pstate, bk_log_hw(p->log));
 }
 
+struct aborted_fn {
+    void (*fn)(void *arg, int64_t producer_id, int64_t first_offset);
+    void *arg;
+};
+
+static void aborted_cb(void *arg, const struct bk_pstate_aborted *a)
+{
+    const struct aborted_fn *f = arg;
+    f->fn(f->arg, a->producer_id, a->first_offset);
+}
+
+void bk_replica_aborted_txns(struct bk_partition *p,
+                             int64_t offset,
+                             int64_t upper,
+                             void (*fn)(void *arg,
+                                        int64_t producer_id,
+                                        int64_t first_offset),
+                             void *arg)
+{
+    bk_owner_check(&p->owner);
+    struct aborted_fn f = { fn, arg };
+    bk_pstate_collect_aborted(&p->pstate, offset, upper, aborted_cb, &f);
+}
+
 int32_t bk_replica_latest_epoch(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);

@@ -64,6 +64,18 @@ int16_t bk_replica_read(struct bk_partition *p,
                         enum bk_isolation iso,
                         struct bk_replica_read *out);
 
+/* The aborted transactions a read_committed read from `offset` up to
+ * `upper` (exclusive: the end of what was read) must report, so that the
+ * consumer drops their records (Fetch's AbortedTransactions): fn(arg,
+ * producer id, first offset) for each, oldest marker first. */
+void bk_replica_aborted_txns(struct bk_partition *p,
+                             int64_t offset,
+                             int64_t upper,
+                             void (*fn)(void *arg,
+                                        int64_t producer_id,
+                                        int64_t first_offset),
+                             void *arg);
+
 /* Unpins what a read returned (idempotent). Any thread. */
 void bk_replica_read_release(struct bk_replica_read *r);
 

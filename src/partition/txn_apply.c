@@ -35,6 +35,7 @@ void bk_part_txn_apply(struct bk_partition *p,
     /* Closed transactions the high watermark has passed are stable:
      * forget them before adding one. */
     bk_pstate_stable_to(&p->pstate, bk_log_hw(p->log));
+    bk_pstate_trim_aborted(&p->pstate, bk_log_start_offset(p->log));
     struct bk_pstate_txn t;
     int rv = bk_pstate_end_txn(&p->pstate, h.producer_id, h.producer_epoch,
                                coordinator_epoch, commit, base_offset, &t);

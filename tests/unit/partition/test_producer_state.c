@@ -211,6 +211,78 @@ static void test_transaction_lso_and_truncation(void **state)
     bk_pstate_free(&ps);
 }
 
+static void count_aborted(void *arg, const struct bk_pstate_aborted *a)
+{
+    (void)a;
+    (*(int *)arg)++;
+}
+
+static int collect(const struct bk_pstate *ps, int64_t from, int64_t upper)
+{
+    int n = 0;
+    size_t r = bk_pstate_collect_aborted(ps, from, upper, count_aborted, &n);
+    assert_int_equal((size_t)n, r);
+    return n;
+}
+
+/* Aborted transactions as Kafka's .txnindex keeps them, and the range
+ * rule of TransactionIndex.collectAbortedTxns. */
+static void test_aborted_transactions(void **state)
+{
+    (void)state;
+    struct bk_pstate ps;
+    bk_pstate_init(&ps);
+    /* pid 1: [10 .. marker 20] aborted; pid 2: [15 .. 30] committed;
+     * pid 3: [40 .. 50] aborted. */
+    struct bk_pstate_txn t;
+    assert_int_equal(bk_pstate_update(&ps, 1, 0, 0, 1, 10, 1), 0);
+    bk_pstate_begin_txn(&ps, 1, 10);
+    assert_int_equal(bk_pstate_update(&ps, 2, 0, 0, 1, 15, 1), 0);
+    bk_pstate_begin_txn(&ps, 2, 15);
+    assert_int_equal(bk_pstate_end_txn(&ps, 1, 0, 0, false, 20, &t), 1);
+    assert_int_equal(bk_pstate_end_txn(&ps, 2, 0, 0, true, 30, &t), 1);
+    assert_int_equal(bk_pstate_update(&ps, 3, 0, 0, 1, 40, 1), 0);
+    bk_pstate_begin_txn(&ps, 3, 40);
+    assert_int_equal(bk_pstate_end_txn(&ps, 3, 0, 0, false, 50, &t), 1);
+    assert_int_equal(ps.naborted, 2);
+    assert_int_equal(ps.aborted[0].first_offset, 10);
+    assert_int_equal(ps.aborted[0].last_offset, 20);
+    assert_int_equal(ps.aborted[0].last_stable, 15); /* pid 2 still open */
+    assert_int_equal(ps.aborted[1].last_stable, 51);
+    assert_int_equal(collect(&ps, 0, 10), 0); /* ends before it began */
+    assert_int_equal(collect(&ps, 0, 11), 1);
+    assert_int_equal(collect(&ps, 20, 45), 2); /* the marker itself */
+    assert_int_equal(collect(&ps, 21, 45), 1);
+    assert_int_equal(collect(&ps, 51, 60), 0);
+    /* Snapshot and back. */
+    uint8_t *buf;
+    size_t len;
+    assert_int_equal(bk_pstate_encode(&ps, 60, &buf, &len), 0);
+    char dir[] = "/tmp/bk-pstate-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof(path), "%s/producer.snapshot", dir);
+    const struct bk_disk *disk = bk_disk_posix();
+    assert_int_equal(bk_pstate_write(disk, path, buf, len), 0);
+    bk_free(buf);
+    struct bk_pstate back;
+    int64_t off;
+    assert_int_equal(bk_pstate_load(&back, disk, path, &off), 0);
+    assert_int_equal(back.naborted, 2);
+    assert_memory_equal(back.aborted, ps.aborted, 2 * sizeof(ps.aborted[0]));
+    bk_pstate_free(&back);
+    unlink(path);
+    rmdir(dir);
+    /* Retention and truncation. */
+    bk_pstate_trim_aborted(&ps, 21);
+    assert_int_equal(ps.naborted, 1);
+    assert_int_equal(ps.aborted[0].producer_id, 3);
+    bk_pstate_truncate(&ps, 50);
+    assert_int_equal(ps.naborted, 0);
+    assert_int_equal(bk_pstate_entry_find(&ps, 3)->txn_first_offset, 40);
+    bk_pstate_free(&ps);
+}
+
 /* An open transaction survives a snapshot, and a version 1 snapshot
  * (before transactions) still loads. */
 static void test_snapshot_keeps_transactions(void **state)
@@ -281,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_transaction_rules),
         cmocka_unit_test(test_transaction_lso_and_truncation),
         cmocka_unit_test(test_snapshot_keeps_transactions),
+        cmocka_unit_test(test_aborted_transactions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
