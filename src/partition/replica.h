@@ -375,6 +375,23 @@ int bk_replica_append_records(struct bk_partition *p,
                               int64_t *base_offset,
                               int64_t *last_offset);
 
+/* Appends the marker that ends producer_id's transaction on this
+ * partition (WriteTxnMarkers), as leader: a control batch with one
+ * COMMIT or ABORT record (protocol/control.h) at timestamp. Returns NONE
+ * with *offset the marker's offset (the caller waits for it to be
+ * committed: bk_replica_wait_committed), NOT_LEADER_OR_FOLLOWER,
+ * INVALID_PRODUCER_EPOCH (older than the producer's),
+ * TRANSACTION_COORDINATOR_FENCED (from an older coordinator than the last
+ * marker's), or the log's append error. A marker with no transaction open
+ * is written and closes nothing. */
+int16_t bk_replica_write_marker(struct bk_partition *p,
+                                int64_t producer_id,
+                                int16_t producer_epoch,
+                                bool commit,
+                                int32_t coordinator_epoch,
+                                int64_t timestamp,
+                                int64_t *offset);
+
 /* The offset below which the log is on stable storage (any thread). */
 int64_t bk_replica_durable_offset(const struct bk_partition *p);
 

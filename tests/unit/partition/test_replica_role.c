@@ -427,6 +427,50 @@ static void test_follower_tracks_transactions(void **state)
     assert_true(bk_replica_last_stable(f->p) <= 8);
 }
 
+static void count_aborted(void *arg, int64_t pid, int64_t first)
+{
+    int64_t *v = arg;
+    v[0]++;
+    v[1] = pid;
+    v[2] = first;
+}
+
+/* WriteTxnMarkers on the leader: the marker closes the transaction a
+ * follower saw open, an abort is listed for read_committed fetches, and
+ * older producer or coordinator epochs are refused. */
+static void test_leader_writes_markers(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(bk_replica_become_follower(f->p, 1, 2), BK_KERR_NONE);
+    wire_add_txn(f, 3, 1000, 0);
+    assert_int_equal(wire_send(f, 3), BK_KERR_NONE);
+    assert_int_equal(bk_replica_become_leader(f->p, 2), BK_KERR_NONE);
+    int64_t at = -1;
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, false, 5, NOW, &at),
+                     BK_KERR_NONE);
+    assert_int_equal(at, 3);
+    int64_t seen[3] = { 0, 0, 0 };
+    bk_replica_aborted_txns(f->p, 0, 4, count_aborted, seen);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 1000);
+    assert_int_equal(seen[2], 0);
+    /* A zombie coordinator, and a fenced producer epoch. */
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, true, 4, NOW, &at),
+                     BK_KERR_TRANSACTION_COORDINATOR_FENCED);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 1, true, 5, NOW, &at),
+                     BK_KERR_NONE);
+    assert_int_equal(at, 4);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, true, 5, NOW, &at),
+                     BK_KERR_INVALID_PRODUCER_EPOCH);
+    /* Nothing was open for the second marker: still one abort. */
+    seen[0] = 0;
+    bk_replica_aborted_txns(f->p, 0, 10, count_aborted, seen);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(bk_replica_become_follower(f->p, 3, 2), BK_KERR_NONE);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 1, true, 5, NOW, &at),
+                     BK_KERR_NOT_LEADER_OR_FOLLOWER);
+}
+
 static void test_truncate(void **state)
 {
     struct fx *f = *state;
@@ -598,6 +642,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follower_tracks_transactions,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_writes_markers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_truncation_survives_a_kill, setup,
                                         teardown),
     };
