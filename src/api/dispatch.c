@@ -56,6 +56,9 @@ static const struct bk_handler handlers[] = {
       bk_handle_describe_topic_partitions },
     { BK_API_DELETE_RECORDS, 0, 2, 0, bk_handle_delete_records },
     { BK_API_INIT_PRODUCER_ID, 0, 5, 0, bk_handle_init_producer_id },
+    /* Transaction markers, from coordinators and kafka-transactions.sh
+     * abort (KIP-664); v0 is gone since Kafka 4.0 (KIP-896). */
+    { BK_API_WRITE_TXN_MARKERS, 1, 1, 1, bk_handle_write_txn_markers },
     /* OffsetForLeaderEpoch from v2 (KIP-896). */
     { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
       bk_handle_offset_for_leader_epoch },

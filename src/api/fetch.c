@@ -208,7 +208,10 @@ static void put_aborted(struct bk_partition *p, struct fetch_item *it)
 {
     it->naborted = 0;
     it->aborted_failed = false;
-    if (it->st->iso != BK_ISOLATION_READ_COMMITTED || it->rr.rd.count == 0) {
+    if (it->st->iso != BK_ISOLATION_READ_COMMITTED) {
+        return; /* null for read_uncommitted (init_out) */
+    }
+    if (it->rr.rd.count == 0) {
         it->out->aborted_transactions_count = 0;
         return;
     }
