@@ -106,6 +106,8 @@ void bk_handle_init_producer_id(struct bk_call *call);
 void bk_handle_offset_for_leader_epoch(struct bk_call *call);
 void bk_handle_delete_records(struct bk_call *call);
 void bk_handle_write_txn_markers(struct bk_call *call);
+void bk_handle_add_partitions_to_txn(struct bk_call *call);
+void bk_handle_end_txn(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
 void bk_handle_describe_configs(struct bk_call *call);
 void bk_handle_alter_configs(struct bk_call *call);

@@ -261,6 +261,27 @@ int16_t bk_coord_txn_open(struct bk_coord_txn *tc,
     return bk_coord_open(&tc->rt, topic_id, partition, open, arg);
 }
 
+void bk_coord_txn_open_all(struct bk_coord_txn *tc,
+                           const struct bk_md_topic *t,
+                           int32_t node_id,
+                           unsigned nshards,
+                           bk_coord_open_fn open,
+                           void *arg)
+{
+    if (!bk_coord_closed(&tc->rt)) {
+        bk_coord_open_all(&tc->rt, t, node_id, nshards, open, arg);
+    }
+}
+
+int32_t bk_coord_txn_epoch(const struct bk_coord_txn *tc, int32_t partition)
+{
+    if (partition < 0 || partition >= tc->rt.nparts ||
+        tc->rt.loaded[partition] != BK_COORD_DONE) {
+        return -1;
+    }
+    return tc->rt.epochs[partition];
+}
+
 /* ---- ids ---- */
 
 /* The offset below which `partition` has committed its records (synced

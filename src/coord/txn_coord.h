@@ -65,6 +65,21 @@ int16_t bk_coord_txn_open(struct bk_coord_txn *tc,
                           bk_coord_open_fn open,
                           void *arg);
 
+/* Opens and loads every partition of __transaction_state (t, borrowed)
+ * that node_id leads and this shard owns (after a restart or a
+ * leadership change, so that decided transactions are completed without
+ * waiting for their producer). */
+void bk_coord_txn_open_all(struct bk_coord_txn *tc,
+                           const struct bk_md_topic *t,
+                           int32_t node_id,
+                           unsigned nshards,
+                           bk_coord_open_fn open,
+                           void *arg);
+
+/* The coordinator epoch markers carry: the leader epoch `partition` was
+ * loaded at, or -1. */
+int32_t bk_coord_txn_epoch(const struct bk_coord_txn *tc, int32_t partition);
+
 /* The id's entry (borrowed, valid until the next write, expiry or
  * unload), its pending flag brought up to date; NULL when unknown. */
 struct bk_coord_txn_entry *bk_coord_txn_find(struct bk_coord_txn *tc,
