@@ -108,6 +108,8 @@ void bk_handle_delete_records(struct bk_call *call);
 void bk_handle_write_txn_markers(struct bk_call *call);
 void bk_handle_add_partitions_to_txn(struct bk_call *call);
 void bk_handle_end_txn(struct bk_call *call);
+void bk_handle_add_offsets_to_txn(struct bk_call *call);
+void bk_handle_txn_offset_commit(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
 void bk_handle_describe_configs(struct bk_call *call);
 void bk_handle_alter_configs(struct bk_call *call);

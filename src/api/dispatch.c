@@ -63,6 +63,8 @@ static const struct bk_handler handlers[] = {
      * AddPartitionsToTxn v4+ and EndTxn v5 are KIP-890's). */
     { BK_API_ADD_PARTITIONS_TO_TXN, 0, 3, 0, bk_handle_add_partitions_to_txn },
     { BK_API_END_TXN, 0, 4, 0, bk_handle_end_txn },
+    { BK_API_ADD_OFFSETS_TO_TXN, 0, 3, 0, bk_handle_add_offsets_to_txn },
+    { BK_API_TXN_OFFSET_COMMIT, 0, 3, 0, bk_handle_txn_offset_commit },
     /* OffsetForLeaderEpoch from v2 (KIP-896). */
     { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
       bk_handle_offset_for_leader_epoch },

@@ -16,7 +16,10 @@
  * fenced. */
 #include "protocol/gen/write_txn_markers.h"
 
+#include <string.h>
+
 #include "api/fan.h"
+#include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
 #include "partition/replica.h"
@@ -80,6 +83,15 @@ static void write_one(struct bk_fan_part *part,
     it->out->error_code = err;
     if (err != BK_KERR_NONE) {
         return;
+    }
+    struct bk_api_shard *sh = bk_fan_shard_state(part);
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, &it->topic_id);
+    if (sh->gcoord != NULL && t != NULL &&
+        strcmp(t->name, BK_OFFSETS_TOPIC) == 0) {
+        /* Offsets committed in the transaction (TxnOffsetCommit) become
+         * visible, or go, with its marker. */
+        bk_coord_group_txn_end(sh->gcoord, it->partition, it->m->producer_id,
+                               it->m->transaction_result);
     }
     it->part = part;
     it->cw.done = committed_cb;

@@ -146,9 +146,11 @@ enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
                                            bool transactional);
 
 /* After bk_pstate_update() of a transactional batch: opens the
- * producer's transaction at first_offset unless one is open. */
+ * producer's transaction at first_offset unless one is open (adding the
+ * producer at epoch when it has no entry). */
 void bk_pstate_begin_txn(struct bk_pstate *ps,
                          int64_t producer_id,
+                         int16_t epoch,
                          int64_t first_offset);
 
 /* Checks a marker for producer_id at epoch from a coordinator at

@@ -23,10 +23,12 @@ enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
 
 void bk_pstate_begin_txn(struct bk_pstate *ps,
                          int64_t producer_id,
+                         int16_t epoch,
                          int64_t first_offset)
 {
-    struct bk_pstate_entry *e =
-        (struct bk_pstate_entry *)bk_pstate_entry_find(ps, producer_id);
+    /* A coordinator's own transactional batch (TxnOffsetCommit) has no
+     * sequence and so no entry yet. */
+    struct bk_pstate_entry *e = bk_pstate_entry_get(ps, producer_id, epoch);
     if (e != NULL && e->txn_first_offset < 0) {
         e->txn_first_offset = first_offset;
     }

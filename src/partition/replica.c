@@ -264,6 +264,7 @@ int bk_replica_append_records(struct bk_partition *p,
     }
     bk_replica_advance_hw(p);
     bk_part_after_append(p, -1, -1, -1, count, res.base_offset, timestamp, len);
+    bk_part_txn_apply(p, batch, len, res.base_offset);
     *base_offset = res.base_offset;
     *last_offset = res.last_offset;
     return 0;

@@ -46,8 +46,7 @@ int16_t bk_replica_write_marker(struct bk_partition *p,
     int rv =
         bk_replica_append_records(p, batch, len, 1, timestamp, &base, &last);
     if (rv == 0) {
-        bk_part_txn_apply(p, batch, len, base);
-        *offset = base;
+        *offset = base; /* producer state closed it (bk_part_txn_apply) */
     }
     bk_free(batch);
     if (rv == BK_ENOTLEADER) {

@@ -24,7 +24,8 @@ void bk_part_txn_apply(struct bk_partition *p,
         return;
     }
     if ((h.attributes & BK_BATCH_ATTR_CONTROL) == 0) {
-        bk_pstate_begin_txn(&p->pstate, h.producer_id, base_offset);
+        bk_pstate_begin_txn(&p->pstate, h.producer_id, h.producer_epoch,
+                            base_offset);
         return;
     }
     bool commit;

@@ -1,8 +1,9 @@
 """Transactions with confluent-kafka (librdkafka) against one brokerd:
 commit and abort seen by read_committed and read_uncommitted consumers, a
 second producer with the same transactional id fencing the first, a
-transaction past its timeout aborted by the coordinator, and a
-transaction left open by kill -9 aborted after the restart."""
+transaction past its timeout aborted by the coordinator, a transaction
+left open by kill -9 aborted after the restart, and a
+consume-transform-produce loop with send_offsets_to_transaction."""
 import time
 
 import pytest
@@ -154,3 +155,57 @@ def test_open_transaction_aborted_after_kill():
         p2.commit_transaction(20)
         assert consume(b.bootstrap, "tk", 1, "read_committed", 1) == \
             [b"after"]
+
+
+def test_consume_transform_produce():
+    """A read-process-write loop with send_offsets_to_transaction: every
+    input record is written exactly once to the output, the aborted round
+    leaves nothing behind, and the group's committed offset moves with
+    the committed transactions only."""
+    with Broker() as b:
+        create(b.bootstrap, "ctp-in", 1)
+        create(b.bootstrap, "ctp-out", 1)
+        p = Producer({"bootstrap.servers": b.bootstrap})
+        for i in range(30):
+            p.produce("ctp-in", value=b"%d" % i, partition=0)
+        p.flush(10)
+        c = Consumer({"bootstrap.servers": b.bootstrap, "group.id": "ctp",
+                      "enable.auto.commit": False,
+                      "auto.offset.reset": "earliest",
+                      "isolation.level": "read_committed"})
+        c.subscribe(["ctp-in"])
+        tp = producer(b.bootstrap, "tx-ctp")
+        done, rounds, aborted = 0, 0, False
+        while done < 30 and rounds < 200:
+            rounds += 1
+            msgs = [m for m in c.consume(7, 0.5) if not m.error()]
+            if not msgs:
+                continue
+            tp.begin_transaction()
+            for m in msgs:
+                tp.produce("ctp-out", value=b"x" + m.value(), partition=0)
+            tp.send_offsets_to_transaction(c.position(c.assignment()),
+                                           c.consumer_group_metadata(), 20)
+            if not aborted:
+                # The first round is aborted: its output is dropped and
+                # the consumer goes back to the committed offsets.
+                aborted = True
+                tp.flush(10)  # in the log, so that the abort matters
+                tp.abort_transaction(20)
+                for t in c.committed(c.assignment(), 10):
+                    c.seek(TopicPartition(t.topic, t.partition,
+                                          max(t.offset, 0)))
+                continue
+            tp.commit_transaction(20)
+            done += len(msgs)
+        assert done == 30
+        # require_stable: the committed offset is read once the last
+        # marker is in (UNSTABLE_OFFSET_COMMIT until then, retried).
+        got = c.committed([TopicPartition("ctp-in", 0)], 10)
+        assert got[0].offset == 30
+        c.close()
+        out = consume(b.bootstrap, "ctp-out", 1, "read_committed", 30)
+        assert out == sorted(b"x%d" % i for i in range(30))
+        allout = consume(b.bootstrap, "ctp-out", 1, "read_uncommitted", 60,
+                         bound=3)
+        assert len(allout) > 30  # the aborted round is still in the log

@@ -146,10 +146,10 @@ static void test_transaction_rules(void **state)
     /* pid 7 opens a transaction at 100; pid 8 writes plain batches. */
     assert_int_equal(bk_pstate_check_txn(&ps, 7, true), BK_PSTATE_APPEND);
     assert_int_equal(bk_pstate_update(&ps, 7, 2, 0, 3, 100, 1), 0);
-    bk_pstate_begin_txn(&ps, 7, 100);
+    bk_pstate_begin_txn(&ps, 7, 0, 100);
     assert_int_equal(bk_pstate_update(&ps, 8, 0, 0, 2, 103, 1), 0);
     assert_int_equal(bk_pstate_update(&ps, 7, 2, 3, 1, 105, 1), 0);
-    bk_pstate_begin_txn(&ps, 7, 105); /* already open: stays at 100 */
+    bk_pstate_begin_txn(&ps, 7, 0, 105); /* already open: stays at 100 */
     assert_int_equal(bk_pstate_last_stable(&ps, 106), 100);
     assert_int_equal(bk_pstate_last_stable(&ps, 90), 90);
     /* Outside its transaction, pid 7 may not write; pid 8 may. */
@@ -188,9 +188,9 @@ static void test_transaction_lso_and_truncation(void **state)
     struct bk_pstate ps;
     bk_pstate_init(&ps);
     assert_int_equal(bk_pstate_update(&ps, 1, 0, 0, 1, 100, 1), 0);
-    bk_pstate_begin_txn(&ps, 1, 100);
+    bk_pstate_begin_txn(&ps, 1, 0, 100);
     assert_int_equal(bk_pstate_update(&ps, 2, 0, 0, 1, 103, 1), 0);
-    bk_pstate_begin_txn(&ps, 2, 103);
+    bk_pstate_begin_txn(&ps, 2, 0, 103);
     struct bk_pstate_txn t;
     assert_int_equal(bk_pstate_end_txn(&ps, 1, 0, 0, false, 110, &t), 1);
     /* The AbortedTxn entry's LSO: pid 2's transaction is still open. */
@@ -236,13 +236,13 @@ static void test_aborted_transactions(void **state)
      * pid 3: [40 .. 50] aborted. */
     struct bk_pstate_txn t;
     assert_int_equal(bk_pstate_update(&ps, 1, 0, 0, 1, 10, 1), 0);
-    bk_pstate_begin_txn(&ps, 1, 10);
+    bk_pstate_begin_txn(&ps, 1, 0, 10);
     assert_int_equal(bk_pstate_update(&ps, 2, 0, 0, 1, 15, 1), 0);
-    bk_pstate_begin_txn(&ps, 2, 15);
+    bk_pstate_begin_txn(&ps, 2, 0, 15);
     assert_int_equal(bk_pstate_end_txn(&ps, 1, 0, 0, false, 20, &t), 1);
     assert_int_equal(bk_pstate_end_txn(&ps, 2, 0, 0, true, 30, &t), 1);
     assert_int_equal(bk_pstate_update(&ps, 3, 0, 0, 1, 40, 1), 0);
-    bk_pstate_begin_txn(&ps, 3, 40);
+    bk_pstate_begin_txn(&ps, 3, 0, 40);
     assert_int_equal(bk_pstate_end_txn(&ps, 3, 0, 0, false, 50, &t), 1);
     assert_int_equal(ps.naborted, 2);
     assert_int_equal(ps.aborted[0].first_offset, 10);
@@ -291,7 +291,7 @@ static void test_snapshot_keeps_transactions(void **state)
     struct bk_pstate ps, back;
     bk_pstate_init(&ps);
     assert_int_equal(bk_pstate_update(&ps, 5, 1, 0, 2, 40, 9), 0);
-    bk_pstate_begin_txn(&ps, 5, 40);
+    bk_pstate_begin_txn(&ps, 5, 0, 40);
     struct bk_pstate_txn t;
     assert_int_equal(bk_pstate_end_txn(&ps, 6, 0, 12, true, 45, &t), 0);
     uint8_t *buf;
