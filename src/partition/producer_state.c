@@ -207,6 +207,7 @@ void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset)
         }
     }
     ps->n = w;
+    bk_pstate_count_open(ps);
 }
 
 int bk_pstate_encode(const struct bk_pstate *ps,
@@ -408,6 +409,7 @@ int bk_pstate_load(struct bk_pstate *ps,
         bk_pstate_free(ps);
         return BK_ECORRUPT;
     }
+    bk_pstate_count_open(ps);
     *offset = off;
     return 0;
 }

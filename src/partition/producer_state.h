@@ -87,6 +87,9 @@ struct bk_pstate {
      * watermark: still unstable (owned, in marker order). */
     struct bk_pstate_txn *done;
     size_t ndone, cap_done;
+    /* Producers with a transaction open: with none (and nothing in
+     * done), the last stable offset is the high watermark at no cost. */
+    size_t nopen;
 };
 
 enum bk_pstate_verdict {
@@ -202,6 +205,9 @@ size_t bk_pstate_collect_aborted(const struct bk_pstate *ps,
 /* Forgets aborted transactions whose marker is below log_start (removed
  * by retention or DeleteRecords). */
 void bk_pstate_trim_aborted(struct bk_pstate *ps, int64_t log_start);
+
+/* Recounts nopen (after a truncation or a load). */
+void bk_pstate_count_open(struct bk_pstate *ps);
 
 /* Forgets closed transactions whose marker is below hw. */
 void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw);

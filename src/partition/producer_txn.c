@@ -31,6 +31,7 @@ void bk_pstate_begin_txn(struct bk_pstate *ps,
     struct bk_pstate_entry *e = bk_pstate_entry_get(ps, producer_id, epoch);
     if (e != NULL && e->txn_first_offset < 0) {
         e->txn_first_offset = first_offset;
+        ps->nopen++;
     }
 }
 
@@ -103,6 +104,7 @@ int bk_pstate_end_txn(struct bk_pstate *ps,
         return BK_ENOMEM;
     }
     e->txn_first_offset = -1;
+    ps->nopen--;
     if (!commit) {
         struct bk_pstate_aborted a = {
             .producer_id = producer_id,
@@ -183,6 +185,14 @@ int64_t bk_pstate_txn_lso(const struct bk_pstate *ps,
     return lso;
 }
 
+void bk_pstate_count_open(struct bk_pstate *ps)
+{
+    ps->nopen = 0;
+    for (size_t i = 0; i < ps->n; i++) {
+        ps->nopen += ps->v[i].txn_first_offset >= 0 ? 1 : 0;
+    }
+}
+
 void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw)
 {
     size_t w = 0;
@@ -197,6 +207,9 @@ void bk_pstate_stable_to(struct bk_pstate *ps, int64_t hw)
 int64_t bk_pstate_last_stable(const struct bk_pstate *ps, int64_t hw)
 {
     int64_t lso = hw;
+    if (ps->nopen == 0 && ps->ndone == 0) {
+        return lso; /* the common case: no transactions here */
+    }
     for (size_t i = 0; i < ps->n; i++) {
         int64_t first = ps->v[i].txn_first_offset;
         if (first >= 0 && first < lso) {
