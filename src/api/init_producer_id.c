@@ -122,8 +122,11 @@ static void txn_run(struct bk_tcop *op,
         return;
     }
     op->error = bk_coord_txn_write(tc, e, &next, &w);
-    st->pid = e->m.cur.producer_id;
-    st->epoch = e->m.cur.epoch;
+    if (op->error == BK_KERR_NONE) {
+        /* (A failed write of a new id removed e.) */
+        st->pid = e->m.cur.producer_id;
+        st->epoch = e->m.cur.epoch;
+    }
 }
 
 static void txn_done(struct bk_tcop *op)
