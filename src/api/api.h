@@ -22,6 +22,7 @@
 #include "replication/replication.h"
 
 struct bk_md;
+struct bk_tcoord_shard;
 
 #define BK_API_MAX_ADVERTISED     8
 #define BK_API_MAX_BROKER_CONFIGS 96
@@ -70,7 +71,15 @@ struct bk_api_ctx {
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int16_t offsets_replication_factor; /* offsets.topic.replication.factor */
     struct bk_group_config group;       /* group.* and offsets.retention */
-    struct bk_repl_config repl;         /* replica.* */
+    struct {
+        int32_t partitions;       /* transaction.state.log.num.partitions */
+        int16_t rf;               /* transaction.state.log.replication.factor */
+        int16_t min_isr;          /* transaction.state.log.min.isr */
+        int32_t max_timeout_ms;   /* transaction.max.timeout.ms */
+        int64_t id_expiration_ms; /* transactional.id.expiration.ms */
+        int64_t abort_interval_ms; /* transaction.abort.timed.out... */
+    } txn;
+    struct bk_repl_config repl; /* replica.* */
     /* The broker's static configuration, for DescribeConfigs. */
     struct bk_api_broker_config broker_configs[BK_API_MAX_BROKER_CONFIGS];
     unsigned n_broker_configs;
@@ -90,7 +99,9 @@ struct bk_api_shard {
     uv_timer_t tick;                /* housekeeping */
     int64_t md_offset_seen; /* metadata offset of the last image applied */
     struct bk_coord_group *gcoord; /* the groups this shard coordinates */
-    struct bk_ctl_channel ctl;     /* to the active controller (forward.c) */
+    /* The transactional ids this shard coordinates (txn_coord.c). */
+    struct bk_tcoord_shard *tcoord;
+    struct bk_ctl_channel ctl; /* to the active controller (forward.c) */
     struct pull *pulls;  /* brokers waiting for metadata (metadata_pull.c) */
     struct bk_repl repl; /* followers' fetchers, AlterPartition */
 };

@@ -55,7 +55,12 @@ struct fetch_item {
     int64_t seen_end; /* visible end at the last read: wake past it */
     out_part *out;
     struct bk_replica_read rr; /* rr.rd.count > 0 while ranges are pinned */
-    int64_t send_bytes;        /* of rr, what the answer carries */
+    /* read_committed: the aborted transactions of what rr read (heap,
+     * owned; written on the owner shard, freed with the call). */
+    struct bk_msg_fetch_response_aborted_transaction *aborted;
+    size_t naborted, cap_aborted;
+    bool aborted_failed;
+    int64_t send_bytes; /* of rr, what the answer carries */
     struct bk_part_waiter waiter;
     struct fetch_state *st;
 };
@@ -91,7 +96,15 @@ static void start_phase(struct fetch_state *st, enum phase ph);
 static void release_reads(struct fetch_state *st)
 {
     for (size_t i = 0; i < st->n; i++) {
-        bk_replica_read_release(&st->items[i].rr);
+        struct fetch_item *it = &st->items[i];
+        bk_replica_read_release(&it->rr);
+        bk_free(it->aborted);
+        it->aborted = NULL;
+        it->naborted = it->cap_aborted = 0;
+        if (it->out != NULL && it->out->aborted_transactions_count > 0) {
+            it->out->aborted_transactions = NULL;
+            it->out->aborted_transactions_count = 0;
+        }
     }
 }
 
@@ -188,6 +201,49 @@ static void read_follower(struct bk_partition *p, struct fetch_item *it)
     put_offsets(it);
 }
 
+static void add_aborted(void *arg, int64_t producer_id, int64_t first_offset)
+{
+    struct fetch_item *it = arg;
+    if (it->naborted == it->cap_aborted) {
+        size_t cap = it->cap_aborted ? it->cap_aborted * 2 : 4;
+        void *v = bk_realloc(it->aborted, cap * sizeof(*it->aborted));
+        if (v == NULL) {
+            it->aborted_failed = true;
+            return;
+        }
+        it->aborted = v;
+        it->cap_aborted = cap;
+    }
+    it->aborted[it->naborted++] =
+        (struct bk_msg_fetch_response_aborted_transaction){ producer_id,
+                                                            first_offset };
+}
+
+/* read_committed: the aborted transactions overlapping what was read
+ * (Kafka: from the fetch offset up to the end of the data returned). */
+static void put_aborted(struct bk_partition *p, struct fetch_item *it)
+{
+    it->naborted = 0;
+    it->aborted_failed = false;
+    if (it->st->iso != BK_ISOLATION_READ_COMMITTED) {
+        return; /* null for read_uncommitted (init_out) */
+    }
+    if (it->rr.rd.count == 0) {
+        it->out->aborted_transactions_count = 0;
+        return;
+    }
+    bk_replica_aborted_txns(p, it->fetch_offset, it->rr.rd.next_offset,
+                            add_aborted, it);
+    if (it->aborted_failed) {
+        /* Without the list the consumer would keep aborted records. */
+        bk_replica_read_release(&it->rr);
+        set_error(it, BK_KERR_UNKNOWN_SERVER_ERROR);
+        return;
+    }
+    it->out->aborted_transactions = it->aborted;
+    it->out->aborted_transactions_count = (int32_t)it->naborted;
+}
+
 static void read_one(struct bk_fan_part *part,
                      const struct bk_md_image *img,
                      struct fetch_item *it)
@@ -225,6 +281,9 @@ static void read_one(struct bk_fan_part *part,
     it->seen_end = bk_replica_visible_end(p, st->iso);
     it->out->error_code = err;
     put_offsets(it);
+    if (err == BK_KERR_NONE) {
+        put_aborted(p, it);
+    }
 }
 
 static void wake_cb(struct bk_part_waiter *w)

@@ -5,28 +5,21 @@
  * offsets.topic.num.partitions partitions and cleanup.policy=compact; the
  * answer waits until that is applied.
  *
- * Transaction coordinators (key type 1) do not exist yet. The answer is
- * UNSUPPORTED_VERSION with a message saying so, not the retriable
- * COORDINATOR_NOT_AVAILABLE: with that, a transactional producer looked
- * for its coordinator forever (Kafka's clients retry every retriable
- * FindCoordinator error). The Java producer treats any other
- * non-retriable error, other than the authorization ones, as fatal and
- * shows the message ("Could not find a coordinator with type TRANSACTION
- * with key ... due to unexpected error: ..."); UNSUPPORTED_VERSION says
- * what is true (this broker lacks the feature) where
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED would blame the user's ACLs, and
- * matches the answer InitProducerId gives a transactional id. */
+ * A transactional id's coordinator (key type 1) is the leader of its
+ * __transaction_state partition (txn_coord.h), created on first use in
+ * the same way with transaction.state.log.num.partitions partitions,
+ * its replication factor and min.insync.replicas capped at the live
+ * brokers. */
 #include "protocol/gen/find_coordinator.h"
 
 #include <string.h>
 
 #include "api/group_coord.h"
+#include "api/txn_coord.h"
 #include "cluster/controller.h"
 #include "protocol/kerr.h"
 
 typedef struct bk_msg_find_coordinator_response_coordinator out_coord;
-
-#define TXN_UNSUPPORTED "Transactions are not supported by this broker yet"
 
 static void fill(struct bk_call *call,
                  const struct bk_md_image *img,
@@ -37,17 +30,13 @@ static void fill(struct bk_call *call,
     c->host = bk_str_c("");
     c->port = -1;
     c->error_message = BK_STR_NULL;
+    const char *topic = key_type == 1 ? BK_TXN_TOPIC : BK_OFFSETS_TOPIC;
     const struct bk_md_topic *t =
-        img != NULL
-            ? bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))
-            : NULL;
-    if (key_type == 1) {
-        c->error_code = BK_KERR_UNSUPPORTED_VERSION;
-        c->error_message = bk_str_c(TXN_UNSUPPORTED);
-        return;
-    }
-    if (key_type != 0) {
+        img != NULL ? bk_md_image_topic(img, topic, strlen(topic)) : NULL;
+    if (key_type != 0 && key_type != 1) {
         c->error_code = BK_KERR_INVALID_REQUEST;
+    } else if (key_type == 1 && c->key.len <= 0) {
+        c->error_code = BK_KERR_INVALID_REQUEST; /* no transactional id */
     } else if (t == NULL || t->n_partitions <= 0) {
         c->error_code = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {
@@ -116,13 +105,14 @@ void bk_handle_find_coordinator(struct bk_call *call)
     const struct bk_msg_find_coordinator_request *req = call->request;
     int16_t v = call->hdr.api_version;
     int8_t key_type = v >= 1 ? req->key_type : 0;
-    if (key_type != 0) {
+    if (key_type != 0 && key_type != 1) {
         answer(call, 0);
         return;
     }
-    /* Creates __consumer_offsets first when it does not exist yet (and
-     * answers at once when it does). */
-    int rv = bk_gcoord_create_topic(call, answer);
+    /* Creates the coordinator's topic first when it does not exist yet
+     * (and answers at once when it does). */
+    int rv = key_type == 1 ? bk_tcoord_create_topic(call, answer)
+                           : bk_gcoord_create_topic(call, answer);
     if (rv != 0) {
         answer(call, rv);
     }

@@ -15,6 +15,7 @@
  * NOT_COORDINATOR). */
 #include "api/group_coord.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/forward.h"
@@ -243,38 +244,41 @@ void bk_gcoord_stop(struct bk_shard *shard)
 
 /* ---- FindCoordinator helpers ---- */
 
-int bk_gcoord_create_topic(struct bk_call *call,
-                           void (*done)(struct bk_call *call, int status))
+int bk_api_create_internal_topic(struct bk_call *call,
+                                 const struct bk_api_internal_topic *it,
+                                 void (*done)(struct bk_call *call, int status))
 {
     struct bk_md_image *img = bk_api_image(call);
     if (img == NULL) {
         return BK_ENOMEM;
     }
-    if (bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC)) !=
-        NULL) {
+    if (bk_md_image_topic(img, it->name, strlen(it->name)) != NULL) {
         bk_md_image_release(img);
         done(call, 0);
         return 0;
     }
-    int16_t rf = call->ctx->offsets_replication_factor > 0
-                     ? call->ctx->offsets_replication_factor
-                     : 3;
+    int16_t rf = it->replication_factor > 0 ? it->replication_factor : 3;
     size_t live = bk_md_image_live_brokers(img);
     if (live > 0 && (size_t)rf > live) {
         rf = (int16_t)live;
     }
-    static const struct bk_md_kv_in configs[] = {
+    char min_isr[16];
+    int16_t isr = it->min_isr > rf ? rf : it->min_isr;
+    snprintf(min_isr, sizeof(min_isr), "%d", isr > 0 ? isr : 1);
+    const struct bk_md_kv_in configs[] = {
         { "cleanup.policy", "compact" },
         { "compression.type", "producer" },
         { "segment.bytes", "104857600" },
+        { "min.insync.replicas", min_isr },
     };
     struct bk_md_topic_spec spec = {
-        .name = bk_str_c(BK_OFFSETS_TOPIC),
-        .num_partitions = call->ctx->offsets_partitions > 0
-                              ? call->ctx->offsets_partitions
-                              : 50,
+        .name = bk_str_c(it->name),
+        .num_partitions = it->partitions > 0 ? it->partitions : 50,
         .replication_factor = rf,
-        .n_configs = sizeof(configs) / sizeof(configs[0]),
+        /* min.insync.replicas only where asked: __consumer_offsets keeps
+         * the topic default, as before. */
+        .n_configs =
+            sizeof(configs) / sizeof(configs[0]) - (it->min_isr > 0 ? 0 : 1),
         .configs = configs,
     };
     struct bk_md_defaults defs = {
@@ -293,14 +297,13 @@ int bk_gcoord_create_topic(struct bk_call *call,
                                         &recs, &res, msg);
     bk_md_image_release(img);
     if (err != 0) {
-        bk_diag_warn("group", "msg=\"cannot create __consumer_offsets: %s\"",
+        bk_diag_warn(it->log_sub, "msg=\"cannot create %s: %s\"", it->name,
                      msg);
         return BK_EINVAL;
     }
-    bk_diag_info("group",
-                 "partitions=%d replication_factor=%d msg=\"creating "
-                 "__consumer_offsets\"",
-                 res.num_partitions, res.replication_factor);
+    bk_diag_info(it->log_sub,
+                 "partitions=%d replication_factor=%d msg=\"creating %s\"",
+                 res.num_partitions, res.replication_factor, it->name);
     if (!bk_md_is_active(call->ctx->md)) {
         /* The active controller creates it; FindCoordinator answers
          * COORDINATOR_NOT_AVAILABLE until this node's image has it. */
@@ -312,6 +315,19 @@ int bk_gcoord_create_topic(struct bk_call *call,
         return 0;
     }
     return bk_api_propose(call, recs.v, recs.n, done);
+}
+
+int bk_gcoord_create_topic(struct bk_call *call,
+                           void (*done)(struct bk_call *call, int status))
+{
+    struct bk_api_internal_topic it = {
+        .name = BK_OFFSETS_TOPIC,
+        .log_sub = "group",
+        .partitions = call->ctx->offsets_partitions,
+        .replication_factor = call->ctx->offsets_replication_factor,
+        .min_isr = 0,
+    };
+    return bk_api_create_internal_topic(call, &it, done);
 }
 
 bool bk_gcoord_broker_addr(const struct bk_call *call,

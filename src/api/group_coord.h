@@ -183,6 +183,24 @@ void bk_gcoord_tick(struct bk_shard *shard);
 void bk_gcoord_drain(struct bk_shard *shard);
 void bk_gcoord_stop(struct bk_shard *shard);
 
+/* An internal topic a coordinator creates on first use: compacted,
+ * replication factor capped at the live brokers, min.insync.replicas
+ * (when min_isr > 0) capped at that. */
+struct bk_api_internal_topic {
+    const char *name;
+    const char *log_sub; /* for log lines */
+    int32_t partitions;
+    int16_t replication_factor;
+    int16_t min_isr; /* 0: the topic default */
+};
+
+/* Proposes the creation of it (FindCoordinator), as
+ * bk_gcoord_create_topic does for __consumer_offsets. */
+int bk_api_create_internal_topic(struct bk_call *call,
+                                 const struct bk_api_internal_topic *it,
+                                 void (*done)(struct bk_call *call,
+                                              int status));
+
 /* Proposes the creation of __consumer_offsets (FindCoordinator): done is
  * called on the call's shard once applied (0, or an error; a concurrent
  * creation counts as success). Returns 0 or an error (done not called). */

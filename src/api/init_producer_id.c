@@ -11,12 +11,18 @@
  * to be bumped after an error; it keeps its id with epoch + 1, or gets a
  * new id when the epoch would overflow.
  *
- * Transactions are not supported yet: a transactional id is refused with
- * UNSUPPORTED_VERSION and a message saying so, which the Java client
- * reports as "the broker does not support transactions". */
+ * With a transactional id the request goes to the id's transaction
+ * coordinator shard (txn_coord.h) with a fresh producer id taken here
+ * first (used only for an id seen for the first time or an exhausted
+ * epoch; Kafka's ids are plentiful): the state machine (txn/txn.h) bumps
+ * the epoch or fences an open transaction (CONCURRENT_TRANSACTIONS until
+ * its abort completes), and the answer goes once the new state is
+ * committed in __transaction_state. PRODUCER_FENCED exists from v4
+ * (KIP-588); older versions get INVALID_PRODUCER_EPOCH. */
 #include "protocol/gen/init_producer_id.h"
 
 #include "api/call.h"
+#include "api/txn_coord.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"
@@ -29,6 +35,11 @@ struct ipi_state {
     struct bk_msg_init_producer_id_response resp;
     int64_t first; /* a block proposed here */
     int tries;
+    bool txn;          /* a transactional id: on to its coordinator */
+    struct bk_tcop op; /* the coordinator's part */
+    int64_t new_pid;   /* taken for it */
+    int64_t pid;       /* the answer's */
+    int16_t epoch;
 };
 
 static bool take_id(struct bk_pid_pool *pool, int64_t *id)
@@ -43,7 +54,10 @@ static bool take_id(struct bk_pid_pool *pool, int64_t *id)
     return ok;
 }
 
-static void answer(struct bk_call *call, int16_t err, int64_t id, int16_t epoch)
+static void answer_now(struct bk_call *call,
+                       int16_t err,
+                       int64_t id,
+                       int16_t epoch)
 {
     struct ipi_state *st = call->data_ptr;
     st->resp.error_code = err;
@@ -51,6 +65,89 @@ static void answer(struct bk_call *call, int16_t err, int64_t id, int16_t epoch)
     st->resp.producer_epoch = err == 0 ? epoch : -1;
     bk_call_reply(call, &st->resp);
 }
+
+static void txn_start(struct bk_call *call, int64_t new_pid);
+
+/* A producer id is ready (or could not be had): the answer, or for a
+ * transactional id the coordinator's turn. */
+static void answer(struct bk_call *call, int16_t err, int64_t id, int16_t epoch)
+{
+    struct ipi_state *st = call->data_ptr;
+    if (st->txn && err == BK_KERR_NONE) {
+        txn_start(call, id);
+        return;
+    }
+    answer_now(call, err, id, epoch);
+}
+
+/* ---- a transactional id, on its coordinator shard ---- */
+
+static void txn_run(struct bk_tcop *op,
+                    struct bk_coord_txn *tc,
+                    struct bk_fan_part *part)
+{
+    const struct bk_msg_init_producer_id_request *req = op->call->request;
+    struct ipi_state *st = op->data;
+    struct bk_coord_txn_entry *e = bk_coord_txn_find(tc, op->id);
+    if (e == NULL) {
+        e = bk_coord_txn_add(tc, op->id, op->partition, st->new_pid);
+        if (e == NULL) {
+            op->error = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+            return;
+        }
+    }
+    /* KIP-360 (v3+): the producer's current pair, to resume after an
+     * error rather than start over. */
+    bool expected = op->call->hdr.api_version >= 3 && req->producer_id >= 0;
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    op->error = bk_txn_init_pid(
+        &e->m, expected, req->producer_id, req->producer_epoch,
+        req->transaction_timeout_ms, st->new_pid, bk_tcop_now(op), &act, &next);
+    if (op->error != BK_KERR_NONE || act == BK_TXN_ANSWER ||
+        act == BK_TXN_NEED_PID) {
+        if (op->error == BK_KERR_NONE) {
+            op->error = BK_KERR_COORDINATOR_NOT_AVAILABLE;
+        }
+        return;
+    }
+    struct bk_coord_waiter w = bk_tcop_waiter(op, part);
+    if (act == BK_TXN_FENCE) {
+        /* The open transaction of a zombie is aborted first; the client
+         * retries (and its retry bumps the epoch again). */
+        op->error = bk_coord_txn_write(tc, e, &next, &w);
+        if (op->error == BK_KERR_NONE) {
+            op->error = BK_KERR_CONCURRENT_TRANSACTIONS;
+        }
+        return;
+    }
+    op->error = bk_coord_txn_write(tc, e, &next, &w);
+    if (op->error == BK_KERR_NONE) {
+        /* (A failed write of a new id removed e.) */
+        st->pid = e->m.cur.producer_id;
+        st->epoch = e->m.cur.epoch;
+    }
+}
+
+static void txn_done(struct bk_tcop *op)
+{
+    struct ipi_state *st = op->data;
+    int16_t err = op->error;
+    if (err == BK_KERR_PRODUCER_FENCED && op->call->hdr.api_version < 4) {
+        err = BK_KERR_INVALID_PRODUCER_EPOCH;
+    }
+    answer_now(op->call, err, st->pid, st->epoch);
+}
+
+static void txn_start(struct bk_call *call, int64_t new_pid)
+{
+    const struct bk_msg_init_producer_id_request *req = call->request;
+    struct ipi_state *st = call->data_ptr;
+    st->new_pid = new_pid;
+    bk_tcop_start(&st->op, call, req->transactional_id, txn_run, txn_done, st);
+}
+
+/* ---- producer ids ---- */
 
 /* The block request on its way to the active controller. */
 struct block_rpc {
@@ -194,8 +291,23 @@ void bk_handle_init_producer_id(struct bk_call *call)
     call->data_ptr = st;
     bk_msg_init_producer_id_response_init(&st->resp);
     st->resp.throttle_time_ms = 0;
-    if (req->transactional_id.len >= 0) {
-        answer(call, BK_KERR_UNSUPPORTED_VERSION, -1, -1);
+    if (req->transactional_id.len == 0) {
+        answer_now(call, BK_KERR_INVALID_REQUEST, -1, -1);
+        return;
+    }
+    if (req->transactional_id.len > 0) {
+        if (req->transaction_timeout_ms <= 0 ||
+            req->transaction_timeout_ms > call->ctx->txn.max_timeout_ms) {
+            answer_now(call, BK_KERR_INVALID_TRANSACTION_TIMEOUT, -1, -1);
+            return;
+        }
+        st->txn = true;
+        int64_t id;
+        if (take_id(call->ctx->pids, &id)) {
+            txn_start(call, id);
+            return;
+        }
+        allocate(call);
         return;
     }
     if (req->producer_id >= 0 && req->producer_epoch >= 0 &&

@@ -1,8 +1,10 @@
 /* OffsetFetch (key 9), v1-9: the committed offsets of one group (v1-7;
  * a null topic list means all of them from v2) or of several groups in one
  * request (v8+), each group on its own coordinator shard. A partition
- * without a commit answers offset -1. require_stable (v7+) needs nothing
- * here: no transactional offsets are ever pending. */
+ * without a commit answers offset -1. With require_stable (v7+), a
+ * partition whose offset a transaction still holds (TxnOffsetCommit
+ * before its marker) answers UNSTABLE_OFFSET_COMMIT, which clients
+ * retry (KIP-447). */
 #include "protocol/gen/offset_fetch.h"
 
 #include <stdlib.h>
@@ -17,6 +19,7 @@ struct of_entry {
     int64_t offset;
     int32_t leader_epoch;
     struct bk_str metadata;
+    int16_t error; /* UNSTABLE_OFFSET_COMMIT, or NONE */
 };
 
 /* Per group: what was asked and what was found. */
@@ -57,6 +60,21 @@ static struct bk_str md_of(struct bk_gbuf *b, const struct bk_group_offset *o)
     return bk_gbuf_strn(b, o->metadata, o->metadata_len);
 }
 
+/* require_stable: a transaction still holds e's offset. */
+static void check_stable(struct bk_gops *ops,
+                         size_t i,
+                         struct bk_coord_group *gc,
+                         struct of_entry *e)
+{
+    const struct bk_msg_offset_fetch_request *req = ops->call->request;
+    if (ops->call->hdr.api_version >= 7 && req->require_stable &&
+        bk_coord_group_txn_pending(gc, ops->items[i].group_id, e->topic,
+                                   e->partition)) {
+        e->error = BK_KERR_UNSTABLE_OFFSET_COMMIT;
+        e->offset = -1;
+    }
+}
+
 static void run(struct bk_gops *ops,
                 size_t i,
                 struct bk_coord_group *gc,
@@ -83,6 +101,7 @@ static void run(struct bk_gops *ops,
                 .leader_epoch = o->leader_epoch,
                 .metadata = md_of(b, o),
             };
+            check_stable(ops, i, gc, &og->out[k]);
         }
         og->nout = n;
         qsort(og->out, n, sizeof(*og->out), cmp_entry);
@@ -110,6 +129,7 @@ static void run(struct bk_gops *ops,
                 .leader_epoch = o != NULL ? o->leader_epoch : -1,
                 .metadata = md_of(b, o),
             };
+            check_stable(ops, i, gc, &og->out[k]);
         }
     }
     og->nout = k;
@@ -168,7 +188,7 @@ static int32_t count_topics(const struct of_group *og)
             p_->committed_offset = e_->offset;                               \
             p_->committed_leader_epoch = e_->leader_epoch;                   \
             p_->metadata = e_->metadata;                                     \
-            p_->error_code = (part_err);                                     \
+            p_->error_code = (part_err) != 0 ? (part_err) : e_->error;       \
             ts_[t_].partitions_count++;                                      \
         }                                                                    \
         (out_topics) = ts_;                                                  \

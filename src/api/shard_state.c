@@ -7,6 +7,7 @@
 #include "api/api.h"
 #include "api/group_coord.h"
 #include "api/metadata_pull.h"
+#include "api/txn_coord.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/heap.h"
@@ -55,6 +56,7 @@ static void tick_cb(uv_timer_t *t)
     struct bk_api_shard *st = shard->app;
     bk_part_table_tick(&st->rmgr.parts, &shard->loop);
     bk_gcoord_tick(shard);
+    bk_tcoord_tick(shard);
 }
 
 void bk_api_shard_start(struct bk_shard *shard)
@@ -77,6 +79,7 @@ void bk_api_shard_start(struct bk_shard *shard)
                  &st->ctl);
     shard->app = st;
     bk_gcoord_start(shard);
+    bk_tcoord_start(shard);
     /* Images published from now on are posted (bk_api_notify_attach ran
      * before the shards started); this one may predate that. */
     apply_image(shard);
@@ -91,6 +94,7 @@ void bk_api_shard_drain(struct bk_shard *shard)
     /* A compaction in progress would hold the loop open until done. */
     bk_part_table_stop_cleaning(&st->rmgr.parts);
     bk_gcoord_drain(shard);
+    bk_tcoord_drain(shard);
     /* Parked fetches answer now instead of at max_wait_ms. */
     while (st->waiting != NULL) {
         struct bk_api_waiting *w = st->waiting;
@@ -197,6 +201,7 @@ void bk_api_shard_stop(struct bk_shard *shard)
 {
     struct bk_api_shard *st = shard->app;
     bk_gcoord_stop(shard);
+    bk_tcoord_stop(shard);
     bk_rmgr_close(&st->rmgr, true);
     bk_free(st);
     shard->app = NULL;

@@ -19,8 +19,10 @@
  * group.version: 0-1, finalized 1. Level 1 is the KIP-848 consumer group
  * protocol (ConsumerGroupHeartbeat), which brokerd serves.
  *
- * transaction.version: 0 only. Levels 1-2 are KIP-890's transactions
- * (part 2); brokerd has no transactions yet. */
+ * transaction.version: 0 only. brokerd's transactions are the protocol
+ * before KIP-890 part 2 (level 2), which clients use while the level is
+ * below 2; level 1 (flexible __transaction_state values) needs nothing
+ * clients see and waits for TV2. */
 static const struct bk_md_feature_def defs[BK_MD_N_FEATURES] = {
     [BK_MD_FEAT_METADATA] = { "metadata.version", 7, 7, 7 },
     [BK_MD_FEAT_KRAFT] = { "kraft.version", 0, 0, 0 },

@@ -84,15 +84,24 @@ static int16_t wait_durable(struct bk_partition *p,
     return BK_KERR_NONE;
 }
 
-/* recs as one uncompressed batch in *out (heap, returns owned). */
+/* recs as one uncompressed batch in *out (heap, returns owned): a
+ * transactional one of producer pid at epoch when pid >= 0, with no
+ * sequence, as Kafka's group coordinator writes TxnOffsetCommit. */
 static int build_batch(const struct bk_coord_rec *recs,
                        size_t n,
                        int64_t now,
+                       int64_t pid,
+                       int16_t epoch,
                        uint8_t **out,
                        size_t *len)
 {
     struct bk_batch_builder b;
     bk_batch_builder_init(&b, BK_CODEC_NONE);
+    if (pid >= 0) {
+        b.attributes = BK_RB_ATTR_TRANSACTIONAL;
+        b.producer_id = pid;
+        b.producer_epoch = epoch;
+    }
     int rv = 0;
     for (size_t i = 0; i < n && rv == 0; i++) {
         rv = bk_batch_builder_add(&b, now, recs[i].key, recs[i].value, NULL, 0);
@@ -104,11 +113,41 @@ static int build_batch(const struct bk_coord_rec *recs,
     return rv;
 }
 
+static int16_t append_batch(struct bk_coord *c,
+                            int32_t partition,
+                            const struct bk_coord_rec *recs,
+                            size_t n,
+                            int64_t pid,
+                            int16_t epoch,
+                            const struct bk_coord_waiter *w);
+
 int16_t bk_coord_append(struct bk_coord *c,
                         int32_t partition,
                         const struct bk_coord_rec *recs,
                         size_t n,
                         const struct bk_coord_waiter *w)
+{
+    return append_batch(c, partition, recs, n, -1, -1, w);
+}
+
+int16_t bk_coord_append_txn(struct bk_coord *c,
+                            int32_t partition,
+                            const struct bk_coord_rec *recs,
+                            size_t n,
+                            int64_t producer_id,
+                            int16_t producer_epoch,
+                            const struct bk_coord_waiter *w)
+{
+    return append_batch(c, partition, recs, n, producer_id, producer_epoch, w);
+}
+
+static int16_t append_batch(struct bk_coord *c,
+                            int32_t partition,
+                            const struct bk_coord_rec *recs,
+                            size_t n,
+                            int64_t pid,
+                            int16_t epoch,
+                            const struct bk_coord_waiter *w)
 {
     struct bk_partition *p = bk_part_find(c->parts, &c->topic_id, partition);
     if (p == NULL) {
@@ -120,7 +159,7 @@ int16_t bk_coord_append(struct bk_coord *c,
     int64_t now = bk_clock_wall_ms(c->clock);
     uint8_t *out = NULL;
     size_t len = 0;
-    if (build_batch(recs, n, now, &out, &len) != 0) {
+    if (build_batch(recs, n, now, pid, epoch, &out, &len) != 0) {
         return BK_KERR_UNKNOWN_SERVER_ERROR;
     }
     int64_t base_offset, last_offset;

@@ -17,6 +17,7 @@
 #include "common/heap.h"
 #include "coord/coord_int.h"
 #include "partition/replica.h"
+#include "protocol/control.h"
 #include "protocol/kerr.h"
 
 #define LOAD_CHUNK            (1024 * 1024)
@@ -40,29 +41,123 @@ void bk_coord_init(struct bk_coord *c,
 
 /* ---- loading ---- */
 
-static void apply_batch(struct bk_coord *c,
-                        int32_t partition,
-                        const uint8_t *b,
-                        size_t len)
+/* Transactional batches held back while loading, until their
+ * producer's marker decides them (bk_coord_ops.load_pending). */
+struct held {
+    int64_t pid;
+    uint8_t *batch; /* owned copy */
+    size_t len;
+};
+
+struct load_state {
+    struct held *v; /* owned */
+    size_t n, cap;
+};
+
+static void apply_records(struct bk_coord *c,
+                          int32_t partition,
+                          const uint8_t *b,
+                          size_t len,
+                          int64_t pending_pid)
 {
     struct bk_arena scratch;
     bk_arena_init(&scratch, 64 * 1024, 0);
     struct bk_record_iter it;
-    /* Control batches (transaction markers) carry no state of ours. */
     if (bk_record_iter_init(&it, b, len, &scratch, LOAD_MAX_UNCOMPRESSED) ==
-            0 &&
-        (it.attributes & BK_RB_ATTR_CONTROL) == 0) {
+        0) {
         struct bk_record rec;
         while (bk_record_iter_next(&it, &rec) == 1) {
-            c->ops->load_record(c->data, partition, &rec, &scratch);
+            if (pending_pid < 0) {
+                c->ops->load_record(c->data, partition, &rec, &scratch);
+            } else if (c->ops->load_pending != NULL) {
+                c->ops->load_pending(c->data, partition, pending_pid, &rec,
+                                     &scratch);
+            }
         }
     }
     bk_arena_destroy(&scratch);
 }
 
+/* A marker of pid: its held batches apply (commit) or go (abort). */
+static void decide(struct bk_coord *c,
+                   int32_t partition,
+                   struct load_state *ls,
+                   int64_t pid,
+                   bool commit)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        struct held *h = &ls->v[i];
+        if (h->pid != pid) {
+            ls->v[w++] = *h;
+            continue;
+        }
+        if (commit) {
+            apply_records(c, partition, h->batch, h->len, -1);
+        }
+        bk_free(h->batch);
+    }
+    ls->n = w;
+}
+
+static void hold_batch(struct load_state *ls,
+                       int64_t pid,
+                       const uint8_t *b,
+                       size_t len)
+{
+    if (ls->n == ls->cap) {
+        size_t cap = ls->cap ? ls->cap * 2 : 4;
+        struct held *v = bk_realloc(ls->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return; /* out of memory: the batch is lost to this load */
+        }
+        ls->v = v;
+        ls->cap = cap;
+    }
+    uint8_t *copy = bk_malloc(len);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, b, len);
+    ls->v[ls->n++] = (struct held){ pid, copy, len };
+}
+
+static void apply_batch(struct bk_coord *c,
+                        int32_t partition,
+                        struct load_state *ls,
+                        const uint8_t *b,
+                        size_t len)
+{
+    if (len < BK_RB_HEADER_SIZE) {
+        return;
+    }
+    /* The header's attributes (offset 21) and producer id (43). */
+    struct bk_rd rd;
+    bk_rd_init(&rd, b + 21, len - 21);
+    int16_t attributes = bk_rd_i16(&rd);
+    bk_rd_skip(&rd, 43 - 23);
+    int64_t pid = bk_rd_i64(&rd);
+    bool txn = (attributes & BK_RB_ATTR_TRANSACTIONAL) != 0;
+    if ((attributes & BK_RB_ATTR_CONTROL) != 0) {
+        bool commit;
+        int32_t coordinator_epoch;
+        if (txn &&
+            bk_ctrl_marker_read(b, len, &commit, &coordinator_epoch) == 0) {
+            decide(c, partition, ls, pid, commit);
+        }
+        return; /* markers carry no state of ours */
+    }
+    if (txn && pid >= 0) {
+        hold_batch(ls, pid, b, len);
+        return;
+    }
+    apply_records(c, partition, b, len, -1);
+}
+
 /* Applies the whole batches in buf[0, len); returns how many. */
 static size_t apply_batches(struct bk_coord *c,
                             int32_t partition,
+                            struct load_state *ls,
                             const uint8_t *buf,
                             size_t len)
 {
@@ -75,10 +170,22 @@ static size_t apply_batches(struct bk_coord *c,
         if (pos + total > len) {
             break;
         }
-        apply_batch(c, partition, buf + pos, total);
+        apply_batch(c, partition, ls, buf + pos, total);
         pos += total;
     }
     return n;
+}
+
+/* The transactions still open when the load ended stay pending. */
+static void end_load(struct bk_coord *c,
+                     int32_t partition,
+                     struct load_state *ls)
+{
+    for (size_t i = 0; i < ls->n; i++) {
+        apply_records(c, partition, ls->v[i].batch, ls->v[i].len, ls->v[i].pid);
+        bk_free(ls->v[i].batch);
+    }
+    bk_free(ls->v);
 }
 
 /* Reads p back through ops->load_record. Returns 0, or the error of a
@@ -89,6 +196,7 @@ static int load_partition(struct bk_coord *c, struct bk_partition *p)
     int64_t off = bk_replica_log_start(p);
     int64_t end = bk_replica_log_end(p);
     size_t cap = LOAD_CHUNK, nbatches = 0;
+    struct load_state ls = { NULL, 0, 0 };
     uint8_t *buf = bk_malloc(cap);
     while (buf != NULL && off < end) {
         size_t len = 0;
@@ -115,13 +223,14 @@ static int load_partition(struct bk_coord *c, struct bk_partition *p)
             }
             break;
         }
-        nbatches += apply_batches(c, p->index, buf, len);
+        nbatches += apply_batches(c, p->index, &ls, buf, len);
         off = next;
     }
     if (buf == NULL) {
         err = BK_ENOMEM;
     }
     bk_free(buf);
+    end_load(c, p->index, &ls);
     if (err == 0 && nbatches > 0) {
         bk_diag_info(c->ops->log_sub,
                      "shard=%u partition=%d batches=%zu objects=%zu "

@@ -51,6 +51,16 @@ struct bk_coord_ops {
     size_t (*unload)(void *data, int32_t partition);
     /* How many objects are in memory, for the log line after a load. */
     size_t (*count)(void *data);
+    /* Optional. Records of transactional batches are held back while
+     * loading until their producer's marker: a commit applies them
+     * through load_record, an abort drops them. Those still undecided
+     * when the load ends come here (then the user keeps them pending
+     * until the marker is written); NULL drops them. */
+    void (*load_pending)(void *data,
+                         int32_t partition,
+                         int64_t producer_id,
+                         const struct bk_record *rec,
+                         struct bk_arena *scratch);
 };
 
 /* Someone whose answer waits for records to be on disk: the runtime takes
@@ -170,6 +180,17 @@ int16_t bk_coord_append(struct bk_coord *c,
                         const struct bk_coord_rec *recs,
                         size_t n,
                         const struct bk_coord_waiter *w);
+
+/* bk_coord_append() as one transactional batch of producer_id at
+ * producer_epoch (TxnOffsetCommit): its records count only once the
+ * producer's commit marker follows (see load_pending). */
+int16_t bk_coord_append_txn(struct bk_coord *c,
+                            int32_t partition,
+                            const struct bk_coord_rec *recs,
+                            size_t n,
+                            int64_t producer_id,
+                            int16_t producer_epoch,
+                            const struct bk_coord_waiter *w);
 
 /* Takes over a hold the caller took on w for an answer that is ready but
  * reports changes of `partition` still in memory (JoinGroup, SyncGroup):

@@ -14,16 +14,99 @@
 #include <string.h>
 
 #include "cluster/controller.h"
+#include "common/err.h"
 #include "common/heap.h"
+#include "coord/coord_int.h"
 #include "group/persist.h"
 #include "group/records.h"
 #include "protocol/kerr.h"
 
+/* An offset commit of an undecided transaction (TxnOffsetCommit): held
+ * until its producer's marker on the partition, then applied (commit)
+ * or dropped (abort). */
+struct txn_rec {
+    int32_t partition;
+    int64_t pid;
+    uint8_t *key; /* owned */
+    int32_t key_len;
+    uint8_t *value; /* owned; NULL: a tombstone */
+    int32_t value_len;
+};
+
 struct bk_coord_group {
     struct bk_coord rt;
     struct bk_group_registry reg;
-    struct bk_md *md; /* borrowed */
+    struct bk_md *md;    /* borrowed */
+    struct txn_rec *txn; /* owned */
+    size_t ntxn, cap_txn;
 };
+
+static int txn_hold(struct bk_coord_group *gc,
+                    int32_t partition,
+                    int64_t pid,
+                    struct bk_bytes key,
+                    struct bk_bytes value)
+{
+    if (gc->ntxn == gc->cap_txn) {
+        size_t cap = gc->cap_txn ? gc->cap_txn * 2 : 8;
+        struct txn_rec *v = bk_realloc(gc->txn, cap * sizeof(*v));
+        if (v == NULL) {
+            return BK_ENOMEM;
+        }
+        gc->txn = v;
+        gc->cap_txn = cap;
+    }
+    struct txn_rec r = { partition, pid, NULL, key.len, NULL, value.len };
+    r.key = bk_malloc(key.len > 0 ? (size_t)key.len : 1);
+    r.value = value.ptr != NULL
+                  ? bk_malloc(value.len > 0 ? (size_t)value.len : 1)
+                  : NULL;
+    if (r.key == NULL || (value.ptr != NULL && r.value == NULL)) {
+        bk_free(r.key);
+        bk_free(r.value);
+        return BK_ENOMEM;
+    }
+    if (key.len > 0) {
+        memcpy(r.key, key.ptr, (size_t)key.len);
+    }
+    if (value.ptr != NULL && value.len > 0) {
+        memcpy(r.value, value.ptr, (size_t)value.len);
+    }
+    gc->txn[gc->ntxn++] = r;
+    return 0;
+}
+
+/* Drops (or, with apply, applies) the held records matching partition
+ * and, when pid >= 0, pid. */
+static size_t txn_take(struct bk_coord_group *gc,
+                       int32_t partition,
+                       int64_t pid,
+                       bool apply)
+{
+    struct bk_arena scratch;
+    bk_arena_init(&scratch, 4096, 0);
+    size_t w = 0, n = 0;
+    for (size_t i = 0; i < gc->ntxn; i++) {
+        struct txn_rec *r = &gc->txn[i];
+        if (r->partition != partition || (pid >= 0 && r->pid != pid)) {
+            gc->txn[w++] = *r;
+            continue;
+        }
+        if (apply) {
+            struct bk_bytes v =
+                r->value != NULL ? (struct bk_bytes){ r->value, r->value_len }
+                                 : BK_BYTES_NULL;
+            bk_group_load_record(
+                &gc->reg, (struct bk_bytes){ r->key, r->key_len }, v, &scratch);
+        }
+        bk_free(r->key);
+        bk_free(r->value);
+        n++;
+    }
+    gc->ntxn = w;
+    bk_arena_destroy(&scratch);
+    return n;
+}
 
 /* ---- the runtime's ops ---- */
 
@@ -39,10 +122,22 @@ static void load_record(void *data,
 
 /* Removes every group of `partition` (parked joins and syncs there are
  * answered with COORDINATOR_NOT_AVAILABLE). */
+static void load_pending(void *data,
+                         int32_t partition,
+                         int64_t producer_id,
+                         const struct bk_record *rec,
+                         struct bk_arena *scratch)
+{
+    struct bk_coord_group *gc = data;
+    (void)scratch;
+    (void)txn_hold(gc, partition, producer_id, rec->key, rec->value);
+}
+
 static size_t unload(void *data, int32_t partition)
 {
     struct bk_coord_group *gc = data;
     size_t n = 0;
+    txn_take(gc, partition, -1, false);
     struct bk_group *g = gc->reg.groups;
     while (g != NULL) {
         struct bk_group *next = g->next;
@@ -67,6 +162,7 @@ static const struct bk_coord_ops group_ops = {
     .load_record = load_record,
     .unload = unload,
     .count = count,
+    .load_pending = load_pending,
 };
 
 /* ---- places and opening ---- */
@@ -187,6 +283,53 @@ void bk_coord_group_flush(struct bk_coord_group *gc,
     /* After a failed append the runtime reloads the partition's groups
      * (their parked requests are answered and given back right away). */
     bk_coord_settle(&gc->rt);
+}
+
+int16_t bk_coord_group_append_txn(struct bk_coord_group *gc,
+                                  int32_t partition,
+                                  const struct bk_coord_rec *recs,
+                                  size_t n,
+                                  int64_t producer_id,
+                                  int16_t producer_epoch,
+                                  const struct bk_coord_waiter *w)
+{
+    int16_t err = bk_coord_append_txn(&gc->rt, partition, recs, n, producer_id,
+                                      producer_epoch, w);
+    for (size_t i = 0; err == BK_KERR_NONE && i < n; i++) {
+        if (txn_hold(gc, partition, producer_id, recs[i].key, recs[i].value) !=
+            0) {
+            /* Written but not held: reading the partition back holds
+             * it again. */
+            bk_coord_mark_stale(&gc->rt, partition);
+        }
+    }
+    return err;
+}
+
+void bk_coord_group_txn_end(struct bk_coord_group *gc,
+                            int32_t partition,
+                            int64_t producer_id,
+                            bool commit)
+{
+    txn_take(gc, partition, producer_id, commit);
+}
+
+bool bk_coord_group_txn_pending(struct bk_coord_group *gc,
+                                struct bk_str group,
+                                struct bk_str topic,
+                                int32_t partition)
+{
+    for (size_t i = 0; i < gc->ntxn; i++) {
+        struct bk_gr_key k;
+        if (bk_gr_key_decode(
+                (struct bk_bytes){ gc->txn[i].key, gc->txn[i].key_len }, &k) ==
+                0 &&
+            k.version <= 1 && bk_str_eq(k.group, group) &&
+            bk_str_eq(k.topic, topic) && k.partition == partition) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int16_t bk_coord_group_delete(struct bk_coord_group *gc,
@@ -369,5 +512,10 @@ void bk_coord_group_free(struct bk_coord_group *gc)
     }
     bk_coord_group_close(gc);
     bk_coord_free(&gc->rt);
+    for (size_t i = 0; i < gc->ntxn; i++) {
+        bk_free(gc->txn[i].key);
+        bk_free(gc->txn[i].value);
+    }
+    bk_free(gc->txn);
     bk_free(gc);
 }

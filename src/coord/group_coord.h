@@ -99,6 +99,31 @@ int16_t bk_coord_group_append(struct bk_coord_group *gc,
 void bk_coord_group_flush(struct bk_coord_group *gc,
                           const struct bk_coord_waiter *w);
 
+/* TxnOffsetCommit: appends offset commit records as producer_id's
+ * transactional batch (bk_coord_append_txn; w as there) and holds them
+ * until the producer's marker on the partition. */
+int16_t bk_coord_group_append_txn(struct bk_coord_group *gc,
+                                  int32_t partition,
+                                  const struct bk_coord_rec *recs,
+                                  size_t n,
+                                  int64_t producer_id,
+                                  int16_t producer_epoch,
+                                  const struct bk_coord_waiter *w);
+
+/* A marker of producer_id was written to `partition` of the offsets
+ * topic: a commit applies its held offsets, an abort drops them. */
+void bk_coord_group_txn_end(struct bk_coord_group *gc,
+                            int32_t partition,
+                            int64_t producer_id,
+                            bool commit);
+
+/* Whether a transaction still holds an offset of group for
+ * topic/partition (OffsetFetch's require_stable). */
+bool bk_coord_group_txn_pending(struct bk_coord_group *gc,
+                                struct bk_str group,
+                                struct bk_str topic,
+                                int32_t partition);
+
 /* Writes a group's tombstones (its offsets and its metadata) and removes
  * it (DeleteGroups); w as for bk_coord_group_flush(). */
 int16_t bk_coord_group_delete(struct bk_coord_group *gc,

@@ -197,6 +197,9 @@ int bk_part_replay_producers(struct bk_partition *p, int64_t from)
                                  h.base_sequence, h.last_offset_delta + 1,
                                  h.base_offset, h.max_timestamp);
             }
+            if (h.base_offset >= from) {
+                bk_part_txn_apply(p, buf + pos, (size_t)size, h.base_offset);
+            }
             pos += (size_t)size;
         }
         from = next;

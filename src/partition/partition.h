@@ -263,6 +263,16 @@ void bk_part_after_append(struct bk_partition *p,
                           int64_t timestamp,
                           size_t bytes);
 
+/* Records what a transactional or control batch (borrowed, len bytes,
+ * appended at base_offset) does to its producer's transaction: a
+ * transactional data batch opens one, a marker closes it. Other batches
+ * are ignored. Runs for the leader's, the follower's and replayed
+ * batches alike, after bk_part_after_append(). */
+void bk_part_txn_apply(struct bk_partition *p,
+                       const uint8_t *batch,
+                       size_t len,
+                       int64_t base_offset);
+
 /* Replays the batch headers from `from` to the log end into p's producer
  * state (after a crash, a snapshot older than the log, or a truncation).
  * Returns 0, BK_ENOMEM, or the read's error (the state then covers what was

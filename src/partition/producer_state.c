@@ -8,10 +8,14 @@
 #include "common/heap.h"
 #include "protocol/prim.h"
 
-#define SNAP_MAGIC   0x424b5053u /* "BKPS" */
-#define SNAP_VERSION 1
+#define SNAP_MAGIC 0x424b5053u /* "BKPS" */
+/* Version 2 adds each producer's open transaction and coordinator epoch;
+ * version 1 files (written before transactions) still load. */
+#define SNAP_VERSION 2
 #define SNAP_MAX     (64u * 1024 * 1024)
-#define ENTRY_SIZE   (8 + 2 + 8 + 1 + BK_PRODUCER_BATCHES * 24)
+#define ENTRY_SIZE_1 (8 + 2 + 8 + 1 + BK_PRODUCER_BATCHES * 24)
+#define ENTRY_SIZE   (ENTRY_SIZE_1 + 8 + 4)
+#define ABORTED_SIZE 34
 
 void bk_pstate_init(struct bk_pstate *ps)
 {
@@ -21,6 +25,8 @@ void bk_pstate_init(struct bk_pstate *ps)
 void bk_pstate_free(struct bk_pstate *ps)
 {
     bk_free(ps->v);
+    bk_free(ps->done);
+    bk_free(ps->aborted);
     memset(ps, 0, sizeof(*ps));
 }
 
@@ -87,6 +93,42 @@ enum bk_pstate_verdict bk_pstate_check(const struct bk_pstate *ps,
     return first_seq == expected ? BK_PSTATE_APPEND : BK_PSTATE_OUT_OF_ORDER;
 }
 
+struct bk_pstate_entry *bk_pstate_entry_get(struct bk_pstate *ps,
+                                            int64_t producer_id,
+                                            int16_t epoch)
+{
+    bool found;
+    size_t i = find(ps, producer_id, &found);
+    if (found) {
+        return &ps->v[i];
+    }
+    if (ps->n == ps->cap) {
+        size_t cap = ps->cap ? ps->cap * 2 : 4;
+        struct bk_pstate_entry *v = bk_realloc(ps->v, cap * sizeof(*v));
+        if (v == NULL) {
+            return NULL;
+        }
+        ps->v = v;
+        ps->cap = cap;
+    }
+    memmove(&ps->v[i + 1], &ps->v[i], (ps->n - i) * sizeof(ps->v[0]));
+    memset(&ps->v[i], 0, sizeof(ps->v[i]));
+    ps->v[i].producer_id = producer_id;
+    ps->v[i].epoch = epoch;
+    ps->v[i].txn_first_offset = -1;
+    ps->v[i].coordinator_epoch = -1;
+    ps->n++;
+    return &ps->v[i];
+}
+
+const struct bk_pstate_entry *bk_pstate_entry_find(const struct bk_pstate *ps,
+                                                   int64_t producer_id)
+{
+    bool found;
+    size_t i = find(ps, producer_id, &found);
+    return found ? &ps->v[i] : NULL;
+}
+
 int bk_pstate_update(struct bk_pstate *ps,
                      int64_t producer_id,
                      int16_t epoch,
@@ -98,25 +140,10 @@ int bk_pstate_update(struct bk_pstate *ps,
     if (producer_id < 0) {
         return 0;
     }
-    bool found;
-    size_t i = find(ps, producer_id, &found);
-    if (!found) {
-        if (ps->n == ps->cap) {
-            size_t cap = ps->cap ? ps->cap * 2 : 4;
-            struct bk_pstate_entry *v = bk_realloc(ps->v, cap * sizeof(*v));
-            if (v == NULL) {
-                return BK_ENOMEM;
-            }
-            ps->v = v;
-            ps->cap = cap;
-        }
-        memmove(&ps->v[i + 1], &ps->v[i], (ps->n - i) * sizeof(ps->v[0]));
-        memset(&ps->v[i], 0, sizeof(ps->v[i]));
-        ps->v[i].producer_id = producer_id;
-        ps->v[i].epoch = epoch;
-        ps->n++;
+    struct bk_pstate_entry *e = bk_pstate_entry_get(ps, producer_id, epoch);
+    if (e == NULL) {
+        return BK_ENOMEM;
     }
-    struct bk_pstate_entry *e = &ps->v[i];
     if (epoch != e->epoch) {
         e->epoch = epoch;
         e->nbatches = 0; /* a new epoch starts a new sequence space */
@@ -135,8 +162,33 @@ int bk_pstate_update(struct bk_pstate *ps,
     return 0;
 }
 
+/* Reopens the transactions whose marker is at or past offset and that
+ * began before it, and forgets those that began there. */
+static void truncate_done(struct bk_pstate *ps, int64_t offset)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < ps->ndone; i++) {
+        struct bk_pstate_txn *t = &ps->done[i];
+        if (t->last_offset < offset) {
+            ps->done[w++] = *t;
+            continue;
+        }
+        bool found;
+        size_t k = find(ps, t->producer_id, &found);
+        if (found && t->first_offset < offset) {
+            ps->v[k].txn_first_offset = t->first_offset;
+        }
+    }
+    ps->ndone = w;
+}
+
 void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset)
 {
+    truncate_done(ps, offset);
+    while (ps->naborted > 0 &&
+           ps->aborted[ps->naborted - 1].last_offset >= offset) {
+        ps->naborted--;
+    }
     size_t w = 0;
     for (size_t i = 0; i < ps->n; i++) {
         struct bk_pstate_entry *e = &ps->v[i];
@@ -147,11 +199,15 @@ void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset)
             }
         }
         e->nbatches = keep;
-        if (keep > 0) {
+        if (e->txn_first_offset >= offset) {
+            e->txn_first_offset = -1;
+        }
+        if (keep > 0 || e->txn_first_offset >= 0) {
             ps->v[w++] = *e;
         }
     }
     ps->n = w;
+    bk_pstate_count_open(ps);
 }
 
 int bk_pstate_encode(const struct bk_pstate *ps,
@@ -159,7 +215,8 @@ int bk_pstate_encode(const struct bk_pstate *ps,
                      uint8_t **out,
                      size_t *out_len)
 {
-    size_t size = 4 + 2 + 8 + 4 + ps->n * ENTRY_SIZE + 4;
+    size_t size = 4 + 2 + 8 + 4 + ps->n * ENTRY_SIZE + 4 +
+                  ps->naborted * ABORTED_SIZE + 4;
     if (size > SNAP_MAX) {
         return BK_ETOOLARGE;
     }
@@ -186,6 +243,19 @@ int bk_pstate_encode(const struct bk_pstate *ps,
             bk_wr_i64(&wr, b < e->nbatches ? x->first_offset : 0);
             bk_wr_i64(&wr, b < e->nbatches ? x->last_offset : 0);
         }
+        bk_wr_i64(&wr, e->txn_first_offset);
+        bk_wr_i32(&wr, e->coordinator_epoch);
+    }
+    /* The aborted transactions, each in Kafka's .txnindex entry layout
+     * (AbortedTxn: version, producer id, first, last, last stable). */
+    bk_wr_u32(&wr, (uint32_t)ps->naborted);
+    for (size_t i = 0; i < ps->naborted; i++) {
+        const struct bk_pstate_aborted *a = &ps->aborted[i];
+        bk_wr_i16(&wr, 0);
+        bk_wr_i64(&wr, a->producer_id);
+        bk_wr_i64(&wr, a->first_offset);
+        bk_wr_i64(&wr, a->last_offset);
+        bk_wr_i64(&wr, a->last_stable);
     }
     bk_wr_u32(&wr, bk_crc32c(0, buf, wr.len));
     if (wr.err != 0) {
@@ -228,6 +298,32 @@ int bk_pstate_save(const struct bk_pstate *ps,
     return rv;
 }
 
+/* The aborted transactions after the entries of a version 2 snapshot.
+ * Returns 0 (a malformed list sets rd->err) or BK_ENOMEM. */
+static int read_aborted(struct bk_pstate *ps, struct bk_rd *rd)
+{
+    uint32_t n = bk_rd_u32(rd);
+    if (rd->err != 0 || n > bk_rd_left(rd) / ABORTED_SIZE) {
+        bk_rd_fail(rd);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n && rd->err == 0; i++) {
+        struct bk_pstate_aborted a;
+        if (bk_rd_i16(rd) != 0) {
+            bk_rd_fail(rd);
+            break;
+        }
+        a.producer_id = bk_rd_i64(rd);
+        a.first_offset = bk_rd_i64(rd);
+        a.last_offset = bk_rd_i64(rd);
+        a.last_stable = bk_rd_i64(rd);
+        if (bk_pstate_add_aborted(ps, &a) != 0) {
+            return BK_ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int bk_pstate_load(struct bk_pstate *ps,
                    const struct bk_disk *disk,
                    const char *path,
@@ -261,14 +357,16 @@ int bk_pstate_load(struct bk_pstate *ps,
     struct bk_rd crc_rd;
     bk_rd_init(&crc_rd, buf + len - 4, 4);
     uint32_t crc = bk_rd_u32(&crc_rd);
+    uint16_t version = 0;
     if (crc != bk_crc32c(0, buf, len - 4) || bk_rd_u32(&rd) != SNAP_MAGIC ||
-        bk_rd_u16(&rd) != SNAP_VERSION) {
+        (version = bk_rd_u16(&rd)) < 1 || version > SNAP_VERSION) {
         bk_free(buf);
         return BK_ECORRUPT;
     }
+    size_t entry_size = version >= 2 ? ENTRY_SIZE : ENTRY_SIZE_1;
     int64_t off = bk_rd_i64(&rd);
     uint32_t count = bk_rd_u32(&rd);
-    if (rd.err != 0 || count > bk_rd_left(&rd) / ENTRY_SIZE) {
+    if (rd.err != 0 || count > bk_rd_left(&rd) / entry_size) {
         bk_free(buf);
         return BK_ECORRUPT;
     }
@@ -291,17 +389,27 @@ int bk_pstate_load(struct bk_pstate *ps,
             e->batches[b].first_offset = bk_rd_i64(&rd);
             e->batches[b].last_offset = bk_rd_i64(&rd);
         }
+        e->txn_first_offset = version >= 2 ? bk_rd_i64(&rd) : -1;
+        e->coordinator_epoch = version >= 2 ? bk_rd_i32(&rd) : -1;
         if (e->nbatches > BK_PRODUCER_BATCHES ||
             (i > 0 && e->producer_id <= ps->v[i - 1].producer_id)) {
             rd.err = BK_EPROTO;
         }
     }
     ps->n = count;
+    if (version >= 2 && rd.err == 0 && read_aborted(ps, &rd) != 0) {
+        rd.err = BK_ENOMEM;
+    }
     bk_free(buf);
+    if (rd.err == BK_ENOMEM) {
+        bk_pstate_free(ps);
+        return BK_ENOMEM;
+    }
     if (rd.err != 0) {
         bk_pstate_free(ps);
         return BK_ECORRUPT;
     }
+    bk_pstate_count_open(ps);
     *offset = off;
     return 0;
 }

@@ -53,8 +53,34 @@ int64_t bk_replica_high_watermark(const struct bk_partition *p)
 int64_t bk_replica_last_stable(const struct bk_partition *p)
 {
     bk_owner_check(&p->owner);
-    /* No transactions yet: nothing is open below the high watermark. */
-    return bk_log_hw(p->log);
+    /* The first offset of the oldest transaction not yet decided below
+     * the high watermark (open, or closed by a marker the high watermark
+     * has not passed), bounded by it (KIP-98). */
+    return bk_pstate_last_stable(&p->pstate, bk_log_hw(p->log));
+}
+
+struct aborted_fn {
+    void (*fn)(void *arg, int64_t producer_id, int64_t first_offset);
+    void *arg;
+};
+
+static void aborted_cb(void *arg, const struct bk_pstate_aborted *a)
+{
+    const struct aborted_fn *f = arg;
+    f->fn(f->arg, a->producer_id, a->first_offset);
+}
+
+void bk_replica_aborted_txns(struct bk_partition *p,
+                             int64_t offset,
+                             int64_t upper,
+                             void (*fn)(void *arg,
+                                        int64_t producer_id,
+                                        int64_t first_offset),
+                             void *arg)
+{
+    bk_owner_check(&p->owner);
+    struct aborted_fn f = { fn, arg };
+    bk_pstate_collect_aborted(&p->pstate, offset, upper, aborted_cb, &f);
 }
 
 int32_t bk_replica_latest_epoch(const struct bk_partition *p)
@@ -265,6 +291,7 @@ int bk_replica_append_records(struct bk_partition *p,
     }
     bk_replica_advance_hw(p);
     bk_part_after_append(p, -1, -1, -1, count, res.base_offset, timestamp, len);
+    bk_part_txn_apply(p, batch, len, res.base_offset);
     *base_offset = res.base_offset;
     *last_offset = res.last_offset;
     return 0;

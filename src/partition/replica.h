@@ -72,6 +72,18 @@ int16_t bk_replica_read(struct bk_partition *p,
                         enum bk_isolation iso,
                         struct bk_replica_read *out);
 
+/* The aborted transactions a read_committed read from `offset` up to
+ * `upper` (exclusive: the end of what was read) must report, so that the
+ * consumer drops their records (Fetch's AbortedTransactions): fn(arg,
+ * producer id, first offset) for each, oldest marker first. */
+void bk_replica_aborted_txns(struct bk_partition *p,
+                             int64_t offset,
+                             int64_t upper,
+                             void (*fn)(void *arg,
+                                        int64_t producer_id,
+                                        int64_t first_offset),
+                             void *arg);
+
 /* Unpins what a read returned (idempotent). Any thread. */
 void bk_replica_read_release(struct bk_replica_read *r);
 
@@ -370,6 +382,23 @@ int bk_replica_append_records(struct bk_partition *p,
                               int64_t timestamp,
                               int64_t *base_offset,
                               int64_t *last_offset);
+
+/* Appends the marker that ends producer_id's transaction on this
+ * partition (WriteTxnMarkers), as leader: a control batch with one
+ * COMMIT or ABORT record (protocol/control.h) at timestamp. Returns NONE
+ * with *offset the marker's offset (the caller waits for it to be
+ * committed: bk_replica_wait_committed), NOT_LEADER_OR_FOLLOWER,
+ * INVALID_PRODUCER_EPOCH (older than the producer's),
+ * TRANSACTION_COORDINATOR_FENCED (from an older coordinator than the last
+ * marker's), or the log's append error. A marker with no transaction open
+ * is written and closes nothing. */
+int16_t bk_replica_write_marker(struct bk_partition *p,
+                                int64_t producer_id,
+                                int16_t producer_epoch,
+                                bool commit,
+                                int32_t coordinator_epoch,
+                                int64_t timestamp,
+                                int64_t *offset);
 
 /* The offset below which the log is on stable storage (any thread). */
 int64_t bk_replica_durable_offset(const struct bk_partition *p);

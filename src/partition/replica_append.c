@@ -3,7 +3,8 @@
  * the durability wait.
  *
  * Happy path: the batch header is checked (one magic-2 batch, no control
- * or transactional batch from a client, zstd only from Produce v7), then
+ * batch from a client, a producer id on transactional ones, zstd only
+ * from Produce v7), then
  * the records are decompressed and walked once (keys on compacted topics,
  * timestamps within message.timestamp.*.max.ms), recompressed when the
  * topic's compression.type names another codec, checked against the
@@ -86,10 +87,11 @@ static bool check_header(struct bk_replica_append *a,
         return refuse(a, BK_KERR_INVALID_RECORD,
                       "Clients may not write control batches");
     }
-    if ((h->attributes & BK_BATCH_ATTR_TRANSACTIONAL) != 0) {
+    if ((h->attributes & BK_BATCH_ATTR_TRANSACTIONAL) != 0 &&
+        h->producer_id < 0) {
+        /* Its marker would name no producer (Kafka's LogValidator). */
         return refuse(a, BK_KERR_INVALID_RECORD,
-                      "Transactional batches are not supported by this "
-                      "broker yet");
+                      "Transactional records must carry a producer id");
     }
     return true;
 }
@@ -358,6 +360,16 @@ static bool append_checked(struct bk_partition *p,
             return refuse(a, BK_KERR_INVALID_PRODUCER_EPOCH, NULL);
         case BK_PSTATE_OUT_OF_ORDER:
             return refuse(a, BK_KERR_OUT_OF_ORDER_SEQUENCE_NUMBER, NULL);
+        case BK_PSTATE_BAD_TXN:
+            return refuse(a, BK_KERR_INVALID_TXN_STATE, NULL);
+        case BK_PSTATE_FENCED:
+            return refuse(a, BK_KERR_TRANSACTION_COORDINATOR_FENCED, NULL);
+    }
+    bool txn = (h->attributes & BK_BATCH_ATTR_TRANSACTIONAL) != 0;
+    if (bk_pstate_check_txn(&p->pstate, h->producer_id, txn) ==
+        BK_PSTATE_BAD_TXN) {
+        return refuse(a, BK_KERR_INVALID_TXN_STATE,
+                      "The producer has a transaction open on this partition");
     }
     struct bk_log_append_result res;
     int rv = bk_log_append(p->log, a->batch, a->len, p->leader_epoch,
@@ -368,6 +380,7 @@ static bool append_checked(struct bk_partition *p,
     bk_replica_advance_hw(p);
     bk_part_after_append(p, h->producer_id, h->producer_epoch, h->base_sequence,
                          count, res.base_offset, h->max_timestamp, a->len);
+    bk_part_txn_apply(p, a->batch, a->len, res.base_offset);
     a->error = BK_KERR_NONE;
     a->base_offset = res.base_offset;
     a->append_time = res.log_append_time;

@@ -160,6 +160,7 @@ static int16_t append_one(struct bk_partition *p, struct fbatch *b)
     bk_part_after_append(p, control ? -1 : h->producer_id, h->producer_epoch,
                          h->base_sequence, h->last_offset_delta + 1,
                          res.base_offset, h->max_timestamp, b->len);
+    bk_part_txn_apply(p, b->at, b->len, res.base_offset);
     return BK_KERR_NONE;
 }
 

@@ -169,6 +169,12 @@ static void fill_api_ctx(struct broker *b)
     a->offsets_partitions = (int32_t)cfg->offsets_topic_num_partitions;
     a->offsets_replication_factor =
         (int16_t)cfg->offsets_topic_replication_factor;
+    a->txn.partitions = (int32_t)cfg->transaction_state_log_num_partitions;
+    a->txn.rf = (int16_t)cfg->transaction_state_log_replication_factor;
+    a->txn.min_isr = (int16_t)cfg->transaction_state_log_min_isr;
+    a->txn.max_timeout_ms = (int32_t)cfg->transaction_max_timeout_ms;
+    a->txn.id_expiration_ms = cfg->transactional_id_expiration_ms;
+    a->txn.abort_interval_ms = cfg->transaction_abort_interval_ms;
     bk_group_config_default(&a->group);
     a->group.initial_rebalance_delay_ms =
         (int32_t)cfg->group_initial_rebalance_delay_ms;

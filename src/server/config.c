@@ -461,6 +461,35 @@ static const struct cfg_def defs[] = {
       "none)." },
     { "ssl.truststore.type", CFG_STRING, OFF(ssl_truststore_type), 0, 0, "PEM",
       false, "SSL listeners: the truststore format; only PEM is supported." },
+    { "transaction.abort.timed.out.transaction.cleanup.interval.ms", CFG_LONG,
+      OFF(transaction_abort_interval_ms), 1, I32MAX, "10000", false,
+      "How often the transaction coordinator looks for transactions open "
+      "longer than their timeout and aborts them (fencing their "
+      "producer)." },
+    { "transaction.max.timeout.ms", CFG_INT, OFF(transaction_max_timeout_ms), 1,
+      I32MAX, "900000", false,
+      "The largest `transaction.timeout.ms` a producer may ask for; a larger "
+      "one is refused with INVALID_TRANSACTION_TIMEOUT." },
+    { "transaction.state.log.min.isr", CFG_SHORT,
+      OFF(transaction_state_log_min_isr), 1, 32767, "2", false,
+      "`min.insync.replicas` of `__transaction_state`. brokerd caps it at "
+      "the replication factor it creates the topic with." },
+    { "transaction.state.log.num.partitions", CFG_INT,
+      OFF(transaction_state_log_num_partitions), 1, 100000, "50", false,
+      "Partitions of the internal `__transaction_state` topic, created on "
+      "first use. A transactional id lives on the partition its id hashes "
+      "to, as Kafka computes it; do not change this once the topic "
+      "exists." },
+    { "transaction.state.log.replication.factor", CFG_SHORT,
+      OFF(transaction_state_log_replication_factor), 1, 32767, "3", false,
+      "Replication factor of `__transaction_state`. brokerd caps it at the "
+      "number of live brokers when it creates the topic, so a single node "
+      "works with the default." },
+    { "transactional.id.expiration.ms", CFG_LONG,
+      OFF(transactional_id_expiration_ms), 1, I32MAX, "604800000", false,
+      "A transactional id unused this long, with no transaction open, is "
+      "removed from `__transaction_state`; its next use gets a new "
+      "producer id." },
     { "unclean.leader.election.enable", CFG_BOOL,
       OFF(unclean_leader_election_enable), 0, 1, "false", false,
       "Default of the topic config: when no in-sync replica of a partition "

@@ -115,6 +115,12 @@ struct bk_config {
     int64_t offsets_topic_num_partitions;
     int64_t offsets_topic_replication_factor;
     int64_t offsets_retention_minutes;
+    int64_t transaction_abort_interval_ms;
+    int64_t transaction_max_timeout_ms;
+    int64_t transaction_state_log_min_isr;
+    int64_t transaction_state_log_num_partitions;
+    int64_t transaction_state_log_replication_factor;
+    int64_t transactional_id_expiration_ms;
     int64_t broker_fence_on_disconnect_ms;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_fetch_max_bytes;

@@ -131,9 +131,7 @@ def test_max_timestamp_after_delete_records():
         s.close()
 
 
-# --- a transactional id before transactions exist --------------------------
-
-TXN_UNSUPPORTED = "Transactions are not supported by this broker yet"
+# --- a transactional id's coordinator ---------------------------------------
 
 
 def read_cstr(f, pos):
@@ -179,21 +177,30 @@ def find_txn_coordinator(sock, version, key="tx1"):
     return err, msg, node
 
 
-def test_transactional_id_is_refused_for_good():
+def init_producer_id_v1(sock, txn_id, timeout_ms, corr=12):
+    """InitProducerId v1: (error, producer id, epoch)."""
+    body = s16(txn_id) + struct.pack(">i", timeout_ms)
+    sock.sendall(request(22, 1, corr, body))
+    f = recv_frame(sock)
+    return struct.unpack_from(">hqh", f, 8)
+
+
+def test_transactional_id_finds_its_coordinator():
     with Broker() as b:
         s = connect(b.port)
-        # Not COORDINATOR_NOT_AVAILABLE (15), which every client retries
-        # for ever: UNSUPPORTED_VERSION (35), non-retriable, with a message
-        # the Java producer shows ("Could not find a coordinator with type
-        # TRANSACTION with key tx1 due to unexpected error: ...").
+        # The first lookup creates __transaction_state; a single node
+        # leads every partition of it.
         for v in (1, 2, 3, 4, 5, 6):
-            assert find_txn_coordinator(s, v) == (35, TXN_UNSUPPORTED, -1), v
-        # InitProducerId v1 with a transactional id: UNSUPPORTED_VERSION.
-        body = s16("tx1") + struct.pack(">i", 60000)
-        s.sendall(request(22, 1, 12, body))
-        f = recv_frame(s)
-        err, pid, epoch = struct.unpack_from(">hqh", f, 8)
-        assert (err, pid, epoch) == (35, -1, -1)
+            err, _, node = find_txn_coordinator(s, v)
+            assert (err, node) == (0, 1), v
+        # A new id gets a producer id at epoch 0; the next init bumps it.
+        err, pid, epoch = init_producer_id_v1(s, "tx1", 60000)
+        assert (err, epoch) == (0, 0) and pid >= 0
+        assert init_producer_id_v1(s, "tx1", 60000) == (0, pid, 1)
+        # Kafka's refusals: an empty id, a timeout above
+        # transaction.max.timeout.ms (INVALID_TRANSACTION_TIMEOUT).
+        assert init_producer_id_v1(s, "", 60000)[0] == 42
+        assert init_producer_id_v1(s, "tx2", 900001)[0] == 50
         # Group coordinators are unaffected.
         s.sendall(request(10, 1, 13, s16("g1") + b"\0"))
         f = recv_frame(s)

@@ -83,12 +83,30 @@ static size_t count(void *data)
     return ((struct fx *)data)->nseen;
 }
 
+static int npending;
+static int64_t pending_pid;
+
+static void load_pending(void *data,
+                         int32_t partition,
+                         int64_t producer_id,
+                         const struct bk_record *rec,
+                         struct bk_arena *scratch)
+{
+    (void)data;
+    (void)partition;
+    (void)rec;
+    (void)scratch;
+    npending++;
+    pending_pid = producer_id;
+}
+
 static const struct bk_coord_ops test_ops = {
     .topic = "__test_state",
     .log_sub = "test",
     .load_record = load_record,
     .unload = unload,
     .count = count,
+    .load_pending = load_pending,
 };
 
 static struct bk_partition *open_fn(void *arg,
@@ -386,6 +404,44 @@ static void test_failed_append_unloads_and_reloads(void **state)
     assert_int_equal(f->nseen, 2);
 }
 
+/* Transactional batches (TxnOffsetCommit) load only once their
+ * producer's marker says commit; an abort drops them, and those still
+ * undecided at the end of the log come back as pending. */
+static void test_load_decides_transactional_batches(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    struct bk_coord_rec rec = {
+        .key = { (const uint8_t *)"t-commit", 8 },
+        .value = { (const uint8_t *)"v", 1 },
+    };
+    assert_int_equal(bk_coord_append_txn(&f->c, 0, &rec, 1, 500, 0, NULL),
+                     BK_KERR_NONE);
+    rec.key = (struct bk_bytes){ (const uint8_t *)"t-abort", 7 };
+    assert_int_equal(bk_coord_append_txn(&f->c, 0, &rec, 1, 600, 0, NULL),
+                     BK_KERR_NONE);
+    rec.key = (struct bk_bytes){ (const uint8_t *)"t-open", 6 };
+    assert_int_equal(bk_coord_append_txn(&f->c, 0, &rec, 1, 700, 0, NULL),
+                     BK_KERR_NONE);
+    assert_int_equal(append_keys(f, 0, 0, 1, false, NULL), BK_KERR_NONE);
+    struct bk_partition *p = bk_part_find(&f->parts, &f->topic.id, 0);
+    int64_t at;
+    assert_int_equal(bk_replica_write_marker(p, 600, 0, false, 1, NOW, &at),
+                     BK_KERR_NONE);
+    assert_int_equal(bk_replica_write_marker(p, 500, 0, true, 1, NOW, &at),
+                     BK_KERR_NONE);
+    /* The open transaction holds the last stable offset at its batch. */
+    assert_true(bk_replica_last_stable(p) <= 2);
+    restart(f);
+    npending = 0;
+    assert_int_equal(open_p(f, 0), BK_KERR_NONE);
+    assert_int_equal(f->nseen, 2);
+    assert_string_equal(f->seen[0].key, "key0");
+    assert_string_equal(f->seen[1].key, "t-commit");
+    assert_int_equal(npending, 1);
+    assert_int_equal(pending_pid, 700);
+}
+
 static void test_append_to_unopened_partition(void **state)
 {
     struct fx *f = *state;
@@ -455,6 +511,8 @@ static void test_free_gives_back_parked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load_decides_transactional_batches,
+                                        setup, teardown),
         cmocka_unit_test(test_key_partition_is_javas_hash),
         cmocka_unit_test(test_route_to_leader_and_owner_shard),
         cmocka_unit_test_setup_teardown(test_open_loads_what_was_appended,

@@ -18,9 +18,11 @@
 #include "batch_gen.h"
 #include "common/crc32c.h"
 #include "common/err.h"
+#include "common/heap.h"
 #include "fake_disk.h"
 #include "log/batch.h"
 #include "partition/replica.h"
+#include "protocol/control.h"
 #include "protocol/kerr.h"
 
 #define NOW  1700000000000LL
@@ -361,6 +363,114 @@ static void test_follower_keeps_producer_state(void **state)
     assert_int_equal(produce(f, 4, 1000, 8), 8);
 }
 
+/* Adds a transactional batch of pid (epoch 0) to the wire. */
+static void wire_add_txn(struct fx *f, int nrec, int64_t pid, int64_t base)
+{
+    uint8_t *b = f->wire + f->wire_len;
+    size_t len = batch_at(b, nrec, pid, 0, base, 1);
+    b[BK_BATCH_OFF_ATTRIBUTES + 1] |= 0x10; /* transactional */
+    put_be(b + BK_BATCH_OFF_CRC,
+           bk_crc32c(0, b + BK_BATCH_CRC_START, len - BK_BATCH_CRC_START), 4);
+    f->wire_len += len;
+}
+
+/* Adds pid's transaction marker to the wire. */
+static void wire_add_marker(struct fx *f, int64_t pid, bool commit, int64_t at)
+{
+    uint8_t *m;
+    size_t len;
+    assert_int_equal(
+        bk_ctrl_marker_batch(pid, 0, commit, 3, NOW, NULL, &m, &len), 0);
+    bk_batch_set_base_offset(m, at);
+    bk_batch_set_leader_epoch(m, 1);
+    memcpy(f->wire + f->wire_len, m, len);
+    f->wire_len += len;
+    bk_free(m);
+}
+
+/* A follower knows which transactions are open from the batches it
+ * appends, markers included, and so does a replica replaying its log
+ * after a crash: read_committed consumers stop at the first offset of
+ * the oldest undecided one. */
+static void test_follower_tracks_transactions(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(bk_replica_become_follower(f->p, 1, 2), BK_KERR_NONE);
+    wire_add(f, 2, -1, 0, 0, 1);
+    wire_add_txn(f, 3, 1000, 2);
+    wire_add(f, 2, -1, 0, 5, 1);
+    assert_int_equal(wire_send(f, 7), BK_KERR_NONE);
+    assert_int_equal(bk_replica_high_watermark(f->p), 7);
+    assert_int_equal(bk_replica_last_stable(f->p), 2);
+    assert_int_equal(bk_replica_visible_end(f->p, BK_ISOLATION_READ_COMMITTED),
+                     2);
+    /* Its marker, not yet below the high watermark: still undecided. */
+    wire_add_marker(f, 1000, false, 7);
+    assert_int_equal(wire_send(f, 7), BK_KERR_NONE);
+    assert_int_equal(bk_replica_last_stable(f->p), 2);
+    /* Another producer's transaction, then the high watermark passes
+     * the marker. */
+    wire_add_txn(f, 1, 2000, 8);
+    assert_int_equal(wire_send(f, 9), BK_KERR_NONE);
+    assert_int_equal(bk_replica_last_stable(f->p), 8);
+    /* After a crash the replay finds pid 2000's transaction open. */
+    bk_syncer_run_once(f->sy);
+    crash_and_reopen(f, FAKE_CRASH_KILL);
+    assert_int_equal(bk_replica_log_end(f->p), 9);
+    const struct bk_pstate_entry *e = bk_pstate_entry_find(&f->p->pstate, 2000);
+    assert_non_null(e);
+    assert_int_equal(e->txn_first_offset, 8);
+    e = bk_pstate_entry_find(&f->p->pstate, 1000);
+    assert_non_null(e);
+    assert_int_equal(e->txn_first_offset, -1);
+    assert_int_equal(e->coordinator_epoch, 3);
+    assert_true(bk_replica_last_stable(f->p) <= 8);
+}
+
+static void count_aborted(void *arg, int64_t pid, int64_t first)
+{
+    int64_t *v = arg;
+    v[0]++;
+    v[1] = pid;
+    v[2] = first;
+}
+
+/* WriteTxnMarkers on the leader: the marker closes the transaction a
+ * follower saw open, an abort is listed for read_committed fetches, and
+ * older producer or coordinator epochs are refused. */
+static void test_leader_writes_markers(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(bk_replica_become_follower(f->p, 1, 2), BK_KERR_NONE);
+    wire_add_txn(f, 3, 1000, 0);
+    assert_int_equal(wire_send(f, 3), BK_KERR_NONE);
+    assert_int_equal(bk_replica_become_leader(f->p, 2), BK_KERR_NONE);
+    int64_t at = -1;
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, false, 5, NOW, &at),
+                     BK_KERR_NONE);
+    assert_int_equal(at, 3);
+    int64_t seen[3] = { 0, 0, 0 };
+    bk_replica_aborted_txns(f->p, 0, 4, count_aborted, seen);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], 1000);
+    assert_int_equal(seen[2], 0);
+    /* A zombie coordinator, and a fenced producer epoch. */
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, true, 4, NOW, &at),
+                     BK_KERR_TRANSACTION_COORDINATOR_FENCED);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 1, true, 5, NOW, &at),
+                     BK_KERR_NONE);
+    assert_int_equal(at, 4);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 0, true, 5, NOW, &at),
+                     BK_KERR_INVALID_PRODUCER_EPOCH);
+    /* Nothing was open for the second marker: still one abort. */
+    seen[0] = 0;
+    bk_replica_aborted_txns(f->p, 0, 10, count_aborted, seen);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(bk_replica_become_follower(f->p, 3, 2), BK_KERR_NONE);
+    assert_int_equal(bk_replica_write_marker(f->p, 1000, 1, true, 5, NOW, &at),
+                     BK_KERR_NOT_LEADER_OR_FOLLOWER);
+}
+
 static void test_truncate(void **state)
 {
     struct fx *f = *state;
@@ -529,6 +639,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncate_to_epoch_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_truncate_survives_a_crash, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_follower_tracks_transactions,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leader_writes_markers, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_truncation_survives_a_kill, setup,
                                         teardown),
