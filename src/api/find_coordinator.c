@@ -33,10 +33,11 @@ static void fill(struct bk_call *call,
     const char *topic = key_type == 1 ? BK_TXN_TOPIC : BK_OFFSETS_TOPIC;
     const struct bk_md_topic *t =
         img != NULL ? bk_md_image_topic(img, topic, strlen(topic)) : NULL;
-    if (key_type != 0 && key_type != 1) {
+    /* An unknown key type, or a transaction key without its id. */
+    bool bad =
+        (key_type != 0 && key_type != 1) || (key_type == 1 && c->key.len <= 0);
+    if (bad) {
         c->error_code = BK_KERR_INVALID_REQUEST;
-    } else if (key_type == 1 && c->key.len <= 0) {
-        c->error_code = BK_KERR_INVALID_REQUEST; /* no transactional id */
     } else if (t == NULL || t->n_partitions <= 0) {
         c->error_code = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {

@@ -143,10 +143,10 @@ static void test_pending_until_committed(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(open_p(f, 0), BK_KERR_NONE);
-    struct bk_coord_txn_entry *e = new_id(f, "app-1");
+    assert_non_null(new_id(f, "app-1"));
     assert_int_equal(f->holds, 1);
     assert_int_equal(f->releases, 0);
-    e = bk_coord_txn_find(f->tc, bk_str_c("app-1"));
+    struct bk_coord_txn_entry *e = bk_coord_txn_find(f->tc, bk_str_c("app-1"));
     assert_non_null(e);
     assert_true(e->m.pending);
     assert_int_equal(e->m.cur.epoch, 0);

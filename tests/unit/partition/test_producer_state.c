@@ -325,7 +325,7 @@ static void test_snapshot_keeps_transactions(void **state)
     bk_wr_i64(&wr, 123);
     bk_wr_i8(&wr, 1);
     for (int b = 0; b < 5; b++) {
-        bk_wr_i32(&wr, b == 0 ? 0 : 0);
+        bk_wr_i32(&wr, 0);
         bk_wr_i32(&wr, b == 0 ? 1 : 0);
         bk_wr_i64(&wr, b == 0 ? 60 : 0);
         bk_wr_i64(&wr, b == 0 ? 61 : 0);
