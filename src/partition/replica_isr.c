@@ -198,11 +198,19 @@ static void reset_peers(struct bk_partition *p, int64_t now_ms)
     p->epoch_start_offset = bk_log_end_offset(p->log);
 }
 
+/* Starts an AlterPartition proposal of want_isr (one at a time). */
+static void send_proposal(struct bk_partition *p, int64_t now_ms)
+{
+    p->isr_inflight = true;
+    p->isr_sent_ms = now_ms;
+    bk_part_isr_changed(p);
+}
+
 /* KIP-704: a leader chosen by an unclean election has nothing to recover
  * (its log is what it is: followers truncate to it), so it tells the
  * controller at once, which lets the ISR grow again. The ISR it sends is
  * the committed one; the request says RECOVERED. */
-static void propose_recovered(struct bk_partition *p)
+static void propose_recovered(struct bk_partition *p, int64_t now_ms)
 {
     if (!p->recovering || p->isr_inflight) {
         return;
@@ -210,8 +218,7 @@ static void propose_recovered(struct bk_partition *p)
     if (copy_set(&p->want_isr, &p->n_want_isr, p->isr, p->n_isr) != 0) {
         return; /* the next assignment tries again */
     }
-    p->isr_inflight = true;
-    bk_part_isr_changed(p);
+    send_proposal(p, now_ms);
 }
 
 int bk_replica_set_assignment(struct bk_partition *p,
@@ -241,7 +248,7 @@ int bk_replica_set_assignment(struct bk_partition *p,
     }
     if (p->role == BK_REPLICA_LEADER) {
         bk_replica_advance_hw(p);
-        propose_recovered(p);
+        propose_recovered(p, now_ms);
     }
     return 0;
 }
@@ -295,7 +302,8 @@ int16_t bk_replica_check_follower(struct bk_partition *p,
  * start of this leader's epoch (so that it has everything this leader
  * may have acknowledged), with the broker epoch it registered. */
 static void maybe_expand(struct bk_partition *p,
-                         const struct bk_replica_peer *r)
+                         const struct bk_replica_peer *r,
+                         int64_t now_ms)
 {
     /* KIP-704: no follower joins before the leader has recovered. */
     if (p->isr_inflight || p->recovering ||
@@ -312,8 +320,7 @@ static void maybe_expand(struct bk_partition *p,
     bk_free(p->want_isr);
     p->want_isr = want;
     p->n_want_isr = p->n_isr + 1;
-    p->isr_inflight = true;
-    bk_part_isr_changed(p);
+    send_proposal(p, now_ms);
 }
 
 void bk_replica_follower_fetched(struct bk_partition *p,
@@ -342,7 +349,7 @@ void bk_replica_follower_fetched(struct bk_partition *p,
     r->broker_epoch = f->broker_epoch;
     r->last_fetch_ms = now_ms;
     r->last_fetch_leader_end = end;
-    maybe_expand(p, r);
+    maybe_expand(p, r, now_ms);
     bk_replica_advance_hw(p);
 }
 
@@ -372,13 +379,23 @@ void bk_replica_isr_tick(struct bk_partition *p, int64_t now_ms)
         w->next = NULL;
         w->done(w, BK_KERR_REQUEST_TIMED_OUT);
     }
-    if (p->role != BK_REPLICA_LEADER || p->partition_epoch < 0 ||
-        p->isr_inflight) {
+    if (p->role != BK_REPLICA_LEADER || p->partition_epoch < 0) {
+        return;
+    }
+    int64_t lag = lag_ms(p->table->st);
+    if (p->isr_inflight) {
+        /* A proposal answered "wait for the metadata" (or never answered)
+         * whose metadata never came would block every later ISR change of
+         * this partition: after the lag, fall back to the committed ISR
+         * and let the next check propose afresh. */
+        if (now_ms - p->isr_sent_ms > lag) {
+            p->isr_inflight = false;
+            bk_replica_advance_hw(p);
+        }
         return;
     }
     /* Kafka's isCaughtUp: at the log end, or caught up within the lag. */
     int64_t end = bk_log_end_offset(p->log);
-    int64_t lag = lag_ms(p->table->st);
     int32_t out = 0;
     for (int32_t i = 0; i < p->n_isr; i++) {
         out += out_of_sync(p, p->isr[i], end, lag, now_ms) ? 1 : 0;
@@ -399,9 +416,7 @@ void bk_replica_isr_tick(struct bk_partition *p, int64_t now_ms)
     bk_free(p->want_isr);
     p->want_isr = want;
     p->n_want_isr = n;
-    p->isr_inflight = true;
-    p->isr_sent_ms = now_ms;
-    bk_part_isr_changed(p);
+    send_proposal(p, now_ms);
 }
 
 bool bk_replica_isr_proposal(const struct bk_partition *p,

@@ -289,6 +289,34 @@ static void test_expand_then_shrink(void **state)
     assert_int_equal(bk_replica_high_watermark(f->p), 5);
 }
 
+/* A proposal told to wait for metadata that never comes does not block
+ * the partition's ISR changes for ever: after the lag it is dropped, and
+ * the next check proposes again. */
+static void test_unanswered_proposal_expires(void **state)
+{
+    struct fx *f = *state;
+    const int32_t isr[] = { SELF, 2, 3 };
+    assign(f, isr, 3, 1, 4);
+    struct bk_replica_append a;
+    assert_false(produce(f, &a, 2, false));
+    fetch_from(f, 3, 2, TEST_NOW_MS + LAG);
+    bk_replica_isr_tick(f->p, TEST_NOW_MS + LAG + 1); /* 2 is out */
+    assert_int_equal(f->isr_changes, 1);
+    bk_replica_isr_answer(f->p, BK_KERR_FENCED_LEADER_EPOCH, -1, -1, NULL, 0);
+    int32_t want[8], n, le, pe;
+    assert_true(bk_replica_isr_proposal(f->p, want, 8, &n, &le, &pe));
+    fetch_from(f, 3, 2, TEST_NOW_MS + 2 * LAG);
+    bk_replica_isr_tick(f->p, TEST_NOW_MS + 2 * LAG + 1);
+    assert_true(bk_replica_isr_proposal(f->p, want, 8, &n, &le, &pe));
+    assert_int_equal(f->isr_changes, 1);
+    bk_replica_isr_tick(f->p, TEST_NOW_MS + 2 * LAG + 2); /* expired */
+    assert_false(bk_replica_isr_proposal(f->p, want, 8, &n, &le, &pe));
+    bk_replica_isr_tick(f->p, TEST_NOW_MS + 2 * LAG + 3); /* again */
+    assert_int_equal(f->isr_changes, 2);
+    assert_true(bk_replica_isr_proposal(f->p, want, 8, &n, &le, &pe));
+    assert_int_equal(n, 2);
+}
+
 static void test_follower_checks(void **state)
 {
     struct fx *f = *state;
@@ -425,6 +453,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_acks_all_times_out_or_loses_leadership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expand_then_shrink, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_unanswered_proposal_expires, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follower_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_assignment_changes_nothing,
