@@ -280,9 +280,12 @@ int bk_log_append(struct bk_log *log,
     }
     int64_t base = log->leo;
     if (mode == BK_LOG_APPEND_FOLLOWER) {
-        if (h.base_offset != base) {
+        /* Kafka's follower append: offsets only go forward, and may skip
+         * (batches the leader's cleaner removed whole). */
+        if (h.base_offset < base) {
             return BK_EINVAL;
         }
+        base = h.base_offset;
         leader_epoch = h.leader_epoch;
     }
     if (leader_epoch < bk_log_latest_epoch(log)) {

@@ -222,7 +222,8 @@ enum bk_log_append_mode {
      * the partition leader epoch; timestamps per the topic's type. */
     BK_LOG_APPEND_LEADER = 0,
     /* Follower (replication) append: the batch keeps its own base offset,
-     * which must equal the log end offset, and its own leader epoch. */
+     * which must not be below the log end offset (above it is a gap the
+     * leader's cleaner left), and its own leader epoch. */
     BK_LOG_APPEND_FOLLOWER = 1,
 };
 
@@ -242,7 +243,7 @@ struct bk_log_append_result {
  * Never fsyncs.
  * Errors: BK_EPROTO/BK_ECORRUPT/BK_EUNSUPPORTED (invalid batch; nothing
  * written), BK_ETOOLARGE (over max.message.bytes or segment.bytes),
- * BK_EINVAL (follower base offset != end offset, or an epoch lower than
+ * BK_EINVAL (follower base offset < end offset, or an epoch lower than
  * the latest), BK_ENOSPC (below the free space reserve; nothing written),
  * a healable storage error (bk_err_transient or bk_err_nospace: nothing
  * lasting was written, the next append tries again, after cutting back
@@ -391,6 +392,18 @@ int bk_log_truncate(struct bk_log *log, int64_t offset);
  * <= the high watermark: BK_ERANGE otherwise); segments wholly below it
  * are deleted in the background and the new start is checkpointed. */
 int bk_log_advance_start(struct bk_log *log, int64_t offset);
+
+/* A follower whose whole log lies below the leader's log start (it was
+ * away while retention removed what it lacks) starts again, empty, at
+ * `offset`, as Kafka's truncateFullyAndStartAt: a new active segment at
+ * `offset`, the start and high watermark moved there, the leader-epoch
+ * cache emptied, the old segments deleted in the background. `offset` is
+ * past the log end, or, on an empty log (start == end), below it: the
+ * leader's first batch may begin before its log start. Returns 0,
+ * BK_ERANGE (any other offset), BK_EAGAIN (a cleaning job holds the
+ * segments: try again), BK_EIO (failed log), or the roll's error (nothing
+ * changed). */
+int bk_log_restart_at(struct bk_log *log, int64_t offset);
 
 /* ---- compaction (cleanup.policy=compact; compact.c) ----
  *

@@ -242,3 +242,68 @@ int bk_log_advance_start(struct bk_log *log, int64_t offset)
     }
     return 0;
 }
+
+/* Retires every segment but the active one: all of their data lies below
+ * the new log start. Not through delete_head(), which expects the bases
+ * in order: a restart backwards puts the new active segment below them. */
+static void retire_all_but_active(struct bk_log *log)
+{
+    struct segment *act = log->segs[log->nsegs - 1];
+    for (int i = 0; i < log->nsegs - 1; i++) {
+        queue_delete(log, log->segs[i]);
+    }
+    log->segs[0] = act;
+    log->nsegs = 1;
+}
+
+/* Rolls to a new, empty active segment at offset (whose base no existing
+ * segment has) and makes it the whole log. */
+static int restart_step(struct bk_log *log, int64_t offset)
+{
+    /* The roll starts its new segment at the log end: move the end first,
+     * and back if the roll fails. */
+    int64_t old_leo = log->leo;
+    log->leo = offset;
+    int rv = seg_roll(log);
+    if (rv != 0) {
+        log->leo = old_leo;
+        return rv;
+    }
+    /* Durable reports for the old offsets say nothing about the new. */
+    atomic_fetch_add(&log->gen, 1);
+    int64_t d = atomic_load(&log->durable);
+    if (d > offset) {
+        atomic_store(&log->durable, offset);
+    }
+    /* Kafka clears the whole cache: no epoch of the old log says anything
+     * about the leader's log from offset on. */
+    log->nepochs = 0;
+    queue_epochs(log);
+    log->hw = offset;
+    log->log_start = offset;
+    log->hint_offset = -1;
+    log->clean_on_disk = false;
+    retire_all_but_active(log);
+    queue_checkpoint(log, NULL, false);
+    return 0;
+}
+
+int bk_log_restart_at(struct bk_log *log, int64_t offset)
+{
+    if (atomic_load(&log->failed)) {
+        return BK_EIO;
+    }
+    if (log->cleaning != NULL) {
+        return BK_EAGAIN; /* the cleaner holds the segments */
+    }
+    if (offset > log->leo) {
+        return restart_step(log, offset);
+    }
+    if (offset < log->leo && log->log_start == log->leo && offset >= 0) {
+        /* Backwards, on an empty log: a segment based at offset may still
+         * be there (below the start), so move past every base first. */
+        int rv = restart_step(log, log->leo + 1);
+        return rv != 0 ? rv : restart_step(log, offset);
+    }
+    return BK_ERANGE;
+}

@@ -129,6 +129,9 @@ struct bk_partition {
     /* Result of the last housekeeping tick: a change is logged, a
      * repeat is not (a failed log would otherwise log every 100 ms). */
     int tick_err;
+    /* The last follower append error logged (replication/fetcher.c): the
+     * fetcher retries every 100 ms, and only a change is logged. */
+    int16_t follow_err;
     /* Replication (replica_isr.c). partition_epoch is -1 until the
      * metadata gave an assignment: such a replica is alone, as every
      * partition of a one-node broker. */

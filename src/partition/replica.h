@@ -270,6 +270,21 @@ int16_t bk_replica_append_follower(struct bk_partition *p,
  * storage error. */
 int bk_replica_truncate(struct bk_partition *p, int64_t offset);
 
+/* Kafka's follower (maybeIncrementLogStartOffset after each fetch): the
+ * log start follows the leader's, so that records removed there by
+ * DeleteRecords or retention do not come back when this replica leads.
+ * Moves no further than this replica's high watermark. Returns 0 or the
+ * log's error. */
+int bk_replica_follow_log_start(struct bk_partition *p, int64_t leader_start);
+
+/* Kafka's truncateFullyAndStartAt: the leader's log starts past this
+ * replica's end (retention removed what it lacks), so the log starts
+ * again, empty, at offset (bk_log_restart_at: past the end, or below it on
+ * an empty log), with no producer state and no snapshot. Returns 0,
+ * BK_ERANGE (another offset), BK_EAGAIN (a producer snapshot is being
+ * written, or the cleaner runs: try again), or a storage error. */
+int bk_replica_restart_at(struct bk_partition *p, int64_t offset);
+
 /* Kafka's follower truncation (KIP-101, KIP-279): leader_epoch and
  * leader_end are the leader's OffsetForLeaderEpoch answer for this
  * replica's latest epoch. When this log knows leader_epoch, it is cut to

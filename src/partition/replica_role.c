@@ -102,8 +102,9 @@ struct fbatch {
 
 /* Checks every whole batch before writing any (Kafka's follower append
  * checks structure, CRC and offsets, not the producer's rules): each must
- * be intact and start where the previous one ended, the first at the log
- * end, with epochs that never go back. A trailing partial batch (a fetch
+ * be intact and start at or after the end of the previous one, the first
+ * at or after the log end (a gap is what the leader's cleaner removed),
+ * with epochs that never go back. A trailing partial batch (a fetch
  * cut at its size limit) is left for the next fetch, as Kafka does.
  * Returns the count of whole batches in *n. */
 static int16_t check_follower_batches(struct bk_partition *p,
@@ -129,7 +130,7 @@ static int16_t check_follower_batches(struct bk_partition *p,
                               &h) != 0) {
             return BK_KERR_CORRUPT_MESSAGE;
         }
-        if (h.base_offset != next) {
+        if (h.base_offset < next) {
             return BK_KERR_OFFSET_OUT_OF_RANGE;
         }
         if (h.leader_epoch < epoch) {
@@ -164,6 +165,35 @@ static int16_t append_one(struct bk_partition *p, struct fbatch *b)
     return BK_KERR_NONE;
 }
 
+/* Kafka's Partition.appendRecordsToFollowerOrFutureReplica: on an empty
+ * log (just restarted at the leader's log start, which DeleteRecords may
+ * have put inside a batch) the leader's first batch may begin below the
+ * log end while covering it: the log starts again at that batch. */
+static int16_t restart_below(struct bk_partition *p,
+                             const uint8_t *batches,
+                             size_t len)
+{
+    int64_t end = bk_log_end_offset(p->log);
+    if (len < BK_BATCH_HEADER_SIZE || bk_log_start_offset(p->log) != end) {
+        return BK_KERR_NONE;
+    }
+    struct bk_batch_hdr h;
+    bk_batch_hdr_decode(batches, &h);
+    if (h.base_offset >= end || h.base_offset < 0 ||
+        h.base_offset + h.last_offset_delta < end) {
+        return BK_KERR_NONE; /* the checks that follow judge it */
+    }
+    int rv = bk_replica_restart_at(p, h.base_offset);
+    if (rv != 0) {
+        return bk_replica_append_error(rv);
+    }
+    bk_diag_info("partition",
+                 "topic=%s partition=%d offset=%lld msg=\"the leader's first "
+                 "batch begins below the log start: starting again there\"",
+                 p->topic, p->index, (long long)h.base_offset);
+    return BK_KERR_NONE;
+}
+
 int16_t bk_replica_append_follower(struct bk_partition *p,
                                    uint8_t *batches,
                                    size_t len,
@@ -173,8 +203,11 @@ int16_t bk_replica_append_follower(struct bk_partition *p,
     if (p->role != BK_REPLICA_FOLLOWER) {
         return BK_KERR_NOT_LEADER_OR_FOLLOWER;
     }
+    int16_t err = restart_below(p, batches, len);
     size_t n = 0;
-    int16_t err = check_follower_batches(p, batches, len, &n);
+    if (err == BK_KERR_NONE) {
+        err = check_follower_batches(p, batches, len, &n);
+    }
     size_t pos = 0;
     for (size_t i = 0; err == BK_KERR_NONE && i < n; i++) {
         struct fbatch b = { .at = batches + pos };
@@ -283,6 +316,38 @@ int bk_replica_truncate(struct bk_partition *p, int64_t offset)
     bk_replica_advance_hw(p);
     bk_part_wake(p);
     return rv;
+}
+
+int bk_replica_follow_log_start(struct bk_partition *p, int64_t leader_start)
+{
+    bk_owner_check(&p->owner);
+    int64_t hw = bk_log_hw(p->log);
+    int64_t target = leader_start < hw ? leader_start : hw;
+    if (p->role != BK_REPLICA_FOLLOWER ||
+        target <= bk_log_start_offset(p->log)) {
+        return 0;
+    }
+    return bk_log_advance_start(p->log, target);
+}
+
+int bk_replica_restart_at(struct bk_partition *p, int64_t offset)
+{
+    bk_owner_check(&p->owner);
+    if (p->snapshot_running) {
+        return BK_EAGAIN; /* it would land after the restart */
+    }
+    int rv = bk_log_restart_at(p->log, offset);
+    if (rv != 0) {
+        return rv;
+    }
+    /* Kafka's producerStateManager.truncateFullyAndStartAt: the snapshot
+     * and the state describe batches that are gone. */
+    p->snap_offset = -1;
+    rv = drop_stale_snapshot(p);
+    int rb = rebuild_producers(p);
+    bk_replica_advance_hw(p);
+    bk_part_wake(p);
+    return rv != 0 ? rv : rb;
 }
 
 /* Kafka's follower rule (AbstractFetcherThread's truncation state, with

@@ -286,7 +286,7 @@ static void kick(struct bk_repl_fetcher *f)
 /* Kafka's follower on OFFSET_OUT_OF_RANGE (fetchOffsetAndTruncate): a
  * leader behind this log (after an unclean election) is followed by
  * cutting back to what it has committed; a leader whose log starts past
- * this one's end cannot be caught up from here. */
+ * this one's end is followed by starting again, empty, at its start. */
 static void out_of_range(struct bk_repl_fetcher *f,
                          struct bk_partition *p,
                          int64_t leader_hw,
@@ -294,12 +294,20 @@ static void out_of_range(struct bk_repl_fetcher *f,
 {
     int64_t end = bk_replica_log_end(p);
     if (leader_start > end) {
-        bk_diag_warn("replication",
-                     "topic=%s partition=%d leader=%d log_end=%lld "
-                     "leader_log_start=%lld msg=\"the leader's log starts "
-                     "past this replica's end\"",
-                     p->topic, p->index, f->leader, (long long)end,
-                     (long long)leader_start);
+        int rv = bk_replica_restart_at(p, leader_start);
+        if (rv != 0 && rv != BK_EAGAIN) {
+            bk_diag_warn("replication",
+                         "topic=%s partition=%d msg=\"restart at the "
+                         "leader's log start failed: %s\"",
+                         p->topic, p->index, bk_strerror(rv));
+        } else if (rv == 0) {
+            bk_diag_info("replication",
+                         "topic=%s partition=%d leader=%d log_end=%lld "
+                         "leader_log_start=%lld msg=\"the leader's log starts "
+                         "past this replica's end: starting again there\"",
+                         p->topic, p->index, f->leader, (long long)end,
+                         (long long)leader_start);
+        }
         return;
     }
     if (leader_hw >= 0 && leader_hw < end) {
@@ -344,12 +352,27 @@ static bool take_partition(
     int16_t err = bk_replica_append_follower(
         p, (uint8_t *)pd->records.ptr,
         pd->records.len > 0 ? (size_t)pd->records.len : 0, pd->high_watermark);
-    if (err != BK_KERR_NONE) {
+    if (err != BK_KERR_NONE && err != p->follow_err) {
         bk_diag_warn("replication",
                      "topic=%s partition=%d leader=%d msg=\"follower append "
                      "failed: %s\"",
                      p->topic, p->index, f->leader, bk_kerr_name(err));
+    } else if (err == BK_KERR_NONE && p->follow_err != BK_KERR_NONE) {
+        bk_diag_info("replication",
+                     "topic=%s partition=%d leader=%d msg=\"follower append "
+                     "works again\"",
+                     p->topic, p->index, f->leader);
+    }
+    p->follow_err = err;
+    if (err != BK_KERR_NONE) {
         return false;
+    }
+    int rv = bk_replica_follow_log_start(p, pd->log_start_offset);
+    if (rv != 0) {
+        bk_diag_warn("replication",
+                     "topic=%s partition=%d msg=\"following the leader's log "
+                     "start failed: %s\"",
+                     p->topic, p->index, bk_strerror(rv));
     }
     return true;
 }

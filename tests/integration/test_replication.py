@@ -371,3 +371,74 @@ def test_the_checker_sees_loss_after_an_unclean_election():
         wait_for("replicas identical", lambda: len({
             replica_log(c, i, 0, topic) for i in (leader, follower)}) == 1,
             30)
+
+
+def delete_records_v0(port, topic, partition, offset):
+    """DeleteRecords v0 for one partition: (low watermark, error)."""
+    body = struct.pack(">i", 1) + struct.pack(">h", len(topic))
+    body += topic.encode() + struct.pack(">iiqi", 1, partition, offset, 10000)
+    with connect(port, 15) as s:
+        s.sendall(request(21, 0, 31, body))
+        r = Reader(recv_frame(s), 4)
+    r.take(">i")  # throttle
+    assert r.take(">i") == 1
+    r.string()
+    assert r.take(">i") == 1
+    r.take(">i")
+    return r.take(">q"), r.take(">h")
+
+
+def test_a_follower_behind_the_leaders_log_start_starts_again_there():
+    """Kafka's truncateFullyAndStartAt: a follower that was away while the
+    leader's log start moved past its end (DeleteRecords here; retention
+    does the same) cannot fetch what it lacks. It starts again, empty, at
+    the leader's log start, catches up, and rejoins the ISR, so acks=all
+    with min.insync.replicas 2 works again. Four nodes, so that the quorum
+    survives the paused follower."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+    topic = "restarted"
+    with Cluster(4) as c:
+        leader, follower = 4, 3
+        admin = AdminClient({"bootstrap.servers": c.addr(1)})
+        admin.create_topics([NewTopic(
+            topic, num_partitions=1, replication_factor=-1,
+            replica_assignment=[[leader, follower]])])[topic].result(20)
+        wait_for("both in sync", lambda: partitions(c.port(1), topic).get(
+            0, (0, 0, []))[2] == [leader, follower], 10)
+        prod = Producer({"bootstrap.servers": c.addr(leader), "acks": "all"})
+        for i in range(50):
+            prod.produce(topic, b"before-%03d" % i, partition=0)
+        assert prod.flush(20) == 0
+        os.kill(c.pid(follower), signal.SIGSTOP)
+        try:
+            wait_for("the follower out of the ISR", lambda: partitions(
+                c.port(leader), topic).get(0, (0, 0, []))[2] == [leader], 20)
+            for i in range(100):
+                prod.produce(topic, b"after-%03d" % i, partition=0)
+            assert prod.flush(20) == 0
+            # Straight to the leader: a client could pick the paused node
+            # for its metadata and wait on it.
+            assert delete_records_v0(c.port(leader), topic, 0, 120) == \
+                (120, 0)
+        finally:
+            os.kill(c.pid(follower), signal.SIGCONT)
+        wait_for("the follower back in the ISR", lambda: partitions(
+            c.port(1), topic).get(0, (0, 0, []))[2] == [leader, follower],
+            30)
+        assert "starting again there" in c.log(follower)
+        # Its log now starts where the leader's does: the old segments go,
+        # and the records the leader deleted do not come back.
+        d = os.path.join(c.node_dir(follower), "data", "%s-0" % topic)
+        wait_for("the old segments deleted", lambda: min(
+            n for n in os.listdir(d) if n.endswith(".log")) >
+            "%020d.log" % 49, 10)
+        c.kill(leader)
+        wait_for("the follower leads", lambda: leader_of(
+            c, 0, 1, topic) == follower, 30)
+        data = wait_for("a consumer served by the new leader", lambda: (
+            lambda r: r if r.returncode == 0 else None)(run_brokerctl(
+                c.addr(follower), "consume", topic, "-p", "0", "-o",
+                "beginning", "-c", "30", "-f", "%o %v\\n")), 20)
+        lines = data.stdout.splitlines()
+        assert lines[0] == "120 after-070", lines[:3]
+        assert lines[-1] == "149 after-099", lines[-3:]

@@ -641,16 +641,89 @@ static void test_follower_append(void **state)
     struct fx *f = *state;
     size_t n = test_batch_build(f->buf, sizeof f->buf, 3, 1, 0, 5, 0);
     bk_batch_set_leader_epoch(f->buf, 4);
-    bk_batch_set_base_offset(f->buf, 1);
-    struct bk_log_append_result r;
-    assert_int_equal(
-        bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r),
-        BK_EINVAL);
     bk_batch_set_base_offset(f->buf, 0);
+    struct bk_log_append_result r;
     assert_int_equal(
         bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r), 0);
     assert_int_equal(r.last_offset, 2);
     assert_int_equal(bk_log_latest_epoch(f->log), 4);
+    /* Behind the log end: refused. */
+    bk_batch_set_base_offset(f->buf, 2);
+    assert_int_equal(
+        bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r),
+        BK_EINVAL);
+    /* A gap (batches the leader's cleaner removed): kept as it is. */
+    bk_batch_set_base_offset(f->buf, 10);
+    assert_int_equal(
+        bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r), 0);
+    assert_int_equal(r.base_offset, 10);
+    assert_int_equal(bk_log_end_offset(f->log), 13);
+    struct bk_log_read_result res;
+    assert_int_equal(bk_log_read(f->log, 5, 1 << 20, INT64_MAX, &res), 0);
+    assert_int_equal(res.count, 1);
+    bk_log_read_release(&res);
+}
+
+/* A follower left behind the leader's log start starts again there
+ * (Kafka's truncateFullyAndStartAt): empty, no epochs, the old segments
+ * gone, appends at the new offset work, and all of it survives both kinds
+ * of restart. */
+static void test_restart_at(void **state)
+{
+    struct fx *f = *state;
+    srand(f->seed + 9);
+    append_random(f, 60);
+    assert_int_equal(bk_log_assign_epoch(f->log, 3), 0);
+    int64_t end = bk_log_end_offset(f->log);
+    assert_int_equal(bk_log_restart_at(f->log, end), BK_ERANGE);
+    int64_t at = end + 1000;
+    assert_int_equal(bk_log_restart_at(f->log, at), 0);
+    assert_int_equal(bk_log_start_offset(f->log), at);
+    assert_int_equal(bk_log_end_offset(f->log), at);
+    assert_int_equal(bk_log_hw(f->log), at);
+    assert_int_equal(bk_log_latest_epoch(f->log), -1);
+    assert_int_equal(bk_log_segment_count(f->log), 1);
+    struct bk_log_read_result res;
+    assert_int_equal(bk_log_read(f->log, at - 1, 10, INT64_MAX, &res),
+                     BK_ERANGE);
+    size_t n = test_batch_build(f->buf, sizeof f->buf, 3, 1, 0, 5, 0);
+    bk_batch_set_leader_epoch(f->buf, 7);
+    bk_batch_set_base_offset(f->buf, at);
+    struct bk_log_append_result r;
+    assert_int_equal(
+        bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r), 0);
+    assert_int_equal(r.base_offset, at);
+    assert_int_equal(bk_log_latest_epoch(f->log), 7);
+    bk_syncer_run_once(f->sy);
+    assert_int_equal(fake_disk_size(f->disk, DIR "/00000000000000000000.log"),
+                     -1);
+    restart(f, true);
+    assert_int_equal(bk_log_start_offset(f->log), at);
+    assert_int_equal(bk_log_end_offset(f->log), at + 3);
+    restart(f, false);
+    assert_int_equal(bk_log_start_offset(f->log), at);
+    assert_int_equal(bk_log_end_offset(f->log), at + 3);
+    assert_int_equal(bk_log_latest_epoch(f->log), 7);
+    assert_int_equal(bk_log_read(f->log, at, 1 << 20, INT64_MAX, &res), 0);
+    assert_int_equal(res.count, 1);
+    bk_log_read_release(&res);
+    /* Backwards only on an empty log: once every record is deleted, the
+     * log may start again at the segment's own base. */
+    assert_int_equal(bk_log_restart_at(f->log, at), BK_ERANGE);
+    bk_log_set_hw(f->log, at + 3);
+    assert_int_equal(bk_log_advance_start(f->log, at + 3), 0);
+    assert_int_equal(bk_log_restart_at(f->log, at), 0);
+    assert_int_equal(bk_log_start_offset(f->log), at);
+    assert_int_equal(bk_log_end_offset(f->log), at);
+    assert_int_equal(bk_log_segment_count(f->log), 1);
+    assert_int_equal(bk_log_segment_base(f->log, 0), at);
+    bk_batch_set_base_offset(f->buf, at);
+    assert_int_equal(
+        bk_log_append(f->log, f->buf, n, -1, BK_LOG_APPEND_FOLLOWER, &r), 0);
+    bk_syncer_run_once(f->sy);
+    restart(f, false);
+    assert_int_equal(bk_log_start_offset(f->log), at);
+    assert_int_equal(bk_log_end_offset(f->log), at + 3);
 }
 
 static void test_log_append_time(void **state)
@@ -998,6 +1071,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assign_epoch_at_log_end, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_follower_append, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_log_append_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_batches_rejected, setup,
                                         teardown),
