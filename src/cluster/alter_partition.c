@@ -165,6 +165,7 @@ static void one_topic(struct ap_work *w,
             id = named->id;
         }
         missing = BK_MD_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+        t->topic_id = id; /* not encoded below v2; the check after apply */
     }
     bool known = bk_md_image_topic_by_id(img, &id) != NULL;
     for (int32_t k = 0; k < t->partitions_count; k++) {
@@ -191,12 +192,51 @@ static void finish(struct ap_work *w, int16_t top_error)
     cb(data, 0);
 }
 
+/* Whether the image holds what the answer says: the partition epoch and
+ * the ISR. */
+static bool holds(const struct bk_md_image *img,
+                  const struct bk_uuid *id,
+                  const resp_part *out)
+{
+    const struct bk_md_topic *t = bk_md_image_topic_by_id(img, id);
+    const struct bk_md_partition *mp =
+        t != NULL ? bk_md_topic_partition(t, out->partition_index) : NULL;
+    if (mp == NULL || mp->partition_epoch != out->partition_epoch ||
+        mp->n_isr != out->isr_count) {
+        return false;
+    }
+    return memcmp(mp->isr, out->isr, sizeof(int32_t) * (size_t)mp->n_isr) == 0;
+}
+
+/* The image skips a partition record that does not advance the partition
+ * epoch: a change decided on the same image as this one (an election, a
+ * reassignment step) committed first. The leader must then not take this
+ * answer's ISR as committed: INVALID_UPDATE_VERSION sends it to the
+ * metadata, which has the state that won. */
+static void check_applied(struct ap_work *w)
+{
+    struct bk_md_image *img = bk_md_image_acquire(w->md);
+    for (int32_t i = 0; i < w->resp->topics_count; i++) {
+        struct bk_msg_alter_partition_response_topic_data *t =
+            &w->resp->topics[i];
+        for (int32_t k = 0; k < t->partitions_count; k++) {
+            resp_part *out = &t->partitions[k];
+            if (out->error_code == 0 && !holds(img, &t->topic_id, out)) {
+                out->error_code = BK_MD_KERR_INVALID_UPDATE_VERSION;
+                out->isr_count = 0;
+            }
+        }
+    }
+    bk_md_image_release(img);
+}
+
 static void applied(void *data, int status)
 {
     struct ap_work *w = data;
     switch (status) {
         case 0:
         case BK_ESTATE: /* a topic deleted meanwhile: its record skipped */
+            check_applied(w);
             finish(w, 0);
             return;
         case BK_ENOTLEADER:

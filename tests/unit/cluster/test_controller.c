@@ -973,6 +973,45 @@ static void test_alter_partition(void **state)
     assert_int_equal(resp.topics[0].partitions[0].partition_epoch, 0);
     assert_int_equal(resp.topics[0].partitions[0].isr_count, 0);
 
+    /* A change decided on the same image commits first (as an election
+     * would): the image skips this request's record, and the answer must
+     * not claim its ISR (INVALID_UPDATE_VERSION sends the leader to the
+     * metadata). Queued before the request, so that the controller
+     * validates the request before the competing entry is applied. */
+    static const int32_t won[] = { 1, 2 };
+    struct bk_md_rec rival = { .type = BK_MD_REC_PARTITION };
+    rival.u.partition = (struct bk_md_partition_rec){
+        .topic_id = res.topic_id,
+        .partition = 0,
+        .n_replicas = 3,
+        .replicas = reps,
+        .n_isr = 2,
+        .isr = won,
+        .leader = 1,
+        .leader_epoch = 0,
+        .partition_epoch = 2,
+    };
+    struct ap_wait rw = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                          false };
+    pd.partition_epoch = 1;
+    pd.new_isr_with_epochs_count = 2;
+    isr[1] = isr[2]; /* {1, 3}: 2 leaves */
+    assert_int_equal(bk_md_propose(md, &rival, 1, ap_cb, &rw), 0);
+    send_alter(md, &req, &arena, &resp);
+    assert_int_equal(resp.error_code, 0);
+    assert_int_equal(resp.topics[0].partitions[0].error_code, 95);
+    assert_int_equal(resp.topics[0].partitions[0].isr_count, 0);
+    pthread_mutex_lock(&rw.lock);
+    while (!rw.done) {
+        pthread_cond_wait(&rw.cond, &rw.lock);
+    }
+    pthread_mutex_unlock(&rw.lock);
+    img = bk_md_image_acquire(md);
+    p = bk_md_topic_partition(bk_md_image_topic_by_id(img, &res.topic_id), 0);
+    assert_int_equal(p->partition_epoch, 2);
+    assert_memory_equal(p->isr, won, sizeof(won));
+    bk_md_image_release(img);
+
     req.broker_epoch = epochs[1] + 1000;
     send_alter(md, &req, &arena, &resp);
     assert_int_equal(resp.error_code, 77);
