@@ -278,39 +278,53 @@ static int retire_dir(struct bk_part_table *t,
 
 /* Reads the topic id from <dir>/partition.metadata (Kafka's format:
  * "version: 0" and "topic_id: <uuid>" lines). Returns 0 and fills out, or
- * BK_ENOENT when there is no such file. */
-static int read_dir_topic_id(const char *dir, char out[32])
+ * BK_ENOENT when there is no such file or it holds no id: a file cut short
+ * by a power loss names no topic, and must not get the directory retired
+ * as another topic's. */
+static int read_dir_topic_id(const struct bk_disk *d,
+                             const char *dir,
+                             char out[32])
 {
-    char path[4200];
+    char path[4200], text[256];
     snprintf(path, sizeof(path), "%.4096s/partition.metadata", dir);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    ssize_t n = bk_disk_read_small(d, path, text, sizeof(text) - 1);
+    if (n < 0) {
         return BK_ENOENT;
     }
-    char line[128];
-    out[0] = '\0';
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (strncmp(line, "topic_id: ", 10) == 0) {
-            snprintf(out, 32, "%.31s", line + 10);
-            out[strcspn(out, "\r\n")] = '\0';
-        }
+    text[n] = '\0';
+    const char *at = strstr(text, "topic_id: ");
+    if (at == NULL) {
+        return BK_ENOENT;
     }
-    (void)fclose(f); /* read only */
+    at += 10;
+    size_t len = strcspn(at, "\r\n");
+    if (len != 22 || at[len] == '\0') {
+        return BK_ENOENT; /* cut short: no whole line */
+    }
+    snprintf(out, 32, "%.22s", at);
     return 0;
 }
 
-/* Writes partition.metadata so that a later topic with the same name can
- * tell this directory is not its own. Not synced: it is only consulted when
- * a topic is deleted and re-created, and a lost file is rewritten. */
-static void write_dir_topic_id(const char *dir, const struct bk_uuid *id)
+/* Writes partition.metadata, once, so that a later topic with the same
+ * name can tell this directory is not its own. Durably and atomically
+ * (bk_disk_write_atomic): Kafka's PartitionMetadataFile is flushed too,
+ * and a file truncated by a power loss must not look like another
+ * topic's. A failure is logged; the next open writes it again. */
+static void write_dir_topic_id(const struct bk_disk *d,
+                               const char *dir,
+                               const struct bk_uuid *id)
 {
-    char path[4200], text[23];
+    char path[4200], text[64], mine[23], stored[32];
+    uuid_text(id, mine);
+    if (read_dir_topic_id(d, dir, stored) == 0 && strcmp(stored, mine) == 0) {
+        return;
+    }
     snprintf(path, sizeof(path), "%.4096s/partition.metadata", dir);
-    uuid_text(id, text);
-    FILE *f = fopen(path, "w");
-    if (f != NULL) {
-        fprintf(f, "version: 0\ntopic_id: %s\n", text);
-        (void)fclose(f); /* best effort, as above */
+    int n = snprintf(text, sizeof(text), "version: 0\ntopic_id: %s\n", mine);
+    int rv = bk_disk_write_atomic(d, dir, path, text, (size_t)n);
+    if (rv != 0) {
+        bk_diag_warn("partition", "path=%s err=%s msg=\"write failed\"", path,
+                     bk_errname(rv));
     }
 }
 
@@ -357,7 +371,8 @@ int bk_part_get(struct bk_part_table *t,
          * another topic id: move it away rather than serve its records. */
         char stored[32], mine[23];
         uuid_text(&topic->id, mine);
-        if (read_dir_topic_id(dir, stored) == 0 && strcmp(stored, mine) != 0) {
+        if (read_dir_topic_id(t->st->disk, dir, stored) == 0 &&
+            strcmp(stored, mine) != 0) {
             bk_diag_info("partition",
                          "dir=%s topic_id=%s msg=\"retiring the directory of "
                          "a deleted topic\"",
@@ -375,7 +390,7 @@ int bk_part_get(struct bk_part_table *t,
                                    t->st->fc, t->st->syncer, t->st->was_clean,
                                    &p->log, errmsg);
         if (rv == 0) {
-            write_dir_topic_id(dir, &topic->id);
+            write_dir_topic_id(t->st->disk, dir, &topic->id);
             /* Internal topics (__consumer_offsets) may write into the
              * reserve: that is what it is kept for. */
             if (strncmp(topic->name, "__", 2) != 0) {
