@@ -26,8 +26,9 @@ class Cluster:
     (and kills what is left if that fails)."""
 
     def __init__(self, n=3, election_ms=ELECTION_MS, session_ms=SESSION_MS,
-                 heartbeat_ms=HEARTBEAT_MS, shards=1, extra=()):
+                 heartbeat_ms=HEARTBEAT_MS, shards=1, extra=(), env=None):
         self.n = n
+        self.env = dict(env or {})  # for the brokerd processes
         self.dir = tempfile.mkdtemp(prefix="brokerd-cluster-")
         self.args = ["--election-timeout-ms", str(election_ms),
                      "--session-timeout-ms", str(session_ms),
@@ -35,7 +36,7 @@ class Cluster:
                      "--shards", str(shards)] + list(extra)
 
     def cli(self, *args, timeout=120, check=True):
-        env = dict(os.environ, BROKERD=brokerd_path())
+        env = dict(os.environ, BROKERD=brokerd_path(), **self.env)
         res = subprocess.run([SCRIPT, "--dir", self.dir] + list(args),
                              capture_output=True, text=True, timeout=timeout,
                              env=env)
