@@ -46,8 +46,44 @@ void bk_http_group_metrics(struct bk_http *h,
 /* The process_* families from /proc/self (RSS, CPU, open fds, start). */
 void bk_http_proc_metrics(struct bk_prom *p);
 
+/* A request's query string arguments: value of key, or NULL. */
+struct bk_http_args {
+    const char *(*get)(void *data, const char *key);
+    void *data;
+};
+
 /* GET /v1/...: path is what follows "/v1". Unknown: 404. */
-void bk_http_v1(struct bk_http *h, const char *path, struct bk_http_page *page);
+void bk_http_v1(struct bk_http *h,
+                const char *path,
+                const struct bk_http_args *args,
+                struct bk_http_page *page);
+
+/* GET /v1/topics/{name}/partitions/{p}/records (records.c): rest is what
+ * follows the topic name ("/partitions/..."). */
+void bk_http_records(struct bk_http *h,
+                     const char *topic,
+                     size_t topic_len,
+                     const char *rest,
+                     const struct bk_http_args *args,
+                     struct bk_http_page *page);
+
+/* Serialises doc (taken) into page as application/json; leaves page
+ * untouched (the caller answers 500) when that fails. */
+struct json_t;
+void bk_http_send_json(struct bk_http_page *page, struct json_t *doc);
+
+/* The console's assets, compiled in (embed.cmake). */
+struct bk_http_asset {
+    const char *path; /* "/console/app.js" */
+    const unsigned char *data;
+    size_t len;
+};
+extern const struct bk_http_asset bk_http_assets[];
+extern const size_t bk_http_n_assets;
+
+/* GET / and /console/...: the web console's assets (console.c); false
+ * when url names none. */
+bool bk_http_console(const char *url, struct bk_http_page *page);
 
 /* ---- asking the shards ------------------------------------------------ */
 
@@ -70,6 +106,20 @@ int bk_http_poll_shards(struct bk_shards *shards,
                         size_t slot_size,
                         unsigned timeout_ms,
                         struct bk_http_poll **out);
+/* The same with a question: fn_arg gets arg (borrowed: it must outlive
+ * the poll, so keep it in the slots' owner or give it static storage;
+ * the waiter's stack is fine only because an abandoned poll never calls
+ * fn). */
+typedef void (*bk_http_shard_arg_fn)(struct bk_shard *shard,
+                                     void *slot,
+                                     const void *arg);
+int bk_http_poll_shards_arg(struct bk_shards *shards,
+                            bk_http_shard_arg_fn fn,
+                            const void *arg,
+                            void (*slot_free)(void *slot),
+                            size_t slot_size,
+                            unsigned timeout_ms,
+                            struct bk_http_poll **out);
 void *bk_http_poll_slot(struct bk_http_poll *p, unsigned shard);
 unsigned bk_http_poll_count(const struct bk_http_poll *p);
 void bk_http_poll_free(struct bk_http_poll *p);

@@ -27,6 +27,8 @@ struct bk_http_poll {
     unsigned pending; /* shards that have not answered */
     bool abandoned;   /* the waiter left: answer nothing */
     bk_http_shard_fn fn;
+    bk_http_shard_arg_fn afn; /* instead of fn, with arg */
+    const void *arg;
     void (*slot_free)(void *slot);
     unsigned n;
     size_t slot_size;
@@ -56,7 +58,12 @@ static void answer_fn(struct bk_shard *shard, struct bk_shard_msg *m)
     struct bk_http_poll *p = pm->poll;
     pthread_mutex_lock(&p->mu);
     if (!p->abandoned) {
-        p->fn(shard, p->slots + (size_t)shard->id * p->slot_size);
+        void *slot = p->slots + (size_t)shard->id * p->slot_size;
+        if (p->afn != NULL) {
+            p->afn(shard, slot, p->arg);
+        } else {
+            p->fn(shard, slot);
+        }
         p->pending--;
         pthread_cond_signal(&p->cv);
     }
@@ -96,18 +103,12 @@ static struct bk_http_poll *poll_new(unsigned n,
     return p;
 }
 
-int bk_http_poll_shards(struct bk_shards *shards,
-                        bk_http_shard_fn fn,
-                        void (*slot_free)(void *slot),
-                        size_t slot_size,
-                        unsigned timeout_ms,
-                        struct bk_http_poll **out)
+/* Posts p to every shard and waits for the answers. */
+static int run_poll(struct bk_shards *shards,
+                    struct bk_http_poll *p,
+                    unsigned timeout_ms,
+                    struct bk_http_poll **out)
 {
-    *out = NULL;
-    struct bk_http_poll *p = poll_new(shards->n, fn, slot_free, slot_size);
-    if (p == NULL) {
-        return BK_ENOMEM;
-    }
     for (unsigned i = 0; i < p->n; i++) {
         p->msgs[i].msg.fn = answer_fn;
         p->msgs[i].poll = p;
@@ -135,6 +136,39 @@ int bk_http_poll_shards(struct bk_shards *shards,
     }
     *out = p;
     return 0;
+}
+
+int bk_http_poll_shards(struct bk_shards *shards,
+                        bk_http_shard_fn fn,
+                        void (*slot_free)(void *slot),
+                        size_t slot_size,
+                        unsigned timeout_ms,
+                        struct bk_http_poll **out)
+{
+    *out = NULL;
+    struct bk_http_poll *p = poll_new(shards->n, fn, slot_free, slot_size);
+    if (p == NULL) {
+        return BK_ENOMEM;
+    }
+    return run_poll(shards, p, timeout_ms, out);
+}
+
+int bk_http_poll_shards_arg(struct bk_shards *shards,
+                            bk_http_shard_arg_fn fn,
+                            const void *arg,
+                            void (*slot_free)(void *slot),
+                            size_t slot_size,
+                            unsigned timeout_ms,
+                            struct bk_http_poll **out)
+{
+    *out = NULL;
+    struct bk_http_poll *p = poll_new(shards->n, NULL, slot_free, slot_size);
+    if (p == NULL) {
+        return BK_ENOMEM;
+    }
+    p->afn = fn;
+    p->arg = arg;
+    return run_poll(shards, p, timeout_ms, out);
 }
 
 void *bk_http_poll_slot(struct bk_http_poll *p, unsigned shard)

@@ -38,8 +38,20 @@ void bk_http_text(struct bk_http_page *page, unsigned status, const char *txt)
     }
 }
 
-static void route(struct bk_http *h, const char *url, struct bk_http_page *pg)
+static const char *query_arg(void *data, const char *key)
 {
+    return MHD_lookup_connection_value(data, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static void route(struct bk_http *h,
+                  struct MHD_Connection *conn,
+                  const char *url,
+                  struct bk_http_page *pg)
+{
+    struct bk_http_args args = { query_arg, conn };
+    if (bk_http_console(url, pg)) {
+        return;
+    }
     if (strcmp(url, "/health") == 0) {
         bk_http_health(h, pg);
     } else if (strcmp(url, "/ready") == 0) {
@@ -47,7 +59,7 @@ static void route(struct bk_http *h, const char *url, struct bk_http_page *pg)
     } else if (strcmp(url, "/metrics") == 0) {
         bk_http_metrics(h, pg);
     } else if (strncmp(url, "/v1/", 4) == 0) {
-        bk_http_v1(h, url + 3, pg);
+        bk_http_v1(h, url + 3, &args, pg);
     } else {
         bk_http_text(pg, MHD_HTTP_NOT_FOUND, "not found\n");
     }
@@ -96,7 +108,7 @@ static enum MHD_Result on_request(void *cls,
                      "method not allowed: the admin API is read-only\n");
         return send_page(conn, &pg, true);
     }
-    route(h, url, &pg);
+    route(h, conn, url, &pg);
     if (pg.body == NULL && pg.status != MHD_HTTP_NOT_FOUND) {
         bk_http_text(&pg, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     }

@@ -8,7 +8,10 @@
  *   /v1/topics           topics with partition count and replication
  *   /v1/topics/{name}    one topic: partitions (leader, replicas, ISR),
  *                        explicit configs
- *   /v1/groups           groups loaded by this node's coordinators */
+ *   /v1/groups           groups loaded by this node's coordinators
+ *   /v1/groups/{id}      one group: members and their assignments
+ *   /v1/topics/{name}/partitions/{p}/records?offset=|timestamp=&limit=
+ *                        records of one partition (records.c) */
 #include <jansson.h>
 #include <microhttpd.h>
 #include <string.h>
@@ -157,6 +160,141 @@ static void groups_fn(struct bk_shard *shard, void *slot)
     }
 }
 
+/* Kafka's ConsumerProtocol assignment (version, [topic, [partition]],
+ * user data) as [{"topic", "partition"}]; empty when it does not parse. */
+static json_t *classic_assignment(const uint8_t *b, size_t len)
+{
+    json_t *a = json_array();
+    size_t pos = 2;
+    if (a == NULL || len < 6) {
+        return a;
+    }
+    uint32_t nt = ((uint32_t)b[2] << 24) | ((uint32_t)b[3] << 16) |
+                  ((uint32_t)b[4] << 8) | b[5];
+    pos = 6;
+    for (uint32_t t = 0; t < nt && pos + 2 <= len; t++) {
+        size_t sl = ((size_t)b[pos] << 8) | b[pos + 1];
+        if (pos + 2 + sl + 4 > len) {
+            break;
+        }
+        const char *name = (const char *)b + pos + 2;
+        pos += 2 + sl;
+        uint32_t np = ((uint32_t)b[pos] << 24) | ((uint32_t)b[pos + 1] << 16) |
+                      ((uint32_t)b[pos + 2] << 8) | b[pos + 3];
+        pos += 4;
+        for (uint32_t k = 0; k < np && pos + 4 <= len; k++, pos += 4) {
+            int32_t part = (int32_t)(((uint32_t)b[pos] << 24) |
+                                     ((uint32_t)b[pos + 1] << 16) |
+                                     ((uint32_t)b[pos + 2] << 8) | b[pos + 3]);
+            json_array_append_new(a, json_pack("{s:s%, s:i}", "topic", name, sl,
+                                               "partition", (int)part));
+        }
+    }
+    return a;
+}
+
+static json_t *consumer_assignment(const struct bk_cgroup_set *set)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < set->n; i++) {
+        char id[23];
+        uuid_text(&set->v[i].topic_id, id);
+        json_array_append_new(
+            a, json_pack("{s:s, s:i}", "topic_id", id, "partition",
+                         (int)set->v[i].partition));
+    }
+    return a;
+}
+
+/* The members of g with what each was assigned. */
+static json_t *members_of(const struct bk_group *g)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a != NULL && i < g->nmembers; i++) {
+        const struct bk_group_member *m = g->members[i];
+        json_array_append_new(
+            a, json_pack("{s:s, s:s?, s:s?, s:s, s:o}", "member_id", m->id,
+                         "client_id", m->client_id, "client_host",
+                         m->client_host, "protocol", "classic", "assignment",
+                         classic_assignment(m->assignment, m->assignment_len)));
+    }
+    const struct bk_cgroup *cg = g->consumer;
+    for (size_t i = 0; a != NULL && cg != NULL && i < cg->nmembers; i++) {
+        const struct bk_cmember *m = cg->members[i];
+        if (m->classic) {
+            continue; /* listed above with the classic members */
+        }
+        json_array_append_new(
+            a, json_pack("{s:s, s:s?, s:s?, s:s, s:o}", "member_id", m->id,
+                         "client_id", m->client_id, "client_host",
+                         m->client_host, "protocol", "consumer", "assignment",
+                         consumer_assignment(&m->assigned)));
+    }
+    return a;
+}
+
+struct group_slot {
+    json_t *group; /* owned; NULL: not on this shard */
+};
+
+/* On a shard: the group named by arg (a NUL-terminated id), if loaded. */
+static void group_fn(struct bk_shard *shard, void *slot, const void *arg)
+{
+    struct group_slot *gs = slot;
+    const char *want = arg;
+    struct bk_api_shard *sh = shard->app;
+    if (sh == NULL || sh->gcoord == NULL || bk_coord_group_closed(sh->gcoord)) {
+        return;
+    }
+    struct bk_group_registry *r = bk_coord_group_registry(sh->gcoord);
+    for (const struct bk_group *g = r->groups; g != NULL; g = g->next) {
+        if (g->state == BK_GROUP_DEAD || g->id_len != strlen(want) ||
+            memcmp(g->id, want, g->id_len) != 0) {
+            continue;
+        }
+        const char *state = g->consumer != NULL ? bk_cgroup_state(g)
+                                                : bk_group_state_name(g->state);
+        gs->group = json_pack("{s:s%, s:s, s:s, s:s?, s:o}", "group_id", g->id,
+                              g->id_len, "state", state, "type",
+                              g->consumer != NULL ? "consumer" : "classic",
+                              "protocol_type", g->protocol_type, "members",
+                              members_of(g));
+        return;
+    }
+}
+
+static void group_slot_free(void *slot)
+{
+    json_decref(((struct group_slot *)slot)->group);
+}
+
+/* /v1/groups/{id}: 404 when no coordinator here has it loaded. */
+static void one_group(struct bk_http *h,
+                      const char *id,
+                      struct bk_http_page *page)
+{
+    struct bk_http_poll *poll;
+    if (bk_http_poll_shards_arg(h->src.shards, group_fn, id, group_slot_free,
+                                sizeof(struct group_slot), GROUPS_TIMEOUT_MS,
+                                &poll) != 0) {
+        bk_http_text(page, MHD_HTTP_SERVICE_UNAVAILABLE,
+                     "a shard did not answer in time\n");
+        return;
+    }
+    json_t *found = NULL;
+    for (unsigned i = 0; found == NULL && i < bk_http_poll_count(poll); i++) {
+        struct group_slot *gs = bk_http_poll_slot(poll, i);
+        found = json_incref(gs->group);
+    }
+    bk_http_poll_free(poll);
+    if (found == NULL) {
+        bk_http_text(page, MHD_HTTP_NOT_FOUND,
+                     "no coordinator on this broker has that group\n");
+        return;
+    }
+    bk_http_send_json(page, found);
+}
+
 static void groups_slot_free(void *slot)
 {
     json_decref(((struct groups_slot *)slot)->list);
@@ -181,8 +319,7 @@ static json_t *groups(struct bk_http *h)
     return all;
 }
 
-/* Serialises doc (taken) into page; 500 when either failed. */
-static void send_json(struct bk_http_page *page, json_t *doc)
+void bk_http_send_json(struct bk_http_page *page, json_t *doc)
 {
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
@@ -202,8 +339,23 @@ static void send_json(struct bk_http_page *page, json_t *doc)
     free(text); /* jansson's, from malloc */
 }
 
-void bk_http_v1(struct bk_http *h, const char *path, struct bk_http_page *page)
+void bk_http_v1(struct bk_http *h,
+                const char *path,
+                const struct bk_http_args *args,
+                struct bk_http_page *page)
 {
+    const char *parts = strncmp(path, "/topics/", 8) == 0
+                            ? strstr(path + 8, "/partitions/")
+                            : NULL;
+    if (parts != NULL) {
+        bk_http_records(h, path + 8, (size_t)(parts - (path + 8)), parts, args,
+                        page);
+        return;
+    }
+    if (strncmp(path, "/groups/", 8) == 0 && path[8] != '\0') {
+        one_group(h, path + 8, page);
+        return;
+    }
     if (strcmp(path, "/groups") == 0) {
         json_t *g = groups(h);
         if (g == NULL) {
@@ -211,7 +363,7 @@ void bk_http_v1(struct bk_http *h, const char *path, struct bk_http_page *page)
                          "a shard did not answer in time\n");
             return;
         }
-        send_json(page, g);
+        bk_http_send_json(page, g);
         return;
     }
     struct bk_md_image *img = bk_md_image_acquire(h->src.md);
@@ -240,7 +392,7 @@ void bk_http_v1(struct bk_http *h, const char *path, struct bk_http_page *page)
     /* Serialised before the image goes: doc borrows none of its strings
      * (jansson copies them), but keep the order obvious. */
     if (known) {
-        send_json(page, doc);
+        bk_http_send_json(page, doc);
     }
     bk_md_image_release(img);
     if (!known) {
