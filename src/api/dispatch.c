@@ -84,6 +84,10 @@ static const struct bk_handler handlers[] = {
       bk_handle_consumer_group_heartbeat },
     { BK_API_CONSUMER_GROUP_DESCRIBE, 0, 1, 0,
       bk_handle_consumer_group_describe },
+    /* Client quotas; Alter is forwarded to the active controller. */
+    { BK_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, 0,
+      bk_handle_describe_client_quotas },
+    { BK_API_ALTER_CLIENT_QUOTAS, 0, 1, 0, bk_handle_alter_client_quotas },
 };
 
 /* The controller's APIs that brokerd nodes send each other (issue 12). They
