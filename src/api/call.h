@@ -18,6 +18,13 @@ struct bk_call {
     void *request;          /* arena-owned decoded body */
     struct bk_arena *arena; /* == &req->arena */
     void *data_ptr;         /* the handler's own state (arena-owned) */
+    /* Client quotas (quota.c): the throttle time the answer carries, and
+     * a Fetch's consumer quota between its entry and its answer. */
+    int32_t quota_ms;
+    bool quota_fetch;
+    double quota_bound;
+    const char *quota_user;   /* arena-owned or borrowed from the conn */
+    const char *quota_client; /* arena-owned */
 };
 
 typedef void (*bk_handler_fn)(struct bk_call *call);

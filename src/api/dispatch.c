@@ -8,6 +8,7 @@
 
 #include "api/call.h"
 #include "api/forward.h"
+#include "api/quota.h"
 #include "common/diag.h"
 #include "metrics/metrics.h"
 
@@ -242,6 +243,8 @@ void bk_api_on_request(struct bk_req *req)
     call->req = req;
     call->ctx = ctx;
     call->arena = &req->arena;
+    call->quota_ms = 0;
+    call->quota_fetch = false;
     req->data = call;
 
     struct bk_rd rd;
@@ -318,5 +321,8 @@ void bk_api_on_request(struct bk_req *req)
         bk_fwd_request(call);
         return;
     }
+    struct bk_quota_timing qt;
+    bk_quota_request_begin(call, &qt);
     row->fn(call);
+    bk_quota_request_end(&qt); /* call may be gone: qt holds what it needs */
 }
