@@ -9,16 +9,18 @@ its oldest sample expires, so its traffic repeats with the period of the
 whole quota window (quota.window.num x quota.window.size.seconds). Over
 one whole period the rate is the quota; a 10 s measurement therefore uses
 a 10 s quota window (Kafka's default is 11 x 1 s)."""
+import re
 import struct
 import threading
 import time
+import urllib.request
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from data_util import create_topics
-from harness import Broker, api_versions, connect, recv_frame, request, \
-    run_brokerctl
+from harness import Broker, api_versions, connect, free_port, recv_frame, \
+    request, run_brokerctl
 from kafka_records import build_batch
 
 QUOTA = 256 * 1024  # bytes per second
@@ -27,9 +29,21 @@ MEASURE_S = 10.0
 
 @pytest.fixture(scope="module")
 def broker():
-    with Broker(extra={"quota.window.num": "10", "num.shards": "2"}) as b:
+    admin = free_port()
+    with Broker(extra={"quota.window.num": "10", "num.shards": "2",
+                       "admin.listeners": "http://127.0.0.1:%d" % admin}) as b:
+        b.admin_port = admin
         create_topics(b.bootstrap, {"tq": (2, None), "tc": (1, None)})
         yield b
+
+
+def throttles(b):
+    """/metrics' brokerd_quota_throttled_total by type."""
+    url = "http://127.0.0.1:%d/metrics" % b.admin_port
+    with urllib.request.urlopen(url, timeout=10) as r:
+        text = r.read().decode()
+    return {m.group(1): int(m.group(2)) for m in re.finditer(
+        r'^brokerd_quota_throttled_total\{type="(\w+)"\} (\d+)$', text, re.M)}
 
 
 def set_quota(b, *args):
@@ -168,26 +182,48 @@ def test_throttle_time_in_raw_answer_then_muted(broker):
     set_quota(broker, "--client-id", "raw-client", "producer_byte_rate=50000")
     s = connect(broker.port)
     batch = build_batch([(None, b"z" * 100000)])
-    throttles = []
+    answers = []
     for i in range(6):
         err, throttle = produce_v8_throttle(s, "tq", batch, 10 + i,
                                             "raw-client")
         assert err == 0
-        throttles.append(throttle)
+        answers.append(throttle)
     # Within the quota nothing is throttled; the answer that crosses it
     # says how long to wait, (observed - quota) / quota x window:
     # (500 kB / 9 s - 50 kB/s) / 50 kB/s x 9 s = 1 s, then 3 s.
-    assert throttles[:4] == [0, 0, 0, 0], throttles
-    assert 900 <= throttles[4] <= 1100, throttles
-    assert 2800 <= throttles[5] <= 3200, throttles
+    assert answers[:4] == [0, 0, 0, 0], answers
+    assert 900 <= answers[4] <= 1100, answers
+    assert 2800 <= answers[5] <= 3200, answers
     # The connection reads nothing until then: the next request waits.
     t0 = time.monotonic()
     _, err, _ = api_versions(s, corr=50)
     waited = time.monotonic() - t0
     assert err == 0
-    assert waited >= 0.6 * throttles[5] / 1000, (waited, throttles)
+    assert waited >= 0.6 * answers[5] / 1000, (waited, answers)
     # Another connection of another client is served at once.
     s2 = connect(broker.port)
     t0 = time.monotonic()
     api_versions(s2, corr=51)
+    assert time.monotonic() - t0 < 0.5
+    assert throttles(broker)["produce"] >= 2
+
+
+def test_request_percentage_throttles(broker):
+    # A thousandth of a percent of a shard's time: a few hundred Metadata
+    # requests are over it. The throttle mutes the connection (at most one
+    # window), which shows in /metrics; an unthrottled client is not.
+    set_quota(broker, "--client-id", "busy", "request_percentage=0.001")
+    before = throttles(broker).get("request", 0)
+    s = connect(broker.port)
+    deadline = time.monotonic() + 10
+    n = 0
+    while throttles(broker).get("request", 0) == before:
+        assert time.monotonic() < deadline, "not throttled after %d" % n
+        s.sendall(request(3, 0, 7, struct.pack(">i", 0), client_id="busy"))
+        recv_frame(s)
+        n += 1
+    s2 = connect(broker.port)
+    t0 = time.monotonic()
+    s2.sendall(request(3, 0, 8, struct.pack(">i", 0), client_id="idle"))
+    recv_frame(s2)
     assert time.monotonic() - t0 < 0.5
