@@ -14,6 +14,7 @@
 #include "common/err.h"
 #include "common/hash.h"
 #include "common/heap.h"
+#include "protocol/gen/fetch.h"
 #include "protocol/gen/produce.h"
 
 /* Kafka drops a quota sensor after an hour without use. */
@@ -402,6 +403,14 @@ static bool request_exempt(const struct bk_call *call)
         case BK_API_PRODUCE:
             return ((const struct bk_msg_produce_request *)call->request)
                        ->acks == 0;
+        case BK_API_FETCH: {
+            /* A follower's fetch (KIP-903 moved its id in v15). */
+            const struct bk_msg_fetch_request *f = call->request;
+            int32_t replica = call->hdr.api_version >= 15
+                                  ? f->replica_state.replica_id
+                                  : f->replica_id;
+            return replica >= 0;
+        }
         default:
             return false;
     }

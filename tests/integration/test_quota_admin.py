@@ -173,3 +173,25 @@ def test_kafka_configs_round_trip(broker):
     assert r.stdout.splitlines() == [
         "user=carol client-id=etl producer_byte_rate=1024 "
         "consumer_byte_rate=2048"], r.stdout
+
+
+def test_cluster_forwards_alter_and_every_broker_describes():
+    """AlterClientQuotas sent to a node that is not the active controller
+    is forwarded to it; every node then describes the quota from its own
+    image."""
+    from cluster_util import Cluster, wait_for
+    with Cluster(n=3) as c:
+        active = wait_for("an active controller", c.active_controller, 30)
+        other = next(i for i in c.ids() if i != active)
+        s = connect(c.port(other))
+        res = alter(s, [([("user", "dana")],
+                         [("consumer_byte_rate", 4096.0, False)])])
+        assert res[0][0] == 0, res
+
+        def everywhere():
+            for i in c.ids():
+                _, _, got = describe(connect(c.port(i)), [("user", 0, "dana")])
+                if got != {(("user", "dana"),): {"consumer_byte_rate": 4096.0}}:
+                    return False
+            return True
+        wait_for("the quota on every node", everywhere, 15)
