@@ -309,7 +309,7 @@ size_t bk_md_quotas_nrecords(const struct bk_md_quotas *q)
     size_t n = 0;
     for (size_t i = 0; q != NULL && i < q->n; i++) {
         for (unsigned k = 0; k < BK_MD_QK_N; k++) {
-            n += (q->v[i].has >> k) & 1u;
+            n += ((unsigned)q->v[i].has >> k) & 1u;
         }
     }
     return n;
