@@ -181,7 +181,8 @@ static struct bk_md_quotas *quotas_clone(const struct bk_md_quotas *q)
 }
 
 /* The entity of a record, names borrowed from it (NUL-terminated copies in
- * buf). Returns false for an entity apply cannot hold. */
+ * buf). Returns false for an entity apply cannot hold (an unknown or
+ * repeated type, a name with a NUL, which the controller refuses). */
 static bool rec_entity(const struct bk_md_client_quota_rec *r,
                        struct bk_md_qentity *e,
                        char *buf,
@@ -200,7 +201,8 @@ static bool rec_entity(const struct bk_md_client_quota_rec *r,
             e->dflt |= (uint8_t)(1u << t);
             continue;
         }
-        if (used + (size_t)nm.len + 1 > cap) {
+        if (used + (size_t)nm.len + 1 > cap ||
+            memchr(nm.ptr, '\0', (size_t)nm.len) != NULL) {
             return false;
         }
         memcpy(buf + used, nm.ptr, (size_t)nm.len);
@@ -387,6 +389,12 @@ int bk_md_qentity_parse(const struct bk_str *types,
         if (names[i].len < 0) {
             e->dflt |= (uint8_t)(1u << t);
             continue;
+        }
+        /* Names are kept as C strings: one with a NUL inside would
+         * stand for another entity. */
+        if (memchr(names[i].ptr, '\0', (size_t)names[i].len) != NULL) {
+            snprintf(msg, BK_MD_QMSG, "Invalid %s entity name", type_names[t]);
+            return -1;
         }
         char *nm = bk_arena_alloc(arena, (size_t)names[i].len + 1);
         if (nm == NULL) {

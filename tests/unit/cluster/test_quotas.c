@@ -202,6 +202,11 @@ static void test_entity_and_value_checks(void **state)
         bk_md_qvalue_check(&e, BK_MD_QK_CONNECTION_CREATION_RATE, 3, msg), 0);
     assert_int_equal(
         bk_md_qvalue_check(&e, BK_MD_QK_PRODUCER_BYTE_RATE, 3, msg), -1);
+    {
+        struct bk_str t = bk_str_c("user");
+        struct bk_str nul = { "a\0b", 3 };
+        assert_int_equal(bk_md_qentity_parse(&t, &nul, 1, &arena, &e, msg), -1);
+    }
     assert_int_equal(parse("user", "u", NULL, NULL, &e, &arena), 0);
     assert_int_equal(
         bk_md_qvalue_check(&e, BK_MD_QK_PRODUCER_BYTE_RATE, 1024, msg), 0);
