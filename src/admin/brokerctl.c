@@ -63,6 +63,14 @@ static void usage(FILE *out)
         "                   its raft address\n"
         "  quorum remove-controller ID\n"
         "                   take a voter out of the metadata quorum\n"
+        "  quota set ENTITY KEY=VALUE...\n"
+        "  quota remove ENTITY KEY...\n"
+        "  quota list [ENTITY]\n"
+        "                   client quotas (producer_byte_rate,\n"
+        "                   consumer_byte_rate, request_percentage, ...);\n"
+        "                   ENTITY: --user U | --user-default and/or\n"
+        "                   --client-id C | --client-default, or --ip A |\n"
+        "                   --ip-default\n"
         "\n"
         "Options:\n"
         "  -b, --bootstrap-server HOST:PORT   broker to ask "
@@ -200,6 +208,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "quorum") == 0) {
         return bk_cmd_quorum(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "quota") == 0) {
+        return bk_cmd_quota(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

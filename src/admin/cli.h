@@ -69,4 +69,7 @@ int bk_cli_reassignments(
 /* brokerctl group list|describe|reset-offsets|delete */
 int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 
+/* brokerctl quota set|remove|list (client quotas) */
+int bk_cmd_quota(const struct bk_cli *cli, int argc, char **argv);
+
 #endif /* BK_ADMIN_CLI_H */

@@ -22,6 +22,8 @@
 #include "replication/replication.h"
 
 struct bk_md;
+struct bk_md_quotas;
+struct bk_quota_mgr;
 struct bk_tcoord_shard;
 
 #define BK_API_MAX_ADVERTISED     8
@@ -68,6 +70,7 @@ struct bk_api_ctx {
     struct bk_md *md;                   /* borrowed: cluster metadata */
     const struct bk_storage *storage;   /* borrowed: logs' shared context */
     struct bk_pid_pool *pids;           /* borrowed */
+    struct bk_quota_mgr *quotas;        /* borrowed: client quota sensors */
     int32_t offsets_partitions;         /* offsets.topic.num.partitions */
     int16_t offsets_replication_factor; /* offsets.topic.replication.factor */
     struct bk_group_config group;       /* group.* and offsets.retention */
@@ -104,6 +107,9 @@ struct bk_api_shard {
     struct bk_ctl_channel ctl; /* to the active controller (forward.c) */
     struct pull *pulls;  /* brokers waiting for metadata (metadata_pull.c) */
     struct bk_repl repl; /* followers' fetchers, AlterPartition */
+    /* The image's client quotas (one reference), NULL when there are none:
+     * the quota hooks' whole cost then (api/quota.h). */
+    struct bk_md_quotas *quotas;
 };
 
 /* Tells every shard that the metadata thread published a new image, so

@@ -18,6 +18,13 @@ struct bk_call {
     void *request;          /* arena-owned decoded body */
     struct bk_arena *arena; /* == &req->arena */
     void *data_ptr;         /* the handler's own state (arena-owned) */
+    /* Client quotas (quota.c): the throttle time the answer carries, and
+     * a Fetch's consumer quota between its entry and its answer. */
+    int32_t quota_ms;
+    bool quota_fetch;
+    double quota_bound;
+    const char *quota_user;   /* arena-owned or borrowed from the conn */
+    const char *quota_client; /* arena-owned */
 };
 
 typedef void (*bk_handler_fn)(struct bk_call *call);
@@ -147,6 +154,8 @@ void bk_handle_delete_groups(struct bk_call *call);
 void bk_handle_offset_delete(struct bk_call *call);
 void bk_handle_consumer_group_heartbeat(struct bk_call *call);
 void bk_handle_consumer_group_describe(struct bk_call *call);
+void bk_handle_describe_client_quotas(struct bk_call *call);
+void bk_handle_alter_client_quotas(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

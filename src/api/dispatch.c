@@ -8,6 +8,7 @@
 
 #include "api/call.h"
 #include "api/forward.h"
+#include "api/quota.h"
 #include "common/diag.h"
 #include "metrics/metrics.h"
 
@@ -84,6 +85,10 @@ static const struct bk_handler handlers[] = {
       bk_handle_consumer_group_heartbeat },
     { BK_API_CONSUMER_GROUP_DESCRIBE, 0, 1, 0,
       bk_handle_consumer_group_describe },
+    /* Client quotas; Alter is forwarded to the active controller. */
+    { BK_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, 0,
+      bk_handle_describe_client_quotas },
+    { BK_API_ALTER_CLIENT_QUOTAS, 0, 1, 0, bk_handle_alter_client_quotas },
 };
 
 /* The controller's APIs that brokerd nodes send each other (issue 12). They
@@ -238,6 +243,8 @@ void bk_api_on_request(struct bk_req *req)
     call->req = req;
     call->ctx = ctx;
     call->arena = &req->arena;
+    call->quota_ms = 0;
+    call->quota_fetch = false;
     req->data = call;
 
     struct bk_rd rd;
@@ -314,5 +321,8 @@ void bk_api_on_request(struct bk_req *req)
         bk_fwd_request(call);
         return;
     }
+    struct bk_quota_timing qt;
+    bk_quota_request_begin(call, &qt);
     row->fn(call);
+    bk_quota_request_end(&qt); /* call may be gone: qt holds what it needs */
 }

@@ -30,6 +30,7 @@
 #include "api/fan.h"
 #include "api/leader_hint.h"
 #include "api/metadata_pull.h"
+#include "api/quota.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
 #include "common/diag.h"
@@ -106,6 +107,17 @@ static void release_reads(struct fetch_state *st)
             it->out->aborted_transactions_count = 0;
         }
     }
+}
+
+/* The answer of a throttled fetch: no partitions (Kafka's throttled
+ * response). */
+static void drop_data(struct fetch_state *st)
+{
+    release_reads(st);
+    for (size_t i = 0; i < st->n; i++) {
+        st->items[i].send_bytes = 0;
+    }
+    st->resp.responses_count = 0;
 }
 
 static void on_free(struct bk_req *req)
@@ -443,13 +455,12 @@ static void respond(struct fetch_state *st)
         total += send;
         it->out->records = (struct bk_bytes){ NULL, (int32_t)send };
         nholes++;
-        /* Records: the offsets the read moved over (a cut read counts
-         * none: the client drops its partial batch and asks again). */
-        int64_t recs = send == it->rr.rd.bytes
-                           ? it->rr.rd.next_offset - it->fetch_offset
-                           : 0;
-        bk_mx_topic_out(mx, it->topic_id.b, (uint64_t)send,
-                        recs > 0 ? (uint64_t)recs : 0);
+    }
+    /* consumer_byte_rate (api/quota.h): over quota, no data. */
+    if (bk_quota_fetch_end(call, total, &st->resp.throttle_time_ms)) {
+        drop_data(st);
+        total = 0;
+        nholes = 0;
     }
     struct bk_wr_hole *holes =
         bk_arena_alloc(call->arena, (nholes + 1) * sizeof(*holes));
@@ -480,6 +491,13 @@ static void respond(struct fetch_state *st)
         if (it->send_bytes == 0) {
             continue;
         }
+        /* Records: the offsets the read moved over (a cut read counts
+         * none: the client drops its partial batch and asks again). */
+        int64_t recs = it->send_bytes == it->rr.rd.bytes
+                           ? it->rr.rd.next_offset - it->fetch_offset
+                           : 0;
+        bk_mx_topic_out(mx, it->topic_id.b, (uint64_t)it->send_bytes,
+                        recs > 0 ? (uint64_t)recs : 0);
         struct bk_wr_hole *hole = &holes[h++];
         if (hole->pos > pos) {
             ch[nch++] = (struct bk_out_chunk){ .base = buf + pos,
@@ -668,6 +686,13 @@ void bk_handle_fetch(struct bk_call *call)
     st->replica_epoch = v >= 15 ? req->replica_state.replica_epoch : -1;
     if (st->replica_id >= 0) {
         st->iso = BK_ISOLATION_LOG_END;
+    }
+    /* consumer_byte_rate (api/quota.h): over quota already, no data. */
+    if (bk_quota_fetch_begin(call, st->replica_id, &st->max_bytes,
+                             &st->resp.throttle_time_ms)) {
+        st->resp.responses_count = 0;
+        bk_call_reply(call, &st->resp);
+        return;
     }
     st->client_metadata = v >= 11 && st->replica_id < 0;
     st->rack_id = v >= 11 ? req->rack_id : BK_STR_NULL;

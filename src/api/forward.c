@@ -57,6 +57,7 @@ bool bk_fwd_wanted(const struct bk_call *call)
         case BK_API_ADD_RAFT_VOTER:
         case BK_API_REMOVE_RAFT_VOTER:
         case BK_API_DESCRIBE_QUORUM:
+        case BK_API_ALTER_CLIENT_QUOTAS:
             return !bk_md_is_active(call->ctx->md);
         default:
             return false;

@@ -17,6 +17,7 @@
 
 #include "api/fan.h"
 #include "api/leader_hint.h"
+#include "api/quota.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
 #include "common/err.h"
@@ -263,6 +264,7 @@ static void done(struct bk_fan *fan)
         }
     } else {
         struct bk_leader_hints hints = st->hints;
+        st->resp.throttle_time_ms = bk_quota_throttle_ms(call);
         bk_call_reply(call, &st->resp);
         bk_leader_hints_done(&hints);
     }
@@ -277,6 +279,7 @@ void bk_handle_produce(struct bk_call *call)
         bk_req_fail(call->req, "out of memory");
         return;
     }
+    bk_quota_produce(call); /* producer_byte_rate (api/quota.h) */
     st->acks = req->acks;
     st->hints = (struct bk_leader_hints){ .img = NULL, .n = 0 };
     st->timeout_ms = req->timeout_ms;

@@ -14,6 +14,19 @@
 
 #define TICK_MS 100
 
+/* Keeps the image's client quotas for the quota hooks, or NULL when there
+ * are none, which is all the hooks test then (api/quota.h). */
+static void set_quotas(struct bk_api_shard *st, const struct bk_md_image *img)
+{
+    struct bk_md_quotas *q =
+        img->quotas != NULL && img->quotas->n > 0 ? img->quotas : NULL;
+    if (q != st->quotas) {
+        bk_md_quotas_ref(q);
+        bk_md_quotas_release(st->quotas);
+        st->quotas = q;
+    }
+}
+
 /* Applies the newest metadata image to the shard's replicas, if it is
  * newer than the last one applied. */
 static void apply_image(struct bk_shard *shard)
@@ -35,6 +48,7 @@ static void apply_image(struct bk_shard *shard)
         }
         st->md_offset_seen = img->offset;
         bk_repl_apply(&st->repl, img);
+        set_quotas(st, img);
     }
     bk_md_image_release(img);
     bk_pull_wake(shard);
@@ -203,6 +217,7 @@ void bk_api_shard_stop(struct bk_shard *shard)
     bk_gcoord_stop(shard);
     bk_tcoord_stop(shard);
     bk_rmgr_close(&st->rmgr, true);
+    bk_md_quotas_release(st->quotas);
     bk_free(st);
     shard->app = NULL;
 }

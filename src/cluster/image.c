@@ -302,6 +302,7 @@ static void image_free(struct bk_md_image *img)
         configs_free(&img->broker_configs[i].configs);
     }
     bk_free(img->broker_configs);
+    bk_md_quotas_release(img->quotas);
     bk_free(img);
 }
 
@@ -498,6 +499,8 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     img->n_skipped = base->n_skipped;
     img->features_finalized = base->features_finalized;
     memcpy(img->features, base->features, sizeof(img->features));
+    img->quotas = base->quotas;
+    bk_md_quotas_ref(img->quotas);
     if (fork_controllers(img, base) != 0) {
         goto err;
     }
@@ -903,6 +906,8 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
             return apply_cluster(img, &rec->u.cluster);
         case BK_MD_REC_CONTROLLER:
             return apply_controller(img, &rec->u.controller);
+        case BK_MD_REC_CLIENT_QUOTA:
+            return bk_md_quotas_apply(&img->quotas, &rec->u.client_quota);
         default:
             return 1;
     }
@@ -937,6 +942,9 @@ int bk_md_image_apply(const struct bk_md_image *base,
             img->by_name[i]->draft = false;
         }
     }
+    if (img->quotas != NULL && img->quotas->draft) {
+        img->quotas->draft = false;
+    }
     *out = img;
     return 0;
 }
@@ -962,6 +970,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
         const struct bk_md_topic *t = img->by_name[i];
         n += 1 + (size_t)t->n_partitions + t->configs.n;
     }
+    n += bk_md_quotas_nrecords(img->quotas);
     struct bk_md_rec *recs = bk_arena_alloc(arena, (n + 1) * sizeof(*recs));
     if (recs == NULL) {
         return BK_ENOMEM;
@@ -1055,6 +1064,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
             };
         }
     }
+    k += bk_md_quotas_records(img->quotas, &recs[k]);
     *out = recs;
     *n_out = k;
     return 0;

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "cluster/features.h"
+#include "cluster/quotas.h"
 #include "cluster/records.h"
 #include "protocol/prim.h"
 
@@ -116,6 +117,9 @@ struct bk_md_image {
     char *cluster_id; /* owned; NULL until the first controller wrote it */
     size_t n_controllers;
     struct bk_md_controller *controllers; /* owned, sorted by id */
+    /* Client quotas (one reference, shared between images; NULL when
+     * none were ever set). */
+    struct bk_md_quotas *quotas;
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */

@@ -87,6 +87,15 @@ static size_t body_size(const struct bk_md_rec *rec)
             return bk_str_size(rec->u.cluster.cluster_id, true);
         case BK_MD_REC_CONTROLLER:
             return 4 + 16 + bk_str_size(rec->u.controller.host, true) + 4;
+        case BK_MD_REC_CLIENT_QUOTA: {
+            const struct bk_md_client_quota_rec *q = &rec->u.client_quota;
+            size_t n = bk_array_len_size(q->n_entity, true);
+            for (unsigned i = 0; i < q->n_entity; i++) {
+                n += bk_str_size(q->entity[i].type, true) +
+                     bk_str_size(q->entity[i].name, true);
+            }
+            return n + bk_str_size(q->key, true) + 8 + 1;
+        }
         default:
             return 0;
     }
@@ -105,6 +114,7 @@ static unsigned current_version(unsigned type)
         [BK_MD_REC_FEATURE] = BK_MD_FEATURE_VERSION,
         [BK_MD_REC_CLUSTER] = BK_MD_CLUSTER_VERSION,
         [BK_MD_REC_CONTROLLER] = BK_MD_CONTROLLER_VERSION,
+        [BK_MD_REC_CLIENT_QUOTA] = BK_MD_CLIENT_QUOTA_VERSION,
     };
     return type <= BK_MD_REC_TYPE_MAX ? versions[type] : 0;
 }
@@ -192,6 +202,18 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, c->port);
             break;
         }
+        case BK_MD_REC_CLIENT_QUOTA: {
+            const struct bk_md_client_quota_rec *q = &rec->u.client_quota;
+            bk_wr_array_len(wr, q->n_entity, true);
+            for (unsigned i = 0; i < q->n_entity; i++) {
+                bk_wr_str(wr, q->entity[i].type, true);
+                bk_wr_str(wr, q->entity[i].name, true);
+            }
+            bk_wr_str(wr, q->key, true);
+            bk_wr_f64(wr, q->value);
+            bk_wr_bool(wr, q->remove);
+            break;
+        }
         default:
             break;
     }
@@ -236,6 +258,24 @@ int bk_md_batch_encode(const struct bk_md_rec *recs,
     *out = buf;
     *out_len = len;
     return 0;
+}
+
+static void decode_client_quota(struct bk_rd *rd,
+                                struct bk_md_client_quota_rec *q)
+{
+    int32_t n = bk_rd_array_len(rd, true, false, 2);
+    if (rd->err != 0 || n < 1 || n > BK_MD_QUOTA_MAX_PARTS) {
+        bk_rd_fail(rd);
+        return;
+    }
+    q->n_entity = (uint8_t)n;
+    for (int32_t i = 0; i < n; i++) {
+        q->entity[i].type = rd_str(rd, false, BK_MD_MAX_STR);
+        q->entity[i].name = rd_str(rd, true, BK_MD_MAX_STR);
+    }
+    q->key = rd_str(rd, false, BK_MD_MAX_STR);
+    q->value = bk_rd_f64(rd);
+    q->remove = bk_rd_bool(rd);
 }
 
 /* Decodes the body of one record of a known type. Fields of versions newer
@@ -317,6 +357,9 @@ static void decode_body(struct bk_rd *rd,
             c->port = bk_rd_i32(rd);
             break;
         }
+        case BK_MD_REC_CLIENT_QUOTA:
+            decode_client_quota(rd, &rec->u.client_quota);
+            break;
         default:
             bk_rd_fail(rd);
             break;
@@ -392,7 +435,8 @@ const char *bk_md_rec_type_name(unsigned type)
 {
     static const char *const names[] = {
         "unknown",      "broker",       "topic",   "partition", "config",
-        "remove_topic", "producer_ids", "feature", "cluster",   "controller"
+        "remove_topic", "producer_ids", "feature", "cluster",   "controller",
+        "unknown",      "unknown",      "unknown", "unknown",   "client_quota"
     };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];

@@ -75,9 +75,13 @@ enum bk_md_rec_type {
      * written by each controller when it becomes active, so that every
      * node can reach the active one (Kafka's RegisterControllerRecord). */
     BK_MD_REC_CONTROLLER = 9,
+    /* Types 10-13 belong to SCRAM credentials and ACLs. */
+    /* Set or remove one client quota value of one entity (Kafka's
+     * ClientQuotaRecord; cluster/quotas.h). */
+    BK_MD_REC_CLIENT_QUOTA = 14,
 };
 
-#define BK_MD_REC_TYPE_MAX 9
+#define BK_MD_REC_TYPE_MAX 14
 
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
@@ -89,6 +93,10 @@ enum bk_md_rec_type {
 #define BK_MD_FEATURE_VERSION      0
 #define BK_MD_CLUSTER_VERSION      0
 #define BK_MD_CONTROLLER_VERSION   0
+#define BK_MD_CLIENT_QUOTA_VERSION 0
+
+/* Parts of a client quota entity (user, client-id, ip). */
+#define BK_MD_QUOTA_MAX_PARTS 3
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -169,6 +177,19 @@ struct bk_md_feature_rec {
     int16_t level;      /* >= 0 */
 };
 
+/* Kafka's ClientQuotaRecord: the entity as (type, name) pairs, a null name
+ * being the type's default, then the key and its value, or remove. */
+struct bk_md_client_quota_rec {
+    uint8_t n_entity; /* 1..BK_MD_QUOTA_MAX_PARTS */
+    struct {
+        struct bk_str type;
+        struct bk_str name; /* null: the default */
+    } entity[BK_MD_QUOTA_MAX_PARTS];
+    struct bk_str key;
+    double value;
+    bool remove;
+};
+
 struct bk_md_rec {
     uint16_t type;    /* enum bk_md_rec_type */
     uint16_t version; /* body version; the encoder writes the current one */
@@ -182,6 +203,7 @@ struct bk_md_rec {
         struct bk_md_feature_rec feature;
         struct bk_md_cluster_rec cluster;
         struct bk_md_controller_rec controller;
+        struct bk_md_client_quota_rec client_quota;
     } u;
 };
 

@@ -55,6 +55,10 @@ static void merge_shard(struct bk_metrics_shard *sum,
     for (int r = 0; r < BK_MX_NCLOSE; r++) {
         bk_ctr_add(&sum->conn_closed[r], bk_ctr_get(&m->conn_closed[r]));
     }
+    for (int k = 0; k < BK_MX_QUOTA_KINDS; k++) {
+        bk_ctr_add(&sum->throttled[k], bk_ctr_get(&m->throttled[k]));
+        bk_ctr_add(&sum->throttle_ms[k], bk_ctr_get(&m->throttle_ms[k]));
+    }
     for (int i = 0; i < BK_MX_TOPICS; i++) {
         const struct bk_mx_topic *t = &m->topics[i];
         if (atomic_load_explicit(&t->used, memory_order_acquire)) {
@@ -152,6 +156,29 @@ static void connections(struct bk_prom *p, const struct bk_metrics_shard *s)
                    "Kafka connections open.");
     bk_prom_u64(p, "brokerd_connections_open", NULL, 0,
                 acc > closed ? acc - closed : 0);
+}
+
+/* Client quota throttles (api/quota.h), by the kind of quota. */
+static void quotas(struct bk_prom *p, const struct bk_metrics_shard *s)
+{
+    static const char *const kinds[BK_MX_QUOTA_KINDS] = { "produce", "fetch",
+                                                          "request" };
+    bk_prom_family(p, "brokerd_quota_throttled_total", "counter",
+                   "Answers after which a connection was muted for a "
+                   "client quota (KIP-219), by quota type.");
+    for (int k = 0; k < BK_MX_QUOTA_KINDS; k++) {
+        struct bk_prom_label l[] = { { "type", kinds[k] } };
+        bk_prom_u64(p, "brokerd_quota_throttled_total", l, 1,
+                    bk_ctr_get(&s->throttled[k]));
+    }
+    bk_prom_family(p, "brokerd_quota_throttle_seconds_total", "counter",
+                   "Throttle time given to clients over a quota, by quota "
+                   "type.");
+    for (int k = 0; k < BK_MX_QUOTA_KINDS; k++) {
+        struct bk_prom_label l[] = { { "type", kinds[k] } };
+        bk_prom_f64(p, "brokerd_quota_throttle_seconds_total", l, 1,
+                    (double)bk_ctr_get(&s->throttle_ms[k]) / 1000.0);
+    }
 }
 
 static void topic_family(struct bk_prom *p,
@@ -332,6 +359,7 @@ void bk_http_metrics(struct bk_http *h, struct bk_http_page *page)
     requests(&p, sum);
     latency(&p, sum);
     connections(&p, sum);
+    quotas(&p, sum);
     topics(&p, img, sum);
     partitions(&p, img, h->src.node_id);
     storage(h, &p);

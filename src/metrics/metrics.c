@@ -76,6 +76,15 @@ void bk_mx_error(struct bk_metrics_shard *m, int16_t api, int16_t code)
     bk_ctr_add(&m->errors[api][idx], 1);
 }
 
+void bk_mx_throttle(struct bk_metrics_shard *m, unsigned kind, uint64_t ms)
+{
+    if (m == NULL || kind >= BK_MX_QUOTA_KINDS) {
+        return;
+    }
+    bk_ctr_add(&m->throttled[kind], 1);
+    bk_ctr_add(&m->throttle_ms[kind], ms);
+}
+
 void bk_mx_latency(struct bk_metrics_shard *m,
                    int16_t api,
                    enum bk_mx_phase phase,

@@ -112,6 +112,9 @@ struct bk_mx_topic {
     struct bk_ctr bytes_in, records_in, bytes_out, records_out;
 };
 
+/* Client quota kinds, as api/quota.h numbers them. */
+#define BK_MX_QUOTA_KINDS 3
+
 struct bk_metrics_shard {
     struct bk_ctr requests[BK_MX_APIS][BK_MX_VERSIONS];
     struct bk_ctr errors[BK_MX_APIS][BK_MX_CODES];
@@ -120,6 +123,10 @@ struct bk_metrics_shard {
     struct bk_ctr conn_closed[BK_MX_NCLOSE];
     struct bk_mx_topic topics[BK_MX_TOPICS];
     struct bk_mx_topic other; /* the overflow entry */
+    /* Client quota throttles by kind (produce, fetch, request): how many
+     * and their total milliseconds. */
+    struct bk_ctr throttled[BK_MX_QUOTA_KINDS];
+    struct bk_ctr throttle_ms[BK_MX_QUOTA_KINDS];
 };
 
 /* Returns a zeroed block (returns owned: bk_metrics_shard_free), or NULL
@@ -136,6 +143,9 @@ void bk_mx_latency(struct bk_metrics_shard *m,
                    int16_t api,
                    enum bk_mx_phase phase,
                    uint64_t dur_us);
+
+/* A connection was throttled by a client quota of kind for ms. */
+void bk_mx_throttle(struct bk_metrics_shard *m, unsigned kind, uint64_t ms);
 
 /* The traffic entry of topic id (16 bytes, borrowed) on this shard,
  * inserted on first use; the overflow entry once the table is full. */

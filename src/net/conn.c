@@ -142,6 +142,10 @@ struct bk_conn {
     unsigned out_chunk;
     size_t out_off;
 
+    /* Loop time until which no new frame is taken (bk_conn_mute); 0 or
+     * past when not muted. */
+    uint64_t muted_until;
+
     bool reading;
     bool want_write;
     bool closing;
@@ -184,6 +188,20 @@ static bool has_output(const struct bk_conn *c)
 const char *bk_conn_peer(const struct bk_conn *c)
 {
     return c->peer;
+}
+
+void bk_conn_mute(struct bk_conn *c, uint64_t ms)
+{
+    if (c->closing || ms == 0) {
+        return;
+    }
+    uint64_t until = uv_now(&c->shard->loop) + ms;
+    if (until > c->muted_until) {
+        c->muted_until = until;
+    }
+    /* Frames already read stay in the stash until the mute ends; the
+     * resume list brings the connection back then. */
+    update_poll(c);
 }
 
 const char *bk_conn_client_id(const struct bk_conn *c)
@@ -266,7 +284,10 @@ static void resume_schedule(struct bk_conn *c, uint64_t delay_ms)
         s->resume_tail = c;
         s->resume_count++;
     }
-    if (delay_ms == 0 || !uv_is_active((uv_handle_t *)&s->resume_timer)) {
+    /* One timer for every waiting connection: it fires at the earliest
+     * wait (a muted connection may wait for seconds, another for 10 ms). */
+    if (delay_ms == 0 || !uv_is_active((uv_handle_t *)&s->resume_timer) ||
+        delay_ms < uv_timer_get_due_in(&s->resume_timer)) {
         uv_timer_start(&s->resume_timer, bk_conns_resume_cb, delay_ms, 0);
     }
 }
@@ -333,10 +354,15 @@ static bool over_limits(const struct bk_conn *c)
            c->queued_out >= cfg->max_queued_out_bytes;
 }
 
+static bool muted(const struct bk_conn *c)
+{
+    return c->muted_until != 0 && uv_now(&c->shard->loop) < c->muted_until;
+}
+
 /* Whether c may start on another frame now. */
 static bool may_take_frame(const struct bk_conn *c)
 {
-    return !over_limits(c) && !mem_full(c->shard);
+    return !over_limits(c) && !mem_full(c->shard) && !muted(c);
 }
 
 static void update_poll(struct bk_conn *c)
@@ -352,7 +378,9 @@ static void update_poll(struct bk_conn *c)
          * stash is parsed, so that requests keep their order. */
         want_read = c->in_frame || (c->stash == NULL && may_take_frame(c));
         if (!c->in_frame && !over_limits(c)) {
-            if (mem_full(s)) {
+            if (muted(c)) {
+                resume_schedule(c, c->muted_until - uv_now(&s->loop));
+            } else if (mem_full(s)) {
                 resume_schedule(c, MEM_RETRY_MS);
             } else if (c->stash != NULL) {
                 resume_schedule(c, 0);

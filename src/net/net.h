@@ -297,6 +297,12 @@ unsigned bk_conn_listener(const struct bk_conn *c);
  * lives as long as the connection. */
 const char *bk_conn_principal(const struct bk_conn *c);
 
+/* Reads nothing more from c for ms milliseconds from now (KIP-219's
+ * throttling: the answer already handed over still goes out). A frame
+ * being read is read to its end; a later mute that ends sooner than one
+ * in force changes nothing. On c's shard; ignored once c is closing. */
+void bk_conn_mute(struct bk_conn *c, uint64_t ms);
+
 /* Connection identity, for logs. */
 uint64_t bk_conn_id(const struct bk_conn *c);
 const char *bk_conn_peer(const struct bk_conn *c);

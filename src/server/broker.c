@@ -8,8 +8,10 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "api/quota.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
+#include "common/clock.h"
 #include "common/diag.h"
 #include "common/disk.h"
 #include "common/err.h"
@@ -47,6 +49,7 @@ struct broker {
     char ctl_host[256];         /* where the controller's requests go */
     int ctl_port;
     struct bk_pid_pool pids;
+    struct bk_quota_mgr quotas; /* client quota sensors (api/quota.h) */
     struct bk_storage storage;
     int signals_seen;
     int exit_code;
@@ -206,6 +209,7 @@ static void fill_api_ctx(struct broker *b)
     a->md = b->md;
     a->storage = &b->storage;
     a->pids = &b->pids;
+    a->quotas = &b->quotas;
     a->n_broker_configs = 0;
     bk_config_each(cfg, add_broker_config, a);
 }
@@ -575,6 +579,7 @@ static void shut_down(struct broker *b)
     stop_storage(b);
     bk_md_stop(b->md);
     bk_api_notify_close(&b->notify);
+    bk_quota_mgr_close(&b->quotas);
     bk_datadir_close(&b->datadir);
     bk_diag_info("server", "msg=\"stopped\"");
 }
@@ -589,6 +594,12 @@ int bk_broker_run(const struct bk_config *cfg)
     b.cfg = cfg;
     bk_api_notify_init(&b.notify);
     uv_mutex_init(&b.pids.lock);
+    if (bk_quota_mgr_init(&b.quotas, bk_clock_system(),
+                          (unsigned)cfg->quota_window_num,
+                          (unsigned)cfg->quota_window_size_seconds) != 0) {
+        print_err("out of memory for the client quotas");
+        return 1;
+    }
     rv = bk_datadir_open_config(&b.datadir, cfg, err, sizeof(err));
     if (rv != 0) {
         print_err(err);

@@ -353,6 +353,14 @@ static const struct cfg_def defs[] = {
       "frees (requests already started are read to their end). -1 means no "
       "bound, Kafka's default; brokerd bounds it by default so that clients "
       "cannot grow the broker without limit." },
+    { "quota.window.num", CFG_INT, OFF(quota_window_num), 1, 64, "11", false,
+      "Client quotas: the number of samples a client's byte or request-time "
+      "rate is measured over (Kafka's sampled windows); see "
+      "`docs/security.md`." },
+    { "quota.window.size.seconds", CFG_INT, OFF(quota_window_size_seconds), 1,
+      3600, "1", false,
+      "Client quotas: the length of one sample, in seconds. A client over "
+      "its quota is throttled for at most `quota.window.num` samples." },
     { "replica.fetch.backoff.ms", CFG_INT, OFF(replica_fetch_backoff_ms), 0,
       I32MAX, "1000", false,
       "How long a follower waits before fetching again from a leader after "

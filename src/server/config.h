@@ -90,6 +90,9 @@ struct bk_config {
     int64_t max_connections_per_ip;
     char *max_connections_per_ip_overrides;
     int64_t queued_max_request_bytes;
+    /* Client quota measurement (api/quota.h). */
+    int64_t quota_window_num;
+    int64_t quota_window_size_seconds;
     int64_t request_max_memory_bytes;
     int64_t shutdown_timeout_ms;
     char *logger_level;
