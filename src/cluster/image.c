@@ -302,6 +302,7 @@ static void image_free(struct bk_md_image *img)
         configs_free(&img->broker_configs[i].configs);
     }
     bk_free(img->broker_configs);
+    bk_md_scram_free(&img->scram);
     bk_free(img);
 }
 
@@ -498,7 +499,8 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     img->n_skipped = base->n_skipped;
     img->features_finalized = base->features_finalized;
     memcpy(img->features, base->features, sizeof(img->features));
-    if (fork_controllers(img, base) != 0) {
+    if (fork_controllers(img, base) != 0 ||
+        bk_md_scram_copy(&img->scram, &base->scram) != 0) {
         goto err;
     }
     if (base->n_brokers > 0) {
@@ -903,6 +905,9 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
             return apply_cluster(img, &rec->u.cluster);
         case BK_MD_REC_CONTROLLER:
             return apply_controller(img, &rec->u.controller);
+        case BK_MD_REC_SCRAM:
+        case BK_MD_REC_REMOVE_SCRAM:
+            return bk_md_scram_apply(&img->scram, rec);
         default:
             return 1;
     }
@@ -953,7 +958,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_md_rec **out,
                            size_t *n_out)
 {
-    size_t n = img->n_brokers + img->n_controllers + 1 +
+    size_t n = img->n_brokers + img->n_controllers + 1 + img->scram.n +
                (img->features_finalized ? BK_MD_N_FEATURES : 0);
     for (size_t i = 0; i < img->n_broker_configs; i++) {
         n += img->broker_configs[i].configs.n;
@@ -1055,6 +1060,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
             };
         }
     }
+    k += bk_md_scram_to_records(&img->scram, &recs[k]);
     *out = recs;
     *n_out = k;
     return 0;

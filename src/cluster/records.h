@@ -75,9 +75,16 @@ enum bk_md_rec_type {
      * written by each controller when it becomes active, so that every
      * node can reach the active one (Kafka's RegisterControllerRecord). */
     BK_MD_REC_CONTROLLER = 9,
+    /* A user's SCRAM credential for one mechanism, set or replaced
+     * (Kafka's UserScramCredentialRecord): salt, iterations, StoredKey and
+     * ServerKey, never the password (issue 15). */
+    BK_MD_REC_SCRAM = 10,
+    /* A user's SCRAM credential for one mechanism was deleted (Kafka's
+     * RemoveUserScramCredentialRecord). */
+    BK_MD_REC_REMOVE_SCRAM = 11,
 };
 
-#define BK_MD_REC_TYPE_MAX 9
+#define BK_MD_REC_TYPE_MAX 11
 
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
@@ -89,6 +96,12 @@ enum bk_md_rec_type {
 #define BK_MD_FEATURE_VERSION      0
 #define BK_MD_CLUSTER_VERSION      0
 #define BK_MD_CONTROLLER_VERSION   0
+#define BK_MD_SCRAM_VERSION        0
+#define BK_MD_REMOVE_SCRAM_VERSION 0
+
+/* Bounds of a SCRAM credential's fields. */
+#define BK_MD_MAX_SCRAM_SALT 128
+#define BK_MD_MAX_SCRAM_KEY  64
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -169,6 +182,20 @@ struct bk_md_feature_rec {
     int16_t level;      /* >= 0 */
 };
 
+struct bk_md_scram_rec {
+    struct bk_str name;
+    int8_t mechanism; /* 1 SCRAM-SHA-256, 2 SCRAM-SHA-512 */
+    struct bk_bytes salt;
+    struct bk_bytes stored_key;
+    struct bk_bytes server_key;
+    int32_t iterations;
+};
+
+struct bk_md_remove_scram_rec {
+    struct bk_str name;
+    int8_t mechanism;
+};
+
 struct bk_md_rec {
     uint16_t type;    /* enum bk_md_rec_type */
     uint16_t version; /* body version; the encoder writes the current one */
@@ -182,6 +209,8 @@ struct bk_md_rec {
         struct bk_md_feature_rec feature;
         struct bk_md_cluster_rec cluster;
         struct bk_md_controller_rec controller;
+        struct bk_md_scram_rec scram;
+        struct bk_md_remove_scram_rec remove_scram;
     } u;
 };
 
