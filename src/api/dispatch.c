@@ -8,6 +8,7 @@
 
 #include "api/call.h"
 #include "api/forward.h"
+#include "api/sasl.h"
 #include "common/diag.h"
 #include "metrics/metrics.h"
 
@@ -40,6 +41,10 @@ static const struct bk_handler handlers[] = {
     { BK_API_DESCRIBE_GROUPS, 0, 6, 0, bk_handle_describe_groups },
     { BK_API_LIST_GROUPS, 0, 5, 0, bk_handle_list_groups },
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
+    /* SASL listeners (api/sasl.h); answered with ILLEGAL_SASL_STATE on
+     * the others, as Kafka does. */
+    { BK_API_SASL_HANDSHAKE, 0, 1, 0, bk_handle_sasl_handshake },
+    { BK_API_SASL_AUTHENTICATE, 0, 2, 0, bk_handle_sasl_authenticate },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
     { BK_API_DESCRIBE_CONFIGS, 1, 4, 1, bk_handle_describe_configs },
@@ -239,6 +244,9 @@ void bk_api_on_request(struct bk_req *req)
     call->ctx = ctx;
     call->arena = &req->arena;
     req->data = call;
+    if (bk_sasl_before_dispatch(req)) {
+        return;
+    }
 
     struct bk_rd rd;
     bk_rd_init(&rd, req->frame, req->frame_len);

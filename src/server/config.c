@@ -88,6 +88,11 @@ static const struct cfg_def defs[] = {
       "Default `compression.type` of topics: the codec the broker stores "
       "batches in (uncompressed, zstd, lz4, snappy or gzip), or producer to "
       "keep what the producer sent." },
+    { "connection.failed.authentication.delay.ms", CFG_INT,
+      OFF(connection_failed_authentication_delay_ms), 0, I32MAX, "100", false,
+      "SASL listeners: how long a failed authentication waits before its "
+      "answer is sent and the connection closed, which slows password "
+      "guessing; must be below `connections.max.idle.ms`." },
     { "connection.max.inflight.requests", CFG_INT,
       OFF(connection_max_inflight_requests), 1, 100000, "100", false,
       "brokerd: requests one connection may have queued (being handled or "
@@ -111,6 +116,14 @@ static const struct cfg_def defs[] = {
       "Close a connection that has had no request in flight and no bytes "
       "in either direction for this long (Kafka's default, 10 minutes). 0 "
       "means never." },
+    { "connections.max.reauth.ms", CFG_LONG, OFF(connections_max_reauth_ms), 0,
+      I64MAX, "0", false,
+      "SASL listeners: the longest an authentication holds (KIP-368). "
+      "SaslAuthenticate tells the client this session lifetime; a client "
+      "re-authenticates on the same connection before it ends, and a "
+      "connection whose session ended is closed on its next request. 0 "
+      "means sessions do not expire. Per listener as "
+      "`listener.name.<name>.connections.max.reauth.ms`." },
     { "controller.listener.names", CFG_STRING, OFF(controller_listener_names),
       0, 0, "", false,
       "Comma-separated names of the listeners that serve the controller's "
@@ -395,6 +408,23 @@ static const struct cfg_def defs[] = {
       "brokerd: memory one request may use while it is decoded and "
       "answered; a request needing more gets an error, never an "
       "unbounded allocation." },
+    { "sasl.enabled.mechanisms", CFG_LIST, OFF(sasl_enabled_mechanisms), 0, 0,
+      "", false,
+      "SASL listeners: the mechanisms offered, from PLAIN, SCRAM-SHA-256 and "
+      "SCRAM-SHA-512 (Kafka's default is GSSAPI, which brokerd lacks; empty "
+      "here, and a SASL listener without mechanisms is refused at start). "
+      "Per listener as `listener.name.<name>.sasl.enabled.mechanisms`." },
+    { "sasl.jaas.config", CFG_PASS, OFF(sasl_jaas_config), 0, 0, "", false,
+      "SASL listeners: Kafka's JAAS login module setting; for PLAIN, its "
+      "`user_<name>=\"<password>\"` options are the users "
+      "(`org.apache.kafka.common.security.plain.PlainLoginModule required "
+      "user_alice=\"alice-secret\";`). Used where no "
+      "`listener.name.<name>.plain.sasl.jaas.config` is set." },
+    { "sasl.server.max.receive.size", CFG_INT,
+      OFF(sasl_server_max_receive_size), 1, I32MAX, "524288", false,
+      "SASL listeners: the largest request a connection may send before it "
+      "has authenticated; a larger size prefix closes the connection "
+      "before anything is allocated." },
     { "shutdown.timeout.ms", CFG_LONG, OFF(shutdown_timeout_ms), 0, 3600000,
       "10000", false,
       "brokerd: on SIGTERM or SIGINT, how long to wait for requests in "

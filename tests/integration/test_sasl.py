@@ -1,0 +1,278 @@
+"""SASL authentication (issue 15): a broker with PLAINTEXT, SASL_PLAINTEXT
+(PLAIN and SCRAM-SHA-256) and SASL_SSL (SCRAM-SHA-512) listeners.
+confluent-kafka and kafka-python with PLAIN; wrong passwords and unknown
+users are refused alike (SASL_AUTHENTICATION_FAILED); the raw protocol
+before authentication: ILLEGAL_SASL_STATE, the frame cap
+(sasl.server.max.receive.size) and the unframed SaslHandshake v0 flow."""
+import os
+import re
+import struct
+import time
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from data_util import create_topics
+from harness import (Broker, connect, free_port, is_closed, recv_frame,
+                     request)
+from tls_util import Certs
+
+PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule '
+              'required user_alice="alice-secret" user_bob="b0b \\"pw\\"";')
+
+
+def start(tmp_path, **extra):
+    certs = Certs(str(tmp_path))
+    p, sp, ss = free_port(), free_port(), free_port()
+    conf = {
+        "listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://127.0.0.1:%d,"
+                     "SASL_SSL://127.0.0.1:%d" % (p, sp, ss),
+        "ssl.keystore.location": certs.path("server.pem"),
+        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
+        "listener.name.sasl_plaintext.sasl.enabled.mechanisms":
+            "PLAIN,SCRAM-SHA-256",
+        "listener.name.sasl_plaintext.plain.sasl.jaas.config": PLAIN_JAAS,
+        "logger.level": "debug",
+    }
+    conf.update(extra)
+    b = Broker(conf, port=p).start()
+    b.sasl_port, b.ssl_port, b.certs = sp, ss, certs
+    return b
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = start(tmp_path_factory.mktemp("sasl"))
+    create_topics(b.bootstrap, {"plain": (1, {}), "kp": (1, {}),
+                                "scram": (1, {}), "java": (1, {})})
+    yield b
+    assert b.stop() == 0, b.output()[-3000:]
+    b.cleanup()
+
+
+def plain_conf(b, user="alice", pw="alice-secret", **extra):
+    c = {"bootstrap.servers": "127.0.0.1:%d" % b.sasl_port,
+         "security.protocol": "sasl_plaintext", "sasl.mechanisms": "PLAIN",
+         "sasl.username": user, "sasl.password": pw}
+    c.update(extra)
+    return c
+
+
+def produce(conf, topic, values):
+    p = Producer(dict(conf, acks="all", **{"linger.ms": 5}))
+    errors = []
+    for v in values:
+        p.produce(topic, v, on_delivery=lambda e, m: e and errors.append(e))
+    assert p.flush(30) == 0 and not errors, errors
+
+
+def consume(conf, topic, n):
+    c = Consumer(dict(conf, **{"group.id": "g-" + topic,
+                               "auto.offset.reset": "earliest",
+                               "enable.auto.commit": False}))
+    c.assign([TopicPartition(topic, 0, 0)])
+    out = []
+    while len(out) < n:
+        m = c.poll(10)
+        assert m is not None, "got %d of %d records" % (len(out), n)
+        assert m.error() is None, m.error()
+        out.append(m.value())
+    c.close()
+    return out
+
+
+def auth_error(conf):
+    """The first error a client reports, as (code, text without timing)."""
+    errors = []
+    p = Producer(dict(conf, error_cb=errors.append))
+    deadline = time.monotonic() + 15
+    while not errors and time.monotonic() < deadline:
+        p.poll(0.2)
+    assert errors, "no error reported"
+    e = errors[0]
+    return e.code(), re.sub(r" \(after \d+ms.*", "", e.str())
+
+
+def test_confluent_plain(broker):
+    values = [b"plain-%04d" % i for i in range(500)]
+    produce(plain_conf(broker), "plain", values)
+    assert consume(plain_conf(broker, "bob", 'b0b "pw"'), "plain",
+                   len(values)) == values
+    # Clients are sent on to the SASL listener's own port.
+    md = AdminClient(plain_conf(broker)).list_topics(timeout=10)
+    assert md.brokers[1].port == broker.sasl_port
+    assert 'principal="User:alice"' in broker.output()
+    assert 'principal="User:bob"' in broker.output()
+
+
+def test_kafka_python_plain(broker):
+    from kafka import KafkaConsumer, KafkaProducer
+    kw = dict(bootstrap_servers="127.0.0.1:%d" % broker.sasl_port,
+              security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+              sasl_plain_username="alice",
+              sasl_plain_password="alice-secret")
+    p = KafkaProducer(acks="all", **kw)
+    for i in range(100):
+        p.send("kp", b"kp-%d" % i)
+    p.flush(30)
+    p.close()
+    c = KafkaConsumer("kp", auto_offset_reset="earliest",
+                      consumer_timeout_ms=10000, **kw)
+    got = [m.value for _, m in zip(range(100), c)]
+    c.close()
+    assert got == [b"kp-%d" % i for i in range(100)]
+
+
+def test_wrong_password_and_unknown_user_alike(broker):
+    wrong = auth_error(plain_conf(broker, pw="nope"))
+    unknown = auth_error(plain_conf(broker, user="mallory", pw="nope"))
+    assert wrong[0] == KafkaError._AUTHENTICATION, wrong
+    assert wrong == unknown
+    assert "Authentication failed: Invalid username or password" in wrong[1]
+    assert broker.alive()
+
+
+# --- raw protocol ---------------------------------------------------------
+
+def handshake(sock, mech, version=1, corr=2):
+    m = mech.encode()
+    sock.sendall(request(17, version, corr, struct.pack(">h", len(m)) + m))
+    f = recv_frame(sock)
+    corr_got, err, n = struct.unpack_from(">ihi", f, 0)
+    pos, mechs = 10, []
+    for _ in range(n):
+        (ln,) = struct.unpack_from(">h", f, pos)
+        mechs.append(f[pos + 2:pos + 2 + ln].decode())
+        pos += 2 + ln
+    assert corr_got == corr
+    return err, mechs
+
+
+def authenticate(sock, token, version=1, corr=3):
+    sock.sendall(request(36, version, corr,
+                         struct.pack(">i", len(token)) + token))
+    f = recv_frame(sock)
+    corr_got, err, ml = struct.unpack_from(">ihh", f, 0)
+    pos = 8
+    msg = None
+    if ml >= 0:
+        msg = f[pos:pos + ml].decode()
+        pos += ml
+    (bl,) = struct.unpack_from(">i", f, pos)
+    auth = f[pos + 4:pos + 4 + bl]
+    pos += 4 + bl
+    life = struct.unpack_from(">q", f, pos)[0] if version >= 1 else None
+    return err, msg, auth, life
+
+
+def test_illegal_sasl_state(broker):
+    # A Metadata request before authentication closes the connection.
+    with connect(broker.sasl_port) as s:
+        s.sendall(request(3, 1, 1, struct.pack(">i", -1)))
+        assert is_closed(s)
+    # SaslAuthenticate before SaslHandshake: ILLEGAL_SASL_STATE, closed.
+    with connect(broker.sasl_port) as s:
+        err, msg, _, _ = authenticate(s, b"\0alice\0alice-secret")
+        assert err == 34, (err, msg)
+        assert is_closed(s)
+    # An unknown mechanism: UNSUPPORTED_SASL_MECHANISM with the list.
+    with connect(broker.sasl_port) as s:
+        err, mechs = handshake(s, "GSSAPI")
+        assert (err, mechs) == (33, ["PLAIN", "SCRAM-SHA-256"])
+        assert is_closed(s)
+    # SaslHandshake on a PLAINTEXT listener: ILLEGAL_SASL_STATE, served on.
+    with connect(broker.port) as s:
+        err, _ = handshake(s, "PLAIN")
+        assert err == 34
+        s.sendall(request(18, 0, 9))
+        assert struct.unpack(">ih", recv_frame(s)[:6]) == (9, 0)
+
+
+def test_v1_flow_and_authenticated_requests(broker):
+    with connect(broker.sasl_port) as s:
+        s.sendall(request(18, 0, 1))
+        assert struct.unpack(">ih", recv_frame(s)[:6]) == (1, 0)
+        assert handshake(s, "PLAIN") == (0, ["PLAIN", "SCRAM-SHA-256"])
+        err, msg, auth, life = authenticate(s, b"alice\0alice\0alice-secret")
+        assert (err, msg, auth, life) == (0, None, b"", 0)
+        # Authenticated: Metadata is served; SaslAuthenticate again is
+        # ILLEGAL_SASL_STATE and the connection stays.
+        s.sendall(request(3, 1, 5, struct.pack(">i", -1)))
+        assert struct.unpack(">i", recv_frame(s)[:4]) == (5,)
+        err, _, _, _ = authenticate(s, b"\0alice\0alice-secret", corr=6)
+        assert err == 34
+        s.sendall(request(18, 0, 7))
+        assert struct.unpack(">ih", recv_frame(s)[:6]) == (7, 0)
+
+
+def test_failed_authenticate_answer(broker):
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        t0 = time.monotonic()
+        err, msg, _, _ = authenticate(s, b"\0alice\0wrong")
+        assert time.monotonic() - t0 >= 0.09
+        assert err == 58
+        assert msg == "Authentication failed: Invalid username or password"
+        assert is_closed(s)
+
+
+def test_v0_unframed_tokens(broker):
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN", version=0)[0] == 0
+        tok = b"\0bob\0b0b \"pw\""
+        s.sendall(struct.pack(">i", len(tok)) + tok)
+        assert recv_frame(s) == b""  # PLAIN's empty server token
+        s.sendall(request(3, 1, 5, struct.pack(">i", -1)))
+        assert struct.unpack(">i", recv_frame(s)[:4]) == (5,)
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN", version=0)[0] == 0
+        tok = b"\0bob\0wrong"
+        s.sendall(struct.pack(">i", len(tok)) + tok)
+        assert is_closed(s)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def test_oversize_frame_before_auth(broker):
+    before = rss_kb(broker.proc.pid)
+    socks = []
+    for _ in range(20):
+        s = connect(broker.sasl_port)
+        # 100 MB declared (socket.request.max.bytes allows it after
+        # authentication), then a few bytes.
+        s.sendall(struct.pack(">i", 100 * 1024 * 1024) + b"\0" * 64)
+        socks.append(s)
+    for s in socks:
+        assert is_closed(s)
+        s.close()
+    # One byte over sasl.server.max.receive.size is refused as well.
+    with connect(broker.sasl_port) as s:
+        s.sendall(struct.pack(">i", 524289) + b"\0" * 16)
+        assert is_closed(s)
+    assert rss_kb(broker.proc.pid) - before < 20 * 1024
+    assert "sasl.server.max.receive.size before authentication" in \
+        broker.output()
+    # After authentication the cap is socket.request.max.bytes: a 600 KB
+    # Produce goes through.
+    produce(plain_conf(broker), "plain", [os.urandom(600 * 1024)])
+
+
+def test_no_mechanisms_is_a_startup_error(tmp_path):
+    p, sp = free_port(), free_port()
+    b = Broker({"listeners": "PLAINTEXT://127.0.0.1:%d,SASL_PLAINTEXT://"
+                "127.0.0.1:%d" % (p, sp)}, port=p)
+    try:
+        with pytest.raises(RuntimeError):
+            b.start()
+        lines = [l for l in b.output().splitlines() if "SASL" in l]
+        assert len(lines) == 1, b.output()
+        assert "sasl.enabled.mechanisms" in lines[0]
+    finally:
+        b.cleanup()
