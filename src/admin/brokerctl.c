@@ -63,6 +63,12 @@ static void usage(FILE *out)
         "                   its raft address\n"
         "  quorum remove-controller ID\n"
         "                   take a voter out of the metadata quorum\n"
+        "  user create NAME [--mechanism SCRAM-SHA-256|SCRAM-SHA-512]\n"
+        "                   [--iterations N] [--password P]\n"
+        "                   a SCRAM credential (the password from standard\n"
+        "                   input without --password)\n"
+        "  user delete NAME [--mechanism M]\n"
+        "  user list        users with SCRAM credentials\n"
         "\n"
         "Options:\n"
         "  -b, --bootstrap-server HOST:PORT   broker to ask "
@@ -200,6 +206,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "quorum") == 0) {
         return bk_cmd_quorum(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "user") == 0) {
+        return bk_cmd_user(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

@@ -69,4 +69,7 @@ int bk_cli_reassignments(
 /* brokerctl group list|describe|reset-offsets|delete */
 int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 
+/* brokerctl user create|delete|list (SCRAM credentials) */
+int bk_cmd_user(const struct bk_cli *cli, int argc, char **argv);
+
 #endif /* BK_ADMIN_CLI_H */

@@ -99,7 +99,9 @@ static int hmac(const EVP_MD *md,
                                                                    : BK_EINVAL;
 }
 
-int bk_scram_keys(struct bk_scram_cred *cred, const uint8_t *salted)
+int bk_scram_keys(struct bk_scram_cred *cred,
+                  const uint8_t *salted,
+                  size_t salted_len)
 {
     const EVP_MD *md = md_of(cred->mech);
     if (md == NULL) {
@@ -108,13 +110,16 @@ int bk_scram_keys(struct bk_scram_cred *cred, const uint8_t *salted)
     size_t n = (size_t)EVP_MD_get_size(md);
     uint8_t client_key[BK_SCRAM_MAX_KEY];
     unsigned int dl = 0;
-    int rv = hmac(md, salted, n, "Client Key", 10, client_key);
+    if (salted_len == 0 || salted_len > INT32_MAX) {
+        return BK_EINVAL;
+    }
+    int rv = hmac(md, salted, salted_len, "Client Key", 10, client_key);
     if (rv == 0 &&
         EVP_Digest(client_key, n, cred->stored_key, &dl, md, NULL) != 1) {
         rv = BK_EINVAL;
     }
     if (rv == 0) {
-        rv = hmac(md, salted, n, "Server Key", 10, cred->server_key);
+        rv = hmac(md, salted, salted_len, "Server Key", 10, cred->server_key);
     }
     OPENSSL_cleanse(client_key, sizeof(client_key));
     return rv;

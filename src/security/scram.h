@@ -61,8 +61,12 @@ int bk_scram_salted_password(enum bk_scram_mech m,
 
 /* StoredKey = H(HMAC(SaltedPassword, "Client Key")) and ServerKey =
  * HMAC(SaltedPassword, "Server Key") into cred (its mech set). salted is
- * bk_scram_key_len bytes. Returns 0 or BK_EINVAL. */
-int bk_scram_keys(struct bk_scram_cred *cred, const uint8_t *salted);
+ * salted_len bytes (bk_scram_key_len from bk_scram_salted_password; a
+ * client's AlterUserScramCredentials may send any length). Returns 0 or
+ * BK_EINVAL. */
+int bk_scram_keys(struct bk_scram_cred *cred,
+                  const uint8_t *salted,
+                  size_t salted_len);
 
 /* Finds user's credential for mech: 0 with *out filled, or BK_ENOTFOUND.
  * user is the decoded SCRAM name (borrowed, NUL-terminated). */

@@ -286,11 +286,13 @@ int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen)
  * listeners: ssl.*, sasl.*, connections.max.reauth.ms, and
  * sasl.jaas.config per mechanism (listener.name.<n>.plain.sasl.jaas.config,
  * as Kafka's documentation writes it). */
+#define REAUTH_KEY "connections.max.reauth.ms"
+
 static bool per_listener(const char *key)
 {
     return key != NULL &&
            (strncmp(key, "ssl.", 4) == 0 || strncmp(key, "sasl.", 5) == 0 ||
-            strcmp(key, "connections.max.reauth.ms") == 0);
+            strcmp(key, REAUTH_KEY) == 0);
 }
 
 /* Splits "<mech>.sasl.jaas.config" into the mechanism (copied into mech)
@@ -322,6 +324,18 @@ int bk_config_set_override(struct bk_config *c,
     const char *key = NULL;
     if (dot != NULL) {
         key = mech_key(dot + 1, mech, sizeof(mech));
+        if (key == NULL && strcmp(dot + 1, REAUTH_KEY) == 0) {
+            /* The one number taken per listener (the table hands out
+             * string settings only): checked here, kept as text. */
+            key = REAUTH_KEY;
+            char *end;
+            long long v = strtoll(value, &end, 10);
+            if (*value == '\0' || *end != '\0' || v < 0) {
+                snprintf(err, errlen, "%s: '%.32s' is not a number of ms",
+                         full_key, value);
+                return BK_ECONFIG;
+            }
+        }
         if (key == NULL) {
             key = bk_config_setting_name(dot + 1);
         }

@@ -1,21 +1,30 @@
 """SASL authentication (issue 15): a broker with PLAINTEXT, SASL_PLAINTEXT
 (PLAIN and SCRAM-SHA-256) and SASL_SSL (SCRAM-SHA-512) listeners.
-confluent-kafka and kafka-python with PLAIN; wrong passwords and unknown
-users are refused alike (SASL_AUTHENTICATION_FAILED); the raw protocol
-before authentication: ILLEGAL_SASL_STATE, the frame cap
-(sasl.server.max.receive.size) and the unframed SaslHandshake v0 flow."""
+confluent-kafka and kafka-python with PLAIN; confluent-kafka over SASL_SSL
+with SCRAM-SHA-512 (user made by brokerctl) and the Java client with
+SCRAM-SHA-256 (user made by confluent-kafka's AlterUserScramCredentials);
+wrong passwords and unknown users are refused alike
+(SASL_AUTHENTICATION_FAILED); Kafka's validations of
+AlterUserScramCredentials; the raw protocol before authentication:
+ILLEGAL_SASL_STATE, the frame cap (sasl.server.max.receive.size) and the
+unframed SaslHandshake v0 flow; credentials survive a restart and reach
+every node of a 3-node cluster."""
 import os
 import re
 import struct
+import subprocess
 import time
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                             TopicPartition)
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo,
+                                   ScramMechanism, UserScramCredentialDeletion,
+                                   UserScramCredentialUpsertion)
 
 from data_util import create_topics
-from harness import (Broker, connect, free_port, is_closed, recv_frame,
-                     request)
+from harness import (REPO, Broker, brokerctl_path, connect, free_port,
+                     is_closed, recv_frame, request)
 from tls_util import Certs
 
 PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule '
@@ -276,3 +285,171 @@ def test_no_mechanisms_is_a_startup_error(tmp_path):
         assert "sasl.enabled.mechanisms" in lines[0]
     finally:
         b.cleanup()
+
+
+# --- SCRAM ----------------------------------------------------------------
+
+def brokerctl(bootstrap, *args, stdin=None):
+    return subprocess.run([brokerctl_path(), "-b", bootstrap] + list(args),
+                          input=stdin, capture_output=True, text=True,
+                          timeout=30)
+
+
+def scram_ssl_conf(b, user, pw, **extra):
+    c = {"bootstrap.servers": "127.0.0.1:%d" % b.ssl_port,
+         "security.protocol": "sasl_ssl", "sasl.mechanisms": "SCRAM-SHA-512",
+         "ssl.ca.location": b.certs.path("ca.pem"),
+         "sasl.username": user, "sasl.password": pw}
+    c.update(extra)
+    return c
+
+
+def test_brokerctl_user_and_confluent_scram_sha512_over_ssl(broker):
+    res = brokerctl(broker.bootstrap, "user", "create", "carol",
+                    "--mechanism", "SCRAM-SHA-512", "--iterations", "8192",
+                    stdin="carol-secret\n")
+    assert res.returncode == 0, res.stderr
+    values = [b"scram-%04d" % i for i in range(300)]
+    conf = scram_ssl_conf(broker, "carol", "carol-secret")
+    produce(conf, "scram", values)
+    assert consume(conf, "scram", len(values)) == values
+    assert 'mechanism=SCRAM-SHA-512 principal="User:carol"' in \
+        broker.output()
+    res = brokerctl(broker.bootstrap, "user", "list")
+    assert res.returncode == 0, res.stderr
+    assert re.search(r"carol +SCRAM-SHA-512 +8192", res.stdout), res.stdout
+    # The password is in no log line.
+    assert "carol-secret" not in broker.output()
+
+
+def test_scram_wrong_password_and_unknown_user_alike(broker):
+    brokerctl(broker.bootstrap, "user", "create", "dan", "--mechanism",
+              "SCRAM-SHA-512", "--password", "dan-secret")
+    wrong = auth_error(scram_ssl_conf(broker, "dan", "nope"))
+    unknown = auth_error(scram_ssl_conf(broker, "nobody", "nope"))
+    assert wrong[0] == KafkaError._AUTHENTICATION, wrong
+    assert wrong == unknown
+    assert ("Authentication failed during authentication due to invalid "
+            "credentials with SASL mechanism SCRAM-SHA-512") in wrong[1]
+
+
+def java_describe_cluster(port, *props):
+    target = os.path.join(REPO, "tests", "java", "target")
+    cp = os.path.join(target, "classes") + ":" + os.path.join(target, "deps",
+                                                               "*")
+    return subprocess.run(["java", "-cp", cp, "brokerd.ClientCheck",
+                           "127.0.0.1:%d" % port, "describe-cluster"] +
+                          list(props), capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_java_scram_sha256_with_user_from_alter_api(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    up = UserScramCredentialUpsertion(
+        "erin", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096),
+        b"erin-secret")
+    for f in admin.alter_user_scram_credentials([up]).values():
+        f.result(timeout=15)
+    desc = admin.describe_user_scram_credentials(["erin"])
+    info = desc["erin"].result(timeout=15).scram_credential_infos
+    assert [(i.mechanism, i.iterations) for i in info] == \
+        [(ScramMechanism.SCRAM_SHA_256, 4096)]
+    jaas = ('org.apache.kafka.common.security.scram.ScramLoginModule '
+            'required username="erin" password="erin-secret";')
+    res = java_describe_cluster(broker.sasl_port,
+                                "security.protocol=SASL_PLAINTEXT",
+                                "sasl.mechanism=SCRAM-SHA-256",
+                                "sasl.jaas.config=" + jaas)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "node=1 127.0.0.1:%d" % broker.sasl_port in res.stdout
+    assert 'mechanism=SCRAM-SHA-256 principal="User:erin"' in \
+        broker.output()
+    bad = jaas.replace("erin-secret", "wrong")
+    res = java_describe_cluster(broker.sasl_port,
+                                "security.protocol=SASL_PLAINTEXT",
+                                "sasl.mechanism=SCRAM-SHA-256",
+                                "sasl.jaas.config=" + bad)
+    assert res.returncode != 0
+    assert "SaslAuthenticationException" in res.stdout + res.stderr
+
+
+def test_alter_validations(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+
+    def error_of(alterations):
+        out = {}
+        for user, f in admin.alter_user_scram_credentials(
+                alterations).items():
+            try:
+                f.result(timeout=15)
+                out[user] = None
+            except KafkaException as e:
+                out[user] = e.args[0].code()
+        return out
+
+    s256 = ScramMechanism.SCRAM_SHA_256
+    few = UserScramCredentialUpsertion("u1", ScramCredentialInfo(s256, 4095),
+                                       b"pw")
+    many = UserScramCredentialUpsertion("u2",
+                                        ScramCredentialInfo(s256, 16385), b"pw")
+    ok = UserScramCredentialUpsertion("u3", ScramCredentialInfo(s256, 16384),
+                                      b"pw")
+    missing = UserScramCredentialDeletion("u4", s256)
+    dup1 = UserScramCredentialUpsertion("u5", ScramCredentialInfo(s256, 4096),
+                                        b"pw")
+    dup2 = UserScramCredentialDeletion("u5", ScramMechanism.SCRAM_SHA_512)
+    got = error_of([few, many, ok, missing, dup1, dup2])
+    assert got == {"u1": KafkaError.UNACCEPTABLE_CREDENTIAL,
+                   "u2": KafkaError.UNACCEPTABLE_CREDENTIAL,
+                   "u3": None,
+                   "u4": KafkaError.RESOURCE_NOT_FOUND,
+                   "u5": KafkaError.DUPLICATE_RESOURCE}, got
+    desc = admin.describe_user_scram_credentials(["u3", "u5"])
+    assert desc["u3"].result(15).scram_credential_infos[0].iterations == \
+        16384
+    with pytest.raises(KafkaException) as e:
+        desc["u5"].result(15)
+    assert e.value.args[0].code() == KafkaError.RESOURCE_NOT_FOUND
+    # Deleted: gone from the image, and authentication fails.
+    assert error_of([UserScramCredentialDeletion("u3", s256)]) == \
+        {"u3": None}
+    res = brokerctl(broker.bootstrap, "user", "list", "--json")
+    assert '"u3"' not in res.stdout
+
+
+def test_credentials_survive_restart(tmp_path):
+    b = start(tmp_path)
+    try:
+        res = brokerctl(b.bootstrap, "user", "create", "frank",
+                        "--mechanism", "SCRAM-SHA-512",
+                        "--password", "frank-secret")
+        assert res.returncode == 0, res.stderr
+        assert b.stop() == 0
+        b.start()
+        conf = scram_ssl_conf(b, "frank", "frank-secret")
+        create_topics(b.bootstrap, {"r": (1, {})})
+        produce(conf, "r", [b"after restart"])
+        assert consume(conf, "r", 1) == [b"after restart"]
+    finally:
+        b.stop()
+        b.cleanup()
+
+
+def test_scram_credentials_reach_every_node():
+    from cluster_util import Cluster
+    with Cluster(3) as c:
+        # Created through node 2 (forwarded to the active controller when
+        # node 2 is not it), then seen in every node's own image.
+        res = brokerctl(c.addr(2), "user", "create", "gina", "--mechanism",
+                        "SCRAM-SHA-256", "--password", "gina-secret")
+        assert res.returncode == 0, res.stderr + c.logs_tail()
+        # brokerctl asks the node it is given, nothing else.
+        for node in c.ids():
+            deadline = time.monotonic() + 10
+            while True:
+                res = brokerctl(c.addr(node), "user", "list")
+                if re.search(r"gina +SCRAM-SHA-256 +4096", res.stdout):
+                    break
+                # A node applies the entry a moment after it commits.
+                assert time.monotonic() < deadline, res.stdout + res.stderr
+                time.sleep(0.2)

@@ -60,7 +60,7 @@ static void test_rfc7677_math(void **state)
                                               salt, (size_t)sl, 4096, salted),
                      0);
     struct bk_scram_cred cred = { .mech = BK_SCRAM_SHA_256 };
-    assert_int_equal(bk_scram_keys(&cred, salted), 0);
+    assert_int_equal(bk_scram_keys(&cred, salted, sizeof(salted)), 0);
     const char *auth =
         "n=user,r=rOprNGfwEbeRWgbNEkqO," RFC_SFIRST "," RFC_CFINAL_NP;
     char text[64];
@@ -107,7 +107,8 @@ static void make_store(struct store *st, int32_t iterations)
         assert_int_equal(bk_scram_salted_password(c->mech, "pencil", 6, c->salt,
                                                   20, iterations, salted),
                          0);
-        assert_int_equal(bk_scram_keys(c, salted), 0);
+        assert_int_equal(bk_scram_keys(c, salted, bk_scram_key_len(c->mech)),
+                         0);
     }
 }
 
