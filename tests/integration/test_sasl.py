@@ -453,3 +453,88 @@ def test_scram_credentials_reach_every_node():
                 # A node applies the entry a moment after it commits.
                 assert time.monotonic() < deadline, res.stdout + res.stderr
                 time.sleep(0.2)
+
+
+# --- re-authentication (KIP-368) -----------------------------------------
+
+@pytest.fixture(scope="module")
+def reauth_broker(tmp_path_factory):
+    b = start(tmp_path_factory.mktemp("reauth"), **{
+        "listener.name.sasl_plaintext.connections.max.reauth.ms": "1500"})
+    create_topics(b.bootstrap, {"re": (1, {})})
+    yield b
+    assert b.stop() == 0, b.output()[-3000:]
+    b.cleanup()
+
+
+def metadata_ok(s, corr):
+    s.sendall(request(3, 1, corr, struct.pack(">i", -1)))
+    return struct.unpack(">i", recv_frame(s)[:4]) == (corr,)
+
+
+def test_reauthentication_raw(reauth_broker):
+    b = reauth_broker
+    alice = b"\0alice\0alice-secret"
+    with connect(b.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, alice) == (0, None, b"", 1500)
+        assert metadata_ok(s, 4)
+        # Re-authenticate on the same connection: same user, same
+        # mechanism; the session starts again.
+        assert handshake(s, "PLAIN", corr=5)[0] == 0
+        assert authenticate(s, alice, corr=6)[0] == 0
+        time.sleep(1.0)
+        assert metadata_ok(s, 7)
+        # Past the session: the next request that is not a SaslHandshake
+        # closes the connection.
+        time.sleep(0.8)
+        s.sendall(request(3, 1, 8, struct.pack(">i", -1)))
+        assert is_closed(s)
+    with connect(b.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, alice)[0] == 0
+        time.sleep(1.7)
+        # A SaslHandshake after expiry still re-authenticates.
+        assert handshake(s, "PLAIN", corr=5)[0] == 0
+        assert authenticate(s, alice, corr=6)[0] == 0
+        assert metadata_ok(s, 7)
+    # Another principal, or another mechanism: refused, closed.
+    with connect(b.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, alice)[0] == 0
+        assert handshake(s, "PLAIN", corr=5)[0] == 0
+        err, msg, _, _ = authenticate(s, b"\0bob\0b0b \"pw\"", corr=6)
+        assert (err, msg) == (
+            58, "Cannot change principals during re-authentication")
+        assert is_closed(s)
+    with connect(b.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, alice)[0] == 0
+        err, _ = handshake(s, "SCRAM-SHA-256", corr=5)
+        assert err == 33
+        assert is_closed(s)
+    # Re-authentication needs SaslHandshake v1.
+    with connect(b.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, alice)[0] == 0
+        err, _ = handshake(s, "PLAIN", version=0, corr=5)
+        assert err == 34
+        assert is_closed(s)
+
+
+def test_reauthentication_confluent(reauth_broker):
+    """librdkafka re-authenticates before the session ends (KIP-368), so
+    a producer keeps going across several sessions."""
+    b = reauth_broker
+    p = Producer(plain_conf(b, acks="all"))
+    errors = []
+    deadline = time.monotonic() + 4
+    i = 0
+    while time.monotonic() < deadline:
+        p.produce("re", b"r-%d" % i,
+                  on_delivery=lambda e, m: e and errors.append(e))
+        p.poll(0.05)
+        i += 1
+    assert p.flush(30) == 0 and not errors, errors
+    assert b.output().count('msg="re-authenticated"') >= 2
+    assert consume(plain_conf(b), "re", i)[-1] == b"r-%d" % (i - 1)
