@@ -434,8 +434,10 @@ bool bk_sasl_before_dispatch(struct bk_req *req)
     if (allowed) {
         return false;
     }
-    if (key == BK_API_SASL_HANDSHAKE || key == BK_API_SASL_AUTHENTICATE) {
-        /* Their handlers answer ILLEGAL_SASL_STATE, then close. */
+    if (key == BK_API_SASL_HANDSHAKE || key == BK_API_SASL_AUTHENTICATE ||
+        key == BK_API_API_VERSIONS) {
+        /* Their handlers answer ILLEGAL_SASL_STATE, then close (Kafka's
+         * getErrorResponse; other APIs are closed without an answer). */
         st->illegal = true;
         return false;
     }
@@ -446,6 +448,20 @@ bool bk_sasl_before_dispatch(struct bk_req *req)
                  (unsigned long long)bk_conn_id(req->conn),
                  bk_conn_peer(req->conn), key);
     bk_req_fail(req, "ILLEGAL_SASL_STATE: request before SASL authentication");
+    return true;
+}
+
+bool bk_sasl_refuse_api_versions(struct bk_req *req)
+{
+    if (bk_conn_sasl_config(req->conn) == NULL) {
+        return false;
+    }
+    struct bk_sasl_conn *st = bk_conn_auth_state(req->conn);
+    if (st == NULL || !st->illegal) {
+        return false;
+    }
+    st->state = BK_SASL_ST_FAILED;
+    bk_conn_close_after_answers(req->conn);
     return true;
 }
 

@@ -66,6 +66,12 @@ int bk_sasl_listener_init(struct bk_sasl_listener *l,
                           size_t errlen);
 void bk_sasl_listener_free(struct bk_sasl_listener *l);
 
+/* For the ApiVersions handler: true when the request came while the
+ * connection's SASL exchange expects SaslAuthenticate; the handler then
+ * answers ILLEGAL_SASL_STATE and the connection is closed after it, as
+ * Kafka answers any API there with its own error response. */
+bool bk_sasl_refuse_api_versions(struct bk_req *req);
+
 /* Runs before dispatch parses req's header. On a SASL listener, checks
  * that the state allows the frame's API key (read from the frame, before
  * the body is parsed), handles raw v0 tokens, and closes connections

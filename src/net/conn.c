@@ -748,7 +748,7 @@ void bk_req_reply(struct bk_req *r, const void *frame, size_t len)
 
 void bk_req_reply_close(struct bk_req *r, const void *frame, size_t len)
 {
-    r->conn->auth.close_after_write = true;
+    bk_conn_close_after_answers(r->conn);
     bk_req_reply(r, frame, len);
 }
 

@@ -329,6 +329,10 @@ bool bk_conn_auth_pending(const struct bk_conn *c);
  * since handlers may hold it. Returns 0 or BK_ENOMEM. */
 int bk_conn_set_principal(struct bk_conn *c, const char *principal);
 
+/* Closes c once the answers queued so far are written, and reads nothing
+ * more from it (an answer that ends a failed SASL exchange). */
+void bk_conn_close_after_answers(struct bk_conn *c);
+
 /* The upper layer's authentication state of c (NULL until set). set takes
  * ownership of state: free_fn(state) runs when c is freed, or when another
  * state replaces it. */

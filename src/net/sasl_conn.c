@@ -60,6 +60,11 @@ int bk_conn_set_principal(struct bk_conn *c, const char *principal)
     return 0;
 }
 
+void bk_conn_close_after_answers(struct bk_conn *c)
+{
+    bk_conn_auth_of(c)->close_after_write = true;
+}
+
 void *bk_conn_auth_state(const struct bk_conn *c)
 {
     return bk_conn_auth_of_const(c)->state;

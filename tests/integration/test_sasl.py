@@ -185,6 +185,18 @@ def test_illegal_sasl_state(broker):
         err, msg, _, _ = authenticate(s, b"\0alice\0alice-secret")
         assert err == 34, (err, msg)
         assert is_closed(s)
+    # After SaslHandshake v1 only SaslAuthenticate: ApiVersions gets
+    # ILLEGAL_SASL_STATE, then the connection is closed.
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        s.sendall(request(18, 0, 4))
+        assert struct.unpack(">ihi", recv_frame(s)[:10]) == (4, 34, 0)
+        assert is_closed(s)
+    # A second SaslHandshake, likewise.
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert handshake(s, "PLAIN", corr=5)[0] == 34
+        assert is_closed(s)
     # An unknown mechanism: UNSUPPORTED_SASL_MECHANISM with the list.
     with connect(broker.sasl_port) as s:
         err, mechs = handshake(s, "GSSAPI")
