@@ -167,11 +167,16 @@ struct bk_sasl_conn *bk_sasl_conn_get(struct bk_conn *c)
     return st;
 }
 
+/* A failed authentication's answer, held for the delay. Listed as
+ * waiting so that a shard's drain sends it at once: the delay must not
+ * hold a shutdown up. */
 struct delayed {
+    struct bk_api_waiting waiting; /* first: cut_short casts back */
     uv_timer_t timer;
     struct bk_req *req;
     const void *frame;
     size_t len;
+    bool listed;
 };
 
 static void delayed_closed(uv_handle_t *h)
@@ -179,15 +184,31 @@ static void delayed_closed(uv_handle_t *h)
     bk_free(h->data);
 }
 
-static void delayed_fire(uv_timer_t *t)
+static void delayed_send(struct delayed *d)
 {
-    struct delayed *d = t->data;
+    if (d->listed) {
+        bk_api_waiting_remove(d->req->shard, &d->waiting);
+        d->listed = false;
+    }
+    uv_timer_stop(&d->timer);
     if (d->frame != NULL) {
         bk_req_reply_close(d->req, d->frame, d->len);
     } else {
         bk_req_fail(d->req, "SASL authentication failed");
     }
     uv_close((uv_handle_t *)&d->timer, delayed_closed);
+}
+
+static void delayed_fire(uv_timer_t *t)
+{
+    delayed_send(t->data);
+}
+
+static void delayed_cut_short(struct bk_api_waiting *w)
+{
+    struct delayed *d = (struct delayed *)w;
+    d->listed = false; /* the drain took it off the list */
+    delayed_send(d);
 }
 
 void bk_sasl_fail_later(struct bk_req *req, const void *frame, size_t len)
@@ -204,6 +225,9 @@ void bk_sasl_fail_later(struct bk_req *req, const void *frame, size_t len)
     d->len = len;
     d->timer.data = d;
     uv_timer_init(&req->shard->loop, &d->timer);
+    d->waiting.cut_short = delayed_cut_short;
+    bk_api_waiting_add(req->shard, &d->waiting);
+    d->listed = true;
     uv_timer_start(&d->timer, delayed_fire, l->fail_delay_ms, 0);
 }
 

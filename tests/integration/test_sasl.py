@@ -550,3 +550,22 @@ def test_reauthentication_confluent(reauth_broker):
     assert p.flush(30) == 0 and not errors, errors
     assert b.output().count('msg="re-authenticated"') >= 2
     assert consume(plain_conf(b), "re", i)[-1] == b"r-%d" % (i - 1)
+
+
+def test_failure_delay_does_not_hold_shutdown(tmp_path):
+    b = start(tmp_path, **{"connection.failed.authentication.delay.ms":
+                           "30000"})
+    try:
+        with connect(b.sasl_port) as s:
+            assert handshake(s, "PLAIN")[0] == 0
+            s.sendall(request(36, 1, 3, struct.pack(">i", 12) +
+                              b"\0alice\0wrong"))
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            assert b.stop() == 0
+            # The answer went out at once when the shard drained.
+            assert time.monotonic() - t0 < 10
+            f = recv_frame(s)
+            assert struct.unpack(">ih", f[:6]) == (3, 58)
+    finally:
+        b.cleanup()
