@@ -322,12 +322,17 @@ static int complete(struct bk_req *req,
     st->authed = st->mech;
     st->expires_at =
         l->reauth_ms > 0 ? uv_now(&req->shard->loop) + l->reauth_ms : 0;
-    bk_diag_debug("api",
-                  "conn=%llu listener=%s mechanism=%s principal=\"%s\" "
-                  "msg=\"%sauthenticated\"",
-                  (unsigned long long)bk_conn_id(req->conn), l->name,
-                  bk_sasl_mech_name(st->mech), bk_conn_principal(req->conn),
-                  st->reauth ? "re-" : "");
+    /* A user name may hold any byte an administrator allowed: escaped,
+     * so the log stays one line per event. */
+    char shown[2 * sizeof(principal)];
+    bk_diag_debug(
+        "api",
+        "conn=%llu listener=%s mechanism=%s principal=\"%s\" "
+        "msg=\"%sauthenticated\"",
+        (unsigned long long)bk_conn_id(req->conn), l->name,
+        bk_sasl_mech_name(st->mech),
+        bk_diag_escape(shown, sizeof(shown), principal, strlen(principal)),
+        st->reauth ? "re-" : "");
     return 1;
 }
 
