@@ -420,6 +420,16 @@ static const struct cfg_def defs[] = {
       "(`org.apache.kafka.common.security.plain.PlainLoginModule required "
       "user_alice=\"alice-secret\";`). Used where no "
       "`listener.name.<name>.plain.sasl.jaas.config` is set." },
+    { "sasl.mechanism.controller.protocol", CFG_STRING,
+      OFF(sasl_mechanism_controller_protocol), 0, 0, "GSSAPI", false,
+      "The mechanism controllers would authenticate with to each other; "
+      "accepted for Kafka compatibility, unused: brokerd nodes talk to "
+      "each other over PLAINTEXT listeners (docs/security.md)." },
+    { "sasl.mechanism.inter.broker.protocol", CFG_STRING,
+      OFF(sasl_mechanism_inter_broker_protocol), 0, 0, "GSSAPI", false,
+      "The mechanism brokers would authenticate with to each other; "
+      "accepted for Kafka compatibility, unused: brokerd nodes talk to "
+      "each other over PLAINTEXT listeners (docs/security.md)." },
     { "sasl.server.max.receive.size", CFG_INT,
       OFF(sasl_server_max_receive_size), 1, I32MAX, "524288", false,
       "SASL listeners: the largest request a connection may send before it "

@@ -93,6 +93,8 @@ struct bk_config {
     int64_t connections_max_reauth_ms;
     char *sasl_enabled_mechanisms;
     char *sasl_jaas_config;
+    char *sasl_mechanism_controller_protocol;   /* accepted, unused */
+    char *sasl_mechanism_inter_broker_protocol; /* accepted, unused */
     int64_t sasl_server_max_receive_size;
     int64_t max_connections;
     int64_t max_connections_per_ip;

@@ -74,6 +74,18 @@ static int build_one(const struct bk_config *cfg,
                  "listener=%s mechanisms=%s reauth_ms=%llu msg=\"SASL "
                  "enabled\"",
                  l->name, list, (unsigned long long)reauth);
+    for (unsigned i = 0; i < s->nmechs; i++) {
+        if (s->mechs[i] == BK_SASL_PLAIN &&
+            l->protocol == BK_SEC_SASL_PLAINTEXT) {
+            /* Kafka allows it too; say so once, since passwords then
+             * cross the network in clear (security-notes.md §4). */
+            bk_diag_warn("server",
+                         "listener=%s msg=\"PLAIN on a SASL_PLAINTEXT "
+                         "listener sends passwords in clear; use SASL_SSL "
+                         "outside tests\"",
+                         l->name);
+        }
+    }
     *out = s;
     return 0;
 }

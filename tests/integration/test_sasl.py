@@ -113,6 +113,8 @@ def test_confluent_plain(broker):
     assert md.brokers[1].port == broker.sasl_port
     assert 'principal="User:alice"' in broker.output()
     assert 'principal="User:bob"' in broker.output()
+    assert ("listener=SASL_PLAINTEXT msg=\"PLAIN on a SASL_PLAINTEXT "
+            "listener sends passwords in clear") in broker.output()
 
 
 def test_kafka_python_plain(broker):
