@@ -45,7 +45,7 @@ static int parse(int argc, char **argv, struct opts *o)
 {
     o->iterations = 4096; /* kafka-configs.sh's default */
     for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i] != NULL ? argv[i] : "";
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--mechanism") == 0 && v != NULL) {
             o->mech = bk_scram_mech_parse(v, strlen(v));

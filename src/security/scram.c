@@ -424,7 +424,8 @@ static int client_final(struct bk_scram_server *s,
     if (bl + 3 > cap) {
         return BK_ERANGE;
     }
-    memcpy(out, "v=", 2);
+    out[0] = 'v';
+    out[1] = '=';
     memcpy(out + 2, b64, bl);
     *out_len = bl + 2;
     return 0;

@@ -291,7 +291,7 @@ static void test_malformed(void **state)
         size_t ol;
         assert_int_equal(step(&s, &st, "n,,n=user,r=abc", out, &ol), 0);
         out[ol] = '\0';
-        sscanf(out, "r=%1023[^,]", nonce);
+        assert_int_equal(sscanf(out, "r=%1023[^,]", nonce), 1);
         const char *p = strstr(bad_final[i], "NONCE");
         snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(p - bad_final[i]),
                  bad_final[i], nonce, p + 5);
