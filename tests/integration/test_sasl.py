@@ -452,10 +452,13 @@ def test_credentials_survive_restart(tmp_path):
 def test_scram_credentials_reach_every_node():
     from cluster_util import Cluster
     with Cluster(3) as c:
-        # Created through node 2 (forwarded to the active controller when
-        # node 2 is not it), then seen in every node's own image.
-        res = brokerctl(c.addr(2), "user", "create", "gina", "--mechanism",
-                        "SCRAM-SHA-256", "--password", "gina-secret")
+        # Created through a node that is not the active controller (it
+        # forwards the request), then seen in every node's own image.
+        active = c.active_controller()
+        other = [i for i in c.ids() if i != active][0]
+        res = brokerctl(c.addr(other), "user", "create", "gina",
+                        "--mechanism", "SCRAM-SHA-256", "--password",
+                        "gina-secret")
         assert res.returncode == 0, res.stderr + c.logs_tail()
         # brokerctl asks the node it is given, nothing else.
         for node in c.ids():
