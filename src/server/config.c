@@ -697,6 +697,45 @@ static char *trim(char *s)
     return s;
 }
 
+/* One logical line ("key=value", comments and blanks skipped). */
+static int load_line(struct bk_config *c,
+                     char *text,
+                     const char *path,
+                     int lineno,
+                     char *err,
+                     size_t errlen)
+{
+    char msg[512];
+    char *s = trim(text);
+    /* Java properties allow '=' or ':' as the separator. */
+    char *sep = strpbrk(s, "=:");
+    if (sep == NULL) {
+        snprintf(err, errlen, "%s:%d: expected key=value, got '%.64s'", path,
+                 lineno, s);
+        return BK_ECONFIG;
+    }
+    *sep = '\0';
+    char *key = trim(s);
+    char *value = trim(sep + 1);
+    int rv = bk_config_set(c, key, value, msg, sizeof(msg));
+    if (rv != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+    }
+    return rv;
+}
+
+/* Whether a line (without its line break) ends in an odd number of
+ * backslashes: Java properties continue it on the next line, as Kafka's
+ * configuration files do for long values such as sasl.jaas.config. */
+static bool continues(const char *s, size_t len)
+{
+    size_t n = 0;
+    while (n < len && s[len - 1 - n] == '\\') {
+        n++;
+    }
+    return n % 2 == 1;
+}
+
 int bk_config_load(struct bk_config *c,
                    const char *path,
                    char *err,
@@ -709,10 +748,13 @@ int bk_config_load(struct bk_config *c,
         return -e;
     }
     char line[4096];
-    char msg[512];
+    /* The logical line: physical lines joined at their backslashes. */
+    char logical[16384];
+    size_t ll = 0;
     int lineno = 0;
+    int first = 0; /* where the logical line starts, for messages */
     int rv = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
+    while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
@@ -721,26 +763,42 @@ int bk_config_load(struct bk_config *c,
             rv = BK_ECONFIG;
             break;
         }
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#' || *s == '!') {
-            continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
         }
-        /* Java properties allow '=' or ':' as the separator. */
-        char *sep = strpbrk(s, "=:");
-        if (sep == NULL) {
-            snprintf(err, errlen, "%s:%d: expected key=value, got '%.64s'",
-                     path, lineno, s);
+        char *piece = line;
+        if (ll == 0) {
+            char *s = trim(line);
+            if (*s == '\0' || *s == '#' || *s == '!') {
+                continue;
+            }
+            first = lineno;
+        } else {
+            while (*piece == ' ' || *piece == '\t' || *piece == '\f') {
+                piece++; /* a continuation's leading blanks go */
+            }
+        }
+        size_t pl = strlen(piece);
+        bool more = continues(piece, pl);
+        if (more) {
+            pl--;
+        }
+        if (ll + pl >= sizeof(logical)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path,
+                     first, sizeof(logical) - 1);
             rv = BK_ECONFIG;
             break;
         }
-        *sep = '\0';
-        char *key = trim(s);
-        char *value = trim(sep + 1);
-        rv = bk_config_set(c, key, value, msg, sizeof(msg));
-        if (rv != 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-            break;
+        memcpy(logical + ll, piece, pl);
+        ll += pl;
+        logical[ll] = '\0';
+        if (!more) {
+            rv = load_line(c, logical, path, first, err, errlen);
+            ll = 0;
         }
+    }
+    if (rv == 0 && ll > 0) {
+        rv = load_line(c, logical, path, first, err, errlen);
     }
     (void)fclose(f); /* read only */
     return rv;
@@ -906,7 +964,9 @@ static void write_broker_doc(FILE *out)
             "`src/cluster/topic_config.c`; do not edit by hand.\n\n"
             "## Broker settings\n\n"
             "`brokerd -c FILE` reads Kafka-style properties: one `key=value` "
-            "per line, `#` or `!` starts a comment. Names are Kafka's where "
+            "per line (a line ending in `\\` continues on the next one, as "
+            "in Java properties), `#` or `!` starts a comment. Names are "
+            "Kafka's where "
             "Kafka has the setting; settings marked *brokerd* are our own. "
             "An unknown key or a bad value stops start-up with one line "
             "naming the file, line, key and reason. "

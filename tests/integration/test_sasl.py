@@ -27,8 +27,11 @@ from harness import (REPO, Broker, brokerctl_path, connect, free_port,
                      is_closed, recv_frame, request)
 from tls_util import Certs
 
+# Written over three lines with backslash continuations, as Kafka's
+# server.properties examples write it.
 PLAIN_JAAS = ('org.apache.kafka.common.security.plain.PlainLoginModule '
-              'required user_alice="alice-secret" user_bob="b0b \\"pw\\"";')
+              'required \\\n    user_alice="alice-secret" \\\n'
+              '    user_bob="b0b \\"pw\\"";')
 
 
 def start(tmp_path, **extra):

@@ -489,6 +489,23 @@ static void test_listener_overrides(void **state)
     assert_int_equal(c.listener[1].protocol, BK_SEC_SASL_PLAINTEXT);
     bk_config_free(&c);
 
+    /* Java properties' line continuation, as Kafka's files write JAAS
+     * entries; an even number of backslashes does not continue. */
+    assert_int_equal(load_text(&c,
+                               "sasl.jaas.config=M required \\\n"
+                               "    user_a=\"x\" \\\r\n"
+                               "\t user_b=\"y\";\n"
+                               "# a comment\n"
+                               "ssl.cipher.suites=A\\\\\n"
+                               "ssl.key.password=p\\\n",
+                               err, sizeof(err)),
+                     0);
+    assert_string_equal(c.sasl_jaas_config,
+                        "M required user_a=\"x\" user_b=\"y\";");
+    assert_string_equal(c.ssl_cipher_suites, "A\\\\");
+    assert_string_equal(c.ssl_key_password, "p");
+    bk_config_free(&c);
+
     expect_error("listener.name.ssl.num.partitions=3\n",
                  "per-listener settings are listener.name.<name>.ssl.*");
     expect_error("listener.name.x.gssapi.sasl.jaas.config=3\n",
