@@ -577,3 +577,31 @@ def test_failure_delay_does_not_hold_shutdown(tmp_path):
             assert struct.unpack(">ih", f[:6]) == (3, 58)
     finally:
         b.cleanup()
+
+
+def test_kafka_configs_sh_scram(broker):
+    """kafka-configs.sh (Kafka's ConfigCommand) adds and deletes a SCRAM
+    credential through AlterUserScramCredentials."""
+    target = os.path.join(REPO, "tests", "java", "target")
+    cp = os.path.join(target, "classes") + ":" + os.path.join(target, "deps",
+                                                               "*")
+
+    def configs(*args):
+        res = subprocess.run(["java", "-cp", cp, "kafka.admin.ConfigCommand",
+                              "--bootstrap-server", broker.bootstrap,
+                              "--entity-type", "users", "--entity-name",
+                              "hank"] + list(args),
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "Completed updating config for user hank." in res.stdout
+
+    configs("--alter", "--add-config",
+            "SCRAM-SHA-512=[iterations=8192,password=hank-secret]")
+    res = brokerctl(broker.bootstrap, "user", "list")
+    assert re.search(r"hank +SCRAM-SHA-512 +8192", res.stdout), res.stdout
+    assert auth_error(scram_ssl_conf(broker, "hank", "nope"))[0] == \
+        KafkaError._AUTHENTICATION
+    produce(scram_ssl_conf(broker, "hank", "hank-secret"), "scram", [b"h"])
+    configs("--alter", "--delete-config", "SCRAM-SHA-512")
+    res = brokerctl(broker.bootstrap, "user", "list")
+    assert "hank" not in res.stdout
