@@ -258,6 +258,36 @@ def test_v0_unframed_tokens(broker):
         assert is_closed(s)
 
 
+def test_garbage_before_auth(broker):
+    """A GSSAPI token (what pre-KIP-43 clients send first), an empty
+    frame, a truncated header and random bytes: each closes its
+    connection; the broker serves on."""
+    import random
+    rnd = random.Random(15)
+    frames = [b"\x60\x82\x02\x00" + bytes(rnd.randrange(256)
+                                         for _ in range(60)),
+              b"", b"\x00\x11", bytes(rnd.randrange(256) for _ in range(300))]
+    for body in frames:
+        with connect(broker.sasl_port) as s:
+            s.sendall(struct.pack(">i", len(body)) + body)
+            assert is_closed(s)
+    for _ in range(20):
+        with connect(broker.sasl_port) as s:
+            s.sendall(bytes(rnd.randrange(256) for _ in range(rnd.randrange(
+                1, 2000))))
+            s.settimeout(5)
+            try:
+                s.shutdown(1)
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+    assert broker.alive()
+    with connect(broker.sasl_port) as s:
+        assert handshake(s, "PLAIN")[0] == 0
+        assert authenticate(s, b"\0alice\0alice-secret")[0] == 0
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
