@@ -8,7 +8,8 @@
  * checked against the newest image.
  *
  * One result per user named. A user named twice in one request (in
- * either list) gets DUPLICATE_RESOURCE and none of its changes;
+ * either list, for any mechanisms) gets DUPLICATE_RESOURCE and none of
+ * its changes, unless its first entry failed already (Kafka's order);
  * UNACCEPTABLE_CREDENTIAL for an empty name, salt or salted password and
  * for iterations outside 4096..16384; UNSUPPORTED_SASL_MECHANISM for a
  * mechanism other than 1 and 2; RESOURCE_NOT_FOUND for deleting a
@@ -136,69 +137,97 @@ static void applied(struct bk_call *call, int status)
     bk_call_reply(call, resp);
 }
 
+/* What a request asks of each user it names, decided in Kafka's order
+ * (ScramControlManager.alterCredentials): deletions first, then
+ * upsertions; a user that already failed is passed over, and a user
+ * named again while a change of it is pending gets DUPLICATE_RESOURCE
+ * instead of both changes. */
+struct pending {
+    const deletion *del; /* the deletion kept for the user, or NULL */
+    const upsertion *ups;
+};
+
+static void decide(
+    const struct bk_md_image *img,
+    const struct bk_msg_alter_user_scram_credentials_request *req,
+    result *res,
+    struct pending *pend,
+    int32_t *n)
+{
+    static const char dup[] =
+        "A user credential cannot be altered twice in the same request";
+    for (int32_t i = 0; i < req->deletions_count; i++) {
+        const deletion *d = &req->deletions[i];
+        result *r = result_of(res, n, d->name);
+        struct pending *p = &pend[r - res];
+        if (r->error_code != 0) {
+            continue;
+        }
+        if (p->del != NULL) {
+            p->del = NULL;
+            fail(r, BK_KERR_DUPLICATE_RESOURCE, dup);
+            continue;
+        }
+        check_deletion(img, d, r);
+        p->del = r->error_code == 0 ? d : NULL;
+    }
+    for (int32_t i = 0; i < req->upsertions_count; i++) {
+        const upsertion *u = &req->upsertions[i];
+        result *r = result_of(res, n, u->name);
+        struct pending *p = &pend[r - res];
+        if (r->error_code != 0) {
+            continue;
+        }
+        if (p->del != NULL || p->ups != NULL) {
+            p->del = NULL;
+            p->ups = NULL;
+            fail(r, BK_KERR_DUPLICATE_RESOURCE, dup);
+            continue;
+        }
+        check_upsertion(u, r);
+        p->ups = r->error_code == 0 ? u : NULL;
+    }
+}
+
 void bk_handle_alter_user_scram_credentials(struct bk_call *call)
 {
     const struct bk_msg_alter_user_scram_credentials_request *req =
         call->request;
-    int32_t nd = req->deletions_count > 0 ? req->deletions_count : 0;
-    int32_t nu = req->upsertions_count > 0 ? req->upsertions_count : 0;
+    size_t cap =
+        (size_t)(req->deletions_count > 0 ? req->deletions_count : 0) +
+        (size_t)(req->upsertions_count > 0 ? req->upsertions_count : 0) + 1;
     struct bk_msg_alter_user_scram_credentials_response *resp =
         bk_arena_alloc(call->arena, sizeof(*resp));
-    result *res = bk_arena_alloc(call->arena,
-                                 ((size_t)nd + (size_t)nu + 1) * sizeof(*res));
-    /* How often each result's user is named. */
-    int32_t *seen = bk_arena_alloc(
-        call->arena, ((size_t)nd + (size_t)nu + 1) * sizeof(*seen));
+    result *res = bk_arena_alloc(call->arena, cap * sizeof(*res));
+    struct pending *pend = bk_arena_alloc(call->arena, cap * sizeof(*pend));
     struct bk_md_image *img = bk_api_image(call);
-    if (resp == NULL || res == NULL || seen == NULL || img == NULL) {
+    if (resp == NULL || res == NULL || pend == NULL || img == NULL) {
         bk_md_image_release(img);
         bk_req_fail(call->req, "out of memory");
         return;
     }
     bk_msg_alter_user_scram_credentials_response_init(resp);
     call->data_ptr = resp;
+    memset(pend, 0, cap * sizeof(*pend));
     int32_t n = 0;
-    memset(seen, 0, ((size_t)nd + (size_t)nu + 1) * sizeof(*seen));
-    for (int32_t i = 0; i < nd; i++) {
-        seen[result_of(res, &n, req->deletions[i].name) - res]++;
-    }
-    for (int32_t i = 0; i < nu; i++) {
-        seen[result_of(res, &n, req->upsertions[i].name) - res]++;
-    }
-    for (int32_t i = 0; i < n; i++) {
-        if (seen[i] > 1) {
-            fail(&res[i], BK_KERR_DUPLICATE_RESOURCE,
-                 "A user credential cannot be altered twice in the same "
-                 "request");
-        }
-    }
+    decide(img, req, res, pend, &n);
+    bk_md_image_release(img);
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, call->arena);
     bool oom = false;
-    for (int32_t i = 0; i < nd && !oom; i++) {
-        const deletion *d = &req->deletions[i];
-        result *r = result_of(res, &n, d->name);
-        if (r->error_code == 0) {
-            check_deletion(img, d, r);
-        }
-        struct bk_md_rec *rec =
-            r->error_code == 0 ? bk_md_recs_add(&recs, BK_MD_REC_REMOVE_SCRAM)
-                               : NULL;
-        oom = r->error_code == 0 && rec == NULL;
-        if (rec != NULL) {
-            rec->u.remove_scram.name = d->name;
-            rec->u.remove_scram.mechanism = d->mechanism;
+    for (int32_t i = 0; i < n && !oom; i++) {
+        if (pend[i].del != NULL) {
+            struct bk_md_rec *rec =
+                bk_md_recs_add(&recs, BK_MD_REC_REMOVE_SCRAM);
+            oom = rec == NULL;
+            if (rec != NULL) {
+                rec->u.remove_scram.name = pend[i].del->name;
+                rec->u.remove_scram.mechanism = pend[i].del->mechanism;
+            }
+        } else if (pend[i].ups != NULL) {
+            oom = !add_upsertion(call, &recs, pend[i].ups);
         }
     }
-    for (int32_t i = 0; i < nu && !oom; i++) {
-        const upsertion *u = &req->upsertions[i];
-        result *r = result_of(res, &n, u->name);
-        if (r->error_code == 0) {
-            check_upsertion(u, r);
-        }
-        oom = r->error_code == 0 && !add_upsertion(call, &recs, u);
-    }
-    bk_md_image_release(img);
     if (oom) {
         bk_req_fail(call->req, "out of memory");
         return;

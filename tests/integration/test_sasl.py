@@ -442,15 +442,23 @@ def test_alter_validations(broker):
     ok = UserScramCredentialUpsertion("u3", ScramCredentialInfo(s256, 16384),
                                       b"pw")
     missing = UserScramCredentialDeletion("u4", s256)
+    # A user named twice (two mechanisms count too) gets
+    # DUPLICATE_RESOURCE; but deletions are decided first, and a user whose
+    # deletion failed keeps that error (KRaft's order).
     dup1 = UserScramCredentialUpsertion("u5", ScramCredentialInfo(s256, 4096),
                                         b"pw")
-    dup2 = UserScramCredentialDeletion("u5", ScramMechanism.SCRAM_SHA_512)
-    got = error_of([few, many, ok, missing, dup1, dup2])
+    dup2 = UserScramCredentialUpsertion(
+        "u5", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), b"pw")
+    del6 = UserScramCredentialDeletion("u6", ScramMechanism.SCRAM_SHA_512)
+    ups6 = UserScramCredentialUpsertion("u6", ScramCredentialInfo(s256, 4096),
+                                        b"pw")
+    got = error_of([few, many, ok, missing, dup1, dup2, ups6, del6])
     assert got == {"u1": KafkaError.UNACCEPTABLE_CREDENTIAL,
                    "u2": KafkaError.UNACCEPTABLE_CREDENTIAL,
                    "u3": None,
                    "u4": KafkaError.RESOURCE_NOT_FOUND,
-                   "u5": KafkaError.DUPLICATE_RESOURCE}, got
+                   "u5": KafkaError.DUPLICATE_RESOURCE,
+                   "u6": KafkaError.RESOURCE_NOT_FOUND}, got
     desc = admin.describe_user_scram_credentials(["u3", "u5"])
     assert desc["u3"].result(15).scram_credential_infos[0].iterations == \
         16384
