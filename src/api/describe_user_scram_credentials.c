@@ -7,6 +7,7 @@
  * (once). */
 #include "protocol/gen/describe_user_scram_credentials.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/call.h"
@@ -19,6 +20,22 @@ typedef struct
         result;
 typedef struct bk_msg_describe_user_scram_credentials_response_credential_info
     info;
+
+/* Kafka's message for a user: "<text>: <user>" (arena; the text alone
+ * when out of memory). */
+static struct bk_str message(struct bk_call *call,
+                             const char *text,
+                             struct bk_str user)
+{
+    size_t cap = strlen(text) + 3 + (size_t)(user.len > 0 ? user.len : 0);
+    char *m = bk_arena_alloc(call->arena, cap);
+    if (m == NULL) {
+        return bk_str_c(text);
+    }
+    snprintf(m, cap, "%s: %.*s", text, user.len > 0 ? (int)user.len : 0,
+             user.len > 0 ? user.ptr : "");
+    return bk_str_c(m);
+}
 
 /* Fills r with name's credentials (arena); false when out of memory. */
 static bool fill(struct bk_call *call,
@@ -44,8 +61,9 @@ static bool fill(struct bk_call *call,
     }
     if (r->credential_infos_count == 0) {
         r->error_code = BK_KERR_RESOURCE_NOT_FOUND;
-        r->error_message = bk_str_c(
-            "Attempt to describe a user credential that does not exist");
+        r->error_message = message(
+            call, "Attempt to describe a user credential that does not exist",
+            name);
     }
     return true;
 }
@@ -88,9 +106,11 @@ void bk_handle_describe_user_scram_credentials(struct bk_call *call)
         }
         if (k < n) {
             res[k].error_code = BK_KERR_DUPLICATE_RESOURCE;
-            res[k].error_message = bk_str_c(
-                "Cannot describe SCRAM credentials for the same "
-                "user twice in a single request");
+            res[k].error_message =
+                message(call,
+                        "Cannot describe SCRAM credentials for the same "
+                        "user twice in a single request",
+                        name);
             res[k].credential_infos_count = 0;
             continue;
         }
