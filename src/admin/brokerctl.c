@@ -71,6 +71,12 @@ static void usage(FILE *out)
         "                   ENTITY: --user U | --user-default and/or\n"
         "                   --client-id C | --client-default, or --ip A |\n"
         "                   --ip-default\n"
+        "  user create NAME [--mechanism SCRAM-SHA-256|SCRAM-SHA-512]\n"
+        "                   [--iterations N] [--password P]\n"
+        "                   a SCRAM credential (the password from standard\n"
+        "                   input without --password)\n"
+        "  user delete NAME [--mechanism M]\n"
+        "  user list        users with SCRAM credentials\n"
         "\n"
         "Options:\n"
         "  -b, --bootstrap-server HOST:PORT   broker to ask "
@@ -211,6 +217,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "quota") == 0) {
         return bk_cmd_quota(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "user") == 0) {
+        return bk_cmd_user(&cli, n - 1, rest + 1);
     }
     bk_cli_fail("unknown command '%s' (see brokerctl --help)", rest[0]);
     return 2;

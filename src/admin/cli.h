@@ -71,5 +71,7 @@ int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 
 /* brokerctl quota set|remove|list (client quotas) */
 int bk_cmd_quota(const struct bk_cli *cli, int argc, char **argv);
+/* brokerctl user create|delete|list (SCRAM credentials) */
+int bk_cmd_user(const struct bk_cli *cli, int argc, char **argv);
 
 #endif /* BK_ADMIN_CLI_H */

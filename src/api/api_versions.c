@@ -18,6 +18,7 @@
 #include "protocol/gen/api_versions.h"
 
 #include "api/call.h"
+#include "api/sasl.h"
 #include "cluster/features.h"
 #include "cluster/image.h"
 #include "protocol/kerr.h"
@@ -94,6 +95,13 @@ void bk_handle_api_versions(struct bk_call *call)
     }
     resp.error_code = BK_KERR_NONE;
     resp.throttle_time_ms = 0;
+    if (bk_sasl_refuse_api_versions(call->req)) {
+        /* Kafka's ApiVersions error response: no keys. Then closed. */
+        resp.error_code = BK_KERR_ILLEGAL_SASL_STATE;
+        resp.api_keys_count = 0;
+        resp.supported_features_count = 0;
+        resp.finalized_features_count = 0;
+    }
     bk_call_reply_v0_header(call, &resp, call->hdr.api_version);
 }
 

@@ -156,6 +156,10 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call);
 void bk_handle_consumer_group_describe(struct bk_call *call);
 void bk_handle_describe_client_quotas(struct bk_call *call);
 void bk_handle_alter_client_quotas(struct bk_call *call);
+void bk_handle_sasl_handshake(struct bk_call *call);
+void bk_handle_sasl_authenticate(struct bk_call *call);
+void bk_handle_describe_user_scram_credentials(struct bk_call *call);
+void bk_handle_alter_user_scram_credentials(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

@@ -9,6 +9,7 @@
 #include "api/call.h"
 #include "api/forward.h"
 #include "api/quota.h"
+#include "api/sasl.h"
 #include "common/diag.h"
 #include "metrics/metrics.h"
 
@@ -40,7 +41,11 @@ static const struct bk_handler handlers[] = {
     { BK_API_SYNC_GROUP, 0, 5, 0, bk_handle_sync_group },
     { BK_API_DESCRIBE_GROUPS, 0, 6, 0, bk_handle_describe_groups },
     { BK_API_LIST_GROUPS, 0, 5, 0, bk_handle_list_groups },
+    /* SASL listeners (api/sasl.h); answered with ILLEGAL_SASL_STATE on
+     * the others, as Kafka does. */
+    { BK_API_SASL_HANDSHAKE, 0, 1, 0, bk_handle_sasl_handshake },
     { BK_API_API_VERSIONS, 0, 4, 0, bk_handle_api_versions },
+    { BK_API_SASL_AUTHENTICATE, 0, 2, 0, bk_handle_sasl_authenticate },
     { BK_API_CREATE_TOPICS, 2, 7, 2, bk_handle_create_topics },
     { BK_API_DELETE_TOPICS, 1, 6, 1, bk_handle_delete_topics },
     { BK_API_DESCRIBE_CONFIGS, 1, 4, 1, bk_handle_describe_configs },
@@ -80,6 +85,11 @@ static const struct bk_handler handlers[] = {
       bk_handle_offset_for_leader_epoch },
     { BK_API_DELETE_GROUPS, 0, 2, 0, bk_handle_delete_groups },
     { BK_API_OFFSET_DELETE, 0, 0, 0, bk_handle_offset_delete },
+    /* SCRAM credentials (issue 15); Alter is forwarded (forward.c). */
+    { BK_API_DESCRIBE_USER_SCRAM_CREDENTIALS, 0, 0, 0,
+      bk_handle_describe_user_scram_credentials },
+    { BK_API_ALTER_USER_SCRAM_CREDENTIALS, 0, 0, 0,
+      bk_handle_alter_user_scram_credentials },
     /* KIP-848 consumer groups (group.protocol=consumer). */
     { BK_API_CONSUMER_GROUP_HEARTBEAT, 0, 1, 0,
       bk_handle_consumer_group_heartbeat },
@@ -246,6 +256,9 @@ void bk_api_on_request(struct bk_req *req)
     call->quota_ms = 0;
     call->quota_fetch = false;
     req->data = call;
+    if (bk_sasl_before_dispatch(req)) {
+        return;
+    }
 
     struct bk_rd rd;
     bk_rd_init(&rd, req->frame, req->frame_len);

@@ -51,6 +51,7 @@ bool bk_fwd_wanted(const struct bk_call *call)
         case BK_API_ALTER_CONFIGS:
         case BK_API_INCREMENTAL_ALTER_CONFIGS:
         case BK_API_UPDATE_FEATURES:
+        case BK_API_ALTER_USER_SCRAM_CREDENTIALS:
         case BK_API_ELECT_LEADERS:
         case BK_API_ALTER_PARTITION_REASSIGNMENTS:
         case BK_API_LIST_PARTITION_REASSIGNMENTS:

@@ -303,6 +303,7 @@ static void image_free(struct bk_md_image *img)
     }
     bk_free(img->broker_configs);
     bk_md_quotas_release(img->quotas);
+    bk_md_scram_free(&img->scram);
     bk_free(img);
 }
 
@@ -501,7 +502,8 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     memcpy(img->features, base->features, sizeof(img->features));
     img->quotas = base->quotas;
     bk_md_quotas_ref(img->quotas);
-    if (fork_controllers(img, base) != 0) {
+    if (fork_controllers(img, base) != 0 ||
+        bk_md_scram_copy(&img->scram, &base->scram) != 0) {
         goto err;
     }
     if (base->n_brokers > 0) {
@@ -908,6 +910,9 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
             return apply_controller(img, &rec->u.controller);
         case BK_MD_REC_CLIENT_QUOTA:
             return bk_md_quotas_apply(&img->quotas, &rec->u.client_quota);
+        case BK_MD_REC_SCRAM:
+        case BK_MD_REC_REMOVE_SCRAM:
+            return bk_md_scram_apply(&img->scram, rec);
         default:
             return 1;
     }
@@ -961,7 +966,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_md_rec **out,
                            size_t *n_out)
 {
-    size_t n = img->n_brokers + img->n_controllers + 1 +
+    size_t n = img->n_brokers + img->n_controllers + 1 + img->scram.n +
                (img->features_finalized ? BK_MD_N_FEATURES : 0);
     for (size_t i = 0; i < img->n_broker_configs; i++) {
         n += img->broker_configs[i].configs.n;
@@ -1065,6 +1070,7 @@ int bk_md_image_to_records(const struct bk_md_image *img,
         }
     }
     k += bk_md_quotas_records(img->quotas, &recs[k]);
+    k += bk_md_scram_to_records(&img->scram, &recs[k]);
     *out = recs;
     *n_out = k;
     return 0;

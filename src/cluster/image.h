@@ -25,6 +25,7 @@
 #include "cluster/features.h"
 #include "cluster/quotas.h"
 #include "cluster/records.h"
+#include "cluster/scram.h"
 #include "protocol/prim.h"
 
 struct bk_md_kv {
@@ -120,6 +121,7 @@ struct bk_md_image {
     /* Client quotas (one reference, shared between images; NULL when
      * none were ever set). */
     struct bk_md_quotas *quotas;
+    struct bk_md_scram scram; /* users' SCRAM credentials (cluster/scram.h) */
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */
@@ -177,8 +179,9 @@ const struct bk_md_configs *bk_md_image_broker_configs(
 /* Appends to *recs the records that rebuild img from an empty image, in a
  * canonical order (the finalized features when there are any, brokers by
  * id, broker configs, topics by name each with its partitions and
- * configs). The array and the int32 arrays are allocated
- * in arena; strings are views into img (borrowed). Returns 0 or BK_ENOMEM. */
+ * configs, then the SCRAM credentials). The array and the int32 arrays are
+ * allocated in arena; strings are views into img (borrowed). Returns 0 or
+ * BK_ENOMEM. */
 int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_arena *arena,
                            struct bk_md_rec **recs,

@@ -56,6 +56,16 @@ static struct bk_str rd_str(struct bk_rd *rd, bool nullable, int32_t max)
     return s;
 }
 
+static struct bk_bytes rd_bytes(struct bk_rd *rd, int32_t max)
+{
+    struct bk_bytes b = bk_rd_bytes(rd, true, false);
+    if (b.len > max) {
+        bk_rd_fail(rd);
+        return BK_BYTES_NULL;
+    }
+    return b;
+}
+
 static size_t body_size(const struct bk_md_rec *rec)
 {
     switch (rec->type) {
@@ -96,6 +106,15 @@ static size_t body_size(const struct bk_md_rec *rec)
             }
             return n + bk_str_size(q->key, true) + 8 + 1;
         }
+        case BK_MD_REC_SCRAM: {
+            const struct bk_md_scram_rec *c = &rec->u.scram;
+            return bk_str_size(c->name, true) + 1 +
+                   bk_bytes_size(c->salt, true) +
+                   bk_bytes_size(c->stored_key, true) +
+                   bk_bytes_size(c->server_key, true) + 4;
+        }
+        case BK_MD_REC_REMOVE_SCRAM:
+            return bk_str_size(rec->u.remove_scram.name, true) + 1;
         default:
             return 0;
     }
@@ -115,6 +134,8 @@ static unsigned current_version(unsigned type)
         [BK_MD_REC_CLUSTER] = BK_MD_CLUSTER_VERSION,
         [BK_MD_REC_CONTROLLER] = BK_MD_CONTROLLER_VERSION,
         [BK_MD_REC_CLIENT_QUOTA] = BK_MD_CLIENT_QUOTA_VERSION,
+        [BK_MD_REC_SCRAM] = BK_MD_SCRAM_VERSION,
+        [BK_MD_REC_REMOVE_SCRAM] = BK_MD_REMOVE_SCRAM_VERSION,
     };
     return type <= BK_MD_REC_TYPE_MAX ? versions[type] : 0;
 }
@@ -214,6 +235,20 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_bool(wr, q->remove);
             break;
         }
+        case BK_MD_REC_SCRAM: {
+            const struct bk_md_scram_rec *c = &rec->u.scram;
+            bk_wr_str(wr, c->name, true);
+            bk_wr_i8(wr, c->mechanism);
+            bk_wr_bytes(wr, c->salt, true);
+            bk_wr_bytes(wr, c->stored_key, true);
+            bk_wr_bytes(wr, c->server_key, true);
+            bk_wr_i32(wr, c->iterations);
+            break;
+        }
+        case BK_MD_REC_REMOVE_SCRAM:
+            bk_wr_str(wr, rec->u.remove_scram.name, true);
+            bk_wr_i8(wr, rec->u.remove_scram.mechanism);
+            break;
         default:
             break;
     }
@@ -360,6 +395,20 @@ static void decode_body(struct bk_rd *rd,
         case BK_MD_REC_CLIENT_QUOTA:
             decode_client_quota(rd, &rec->u.client_quota);
             break;
+        case BK_MD_REC_SCRAM: {
+            struct bk_md_scram_rec *c = &rec->u.scram;
+            c->name = rd_str(rd, false, BK_MD_MAX_STR);
+            c->mechanism = bk_rd_i8(rd);
+            c->salt = rd_bytes(rd, BK_MD_MAX_SCRAM_SALT);
+            c->stored_key = rd_bytes(rd, BK_MD_MAX_SCRAM_KEY);
+            c->server_key = rd_bytes(rd, BK_MD_MAX_SCRAM_KEY);
+            c->iterations = bk_rd_i32(rd);
+            break;
+        }
+        case BK_MD_REC_REMOVE_SCRAM:
+            rec->u.remove_scram.name = rd_str(rd, false, BK_MD_MAX_STR);
+            rec->u.remove_scram.mechanism = bk_rd_i8(rd);
+            break;
         default:
             bk_rd_fail(rd);
             break;
@@ -436,7 +485,7 @@ const char *bk_md_rec_type_name(unsigned type)
     static const char *const names[] = {
         "unknown",      "broker",       "topic",   "partition", "config",
         "remove_topic", "producer_ids", "feature", "cluster",   "controller",
-        "unknown",      "unknown",      "unknown", "unknown",   "client_quota"
+        "scram",        "remove_scram", "unknown", "unknown",   "client_quota"
     };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];

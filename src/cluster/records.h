@@ -75,7 +75,14 @@ enum bk_md_rec_type {
      * written by each controller when it becomes active, so that every
      * node can reach the active one (Kafka's RegisterControllerRecord). */
     BK_MD_REC_CONTROLLER = 9,
-    /* Types 10-13 belong to SCRAM credentials and ACLs. */
+    /* A user's SCRAM credential for one mechanism, set or replaced
+     * (Kafka's UserScramCredentialRecord): salt, iterations, StoredKey and
+     * ServerKey, never the password (issue 15). */
+    BK_MD_REC_SCRAM = 10,
+    /* A user's SCRAM credential for one mechanism was deleted (Kafka's
+     * RemoveUserScramCredentialRecord). */
+    BK_MD_REC_REMOVE_SCRAM = 11,
+    /* Types 12-13 belong to ACLs. */
     /* Set or remove one client quota value of one entity (Kafka's
      * ClientQuotaRecord; cluster/quotas.h). */
     BK_MD_REC_CLIENT_QUOTA = 14,
@@ -96,7 +103,13 @@ enum bk_md_rec_type {
 #define BK_MD_CLIENT_QUOTA_VERSION 0
 
 /* Parts of a client quota entity (user, client-id, ip). */
-#define BK_MD_QUOTA_MAX_PARTS 3
+#define BK_MD_QUOTA_MAX_PARTS      3
+#define BK_MD_SCRAM_VERSION        0
+#define BK_MD_REMOVE_SCRAM_VERSION 0
+
+/* Bounds of a SCRAM credential's fields. */
+#define BK_MD_MAX_SCRAM_SALT 128
+#define BK_MD_MAX_SCRAM_KEY  64
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -190,6 +203,20 @@ struct bk_md_client_quota_rec {
     bool remove;
 };
 
+struct bk_md_scram_rec {
+    struct bk_str name;
+    int8_t mechanism; /* 1 SCRAM-SHA-256, 2 SCRAM-SHA-512 */
+    struct bk_bytes salt;
+    struct bk_bytes stored_key;
+    struct bk_bytes server_key;
+    int32_t iterations;
+};
+
+struct bk_md_remove_scram_rec {
+    struct bk_str name;
+    int8_t mechanism;
+};
+
 struct bk_md_rec {
     uint16_t type;    /* enum bk_md_rec_type */
     uint16_t version; /* body version; the encoder writes the current one */
@@ -204,6 +231,8 @@ struct bk_md_rec {
         struct bk_md_cluster_rec cluster;
         struct bk_md_controller_rec controller;
         struct bk_md_client_quota_rec client_quota;
+        struct bk_md_scram_rec scram;
+        struct bk_md_remove_scram_rec remove_scram;
     } u;
 };
 

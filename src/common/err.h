@@ -41,7 +41,8 @@
     X(BK_ECONFIG, -1007, "invalid configuration")               \
     X(BK_ENOTLEADER, -1008, "not the leader")                   \
     X(BK_ESTATE, -1009, "invalid state for this operation")     \
-    X(BK_ELIMIT, -1010, "a configured limit is reached")
+    X(BK_ELIMIT, -1010, "a configured limit is reached")        \
+    X(BK_EAUTH, -1020, "authentication failed")
 
 enum {
 #define BK_ERR_ENUM(name, value, text) name = (value),

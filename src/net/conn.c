@@ -151,6 +151,7 @@ struct bk_conn {
     bool closing;
     bool handle_closed;
     bool in_flush;
+    struct bk_conn_auth auth; /* SASL listeners (sasl_conn.c) */
     /* The upper layer's hook, run once when the connection closes. */
     void (*on_close)(void *data);
     void *on_close_data;
@@ -175,7 +176,22 @@ unsigned bk_conn_listener(const struct bk_conn *c)
 
 const char *bk_conn_principal(const struct bk_conn *c)
 {
+    /* Kafka: on SASL_SSL the SASL identity wins over a certificate. */
+    if (c->auth.required) {
+        return c->auth.principal != NULL ? c->auth.principal
+                                         : BK_PRINCIPAL_ANONYMOUS;
+    }
     return c->tls != NULL ? bk_tls_principal(c->tls) : BK_PRINCIPAL_ANONYMOUS;
+}
+
+struct bk_conn_auth *bk_conn_auth_of(struct bk_conn *c)
+{
+    return &c->auth;
+}
+
+const struct bk_conn_auth *bk_conn_auth_of_const(const struct bk_conn *c)
+{
+    return &c->auth;
 }
 
 /* Whether answer bytes wait to be written (in the queue or, with TLS, in
@@ -303,6 +319,7 @@ static void conn_free_if_done(struct bk_conn *c)
     }
     bk_free(c->frame);
     bk_free(c->stash);
+    bk_conn_auth_free(&c->auth);
     bk_free(c);
     s->alive--;
     bk_shard_maybe_finish(s);
@@ -359,10 +376,19 @@ static bool muted(const struct bk_conn *c)
     return c->muted_until != 0 && uv_now(&c->shard->loop) < c->muted_until;
 }
 
-/* Whether c may start on another frame now. */
+/* Whether c may start on another frame now. Before SASL authentication,
+ * one request at a time (security-notes.md §11), and none once a failed
+ * authentication is being answered. */
+static bool auth_blocked(const struct bk_conn *c)
+{
+    return c->auth.close_after_write ||
+           (bk_conn_auth_pending(c) && c->queued > 0);
+}
+
 static bool may_take_frame(const struct bk_conn *c)
 {
-    return !over_limits(c) && !mem_full(c->shard) && !muted(c);
+    return !auth_blocked(c) && !over_limits(c) && !mem_full(c->shard) &&
+           !muted(c);
 }
 
 static void update_poll(struct bk_conn *c)
@@ -377,7 +403,9 @@ static void update_poll(struct bk_conn *c)
          * reserved); between frames, only within the limits and once the
          * stash is parsed, so that requests keep their order. */
         want_read = c->in_frame || (c->stash == NULL && may_take_frame(c));
-        if (!c->in_frame && !over_limits(c)) {
+        /* Blocked by a limit, the connection is looked at again when an
+         * answer is written (conn_flush), not polled. */
+        if (!c->in_frame && !over_limits(c) && !auth_blocked(c)) {
             if (muted(c)) {
                 resume_schedule(c, c->muted_until - uv_now(&s->loop));
             } else if (mem_full(s)) {
@@ -693,6 +721,10 @@ static void conn_flush(struct bk_conn *c)
         conn_close(c, BK_MX_CLOSE_SHUTDOWN);
         return;
     }
+    if (c->auth.close_after_write && !has_output(c)) {
+        conn_close(c, BK_MX_CLOSE_PROTOCOL);
+        return;
+    }
     update_poll(c);
 }
 
@@ -741,6 +773,12 @@ void bk_req_reply(struct bk_req *r, const void *frame, size_t len)
 {
     struct bk_out_chunk ch = { .base = frame, .len = len, .fd = -1 };
     bk_req_reply_chunks(r, &ch, 1);
+}
+
+void bk_req_reply_close(struct bk_req *r, const void *frame, size_t len)
+{
+    bk_conn_close_after_answers(r->conn);
+    bk_req_reply(r, frame, len);
 }
 
 void bk_req_noreply(struct bk_req *r)
@@ -842,13 +880,17 @@ static bool frame_start(struct bk_conn *c)
                    ((uint32_t)c->size_buf[1] << 16) |
                    ((uint32_t)c->size_buf[2] << 8) | c->size_buf[3];
     int32_t size = (int32_t)raw;
-    size_t max = c->shard->group->cfg.max_request_bytes;
+    size_t normal = c->shard->group->cfg.max_request_bytes;
+    size_t max = bk_conn_auth_max_frame(&c->auth, normal);
     /* Checked before any allocation (Kafka's InvalidReceiveException). */
     if (size < 0 || (size_t)size > max) {
         bk_diag_info("net",
                      "conn=%llu peer=%s msg=\"closing: request size %d is "
-                     "outside 0..%zu (socket.request.max.bytes)\"",
-                     (unsigned long long)c->id, c->peer, size, max);
+                     "outside 0..%zu (%s)\"",
+                     (unsigned long long)c->id, c->peer, size, max,
+                     max == normal ? "socket.request.max.bytes"
+                                   : "sasl.server.max.receive.size before "
+                                     "authentication");
         conn_close(c, BK_MX_CLOSE_PROTOCOL);
         return false;
     }
@@ -1273,6 +1315,7 @@ void bk_conn_adopt(struct bk_shard *s,
     c->id = id;
     c->fd = fd;
     c->origin = *origin;
+    bk_conn_auth_init(&c->auth, origin);
     memcpy(c->key, key, sizeof(c->key));
     c->last_active = c->accepted_at = uv_now(&s->loop);
     if (origin->tls != NULL && (c->tls = bk_tls_new(origin->tls, fd)) == NULL) {

@@ -181,6 +181,15 @@ struct bk_conn_origin {
     /* Borrowed, outlives the connections: TLS on this listener (SSL), or
      * NULL for plaintext. */
     struct bk_tls_ctx *tls;
+    /* SASL_PLAINTEXT and SASL_SSL: the connection must authenticate
+     * first. Until it has (bk_conn_set_principal), it takes one request
+     * at a time and none above sasl_max_receive bytes
+     * (sasl.server.max.receive.size), checked before any allocation. */
+    bool sasl;
+    size_t sasl_max_receive;
+    /* Borrowed, outlives the connections: the upper layer's SASL
+     * settings of this listener (bk_conn_sasl_config). */
+    const void *sasl_config;
 };
 
 struct bk_listener {
@@ -292,9 +301,10 @@ void bk_req_fail(struct bk_req *req, const char *why);
  * bk_listener_open; 0 for bk_shards_adopt_fd). */
 unsigned bk_conn_listener(const struct bk_conn *c);
 
-/* The connection's principal (Kafka's KafkaPrincipal as text): from the
+/* The connection's principal (Kafka's KafkaPrincipal as text): on a SASL
+ * listener the authenticated one ("User:ANONYMOUS" before), from the
  * client certificate on an SSL listener, else "User:ANONYMOUS". Borrowed,
- * lives as long as the connection. */
+ * lives as long as the connection (re-authentication keeps it). */
 const char *bk_conn_principal(const struct bk_conn *c);
 
 /* Reads nothing more from c for ms milliseconds from now (KIP-219's
@@ -302,6 +312,39 @@ const char *bk_conn_principal(const struct bk_conn *c);
  * being read is read to its end; a later mute that ends sooner than one
  * in force changes nothing. On c's shard; ignored once c is closing. */
 void bk_conn_mute(struct bk_conn *c, uint64_t ms);
+/* Answers req like bk_req_reply(), then closes the connection once the
+ * answer is written; nothing more is read from it (a failed SASL
+ * authentication). */
+void bk_req_reply_close(struct bk_req *req, const void *frame, size_t len);
+
+/* --- SASL (sasl_conn.c) ---------------------------------------------------
+ */
+
+/* The listener's SASL settings (origin.sasl_config), or NULL on a
+ * listener without SASL. Borrowed. */
+const void *bk_conn_sasl_config(const struct bk_conn *c);
+
+/* Whether c still has to authenticate (a SASL listener, no principal
+ * yet). */
+bool bk_conn_auth_pending(const struct bk_conn *c);
+
+/* Sets the authenticated principal ("User:alice", copied): from now on c
+ * takes requests up to socket.request.max.bytes, several at a time. The
+ * caller must not change an established principal (KIP-368 refuses that),
+ * since handlers may hold it. Returns 0 or BK_ENOMEM. */
+int bk_conn_set_principal(struct bk_conn *c, const char *principal);
+
+/* Closes c once the answers queued so far are written, and reads nothing
+ * more from it (an answer that ends a failed SASL exchange). */
+void bk_conn_close_after_answers(struct bk_conn *c);
+
+/* The upper layer's authentication state of c (NULL until set). set takes
+ * ownership of state: free_fn(state) runs when c is freed, or when another
+ * state replaces it. */
+void *bk_conn_auth_state(const struct bk_conn *c);
+void bk_conn_set_auth_state(struct bk_conn *c,
+                            void *state,
+                            void (*free_fn)(void *state));
 
 /* Connection identity, for logs. */
 uint64_t bk_conn_id(const struct bk_conn *c);

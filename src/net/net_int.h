@@ -51,4 +51,27 @@ void bk_conn_limits_release(struct bk_conn_limits *l, const uint8_t key[16]);
 /* Whether max.connections is reached (the acceptor pauses then). */
 bool bk_conn_limits_full(struct bk_conn_limits *l);
 
+/* --- authentication of one connection (sasl_conn.c) -------------------- */
+
+struct bk_conn_auth {
+    bool required;      /* a SASL listener */
+    size_t max_receive; /* frame cap until authenticated */
+    const void *config; /* borrowed: origin.sasl_config */
+    char *principal;    /* owned; NULL until authenticated */
+    void *state;        /* owned through state_free */
+    void (*state_free)(void *state);
+    bool close_after_write; /* bk_req_reply_close was called */
+};
+
+/* The auth part of c (conn.c). */
+struct bk_conn_auth *bk_conn_auth_of(struct bk_conn *c);
+const struct bk_conn_auth *bk_conn_auth_of_const(const struct bk_conn *c);
+
+void bk_conn_auth_init(struct bk_conn_auth *a, const struct bk_conn_origin *o);
+void bk_conn_auth_free(struct bk_conn_auth *a);
+
+/* The largest frame a may take now: normal, or the pre-authentication
+ * cap. */
+size_t bk_conn_auth_max_frame(const struct bk_conn_auth *a, size_t normal);
+
 #endif /* BK_NET_NET_INT_H */

@@ -21,6 +21,7 @@
 #include "partition/partition.h"
 #include "server/datadir.h"
 #include "server/lifecycle.h"
+#include "server/sasl_setup.h"
 #include "server/tls_setup.h"
 
 /* The longest a SIGTERM waits for the controller to confirm a controlled
@@ -37,6 +38,8 @@ struct broker {
     /* Owned, SSL listeners only; freed after the shards (their
      * connections use them). */
     struct bk_tls_ctx *tls[BK_MAX_LISTENERS];
+    /* Owned, SASL listeners only; freed after the shards too. */
+    struct bk_sasl_listener *sasl[BK_MAX_LISTENERS];
     struct bk_shards shards;
     struct bk_datadir datadir;
     struct bk_api_ctx api;
@@ -406,7 +409,13 @@ static int open_listeners(struct broker *b, char *err, size_t errlen)
         const struct bk_listener_cfg *l = &cfg->listener[i];
         int port = 0;
         char why[300];
-        struct bk_conn_origin origin = { .listener = i, .tls = b->tls[i] };
+        struct bk_conn_origin origin = {
+            .listener = i,
+            .tls = b->tls[i],
+            .sasl = b->sasl[i] != NULL,
+            .sasl_max_receive = (size_t)cfg->sasl_server_max_receive_size,
+            .sasl_config = b->sasl[i],
+        };
         int rv =
             bk_listener_open(&b->listeners[i], &b->loop, &b->shards, &origin,
                              l->host, l->port, &port, why, sizeof(why));
@@ -445,6 +454,7 @@ static void abort_start(struct broker *b)
 {
     close_listeners(b);
     bk_server_tls_free(b->tls);
+    bk_server_sasl_free(b->sasl);
     stop_storage(b);
     if (b->md != NULL) {
         bk_md_stop(b->md);
@@ -576,6 +586,7 @@ static void shut_down(struct broker *b)
     uv_loop_close(&b->loop);
     bk_shards_close(&b->shards);
     bk_server_tls_free(b->tls);
+    bk_server_sasl_free(b->sasl);
     stop_storage(b);
     bk_md_stop(b->md);
     bk_api_notify_close(&b->notify);
@@ -610,6 +621,12 @@ int bk_broker_run(const struct bk_config *cfg)
      * a port in use must stop start-up before anything else (the metadata
      * quorum) starts and logs. */
     rv = bk_server_tls_new(cfg, b.tls, err, sizeof(err));
+    if (rv == 0) {
+        rv = bk_server_sasl_new(cfg, b.sasl, err, sizeof(err));
+        if (rv != 0) {
+            bk_server_tls_free(b.tls);
+        }
+    }
     if (rv != 0) {
         print_err(err);
         bk_datadir_close(&b.datadir);
@@ -622,6 +639,7 @@ int bk_broker_run(const struct bk_config *cfg)
         print_err(err);
         close_listeners(&b);
         bk_server_tls_free(b.tls);
+        bk_server_sasl_free(b.sasl);
         bk_datadir_close(&b.datadir);
         return 1;
     }

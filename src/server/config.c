@@ -88,6 +88,11 @@ static const struct cfg_def defs[] = {
       "Default `compression.type` of topics: the codec the broker stores "
       "batches in (uncompressed, zstd, lz4, snappy or gzip), or producer to "
       "keep what the producer sent." },
+    { "connection.failed.authentication.delay.ms", CFG_INT,
+      OFF(connection_failed_authentication_delay_ms), 0, I32MAX, "100", false,
+      "SASL listeners: how long a failed authentication waits before its "
+      "answer is sent and the connection closed, which slows password "
+      "guessing; must be below `connections.max.idle.ms`." },
     { "connection.max.inflight.requests", CFG_INT,
       OFF(connection_max_inflight_requests), 1, 100000, "100", false,
       "brokerd: requests one connection may have queued (being handled or "
@@ -111,6 +116,14 @@ static const struct cfg_def defs[] = {
       "Close a connection that has had no request in flight and no bytes "
       "in either direction for this long (Kafka's default, 10 minutes). 0 "
       "means never." },
+    { "connections.max.reauth.ms", CFG_LONG, OFF(connections_max_reauth_ms), 0,
+      I64MAX, "0", false,
+      "SASL listeners: the longest an authentication holds (KIP-368). "
+      "SaslAuthenticate tells the client this session lifetime; a client "
+      "re-authenticates on the same connection before it ends, and a "
+      "connection whose session ended is closed on its next request. 0 "
+      "means sessions do not expire. Per listener as "
+      "`listener.name.<name>.connections.max.reauth.ms`." },
     { "controller.listener.names", CFG_STRING, OFF(controller_listener_names),
       0, 0, "", false,
       "Comma-separated names of the listeners that serve the controller's "
@@ -403,6 +416,33 @@ static const struct cfg_def defs[] = {
       "brokerd: memory one request may use while it is decoded and "
       "answered; a request needing more gets an error, never an "
       "unbounded allocation." },
+    { "sasl.enabled.mechanisms", CFG_LIST, OFF(sasl_enabled_mechanisms), 0, 0,
+      "", false,
+      "SASL listeners: the mechanisms offered, from PLAIN, SCRAM-SHA-256 and "
+      "SCRAM-SHA-512 (Kafka's default is GSSAPI, which brokerd lacks; empty "
+      "here, and a SASL listener without mechanisms is refused at start). "
+      "Per listener as `listener.name.<name>.sasl.enabled.mechanisms`." },
+    { "sasl.jaas.config", CFG_PASS, OFF(sasl_jaas_config), 0, 0, "", false,
+      "SASL listeners: Kafka's JAAS login module setting; for PLAIN, its "
+      "`user_<name>=\"<password>\"` options are the users "
+      "(`org.apache.kafka.common.security.plain.PlainLoginModule required "
+      "user_alice=\"alice-secret\";`). Used where no "
+      "`listener.name.<name>.plain.sasl.jaas.config` is set." },
+    { "sasl.mechanism.controller.protocol", CFG_STRING,
+      OFF(sasl_mechanism_controller_protocol), 0, 0, "GSSAPI", false,
+      "The mechanism controllers would authenticate with to each other; "
+      "accepted for Kafka compatibility, unused: brokerd nodes talk to "
+      "each other over PLAINTEXT listeners (docs/security.md)." },
+    { "sasl.mechanism.inter.broker.protocol", CFG_STRING,
+      OFF(sasl_mechanism_inter_broker_protocol), 0, 0, "GSSAPI", false,
+      "The mechanism brokers would authenticate with to each other; "
+      "accepted for Kafka compatibility, unused: brokerd nodes talk to "
+      "each other over PLAINTEXT listeners (docs/security.md)." },
+    { "sasl.server.max.receive.size", CFG_INT,
+      OFF(sasl_server_max_receive_size), 1, I32MAX, "524288", false,
+      "SASL listeners: the largest request a connection may send before it "
+      "has authenticated; a larger size prefix closes the connection "
+      "before anything is allocated." },
     { "shutdown.timeout.ms", CFG_LONG, OFF(shutdown_timeout_ms), 0, 3600000,
       "10000", false,
       "brokerd: on SIGTERM or SIGINT, how long to wait for requests in "
@@ -665,6 +705,45 @@ static char *trim(char *s)
     return s;
 }
 
+/* One logical line ("key=value", comments and blanks skipped). */
+static int load_line(struct bk_config *c,
+                     char *text,
+                     const char *path,
+                     int lineno,
+                     char *err,
+                     size_t errlen)
+{
+    char msg[512];
+    char *s = trim(text);
+    /* Java properties allow '=' or ':' as the separator. */
+    char *sep = strpbrk(s, "=:");
+    if (sep == NULL) {
+        snprintf(err, errlen, "%s:%d: expected key=value, got '%.64s'", path,
+                 lineno, s);
+        return BK_ECONFIG;
+    }
+    *sep = '\0';
+    char *key = trim(s);
+    char *value = trim(sep + 1);
+    int rv = bk_config_set(c, key, value, msg, sizeof(msg));
+    if (rv != 0) {
+        snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+    }
+    return rv;
+}
+
+/* Whether a line (without its line break) ends in an odd number of
+ * backslashes: Java properties continue it on the next line, as Kafka's
+ * configuration files do for long values such as sasl.jaas.config. */
+static bool continues(const char *s, size_t len)
+{
+    size_t n = 0;
+    while (n < len && s[len - 1 - n] == '\\') {
+        n++;
+    }
+    return n % 2 == 1;
+}
+
 int bk_config_load(struct bk_config *c,
                    const char *path,
                    char *err,
@@ -677,10 +756,13 @@ int bk_config_load(struct bk_config *c,
         return -e;
     }
     char line[4096];
-    char msg[512];
+    /* The logical line: physical lines joined at their backslashes. */
+    char logical[16384];
+    size_t ll = 0;
     int lineno = 0;
+    int first = 0; /* where the logical line starts, for messages */
     int rv = 0;
-    while (fgets(line, sizeof(line), f) != NULL) {
+    while (rv == 0 && fgets(line, sizeof(line), f) != NULL) {
         lineno++;
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
@@ -689,26 +771,42 @@ int bk_config_load(struct bk_config *c,
             rv = BK_ECONFIG;
             break;
         }
-        char *s = trim(line);
-        if (*s == '\0' || *s == '#' || *s == '!') {
-            continue;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
         }
-        /* Java properties allow '=' or ':' as the separator. */
-        char *sep = strpbrk(s, "=:");
-        if (sep == NULL) {
-            snprintf(err, errlen, "%s:%d: expected key=value, got '%.64s'",
-                     path, lineno, s);
+        char *piece = line;
+        if (ll == 0) {
+            char *s = trim(line);
+            if (*s == '\0' || *s == '#' || *s == '!') {
+                continue;
+            }
+            first = lineno;
+        } else {
+            while (*piece == ' ' || *piece == '\t' || *piece == '\f') {
+                piece++; /* a continuation's leading blanks go */
+            }
+        }
+        size_t pl = strlen(piece);
+        bool more = continues(piece, pl);
+        if (more) {
+            pl--;
+        }
+        if (ll + pl >= sizeof(logical)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path,
+                     first, sizeof(logical) - 1);
             rv = BK_ECONFIG;
             break;
         }
-        *sep = '\0';
-        char *key = trim(s);
-        char *value = trim(sep + 1);
-        rv = bk_config_set(c, key, value, msg, sizeof(msg));
-        if (rv != 0) {
-            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
-            break;
+        memcpy(logical + ll, piece, pl);
+        ll += pl;
+        logical[ll] = '\0';
+        if (!more) {
+            rv = load_line(c, logical, path, first, err, errlen);
+            ll = 0;
         }
+    }
+    if (rv == 0 && ll > 0) {
+        rv = load_line(c, logical, path, first, err, errlen);
     }
     (void)fclose(f); /* read only */
     return rv;
@@ -874,7 +972,9 @@ static void write_broker_doc(FILE *out)
             "`src/cluster/topic_config.c`; do not edit by hand.\n\n"
             "## Broker settings\n\n"
             "`brokerd -c FILE` reads Kafka-style properties: one `key=value` "
-            "per line, `#` or `!` starts a comment. Names are Kafka's where "
+            "per line (a line ending in `\\` continues on the next one, as "
+            "in Java properties), `#` or `!` starts a comment. Names are "
+            "Kafka's where "
             "Kafka has the setting; settings marked *brokerd* are our own. "
             "An unknown key or a bad value stops start-up with one line "
             "naming the file, line, key and reason. "

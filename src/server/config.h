@@ -60,10 +60,12 @@ struct bk_voter_cfg {
     int port;
 };
 
-/* One listener.name.<listener>.<key> setting (Kafka's per-listener
- * override of an ssl.* setting). */
+/* One listener.name.<listener>.[<mechanism>.]<key> setting (Kafka's
+ * per-listener override of an ssl.*, sasl.* or connections.max.reauth.ms
+ * setting; sasl.jaas.config per mechanism). */
 struct bk_listener_override {
     char listener[32]; /* upper case */
+    char mech[16];     /* lower case ("plain"), or "" */
     const char *key;   /* static: the setting's name in the table */
     char *value;       /* owned */
 };
@@ -86,6 +88,14 @@ struct bk_config {
     int64_t connection_max_queued_bytes;
     int64_t connection_partial_request_timeout_ms;
     int64_t connections_max_idle_ms;
+    /* SASL (issue 15); per listener through overrides below. */
+    int64_t connection_failed_authentication_delay_ms;
+    int64_t connections_max_reauth_ms;
+    char *sasl_enabled_mechanisms;
+    char *sasl_jaas_config;
+    char *sasl_mechanism_controller_protocol;   /* accepted, unused */
+    char *sasl_mechanism_inter_broker_protocol; /* accepted, unused */
+    int64_t sasl_server_max_receive_size;
     int64_t max_connections;
     int64_t max_connections_per_ip;
     char *max_connections_per_ip_overrides;
@@ -236,6 +246,14 @@ int bk_config_listener_index(const struct bk_config *c, const char *name);
 const char *bk_config_listener_str(const struct bk_config *c,
                                    const char *listener,
                                    const char *key);
+
+/* Like bk_config_listener_str, for a setting that Kafka also takes per
+ * mechanism (listener.name.<listener>.<mech>.<key>, mech lower case such
+ * as "plain"): that first, then the listener's, then key's own value. */
+const char *bk_config_listener_mech_str(const struct bk_config *c,
+                                        const char *listener,
+                                        const char *mech,
+                                        const char *key);
 
 /* Kafka's name of a security protocol ("SSL"); static. */
 const char *bk_sec_protocol_name(enum bk_sec_protocol p);

@@ -218,14 +218,6 @@ static int set_protocols(struct bk_config *c, char *err, size_t errlen)
             return BK_ECONFIG;
         }
         l->protocol = map[k].protocol;
-        if (l->protocol == BK_SEC_SASL_PLAINTEXT ||
-            l->protocol == BK_SEC_SASL_SSL) {
-            snprintf(err, errlen,
-                     "listeners: listener '%s' uses %s, which is not "
-                     "supported yet (PLAINTEXT and SSL are)",
-                     l->name, proto_names[l->protocol]);
-            return BK_ECONFIG;
-        }
     }
     return 0;
 }
@@ -290,8 +282,36 @@ int bk_config_finish_listeners(struct bk_config *c, char *err, size_t errlen)
 }
 
 /* Kafka's per-listener prefix, listener.name.<lower-case name>.<key>
- * (KIP-103); brokerd takes it for the ssl.* settings, which are the ones
- * that differ between listeners. */
+ * (KIP-103); brokerd takes it for the settings that differ between
+ * listeners: ssl.*, sasl.*, connections.max.reauth.ms, and
+ * sasl.jaas.config per mechanism (listener.name.<n>.plain.sasl.jaas.config,
+ * as Kafka's documentation writes it). */
+#define REAUTH_KEY "connections.max.reauth.ms"
+
+static bool per_listener(const char *key)
+{
+    return key != NULL &&
+           (strncmp(key, "ssl.", 4) == 0 || strncmp(key, "sasl.", 5) == 0 ||
+            strcmp(key, REAUTH_KEY) == 0);
+}
+
+/* Splits "<mech>.sasl.jaas.config" into the mechanism (copied into mech)
+ * and the table's key; NULL when rest is not of that form. */
+static const char *mech_key(const char *rest, char *mech, size_t cap)
+{
+    static const char *const mechs[] = { "plain", "scram-sha-256",
+                                         "scram-sha-512" };
+    for (size_t i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++) {
+        size_t n = strlen(mechs[i]);
+        if (strncmp(rest, mechs[i], n) == 0 && rest[n] == '.' &&
+            strcmp(rest + n + 1, "sasl.jaas.config") == 0 && n < cap) {
+            memcpy(mech, mechs[i], n + 1);
+            return bk_config_setting_name(rest + n + 1);
+        }
+    }
+    return NULL;
+}
+
 int bk_config_set_override(struct bk_config *c,
                            const char *full_key,
                            const char *value,
@@ -300,13 +320,34 @@ int bk_config_set_override(struct bk_config *c,
 {
     const char *name = full_key + strlen("listener.name.");
     const char *dot = strchr(name, '.');
-    const char *key = dot != NULL ? bk_config_setting_name(dot + 1) : NULL;
+    char mech[sizeof(c->overrides[0].mech)] = "";
+    const char *key = NULL;
+    if (dot != NULL) {
+        key = mech_key(dot + 1, mech, sizeof(mech));
+        if (key == NULL && strcmp(dot + 1, REAUTH_KEY) == 0) {
+            /* The one number taken per listener (the table hands out
+             * string settings only): checked here, kept as text. */
+            key = REAUTH_KEY;
+            char *end;
+            long long v = strtoll(value, &end, 10);
+            if (*value == '\0' || *end != '\0' || v < 0) {
+                snprintf(err, errlen, "%s: '%.32s' is not a number of ms",
+                         full_key, value);
+                return BK_ECONFIG;
+            }
+        }
+        if (key == NULL) {
+            key = bk_config_setting_name(dot + 1);
+        }
+    }
     size_t nl = dot != NULL ? (size_t)(dot - name) : 0;
-    if (key == NULL || strncmp(key, "ssl.", 4) != 0 || nl == 0 ||
+    if (!per_listener(key) || nl == 0 ||
         nl >= sizeof(c->overrides[0].listener)) {
         snprintf(err, errlen,
                  "unknown configuration key '%s' (per-listener settings "
-                 "are listener.name.<name>.ssl.*)",
+                 "are listener.name.<name>.ssl.*, .sasl.*, "
+                 ".<mechanism>.sasl.jaas.config and "
+                 ".connections.max.reauth.ms)",
                  full_key);
         return BK_ECONFIG;
     }
@@ -317,7 +358,8 @@ int bk_config_set_override(struct bk_config *c,
     struct bk_listener_override *o = NULL;
     for (unsigned i = 0; i < c->noverrides && o == NULL; i++) {
         if (strcmp(c->overrides[i].listener, listener) == 0 &&
-            c->overrides[i].key == key) {
+            c->overrides[i].key == key &&
+            strcmp(c->overrides[i].mech, mech) == 0) {
             o = &c->overrides[i];
         }
     }
@@ -334,6 +376,7 @@ int bk_config_set_override(struct bk_config *c,
     if (o == NULL) {
         o = &c->overrides[c->noverrides++];
         snprintf(o->listener, sizeof(o->listener), "%s", listener);
+        snprintf(o->mech, sizeof(o->mech), "%s", mech);
         o->key = key;
     } else {
         bk_free(o->value);
@@ -346,12 +389,40 @@ const char *bk_config_listener_str(const struct bk_config *c,
                                    const char *listener,
                                    const char *key)
 {
+    return bk_config_listener_mech_str(c, listener, "", key);
+}
+
+static const char *find_override(const struct bk_config *c,
+                                 const char *listener,
+                                 const char *mech,
+                                 const char *key)
+{
     for (unsigned i = 0; i < c->noverrides; i++) {
         if (strcasecmp(c->overrides[i].listener, listener) == 0 &&
+            strcmp(c->overrides[i].mech, mech) == 0 &&
             strcmp(c->overrides[i].key, key) == 0) {
             return c->overrides[i].value;
         }
     }
+    return NULL;
+}
+
+const char *bk_config_listener_mech_str(const struct bk_config *c,
+                                        const char *listener,
+                                        const char *mech,
+                                        const char *key)
+{
+    const char *v =
+        mech[0] != '\0' ? find_override(c, listener, mech, key) : NULL;
+    if (v == NULL) {
+        v = find_override(c, listener, "", key);
+    }
+    if (v != NULL) {
+        return v;
+    }
+    /* Only string settings come through here: a number would be written
+     * into a buffer of this frame. */
     char num[32];
-    return bk_config_lookup(key, (void *)c, num, sizeof(num));
+    const char *own = bk_config_lookup(key, (void *)c, num, sizeof(num));
+    return own == num ? NULL : own;
 }

@@ -57,7 +57,7 @@ int bk_server_tls_new(const struct bk_config *cfg,
     memset(out, 0, BK_MAX_LISTENERS * sizeof(out[0]));
     for (unsigned i = 0; i < cfg->nlisteners; i++) {
         const struct bk_listener_cfg *l = &cfg->listener[i];
-        if (l->protocol != BK_SEC_SSL) {
+        if (l->protocol != BK_SEC_SSL && l->protocol != BK_SEC_SASL_SSL) {
             continue;
         }
         int rv = build_one(cfg, l, &out[i], err, errlen);

@@ -9,7 +9,7 @@ set -eu
 secs=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BK_FUZZ_BUILD_DIR:-$root/build-fuzz}
-targets="fuzz_request fuzz_response fuzz_record_batch fuzz_metadata fuzz_principal"
+targets="fuzz_request fuzz_response fuzz_record_batch fuzz_metadata fuzz_principal fuzz_sasl"
 
 if ! command -v clang >/dev/null 2>&1; then
     # Not a finding: the unit tests do not need clang. Set

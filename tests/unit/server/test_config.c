@@ -112,7 +112,8 @@ static void test_errors_name_key_and_reason(void **state)
     expect_error("auto.create.topics.enable=yes\n", "not true or false");
     expect_error("listeners=127.0.0.1:9092\n", "NAME://host:port");
     expect_error("listeners=PLAINTEXT://h:99999\n", "not a port");
-    expect_error("listeners=SASL_SSL://h:1\n", "not supported");
+    /* SASL listeners are accepted, but brokers talk PLAINTEXT. */
+    expect_error("listeners=SASL_SSL://h:1\n", "over PLAINTEXT only");
     expect_error("listeners=EXTERNAL://h:1\n",
                  "'EXTERNAL' has no security protocol");
     expect_error("listeners=PLAINTEXT://h:1,plaintext://h:2\n", "used twice");
@@ -449,8 +450,66 @@ static void test_listener_overrides(void **state)
     assert_int_equal(c.listener[2].protocol, BK_SEC_SSL);
     bk_config_free(&c);
 
+    /* SASL settings per listener, and sasl.jaas.config per mechanism
+     * (Kafka's listener.name.<n>.<mechanism>.sasl.jaas.config). */
+    assert_int_equal(
+        load_text(&c,
+                  "listeners=PLAINTEXT://h:1,SASL_PLAINTEXT://h:2\n"
+                  "sasl.jaas.config=M required user_a=\"x\";\n"
+                  "sasl.enabled.mechanisms=SCRAM-SHA-512\n"
+                  "listener.name.sasl_plaintext.sasl.enabled.mechanisms="
+                  "PLAIN\n"
+                  "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+                  "P required user_b=\"y\";\n"
+                  "listener.name.sasl_plaintext.connections.max.reauth.ms="
+                  "60000\n",
+                  err, sizeof(err)),
+        0);
+    assert_string_equal(bk_config_listener_mech_str(
+                            &c, "SASL_PLAINTEXT", "plain", "sasl.jaas.config"),
+                        "P required user_b=\"y\";");
+    assert_string_equal(
+        bk_config_listener_mech_str(&c, "SASL_PLAINTEXT", "scram-sha-256",
+                                    "sasl.jaas.config"),
+        "M required user_a=\"x\";");
+    assert_string_equal(
+        bk_config_listener_str(&c, "SASL_PLAINTEXT", "sasl.enabled.mechanisms"),
+        "PLAIN");
+    assert_string_equal(
+        bk_config_listener_str(&c, "PLAINTEXT", "sasl.enabled.mechanisms"),
+        "SCRAM-SHA-512");
+    assert_string_equal(
+        bk_config_listener_mech_str(&c, "SASL_PLAINTEXT", "",
+                                    "connections.max.reauth.ms"),
+        "60000");
+    /* A number not overridden is not given as text (bk_config_lookup
+     * would write it into a buffer of the callee). */
+    assert_null(bk_config_listener_mech_str(&c, "PLAINTEXT", "",
+                                            "connections.max.reauth.ms"));
+    assert_int_equal(c.listener[1].protocol, BK_SEC_SASL_PLAINTEXT);
+    bk_config_free(&c);
+
+    /* Java properties' line continuation, as Kafka's files write JAAS
+     * entries; an even number of backslashes does not continue. */
+    assert_int_equal(load_text(&c,
+                               "sasl.jaas.config=M required \\\n"
+                               "    user_a=\"x\" \\\r\n"
+                               "\t user_b=\"y\";\n"
+                               "# a comment\n"
+                               "ssl.cipher.suites=A\\\\\n"
+                               "ssl.key.password=p\\\n",
+                               err, sizeof(err)),
+                     0);
+    assert_string_equal(c.sasl_jaas_config,
+                        "M required user_a=\"x\" user_b=\"y\";");
+    assert_string_equal(c.ssl_cipher_suites, "A\\\\");
+    assert_string_equal(c.ssl_key_password, "p");
+    bk_config_free(&c);
+
     expect_error("listener.name.ssl.num.partitions=3\n",
                  "per-listener settings are listener.name.<name>.ssl.*");
+    expect_error("listener.name.x.gssapi.sasl.jaas.config=3\n",
+                 "unknown configuration");
     expect_error("listener.name.ssl.ssl.bogus=3\n", "unknown configuration");
     expect_error("listener.name..ssl.client.auth=none\n",
                  "unknown configuration");
