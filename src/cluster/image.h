@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authz/authz.h"
 #include "cluster/features.h"
 #include "cluster/records.h"
 #include "protocol/prim.h"
@@ -116,6 +117,10 @@ struct bk_md_image {
     char *cluster_id; /* owned; NULL until the first controller wrote it */
     size_t n_controllers;
     struct bk_md_controller *controllers; /* owned, sorted by id */
+    /* The ACLs (issue 15): one reference, shared with the images before
+     * and after until an ACL record changes them; NULL while there has
+     * never been one (an empty set). */
+    struct bk_acl_set *acls;
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */
@@ -173,8 +178,9 @@ const struct bk_md_configs *bk_md_image_broker_configs(
 /* Appends to *recs the records that rebuild img from an empty image, in a
  * canonical order (the finalized features when there are any, brokers by
  * id, broker configs, topics by name each with its partitions and
- * configs). The array and the int32 arrays are allocated
- * in arena; strings are views into img (borrowed). Returns 0 or BK_ENOMEM. */
+ * configs, then the ACLs in the set's order). The array and the int32 arrays
+ * are allocated in arena; strings are views into img (borrowed). Returns 0 or
+ * BK_ENOMEM. */
 int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_arena *arena,
                            struct bk_md_rec **recs,

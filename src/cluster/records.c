@@ -87,6 +87,14 @@ static size_t body_size(const struct bk_md_rec *rec)
             return bk_str_size(rec->u.cluster.cluster_id, true);
         case BK_MD_REC_CONTROLLER:
             return 4 + 16 + bk_str_size(rec->u.controller.host, true) + 4;
+        case BK_MD_REC_ACL: {
+            const struct bk_md_acl_rec *a = &rec->u.acl;
+            return 16 + 1 + bk_str_size(a->name, true) + 1 +
+                   bk_str_size(a->principal, true) +
+                   bk_str_size(a->host, true) + 1 + 1;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            return 16;
         default:
             return 0;
     }
@@ -105,6 +113,8 @@ static unsigned current_version(unsigned type)
         [BK_MD_REC_FEATURE] = BK_MD_FEATURE_VERSION,
         [BK_MD_REC_CLUSTER] = BK_MD_CLUSTER_VERSION,
         [BK_MD_REC_CONTROLLER] = BK_MD_CONTROLLER_VERSION,
+        [BK_MD_REC_ACL] = BK_MD_ACL_VERSION,
+        [BK_MD_REC_REMOVE_ACL] = BK_MD_REMOVE_ACL_VERSION,
     };
     return type <= BK_MD_REC_TYPE_MAX ? versions[type] : 0;
 }
@@ -192,6 +202,21 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i32(wr, c->port);
             break;
         }
+        case BK_MD_REC_ACL: {
+            const struct bk_md_acl_rec *a = &rec->u.acl;
+            bk_wr_uuid(wr, &a->id);
+            bk_wr_i8(wr, a->res_type);
+            bk_wr_str(wr, a->name, true);
+            bk_wr_i8(wr, a->pattern);
+            bk_wr_str(wr, a->principal, true);
+            bk_wr_str(wr, a->host, true);
+            bk_wr_i8(wr, a->op);
+            bk_wr_i8(wr, a->perm);
+            break;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            bk_wr_uuid(wr, &rec->u.remove_acl.id);
+            break;
         default:
             break;
     }
@@ -317,6 +342,21 @@ static void decode_body(struct bk_rd *rd,
             c->port = bk_rd_i32(rd);
             break;
         }
+        case BK_MD_REC_ACL: {
+            struct bk_md_acl_rec *a = &rec->u.acl;
+            bk_rd_uuid(rd, &a->id);
+            a->res_type = bk_rd_i8(rd);
+            a->name = rd_str(rd, false, BK_MD_MAX_STR);
+            a->pattern = bk_rd_i8(rd);
+            a->principal = rd_str(rd, false, BK_MD_MAX_STR);
+            a->host = rd_str(rd, false, BK_MD_MAX_STR);
+            a->op = bk_rd_i8(rd);
+            a->perm = bk_rd_i8(rd);
+            break;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            bk_rd_uuid(rd, &rec->u.remove_acl.id);
+            break;
         default:
             bk_rd_fail(rd);
             break;
@@ -392,7 +432,8 @@ const char *bk_md_rec_type_name(unsigned type)
 {
     static const char *const names[] = {
         "unknown",      "broker",       "topic",   "partition", "config",
-        "remove_topic", "producer_ids", "feature", "cluster",   "controller"
+        "remove_topic", "producer_ids", "feature", "cluster",   "controller",
+        "unknown",      "unknown",      "acl",     "remove_acl"
     };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];

@@ -75,9 +75,15 @@ enum bk_md_rec_type {
      * written by each controller when it becomes active, so that every
      * node can reach the active one (Kafka's RegisterControllerRecord). */
     BK_MD_REC_CONTROLLER = 9,
+    /* 10 and 11 are SCRAM credentials' (issue 15, another branch). */
+    /* An ACL was created (Kafka's AccessControlEntryRecord): its id and
+     * binding (authz/authz.h). A duplicate id or binding is skipped. */
+    BK_MD_REC_ACL = 12,
+    /* An ACL was deleted, by id (RemoveAccessControlEntryRecord). */
+    BK_MD_REC_REMOVE_ACL = 13,
 };
 
-#define BK_MD_REC_TYPE_MAX 9
+#define BK_MD_REC_TYPE_MAX 13
 
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
@@ -89,6 +95,8 @@ enum bk_md_rec_type {
 #define BK_MD_FEATURE_VERSION      0
 #define BK_MD_CLUSTER_VERSION      0
 #define BK_MD_CONTROLLER_VERSION   0
+#define BK_MD_ACL_VERSION          0
+#define BK_MD_REMOVE_ACL_VERSION   0
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -164,6 +172,22 @@ struct bk_md_producer_ids_rec {
     int32_t count;
 };
 
+/* Codes as Kafka's (authz/authz.h: BK_ACL_RES_*, BK_ACL_PAT_*, ...). */
+struct bk_md_acl_rec {
+    struct bk_uuid id;
+    int8_t res_type;
+    struct bk_str name;
+    int8_t pattern;
+    struct bk_str principal;
+    struct bk_str host;
+    int8_t op;
+    int8_t perm;
+};
+
+struct bk_md_remove_acl_rec {
+    struct bk_uuid id;
+};
+
 struct bk_md_feature_rec {
     struct bk_str name; /* a feature of cluster/features.h */
     int16_t level;      /* >= 0 */
@@ -182,6 +206,8 @@ struct bk_md_rec {
         struct bk_md_feature_rec feature;
         struct bk_md_cluster_rec cluster;
         struct bk_md_controller_rec controller;
+        struct bk_md_acl_rec acl;
+        struct bk_md_remove_acl_rec remove_acl;
     } u;
 };
 
