@@ -147,6 +147,9 @@ void bk_handle_delete_groups(struct bk_call *call);
 void bk_handle_offset_delete(struct bk_call *call);
 void bk_handle_consumer_group_heartbeat(struct bk_call *call);
 void bk_handle_consumer_group_describe(struct bk_call *call);
+void bk_handle_describe_acls(struct bk_call *call);
+void bk_handle_create_acls(struct bk_call *call);
+void bk_handle_delete_acls(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

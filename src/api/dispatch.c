@@ -6,6 +6,7 @@
  * closes the connection; the broker carries on serving everyone else. */
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/forward.h"
 #include "common/diag.h"
@@ -84,6 +85,10 @@ static const struct bk_handler handlers[] = {
       bk_handle_consumer_group_heartbeat },
     { BK_API_CONSUMER_GROUP_DESCRIBE, 0, 1, 0,
       bk_handle_consumer_group_describe },
+    /* ACLs (issue 15): v0 is gone since Kafka 4.0 (KIP-896). */
+    { BK_API_DESCRIBE_ACLS, 1, 3, 1, bk_handle_describe_acls },
+    { BK_API_CREATE_ACLS, 1, 3, 1, bk_handle_create_acls },
+    { BK_API_DELETE_ACLS, 1, 3, 1, bk_handle_delete_acls },
 };
 
 /* The controller's APIs that brokerd nodes send each other (issue 12). They
@@ -310,7 +315,7 @@ void bk_api_on_request(struct bk_req *req)
                   (unsigned long long)bk_conn_id(req->conn), req->shard->id,
                   shown_client(h, client, sizeof(client)), call->desc->name,
                   h->api_version, h->correlation_id);
-    if (bk_fwd_wanted(call)) {
+    if (bk_fwd_wanted(call) && bk_api_forward_authorized(call)) {
         bk_fwd_request(call);
         return;
     }

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "api/api.h"
+#include "authz/authz.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/diag.h"
@@ -50,9 +51,10 @@ struct broker {
     struct bk_storage storage;
     int signals_seen;
     int exit_code;
-    struct bk_http *http; /* admin.listeners; NULL when off */
-    atomic_bool started;  /* unfenced once: /ready may say yes */
-    atomic_bool stopping; /* a signal came: /ready says no */
+    struct bk_http *http;   /* admin.listeners; NULL when off */
+    struct bk_authz *authz; /* owned; NULL without an authorizer */
+    atomic_bool started;    /* unfenced once: /ready may say yes */
+    atomic_bool stopping;   /* a signal came: /ready says no */
 };
 
 static unsigned cpu_count(void)
@@ -155,6 +157,7 @@ static void fill_api_ctx(struct broker *b)
     a->rack_aware_reads =
         strcmp(cfg->replica_selector_class, BK_RACK_AWARE_SELECTOR) == 0;
     a->auto_create_topics = cfg->auto_create_topics_enable;
+    a->authz = b->authz;
     a->nadvertised = 0;
     for (unsigned i = 0; i < cfg->nadvertised && i < BK_API_MAX_ADVERTISED;
          i++) {
@@ -589,6 +592,15 @@ int bk_broker_run(const struct bk_config *cfg)
     b.cfg = cfg;
     bk_api_notify_init(&b.notify);
     uv_mutex_init(&b.pids.lock);
+    /* Checked when the config was read; made once, shared by the shards
+     * read-only, and kept for the process's lifetime. */
+    rv = bk_authz_new(cfg->authorizer_class_name, cfg->super_users,
+                      cfg->allow_everyone_if_no_acl_found, &b.authz, err,
+                      sizeof(err));
+    if (rv != 0) {
+        print_err(err);
+        return 1;
+    }
     rv = bk_datadir_open_config(&b.datadir, cfg, err, sizeof(err));
     if (rv != 0) {
         print_err(err);

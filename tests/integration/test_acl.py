@@ -1,0 +1,378 @@
+"""ACLs (issue 15): Kafka's StandardAuthorizer on a broker with a PLAINTEXT
+listener (User:ANONYMOUS, a super user here, as brokers are in a cluster)
+and an mTLS listener whose clients are their certificates' subjects
+(User:CN=alice,O=x ...). CreateAcls, DescribeAcls and DeleteAcls through
+Kafka's kafka-acls.sh (AclCommand), confluent-kafka's admin client,
+brokerctl and raw requests with bad input; ACLs surviving a restart."""
+import importlib.util
+import os
+import socket
+import ssl
+import struct
+import subprocess
+
+import pytest
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
+                                   AclPermissionType, AdminClient,
+                                   ResourcePatternType, ResourceType)
+
+from harness import REPO, Broker, free_port, recv_frame, run_brokerctl
+from test_names_raw import Reader, arr, call, frame, s16
+from tls_util import Certs
+
+AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+ALICE = "User:CN=alice,O=x"
+BOB = "User:CN=bob,O=x"
+ADMIN = "User:CN=admin,O=x"
+
+# Kafka's error codes.
+NONE, TOPIC_AUTHZ, GROUP_AUTHZ, CLUSTER_AUTHZ = 0, 29, 30, 31
+INVALID_REQUEST, SECURITY_DISABLED = 42, 54
+
+
+def start(tmp, certs=None, data_dir=None, **extra):
+    certs = certs or Certs(str(tmp))
+    for name in ("alice", "bob", "admin"):
+        certs.client(name, CN=name, O="x")
+    p, s = free_port(), free_port()
+    conf = {
+        "listeners": "PLAINTEXT://127.0.0.1:%d,SSL://127.0.0.1:%d" % (p, s),
+        "ssl.keystore.location": certs.path("server.pem"),
+        "ssl.truststore.location": certs.path("ca.pem"),
+        "listener.name.ssl.ssl.client.auth": "required",
+        "authorizer.class.name": AUTHORIZER,
+        "super.users": "User:ANONYMOUS;" + ADMIN,
+        "auto.create.topics.enable": "false",
+    }
+    conf.update(extra)
+    b = Broker(conf, port=p, data_dir=data_dir).start()
+    b.ssl_port = s
+    b.certs = certs
+    return b
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory):
+    b = start(tmp_path_factory.mktemp("certs"))
+    yield b
+    assert b.stop() == 0, b.output()[-3000:]
+    b.cleanup()
+
+
+def tls_conf(b, who, **extra):
+    """librdkafka settings for the mTLS listener as client `who`."""
+    c = {"bootstrap.servers": "127.0.0.1:%d" % b.ssl_port,
+         "security.protocol": "ssl",
+         "ssl.ca.location": b.certs.path("ca.pem"),
+         "ssl.certificate.location": b.certs.path(who + ".crt"),
+         "ssl.key.location": b.certs.path(who + ".key")}
+    c.update(extra)
+    return c
+
+
+def admin(b, who=None):
+    if who is None:
+        return AdminClient({"bootstrap.servers": b.bootstrap})
+    return AdminClient(tls_conf(b, who))
+
+
+def binding(principal, op, name="t", rt=ResourceType.TOPIC,
+            pt=ResourcePatternType.LITERAL, perm=AclPermissionType.ALLOW):
+    return AclBinding(rt, name, pt, principal, "*", op, perm)
+
+
+def create(a, bindings):
+    for f in a.create_acls(bindings, request_timeout=15).values():
+        f.result()
+
+
+def delete(a, filters):
+    out = []
+    for f in a.delete_acls(filters, request_timeout=15).values():
+        out.extend(f.result())
+    return out
+
+
+def everything():
+    return AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY,
+                            None, None, AclOperation.ANY,
+                            AclPermissionType.ANY)
+
+
+def describe(a, flt=None):
+    return a.describe_acls(flt or everything(),
+                           request_timeout=15).result()
+
+
+def clear(b):
+    delete(admin(b), [everything()])
+
+
+# --- raw requests -----------------------------------------------------------
+
+def creation(rt=2, name="t", pt=3, principal=ALICE, host="*", op=3, perm=3):
+    return (struct.pack(">b", rt) + s16(name) + struct.pack(">b", pt) +
+            s16(principal) + s16(host) + struct.pack(">bb", op, perm))
+
+
+def tls_call(b, who, key, version, body):
+    """One request on the mTLS listener as client `who`: the answer's
+    first fields as a Reader after the correlation id and throttle time."""
+    ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
+    ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
+                         server_hostname="localhost") as s:
+        s.sendall(frame(key, version, 5, body))
+        r = Reader(recv_frame(s))
+    assert r.i32() == 5
+    return r.i32(), r, r.i16()
+
+
+def raw_create(b, creations):
+    """CreateAcls v1: [(error_code, message)]."""
+    r = call(b, 30, 1, arr(creations))
+    r.i32()
+    return r.arr(lambda: (r.i16(), r.s16()))
+
+
+def acl_filter(rt=1, name=None, pt=1, principal=None, host=None, op=1,
+               perm=1):
+    return (struct.pack(">b", rt) + s16(name) + struct.pack(">b", pt) +
+            s16(principal) + s16(host) + struct.pack(">bb", op, perm))
+
+
+def raw_describe(b, flt):
+    """DescribeAcls v1: (error_code, message, [(type, name, pattern,
+    [(principal, host, op, perm)])])."""
+    r = call(b, 29, 1, flt)
+    r.i32()
+    err, msg = r.i16(), r.s16()
+    res = r.arr(lambda: (r.i8(), r.s16(), r.i8(),
+                         r.arr(lambda: (r.s16(), r.s16(), r.i8(), r.i8()))))
+    return err, msg, res
+
+
+def raw_delete(b, filters):
+    """DeleteAcls v1: [(error_code, message, [matching...])]."""
+    r = call(b, 31, 1, arr(filters))
+    r.i32()
+    return r.arr(lambda: (r.i16(), r.s16(), r.arr(lambda: (
+        r.i16(), r.s16(), r.i8(), r.s16(), r.i8(), r.s16(), r.s16(), r.i8(),
+        r.i8()))))
+
+
+def test_raw_create_bad_input(broker):
+    res = raw_create(broker, [
+        creation(),                            # valid
+        creation(rt=99),                       # unknown resource type
+        creation(rt=1),                        # ANY
+        creation(pt=2),                        # MATCH
+        creation(pt=9),                        # unknown pattern type
+        creation(principal="alice"),           # no "Type:"
+        creation(principal="User:"),           # empty name
+        creation(name=""),                     # empty resource name
+        creation(rt=4, name="other"),          # CLUSTER not kafka-cluster
+        creation(op=1),                        # ANY operation
+        creation(perm=1),                      # ANY permission
+        creation(rt=4, name="kafka-cluster", op=7),  # valid
+    ])
+    codes = [c for c, _ in res]
+    assert codes == [NONE] + [INVALID_REQUEST] * 10 + [NONE], res
+    assert b"principal" in res[5][1]
+    assert b"kafka-cluster" in res[8][1]
+    err, _, got = raw_describe(broker, acl_filter())
+    assert err == 0
+    assert sorted((t, n) for t, n, _, _ in got) == [(2, b"t"),
+                                                   (4, b"kafka-cluster")]
+    # Creating it again is a no-op that succeeds; still one ACL.
+    assert raw_create(broker, [creation()]) == [(NONE, None)]
+    err, _, got = raw_describe(broker, acl_filter(rt=2))
+    assert got == [(2, b"t", 3, [(ALICE.encode(), b"*", 3, 3)])]
+    clear(broker)
+
+
+def test_raw_filters_bad_input(broker):
+    err, msg, res = raw_describe(broker, acl_filter(rt=0))
+    assert err == INVALID_REQUEST and res == []
+    err, msg, res = raw_describe(broker, acl_filter(pt=7))
+    assert err == INVALID_REQUEST
+    res = raw_delete(broker, [acl_filter(op=0), acl_filter(perm=9),
+                              acl_filter()])
+    assert [e for e, _, _ in res] == [INVALID_REQUEST, INVALID_REQUEST, NONE]
+
+
+def test_raw_match_filter_and_delete(broker):
+    assert raw_create(broker, [
+        creation(name="orders", pt=3, op=3),
+        creation(name="*", pt=3, op=8),
+        creation(name="ord", pt=4, op=4),
+        creation(name="other", pt=3, op=3),
+        creation(rt=3, name="orders", pt=3, op=3),
+    ]) == [(NONE, None)] * 5
+    # MATCH: what applies to the topic "orders".
+    err, _, res = raw_describe(broker, acl_filter(rt=2, name="orders", pt=2))
+    assert err == 0
+    assert sorted((n, p) for _, n, p, _ in res) == [
+        (b"*", 3), (b"ord", 4), (b"orders", 3)]
+    # LITERAL with the name: that pattern only.
+    err, _, res = raw_describe(broker, acl_filter(rt=2, name="orders", pt=3))
+    assert [(n, p) for _, n, p, _ in res] == [(b"orders", 3)]
+    # Deleting with MATCH removes everything that applies; an ACL matched
+    # by two filters is listed once.
+    res = raw_delete(broker, [acl_filter(rt=2, name="orders", pt=2),
+                              acl_filter(rt=2, name="ord", pt=4)])
+    assert res[0][0] == NONE and len(res[0][2]) == 3
+    assert res[1][0] == NONE and res[1][2] == []
+    err, _, res = raw_describe(broker, acl_filter())
+    assert sorted((t, n) for t, n, _, _ in res) == [(2, b"other"),
+                                                   (3, b"orders")]
+    clear(broker)
+
+
+def test_security_disabled(tmp_path):
+    with Broker() as b:
+        assert raw_create(b, [creation()])[0][0] == SECURITY_DISABLED
+        assert raw_describe(b, acl_filter())[0] == SECURITY_DISABLED
+        assert raw_delete(b, [acl_filter()])[0][0] == SECURITY_DISABLED
+
+
+def test_unknown_authorizer_stops_start(tmp_path):
+    b = Broker({"authorizer.class.name": "com.example.MyAuthorizer"})
+    try:
+        with pytest.raises(RuntimeError) as e:
+            b.start()
+        assert "authorizer.class.name" in str(e.value)
+    finally:
+        b.cleanup()
+
+
+# --- clients ----------------------------------------------------------------
+
+def test_confluent_admin_acls(broker):
+    a = admin(broker, "admin")  # a super user over mTLS
+    create(a, [binding(ALICE, AclOperation.READ),
+               binding(BOB, AclOperation.WRITE, name="p-",
+                       pt=ResourcePatternType.PREFIXED,
+                       perm=AclPermissionType.DENY),
+               binding(ALICE, AclOperation.READ, name="g",
+                       rt=ResourceType.GROUP)])
+    got = describe(a)
+    assert len(got) == 3
+    assert {(x.restype, x.name, x.resource_pattern_type, x.principal,
+             x.operation, x.permission_type) for x in got} == {
+        (ResourceType.TOPIC, "t", ResourcePatternType.LITERAL, ALICE,
+         AclOperation.READ, AclPermissionType.ALLOW),
+        (ResourceType.TOPIC, "p-", ResourcePatternType.PREFIXED, BOB,
+         AclOperation.WRITE, AclPermissionType.DENY),
+        (ResourceType.GROUP, "g", ResourcePatternType.LITERAL, ALICE,
+         AclOperation.READ, AclPermissionType.ALLOW)}
+    topics = AclBindingFilter(ResourceType.TOPIC, None,
+                              ResourcePatternType.ANY, None, None,
+                              AclOperation.ANY, AclPermissionType.ANY)
+    assert len(describe(a, topics)) == 2
+    gone = delete(a, [topics])
+    assert len(gone) == 2
+    assert [x.restype for x in describe(a)] == [ResourceType.GROUP]
+    # alice has no ALTER on the cluster: refused, and so is describing
+    # without DESCRIBE on the cluster.
+    alice = admin(broker, "alice")
+    with pytest.raises(KafkaException) as e:
+        create(alice, [binding(ALICE, AclOperation.ALL)])
+    assert e.value.args[0].code() == CLUSTER_AUTHZ
+    # (confluent-kafka drops DescribeAcls' top-level error: asked raw.)
+    assert tls_call(broker, "alice", 29, 1, acl_filter())[2] == CLUSTER_AUTHZ
+    # Given ALTER on the cluster (which implies DESCRIBE), she may.
+    create(a, [binding(ALICE, AclOperation.ALTER, name="kafka-cluster",
+                       rt=ResourceType.BROKER)])
+    create(alice, [binding(BOB, AclOperation.READ)])
+    assert len(describe(alice)) == 3
+    clear(broker)
+
+
+# --- kafka-acls.sh ----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def kafka_lib():
+    spec = importlib.util.spec_from_file_location(
+        "bench", os.path.join(REPO, "scripts", "bench.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.ensure_kafka()
+    bench.write_tools_log4j()
+    return bench.LIB, os.path.join(bench.DEPS, "tools-log4j2.properties")
+
+
+def kafka_acls(kafka_lib, b, *args):
+    lib, log4j = kafka_lib
+    r = subprocess.run(["java", "-Dlog4j2.configurationFile=" + log4j,
+                        "-cp", os.path.join(lib, "*"),
+                        "org.apache.kafka.tools.AclCommand",
+                        "--bootstrap-server", b.bootstrap] + list(args),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_kafka_acls_tool(broker, kafka_lib):
+    out = kafka_acls(kafka_lib, broker, "--add", "--allow-principal", ALICE,
+                     "--operation", "Read", "--operation", "Describe",
+                     "--topic", "orders", "--group", "app",
+                     "--resource-pattern-type", "prefixed")
+    got = describe(admin(broker))
+    assert {(x.restype, x.name, x.resource_pattern_type, x.operation)
+            for x in got} == {
+        (ResourceType.TOPIC, "orders", ResourcePatternType.PREFIXED,
+         AclOperation.READ),
+        (ResourceType.TOPIC, "orders", ResourcePatternType.PREFIXED,
+         AclOperation.DESCRIBE),
+        (ResourceType.GROUP, "app", ResourcePatternType.PREFIXED,
+         AclOperation.READ),
+        (ResourceType.GROUP, "app", ResourcePatternType.PREFIXED,
+         AclOperation.DESCRIBE)}
+    # The producer shortcut: WRITE, DESCRIBE, CREATE on the topic.
+    kafka_acls(kafka_lib, broker, "--add", "--allow-principal", BOB,
+               "--producer", "--topic", "logs")
+    out = kafka_acls(kafka_lib, broker, "--list", "--topic", "logs")
+    assert BOB in out and "WRITE" in out and "CREATE" in out, out
+    out = kafka_acls(kafka_lib, broker, "--list", "--principal", ALICE)
+    assert "orders" in out and "app" in out and "logs" not in out, out
+    kafka_acls(kafka_lib, broker, "--remove", "--force", "--topic", "orders",
+               "--resource-pattern-type", "prefixed")
+    out = kafka_acls(kafka_lib, broker, "--list")
+    assert "orders" not in out and "app" in out and "logs" in out, out
+    clear(broker)
+
+
+# --- brokerctl ----------------------------------------------------------------
+
+def test_brokerctl_acl(broker):
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--allow-principal",
+                      ALICE, "--operation", "read", "--operation", "write",
+                      "--topic", "b-", "--resource-pattern-type", "prefixed")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--deny-principal",
+                      BOB, "--operation", "all", "--group", "g1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "list")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert any("TOPIC" in l and "b-" in l and "PREFIXED" in l and
+               "WRITE" in l and ALICE in l for l in lines), r.stdout
+    assert any("GROUP" in l and "g1" in l and "DENY" in l and "ALL" in l
+               for l in lines), r.stdout
+    r = run_brokerctl(broker.bootstrap, "acl", "list", "--topic", "b-1",
+                      "--resource-pattern-type", "match")
+    assert "b-" in r.stdout and "g1" not in r.stdout, r.stdout
+    r = run_brokerctl(broker.bootstrap, "acl", "remove", "--group", "g1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "1 ACL" in r.stdout, r.stdout
+    assert len(describe(admin(broker))) == 2
+    # Bad input is refused by brokerctl or the broker, with a message.
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--allow-principal",
+                      "alice", "--operation", "read", "--topic", "x")
+    assert r.returncode != 0 and "principal" in r.stderr.lower(), r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--allow-principal",
+                      ALICE, "--operation", "fly", "--topic", "x")
+    assert r.returncode != 0
+    clear(broker)
