@@ -28,6 +28,23 @@ bool bk_api_may_cluster(const struct bk_call *call,
                         const struct bk_md_image *img,
                         int op);
 
+/* CREATE on the cluster, or else on the topic (CreateTopics, Metadata's
+ * auto-creation). */
+bool bk_api_may_create_topic(const struct bk_call *call,
+                             const struct bk_md_image *img,
+                             struct bk_str name);
+
+/* DescribeConfigs, AlterConfigs, IncrementalAlterConfigs: op
+ * (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the config resource res_type
+ * (Kafka's ConfigResource types: TOPIC 2 on the topic, BROKER 4 and
+ * BROKER_LOGGER 8 on the cluster, GROUP 32 on the group). Returns 0, or
+ * the resource type's authorization error. */
+int16_t bk_api_config_denied(const struct bk_call *call,
+                             const struct bk_md_image *img,
+                             int op,
+                             int8_t res_type,
+                             struct bk_str name);
+
 /* Whether the principal may do op on some resource of res_type (KIP-679's
  * "WRITE on any topic"). */
 bool bk_api_may_any(const struct bk_call *call,
@@ -41,6 +58,11 @@ int32_t bk_api_authz_ops(const struct bk_call *call,
                          const struct bk_md_image *img,
                          int res_type,
                          struct bk_str name);
+
+/* For the APIs that need one operation on the cluster (cluster_gate.c):
+ * returns true when the call may go on, else answers it with
+ * CLUSTER_AUTHORIZATION_FAILED and returns false. Other APIs pass. */
+bool bk_api_cluster_gate(struct bk_call *call);
 
 /* Whether a request this node would forward to the active controller is
  * authorized in full here, where the client's principal is known (the

@@ -315,6 +315,9 @@ void bk_api_on_request(struct bk_req *req)
                   (unsigned long long)bk_conn_id(req->conn), req->shard->id,
                   shown_client(h, client, sizeof(client)), call->desc->name,
                   h->api_version, h->correlation_id);
+    if (!bk_api_cluster_gate(call)) {
+        return; /* answered: not authorized */
+    }
     if (bk_fwd_wanted(call) && bk_api_forward_authorized(call)) {
         bk_fwd_request(call);
         return;

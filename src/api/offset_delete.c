@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -116,6 +117,7 @@ void bk_handle_offset_delete(struct bk_call *call)
         }
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_DELETE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

@@ -13,6 +13,7 @@
  * waits until the batch is committed. */
 #include "protocol/gen/txn_offset_commit.h"
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/image.h"
 #include "protocol/kerr.h"
@@ -197,6 +198,7 @@ void bk_handle_txn_offset_commit(struct bk_call *call)
         return;
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

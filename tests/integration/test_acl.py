@@ -10,15 +10,20 @@ import socket
 import ssl
 import struct
 import subprocess
+import time
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import (Consumer, KafkaError, KafkaException, Producer,
+                             TopicCollection, TopicPartition)
 from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation,
                                    AclPermissionType, AdminClient,
+                                   ConfigResource, NewTopic,
                                    ResourcePatternType, ResourceType)
 
-from harness import REPO, Broker, free_port, recv_frame, run_brokerctl
-from test_names_raw import Reader, arr, call, frame, s16
+from data_util import create_topics
+from harness import (REPO, Broker, free_port, recv_frame, run_brokerctl,
+                     uvarint)
+from test_names_raw import Reader, arr, call, cstr, frame, s16
 from tls_util import Certs
 
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -28,7 +33,7 @@ ADMIN = "User:CN=admin,O=x"
 
 # Kafka's error codes.
 NONE, TOPIC_AUTHZ, GROUP_AUTHZ, CLUSTER_AUTHZ = 0, 29, 30, 31
-INVALID_REQUEST, SECURITY_DISABLED = 42, 54
+INVALID_REQUEST, SECURITY_DISABLED, TXN_AUTHZ = 42, 54, 53
 
 
 def start(tmp, certs=None, data_dir=None, **extra):
@@ -43,7 +48,6 @@ def start(tmp, certs=None, data_dir=None, **extra):
         "listener.name.ssl.ssl.client.auth": "required",
         "authorizer.class.name": AUTHORIZER,
         "super.users": "User:ANONYMOUS;" + ADMIN,
-        "auto.create.topics.enable": "false",
     }
     conf.update(extra)
     b = Broker(conf, port=p, data_dir=data_dir).start()
@@ -116,9 +120,10 @@ def creation(rt=2, name="t", pt=3, principal=ALICE, host="*", op=3, perm=3):
             s16(principal) + s16(host) + struct.pack(">bb", op, perm))
 
 
-def tls_call(b, who, key, version, body):
-    """One request on the mTLS listener as client `who`: the answer's
-    first fields as a Reader after the correlation id and throttle time."""
+def tls_call(b, who, key, version, body, throttle_first=False):
+    """One request on the mTLS listener as client `who`: (the first
+    int32, the Reader, the int16 after it); with throttle_first, just the
+    Reader past the throttle time."""
     ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
     ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
     with ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
@@ -126,6 +131,8 @@ def tls_call(b, who, key, version, body):
         s.sendall(frame(key, version, 5, body))
         r = Reader(recv_frame(s))
     assert r.i32() == 5
+    if throttle_first:
+        return r.i32(), r, None
     return r.i32(), r, r.i16()
 
 
@@ -376,3 +383,246 @@ def test_brokerctl_acl(broker):
                       ALICE, "--operation", "fly", "--topic", "x")
     assert r.returncode != 0
     clear(broker)
+
+
+# --- per-API checks -----------------------------------------------------------
+
+def produce_err(conf, topic, value=b"v"):
+    """Produces one record; returns the delivery error code (0: written)."""
+    extra = {"message.timeout.ms": 8000}
+    if not conf.get("enable.idempotence"):
+        extra["retries"] = 0
+    p = Producer(dict(conf, **extra))
+    out = []
+    p.produce(topic, value, on_delivery=lambda e, m: out.append(e))
+    p.flush(15)
+    assert out, "no delivery report"
+    return out[0].code() if out[0] is not None else 0
+
+
+def consume_err(conf, topic, group=None):
+    """Reads topic from offset 0 (assigned, or subscribed with group);
+    returns the first error code, or 0 once a record arrives."""
+    c = Consumer(dict(conf, **{"group.id": group or "unused",
+                              "auto.offset.reset": "earliest",
+                              "enable.auto.commit": False}))
+    try:
+        if group:
+            c.subscribe([topic])
+        else:
+            c.assign([TopicPartition(topic, 0, 0)])
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                # Assigned, librdkafka still looks up the group's
+                # coordinator, which says GROUP_AUTHORIZATION_FAILED.
+                if not group and m.error().code() == GROUP_AUTHZ:
+                    continue
+                return m.error().code()
+            return 0
+        raise AssertionError("no record and no error from %s" % topic)
+    finally:
+        c.close()
+
+
+def fetch_err(b, who, topic):
+    """Fetch v4 of partition 0 from offset 0 as `who`: its error code."""
+    body = (struct.pack(">iiiib", -1, 0, 1, 1 << 20, 0) +
+            arr([s16(topic) + arr([struct.pack(">iqi", 0, 0, 1 << 20)])]))
+    _, r, _ = tls_call(b, who, 1, 4, body, throttle_first=True)
+    r.i32()  # the responses' count
+    r.s16()
+    r.i32()
+    r.i32()
+    return r.i16()
+
+
+def topics_seen(conf):
+    return set(AdminClient(conf).list_topics(timeout=10).topics)
+
+
+def carr(items):
+    return uvarint(len(items) + 1) + b"".join(items)
+
+
+def metadata_errors(b, who, topics, allow_create=False):
+    """Metadata v9 on the mTLS listener as `who`: {name: error_code}."""
+    body = (carr([cstr(t) + b"\x00" for t in topics]) +
+            struct.pack(">???", allow_create, False, False) + b"\x00")
+    ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
+    ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
+                         server_hostname="localhost") as s:
+        s.sendall(frame(3, 9, 5, body, flexible=True))
+        r = Reader(recv_frame(s))
+    assert r.i32() == 5
+    r.tags()
+    r.i32()  # throttle
+    r.carr(lambda: (r.i32(), r.cstr(), r.i32(), r.cstr(), r.tags()))
+    r.cstr()  # cluster id
+    r.i32()  # controller
+    out = {}
+
+    def topic():
+        err, name = r.i16(), r.cstr()
+        r.i8()  # is_internal
+        r.carr(lambda: (r.i16(), r.i32(), r.i32(), r.i32(),
+                        r.carr(r.i32), r.carr(r.i32), r.carr(r.i32),
+                        r.tags()))
+        r.i32()
+        r.tags()
+        out[name.decode()] = err
+    r.carr(topic)
+    return out
+
+
+def test_client_without_acls_is_refused(broker):
+    adm = admin(broker)
+    create_topics(broker.bootstrap, {"secret": (1, {}), "open-1": (1, {})})
+    assert produce_err({"bootstrap.servers": broker.bootstrap}, "secret") == 0
+    alice = tls_conf(broker, "alice")
+    # Nothing granted: produce, fetch and describe are refused, and the
+    # topic list hides both topics.
+    assert produce_err(alice, "secret") == TOPIC_AUTHZ
+    assert fetch_err(broker, "alice", "secret") == TOPIC_AUTHZ
+    assert fetch_err(broker, "alice", "nosuch") == TOPIC_AUTHZ
+    assert topics_seen(alice) == set()
+    errs = metadata_errors(broker, "alice", ["secret", "nosuch"])
+    assert errs == {"secret": TOPIC_AUTHZ, "nosuch": TOPIC_AUTHZ}
+    # DESCRIBE on a prefix shows those topics only; an unknown name it
+    # covers is told as unknown.
+    create(adm, [binding(ALICE, AclOperation.DESCRIBE, name="open-",
+                         pt=ResourcePatternType.PREFIXED)])
+    assert topics_seen(alice) == {"open-1"}
+    errs = metadata_errors(broker, "alice", ["open-1", "open-2", "secret"])
+    assert errs == {"open-1": 0, "open-2": 3, "secret": TOPIC_AUTHZ}
+    # Auto-creation needs CREATE on the cluster or the topic, else
+    # TOPIC_AUTHORIZATION_FAILED as Kafka answers.
+    errs = metadata_errors(broker, "alice", ["open-new"], allow_create=True)
+    assert errs == {"open-new": TOPIC_AUTHZ}
+    create(adm, [binding(ALICE, AclOperation.CREATE, name="open-",
+                         pt=ResourcePatternType.PREFIXED)])
+    errs = metadata_errors(broker, "alice", ["open-new"], allow_create=True)
+    assert errs["open-new"] in (0, 5)  # created (LEADER_NOT_AVAILABLE first)
+    # WRITE lets her produce, not read.
+    create(adm, [binding(ALICE, AclOperation.WRITE, name="secret")])
+    assert produce_err(alice, "secret") == 0
+    assert fetch_err(broker, "alice", "secret") == TOPIC_AUTHZ
+    create(adm, [binding(ALICE, AclOperation.READ, name="sec",
+                         pt=ResourcePatternType.PREFIXED)])
+    assert consume_err(alice, "secret") == 0
+    # A consumer group needs READ on the group.
+    assert consume_err(alice, "secret", group="ga") == GROUP_AUTHZ
+    create(adm, [binding(ALICE, AclOperation.READ, name="ga",
+                         rt=ResourceType.GROUP)])
+    assert consume_err(alice, "secret", group="ga") == 0
+    clear(broker)
+
+
+def test_deny_beats_allow_and_super_user(broker):
+    adm = admin(broker)
+    create_topics(broker.bootstrap, {"d-1": (1, {})})
+    bob = tls_conf(broker, "bob")
+    create(adm, [binding(BOB, AclOperation.ALL, name="d-",
+                         pt=ResourcePatternType.PREFIXED),
+                 binding("User:*", AclOperation.WRITE, name="d-1",
+                         perm=AclPermissionType.DENY)])
+    assert produce_err(bob, "d-1") == TOPIC_AUTHZ
+    assert fetch_err(broker, "bob", "d-1") == 0  # READ still allowed
+    # A super user passes whatever the ACLs say.
+    assert produce_err(tls_conf(broker, "admin"), "d-1") == 0
+    delete(adm, [AclBindingFilter(ResourceType.TOPIC, "d-1",
+                                  ResourcePatternType.LITERAL, None, None,
+                                  AclOperation.ANY, AclPermissionType.ANY)])
+    assert produce_err(bob, "d-1") == 0
+    clear(broker)
+
+
+def test_admin_operations_need_acls(broker):
+    adm = admin(broker)
+    alice_adm = admin(broker, "alice")
+    fs = alice_adm.create_topics([NewTopic("made-by-alice", 1, 1)],
+                                 request_timeout=15)
+    with pytest.raises(KafkaException) as e:
+        fs["made-by-alice"].result()
+    assert e.value.args[0].code() == TOPIC_AUTHZ
+    res = ConfigResource(ConfigResource.Type.BROKER, "1")
+    with pytest.raises(KafkaException) as e:
+        alice_adm.describe_configs([res], request_timeout=15)[res].result()
+    assert e.value.args[0].code() == CLUSTER_AUTHZ
+    # ElectLeaders needs ALTER on the cluster: refused at the top level.
+    r = tls_call(broker, "alice", 43, 1,
+                 struct.pack(">bi", 0, -1) + struct.pack(">i", 15000))
+    assert r[2] == CLUSTER_AUTHZ
+    # CREATE on the cluster lets her create topics; ALTER_CONFIGS implies
+    # DESCRIBE_CONFIGS.
+    create(adm, [binding(ALICE, AclOperation.CREATE, name="kafka-cluster",
+                         rt=ResourceType.BROKER),
+                 binding(ALICE, AclOperation.ALTER_CONFIGS,
+                         name="kafka-cluster", rt=ResourceType.BROKER)])
+    fs = alice_adm.create_topics([NewTopic("made-by-alice", 1, 1)],
+                                 request_timeout=15)
+    fs["made-by-alice"].result()
+    alice_adm.describe_configs([res], request_timeout=15)[res].result()
+    # Deleting it needs DELETE on the topic.
+    fs = alice_adm.delete_topics(["made-by-alice"], request_timeout=15)
+    with pytest.raises(KafkaException) as e:
+        fs["made-by-alice"].result()
+    assert e.value.args[0].code() == TOPIC_AUTHZ
+    clear(broker)
+
+
+def test_idempotent_producer_needs_write(broker):
+    create_topics(broker.bootstrap, {"idem": (1, {})})
+    # InitProducerId v1: without a transactional id it needs
+    # IDEMPOTENT_WRITE on the cluster or WRITE on some topic (KIP-679).
+    def init_pid(txn_id=None):
+        return tls_call(broker, "bob", 22, 1, s16(txn_id) +
+                        struct.pack(">i", 60000))[2]
+    assert init_pid() == CLUSTER_AUTHZ
+    assert init_pid("tx-1") == TXN_AUTHZ
+    create(admin(broker), [binding(BOB, AclOperation.WRITE, name="idem")])
+    assert init_pid() == NONE
+    assert init_pid("tx-1") == TXN_AUTHZ
+    bob = dict(tls_conf(broker, "bob"), **{"enable.idempotence": True})
+    assert produce_err(bob, "idem") == 0
+    clear(broker)
+
+
+def test_authorized_operations(broker):
+    create_topics(broker.bootstrap, {"ops": (1, {})})
+    create(admin(broker), [binding(ALICE, AclOperation.WRITE, name="ops")])
+    a = admin(broker, "alice")
+    md = a.describe_topics(
+        TopicCollection(["ops"]),
+        include_authorized_operations=True)["ops"].result()
+    assert set(md.authorized_operations) == {AclOperation.WRITE,
+                                             AclOperation.DESCRIBE}
+    cl = a.describe_cluster(include_authorized_operations=True).result()
+    assert not cl.authorized_operations
+    clear(broker)
+
+
+def test_acls_survive_restart(tmp_path):
+    certs = Certs(str(tmp_path))
+    data = str(tmp_path / "data")
+    b = start(tmp_path, certs=certs, data_dir=data)
+    try:
+        create(admin(b), [binding(ALICE, AclOperation.READ, name="kept-",
+                                  pt=ResourcePatternType.PREFIXED)])
+        assert b.stop() == 0
+        b2 = start(tmp_path, certs=certs, data_dir=data)
+        try:
+            got = describe(admin(b2))
+            assert [(x.name, x.principal) for x in got] == [("kept-",
+                                                             ALICE)]
+        finally:
+            b2.stop()
+            b2.cleanup()
+    finally:
+        b.cleanup()
