@@ -595,6 +595,39 @@ def test_idempotent_producer_needs_write(broker):
     clear(broker)
 
 
+def test_transaction_apis_need_acls(broker):
+    create_topics(broker.bootstrap, {"txt": (1, {})})
+
+    def add_offsets():  # AddOffsetsToTxn v0
+        return tls_call(broker, "bob", 25, 0, s16("tx-b") +
+                        struct.pack(">qh", 1, 0) + s16("gb"))[2]
+
+    def end_txn():  # EndTxn v0
+        return tls_call(broker, "bob", 26, 0, s16("tx-b") +
+                        struct.pack(">qh?", 1, 0, True))[2]
+    assert add_offsets() == TXN_AUTHZ
+    assert end_txn() == TXN_AUTHZ
+    create(admin(broker), [binding(BOB, AclOperation.WRITE, name="tx-b",
+                                   rt=ResourceType.TRANSACTIONAL_ID)])
+    assert add_offsets() == GROUP_AUTHZ
+    assert end_txn() not in (TXN_AUTHZ, 0)  # no such transaction
+    # WriteTxnMarkers v1 (flexible) is the coordinators': CLUSTER_ACTION.
+    body = (carr([struct.pack(">qh?", 1, 0, True) +
+                  carr([cstr("txt") + carr([struct.pack(">i", 0)]) +
+                        b"\x00"]) + struct.pack(">i", 0) + b"\x00"]) +
+            b"\x00")
+    with tls_socket(broker, "bob") as sk:
+        sk.sendall(frame(27, 1, 5, body, flexible=True))
+        r = Reader(recv_frame(sk))
+    assert r.i32() == 5
+    r.tags()
+    got = r.carr(lambda: (r.i64(), r.carr(lambda: (
+        r.cstr(), r.carr(lambda: (r.i32(), r.i16(), r.tags())), r.tags())),
+        r.tags()))
+    assert got[0][1][0][1][0][1] == CLUSTER_AUTHZ
+    clear(broker)
+
+
 def test_authorized_operations(broker):
     create_topics(broker.bootstrap, {"ops": (1, {})})
     create(admin(broker), [binding(ALICE, AclOperation.WRITE, name="ops")])
