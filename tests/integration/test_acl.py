@@ -655,6 +655,7 @@ def test_acls_survive_restart(tmp_path):
             got = describe(admin(b2))
             assert [(x.name, x.principal) for x in got] == [("kept-",
                                                              ALICE)]
+            assert b2.stop() == 0, b2.output()[-3000:]
         finally:
             b2.stop()
             b2.cleanup()
@@ -759,6 +760,8 @@ def test_cluster_with_mtls_clients(tmp_path):
         with tls_socket(lb, "alice") as s:
             assert produce_v8(s, "rep", 0, batch)[0] == NONE
             assert fetch_v4(s, "rep", 0, 0)[0] == NONE
+        for b in nodes:
+            assert b.stop() == 0, b.output()[-3000:]
     finally:
         for b in nodes:
             if b.alive():
