@@ -294,8 +294,9 @@ int bk_acl_set_remove(struct bk_acl_set *s, const uint8_t id[16])
     memmove(&s->acls[at], &s->acls[at + 1],
             (s->n - (size_t)at - 1) * sizeof(*s->acls));
     s->n--;
-    s->per_type[a->res_type]--;
-    int t = a->res_type;
+    /* Set types are 2..BK_ACL_RES_MAX (checked by bk_acl_set_add). */
+    int t = (unsigned char)a->res_type;
+    s->per_type[t]--;
     bool prefixed = a->pattern == BK_ACL_PAT_PREFIXED;
     bk_free(a);
     return prefixed ? index_prefixes(s, t) : 0;
