@@ -121,17 +121,30 @@ def creation(rt=2, name="t", pt=3, principal=ALICE, host="*", op=3, perm=3):
             s16(principal) + s16(host) + struct.pack(">bb", op, perm))
 
 
-def tls_call(b, who, key, version, body, throttle_first=False):
-    """One request on the mTLS listener as client `who`: (the first
-    int32, the Reader, the int16 after it); with throttle_first, just the
-    Reader past the throttle time."""
+def tls_socket(b, who):
+    """A TLS connection to the mTLS listener with `who`'s certificate."""
     ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
     ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
-                         server_hostname="localhost") as s:
-        s.sendall(frame(key, version, 5, body))
+    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
+                           server_hostname="localhost")
+
+
+def tls_frame(b, who, key, version, body, flexible=False):
+    """One request on the mTLS listener as client `who`: a Reader of the
+    answer past its correlation id."""
+    with tls_socket(b, who) as s:
+        s.sendall(frame(key, version, 5, body, flexible=flexible))
         r = Reader(recv_frame(s))
     assert r.i32() == 5
+    if flexible:
+        r.tags()
+    return r
+
+
+def tls_call(b, who, key, version, body, throttle_first=False):
+    """tls_frame for answers that start with the throttle time: (it, the
+    Reader, the int16 after it); with throttle_first, no int16 is read."""
+    r = tls_frame(b, who, key, version, body)
     if throttle_first:
         return r.i32(), r, None
     return r.i32(), r, r.i16()
@@ -455,14 +468,7 @@ def metadata_errors(b, who, topics, allow_create=False):
     """Metadata v9 on the mTLS listener as `who`: {name: error_code}."""
     body = (carr([cstr(t) + b"\x00" for t in topics]) +
             struct.pack(">???", allow_create, False, False) + b"\x00")
-    ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
-    ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
-    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
-                         server_hostname="localhost") as s:
-        s.sendall(frame(3, 9, 5, body, flexible=True))
-        r = Reader(recv_frame(s))
-    assert r.i32() == 5
-    r.tags()
+    r = tls_frame(b, who, 3, 9, body, flexible=True)
     r.i32()  # throttle
     r.carr(lambda: (r.i32(), r.cstr(), r.i32(), r.cstr(), r.tags()))
     r.cstr()  # cluster id
@@ -560,6 +566,9 @@ def test_admin_operations_need_acls(broker):
     r = tls_call(broker, "alice", 43, 1,
                  struct.pack(">bi", 0, -1) + struct.pack(">i", 15000))
     assert r[2] == CLUSTER_AUTHZ
+    # OffsetDelete v0 needs DELETE on the group.
+    body = s16("g-x") + arr([s16("t") + arr([struct.pack(">i", 0)])])
+    assert tls_frame(broker, "alice", 47, 0, body).i16() == GROUP_AUTHZ
     # CREATE on the cluster lets her create topics; ALTER_CONFIGS implies
     # DESCRIBE_CONFIGS.
     create(adm, [binding(ALICE, AclOperation.CREATE, name="kafka-cluster",
@@ -616,11 +625,7 @@ def test_transaction_apis_need_acls(broker):
                   carr([cstr("txt") + carr([struct.pack(">i", 0)]) +
                         b"\x00"]) + struct.pack(">i", 0) + b"\x00"]) +
             b"\x00")
-    with tls_socket(broker, "bob") as sk:
-        sk.sendall(frame(27, 1, 5, body, flexible=True))
-        r = Reader(recv_frame(sk))
-    assert r.i32() == 5
-    r.tags()
+    r = tls_frame(broker, "bob", 27, 1, body, flexible=True)
     got = r.carr(lambda: (r.i64(), r.carr(lambda: (
         r.cstr(), r.carr(lambda: (r.i32(), r.i16(), r.tags())), r.tags())),
         r.tags()))
@@ -707,13 +712,6 @@ def start_cluster(tmp, n=3):
     for b in nodes:
         assert wait_port(b.port, 20, b.proc), b.output()[-2000:]
     return nodes
-
-
-def tls_socket(b, who):
-    ctx = ssl.create_default_context(cafile=b.certs.path("ca.pem"))
-    ctx.load_cert_chain(b.certs.path(who + ".crt"), b.certs.path(who + ".key"))
-    return ctx.wrap_socket(socket.create_connection(("127.0.0.1", b.ssl_port)),
-                           server_hostname="localhost")
 
 
 def test_cluster_with_mtls_clients(tmp_path):
