@@ -5,7 +5,8 @@
  * --topic, --group, --cluster, --transactional-id, --delegation-token,
  * --user-principal (each repeatable), and --resource-pattern-type
  * (literal by default for add and remove; for list, any, or match to see
- * what applies to a resource). list also takes --principal. */
+ * what applies to a resource), and add's --producer, --consumer and
+ * --idempotent shortcuts. list also takes --principal. */
 #include <stdio.h>
 #include <string.h>
 
@@ -38,14 +39,18 @@ struct opts {
     int nops;
     int pattern;           /* -1: the command's default */
     const char *principal; /* list --principal */
+    /* kafka-acls.sh's shortcuts (add): the operations a producer or a
+     * consumer needs on the resources given. */
+    bool producer, consumer, idempotent;
 };
 
 static int usage(void)
 {
     return bk_cli_fail(
         "usage: acl add|remove (--allow-principal P | --deny-principal "
-        "P)... [--allow-host H] [--deny-host H] --operation OP... "
-        "RESOURCE... [--resource-pattern-type literal|prefixed] | acl list "
+        "P)... [--allow-host H] [--deny-host H] (--operation OP... | "
+        "--producer [--idempotent] | --consumer) RESOURCE... "
+        "[--resource-pattern-type literal|prefixed] | acl list "
         "[RESOURCE...] [--principal P] [--resource-pattern-type "
         "any|match|literal|prefixed]; RESOURCE: --topic T | --group G | "
         "--cluster | --transactional-id ID | --delegation-token T | "
@@ -88,6 +93,13 @@ static int parse_one(struct opts *o, int argc, char **argv, int *i)
     const char *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     if (strcmp(a, "--cluster") == 0) {
         return add_res(o, BK_ACL_RES_CLUSTER, BK_ACL_CLUSTER_NAME);
+    }
+    if (strcmp(a, "--producer") == 0 || strcmp(a, "--consumer") == 0 ||
+        strcmp(a, "--idempotent") == 0) {
+        o->producer |= a[2] == 'p';
+        o->consumer |= a[2] == 'c';
+        o->idempotent |= a[2] == 'i';
+        return 0;
     }
     if (v == NULL) {
         return usage();
@@ -145,36 +157,86 @@ static const char *host_of(const struct opts *o, int8_t perm)
     return h != NULL ? h : "*";
 }
 
+/* The operations to grant on a resource of type t: --operation's, or
+ * what kafka-acls.sh's --producer (WRITE, DESCRIBE, CREATE on topics;
+ * WRITE, DESCRIBE on transactional ids; with --idempotent,
+ * IDEMPOTENT_WRITE on the cluster) and --consumer (READ, DESCRIBE on
+ * topics, READ on groups) grant. Returns how many are in ops[8]. */
+static int ops_for(const struct opts *o, int t, int8_t ops[8])
+{
+    if (o->nops > 0) {
+        int n = o->nops < 8 ? o->nops : 8;
+        memcpy(ops, o->ops, (size_t)n);
+        return n;
+    }
+    int n = 0;
+    if (o->producer && t == BK_ACL_RES_TOPIC) {
+        ops[n++] = BK_ACL_OP_WRITE;
+        ops[n++] = BK_ACL_OP_CREATE;
+    }
+    if (o->producer && t == BK_ACL_RES_TRANSACTIONAL_ID) {
+        ops[n++] = BK_ACL_OP_WRITE;
+        ops[n++] = BK_ACL_OP_DESCRIBE;
+    }
+    if (o->producer && o->idempotent && t == BK_ACL_RES_CLUSTER) {
+        ops[n++] = BK_ACL_OP_IDEMPOTENT_WRITE;
+    }
+    if (o->consumer && (t == BK_ACL_RES_TOPIC || t == BK_ACL_RES_GROUP)) {
+        ops[n++] = BK_ACL_OP_READ;
+    }
+    if ((o->producer || o->consumer) && t == BK_ACL_RES_TOPIC) {
+        ops[n++] = BK_ACL_OP_DESCRIBE;
+    }
+    return n;
+}
+
 static int cmd_add(const struct bk_cli *cli,
                    struct bk_client *c,
                    struct bk_arena *arena,
                    const struct opts *o)
 {
-    if (o->nres == 0 || o->nwho == 0 || o->nops == 0) {
+    if (o->nres == 0 || o->nwho == 0 ||
+        (o->nops == 0 && !o->producer && !o->consumer)) {
         return usage();
     }
     int pattern = o->pattern < 0 ? BK_ACL_PAT_LITERAL : o->pattern;
-    size_t n = (size_t)o->nres * (size_t)o->nwho * (size_t)o->nops;
+    size_t cap = (size_t)(o->nres + 1) * (size_t)o->nwho * 8;
     struct bk_msg_create_acls_request_acl_creation *cr =
-        bk_arena_alloc(arena, n * sizeof(*cr));
+        bk_arena_alloc(arena, cap * sizeof(*cr));
     if (cr == NULL) {
         return bk_cli_fail("out of memory");
     }
+    struct res res[MAX_ITEMS + 1];
+    memcpy(res, o->res, (size_t)o->nres * sizeof(res[0]));
+    int nres = o->nres;
+    if (o->producer && o->idempotent) {
+        res[nres++] = (struct res){ BK_ACL_RES_CLUSTER, BK_ACL_CLUSTER_NAME };
+    }
     size_t k = 0;
-    for (int r = 0; r < o->nres; r++) {
+    for (int r = 0; r < nres; r++) {
+        int8_t ops[8];
+        int nops = ops_for(o, res[r].type, ops);
         for (int w = 0; w < o->nwho; w++) {
-            for (int p = 0; p < o->nops; p++) {
+            for (int p = 0; p < nops; p++) {
                 cr[k++] = (struct bk_msg_create_acls_request_acl_creation){
-                    .resource_type = o->res[r].type,
-                    .resource_name = bk_str_c(o->res[r].name),
-                    .resource_pattern_type = (int8_t)pattern,
+                    .resource_type = res[r].type,
+                    .resource_name = bk_str_c(res[r].name),
+                    /* The cluster is always named literally. */
+                    .resource_pattern_type =
+                        (int8_t)(res[r].type == BK_ACL_RES_CLUSTER
+                                     ? BK_ACL_PAT_LITERAL
+                                     : pattern),
                     .principal = bk_str_c(o->who[w].principal),
                     .host = bk_str_c(host_of(o, o->who[w].perm)),
-                    .operation = o->ops[p],
+                    .operation = ops[p],
                     .permission_type = o->who[w].perm,
                 };
             }
         }
+    }
+    size_t n = k;
+    if (n == 0) {
+        return bk_cli_fail("nothing to add: no operation for these resources");
     }
     struct bk_msg_create_acls_request req;
     bk_msg_create_acls_request_init(&req);

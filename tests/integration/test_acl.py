@@ -5,6 +5,7 @@ and an mTLS listener whose clients are their certificates' subjects
 Kafka's kafka-acls.sh (AclCommand), confluent-kafka's admin client,
 brokerctl and raw requests with bad input; ACLs surviving a restart."""
 import importlib.util
+import json
 import os
 import socket
 import ssl
@@ -385,6 +386,35 @@ def test_brokerctl_acl(broker):
     r = run_brokerctl(broker.bootstrap, "acl", "list", "--topic", "b-1",
                       "--resource-pattern-type", "match")
     assert "b-" in r.stdout and "g1" not in r.stdout, r.stdout
+    # kafka-acls.sh's shortcuts.
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--allow-principal",
+                      BOB, "--consumer", "--topic", "c1", "--group", "cg")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "list", "--principal", BOB,
+                      "--json")
+    got = {(a["resource_type"], a["name"], a["operation"])
+           for a in json.loads(r.stdout)}
+    assert got == {("GROUP", "g1", "ALL"), ("TOPIC", "c1", "READ"),
+                   ("TOPIC", "c1", "DESCRIBE"), ("GROUP", "cg", "READ")}, got
+    r = run_brokerctl(broker.bootstrap, "acl", "remove", "--topic", "c1",
+                      "--group", "cg")
+    assert r.returncode == 0 and "3 ACL" in r.stdout, r.stdout + r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "add", "--allow-principal",
+                      BOB, "--producer", "--idempotent", "--topic", "p1",
+                      "--resource-pattern-type", "prefixed")
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = run_brokerctl(broker.bootstrap, "acl", "list", "--principal", BOB,
+                      "--json")
+    got = {(a["resource_type"], a["name"], a["pattern_type"], a["operation"])
+           for a in json.loads(r.stdout)}
+    assert got - {("GROUP", "g1", "LITERAL", "ALL")} == {
+        ("TOPIC", "p1", "PREFIXED", "WRITE"),
+        ("TOPIC", "p1", "PREFIXED", "CREATE"),
+        ("TOPIC", "p1", "PREFIXED", "DESCRIBE"),
+        ("CLUSTER", "kafka-cluster", "LITERAL", "IDEMPOTENT_WRITE")}, got
+    r = run_brokerctl(broker.bootstrap, "acl", "remove", "--topic", "p1",
+                      "--cluster", "--resource-pattern-type", "any")
+    assert r.returncode == 0 and "4 ACL" in r.stdout, r.stdout + r.stderr
     r = run_brokerctl(broker.bootstrap, "acl", "remove", "--group", "g1")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "1 ACL" in r.stdout, r.stdout
