@@ -34,6 +34,21 @@ size_t bk_acl_lower(const struct bk_acl_set *s,
                     const char *name,
                     size_t len);
 
+/* One past the last ACL of (res_type, pattern, name). */
+size_t bk_acl_upper(const struct bk_acl_set *s,
+                    int res_type,
+                    int pattern,
+                    const char *name,
+                    size_t len);
+
+/* Index of the first ACL in [lo, hi) (ACLs of one resource pattern, so
+ * sorted by principal) whose principal is not below principal. */
+size_t bk_acl_lower_principal(const struct bk_acl_set *s,
+                              size_t lo,
+                              size_t hi,
+                              const char *principal,
+                              size_t len);
+
 /* Whether the ACL at index i is of (res_type, pattern, name). */
 bool bk_acl_is(const struct bk_acl_set *s,
                size_t i,

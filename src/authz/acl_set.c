@@ -73,6 +73,42 @@ size_t bk_acl_lower(const struct bk_acl_set *s,
     return lo;
 }
 
+size_t bk_acl_upper(const struct bk_acl_set *s,
+                    int res_type,
+                    int pattern,
+                    const char *name,
+                    size_t len)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_key(s->acls[mid], res_type, pattern, name, len) <= 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+size_t bk_acl_lower_principal(const struct bk_acl_set *s,
+                              size_t lo,
+                              size_t hi,
+                              const char *principal,
+                              size_t len)
+{
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct bk_acl *a = s->acls[mid];
+        if (cmp_bytes(a->principal, a->principal_len, principal, len) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
 bool bk_acl_is(const struct bk_acl_set *s,
                size_t i,
                int res_type,

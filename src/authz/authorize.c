@@ -140,7 +140,38 @@ static bool allow_grants(int acl_op, int op)
     return false;
 }
 
-/* Folds the ACLs of (res_type, pattern, name) into v. */
+/* Folds the ACLs of one principal within [lo, hi) into v. */
+static void scan_principal(const struct bk_acl_set *s,
+                           size_t lo,
+                           size_t hi,
+                           const char *principal,
+                           const char *host,
+                           int op,
+                           struct verdict *v)
+{
+    size_t plen = strlen(principal);
+    size_t i = bk_acl_lower_principal(s, lo, hi, principal, plen);
+    for (; i < hi; i++) {
+        const struct bk_acl *a = s->acls[i];
+        if (a->principal_len != plen ||
+            memcmp(a->principal, principal, plen) != 0) {
+            break;
+        }
+        if (strcmp(a->host, "*") != 0 && strcmp(a->host, host) != 0) {
+            continue;
+        }
+        if (a->perm == BK_ACL_PERM_DENY &&
+            (a->op == BK_ACL_OP_ALL || a->op == op)) {
+            v->deny = true;
+        } else if (a->perm == BK_ACL_PERM_ALLOW && allow_grants(a->op, op)) {
+            v->allow = true;
+        }
+    }
+}
+
+/* Folds the ACLs of (res_type, pattern, name) into v. They are sorted by
+ * principal, so only the principal's own and User:*'s are looked at: a
+ * resource with ACLs for many principals costs two binary searches. */
 static void scan(const struct bk_acl_set *s,
                  int res_type,
                  int pattern,
@@ -151,19 +182,15 @@ static void scan(const struct bk_acl_set *s,
                  int op,
                  struct verdict *v)
 {
-    size_t i = bk_acl_lower(s, res_type, pattern, name, len);
-    for (; bk_acl_is(s, i, res_type, pattern, name, len); i++) {
-        const struct bk_acl *a = s->acls[i];
-        v->any_acl = true;
-        if (!entry_matches(a, principal, host)) {
-            continue;
-        }
-        if (a->perm == BK_ACL_PERM_DENY &&
-            (a->op == BK_ACL_OP_ALL || a->op == op)) {
-            v->deny = true;
-        } else if (a->perm == BK_ACL_PERM_ALLOW && allow_grants(a->op, op)) {
-            v->allow = true;
-        }
+    size_t lo = bk_acl_lower(s, res_type, pattern, name, len);
+    if (!bk_acl_is(s, lo, res_type, pattern, name, len)) {
+        return;
+    }
+    size_t hi = bk_acl_upper(s, res_type, pattern, name, len);
+    v->any_acl = true;
+    scan_principal(s, lo, hi, principal, host, op, v);
+    if (strcmp(principal, "User:*") != 0) {
+        scan_principal(s, lo, hi, "User:*", host, op, v);
     }
 }
 

@@ -11,12 +11,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 /* clang-format on */
+#include <stdio.h>
 #include <string.h>
 
 #include "authz/authz.h"
 #include "common/err.h"
 
-static uint8_t next_id;
+static unsigned next_id;
 
 static struct bk_acl acl(int res,
                          int pat,
@@ -37,7 +38,9 @@ static struct bk_acl acl(int res,
                         .host = host,
                         .host_len = strlen(host) };
     memset(a.id, 0, sizeof(a.id));
-    a.id[0] = ++next_id;
+    ++next_id;
+    a.id[0] = (uint8_t)next_id;
+    a.id[1] = (uint8_t)(next_id >> 8);
     return a;
 }
 
@@ -131,6 +134,39 @@ static void test_wildcards(void **state)
                BK_ACL_OP_WRITE, BK_ACL_PERM_ALLOW));
     assert_false(topic_ok(az, s, BOB, BK_ACL_OP_WRITE, "x"));
     assert_true(topic_ok(az, s, BOB, BK_ACL_OP_WRITE, "*x"));
+    bk_authz_free(az);
+    bk_acl_set_release(s);
+}
+
+/* Many principals on one resource: each check looks at the principal's
+ * own ACLs and User:*'s only (binary searches), and still sees them all. */
+static void test_many_principals(void **state)
+{
+    (void)state;
+    struct bk_acl_set *s = bk_acl_set_new();
+    struct bk_authz *az = authz("", false);
+    static char names[300][32];
+    for (int i = 0; i < 300; i++) {
+        snprintf(names[i], sizeof(names[i]), "User:CN=u%03d", i);
+        int op = i % 2 == 0 ? BK_ACL_OP_READ : BK_ACL_OP_WRITE;
+        add(s, acl(BK_ACL_RES_TOPIC, BK_ACL_PAT_PREFIXED, "t-", names[i],
+                   i == 150 ? "10.0.0.9" : "*", op, BK_ACL_PERM_ALLOW));
+    }
+    add(s, acl(BK_ACL_RES_TOPIC, BK_ACL_PAT_PREFIXED, "t-", "User:*", "*",
+               BK_ACL_OP_DESCRIBE, BK_ACL_PERM_ALLOW));
+    add(s, acl(BK_ACL_RES_TOPIC, BK_ACL_PAT_PREFIXED, "t-", names[299], "*",
+               BK_ACL_OP_WRITE, BK_ACL_PERM_DENY));
+    assert_true(topic_ok(az, s, names[0], BK_ACL_OP_READ, "t-x"));
+    assert_false(topic_ok(az, s, names[0], BK_ACL_OP_WRITE, "t-x"));
+    assert_true(topic_ok(az, s, names[123], BK_ACL_OP_WRITE, "t-x"));
+    assert_true(topic_ok(az, s, names[298], BK_ACL_OP_READ, "t-x"));
+    /* Host-bound: 10.0.0.1 is not 10.0.0.9. */
+    assert_false(topic_ok(az, s, names[150], BK_ACL_OP_READ, "t-x"));
+    assert_false(topic_ok(az, s, names[299], BK_ACL_OP_WRITE, "t-x"));
+    /* User:* grants DESCRIBE to a principal with no ACL of its own. */
+    assert_true(topic_ok(az, s, "User:CN=zz", BK_ACL_OP_DESCRIBE, "t-x"));
+    assert_false(topic_ok(az, s, "User:CN=zz", BK_ACL_OP_READ, "t-x"));
+    assert_true(topic_ok(az, s, "User:*", BK_ACL_OP_DESCRIBE, "t-x"));
     bk_authz_free(az);
     bk_acl_set_release(s);
 }
@@ -403,6 +439,7 @@ int main(void)
         cmocka_unit_test(test_allow_everyone),
         cmocka_unit_test(test_wildcards),
         cmocka_unit_test(test_prefixed),
+        cmocka_unit_test(test_many_principals),
         cmocka_unit_test(test_deny_wins_and_implied),
         cmocka_unit_test(test_super_users_and_config),
         cmocka_unit_test(test_duplicates_and_copy_on_write),
