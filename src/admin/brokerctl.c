@@ -44,6 +44,18 @@ static void usage(FILE *out)
         "T |\n"
         "                   --shift-by N [--dry-run]\n"
         "  group delete GROUP...\n"
+        "  acl add (--allow-principal P | --deny-principal P)...\n"
+        "                   [--allow-host H] [--deny-host H]\n"
+        "                   (--operation OP... | --producer [--idempotent]\n"
+        "                   | --consumer) RESOURCE...\n"
+        "                   [--resource-pattern-type T]\n"
+        "                   RESOURCE: --topic T | --group G | --cluster |\n"
+        "                   --transactional-id ID (as kafka-acls.sh)\n"
+        "  acl list [RESOURCE...] [--principal P]\n"
+        "                   [--resource-pattern-type any|match|literal|\n"
+        "                   prefixed]\n"
+        "  acl remove RESOURCE... [--allow-principal P]...\n"
+        "                   [--operation OP]...\n"
         "  partition elect-leaders [--type preferred|unclean]\n"
         "                   [--topic T [--partition P]]\n"
         "                   move leadership to each partition's preferred\n"
@@ -205,6 +217,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "consume") == 0) {
         return bk_cmd_consume(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "acl") == 0) {
+        return bk_cmd_acl(&cli, n - 1, rest + 1);
     }
     if (strcmp(rest[0], "group") == 0) {
         return bk_cmd_group(&cli, n - 1, rest + 1);

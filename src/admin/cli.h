@@ -66,6 +66,9 @@ int bk_cli_reassignments(
     struct bk_arena *arena,
     struct bk_msg_list_partition_reassignments_response *out);
 
+/* brokerctl acl add|list|remove (kafka-acls.sh's options) */
+int bk_cmd_acl(const struct bk_cli *cli, int argc, char **argv);
+
 /* brokerctl group list|describe|reset-offsets|delete */
 int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 

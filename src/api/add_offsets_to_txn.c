@@ -12,6 +12,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "api/txn_coord.h"
 #include "cluster/controller.h"
@@ -66,6 +67,19 @@ void bk_handle_add_offsets_to_txn(struct bk_call *call)
         return;
     }
     bk_msg_add_offsets_to_txn_response_init(&st->resp);
+    /* Kafka: WRITE on the transactional id, then READ on the group. */
+    if (!bk_api_may(call, NULL, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
+                    req->transactional_id) ||
+        !bk_api_may(call, NULL, BK_ACL_OP_READ, BK_ACL_RES_GROUP,
+                    req->group_id)) {
+        st->resp.error_code =
+            bk_api_may(call, NULL, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
+                       req->transactional_id)
+                ? BK_KERR_GROUP_AUTHORIZATION_FAILED
+                : BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        bk_call_reply(call, &st->resp);
+        return;
+    }
     struct bk_md_image *img = bk_api_image(call);
     const struct bk_md_topic *t =
         img != NULL

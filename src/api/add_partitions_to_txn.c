@@ -14,6 +14,7 @@
  * is not served yet. */
 #include "protocol/gen/add_partitions_to_txn.h"
 
+#include "api/access.h"
 #include "api/txn_coord.h"
 #include "cluster/controller.h"
 #include "protocol/kerr.h"
@@ -60,7 +61,8 @@ static void run(struct bk_tcop *op,
 /* Every partition's error: err, or with img (a refused request) the
  * unknown ones UNKNOWN_TOPIC_OR_PARTITION and the rest
  * OPERATION_NOT_ATTEMPTED. */
-static void set_errors(struct apt_state *st,
+static void set_errors(const struct bk_call *call,
+                       struct apt_state *st,
                        int16_t err,
                        const struct bk_md_image *img)
 {
@@ -77,7 +79,10 @@ static void set_errors(struct apt_state *st,
                 continue;
             }
             op->partition_error_code =
-                t == NULL ||
+                !bk_api_may(call, img, BK_ACL_OP_WRITE, BK_ACL_RES_TOPIC,
+                            ot->name)
+                    ? BK_KERR_TOPIC_AUTHORIZATION_FAILED
+                : t == NULL ||
                         bk_md_topic_partition(t, op->partition_index) == NULL
                     ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
                     : BK_KERR_OPERATION_NOT_ATTEMPTED;
@@ -92,7 +97,7 @@ static void done(struct bk_tcop *op)
     if (err == BK_KERR_PRODUCER_FENCED && op->call->hdr.api_version < 2) {
         err = BK_KERR_INVALID_PRODUCER_EPOCH;
     }
-    set_errors(st, err, NULL);
+    set_errors(op->call, st, err, NULL);
     bk_call_reply(op->call, &st->resp);
 }
 
@@ -139,7 +144,11 @@ static int plan(struct bk_call *call,
         for (int32_t j = 0; j < np; j++) {
             int32_t p = it->partitions[j];
             ot->results_by_partition[j].partition_index = p;
-            if (t == NULL || bk_md_topic_partition(t, p) == NULL) {
+            /* A topic without WRITE (Kafka: TOPIC_AUTHORIZATION_FAILED)
+             * refuses the request like an unknown one. */
+            if (t == NULL || bk_md_topic_partition(t, p) == NULL ||
+                !bk_api_may(call, img, BK_ACL_OP_WRITE, BK_ACL_RES_TOPIC,
+                            it->name)) {
                 known = 0;
             }
             st->topics[st->n] = it->name;
@@ -165,8 +174,17 @@ void bk_handle_add_partitions_to_txn(struct bk_call *call)
         bk_req_fail(call->req, "out of memory");
         return;
     }
+    /* Kafka: WRITE on the transactional id first. */
+    if (!bk_api_may(call, img, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
+                    req->v3_and_below_transactional_id)) {
+        set_errors(call, st, BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+                   NULL);
+        bk_md_image_release(img);
+        bk_call_reply(call, &st->resp);
+        return;
+    }
     if (known == 0) {
-        set_errors(st, BK_KERR_NONE, img);
+        set_errors(call, st, BK_KERR_NONE, img);
         bk_md_image_release(img);
         bk_call_reply(call, &st->resp);
         return;

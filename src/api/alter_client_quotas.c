@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -110,6 +111,10 @@ void bk_handle_alter_client_quotas(struct bk_call *call)
     resp->entries_count = (int32_t)n;
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, call->arena);
+    /* Kafka: ALTER_CONFIGS on the cluster, or every entry is refused (a
+     * refused request is not forwarded: access.c). */
+    bool denied = bk_api_authz_on(call) &&
+                  !bk_api_may_cluster(call, NULL, BK_ACL_OP_ALTER_CONFIGS);
     for (size_t i = 0; i < n; i++) {
         const req_entry *in = &req->entries[i];
         out[i].entity_count = in->entity_count;
@@ -124,6 +129,11 @@ void bk_handle_alter_client_quotas(struct bk_call *call)
         for (int32_t j = 0; j < in->entity_count; j++) {
             out[i].entity[j].entity_type = in->entity[j].entity_type;
             out[i].entity[j].entity_name = in->entity[j].entity_name;
+        }
+        if (denied) {
+            out[i].error_code = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            out[i].error_message = BK_STR_NULL;
+            continue;
         }
         size_t before = recs.n;
         if (check_entry(call, in, &recs, msg) != 0) {

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/configs.h"
 #include "cluster/controller.h"
@@ -167,6 +168,10 @@ void bk_handle_alter_configs(struct bk_call *call)
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
             snprintf(msg, BK_MD_MSG_SIZE, "Error due to duplicate resources");
+        } else if ((err = bk_api_config_denied(
+                        call, img, BK_ACL_OP_ALTER_CONFIGS, r->resource_type,
+                        r->resource_name)) != 0) {
+            snprintf(msg, BK_MD_MSG_SIZE, "%s", bk_kerr_message(err));
         } else if ((err = check_bytes(r, msg)) != 0) {
             /* Refused before any name becomes a C string. */
         } else {

@@ -19,6 +19,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "cluster/image.h"
 #include "cluster/ops.h"
@@ -211,6 +212,18 @@ void bk_handle_alter_user_scram_credentials(struct bk_call *call)
     memset(pend, 0, cap * sizeof(*pend));
     int32_t n = 0;
     decide(img, req, res, pend, &n);
+    /* Kafka's ControllerApis: ALTER on the cluster, or every result is
+     * CLUSTER_AUTHORIZATION_FAILED (a refused request is not forwarded:
+     * access.c). */
+    if (bk_api_authz_on(call) &&
+        !bk_api_may_cluster(call, img, BK_ACL_OP_ALTER)) {
+        for (int32_t i = 0; i < n; i++) {
+            res[i].error_code = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            res[i].error_message = BK_STR_NULL;
+            pend[i].del = NULL;
+            pend[i].ups = NULL;
+        }
+    }
     bk_md_image_release(img);
     struct bk_md_recs recs;
     bk_md_recs_init(&recs, call->arena);

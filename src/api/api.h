@@ -21,6 +21,7 @@
 #include "partition/partition.h"
 #include "replication/replication.h"
 
+struct bk_authz;
 struct bk_md;
 struct bk_md_quotas;
 struct bk_quota_mgr;
@@ -64,6 +65,9 @@ struct bk_api_ctx {
     } advertised[BK_API_MAX_ADVERTISED];
     unsigned nadvertised;
     bool auto_create_topics;
+    /* authorizer.class.name, super.users, allow.everyone.if.no.acl.found
+     * (borrowed); NULL when no authorizer is configured. */
+    const struct bk_authz *authz;
     int32_t num_partitions;             /* num.partitions */
     int16_t default_replication_factor; /* default.replication.factor */
     struct bk_shards *shards;           /* borrowed */

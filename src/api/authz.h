@@ -4,11 +4,12 @@
  *
  * Bit i stands for Kafka's AclOperation code i (READ 3, WRITE 4, CREATE 5,
  * DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10,
- * ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12). brokerd has no authorizer yet, so
- * every client may do everything a resource type supports, and the sets are
- * what Kafka 4.1 reports with no authorizer configured (observed on a Kafka
- * 4.1 broker): cluster 8096, topic 3576, group 3400. Once ACLs exist these
- * become the operations the ACLs allow. */
+ * ALTER_CONFIGS 11, IDEMPOTENT_WRITE 12). Without an authorizer every
+ * client may do everything a resource type supports, and the sets are what
+ * Kafka 4.1 reports with no authorizer configured (observed on a Kafka 4.1
+ * broker): cluster 8096, topic 3576, group 3400. With one, the handlers
+ * report what the ACLs allow (api/access.h, bk_api_authz_ops), which gives
+ * these same sets when no authorizer is configured. */
 #ifndef BK_API_AUTHZ_H
 #define BK_API_AUTHZ_H
 

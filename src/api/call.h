@@ -160,6 +160,9 @@ void bk_handle_sasl_handshake(struct bk_call *call);
 void bk_handle_sasl_authenticate(struct bk_call *call);
 void bk_handle_describe_user_scram_credentials(struct bk_call *call);
 void bk_handle_alter_user_scram_credentials(struct bk_call *call);
+void bk_handle_describe_acls(struct bk_call *call);
+void bk_handle_create_acls(struct bk_call *call);
+void bk_handle_delete_acls(struct bk_call *call);
 
 /* ApiVersions answer for a version this broker does not know (KIP-511):
  * called by dispatch before the body is parsed. */

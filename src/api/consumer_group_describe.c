@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/authz.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
@@ -147,7 +148,7 @@ static void run(struct bk_gops *ops,
     const struct bk_msg_consumer_group_describe_request *req =
         ops->call->request;
     if (req->include_authorized_operations) {
-        o->authorized_operations = BK_API_AUTHZ_GROUP;
+        o->authorized_operations = BK_API_AUTHZ_GROUP; /* see done() */
     }
     o->members = bk_gbuf_alloc(b, (cg->nmembers + 1) * sizeof(out_member));
     if (o->members == NULL) {
@@ -181,6 +182,11 @@ static void done(struct bk_gops *ops)
             o->assignor_name = bk_str_c("");
             o->members_count = 0;
             o->authorized_operations = BK_API_AUTHZ_NOT_ASKED;
+        } else if (st->out[i].authorized_operations != BK_API_AUTHZ_NOT_ASKED) {
+            /* What the ACLs allow, decided here on the connection's
+             * shard (the owner filled in the set without them). */
+            st->out[i].authorized_operations = bk_api_authz_ops(
+                ops->call, NULL, BK_ACL_RES_GROUP, ops->items[i].group_id);
         }
     }
     bk_gops_reply(ops, &resp);
@@ -213,6 +219,7 @@ void bk_handle_consumer_group_describe(struct bk_call *call)
         st->ops.items[i].group_id =
             req->group_ids[i].len > 0 ? req->group_ids[i] : BK_STR_NULL;
     }
+    st->ops.group_op = BK_ACL_OP_DESCRIBE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

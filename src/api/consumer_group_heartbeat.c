@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "cluster/image.h"
@@ -211,6 +212,7 @@ void bk_handle_consumer_group_heartbeat(struct bk_call *call)
         st->hb.topics = no_topics; /* an empty subscription, not "same" */
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

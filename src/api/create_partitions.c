@@ -13,6 +13,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -120,6 +121,11 @@ void bk_handle_create_partitions(struct bk_call *call)
         if (duplicated(req, i)) {
             err = BK_KERR_INVALID_REQUEST;
             snprintf(msg, BK_MD_MSG_SIZE, "Duplicate topic in request.");
+        } else if (!bk_api_may(call, img, BK_ACL_OP_ALTER, BK_ACL_RES_TOPIC,
+                               t->name)) {
+            /* Kafka: ALTER on the topic (security-notes.md §7). */
+            err = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            snprintf(msg, BK_MD_MSG_SIZE, "Authorization failed.");
         } else {
             struct bk_md_replicas *asg;
             if (manual_assignment(call, t, &asg) != 0) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/configs.h"
 #include "cluster/controller.h"
@@ -107,13 +108,20 @@ static bool duplicated(const struct bk_msg_create_topics_request *req,
     return false;
 }
 
-/* Kafka's check that needs the whole request: a name given twice. Returns
- * 0 or the error, with msg. */
-static int16_t precheck(const struct bk_msg_create_topics_request *req,
+/* Kafka's checks before the topic itself: a name given twice, then CREATE
+ * on the cluster or on the topic (security-notes.md §7). Returns 0 or the
+ * error, with msg. */
+static int16_t precheck(const struct bk_call *call,
+                        const struct bk_md_image *img,
                         int32_t i,
                         char *msg)
 {
+    const struct bk_msg_create_topics_request *req = call->request;
     const in_topic *t = &req->topics[i];
+    if (!duplicated(req, i) && !bk_api_may_create_topic(call, img, t->name)) {
+        snprintf(msg, BK_MD_MSG_SIZE, "Authorization failed.");
+        return BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+    }
     if (duplicated(req, i)) {
         char shown[BK_MD_MAX_NAME + 1];
         snprintf(msg, BK_MD_MSG_SIZE,
@@ -223,7 +231,12 @@ static int create_checked(struct bk_call *call,
     out->topic_id = res.topic_id;
     out->num_partitions = res.num_partitions;
     out->replication_factor = res.replication_factor;
-    if (fill_configs(call, img, t, out) != 0) {
+    /* Kafka shows the configs only with DESCRIBE_CONFIGS on the topic. */
+    if (!bk_api_may(call, img, BK_ACL_OP_DESCRIBE_CONFIGS, BK_ACL_RES_TOPIC,
+                    t->name)) {
+        out->topic_config_error_code = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+        out->configs_count = -1;
+    } else if (fill_configs(call, img, t, out) != 0) {
         return BK_ENOMEM;
     }
     if (req->validate_only) {
@@ -257,7 +270,7 @@ static int create_one(struct bk_call *call,
     if (msg == NULL || kv == NULL) {
         return BK_ENOMEM;
     }
-    int16_t err = precheck(req, i, msg);
+    int16_t err = precheck(call, img, i, msg);
     size_t nkv = 0;
     if (err == 0 && collect_configs(call, t, kv, &nkv, &err, msg) != 0) {
         return BK_ENOMEM;

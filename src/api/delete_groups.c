@@ -4,6 +4,7 @@
  * after a restart. */
 #include "protocol/gen/delete_groups.h"
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -63,6 +64,7 @@ void bk_handle_delete_groups(struct bk_call *call)
         st->out[i].error_code = BK_KERR_NONE;
         st->ops.items[i].group_id = req->groups_names[i];
     }
+    st->ops.group_op = BK_ACL_OP_DELETE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

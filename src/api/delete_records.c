@@ -7,6 +7,7 @@
  * as in Kafka. The answer carries the new low watermark. */
 #include "protocol/gen/delete_records.h"
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "partition/replica.h"
@@ -101,6 +102,13 @@ void bk_handle_delete_records(struct bk_call *call)
             rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
+        /* Kafka: DELETE on each topic, before it is looked
+         * for (security-notes.md §7). */
+        bool ok =
+            bk_api_may(call, img, BK_ACL_OP_DELETE, BK_ACL_RES_TOPIC, rt->name);
+        if (!ok) {
+            t = NULL;
+        }
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             struct dr_item *it = &st->items[k];
             it->out = &outs[k];
@@ -111,7 +119,8 @@ void bk_handle_delete_records(struct bk_call *call)
             it->known =
                 bk_fan_route(call, t, it->partition, &it->topic_id, &owner[k]);
             if (!it->known) {
-                it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                it->out->error_code = ok ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                         : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             }
         }
     }

@@ -5,8 +5,10 @@
  * by their shards when they see the new image (partition.c). */
 #include "protocol/gen/delete_topics.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -33,6 +35,12 @@ static void applied(struct bk_call *call, int status)
         }
     }
     bk_call_reply(call, &st->resp);
+}
+
+static int16_t denied(char *msg)
+{
+    snprintf(msg, BK_MD_MSG_SIZE, "Authorization failed.");
+    return BK_KERR_TOPIC_AUTHORIZATION_FAILED;
 }
 
 void bk_handle_delete_topics(struct bk_call *call)
@@ -81,7 +89,12 @@ void bk_handle_delete_topics(struct bk_call *call)
             if (t != NULL) {
                 out->topic_id = t->id;
             }
-            err = bk_md_op_delete_topic(img, p, len, &recs, msg);
+            /* Kafka: DELETE on the topic, checked before it is looked
+             * for. */
+            err =
+                !bk_api_may(call, img, BK_ACL_OP_DELETE, BK_ACL_RES_TOPIC, name)
+                    ? denied(msg)
+                    : bk_md_op_delete_topic(img, p, len, &recs, msg);
         } else {
             out->topic_id = req->topics[i].topic_id;
             const struct bk_md_topic *t =
@@ -89,7 +102,13 @@ void bk_handle_delete_topics(struct bk_call *call)
             if (t != NULL) {
                 out->name = bk_str_c(bk_call_cstr(call, bk_str_c(t->name)));
             }
-            err = bk_md_op_delete_topic_id(img, &out->topic_id, &recs, msg);
+            /* By id, an unknown id is told as such; a known one needs
+             * DELETE (which implies the DESCRIBE that reveals it). */
+            err =
+                t != NULL && !bk_api_may(call, img, BK_ACL_OP_DELETE,
+                                         BK_ACL_RES_TOPIC, bk_str_c(t->name))
+                    ? denied(msg)
+                    : bk_md_op_delete_topic_id(img, &out->topic_id, &recs, msg);
         }
         out->error_code = err;
         out->error_message = err != 0 ? bk_str_c(msg) : BK_STR_NULL;

@@ -9,6 +9,7 @@
  * api/authz.h. */
 #include "protocol/gen/describe_cluster.h"
 
+#include "api/access.h"
 #include "api/authz.h"
 #include "api/call.h"
 #include "cluster/controller.h"
@@ -55,7 +56,8 @@ void bk_handle_describe_cluster(struct bk_call *call)
         return;
     }
     if (req->include_cluster_authorized_operations) {
-        resp.cluster_authorized_operations = BK_API_AUTHZ_CLUSTER;
+        resp.cluster_authorized_operations = bk_api_authz_ops(
+            call, img, BK_ACL_RES_CLUSTER, bk_str_c(BK_ACL_CLUSTER_NAME));
     }
     bool with_fenced = version >= 2 && req->include_fenced_brokers;
     for (size_t i = 0; i < img->n_brokers; i++) {

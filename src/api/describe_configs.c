@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/configs.h"
 #include "cluster/controller.h"
@@ -284,7 +285,12 @@ void bk_handle_describe_configs(struct bk_call *call)
         out->configs = NULL;
         out->configs_count = 0;
         struct ctx c = { .call = call, .req = req, .res = r, .out = out };
-        if (r->resource_type == BK_MD_RES_TOPIC) {
+        int16_t denied =
+            bk_api_config_denied(call, img, BK_ACL_OP_DESCRIBE_CONFIGS,
+                                 r->resource_type, r->resource_name);
+        if (denied != 0) {
+            fail(&c, denied, bk_kerr_message(denied));
+        } else if (r->resource_type == BK_MD_RES_TOPIC) {
             rv = describe_topic(&c, img);
         } else if (r->resource_type == BK_MD_RES_BROKER) {
             rv = describe_broker(&c, img);

@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/authz.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
@@ -215,7 +216,8 @@ static void done(struct bk_gops *ops)
          * error, Dead (unknown) groups before v6 included. */
         if (st->out[i].error_code == 0 && ops->call->hdr.api_version >= 3 &&
             req->include_authorized_operations) {
-            st->out[i].authorized_operations = BK_API_AUTHZ_GROUP;
+            st->out[i].authorized_operations = bk_api_authz_ops(
+                ops->call, NULL, BK_ACL_RES_GROUP, ops->items[i].group_id);
         }
     }
     bk_gops_reply(ops, &resp);
@@ -245,6 +247,7 @@ void bk_handle_describe_groups(struct bk_call *call)
         o->authorized_operations = BK_API_AUTHZ_NOT_ASKED;
         st->ops.items[i].group_id = req->groups[i];
     }
+    st->ops.group_op = BK_ACL_OP_DESCRIBE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

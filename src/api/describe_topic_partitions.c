@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/authz.h"
 #include "api/call.h"
 #include "cluster/controller.h"
@@ -109,12 +110,19 @@ static struct bk_str *sorted_names(
 {
     struct bk_str *names;
     if (req->topics_count <= 0) {
-        *n = img->n_topics;
-        names = bk_arena_alloc(call->arena, (*n + 1) * sizeof(*names));
-        for (size_t i = 0; names != NULL && i < *n; i++) {
-            names[i] =
-                bk_str_c(bk_call_cstr(call, bk_str_c(img->by_name[i]->name)));
-            if (names[i].ptr == NULL) {
+        /* All topics the principal may DESCRIBE (Kafka leaves the others
+         * out). */
+        names =
+            bk_arena_alloc(call->arena, (img->n_topics + 1) * sizeof(*names));
+        *n = 0;
+        for (size_t i = 0; names != NULL && i < img->n_topics; i++) {
+            struct bk_str name = bk_str_c(img->by_name[i]->name);
+            if (!bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC,
+                            name)) {
+                continue;
+            }
+            names[*n] = bk_str_c(bk_call_cstr(call, name));
+            if (names[(*n)++].ptr == NULL) {
                 names = NULL;
             }
         }
@@ -197,7 +205,8 @@ static void set_next_cursor(
 
 /* Starts out for the topic named name: returns it, or NULL with out's error
  * when it does not exist (INVALID_TOPIC_EXCEPTION for an illegal name). */
-static const struct bk_md_topic *topic_entry(const struct bk_md_image *img,
+static const struct bk_md_topic *topic_entry(const struct bk_call *call,
+                                             const struct bk_md_image *img,
                                              struct bk_str name,
                                              out_topic *out)
 {
@@ -205,9 +214,15 @@ static const struct bk_md_topic *topic_entry(const struct bk_md_image *img,
     out->name = name;
     /* DescribeTopicPartitions has no flag: Kafka 4.1 always reports them,
      * for unknown topics too. */
-    out->topic_authorized_operations = BK_API_AUTHZ_TOPIC;
+    out->topic_authorized_operations =
+        bk_api_authz_ops(call, img, BK_ACL_RES_TOPIC, name);
     out->partitions = NULL;
     out->partitions_count = 0;
+    /* Kafka: DESCRIBE on the topic, before whether it exists. */
+    if (!bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC, name)) {
+        out->error_code = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+        return NULL;
+    }
     const struct bk_md_topic *t =
         bk_md_image_topic(img, name.ptr, (size_t)name.len);
     if (t == NULL) {
@@ -251,7 +266,7 @@ static int describe_page(
             return 0;
         }
         out_topic *out = &resp->topics[resp->topics_count++];
-        const struct bk_md_topic *t = topic_entry(img, names[i], out);
+        const struct bk_md_topic *t = topic_entry(call, img, names[i], out);
         if (t == NULL) {
             continue;
         }

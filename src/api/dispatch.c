@@ -6,6 +6,7 @@
  * closes the connection; the broker carries on serving everyone else. */
 #include <string.h>
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/forward.h"
 #include "api/quota.h"
@@ -99,6 +100,10 @@ static const struct bk_handler handlers[] = {
     { BK_API_DESCRIBE_CLIENT_QUOTAS, 0, 1, 0,
       bk_handle_describe_client_quotas },
     { BK_API_ALTER_CLIENT_QUOTAS, 0, 1, 0, bk_handle_alter_client_quotas },
+    /* ACLs (issue 15): v0 is gone since Kafka 4.0 (KIP-896). */
+    { BK_API_DESCRIBE_ACLS, 1, 3, 1, bk_handle_describe_acls },
+    { BK_API_CREATE_ACLS, 1, 3, 1, bk_handle_create_acls },
+    { BK_API_DELETE_ACLS, 1, 3, 1, bk_handle_delete_acls },
 };
 
 /* The controller's APIs that brokerd nodes send each other (issue 12). They
@@ -330,7 +335,10 @@ void bk_api_on_request(struct bk_req *req)
                   (unsigned long long)bk_conn_id(req->conn), req->shard->id,
                   shown_client(h, client, sizeof(client)), call->desc->name,
                   h->api_version, h->correlation_id);
-    if (bk_fwd_wanted(call)) {
+    if (!bk_api_cluster_gate(call)) {
+        return; /* answered: not authorized */
+    }
+    if (bk_fwd_wanted(call) && bk_api_forward_authorized(call)) {
         bk_fwd_request(call);
         return;
     }

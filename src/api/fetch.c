@@ -27,6 +27,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "api/leader_hint.h"
 #include "api/metadata_pull.h"
@@ -649,8 +650,11 @@ static void init_out(out_part *op, int32_t index, bool read_committed)
 
 void bk_handle_fetch(struct bk_call *call)
 {
-    if (bk_pull_is_metadata(call)) {
-        bk_handle_metadata_pull(call); /* a broker pulling metadata */
+    /* A broker pulling metadata; anyone else asking for that topic is
+     * answered as for any topic (the log holds the ACLs). */
+    if (bk_pull_is_metadata(call) &&
+        bk_api_may_cluster(call, NULL, BK_ACL_OP_CLUSTER_ACTION)) {
+        bk_handle_metadata_pull(call);
         return;
     }
     const struct bk_msg_fetch_request *req = call->request;
@@ -716,6 +720,11 @@ void bk_handle_fetch(struct bk_call *call)
     }
     st->n = n;
     st->resp.responses_count = nt;
+    /* Kafka's handleFetchRequest: a follower needs CLUSTER_ACTION on the
+     * cluster, a consumer READ on each topic; what is refused is answered
+     * TOPIC_AUTHORIZATION_FAILED before anything else is looked at. */
+    bool follower_ok = st->replica_id < 0 ||
+                       bk_api_may_cluster(call, img, BK_ACL_OP_CLUSTER_ACTION);
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_fetch_request_fetch_topic *ft = &req->topics[i];
@@ -731,6 +740,13 @@ void bk_handle_fetch(struct bk_call *call)
         } else if (ft->topic.len >= 0) {
             t = bk_md_image_topic(img, ft->topic.ptr, (size_t)ft->topic.len);
         }
+        struct bk_str name =
+            v >= 13 ? bk_str_c(t != NULL ? t->name : NULL) : ft->topic;
+        bool ok = st->replica_id >= 0
+                      ? follower_ok
+                      : (v >= 13 && t == NULL) ||
+                            bk_api_may(call, img, BK_ACL_OP_READ,
+                                       BK_ACL_RES_TOPIC, name);
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             const struct bk_msg_fetch_request_fetch_partition *fp =
                 &ft->partitions[j];
@@ -746,9 +762,11 @@ void bk_handle_fetch(struct bk_call *call)
             int64_t pmax =
                 fp->partition_max_bytes > 0 ? fp->partition_max_bytes : 1;
             it->max_bytes = pmax < st->max_bytes ? pmax : st->max_bytes;
-            it->known = bk_fan_route(call, t, fp->partition, &it->topic_id,
-                                     &st->owner[k]);
-            if (!it->known) {
+            it->known = bk_fan_route(call, ok ? t : NULL, fp->partition,
+                                     &it->topic_id, &st->owner[k]);
+            if (!ok) {
+                set_error(it, BK_KERR_TOPIC_AUTHORIZATION_FAILED);
+            } else if (!it->known) {
                 set_error(it, v >= 13 ? BK_KERR_UNKNOWN_TOPIC_ID
                                       : BK_KERR_UNKNOWN_TOPIC_OR_PARTITION);
             }

@@ -14,6 +14,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "api/txn_coord.h"
 #include "cluster/controller.h"
@@ -38,6 +39,14 @@ static void fill(struct bk_call *call,
         (key_type != 0 && key_type != 1) || (key_type == 1 && c->key.len <= 0);
     if (bad) {
         c->error_code = BK_KERR_INVALID_REQUEST;
+    } else if (!bk_api_may(call, img, BK_ACL_OP_DESCRIBE,
+                           key_type == 1 ? BK_ACL_RES_TRANSACTIONAL_ID
+                                         : BK_ACL_RES_GROUP,
+                           c->key)) {
+        /* Kafka: DESCRIBE on the group or transactional id. */
+        c->error_code = key_type == 1
+                            ? BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                            : BK_KERR_GROUP_AUTHORIZATION_FAILED;
     } else if (t == NULL || t->n_partitions <= 0) {
         c->error_code = BK_KERR_COORDINATOR_NOT_AVAILABLE;
     } else {

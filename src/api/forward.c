@@ -1,7 +1,8 @@
 /* Requests only the active controller may decide (KIP-590's forwarding).
  *
  * Admin requests that change cluster metadata (CreateTopics, DeleteTopics,
- * CreatePartitions, AlterConfigs, IncrementalAlterConfigs, UpdateFeatures)
+ * CreatePartitions, AlterConfigs, IncrementalAlterConfigs, UpdateFeatures,
+ * CreateAcls, DeleteAcls)
  * must be validated against the active controller's image, not a
  * follower's, which may lag: a CreatePartitions decided on a stale image
  * would overwrite partitions created meanwhile. A node that is not the
@@ -59,6 +60,8 @@ bool bk_fwd_wanted(const struct bk_call *call)
         case BK_API_REMOVE_RAFT_VOTER:
         case BK_API_DESCRIBE_QUORUM:
         case BK_API_ALTER_CLIENT_QUOTAS:
+        case BK_API_CREATE_ACLS:
+        case BK_API_DELETE_ACLS:
             return !bk_md_is_active(call->ctx->md);
         default:
             return false;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/forward.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
@@ -439,6 +440,13 @@ int bk_gops_start(struct bk_gops *ops,
     for (size_t i = 0; i < ops->n; i++) {
         struct bk_gop_item *it = &ops->items[i];
         owner[i] = call->req->shard->id;
+        /* Authorization first, so that a refused group is not routed
+         * (security-notes.md §7). */
+        if (ops->group_op != 0 && !bk_api_may(call, img, ops->group_op,
+                                              BK_ACL_RES_GROUP, it->group_id)) {
+            it->error = BK_KERR_GROUP_AUTHORIZATION_FAILED;
+            continue;
+        }
         it->error = bk_gcoord_route(call, img, it->group_id, &it->partition,
                                     &owner[i], &it->topic_id);
     }

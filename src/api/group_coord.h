@@ -141,6 +141,10 @@ struct bk_gops {
     bk_gop_run_fn run;
     bk_gops_done_fn done;
     void *data;
+    /* The operation each group needs (an authz.h BK_ACL_OP_*; 0: none):
+     * set by the handler before bk_gops_start, which answers a group the
+     * principal may not do it on with GROUP_AUTHORIZATION_FAILED. */
+    int group_op;
 };
 
 /* Allocates n items in the call's arena. Returns 0 or BK_ENOMEM. */
@@ -157,7 +161,9 @@ void *bk_gops_alloc(struct bk_call *call,
     ((type *)bk_gops_alloc((call), sizeof(type), offsetof(type, ops), (n)))
 
 /* Routes every item to its coordinator shard and runs run there; done
- * follows on the call's shard. Returns 0 or BK_ENOMEM (nothing started). */
+ * follows on the call's shard. An item refused by ops->group_op, or that
+ * cannot be routed, gets its error and no run. Returns 0 or BK_ENOMEM
+ * (nothing started). */
 int bk_gops_start(struct bk_gops *ops,
                   bk_gop_run_fn run,
                   bk_gops_done_fn done,

@@ -2,6 +2,7 @@
  * tells it about rebalances (REBALANCE_IN_PROGRESS). */
 #include "protocol/gen/heartbeat.h"
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -42,6 +43,7 @@ void bk_handle_heartbeat(struct bk_call *call)
         return;
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

@@ -21,6 +21,7 @@
  * (KIP-588); older versions get INVALID_PRODUCER_EPOCH. */
 #include "protocol/gen/init_producer_id.h"
 
+#include "api/access.h"
 #include "api/call.h"
 #include "api/txn_coord.h"
 #include "cluster/controller.h"
@@ -291,6 +292,21 @@ void bk_handle_init_producer_id(struct bk_call *call)
     call->data_ptr = st;
     bk_msg_init_producer_id_response_init(&st->resp);
     st->resp.throttle_time_ms = 0;
+    /* Kafka: WRITE on the transactional id; without one, IDEMPOTENT_WRITE
+     * on the cluster or WRITE on some topic (KIP-679). */
+    if (req->transactional_id.len >= 0
+            ? !bk_api_may(call, NULL, BK_ACL_OP_WRITE,
+                          BK_ACL_RES_TRANSACTIONAL_ID, req->transactional_id)
+            : !bk_api_may_cluster(call, NULL, BK_ACL_OP_IDEMPOTENT_WRITE) &&
+                  !bk_api_may_any(call, NULL, BK_ACL_OP_WRITE,
+                                  BK_ACL_RES_TOPIC)) {
+        answer_now(call,
+                   req->transactional_id.len >= 0
+                       ? BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+                       : BK_KERR_CLUSTER_AUTHORIZATION_FAILED,
+                   -1, -1);
+        return;
+    }
     if (req->transactional_id.len == 0) {
         answer_now(call, BK_KERR_INVALID_REQUEST, -1, -1);
         return;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -186,6 +187,7 @@ void bk_handle_join_group(struct bk_call *call)
         .require_known_member = v >= 4,
     };
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

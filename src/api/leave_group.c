@@ -3,6 +3,7 @@
  * top-level error is the group's; per-member errors from v3. */
 #include "protocol/gen/leave_group.h"
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -72,6 +73,7 @@ void bk_handle_leave_group(struct bk_call *call)
         st->out[k].error_code = BK_KERR_NONE;
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "group/consumer.h"
@@ -99,14 +100,22 @@ static void done(struct bk_fan *fan)
     struct bk_gbuf mem = { NULL, false };
     bool failed = resp.groups == NULL;
     size_t k = 0;
+    /* Kafka: DESCRIBE on the cluster lists every group, else only those
+     * with DESCRIBE on the group. */
+    struct bk_md_image *img = bk_api_image(call);
+    bool all = bk_api_may_cluster(call, img, BK_ACL_OP_DESCRIBE);
     for (unsigned s = 0; s < ns; s++) {
         struct lg_shard *sh = &st->shards[s];
         failed |= sh->buf.failed;
         for (size_t i = 0; resp.groups != NULL && i < sh->n; i++) {
-            resp.groups[k++] = sh->groups[i];
+            if (all || bk_api_may(call, img, BK_ACL_OP_DESCRIBE,
+                                  BK_ACL_RES_GROUP, sh->groups[i].group_id)) {
+                resp.groups[k++] = sh->groups[i];
+            }
         }
         bk_gbuf_move(&mem, &sh->buf);
     }
+    bk_md_image_release(img);
     resp.groups_count = (int32_t)k;
     if (failed) {
         resp.error_code = BK_KERR_UNKNOWN_SERVER_ERROR;

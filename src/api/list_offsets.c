@@ -9,6 +9,7 @@
  * is. current_leader_epoch (v4+) fences stale callers as Fetch does. */
 #include "protocol/gen/list_offsets.h"
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
@@ -125,6 +126,13 @@ void bk_handle_list_offsets(struct bk_call *call)
             rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
+        /* Kafka: DESCRIBE on each topic, before it is looked
+         * for (security-notes.md §7). */
+        bool ok = bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC,
+                             rt->name);
+        if (!ok) {
+            t = NULL;
+        }
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             const struct bk_msg_list_offsets_request_list_offsets_partition
                 *rp = &rt->partitions[j];
@@ -143,7 +151,8 @@ void bk_handle_list_offsets(struct bk_call *call)
             it->known = bk_fan_route(call, t, rp->partition_index,
                                      &it->topic_id, &owner[k]);
             if (!it->known) {
-                it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                it->out->error_code = ok ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                         : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             }
         }
     }

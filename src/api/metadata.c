@@ -16,11 +16,19 @@
  * Authorized operations (KIP-430): the cluster's when v8-10 ask
  * (include_cluster_authorized_operations; v11 dropped it), each topic's when
  * v8+ ask (include_topic_authorized_operations), on every topic entry,
- * unknown topics included, as Kafka 4.1 answers (api/authz.h). */
+ * unknown topics included, as Kafka 4.1 answers (api/authz.h); with an
+ * authorizer, what the ACLs allow the principal.
+ *
+ * ACLs (security-notes.md §7): the topic list leaves out topics the
+ * principal may not DESCRIBE; a topic asked for by name without DESCRIBE
+ * is TOPIC_AUTHORIZATION_FAILED, existing or not; auto-creation needs
+ * CREATE on the cluster or the topic (else TOPIC_AUTHORIZATION_FAILED, as
+ * Kafka's KafkaApis answers). */
 #include "protocol/gen/metadata.h"
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/authz.h"
 #include "api/call.h"
 #include "api/forward.h"
@@ -171,7 +179,8 @@ void bk_handle_metadata(struct bk_call *call)
     resp.cluster_authorized_operations = BK_API_AUTHZ_NOT_ASKED;
     if (version >= 8 && version <= 10 &&
         req->include_cluster_authorized_operations) {
-        resp.cluster_authorized_operations = BK_API_AUTHZ_CLUSTER;
+        resp.cluster_authorized_operations = bk_api_authz_ops(
+            call, img, BK_ACL_RES_CLUSTER, bk_str_c(BK_ACL_CLUSTER_NAME));
     }
 
     bool all =
@@ -183,9 +192,14 @@ void bk_handle_metadata(struct bk_call *call)
         resp.topics = bk_arena_alloc(call->arena,
                                      (img->n_topics + 1) * sizeof(out_topic));
         rv = resp.topics == NULL ? BK_ENOMEM : 0;
-        resp.topics_count = (int32_t)img->n_topics;
+        /* Topics the principal may not DESCRIBE are left out. */
+        resp.topics_count = 0;
         for (size_t i = 0; rv == 0 && i < img->n_topics; i++) {
-            rv = fill_topic(call, img->by_name[i], &resp.topics[i]);
+            const struct bk_md_topic *t = img->by_name[i];
+            if (bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC,
+                           bk_str_c(t->name))) {
+                rv = fill_topic(call, t, &resp.topics[resp.topics_count++]);
+            }
         }
     } else {
         resp.topics = bk_arena_alloc(
@@ -206,6 +220,14 @@ void bk_handle_metadata(struct bk_call *call)
                 by_id ? bk_md_image_topic_by_id(img, &rt->topic_id)
                       : bk_md_image_topic(img, rt->name.ptr,
                                           (size_t)rt->name.len);
+            /* Authorization before existence: an unknown name the
+             * principal may not DESCRIBE is not told apart. */
+            if ((t != NULL || !by_id) &&
+                !bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC,
+                            t != NULL ? bk_str_c(t->name) : rt->name)) {
+                out->error_code = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+                continue;
+            }
             if (t != NULL) {
                 rv = fill_topic(call, t, out);
                 continue;
@@ -224,6 +246,11 @@ void bk_handle_metadata(struct bk_call *call)
             if (bk_md_topic_name_check(rt->name.ptr, (size_t)rt->name.len,
                                        msg) != 0) {
                 out->error_code = BK_KERR_INVALID_TOPIC_EXCEPTION;
+            } else if (allow_create &&
+                       !bk_api_may_create_topic(call, img, rt->name)) {
+                /* Kafka: TOPIC_AUTHORIZATION_FAILED without CREATE on the
+                 * cluster or the topic. */
+                out->error_code = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             } else if (allow_create) {
                 out->error_code = auto_create(call, img, name);
             } else {
@@ -238,7 +265,8 @@ void bk_handle_metadata(struct bk_call *call)
     }
     for (int32_t i = 0; version >= 8 && i < resp.topics_count; i++) {
         if (req->include_topic_authorized_operations) {
-            resp.topics[i].topic_authorized_operations = BK_API_AUTHZ_TOPIC;
+            resp.topics[i].topic_authorized_operations = bk_api_authz_ops(
+                call, img, BK_ACL_RES_TOPIC, resp.topics[i].name);
         }
     }
     bk_call_reply(call, &resp);

@@ -26,6 +26,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/image.h"
 #include "common/heap.h"
@@ -48,10 +49,13 @@ struct commit_state {
  * theirs, whatever happens to the group). */
 static void set_all(struct commit_state *st, int16_t err)
 {
+    /* A refused group wins over every per-partition error (Kafka checks
+     * the group first). */
+    bool all = err == BK_KERR_GROUP_AUTHORIZATION_FAILED;
     for (int32_t t = 0; t < st->resp.topics_count; t++) {
         out_topic *ot = &st->resp.topics[t];
         for (int32_t p = 0; p < ot->partitions_count; p++) {
-            if (ot->partitions[p].error_code == 0) {
+            if (all || ot->partitions[p].error_code == 0) {
                 ot->partitions[p].error_code = err;
             }
         }
@@ -183,10 +187,20 @@ static void done(struct bk_gops *ops)
  * image does not have (img may be NULL: none known). Returns how many are
  * known. */
 static size_t mark_unknown(
+    const struct bk_call *call,
     const struct bk_md_image *img,
     const struct bk_msg_offset_commit_request_offset_commit_request_topic *rt,
     out_topic *ot)
 {
+    /* Kafka: READ on each topic, checked before whether it exists. */
+    if (!bk_api_may(call, img, BK_ACL_OP_READ, BK_ACL_RES_TOPIC, rt->name)) {
+        for (int32_t p = 0; p < ot->partitions_count; p++) {
+            ot->partitions[p].partition_index =
+                rt->partitions[p].partition_index;
+            ot->partitions[p].error_code = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
+        return 0;
+    }
     const struct bk_md_topic *mt =
         img != NULL && rt->name.len >= 0
             ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
@@ -236,7 +250,13 @@ void bk_handle_offset_commit(struct bk_call *call)
             bk_req_fail(call->req, "out of memory");
             return;
         }
-        known += mark_unknown(img, &req->topics[t], ot);
+        known += mark_unknown(call, img, &req->topics[t], ot);
+    }
+    /* The group is checked first in Kafka: without READ on it, every
+     * partition answers GROUP_AUTHORIZATION_FAILED. */
+    if (known == 0 && !bk_api_may(call, img, BK_ACL_OP_READ, BK_ACL_RES_GROUP,
+                                  req->group_id)) {
+        set_all(st, BK_KERR_GROUP_AUTHORIZATION_FAILED);
     }
     bk_md_image_release(img);
     if (known == 0) {
@@ -244,6 +264,7 @@ void bk_handle_offset_commit(struct bk_call *call)
         return;
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

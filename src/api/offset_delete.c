@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -46,6 +47,9 @@ static void run(struct bk_gops *ops,
             g->state != BK_GROUP_EMPTY && bk_group_subscribed(g, ot->name);
         for (int32_t p = 0; p < ot->partitions_count; p++) {
             out_part *op = &ot->partitions[p];
+            if (op->error_code != 0) {
+                continue; /* refused at the entry (no READ on the topic) */
+            }
             if (subscribed) {
                 op->error_code = BK_KERR_GROUP_SUBSCRIBED_TO_TOPIC;
                 continue;
@@ -109,13 +113,18 @@ void bk_handle_offset_delete(struct bk_call *call)
             bk_req_fail(call->req, "out of memory");
             return;
         }
+        /* Kafka: READ on each topic (TOPIC_AUTHORIZATION_FAILED). */
+        bool ok =
+            bk_api_may(call, NULL, BK_ACL_OP_READ, BK_ACL_RES_TOPIC, ot->name);
         for (int32_t p = 0; p < np; p++) {
             ot->partitions[p].partition_index =
                 req->topics[t].partitions[p].partition_index;
-            ot->partitions[p].error_code = 0;
+            ot->partitions[p].error_code =
+                ok ? 0 : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
         }
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_DELETE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "protocol/kerr.h"
 
@@ -252,10 +253,47 @@ static int build_new(
     return out->topics_count < 0 ? -1 : 0;
 }
 
+/* Kafka: DESCRIBE on each topic. Asked for all topics, the ones the
+ * principal may not describe are left out; asked by name, their
+ * partitions answer TOPIC_AUTHORIZATION_FAILED with no offset. */
+static void authorize_topics(struct bk_call *call, struct of_group *og)
+{
+    if (!bk_api_authz_on(call)) {
+        return;
+    }
+    struct bk_md_image *img = bk_api_image(call);
+    size_t kept = 0;
+    bool ok = true;
+    for (size_t k = 0; k < og->nout; k++) {
+        struct of_entry *e = &og->out[k];
+        if (k == 0 || !bk_str_eq(e->topic, og->out[k - 1].topic)) {
+            ok = bk_api_may(call, img, BK_ACL_OP_DESCRIBE, BK_ACL_RES_TOPIC,
+                            e->topic);
+        }
+        if (!ok && og->ntopics < 0) {
+            continue;
+        }
+        if (!ok) {
+            e->offset = -1;
+            e->leader_epoch = -1;
+            e->metadata = bk_str_c("");
+            e->error = BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+        }
+        og->out[kept++] = *e;
+    }
+    og->nout = kept;
+    bk_md_image_release(img);
+}
+
 static void done(struct bk_gops *ops)
 {
     struct fetch_state *st = ops->data;
     struct bk_call *call = ops->call;
+    for (size_t i = 0; i < ops->n; i++) {
+        if (ops->items[i].error == 0) {
+            authorize_topics(call, &st->groups[i]);
+        }
+    }
     struct bk_msg_offset_fetch_response resp;
     bk_msg_offset_fetch_response_init(&resp);
     int rv = 0;
@@ -365,6 +403,7 @@ void bk_handle_offset_fetch(struct bk_call *call)
         }
         set_topics(call, &st->groups[i], nt, names, parts, nparts);
     }
+    st->ops.group_op = BK_ACL_OP_DESCRIBE; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

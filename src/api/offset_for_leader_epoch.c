@@ -7,6 +7,7 @@
  * (KIP-320); an epoch below every cached one answers -1/-1. */
 #include "protocol/gen/offset_for_leader_epoch.h"
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "cluster/controller.h"
 #include "partition/replica.h"
@@ -105,6 +106,15 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call)
             rt->topic.len >= 0
                 ? bk_md_image_topic(img, rt->topic.ptr, (size_t)rt->topic.len)
                 : NULL;
+        /* Kafka: DESCRIBE on each topic; a follower's request
+         * CLUSTER_ACTION on the cluster. */
+        bool ok = req->replica_id >= 0
+                      ? bk_api_may_cluster(call, img, BK_ACL_OP_CLUSTER_ACTION)
+                      : bk_api_may(call, img, BK_ACL_OP_DESCRIBE,
+                                   BK_ACL_RES_TOPIC, rt->topic);
+        if (!ok) {
+            t = NULL;
+        }
         for (int32_t j = 0; j < ot->partitions_count; j++, k++) {
             struct ofle_item *it = &st->items[k];
             it->out = &outs[k];
@@ -117,7 +127,8 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call)
             it->known =
                 bk_fan_route(call, t, it->partition, &it->topic_id, &owner[k]);
             if (!it->known) {
-                it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                it->out->error_code = ok ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                                         : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
             }
         }
     }

@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "api/leader_hint.h"
 #include "api/quota.h"
@@ -36,6 +37,7 @@ struct produce_item {
     const struct bk_msg_produce_request_partition_produce_data *in;
     struct bk_uuid topic_id; /* resolved on the connection's shard */
     bool known;
+    int16_t denied; /* the authorization error to answer, or 0 */
     out_part *out;
     struct bk_fan_part *part; /* while the append waits to be durable */
     struct bk_replica_append append;
@@ -99,6 +101,10 @@ static void produce_one(struct produce_state *st,
                         const struct bk_md_image *img,
                         struct produce_item *it)
 {
+    if (it->denied != 0) {
+        set_error(it, it->denied, NULL);
+        return;
+    }
     if (!it->known) {
         set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
         return;
@@ -304,10 +310,25 @@ void bk_handle_produce(struct bk_call *call)
     st->resp.responses_count = nt;
     st->nitems = n;
     struct bk_md_image *img = bk_api_image(call);
+    /* Kafka's KafkaApis.handleProduceRequest: transactional records need
+     * WRITE on the transactional id (else the whole request fails), and
+     * each topic WRITE (else its partitions fail), checked before whether
+     * the topic exists so that names do not leak. */
+    int16_t txn_denied =
+        req->transactional_id.len >= 0 &&
+                !bk_api_may(call, img, BK_ACL_OP_WRITE,
+                            BK_ACL_RES_TRANSACTIONAL_ID, req->transactional_id)
+            ? BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+            : 0;
     size_t k = 0;
     for (int32_t i = 0; i < nt; i++) {
         const struct bk_msg_produce_request_topic_produce_data *td =
             &req->topic_data[i];
+        int16_t denied =
+            txn_denied != 0 ? txn_denied
+            : bk_api_may(call, img, BK_ACL_OP_WRITE, BK_ACL_RES_TOPIC, td->name)
+                ? 0
+                : BK_KERR_TOPIC_AUTHORIZATION_FAILED;
         out_topic *ot = &st->resp.responses[i];
         ot->name = td->name;
         ot->partition_responses = &outs[k];
@@ -321,9 +342,10 @@ void bk_handle_produce(struct bk_call *call)
             struct produce_item *it = &st->items[k];
             bk_arena_init(&it->errs, 4096, 0);
             it->in = &td->partition_data[j];
+            it->denied = denied;
             /* Unknown topics are answered by this shard. */
-            it->known =
-                bk_fan_route(call, t, it->in->index, &it->topic_id, &owner[k]);
+            it->known = bk_fan_route(call, denied == 0 ? t : NULL,
+                                     it->in->index, &it->topic_id, &owner[k]);
             it->out = &outs[k];
             it->out->index = it->in->index;
             it->out->base_offset = -1;

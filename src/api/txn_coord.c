@@ -17,6 +17,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
 #include "common/clock.h"
@@ -126,6 +127,15 @@ void bk_tcop_start(struct bk_tcop *op,
     op->data = data;
     op->error = BK_KERR_NONE;
     op->sync_err = BK_KERR_NONE;
+    /* Every request of a transactional id needs WRITE on it (Kafka's
+     * KafkaApis: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
+     * EndTxn), checked before the id is looked for. */
+    if (!bk_api_may(call, NULL, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
+                    id)) {
+        op->error = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
+        done(op);
+        return;
+    }
     struct bk_md_image *img = bk_api_image(call);
     op->error = bk_coord_route(img, BK_TXN_TOPIC, id, call->ctx->node_id,
                                call->req->shard->group->n, &op->partition,

@@ -13,6 +13,7 @@
  * waits until the batch is committed. */
 #include "protocol/gen/txn_offset_commit.h"
 
+#include "api/access.h"
 #include "api/group_coord.h"
 #include "cluster/image.h"
 #include "protocol/kerr.h"
@@ -36,10 +37,14 @@ struct tcommit_state {
 
 static void set_all(struct tcommit_state *st, int16_t err)
 {
+    /* A refused transactional id or group wins over every partition's
+     * error (Kafka checks them first). */
+    bool all = err == BK_KERR_GROUP_AUTHORIZATION_FAILED ||
+               err == BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
     for (int32_t t = 0; t < st->resp.topics_count; t++) {
         out_topic *ot = &st->resp.topics[t];
         for (int32_t p = 0; p < ot->partitions_count; p++) {
-            if (ot->partitions[p].error_code == 0) {
+            if (all || ot->partitions[p].error_code == 0) {
                 ot->partitions[p].error_code = err;
             }
         }
@@ -180,10 +185,16 @@ void bk_handle_txn_offset_commit(struct bk_call *call)
             img != NULL && rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
+        /* Kafka: READ on each topic, before whether it exists. */
+        bool ok =
+            bk_api_may(call, img, BK_ACL_OP_READ, BK_ACL_RES_TOPIC, rt->name);
         for (int32_t p = 0; p < np; p++) {
             int32_t idx = rt->partitions[p].partition_index;
             ot->partitions[p].partition_index = idx;
-            if (mt != NULL && idx >= 0 && idx < mt->n_partitions) {
+            if (!ok) {
+                ot->partitions[p].error_code =
+                    BK_KERR_TOPIC_AUTHORIZATION_FAILED;
+            } else if (mt != NULL && idx >= 0 && idx < mt->n_partitions) {
                 known++;
             } else {
                 ot->partitions[p].error_code =
@@ -191,12 +202,23 @@ void bk_handle_txn_offset_commit(struct bk_call *call)
             }
         }
     }
+    /* Kafka: WRITE on the transactional id, then READ on the group. */
+    if (!bk_api_may(call, img, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
+                    req->transactional_id)) {
+        set_all(st, BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED);
+        known = 0;
+    } else if (!bk_api_may(call, img, BK_ACL_OP_READ, BK_ACL_RES_GROUP,
+                           req->group_id)) {
+        set_all(st, BK_KERR_GROUP_AUTHORIZATION_FAILED);
+        known = 0;
+    }
     bk_md_image_release(img);
     if (known == 0) {
         bk_call_reply(call, &st->resp);
         return;
     }
     st->ops.items[0].group_id = req->group_id;
+    st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
     if (bk_gops_start(&st->ops, run, done, st) != 0) {
         bk_req_fail(call->req, "out of memory");
     }

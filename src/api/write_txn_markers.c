@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "api/access.h"
 #include "api/fan.h"
 #include "api/group_coord.h"
 #include "cluster/controller.h"
@@ -147,6 +148,7 @@ static size_t count_items(const struct bk_msg_write_txn_markers_request *req)
 static ptrdiff_t fill_marker(struct bk_call *call,
                              struct wtm_state *st,
                              const struct bk_md_image *img,
+                             bool allowed,
                              const in_marker *m,
                              out_marker *om,
                              unsigned *owner,
@@ -174,7 +176,7 @@ static ptrdiff_t fill_marker(struct bk_call *call,
             return -1;
         }
         const struct bk_md_topic *t =
-            rt->name.len >= 0
+            allowed && rt->name.len >= 0
                 ? bk_md_image_topic(img, rt->name.ptr, (size_t)rt->name.len)
                 : NULL;
         for (int32_t q = 0; q < np; q++, k++) {
@@ -186,7 +188,9 @@ static ptrdiff_t fill_marker(struct bk_call *call,
             it->known =
                 bk_fan_route(call, t, it->partition, &it->topic_id, &owner[k]);
             if (!it->known) {
-                it->out->error_code = BK_KERR_UNKNOWN_TOPIC_OR_PARTITION;
+                it->out->error_code =
+                    allowed ? BK_KERR_UNKNOWN_TOPIC_OR_PARTITION
+                            : BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
             }
         }
     }
@@ -216,10 +220,15 @@ void bk_handle_write_txn_markers(struct bk_call *call)
         return;
     }
     st->resp.markers_count = nm;
+    /* Kafka: ALTER on the cluster, else CLUSTER_ACTION (the coordinators'
+     * own requests); refused, every partition answers
+     * CLUSTER_AUTHORIZATION_FAILED. */
+    bool allowed = bk_api_may_cluster(call, img, BK_ACL_OP_ALTER) ||
+                   bk_api_may_cluster(call, img, BK_ACL_OP_CLUSTER_ACTION);
     ptrdiff_t k = 0;
     for (int32_t i = 0; i < nm && k >= 0; i++) {
-        k = fill_marker(call, st, img, &req->markers[i], &st->resp.markers[i],
-                        owner, (size_t)k);
+        k = fill_marker(call, st, img, allowed, &req->markers[i],
+                        &st->resp.markers[i], owner, (size_t)k);
     }
     bk_md_image_release(img);
     if (k < 0 ||

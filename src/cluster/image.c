@@ -292,6 +292,7 @@ static void image_free(struct bk_md_image *img)
     }
     bk_free(img->controllers);
     bk_free(img->cluster_id);
+    bk_acl_set_release(img->acls);
     for (size_t i = 0; i < img->n_topics; i++) {
         topic_release(img->by_name[i]);
     }
@@ -505,6 +506,10 @@ static struct bk_md_image *image_fork(const struct bk_md_image *base)
     if (fork_controllers(img, base) != 0 ||
         bk_md_scram_copy(&img->scram, &base->scram) != 0) {
         goto err;
+    }
+    img->acls = base->acls;
+    if (img->acls != NULL) {
+        bk_acl_set_ref(img->acls);
     }
     if (base->n_brokers > 0) {
         img->brokers = bk_calloc(base->n_brokers, sizeof(*img->brokers));
@@ -887,6 +892,53 @@ static int apply_controller(struct bk_md_image *img,
     return 0;
 }
 
+/* The image's ACL set, private to this apply (copied when shared). */
+static int acls_mut(struct bk_md_image *img)
+{
+    if (img->acls == NULL) {
+        img->acls = bk_acl_set_new();
+        return img->acls != NULL ? 0 : BK_ENOMEM;
+    }
+    return bk_acl_set_own(&img->acls);
+}
+
+static int apply_acl(struct bk_md_image *img, const struct bk_md_acl_rec *r)
+{
+    if (!str_ok(r->name) || !str_ok(r->principal) || !str_ok(r->host)) {
+        return 1;
+    }
+    struct bk_acl a = {
+        .res_type = r->res_type,
+        .pattern = r->pattern,
+        .op = r->op,
+        .perm = r->perm,
+        .name = r->name.ptr,
+        .name_len = (size_t)r->name.len,
+        .principal = r->principal.ptr,
+        .principal_len = (size_t)r->principal.len,
+        .host = r->host.ptr,
+        .host_len = (size_t)r->host.len,
+    };
+    memcpy(a.id, r->id.b, sizeof(a.id));
+    /* What the controller would refuse is skipped, so that a bad record
+     * never becomes an ACL no one could name. */
+    if (bk_acl_invalid(&a) != NULL) {
+        return 1;
+    }
+    int rv = acls_mut(img);
+    return rv != 0 ? rv : bk_acl_set_add(img->acls, &a);
+}
+
+static int apply_remove_acl(struct bk_md_image *img,
+                            const struct bk_md_remove_acl_rec *r)
+{
+    if (img->acls == NULL) {
+        return 1;
+    }
+    int rv = acls_mut(img);
+    return rv != 0 ? rv : bk_acl_set_remove(img->acls, r->id.b);
+}
+
 static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
 {
     switch (rec->type) {
@@ -913,6 +965,10 @@ static int apply_one(struct bk_md_image *img, const struct bk_md_rec *rec)
         case BK_MD_REC_SCRAM:
         case BK_MD_REC_REMOVE_SCRAM:
             return bk_md_scram_apply(&img->scram, rec);
+        case BK_MD_REC_ACL:
+            return apply_acl(img, &rec->u.acl);
+        case BK_MD_REC_REMOVE_ACL:
+            return apply_remove_acl(img, &rec->u.remove_acl);
         default:
             return 1;
     }
@@ -967,7 +1023,8 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                            size_t *n_out)
 {
     size_t n = img->n_brokers + img->n_controllers + 1 + img->scram.n +
-               (img->features_finalized ? BK_MD_N_FEATURES : 0);
+               (img->features_finalized ? BK_MD_N_FEATURES : 0) +
+               bk_acl_set_count(img->acls);
     for (size_t i = 0; i < img->n_broker_configs; i++) {
         n += img->broker_configs[i].configs.n;
     }
@@ -1071,6 +1128,21 @@ int bk_md_image_to_records(const struct bk_md_image *img,
     }
     k += bk_md_quotas_records(img->quotas, &recs[k]);
     k += bk_md_scram_to_records(&img->scram, &recs[k]);
+    for (size_t i = 0; i < bk_acl_set_count(img->acls); i++) {
+        const struct bk_acl *a = bk_acl_set_at(img->acls, i);
+        struct bk_md_rec *r = &recs[k++];
+        r->type = BK_MD_REC_ACL;
+        r->u.acl = (struct bk_md_acl_rec){
+            .res_type = a->res_type,
+            .name = view(a->name),
+            .pattern = a->pattern,
+            .principal = view(a->principal),
+            .host = view(a->host),
+            .op = a->op,
+            .perm = a->perm,
+        };
+        memcpy(r->u.acl.id.b, a->id, sizeof(a->id));
+    }
     *out = recs;
     *n_out = k;
     return 0;

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authz/authz.h"
 #include "cluster/features.h"
 #include "cluster/quotas.h"
 #include "cluster/records.h"
@@ -122,6 +123,10 @@ struct bk_md_image {
      * none were ever set). */
     struct bk_md_quotas *quotas;
     struct bk_md_scram scram; /* users' SCRAM credentials (cluster/scram.h) */
+    /* The ACLs (issue 15): one reference, shared with the images before
+     * and after until an ACL record changes them; NULL while there has
+     * never been one (an empty set). */
+    struct bk_acl_set *acls;
 };
 
 /* Returns a new empty image with one reference (returns owned), or NULL. */
@@ -179,8 +184,9 @@ const struct bk_md_configs *bk_md_image_broker_configs(
 /* Appends to *recs the records that rebuild img from an empty image, in a
  * canonical order (the finalized features when there are any, brokers by
  * id, broker configs, topics by name each with its partitions and
- * configs, then the SCRAM credentials). The array and the int32 arrays are
- * allocated in arena; strings are views into img (borrowed). Returns 0 or
+ * configs, then the SCRAM credentials, then the ACLs in the set's order).
+ * The array and the int32 arrays are allocated in arena; strings are views
+ * into img (borrowed). Returns 0 or
  * BK_ENOMEM. */
 int bk_md_image_to_records(const struct bk_md_image *img,
                            struct bk_arena *arena,

@@ -115,6 +115,14 @@ static size_t body_size(const struct bk_md_rec *rec)
         }
         case BK_MD_REC_REMOVE_SCRAM:
             return bk_str_size(rec->u.remove_scram.name, true) + 1;
+        case BK_MD_REC_ACL: {
+            const struct bk_md_acl_rec *a = &rec->u.acl;
+            return 16 + 1 + bk_str_size(a->name, true) + 1 +
+                   bk_str_size(a->principal, true) +
+                   bk_str_size(a->host, true) + 1 + 1;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            return 16;
         default:
             return 0;
     }
@@ -136,6 +144,8 @@ static unsigned current_version(unsigned type)
         [BK_MD_REC_CLIENT_QUOTA] = BK_MD_CLIENT_QUOTA_VERSION,
         [BK_MD_REC_SCRAM] = BK_MD_SCRAM_VERSION,
         [BK_MD_REC_REMOVE_SCRAM] = BK_MD_REMOVE_SCRAM_VERSION,
+        [BK_MD_REC_ACL] = BK_MD_ACL_VERSION,
+        [BK_MD_REC_REMOVE_ACL] = BK_MD_REMOVE_ACL_VERSION,
     };
     return type <= BK_MD_REC_TYPE_MAX ? versions[type] : 0;
 }
@@ -248,6 +258,21 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
         case BK_MD_REC_REMOVE_SCRAM:
             bk_wr_str(wr, rec->u.remove_scram.name, true);
             bk_wr_i8(wr, rec->u.remove_scram.mechanism);
+            break;
+        case BK_MD_REC_ACL: {
+            const struct bk_md_acl_rec *a = &rec->u.acl;
+            bk_wr_uuid(wr, &a->id);
+            bk_wr_i8(wr, a->res_type);
+            bk_wr_str(wr, a->name, true);
+            bk_wr_i8(wr, a->pattern);
+            bk_wr_str(wr, a->principal, true);
+            bk_wr_str(wr, a->host, true);
+            bk_wr_i8(wr, a->op);
+            bk_wr_i8(wr, a->perm);
+            break;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            bk_wr_uuid(wr, &rec->u.remove_acl.id);
             break;
         default:
             break;
@@ -409,6 +434,21 @@ static void decode_body(struct bk_rd *rd,
             rec->u.remove_scram.name = rd_str(rd, false, BK_MD_MAX_STR);
             rec->u.remove_scram.mechanism = bk_rd_i8(rd);
             break;
+        case BK_MD_REC_ACL: {
+            struct bk_md_acl_rec *a = &rec->u.acl;
+            bk_rd_uuid(rd, &a->id);
+            a->res_type = bk_rd_i8(rd);
+            a->name = rd_str(rd, false, BK_MD_MAX_STR);
+            a->pattern = bk_rd_i8(rd);
+            a->principal = rd_str(rd, false, BK_MD_MAX_STR);
+            a->host = rd_str(rd, false, BK_MD_MAX_STR);
+            a->op = bk_rd_i8(rd);
+            a->perm = bk_rd_i8(rd);
+            break;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            bk_rd_uuid(rd, &rec->u.remove_acl.id);
+            break;
         default:
             bk_rd_fail(rd);
             break;
@@ -483,9 +523,9 @@ int bk_md_batch_decode(const void *buf,
 const char *bk_md_rec_type_name(unsigned type)
 {
     static const char *const names[] = {
-        "unknown",      "broker",       "topic",   "partition", "config",
-        "remove_topic", "producer_ids", "feature", "cluster",   "controller",
-        "scram",        "remove_scram", "unknown", "unknown",   "client_quota"
+        "unknown",      "broker",       "topic",   "partition",  "config",
+        "remove_topic", "producer_ids", "feature", "cluster",    "controller",
+        "scram",        "remove_scram", "acl",     "remove_acl", "client_quota"
     };
     if (type > BK_MD_REC_TYPE_MAX) {
         return names[0];

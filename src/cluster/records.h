@@ -82,7 +82,11 @@ enum bk_md_rec_type {
     /* A user's SCRAM credential for one mechanism was deleted (Kafka's
      * RemoveUserScramCredentialRecord). */
     BK_MD_REC_REMOVE_SCRAM = 11,
-    /* Types 12-13 belong to ACLs. */
+    /* An ACL was created (Kafka's AccessControlEntryRecord): its id and
+     * binding (authz/authz.h). A duplicate id or binding is skipped. */
+    BK_MD_REC_ACL = 12,
+    /* An ACL was deleted, by id (RemoveAccessControlEntryRecord). */
+    BK_MD_REC_REMOVE_ACL = 13,
     /* Set or remove one client quota value of one entity (Kafka's
      * ClientQuotaRecord; cluster/quotas.h). */
     BK_MD_REC_CLIENT_QUOTA = 14,
@@ -110,6 +114,8 @@ enum bk_md_rec_type {
 /* Bounds of a SCRAM credential's fields. */
 #define BK_MD_MAX_SCRAM_SALT 128
 #define BK_MD_MAX_SCRAM_KEY  64
+#define BK_MD_ACL_VERSION          0
+#define BK_MD_REMOVE_ACL_VERSION   0
 
 struct bk_md_broker_rec {
     int32_t id;
@@ -185,6 +191,22 @@ struct bk_md_producer_ids_rec {
     int32_t count;
 };
 
+/* Codes as Kafka's (authz/authz.h: BK_ACL_RES_*, BK_ACL_PAT_*, ...). */
+struct bk_md_acl_rec {
+    struct bk_uuid id;
+    int8_t res_type;
+    struct bk_str name;
+    int8_t pattern;
+    struct bk_str principal;
+    struct bk_str host;
+    int8_t op;
+    int8_t perm;
+};
+
+struct bk_md_remove_acl_rec {
+    struct bk_uuid id;
+};
+
 struct bk_md_feature_rec {
     struct bk_str name; /* a feature of cluster/features.h */
     int16_t level;      /* >= 0 */
@@ -233,6 +255,8 @@ struct bk_md_rec {
         struct bk_md_client_quota_rec client_quota;
         struct bk_md_scram_rec scram;
         struct bk_md_remove_scram_rec remove_scram;
+        struct bk_md_acl_rec acl;
+        struct bk_md_remove_acl_rec remove_acl;
     } u;
 };
 

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "api/quota.h"
+#include "authz/authz.h"
 #include "cluster/controller.h"
 #include "cluster/ops.h"
 #include "common/clock.h"
@@ -56,9 +57,10 @@ struct broker {
     struct bk_storage storage;
     int signals_seen;
     int exit_code;
-    struct bk_http *http; /* admin.listeners; NULL when off */
-    atomic_bool started;  /* unfenced once: /ready may say yes */
-    atomic_bool stopping; /* a signal came: /ready says no */
+    struct bk_http *http;   /* admin.listeners; NULL when off */
+    struct bk_authz *authz; /* owned; NULL without an authorizer */
+    atomic_bool started;    /* unfenced once: /ready may say yes */
+    atomic_bool stopping;   /* a signal came: /ready says no */
 };
 
 static unsigned cpu_count(void)
@@ -161,6 +163,7 @@ static void fill_api_ctx(struct broker *b)
     a->rack_aware_reads =
         strcmp(cfg->replica_selector_class, BK_RACK_AWARE_SELECTOR) == 0;
     a->auto_create_topics = cfg->auto_create_topics_enable;
+    a->authz = b->authz;
     a->nadvertised = 0;
     for (unsigned i = 0; i < cfg->nadvertised && i < BK_API_MAX_ADVERTISED;
          i++) {
@@ -609,6 +612,15 @@ int bk_broker_run(const struct bk_config *cfg)
                           (unsigned)cfg->quota_window_num,
                           (unsigned)cfg->quota_window_size_seconds) != 0) {
         print_err("out of memory for the client quotas");
+        return 1;
+    }
+    /* Checked when the config was read; made once, shared by the shards
+     * read-only, and kept for the process's lifetime. */
+    rv = bk_authz_new(cfg->authorizer_class_name, cfg->super_users,
+                      cfg->allow_everyone_if_no_acl_found, &b.authz, err,
+                      sizeof(err));
+    if (rv != 0) {
+        print_err(err);
         return 1;
     }
     rv = bk_datadir_open_config(&b.datadir, cfg, err, sizeof(err));

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "authz/authz.h"
 #include "common/diag.h"
 #include "common/err.h"
 #include "common/heap.h"
@@ -53,6 +54,18 @@ static const struct cfg_def defs[] = {
       "request came in on. Clients reconnect to these addresses, so they "
       "must be reachable from the clients. A listener left out (or an empty "
       "value) is advertised as it is in `listeners`." },
+    { "allow.everyone.if.no.acl.found", CFG_BOOL,
+      OFF(allow_everyone_if_no_acl_found), 0, 1, "false", false,
+      "With an authorizer (`authorizer.class.name`): whether a resource "
+      "that no ACL applies to, for anyone, is open to every principal. "
+      "Once any ACL applies to it, only the ACLs decide." },
+    { "authorizer.class.name", CFG_STRING, OFF(authorizer_class_name), 0, 0, "",
+      false,
+      "Turns on ACLs (docs/security.md): `"
+      "org.apache.kafka.metadata.authorizer.StandardAuthorizer` (Kafka's "
+      "KRaft authorizer; `kafka.security.authorizer.AclAuthorizer` is "
+      "taken as the same). Any other class stops start-up. Empty: no "
+      "authorization, every principal may do everything." },
     { "auto.create.topics.enable", CFG_BOOL, OFF(auto_create_topics_enable), 0,
       1, "true", false,
       "Create a topic when a client asks Metadata for one that does not "
@@ -509,6 +522,11 @@ static const struct cfg_def defs[] = {
       "none)." },
     { "ssl.truststore.type", CFG_STRING, OFF(ssl_truststore_type), 0, 0, "PEM",
       false, "SSL listeners: the truststore format; only PEM is supported." },
+    { "super.users", CFG_STRING, OFF(super_users), 0, 0, "", false,
+      "With an authorizer: principals that pass every ACL check, "
+      "separated by `;` (`User:admin;User:CN=broker1,O=acme`). Brokers "
+      "connect to each other as `User:ANONYMOUS` over PLAINTEXT, so a "
+      "cluster of several nodes with ACLs lists it here (docs/security.md)." },
     { "transaction.abort.timed.out.transaction.cleanup.interval.ms", CFG_LONG,
       OFF(transaction_abort_interval_ms), 1, I32MAX, "10000", false,
       "How often the transaction coordinator looks for transactions open "
@@ -873,6 +891,13 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                  "disabled, upgrade, downgrade, bidirectional",
                  c->group_consumer_migration_policy);
         return BK_ECONFIG;
+    }
+    struct bk_authz *az = NULL;
+    rv = bk_authz_new(c->authorizer_class_name, c->super_users,
+                      c->allow_everyone_if_no_acl_found, &az, err, errlen);
+    bk_authz_free(az);
+    if (rv != 0) {
+        return rv;
     }
     enum bk_diag_level lvl;
     if (bk_diag_parse_level(c->logger_level, &lvl) != 0) {

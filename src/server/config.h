@@ -82,6 +82,10 @@ struct bk_config {
     int64_t num_partitions;
     int64_t default_replication_factor;
     bool auto_create_topics_enable;
+    /* ACLs (issue 15). */
+    char *authorizer_class_name;
+    char *super_users;
+    bool allow_everyone_if_no_acl_found;
     int64_t num_shards;
     int64_t socket_request_max_bytes;
     int64_t connection_max_inflight_requests;

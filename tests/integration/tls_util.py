@@ -64,6 +64,7 @@ class Certs:
         cli_key = ec.generate_private_key(ec.SECP256R1())
         cli = _cert(_name(CN="client", OU="test", O="x"), cli_key, ca_name,
                     ca_key)
+        self._ca = (ca_name, ca_key)
         rogue_ca_key = ec.generate_private_key(ec.SECP256R1())
         rogue_ca = _name(CN="rogue CA")
         rogue_key = ec.generate_private_key(ec.SECP256R1())
@@ -80,6 +81,17 @@ class Certs:
         self._write("client.pem", _pem_key(cli_key) + _pem_cert(cli))
         self._write("rogue.key", _pem_key(rogue_key))
         self._write("rogue.crt", _pem_cert(rogue))
+
+    def client(self, name, **subject):
+        """Another client certificate signed by the CA, with the given
+        subject (e.g. CN="alice", O="x"): writes name.crt, name.key and
+        name.pem (key and certificate); returns (crt path, key path)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = _cert(_name(**subject), key, self._ca[0], self._ca[1])
+        self._write(name + ".key", _pem_key(key))
+        self._write(name + ".crt", _pem_cert(cert))
+        self._write(name + ".pem", _pem_key(key) + _pem_cert(cert))
+        return self.path(name + ".crt"), self.path(name + ".key")
 
     def _write(self, name, data):
         with open(os.path.join(self.dir, name), "wb") as f:

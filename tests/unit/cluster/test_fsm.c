@@ -60,6 +60,32 @@ static struct bk_md_rec cluster_rec(const char *id)
     return r;
 }
 
+static struct bk_md_rec acl_rec(uint8_t seed,
+                                const char *topic,
+                                int pattern,
+                                const char *principal,
+                                int op,
+                                int perm)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_ACL };
+    r.u.acl.id.b[0] = seed;
+    r.u.acl.res_type = BK_ACL_RES_TOPIC;
+    r.u.acl.name = bk_str_c(topic);
+    r.u.acl.pattern = (int8_t)pattern;
+    r.u.acl.principal = bk_str_c(principal);
+    r.u.acl.host = bk_str_c("*");
+    r.u.acl.op = (int8_t)op;
+    r.u.acl.perm = (int8_t)perm;
+    return r;
+}
+
+static struct bk_md_rec remove_acl_rec(uint8_t seed)
+{
+    struct bk_md_rec r = { .type = BK_MD_REC_REMOVE_ACL };
+    r.u.remove_acl.id.b[0] = seed;
+    return r;
+}
+
 static struct bk_md_rec topic_rec(const char *name, uint8_t seed)
 {
     struct bk_md_rec r = { .type = BK_MD_REC_TOPIC };
@@ -214,6 +240,22 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_true(bk_str_eq(a->u.feature.name, b->u.feature.name));
             assert_int_equal(a->u.feature.level, b->u.feature.level);
             break;
+        case BK_MD_REC_ACL: {
+            const struct bk_md_acl_rec *x = &a->u.acl;
+            const struct bk_md_acl_rec *y = &b->u.acl;
+            assert_memory_equal(x->id.b, y->id.b, 16);
+            assert_int_equal(x->res_type, y->res_type);
+            assert_true(bk_str_eq(x->name, y->name));
+            assert_int_equal(x->pattern, y->pattern);
+            assert_true(bk_str_eq(x->principal, y->principal));
+            assert_true(bk_str_eq(x->host, y->host));
+            assert_int_equal(x->op, y->op);
+            assert_int_equal(x->perm, y->perm);
+            break;
+        }
+        case BK_MD_REC_REMOVE_ACL:
+            assert_memory_equal(a->u.remove_acl.id.b, b->u.remove_acl.id.b, 16);
+            break;
         default:
             fail();
     }
@@ -235,6 +277,9 @@ static void test_records_roundtrip(void **state)
         feature_rec("group.version", 1),
         cluster_rec("MkU3OEVBNTcwNTJENDM2Qk"),
         controller_rec(3, 9093),
+        acl_rec(4, "orders", BK_ACL_PAT_PREFIXED, "User:CN=a", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW),
+        remove_acl_rec(4),
     };
     size_t n = sizeof(recs) / sizeof(recs[0]);
     size_t len;
@@ -341,6 +386,59 @@ static void test_features_apply_and_snapshot(void **state)
     bk_md_image_release(back);
     bk_md_image_release(empty);
     bk_free(buf);
+}
+
+/* ACL records change the image's set copy-on-write: an image published
+ * before keeps its ACLs; duplicates (id or binding) and invalid ACLs are
+ * skipped; a snapshot keeps the set with its ids. */
+static void test_acls_apply_and_snapshot(void **state)
+{
+    (void)state;
+    struct bk_md_fsm f;
+    assert_int_equal(bk_md_fsm_init(&f), 0);
+    struct bk_md_rec e1[] = {
+        acl_rec(1, "t", BK_ACL_PAT_LITERAL, "User:a", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW),
+        acl_rec(1, "u", BK_ACL_PAT_LITERAL, "User:a", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW), /* same id: skipped */
+        acl_rec(2, "t", BK_ACL_PAT_LITERAL, "User:a", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW), /* same binding: skipped */
+        acl_rec(3, "p-", BK_ACL_PAT_PREFIXED, "User:b", BK_ACL_OP_WRITE,
+                BK_ACL_PERM_DENY),
+        acl_rec(4, "t", BK_ACL_PAT_MATCH, "User:a", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW), /* invalid: skipped */
+        acl_rec(5, "t", BK_ACL_PAT_LITERAL, "nocolon", BK_ACL_OP_READ,
+                BK_ACL_PERM_ALLOW), /* invalid: skipped */
+    };
+    apply_entry(&f, e1, 6);
+    struct bk_md_image *before = bk_md_fsm_acquire(&f);
+    assert_int_equal(bk_acl_set_count(before->acls), 2);
+    assert_int_equal(before->n_skipped, 4);
+    struct bk_md_rec e2[] = { remove_acl_rec(1), remove_acl_rec(9) };
+    apply_entry(&f, e2, 2);
+    struct bk_md_image *img = bk_md_fsm_acquire(&f);
+    assert_int_equal(bk_acl_set_count(img->acls), 1);
+    assert_int_equal(bk_acl_set_count(before->acls), 2);
+    assert_int_equal(img->n_skipped, 5);
+    void *buf;
+    size_t len;
+    assert_int_equal(bk_md_image_snapshot(before, bk_malloc, &buf, &len), 0);
+    struct bk_md_image *back;
+    assert_int_equal(bk_md_image_restore(buf, len, &back), 0);
+    assert_int_equal(bk_acl_set_count(back->acls), 2);
+    for (size_t i = 0; i < 2; i++) {
+        const struct bk_acl *x = bk_acl_set_at(before->acls, i);
+        const struct bk_acl *y = bk_acl_set_at(back->acls, i);
+        assert_memory_equal(x->id, y->id, 16);
+        assert_string_equal(x->name, y->name);
+        assert_string_equal(x->principal, y->principal);
+        assert_int_equal(x->perm, y->perm);
+    }
+    bk_md_image_release(back);
+    bk_free(buf);
+    bk_md_image_release(img);
+    bk_md_image_release(before);
+    bk_md_fsm_close(&f);
 }
 
 /* A newer writer appended a field (version 1 of remove_topic): an old
@@ -829,6 +927,7 @@ int main(void)
         cmocka_unit_test(test_records_roundtrip),
         cmocka_unit_test(test_records_forward_compat),
         cmocka_unit_test(test_features_apply_and_snapshot),
+        cmocka_unit_test(test_acls_apply_and_snapshot),
         cmocka_unit_test(test_lookup_counted_names),
         cmocka_unit_test(test_many_partitions_grow_geometrically),
         cmocka_unit_test(test_apply_sequence),
