@@ -795,3 +795,39 @@ def test_cluster_with_mtls_clients(tmp_path):
             if b.alive():
                 b.stop()
             b.cleanup()
+
+
+def test_quota_and_scram_apis_need_cluster_acls(broker):
+    """Kafka's checks for the client quota and SCRAM APIs: Describe needs
+    DESCRIBE_CONFIGS (quotas) or DESCRIBE (SCRAM) on the cluster and is
+    refused at the top level; Alter needs ALTER_CONFIGS (quotas) or ALTER
+    (SCRAM) and refuses every entry."""
+    # DescribeClientQuotas v0: no components, not strict.
+    assert tls_call(broker, "alice", 48, 0, arr([]) + b"\x00")[2] == \
+        CLUSTER_AUTHZ
+    # AlterClientQuotas v0: one entry, user alice, producer_byte_rate.
+    entry = arr([s16("user") + s16("alice")]) + arr(
+        [s16("producer_byte_rate") + struct.pack(">d", 1024.0) + b"\x00"])
+    _, r, _ = tls_call(broker, "alice", 49, 0, arr([entry]) + b"\x00",
+                       throttle_first=True)
+    assert r.i32() == 1 and r.i16() == CLUSTER_AUTHZ
+    # DescribeUserScramCredentials v0 (flexible): all users.
+    r = tls_frame(broker, "alice", 50, 0, b"\x00\x00", flexible=True)
+    r.i32()
+    assert r.i16() == CLUSTER_AUTHZ
+    # AlterUserScramCredentials v0 (flexible): delete bob's SCRAM-SHA-256.
+    deletion = bytes([4]) + b"bob" + b"\x01" + b"\x00"
+    r = tls_frame(broker, "alice", 51, 0,
+                  bytes([2]) + deletion + b"\x01" + b"\x00", flexible=True)
+    r.i32()
+    assert r.uv() == 2  # one result
+    assert r.cstr() == b"bob"
+    assert r.i16() == CLUSTER_AUTHZ
+    # With ALTER_CONFIGS on the cluster the quota goes through.
+    create(admin(broker), [binding(ALICE, AclOperation.ALTER_CONFIGS,
+                                   name="kafka-cluster",
+                                   rt=ResourceType.BROKER)])
+    _, r, _ = tls_call(broker, "alice", 49, 0, arr([entry]) + b"\x00",
+                       throttle_first=True)
+    assert r.i32() == 1 and r.i16() == NONE
+    clear(broker)
