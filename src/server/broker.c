@@ -464,6 +464,7 @@ static struct bk_net_config net_config(const struct bk_config *cfg)
         .max_idle_ms = (uint64_t)cfg->connections_max_idle_ms,
         .partial_request_ms =
             (uint64_t)cfg->connection_partial_request_timeout_ms,
+        .slow_request_ms = cfg->log_slow_request_ms,
     };
 }
 
