@@ -35,9 +35,9 @@ install(CODE "
     configure_file(${CMAKE_SOURCE_DIR}/dist/brokerd.service.in
         ${CMAKE_BINARY_DIR}/dist/brokerd.service @ONLY)
     file(INSTALL ${CMAKE_BINARY_DIR}/dist/brokerd.conf
-        DESTINATION \"\$ENV{DESTDIR}\${bk_etc}\")
+        DESTINATION \"\${bk_etc}\")
     file(INSTALL ${CMAKE_BINARY_DIR}/dist/brokerd.service
-        DESTINATION \"\$ENV{DESTDIR}\${bk_prefix}/lib/systemd/system\")
+        DESTINATION \"\${bk_prefix}/lib/systemd/system\")
 ")
 
 install(FILES ${CMAKE_SOURCE_DIR}/dist/brokerctl.bash
