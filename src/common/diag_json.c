@@ -56,12 +56,17 @@ static size_t json_byte(unsigned char c, char out[8])
         return 1;
     }
     if (c >= 0x80) {
-        memcpy(out, "\\\\x", 3);
+        out[0] = '\\';
+        out[1] = '\\';
+        out[2] = 'x';
         out[3] = hex[c >> 4];
         out[4] = hex[c & 0xf];
         return 5;
     }
-    memcpy(out, "\\u00", 4);
+    out[0] = '\\';
+    out[1] = 'u';
+    out[2] = '0';
+    out[3] = '0';
     out[4] = hex[c >> 4];
     out[5] = hex[c & 0xf];
     return 6;
