@@ -10,7 +10,8 @@ import tempfile
 
 import pytest
 
-from harness import START_TIMEOUT, brokerd_path, free_port, wait_port
+from harness import (START_TIMEOUT, brokerd_path, free_port, wait_port,
+                     wait_until)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.dirname(os.path.dirname(os.path.abspath(brokerd_path())))
@@ -94,6 +95,10 @@ def test_unpacked_broker_serves(deb):
                                 stderr=subprocess.STDOUT)
         try:
             assert wait_port(port, START_TIMEOUT, proc)
+            # Topics need the broker registered (the "started" line).
+            log_path = os.path.join(root, "brokerd.log")
+            wait_until(lambda: 'msg="started"' in open(log_path).read(),
+                       "the started line")
             ctl = [os.path.join(root, "usr/bin/brokerctl"), "-b",
                    "127.0.0.1:%d" % port, "--timeout-ms", "10000"]
             res = subprocess.run(ctl + ["topic", "create", "pkg"],
