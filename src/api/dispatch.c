@@ -10,6 +10,7 @@
 #include "api/call.h"
 #include "api/forward.h"
 #include "api/quota.h"
+#include "api/req_log.h"
 #include "api/sasl.h"
 #include "common/diag.h"
 #include "metrics/metrics.h"
@@ -175,6 +176,7 @@ static void reply(struct bk_call *call,
     bk_wr_i32(&wr, (int32_t)(hdr + body));
     write_header(&wr, call->hdr.correlation_id, flexible_header);
     int rv = call->desc->resp_encode(resp, &wr, version);
+    bk_api_req_log_answer(call, resp);
     if (rv != 0 || wr.err != 0 || wr.len != total) {
         bk_diag_error("api", "api=%s version=%d msg=\"answer encoding failed\"",
                       call->desc->name, version);
@@ -214,6 +216,7 @@ int bk_call_encode_deferred(struct bk_call *call,
     bk_wr_i32(&wr, (int32_t)(hdr + body));
     write_header(&wr, call->hdr.correlation_id, flexible);
     int rv = call->desc->resp_encode(resp, &wr, v);
+    bk_api_req_log_answer(call, resp);
     if (rv != 0 || wr.err != 0 || wr.len != cap) {
         return rv != 0 ? rv : (wr.err != 0 ? wr.err : BK_EINVAL);
     }
@@ -328,6 +331,7 @@ void bk_api_on_request(struct bk_req *req)
     /* Counted once the request is known good; the net layer times it
      * under this key until its answer is written. */
     req->mx_api = h->api_key;
+    bk_api_req_log_start(call);
     bk_mx_request(req->shard->metrics, h->api_key, h->api_version);
     bk_diag_trace("api",
                   "conn=%llu shard=%u client=\"%s\" api=%s version=%d "

@@ -14,6 +14,7 @@
 /* Process-wide, written once at start-up (see log.h). */
 static atomic_int log_level = BK_DIAG_INFO;
 static atomic_int log_fd = 2;
+static atomic_int log_format = BK_DIAG_FORMAT_TEXT;
 
 static const char *const level_names[] = { "TRACE", "DEBUG", "INFO",
                                            "WARN",  "ERROR", "OFF" };
@@ -45,6 +46,24 @@ int bk_diag_parse_level(const char *name, enum bk_diag_level *out)
 void bk_diag_set_fd(int fd)
 {
     atomic_store(&log_fd, fd);
+}
+
+void bk_diag_set_format(enum bk_diag_format format)
+{
+    atomic_store(&log_format, (int)format);
+}
+
+int bk_diag_parse_format(const char *name, enum bk_diag_format *out)
+{
+    if (strcmp(name, "text") == 0) {
+        *out = BK_DIAG_FORMAT_TEXT;
+        return 0;
+    }
+    if (strcmp(name, "json") == 0) {
+        *out = BK_DIAG_FORMAT_JSON;
+        return 0;
+    }
+    return BK_EINVAL;
 }
 
 /* The escaped form of byte c into out (4 bytes); returns its length. */
@@ -122,9 +141,13 @@ struct log_site {
 static struct log_site sites[SITE_SLOTS];
 static pthread_mutex_t sites_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Whether a line from fmt may be written at second sec; *dropped gets the
- * count of lines the site dropped in its previous second with lines. */
-static bool site_admit(const char *fmt, long sec, unsigned *dropped)
+/* Whether a line from fmt may be written at second sec, at most per_sec
+ * a second; *dropped gets the count of lines the site dropped in its
+ * previous second with lines. */
+static bool site_admit(const char *fmt,
+                       long sec,
+                       unsigned per_sec,
+                       unsigned *dropped)
 {
     uintptr_t h = (uintptr_t)fmt;
     struct log_site *site = &sites[(h >> 4) % SITE_SLOTS];
@@ -142,7 +165,7 @@ static bool site_admit(const char *fmt, long sec, unsigned *dropped)
         site->lines = 0;
         site->dropped = 0;
     }
-    ok = site->lines < SITE_LINES_PER_SEC;
+    ok = site->lines < per_sec;
     if (ok) {
         site->lines++;
     } else {
@@ -152,54 +175,87 @@ static bool site_admit(const char *fmt, long sec, unsigned *dropped)
     return ok;
 }
 
+/* Writes one finished line, body being its key=value text, in the
+ * configured format. One write(2) per line keeps lines from different
+ * shards whole. */
+static void emit(const struct timespec *ts,
+                 enum bk_diag_level level,
+                 const char *sub,
+                 const char *body)
+{
+    char stamp[128];
+    char line[4096];
+    struct tm tm;
+    gmtime_r(&ts->tv_sec, &tm);
+    snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, ts->tv_nsec / 1000000);
+    size_t len;
+    if (atomic_load(&log_format) == BK_DIAG_FORMAT_JSON) {
+        len = bk_diag_json_line(line, sizeof(line), stamp, level_names[level],
+                                sub, body);
+    } else {
+        int n = snprintf(line, sizeof(line), "%s %s %s %s\n", stamp,
+                         level_names[level], sub, body);
+        len = n < 0 ? 0 : (size_t)n;
+        if (len >= sizeof(line)) {
+            len = sizeof(line) - 1;
+            line[len - 1] = '\n';
+        }
+    }
+    if (len > 0) {
+        ssize_t w = write(atomic_load(&log_fd), line, len);
+        (void)w;
+    }
+}
+
+static void write_line(enum bk_diag_level level,
+                       const char *sub,
+                       bool limit,
+                       unsigned per_sec,
+                       const char *fmt,
+                       va_list ap)
+{
+    char body[1024];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned dropped = 0;
+    if (limit && !site_admit(fmt, (long)ts.tv_sec, per_sec, &dropped)) {
+        return;
+    }
+    if (dropped > 0) {
+        snprintf(body, sizeof(body),
+                 "msg=\"%u lines like the next were dropped "
+                 "(more than %u a second)\"",
+                 dropped, per_sec);
+        emit(&ts, level, "log", body);
+    }
+    int m = vsnprintf(body, sizeof(body), fmt, ap);
+    if (m < 0) {
+        body[0] = '\0';
+    }
+    emit(&ts, level, sub, body);
+}
+
 void bk_diag_write(enum bk_diag_level level,
                    const char *sub,
                    const char *fmt,
                    ...)
 {
-    char line[1024];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    unsigned dropped = 0;
-    if (level >= BK_DIAG_INFO && !site_admit(fmt, (long)ts.tv_sec, &dropped)) {
-        return;
-    }
-    gmtime_r(&ts.tv_sec, &tm);
-    if (dropped > 0) {
-        int k = snprintf(line, sizeof(line),
-                         "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s log "
-                         "msg=\"%u lines like the next were dropped "
-                         "(more than %d a second)\"\n",
-                         tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                         tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-                         level_names[level], dropped, SITE_LINES_PER_SEC);
-        if (k > 0) {
-            size_t klen = (size_t)k < sizeof(line) ? (size_t)k : sizeof(line);
-            ssize_t w = write(atomic_load(&log_fd), line, klen);
-            (void)w;
-        }
-    }
-    int n = snprintf(
-        line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s ",
-        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-        tm.tm_sec, ts.tv_nsec / 1000000, level_names[level], sub);
-    if (n < 0) {
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+    write_line(level, sub, level >= BK_DIAG_INFO, SITE_LINES_PER_SEC, fmt, ap);
     va_end(ap);
-    size_t len = (size_t)n;
-    if (m > 0) {
-        len += (size_t)m;
-        if (len > sizeof(line) - 2) {
-            len = sizeof(line) - 2;
-        }
-    }
-    line[len++] = '\n';
-    /* One write(2) per line keeps lines from different shards whole. */
-    ssize_t w = write(atomic_load(&log_fd), line, len);
-    (void)w;
+}
+
+void bk_diag_write_limited(enum bk_diag_level level,
+                           const char *sub,
+                           unsigned per_sec,
+                           const char *fmt,
+                           ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    write_line(level, sub, true, per_sec, fmt, ap);
+    va_end(ap);
 }

@@ -446,10 +446,42 @@ static void count_latency(struct bk_shard *s, const struct bk_req *r)
                   (now - r->t_frame_ns) / 1000);
 }
 
+/* The request log: every answered request at debug level, and a warning
+ * for one slower than log.slow.request.ms, both rate-limited per line kind
+ * so that a busy broker at debug level cannot fill the disk. The latency
+ * is Kafka's totalTime: from the request read to its answer written. */
+static void log_request(const struct bk_conn *c, const struct bk_req *r)
+{
+    if (r->log_api == NULL) {
+        return;
+    }
+    uint64_t us = (uv_hrtime() - r->t_frame_ns) / 1000;
+    int64_t slow_ms = c->shard->group->cfg.slow_request_ms;
+    char err[24] = "";
+    if (r->log_error != BK_REQ_NO_ERROR) {
+        snprintf(err, sizeof(err), " error_code=%d", r->log_error);
+    }
+    if (slow_ms >= 0 && !r->log_waits && us >= (uint64_t)slow_ms * 1000) {
+        bk_diag_limited(BK_DIAG_WARN, "request", 20,
+                        "conn=%llu peer=%s client=\"%s\" api=%s version=%d "
+                        "latency_us=%llu%s msg=\"slow request\"",
+                        (unsigned long long)c->id, c->peer, c->client_id,
+                        r->log_api, r->log_version, (unsigned long long)us,
+                        err);
+        return;
+    }
+    bk_diag_limited(BK_DIAG_DEBUG, "request", 1000,
+                    "conn=%llu peer=%s client=\"%s\" api=%s version=%d "
+                    "latency_us=%llu%s",
+                    (unsigned long long)c->id, c->peer, c->client_id,
+                    r->log_api, r->log_version, (unsigned long long)us, err);
+}
+
 static void release_head(struct bk_conn *c)
 {
     struct bk_req *r = c->head;
     count_latency(c->shard, r);
+    log_request(c, r);
     c->head = r->next;
     if (c->head == NULL) {
         c->tail = NULL;
@@ -819,6 +851,7 @@ static void frame_done(struct bk_conn *c)
     r->shard = c->shard;
     r->seq = c->next_seq++;
     r->mx_api = -1;
+    r->log_error = BK_REQ_NO_ERROR;
     r->t_frame_ns = uv_hrtime();
     r->frame = c->frame;
     r->frame_len = c->frame_len;

@@ -59,6 +59,9 @@ struct bk_net_config {
     /* How long one request may take to arrive once its first byte has;
      * 0 means no bound. */
     uint64_t partial_request_ms;
+    /* log.slow.request.ms: an answer written later than this after its
+     * request was read is logged as a warning; -1 means never. */
+    int64_t slow_request_ms;
 };
 
 /* A cross-shard message. The sender allocates it and the receiver's fn
@@ -249,6 +252,9 @@ struct bk_out_chunk {
     int64_t offset; /* file chunk: where the range starts */
 };
 
+/* log_error of an answer without a top-level error code. */
+#define BK_REQ_NO_ERROR INT16_MIN
+
 struct bk_req {
     struct bk_req *next; /* conn's in-order queue */
     struct bk_conn *conn;
@@ -268,6 +274,14 @@ struct bk_req {
     int16_t mx_api;
     uint64_t t_frame_ns; /* the frame was complete */
     uint64_t t_reply_ns; /* the answer was handed over */
+    /* The request log (log.slow.request.ms, debug lines): the API's name
+     * (static; NULL leaves the request out), its version, whether it
+     * waits by design (not a slow request), and the answer's top-level
+     * error code or BK_REQ_NO_ERROR. Set by the upper layer. */
+    const char *log_api;
+    int16_t log_version;
+    int16_t log_error;
+    bool log_waits;
     /* Called once just before the request is freed (answer written or
      * connection gone), on the connection's shard: releases what the
      * answer borrowed (pinned files). May be NULL. */

@@ -22,6 +22,7 @@
 #include "partition/partition.h"
 #include "server/datadir.h"
 #include "server/lifecycle.h"
+#include "server/notify.h"
 #include "server/sasl_setup.h"
 #include "server/tls_setup.h"
 
@@ -89,6 +90,17 @@ static void stop_control_loop(struct broker *b)
     uv_stop(&b->loop);
 }
 
+/* Tells systemd (when it runs brokerd) what state changed; a failure is
+ * logged, never fatal: the broker serves all the same. */
+static void notify(const char *state)
+{
+    int rv = bk_server_notify(state);
+    if (rv != 0) {
+        bk_diag_warn("server", "error=\"%s\" msg=\"cannot notify systemd\"",
+                     bk_strerror(rv));
+    }
+}
+
 static void signal_cb(uv_signal_t *h, int signum)
 {
     struct broker *b = h->data;
@@ -101,6 +113,7 @@ static void signal_cb(uv_signal_t *h, int signum)
     }
     bk_diag_info("server", "signal=%d msg=\"shutting down\"", signum);
     atomic_store(&b->stopping, true);
+    notify("STOPPING=1");
     /* A controlled shutdown first (replication-notes.md §8): the broker
      * keeps serving until the controller has moved its leaderships. */
     if (b->lc_on) {
@@ -124,6 +137,8 @@ static void lc_ready(void *data)
                  "version=%s msg=\"started\"",
                  b->api.node_id, b->api.cluster_id, b->shards.n,
                  b->cfg->log_dirs, BK_VERSION);
+    /* systemd's Type=notify: the unit is up once the broker serves. */
+    notify("READY=1\nSTATUS=serving");
 }
 
 static void lc_fatal(void *data, const char *why)
@@ -481,6 +496,7 @@ static struct bk_net_config net_config(const struct bk_config *cfg)
         .max_idle_ms = (uint64_t)cfg->connections_max_idle_ms,
         .partial_request_ms =
             (uint64_t)cfg->connection_partial_request_timeout_ms,
+        .slow_request_ms = cfg->log_slow_request_ms,
     };
 }
 

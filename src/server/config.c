@@ -283,6 +283,11 @@ static const struct cfg_def defs[] = {
       "Default `flush.messages` of topics: records appended to a partition "
       "before it is forced to disk (durability otherwise comes from "
       "`acks=all` and the grouped fsync)." },
+    { "log.format", CFG_STRING, OFF(log_format), 0, 0, "text", false,
+      "brokerd: the shape of the broker's own log lines (not the partition "
+      "logs): `text` (a timestamp, level and subsystem, then key=value "
+      "fields) or `json` (one JSON object a line with `ts`, `level`, "
+      "`subsystem` and each field as a member; docs/operations.md)." },
     { "log.index.interval.bytes", CFG_INT, OFF(log_index_interval_bytes), 0,
       I32MAX, "4096", true,
       "Default `index.interval.bytes` of topics: bytes of records between "
@@ -321,6 +326,14 @@ static const struct cfg_def defs[] = {
       "1073741824", true,
       "Default `segment.bytes` of topics: the size at which the active "
       "segment is rolled." },
+    { "log.slow.request.ms", CFG_LONG, OFF(log_slow_request_ms), -1, I32MAX,
+      "1000", false,
+      "brokerd: a request whose answer took longer than this to be written, "
+      "from its last byte read, is logged as a warning (`slow request`, with "
+      "the client, API, version, latency and error code; at most 20 lines "
+      "a second). Fetch, ShareFetch, JoinGroup and SyncGroup are left out: "
+      "they wait by design (`max_wait_ms`, a rebalance). -1 turns it off; "
+      "0 logs every request." },
     { "logger.level", CFG_STRING, OFF(logger_level), 0, 0, "info", false,
       "brokerd: the lowest log level written to stderr: trace, debug, info, "
       "warn, error or off." },
@@ -905,6 +918,12 @@ int bk_config_finish(struct bk_config *c, char *err, size_t errlen)
                  "logger.level: '%s' is not one of trace, debug, info, warn, "
                  "error, off",
                  c->logger_level);
+        return BK_ECONFIG;
+    }
+    enum bk_diag_format fmt;
+    if (bk_diag_parse_format(c->log_format, &fmt) != 0) {
+        snprintf(err, errlen, "log.format: '%.64s' is not one of text, json",
+                 c->log_format);
         return BK_ECONFIG;
     }
     rv = bk_config_finish_cluster(c, err, errlen);

@@ -110,6 +110,8 @@ struct bk_config {
     int64_t request_max_memory_bytes;
     int64_t shutdown_timeout_ms;
     char *logger_level;
+    char *log_format;            /* log.format: text or json */
+    int64_t log_slow_request_ms; /* -1: off */
     char *controller_quorum_voters;
     char *controller_quorum_bootstrap_servers;
     int64_t controller_quorum_election_timeout_ms;

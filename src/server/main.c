@@ -152,6 +152,10 @@ int main(int argc, char **argv)
         if (bk_diag_parse_level(cfg.logger_level, &lvl) == 0) {
             bk_diag_set_level(lvl);
         }
+        enum bk_diag_format fmt;
+        if (bk_diag_parse_format(cfg.log_format, &fmt) == 0) {
+            bk_diag_set_format(fmt);
+        }
         int code = bk_broker_run(&cfg);
         bk_config_free(&cfg);
         return code;
