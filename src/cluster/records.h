@@ -112,10 +112,10 @@ enum bk_md_rec_type {
 #define BK_MD_REMOVE_SCRAM_VERSION 0
 
 /* Bounds of a SCRAM credential's fields. */
-#define BK_MD_MAX_SCRAM_SALT 128
-#define BK_MD_MAX_SCRAM_KEY  64
-#define BK_MD_ACL_VERSION          0
-#define BK_MD_REMOVE_ACL_VERSION   0
+#define BK_MD_MAX_SCRAM_SALT     128
+#define BK_MD_MAX_SCRAM_KEY      64
+#define BK_MD_ACL_VERSION        0
+#define BK_MD_REMOVE_ACL_VERSION 0
 
 struct bk_md_broker_rec {
     int32_t id;
