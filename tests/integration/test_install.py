@@ -1,6 +1,6 @@
 """`cmake --install` lays out binaries, the configuration, the systemd
 unit, man pages generated from the programs and bash completion for
-brokerctl (dist/install.cmake)."""
+brokerctl (scripts/dist/install.cmake)."""
 import os
 import re
 import shutil

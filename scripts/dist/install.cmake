@@ -32,7 +32,7 @@ install(CODE "
     endif()
     set(BK_UNIT_BINDIR \"\${bk_prefix}/bin\")
     set(BK_UNIT_CONF \"\${bk_etc}/brokerd.conf\")
-    configure_file(${CMAKE_SOURCE_DIR}/dist/brokerd.service.in
+    configure_file(${CMAKE_SOURCE_DIR}/scripts/dist/brokerd.service.in
         ${CMAKE_BINARY_DIR}/dist/brokerd.service @ONLY)
     file(INSTALL ${CMAKE_BINARY_DIR}/dist/brokerd.conf
         DESTINATION \"\${bk_etc}\")
@@ -40,19 +40,19 @@ install(CODE "
         DESTINATION \"\${bk_prefix}/lib/systemd/system\")
 ")
 
-install(FILES ${CMAKE_SOURCE_DIR}/dist/brokerctl.bash
+install(FILES ${CMAKE_SOURCE_DIR}/scripts/dist/brokerctl.bash
     DESTINATION share/bash-completion/completions RENAME brokerctl)
 
 # Man pages, generated from the programs' own help and settings table
-# (dist/gen_man.py) every time they are rebuilt.
+# (scripts/dist/gen_man.py) every time they are rebuilt.
 find_program(BK_PYTHON3_MAN python3)
 if(BK_PYTHON3_MAN)
     add_custom_command(
         OUTPUT ${CMAKE_BINARY_DIR}/man/brokerd.8 ${CMAKE_BINARY_DIR}/man/brokerctl.1
-        COMMAND ${BK_PYTHON3_MAN} ${CMAKE_SOURCE_DIR}/dist/gen_man.py
+        COMMAND ${BK_PYTHON3_MAN} ${CMAKE_SOURCE_DIR}/scripts/dist/gen_man.py
             $<TARGET_FILE:brokerd> $<TARGET_FILE:brokerctl>
             ${CMAKE_BINARY_DIR}/man
-        DEPENDS brokerd brokerctl ${CMAKE_SOURCE_DIR}/dist/gen_man.py
+        DEPENDS brokerd brokerctl ${CMAKE_SOURCE_DIR}/scripts/dist/gen_man.py
         COMMENT "Generating man pages")
     add_custom_target(man ALL DEPENDS ${CMAKE_BINARY_DIR}/man/brokerd.8
         ${CMAKE_BINARY_DIR}/man/brokerctl.1)

@@ -32,7 +32,9 @@ _brokerctl()
             --replication-factor | -p | --partition | -c | -K | -H | \
             --from-time | --to-offset | --to-datetime | --shift-by | \
             --replicas | --broker | --delete-config | --config | --state | \
-            -f)
+            --allow-principal | --deny-principal | --allow-host | \
+            --deny-host | --principal | --user | --client-id | --ip | \
+            --iterations | --password | -f)
             return ;;
         --topic | produce | consume)
             COMPREPLY=($(compgen -W "$(_brokerctl_topics)" -- "$cur"))
@@ -48,6 +50,9 @@ _brokerctl()
             return ;;
         --type)
             COMPREPLY=($(compgen -W "preferred unclean" -- "$cur"))
+            return ;;
+        --mechanism)
+            COMPREPLY=($(compgen -W "SCRAM-SHA-256 SCRAM-SHA-512" -- "$cur"))
             return ;;
     esac
 
@@ -71,7 +76,7 @@ _brokerctl()
     local opts=""
     case $cmd in
         "")
-            COMPREPLY=($(compgen -W "cluster topic config produce consume group partition quorum $global" -- "$cur"))
+            COMPREPLY=($(compgen -W "cluster topic config produce consume group partition quorum acl quota user $global" -- "$cur"))
             return ;;
         cluster) [[ -z $sub ]] && opts="info" ;;
         topic)
@@ -105,6 +110,22 @@ _brokerctl()
                 reassign) opts="--topic --partition --replicas --cancel" ;;
             esac ;;
         quorum) [[ -z $sub ]] && opts="add-controller remove-controller" ;;
+        acl)
+            case $sub in
+                "") opts="add list remove" ;;
+                *) opts="--allow-principal --deny-principal --allow-host --deny-host --operation --topic --group --cluster --transactional-id --resource-pattern-type --principal --producer --consumer --idempotent" ;;
+            esac ;;
+        quota)
+            case $sub in
+                "") opts="set remove list" ;;
+                *) opts="--user --user-default --client-id --client-default --ip --ip-default" ;;
+            esac ;;
+        user)
+            case $sub in
+                "") opts="create delete list" ;;
+                create) opts="--mechanism --iterations --password" ;;
+                delete) opts="--mechanism" ;;
+            esac ;;
     esac
     COMPREPLY=($(compgen -W "$opts $global" -- "$cur"))
 }
