@@ -1,5 +1,6 @@
-/* AddPartitionsToTxn (key 24), v0-3: a transactional producer names the
- * partitions it is about to write, before its first batch to each.
+/* AddPartitionsToTxn (key 24), v0-3 (v4+: add_partitions_to_txn_v4.c): a
+ * transactional producer names the partitions it is about to write,
+ * before its first batch to each.
  *
  * On the connection's shard every topic is looked up first: when one is
  * unknown, its partitions get UNKNOWN_TOPIC_OR_PARTITION and every other
@@ -10,8 +11,8 @@
  * __transaction_state, with the one error for every partition.
  *
  * PRODUCER_FENCED exists from v2 (KIP-588); older versions get
- * INVALID_PRODUCER_EPOCH. The broker-side verification of v4+ (KIP-890)
- * is not served yet. */
+ * INVALID_PRODUCER_EPOCH. v4+, the batched requests of partition leaders
+ * (KIP-890), are add_partitions_to_txn_v4.c. */
 #include "protocol/gen/add_partitions_to_txn.h"
 
 #include "api/txn_coord.h"
@@ -152,6 +153,10 @@ static int plan(struct bk_call *call,
 void bk_handle_add_partitions_to_txn(struct bk_call *call)
 {
     const struct bk_msg_add_partitions_to_txn_request *req = call->request;
+    if (call->hdr.api_version >= 4) {
+        bk_handle_add_partitions_to_txn_v4(call);
+        return;
+    }
     struct apt_state *st = bk_arena_alloc(call->arena, sizeof(*st));
     if (st == NULL) {
         bk_req_fail(call->req, "out of memory");

@@ -68,9 +68,9 @@ static const struct bk_handler handlers[] = {
     /* Transaction markers, from coordinators and kafka-transactions.sh
      * abort (KIP-664); v0 is gone since Kafka 4.0 (KIP-896). */
     { BK_API_WRITE_TXN_MARKERS, 1, 1, 1, bk_handle_write_txn_markers },
-    /* The client's transaction APIs (issue 14; transaction version 1:
-     * AddPartitionsToTxn v4+ and EndTxn v5 are KIP-890's). */
-    { BK_API_ADD_PARTITIONS_TO_TXN, 0, 3, 0, bk_handle_add_partitions_to_txn },
+    /* The client's transaction APIs (issue 14); AddPartitionsToTxn v4+ are
+     * partition leaders' (KIP-890), EndTxn v5 is transaction version 2's. */
+    { BK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 0, bk_handle_add_partitions_to_txn },
     { BK_API_END_TXN, 0, 4, 0, bk_handle_end_txn },
     { BK_API_ADD_OFFSETS_TO_TXN, 0, 3, 0, bk_handle_add_offsets_to_txn },
     { BK_API_TXN_OFFSET_COMMIT, 0, 3, 0, bk_handle_txn_offset_commit },

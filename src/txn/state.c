@@ -256,6 +256,39 @@ int16_t bk_txn_add_partitions(const struct bk_txn_meta *m,
     return BK_KERR_NONE;
 }
 
+int16_t bk_txn_verify(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      const struct bk_str *topics,
+                      const int32_t *partitions,
+                      size_t n,
+                      int16_t *errs)
+{
+    int16_t err = bk_txn_check_producer(m, pid, epoch);
+    enum bk_txn_state s = (enum bk_txn_state)m->cur.state;
+    if (err == BK_KERR_NONE &&
+        (s == BK_TXN_PREPARE_COMMIT || s == BK_TXN_PREPARE_ABORT)) {
+        /* The transaction is ending: the producer retries, and by then
+         * its epoch or state tells. */
+        err = BK_KERR_CONCURRENT_TRANSACTIONS;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (err != BK_KERR_NONE) {
+            errs[i] = err;
+        } else {
+            /* Only an Ongoing transaction holds partitions; a partition
+             * it lacks would open a transaction no coordinator knows,
+             * which would hang the last stable offset (KAFKA-12671). */
+            errs[i] =
+                s == BK_TXN_ONGOING &&
+                        bk_txn_value_has(&m->cur, topics[i], partitions[i])
+                    ? BK_KERR_NONE
+                    : BK_KERR_TRANSACTION_ABORTABLE;
+        }
+    }
+    return err;
+}
+
 /* next = m moved to `state`, keeping its partitions. */
 static int16_t prepare_keep(const struct bk_txn_meta *m,
                             enum bk_txn_state state,

@@ -166,6 +166,21 @@ int16_t bk_txn_add_partitions(const struct bk_txn_meta *m,
                               enum bk_txn_action *action,
                               struct bk_txn_value *next);
 
+/* AddPartitionsToTxn v4+ with VerifyOnly (KIP-890 part 1), asked by a
+ * partition leader before the first transactional batch of a producer
+ * there: errs[i] (n of them, caller's) is NONE when topics[i] /
+ * partitions[i] is in m's Ongoing transaction, TRANSACTION_ABORTABLE
+ * when it is not, or the producer check's error. Returns that error
+ * (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, CONCURRENT_TRANSACTIONS:
+ * a change in flight or a Prepare state) or NONE. Writes nothing. */
+int16_t bk_txn_verify(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      const struct bk_str *topics,
+                      const int32_t *partitions,
+                      size_t n,
+                      int16_t *errs);
+
 /* EndTxn from the client (TV0/1): commit or abort. Returns the error;
  * *action is ANSWER (an idempotent retry of a completed end: NONE; or an
  * error) or WRITE (next: PrepareCommit / PrepareAbort). */

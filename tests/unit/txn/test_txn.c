@@ -193,6 +193,48 @@ static void test_add_partitions(void **state)
     bk_txn_meta_free(&m);
 }
 
+/* KIP-890 part 1: a leader asks whether partitions are in the
+ * transaction; nothing is written. */
+static void test_verify_only(void **state)
+{
+    (void)state;
+    struct bk_txn_meta m;
+    bk_txn_meta_init(&m, PID, NOW);
+    init_ok(&m);
+    struct bk_str t[2] = { S("a"), S("b") };
+    int32_t p[2] = { 0, 1 };
+    int16_t errs[2];
+    /* Empty: no partition is in a transaction. */
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 2, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(errs[1], BK_KERR_TRANSACTION_ABORTABLE);
+    add_ok(&m, "a", 0, NOW);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 2, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_NONE);
+    assert_int_equal(errs[1], BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(m.cur.nparts, 1); /* nothing added */
+    assert_int_equal(bk_txn_verify(&m, PID, 1, t, p, 2, errs),
+                     BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(errs[0], BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(bk_txn_verify(&m, PID + 1, 0, t, p, 1, errs),
+                     BK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    /* Ending: the partition leader's producer retries. */
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    assert_int_equal(bk_txn_end(&m, PID, 0, true, NOW, &act, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 1, errs),
+                     BK_KERR_CONCURRENT_TRANSACTIONS);
+    /* Complete: the late batch of the ended transaction is refused. */
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 1, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_TRANSACTION_ABORTABLE);
+    bk_txn_meta_free(&m);
+}
+
 static void test_end_commit_and_retries(void **state)
 {
     (void)state;
@@ -469,6 +511,7 @@ int main(void)
         cmocka_unit_test(test_end_commit_and_retries),
         cmocka_unit_test(test_init_fences_open_transaction),
         cmocka_unit_test(test_timeout_and_expiry),
+        cmocka_unit_test(test_verify_only),
         cmocka_unit_test(test_failed_write_keeps_state),
         cmocka_unit_test(test_record_fixtures),
         cmocka_unit_test(test_record_round_trip_and_errors),
