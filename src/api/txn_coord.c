@@ -285,6 +285,18 @@ static struct bk_kclient *conn_to(struct bk_tcoord_shard *ts,
     return c;
 }
 
+struct bk_kclient *bk_tcoord_client(struct bk_shard *shard,
+                                    const struct bk_md_image *img,
+                                    int32_t node)
+{
+    struct bk_api_shard *sh = shard->app;
+    struct bk_tcoord_shard *ts = sh->tcoord;
+    if (ts == NULL || ts->closed) {
+        return NULL;
+    }
+    return conn_to(ts, img, node);
+}
+
 /* The topics of e's partitions that node leads, into *out (arena). */
 static int32_t topics_for(const struct bk_coord_txn_entry *e,
                           const struct bk_md_image *img,
