@@ -1,4 +1,4 @@
-/* EndTxn (key 26), v0-4: the producer commits or aborts its transaction.
+/* EndTxn (key 26), v0-5: the producer commits or aborts its transaction.
  *
  * On the transactional id's coordinator shard (txn_coord.h) the state
  * machine (txn/txn.h) checks the producer and moves Ongoing to
@@ -9,8 +9,9 @@
  * NONE without a write.
  *
  * PRODUCER_FENCED exists for EndTxn from v2 (KIP-588); older versions
- * get INVALID_PRODUCER_EPOCH. v5 (the epoch bump of KIP-890 part 2) is
- * not served yet. */
+ * get INVALID_PRODUCER_EPOCH. v5 is transaction version 2 (KIP-890 part
+ * 2, bk_txn_end_v2): the end bumps the epoch, and the answer carries the
+ * producer id and epoch the client goes on with. */
 #include "protocol/gen/end_txn.h"
 
 #include "api/txn_coord.h"
@@ -33,11 +34,22 @@ static void run(struct bk_tcop *op,
     }
     enum bk_txn_action act;
     struct bk_txn_value next;
-    op->error = bk_txn_end(&e->m, req->producer_id, req->producer_epoch,
-                           req->committed, bk_tcop_now(op), &act, &next);
+    if (op->call->hdr.api_version >= 5) {
+        op->error = bk_txn_end_v2(&e->m, req->producer_id, req->producer_epoch,
+                                  req->committed, bk_tcop_now(op), &act, &next);
+    } else {
+        op->error = bk_txn_end(&e->m, req->producer_id, req->producer_epoch,
+                               req->committed, bk_tcop_now(op), &act, &next);
+    }
     if (op->error == BK_KERR_NONE && act == BK_TXN_WRITE) {
         struct bk_coord_waiter w = bk_tcop_waiter(op, part);
         op->error = bk_coord_txn_write(tc, e, &next, &w);
+    }
+    if (op->error == BK_KERR_NONE) {
+        /* The pair after the end (v5): written or, for a retry, as is. */
+        struct end_state *st = op->data;
+        st->resp.producer_id = e->m.cur.producer_id;
+        st->resp.producer_epoch = e->m.cur.epoch;
     }
 }
 

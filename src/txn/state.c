@@ -19,8 +19,11 @@ static const unsigned allowed_from[BK_TXN_NSTATES] = {
     [BK_TXN_ONGOING] = BIT(BK_TXN_ONGOING) | BIT(BK_TXN_EMPTY) |
                        BIT(BK_TXN_COMPLETE_COMMIT) | BIT(BK_TXN_COMPLETE_ABORT),
     [BK_TXN_PREPARE_COMMIT] = BIT(BK_TXN_ONGOING),
-    [BK_TXN_PREPARE_ABORT] =
-        BIT(BK_TXN_ONGOING) | BIT(BK_TXN_PREPARE_EPOCH_FENCE),
+    /* Transaction version 2 also aborts nothing at a new epoch. */
+    [BK_TXN_PREPARE_ABORT] = BIT(BK_TXN_ONGOING) |
+                             BIT(BK_TXN_PREPARE_EPOCH_FENCE) |
+                             BIT(BK_TXN_EMPTY) | BIT(BK_TXN_COMPLETE_COMMIT) |
+                             BIT(BK_TXN_COMPLETE_ABORT),
     [BK_TXN_COMPLETE_COMMIT] = BIT(BK_TXN_PREPARE_COMMIT),
     [BK_TXN_COMPLETE_ABORT] = BIT(BK_TXN_PREPARE_ABORT),
     [BK_TXN_DEAD] = BIT(BK_TXN_EMPTY) | BIT(BK_TXN_COMPLETE_COMMIT) |

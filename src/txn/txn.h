@@ -22,8 +22,9 @@
  * PrepareEpochFence is never written: as in Kafka, the fence bumps the
  * epoch in memory and goes straight on to PrepareAbort, which is.
  *
- * This is the transaction version 0/1 protocol (EndTxn up to v4); the
- * per-transaction epoch bump of KIP-890 part 2 is not here yet.
+ * bk_txn_end is the transaction version 0/1 protocol (EndTxn up to v4);
+ * bk_txn_end_v2 (state_v2.c) bumps the epoch per transaction (KIP-890
+ * part 2, EndTxn v5).
  *
  * Prefix: bk_txn_. Record formats of __transaction_state: records.h. */
 #ifndef BK_TXN_TXN_H
@@ -191,6 +192,22 @@ int16_t bk_txn_end(const struct bk_txn_meta *m,
                    int64_t now_ms,
                    enum bk_txn_action *action,
                    struct bk_txn_value *next);
+
+/* EndTxn v5+ (transaction version 2, KIP-890 part 2): as bk_txn_end,
+ * but the end bumps the epoch (next carries it: the markers use it and
+ * the answer returns it), a retry of a decided end carries the epoch
+ * before the bump, and an abort with nothing open (Empty, Complete*)
+ * still ends at a new epoch with no partitions. A commit retried after
+ * the coordinator aborted is TRANSACTION_ABORTABLE. An epoch with no
+ * room for a bump is PRODUCER_FENCED (the producer re-initializes and
+ * gets a new producer id). */
+int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      bool commit,
+                      int64_t now_ms,
+                      enum bk_txn_action *action,
+                      struct bk_txn_value *next);
 
 /* The coordinator's own abort of m's open transaction, at an epoch bumped
  * to fence its producer (prepareFenceProducerEpoch then PrepareAbort):

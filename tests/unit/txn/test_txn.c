@@ -235,6 +235,72 @@ static void test_verify_only(void **state)
     bk_txn_meta_free(&m);
 }
 
+/* Transaction version 2 (KIP-890 part 2): each end bumps the epoch, a
+ * retry carries the epoch before it, and an abort of nothing still ends
+ * at a new epoch. */
+static void test_end_v2_bumps_epoch(void **state)
+{
+    (void)state;
+    struct bk_txn_meta m;
+    bk_txn_meta_init(&m, PID, NOW);
+    init_ok(&m);
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    add_ok(&m, "a", 0, NOW);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, NOW, &act, &next),
+                     BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(bk_txn_end_v2(&m, PID + 1, 0, true, NOW, &act, &next),
+                     BK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_WRITE);
+    assert_int_equal(next.state, BK_TXN_PREPARE_COMMIT);
+    assert_int_equal(next.epoch, 1); /* markers and answer use it */
+    assert_int_equal(next.nparts, 1);
+    assert_int_equal(next.client_version, 2);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    /* A retry while the markers go out, then once complete. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, NOW, &act, &next),
+                     BK_KERR_CONCURRENT_TRANSACTIONS);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, false, NOW, &act, &next),
+                     BK_KERR_INVALID_TXN_STATE);
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_ANSWER);
+    /* A late request of the old epoch is fenced by the coordinator. */
+    struct bk_str t = S("a");
+    int32_t p = 0;
+    assert_int_equal(
+        bk_txn_add_partitions(&m, PID, 0, &t, &p, 1, NOW, &act, &next),
+        BK_KERR_PRODUCER_FENCED);
+    /* Commit of nothing; abort of nothing bumps again. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, NOW, &act, &next),
+                     BK_KERR_INVALID_TXN_STATE);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, false, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_WRITE);
+    assert_int_equal(next.state, BK_TXN_PREPARE_ABORT);
+    assert_int_equal(next.epoch, 2);
+    assert_int_equal(next.nparts, 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    /* A commit retried after the coordinator aborted: abortable. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, NOW, &act, &next),
+                     BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, false, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_ANSWER);
+    /* No room left for a bump. */
+    m.cur.epoch = INT16_MAX - 1;
+    assert_int_equal(
+        bk_txn_end_v2(&m, PID, INT16_MAX - 1, false, NOW, &act, &next),
+        BK_KERR_PRODUCER_FENCED);
+    bk_txn_meta_free(&m);
+}
+
 static void test_end_commit_and_retries(void **state)
 {
     (void)state;
@@ -512,6 +578,7 @@ int main(void)
         cmocka_unit_test(test_init_fences_open_transaction),
         cmocka_unit_test(test_timeout_and_expiry),
         cmocka_unit_test(test_verify_only),
+        cmocka_unit_test(test_end_v2_bumps_epoch),
         cmocka_unit_test(test_failed_write_keeps_state),
         cmocka_unit_test(test_record_fixtures),
         cmocka_unit_test(test_record_round_trip_and_errors),
