@@ -71,9 +71,9 @@ static const struct bk_handler handlers[] = {
     /* The client's transaction APIs (issue 14); AddPartitionsToTxn v4+ are
      * partition leaders' (KIP-890), EndTxn v5 is transaction version 2's. */
     { BK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 0, bk_handle_add_partitions_to_txn },
-    { BK_API_END_TXN, 0, 4, 0, bk_handle_end_txn },
-    { BK_API_ADD_OFFSETS_TO_TXN, 0, 3, 0, bk_handle_add_offsets_to_txn },
-    { BK_API_TXN_OFFSET_COMMIT, 0, 3, 0, bk_handle_txn_offset_commit },
+    { BK_API_END_TXN, 0, 5, 0, bk_handle_end_txn },
+    { BK_API_ADD_OFFSETS_TO_TXN, 0, 4, 0, bk_handle_add_offsets_to_txn },
+    { BK_API_TXN_OFFSET_COMMIT, 0, 5, 0, bk_handle_txn_offset_commit },
     /* OffsetForLeaderEpoch from v2 (KIP-896). */
     { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
       bk_handle_offset_for_leader_epoch },

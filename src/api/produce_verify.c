@@ -13,6 +13,9 @@
  * transaction. The items of one producer on one shard go to the
  * coordinator in one request (txn_verify.h).
  *
+ * Produce v12 (transaction version 2, KIP-890 part 2) asks the same way
+ * but to add the partition: its clients send no AddPartitionsToTxn.
+ *
  * Between the question and the answer a marker may end the transaction
  * the answer speaks of: the guard (bk_pstate_verify_guard) taken with the
  * question tells, and the batch is then refused as not in a transaction
@@ -75,7 +78,10 @@ bool bk_produce_verify_needed(struct bk_produce_state *st,
 {
     int64_t pid;
     int16_t epoch;
-    if (!st->verify || !txn_batch(it, &pid, &epoch) ||
+    /* Produce v12 is transaction version 2 (KIP-890 part 2): the client
+     * sent no AddPartitionsToTxn, so the partition is added here, with or
+     * without verification. */
+    if ((!st->verify && st->version < 12) || !txn_batch(it, &pid, &epoch) ||
         bk_pstate_txn_open_at(&p->pstate, pid, epoch)) {
         return false;
     }
@@ -192,7 +198,7 @@ void bk_produce_verify_start(struct bk_produce_state *st,
             .txn_id = st->txn_id,
             .producer_id = st->items[g->idx[0]].producer_id,
             .producer_epoch = st->items[g->idx[0]].producer_epoch,
-            .add = false,
+            .add = st->version >= 12,
             .n = g->n,
             .topics = g->topics,
             .partitions = g->partitions,
