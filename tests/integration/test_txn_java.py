@@ -59,8 +59,11 @@ def test_java_transactions_v2():
                            for p in range(PARTS) if i % 3 != 2)
         assert consume(b.bootstrap, "read_committed", len(committed)) == \
             committed
-        assert len(consume(b.bootstrap, "read_uncommitted",
-                           N * PARTS)) == N * PARTS
+        # read_uncommitted sees the aborted records too, those that were
+        # sent: Java's abortTransaction drops batches not yet sent.
+        every = consume(b.bootstrap, "read_uncommitted", N * PARTS, bound=5)
+        assert set(committed) <= set(every), every
+        assert len(every) == len(set(every))
         # Transactions v2: every transaction at its own epoch, bumped by
         # each EndTxn (under v1 they would all share epoch 0).
         s = connect(b.port)
@@ -68,7 +71,7 @@ def test_java_transactions_v2():
         s.close()
         data = [x["producer_epoch"] for x in batches
                 if not x["attributes"] & 0x20]
-        assert len(data) == N
+        assert len(data) >= 4  # the committed ones, and aborted if sent
         assert data == sorted(set(data)), data
         # The offset of the last committed transaction (4), not the
         # aborted one after it.
