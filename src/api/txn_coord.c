@@ -285,6 +285,13 @@ static struct bk_kclient *conn_to(struct bk_tcoord_shard *ts,
     return c;
 }
 
+struct bk_coord_txn *bk_tcoord_state(struct bk_shard *shard)
+{
+    struct bk_api_shard *sh = shard->app;
+    struct bk_tcoord_shard *ts = sh->tcoord;
+    return ts != NULL && !ts->closed ? ts->tc : NULL;
+}
+
 struct bk_kclient *bk_tcoord_client(struct bk_shard *shard,
                                     const struct bk_md_image *img,
                                     int32_t node)

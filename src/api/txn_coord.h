@@ -71,6 +71,10 @@ struct bk_coord_waiter bk_tcop_waiter(struct bk_tcop *op,
 /* The wall-clock time of the owner shard (record times). */
 int64_t bk_tcop_now(const struct bk_tcop *op);
 
+/* The ids shard coordinates (borrowed, shard's thread only), or NULL
+ * while it starts or drains. */
+struct bk_coord_txn *bk_tcoord_state(struct bk_shard *shard);
+
 /* The shard's connection to broker node (this one included, over its
  * own listener), made on first use and shared with the markers: borrowed,
  * valid until the shard drains. NULL when the shard is draining, node is
