@@ -24,8 +24,9 @@
  * v12 without AddPartitionsToTxn, EndTxn v5 (an epoch bump per
  * transaction) and TxnOffsetCommit v5, which brokerd serves; below 2
  * they use the earlier protocol, also served. brokerd writes
- * __transaction_state values v0 at every level (Kafka writes v1 from
- * level 1; both are Kafka's, and brokerd reads both). */
+ * __transaction_state values v1 for the transactions of level 2 clients
+ * and v0 for the others (Kafka writes v1 from level 1; both are Kafka's,
+ * and brokerd reads both). */
 static const struct bk_md_feature_def defs[BK_MD_N_FEATURES] = {
     [BK_MD_FEAT_METADATA] = { "metadata.version", 7, 7, 7 },
     [BK_MD_FEAT_KRAFT] = { "kraft.version", 0, 0, 0 },

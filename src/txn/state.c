@@ -200,6 +200,11 @@ int16_t bk_txn_check_producer(const struct bk_txn_meta *m,
                               int64_t pid,
                               int16_t epoch)
 {
+    if (m->cur.next_producer_id >= 0 && pid == m->cur.next_producer_id) {
+        /* The client was told its new id at the end of a transaction
+         * that is still being completed: it may go on once it is. */
+        return BK_KERR_CONCURRENT_TRANSACTIONS;
+    }
     if (pid != m->cur.producer_id) {
         return BK_KERR_INVALID_PRODUCER_ID_MAPPING;
     }
@@ -380,7 +385,28 @@ int16_t bk_txn_complete(const struct bk_txn_meta *m,
         return BK_KERR_INVALID_TXN_STATE;
     }
     prepare(m, to, now_ms, next); /* the partition set is done with */
+    if (m->cur.next_producer_id >= 0) {
+        /* The end rotated the producer id (transaction version 2). */
+        next->prev_producer_id = m->cur.producer_id;
+        next->producer_id = m->cur.next_producer_id;
+        next->next_producer_id = BK_TXN_NO_PID;
+        next->epoch = 0;
+        next->last_epoch = BK_TXN_NO_EPOCH;
+    }
     return BK_KERR_NONE;
+}
+
+void bk_txn_answer_pair(const struct bk_txn_value *v,
+                        int64_t *pid,
+                        int16_t *epoch)
+{
+    if (v->next_producer_id >= 0) {
+        *pid = v->next_producer_id;
+        *epoch = 0;
+    } else {
+        *pid = v->producer_id;
+        *epoch = v->epoch;
+    }
 }
 
 bool bk_txn_timed_out(const struct bk_txn_meta *m, int64_t now_ms)

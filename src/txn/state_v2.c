@@ -6,18 +6,19 @@
 #include "txn/txn.h"
 
 /* next = m at `state` and the next epoch, keeping m's partitions when
- * keep (an ended transaction), none otherwise (an abort of nothing). */
+ * keep (an ended transaction), none otherwise (an abort of nothing).
+ * From an exhausted epoch the bump is the last one of the producer id:
+ * next_pid takes over at epoch 0 once the transaction completes
+ * (NextProducerId, bk_txn_complete). */
 static int16_t bump_to(const struct bk_txn_meta *m,
                        enum bk_txn_state state,
                        bool keep,
+                       int64_t next_pid,
                        int64_t now_ms,
                        struct bk_txn_value *next)
 {
-    if (bk_txn_epoch_exhausted(m->cur.epoch)) {
-        /* No room for the bump: the producer re-initializes, which
-         * rotates its producer id (bk_txn_init_pid). Kafka rotates here
-         * instead (NextProducerId); brokerd does not yet. */
-        return BK_KERR_PRODUCER_FENCED;
+    if (m->cur.epoch == INT16_MAX) {
+        return BK_KERR_PRODUCER_FENCED; /* cannot happen: rotated before */
     }
     if (bk_txn_value_copy(next, &m->cur) != 0) {
         return BK_KERR_COORDINATOR_NOT_AVAILABLE;
@@ -34,18 +35,38 @@ static int16_t bump_to(const struct bk_txn_meta *m,
     next->last_epoch = m->cur.epoch;
     next->epoch = (int16_t)(m->cur.epoch + 1);
     next->client_version = 2;
+    if (bk_txn_epoch_exhausted(m->cur.epoch)) {
+        next->next_producer_id = next_pid;
+    }
     return BK_KERR_NONE;
+}
+
+/* A retry of the end that rotated the producer id: the previous id at
+ * the epoch before the last bump, after the rotation completed. */
+static bool rotated_retry(const struct bk_txn_meta *m,
+                          int64_t pid,
+                          int16_t epoch)
+{
+    enum bk_txn_state s = (enum bk_txn_state)m->cur.state;
+    return m->cur.prev_producer_id >= 0 && pid == m->cur.prev_producer_id &&
+           epoch == INT16_MAX - 1 && m->cur.epoch == 0 &&
+           (s == BK_TXN_COMPLETE_COMMIT || s == BK_TXN_COMPLETE_ABORT);
 }
 
 int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
                       int64_t pid,
                       int16_t epoch,
                       bool commit,
+                      int64_t new_pid,
                       int64_t now_ms,
                       enum bk_txn_action *action,
                       struct bk_txn_value *next)
 {
     *action = BK_TXN_ANSWER;
+    if (rotated_retry(m, pid, epoch)) {
+        bool same = (m->cur.state == BK_TXN_COMPLETE_COMMIT) == commit;
+        return same ? BK_KERR_NONE : BK_KERR_INVALID_TXN_STATE;
+    }
     if (pid != m->cur.producer_id) {
         return BK_KERR_INVALID_PRODUCER_ID_MAPPING;
     }
@@ -63,10 +84,18 @@ int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
     }
     enum bk_txn_state prep =
         commit ? BK_TXN_PREPARE_COMMIT : BK_TXN_PREPARE_ABORT;
+    bool bumps = s == BK_TXN_ONGOING ||
+                 (!retry && !commit &&
+                  (s == BK_TXN_EMPTY || s == BK_TXN_COMPLETE_COMMIT ||
+                   s == BK_TXN_COMPLETE_ABORT));
+    if (bumps && bk_txn_epoch_exhausted(m->cur.epoch) && new_pid < 0) {
+        *action = BK_TXN_NEED_PID;
+        return BK_KERR_NONE;
+    }
     int16_t err = BK_KERR_INVALID_TXN_STATE;
     switch (s) {
         case BK_TXN_ONGOING:
-            err = bump_to(m, prep, true, now_ms, next);
+            err = bump_to(m, prep, true, new_pid, now_ms, next);
             break;
         case BK_TXN_PREPARE_COMMIT:
         case BK_TXN_PREPARE_ABORT:
@@ -89,7 +118,8 @@ int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
             /* The client cannot know whether its failed batches added
              * partitions, so it always aborts: end nothing, at a new
              * epoch, as Kafka does. */
-            err = bump_to(m, BK_TXN_PREPARE_ABORT, false, now_ms, next);
+            err =
+                bump_to(m, BK_TXN_PREPARE_ABORT, false, new_pid, now_ms, next);
             break;
         default:
             return BK_KERR_INVALID_TXN_STATE;

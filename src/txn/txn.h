@@ -148,7 +148,8 @@ int16_t bk_txn_init_pid(const struct bk_txn_meta *m,
 
 /* The pid/epoch check shared by AddPartitionsToTxn, AddOffsetsToTxn and
  * EndTxn: INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED,
- * CONCURRENT_TRANSACTIONS (a change in flight) or NONE. */
+ * CONCURRENT_TRANSACTIONS (a change in flight, or the producer id that
+ * takes over once the ending transaction completes) or NONE. */
 int16_t bk_txn_check_producer(const struct bk_txn_meta *m,
                               int64_t pid,
                               int16_t epoch);
@@ -198,16 +199,26 @@ int16_t bk_txn_end(const struct bk_txn_meta *m,
  * the answer returns it), a retry of a decided end carries the epoch
  * before the bump, and an abort with nothing open (Empty, Complete*)
  * still ends at a new epoch with no partitions. A commit retried after
- * the coordinator aborted is TRANSACTION_ABORTABLE. An epoch with no
- * room for a bump is PRODUCER_FENCED (the producer re-initializes and
- * gets a new producer id). */
+ * the coordinator aborted is TRANSACTION_ABORTABLE. From an exhausted
+ * epoch the end also rotates the producer id (Kafka's NextProducerId):
+ * next names new_pid, which takes over at epoch 0 on completion; with
+ * new_pid -1 the action is NEED_PID. The pair to answer with is
+ * bk_txn_answer_pair's. */
 int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
                       int64_t pid,
                       int16_t epoch,
                       bool commit,
+                      int64_t new_pid,
                       int64_t now_ms,
                       enum bk_txn_action *action,
                       struct bk_txn_value *next);
+
+/* The producer id and epoch a client goes on with after an EndTxn v5 that
+ * left v: the next producer id at epoch 0 while a rotation is pending,
+ * else v's own pair. */
+void bk_txn_answer_pair(const struct bk_txn_value *v,
+                        int64_t *pid,
+                        int16_t *epoch);
 
 /* The coordinator's own abort of m's open transaction, at an epoch bumped
  * to fence its producer (prepareFenceProducerEpoch then PrepareAbort):
