@@ -80,3 +80,11 @@ def test_java_transactions_v2():
         got = c.committed([TopicPartition(TOPIC, 0)], timeout=10)
         c.close()
         assert got[0].offset == 5
+        # The coordinator reads its state back (TransactionLogValue v1 for
+        # these transactions) after a restart, and the producer goes on.
+        b.stop()
+        b.start()
+        assert txn_check(b.bootstrap, "tx-java", "g-java", 2) == \
+            "transactions 2 committed 2 aborted 0"
+        want = len(committed) + 2 * PARTS
+        assert len(consume(b.bootstrap, "read_committed", want)) == want
