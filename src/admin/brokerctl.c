@@ -56,6 +56,12 @@ static void usage(FILE *out)
         "                   prefixed]\n"
         "  acl remove RESOURCE... [--allow-principal P]...\n"
         "                   [--operation OP]...\n"
+        "  txn list         transactional ids and their state, from every\n"
+        "                   broker [--state S]\n"
+        "  txn describe ID  a transaction's state, producer and partitions\n"
+        "  txn abort --topic T --partition P --start-offset O\n"
+        "                   end the hanging transaction that starts at O\n"
+        "                   (ABORT marker, as kafka-transactions.sh abort)\n"
         "  partition elect-leaders [--type preferred|unclean]\n"
         "                   [--topic T [--partition P]]\n"
         "                   move leadership to each partition's preferred\n"
@@ -223,6 +229,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(rest[0], "group") == 0) {
         return bk_cmd_group(&cli, n - 1, rest + 1);
+    }
+    if (strcmp(rest[0], "txn") == 0) {
+        return bk_cmd_txn(&cli, n - 1, rest + 1);
     }
     if (strcmp(rest[0], "partition") == 0) {
         return bk_cmd_partition(&cli, n - 1, rest + 1);

@@ -76,5 +76,20 @@ int bk_cmd_group(const struct bk_cli *cli, int argc, char **argv);
 int bk_cmd_quota(const struct bk_cli *cli, int argc, char **argv);
 /* brokerctl user create|delete|list (SCRAM credentials) */
 int bk_cmd_user(const struct bk_cli *cli, int argc, char **argv);
+/* Points *out at a connection to the coordinator of key (FindCoordinator
+ * key_type 0: a group, 1: a transactional id): boot itself (the bootstrap
+ * connection, already open) or storage, newly connected (then *same is
+ * false and the caller closes it). Returns 0, or 1 after printing why. */
+int bk_cli_coordinator(const struct bk_cli *cli,
+                       struct bk_client *boot,
+                       int8_t key_type,
+                       const char *key,
+                       struct bk_arena *arena,
+                       struct bk_client *storage,
+                       struct bk_client **out,
+                       bool *same);
+
+/* brokerctl txn list|describe|abort */
+int bk_cmd_txn(const struct bk_cli *cli, int argc, char **argv);
 
 #endif /* BK_ADMIN_CLI_H */

@@ -30,12 +30,9 @@ static int usage(void)
         "--shift-by N) [--dry-run] | group delete GROUP...");
 }
 
-/* Points *out at a connection to the coordinator of group: boot itself
- * (the bootstrap connection, already open) or storage, newly connected
- * (then *same is false and the caller closes it). Returns 0, or 1 after
- * printing why. */
-static int coordinator(const struct bk_cli *cli,
+int bk_cli_coordinator(const struct bk_cli *cli,
                        struct bk_client *boot,
+                       int8_t key_type,
                        const char *group,
                        struct bk_arena *arena,
                        struct bk_client *storage,
@@ -50,7 +47,7 @@ static int coordinator(const struct bk_cli *cli,
     bk_msg_find_coordinator_request_init(&req);
     struct bk_str key = bk_str_c(group);
     req.key = key;
-    req.key_type = 0;
+    req.key_type = key_type;
     req.coordinator_keys = &key;
     req.coordinator_keys_count = 1;
     for (int attempt = 0;; attempt++) {
@@ -456,7 +453,8 @@ static int cmd_describe(const struct bk_cli *cli, int argc, char **argv)
     bk_arena_init(&arena, 64 * 1024, 0);
     struct view v = { 0 };
     bool same = true;
-    int rc = coordinator(cli, &boot, group, &arena, &storage, &c, &same);
+    int rc =
+        bk_cli_coordinator(cli, &boot, 0, group, &arena, &storage, &c, &same);
     if (rc == 0) {
         rc = describe(c, group, &arena, &v);
     }
@@ -733,7 +731,7 @@ static int reset_load_group(const struct bk_cli *cli,
                             bool *same,
                             struct view *v)
 {
-    int rc = coordinator(cli, boot, group, arena, storage, c, same);
+    int rc = bk_cli_coordinator(cli, boot, 0, group, arena, storage, c, same);
     if (rc == 0) {
         rc = describe(*c, group, arena, v);
     }
@@ -823,8 +821,8 @@ static int cmd_delete(const struct bk_cli *cli, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         struct bk_client storage, *cp = NULL;
         bool same = true;
-        if (coordinator(cli, &boot, argv[i], &arena, &storage, &cp, &same) !=
-            0) {
+        if (bk_cli_coordinator(cli, &boot, 0, argv[i], &arena, &storage, &cp,
+                               &same) != 0) {
             rc = 1;
             continue;
         }

@@ -1,4 +1,4 @@
-/* AddOffsetsToTxn (key 25), v0-3: a transactional producer is about to
+/* AddOffsetsToTxn (key 25), v0-4: a transactional producer is about to
  * commit a consumer group's offsets in its transaction (TxnOffsetCommit,
  * to the group coordinator). The transaction coordinator adds the
  * group's __consumer_offsets partition (Kafka's hash of the group id) to
@@ -7,7 +7,9 @@
  * dropped) with the rest of the transaction.
  *
  * PRODUCER_FENCED exists from v2 (KIP-588); older versions get
- * INVALID_PRODUCER_EPOCH. */
+ * INVALID_PRODUCER_EPOCH. v4 only lets the answer be
+ * TRANSACTION_ABORTABLE (KIP-890), which this coordinator does not send
+ * here. */
 #include "protocol/gen/add_offsets_to_txn.h"
 
 #include <string.h>

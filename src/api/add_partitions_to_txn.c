@@ -1,5 +1,6 @@
-/* AddPartitionsToTxn (key 24), v0-3: a transactional producer names the
- * partitions it is about to write, before its first batch to each.
+/* AddPartitionsToTxn (key 24), v0-3 (v4+: add_partitions_to_txn_v4.c): a
+ * transactional producer names the partitions it is about to write,
+ * before its first batch to each.
  *
  * On the connection's shard every topic is looked up first: when one is
  * unknown, its partitions get UNKNOWN_TOPIC_OR_PARTITION and every other
@@ -10,8 +11,8 @@
  * __transaction_state, with the one error for every partition.
  *
  * PRODUCER_FENCED exists from v2 (KIP-588); older versions get
- * INVALID_PRODUCER_EPOCH. The broker-side verification of v4+ (KIP-890)
- * is not served yet. */
+ * INVALID_PRODUCER_EPOCH. v4+, the batched requests of partition leaders
+ * (KIP-890), are add_partitions_to_txn_v4.c. */
 #include "protocol/gen/add_partitions_to_txn.h"
 
 #include "api/access.h"
@@ -161,6 +162,20 @@ static int plan(struct bk_call *call,
 void bk_handle_add_partitions_to_txn(struct bk_call *call)
 {
     const struct bk_msg_add_partitions_to_txn_request *req = call->request;
+    if (call->hdr.api_version >= 4) {
+        /* Kafka: v4+ come from partition leaders (KIP-890 verification)
+         * and need CLUSTER_ACTION on the cluster. */
+        if (bk_api_authz_on(call) &&
+            !bk_api_may_cluster(call, NULL, BK_ACL_OP_CLUSTER_ACTION)) {
+            struct bk_msg_add_partitions_to_txn_response r;
+            bk_msg_add_partitions_to_txn_response_init(&r);
+            r.error_code = BK_KERR_CLUSTER_AUTHORIZATION_FAILED;
+            bk_call_reply(call, &r);
+            return;
+        }
+        bk_handle_add_partitions_to_txn_v4(call);
+        return;
+    }
     struct apt_state *st = bk_arena_alloc(call->arena, sizeof(*st));
     if (st == NULL) {
         bk_req_fail(call->req, "out of memory");

@@ -85,6 +85,7 @@ struct bk_api_ctx {
         int32_t max_timeout_ms;   /* transaction.max.timeout.ms */
         int64_t id_expiration_ms; /* transactional.id.expiration.ms */
         int64_t abort_interval_ms; /* transaction.abort.timed.out... */
+        bool verify; /* transaction.partition.verification.enable */
     } txn;
     struct bk_repl_config repl; /* replica.* */
     /* The broker's static configuration, for DescribeConfigs. */

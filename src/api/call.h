@@ -129,8 +129,13 @@ void bk_handle_offset_for_leader_epoch(struct bk_call *call);
 void bk_handle_delete_records(struct bk_call *call);
 void bk_handle_write_txn_markers(struct bk_call *call);
 void bk_handle_add_partitions_to_txn(struct bk_call *call);
+/* v4+ (KIP-890), from partition leaders: add_partitions_to_txn_v4.c. */
+void bk_handle_add_partitions_to_txn_v4(struct bk_call *call);
 void bk_handle_end_txn(struct bk_call *call);
 void bk_handle_add_offsets_to_txn(struct bk_call *call);
+void bk_handle_describe_producers(struct bk_call *call);
+void bk_handle_describe_transactions(struct bk_call *call);
+void bk_handle_list_transactions(struct bk_call *call);
 void bk_handle_txn_offset_commit(struct bk_call *call);
 void bk_handle_delete_topics(struct bk_call *call);
 void bk_handle_describe_configs(struct bk_call *call);

@@ -76,12 +76,16 @@ static const struct bk_handler handlers[] = {
     /* Transaction markers, from coordinators and kafka-transactions.sh
      * abort (KIP-664); v0 is gone since Kafka 4.0 (KIP-896). */
     { BK_API_WRITE_TXN_MARKERS, 1, 1, 1, bk_handle_write_txn_markers },
-    /* The client's transaction APIs (issue 14; transaction version 1:
-     * AddPartitionsToTxn v4+ and EndTxn v5 are KIP-890's). */
-    { BK_API_ADD_PARTITIONS_TO_TXN, 0, 3, 0, bk_handle_add_partitions_to_txn },
-    { BK_API_END_TXN, 0, 4, 0, bk_handle_end_txn },
-    { BK_API_ADD_OFFSETS_TO_TXN, 0, 3, 0, bk_handle_add_offsets_to_txn },
-    { BK_API_TXN_OFFSET_COMMIT, 0, 3, 0, bk_handle_txn_offset_commit },
+    /* The client's transaction APIs (issue 14); AddPartitionsToTxn v4+ are
+     * partition leaders' (KIP-890), EndTxn v5 is transaction version 2's. */
+    { BK_API_ADD_PARTITIONS_TO_TXN, 0, 5, 0, bk_handle_add_partitions_to_txn },
+    { BK_API_END_TXN, 0, 5, 0, bk_handle_end_txn },
+    { BK_API_ADD_OFFSETS_TO_TXN, 0, 4, 0, bk_handle_add_offsets_to_txn },
+    { BK_API_TXN_OFFSET_COMMIT, 0, 5, 0, bk_handle_txn_offset_commit },
+    /* Transaction admin (KIP-664, KIP-994): kafka-transactions.sh. */
+    { BK_API_DESCRIBE_PRODUCERS, 0, 0, 0, bk_handle_describe_producers },
+    { BK_API_DESCRIBE_TRANSACTIONS, 0, 0, 0, bk_handle_describe_transactions },
+    { BK_API_LIST_TRANSACTIONS, 0, 1, 0, bk_handle_list_transactions },
     /* OffsetForLeaderEpoch from v2 (KIP-896). */
     { BK_API_OFFSET_FOR_LEADER_EPOCH, 2, 4, 2,
       bk_handle_offset_for_leader_epoch },

@@ -1,4 +1,4 @@
-/* EndTxn (key 26), v0-4: the producer commits or aborts its transaction.
+/* EndTxn (key 26), v0-5: the producer commits or aborts its transaction.
  *
  * On the transactional id's coordinator shard (txn_coord.h) the state
  * machine (txn/txn.h) checks the producer and moves Ongoing to
@@ -9,16 +9,22 @@
  * NONE without a write.
  *
  * PRODUCER_FENCED exists for EndTxn from v2 (KIP-588); older versions
- * get INVALID_PRODUCER_EPOCH. v5 (the epoch bump of KIP-890 part 2) is
- * not served yet. */
+ * get INVALID_PRODUCER_EPOCH. v5 is transaction version 2 (KIP-890 part
+ * 2, bk_txn_end_v2): the end bumps the epoch, and the answer carries the
+ * producer id and epoch the client goes on with. A producer at an
+ * exhausted epoch gets a new producer id with its end: one is taken from
+ * the pool (pid_alloc.h) before the coordinator is asked. */
 #include "protocol/gen/end_txn.h"
 
+#include "api/pid_alloc.h"
 #include "api/txn_coord.h"
 #include "protocol/kerr.h"
 
 struct end_state {
+    struct bk_pid_req pid_req; /* first: pid_alloc.h finds it there */
     struct bk_tcop op;
     struct bk_msg_end_txn_response resp;
+    int64_t new_pid; /* for a rotation, or -1 */
 };
 
 static void run(struct bk_tcop *op,
@@ -33,11 +39,27 @@ static void run(struct bk_tcop *op,
     }
     enum bk_txn_action act;
     struct bk_txn_value next;
-    op->error = bk_txn_end(&e->m, req->producer_id, req->producer_epoch,
-                           req->committed, bk_tcop_now(op), &act, &next);
+    struct end_state *st = op->data;
+    if (op->call->hdr.api_version >= 5) {
+        op->error = bk_txn_end_v2(&e->m, req->producer_id, req->producer_epoch,
+                                  req->committed, st->new_pid, bk_tcop_now(op),
+                                  &act, &next);
+        if (op->error == BK_KERR_NONE && act == BK_TXN_NEED_PID) {
+            /* The epoch ran out since the request was read: retried. */
+            op->error = BK_KERR_CONCURRENT_TRANSACTIONS;
+        }
+    } else {
+        op->error = bk_txn_end(&e->m, req->producer_id, req->producer_epoch,
+                               req->committed, bk_tcop_now(op), &act, &next);
+    }
     if (op->error == BK_KERR_NONE && act == BK_TXN_WRITE) {
         struct bk_coord_waiter w = bk_tcop_waiter(op, part);
         op->error = bk_coord_txn_write(tc, e, &next, &w);
+    }
+    if (op->error == BK_KERR_NONE) {
+        /* The pair after the end (v5): written or, for a retry, as is. */
+        bk_txn_answer_pair(&e->m.cur, &st->resp.producer_id,
+                           &st->resp.producer_epoch);
     }
 }
 
@@ -52,6 +74,19 @@ static void done(struct bk_tcop *op)
     bk_call_reply(op->call, &st->resp);
 }
 
+static void got_pid(struct bk_call *call, int16_t err, int64_t id)
+{
+    const struct bk_msg_end_txn_request *req = call->request;
+    struct end_state *st = call->data_ptr;
+    if (err != BK_KERR_NONE) {
+        st->resp.error_code = err;
+        bk_call_reply(call, &st->resp);
+        return;
+    }
+    st->new_pid = id;
+    bk_tcop_start(&st->op, call, req->transactional_id, run, done, st);
+}
+
 void bk_handle_end_txn(struct bk_call *call)
 {
     const struct bk_msg_end_txn_request *req = call->request;
@@ -61,5 +96,13 @@ void bk_handle_end_txn(struct bk_call *call)
         return;
     }
     bk_msg_end_txn_response_init(&st->resp);
+    st->new_pid = -1;
+    call->data_ptr = st;
+    if (call->hdr.api_version >= 5 &&
+        bk_txn_epoch_exhausted(req->producer_epoch)) {
+        /* This end rotates the producer id (KIP-890 part 2). */
+        bk_pid_get(call, &st->pid_req, got_pid);
+        return;
+    }
     bk_tcop_start(&st->op, call, req->transactional_id, run, done, st);
 }

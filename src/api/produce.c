@@ -10,7 +10,12 @@
  * that covers them); the answer is built on the connection's shard once
  * every part is back.
  * acks=0 gets no answer; an error with acks=0 closes the connection, which
- * is how Kafka tells such a producer something went wrong. */
+ * is how Kafka tells such a producer something went wrong.
+ *
+ * Transactional batches (KIP-890 part 1, produce_verify.c): a producer's
+ * first transactional batch on a partition waits, on the owner, for its
+ * coordinator to confirm the partition is in the producer's transaction;
+ * later batches find the transaction open and go straight on. */
 #include "protocol/gen/produce.h"
 
 #include <string.h>
@@ -18,6 +23,7 @@
 #include "api/access.h"
 #include "api/fan.h"
 #include "api/leader_hint.h"
+#include "api/produce.h"
 #include "api/quota.h"
 #include "cluster/controller.h"
 #include "common/diag.h"
@@ -26,37 +32,9 @@
 #include "partition/replica.h"
 #include "protocol/kerr.h"
 
-typedef struct bk_msg_produce_response_partition_produce_response out_part;
-typedef struct bk_msg_produce_response_topic_produce_response out_topic;
-
-struct produce_item {
-    /* The record errors and their messages (Produce v8+), allocated on the
-     * owner's thread, which may not use the call's arena (fan.h); moved
-     * into the call's arena on the connection's shard (errors_home). */
-    struct bk_arena errs;
-    const struct bk_msg_produce_request_partition_produce_data *in;
-    struct bk_uuid topic_id; /* resolved on the connection's shard */
-    bool known;
-    int16_t denied; /* the authorization error to answer, or 0 */
-    out_part *out;
-    struct bk_fan_part *part; /* while the append waits to be durable */
-    struct bk_replica_append append;
-    int16_t sync_error;
-};
-
-struct produce_state {
-    struct bk_fan fan;
-    struct bk_msg_produce_response resp;
-    struct produce_item *items;
-    size_t nitems;
-    int16_t acks;
-    int16_t version;
-    int32_t timeout_ms;
-    /* KIP-951: its image holds the endpoints' strings until encoded. */
-    struct bk_leader_hints hints;
-};
-
-static void set_error(struct produce_item *it, int16_t code, const char *msg)
+void bk_produce_set_error(struct bk_produce_item *it,
+                          int16_t code,
+                          const char *msg)
 {
     it->out->error_code = code;
     it->out->base_offset = -1;
@@ -67,14 +45,14 @@ static void set_error(struct produce_item *it, int16_t code, const char *msg)
 /* On the syncer thread: hands the part back to its shard. */
 static void durable_cb(struct bk_replica_append *a, int16_t error)
 {
-    struct produce_item *it = a->data;
+    struct bk_produce_item *it = a->data;
     it->sync_error = error;
     bk_fan_release(it->part);
 }
 
 /* Produce v8+ record_errors: every refused record with its message. */
-static void set_record_errors(const struct produce_state *st,
-                              struct produce_item *it,
+static void set_record_errors(const struct bk_produce_state *st,
+                              struct bk_produce_item *it,
                               const struct bk_replica_append *a)
 {
     typedef struct bk_msg_produce_response_batch_index_and_error_message
@@ -96,31 +74,40 @@ static void set_record_errors(const struct produce_state *st,
     it->out->record_errors_count = a->record_errors_count;
 }
 
-static void produce_one(struct produce_state *st,
-                        struct bk_fan_part *part,
-                        const struct bk_md_image *img,
-                        struct produce_item *it)
+struct bk_partition *bk_produce_admit(struct bk_produce_state *st,
+                                      struct bk_fan_part *part,
+                                      const struct bk_md_image *img,
+                                      struct bk_produce_item *it)
 {
+    (void)st;
     if (it->denied != 0) {
-        set_error(it, it->denied, NULL);
-        return;
+        bk_produce_set_error(it, it->denied, NULL);
+        return NULL;
     }
     if (!it->known) {
-        set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
-        return;
+        bk_produce_set_error(it, BK_KERR_UNKNOWN_TOPIC_OR_PARTITION, NULL);
+        return NULL;
     }
     if (it->in->records.len <= 0) {
-        set_error(it, BK_KERR_INVALID_RECORD,
-                  "Produce requests must contain exactly one record batch");
-        return;
+        bk_produce_set_error(
+            it, BK_KERR_INVALID_RECORD,
+            "Produce requests must contain exactly one record batch");
+        return NULL;
     }
     int16_t err;
     struct bk_partition *p = bk_fan_open_partition(part, img, &it->topic_id,
                                                    it->in->index, -1, &err);
     if (p == NULL) {
-        set_error(it, err, NULL);
-        return;
+        bk_produce_set_error(it, err, NULL);
     }
+    return p;
+}
+
+void bk_produce_append(struct bk_produce_state *st,
+                       struct bk_fan_part *part,
+                       struct bk_produce_item *it,
+                       struct bk_partition *p)
+{
     struct bk_replica_append *a = &it->append;
     /* The batch is inside the request's own frame, which outlives the
      * append; the log copies it once, into the page cache. */
@@ -138,7 +125,7 @@ static void produce_one(struct produce_state *st,
     bk_fan_hold(part);
     bool held = bk_replica_append_leader(p, a);
     if (a->error != BK_KERR_NONE) {
-        set_error(it, a->error, a->message);
+        bk_produce_set_error(it, a->error, a->message);
         it->out->log_start_offset = a->log_start;
         set_record_errors(st, it, a);
     } else {
@@ -156,15 +143,22 @@ static void produce_one(struct produce_state *st,
 
 static void run_part(struct bk_fan_part *part)
 {
-    struct produce_state *st = part->fan->data;
+    struct bk_produce_state *st = part->fan->data;
     struct bk_md_image *img = bk_md_image_acquire(part->fan->call->ctx->md);
     for (size_t i = 0; i < part->n; i++) {
-        struct produce_item *it = &st->items[part->idx[i]];
+        struct bk_produce_item *it = &st->items[part->idx[i]];
         if (img == NULL) {
-            set_error(it, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
+            bk_produce_set_error(it, BK_KERR_UNKNOWN_SERVER_ERROR, NULL);
             continue;
         }
-        produce_one(st, part, img, it);
+        struct bk_partition *p = bk_produce_admit(st, part, img, it);
+        if (p == NULL || bk_produce_verify_needed(st, it, p)) {
+            continue;
+        }
+        bk_produce_append(st, part, it, p);
+    }
+    if (img != NULL) {
+        bk_produce_verify_start(st, part, img);
     }
     bk_md_image_release(img);
     bk_fan_release(part);
@@ -188,7 +182,7 @@ static struct bk_str copy_str(struct bk_call *call, struct bk_str s)
  * own arena (the error message and the record errors) into the call's
  * arena, and frees the item's arena. Done before the answer is sent: once
  * it is, the request, and the call's state with it, may be gone. */
-static void errors_home(struct bk_call *call, struct produce_item *it)
+static void errors_home(struct bk_call *call, struct bk_produce_item *it)
 {
     out_part *o = it->out;
     if (it->errs.head == NULL) {
@@ -218,14 +212,14 @@ static void errors_home(struct bk_call *call, struct produce_item *it)
 /* KIP-951: who leads the partitions this broker refused, and where. The
  * endpoints' strings live in st->hints' image until the answer is
  * encoded. */
-static void add_leader_hints(struct bk_call *call, struct produce_state *st)
+static void add_leader_hints(struct bk_call *call, struct bk_produce_state *st)
 {
     if (st->version < 10) {
         return;
     }
     struct bk_leader_hints *h = &st->hints;
     for (size_t i = 0; i < st->nitems; i++) {
-        struct produce_item *it = &st->items[i];
+        struct bk_produce_item *it = &st->items[i];
         if (it->known &&
             it->out->error_code == BK_KERR_NOT_LEADER_OR_FOLLOWER) {
             (void)bk_leader_hint(call, h, &it->topic_id, it->in->index,
@@ -247,13 +241,13 @@ static void add_leader_hints(struct bk_call *call, struct produce_state *st)
 
 static void done(struct bk_fan *fan)
 {
-    struct produce_state *st = fan->data;
+    struct bk_produce_state *st = fan->data;
     struct bk_call *call = fan->call;
     bool failed = false;
     for (size_t i = 0; i < st->nitems; i++) {
-        struct produce_item *it = &st->items[i];
+        struct bk_produce_item *it = &st->items[i];
         if (it->sync_error != 0 && it->out->error_code == 0) {
-            set_error(it, it->sync_error, NULL);
+            bk_produce_set_error(it, it->sync_error, NULL);
         }
         failed |= it->out->error_code != 0;
         bk_mx_error(call->req->shard->metrics, BK_API_PRODUCE,
@@ -280,7 +274,7 @@ static void done(struct bk_fan *fan)
 void bk_handle_produce(struct bk_call *call)
 {
     const struct bk_msg_produce_request *req = call->request;
-    struct produce_state *st = bk_arena_alloc(call->arena, sizeof(*st));
+    struct bk_produce_state *st = bk_arena_alloc(call->arena, sizeof(*st));
     if (st == NULL) {
         bk_req_fail(call->req, "out of memory");
         return;
@@ -290,6 +284,8 @@ void bk_handle_produce(struct bk_call *call)
     st->hints = (struct bk_leader_hints){ .img = NULL, .n = 0 };
     st->timeout_ms = req->timeout_ms;
     st->version = call->hdr.api_version;
+    st->txn_id = req->transactional_id;
+    st->verify = call->ctx->txn.verify;
     bk_msg_produce_response_init(&st->resp);
     int32_t nt = req->topic_data_count < 0 ? 0 : req->topic_data_count;
     size_t n = 0;
@@ -339,7 +335,7 @@ void bk_handle_produce(struct bk_call *call)
                 ? bk_md_image_topic(img, td->name.ptr, (size_t)td->name.len)
                 : NULL;
         for (int32_t j = 0; j < ot->partition_responses_count; j++, k++) {
-            struct produce_item *it = &st->items[k];
+            struct bk_produce_item *it = &st->items[k];
             bk_arena_init(&it->errs, 4096, 0);
             it->in = &td->partition_data[j];
             it->denied = denied;
@@ -347,6 +343,8 @@ void bk_handle_produce(struct bk_call *call)
             it->known = bk_fan_route(call, denied == 0 ? t : NULL,
                                      it->in->index, &it->topic_id, &owner[k]);
             it->out = &outs[k];
+            it->verifying = false;
+            it->topic = td->name;
             it->out->index = it->in->index;
             it->out->base_offset = -1;
             it->out->log_append_time_ms = -1;
@@ -359,7 +357,8 @@ void bk_handle_produce(struct bk_call *call)
     bk_md_image_release(img);
     if (req->acks != 0 && req->acks != 1 && req->acks != -1) {
         for (size_t i = 0; i < n; i++) {
-            set_error(&st->items[i], BK_KERR_INVALID_REQUIRED_ACKS, NULL);
+            bk_produce_set_error(&st->items[i], BK_KERR_INVALID_REQUIRED_ACKS,
+                                 NULL);
         }
         bk_call_reply(call, &st->resp);
         return;

@@ -129,9 +129,12 @@ void bk_tcop_start(struct bk_tcop *op,
     op->sync_err = BK_KERR_NONE;
     /* Every request of a transactional id needs WRITE on it (Kafka's
      * KafkaApis: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn,
-     * EndTxn), checked before the id is looked for. */
-    if (!bk_api_may(call, NULL, BK_ACL_OP_WRITE, BK_ACL_RES_TRANSACTIONAL_ID,
-                    id)) {
+     * EndTxn), DescribeTransactions DESCRIBE, checked before the id is
+     * looked for. */
+    int acl_op = call->hdr.api_key == BK_API_DESCRIBE_TRANSACTIONS
+                     ? BK_ACL_OP_DESCRIBE
+                     : BK_ACL_OP_WRITE;
+    if (!bk_api_may(call, NULL, acl_op, BK_ACL_RES_TRANSACTIONAL_ID, id)) {
         op->error = BK_KERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED;
         done(op);
         return;
@@ -293,6 +296,25 @@ static struct bk_kclient *conn_to(struct bk_tcoord_shard *ts,
     }
     ts->conns[ts->nconns++] = (struct marker_conn){ node, c };
     return c;
+}
+
+struct bk_coord_txn *bk_tcoord_state(struct bk_shard *shard)
+{
+    struct bk_api_shard *sh = shard->app;
+    struct bk_tcoord_shard *ts = sh->tcoord;
+    return ts != NULL && !ts->closed ? ts->tc : NULL;
+}
+
+struct bk_kclient *bk_tcoord_client(struct bk_shard *shard,
+                                    const struct bk_md_image *img,
+                                    int32_t node)
+{
+    struct bk_api_shard *sh = shard->app;
+    struct bk_tcoord_shard *ts = sh->tcoord;
+    if (ts == NULL || ts->closed) {
+        return NULL;
+    }
+    return conn_to(ts, img, node);
 }
 
 /* The topics of e's partitions that node leads, into *out (arena). */

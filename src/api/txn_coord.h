@@ -25,6 +25,8 @@
 #include "api/fan.h"
 #include "coord/txn_coord.h"
 
+struct bk_kclient;
+
 struct bk_tcop;
 
 /* On the owner shard, with the id's partition loaded. */
@@ -68,6 +70,18 @@ struct bk_coord_waiter bk_tcop_waiter(struct bk_tcop *op,
 
 /* The wall-clock time of the owner shard (record times). */
 int64_t bk_tcop_now(const struct bk_tcop *op);
+
+/* The ids shard coordinates (borrowed, shard's thread only), or NULL
+ * while it starts or drains. */
+struct bk_coord_txn *bk_tcoord_state(struct bk_shard *shard);
+
+/* The shard's connection to broker node (this one included, over its
+ * own listener), made on first use and shared with the markers: borrowed,
+ * valid until the shard drains. NULL when the shard is draining, node is
+ * not in img (borrowed) or out of memory. On shard's thread. */
+struct bk_kclient *bk_tcoord_client(struct bk_shard *shard,
+                                    const struct bk_md_image *img,
+                                    int32_t node);
 
 /* Shard lifecycle, from shard_state.c. */
 void bk_tcoord_start(struct bk_shard *shard);

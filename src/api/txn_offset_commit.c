@@ -1,4 +1,4 @@
-/* TxnOffsetCommit (key 28), v0-3: a transactional producer commits a
+/* TxnOffsetCommit (key 28), v0-5: a transactional producer commits a
  * consumer group's offsets inside its transaction (Java's
  * sendOffsetsToTransaction).
  *
@@ -10,12 +10,22 @@
  * producer's COMMIT marker reaches that partition (an abort drops them),
  * and the marker is written by the transaction coordinator because
  * AddOffsetsToTxn added the partition to the transaction. The answer
- * waits until the batch is committed. */
+ * waits until the batch is committed.
+ *
+ * v5 is transaction version 2 (KIP-890 part 2): the client sent no
+ * AddOffsetsToTxn, so this broker first adds the group's
+ * __consumer_offsets partition to the transaction (AddPartitionsToTxn,
+ * txn_verify.h), and only then writes. */
 #include "protocol/gen/txn_offset_commit.h"
+
+#include <string.h>
 
 #include "api/access.h"
 #include "api/group_coord.h"
+#include "api/txn_verify.h"
 #include "cluster/image.h"
+#include "coord/coord.h"
+#include "coord/group_coord.h"
 #include "protocol/kerr.h"
 
 #define MAX_METADATA 4096
@@ -33,6 +43,11 @@ struct tcommit_state {
     struct bk_gops ops;
     struct bk_msg_txn_offset_commit_response resp;
     int16_t sync_err;
+    /* v5: the offsets partition added to the transaction first */
+    struct bk_txn_verify add;
+    struct bk_str add_topic;
+    int32_t add_partition;
+    int16_t add_err;
 };
 
 static void set_all(struct tcommit_state *st, int16_t err)
@@ -150,6 +165,77 @@ static void done(struct bk_gops *ops)
     bk_gops_reply(ops, &st->resp);
 }
 
+static void write_offsets(struct tcommit_state *st)
+{
+    if (bk_gops_start(&st->ops, run, done, st) != 0) {
+        bk_req_fail(st->ops.call->req, "out of memory");
+    }
+}
+
+/* The coordinator's answer to the add, mapped for the producer. */
+static int16_t add_error(int16_t err)
+{
+    switch (err) {
+        case BK_KERR_PRODUCER_FENCED:
+            return BK_KERR_INVALID_PRODUCER_EPOCH;
+        case BK_KERR_NETWORK_EXCEPTION:
+        case BK_KERR_NOT_COORDINATOR:
+        case BK_KERR_COORDINATOR_NOT_AVAILABLE:
+            /* The transaction coordinator's trouble, not the group
+             * coordinator's: retried here rather than looked up again. */
+            return BK_KERR_COORDINATOR_LOAD_IN_PROGRESS;
+        default:
+            return err;
+    }
+}
+
+static void added(struct bk_txn_verify *v)
+{
+    struct tcommit_state *st = v->data;
+    int16_t err = add_error(st->add_err);
+    if (err != BK_KERR_NONE) {
+        set_all(st, err);
+        bk_call_reply(st->ops.call, &st->resp);
+        return;
+    }
+    write_offsets(st);
+}
+
+/* v5: adds the group's offsets partition to the transaction, then
+ * writes (added). */
+static void add_offsets_partition(struct tcommit_state *st)
+{
+    struct bk_call *call = st->ops.call;
+    const struct bk_msg_txn_offset_commit_request *req = call->request;
+    struct bk_md_image *img = bk_api_image(call);
+    const struct bk_md_topic *t =
+        img != NULL
+            ? bk_md_image_topic(img, BK_OFFSETS_TOPIC, strlen(BK_OFFSETS_TOPIC))
+            : NULL;
+    if (t == NULL) {
+        bk_md_image_release(img);
+        set_all(st, BK_KERR_COORDINATOR_NOT_AVAILABLE);
+        bk_call_reply(call, &st->resp);
+        return;
+    }
+    st->add_topic = bk_str_c(BK_OFFSETS_TOPIC);
+    st->add_partition = bk_coord_key_partition(req->group_id, t->n_partitions);
+    st->add = (struct bk_txn_verify){
+        .txn_id = req->transactional_id,
+        .producer_id = req->producer_id,
+        .producer_epoch = req->producer_epoch,
+        .add = true,
+        .n = 1,
+        .topics = &st->add_topic,
+        .partitions = &st->add_partition,
+        .errs = &st->add_err,
+        .done = added,
+        .data = st,
+    };
+    bk_txn_verify_start(call->req->shard, img, &st->add);
+    bk_md_image_release(img);
+}
+
 void bk_handle_txn_offset_commit(struct bk_call *call)
 {
     const struct bk_msg_txn_offset_commit_request *req = call->request;
@@ -219,7 +305,9 @@ void bk_handle_txn_offset_commit(struct bk_call *call)
     }
     st->ops.items[0].group_id = req->group_id;
     st->ops.group_op = BK_ACL_OP_READ; /* security-notes.md §7 */
-    if (bk_gops_start(&st->ops, run, done, st) != 0) {
-        bk_req_fail(call->req, "out of memory");
+    if (call->hdr.api_version >= 5) {
+        add_offsets_partition(st);
+        return;
     }
+    write_offsets(st);
 }

@@ -19,15 +19,19 @@
  * group.version: 0-1, finalized 1. Level 1 is the KIP-848 consumer group
  * protocol (ConsumerGroupHeartbeat), which brokerd serves.
  *
- * transaction.version: 0 only. brokerd's transactions are the protocol
- * before KIP-890 part 2 (level 2), which clients use while the level is
- * below 2; level 1 (flexible __transaction_state values) needs nothing
- * clients see and waits for TV2. */
+ * transaction.version: 0-2, finalized 2 as on a new Kafka 4.x cluster.
+ * Level 2 is KIP-890 part 2: clients that see it finalized send Produce
+ * v12 without AddPartitionsToTxn, EndTxn v5 (an epoch bump per
+ * transaction) and TxnOffsetCommit v5, which brokerd serves; below 2
+ * they use the earlier protocol, also served. brokerd writes
+ * __transaction_state values v1 for the transactions of level 2 clients
+ * and v0 for the others (Kafka writes v1 from level 1; both are Kafka's,
+ * and brokerd reads both). */
 static const struct bk_md_feature_def defs[BK_MD_N_FEATURES] = {
     [BK_MD_FEAT_METADATA] = { "metadata.version", 7, 7, 7 },
     [BK_MD_FEAT_KRAFT] = { "kraft.version", 0, 0, 0 },
     [BK_MD_FEAT_GROUP] = { "group.version", 0, 1, 1 },
-    [BK_MD_FEAT_TXN] = { "transaction.version", 0, 0, 0 },
+    [BK_MD_FEAT_TXN] = { "transaction.version", 0, 2, 2 },
 };
 
 const struct bk_md_feature_def *bk_md_feature_def(unsigned f)

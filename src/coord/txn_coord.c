@@ -350,8 +350,13 @@ static int16_t append(struct bk_coord_txn *tc,
     struct bk_str id = { e->id, (int32_t)e->id_len };
     struct bk_coord_rec rec = {
         .key = bk_txl_key_encode(&a, id),
-        /* Value v0 until this broker finalizes transaction.version 1. */
-        .value = v != NULL ? bk_txl_value_encode(&a, v, 0) : BK_BYTES_NULL,
+        /* Value v1 (flexible, with the tagged producer ids) for the
+         * transactions of transaction version 2 clients, which need
+         * NextProducerId to survive a failover in the middle of a
+         * rotation; v0 otherwise, readable by every Kafka tool. */
+        .value = v != NULL ? bk_txl_value_encode(&a, v,
+                                                 v->client_version >= 2 ? 1 : 0)
+                           : BK_BYTES_NULL,
     };
     int16_t err = BK_KERR_NONE;
     if (rec.key.ptr == NULL || (v != NULL && rec.value.ptr == NULL)) {

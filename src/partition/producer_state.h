@@ -53,6 +53,10 @@ struct bk_pstate_entry {
     int64_t txn_first_offset;
     /* The coordinator epoch of the last marker, or -1. */
     int32_t coordinator_epoch;
+    /* Markers applied since the entry was made; memory only. A
+     * verification of KIP-890 holds only while no marker came in between
+     * (bk_pstate_verify_guard). */
+    uint32_t markers;
 };
 
 /* A transaction closed by a marker (Kafka's CompletedTxn). */
@@ -147,6 +151,21 @@ void bk_pstate_truncate(struct bk_pstate *ps, int64_t offset);
 enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
                                            int64_t producer_id,
                                            bool transactional);
+
+/* KIP-890 part 1: whether producer_id has its transaction open here at
+ * epoch (Kafka's hasOngoingTransaction). A transactional batch of a
+ * producer without one is verified with its coordinator first. */
+bool bk_pstate_txn_open_at(const struct bk_pstate *ps,
+                           int64_t producer_id,
+                           int16_t epoch);
+
+/* The verification guard of producer_id: taken before the coordinator
+ * is asked, and compared before the verified batch is appended. A
+ * different value means a marker ended a transaction in between, so the
+ * answer may be stale and the batch is refused (Kafka's
+ * VerificationGuard). */
+uint32_t bk_pstate_verify_guard(const struct bk_pstate *ps,
+                                int64_t producer_id);
 
 /* After bk_pstate_update() of a transactional batch: opens the
  * producer's transaction at first_offset unless one is open (adding the

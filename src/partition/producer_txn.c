@@ -21,6 +21,20 @@ enum bk_pstate_verdict bk_pstate_check_txn(const struct bk_pstate *ps,
                                                  : BK_PSTATE_APPEND;
 }
 
+bool bk_pstate_txn_open_at(const struct bk_pstate *ps,
+                           int64_t producer_id,
+                           int16_t epoch)
+{
+    const struct bk_pstate_entry *e = bk_pstate_entry_find(ps, producer_id);
+    return e != NULL && e->txn_first_offset >= 0 && e->epoch == epoch;
+}
+
+uint32_t bk_pstate_verify_guard(const struct bk_pstate *ps, int64_t producer_id)
+{
+    const struct bk_pstate_entry *e = bk_pstate_entry_find(ps, producer_id);
+    return e != NULL ? e->markers : 0;
+}
+
 void bk_pstate_begin_txn(struct bk_pstate *ps,
                          int64_t producer_id,
                          int16_t epoch,
@@ -91,6 +105,7 @@ int bk_pstate_end_txn(struct bk_pstate *ps,
     if (coordinator_epoch > e->coordinator_epoch) {
         e->coordinator_epoch = coordinator_epoch;
     }
+    e->markers++;
     if (e->txn_first_offset < 0) {
         return 0; /* nothing open here: the marker only records epochs */
     }

@@ -199,6 +199,7 @@ static void fill_api_ctx(struct broker *b)
     a->txn.max_timeout_ms = (int32_t)cfg->transaction_max_timeout_ms;
     a->txn.id_expiration_ms = cfg->transactional_id_expiration_ms;
     a->txn.abort_interval_ms = cfg->transaction_abort_interval_ms;
+    a->txn.verify = cfg->transaction_partition_verification_enable;
     bk_group_config_default(&a->group);
     a->group.initial_rebalance_delay_ms =
         (int32_t)cfg->group_initial_rebalance_delay_ms;

@@ -569,6 +569,13 @@ static const struct cfg_def defs[] = {
       "A transactional id unused this long, with no transaction open, is "
       "removed from `__transaction_state`; its next use gets a new "
       "producer id." },
+    { "transaction.partition.verification.enable", CFG_BOOL,
+      OFF(transaction_partition_verification_enable), 0, 1, "true", false,
+      "KIP-890 part 1: before the first transactional batch of a producer "
+      "on a partition, its leader asks the transaction coordinator whether "
+      "the partition is in the producer's ongoing transaction, and refuses "
+      "the batch (INVALID_TXN_STATE) when it is not, so that a late or "
+      "stray batch cannot open a transaction nobody will end." },
     { "unclean.leader.election.enable", CFG_BOOL,
       OFF(unclean_leader_election_enable), 0, 1, "false", false,
       "Default of the topic config: when no in-sync replica of a partition "

@@ -140,6 +140,7 @@ struct bk_config {
     int64_t transaction_state_log_num_partitions;
     int64_t transaction_state_log_replication_factor;
     int64_t transactional_id_expiration_ms;
+    bool transaction_partition_verification_enable;
     int64_t broker_fence_on_disconnect_ms;
     int64_t replica_fetch_backoff_ms;
     int64_t replica_fetch_max_bytes;

@@ -19,8 +19,11 @@ static const unsigned allowed_from[BK_TXN_NSTATES] = {
     [BK_TXN_ONGOING] = BIT(BK_TXN_ONGOING) | BIT(BK_TXN_EMPTY) |
                        BIT(BK_TXN_COMPLETE_COMMIT) | BIT(BK_TXN_COMPLETE_ABORT),
     [BK_TXN_PREPARE_COMMIT] = BIT(BK_TXN_ONGOING),
-    [BK_TXN_PREPARE_ABORT] =
-        BIT(BK_TXN_ONGOING) | BIT(BK_TXN_PREPARE_EPOCH_FENCE),
+    /* Transaction version 2 also aborts nothing at a new epoch. */
+    [BK_TXN_PREPARE_ABORT] = BIT(BK_TXN_ONGOING) |
+                             BIT(BK_TXN_PREPARE_EPOCH_FENCE) |
+                             BIT(BK_TXN_EMPTY) | BIT(BK_TXN_COMPLETE_COMMIT) |
+                             BIT(BK_TXN_COMPLETE_ABORT),
     [BK_TXN_COMPLETE_COMMIT] = BIT(BK_TXN_PREPARE_COMMIT),
     [BK_TXN_COMPLETE_ABORT] = BIT(BK_TXN_PREPARE_ABORT),
     [BK_TXN_DEAD] = BIT(BK_TXN_EMPTY) | BIT(BK_TXN_COMPLETE_COMMIT) |
@@ -197,6 +200,11 @@ int16_t bk_txn_check_producer(const struct bk_txn_meta *m,
                               int64_t pid,
                               int16_t epoch)
 {
+    if (m->cur.next_producer_id >= 0 && pid == m->cur.next_producer_id) {
+        /* The client was told its new id at the end of a transaction
+         * that is still being completed: it may go on once it is. */
+        return BK_KERR_CONCURRENT_TRANSACTIONS;
+    }
     if (pid != m->cur.producer_id) {
         return BK_KERR_INVALID_PRODUCER_ID_MAPPING;
     }
@@ -254,6 +262,39 @@ int16_t bk_txn_add_partitions(const struct bk_txn_meta *m,
     }
     *action = BK_TXN_WRITE;
     return BK_KERR_NONE;
+}
+
+int16_t bk_txn_verify(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      const struct bk_str *topics,
+                      const int32_t *partitions,
+                      size_t n,
+                      int16_t *errs)
+{
+    int16_t err = bk_txn_check_producer(m, pid, epoch);
+    enum bk_txn_state s = (enum bk_txn_state)m->cur.state;
+    if (err == BK_KERR_NONE &&
+        (s == BK_TXN_PREPARE_COMMIT || s == BK_TXN_PREPARE_ABORT)) {
+        /* The transaction is ending: the producer retries, and by then
+         * its epoch or state tells. */
+        err = BK_KERR_CONCURRENT_TRANSACTIONS;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (err != BK_KERR_NONE) {
+            errs[i] = err;
+        } else {
+            /* Only an Ongoing transaction holds partitions; a partition
+             * it lacks would open a transaction no coordinator knows,
+             * which would hang the last stable offset (KAFKA-12671). */
+            errs[i] =
+                s == BK_TXN_ONGOING &&
+                        bk_txn_value_has(&m->cur, topics[i], partitions[i])
+                    ? BK_KERR_NONE
+                    : BK_KERR_TRANSACTION_ABORTABLE;
+        }
+    }
+    return err;
 }
 
 /* next = m moved to `state`, keeping its partitions. */
@@ -344,7 +385,28 @@ int16_t bk_txn_complete(const struct bk_txn_meta *m,
         return BK_KERR_INVALID_TXN_STATE;
     }
     prepare(m, to, now_ms, next); /* the partition set is done with */
+    if (m->cur.next_producer_id >= 0) {
+        /* The end rotated the producer id (transaction version 2). */
+        next->prev_producer_id = m->cur.producer_id;
+        next->producer_id = m->cur.next_producer_id;
+        next->next_producer_id = BK_TXN_NO_PID;
+        next->epoch = 0;
+        next->last_epoch = BK_TXN_NO_EPOCH;
+    }
     return BK_KERR_NONE;
+}
+
+void bk_txn_answer_pair(const struct bk_txn_value *v,
+                        int64_t *pid,
+                        int16_t *epoch)
+{
+    if (v->next_producer_id >= 0) {
+        *pid = v->next_producer_id;
+        *epoch = 0;
+    } else {
+        *pid = v->producer_id;
+        *epoch = v->epoch;
+    }
 }
 
 bool bk_txn_timed_out(const struct bk_txn_meta *m, int64_t now_ms)

@@ -22,8 +22,9 @@
  * PrepareEpochFence is never written: as in Kafka, the fence bumps the
  * epoch in memory and goes straight on to PrepareAbort, which is.
  *
- * This is the transaction version 0/1 protocol (EndTxn up to v4); the
- * per-transaction epoch bump of KIP-890 part 2 is not here yet.
+ * bk_txn_end is the transaction version 0/1 protocol (EndTxn up to v4);
+ * bk_txn_end_v2 (state_v2.c) bumps the epoch per transaction (KIP-890
+ * part 2, EndTxn v5).
  *
  * Prefix: bk_txn_. Record formats of __transaction_state: records.h. */
 #ifndef BK_TXN_TXN_H
@@ -147,7 +148,8 @@ int16_t bk_txn_init_pid(const struct bk_txn_meta *m,
 
 /* The pid/epoch check shared by AddPartitionsToTxn, AddOffsetsToTxn and
  * EndTxn: INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED,
- * CONCURRENT_TRANSACTIONS (a change in flight) or NONE. */
+ * CONCURRENT_TRANSACTIONS (a change in flight, or the producer id that
+ * takes over once the ending transaction completes) or NONE. */
 int16_t bk_txn_check_producer(const struct bk_txn_meta *m,
                               int64_t pid,
                               int16_t epoch);
@@ -166,6 +168,21 @@ int16_t bk_txn_add_partitions(const struct bk_txn_meta *m,
                               enum bk_txn_action *action,
                               struct bk_txn_value *next);
 
+/* AddPartitionsToTxn v4+ with VerifyOnly (KIP-890 part 1), asked by a
+ * partition leader before the first transactional batch of a producer
+ * there: errs[i] (n of them, caller's) is NONE when topics[i] /
+ * partitions[i] is in m's Ongoing transaction, TRANSACTION_ABORTABLE
+ * when it is not, or the producer check's error. Returns that error
+ * (INVALID_PRODUCER_ID_MAPPING, PRODUCER_FENCED, CONCURRENT_TRANSACTIONS:
+ * a change in flight or a Prepare state) or NONE. Writes nothing. */
+int16_t bk_txn_verify(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      const struct bk_str *topics,
+                      const int32_t *partitions,
+                      size_t n,
+                      int16_t *errs);
+
 /* EndTxn from the client (TV0/1): commit or abort. Returns the error;
  * *action is ANSWER (an idempotent retry of a completed end: NONE; or an
  * error) or WRITE (next: PrepareCommit / PrepareAbort). */
@@ -176,6 +193,32 @@ int16_t bk_txn_end(const struct bk_txn_meta *m,
                    int64_t now_ms,
                    enum bk_txn_action *action,
                    struct bk_txn_value *next);
+
+/* EndTxn v5+ (transaction version 2, KIP-890 part 2): as bk_txn_end,
+ * but the end bumps the epoch (next carries it: the markers use it and
+ * the answer returns it), a retry of a decided end carries the epoch
+ * before the bump, and an abort with nothing open (Empty, Complete*)
+ * still ends at a new epoch with no partitions. A commit retried after
+ * the coordinator aborted is TRANSACTION_ABORTABLE. From an exhausted
+ * epoch the end also rotates the producer id (Kafka's NextProducerId):
+ * next names new_pid, which takes over at epoch 0 on completion; with
+ * new_pid -1 the action is NEED_PID. The pair to answer with is
+ * bk_txn_answer_pair's. */
+int16_t bk_txn_end_v2(const struct bk_txn_meta *m,
+                      int64_t pid,
+                      int16_t epoch,
+                      bool commit,
+                      int64_t new_pid,
+                      int64_t now_ms,
+                      enum bk_txn_action *action,
+                      struct bk_txn_value *next);
+
+/* The producer id and epoch a client goes on with after an EndTxn v5 that
+ * left v: the next producer id at epoch 0 while a rotation is pending,
+ * else v's own pair. */
+void bk_txn_answer_pair(const struct bk_txn_value *v,
+                        int64_t *pid,
+                        int16_t *epoch);
 
 /* The coordinator's own abort of m's open transaction, at an epoch bumped
  * to fence its producer (prepareFenceProducerEpoch then PrepareAbort):

@@ -193,10 +193,11 @@ class Reader:
 
 
 def produce_v8(sock, topic, partition, records_bytes, acks=-1, corr=100,
-               timeout_ms=10000):
+               timeout_ms=10000, transactional_id=None):
     """Sends one Produce v8 request for one partition and returns
     (error_code, base_offset, log_start_offset, record_errors, message)."""
-    body = struct.pack(">h", -1)  # transactional_id: null
+    body = struct.pack(">h", -1) if transactional_id is None else \
+        _str(transactional_id)
     body += struct.pack(">hi", acks, timeout_ms)
     body += struct.pack(">i", 1) + _str(topic)
     body += struct.pack(">i", 1) + struct.pack(">i", partition)

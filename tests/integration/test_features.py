@@ -10,7 +10,7 @@ ranges and levels are brokerd's own (src/cluster/features.c): Kafka 4.1
 supports metadata.version 7-27 (finalized 27), kraft.version 0-1,
 group.version 0-1, transaction.version 0-2 (finalized 2), brokerd
 metadata.version 7 only, kraft.version 0, group.version 0-1 (finalized 1)
-and transaction.version 0."""
+and transaction.version 0-2 (finalized 2)."""
 import os
 import struct
 import subprocess
@@ -99,11 +99,12 @@ def test_api_versions_features(broker):
         "metadata.version": (7, 7),
         "kraft.version": (0, 0),
         "group.version": (0, 1),
-        "transaction.version": (0, 0),
+        "transaction.version": (0, 2),
     }
     # Finalized at level 0 is left out (Kafka 4.1 leaves out its
     # kraft.version 0); min and max level are both the level.
-    assert v4[2] == {"metadata.version": (7, 7), "group.version": (1, 1)}
+    assert v4[2] == {"metadata.version": (7, 7), "group.version": (1, 1),
+                     "transaction.version": (2, 2)}
     assert v4[1] >= 0
     # v3 leaves out supported features whose minimum is 0 (Kafka 4.1 sends
     # only metadata.version 7-27 there), finalized ones are all there.
@@ -143,8 +144,8 @@ def test_update_features_validation(broker):
             "Local controller 1 only supports versions 7-7")
     refused(broker, [("kraft.version", 1, UPGRADE)],
             "Local controller 1 only supports versions 0-0")
-    refused(broker, [("transaction.version", 2, UPGRADE)],
-            "Local controller 1 only supports versions 0-0")
+    refused(broker, [("transaction.version", 3, UPGRADE)],
+            "Local controller 1 only supports versions 0-2")
     refused(broker, [("transaction.version", -1, SAFE_DOWNGRADE)],
             "A feature version cannot be less than 0.")
     refused(broker, [("group.version", 0, UPGRADE)],
@@ -181,7 +182,8 @@ def test_update_features_finalized_in_metadata_log(broker):
     res = update(broker, [("group.version", 0, SAFE_DOWNGRADE)])
     assert res["error"] == 0, res
     after = api_versions(broker, 4)
-    assert after[2] == {"metadata.version": (7, 7)}
+    assert after[2] == {"metadata.version": (7, 7),
+                        "transaction.version": (2, 2)}
     assert after[1] > start[1]
     # An upgrade with a downgrade type is refused (Kafka 4.1's message).
     refused(broker, [("group.version", 1, SAFE_DOWNGRADE)],
@@ -189,10 +191,12 @@ def test_update_features_finalized_in_metadata_log(broker):
     # The level is in the metadata log: a restart keeps it.
     broker.stop()
     broker.start()
-    assert api_versions(broker, 4)[2] == {"metadata.version": (7, 7)}
+    assert api_versions(broker, 4)[2] == {"metadata.version": (7, 7),
+                                          "transaction.version": (2, 2)}
     assert update(broker, [("group.version", 1, UPGRADE)])["error"] == 0
     assert api_versions(broker, 4)[2] == {"metadata.version": (7, 7),
-                                          "group.version": (1, 1)}
+                                          "group.version": (1, 1),
+                                          "transaction.version": (2, 2)}
 
 
 TARGET = os.path.join(REPO, "tests", "java", "target")
@@ -217,7 +221,7 @@ def test_feature_command_describe(broker):
         "SupportedMaxVersion: 3.3-IV3\tFinalizedVersionLevel: 3.3-IV3\t"
         "Epoch: %d" % epoch,
         "Feature: transaction.version\tSupportedMinVersion: 0\t"
-        "SupportedMaxVersion: 0\tFinalizedVersionLevel: 0\tEpoch: %d" % epoch,
+        "SupportedMaxVersion: 2\tFinalizedVersionLevel: 2\tEpoch: %d" % epoch,
     ]
 
 

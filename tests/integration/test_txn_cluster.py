@@ -2,7 +2,8 @@
 coordinator writes markers to partitions led by the other brokers over
 the network (WriteTxnMarkers), and read_committed consumers see the
 committed transaction on every partition and nothing of the aborted
-one."""
+one; and the Java client's transaction version 2, whose partitions are
+added by their leaders on other brokers."""
 import time
 
 import pytest
@@ -80,3 +81,30 @@ def test_markers_reach_other_leaders(cluster):
                  lambda: stable_end(c.bootstrap(), i) == 4, 20)
     got = read(c.bootstrap(), "read_uncommitted", 2 * PARTS)
     assert len(got) == 2 * PARTS
+
+
+def test_java_transactions_v2_across_brokers(cluster):
+    """The Java client on transaction version 2: partition leaders on
+    other brokers add their partitions with the coordinator (Produce
+    v12), and the group coordinator adds the offsets partition
+    (TxnOffsetCommit v5), over the network."""
+    from test_txn_java import PARTS as JPARTS, TOPIC as JTOPIC, txn_check
+    c = cluster
+    admin = AdminClient({"bootstrap.servers": c.bootstrap()})
+    admin.create_topics([NewTopic(JTOPIC, JPARTS, 3)])[JTOPIC].result(20)
+    assert txn_check(c.bootstrap(), "tx-java-cluster", "g-java-cluster",
+                     6) == "transactions 6 committed 4 aborted 2"
+    want = sorted("txn-%d-%d" % (i, p) for i in range(6)
+                  for p in range(JPARTS) if i % 3 != 2)
+    cons = Consumer({"bootstrap.servers": c.bootstrap(), "group.id": "jc",
+                     "isolation.level": "read_committed",
+                     "enable.auto.commit": False})
+    cons.assign([TopicPartition(JTOPIC, p, 0) for p in range(JPARTS)])
+    got = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(got) < len(want):
+        m = cons.poll(0.2)
+        if m is not None and not m.error():
+            got.append(m.value().decode())
+    cons.close()
+    assert sorted(got) == want

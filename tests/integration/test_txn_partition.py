@@ -10,6 +10,9 @@ from harness import Broker, connect, read_uvarint, recv_frame, request, uvarint
 from kafka_records import Reader, _str, build_batch, produce_v8
 
 TOPIC = "txp"
+# These batches have no coordinator behind them: KIP-890's verification,
+# which would refuse them, is test_txn_verify.py's.
+NO_VERIFY = {"transaction.partition.verification.enable": "false"}
 
 
 def create_topic(sock, name):
@@ -104,7 +107,7 @@ def latest(sock, read_committed, corr=70):
 
 
 def test_abort_commit_and_read_committed():
-    with Broker() as b:
+    with Broker(extra=NO_VERIFY) as b:
         s = connect(b.port)
         assert create_topic(s, TOPIC) == 0
         # pid 7000 opens a transaction at 0; a plain batch lands at 2.
@@ -147,7 +150,7 @@ def test_abort_commit_and_read_committed():
 
 
 def test_open_transaction_survives_kill():
-    with Broker() as b:
+    with Broker(extra=NO_VERIFY) as b:
         s = connect(b.port)
         assert create_topic(s, TOPIC) == 0
         assert produce_v8(s, TOPIC, 0, txn_batch(8000, 1, 0, [b"a"]))[0] == 0

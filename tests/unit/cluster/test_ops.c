@@ -884,7 +884,7 @@ static void test_update_features(void **state)
     assert_true(e->img->features_finalized);
     assert_int_equal(e->img->features[BK_MD_FEAT_METADATA], 7);
     assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 1);
-    assert_int_equal(e->img->features[BK_MD_FEAT_TXN], 0);
+    assert_int_equal(e->img->features[BK_MD_FEAT_TXN], 2);
     /* A later registration writes no feature records. */
     int64_t epoch;
     assert_int_equal(bk_md_op_register_broker(e->img, 4, "h", 1, NULL, &e->recs,

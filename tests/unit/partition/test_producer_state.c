@@ -182,6 +182,31 @@ static void test_transaction_rules(void **state)
     bk_pstate_free(&ps);
 }
 
+/* KIP-890 part 1: a producer's transaction open at an epoch needs no
+ * verification; a marker between the question and the answer voids it. */
+static void test_verification_guard(void **state)
+{
+    (void)state;
+    struct bk_pstate ps;
+    bk_pstate_init(&ps);
+    assert_false(bk_pstate_txn_open_at(&ps, 7, 0));
+    uint32_t g = bk_pstate_verify_guard(&ps, 7);
+    assert_int_equal(bk_pstate_verify_guard(&ps, 7), g);
+    bk_pstate_begin_txn(&ps, 7, 0, 100);
+    assert_true(bk_pstate_txn_open_at(&ps, 7, 0));
+    assert_false(bk_pstate_txn_open_at(&ps, 7, 1));      /* another epoch */
+    assert_int_equal(bk_pstate_verify_guard(&ps, 7), g); /* no marker */
+    struct bk_pstate_txn t;
+    assert_int_equal(bk_pstate_end_txn(&ps, 7, 0, 0, true, 101, &t), 1);
+    assert_false(bk_pstate_txn_open_at(&ps, 7, 0));
+    assert_int_not_equal(bk_pstate_verify_guard(&ps, 7), g);
+    /* A marker for a producer never seen here voids its guard too. */
+    uint32_t g8 = bk_pstate_verify_guard(&ps, 8);
+    assert_int_equal(bk_pstate_end_txn(&ps, 8, 0, 0, false, 102, &t), 0);
+    assert_int_not_equal(bk_pstate_verify_guard(&ps, 8), g8);
+    bk_pstate_free(&ps);
+}
+
 static void test_transaction_lso_and_truncation(void **state)
 {
     (void)state;
@@ -351,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_keeps_five_batches_and_wraps),
         cmocka_unit_test(test_snapshot_round_trip_and_damage),
         cmocka_unit_test(test_transaction_rules),
+        cmocka_unit_test(test_verification_guard),
         cmocka_unit_test(test_transaction_lso_and_truncation),
         cmocka_unit_test(test_snapshot_keeps_transactions),
         cmocka_unit_test(test_aborted_transactions),

@@ -193,6 +193,158 @@ static void test_add_partitions(void **state)
     bk_txn_meta_free(&m);
 }
 
+/* KIP-890 part 1: a leader asks whether partitions are in the
+ * transaction; nothing is written. */
+static void test_verify_only(void **state)
+{
+    (void)state;
+    struct bk_txn_meta m;
+    bk_txn_meta_init(&m, PID, NOW);
+    init_ok(&m);
+    struct bk_str t[2] = { S("a"), S("b") };
+    int32_t p[2] = { 0, 1 };
+    int16_t errs[2];
+    /* Empty: no partition is in a transaction. */
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 2, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(errs[1], BK_KERR_TRANSACTION_ABORTABLE);
+    add_ok(&m, "a", 0, NOW);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 2, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_NONE);
+    assert_int_equal(errs[1], BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(m.cur.nparts, 1); /* nothing added */
+    assert_int_equal(bk_txn_verify(&m, PID, 1, t, p, 2, errs),
+                     BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(errs[0], BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(bk_txn_verify(&m, PID + 1, 0, t, p, 1, errs),
+                     BK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    /* Ending: the partition leader's producer retries. */
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    assert_int_equal(bk_txn_end(&m, PID, 0, true, NOW, &act, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 1, errs),
+                     BK_KERR_CONCURRENT_TRANSACTIONS);
+    /* Complete: the late batch of the ended transaction is refused. */
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_verify(&m, PID, 0, t, p, 1, errs), 0);
+    assert_int_equal(errs[0], BK_KERR_TRANSACTION_ABORTABLE);
+    bk_txn_meta_free(&m);
+}
+
+/* Transaction version 2 (KIP-890 part 2): each end bumps the epoch, a
+ * retry carries the epoch before it, and an abort of nothing still ends
+ * at a new epoch. */
+static void test_end_v2_bumps_epoch(void **state)
+{
+    (void)state;
+    struct bk_txn_meta m;
+    bk_txn_meta_init(&m, PID, NOW);
+    init_ok(&m);
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    add_ok(&m, "a", 0, NOW);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, -1, NOW, &act, &next),
+                     BK_KERR_PRODUCER_FENCED);
+    assert_int_equal(bk_txn_end_v2(&m, PID + 1, 0, true, -1, NOW, &act, &next),
+                     BK_KERR_INVALID_PRODUCER_ID_MAPPING);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_WRITE);
+    assert_int_equal(next.state, BK_TXN_PREPARE_COMMIT);
+    assert_int_equal(next.epoch, 1); /* markers and answer use it */
+    assert_int_equal(next.nparts, 1);
+    assert_int_equal(next.client_version, 2);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    /* A retry while the markers go out, then once complete. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, -1, NOW, &act, &next),
+                     BK_KERR_CONCURRENT_TRANSACTIONS);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, false, -1, NOW, &act, &next),
+                     BK_KERR_INVALID_TXN_STATE);
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 0, true, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_ANSWER);
+    /* A late request of the old epoch is fenced by the coordinator. */
+    struct bk_str t = S("a");
+    int32_t p = 0;
+    assert_int_equal(
+        bk_txn_add_partitions(&m, PID, 0, &t, &p, 1, NOW, &act, &next),
+        BK_KERR_PRODUCER_FENCED);
+    /* Commit of nothing; abort of nothing bumps again. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, -1, NOW, &act, &next),
+                     BK_KERR_INVALID_TXN_STATE);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, false, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_WRITE);
+    assert_int_equal(next.state, BK_TXN_PREPARE_ABORT);
+    assert_int_equal(next.epoch, 2);
+    assert_int_equal(next.nparts, 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    /* A commit retried after the coordinator aborted: abortable. */
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, true, -1, NOW, &act, &next),
+                     BK_KERR_TRANSACTION_ABORTABLE);
+    assert_int_equal(bk_txn_end_v2(&m, PID, 1, false, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_ANSWER);
+    bk_txn_meta_free(&m);
+}
+
+/* An end from an exhausted epoch rotates the producer id: the new one
+ * takes over at epoch 0 once the transaction completes. */
+static void test_end_v2_rotates_pid(void **state)
+{
+    (void)state;
+    struct bk_txn_meta m;
+    bk_txn_meta_init(&m, PID, NOW);
+    init_ok(&m);
+    m.cur.epoch = INT16_MAX - 1;
+    add_ok(&m, "a", 0, NOW);
+    enum bk_txn_action act;
+    struct bk_txn_value next;
+    assert_int_equal(
+        bk_txn_end_v2(&m, PID, INT16_MAX - 1, true, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_NEED_PID);
+    assert_int_equal(
+        bk_txn_end_v2(&m, PID, INT16_MAX - 1, true, 77, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_WRITE);
+    assert_int_equal(next.producer_id, PID); /* the markers' */
+    assert_int_equal(next.epoch, INT16_MAX);
+    assert_int_equal(next.next_producer_id, 77);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    int64_t pid;
+    int16_t epoch;
+    bk_txn_answer_pair(&m.cur, &pid, &epoch);
+    assert_int_equal(pid, 77);
+    assert_int_equal(epoch, 0);
+    /* The new id is early until the transaction completes. */
+    struct bk_str t = S("a");
+    int32_t p = 0;
+    assert_int_equal(
+        bk_txn_add_partitions(&m, 77, 0, &t, &p, 1, NOW, &act, &next),
+        BK_KERR_CONCURRENT_TRANSACTIONS);
+    assert_int_equal(bk_txn_complete(&m, NOW, &next), 0);
+    bk_txn_begin(&m, false);
+    bk_txn_finish(&m, &next, true);
+    assert_int_equal(m.cur.producer_id, 77);
+    assert_int_equal(m.cur.prev_producer_id, PID);
+    assert_int_equal(m.cur.epoch, 0);
+    /* A retry with the old pair answers as the end did. */
+    assert_int_equal(
+        bk_txn_end_v2(&m, PID, INT16_MAX - 1, true, -1, NOW, &act, &next), 0);
+    assert_int_equal(act, BK_TXN_ANSWER);
+    add_ok(&m, "a", 0, NOW);
+    assert_int_equal(m.cur.producer_id, 77);
+    bk_txn_meta_free(&m);
+}
+
 static void test_end_commit_and_retries(void **state)
 {
     (void)state;
@@ -469,6 +621,9 @@ int main(void)
         cmocka_unit_test(test_end_commit_and_retries),
         cmocka_unit_test(test_init_fences_open_transaction),
         cmocka_unit_test(test_timeout_and_expiry),
+        cmocka_unit_test(test_verify_only),
+        cmocka_unit_test(test_end_v2_bumps_epoch),
+        cmocka_unit_test(test_end_v2_rotates_pid),
         cmocka_unit_test(test_failed_write_keeps_state),
         cmocka_unit_test(test_record_fixtures),
         cmocka_unit_test(test_record_round_trip_and_errors),
