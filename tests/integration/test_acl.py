@@ -831,3 +831,26 @@ def test_quota_and_scram_apis_need_cluster_acls(broker):
                        throttle_first=True)
     assert r.i32() == 1 and r.i16() == NONE
     clear(broker)
+
+
+def test_transaction_admin_apis_need_acls(broker):
+    """AddPartitionsToTxn v4+ (partition leaders' verification, KIP-890)
+    needs CLUSTER_ACTION; DescribeProducers needs READ on the topic."""
+    create_topics(broker.bootstrap, {"dp": (1, {})})
+    # AddPartitionsToTxn v4 (flexible), no transactions.
+    r = tls_frame(broker, "alice", 24, 4, b"\x01\x00", flexible=True)
+    r.i32()
+    assert r.i16() == CLUSTER_AUTHZ
+    # DescribeProducers v0 (flexible): topic dp, partition 0.
+    body = bytes([3]) + b"dp" + bytes([2]) + struct.pack(">i", 0) + \
+        b"\x00\x00"
+    def describe_producers():
+        r = tls_frame(broker, "alice", 61, 0, b"\x02" + body, flexible=True)
+        r.i32()
+        assert r.uv() == 2 and r.cstr() == b"dp" and r.uv() == 2
+        r.i32()
+        return r.i16()
+    assert describe_producers() == TOPIC_AUTHZ
+    create(admin(broker), [binding(ALICE, AclOperation.READ, name="dp")])
+    assert describe_producers() == NONE
+    clear(broker)
