@@ -205,12 +205,46 @@ def kp_clients(bootstrap):
     c.close()
 
 
+# --- raw requests, encoded with kafka_codec ------------------------------------
+
+def raw_edges(bootstrap):
+    """Requests no client here sends in this shape: batched FindCoordinator
+    (v4+, KIP-699) and a fetch past the end at the oldest Fetch version."""
+    import socket
+    import struct
+    import kafka_codec
+    schema = kafka_codec.Schema()
+    host, port = bootstrap.split(":")
+    s = socket.create_connection((host, int(port)), timeout=15)
+    corr = [0]
+
+    def call(api, version, body):
+        corr[0] += 1
+        frame = schema.encode_request(
+            {"RequestApiKey": api, "RequestApiVersion": version,
+             "CorrelationId": corr[0], "ClientId": "diff-raw"}, body)
+        s.sendall(struct.pack(">i", len(frame)) + frame)
+        return record.read_frame(s)
+
+    ck_create(bootstrap, [("raw-data", 1, {})])
+    call(10, 4, {"KeyType": 0, "CoordinatorKeys": ["raw-g1", "raw-g2"]})
+    call(10, 6, {"KeyType": 0, "CoordinatorKeys": ["raw-g3"]})
+    call(10, 4, {"KeyType": 5, "CoordinatorKeys": ["raw-g4"]})
+    call(1, 4, {"ReplicaId": -1, "MaxWaitMs": 10, "MinBytes": 1,
+                "MaxBytes": 1 << 20, "IsolationLevel": 0, "Topics": [
+                    {"Topic": "raw-data", "Partitions": [
+                        {"Partition": 0, "FetchOffset": 50,
+                         "PartitionMaxBytes": 1 << 20}]}]})
+    s.close()
+
+
 SESSIONS = [
     ("ck-admin", ck_admin),
     ("ck-produce", ck_produce),
     ("ck-consume", ck_consume),
     ("kp-admin", kp_admin),
     ("kp-clients", kp_clients),
+    ("raw-edges", raw_edges),
 ]
 
 
