@@ -111,3 +111,73 @@ def test_find_coordinator_success_message(broker):
     assert find_coordinator_v2(sock, "g1") == (0, "NONE")
     assert find_coordinator_v4(sock, ["g1", "g2"]) == [("g1", 0, ""), ("g2", 0, "")]
     sock.close()
+
+
+def list_offsets_v4(sock, topic, timestamp):
+    """ListOffsets v4, partition 0: (error, offset, leader epoch)."""
+    body = struct.pack(">ib", -1, 0)
+    body += arr([s16(topic) + arr([struct.pack(">iiq", 0, -1, timestamp)])])
+    sock.sendall(request(2, 4, 51, body))
+    r = Reader(recv_frame(sock))
+    assert r.take(">i") == 51
+    r.take(">i")  # throttle
+    assert r.take(">i") == 1
+    assert r.string() == topic
+    assert r.take(">i") == 1
+    assert r.take(">i") == 0
+    err = r.take(">h")
+    r.take(">q")  # timestamp
+    return err, r.take(">q"), r.take(">i")
+
+
+def test_list_offsets_on_an_empty_partition_has_the_leader_epoch(broker):
+    # Kafka 4.1's leader records its epoch when it takes the lead, so the
+    # earliest and latest offsets of an empty partition carry epoch 0.
+    sock = connect(broker.port)
+    assert create_topic(sock, "empty-epoch") == 0
+    assert list_offsets_v4(sock, "empty-epoch", -2) == (0, 0, 0)
+    assert list_offsets_v4(sock, "empty-epoch", -1) == (0, 0, 0)
+    sock.close()
+
+
+def test_create_topics_refused_has_empty_configs(broker):
+    # CreateTopics v5 (flexible) for a topic that exists: Kafka 4.1
+    # answers TOPIC_ALREADY_EXISTS with an empty Configs list, not null.
+    sock = connect(broker.port)
+    assert create_topic(sock, "twice") == 0
+    name = b"twice"
+    body = uvarint(2) + uvarint(len(name) + 1) + name
+    body += struct.pack(">ih", 1, 1) + uvarint(1) + uvarint(1) + b"\x00"
+    body += struct.pack(">i?", 15000, False) + b"\x00"
+    sock.sendall(request(19, 5, 61, body, flexible=True))
+    f = recv_frame(sock)
+    r = Reader(f)
+    assert r.take(">i") == 61
+    r.pos += 1  # header tags
+    r.take(">i")  # throttle
+    n, r.pos = read_uvarint(f, r.pos)
+    assert n == 2
+    assert r.cstring() == "twice"
+    assert r.take(">h") == 36  # TOPIC_ALREADY_EXISTS
+    r.cstring()  # message
+    r.take(">i")
+    r.take(">h")
+    configs, r.pos = read_uvarint(f, r.pos)
+    assert configs == 1  # compact array of 0 elements; 0 would be null
+    sock.close()
+
+
+def test_list_partition_reassignments_message_is_null(broker):
+    # ListPartitionReassignments v0 (flexible): Kafka 4.1 sends a null
+    # error message with NONE.
+    sock = connect(broker.port)
+    body = struct.pack(">i", 15000) + uvarint(0) + b"\x00"
+    sock.sendall(request(46, 0, 71, body, flexible=True))
+    f = recv_frame(sock)
+    r = Reader(f)
+    assert r.take(">i") == 71
+    r.pos += 1  # header tags
+    r.take(">i")  # throttle
+    assert r.take(">h") == 0
+    assert f[r.pos] == 0  # compact nullable string: 0 is null
+    sock.close()
