@@ -238,6 +238,46 @@ def raw_edges(bootstrap):
     s.close()
 
 
+# --- the Java client, through Kafka's own command-line tools ---------------------
+
+def java_tool(bootstrap, cls, *args, stdin=None):
+    """Runs one of Kafka 4.1's tools (Java client) from .deps/kafka/lib,
+    installed by scripts/bench.py; its failures are part of the session."""
+    import subprocess
+    lib = os.path.join(HERE, "..", "..", ".deps", "kafka", "lib")
+    log4j = os.path.join(HERE, "..", "..", ".deps", "kafka", "tools-log4j2.properties")
+    subprocess.run(["java", "-Xmx256M", "-Dlog4j2.configurationFile=" + log4j,
+                    "-cp", os.path.join(lib, "*"), cls,
+                    "--bootstrap-server", bootstrap] + list(args),
+                   input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def java_tools(bootstrap):
+    from test_diff import load_bench
+    bench = load_bench()
+    bench.ensure_kafka()
+    bench.write_tools_log4j()
+    topic = "org.apache.kafka.tools.TopicCommand"
+    java_tool(bootstrap, topic, "--create", "--topic", "jv-data",
+              "--partitions", "2", "--replication-factor", "1")
+    time.sleep(1)
+    java_tool(bootstrap, topic, "--create", "--topic", "jv-data",
+              "--partitions", "1", "--replication-factor", "1")
+    java_tool(bootstrap, topic, "--describe", "--topic", "jv-data")
+    java_tool(bootstrap, "org.apache.kafka.tools.ConsoleProducer",
+              "--topic", "jv-data", "--property", "parse.key=true",
+              stdin="a\t1\nb\t2\nc\t3\n")
+    java_tool(bootstrap, "org.apache.kafka.tools.consumer.ConsoleConsumer",
+              "--topic", "jv-data", "--group", "jv-group", "--from-beginning",
+              "--max-messages", "3", "--timeout-ms", "15000")
+    group = "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
+    java_tool(bootstrap, group, "--describe", "--group", "jv-group")
+    java_tool(bootstrap, group, "--describe", "--group", "jv-none")
+    java_tool(bootstrap, "kafka.admin.ConfigCommand", "--describe",
+              "--entity-type", "topics", "--entity-name", "jv-data")
+    java_tool(bootstrap, topic, "--delete", "--topic", "jv-data")
+
+
 SESSIONS = [
     ("ck-admin", ck_admin),
     ("ck-produce", ck_produce),
@@ -245,6 +285,7 @@ SESSIONS = [
     ("kp-admin", kp_admin),
     ("kp-clients", kp_clients),
     ("raw-edges", raw_edges),
+    ("java-tools", java_tools),
 ]
 
 

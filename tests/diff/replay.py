@@ -16,7 +16,10 @@ generation ids and member epochs, producer ids and epochs (also inside
 produced record batches, whose CRC is then recomputed), fetch session ids
 and topic ids.
 
-Two more changes make the replay deterministic and bounded:
+Three more changes make the replay deterministic and bounded:
+- After a topic is created or deleted, the replay waits until each
+  broker's Metadata shows it (the recorded client paused there; Kafka
+  updates its metadata cache a moment after its answer).
 - Fetch MaxWaitMs is capped at FETCH_WAIT_MS: the replay sends one request
   at a time, so no data can arrive while a fetch waits.
 - An answer with a transient error (leader or coordinator not yet
@@ -268,6 +271,10 @@ def compare(a, b, path, out, name=None):
     indexes are written as [] so that one difference in many elements
     gives one path."""
     key = KEYED.get(name)
+    if name == "Topics" and isinstance(a, list) and isinstance(b, list) and \
+            len(a) != len(b):
+        # A topic one broker lists and the other does not: name it.
+        key = "Name"
     if key and isinstance(a, list) and isinstance(b, list) and \
             all(isinstance(x, dict) and key in x for x in a + b):
         ka = {x[key]: x for x in a}
@@ -342,6 +349,35 @@ def send_one(schema, target, entry, header, body, recorded):
         return answer
 
 
+def settle(schema, target, api, answer, bound=5.0):
+    """After a topic is created or deleted, waits until the broker's
+    Metadata shows it (as the recorded client waited before going on):
+    Kafka applies the change to its metadata cache a moment after the
+    answer, brokerd before it. Uses a connection of its own."""
+    if not isinstance(answer, dict) or api not in (19, 20):
+        return
+    rows = answer.get("Topics" if api == 19 else "Responses") or []
+    names = [r["Name"] for r in rows if r.get("ErrorCode") == 0 and r.get("Name")]
+    if not names:
+        return
+    header = {"RequestApiKey": 3, "RequestApiVersion": 4, "CorrelationId": 1,
+              "ClientId": "diff-settle"}
+    body = {"Topics": [{"Name": n} for n in names], "AllowAutoTopicCreation": False}
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        raw = target.exchange("settle", schema.encode_request(header, body), True)
+        _, md = schema.decode_response(3, 4, raw)
+        if api == 19:
+            done = all(t["ErrorCode"] == 0 and t["Partitions"] and
+                       all(p["LeaderId"] >= 0 for p in t["Partitions"])
+                       for t in md["Topics"])
+        else:
+            done = all(t["ErrorCode"] == 3 for t in md["Topics"])
+        if done:
+            return
+        time.sleep(0.05)
+
+
 def replay(schema, entries, kafka, brokerd, where=""):
     """Replays one session against both targets; returns the differences
     (Difference objects) in request order."""
@@ -357,6 +393,9 @@ def replay(schema, entries, kafka, brokerd, where=""):
             futs = [pool.submit(send_one, schema, t, e, header, body, recorded)
                     for t in (kafka, brokerd)]
             ka, ba = (f.result() for f in futs)
+            for f in [pool.submit(settle, schema, t, e["api_key"], a)
+                      for t, a in ((kafka, ka), (brokerd, ba))]:
+                f.result()
             found = []
             compare(mask(ka), mask(ba), "", found)
             api = schema.api_name(e["api_key"])

@@ -98,8 +98,15 @@ def test_answers_match_kafka_or_are_listed():
     unlisted, stale = replay.check(diffs, known)
     report = []
     if unlisted:
+        # One line per (api, version, path), with the first example.
+        first = {}
+        count = {}
+        for d in unlisted:
+            key = (d.api, d.version, d.path)
+            first.setdefault(key, d)
+            count[key] = count.get(key, 0) + 1
         report.append("differences not in tests/diff/known_differences:")
-        report += ["  " + str(d) for d in unlisted]
+        report += ["  %s (%d times)" % (first[k], count[k]) for k in first]
     if stale:
         report.append("listed differences that no longer occur (remove them "
                       "here and in docs/compatibility.md):")
