@@ -127,12 +127,17 @@ static void on_free(struct bk_req *req)
     release_reads(call->data_ptr);
 }
 
+/* A partition that failed: no offsets and a null aborted list, as Kafka's
+ * FetchResponse.partitionResponse(error) answers, whatever the isolation
+ * level (seen by tests/diff against Kafka 4.1). */
 static void set_error(struct fetch_item *it, int16_t code)
 {
     it->out->error_code = code;
     it->out->high_watermark = -1;
     it->out->last_stable_offset = -1;
     it->out->log_start_offset = -1;
+    it->out->aborted_transactions = NULL;
+    it->out->aborted_transactions_count = -1;
 }
 
 /* ---- on the owning shard ------------------------------------------------ */
@@ -292,11 +297,14 @@ static void read_one(struct bk_fan_part *part,
         return;
     }
     it->seen_end = bk_replica_visible_end(p, st->iso);
+    if (err != BK_KERR_NONE) {
+        /* OFFSET_OUT_OF_RANGE included: the consumer asks ListOffsets. */
+        set_error(it, err);
+        return;
+    }
     it->out->error_code = err;
     put_offsets(it);
-    if (err == BK_KERR_NONE) {
-        put_aborted(p, it);
-    }
+    put_aborted(p, it);
 }
 
 static void wake_cb(struct bk_part_waiter *w)

@@ -142,6 +142,7 @@ void bk_handle_list_partition_reassignments(struct bk_call *call)
         return;
     }
     bk_msg_list_partition_reassignments_response_init(resp);
+    resp->error_message = BK_STR_NULL; /* Kafka 4.1: null, not "" */
     resp->topics_count = 0;
     bool ok = req->topics_count < 0 ? list_all(call, img, resp)
                                     : list_some(call, img, resp);

@@ -415,7 +415,8 @@ def test_out_of_range_offset_follows_auto_offset_reset(broker):
     s = connect(broker.port)
     try:
         err, hw, _, data = fetch_v4(s, "oor", 0, 1000)
-        assert (err, hw, data) == (1, 10, b""), "OFFSET_OUT_OF_RANGE expected"
+        # Kafka 4.1 sends no high watermark with the error (tests/diff).
+        assert (err, hw, data) == (1, -1, b""), "OFFSET_OUT_OF_RANGE expected"
     finally:
         s.close()
 

@@ -125,7 +125,8 @@ def test_delete_records_moves_the_log_start(broker):
         try:
             assert list_offsets_v1(s, "trim", 0, -2) == (0, -1, 45)
             assert list_offsets_v1(s, "trim", 0, -1) == (0, -1, 100)
-            assert fetch_v4(s, "trim", 0, 10)[:2] == (1, 100)  # out of range
+            # Out of range, with no high watermark as Kafka 4.1 answers.
+            assert fetch_v4(s, "trim", 0, 10)[:2] == (1, -1)
         finally:
             s.close()
         c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "trim",
