@@ -240,3 +240,25 @@ bool bk_api_forward_authorized(const struct bk_call *call)
     bk_md_image_release(img);
     return ok;
 }
+
+struct bk_acl_filter bk_api_acl_filter(int8_t res_type,
+                                       int8_t pattern,
+                                       int8_t op,
+                                       int8_t perm,
+                                       struct bk_str name,
+                                       struct bk_str principal,
+                                       struct bk_str host)
+{
+    return (struct bk_acl_filter){
+        .res_type = res_type,
+        .pattern = pattern,
+        .op = op,
+        .perm = perm,
+        .name = name.len >= 0 ? name.ptr : NULL,
+        .name_len = name.len > 0 ? (size_t)name.len : 0,
+        .principal = principal.len >= 0 ? principal.ptr : NULL,
+        .principal_len = principal.len > 0 ? (size_t)principal.len : 0,
+        .host = host.len >= 0 ? host.ptr : NULL,
+        .host_len = host.len > 0 ? (size_t)host.len : 0,
+    };
+}

@@ -71,4 +71,14 @@ bool bk_api_cluster_gate(struct bk_call *call);
  * authorization errors, and what is left is retried by the client. */
 bool bk_api_forward_authorized(const struct bk_call *call);
 
+/* An ACL filter of DescribeAcls or DeleteAcls as the authorizer takes it:
+ * a null string matches any value. The strings stay the request's. */
+struct bk_acl_filter bk_api_acl_filter(int8_t res_type,
+                                       int8_t pattern,
+                                       int8_t op,
+                                       int8_t perm,
+                                       struct bk_str name,
+                                       struct bk_str principal,
+                                       struct bk_str host);
+
 #endif /* BK_API_ACCESS_H */

@@ -23,21 +23,10 @@ typedef struct bk_msg_delete_acls_response_delete_acls_matching_acl matching;
 static struct bk_acl_filter filter_of(
     const struct bk_msg_delete_acls_request_delete_acls_filter *q)
 {
-    const struct bk_str n = q->resource_name_filter;
-    const struct bk_str p = q->principal_filter;
-    const struct bk_str h = q->host_filter;
-    return (struct bk_acl_filter){
-        .res_type = q->resource_type_filter,
-        .pattern = q->pattern_type_filter,
-        .op = q->operation,
-        .perm = q->permission_type,
-        .name = n.len >= 0 ? n.ptr : NULL,
-        .name_len = n.len > 0 ? (size_t)n.len : 0,
-        .principal = p.len >= 0 ? p.ptr : NULL,
-        .principal_len = p.len > 0 ? (size_t)p.len : 0,
-        .host = h.len >= 0 ? h.ptr : NULL,
-        .host_len = h.len > 0 ? (size_t)h.len : 0,
-    };
+    return bk_api_acl_filter(q->resource_type_filter, q->pattern_type_filter,
+                             q->operation, q->permission_type,
+                             q->resource_name_filter, q->principal_filter,
+                             q->host_filter);
 }
 
 static void applied(struct bk_call *call, int status)

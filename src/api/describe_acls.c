@@ -20,21 +20,10 @@ typedef struct bk_msg_describe_acls_response_acl_description description;
 static struct bk_acl_filter filter_of(
     const struct bk_msg_describe_acls_request *req)
 {
-    const struct bk_str n = req->resource_name_filter;
-    const struct bk_str p = req->principal_filter;
-    const struct bk_str h = req->host_filter;
-    return (struct bk_acl_filter){
-        .res_type = req->resource_type_filter,
-        .pattern = req->pattern_type_filter,
-        .op = req->operation,
-        .perm = req->permission_type,
-        .name = n.len >= 0 ? n.ptr : NULL,
-        .name_len = n.len > 0 ? (size_t)n.len : 0,
-        .principal = p.len >= 0 ? p.ptr : NULL,
-        .principal_len = p.len > 0 ? (size_t)p.len : 0,
-        .host = h.len >= 0 ? h.ptr : NULL,
-        .host_len = h.len > 0 ? (size_t)h.len : 0,
-    };
+    return bk_api_acl_filter(req->resource_type_filter,
+                             req->pattern_type_filter, req->operation,
+                             req->permission_type, req->resource_name_filter,
+                             req->principal_filter, req->host_filter);
 }
 
 static bool same_resource(const struct bk_acl *a, const struct bk_acl *b)

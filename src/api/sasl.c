@@ -214,3 +214,18 @@ int bk_sasl_encode(struct bk_call *call,
     size_t nholes = 0;
     return bk_call_encode_deferred(call, resp, 0, NULL, 0, &nholes, frame, len);
 }
+
+void bk_sasl_answer_close(struct bk_call *call, const void *resp, bool delayed)
+{
+    uint8_t *frame;
+    size_t len;
+    if (bk_sasl_encode(call, resp, &frame, &len) != 0) {
+        bk_req_fail(call->req, "answer encoding failed");
+        return;
+    }
+    if (delayed) {
+        bk_sasl_fail_later(call->req, frame, len);
+    } else {
+        bk_req_reply_close(call->req, frame, len);
+    }
+}

@@ -13,23 +13,6 @@
 #include "api/sasl_int.h"
 #include "protocol/kerr.h"
 
-static void answer_close(struct bk_call *call,
-                         struct bk_msg_sasl_authenticate_response *resp,
-                         bool delayed)
-{
-    uint8_t *frame;
-    size_t len;
-    if (bk_sasl_encode(call, resp, &frame, &len) != 0) {
-        bk_req_fail(call->req, "answer encoding failed");
-        return;
-    }
-    if (delayed) {
-        bk_sasl_fail_later(call->req, frame, len);
-    } else {
-        bk_req_reply_close(call->req, frame, len);
-    }
-}
-
 void bk_handle_sasl_authenticate(struct bk_call *call)
 {
     const struct bk_msg_sasl_authenticate_request *req = call->request;
@@ -59,7 +42,7 @@ void bk_handle_sasl_authenticate(struct bk_call *call)
         resp->error_message = bk_str_c(
             "Unexpected SaslAuthenticate request before "
             "SaslHandshake");
-        answer_close(call, resp, false);
+        bk_sasl_answer_close(call, resp, false);
         return;
     }
     uint8_t *out;
@@ -75,7 +58,7 @@ void bk_handle_sasl_authenticate(struct bk_call *call)
     if (rv < 0) {
         resp->error_code = BK_KERR_SASL_AUTHENTICATION_FAILED;
         resp->error_message = bk_str_c(msg);
-        answer_close(call, resp, true);
+        bk_sasl_answer_close(call, resp, true);
         return;
     }
     resp->auth_bytes = (struct bk_bytes){ out, (int32_t)n };

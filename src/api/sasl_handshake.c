@@ -12,23 +12,6 @@
 #include "api/sasl_int.h"
 #include "protocol/kerr.h"
 
-static void answer_close(struct bk_call *call,
-                         struct bk_msg_sasl_handshake_response *resp,
-                         bool delayed)
-{
-    uint8_t *frame;
-    size_t len;
-    if (bk_sasl_encode(call, resp, &frame, &len) != 0) {
-        bk_req_fail(call->req, "answer encoding failed");
-        return;
-    }
-    if (delayed) {
-        bk_sasl_fail_later(call->req, frame, len);
-    } else {
-        bk_req_reply_close(call->req, frame, len);
-    }
-}
-
 void bk_handle_sasl_handshake(struct bk_call *call)
 {
     const struct bk_msg_sasl_handshake_request *req = call->request;
@@ -60,7 +43,7 @@ void bk_handle_sasl_handshake(struct bk_call *call)
         (reauth && call->hdr.api_version < 1)) {
         st->state = BK_SASL_ST_FAILED;
         resp->error_code = BK_KERR_ILLEGAL_SASL_STATE;
-        answer_close(call, resp, false);
+        bk_sasl_answer_close(call, resp, false);
         return;
     }
     enum bk_sasl_mech m = BK_SASL_NONE;
@@ -74,7 +57,7 @@ void bk_handle_sasl_handshake(struct bk_call *call)
         /* KIP-368 refuses a new mechanism on re-authentication. */
         st->state = BK_SASL_ST_FAILED;
         resp->error_code = BK_KERR_UNSUPPORTED_SASL_MECHANISM;
-        answer_close(call, resp, reauth);
+        bk_sasl_answer_close(call, resp, reauth);
         return;
     }
     bk_scram_server_clear(&st->scram);

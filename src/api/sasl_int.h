@@ -53,4 +53,9 @@ int bk_sasl_encode(struct bk_call *call,
                    uint8_t **frame,
                    size_t *len);
 
+/* Answers call with resp (its own response type) and closes the
+ * connection after it: at once, or after the failed-authentication delay
+ * when delayed. */
+void bk_sasl_answer_close(struct bk_call *call, const void *resp, bool delayed);
+
 #endif /* BK_API_SASL_INT_H */

@@ -19,6 +19,7 @@
  * not answer 503. */
 #include <jansson.h>
 #include <microhttpd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,13 +265,19 @@ void bk_http_records(struct bk_http *h,
 {
     struct rec_query q = { 0 };
     int64_t limit = LIMIT_DEFAULT;
-    char tail[16];
-    int n = 0;
-    if (sscanf(rest, "/partitions/%d%15s%n", &q.partition, tail, &n) != 2 ||
-        strcmp(tail, "/records") != 0 || rest[n] != '\0' || q.partition < 0) {
+    /* "/partitions/<p>/records", p a non-negative int32 in decimal. */
+    const char *num = rest + strlen("/partitions/");
+    char *end = NULL;
+    long part =
+        strncmp(rest, "/partitions/", 12) == 0 && *num >= '0' && *num <= '9'
+            ? strtol(num, &end, 10)
+            : -1;
+    if (part < 0 || part > INT32_MAX || end == NULL ||
+        strcmp(end, "/records") != 0) {
         bk_http_text(page, MHD_HTTP_NOT_FOUND, "not found\n");
         return;
     }
+    q.partition = (int32_t)part;
     if (!parse_query(args, &q, &limit)) {
         bk_http_text(page, MHD_HTTP_BAD_REQUEST,
                      "offset, timestamp: integers >= 0, not both; limit: "

@@ -35,7 +35,7 @@ static long own_node(void)
     char buf[8192];
     size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
     if (f != NULL) {
-        fclose(f);
+        (void)fclose(f);
     }
     buf[n] = '\0';
     const char *conf = NULL;
@@ -53,7 +53,7 @@ static long own_node(void)
         }
     }
     if (c != NULL) {
-        fclose(c);
+        (void)fclose(c);
     }
     return id;
 }
@@ -73,7 +73,7 @@ static void load(void)
         }
     }
     if (f != NULL) {
-        fclose(f);
+        (void)fclose(f);
     }
 }
 
