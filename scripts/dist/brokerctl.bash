@@ -34,7 +34,7 @@ _brokerctl()
             --replicas | --broker | --delete-config | --config | --state | \
             --allow-principal | --deny-principal | --allow-host | \
             --deny-host | --principal | --user | --client-id | --ip | \
-            --iterations | --password | -f)
+            --iterations | --password | --start-offset | -f)
             return ;;
         --topic | produce | consume)
             COMPREPLY=($(compgen -W "$(_brokerctl_topics)" -- "$cur"))
@@ -76,7 +76,7 @@ _brokerctl()
     local opts=""
     case $cmd in
         "")
-            COMPREPLY=($(compgen -W "cluster topic config produce consume group partition quorum acl quota user $global" -- "$cur"))
+            COMPREPLY=($(compgen -W "cluster topic config produce consume group partition quorum acl quota user txn $global" -- "$cur"))
             return ;;
         cluster) [[ -z $sub ]] && opts="info" ;;
         topic)
@@ -119,6 +119,12 @@ _brokerctl()
             case $sub in
                 "") opts="set remove list" ;;
                 *) opts="--user --user-default --client-id --client-default --ip --ip-default" ;;
+            esac ;;
+        txn)
+            case $sub in
+                "") opts="list describe abort" ;;
+                list) opts="--state" ;;
+                abort) opts="--topic --partition --start-offset" ;;
             esac ;;
         user)
             case $sub in
