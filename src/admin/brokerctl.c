@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 
 static void usage(FILE *out)
 {
@@ -127,29 +128,9 @@ int bk_cli_connect(const struct bk_cli *cli, struct bk_client *c)
     return 0;
 }
 
-void bk_json_str(FILE *out, const char *s, int len)
-{
-    if (len < 0) {
-        fputs("null", out);
-        return;
-    }
-    fputc('"', out);
-    for (int i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', out);
-            fputc(ch, out);
-        } else if (ch < 0x20) {
-            fprintf(out, "\\u%04x", ch);
-        } else {
-            fputc(ch, out);
-        }
-    }
-    fputc('"', out);
-}
-
 int main(int argc, char **argv)
 {
+    bk_cli_json_init();
     struct bk_cli cli = {
         .bootstrap = "127.0.0.1:9092",
         .json = false,

@@ -22,9 +22,6 @@ int bk_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * on error. */
 int bk_cli_connect(const struct bk_cli *cli, struct bk_client *c);
 
-/* Writes s as a JSON string (quotes included). len < 0 writes null. */
-void bk_json_str(FILE *out, const char *s, int len);
-
 /* brokerctl cluster info */
 int bk_cmd_cluster(const struct bk_cli *cli, int argc, char **argv);
 

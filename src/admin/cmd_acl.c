@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "authz/authz.h"
 #include "protocol/gen/create_acls.h"
 #include "protocol/gen/delete_acls.h"
@@ -310,8 +311,8 @@ static struct bk_msg_delete_acls_request_delete_acls_filter *filters(
     return f;
 }
 
-static void print_acl(const struct bk_cli *cli,
-                      bool *first,
+/* One ACL: a tab-separated line, or an object appended to json. */
+static void print_acl(json_t *json,
                       int8_t type,
                       struct bk_str name,
                       int8_t pattern,
@@ -320,23 +321,22 @@ static void print_acl(const struct bk_cli *cli,
                       int8_t op,
                       int8_t perm)
 {
-    if (!cli->json) {
+    if (json == NULL) {
         printf("%s\t%.*s\t%s\t%.*s\t%.*s\t%s\t%s\n", bk_acl_res_name(type),
                name.len, name.ptr, bk_acl_pat_name(pattern), principal.len,
                principal.ptr, host.len, host.ptr, bk_acl_op_name(op),
                bk_acl_perm_name(perm));
         return;
     }
-    printf("%s{\"resource_type\":\"%s\",\"name\":", *first ? "" : ",",
-           bk_acl_res_name(type));
-    bk_json_str(stdout, name.ptr, name.len);
-    printf(",\"pattern_type\":\"%s\",\"principal\":", bk_acl_pat_name(pattern));
-    bk_json_str(stdout, principal.ptr, principal.len);
-    printf(",\"host\":");
-    bk_json_str(stdout, host.ptr, host.len);
-    printf(",\"operation\":\"%s\",\"permission\":\"%s\"}", bk_acl_op_name(op),
-           bk_acl_perm_name(perm));
-    *first = false;
+    bk_cli_json_push(
+        json,
+        json_pack("{s:s, s:o, s:s, s:o, s:o, s:s, s:s}", "resource_type",
+                  bk_acl_res_name(type), "name",
+                  bk_cli_json_str(name.ptr, name.len), "pattern_type",
+                  bk_acl_pat_name(pattern), "principal",
+                  bk_cli_json_str(principal.ptr, principal.len), "host",
+                  bk_cli_json_str(host.ptr, host.len), "operation",
+                  bk_acl_op_name(op), "permission", bk_acl_perm_name(perm)));
 }
 
 static int cmd_list(const struct bk_cli *cli,
@@ -351,10 +351,10 @@ static int cmd_list(const struct bk_cli *cli,
     if (f == NULL || v < 0) {
         return bk_cli_fail("%s does not support DescribeAcls", c->addr);
     }
-    bool first = true;
-    if (cli->json) {
-        printf("[");
-    }
+    /* JSON is printed whole at the end: a failure half-way prints no
+     * truncated document. */
+    json_t *json = cli->json ? json_array() : NULL;
+    int rc = 0;
     for (int32_t i = 0; i < n; i++) {
         struct bk_msg_describe_acls_request req = {
             .resource_type_filter = f[i].resource_type_filter,
@@ -368,10 +368,12 @@ static int cmd_list(const struct bk_cli *cli,
         struct bk_msg_describe_acls_response resp;
         if (bk_client_call(c, BK_API_DESCRIBE_ACLS, v, &req, &resp, arena) !=
             0) {
-            return bk_cli_fail("%s", c->errmsg);
+            rc = bk_cli_fail("%s", c->errmsg);
+            break;
         }
         if (resp.error_code != 0) {
-            return bk_cli_kerr(NULL, resp.error_code, resp.error_message);
+            rc = bk_cli_kerr(NULL, resp.error_code, resp.error_message);
+            break;
         }
         for (int32_t r = 0; r < resp.resources_count; r++) {
             const struct bk_msg_describe_acls_response_describe_acls_resource
@@ -379,16 +381,17 @@ static int cmd_list(const struct bk_cli *cli,
             for (int32_t a = 0; a < res->acls_count; a++) {
                 const struct bk_msg_describe_acls_response_acl_description *d =
                     &res->acls[a];
-                print_acl(cli, &first, res->resource_type, res->resource_name,
+                print_acl(json, res->resource_type, res->resource_name,
                           res->pattern_type, d->principal, d->host,
                           d->operation, d->permission_type);
             }
         }
     }
-    if (cli->json) {
-        printf("]\n");
+    if (json != NULL && rc == 0) {
+        return bk_cli_json_print(stdout, json);
     }
-    return 0;
+    json_decref(json);
+    return rc;
 }
 
 static int cmd_remove(const struct bk_cli *cli,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "admin/quorum_view.h"
 #include "protocol/gen/describe_cluster.h"
 #include "protocol/kerr.h"
@@ -122,38 +123,45 @@ static void print_text(const struct bk_client *c, const struct cluster_view *v)
     }
 }
 
-static void print_json(const struct bk_client *c, const struct cluster_view *v)
+static json_t *broker_json(const dc_broker *b)
 {
-    const struct bk_msg_describe_cluster_response *dc = &v->dc;
-    printf("{\"cluster_id\":");
-    bk_json_str(stdout, dc->cluster_id.ptr, dc->cluster_id.len);
-    printf(",\"controller_id\":%d,\"brokers\":[", dc->controller_id);
-    for (int32_t i = 0; i < dc->brokers_count; i++) {
-        const dc_broker *b = &dc->brokers[i];
-        printf("%s{\"node_id\":%d,\"host\":", i ? "," : "", b->broker_id);
-        bk_json_str(stdout, b->host.ptr, b->host.len);
-        printf(",\"port\":%d,\"rack\":", b->port);
-        bk_json_str(stdout, b->rack.ptr, b->rack.len);
-        printf(",\"state\":\"%s\"}", state_of(b));
-    }
-    printf("],\"quorum\":");
-    bk_quorum_view_json(stdout, &v->quorum);
-    printf(",\"api_versions\":[");
-    bool first = true;
+    return json_pack("{s:i, s:o, s:i, s:o, s:s}", "node_id", b->broker_id,
+                     "host", bk_cli_json_str(b->host.ptr, b->host.len), "port",
+                     b->port, "rack", bk_cli_json_str(b->rack.ptr, b->rack.len),
+                     "state", state_of(b));
+}
+
+static json_t *api_versions_json(const struct bk_client *c)
+{
+    json_t *a = json_array();
     for (int k = 0; k < BK_CLIENT_MAX_KEYS; k++) {
         if (c->broker_max[k] < 0) {
             continue;
         }
         const struct bk_api_desc *d = bk_api_desc((int16_t)k);
-        printf("%s{\"api_key\":%d,\"name\":", first ? "" : ",", k);
-        bk_json_str(stdout, d != NULL ? d->name : "Unknown",
-                    (int)strlen(d != NULL ? d->name : "Unknown"));
-        printf(",\"min_version\":%d,\"max_version\":%d,\"usable_version\":%d}",
-               c->broker_min[k], c->broker_max[k],
-               bk_client_version(c, (int16_t)k));
-        first = false;
+        bk_cli_json_push(
+            a, json_pack("{s:i, s:s, s:i, s:i, s:i}", "api_key", k, "name",
+                         d != NULL ? d->name : "Unknown", "min_version",
+                         c->broker_min[k], "max_version", c->broker_max[k],
+                         "usable_version", bk_client_version(c, (int16_t)k)));
     }
-    printf("]}\n");
+    return a;
+}
+
+static int print_json(const struct bk_client *c, const struct cluster_view *v)
+{
+    const struct bk_msg_describe_cluster_response *dc = &v->dc;
+    json_t *brokers = json_array();
+    for (int32_t i = 0; i < dc->brokers_count; i++) {
+        bk_cli_json_push(brokers, broker_json(&dc->brokers[i]));
+    }
+    return bk_cli_json_print(
+        stdout,
+        json_pack("{s:o, s:i, s:o, s:o, s:o}", "cluster_id",
+                  bk_cli_json_str(dc->cluster_id.ptr, dc->cluster_id.len),
+                  "controller_id", dc->controller_id, "brokers", brokers,
+                  "quorum", bk_quorum_view_json(&v->quorum), "api_versions",
+                  api_versions_json(c)));
 }
 
 int bk_cmd_cluster(const struct bk_cli *cli, int argc, char **argv)
@@ -176,7 +184,7 @@ int bk_cmd_cluster(const struct bk_cli *cli, int argc, char **argv)
     int rv = fetch(&c, &arena, &v);
     if (rv == 0) {
         if (cli->json) {
-            print_json(&c, &v);
+            rv = print_json(&c, &v);
         } else {
             print_text(&c, &v);
         }

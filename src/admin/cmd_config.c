@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "protocol/gen/describe_configs.h"
 #include "protocol/gen/incremental_alter_configs.h"
 #include "protocol/kerr.h"
@@ -47,6 +48,25 @@ static const char *source_name(int8_t s)
         default:
             return "UNKNOWN";
     }
+}
+
+/* config get --json: one object per config; a sensitive value is null,
+ * as Kafka's DescribeConfigs hides it. Returns the exit code. */
+static int print_json(
+    const struct bk_msg_describe_configs_response_describe_configs_result *res)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; i < res->configs_count; i++) {
+        const cfg_entry *e = &res->configs[i];
+        bk_cli_json_push(
+            a, json_pack("{s:o, s:o, s:s, s:b, s:b}", "name",
+                         bk_cli_json_str(e->name.ptr, e->name.len), "value",
+                         bk_cli_json_str(e->value.ptr,
+                                         e->is_sensitive ? -1 : e->value.len),
+                         "source", source_name(e->config_source), "read_only",
+                         e->read_only, "sensitive", e->is_sensitive));
+    }
+    return bk_cli_json_print(stdout, a);
 }
 
 static int config_get(const struct bk_cli *cli,
@@ -91,38 +111,21 @@ static int config_get(const struct bk_cli *cli,
         return bk_cli_kerr(NULL, res->error_code, res->error_message);
     }
     if (cli->json) {
-        printf("[");
-    } else {
-        printf("%-40s %-30s %-30s %s\n", "NAME", "VALUE", "SOURCE",
-               "READ-ONLY");
+        return print_json(res);
     }
+    printf("%-40s %-30s %-30s %s\n", "NAME", "VALUE", "SOURCE", "READ-ONLY");
     for (int32_t i = 0; i < res->configs_count; i++) {
         const cfg_entry *e = &res->configs[i];
-        if (cli->json) {
-            printf("%s{\"name\":", i > 0 ? "," : "");
-            bk_json_str(stdout, e->name.ptr, e->name.len);
-            printf(",\"value\":");
-            bk_json_str(stdout, e->is_sensitive ? NULL : e->value.ptr,
-                        e->is_sensitive ? -1 : e->value.len);
-            printf(",\"source\":\"%s\",\"read_only\":%s,\"sensitive\":%s}",
-                   source_name(e->config_source),
-                   e->read_only ? "true" : "false",
-                   e->is_sensitive ? "true" : "false");
+        printf("%-40.*s ", e->name.len, e->name.ptr);
+        if (e->is_sensitive) {
+            printf("%-30s", "(sensitive)");
+        } else if (e->value.len < 0) {
+            printf("%-30s", "(null)");
         } else {
-            printf("%-40.*s ", e->name.len, e->name.ptr);
-            if (e->is_sensitive) {
-                printf("%-30s", "(sensitive)");
-            } else if (e->value.len < 0) {
-                printf("%-30s", "(null)");
-            } else {
-                printf("%-30.*s", e->value.len, e->value.ptr);
-            }
-            printf(" %-30s %s\n", source_name(e->config_source),
-                   e->read_only ? "yes" : "no");
+            printf("%-30.*s", e->value.len, e->value.ptr);
         }
-    }
-    if (cli->json) {
-        printf("]\n");
+        printf(" %-30s %s\n", source_name(e->config_source),
+               e->read_only ? "yes" : "no");
     }
     return 0;
 }
@@ -192,19 +195,19 @@ static int config_alter(const struct bk_cli *cli,
     }
     const char *what = type == RES_TOPIC ? "topic" : "broker";
     if (cli->json) {
-        printf("{\"resource_type\":\"%s\",\"resource\":", what);
-        bk_json_str(stdout, name, (int)strlen(name));
-        printf(",\"%s\":[", set ? "set" : "deleted");
+        json_t *names = json_array();
         for (int i = 0; i < nargs; i++) {
-            printf("%s", i > 0 ? "," : "");
-            bk_json_str(stdout, ops[i].name.ptr, ops[i].name.len);
+            bk_cli_json_push(names,
+                             bk_cli_json_str(ops[i].name.ptr, ops[i].name.len));
         }
-        printf("]}\n");
-    } else {
-        printf("%s %d config%s of %s '%s'.\n", set ? "Set" : "Deleted", nargs,
-               nargs == 1 ? "" : "s", what,
-               name[0] != '\0' ? name : "(all brokers)");
+        return bk_cli_json_print(
+            stdout,
+            json_pack("{s:s, s:o, s:o}", "resource_type", what, "resource",
+                      bk_cli_json_cstr(name), set ? "set" : "deleted", names));
     }
+    printf("%s %d config%s of %s '%s'.\n", set ? "Set" : "Deleted", nargs,
+           nargs == 1 ? "" : "s", what,
+           name[0] != '\0' ? name : "(all brokers)");
     return 0;
 }
 

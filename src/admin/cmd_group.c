@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "admin/topic_meta.h"
 #include "protocol/gen/consumer_protocol_assignment.h"
 #include "protocol/gen/delete_groups.h"
@@ -124,19 +125,21 @@ static int cmd_list(const struct bk_cli *cli, int argc, char **argv)
     } else if (resp.error_code != 0) {
         rc = bk_cli_kerr(NULL, resp.error_code, BK_STR_NULL);
     } else if (cli->json) {
-        printf("[");
+        json_t *a = json_array();
         for (int32_t i = 0; i < resp.groups_count; i++) {
             const struct bk_msg_list_groups_response_listed_group *g =
                 &resp.groups[i];
-            printf("%s{\"group\":", i ? "," : "");
-            bk_json_str(stdout, g->group_id.ptr, g->group_id.len);
-            printf(",\"protocol_type\":");
-            bk_json_str(stdout, g->protocol_type.ptr, g->protocol_type.len);
-            printf(",\"state\":");
-            bk_json_str(stdout, g->group_state.ptr, g->group_state.len);
-            printf("}");
+            bk_cli_json_push(
+                a,
+                json_pack(
+                    "{s:o, s:o, s:o}", "group",
+                    bk_cli_json_str(g->group_id.ptr, g->group_id.len),
+                    "protocol_type",
+                    bk_cli_json_str(g->protocol_type.ptr, g->protocol_type.len),
+                    "state",
+                    bk_cli_json_str(g->group_state.ptr, g->group_state.len)));
         }
-        printf("]\n");
+        rc = bk_cli_json_print(stdout, a);
     } else {
         printf("%-40s %-20s %s\n", "GROUP", "STATE", "PROTOCOL-TYPE");
         for (int32_t i = 0; i < resp.groups_count; i++) {
@@ -366,44 +369,46 @@ static int cmp_row(const void *a, const void *b)
                : (x->partition > y->partition) - (x->partition < y->partition);
 }
 
-static void print_rows(const struct bk_cli *cli,
-                       const char *group,
-                       const struct view *v,
-                       bool reset)
+/* Partition row r as a JSON object: the offset a reset commits, or the
+ * committed offset, log end, lag and owner that describe shows. */
+static json_t *row_json(const struct part_row *r, bool reset)
+{
+    if (reset) {
+        return json_pack("{s:o, s:i, s:I}", "topic", bk_cli_json_cstr(r->topic),
+                         "partition", r->partition, "new_offset",
+                         (json_int_t)r->target);
+    }
+    bool known = r->committed >= 0 && r->log_end >= 0;
+    return json_pack(
+        "{s:o, s:i, s:I, s:I, s:o, s:o, s:o}", "topic",
+        bk_cli_json_cstr(r->topic), "partition", r->partition, "committed",
+        (json_int_t)r->committed, "log_end", (json_int_t)r->log_end, "lag",
+        known ? json_integer((json_int_t)(r->log_end - r->committed))
+              : json_null(),
+        "member", bk_cli_json_cstr(r->member), "client",
+        bk_cli_json_cstr(r->client));
+}
+
+/* Returns the exit code. */
+static int print_rows(const struct bk_cli *cli,
+                      const char *group,
+                      const struct view *v,
+                      bool reset)
 {
     if (cli->json) {
-        printf("{\"group\":");
-        bk_json_str(stdout, group, (int)strlen(group));
-        printf(",\"state\":");
-        bk_json_str(stdout, v->desc->group_state.ptr, v->desc->group_state.len);
-        printf(",\"members\":%d,\"partitions\":[",
-               v->desc->members_count < 0 ? 0 : v->desc->members_count);
+        json_t *parts = json_array();
         for (size_t i = 0; i < v->nrows; i++) {
-            const struct part_row *r = &v->rows[i];
-            printf("%s{\"topic\":", i ? "," : "");
-            bk_json_str(stdout, r->topic, (int)strlen(r->topic));
-            printf(",\"partition\":%d", r->partition);
-            if (reset) {
-                printf(",\"new_offset\":%lld}", (long long)r->target);
-                continue;
-            }
-            printf(",\"committed\":%lld,\"log_end\":%lld,\"lag\":",
-                   (long long)r->committed, (long long)r->log_end);
-            if (r->committed >= 0 && r->log_end >= 0) {
-                printf("%lld", (long long)(r->log_end - r->committed));
-            } else {
-                printf("null");
-            }
-            printf(",\"member\":");
-            bk_json_str(stdout, r->member,
-                        r->member ? (int)strlen(r->member) : -1);
-            printf(",\"client\":");
-            bk_json_str(stdout, r->client,
-                        r->client ? (int)strlen(r->client) : -1);
-            printf("}");
+            bk_cli_json_push(parts, row_json(&v->rows[i], reset));
         }
-        printf("]}\n");
-        return;
+        return bk_cli_json_print(
+            stdout,
+            json_pack("{s:o, s:o, s:i, s:o}", "group", bk_cli_json_cstr(group),
+                      "state",
+                      bk_cli_json_str(v->desc->group_state.ptr,
+                                      v->desc->group_state.len),
+                      "members",
+                      v->desc->members_count < 0 ? 0 : v->desc->members_count,
+                      "partitions", parts));
     }
     if (reset) {
         printf("%-40s %-30s %-10s %s\n", "GROUP", "TOPIC", "PARTITION",
@@ -412,7 +417,7 @@ static void print_rows(const struct bk_cli *cli,
             printf("%-40s %-30s %-10d %lld\n", group, v->rows[i].topic,
                    v->rows[i].partition, (long long)v->rows[i].target);
         }
-        return;
+        return 0;
     }
     printf("Group %s is %.*s with %d member(s)\n\n", group,
            v->desc->group_state.len, v->desc->group_state.ptr,
@@ -437,6 +442,7 @@ static void print_rows(const struct bk_cli *cli,
                r->partition, cur, end, lag, r->member ? r->member : "-",
                r->client ? r->client : "-", r->host ? r->host : "-");
     }
+    return 0;
 }
 
 static int cmd_describe(const struct bk_cli *cli, int argc, char **argv)
@@ -469,7 +475,7 @@ static int cmd_describe(const struct bk_cli *cli, int argc, char **argv)
         rc = bk_cli_fail("group %s does not exist", group);
     } else if (rc == 0) {
         qsort(v.rows, v.nrows, sizeof(*v.rows), cmp_row);
-        print_rows(cli, group, &v, false);
+        rc = print_rows(cli, group, &v, false);
     }
     free(v.rows);
     bk_arena_destroy(&arena);
@@ -789,7 +795,7 @@ static int cmd_reset(const struct bk_cli *cli, int argc, char **argv)
         rc = reset_commit(c, &arena, o.group, topic, &sel);
     }
     if (rc == 0) {
-        print_rows(cli, o.group, &sel, true);
+        rc = print_rows(cli, o.group, &sel, true);
         if (o.dry && !cli->json) {
             printf("(dry run: nothing was committed; use --execute)\n");
         }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "admin/topic_meta.h"
 #include "protocol/gen/api.h"
 #include "protocol/gen/elect_leaders.h"
@@ -66,10 +67,7 @@ static int print(const struct bk_cli *cli,
                  const char *type)
 {
     int rc = 0;
-    bool first = true;
-    if (cli->json) {
-        printf("{\"type\":\"%s\",\"partitions\":[", type);
-    }
+    json_t *parts = cli->json ? json_array() : NULL;
     for (int32_t i = 0; i < resp->replica_election_results_count; i++) {
         const struct bk_msg_elect_leaders_response_replica_election_result *t =
             &resp->replica_election_results[i];
@@ -79,13 +77,15 @@ static int print(const struct bk_cli *cli,
             bool failed = r->error_code != BK_KERR_NONE &&
                           r->error_code != BK_KERR_ELECTION_NOT_NEEDED;
             rc = failed ? 1 : rc;
-            if (cli->json) {
-                printf("%s{\"topic\":", first ? "" : ",");
-                bk_json_str(stdout, t->topic.ptr, t->topic.len);
-                printf(",\"partition\":%d,\"error\":\"%s\",\"message\":",
-                       r->partition_id, bk_kerr_name(r->error_code));
-                bk_json_str(stdout, r->error_message.ptr, r->error_message.len);
-                printf("}");
+            if (parts != NULL) {
+                bk_cli_json_push(
+                    parts,
+                    json_pack("{s:o, s:i, s:s, s:o}", "topic",
+                              bk_cli_json_str(t->topic.ptr, t->topic.len),
+                              "partition", r->partition_id, "error",
+                              bk_kerr_name(r->error_code), "message",
+                              bk_cli_json_str(r->error_message.ptr,
+                                              r->error_message.len)));
             } else if (r->error_code == BK_KERR_NONE) {
                 printf("%.*s-%d: %s leader elected\n", t->topic.len,
                        t->topic.ptr, r->partition_id, type);
@@ -95,11 +95,12 @@ static int print(const struct bk_cli *cli,
                        r->error_message.len < 0 ? 0 : r->error_message.len,
                        r->error_message.len < 0 ? "" : r->error_message.ptr);
             }
-            first = false;
         }
     }
-    if (cli->json) {
-        printf("]}\n");
+    if (parts != NULL &&
+        bk_cli_json_print(stdout, json_pack("{s:s, s:o}", "type", type,
+                                            "partitions", parts)) != 0) {
+        rc = 1;
     }
     return rc;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "admin/route.h"
 #include "admin/topic_meta.h"
 #include "common/err.h"
@@ -348,9 +349,10 @@ int bk_cmd_produce(const struct bk_cli *cli, int argc, char **argv)
     if (rv == 0) {
         progress(&pr, true);
         if (cli->json) {
-            printf("{\"topic\":");
-            bk_json_str(stdout, o.topic, (int)strlen(o.topic));
-            printf(",\"produced\":%lld}\n", (long long)pr.sent);
+            rv = bk_cli_json_print(
+                stdout,
+                json_pack("{s:o, s:I}", "topic", bk_cli_json_cstr(o.topic),
+                          "produced", (json_int_t)pr.sent));
         }
     }
     for (int32_t i = 0; i < pr.partitions; i++) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "protocol/gen/alter_client_quotas.h"
 #include "protocol/gen/describe_client_quotas.h"
 #include "protocol/kerr.h"
@@ -175,31 +176,41 @@ static void print_value(FILE *out, double v)
     }
 }
 
-static void list_entry(
-    const struct bk_cli *cli,
-    const struct bk_msg_describe_client_quotas_response_entry_data *en,
-    bool first)
+/* A quota value as JSON: a whole number as an integer, as the text
+ * output prints it. JSON has no NaN or infinity (RFC 8259 §6): a broker
+ * that sends one gets null. */
+static json_t *value_json(double v)
 {
-    if (cli->json) {
-        printf("%s{\"entity\":{", first ? "" : ",");
-        for (int32_t j = 0; j < en->entity_count; j++) {
-            printf("%s", j > 0 ? "," : "");
-            bk_json_str(stdout, en->entity[j].entity_type.ptr,
-                        en->entity[j].entity_type.len);
-            printf(":");
-            bk_json_str(stdout, en->entity[j].entity_name.ptr,
-                        en->entity[j].entity_name.len);
-        }
-        printf("},\"values\":{");
-        for (int32_t j = 0; j < en->values_count; j++) {
-            printf("%s", j > 0 ? "," : "");
-            bk_json_str(stdout, en->values[j].key.ptr, en->values[j].key.len);
-            printf(":");
-            print_value(stdout, en->values[j].value);
-        }
-        printf("}}");
-        return;
+    if (!isfinite(v)) {
+        return json_null();
     }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        return json_integer((json_int_t)v);
+    }
+    return json_real(v);
+}
+
+static json_t *entry_json(
+    const struct bk_msg_describe_client_quotas_response_entry_data *en)
+{
+    json_t *entity = json_object();
+    for (int32_t j = 0; j < en->entity_count; j++) {
+        bk_cli_json_set(entity, en->entity[j].entity_type.ptr,
+                        en->entity[j].entity_type.len,
+                        bk_cli_json_str(en->entity[j].entity_name.ptr,
+                                        en->entity[j].entity_name.len));
+    }
+    json_t *values = json_object();
+    for (int32_t j = 0; j < en->values_count; j++) {
+        bk_cli_json_set(values, en->values[j].key.ptr, en->values[j].key.len,
+                        value_json(en->values[j].value));
+    }
+    return json_pack("{s:o, s:o}", "entity", entity, "values", values);
+}
+
+static void list_entry(
+    const struct bk_msg_describe_client_quotas_response_entry_data *en)
+{
     struct entity e = { .n = 0 };
     for (int32_t j = 0; j < en->entity_count && j < MAX_PARTS; j++) {
         e.type[e.n] = en->entity[j].entity_type;
@@ -243,14 +254,16 @@ static int list(const struct bk_cli *cli,
     } else if (resp.error_code != 0) {
         rv = bk_cli_kerr(NULL, resp.error_code, resp.error_message);
     } else {
-        if (cli->json) {
-            printf("[");
-        }
+        json_t *json = cli->json ? json_array() : NULL;
         for (int32_t i = 0; i < resp.entries_count; i++) {
-            list_entry(cli, &resp.entries[i], i == 0);
+            if (json != NULL) {
+                bk_cli_json_push(json, entry_json(&resp.entries[i]));
+            } else {
+                list_entry(&resp.entries[i]);
+            }
         }
-        if (cli->json) {
-            printf("]\n");
+        if (json != NULL) {
+            rv = bk_cli_json_print(stdout, json);
         }
     }
     bk_arena_destroy(&arena);

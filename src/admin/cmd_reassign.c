@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "protocol/gen/alter_partition_reassignments.h"
 #include "protocol/gen/api.h"
 #include "protocol/gen/list_partition_reassignments.h"
@@ -138,10 +139,11 @@ static int reassign(const struct bk_cli *cli,
         return bk_cli_kerr(a->topic, r->error_code, r->error_message);
     }
     if (cli->json) {
-        printf("{\"topic\":");
-        bk_json_str(stdout, a->topic, (int)strlen(a->topic));
-        printf(",\"partition\":%d,\"%s\":true}\n", a->partition,
-               a->cancel ? "cancelled" : "started");
+        return bk_cli_json_print(
+            stdout,
+            json_pack("{s:o, s:i, s:b}", "topic", bk_cli_json_cstr(a->topic),
+                      "partition", a->partition,
+                      a->cancel ? "cancelled" : "started", 1));
     } else {
         printf("%s-%d: reassignment %s\n", a->topic, a->partition,
                a->cancel ? "cancelled" : "started");
@@ -156,24 +158,34 @@ static void print_ids(const char *sep, const int32_t *v, int32_t n)
     }
 }
 
+static json_t *ids_json(const int32_t *v, int32_t n)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; i < n; i++) {
+        bk_cli_json_push(a, json_integer(v[i]));
+    }
+    return a;
+}
+
+/* One reassignment: a line, or an object appended to json. */
 static void print_part(
-    const struct bk_cli *cli,
+    json_t *json,
     struct bk_str topic,
     const struct
     bk_msg_list_partition_reassignments_response_ongoing_partition_reassignment
-        *p,
-    bool first)
+        *p)
 {
-    if (cli->json) {
-        printf("%s{\"topic\":", first ? "" : ",");
-        bk_json_str(stdout, topic.ptr, topic.len);
-        printf(",\"partition\":%d,\"replicas\":[", p->partition_index);
-        print_ids(",", p->replicas, p->replicas_count);
-        printf("],\"adding\":[");
-        print_ids(",", p->adding_replicas, p->adding_replicas_count);
-        printf("],\"removing\":[");
-        print_ids(",", p->removing_replicas, p->removing_replicas_count);
-        printf("]}");
+    if (json != NULL) {
+        bk_cli_json_push(
+            json,
+            json_pack(
+                "{s:o, s:i, s:o, s:o, s:o}", "topic",
+                bk_cli_json_str(topic.ptr, topic.len), "partition",
+                p->partition_index, "replicas",
+                ids_json(p->replicas, p->replicas_count), "adding",
+                ids_json(p->adding_replicas, p->adding_replicas_count),
+                "removing",
+                ids_json(p->removing_replicas, p->removing_replicas_count)));
         return;
     }
     printf("%.*s-%d replicas=", topic.len, topic.ptr, p->partition_index);
@@ -230,19 +242,16 @@ static int list(const struct bk_cli *cli,
     if (bk_cli_reassignments(cli, c, arena, &resp) != 0) {
         return 1;
     }
-    bool first = true;
-    if (cli->json) {
-        printf("{\"reassignments\":[");
-    }
+    json_t *json = cli->json ? json_array() : NULL;
     for (int32_t i = 0; i < resp.topics_count; i++) {
         for (int32_t k = 0; k < resp.topics[i].partitions_count; k++) {
-            print_part(cli, resp.topics[i].name, &resp.topics[i].partitions[k],
-                       first);
-            first = false;
+            print_part(json, resp.topics[i].name,
+                       &resp.topics[i].partitions[k]);
         }
     }
-    if (cli->json) {
-        printf("]}\n");
+    if (json != NULL) {
+        return bk_cli_json_print(stdout,
+                                 json_pack("{s:o}", "reassignments", json));
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "protocol/gen/create_partitions.h"
 #include "protocol/gen/create_topics.h"
 #include "protocol/gen/delete_topics.h"
@@ -182,12 +183,11 @@ static int topic_create(const struct bk_cli *cli,
     char id[23];
     bk_cli_uuid(&r->topic_id, id);
     if (cli->json) {
-        printf("{\"name\":");
-        bk_json_str(stdout, name, (int)strlen(name));
-        printf(
-            ",\"topic_id\":\"%s\",\"partitions\":%d,"
-            "\"replication_factor\":%d}\n",
-            id, r->num_partitions, r->replication_factor);
+        return bk_cli_json_print(
+            stdout,
+            json_pack("{s:o, s:s, s:i, s:i}", "name", bk_cli_json_cstr(name),
+                      "topic_id", id, "partitions", r->num_partitions,
+                      "replication_factor", r->replication_factor));
     } else if (ver >= 5) {
         printf(
             "Created topic %s (%d partitions, replication factor %d, "
@@ -245,21 +245,20 @@ static int replication_factor(const md_topic *t)
     return t->partitions_count > 0 ? t->partitions[0].replica_nodes_count : 0;
 }
 
-static void print_ids(FILE *out,
-                      const int32_t *v,
-                      int32_t n,
-                      const char *sep,
-                      bool json)
+static void print_ids(FILE *out, const int32_t *v, int32_t n, const char *sep)
 {
-    if (json) {
-        fputc('[', out);
-    }
     for (int32_t i = 0; i < n; i++) {
         fprintf(out, "%s%d", i > 0 ? sep : "", v[i]);
     }
-    if (json) {
-        fputc(']', out);
+}
+
+static json_t *ids_json(const int32_t *v, int32_t n)
+{
+    json_t *a = json_array();
+    for (int32_t i = 0; i < n; i++) {
+        bk_cli_json_push(a, json_integer(v[i]));
     }
+    return a;
 }
 
 static int topic_list(const struct bk_cli *cli,
@@ -279,9 +278,8 @@ static int topic_list(const struct bk_cli *cli,
     if (md.topics_count > 1) {
         qsort(md.topics, (size_t)md.topics_count, sizeof(md_topic), cmp_topic);
     }
-    if (cli->json) {
-        printf("[");
-    } else {
+    json_t *json = cli->json ? json_array() : NULL;
+    if (json == NULL) {
         printf("%-40s %-10s %-11s %s\n", "NAME", "PARTITIONS", "REPLICATION",
                "TOPIC ID");
     }
@@ -289,23 +287,20 @@ static int topic_list(const struct bk_cli *cli,
         const md_topic *t = &md.topics[i];
         char id[23];
         bk_cli_uuid(&t->topic_id, id);
-        if (cli->json) {
-            printf("%s{\"name\":", i > 0 ? "," : "");
-            bk_json_str(stdout, t->name.ptr, t->name.len);
-            printf(
-                ",\"topic_id\":\"%s\",\"partitions\":%d,"
-                "\"replication_factor\":%d,\"internal\":%s}",
-                id, t->partitions_count, replication_factor(t),
-                t->is_internal ? "true" : "false");
+        if (json != NULL) {
+            bk_cli_json_push(
+                json,
+                json_pack("{s:o, s:s, s:i, s:i, s:b}", "name",
+                          bk_cli_json_str(t->name.ptr, t->name.len), "topic_id",
+                          id, "partitions", t->partitions_count,
+                          "replication_factor", replication_factor(t),
+                          "internal", t->is_internal));
         } else {
             printf("%-40.*s %-10d %-11d %s\n", t->name.len, t->name.ptr,
                    t->partitions_count, replication_factor(t), id);
         }
     }
-    if (cli->json) {
-        printf("]\n");
-    }
-    return 0;
+    return json != NULL ? bk_cli_json_print(stdout, json) : 0;
 }
 
 /* The configs set explicitly on a topic (DescribeConfigs, source
@@ -343,9 +338,10 @@ static int explicit_configs(
     return 0;
 }
 
+/* The configs set on the topic: "k=v,k=v" (text), or an object. */
 static void print_configs(
     const struct bk_msg_describe_configs_response_describe_configs_result *r,
-    bool json)
+    json_t *json)
 {
     int k = 0;
     for (int32_t i = 0; r != NULL && i < r->configs_count; i++) {
@@ -355,11 +351,9 @@ static void print_configs(
         if (e->config_source != SOURCE_DYNAMIC_TOPIC) {
             continue;
         }
-        if (json) {
-            printf("%s", k > 0 ? "," : "");
-            bk_json_str(stdout, e->name.ptr, e->name.len);
-            printf(":");
-            bk_json_str(stdout, e->value.ptr, e->value.len);
+        if (json != NULL) {
+            bk_cli_json_set(json, e->name.ptr, e->name.len,
+                            bk_cli_json_str(e->value.ptr, e->value.len));
         } else {
             printf("%s%.*s=%.*s", k > 0 ? "," : "", e->name.len, e->name.ptr,
                    e->value.len < 0 ? 0 : e->value.len,
@@ -399,34 +393,31 @@ static int keep_topic_names(struct bk_msg_metadata_response *md,
     return 0;
 }
 
-/* The topic's line (text) or the head of its object (JSON, i-th in the
- * array), with the configs set on it. */
-static void print_topic_head(
+/* The topic's line (text), or its object without partitions (JSON:
+ * returns owned, else NULL), with the configs set on it. */
+static json_t *print_topic_head(
     const struct bk_cli *cli,
     const md_topic *t,
-    int32_t i,
     const struct bk_msg_describe_configs_response_describe_configs_result *cfg)
 {
     char id[23];
     bk_cli_uuid(&t->topic_id, id);
     if (cli->json) {
-        printf("%s{\"name\":", i > 0 ? "," : "");
-        bk_json_str(stdout, t->name.ptr, t->name.len);
-        printf(
-            ",\"topic_id\":\"%s\",\"internal\":%s,"
-            "\"replication_factor\":%d,\"configs\":{",
-            id, t->is_internal ? "true" : "false", replication_factor(t));
-        print_configs(cfg, true);
-        printf("},\"partitions\":[");
-    } else {
-        printf(
-            "Topic: %.*s\tTopicId: %s\tPartitionCount: %d\t"
-            "ReplicationFactor: %d\tConfigs: ",
-            t->name.len, t->name.ptr, id, t->partitions_count,
-            replication_factor(t));
-        print_configs(cfg, false);
-        printf("\n");
+        json_t *configs = json_object();
+        print_configs(cfg, configs);
+        return json_pack("{s:o, s:s, s:b, s:i, s:o}", "name",
+                         bk_cli_json_str(t->name.ptr, t->name.len), "topic_id",
+                         id, "internal", t->is_internal, "replication_factor",
+                         replication_factor(t), "configs", configs);
     }
+    printf(
+        "Topic: %.*s\tTopicId: %s\tPartitionCount: %d\t"
+        "ReplicationFactor: %d\tConfigs: ",
+        t->name.len, t->name.ptr, id, t->partitions_count,
+        replication_factor(t));
+    print_configs(cfg, NULL);
+    printf("\n");
+    return NULL;
 }
 
 typedef struct
@@ -454,12 +445,12 @@ static const ongoing *find_ongoing(
     return NULL;
 }
 
-/* Partition j of topic t: a line (text) or an object (JSON). Adding and
- * removing replicas are shown while a reassignment is in progress, as
- * kafka-topics.sh --describe shows them; a partition whose ISR is smaller
- * than its replicas is marked under-replicated. */
+/* Partition j of topic t: a line (text) or an object appended to json.
+ * Adding and removing replicas are shown while a reassignment is in
+ * progress, as kafka-topics.sh --describe shows them; a partition whose
+ * ISR is smaller than its replicas is marked under-replicated. */
 static void print_partition(
-    const struct bk_cli *cli,
+    json_t *json,
     const md_topic *t,
     int32_t j,
     const struct bk_msg_list_partition_reassignments_response *rs)
@@ -467,41 +458,38 @@ static void print_partition(
     const md_part *p = &t->partitions[j];
     const ongoing *o = find_ongoing(rs, t, p->partition_index);
     bool urp = p->isr_nodes_count < p->replica_nodes_count;
-    if (cli->json) {
-        printf(
-            "%s{\"partition\":%d,\"leader\":%d,"
-            "\"leader_epoch\":%d,\"replicas\":",
-            j > 0 ? "," : "", p->partition_index, p->leader_id,
-            p->leader_epoch);
-        print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", true);
-        printf(",\"isr\":");
-        print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
-        printf(",\"adding\":");
-        print_ids(stdout, o != NULL ? o->adding_replicas : NULL,
-                  o != NULL ? o->adding_replicas_count : 0, ",", true);
-        printf(",\"removing\":");
-        print_ids(stdout, o != NULL ? o->removing_replicas : NULL,
-                  o != NULL ? o->removing_replicas_count : 0, ",", true);
-        printf(",\"under_replicated\":%s}", urp ? "true" : "false");
-    } else {
-        printf(
-            "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
-            "LeaderEpoch: %d\tReplicas: ",
-            t->name.len, t->name.ptr, p->partition_index, p->leader_id,
-            p->leader_epoch);
-        print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", false);
-        printf("\tIsr: ");
-        print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
-        if (o != NULL) {
-            printf("\tAdding Replicas: ");
-            print_ids(stdout, o->adding_replicas, o->adding_replicas_count, ",",
-                      false);
-            printf("\tRemoving Replicas: ");
-            print_ids(stdout, o->removing_replicas, o->removing_replicas_count,
-                      ",", false);
-        }
-        printf("%s\n", urp ? "\tUnderReplicated: true" : "");
+    if (json != NULL) {
+        bk_cli_json_push(
+            json,
+            json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:b}", "partition",
+                      p->partition_index, "leader", p->leader_id,
+                      "leader_epoch", p->leader_epoch, "replicas",
+                      ids_json(p->replica_nodes, p->replica_nodes_count), "isr",
+                      ids_json(p->isr_nodes, p->isr_nodes_count), "adding",
+                      ids_json(o != NULL ? o->adding_replicas : NULL,
+                               o != NULL ? o->adding_replicas_count : 0),
+                      "removing",
+                      ids_json(o != NULL ? o->removing_replicas : NULL,
+                               o != NULL ? o->removing_replicas_count : 0),
+                      "under_replicated", urp));
+        return;
     }
+    printf(
+        "\tTopic: %.*s\tPartition: %d\tLeader: %d\t"
+        "LeaderEpoch: %d\tReplicas: ",
+        t->name.len, t->name.ptr, p->partition_index, p->leader_id,
+        p->leader_epoch);
+    print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",");
+    printf("\tIsr: ");
+    print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",");
+    if (o != NULL) {
+        printf("\tAdding Replicas: ");
+        print_ids(stdout, o->adding_replicas, o->adding_replicas_count, ",");
+        printf("\tRemoving Replicas: ");
+        print_ids(stdout, o->removing_replicas, o->removing_replicas_count,
+                  ",");
+    }
+    printf("%s\n", urp ? "\tUnderReplicated: true" : "");
 }
 
 static int topic_describe(const struct bk_cli *cli,
@@ -534,27 +522,25 @@ static int topic_describe(const struct bk_cli *cli,
         }
         rs = &rs_buf;
     }
-    if (cli->json) {
-        printf("[");
-    }
+    json_t *json = cli->json ? json_array() : NULL;
     for (int32_t i = 0; i < md.topics_count; i++) {
         const md_topic *t = &md.topics[i];
         struct bk_msg_describe_configs_response_describe_configs_result *cfg;
         if (explicit_configs(c, a, t->name, &cfg) != 0) {
+            json_decref(json);
             return 1;
         }
-        print_topic_head(cli, t, i, cfg);
+        json_t *topic = print_topic_head(cli, t, cfg);
+        json_t *parts = topic != NULL ? json_array() : NULL;
         for (int32_t j = 0; j < t->partitions_count; j++) {
-            print_partition(cli, t, j, rs);
+            print_partition(parts, t, j, rs);
         }
-        if (cli->json) {
-            printf("]}");
+        if (topic != NULL) {
+            bk_cli_json_set(topic, "partitions", 10, parts);
+            bk_cli_json_push(json, topic);
         }
     }
-    if (cli->json) {
-        printf("]\n");
-    }
-    return 0;
+    return json != NULL ? bk_cli_json_print(stdout, json) : 0;
 }
 
 /* ---- delete ---- */
@@ -599,10 +585,7 @@ static int topic_delete(const struct bk_cli *cli,
         return bk_cli_fail("%s", c->errmsg);
     }
     int rc = 0;
-    int ok = 0;
-    if (cli->json) {
-        printf("{\"deleted\":[");
-    }
+    json_t *deleted = cli->json ? json_array() : NULL;
     for (int32_t i = 0; i < resp.responses_count; i++) {
         const struct bk_msg_delete_topics_response_deletable_topic_result *r =
             &resp.responses[i];
@@ -622,16 +605,19 @@ static int topic_delete(const struct bk_cli *cli,
             }
             continue;
         }
-        if (cli->json) {
-            printf("%s", ok > 0 ? "," : "");
-            bk_json_str(stdout, r->name.ptr, r->name.len);
+        if (deleted != NULL) {
+            bk_cli_json_push(deleted,
+                             bk_cli_json_str(r->name.ptr, r->name.len));
         } else {
             printf("Deleted topic %.*s.\n", r->name.len, r->name.ptr);
         }
-        ok++;
     }
-    if (cli->json) {
-        printf("]}\n");
+    /* What was deleted is printed even when some topics were refused (each
+     * refusal has its line on stderr and the exit code is 1). */
+    if (deleted != NULL &&
+        bk_cli_json_print(stdout, json_pack("{s:o}", "deleted", deleted)) !=
+            0) {
+        rc = 1;
     }
     return rc;
 }
@@ -789,13 +775,12 @@ static int topic_alter(const struct bk_cli *cli,
         }
     }
     if (cli->json) {
-        printf("{\"name\":");
-        bk_json_str(stdout, x.name, (int)strlen(x.name));
-        printf(",\"partitions\":%d,\"configs_changed\":%d}\n", x.partitions,
-               x.nops);
-    } else {
-        printf("Altered topic %s.\n", x.name);
+        return bk_cli_json_print(
+            stdout,
+            json_pack("{s:o, s:i, s:i}", "name", bk_cli_json_cstr(x.name),
+                      "partitions", x.partitions, "configs_changed", x.nops));
     }
+    printf("Altered topic %s.\n", x.name);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "protocol/gen/alter_user_scram_credentials.h"
 #include "protocol/gen/api.h"
 #include "protocol/gen/describe_user_scram_credentials.h"
@@ -228,12 +229,10 @@ static int list(const struct bk_cli *cli, struct bk_client *c)
     bk_arena_init(&arena, 4096, 0);
     struct bk_msg_describe_user_scram_credentials_response resp;
     int rv = describe(c, NULL, &arena, &resp);
-    if (rv == 0 && cli->json) {
-        printf("[");
-    } else if (rv == 0) {
+    json_t *json = rv == 0 && cli->json ? json_array() : NULL;
+    if (rv == 0 && json == NULL) {
         printf("%-32s %-14s %s\n", "USER", "MECHANISM", "ITERATIONS");
     }
-    bool first = true;
     for (int32_t i = 0; rv == 0 && i < resp.results_count; i++) {
         const struct
             bk_msg_describe_user_scram_credentials_response_describe_user_scram_credentials_result
@@ -242,20 +241,20 @@ static int list(const struct bk_cli *cli, struct bk_client *c)
             const char *m = bk_scram_mech_name(
                 (enum bk_scram_mech)r->credential_infos[j].mechanism);
             int32_t it = r->credential_infos[j].iterations;
-            if (cli->json) {
-                printf("%s{\"user\":", first ? "" : ",");
-                bk_json_str(stdout, r->user.ptr, r->user.len);
-                printf(",\"mechanism\":\"%s\",\"iterations\":%d}",
-                       m != NULL ? m : "UNKNOWN", it);
+            if (json != NULL) {
+                bk_cli_json_push(
+                    json, json_pack("{s:o, s:s, s:i}", "user",
+                                    bk_cli_json_str(r->user.ptr, r->user.len),
+                                    "mechanism", m != NULL ? m : "UNKNOWN",
+                                    "iterations", it));
             } else {
                 printf("%-32.*s %-14s %d\n", r->user.len, r->user.ptr,
                        m != NULL ? m : "UNKNOWN", it);
             }
-            first = false;
         }
     }
-    if (rv == 0 && cli->json) {
-        printf("]\n");
+    if (json != NULL) {
+        rv = bk_cli_json_print(stdout, json);
     }
     bk_arena_destroy(&arena);
     return rv;

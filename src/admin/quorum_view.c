@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "admin/cli_json.h"
 #include "protocol/kerr.h"
 
 #define METADATA_TOPIC "__cluster_metadata"
@@ -118,49 +119,37 @@ void bk_quorum_view_print(FILE *out, const struct bk_quorum_view *v)
     print_replicas(out, v, "observer", p->observers, p->observers_count);
 }
 
-static void json_replicas(FILE *out,
-                          const struct bk_quorum_view *v,
-                          const replica *rs,
-                          int32_t n)
+static json_t *json_replicas(const struct bk_quorum_view *v,
+                             const replica *rs,
+                             int32_t n)
 {
-    fputc('[', out);
+    json_t *a = json_array();
     for (int32_t i = 0; i < n; i++) {
         const replica *r = &rs[i];
         int64_t lag = lag_of(v, r);
-        fprintf(out,
-                "%s{\"id\":%d,\"log_end_offset\":%lld,\"lag\":", i ? "," : "",
-                r->replica_id, (long long)r->log_end_offset);
-        if (lag < 0) {
-            fputs("null", out);
-        } else {
-            fprintf(out, "%lld", (long long)lag);
-        }
-        fprintf(out,
-                ",\"last_fetch_timestamp\":%lld,"
-                "\"last_caught_up_timestamp\":%lld}",
-                (long long)r->last_fetch_timestamp,
-                (long long)r->last_caught_up_timestamp);
+        bk_cli_json_push(
+            a, json_pack("{s:i, s:I, s:o, s:I, s:I}", "id", r->replica_id,
+                         "log_end_offset", (json_int_t)r->log_end_offset, "lag",
+                         lag < 0 ? json_null() : json_integer((json_int_t)lag),
+                         "last_fetch_timestamp",
+                         (json_int_t)r->last_fetch_timestamp,
+                         "last_caught_up_timestamp",
+                         (json_int_t)r->last_caught_up_timestamp));
     }
-    fputc(']', out);
+    return a;
 }
 
-void bk_quorum_view_json(FILE *out, const struct bk_quorum_view *v)
+json_t *bk_quorum_view_json(const struct bk_quorum_view *v)
 {
     if (v->error != 0) {
-        const char *name =
-            v->error < 0 ? "UNSUPPORTED_VERSION" : bk_kerr_name(v->error);
-        fputs("{\"error\":", out);
-        bk_json_str(out, name, (int)strlen(name));
-        fputc('}', out);
-        return;
+        return json_pack(
+            "{s:s}", "error",
+            v->error < 0 ? "UNSUPPORTED_VERSION" : bk_kerr_name(v->error));
     }
     const struct bk_msg_describe_quorum_response_partition_data *p = v->part;
-    fprintf(out,
-            "{\"leader_id\":%d,\"leader_epoch\":%d,\"high_watermark\":%lld,"
-            "\"voters\":",
-            p->leader_id, p->leader_epoch, (long long)p->high_watermark);
-    json_replicas(out, v, p->current_voters, p->current_voters_count);
-    fputs(",\"observers\":", out);
-    json_replicas(out, v, p->observers, p->observers_count);
-    fputc('}', out);
+    return json_pack(
+        "{s:i, s:i, s:I, s:o, s:o}", "leader_id", p->leader_id, "leader_epoch",
+        p->leader_epoch, "high_watermark", (json_int_t)p->high_watermark,
+        "voters", json_replicas(v, p->current_voters, p->current_voters_count),
+        "observers", json_replicas(v, p->observers, p->observers_count));
 }

@@ -4,6 +4,7 @@
 #ifndef BK_ADMIN_QUORUM_VIEW_H
 #define BK_ADMIN_QUORUM_VIEW_H
 
+#include <jansson.h>
 #include <stdio.h>
 
 #include "admin/cli.h"
@@ -27,7 +28,7 @@ int bk_quorum_view_fetch(struct bk_client *c,
 /* The "Quorum:" section of the text output. */
 void bk_quorum_view_print(FILE *out, const struct bk_quorum_view *v);
 
-/* The value of the "quorum" member of the JSON output. */
-void bk_quorum_view_json(FILE *out, const struct bk_quorum_view *v);
+/* The value of the "quorum" member of the JSON output (returns owned). */
+json_t *bk_quorum_view_json(const struct bk_quorum_view *v);
 
 #endif /* BK_ADMIN_QUORUM_VIEW_H */
