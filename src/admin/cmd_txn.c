@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "admin/cli.h"
+#include "admin/cli_json.h"
 #include "admin/route.h"
 #include "protocol/gen/describe_producers.h"
 #include "protocol/gen/describe_transactions.h"
@@ -31,33 +32,34 @@ static int usage(void)
 
 typedef struct bk_msg_list_transactions_response_transaction_state listed_txn;
 
-static void print_listed(bool json,
-                         const listed_txn *t,
-                         int32_t node,
-                         bool *first)
+/* One listed id: appended to arr (the --json document) or printed as a
+ * row when arr is NULL. */
+static void print_listed(json_t *arr, const listed_txn *t, int32_t node)
 {
-    if (json) {
-        printf("%s{\"transactional_id\":", *first ? "" : ",");
-        bk_json_str(stdout, t->transactional_id.ptr, t->transactional_id.len);
-        printf(",\"coordinator\":%d,\"producer_id\":%lld,\"state\":", node,
-               (long long)t->producer_id);
-        bk_json_str(stdout, t->transaction_state.ptr, t->transaction_state.len);
-        printf("}");
-    } else {
-        printf("%.*s\t%d\t%lld\t%.*s\n", t->transactional_id.len,
-               t->transactional_id.ptr, node, (long long)t->producer_id,
-               t->transaction_state.len, t->transaction_state.ptr);
+    if (arr != NULL) {
+        json_t *o = json_object();
+        bk_cli_json_set(
+            o, "transactional_id", 16,
+            bk_cli_json_str(t->transactional_id.ptr, t->transactional_id.len));
+        bk_cli_json_set(o, "coordinator", 11, json_integer(node));
+        bk_cli_json_set(o, "producer_id", 11, json_integer(t->producer_id));
+        bk_cli_json_set(o, "state", 5,
+                        bk_cli_json_str(t->transaction_state.ptr,
+                                        t->transaction_state.len));
+        bk_cli_json_push(arr, o);
+        return;
     }
-    *first = false;
+    printf("%.*s\t%d\t%lld\t%.*s\n", t->transactional_id.len,
+           t->transactional_id.ptr, node, (long long)t->producer_id,
+           t->transaction_state.len, t->transaction_state.ptr);
 }
 
 /* One broker's ids. Returns 0 or 1 after printing why. */
-static int list_one(bool json,
+static int list_one(json_t *arr,
                     struct bk_client *c,
                     int32_t node,
                     const char *state,
-                    struct bk_arena *arena,
-                    bool *first)
+                    struct bk_arena *arena)
 {
     int16_t v = bk_client_version(c, BK_API_LIST_TRANSACTIONS);
     if (v < 0) {
@@ -82,7 +84,7 @@ static int list_one(bool json,
         return bk_cli_fail("unknown transaction state '%s'", state);
     }
     for (int32_t i = 0; i < resp.transaction_states_count; i++) {
-        print_listed(json, &resp.transaction_states[i], node, first);
+        print_listed(arr, &resp.transaction_states[i], node);
     }
     return 0;
 }
@@ -107,23 +109,24 @@ static int cmd_list(const struct bk_cli *cli, int argc, char **argv)
      * no broker coordinates anything. */
     struct bk_route r;
     int rc = 0;
-    bool first = true;
-    if (cli->json) {
-        printf("[");
-    } else {
+    json_t *arr = cli->json ? json_array() : NULL;
+    if (!cli->json) {
         printf("TRANSACTIONAL_ID\tCOORDINATOR\tPRODUCER_ID\tSTATE\n");
     }
     if (bk_route_open(&r, cli, &boot, TXN_TOPIC) == 0) {
         for (size_t i = 0; rc == 0 && i < r.n_brokers; i++) {
             struct bk_client *c = bk_route_client(&r, r.brokers[i].id);
             rc = c == NULL ? 1
-                           : list_one(cli->json, c, r.brokers[i].id, state,
-                                      &arena, &first);
+                           : list_one(arr, c, r.brokers[i].id, state, &arena);
         }
         bk_route_close(&r);
     }
-    if (cli->json) {
-        printf("]\n");
+    if (arr != NULL) {
+        if (rc == 0) {
+            rc = bk_cli_json_print(stdout, arr);
+        } else {
+            json_decref(arr);
+        }
     }
     bk_arena_destroy(&arena);
     bk_client_close(&boot);
@@ -138,35 +141,54 @@ typedef struct bk_msg_describe_transactions_response_transaction_state
 static void print_described(const struct bk_cli *cli, const described_txn *t)
 {
     if (cli->json) {
-        printf("{\"transactional_id\":");
-        bk_json_str(stdout, t->transactional_id.ptr, t->transactional_id.len);
-        printf(",\"state\":");
-        bk_json_str(stdout, t->transaction_state.ptr, t->transaction_state.len);
-        printf(
-            ",\"producer_id\":%lld,\"producer_epoch\":%d,"
-            "\"timeout_ms\":%d,\"start_time_ms\":%lld,\"partitions\":[",
-            (long long)t->producer_id, t->producer_epoch,
-            t->transaction_timeout_ms, (long long)t->transaction_start_time_ms);
-    } else {
-        printf(
-            "transactional_id\t%.*s\nstate\t%.*s\nproducer_id\t%lld\n"
-            "producer_epoch\t%d\ntimeout_ms\t%d\nstart_time_ms\t%lld\n"
-            "partitions\t",
-            t->transactional_id.len, t->transactional_id.ptr,
-            t->transaction_state.len, t->transaction_state.ptr,
-            (long long)t->producer_id, t->producer_epoch,
-            t->transaction_timeout_ms, (long long)t->transaction_start_time_ms);
+        json_t *o = json_object();
+        json_t *parts = json_array();
+        bk_cli_json_set(
+            o, "transactional_id", 16,
+            bk_cli_json_str(t->transactional_id.ptr, t->transactional_id.len));
+        bk_cli_json_set(o, "state", 5,
+                        bk_cli_json_str(t->transaction_state.ptr,
+                                        t->transaction_state.len));
+        bk_cli_json_set(o, "producer_id", 11, json_integer(t->producer_id));
+        bk_cli_json_set(o, "producer_epoch", 14,
+                        json_integer(t->producer_epoch));
+        bk_cli_json_set(o, "timeout_ms", 10,
+                        json_integer(t->transaction_timeout_ms));
+        bk_cli_json_set(o, "start_time_ms", 13,
+                        json_integer(t->transaction_start_time_ms));
+        for (int32_t i = 0; i < t->topics_count; i++) {
+            for (int32_t j = 0; j < t->topics[i].partitions_count; j++) {
+                char tp[512];
+                int n = snprintf(tp, sizeof(tp), "%.*s-%d",
+                                 t->topics[i].topic.len, t->topics[i].topic.ptr,
+                                 t->topics[i].partitions[j]);
+                bk_cli_json_push(
+                    parts,
+                    bk_cli_json_str(
+                        tp, n < (int)sizeof(tp) ? n : (int)sizeof(tp) - 1));
+            }
+        }
+        bk_cli_json_set(o, "partitions", 10, parts);
+        (void)bk_cli_json_print(stdout, o);
+        return;
     }
+    printf(
+        "transactional_id\t%.*s\nstate\t%.*s\nproducer_id\t%lld\n"
+        "producer_epoch\t%d\ntimeout_ms\t%d\nstart_time_ms\t%lld\n"
+        "partitions\t",
+        t->transactional_id.len, t->transactional_id.ptr,
+        t->transaction_state.len, t->transaction_state.ptr,
+        (long long)t->producer_id, t->producer_epoch, t->transaction_timeout_ms,
+        (long long)t->transaction_start_time_ms);
     bool first = true;
     for (int32_t i = 0; i < t->topics_count; i++) {
         for (int32_t j = 0; j < t->topics[i].partitions_count; j++) {
-            printf(cli->json ? "%s\"%.*s-%d\"" : "%s%.*s-%d", first ? "" : ",",
-                   t->topics[i].topic.len, t->topics[i].topic.ptr,
-                   t->topics[i].partitions[j]);
+            printf("%s%.*s-%d", first ? "" : ",", t->topics[i].topic.len,
+                   t->topics[i].topic.ptr, t->topics[i].partitions[j]);
             first = false;
         }
     }
-    printf(cli->json ? "]}\n" : "\n");
+    printf("\n");
 }
 
 static int cmd_describe(const struct bk_cli *cli, int argc, char **argv)
