@@ -122,6 +122,11 @@ int16_t bk_md_op_bootstrap_features(const struct bk_md_image *img,
         /* The name is static: it outlives the list. */
         r->u.feature.name = bk_str_c(bk_md_feature_def(f)->name);
         r->u.feature.level = bk_md_feature_def(f)->initial;
+        /* ELR is for new clusters only (features.c): a log that has
+         * topics already predates feature records. */
+        if (f == BK_MD_FEAT_ELR && img->n_topics > 0) {
+            r->u.feature.level = 0;
+        }
     }
     return BK_MD_KERR_NONE;
 }

@@ -189,6 +189,12 @@ class FakeBroker:
         features = [compact_str("metadata.version") +
                     struct.pack(">hh", 7, 7) + b"\x00",
                     compact_str("group.version") +
+                    struct.pack(">hh", 0, 1) + b"\x00",
+                    # A broker must support every finalized level (the
+                    # controller refuses it with UNSUPPORTED_VERSION).
+                    compact_str("transaction.version") +
+                    struct.pack(">hh", 0, 2) + b"\x00",
+                    compact_str("eligible.leader.replicas.version") +
                     struct.pack(">hh", 0, 1) + b"\x00"]
         body = (struct.pack(">i", self.id) + compact_str(self.c.cluster_id) +
                 self.incarnation + compact_array([listener]) +
