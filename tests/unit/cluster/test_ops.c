@@ -829,7 +829,11 @@ static void test_membership(void **state)
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, -1);
-    assert_int_equal(part_of(e, "solo", 0)->n_isr, 1); /* keeps the last */
+    /* ELR is on (a new log): the ISR empties, the last member is
+     * eligible (KIP-966). */
+    assert_int_equal(part_of(e, "solo", 0)->n_isr, 0);
+    assert_int_equal(part_of(e, "solo", 0)->n_elr, 1);
+    assert_int_equal(part_of(e, "solo", 0)->elr[0], 2);
     assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 1);
     assert_int_equal(part_of(e, "pair", 0)->leader, 1);
     assert_int_equal(part_of(e, "pair", 0)->n_isr, 1);
@@ -842,6 +846,8 @@ static void test_membership(void **state)
     assert_false(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, 2);
     assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 2);
+    assert_int_equal(part_of(e, "solo", 0)->n_isr, 1); /* itself */
+    assert_int_equal(part_of(e, "solo", 0)->n_elr, 0);
     assert_int_equal(part_of(e, "pair", 0)->leader, 1); /* not in the ISR */
 
     /* A controlled shutdown leaves the broker unfenced, leading nothing. */
