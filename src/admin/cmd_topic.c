@@ -11,6 +11,7 @@
 #include "protocol/gen/create_topics.h"
 #include "protocol/gen/delete_topics.h"
 #include "protocol/gen/describe_configs.h"
+#include "protocol/gen/describe_topic_partitions.h"
 #include "protocol/gen/incremental_alter_configs.h"
 #include "protocol/gen/list_partition_reassignments.h"
 #include "protocol/gen/metadata.h"
@@ -454,17 +455,61 @@ static const ongoing *find_ongoing(
     return NULL;
 }
 
+/* Partition index's entry among the n at v, or NULL. */
+static const bk_cli_elr_part *find_elr(const bk_cli_elr_part *v,
+                                       int32_t n,
+                                       int32_t index)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (v[i].partition_index == index) {
+            return &v[i];
+        }
+    }
+    return NULL;
+}
+
+/* The ELR and last known ELR (KIP-966) of e (may be NULL): JSON lists,
+ * or text fields shown only when not empty. */
+static void print_elr(const struct bk_cli *cli, const bk_cli_elr_part *e)
+{
+    int32_t n = e != NULL ? e->eligible_leader_replicas_count : 0;
+    int32_t k = e != NULL ? e->last_known_elr_count : 0;
+    n = n < 0 ? 0 : n;
+    k = k < 0 ? 0 : k;
+    if (cli->json) {
+        printf(",\"elr\":");
+        print_ids(stdout, n > 0 ? e->eligible_leader_replicas : NULL, n, ",",
+                  true);
+        printf(",\"last_known_elr\":");
+        print_ids(stdout, k > 0 ? e->last_known_elr : NULL, k, ",", true);
+        return;
+    }
+    if (n > 0) {
+        printf("\tElr: ");
+        print_ids(stdout, e->eligible_leader_replicas, n, ",", false);
+    }
+    if (k > 0) {
+        printf("\tLastKnownElr: ");
+        print_ids(stdout, e->last_known_elr, k, ",", false);
+    }
+}
+
 /* Partition j of topic t: a line (text) or an object (JSON). Adding and
  * removing replicas are shown while a reassignment is in progress, as
- * kafka-topics.sh --describe shows them; a partition whose ISR is smaller
- * than its replicas is marked under-replicated. */
+ * kafka-topics.sh --describe shows them, and so is a non-empty ELR
+ * (elr: the topic's n_elr partitions from DescribeTopicPartitions); a
+ * partition whose ISR is smaller than its replicas is marked
+ * under-replicated. */
 static void print_partition(
     const struct bk_cli *cli,
     const md_topic *t,
     int32_t j,
-    const struct bk_msg_list_partition_reassignments_response *rs)
+    const struct bk_msg_list_partition_reassignments_response *rs,
+    const bk_cli_elr_part *elr,
+    int32_t n_elr)
 {
     const md_part *p = &t->partitions[j];
+    const bk_cli_elr_part *e = find_elr(elr, n_elr, p->partition_index);
     const ongoing *o = find_ongoing(rs, t, p->partition_index);
     bool urp = p->isr_nodes_count < p->replica_nodes_count;
     if (cli->json) {
@@ -476,6 +521,7 @@ static void print_partition(
         print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", true);
         printf(",\"isr\":");
         print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", true);
+        print_elr(cli, e);
         printf(",\"adding\":");
         print_ids(stdout, o != NULL ? o->adding_replicas : NULL,
                   o != NULL ? o->adding_replicas_count : 0, ",", true);
@@ -492,6 +538,7 @@ static void print_partition(
         print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",", false);
         printf("\tIsr: ");
         print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",", false);
+        print_elr(cli, e);
         if (o != NULL) {
             printf("\tAdding Replicas: ");
             print_ids(stdout, o->adding_replicas, o->adding_replicas_count, ",",
@@ -539,13 +586,20 @@ static int topic_describe(const struct bk_cli *cli,
     }
     for (int32_t i = 0; i < md.topics_count; i++) {
         const md_topic *t = &md.topics[i];
+        /* The ELR first: the configs' strings are views into the
+         * client's receive buffer, which the next call reuses. */
+        const bk_cli_elr_part *elr;
+        int32_t n_elr;
+        if (bk_cli_topic_elr(c, a, t->name, &elr, &n_elr) != 0) {
+            return 1;
+        }
         struct bk_msg_describe_configs_response_describe_configs_result *cfg;
         if (explicit_configs(c, a, t->name, &cfg) != 0) {
             return 1;
         }
         print_topic_head(cli, t, i, cfg);
         for (int32_t j = 0; j < t->partitions_count; j++) {
-            print_partition(cli, t, j, rs);
+            print_partition(cli, t, j, rs, elr, n_elr);
         }
         if (cli->json) {
             printf("]}");

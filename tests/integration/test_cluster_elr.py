@@ -8,12 +8,15 @@ shows. Then the leader is killed: the ISR empties and the leader joins
 the ELR too. The ELR follower comes back and leads at once, cleanly (the
 ISR of itself, the ELR kept: an unclean election would empty it), and
 every acknowledged record is there."""
+import json
 import struct
+import subprocess
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from cluster_util import Cluster, wait_for
+from harness import brokerctl_path
 from replication_raw import (assert_clean_logs, call, compact_array,
                              compact_str, create_topic)
 
@@ -93,6 +96,14 @@ def consume(c, alive, want):
         cons.close()
 
 
+def topic_describe(c, node, *flags):
+    r = subprocess.run([brokerctl_path(), "-b", c.addr(node)] + list(flags) +
+                       ["topic", "describe", "elr"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
 def test_elr_member_leads_after_leader_dies():
     with Cluster(5, extra=("--controllers", "3")) as c:
         assert c.ids() == [1, 2, 3, 4, 5]
@@ -111,10 +122,15 @@ def test_elr_member_leads_after_leader_dies():
         assert c.kill(1, "TERM").returncode == 0
         st = shows(c, 2, lambda s: sorted(s["isr"]) == [4, 5], "ISR 4, 5")
         assert st["elr"] == []
+        assert "Elr:" not in topic_describe(c, 2)
         # 5 stops: the ISR falls below min ISR; 5 is eligible.
         assert c.kill(5, "TERM").returncode == 0
         st = shows(c, 2, lambda s: s["isr"] == [4], "ISR 4 alone")
         assert st["elr"] == [5] and st["leader"] == 4, st
+        # brokerctl shows a non-empty ELR, as kafka-topics.sh does.
+        assert "\tIsr: 4\tElr: 5\t" in topic_describe(c, 2) + "\t"
+        part = json.loads(topic_describe(c, 3, "--json"))[0]["partitions"][0]
+        assert part["elr"] == [5] and part["last_known_elr"] == [], part
 
         # The leader dies: no ISR left, and no leader with 5 away.
         c.kill(4)
