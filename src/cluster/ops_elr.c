@@ -14,7 +14,8 @@
  *        uncleanly, and last known ELR = (old ISR + old ELR + old last
  *        known ELR) - new ISR - new ELR (the replicas that dropped out);
  *   an unclean election empties both;
- *   a change of the topic's min.insync.replicas empties both.
+ *   a change of the topic's min.insync.replicas empties both, and so does
+ *   lowering the feature to 0 (ops_features.c).
  *
  * Kafka 4.1 keeps the "last known leader" form of the last known ELR only
  * for the balanced unclean recovery strategy, which it does not run by

@@ -216,6 +216,27 @@ static void test_feature_off(void **state)
         BK_MD_KERR_INELIGIBLE_REPLICA);
 }
 
+/* Lowering the feature to 0 empties every ELR with it. */
+static void test_feature_off_clears(void **state)
+{
+    struct env *e = *state;
+    topic(e, "3");
+    static const int32_t i1[] = { 1 };
+    set_isr(e, i1, 1);
+    ELR(2, 3);
+    struct bk_md_feature_update off = {
+        bk_str_c("eligible.leader.replicas.version"), 0, BK_MD_SAFE_DOWNGRADE
+    };
+    assert_int_equal(
+        bk_md_op_update_features(e->img, 1, &off, 1, &e->recs, e->msg), 0);
+    assert_int_equal(e->recs.n, 2);
+    commit(e);
+    assert_false(bk_md_elr_enabled(e->img));
+    assert_int_equal(part(e)->n_elr, 0);
+    assert_int_equal(part(e)->n_isr, 1);
+    assert_int_equal(part(e)->leader, 1);
+}
+
 /* The integration scenario on the controller: two followers drop out one
  * after the other, then the lone leader is fenced. The ISR empties, the
  * leader joins the ELR, nobody live is eligible; 3 (out of the ISR
@@ -368,6 +389,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_min_isr_bounded_by_replicas, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_feature_off, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_feature_off_clears, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_fenced_leader_elr_elects, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_leader_leaves_to_live_elr, setup,
