@@ -63,6 +63,23 @@ int bk_cli_reassignments(
     struct bk_arena *arena,
     struct bk_msg_list_partition_reassignments_response *out);
 
+/* The partitions of topic `name` as DescribeTopicPartitions answers them
+ * (their eligible_leader_replicas and last_known_elr, KIP-966) in *parts
+ * (allocated in arena; the int32 lists live there too, names do not
+ * outlive the next call), *n of them; none when the cluster does not
+ * serve it or refuses the topic. Returns 0, or 1 after printing why
+ * not. */
+struct
+    bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_partition;
+typedef struct
+    bk_msg_describe_topic_partitions_response_describe_topic_partitions_response_partition
+        bk_cli_elr_part;
+int bk_cli_topic_elr(struct bk_client *c,
+                     struct bk_arena *arena,
+                     struct bk_str name,
+                     const bk_cli_elr_part **parts,
+                     int32_t *n);
+
 /* brokerctl acl add|list|remove (kafka-acls.sh's options) */
 int bk_cmd_acl(const struct bk_cli *cli, int argc, char **argv);
 

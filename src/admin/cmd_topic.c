@@ -12,6 +12,7 @@
 #include "protocol/gen/create_topics.h"
 #include "protocol/gen/delete_topics.h"
 #include "protocol/gen/describe_configs.h"
+#include "protocol/gen/describe_topic_partitions.h"
 #include "protocol/gen/incremental_alter_configs.h"
 #include "protocol/gen/list_partition_reassignments.h"
 #include "protocol/gen/metadata.h"
@@ -445,27 +446,66 @@ static const ongoing *find_ongoing(
     return NULL;
 }
 
+/* Partition index's entry among the n at v, or NULL. */
+static const bk_cli_elr_part *find_elr(const bk_cli_elr_part *v,
+                                       int32_t n,
+                                       int32_t index)
+{
+    for (int32_t i = 0; i < n; i++) {
+        if (v[i].partition_index == index) {
+            return &v[i];
+        }
+    }
+    return NULL;
+}
+
+/* The ELR and last known ELR (KIP-966) of e (may be NULL) as text fields,
+ * shown only when not empty. */
+static void print_elr(const bk_cli_elr_part *e)
+{
+    int32_t n = e != NULL ? e->eligible_leader_replicas_count : 0;
+    int32_t k = e != NULL ? e->last_known_elr_count : 0;
+    if (n > 0) {
+        printf("\tElr: ");
+        print_ids(stdout, e->eligible_leader_replicas, n, ",");
+    }
+    if (k > 0) {
+        printf("\tLastKnownElr: ");
+        print_ids(stdout, e->last_known_elr, k, ",");
+    }
+}
+
 /* Partition j of topic t: a line (text) or an object appended to json.
  * Adding and removing replicas are shown while a reassignment is in
- * progress, as kafka-topics.sh --describe shows them; a partition whose
+ * progress, as kafka-topics.sh --describe shows them, and so is a
+ * non-empty ELR (elr: the topic's n_elr partitions from
+ * DescribeTopicPartitions; JSON always has both lists); a partition whose
  * ISR is smaller than its replicas is marked under-replicated. */
 static void print_partition(
     json_t *json,
     const md_topic *t,
     int32_t j,
-    const struct bk_msg_list_partition_reassignments_response *rs)
+    const struct bk_msg_list_partition_reassignments_response *rs,
+    const bk_cli_elr_part *elr,
+    int32_t n_elr)
 {
     const md_part *p = &t->partitions[j];
+    const bk_cli_elr_part *e = find_elr(elr, n_elr, p->partition_index);
     const ongoing *o = find_ongoing(rs, t, p->partition_index);
     bool urp = p->isr_nodes_count < p->replica_nodes_count;
     if (json != NULL) {
+        int32_t n = e != NULL ? e->eligible_leader_replicas_count : 0;
+        int32_t k = e != NULL ? e->last_known_elr_count : 0;
         bk_cli_json_push(
             json,
-            json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:b}", "partition",
-                      p->partition_index, "leader", p->leader_id,
+            json_pack("{s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+                      "partition", p->partition_index, "leader", p->leader_id,
                       "leader_epoch", p->leader_epoch, "replicas",
                       ids_json(p->replica_nodes, p->replica_nodes_count), "isr",
-                      ids_json(p->isr_nodes, p->isr_nodes_count), "adding",
+                      ids_json(p->isr_nodes, p->isr_nodes_count), "elr",
+                      ids_json(n > 0 ? e->eligible_leader_replicas : NULL, n),
+                      "last_known_elr",
+                      ids_json(k > 0 ? e->last_known_elr : NULL, k), "adding",
                       ids_json(o != NULL ? o->adding_replicas : NULL,
                                o != NULL ? o->adding_replicas_count : 0),
                       "removing",
@@ -482,6 +522,7 @@ static void print_partition(
     print_ids(stdout, p->replica_nodes, p->replica_nodes_count, ",");
     printf("\tIsr: ");
     print_ids(stdout, p->isr_nodes, p->isr_nodes_count, ",");
+    print_elr(e);
     if (o != NULL) {
         printf("\tAdding Replicas: ");
         print_ids(stdout, o->adding_replicas, o->adding_replicas_count, ",");
@@ -525,6 +566,14 @@ static int topic_describe(const struct bk_cli *cli,
     json_t *json = cli->json ? json_array() : NULL;
     for (int32_t i = 0; i < md.topics_count; i++) {
         const md_topic *t = &md.topics[i];
+        /* The ELR first: the configs' strings are views into the
+         * client's receive buffer, which the next call reuses. */
+        const bk_cli_elr_part *elr;
+        int32_t n_elr;
+        if (bk_cli_topic_elr(c, a, t->name, &elr, &n_elr) != 0) {
+            json_decref(json);
+            return 1;
+        }
         struct bk_msg_describe_configs_response_describe_configs_result *cfg;
         if (explicit_configs(c, a, t->name, &cfg) != 0) {
             json_decref(json);
@@ -533,7 +582,7 @@ static int topic_describe(const struct bk_cli *cli,
         json_t *topic = print_topic_head(cli, t, cfg);
         json_t *parts = topic != NULL ? json_array() : NULL;
         for (int32_t j = 0; j < t->partitions_count; j++) {
-            print_partition(parts, t, j, rs);
+            print_partition(parts, t, j, rs, elr, n_elr);
         }
         if (topic != NULL) {
             bk_cli_json_set(topic, "partitions", 10, parts);

@@ -82,15 +82,18 @@ static int32_t fill_parts(struct bk_call *call,
         op->replica_nodes_count = p->n_replicas;
         op->isr_nodes = copy_ids(call, p->isr, p->n_isr);
         op->isr_nodes_count = p->n_isr;
-        /* Empty, not null: the Java client (4.1) reads them without a
-         * null check, and Kafka always sends lists. */
-        op->eligible_leader_replicas = NULL;
-        op->eligible_leader_replicas_count = 0;
-        op->last_known_elr = NULL;
-        op->last_known_elr_count = 0;
+        /* Lists, never null (possibly empty): the Java client (4.1) reads
+         * them without a null check, and Kafka always sends them. */
+        op->eligible_leader_replicas = copy_ids(call, p->elr, p->n_elr);
+        op->eligible_leader_replicas_count = p->n_elr;
+        op->last_known_elr =
+            copy_ids(call, p->last_known_elr, p->n_last_known_elr);
+        op->last_known_elr_count = p->n_last_known_elr;
         op->offline_replicas = NULL;
         op->offline_replicas_count = 0;
-        if (op->replica_nodes == NULL || op->isr_nodes == NULL) {
+        if (op->replica_nodes == NULL || op->isr_nodes == NULL ||
+            op->eligible_leader_replicas == NULL ||
+            op->last_known_elr == NULL) {
             return -1;
         }
     }

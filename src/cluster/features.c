@@ -26,12 +26,23 @@
  * they use the earlier protocol, also served. brokerd writes
  * __transaction_state values v1 for the transactions of level 2 clients
  * and v0 for the others (Kafka writes v1 from level 1; both are Kafka's,
- * and brokerd reads both). */
+ * and brokerd reads both).
+ *
+ * eligible.leader.replicas.version: 0-1, finalized 1 on a new metadata
+ * log as Kafka 4.1 does on a new cluster (KIP-966 part 1). At 1 the
+ * controller keeps each partition's eligible leader replicas while its
+ * ISR is below min.insync.replicas and elects from them when the ISR is
+ * empty (ops_elr.c). A log that already holds topics when the features
+ * are first finalized (written before feature records) stays at 0, as a
+ * Kafka cluster upgraded in place does. Kafka also requires
+ * metadata.version 4.0-IV1 for it; brokerd's metadata log is its own, so
+ * the partition records carry the lists from record version 3 instead. */
 static const struct bk_md_feature_def defs[BK_MD_N_FEATURES] = {
     [BK_MD_FEAT_METADATA] = { "metadata.version", 7, 7, 7 },
     [BK_MD_FEAT_KRAFT] = { "kraft.version", 0, 0, 0 },
     [BK_MD_FEAT_GROUP] = { "group.version", 0, 1, 1 },
     [BK_MD_FEAT_TXN] = { "transaction.version", 0, 2, 2 },
+    [BK_MD_FEAT_ELR] = { "eligible.leader.replicas.version", 0, 1, 1 },
 };
 
 const struct bk_md_feature_def *bk_md_feature_def(unsigned f)

@@ -19,6 +19,7 @@ enum bk_md_feature {
     BK_MD_FEAT_KRAFT,        /* kraft.version */
     BK_MD_FEAT_GROUP,        /* group.version */
     BK_MD_FEAT_TXN,          /* transaction.version */
+    BK_MD_FEAT_ELR,          /* eligible.leader.replicas.version */
     BK_MD_N_FEATURES,
 };
 

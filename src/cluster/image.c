@@ -142,6 +142,8 @@ static void partition_free(struct bk_md_partition *p)
     bk_free(p->isr);
     bk_free(p->adding);
     bk_free(p->removing);
+    bk_free(p->elr);
+    bk_free(p->last_known_elr);
 }
 
 static void topic_free(struct bk_md_topic *t)
@@ -182,13 +184,21 @@ static int partition_set(struct bk_md_partition *p,
     int32_t *adding = r->n_adding > 0 ? i32_dup(r->adding, r->n_adding) : NULL;
     int32_t *removing =
         r->n_removing > 0 ? i32_dup(r->removing, r->n_removing) : NULL;
+    int32_t *elr = r->n_elr > 0 ? i32_dup(r->elr, r->n_elr) : NULL;
+    int32_t *lke = r->n_last_known_elr > 0
+                       ? i32_dup(r->last_known_elr, r->n_last_known_elr)
+                       : NULL;
     if (replicas == NULL || isr == NULL ||
         (adding == NULL && r->n_adding > 0) ||
-        (removing == NULL && r->n_removing > 0)) {
+        (removing == NULL && r->n_removing > 0) ||
+        (elr == NULL && r->n_elr > 0) ||
+        (lke == NULL && r->n_last_known_elr > 0)) {
         bk_free(replicas);
         bk_free(isr);
         bk_free(adding);
         bk_free(removing);
+        bk_free(elr);
+        bk_free(lke);
         return BK_ENOMEM;
     }
     partition_free(p);
@@ -204,6 +214,10 @@ static int partition_set(struct bk_md_partition *p,
     p->n_adding = r->n_adding;
     p->removing = removing;
     p->n_removing = r->n_removing;
+    p->elr = elr;
+    p->n_elr = r->n_elr;
+    p->last_known_elr = lke;
+    p->n_last_known_elr = r->n_last_known_elr;
     return 0;
 }
 
@@ -244,6 +258,10 @@ static struct bk_md_topic *topic_clone(const struct bk_md_topic *src)
             .adding = sp->adding,
             .n_removing = sp->n_removing,
             .removing = sp->removing,
+            .n_elr = sp->n_elr,
+            .elr = sp->elr,
+            .n_last_known_elr = sp->n_last_known_elr,
+            .last_known_elr = sp->last_known_elr,
         };
         t->n_partitions++;
         if (partition_set(&t->partitions[i], &r) != 0) {
@@ -1113,6 +1131,10 @@ int bk_md_image_to_records(const struct bk_md_image *img,
                 .adding = pp->adding,
                 .n_removing = pp->n_removing,
                 .removing = pp->removing,
+                .n_elr = pp->n_elr,
+                .elr = pp->elr,
+                .n_last_known_elr = pp->n_last_known_elr,
+                .last_known_elr = pp->last_known_elr,
             };
         }
         for (size_t j = 0; j < t->configs.n; j++) {

@@ -57,6 +57,12 @@ struct bk_md_partition {
     int32_t *adding; /* owned; NULL when n_adding is 0 */
     int32_t n_removing;
     int32_t *removing; /* owned; NULL when n_removing is 0 */
+    /* KIP-966 (records.h, bk_md_partition_rec v3): the eligible leader
+     * replicas and the last known ELR; n 0 and NULL when empty. */
+    int32_t n_elr;
+    int32_t *elr; /* owned; NULL when n_elr is 0 */
+    int32_t n_last_known_elr;
+    int32_t *last_known_elr; /* owned; NULL when n_last_known_elr is 0 */
 };
 
 struct bk_md_topic {

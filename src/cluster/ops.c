@@ -1054,6 +1054,14 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
             /* All or nothing: no record of this resource stays. */
             return fail(out, mark, code);
         }
+        /* KIP-966: the ELR was chosen against the old min ISR. */
+        if (t != NULL && ops[i].name != NULL &&
+            strcmp(ops[i].name, "min.insync.replicas") == 0) {
+            code = bk_md_op_clear_elr(img, t, out, msg);
+            if (code != 0) {
+                return fail(out, mark, code);
+            }
+        }
     }
     msg[0] = '\0';
     return BK_MD_KERR_NONE;
@@ -1119,7 +1127,8 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                  expected_partition_epoch);
         return BK_MD_KERR_INVALID_UPDATE_VERSION;
     }
-    if (n_isr < 0 || n_isr > p->n_replicas) {
+    if (n_isr < 0 || n_isr > p->n_replicas ||
+        (n_isr == 0 && p->n_isr > 0 && !bk_md_elr_enabled(img))) {
         snprintf(msg, BK_MD_MSG_SIZE, "Invalid ISR size %d.", n_isr);
         return BK_MD_KERR_INELIGIBLE_REPLICA;
     }
@@ -1151,9 +1160,14 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)n_isr + 1);
     int32_t *replicas =
         bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)p->n_replicas + 1);
-    struct bk_md_rec *r = isr_copy != NULL && replicas != NULL
-                              ? bk_md_recs_add(out, BK_MD_REC_PARTITION)
-                              : NULL;
+    int32_t *elr =
+        bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)p->n_replicas + 1);
+    int32_t *lke =
+        bk_arena_alloc(out->arena, sizeof(int32_t) * (size_t)p->n_replicas + 1);
+    struct bk_md_rec *r =
+        isr_copy != NULL && replicas != NULL && elr != NULL && lke != NULL
+            ? bk_md_recs_add(out, BK_MD_REC_PARTITION)
+            : NULL;
     if (r == NULL) {
         return oom(out, out->n, msg);
     }
@@ -1161,6 +1175,8 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         memcpy(isr_copy, isr, sizeof(int32_t) * (size_t)n_isr);
     }
     memcpy(replicas, p->replicas, sizeof(int32_t) * (size_t)p->n_replicas);
+    int32_t n_elr, n_lke;
+    bk_md_elr_target(img, t, p, isr, n_isr, -1, elr, &n_elr, lke, &n_lke);
     r->u.partition = (struct bk_md_partition_rec){
         .topic_id = t->id,
         .partition = partition,
@@ -1176,6 +1192,10 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
         .adding = p->adding,
         .n_removing = p->n_removing,
         .removing = p->removing,
+        .n_elr = n_elr,
+        .elr = elr,
+        .n_last_known_elr = n_lke,
+        .last_known_elr = lke,
     };
     /* The arrays of a reassignment in progress are the image's: the record
      * must own copies, as it may outlive the image. */

@@ -198,7 +198,9 @@ int16_t bk_md_op_alter_configs(const struct bk_md_image *img,
  * leader. A new leader bumps the leader epoch; every change bumps the partition
  * epoch. A reassignment in progress is kept, and completed when the new ISR
  * holds every adding replica (bk_md_reassign_complete: the record's
- * replicas, ISR, leader and epochs are then the completed ones). Unknown
+ * replicas, ISR, leader and epochs are then the completed ones). With
+ * eligible.leader.replicas.version 1 the ISR may be empty, and the record
+ * carries the ELR and last known ELR of bk_md_elr_target(). Unknown
  * topic id: UNKNOWN_TOPIC_ID; partition out of range:
  * UNKNOWN_TOPIC_OR_PARTITION. */
 int16_t bk_md_op_change_partition(const struct bk_md_image *img,
@@ -210,6 +212,51 @@ int16_t bk_md_op_change_partition(const struct bk_md_image *img,
                                   int32_t n_isr,
                                   struct bk_md_recs *out,
                                   char *msg);
+
+/* ---- eligible leader replicas (ops_elr.c; KIP-966) ---- */
+
+/* Whether eligible.leader.replicas.version is finalized at 1 or more. */
+bool bk_md_elr_enabled(const struct bk_md_image *img);
+
+/* The min.insync.replicas the controller applies to topic t (its config,
+ * else the cluster-wide broker config in the image, else 1), bounded by
+ * n_replicas as the leader's high watermark rule bounds it. */
+int32_t bk_md_effective_min_isr(const struct bk_md_image *img,
+                                const struct bk_md_topic *t,
+                                int32_t n_replicas);
+
+/* The ELR and last known ELR of partition p (of t in img) once its ISR is
+ * the n_isr replicas at isr (Kafka's rules, ops_elr.c): both empty when the
+ * feature is off or the ISR is at min ISR; unclean_shutdown (-1: none)
+ * leaves the ELR. elr and lke (caller's, p->n_replicas entries each) are
+ * filled in replica order. */
+void bk_md_elr_target(const struct bk_md_image *img,
+                      const struct bk_md_topic *t,
+                      const struct bk_md_partition *p,
+                      const int32_t *isr,
+                      int32_t n_isr,
+                      int32_t unclean_shutdown,
+                      int32_t *elr,
+                      int32_t *n_elr,
+                      int32_t *lke,
+                      int32_t *n_lke);
+
+/* The first replica of p (replica order) among the n_elr at elr that may
+ * lead (bk_md_acceptable_leader, other than gone), or -1. */
+int32_t bk_md_elr_candidate(const struct bk_md_image *img,
+                            const int32_t *elr,
+                            int32_t n_elr,
+                            const struct bk_md_partition *p,
+                            int32_t gone);
+
+/* Empties the ELR and last known ELR of every partition of t that has
+ * any (a change of the topic's min.insync.replicas: Kafka clears them, as
+ * the replicas in them were chosen against the old value). Errors as
+ * bk_md_op_change_partition. */
+int16_t bk_md_op_clear_elr(const struct bk_md_image *img,
+                           const struct bk_md_topic *t,
+                           struct bk_md_recs *out,
+                           char *msg);
 
 /* ---- partition reassignment (ops_reassign.c) ---- */
 

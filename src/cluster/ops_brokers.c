@@ -138,8 +138,12 @@ static bool is_live(const struct bk_md_image *img, int32_t id, int32_t gone)
 }
 
 /* The partition without broker `gone`: it leaves the ISR unless it is the
- * last member (Kafka keeps the last in-sync replica so that it can lead
- * again), and a new leader is the first live in-sync replica. */
+ * last member and ELR is off (Kafka keeps the last in-sync replica so that
+ * it can lead again), and a new leader is the first live in-sync replica.
+ * With ELR (KIP-966) the ISR may empty: gone then joins the ELR, and the
+ * first live ELR member leads cleanly with the ISR of itself. Fencing and
+ * controlled shutdown both keep gone in the ELR: Kafka takes a replica out
+ * of it only for an unclean shutdown, seen when it registers again. */
 static int16_t leave_partition(const struct bk_md_image *img,
                                const struct bk_md_topic *t,
                                int32_t p,
@@ -152,9 +156,10 @@ static int16_t leave_partition(const struct bk_md_image *img,
     int32_t isr[BK_MD_MAX_REPLICAS];
     int32_t n = 0;
     bool in_isr = false;
+    bool elr_on = bk_md_elr_enabled(img);
     for (int32_t i = 0; i < pp->n_isr; i++) {
         in_isr = in_isr || pp->isr[i] == gone;
-        if (pp->isr[i] != gone || pp->n_isr == 1) {
+        if (pp->isr[i] != gone || (pp->n_isr == 1 && !elr_on)) {
             isr[n++] = pp->isr[i];
         }
     }
@@ -166,6 +171,15 @@ static int16_t leave_partition(const struct bk_md_image *img,
         leader = -1;
         for (int32_t i = 0; i < n && leader < 0; i++) {
             leader = is_live(img, isr[i], gone) ? isr[i] : -1;
+        }
+    }
+    if (leader < 0 && n == 0 && elr_on) {
+        int32_t elr[BK_MD_MAX_REPLICAS], lke[BK_MD_MAX_REPLICAS];
+        int32_t n_elr, n_lke;
+        bk_md_elr_target(img, t, pp, isr, 0, -1, elr, &n_elr, lke, &n_lke);
+        leader = bk_md_elr_candidate(img, elr, n_elr, pp, gone);
+        if (leader >= 0) {
+            isr[n++] = leader;
         }
     }
     /* No in-sync replica can lead: with unclean.leader.election.enable
@@ -184,9 +198,11 @@ static int16_t leave_partition(const struct bk_md_image *img,
                                      leader, isr, n, out, msg);
 }
 
-/* The leaderless partitions whose ISR names broker id get it as leader;
- * with unclean.leader.election.enable, so do the others where it is the
- * first replica that can lead (it is still fenced in img). */
+/* The leaderless partitions whose ISR names broker id get it as leader,
+ * and so do those with an empty ISR whose ELR names it (KIP-966: it then
+ * is the ISR alone); with unclean.leader.election.enable, so do the others
+ * where it is the first replica that can lead (it is still fenced in
+ * img). */
 static int16_t take_back(const struct bk_md_image *img,
                          const struct bk_md_topic *t,
                          int32_t p,
@@ -204,6 +220,13 @@ static int16_t take_back(const struct bk_md_image *img,
             return bk_md_op_change_partition(img, &t->id, p,
                                              pp->partition_epoch, id, pp->isr,
                                              pp->n_isr, out, msg);
+        }
+    }
+    for (int32_t i = 0; pp->n_isr == 0 && i < pp->n_elr; i++) {
+        if (pp->elr[i] == id) {
+            int32_t one[1] = { id };
+            return bk_md_op_change_partition(
+                img, &t->id, p, pp->partition_epoch, id, one, 1, out, msg);
         }
     }
     if (!bk_md_unclean_enabled(img, t, unclean)) {

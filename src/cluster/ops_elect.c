@@ -3,12 +3,13 @@
  * partition left without a leader when its topic allows it, and the
  * automatic rebalance of preferred leaders.
  *
- * The rules are those of Kafka's PartitionChangeBuilder without ELR
- * (KIP-966 is not here): a leader must be acceptable (registered, not
- * fenced, not in controlled shutdown); a clean leader is also in the ISR;
- * an unclean one is the first acceptable replica, becomes the ISR alone
- * and starts RECOVERING (KIP-704), because it may lack acknowledged
- * records that the others had. */
+ * The rules are those of Kafka's PartitionChangeBuilder: a leader must be
+ * acceptable (registered, not fenced, not in controlled shutdown); a clean
+ * leader is in the ISR or, when the ISR is empty, in the ELR (KIP-966,
+ * ops_elr.c: it then becomes the ISR alone); an unclean one is the first
+ * acceptable replica, becomes the ISR alone and starts RECOVERING
+ * (KIP-704), because it may lack acknowledged records that the others
+ * had. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -51,12 +52,41 @@ static bool in_isr(const struct bk_md_partition *p, int32_t id)
     return false;
 }
 
-/* Kafka's isValidNewLeader without ELR. */
+static bool in_elr(const struct bk_md_partition *p, int32_t id)
+{
+    for (int32_t i = 0; i < p->n_elr; i++) {
+        if (p->elr[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Kafka's isValidNewLeader: in the ISR, or in the ELR while the ISR is
+ * empty (the ELR is empty while the feature is off). */
 static bool valid_clean(const struct bk_md_image *img,
                         const struct bk_md_partition *p,
                         int32_t id)
 {
-    return id >= 0 && in_isr(p, id) && bk_md_acceptable_leader(img, id, -1);
+    return id >= 0 && (in_isr(p, id) || (p->n_isr == 0 && in_elr(p, id))) &&
+           bk_md_acceptable_leader(img, id, -1);
+}
+
+/* A clean election of `leader` (valid_clean): the ISR stays, unless the
+ * leader comes from the ELR, which makes it the ISR alone. */
+static int16_t elect_clean(const struct bk_md_image *img,
+                           const struct bk_md_topic *t,
+                           int32_t partition,
+                           int32_t leader,
+                           struct bk_md_recs *out,
+                           char *msg)
+{
+    const struct bk_md_partition *p = &t->partitions[partition];
+    int32_t one[1] = { leader };
+    bool from_elr = p->n_isr == 0;
+    return bk_md_op_change_partition(img, &t->id, partition, p->partition_epoch,
+                                     leader, from_elr ? one : p->isr,
+                                     from_elr ? 1 : p->n_isr, out, msg);
 }
 
 int32_t bk_md_unclean_candidate(const struct bk_md_image *img,
@@ -83,7 +113,11 @@ int16_t bk_md_op_elect_unclean(const struct bk_md_image *img,
     int16_t code = bk_md_op_change_partition(
         img, &t->id, partition, p->partition_epoch, leader, isr, 1, out, msg);
     if (code == BK_MD_KERR_NONE) {
-        out->v[out->n - 1].u.partition.leader_recovery_state = BK_MD_RECOVERING;
+        struct bk_md_partition_rec *r = &out->v[out->n - 1].u.partition;
+        r->leader_recovery_state = BK_MD_RECOVERING;
+        /* Kafka empties both lists on an unclean election: the new
+         * leader's log, not theirs, is now the partition's. */
+        r->n_elr = r->n_last_known_elr = 0;
     }
     return code;
 }
@@ -108,8 +142,9 @@ static int32_t elect_preferred(const struct bk_md_image *img,
     return -1;
 }
 
-/* UNCLEAN (the partition has no leader): a valid ISR member in replica
- * order first, cleanly; else the first acceptable replica, uncleanly. */
+/* UNCLEAN (the partition has no leader): a valid ISR (or, the ISR empty,
+ * ELR) member in replica order first, cleanly; else the first acceptable
+ * replica, uncleanly. */
 static int16_t elect_unclean(const struct bk_md_image *img,
                              const struct bk_md_topic *t,
                              int32_t partition,
@@ -119,9 +154,7 @@ static int16_t elect_unclean(const struct bk_md_image *img,
     const struct bk_md_partition *p = &t->partitions[partition];
     for (int32_t i = 0; i < p->n_replicas; i++) {
         if (valid_clean(img, p, p->replicas[i])) {
-            return bk_md_op_change_partition(img, &t->id, partition,
-                                             p->partition_epoch, p->replicas[i],
-                                             p->isr, p->n_isr, out, msg);
+            return elect_clean(img, t, partition, p->replicas[i], out, msg);
         }
     }
     int32_t leader = bk_md_unclean_candidate(img, p, -1);
@@ -168,8 +201,7 @@ int16_t bk_md_op_elect_leader(const struct bk_md_image *img,
                  t->name, partition);
         return BK_MD_KERR_PREFERRED_LEADER_NOT_AVAIL;
     }
-    return bk_md_op_change_partition(img, &t->id, partition, p->partition_epoch,
-                                     leader, p->isr, p->n_isr, out, msg);
+    return elect_clean(img, t, partition, leader, out, msg);
 }
 
 /* Per broker: the partitions it is preferred leader of, and how many of
@@ -229,9 +261,8 @@ size_t bk_md_op_balance_leaders(const struct bk_md_image *img,
                 !valid_clean(img, pp, pp->replicas[0])) {
                 continue;
             }
-            if (bk_md_op_change_partition(img, &t->id, p, pp->partition_epoch,
-                                          pp->replicas[0], pp->isr, pp->n_isr,
-                                          out, msg) == BK_MD_KERR_NONE) {
+            if (elect_clean(img, t, p, pp->replicas[0], out, msg) ==
+                BK_MD_KERR_NONE) {
                 done++;
             }
         }

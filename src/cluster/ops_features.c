@@ -72,6 +72,23 @@ static int16_t check(const struct bk_md_image *img,
     return 0;
 }
 
+/* eligible.leader.replicas.version going to 0: the ELR of every partition
+ * is emptied with it, since nothing keeps it up to date from now on
+ * (Kafka's PartitionChangeBuilder empties it at each partition's next
+ * change; doing it at once leaves no stale ELR in between). */
+static int16_t elr_off(const struct bk_md_image *img,
+                       struct bk_md_recs *out,
+                       char *msg)
+{
+    for (size_t i = 0; i < img->n_topics; i++) {
+        int16_t err = bk_md_op_clear_elr(img, img->by_name[i], out, msg);
+        if (err != BK_MD_KERR_NONE) {
+            return err;
+        }
+    }
+    return BK_MD_KERR_NONE;
+}
+
 int16_t bk_md_op_update_features(const struct bk_md_image *img,
                                  int32_t controller_id,
                                  const struct bk_md_feature_update *u,
@@ -104,6 +121,13 @@ int16_t bk_md_op_update_features(const struct bk_md_image *img,
         }
         r->u.feature.name = (struct bk_str){ name, u[i].name.len };
         r->u.feature.level = u[i].level;
+        if (f == BK_MD_FEAT_ELR && u[i].level == 0) {
+            int16_t err = elr_off(img, out, msg);
+            if (err != BK_MD_KERR_NONE) {
+                out->n = mark;
+                return err;
+            }
+        }
     }
     return BK_MD_KERR_NONE;
 }
@@ -122,6 +146,11 @@ int16_t bk_md_op_bootstrap_features(const struct bk_md_image *img,
         /* The name is static: it outlives the list. */
         r->u.feature.name = bk_str_c(bk_md_feature_def(f)->name);
         r->u.feature.level = bk_md_feature_def(f)->initial;
+        /* ELR is for new clusters only (features.c): a log that has
+         * topics already predates feature records. */
+        if (f == BK_MD_FEAT_ELR && img->n_topics > 0) {
+            r->u.feature.level = 0;
+        }
     }
     return BK_MD_KERR_NONE;
 }

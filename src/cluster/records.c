@@ -80,7 +80,9 @@ static size_t body_size(const struct bk_md_rec *rec)
             const struct bk_md_partition_rec *p = &rec->u.partition;
             return 16 + 4 + i32_array_size(p->n_replicas) +
                    i32_array_size(p->n_isr) + 4 + 4 + 4 + 1 +
-                   i32_array_size(p->n_adding) + i32_array_size(p->n_removing);
+                   i32_array_size(p->n_adding) + i32_array_size(p->n_removing) +
+                   i32_array_size(p->n_elr) +
+                   i32_array_size(p->n_last_known_elr);
         }
         case BK_MD_REC_CONFIG: {
             const struct bk_md_config_rec *c = &rec->u.config;
@@ -197,6 +199,8 @@ void bk_md_rec_encode(struct bk_wr *wr, const struct bk_md_rec *rec)
             bk_wr_i8(wr, p->leader_recovery_state);
             wr_i32_array(wr, p->n_adding, p->adding);
             wr_i32_array(wr, p->n_removing, p->removing);
+            wr_i32_array(wr, p->n_elr, p->elr);
+            wr_i32_array(wr, p->n_last_known_elr, p->last_known_elr);
             break;
         }
         case BK_MD_REC_CONFIG: {
@@ -380,6 +384,13 @@ static void decode_body(struct bk_rd *rd,
             if (rec->version >= 2) {
                 p->adding = rd_i32_array(rd, arena, &p->n_adding);
                 p->removing = rd_i32_array(rd, arena, &p->n_removing);
+            }
+            p->n_elr = p->n_last_known_elr = 0;
+            p->elr = p->last_known_elr = NULL;
+            if (rec->version >= 3) {
+                p->elr = rd_i32_array(rd, arena, &p->n_elr);
+                p->last_known_elr =
+                    rd_i32_array(rd, arena, &p->n_last_known_elr);
             }
             break;
         }

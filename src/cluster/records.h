@@ -97,7 +97,7 @@ enum bk_md_rec_type {
 /* Current body version written for each type. */
 #define BK_MD_BROKER_VERSION       1
 #define BK_MD_TOPIC_VERSION        0
-#define BK_MD_PARTITION_VERSION    2
+#define BK_MD_PARTITION_VERSION    3
 #define BK_MD_CONFIG_VERSION       0
 #define BK_MD_REMOVE_TOPIC_VERSION 0
 #define BK_MD_PRODUCER_IDS_VERSION 0
@@ -171,6 +171,15 @@ struct bk_md_partition_rec {
     const int32_t *adding;
     int32_t n_removing;
     const int32_t *removing;
+    /* v3: KIP-966's eligible leader replicas (replicas that left the ISR
+     * while it was below min.insync.replicas and so hold every committed
+     * record) and the last known ELR (Kafka 4.x keeps there the last
+     * leader of a partition whose ISR became empty). Empty in v0-2
+     * records and while eligible.leader.replicas.version is 0. */
+    int32_t n_elr;
+    const int32_t *elr;
+    int32_t n_last_known_elr;
+    const int32_t *last_known_elr;
 };
 
 struct bk_md_config_rec {

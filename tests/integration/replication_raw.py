@@ -190,10 +190,12 @@ class FakeBroker:
                     struct.pack(">hh", 7, 7) + b"\x00",
                     compact_str("group.version") +
                     struct.pack(">hh", 0, 1) + b"\x00",
-                    # New clusters finalize transaction.version 2: a broker
-                    # that does not support it is refused.
+                    # A broker must support every finalized level (the
+                    # controller refuses it with UNSUPPORTED_VERSION).
                     compact_str("transaction.version") +
-                    struct.pack(">hh", 0, 2) + b"\x00"]
+                    struct.pack(">hh", 0, 2) + b"\x00",
+                    compact_str("eligible.leader.replicas.version") +
+                    struct.pack(">hh", 0, 1) + b"\x00"]
         body = (struct.pack(">i", self.id) + compact_str(self.c.cluster_id) +
                 self.incarnation + compact_array([listener]) +
                 compact_array(features) + b"\x00" + b"\x00")

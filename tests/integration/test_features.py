@@ -100,11 +100,13 @@ def test_api_versions_features(broker):
         "kraft.version": (0, 0),
         "group.version": (0, 1),
         "transaction.version": (0, 2),
+        "eligible.leader.replicas.version": (0, 1),
     }
     # Finalized at level 0 is left out (Kafka 4.1 leaves out its
     # kraft.version 0); min and max level are both the level.
     assert v4[2] == {"metadata.version": (7, 7), "group.version": (1, 1),
-                     "transaction.version": (2, 2)}
+                     "transaction.version": (2, 2),
+                     "eligible.leader.replicas.version": (1, 1)}
     assert v4[1] >= 0
     # v3 leaves out supported features whose minimum is 0 (Kafka 4.1 sends
     # only metadata.version 7-27 there), finalized ones are all there.
@@ -183,7 +185,8 @@ def test_update_features_finalized_in_metadata_log(broker):
     assert res["error"] == 0, res
     after = api_versions(broker, 4)
     assert after[2] == {"metadata.version": (7, 7),
-                        "transaction.version": (2, 2)}
+                        "transaction.version": (2, 2),
+                        "eligible.leader.replicas.version": (1, 1)}
     assert after[1] > start[1]
     # An upgrade with a downgrade type is refused (Kafka 4.1's message).
     refused(broker, [("group.version", 1, SAFE_DOWNGRADE)],
@@ -192,11 +195,15 @@ def test_update_features_finalized_in_metadata_log(broker):
     broker.stop()
     broker.start()
     assert api_versions(broker, 4)[2] == {"metadata.version": (7, 7),
-                                          "transaction.version": (2, 2)}
+                                          "transaction.version": (2, 2),
+                                          "eligible.leader.replicas.version":
+                                          (1, 1)}
     assert update(broker, [("group.version", 1, UPGRADE)])["error"] == 0
     assert api_versions(broker, 4)[2] == {"metadata.version": (7, 7),
                                           "group.version": (1, 1),
-                                          "transaction.version": (2, 2)}
+                                          "transaction.version": (2, 2),
+                                          "eligible.leader.replicas.version":
+                                          (1, 1)}
 
 
 TARGET = os.path.join(REPO, "tests", "java", "target")
@@ -213,6 +220,8 @@ def test_feature_command_describe(broker):
     epoch = api_versions(broker, 4)[1]
     lines = sorted(r.stdout.splitlines())
     assert lines == [
+        "Feature: eligible.leader.replicas.version\tSupportedMinVersion: 0\t"
+        "SupportedMaxVersion: 1\tFinalizedVersionLevel: 1\tEpoch: %d" % epoch,
         "Feature: group.version\tSupportedMinVersion: 0\t"
         "SupportedMaxVersion: 1\tFinalizedVersionLevel: 1\tEpoch: %d" % epoch,
         "Feature: kraft.version\tSupportedMinVersion: 0\t"

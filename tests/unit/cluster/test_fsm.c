@@ -96,6 +96,7 @@ static struct bk_md_rec topic_rec(const char *name, uint8_t seed)
 
 static const int32_t R123[] = { 1, 2, 3 };
 static const int32_t R231[] = { 2, 3, 1 };
+static const int32_t ELR3[] = { 3 };
 
 static struct bk_md_rec part_rec(uint8_t seed,
                                  int32_t p,
@@ -113,6 +114,11 @@ static struct bk_md_rec part_rec(uint8_t seed,
     r.u.partition.leader_epoch = epoch;
     r.u.partition.partition_epoch = epoch;
     r.u.partition.leader_recovery_state = (int8_t)(p % 2);
+    /* Odd partitions carry KIP-966's lists (record version 3). */
+    r.u.partition.n_elr = p % 2;
+    r.u.partition.elr = (p % 2) ? ELR3 : NULL;
+    r.u.partition.n_last_known_elr = p % 2;
+    r.u.partition.last_known_elr = (p % 2) ? R231 : NULL;
     return r;
 }
 
@@ -219,6 +225,15 @@ static void assert_rec_equal(const struct bk_md_rec *a,
             assert_int_equal(x->partition_epoch, y->partition_epoch);
             assert_int_equal(x->leader_recovery_state,
                              y->leader_recovery_state);
+            assert_int_equal(x->n_elr, y->n_elr);
+            if (x->n_elr > 0) {
+                assert_memory_equal(x->elr, y->elr, 4 * (size_t)x->n_elr);
+            }
+            assert_int_equal(x->n_last_known_elr, y->n_last_known_elr);
+            if (x->n_last_known_elr > 0) {
+                assert_memory_equal(x->last_known_elr, y->last_known_elr,
+                                    4 * (size_t)x->n_last_known_elr);
+            }
             break;
         }
         case BK_MD_REC_CONFIG:
@@ -494,6 +509,9 @@ static void test_many_partitions_grow_geometrically(void **state)
     recs[0] = topic_rec("wide", 7);
     for (int32_t p = 0; p < N; p++) {
         recs[p + 1] = part_rec(7, p, 1, 0);
+        /* No ELR: it is one more allocation per list. */
+        recs[p + 1].u.partition.n_elr = 0;
+        recs[p + 1].u.partition.n_last_known_elr = 0;
     }
     size_t len;
     void *buf = entry(recs, N + 1, &len);
@@ -538,6 +556,39 @@ static void test_records_forward_compat(void **state)
     b[3] = 0;
     assert_int_equal(bk_md_batch_decode(b, k, &arena, &out, &n), BK_EPROTO);
     bk_arena_destroy(&arena);
+}
+
+/* A partition record of version 2 (before KIP-966) decodes with empty
+ * ELR and last known ELR; version 3 carries them. */
+static void test_partition_v2_has_no_elr(void **state)
+{
+    (void)state;
+    struct bk_md_rec r = part_rec(5, 1, 2, 4);
+    void *buf;
+    size_t len;
+    assert_int_equal(bk_md_batch_encode(&r, 1, bk_malloc, &buf, &len), 0);
+    uint8_t *b = buf;
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    struct bk_md_rec *out;
+    size_t n;
+    assert_int_equal(b[3], BK_MD_PARTITION_VERSION);
+    assert_int_equal(bk_md_batch_decode(b, len, &arena, &out, &n), 0);
+    assert_int_equal(out[0].u.partition.n_elr, 1);
+    assert_int_equal(out[0].u.partition.elr[0], 3);
+    assert_int_equal(out[0].u.partition.n_last_known_elr, 1);
+    assert_int_equal(out[0].u.partition.last_known_elr[0], 2);
+    /* The same body as version 2: the two arrays (5 bytes each: a length
+     * and one int32) are not there. */
+    b[3] = 2;
+    b[4] = (uint8_t)(b[4] - 10);
+    assert_int_equal(bk_md_batch_decode(b, len - 10, &arena, &out, &n), 0);
+    assert_int_equal(out[0].u.partition.n_elr, 0);
+    assert_null(out[0].u.partition.elr);
+    assert_int_equal(out[0].u.partition.n_last_known_elr, 0);
+    assert_int_equal(out[0].u.partition.leader, 2);
+    bk_arena_destroy(&arena);
+    bk_free(buf);
 }
 
 static void test_apply_sequence(void **state)
@@ -925,6 +976,7 @@ int main(void)
     bk_diag_set_level(BK_DIAG_OFF);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_records_roundtrip),
+        cmocka_unit_test(test_partition_v2_has_no_elr),
         cmocka_unit_test(test_records_forward_compat),
         cmocka_unit_test(test_features_apply_and_snapshot),
         cmocka_unit_test(test_acls_apply_and_snapshot),

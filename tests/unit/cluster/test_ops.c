@@ -829,7 +829,11 @@ static void test_membership(void **state)
     env_commit(e);
     assert_true(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, -1);
-    assert_int_equal(part_of(e, "solo", 0)->n_isr, 1); /* keeps the last */
+    /* ELR is on (a new log): the ISR empties, the last member is
+     * eligible (KIP-966). */
+    assert_int_equal(part_of(e, "solo", 0)->n_isr, 0);
+    assert_int_equal(part_of(e, "solo", 0)->n_elr, 1);
+    assert_int_equal(part_of(e, "solo", 0)->elr[0], 2);
     assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 1);
     assert_int_equal(part_of(e, "pair", 0)->leader, 1);
     assert_int_equal(part_of(e, "pair", 0)->n_isr, 1);
@@ -842,6 +846,8 @@ static void test_membership(void **state)
     assert_false(bk_md_image_broker(e->img, 2)->fenced);
     assert_int_equal(part_of(e, "solo", 0)->leader, 2);
     assert_int_equal(part_of(e, "solo", 0)->leader_epoch, 2);
+    assert_int_equal(part_of(e, "solo", 0)->n_isr, 1); /* itself */
+    assert_int_equal(part_of(e, "solo", 0)->n_elr, 0);
     assert_int_equal(part_of(e, "pair", 0)->leader, 1); /* not in the ISR */
 
     /* A controlled shutdown leaves the broker unfenced, leading nothing. */
@@ -885,6 +891,7 @@ static void test_update_features(void **state)
     assert_int_equal(e->img->features[BK_MD_FEAT_METADATA], 7);
     assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 1);
     assert_int_equal(e->img->features[BK_MD_FEAT_TXN], 2);
+    assert_int_equal(e->img->features[BK_MD_FEAT_ELR], 1);
     /* A later registration writes no feature records. */
     int64_t epoch;
     assert_int_equal(bk_md_op_register_broker(e->img, 4, "h", 1, NULL, &e->recs,
@@ -930,6 +937,42 @@ static void test_update_features(void **state)
     assert_int_equal(e->img->features[BK_MD_FEAT_GROUP], 1);
 }
 
+/* A log that holds topics before its features are finalized predates
+ * feature records: it keeps eligible.leader.replicas.version at 0, as a
+ * Kafka cluster upgraded in place does; the other initial levels apply. */
+static void test_bootstrap_old_log_no_elr(void **state)
+{
+    (void)state;
+    struct bk_md_image *empty = bk_md_image_new();
+    assert_non_null(empty);
+    struct bk_md_rec t = { .type = BK_MD_REC_TOPIC };
+    t.u.topic.name = bk_str_c("old");
+    t.u.topic.id.b[0] = 9;
+    struct bk_md_image *img;
+    assert_int_equal(bk_md_image_apply(empty, &t, 1, NULL, &img), 0);
+    struct bk_arena arena;
+    bk_arena_init(&arena, 4096, 0);
+    struct bk_md_recs recs;
+    bk_md_recs_init(&recs, &arena);
+    assert_int_equal(bk_md_op_bootstrap_features(img, &recs), 0);
+    assert_int_equal(recs.n, BK_MD_N_FEATURES);
+    struct bk_md_image *next;
+    assert_int_equal(bk_md_image_apply(img, recs.v, recs.n, NULL, &next), 0);
+    assert_int_equal(next->features[BK_MD_FEAT_ELR], 0);
+    assert_int_equal(next->features[BK_MD_FEAT_TXN], 2);
+    /* On an empty log ELR is finalized at 1. */
+    bk_md_recs_init(&recs, &arena);
+    assert_int_equal(bk_md_op_bootstrap_features(empty, &recs), 0);
+    struct bk_md_image *fresh;
+    assert_int_equal(bk_md_image_apply(empty, recs.v, recs.n, NULL, &fresh), 0);
+    assert_int_equal(fresh->features[BK_MD_FEAT_ELR], 1);
+    bk_md_image_release(fresh);
+    bk_md_image_release(next);
+    bk_md_image_release(img);
+    bk_md_image_release(empty);
+    bk_arena_destroy(&arena);
+}
+
 static void test_random_uuid(void **state)
 {
     (void)state;
@@ -960,6 +1003,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_update_features, setup, teardown),
         cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
+        cmocka_unit_test(test_bootstrap_old_log_no_elr),
         cmocka_unit_test(test_random_uuid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

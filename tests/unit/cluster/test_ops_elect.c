@@ -2,7 +2,9 @@
  * elections of ops_brokers.c): ElectLeaders' preferred and unclean rules
  * with Kafka's answers, unclean.leader.election.enable when a broker is
  * fenced or comes back, the leaderless retry, and the preferred-leader
- * rebalance with leader.imbalance.per.broker.percentage. */
+ * rebalance with leader.imbalance.per.broker.percentage. These run with
+ * eligible.leader.replicas.version 0, where the ISR never empties;
+ * test_ops_elr.c has the rules at 1. */
 // clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +56,13 @@ static int setup(void **state)
             0);
     }
     commit(e);
+    struct bk_md_feature_update off = {
+        bk_str_c("eligible.leader.replicas.version"), 0, BK_MD_SAFE_DOWNGRADE
+    };
+    assert_int_equal(
+        bk_md_op_update_features(e->img, 1, &off, 1, &e->recs, e->msg), 0);
+    commit(e);
+    assert_false(bk_md_elr_enabled(e->img));
     *state = e;
     return 0;
 }
