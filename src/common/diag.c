@@ -209,12 +209,15 @@ static void emit(const struct timespec *ts,
     }
 }
 
-static void write_line(enum bk_diag_level level,
-                       const char *sub,
-                       bool limit,
-                       unsigned per_sec,
-                       const char *fmt,
-                       va_list ap)
+/* fmt comes from a bk_diag_write* caller, checked there (format
+ * attribute); the attribute here tells clang the va_list is its. */
+__attribute__((format(printf, 5, 0))) static void write_line(
+    enum bk_diag_level level,
+    const char *sub,
+    bool limit,
+    unsigned per_sec,
+    const char *fmt,
+    va_list ap)
 {
     char body[1024];
     struct timespec ts;
