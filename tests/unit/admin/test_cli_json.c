@@ -34,7 +34,7 @@ static void check(const char *in, int len, const char *want, size_t wlen)
     FILE *out = open_memstream(&buf, &size);
     assert_non_null(out);
     assert_int_equal(bk_cli_json_print(out, doc), 0);
-    fclose(out);
+    assert_int_equal(fclose(out), 0);
     assert_true(size > 0 && buf[size - 1] == '\n');
     json_error_t err;
     json_t *back = json_loadb(buf, size, JSON_ALLOW_NUL, &err);
@@ -113,7 +113,7 @@ static void test_object_keys(void **state)
     FILE *out = open_memstream(&buf, &size);
     assert_non_null(out);
     assert_int_equal(bk_cli_json_print(out, o), 0);
-    fclose(out);
+    assert_int_equal(fclose(out), 0);
     /* Compact, in insertion order, one line. */
     assert_string_equal(buf, "{\"k\\\"" FFFD "\":1,\"b\":2,\"a\":3}\n");
     free(buf);
