@@ -760,9 +760,12 @@ def test_cluster_with_mtls_clients(tmp_path):
         wait_until(brokers, "three brokers", bound=40)
         plain.create_topics([NewTopic("rep", 1, 3)],
                             request_timeout=15)["rep"].result()
-        leader = wait_until(
-            lambda: plain.list_topics(timeout=5).topics["rep"]
-            .partitions[0].leader + 1, "a leader") - 1
+        def leader_plus_one():
+            # The answering broker may not know the new topic yet.
+            t = plain.list_topics(timeout=5).topics.get("rep")
+            p = t.partitions.get(0) if t is not None else None
+            return p.leader + 1 if p is not None else 0
+        leader = wait_until(leader_plus_one, "a leader") - 1
         lb = [b for b in nodes if b.conf and
               "node.id=%d\n" % leader in open(b.conf).read()][0]
         batch = build_batch([(None, b"v")])
